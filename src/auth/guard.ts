@@ -1,0 +1,51 @@
+import { Elysia } from 'elysia'
+import { createUserContext, enterRequestSlot, type UserContext } from '../context/user-context'
+import { UnauthorizedError } from '../http/errors'
+import type { AccessTokens } from './tokens'
+import { TokenError } from './tokens'
+
+export function bearerToken(header: string | undefined | null): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '')
+  return match?.[1]
+}
+
+/**
+ * The `auth` macro: verifies the bearer token and makes the rest of the request run inside the
+ * user's context, so services and repositories find the user with `currentUser()`.
+ */
+export function authGuard(access: AccessTokens) {
+  const contexts = new WeakMap<Request, UserContext>()
+  const slots = new WeakMap<Request, ReturnType<typeof enterRequestSlot>>()
+
+  return new Elysia({ name: 'auth-guard' })
+    .onRequest(({ request }) => {
+      // Synchronous on purpose: entering the slot here makes it the store for the whole request.
+      slots.set(request, enterRequestSlot())
+    })
+    .onAfterResponse({ as: 'global' }, ({ request }) => {
+      const context = contexts.get(request)
+      if (context) void context.dispose().catch(() => {})
+    })
+    .macro({
+      auth: {
+        async resolve({ request }) {
+          const token = bearerToken(request.headers.get('authorization'))
+          if (!token) throw new UnauthorizedError('unauthorized', 'missing bearer token')
+          let claims
+          try {
+            claims = await access.verify(token)
+          } catch (error) {
+            if (error instanceof TokenError) throw new UnauthorizedError(error.code, error.message)
+            throw error
+          }
+          const context = createUserContext({ userId: claims.userId, role: claims.role, requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(), signal: request.signal })
+          const slot = slots.get(request)
+          if (slot) slot.context = context
+          contexts.set(request, context)
+          return { user: { id: claims.userId, role: claims.role }, userContext: context }
+        },
+      },
+    })
+}
+
+export type AuthGuard = ReturnType<typeof authGuard>

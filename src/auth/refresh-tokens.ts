@@ -1,0 +1,75 @@
+import { and, eq, isNull } from 'drizzle-orm'
+import type { Database } from '../db/client'
+import { refreshTokenFamilies, refreshTokens } from '../db/schema'
+import { newId } from '../db/scope'
+
+const sha256 = (token: string) => new Bun.CryptoHasher('sha256').update(token).digest('hex')
+const randomToken = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
+
+export type RotateResult =
+  | { ok: true; userId: string; token: string }
+  | { ok: false; reason: 'invalid' | 'expired' | 'reused' | 'revoked' }
+
+/**
+ * Refresh tokens live in families (one per sign-in). Only their SHA-256 is stored. Rotation
+ * spends a token with one conditional UPDATE, so two racing refreshes can't both win; a spent
+ * token presented again revokes its whole family (RFC 9700 §4.14.2).
+ */
+export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
+  async function issue(userId: string, familyId: string, db: Database['db']) {
+    const token = randomToken()
+    await db.insert(refreshTokens).values({ tokenHash: sha256(token), familyId, userId, expiresAt: Date.now() + ttlSeconds * 1000, createdAt: Date.now() })
+    return token
+  }
+
+  async function revokeFamily(familyId: string, reason: string) {
+    await write((db) =>
+      db.update(refreshTokenFamilies).set({ revokedAt: Date.now(), revokedReason: reason }).where(and(eq(refreshTokenFamilies.id, familyId), isNull(refreshTokenFamilies.revokedAt))),
+    )
+  }
+
+  return {
+    /** A new family with its first token (sign-in). */
+    async startFamily(userId: string): Promise<string> {
+      return write(async (db) => {
+        const familyId = newId()
+        await db.insert(refreshTokenFamilies).values({ id: familyId, userId, createdAt: Date.now() })
+        return issue(userId, familyId, db)
+      })
+    },
+
+    async rotate(token: string): Promise<RotateResult> {
+      const hash = sha256(token)
+      return write(async (db) => {
+        const [spent] = await db
+          .update(refreshTokens)
+          .set({ usedAt: Date.now() })
+          .where(and(eq(refreshTokens.tokenHash, hash), isNull(refreshTokens.usedAt)))
+          .returning()
+        const row = spent ?? (await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hash)))[0]
+        if (!row) return { ok: false as const, reason: 'invalid' as const }
+        const [family] = await db.select().from(refreshTokenFamilies).where(eq(refreshTokenFamilies.id, row.familyId))
+        if (!family || family.revokedAt) return { ok: false as const, reason: 'revoked' as const }
+        if (!spent) {
+          await db
+            .update(refreshTokenFamilies)
+            .set({ revokedAt: Date.now(), revokedReason: 'reuse' })
+            .where(eq(refreshTokenFamilies.id, row.familyId))
+          return { ok: false as const, reason: 'reused' as const }
+        }
+        if (row.expiresAt <= Date.now()) return { ok: false as const, reason: 'expired' as const }
+        return { ok: true as const, userId: row.userId, token: await issue(row.userId, row.familyId, db) }
+      })
+    },
+
+    /** Logout: revokes the family of this token, whether or not it was spent. */
+    async revokeByToken(token: string): Promise<boolean> {
+      const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256(token)))
+      if (!row) return false
+      await revokeFamily(row.familyId, 'logout')
+      return true
+    },
+  }
+}
+
+export type RefreshTokenStore = ReturnType<typeof refreshTokenStore>

@@ -1,0 +1,87 @@
+import type { UsersRepository, UserView } from '../db/repositories/users'
+import { userView } from '../db/repositories/users'
+import type { AccessTokens } from './tokens'
+import type { RefreshTokenStore } from './refresh-tokens'
+import type { RateLimiter } from './rate-limit'
+import { AppError, ConflictError, ForbiddenError, RateLimitedError, UnauthorizedError } from '../http/errors'
+
+export interface Session {
+  user: UserView
+  accessToken: string
+  refreshToken: string
+  expiresIn: number
+}
+
+// A fixed hash to verify against when the email is unknown, so timing does not reveal accounts.
+const dummyHash = Bun.password.hashSync('not-a-real-password', { algorithm: 'argon2id' })
+
+/** Accounts and sessions; knows nothing of HTTP. */
+export function authService(deps: {
+  users: UsersRepository
+  access: AccessTokens
+  refresh: RefreshTokenStore
+  loginLimiter: RateLimiter
+  ipLimiter: RateLimiter
+  allowSignup: boolean
+}) {
+  const { users, access, refresh } = deps
+
+  async function session(user: UserView): Promise<Session> {
+    const [{ token }, refreshToken] = await Promise.all([access.sign(user), refresh.startFamily(user.id)])
+    return { user, accessToken: token, refreshToken, expiresIn: access.ttlSeconds }
+  }
+
+  return {
+    session,
+
+    async register(input: { email: string; password: string; name?: string }): Promise<Session> {
+      const passwordHash = await Bun.password.hash(input.password, { algorithm: 'argon2id' })
+      const name = input.name?.trim() || input.email.split('@')[0]
+      const created = await users.create({ email: input.email, name, passwordHash }, deps.allowSignup)
+      if (created === 'closed') throw new ForbiddenError('signup_closed', 'sign-up is closed on this server; ask an admin for an account')
+      if (created === 'taken') throw new ConflictError('email_taken', 'an account with this email already exists')
+      return session(userView(created))
+    },
+
+    async login(input: { email: string; password: string }, ip: string): Promise<Session> {
+      const email = input.email.toLowerCase()
+      for (const [limiter, key] of [
+        [deps.loginLimiter, `email:${email}`],
+        [deps.ipLimiter, `ip:${ip}`],
+      ] as const) {
+        const decision = await limiter.hit(key)
+        if (!decision.allowed) throw new RateLimitedError(decision.retryAfterSeconds, 'too many login attempts, try again later')
+      }
+      const user = await users.findByEmail(email)
+      const ok = await Bun.password.verify(input.password, user?.passwordHash ?? dummyHash)
+      if (!user || !user.passwordHash || !ok) throw new UnauthorizedError('invalid_credentials', 'email or password is wrong')
+      await deps.loginLimiter.reset(`email:${email}`)
+      return session(userView(user))
+    },
+
+    async refresh(refreshToken: string): Promise<Omit<Session, 'user'>> {
+      const result = await refresh.rotate(refreshToken)
+      if (!result.ok) {
+        if (result.reason === 'reused') throw new UnauthorizedError('refresh_token_reused', 'this refresh token was already used; the session has been revoked, sign in again')
+        if (result.reason === 'expired') throw new UnauthorizedError('refresh_token_expired', 'the refresh token has expired, sign in again')
+        throw new UnauthorizedError('invalid_refresh_token', 'the refresh token is not valid')
+      }
+      const user = await users.findById(result.userId)
+      if (!user) throw new UnauthorizedError('invalid_refresh_token', 'the account no longer exists')
+      const { token } = await access.sign(user)
+      return { accessToken: token, refreshToken: result.token, expiresIn: access.ttlSeconds }
+    },
+
+    async logout(refreshToken: string): Promise<void> {
+      await refresh.revokeByToken(refreshToken)
+    },
+
+    async me(userId: string): Promise<UserView> {
+      const user = await users.findById(userId)
+      if (!user) throw new AppError(401, 'invalid_token', 'the account no longer exists')
+      return userView(user)
+    },
+  }
+}
+
+export type AuthService = ReturnType<typeof authService>

@@ -1,0 +1,55 @@
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose'
+import type { Role } from '../context/user-context'
+
+export interface AccessClaims {
+  userId: string
+  role: Role
+  expiresAt: number // unix seconds
+  jti: string
+}
+
+export class TokenError extends Error {
+  constructor(readonly code: 'token_expired' | 'invalid_token', message: string) {
+    super(message)
+  }
+}
+
+/**
+ * Access tokens: HS256 JWTs with iss, aud, sub, exp, jti. Verification pins the algorithm,
+ * issuer and audience, so `alg: none`, another key or another service's token never pass.
+ */
+export function accessTokens(opts: { secret: string; issuer: string; audience: string; ttlSeconds: number }) {
+  const key = new TextEncoder().encode(opts.secret)
+
+  return {
+    ttlSeconds: opts.ttlSeconds,
+
+    async sign(user: { id: string; role: Role }): Promise<{ token: string; expiresAt: number }> {
+      const now = Math.floor(Date.now() / 1000)
+      const expiresAt = now + opts.ttlSeconds
+      const token = await new SignJWT({ role: user.role })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setIssuer(opts.issuer)
+        .setAudience(opts.audience)
+        .setSubject(user.id)
+        .setIssuedAt(now)
+        .setExpirationTime(expiresAt)
+        .setJti(crypto.randomUUID())
+        .sign(key)
+      return { token, expiresAt }
+    },
+
+    async verify(token: string): Promise<AccessClaims> {
+      try {
+        const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: opts.issuer, audience: opts.audience, requiredClaims: ['sub', 'exp', 'jti'] })
+        const role = payload.role === 'admin' ? 'admin' : 'user'
+        return { userId: payload.sub!, role, expiresAt: payload.exp!, jti: payload.jti! }
+      } catch (error) {
+        if (error instanceof joseErrors.JWTExpired) throw new TokenError('token_expired', 'the access token has expired')
+        throw new TokenError('invalid_token', 'the access token is not valid')
+      }
+    },
+  }
+}
+
+export type AccessTokens = ReturnType<typeof accessTokens>

@@ -1,0 +1,174 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+
+/** Every setting of the server, parsed and validated once at start (PROTOCOL.md §1). */
+export interface Config {
+  host: string
+  port: number
+  databaseUrl: string
+  databaseAuthToken?: string
+  /** Folder for the SQLite file and the generated JWT secret. */
+  dataDir: string
+  ollamaHosts: string[]
+  ollamaModel: string
+  jwtSecret: string
+  jwtIssuer: string
+  jwtAudience: string
+  accessTokenTtl: number
+  refreshTokenTtl: number
+  allowSignup: boolean
+  logLevel: LogLevel
+  maxRunsPerUser: number
+  redisUrl?: string
+  /** Login attempts allowed per email (and, ×4, per IP) in one window. */
+  loginRateLimit: { max: number; windowSeconds: number }
+  /** Milliseconds a run may take in all before it is failed with `timeout`. */
+  runTimeoutMs: number
+  /** Milliseconds one tool call may take. */
+  toolTimeoutMs: number
+  /** Model steps (model answers) one run may take before it completes with what it has. */
+  maxAgentSteps: number
+  /** How long SIGTERM waits for in-flight runs before cancelling them. */
+  shutdownGraceMs: number
+  oidc?: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; linkByEmail: boolean }
+  alertWebhookUrl?: string
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`Invalid configuration: ${variable} ${message}`)
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+function intVar(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`)
+  const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function boolVar(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase()
+  if (raw === undefined || raw === '') return fallback
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true
+  if (['false', '0', 'no', 'off'].includes(raw)) return false
+  throw new ConfigError(name, `must be true or false, got "${env[name]}"`)
+}
+
+function urlVar(name: string, raw: string, protocols: string[]): string {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(name, `must be a URL, got "${raw}"`)
+  }
+  if (!protocols.includes(url.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${url.protocol}"`)
+  return raw.replace(/\/+$/, '')
+}
+
+/** The secret is generated once and kept beside the database so restarts keep old tokens valid. */
+function loadOrCreateSecret(dataDir: string): string {
+  const file = join(dataDir, 'jwt-secret')
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  mkdirSync(dataDir, { recursive: true })
+  const secret = randomBytes(48).toString('base64url')
+  writeFileSync(file, secret + '\n', { mode: 0o600 })
+  chmodSync(file, 0o600)
+  return secret
+}
+
+function dataDirOf(databaseUrl: string, env: Env): string {
+  if (env.DATA_DIR) return env.DATA_DIR
+  if (databaseUrl.startsWith('file:')) return dirname(databaseUrl.slice('file:'.length)) || '.'
+  return './data'
+}
+
+/** Reads a `.env` file (KEY=value lines) without overriding variables already set. */
+export function readDotEnv(path = '.env', env: Env = process.env): void {
+  if (!existsSync(path)) return
+  for (const line of readFileSync(path, 'utf8').split(/\r?\n/)) {
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line)
+    if (!match || line.trim().startsWith('#')) continue
+    const [, key, rawValue] = match
+    const value = rawValue.replace(/^(['"])(.*)\1$/, '$2')
+    if (env[key] === undefined) env[key] = value
+  }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const host = env.HOST || '127.0.0.1'
+  const port = intVar(env, 'PORT', 3000, 0, 65535)
+
+  const databaseUrl = env.DATABASE_URL || 'file:./data/chat.db'
+  if (!/^(file:|:memory:$|libsql:\/\/|https?:\/\/|wss?:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', `must start with file:, libsql://, http(s):// or be :memory:, got "${databaseUrl}"`)
+  }
+  const dataDir = dataDirOf(databaseUrl, env)
+
+  const ollamaHosts = (env.OLLAMA_HOST || 'http://127.0.0.1:11434')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean)
+    .map((h) => urlVar('OLLAMA_HOST', /^https?:\/\//.test(h) ? h : `http://${h}`, ['http:', 'https:']))
+  if (ollamaHosts.length === 0) throw new ConfigError('OLLAMA_HOST', 'must name at least one host')
+
+  const jwtSecret = env.JWT_SECRET || loadOrCreateSecret(dataDir)
+  if (Buffer.byteLength(jwtSecret) < 32) throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes long')
+
+  const logLevel = (env.LOG_LEVEL || 'info') as LogLevel
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of debug, info, warn, error, silent, got "${env.LOG_LEVEL}"`)
+  }
+
+  const oidcVars = ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URI'] as const
+  const oidcSet = oidcVars.filter((v) => env[v])
+  if (oidcSet.length > 0 && oidcSet.length < oidcVars.length) {
+    const missing = oidcVars.filter((v) => !env[v])
+    throw new ConfigError(missing[0], `must be set together with ${oidcSet.join(', ')}`)
+  }
+
+  return {
+    host,
+    port,
+    databaseUrl,
+    databaseAuthToken: env.DATABASE_AUTH_TOKEN || undefined,
+    dataDir,
+    ollamaHosts,
+    ollamaModel: env.OLLAMA_MODEL || 'llama3.2',
+    jwtSecret,
+    jwtIssuer: env.JWT_ISSUER || 'local-chat-server',
+    jwtAudience: env.JWT_AUDIENCE || 'local-chat-server',
+    accessTokenTtl: intVar(env, 'ACCESS_TOKEN_TTL', 900, 1),
+    refreshTokenTtl: intVar(env, 'REFRESH_TOKEN_TTL', 2_592_000, 1),
+    allowSignup: boolVar(env, 'ALLOW_SIGNUP', true),
+    logLevel,
+    maxRunsPerUser: intVar(env, 'MAX_RUNS_PER_USER', 4, 1),
+    redisUrl: env.REDIS_URL ? urlVar('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']) : undefined,
+    loginRateLimit: {
+      max: intVar(env, 'LOGIN_RATE_LIMIT', 10, 1),
+      windowSeconds: intVar(env, 'LOGIN_RATE_WINDOW', 300, 1),
+    },
+    runTimeoutMs: intVar(env, 'RUN_TIMEOUT_MS', 300_000, 100),
+    toolTimeoutMs: intVar(env, 'TOOL_TIMEOUT_MS', 15_000, 10),
+    maxAgentSteps: intVar(env, 'MAX_AGENT_STEPS', 8, 1, 100),
+    shutdownGraceMs: intVar(env, 'SHUTDOWN_GRACE_MS', 10_000, 0),
+    oidc:
+      oidcSet.length === oidcVars.length
+        ? {
+            issuer: urlVar('OIDC_ISSUER', env.OIDC_ISSUER!, ['http:', 'https:']),
+            clientId: env.OIDC_CLIENT_ID!,
+            clientSecret: env.OIDC_CLIENT_SECRET!,
+            redirectUri: urlVar('OIDC_REDIRECT_URI', env.OIDC_REDIRECT_URI!, ['http:', 'https:']),
+            linkByEmail: boolVar(env, 'OIDC_LINK_BY_EMAIL', false),
+          }
+        : undefined,
+    alertWebhookUrl: env.ALERT_WEBHOOK_URL ? urlVar('ALERT_WEBHOOK_URL', env.ALERT_WEBHOOK_URL, ['http:', 'https:']) : undefined,
+  }
+}

@@ -1,0 +1,106 @@
+import { and, asc, eq, gt, inArray } from 'drizzle-orm'
+import type { Database } from '../client'
+import { runEvents, runs } from '../schema'
+import { iso, ownerId } from '../scope'
+import { NotFoundError } from '../../http/errors'
+
+export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled'
+
+export interface RunView {
+  id: string
+  threadId: string
+  status: RunStatus
+  agent: string
+  createdAt: string
+  finishedAt?: string
+}
+
+type RunRow = typeof runs.$inferSelect
+
+const view = (row: RunRow): RunView => ({
+  id: row.id,
+  threadId: row.threadId,
+  status: row.status,
+  agent: row.agent,
+  createdAt: iso(row.createdAt),
+  ...(row.finishedAt && { finishedAt: iso(row.finishedAt) }),
+})
+
+/** A persisted run event: the wire object as JSON, keyed by (runId, seq). */
+export interface StoredEvent {
+  runId: string
+  seq: number
+  userId: string
+  type: string
+  data: string
+}
+
+/** Runs and their event journal, scoped to the active user. */
+export function runsRepository({ db, write }: Database) {
+  const mine = (id: string) => and(eq(runs.id, id), eq(runs.userId, ownerId()))
+
+  return {
+    async create(input: { id: string; threadId: string; agent: string; model: string; input: string; nodeId?: string }): Promise<RunView> {
+      const row = { ...input, userId: ownerId(), status: 'running' as const, createdAt: Date.now() }
+      const [saved] = await write((db) => db.insert(runs).values(row).returning())
+      return view(saved)
+    },
+
+    async get(id: string): Promise<RunView> {
+      const [row] = await db.select().from(runs).where(mine(id))
+      if (!row) throw new NotFoundError('run')
+      return view(row)
+    },
+
+    async find(id: string): Promise<RunView | undefined> {
+      const [row] = await db.select().from(runs).where(mine(id))
+      return row && view(row)
+    },
+
+    async finish(id: string, status: Exclude<RunStatus, 'running'>, error?: { code: string; message: string }, agent?: string): Promise<void> {
+      const where = and(mine(id), eq(runs.status, 'running'))
+      await write((db) =>
+        db
+          .update(runs)
+          .set({ status, finishedAt: Date.now(), errorCode: error?.code, errorMessage: error?.message, ...(agent && { agent }) })
+          .where(where),
+      )
+    },
+
+    async eventsAfter(runId: string, afterSeq: number): Promise<string[]> {
+      const rows = await db
+        .select({ data: runEvents.data })
+        .from(runEvents)
+        .where(and(eq(runEvents.userId, ownerId()), eq(runEvents.runId, runId), gt(runEvents.seq, afterSeq)))
+        .orderBy(asc(runEvents.seq))
+      return rows.map((r) => r.data)
+    },
+  }
+}
+
+/**
+ * Journal writes happen off the request path in batches, for many users at once, so they
+ * carry their owner explicitly; each row's composite key still ties it to its own run.
+ */
+export function runJournalStore({ db, write }: Database) {
+  return {
+    async appendBatch(events: StoredEvent[]): Promise<void> {
+      if (events.length === 0) return
+      await write((db) => db.insert(runEvents).values(events).onConflictDoNothing())
+    },
+
+    /** Runs left `running` (by a crash, or by a dead process in cluster mode). */
+    async listRunning(nodeIds?: string[]) {
+      const where = nodeIds ? and(eq(runs.status, 'running'), inArray(runs.nodeId, nodeIds)) : eq(runs.status, 'running')
+      return db.select().from(runs).where(where)
+    },
+
+    async lastSeq(runId: string): Promise<number> {
+      const rows = await db.select({ seq: runEvents.seq }).from(runEvents).where(eq(runEvents.runId, runId))
+      return rows.reduce((max, r) => Math.max(max, r.seq), 0)
+    },
+  }
+}
+
+export type RunsRepository = ReturnType<typeof runsRepository>
+export type RunJournalStore = ReturnType<typeof runJournalStore>
