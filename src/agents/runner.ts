@@ -1,0 +1,198 @@
+import type { Message, Tool } from 'ollama'
+import type { UserContext } from '../context/user-context'
+import type { ToolDispatcher } from '../tools/types'
+import type { LlmProvider, ToolCallRequest } from '../llm/provider'
+import { LlmError } from '../llm/provider'
+import type { RunJournal } from '../runs/journal'
+import type { RunStatusFinal } from '../runs/events'
+import { getAgent, handoffTarget, transferTools } from './definitions'
+
+/** Why a run was stopped from outside; carried as the abort reason. */
+export class RunStop extends Error {
+  constructor(readonly kind: 'cancelled' | 'timeout' | 'shutdown' | 'node_lost') {
+    super(kind)
+  }
+}
+
+export interface RunOutcome {
+  status: RunStatusFinal
+  content: string
+  /** The agent answering at the end (after any handoff). */
+  agent: string
+  error?: { code: string; message: string }
+  usage: { promptTokens: number; completionTokens: number; steps: number }
+}
+
+export interface AgentRunInput {
+  journal: RunJournal
+  context: UserContext
+  model: string
+  agent: string
+  /** Earlier messages of the thread, oldest first, then the new user message. */
+  conversation: Message[]
+}
+
+export interface RunnerDeps {
+  llm: LlmProvider
+  tools: ToolDispatcher
+  maxSteps: number
+  /** Milliseconds answer text is gathered into one `message_delta` (0 = one event per chunk). */
+  deltaIntervalMs?: number
+}
+
+/**
+ * Gathers streamed text into fewer events: the first piece goes out at once (first-token
+ * latency), later pieces within `intervalMs` of the last event are sent together.
+ */
+class TextCoalescer {
+  #text = ''
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #last = 0
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly emit: (text: string) => void,
+  ) {}
+
+  push(text: string) {
+    this.#text += text
+    if (this.#timer) return
+    const wait = this.#last + this.intervalMs - performance.now()
+    if (wait <= 0) this.flush()
+    else this.#timer = setTimeout(() => this.flush(), wait)
+  }
+
+  flush() {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = undefined
+    if (!this.#text) return
+    const text = this.#text
+    this.#text = ''
+    this.#last = performance.now()
+    this.emit(text)
+  }
+}
+
+const toolCallId = () => `call_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`
+
+function errorOf(error: unknown, signal: AbortSignal): { status: RunStatusFinal; error: { code: string; message: string } } {
+  const reason = signal.aborted ? signal.reason : undefined
+  if (reason instanceof RunStop) {
+    switch (reason.kind) {
+      case 'cancelled':
+        return { status: 'cancelled', error: { code: 'cancelled', message: 'the run was cancelled' } }
+      case 'shutdown':
+        return { status: 'cancelled', error: { code: 'server_shutdown', message: 'the server shut down before the run finished' } }
+      case 'timeout':
+        return { status: 'failed', error: { code: 'timeout', message: 'the run took longer than allowed and was stopped' } }
+      case 'node_lost':
+        return { status: 'failed', error: { code: 'node_lost', message: 'the server process running this run stopped' } }
+    }
+  }
+  if (error instanceof LlmError) return { status: 'failed', error: { code: error.code, message: error.message } }
+  return { status: 'failed', error: { code: 'internal_error', message: 'the run failed unexpectedly' } }
+}
+
+/**
+ * The step loop: model → tools → model … → answer, with the triage handoff. Emits the run's
+ * events through its journal; never throws (failures become the outcome). `agent_completed`
+ * is NOT emitted here: the run manager emits it in its `finally`, after storing the answer.
+ */
+export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<RunOutcome> {
+  const { journal, context, model } = input
+  const signal = context.signal
+  let agent = getAgent(input.agent)!
+  const messages: Message[] = [{ role: 'system', content: agent.systemPrompt }, ...input.conversation]
+  const usage = { promptTokens: 0, completionTokens: 0, steps: 0 }
+  let answer = ''
+  let openCall: { id: string; tool: string; started: number } | undefined
+
+  const deltas = new TextCoalescer(deps.deltaIntervalMs ?? 15, (delta) => journal.append({ type: 'message_delta', delta }))
+  const thoughts = new TextCoalescer(deps.deltaIntervalMs ?? 15, (text) => journal.append({ type: 'agent_thinking', text }))
+
+  try {
+    journal.append({ type: 'agent_started', input: input.conversation.at(-1)?.content ?? '' })
+    const think = await deps.llm.supportsThinking(model).catch(() => false)
+
+    while (usage.steps < deps.maxSteps) {
+      signal.throwIfAborted()
+      usage.steps++
+      journal.append({ type: 'agent_thinking', status: usage.steps === 1 ? 'thinking' : 'reading tool results' })
+
+      const tools = [...deps.tools.specs(agent.tools), ...(agent.handoffs?.length ? transferTools.filter((t) => agent.handoffs!.includes(handoffTarget(t.function.name)!)) : [])] as Tool[]
+      let stepText = ''
+      let thinking = ''
+      const calls: ToolCallRequest[] = []
+      for await (const chunk of deps.llm.chat({
+        model,
+        messages,
+        tools,
+        think: think || undefined,
+        signal,
+        userId: context.userId,
+        onQueued: (position) => journal.append({ type: 'agent_thinking', status: `queued: ${position} ahead of you for the model` }),
+      })) {
+        if (chunk.thinking) {
+          thinking += chunk.thinking
+          thoughts.push(chunk.thinking)
+        }
+        if (chunk.content) {
+          thoughts.flush()
+          stepText += chunk.content
+          deltas.push(chunk.content)
+        }
+        if (chunk.toolCalls) calls.push(...chunk.toolCalls)
+        if (chunk.usage) {
+          usage.promptTokens += chunk.usage.promptTokens
+          usage.completionTokens += chunk.usage.completionTokens
+        }
+      }
+      thoughts.flush()
+      deltas.flush()
+      answer += stepText
+
+      if (calls.length === 0) return { status: 'completed', content: answer, agent: agent.id, usage }
+
+      messages.push({ role: 'assistant', content: stepText, ...(thinking && { thinking }), tool_calls: calls.map((c) => ({ function: { name: c.name, arguments: (c.arguments ?? {}) as Record<string, unknown> } })) })
+
+      const handoff = calls.map((c) => ({ call: c, to: handoffTarget(c.name) })).find((h) => h.to && agent.handoffs?.includes(h.to))
+      if (handoff?.to) {
+        const next = getAgent(handoff.to)!
+        journal.append({ type: 'agent_handoff', from: agent.id, to: next.id })
+        journal.agent = next.id
+        const reason = typeof (handoff.call.arguments as any)?.reason === 'string' ? (handoff.call.arguments as any).reason : ''
+        messages[0] = { role: 'system', content: next.systemPrompt }
+        messages.push({ role: 'tool', tool_name: handoff.call.name, content: JSON.stringify({ transferred_to: next.id, reason }) } as Message)
+        agent = next
+        continue
+      }
+
+      for (const call of calls) {
+        signal.throwIfAborted()
+        const id = toolCallId()
+        journal.append({ type: 'tool_executing', toolCallId: id, tool: call.name, args: call.arguments ?? {} })
+        openCall = { id, tool: call.name, started: performance.now() }
+        const outcome = await deps.tools.call(call.name, call.arguments ?? {}, { signal, allowed: agent.tools })
+        journal.append(
+          outcome.ok
+            ? { type: 'tool_completed', toolCallId: id, tool: call.name, ok: true, result: outcome.result, durationMs: outcome.durationMs }
+            : { type: 'tool_completed', toolCallId: id, tool: call.name, ok: false, error: outcome.error, durationMs: outcome.durationMs },
+        )
+        openCall = undefined
+        messages.push({ role: 'tool', tool_name: call.name, content: JSON.stringify(outcome.ok ? outcome.result : { error: outcome.error }) } as Message)
+      }
+    }
+    // Out of steps: finish with what the run has rather than calling the model forever.
+    const note = `I stopped after ${deps.maxSteps} steps without reaching a final answer.`
+    return { status: 'completed', content: answer ? `${answer}\n\n${note}` : note, agent: agent.id, usage }
+  } catch (error) {
+    deltas.flush()
+    thoughts.flush()
+    // A tool call cut short still gets its tool_completed, so every tool_executing is answered.
+    if (openCall) {
+      const durationMs = Math.round(performance.now() - openCall.started)
+      journal.append({ type: 'tool_completed', toolCallId: openCall.id, tool: openCall.tool, ok: false, error: { code: 'aborted', message: 'the run stopped during this call' }, durationMs })
+    }
+    return { ...errorOf(error, signal), content: answer, agent: agent.id, usage }
+  }
+}

@@ -1,0 +1,130 @@
+import type { UserContext } from '../context/user-context'
+import type { JournalEntry } from '../runs/journal'
+
+/** The raw socket we need: Bun's ServerWebSocket has all of these. */
+export interface RawSocket {
+  send(data: string): number
+  close(code?: number, reason?: string): void
+  getBufferedAmount(): number
+  readonly readyState: number
+}
+
+export interface ConnectionLimits {
+  /** Bytes queued for a slow reader before it is closed with 1013 (its runs stay resumable). */
+  maxBufferedBytes: number
+}
+
+export interface DeliveryStats {
+  sent: number
+  duplicatesDropped: number
+  slowClosed: number
+  failed: number
+}
+
+const MAX_TRACKED_RUNS = 256
+
+/**
+ * One authenticated WebSocket. Delivery keeps each run's events in seq order on this
+ * connection: live events already sent (by a resume replay) are dropped, and while a resume
+ * is reading the journal the run's live events wait behind it.
+ */
+export class Connection {
+  /** Last seq sent per run, so replay and live stream never double an event. */
+  readonly #lastSeq = new Map<string, number>()
+  /** Runs being resumed: live events held until the replay is out. */
+  readonly #resuming = new Map<string, JournalEntry[]>()
+  closed = false
+
+  constructor(
+    readonly id: string,
+    readonly context: UserContext,
+    readonly socket: RawSocket,
+    private readonly limits: ConnectionLimits,
+    private readonly stats: DeliveryStats,
+    public tokenExpiresAt: number,
+  ) {}
+
+  get userId() {
+    return this.context.userId
+  }
+
+  /** Sends a frame outside any run; false when the socket is gone or had to be closed. */
+  sendFrame(frame: object): boolean {
+    return this.#sendRaw(JSON.stringify(frame))
+  }
+
+  /** A live run event from the bus. */
+  deliver(entry: JournalEntry): void {
+    const { runId, seq } = entry.event
+    const held = this.#resuming.get(runId)
+    if (held) {
+      held.push(entry)
+      return
+    }
+    this.#sendEvent(entry, runId, seq)
+  }
+
+  /**
+   * Replays events after `afterSeq` and then lets the live stream continue: `load` reads the
+   * journal (memory or database); live events arriving meanwhile wait and are sent after it,
+   * minus any the replay already covered.
+   */
+  async resume(runId: string, afterSeq: number, load: () => Promise<JournalEntry[]>): Promise<number> {
+    this.#resuming.set(runId, [])
+    let replayed = 0
+    try {
+      this.#track(runId, afterSeq)
+      for (const entry of await load()) {
+        if (entry.event.seq <= afterSeq) continue
+        if (this.#sendEvent(entry, runId, entry.event.seq)) replayed++
+      }
+    } finally {
+      const held = this.#resuming.get(runId) ?? []
+      this.#resuming.delete(runId)
+      for (const entry of held) this.#sendEvent(entry, runId, entry.event.seq)
+    }
+    return replayed
+  }
+
+  #sendEvent(entry: JournalEntry, runId: string, seq: number): boolean {
+    const last = this.#lastSeq.get(runId)
+    if (last !== undefined && seq <= last) {
+      this.stats.duplicatesDropped++
+      return false
+    }
+    if (!this.#sendRaw(entry.wire)) return false
+    this.#track(runId, seq)
+    return true
+  }
+
+  #track(runId: string, seq: number) {
+    this.#lastSeq.delete(runId) // re-insert keeps the map in recency order
+    this.#lastSeq.set(runId, seq)
+    if (this.#lastSeq.size > MAX_TRACKED_RUNS) this.#lastSeq.delete(this.#lastSeq.keys().next().value!)
+  }
+
+  #sendRaw(data: string): boolean {
+    if (this.closed || this.socket.readyState !== 1) return false
+    if (this.socket.getBufferedAmount() > this.limits.maxBufferedBytes) {
+      // A reader this slow would make us buffer without bound; its runs stay resumable.
+      this.stats.slowClosed++
+      this.close(1013, 'client too slow, reconnect and resume')
+      return false
+    }
+    const status = this.socket.send(data)
+    if (status === 0) {
+      this.stats.failed++
+      return false
+    }
+    this.stats.sent++
+    return true
+  }
+
+  close(code: number, reason: string) {
+    if (this.closed) return
+    this.closed = true
+    try {
+      this.socket.close(code, reason)
+    } catch {}
+  }
+}

@@ -1,0 +1,187 @@
+import { Elysia } from 'elysia'
+import { createUserContext } from '../context/user-context'
+import type { AccessTokens } from '../auth/tokens'
+import { TokenError } from '../auth/tokens'
+import { AppError } from '../http/errors'
+import { log } from '../log'
+import type { RunManager } from '../runs/service'
+import { Connection, type RawSocket } from './connection'
+import type { ConnectionRegistry } from './registry'
+import { parseClientFrame, type ClientFrame } from './frames'
+
+export const WS_CLOSE = {
+  authTimeout: 4408,
+  unauthorized: 4401,
+  wrongUser: 4403,
+  tooSlow: 1013,
+  tooBig: 1009,
+  goingAway: 1001,
+} as const
+
+export interface WsOptions {
+  access: AccessTokens
+  runs: RunManager
+  registry: ConnectionRegistry
+  authTimeoutMs?: number
+  /** Seconds before token expiry that `token_expiring` is sent. */
+  expiryWarningSeconds?: number
+  maxBufferedBytes?: number
+  onConnectionsChanged?: () => void
+}
+
+/** Per-socket state, authenticated or not yet. */
+interface SocketState {
+  raw: RawSocket
+  connection?: Connection
+  authTimer?: ReturnType<typeof setTimeout>
+  warnTimer?: ReturnType<typeof setTimeout>
+  expiryTimer?: ReturnType<typeof setTimeout>
+  /** Frames of one connection are handled one after another, in arrival order. */
+  queue: Promise<void>
+}
+
+const errorFrame = (code: string, message: string, requestId?: string) => ({ type: 'error', code, message, ...(requestId !== undefined && { requestId }) })
+
+/** The WebSocket endpoint of PROTOCOL.md §3. */
+export function wsRoutes(opts: WsOptions) {
+  const states = new WeakMap<object, SocketState>()
+  const authTimeoutMs = opts.authTimeoutMs ?? 5000
+  const warnBefore = (opts.expiryWarningSeconds ?? 30) * 1000
+
+  function clearTimers(state: SocketState) {
+    clearTimeout(state.authTimer)
+    clearTimeout(state.warnTimer)
+    clearTimeout(state.expiryTimer)
+  }
+
+  /** `token_expiring` ~30 s before expiry; an unrenewed token closes the socket (runs go on). */
+  function scheduleExpiry(state: SocketState, expiresAtSeconds: number) {
+    clearTimeout(state.warnTimer)
+    clearTimeout(state.expiryTimer)
+    const msLeft = expiresAtSeconds * 1000 - Date.now()
+    state.warnTimer = setTimeout(() => state.connection?.sendFrame({ type: 'token_expiring', expiresAt: expiresAtSeconds }), Math.max(0, msLeft - warnBefore))
+    state.expiryTimer = setTimeout(() => {
+      state.connection?.sendFrame(errorFrame('token_expired', 'the access token expired; reconnect with a fresh token and resume your runs'))
+      close(state, WS_CLOSE.unauthorized, 'token expired')
+    }, Math.max(0, msLeft))
+  }
+
+  function close(state: SocketState, code: number, reason: string) {
+    clearTimers(state)
+    if (state.connection) state.connection.close(code, reason)
+    else {
+      try {
+        state.raw.close(code, reason)
+      } catch {}
+    }
+  }
+
+  async function authenticate(state: SocketState, token: unknown) {
+    if (typeof token !== 'string' || !token) return close(state, WS_CLOSE.unauthorized, 'missing token')
+    let claims
+    try {
+      claims = await opts.access.verify(token)
+    } catch {
+      return close(state, WS_CLOSE.unauthorized, 'invalid or expired token')
+    }
+    clearTimeout(state.authTimer)
+    const connectionId = `conn_${crypto.randomUUID()}`
+    const context = createUserContext({ userId: claims.userId, role: claims.role, connectionId })
+    const connection = new Connection(connectionId, context, state.raw, { maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024 }, opts.registry.stats, claims.expiresAt)
+    state.connection = connection
+    opts.registry.add(connection)
+    opts.onConnectionsChanged?.()
+    connection.sendFrame({ type: 'ready', userId: claims.userId, connectionId })
+    scheduleExpiry(state, claims.expiresAt)
+  }
+
+  async function reauthenticate(state: SocketState, connection: Connection, token: unknown) {
+    let claims
+    try {
+      if (typeof token !== 'string' || !token) throw new TokenError('invalid_token', 'missing token')
+      claims = await opts.access.verify(token)
+    } catch (error) {
+      const message = error instanceof TokenError ? error.message : 'the token is not valid'
+      connection.sendFrame(errorFrame('invalid_token', `${message}; the connection keeps its current token`))
+      return
+    }
+    if (claims.userId !== connection.userId) return close(state, WS_CLOSE.wrongUser, 'token of another user')
+    connection.tokenExpiresAt = claims.expiresAt
+    scheduleExpiry(state, claims.expiresAt)
+    connection.sendFrame({ type: 'auth_ok', expiresAt: claims.expiresAt })
+  }
+
+  async function handle(state: SocketState, connection: Connection, frame: ClientFrame) {
+    switch (frame.type) {
+      case 'auth':
+        return reauthenticate(state, connection, frame.token)
+      case 'ping':
+        connection.sendFrame({ type: 'pong' })
+        return
+      case 'chat': {
+        await opts.runs.start(
+          { content: frame.content, threadId: frame.threadId, agent: frame.agent, model: frame.model, requestId: frame.requestId },
+          ({ runId, threadId }) => connection.sendFrame({ type: 'run_accepted', requestId: frame.requestId, runId, threadId }),
+        )
+        return
+      }
+      case 'cancel':
+        await opts.runs.cancel(frame.runId)
+        return
+      case 'resume':
+        await connection.resume(frame.runId, frame.afterSeq, async () => (await opts.runs.eventsAfter(frame.runId, frame.afterSeq)).entries)
+        return
+    }
+  }
+
+  function onMessage(state: SocketState, message: unknown) {
+    const parsed = parseClientFrame(message)
+    const connection = state.connection
+    if (!connection) {
+      // Before authentication only an `auth` frame is acceptable.
+      if (!parsed.ok || parsed.frame.type !== 'auth') return close(state, WS_CLOSE.unauthorized, 'the first frame must be auth')
+      return authenticate(state, parsed.frame.token)
+    }
+    if (!parsed.ok) {
+      connection.sendFrame(errorFrame(parsed.code, parsed.message, parsed.requestId))
+      return
+    }
+    const frame = parsed.frame
+    return connection.context.run(() =>
+      handle(state, connection, frame).catch((error) => {
+        const requestId = 'requestId' in frame ? frame.requestId : undefined
+        if (error instanceof AppError) connection.sendFrame(errorFrame(error.code, error.message, requestId))
+        else {
+          log.error('websocket frame failed', { type: frame.type, error: String(error) })
+          connection.sendFrame(errorFrame('internal_error', 'the server could not handle this frame', requestId))
+        }
+      }),
+    )
+  }
+
+  return new Elysia({ name: 'ws' }).ws('/ws', {
+    open(ws) {
+      const state: SocketState = { raw: ws.raw as unknown as RawSocket, queue: Promise.resolve() }
+      states.set(ws.raw, state)
+      state.authTimer = setTimeout(() => close(state, WS_CLOSE.authTimeout, 'authentication timeout'), authTimeoutMs)
+    },
+    message(ws, message) {
+      const state = states.get(ws.raw)
+      if (!state) return
+      state.queue = state.queue.then(() => onMessage(state, message)).catch((error) => log.error('websocket handler failed', { error: String(error) }))
+    },
+    close(ws) {
+      const state = states.get(ws.raw)
+      if (!state) return
+      clearTimers(state)
+      states.delete(ws.raw)
+      const connection = state.connection
+      if (connection) {
+        connection.closed = true
+        opts.registry.remove(connection)
+        opts.onConnectionsChanged?.()
+        void connection.context.dispose().catch(() => {})
+      }
+    },
+  })
+}
