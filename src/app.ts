@@ -11,11 +11,29 @@ import { memoryRateLimiter } from './auth/rate-limit'
 import { authService } from './auth/service'
 import { authGuard } from './auth/guard'
 import { authRoutes } from './auth'
+import { oidcService } from './auth/oidc/service'
+import { oidcRoutes } from './auth/oidc'
 import { threadsService } from './threads/service'
 import { threadRoutes } from './threads'
 import { healthRoutes } from './health'
 import { errorHandler } from './http/errors'
 import { log } from './log'
+import { createOllamaProvider, modelRoutes } from './llm'
+import { LocalBus } from './runs/bus'
+import { RunManager, memoryRunLimiter } from './runs/service'
+import { runRoutes } from './runs'
+import { ConnectionRegistry } from './ws/registry'
+import { wsRoutes } from './ws'
+import { createToolDispatcher } from './tools/dispatcher'
+import { builtinTools } from './tools'
+import { notesRepository } from './db/repositories/notes'
+import { datasetsRepository } from './db/repositories/datasets'
+import { notesService } from './notes/service'
+import { noteRoutes } from './notes'
+import { datasetsService } from './datasets/service'
+import { datasetRoutes } from './datasets'
+import { agentRoutes } from './agents'
+import { webRoutes } from './web'
 
 /** Everything the features share, built once from the config. */
 export async function createServices(config: Config, database?: Database) {
@@ -26,6 +44,8 @@ export async function createServices(config: Config, database?: Database) {
     messages: messagesRepository(db),
     runs: runsRepository(db),
     journal: runJournalStore(db),
+    notes: notesRepository(db),
+    datasets: datasetsRepository(db),
   }
   const access = accessTokens({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience, ttlSeconds: config.accessTokenTtl })
   const auth = authService({
@@ -36,32 +56,76 @@ export async function createServices(config: Config, database?: Database) {
     ipLimiter: memoryRateLimiter(config.loginRateLimit.max * 4, config.loginRateLimit.windowSeconds),
     allowSignup: config.allowSignup,
   })
+  const notes = notesService(repos.notes)
+  const datasets = datasetsService(repos.datasets)
+  const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: repos.messages }), { timeoutMs: config.toolTimeoutMs })
   return {
     config,
     database: db,
+    notes,
+    datasets,
+    tools,
     repos,
     access,
     auth,
+    oidc: config.oidc ? oidcService({ config: config.oidc, users: repos.users, auth, allowSignup: config.allowSignup }) : undefined,
     threads: threadsService(repos.threads, repos.messages),
   }
 }
 
+/** The live side: model provider, event bus, connections and runs (built on the services). */
+export function createRuntime(services: Services) {
+  const { config, repos } = services
+  const llm = createOllamaProvider(config.ollamaHosts)
+  const bus = new LocalBus()
+  const registry = new ConnectionRegistry()
+  bus.subscribe((userId, entry) => registry.deliver(userId, entry))
+  const runs = new RunManager({
+    runs: repos.runs,
+    journalStore: repos.journal,
+    threads: repos.threads,
+    messages: repos.messages,
+    publisher: bus,
+    runner: { llm, tools: (services as any).tools ?? createToolDispatcher([], { timeoutMs: config.toolTimeoutMs }), maxSteps: config.maxAgentSteps },
+    limiter: memoryRunLimiter(),
+    defaultModel: config.ollamaModel,
+    maxRunsPerUser: config.maxRunsPerUser,
+    runTimeoutMs: config.runTimeoutMs,
+    journalGraceMs: config.journalGraceMs,
+  })
+  return { llm, bus, registry, runs }
+}
+
+export type Runtime = ReturnType<typeof createRuntime>
+
 export type Services = Awaited<ReturnType<typeof createServices>>
 
 /** Composes the feature plugins into one app. */
-export function createApp(services: Services) {
+export function createApp(services: Services, runtime: Runtime) {
   const guard = authGuard(services.access)
-  return new Elysia({ name: 'chat-server' })
+  return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: 1024 * 1024, idleTimeout: 120, sendPings: true } })
     .use(errorHandler)
-    .use(healthRoutes(services.database))
+    .use(healthRoutes(services.database, [async () => {
+      const status = await runtime.llm.status()
+      return { ollama: status.reachable ? 'reachable' : 'unreachable', ollamaHosts: status.hosts }
+    }]))
+    .use(wsRoutes({ access: services.access, runs: runtime.runs, registry: runtime.registry }))
+    .use(runRoutes(runtime.runs, services.repos.runs, guard))
+    .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
     .use(authRoutes(services.auth, guard))
+    .use(oidcRoutes(services.oidc))
     .use(threadRoutes(services.threads, guard))
+    .use(noteRoutes(services.notes, guard))
+    .use(datasetRoutes(services.datasets, guard))
+    .use(agentRoutes(guard))
+    .use(webRoutes())
 }
 
 export interface RunningServer {
   url: string
   port: number
   services: Services
+  runtime: Runtime
   app: ReturnType<typeof createApp>
   /** Stops accepting, lets in-flight work finish or cuts it, closes the database. */
   stop(): Promise<void>
@@ -70,7 +134,10 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   log.setLevel(config.logLevel)
   const services = await createServices(config)
-  const app = createApp(services)
+  const runtime = createRuntime(services)
+  const recovered = await runtime.runs.recoverInterrupted()
+  if (recovered > 0) log.warn('closed runs interrupted by the last stop', { count: recovered })
+  const app = createApp(services, runtime)
   app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 8 * 1024 * 1024 })
   const port = app.server!.port!
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
@@ -79,10 +146,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
     url,
     port,
     services,
+    runtime,
     app,
     stop() {
       stopping ??= (async () => {
-        await app.stop(false)
+        await runtime.runs.shutdown(config.shutdownGraceMs)
+        for (const connection of runtime.registry.all()) connection.close(1001, 'server shutting down')
+        await app.stop(true)
+        await runtime.bus.close()
         services.database.close()
       })()
       return stopping

@@ -31,6 +31,8 @@ export interface Config {
   maxAgentSteps: number
   /** How long SIGTERM waits for in-flight runs before cancelling them. */
   shutdownGraceMs: number
+  /** How long a finished run's events stay in memory for resumes (then the database serves them). */
+  journalGraceMs: number
   oidc?: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; linkByEmail: boolean }
   alertWebhookUrl?: string
 }
@@ -116,7 +118,8 @@ export function loadConfig(env: Env = process.env): Config {
     .split(',')
     .map((h) => h.trim())
     .filter(Boolean)
-    .map((h) => urlVar('OLLAMA_HOST', /^https?:\/\//.test(h) ? h : `http://${h}`, ['http:', 'https:']))
+    // A bare host:port gets http://; any other scheme is kept so the check below refuses it.
+    .map((h) => urlVar('OLLAMA_HOST', /^[a-z][a-z0-9+.-]*:\/\//i.test(h) ? h : `http://${h}`, ['http:', 'https:']))
   if (ollamaHosts.length === 0) throw new ConfigError('OLLAMA_HOST', 'must name at least one host')
 
   const jwtSecret = env.JWT_SECRET || loadOrCreateSecret(dataDir)
@@ -159,6 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
     toolTimeoutMs: intVar(env, 'TOOL_TIMEOUT_MS', 15_000, 10),
     maxAgentSteps: intVar(env, 'MAX_AGENT_STEPS', 8, 1, 100),
     shutdownGraceMs: intVar(env, 'SHUTDOWN_GRACE_MS', 10_000, 0),
+    journalGraceMs: intVar(env, 'JOURNAL_GRACE_MS', 60_000, 0),
     oidc:
       oidcSet.length === oidcVars.length
         ? {

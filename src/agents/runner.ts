@@ -105,6 +105,8 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
   const messages: Message[] = [{ role: 'system', content: agent.systemPrompt }, ...input.conversation]
   const usage = { promptTokens: 0, completionTokens: 0, steps: 0 }
   let answer = ''
+  /** Text of the step being streamed; kept when a failure cuts the step short. */
+  let stepText = ''
   let openCall: { id: string; tool: string; started: number } | undefined
 
   const deltas = new TextCoalescer(deps.deltaIntervalMs ?? 15, (delta) => journal.append({ type: 'message_delta', delta }))
@@ -120,7 +122,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
       journal.append({ type: 'agent_thinking', status: usage.steps === 1 ? 'thinking' : 'reading tool results' })
 
       const tools = [...deps.tools.specs(agent.tools), ...(agent.handoffs?.length ? transferTools.filter((t) => agent.handoffs!.includes(handoffTarget(t.function.name)!)) : [])] as Tool[]
-      let stepText = ''
+      stepText = ''
       let thinking = ''
       const calls: ToolCallRequest[] = []
       for await (const chunk of deps.llm.chat({
@@ -150,6 +152,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
       thoughts.flush()
       deltas.flush()
       answer += stepText
+      stepText = ''
 
       if (calls.length === 0) return { status: 'completed', content: answer, agent: agent.id, usage }
 
@@ -193,6 +196,6 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
       const durationMs = Math.round(performance.now() - openCall.started)
       journal.append({ type: 'tool_completed', toolCallId: openCall.id, tool: openCall.tool, ok: false, error: { code: 'aborted', message: 'the run stopped during this call' }, durationMs })
     }
-    return { ...errorOf(error, signal), content: answer, agent: agent.id, usage }
+    return { ...errorOf(error, signal), content: answer + stepText, agent: agent.id, usage }
   }
 }

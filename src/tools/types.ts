@@ -18,6 +18,12 @@ export interface ToolDefinition<S extends TSchema = TSchema> {
   description: string
   parameters: S
   execute(args: Static<S>, call: ToolCallContext): Promise<unknown>
+  /**
+   * Optional forgiveness for small models, applied to the parsed arguments object before
+   * validation (e.g. wrapping a lone string into the list the schema asks for). It must not
+   * widen what validation accepts.
+   */
+  normalize?(args: Record<string, unknown>): Record<string, unknown>
 }
 
 /** The result of one dispatched call; never thrown. */

@@ -21,178 +21,181 @@
  * a stream for abort() once headers have arrived); only a signal passed through the client's
  * `fetch` option can.
  */
-import type { Server } from 'bun';
+import type { Server } from 'bun'
 
 export interface ToolCallSpec {
-  name: string;
-  arguments: Record<string, unknown>;
+  name: string
+  arguments: Record<string, unknown>
 }
 
 /** A normal answer: optional thinking, content and tool calls. */
 export interface ContentReply {
-  content?: string;
-  thinking?: string;
-  toolCalls?: ToolCallSpec[];
+  content?: string
+  thinking?: string
+  toolCalls?: ToolCallSpec[]
   /** Characters per streamed chunk (thinking and content), default 4. */
-  chunkSize?: number;
+  chunkSize?: number
   /** Delay between chunks, default 0. */
-  chunkDelayMs?: number;
+  chunkDelayMs?: number
   /** Delay before the first chunk (and therefore before the response headers), default 0. */
-  firstChunkDelayMs?: number;
+  firstChunkDelayMs?: number
 }
 /** Answer with this HTTP status and `{"error": message}`. */
 export interface HttpErrorReply {
-  httpError: number;
-  message?: string;
+  httpError: number
+  message?: string
 }
 /** Stream `afterContent` (maybe empty), then an `{"error": streamError}` line, then end. */
 export interface StreamErrorReply {
-  streamError: string;
-  afterContent?: string;
+  streamError: string
+  afterContent?: string
 }
 /** Accept the request and never send headers, until the client aborts or the server closes. */
 export interface HangReply {
-  hang: true;
+  hang: true
 }
-/** Stream this content, then never finish (until the client aborts or the server closes). */
+/**
+ * Stream this content, then never finish (until the client aborts or the server closes).
+ * With '' nothing is written, so no headers are sent either: it then behaves like `hang`.
+ */
 export interface HangAfterReply {
-  hangAfter: string;
+  hangAfter: string
 }
-export type Reply = ContentReply | HttpErrorReply | StreamErrorReply | HangReply | HangAfterReply;
+export type Reply = ContentReply | HttpErrorReply | StreamErrorReply | HangReply | HangAfterReply
 
 export interface ChatRequestRecord {
-  model: string;
-  messages: any[];
-  tools?: any[];
-  think?: unknown;
-  stream?: boolean;
-  options?: unknown;
-  receivedAt: number;
+  model: string
+  messages: any[]
+  tools?: any[]
+  think?: unknown
+  stream?: boolean
+  options?: unknown
+  receivedAt: number
 }
-export type ChatHandler = (req: ChatRequestRecord, info: { callIndex: number }) => Reply | Promise<Reply>;
+export type ChatHandler = (req: ChatRequestRecord, info: { callIndex: number }) => Reply | Promise<Reply>
 
 export interface FakeOllama {
   /** e.g. http://127.0.0.1:12345 */
-  url: string;
-  port: number;
+  url: string
+  port: number
   /** Every well-formed /api/chat request body received, in order. */
-  requests: ChatRequestRecord[];
+  requests: ChatRequestRecord[]
   /** FIFO replies consumed by the next /api/chat calls (before the handler). */
-  enqueue(...replies: Reply[]): void;
+  enqueue(...replies: Reply[]): void
   /** Used when the queue is empty; without one the answer is `{ content: 'ok' }`. */
-  setHandler(handler: ChatHandler | undefined): void;
+  setHandler(handler: ChatHandler | undefined): void
   /** Reported by /api/tags (mutable). Untagged names are reported with ":latest", like Ollama. */
-  models: string[];
+  models: string[]
   /** /api/chat requests currently being answered (including hanging ones). */
-  inFlight(): number;
+  inFlight(): number
   /** Stops the server, releasing hanging responses. Idempotent. */
-  close(): Promise<void>;
+  close(): Promise<void>
 }
 
 export interface FakeOllamaOptions {
-  port?: number;
-  handler?: ChatHandler;
-  models?: string[];
+  port?: number
+  handler?: ChatHandler
+  models?: string[]
   /** Override /api/show capabilities per model (default: completion, tools, thinking). */
-  capabilities?: Record<string, string[]>;
+  capabilities?: Record<string, string[]>
 }
 
-export const FAKE_OLLAMA_VERSION = '0.12.10';
-const DEFAULT_REPLY: ContentReply = { content: 'ok' };
-const DEFAULT_CHUNK_SIZE = 4;
+export const FAKE_OLLAMA_VERSION = '0.12.10'
+const DEFAULT_REPLY: ContentReply = { content: 'ok' }
+const DEFAULT_CHUNK_SIZE = 4
 
 // ---------------------------------------------------------------------------------------------
 // Wire types (what Ollama actually sends; `created_at` is a string on the wire, not a Date).
 
 interface WireToolCall {
-  function: { index?: number; name: string; arguments: Record<string, unknown> };
+  function: { index?: number; name: string; arguments: Record<string, unknown> }
 }
 interface WireMessage {
-  role: 'assistant';
-  content: string;
-  thinking?: string;
-  tool_calls?: WireToolCall[];
+  role: 'assistant'
+  content: string
+  thinking?: string
+  tool_calls?: WireToolCall[]
 }
 interface WireChatLine {
-  model: string;
-  created_at: string;
-  message: WireMessage;
-  done: boolean;
-  done_reason?: string;
-  total_duration?: number;
-  load_duration?: number;
-  prompt_eval_count?: number;
-  prompt_eval_duration?: number;
-  eval_count?: number;
-  eval_duration?: number;
+  model: string
+  created_at: string
+  message: WireMessage
+  done: boolean
+  done_reason?: string
+  total_duration?: number
+  load_duration?: number
+  prompt_eval_count?: number
+  prompt_eval_duration?: number
+  eval_count?: number
+  eval_duration?: number
 }
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-const encoder = new TextEncoder();
-const ndjsonLine = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value)}\n`);
+const encoder = new TextEncoder()
+const ndjsonLine = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value)}\n`)
 
 function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: { 'Content-Type': 'application/json; charset=utf-8' },
-  });
+  })
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** Splits on code points so a chunk never cuts a surrogate pair (emoji) in half. */
 function chunkText(text: string, size: number): string[] {
-  const chars = Array.from(text);
-  const step = Math.max(1, Math.floor(size));
-  const out: string[] = [];
-  for (let i = 0; i < chars.length; i += step) out.push(chars.slice(i, i + step).join(''));
-  return out;
+  const chars = Array.from(text)
+  const step = Math.max(1, Math.floor(size))
+  const out: string[] = []
+  for (let i = 0; i < chars.length; i += step) out.push(chars.slice(i, i + step).join(''))
+  return out
 }
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts; never leaves a timer behind. */
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  if (ms <= 0) return Promise.resolve(true);
+  if (signal.aborted) return Promise.resolve(false)
+  if (ms <= 0) return Promise.resolve(true)
   return new Promise((resolve) => {
     const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
+      clearTimeout(timer)
+      resolve(false)
+    }
     const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+      signal.removeEventListener('abort', onAbort)
+      resolve(true)
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 function untilAborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
 }
 
 /** Ollama reports untagged models as `name:latest`. */
 function withTag(name: string): string {
-  return name.includes(':') ? name : `${name}:latest`;
+  return name.includes(':') ? name : `${name}:latest`
 }
 
 /** Rough token estimate (Ollama reports real token counts; ~4 chars/token is close enough). */
 function estimateTokens(value: unknown): number {
-  const text = typeof value === 'string' ? value : JSON.stringify(value ?? '');
-  return Math.max(1, Math.ceil(text.length / 4));
+  const text = typeof value === 'string' ? value : JSON.stringify(value ?? '')
+  return Math.max(1, Math.ceil(text.length / 4))
 }
 
 function sha256(text: string): string {
-  return new Bun.CryptoHasher('sha256').update(text).digest('hex');
+  return new Bun.CryptoHasher('sha256').update(text).digest('hex')
 }
 
 function modelDetails(name: string) {
-  const base = name.split(':')[0]!.split('/').pop()!;
-  const family = base.replace(/[\d.]+$/, '') || base;
+  const base = name.split(':')[0]!.split('/').pop()!
+  const family = base.replace(/[\d.]+$/, '') || base
   return {
     parent_model: '',
     format: 'gguf',
@@ -200,31 +203,31 @@ function modelDetails(name: string) {
     families: [family],
     parameter_size: '3.2B',
     quantization_level: 'Q4_K_M',
-  };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reply scripting
 
-type Ending = { kind: 'done' } | { kind: 'error'; message: string } | { kind: 'hang' };
+type Ending = { kind: 'done' } | { kind: 'error'; message: string } | { kind: 'hang' }
 
 /** Everything needed to answer one chat call, whatever kind of streamable reply it came from. */
 interface Script {
-  thinking: string;
-  content: string;
-  toolCalls: ToolCallSpec[];
-  chunkSize: number;
-  chunkDelayMs: number;
-  firstChunkDelayMs: number;
-  ending: Ending;
+  thinking: string
+  content: string
+  toolCalls: ToolCallSpec[]
+  chunkSize: number
+  chunkDelayMs: number
+  firstChunkDelayMs: number
+  ending: Ending
 }
 
 function toScript(reply: ContentReply | StreamErrorReply | HangAfterReply, think: unknown): Script {
-  const base = { thinking: '', toolCalls: [], chunkSize: DEFAULT_CHUNK_SIZE, chunkDelayMs: 0, firstChunkDelayMs: 0 };
+  const base = { thinking: '', toolCalls: [], chunkSize: DEFAULT_CHUNK_SIZE, chunkDelayMs: 0, firstChunkDelayMs: 0 }
   if ('streamError' in reply) {
-    return { ...base, content: reply.afterContent ?? '', ending: { kind: 'error', message: reply.streamError } };
+    return { ...base, content: reply.afterContent ?? '', ending: { kind: 'error', message: reply.streamError } }
   }
-  if ('hangAfter' in reply) return { ...base, content: reply.hangAfter, ending: { kind: 'hang' } };
+  if ('hangAfter' in reply) return { ...base, content: reply.hangAfter, ending: { kind: 'hang' } }
   return {
     // Ollama only omits thinking when the caller explicitly disables it.
     thinking: think === false ? '' : (reply.thinking ?? ''),
@@ -234,32 +237,32 @@ function toScript(reply: ContentReply | StreamErrorReply | HangAfterReply, think
     chunkDelayMs: reply.chunkDelayMs ?? 0,
     firstChunkDelayMs: reply.firstChunkDelayMs ?? 0,
     ending: { kind: 'done' },
-  };
+  }
 }
 
 function wireToolCalls(calls: ToolCallSpec[]): WireToolCall[] {
   // Go's `index,omitempty` means the first call carries no index.
   return calls.map((c, i) => ({
     function: { ...(i > 0 ? { index: i } : {}), name: c.name, arguments: c.arguments },
-  }));
+  }))
 }
 
 /** The message pieces of a streamed answer, in Ollama's order: thinking, content, tool calls. */
 function streamPieces(script: Script): WireMessage[] {
-  const pieces: WireMessage[] = [];
-  for (const t of chunkText(script.thinking, script.chunkSize)) pieces.push({ role: 'assistant', content: '', thinking: t });
-  for (const c of chunkText(script.content, script.chunkSize)) pieces.push({ role: 'assistant', content: c });
+  const pieces: WireMessage[] = []
+  for (const t of chunkText(script.thinking, script.chunkSize)) pieces.push({ role: 'assistant', content: '', thinking: t })
+  for (const c of chunkText(script.content, script.chunkSize)) pieces.push({ role: 'assistant', content: c })
   if (script.toolCalls.length > 0) {
-    pieces.push({ role: 'assistant', content: '', tool_calls: wireToolCalls(script.toolCalls) });
+    pieces.push({ role: 'assistant', content: '', tool_calls: wireToolCalls(script.toolCalls) })
   }
-  return pieces;
+  return pieces
 }
 
 /** The final stats, shaped like Ollama's (nanosecond durations). */
 function stats(startedNs: number, promptTokens: number, evalTokens: number) {
-  const total = Math.max(1, Math.round(Bun.nanoseconds() - startedNs));
-  const load = Math.round(total * 0.05);
-  const promptEval = Math.round(total * 0.15);
+  const total = Math.max(1, Math.round(Bun.nanoseconds() - startedNs))
+  const load = Math.round(total * 0.05)
+  const promptEval = Math.round(total * 0.15)
   return {
     done_reason: 'stop',
     total_duration: total,
@@ -268,7 +271,7 @@ function stats(startedNs: number, promptTokens: number, evalTokens: number) {
     prompt_eval_duration: promptEval,
     eval_count: Math.max(1, evalTokens),
     eval_duration: Math.max(1, total - load - promptEval),
-  };
+  }
 }
 
 /** Wraps an async generator in a pull-driven stream, so cancellation reaches the generator. */
@@ -277,49 +280,49 @@ function generatorStream(
   onCancel: () => void,
   onFinish: () => void,
 ): ReadableStream<Uint8Array> {
-  let finished = false;
+  let finished = false
   const finish = () => {
     if (!finished) {
-      finished = true;
-      onFinish();
+      finished = true
+      onFinish()
     }
-  };
+  }
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
-          const step = await gen.next();
+          const step = await gen.next()
           if (step.done) {
-            controller.close();
-            finish();
+            controller.close()
+            finish()
           } else {
-            controller.enqueue(step.value);
+            controller.enqueue(step.value)
           }
         } catch (err) {
-          controller.error(err);
-          finish();
+          controller.error(err)
+          finish()
         }
       },
       async cancel() {
-        onCancel(); // wakes any sleep inside the generator so return() can complete
-        await gen.return(undefined);
-        finish();
+        onCancel() // wakes any sleep inside the generator so return() can complete
+        await gen.return(undefined)
+        finish()
       },
     },
     { highWaterMark: 0 },
-  );
+  )
 }
 
 // ---------------------------------------------------------------------------------------------
 
 export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<FakeOllama> {
-  const requests: ChatRequestRecord[] = [];
-  const queue: Reply[] = [];
-  let handler: ChatHandler | undefined = opts.handler;
-  let inFlight = 0;
-  let closed = false;
+  const requests: ChatRequestRecord[] = []
+  const queue: Reply[] = []
+  let handler: ChatHandler | undefined = opts.handler
+  let inFlight = 0
+  let closed = false
   // Aborted by close(): releases every hanging request and pending delay.
-  const shutdown = new AbortController();
+  const shutdown = new AbortController()
 
   const fake: FakeOllama = {
     url: '',
@@ -330,27 +333,27 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     setHandler: (h) => void (handler = h),
     inFlight: () => inFlight,
     close: async () => {
-      if (closed) return;
-      closed = true;
-      shutdown.abort();
-      await server.stop(true);
+      if (closed) return
+      closed = true
+      shutdown.abort()
+      await server.stop(true)
     },
-  };
+  }
 
-  const hasModel = (name: string) => fake.models.some((m) => withTag(m) === withTag(name));
+  const hasModel = (name: string) => fake.models.some((m) => withTag(m) === withTag(name))
 
   async function answerChat(req: Request): Promise<Response> {
-    const startedNs = Bun.nanoseconds();
-    const raw = await req.text();
-    if (raw.trim() === '') return json({ error: 'missing request body' }, 400);
-    let body: unknown;
+    const startedNs = Bun.nanoseconds()
+    const raw = await req.text()
+    if (raw.trim() === '') return json({ error: 'missing request body' }, 400)
+    let body: unknown
     try {
-      body = JSON.parse(raw);
+      body = JSON.parse(raw)
     } catch (err) {
-      return json({ error: `invalid JSON request body: ${(err as Error).message}` }, 400);
+      return json({ error: `invalid JSON request body: ${(err as Error).message}` }, 400)
     }
-    if (!isRecord(body)) return json({ error: 'request body must be a JSON object' }, 400);
-    if (typeof body.model !== 'string' || body.model === '') return json({ error: 'model is required' }, 400);
+    if (!isRecord(body)) return json({ error: 'request body must be a JSON object' }, 400)
+    if (typeof body.model !== 'string' || body.model === '') return json({ error: 'model is required' }, 400)
 
     const record: ChatRequestRecord = {
       model: body.model,
@@ -360,73 +363,73 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       stream: typeof body.stream === 'boolean' ? body.stream : undefined,
       options: body.options,
       receivedAt: Date.now(),
-    };
-    requests.push(record);
-    const callIndex = requests.length - 1;
-    const stream = record.stream !== false; // Ollama's default is to stream
+    }
+    requests.push(record)
+    const callIndex = requests.length - 1
+    const stream = record.stream !== false // Ollama's default is to stream
     // Ends when the client goes away (Bun aborts req.signal) or the fake is closed.
-    const signal = AbortSignal.any([req.signal, shutdown.signal]);
-    const released = () => json({ error: 'request aborted' }, 499); // nobody reads this
+    const signal = AbortSignal.any([req.signal, shutdown.signal])
+    const released = () => json({ error: 'request aborted' }, 499) // nobody reads this
 
-    let reply: Reply;
+    let reply: Reply
     try {
-      reply = queue.shift() ?? (handler ? await handler(record, { callIndex }) : DEFAULT_REPLY);
+      reply = queue.shift() ?? (handler ? await handler(record, { callIndex }) : DEFAULT_REPLY)
     } catch (err) {
-      return json({ error: `fake ollama handler failed: ${(err as Error).message}` }, 500);
+      return json({ error: `fake ollama handler failed: ${(err as Error).message}` }, 500)
     }
 
     if ('httpError' in reply) {
-      return json({ error: reply.message ?? `fake error ${reply.httpError}` }, reply.httpError);
+      return json({ error: reply.message ?? `fake error ${reply.httpError}` }, reply.httpError)
     }
     if ('hang' in reply) {
-      await untilAborted(signal);
-      return released();
+      await untilAborted(signal)
+      return released()
     }
 
-    const script = toScript(reply, record.think);
-    const promptTokens = estimateTokens(record.messages) + (record.tools ? estimateTokens(record.tools) : 0);
+    const script = toScript(reply, record.think)
+    const promptTokens = estimateTokens(record.messages) + (record.tools ? estimateTokens(record.tools) : 0)
 
     if (!stream) {
       // One object with the whole message, after the whole "generation" time.
       if (script.ending.kind === 'hang') {
-        await untilAborted(signal);
-        return released();
+        await untilAborted(signal)
+        return released()
       }
-      const pieces = streamPieces(script);
-      const genMs = script.firstChunkDelayMs + Math.max(0, pieces.length - 1) * script.chunkDelayMs;
-      if (!(await sleep(genMs, signal))) return released();
-      if (script.ending.kind === 'error') return json({ error: script.ending.message }, 500);
-      const message: WireMessage = { role: 'assistant', content: script.content };
-      if (script.thinking) message.thinking = script.thinking;
-      if (script.toolCalls.length > 0) message.tool_calls = wireToolCalls(script.toolCalls);
+      const pieces = streamPieces(script)
+      const genMs = script.firstChunkDelayMs + Math.max(0, pieces.length - 1) * script.chunkDelayMs
+      if (!(await sleep(genMs, signal))) return released()
+      if (script.ending.kind === 'error') return json({ error: script.ending.message }, 500)
+      const message: WireMessage = { role: 'assistant', content: script.content }
+      if (script.thinking) message.thinking = script.thinking
+      if (script.toolCalls.length > 0) message.tool_calls = wireToolCalls(script.toolCalls)
       const answer: WireChatLine = {
         model: record.model,
         created_at: new Date().toISOString(),
         message,
         done: true,
         ...stats(startedNs, promptTokens, pieces.length),
-      };
-      return json(answer);
+      }
+      return json(answer)
     }
 
     // Streaming: `inFlight` is released by the stream itself, not by this function.
-    const streamAbort = new AbortController();
-    const streamSignal = AbortSignal.any([signal, streamAbort.signal]);
+    const streamAbort = new AbortController()
+    const streamSignal = AbortSignal.any([signal, streamAbort.signal])
     async function* lines(): AsyncGenerator<Uint8Array, void> {
-      const pieces = streamPieces(script);
-      if (!(await sleep(script.firstChunkDelayMs, streamSignal))) return;
+      const pieces = streamPieces(script)
+      if (!(await sleep(script.firstChunkDelayMs, streamSignal))) return
       for (const [i, message] of pieces.entries()) {
-        if (i > 0 && !(await sleep(script.chunkDelayMs, streamSignal))) return;
-        const line: WireChatLine = { model: record.model, created_at: new Date().toISOString(), message, done: false };
-        yield ndjsonLine(line);
+        if (i > 0 && !(await sleep(script.chunkDelayMs, streamSignal))) return
+        const line: WireChatLine = { model: record.model, created_at: new Date().toISOString(), message, done: false }
+        yield ndjsonLine(line)
       }
       if (script.ending.kind === 'error') {
-        yield ndjsonLine({ error: script.ending.message });
-        return;
+        yield ndjsonLine({ error: script.ending.message })
+        return
       }
       if (script.ending.kind === 'hang') {
-        await untilAborted(streamSignal);
-        return; // no done line: the client reports an incomplete stream
+        await untilAborted(streamSignal)
+        return // no done line: the client reports an incomplete stream
       }
       const done: WireChatLine = {
         model: record.model,
@@ -434,25 +437,25 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         message: { role: 'assistant', content: '' },
         done: true,
         ...stats(startedNs, promptTokens, pieces.length),
-      };
-      yield ndjsonLine(done);
+      }
+      yield ndjsonLine(done)
     }
 
-    inFlight++;
-    const body$ = generatorStream(lines(), () => streamAbort.abort(), () => inFlight--);
-    return new Response(body$, { headers: { 'Content-Type': 'application/x-ndjson' } });
+    inFlight++
+    const body$ = generatorStream(lines(), () => streamAbort.abort(), () => inFlight--)
+    return new Response(body$, { headers: { 'Content-Type': 'application/x-ndjson' } })
   }
 
   async function route(req: Request): Promise<Response> {
-    const { pathname } = new URL(req.url);
-    const method = req.method;
+    const { pathname } = new URL(req.url)
+    const method = req.method
 
     if (pathname === '/' && (method === 'GET' || method === 'HEAD')) {
-      return new Response('Ollama is running', { headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+      return new Response('Ollama is running', { headers: { 'Content-Type': 'text/plain; charset=utf-8' } })
     }
-    if (pathname === '/api/version' && method === 'GET') return json({ version: FAKE_OLLAMA_VERSION });
+    if (pathname === '/api/version' && method === 'GET') return json({ version: FAKE_OLLAMA_VERSION })
     if (pathname === '/api/tags' && method === 'GET') {
-      const modifiedAt = new Date().toISOString();
+      const modifiedAt = new Date().toISOString()
       return json({
         models: fake.models.map((m) => ({
           name: withTag(m),
@@ -462,19 +465,19 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
           digest: sha256(withTag(m)),
           details: modelDetails(m),
         })),
-      });
+      })
     }
     if (pathname === '/api/show' && method === 'POST') {
-      const body = (await req.json().catch(() => null)) as unknown;
+      const body = (await req.json().catch(() => null)) as unknown
       // Older clients send `name` instead of `model`.
-      const name = isRecord(body) ? (body.model ?? body.name) : undefined;
-      if (typeof name !== 'string' || name === '') return json({ error: 'model is required' }, 400);
-      if (!hasModel(name)) return json({ error: `model '${name}' not found` }, 404);
-      const details = modelDetails(name);
+      const name = isRecord(body) ? (body.model ?? body.name) : undefined
+      if (typeof name !== 'string' || name === '') return json({ error: 'model is required' }, 400)
+      if (!hasModel(name)) return json({ error: `model '${name}' not found` }, 404)
+      const details = modelDetails(name)
       const capabilities =
         opts.capabilities?.[name] ??
         opts.capabilities?.[withTag(name)] ??
-        (/embed/i.test(name) ? ['embedding'] : ['completion', 'tools', 'thinking']);
+        (/embed/i.test(name) ? ['embedding'] : ['completion', 'tools', 'thinking'])
       return json({
         license: '',
         modelfile: `# Modelfile generated by fake-ollama\nFROM ${withTag(name)}\n`,
@@ -484,21 +487,21 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         model_info: { 'general.architecture': details.family, [`${details.family}.context_length`]: 131072 },
         capabilities,
         modified_at: new Date().toISOString(),
-      });
+      })
     }
     if (pathname === '/api/chat') {
-      if (method !== 'POST') return json({ error: `method ${method} not allowed` }, 405);
-      inFlight++;
+      if (method !== 'POST') return json({ error: `method ${method} not allowed` }, 405)
+      inFlight++
       try {
-        return await answerChat(req);
+        return await answerChat(req)
       } finally {
-        inFlight--;
+        inFlight--
       }
     }
-    return json({ error: `${method} ${pathname} not found` }, 404);
+    return json({ error: `${method} ${pathname} not found` }, 404)
   }
 
-  const server: Server = Bun.serve({
+  const server: Server<undefined> = Bun.serve({
     hostname: '127.0.0.1',
     port: opts.port ?? 0,
     // Bun closes connections idle for 10s by default; hangs and slow streams must outlive that.
@@ -506,9 +509,9 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     development: false,
     fetch: route,
     error: (err) => json({ error: `fake ollama: ${err.message}` }, 500),
-  });
+  })
 
-  fake.port = server.port!;
-  fake.url = `http://127.0.0.1:${fake.port}`;
-  return fake;
+  fake.port = server.port!
+  fake.url = `http://127.0.0.1:${fake.port}`
+  return fake
 }

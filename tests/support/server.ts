@@ -33,6 +33,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
     OLLAMA_HOST: 'http://127.0.0.1:9', // nothing listens there unless a test says otherwise
     LOG_LEVEL: 'silent',
+    SHUTDOWN_GRACE_MS: '0', // tests stop servers with runs in flight: don't wait for them
     ...env,
   })
   const server = await startServer(config)

@@ -1,0 +1,88 @@
+import { and, desc, eq } from 'drizzle-orm'
+import type { Database } from '../client'
+import { notes } from '../schema'
+import { iso, newId, ownerId } from '../scope'
+import { NotFoundError } from '../../http/errors'
+import { ftsQuery } from './messages'
+
+export interface NoteView {
+  id: string
+  title: string
+  body: string
+  createdAt: string
+}
+
+export interface NoteHit {
+  id: string
+  title: string
+  snippet: string
+}
+
+const view = (row: typeof notes.$inferSelect): NoteView => ({
+  id: row.id,
+  title: row.title,
+  body: row.body,
+  createdAt: iso(row.createdAt),
+})
+
+const SNIPPET_CHARS = 160
+const leadingSnippet = (body: string) => (body.length > SNIPPET_CHARS ? `${body.slice(0, SNIPPET_CHARS).trimEnd()}…` : body)
+
+/** Notes of the active user; another user's note is "not found". */
+export function notesRepository({ db, client, write }: Database) {
+  const mine = (id: string) => and(eq(notes.id, id), eq(notes.userId, ownerId()))
+
+  /** Newest first. */
+  async function list(limit = 1000): Promise<NoteView[]> {
+    const rows = await db.select().from(notes).where(eq(notes.userId, ownerId())).orderBy(desc(notes.createdAt), desc(notes.id)).limit(limit)
+    return rows.map(view)
+  }
+
+  return {
+    list,
+
+    async get(id: string): Promise<NoteView> {
+      const [row] = await db.select().from(notes).where(mine(id))
+      if (!row) throw new NotFoundError('note')
+      return view(row)
+    },
+
+    async create(input: { title: string; body: string }): Promise<NoteView> {
+      const userId = ownerId()
+      const [row] = await write((db) => db.insert(notes).values({ id: newId(), userId, title: input.title, body: input.body, createdAt: Date.now() }).returning())
+      return view(row)
+    },
+
+    async remove(id: string): Promise<void> {
+      const where = mine(id)
+      const deleted = await write((db) => db.delete(notes).where(where).returning({ id: notes.id }))
+      if (deleted.length === 0) throw new NotFoundError('note')
+    },
+
+    /**
+     * Full-text search over the active user's notes (title and body), best match first. The FTS
+     * index is shared, so the join back to `notes` filters on `user_id`. Text with no words to
+     * search for lists the newest notes instead.
+     */
+    async search(text: string, limit: number): Promise<NoteHit[]> {
+      const match = ftsQuery(text)
+      if (!match) {
+        const recent = await list(limit)
+        return recent.map((n) => ({ id: n.id, title: n.title, snippet: leadingSnippet(n.body) }))
+      }
+      const result = await client.execute({
+        sql: `SELECT n.id AS id, n.title AS title, n.body AS body, snippet(notes_fts, 1, '', '', '…', 24) AS snippet
+              FROM notes_fts JOIN notes n ON n.rowid = notes_fts.rowid
+              WHERE notes_fts MATCH ? AND n.user_id = ?
+              ORDER BY rank LIMIT ?`,
+        args: [match, ownerId(), limit],
+      })
+      return result.rows.map((r) => {
+        const snippet = String(r.snippet ?? '')
+        return { id: String(r.id), title: String(r.title), snippet: snippet.trim() ? snippet : leadingSnippet(String(r.body)) }
+      })
+    },
+  }
+}
+
+export type NotesRepository = ReturnType<typeof notesRepository>

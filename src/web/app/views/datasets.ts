@@ -1,0 +1,175 @@
+/** Datasets: upload a CSV, see its columns with their types and its first rows, delete it. */
+import type { Dataset } from '../../client/types'
+import type { AppContext, View } from '../context'
+import { append, clear, h, icon, icons } from '../dom'
+
+const MAX_BYTES = 5 * 1024 * 1024
+
+export class DatasetsView implements View {
+  readonly el: HTMLElement
+  #list: HTMLUListElement
+  #status: HTMLElement
+  #detail: HTMLElement
+
+  constructor(private readonly ctx: AppContext) {
+    const file = h('input', { id: 'dataset-file', name: 'file', type: 'file', accept: '.csv,text/csv', required: true }) as HTMLInputElement
+    const name = h('input', { id: 'dataset-name', name: 'name', required: true, maxlength: '100', autocomplete: 'off' }) as HTMLInputElement
+    const error = h('p', { class: 'form-error', role: 'alert' })
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Upload')
+    file.addEventListener('change', () => {
+      const f = file.files?.[0]
+      if (f && !name.value.trim()) name.value = f.name.replace(/\.csv$/i, '')
+    })
+    const form = h(
+      'form',
+      { class: 'card dataset-form', 'aria-label': 'Upload a CSV file', novalidate: true },
+      h('div', { class: 'field' }, h('label', { for: 'dataset-file' }, 'CSV file'), file),
+      h('div', { class: 'field' }, h('label', { for: 'dataset-name' }, 'Name'), name),
+      error,
+      h('div', { class: 'form-actions' }, submit),
+    )
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault()
+      error.textContent = ''
+      const f = file.files?.[0]
+      if (!f) {
+        error.textContent = 'Choose a CSV file.'
+        file.focus()
+        return
+      }
+      if (f.size > MAX_BYTES) {
+        error.textContent = 'That file is larger than 5 MB.'
+        return
+      }
+      if (!name.value.trim()) {
+        error.textContent = 'Give the dataset a name.'
+        name.focus()
+        return
+      }
+      submit.disabled = true
+      submit.textContent = 'Uploading…'
+      try {
+        const dataset = await ctx.api.uploadDataset(name.value.trim(), await f.text())
+        form.reset()
+        ctx.announce(`Dataset ${dataset.name} uploaded.`)
+        await this.#load()
+        await this.#show(dataset)
+      } catch (err) {
+        error.textContent = `Could not upload: ${(err as Error).message}`
+      } finally {
+        submit.disabled = false
+        submit.textContent = 'Upload'
+      }
+    })
+    this.#list = h('ul', { class: 'dataset-list', 'aria-label': 'Your datasets' })
+    this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
+    this.#detail = h('section', { class: 'dataset-detail', 'aria-live': 'polite' })
+    this.el = h(
+      'section',
+      { class: 'page datasets-page', 'aria-labelledby': 'datasets-heading' },
+      h('h1', { id: 'datasets-heading' }, 'Datasets'),
+      h('p', { class: 'muted page-intro' }, 'Upload CSV files, then ask the data analyst about them in a chat.'),
+      form,
+      h('h2', { class: 'section-heading' }, 'Your datasets'),
+      this.#status,
+      this.#list,
+      this.#detail,
+    )
+    void this.#load()
+  }
+
+  async #load() {
+    try {
+      this.#render(await this.ctx.api.datasets())
+    } catch (err) {
+      this.#status.textContent = `Could not load datasets: ${(err as Error).message}`
+    }
+  }
+
+  #render(datasets: Dataset[]) {
+    clear(this.#list)
+    this.#status.textContent = datasets.length ? '' : 'No datasets yet.'
+    for (const d of datasets) {
+      const open = h('button', { type: 'button', class: 'btn-link dataset-open' }, d.name)
+      open.addEventListener('click', () => void this.#show(d))
+      const del = h('button', { type: 'button', class: 'icon-btn delete-dataset', 'aria-label': `Delete dataset “${d.name}”`, title: 'Delete' }, icon(icons.trash))
+      del.addEventListener('click', async () => {
+        del.disabled = true
+        try {
+          await this.ctx.api.deleteDataset(d.id)
+          if (this.#detail.dataset.datasetId === d.id) {
+            clear(this.#detail)
+            delete this.#detail.dataset.datasetId
+          }
+          this.ctx.announce(`Dataset ${d.name} deleted.`)
+          await this.#load()
+          ;(this.#list.querySelector<HTMLElement>('.dataset-open') ?? this.el.querySelector<HTMLElement>('#dataset-file'))?.focus()
+        } catch (err) {
+          del.disabled = false
+          this.ctx.toast(`Could not delete the dataset: ${(err as Error).message}`)
+        }
+      })
+      const cols = d.columns?.length ?? 0
+      this.#list.append(
+        h(
+          'li',
+          { class: 'card dataset-item', dataset: { datasetId: d.id } },
+          h('div', { class: 'dataset-main' }, icon(icons.table), open, h('span', { class: 'muted' }, `${d.rowCount ?? '?'} rows · ${cols} column${cols === 1 ? '' : 's'}`)),
+          del,
+        ),
+      )
+    }
+  }
+
+  async #show(d: Dataset) {
+    this.#detail.dataset.datasetId = d.id
+    clear(this.#detail)
+    this.#detail.append(h('p', { class: 'muted' }, 'Loading…'))
+    let dataset = d
+    let rows: unknown[] = []
+    try {
+      const answer = await this.ctx.api.dataset(d.id)
+      dataset = answer.dataset ?? d
+      rows = answer.rows ?? []
+    } catch (err) {
+      clear(this.#detail)
+      this.#detail.append(h('p', { class: 'form-error' }, `Could not load the rows: ${(err as Error).message}`))
+    }
+    if (this.#detail.dataset.datasetId !== d.id) return
+    clear(this.#detail)
+    const columns = dataset.columns ?? []
+    const preview = rows.slice(0, 20)
+    const cell = (row: unknown, i: number, name: string) => {
+      const v = Array.isArray(row) ? row[i] : (row as Record<string, unknown>)?.[name]
+      return v === null || v === undefined ? '' : String(v)
+    }
+    append(this.#detail, [
+      h('h2', { class: 'section-heading', id: 'dataset-detail-heading', tabindex: '-1' }, dataset.name),
+      h('p', { class: 'muted' }, `${dataset.rowCount ?? rows.length} rows`),
+      h('h3', null, 'Columns'),
+      h(
+        'ul',
+        { class: 'column-list', 'aria-label': 'Columns and types' },
+        columns.map((c) => h('li', { class: 'column-chip', dataset: { column: c.name, type: c.type } }, h('span', { class: 'column-name' }, c.name), h('span', { class: 'column-type' }, c.type))),
+      ),
+      preview.length
+        ? [
+            h('h3', null, `First ${preview.length} rows`),
+            h(
+              'div',
+              { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': `First rows of ${dataset.name}` },
+              h(
+                'table',
+                { class: 'data-table' },
+                h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c.name)))),
+                h('tbody', null, preview.map((row) => h('tr', null, columns.map((c, i) => h('td', { class: /int|num|float|real|dec/i.test(c.type) ? 'num' : undefined }, cell(row, i, c.name)))))),
+              ),
+            ),
+          ]
+        : null,
+    ])
+    this.#detail.querySelector<HTMLElement>('#dataset-detail-heading')?.focus()
+  }
+
+  dispose() {}
+}

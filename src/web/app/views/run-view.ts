@@ -1,0 +1,255 @@
+/**
+ * One assistant turn, drawn from a run's events: thinking, hand-offs, tool cards, the streamed
+ * answer and the final status. Feed it events in seq order with `apply`.
+ */
+import type { RunEvent } from '../../client/types'
+import { formatDuration, h, icon, icons, prettyJson } from '../dom'
+import { setMarkdown } from '../markdown'
+
+export type AgentNamer = (id: string) => string
+
+export class RunView {
+  readonly el: HTMLElement
+  readonly runId: string
+  #blocks: HTMLElement
+  #statusEl: HTMLElement
+  #agentEl: HTMLElement
+  #indicator: HTMLElement
+  #thinking: { el: HTMLDetailsElement; text: HTMLElement; summary: HTMLElement; content: string } | undefined
+  #answer: { el: HTMLElement; text: string } | undefined
+  #tools = new Map<string, HTMLDetailsElement>()
+  #renderQueued = new Set<{ el: HTMLElement; text: string }>()
+  #frame = 0
+  #startedAt: number | undefined
+  #streamed = ''
+  done = false
+  status: string | undefined
+  input: string | undefined
+
+  constructor(
+    runId: string,
+    private readonly agentName: AgentNamer,
+  ) {
+    this.runId = runId
+    this.#agentEl = h('span', { class: 'agent-badge' })
+    this.#blocks = h('div', { class: 'run-blocks' })
+    this.#indicator = h('div', { class: 'thinking-indicator', role: 'status' }, h('span', { class: 'dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')), h('span', { class: 'indicator-text' }, 'Thinking…'))
+    this.#statusEl = h('div', { class: 'run-status', role: 'status' })
+    this.el = h(
+      'article',
+      { class: 'turn turn-assistant', dataset: { runId }, 'aria-busy': 'true', 'aria-label': 'Assistant answer' },
+      h('div', { class: 'turn-meta' }, this.#agentEl),
+      this.#blocks,
+      this.#indicator,
+      this.#statusEl,
+    )
+  }
+
+  /** The answer text streamed so far (all message_delta text, in order). */
+  get answerText(): string {
+    return this.#streamed
+  }
+
+  apply(event: RunEvent) {
+    if (this.done) return
+    if (event.agent) this.#agentEl.textContent = this.agentName(event.agent)
+    if (event.type !== 'agent_thinking') this.#endThinking()
+    switch (event.type) {
+      case 'agent_started':
+        this.input = event.input
+        this.#startedAt = Date.parse(event.ts) || undefined
+        this.#showIndicator(true)
+        break
+      case 'agent_thinking':
+        this.#answer = undefined // text after thinking is a new paragraph block
+        this.#thinkingText(event.text)
+        break
+      case 'message_delta':
+        this.#showIndicator(false)
+        this.#appendAnswer(event.delta ?? '')
+        break
+      case 'tool_executing':
+        this.#answer = undefined
+        this.#showIndicator(false)
+        this.#toolStarted(event.toolCallId, event.tool, event.args)
+        break
+      case 'tool_completed':
+        this.#toolCompleted(event)
+        this.#showIndicator(true)
+        break
+      case 'agent_handoff':
+        this.#answer = undefined
+        this.#blocks.append(
+          h(
+            'div',
+            { class: 'handoff', role: 'note' },
+            icon(icons.arrow),
+            h('span', { class: 'handoff-from' }, this.agentName(event.from)),
+            h('span', { class: 'handoff-arrow', 'aria-label': 'hands over to' }, ' → '),
+            h('span', { class: 'handoff-to' }, this.agentName(event.to)),
+          ),
+        )
+        this.#showIndicator(true)
+        break
+      case 'agent_completed':
+        this.#complete(event)
+        break
+    }
+  }
+
+  #showIndicator(on: boolean) {
+    this.#indicator.hidden = !on || this.done
+  }
+
+  #thinkingText(text: string | undefined) {
+    if (!this.#thinking) {
+      const summary = h('summary', null, h('span', { class: 'thinking-label' }, 'Thinking…'), h('span', { class: 'thinking-preview' }))
+      const textEl = h('div', { class: 'thinking-text' })
+      const el = h('details', { class: 'thinking-block', open: true }, summary, textEl)
+      el.hidden = true // shown once there is text
+      this.#blocks.append(el)
+      this.#thinking = { el, text: textEl, summary, content: '' }
+    }
+    this.#showIndicator(!text)
+    if (text) {
+      this.#thinking.content += text
+      this.#thinking.text.textContent = this.#thinking.content
+      this.#thinking.el.hidden = false
+    }
+  }
+
+  #endThinking() {
+    const t = this.#thinking
+    if (!t) return
+    this.#thinking = undefined
+    if (!t.content) {
+      t.el.remove()
+      return
+    }
+    t.el.open = false
+    t.summary.querySelector('.thinking-label')!.textContent = 'Thought'
+    t.summary.querySelector('.thinking-preview')!.textContent = t.content.replace(/\s+/g, ' ').trim()
+  }
+
+  #appendAnswer(delta: string) {
+    this.#streamed += delta
+    if (!this.#answer) {
+      this.#answer = { el: h('div', { class: 'answer markdown' }), text: '' }
+      this.#blocks.append(this.#answer.el)
+    }
+    this.#answer.text += delta
+    this.#queueRender(this.#answer)
+  }
+
+  /** Markdown is re-rendered at most once per frame however fast the deltas come. */
+  #queueRender(block: { el: HTMLElement; text: string }) {
+    this.#renderQueued.add(block)
+    if (this.#frame) return
+    const flush = () => {
+      this.#frame = 0
+      for (const b of this.#renderQueued) setMarkdown(b.el, b.text)
+      this.#renderQueued.clear()
+    }
+    // Background tabs don't run animation frames; a timer keeps them current.
+    this.#frame = document.hidden ? (setTimeout(flush, 50) as unknown as number) : requestAnimationFrame(flush)
+  }
+
+  /** Renders queued markdown now (before a test or screenshot reads the DOM, and at the end). */
+  flush() {
+    if (!this.#frame) return
+    cancelAnimationFrame(this.#frame)
+    clearTimeout(this.#frame)
+    this.#frame = 0
+    for (const b of this.#renderQueued) setMarkdown(b.el, b.text)
+    this.#renderQueued.clear()
+  }
+
+  #toolStarted(id: string, tool: string, args: unknown) {
+    const state = h('span', { class: 'tool-state' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'running…')
+    const card = h(
+      'details',
+      { class: 'tool-card', dataset: { toolCallId: id, tool, state: 'running' } },
+      h('summary', null, icon(icons.tool), h('span', { class: 'tool-name' }, tool), h('span', { class: 'tool-args-preview' }, argsPreview(args)), state),
+      h(
+        'div',
+        { class: 'tool-body' },
+        h('div', { class: 'tool-label' }, 'Arguments'),
+        h('pre', { class: 'tool-args' }, prettyJson(args ?? {})),
+        h('div', { class: 'tool-result-wrap' }),
+      ),
+    )
+    this.#tools.set(id, card)
+    this.#blocks.append(card)
+  }
+
+  #toolCompleted(event: Extract<RunEvent, { type: 'tool_completed' }>) {
+    let card = this.#tools.get(event.toolCallId)
+    if (!card) {
+      this.#toolStarted(event.toolCallId, event.tool, undefined)
+      card = this.#tools.get(event.toolCallId)!
+    }
+    card.dataset.state = event.ok ? 'ok' : 'error'
+    const state = card.querySelector('.tool-state')!
+    state.replaceChildren(
+      icon(event.ok ? icons.check : icons.alert),
+      event.ok ? `done · ${formatDuration(event.durationMs)}` : `failed · ${formatDuration(event.durationMs)}`,
+    )
+    const wrap = card.querySelector('.tool-result-wrap')!
+    const error = typeof event.error === 'string' ? event.error : event.error?.message ? `${event.error.message}${event.error.code ? ` (${event.error.code})` : ''}` : undefined
+    wrap.replaceChildren(
+      h('div', { class: 'tool-label' }, event.ok ? 'Result' : 'Error'),
+      event.ok ? h('pre', { class: 'tool-result' }, prettyJson(event.result)) : h('pre', { class: 'tool-error' }, error ?? prettyJson(event.error ?? 'failed')),
+    )
+  }
+
+  #complete(event: Extract<RunEvent, { type: 'agent_completed' }>) {
+    this.done = true
+    this.status = event.status
+    this.#indicator.hidden = true
+    for (const card of this.#tools.values()) {
+      if (card.dataset.state === 'running') {
+        card.dataset.state = 'error'
+        card.querySelector('.tool-state')!.textContent = 'interrupted'
+      }
+    }
+    // Nothing streamed (e.g. a failure before the answer): show the stored answer, if any.
+    if (!this.#streamed && event.message?.content) this.#appendAnswer(event.message.content)
+    this.flush()
+    this.el.setAttribute('aria-busy', 'false')
+    this.el.dataset.status = event.status
+    const took = this.#startedAt && Date.parse(event.ts) ? ` · ${formatDuration(Date.parse(event.ts) - this.#startedAt)}` : ''
+    if (event.status === 'completed') {
+      this.#statusEl.replaceChildren(icon(icons.check), `Completed${took}`)
+    } else if (event.status === 'cancelled') {
+      this.#statusEl.replaceChildren(icon(icons.stop), 'Cancelled')
+    } else {
+      this.#statusEl.replaceChildren(icon(icons.alert), h('span', null, `Failed: ${event.error?.message ?? 'the run failed'}`))
+    }
+    this.#statusEl.className = `run-status status-${event.status}`
+  }
+
+  /** A finished answer from the thread history (no events at hand). */
+  static fromMessage(message: { content: string; agent?: string; runId?: string }, agentName: AgentNamer): HTMLElement {
+    const answer = h('div', { class: 'answer markdown' })
+    setMarkdown(answer, message.content)
+    return h(
+      'article',
+      { class: 'turn turn-assistant', dataset: { runId: message.runId, status: 'completed' }, 'aria-label': 'Assistant answer' },
+      h('div', { class: 'turn-meta' }, h('span', { class: 'agent-badge' }, message.agent ? agentName(message.agent) : 'Assistant')),
+      h('div', { class: 'run-blocks' }, answer),
+    )
+  }
+}
+
+/** `{"dataset":"sales","groupBy":["region"]}` → `dataset: "sales", groupBy: ["region"]` on one line. */
+function argsPreview(args: unknown): string {
+  if (!args || typeof args !== 'object' || Array.isArray(args)) return args === undefined ? '' : JSON.stringify(args) ?? ''
+  return Object.entries(args as Record<string, unknown>)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join(', ')
+    .slice(0, 300)
+}
+
+export function userBubble(content: string): HTMLElement {
+  return h('article', { class: 'turn turn-user', 'aria-label': 'Your message' }, h('div', { class: 'bubble' }, content))
+}

@@ -1,0 +1,154 @@
+/**
+ * Browser-test helpers: Debian's Chromium driven by playwright-core.
+ *
+ *   const browser = await launchBrowser()
+ *   const { page, context } = await openPage(browser, server.url)
+ *
+ * When no Chromium binary is found the browser tests skip (`test.skipIf(!chromiumPath)`) and say
+ * so once. Install it with `apt-get install -y chromium`, or point CHROMIUM_PATH at a binary.
+ */
+import { existsSync } from 'node:fs'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { TestServer } from './server'
+import { registerUser, type TestUser } from './users'
+
+const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable']
+
+export const chromiumPath: string | undefined = CANDIDATES.find((p): p is string => !!p && existsSync(p))
+
+let warned = false
+if (!chromiumPath && !warned) {
+  warned = true
+  console.warn('[browser tests] skipped: no Chromium binary found (apt-get install -y chromium, or set CHROMIUM_PATH)')
+}
+
+/** Without the networking flags this offline machine has Chromium refuse its own background connections. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+]
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!chromiumPath) throw new Error('no Chromium binary (see tests/support/browser.ts)')
+  return chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS })
+}
+
+export interface OpenedPage {
+  context: BrowserContext
+  page: Page
+  /** Uncaught page errors and console errors, for assertions and for debugging a failure. */
+  errors: string[]
+  /** Every dialog (alert/confirm/prompt) the page tried to open; each is dismissed. */
+  dialogs: string[]
+}
+
+export interface OpenPageOptions {
+  /** Phone width: 375×740. */
+  phone?: boolean
+  /** Puts this session in localStorage['chat-session'] before the page loads (skips the login form). */
+  session?: TestUser | { user: unknown; accessToken: string; refreshToken: string; expiresIn: number }
+  /** The path to open (default '/'). */
+  path?: string
+}
+
+/** A fresh browser context (own storage, own cookies) with one page at the server's UI. */
+export async function openPage(browser: Browser, baseUrl: string, opts: OpenPageOptions = {}): Promise<OpenedPage> {
+  const context = await browser.newContext({
+    baseURL: baseUrl,
+    viewport: opts.phone ? { width: 375, height: 740 } : { width: 1280, height: 820 },
+    deviceScaleFactor: 1,
+    isMobile: opts.phone ?? false,
+    hasTouch: opts.phone ?? false,
+  })
+  if (opts.session) {
+    const s = opts.session as any
+    const stored = {
+      user: s.user ?? { id: s.id, email: s.email, name: s.email.split('@')[0], role: 'user' },
+      accessToken: s.accessToken,
+      refreshToken: s.refreshToken,
+      expiresIn: s.expiresIn ?? 900,
+      obtainedAt: Date.now(),
+    }
+    await context.addInitScript((value) => {
+      // Only seed once per context: a reload must keep whatever the app stored since.
+      if (!sessionStorage.getItem('__seeded')) {
+        sessionStorage.setItem('__seeded', '1')
+        if (!localStorage.getItem('chat-session')) localStorage.setItem('chat-session', value)
+      }
+    }, JSON.stringify(stored))
+  }
+  const page = await context.newPage()
+  const errors: string[] = []
+  const dialogs: string[] = []
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
+  page.on('console', (m) => {
+    // A failed request (e.g. /api/models while Ollama is down) is expected and handled by the UI.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console: ${m.text()}`)
+  })
+  page.on('dialog', (d) => {
+    dialogs.push(`${d.type()}: ${d.message()}`)
+    void d.dismiss().catch(() => {})
+  })
+  await page.goto(opts.path ?? '/')
+  return { context, page, errors, dialogs }
+}
+
+/** Signs up through the form; returns the credentials. */
+export async function signUpViaUi(page: Page, name = 'user'): Promise<{ email: string; password: string }> {
+  const email = `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 7)}@example.test`
+  const password = `pw-${crypto.randomUUID()}`
+  await page.getByRole('button', { name: 'Create one' }).click()
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Name').fill(name)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.getByRole('button', { name: 'Sign out' }).waitFor()
+  return { email, password }
+}
+
+/** A user registered through the API and a page already signed in as them. */
+export async function signedInPage(browser: Browser, server: Pick<TestServer, 'api' | 'url'>, name = 'user', opts: Omit<OpenPageOptions, 'session'> = {}): Promise<OpenedPage & { user: TestUser }> {
+  const user = await registerUser(server, name)
+  const opened = await openPage(browser, server.url, { ...opts, session: user })
+  await opened.page.getByRole('button', { name: 'Sign out' }).waitFor()
+  return { ...opened, user }
+}
+
+/** The socket is up (the UI shows no connection banner and the socket said `ready`). */
+export async function waitForSocket(page: Page) {
+  await page.waitForFunction(() => document.body.dataset.connection === 'open', undefined, { timeout: 10_000 })
+}
+
+/** Types a message into the composer and sends it with Enter. */
+export async function sendMessage(page: Page, text: string) {
+  const box = page.getByRole('textbox', { name: 'Message' })
+  await box.fill(text)
+  await box.press('Enter')
+}
+
+/** Waits for the newest assistant turn to finish; returns its final status. */
+export async function waitForRunEnd(page: Page, timeout = 15_000): Promise<string> {
+  const turn = page.locator('.turn-assistant[data-run-id]').last()
+  await turn.waitFor({ timeout })
+  await page.waitForFunction(() => {
+    const turns = document.querySelectorAll<HTMLElement>('.turn-assistant[data-run-id]')
+    return turns.length > 0 && !!turns[turns.length - 1].dataset.status
+  }, undefined, { timeout })
+  return (await turn.getAttribute('data-status')) ?? ''
+}
+
+/** The streamed answer text of the newest assistant turn (all answer blocks joined). */
+export async function lastAnswerText(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const turns = document.querySelectorAll<HTMLElement>('.turn-assistant')
+    const last = turns[turns.length - 1]
+    if (!last) return ''
+    return [...last.querySelectorAll<HTMLElement>('.answer')].map((a) => a.innerText.trim()).join('\n')
+  })
+}

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openDatabase, type Database } from '../../src/db/client'
+import { usersRepository, type UserView } from '../../src/db/repositories/users'
+import { threadsRepository } from '../../src/db/repositories/threads'
+import { messagesRepository } from '../../src/db/repositories/messages'
+import { runsRepository, runJournalStore } from '../../src/db/repositories/runs'
+import { createUserContext, type Role } from '../../src/context/user-context'
+
+/**
+ * A real libsql file in a fresh temp folder, migrated, with the repositories built on it.
+ * Use it for tests of the data layer that need no HTTP server (faster: no argon2, no listen).
+ */
+export interface TestDatabase {
+  database: Database
+  /** The `file:` URL of the database. */
+  url: string
+  dir: string
+  repos: ReturnType<typeof repositoriesOf>
+  close(): Promise<void>
+}
+
+function repositoriesOf(database: Database) {
+  return {
+    users: usersRepository(database),
+    threads: threadsRepository(database),
+    messages: messagesRepository(database),
+    runs: runsRepository(database),
+    journal: runJournalStore(database),
+  }
+}
+
+export async function openTestDatabase(): Promise<TestDatabase> {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-db-test-'))
+  const url = `file:${join(dir, 'chat.db')}`
+  const database = await openDatabase(url)
+  return {
+    database,
+    url,
+    dir,
+    repos: repositoriesOf(database),
+    async close() {
+      database.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+let counter = 0
+
+/**
+ * Creates accounts straight through the users repository (no password, so no argon2 cost).
+ * For users that must log in over HTTP use `registerUser` from ./users instead.
+ */
+export async function createDbUsers(database: Database, count: number, prefix = 'user'): Promise<UserView[]> {
+  const users = usersRepository(database)
+  const out: UserView[] = []
+  for (let i = 0; i < count; i++) {
+    const email = `${prefix}${i}-${Date.now()}-${++counter}@example.test`
+    const row = await users.create({ email, name: `${prefix}${i}` }, true)
+    if (typeof row === 'string') throw new Error(`could not create user ${email}: ${row}`)
+    out.push({ id: row.id, email: row.email, name: row.name, role: row.role })
+  }
+  return out
+}
+
+/**
+ * Runs `fn` inside a fresh user context for `user` (as the auth macro does for a request) and
+ * disposes the context afterwards.
+ */
+export async function asUser<T>(user: { id: string; role?: Role } | string, fn: () => Promise<T> | T): Promise<T> {
+  const userId = typeof user === 'string' ? user : user.id
+  const role = (typeof user === 'string' ? undefined : user.role) ?? 'user'
+  const context = createUserContext({ userId, role })
+  try {
+    return await context.run(fn)
+  } finally {
+    await context.dispose()
+  }
+}
