@@ -86,7 +86,7 @@ export function createRuntime(services: Services) {
     threads: repos.threads,
     messages: repos.messages,
     publisher: bus,
-    runner: { llm, tools: (services as any).tools ?? createToolDispatcher([], { timeoutMs: config.toolTimeoutMs }), maxSteps: config.maxAgentSteps },
+    runner: { llm, tools: services.tools, maxSteps: config.maxAgentSteps },
     limiter: memoryRunLimiter(),
     defaultModel: config.ollamaModel,
     maxRunsPerUser: config.maxRunsPerUser,

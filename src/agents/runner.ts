@@ -5,7 +5,7 @@ import type { LlmProvider, ToolCallRequest } from '../llm/provider'
 import { LlmError } from '../llm/provider'
 import type { RunJournal } from '../runs/journal'
 import type { RunStatusFinal } from '../runs/events'
-import { getAgent, handoffTarget, transferTools } from './definitions'
+import { agentToolSpecs, getAgent, handoffReason, handoffTarget } from './definitions'
 
 /** Why a run was stopped from outside; carried as the abort reason. */
 export class RunStop extends Error {
@@ -121,7 +121,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
       usage.steps++
       journal.append({ type: 'agent_thinking', status: usage.steps === 1 ? 'thinking' : 'reading tool results' })
 
-      const tools = [...deps.tools.specs(agent.tools), ...(agent.handoffs?.length ? transferTools.filter((t) => agent.handoffs!.includes(handoffTarget(t.function.name)!)) : [])] as Tool[]
+      const tools = agentToolSpecs(agent, deps.tools) as Tool[]
       stepText = ''
       let thinking = ''
       const calls: ToolCallRequest[] = []
@@ -158,12 +158,12 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
 
       messages.push({ role: 'assistant', content: stepText, ...(thinking && { thinking }), tool_calls: calls.map((c) => ({ function: { name: c.name, arguments: (c.arguments ?? {}) as Record<string, unknown> } })) })
 
-      const handoff = calls.map((c) => ({ call: c, to: handoffTarget(c.name) })).find((h) => h.to && agent.handoffs?.includes(h.to))
+      const handoff = calls.map((c) => ({ call: c, to: handoffTarget(c.name, agent.id) })).find((h) => h.to)
       if (handoff?.to) {
         const next = getAgent(handoff.to)!
         journal.append({ type: 'agent_handoff', from: agent.id, to: next.id })
         journal.agent = next.id
-        const reason = typeof (handoff.call.arguments as any)?.reason === 'string' ? (handoff.call.arguments as any).reason : ''
+        const reason = handoffReason(handoff.call.arguments) ?? ''
         messages[0] = { role: 'system', content: next.systemPrompt }
         messages.push({ role: 'tool', tool_name: handoff.call.name, content: JSON.stringify({ transferred_to: next.id, reason }) } as Message)
         agent = next

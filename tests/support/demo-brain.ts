@@ -172,7 +172,7 @@ function datasetsFrom(result: unknown): DatasetInfo[] {
   return list.filter((d): d is DatasetInfo => isRecord(d) && typeof d.name === 'string' && Array.isArray(d.columns))
 }
 
-function queryFromDatasets(result: unknown): Decision {
+function queryFromDatasets(result: unknown, question = ''): Decision {
   const dataset = datasetsFrom(result)[0]
   if (!dataset) {
     return {
@@ -183,10 +183,13 @@ function queryFromDatasets(result: unknown): Decision {
   const isNumber = (t: string) => /^(number|numeric|integer|int|float|real|double|decimal)$/i.test(t)
   const isText = (t: string) => /^(text|string|str|varchar|char|category|categorical)$/i.test(t)
   const isTemporal = (t: string) => /date|time/i.test(t)
-  // Prefer a real text column; fall back to anything that is neither numeric nor a date.
-  const textCol =
-    dataset.columns.find((c) => isText(c.type)) ?? dataset.columns.find((c) => !isNumber(c.type) && !isTemporal(c.type))
-  const numCol = dataset.columns.find((c) => isNumber(c.type))
+  // Like a model would: a column the question names first, then a category-like text column
+  // (not a date), and for the figure a money-like column before any other number.
+  const asked = (name: string) => question.toLowerCase().includes(name.toLowerCase())
+  const texts = dataset.columns.filter((c) => isText(c.type) || (!isNumber(c.type) && !isTemporal(c.type)))
+  const textCol = texts.find((c) => asked(c.name)) ?? texts.find((c) => !/date|time|day|month|year/i.test(c.name)) ?? texts[0]
+  const numbers = dataset.columns.filter((c) => isNumber(c.type))
+  const numCol = numbers.find((c) => asked(c.name)) ?? numbers.find((c) => /amount|revenue|sales|total|price|value/i.test(c.name)) ?? numbers[0]
   if (!textCol || !numCol) {
     return {
       thinking: `Looking at the request… ${dataset.name} lacks a text or number column to group by.`,
@@ -256,7 +259,7 @@ function specialistCall(messages: Msg[], tools: Map<string, any>, userText: stri
         toolCalls: [{ name: 'list_datasets', arguments: {} }],
       }
     }
-    return queryFromDatasets(parseJson(messages[listed]!.content))
+    return queryFromDatasets(parseJson(messages[listed]!.content), userText)
   }
   const notes = notesCall(userText, tools)
   if (notes) return notes
@@ -403,7 +406,7 @@ export function decide(req: ChatRequestRecord): Decision {
 
   if (last?.role === 'tool') {
     const name = toolNameOf(messages, messages.length - 1)
-    if (name === 'list_datasets' && tools.has('query_dataset')) return queryFromDatasets(parseJson(last.content))
+    if (name === 'list_datasets' && tools.has('query_dataset')) return queryFromDatasets(parseJson(last.content), userText)
     // After a hand-off the specialist starts working rather than summarising the transfer.
     if (name?.startsWith('transfer_to_')) {
       const next = specialistCall(messages, tools, userText)
