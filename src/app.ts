@@ -34,6 +34,8 @@ import { datasetsService } from './datasets/service'
 import { datasetRoutes } from './datasets'
 import { agentRoutes } from './agents'
 import { webRoutes } from './web'
+import { createMetrics, metricsRoutes, watchCircuitChanges } from './metrics'
+import { createAlerts } from './alerts'
 
 /** Everything the features share, built once from the config. */
 export async function createServices(config: Config, database?: Database) {
@@ -76,10 +78,28 @@ export async function createServices(config: Config, database?: Database) {
 /** The live side: model provider, event bus, connections and runs (built on the services). */
 export function createRuntime(services: Services) {
   const { config, repos } = services
-  const llm = createOllamaProvider(config.ollamaHosts)
+  const metrics = createMetrics()
+  const alerts = createAlerts(config, { onAlert: (alert, outcome) => metrics.alertRaised(alert, outcome), onIsolationGuard: () => metrics.isolationGuardTripped() })
+  /** For the circuit breaker's `onStateChange(host, from, to)`: metrics and the circuit_open alert. */
+  const onCircuitStateChange = (host: string, from: string, to: string) => {
+    metrics.circuitChanged(host, from, to)
+    alerts.circuitStateChanged(host, from, to)
+  }
+  services.database.writes.onWrite = (ms) => metrics.dbWriteFinished(ms)
+  const llm = createOllamaProvider(config.ollamaHosts, {
+    slots: config.llm.slots,
+    maxQueuedPerUser: config.llm.queuePerUser,
+    maxQueued: config.llm.queueMax,
+    breakerFailures: config.llm.breakerFailures,
+    breakerCooldownMs: config.llm.breakerCooldownMs,
+    // Circuit changes reach metrics and alerts through watchCircuitChanges(llm.breakers) below.
+  })
   const bus = new LocalBus()
   const registry = new ConnectionRegistry()
-  bus.subscribe((userId, entry) => registry.deliver(userId, entry))
+  bus.subscribe((userId, entry) => {
+    registry.deliver(userId, entry)
+    if (registry.connectionsOf(userId).size > 0) metrics.eventDelivered(entry)
+  })
   const runs = new RunManager({
     runs: repos.runs,
     journalStore: repos.journal,
@@ -92,8 +112,18 @@ export function createRuntime(services: Services) {
     maxRunsPerUser: config.maxRunsPerUser,
     runTimeoutMs: config.runTimeoutMs,
     journalGraceMs: config.journalGraceMs,
+    onRunFinished: (outcome, run) => {
+      metrics.runFinished(outcome, run)
+      alerts.runFinished(outcome)
+    },
   })
-  return { llm, bus, registry, runs }
+  metrics.observe({ connections: registry, runs, database: services.database, llm })
+  alerts.watchPersister(runs.persister)
+  alerts.watchIsolationGuard()
+  // Subscribes when the provider exposes its breakers (llm.breakers / llm.onStateChange); a
+  // provider that takes a callback instead should be given `onCircuitStateChange` — not both.
+  watchCircuitChanges(llm, onCircuitStateChange)
+  return { llm, bus, registry, runs, metrics, alerts, onCircuitStateChange }
 }
 
 export type Runtime = ReturnType<typeof createRuntime>
@@ -107,9 +137,10 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(errorHandler)
     .use(healthRoutes(services.database, [async () => {
       const status = await runtime.llm.status()
-      return { ollama: status.reachable ? 'reachable' : 'unreachable', ollamaHosts: status.hosts }
+      return { ollama: status.reachable ? 'reachable' : 'unreachable', ollamaHosts: status.hosts, ollamaQueue: status.queue }
     }]))
-    .use(wsRoutes({ access: services.access, runs: runtime.runs, registry: runtime.registry }))
+    .use(metricsRoutes(runtime.metrics))
+    .use(wsRoutes({ access: services.access, runs: runtime.runs, registry: runtime.registry, maxBufferedBytes: services.config.wsMaxBufferedBytes, onConnectionsChanged: () => runtime.metrics.connectionsChanged() }))
     .use(runRoutes(runtime.runs, services.repos.runs, guard))
     .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
     .use(authRoutes(services.auth, guard))
@@ -154,6 +185,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
         for (const connection of runtime.registry.all()) connection.close(1001, 'server shutting down')
         await app.stop(true)
         await runtime.bus.close()
+        runtime.llm.close()
+        runtime.alerts.close()
         services.database.close()
       })()
       return stopping

@@ -20,6 +20,19 @@ export interface Config {
   allowSignup: boolean
   logLevel: LogLevel
   maxRunsPerUser: number
+  /** Model access (docs/operations.md, "Model access: fair queue and circuit breaker"). */
+  llm: {
+    /** Requests one Ollama host serves per model at a time (OLLAMA_SLOTS). */
+    slots: number
+    /** Requests one user may have waiting for the model (LLM_QUEUE_PER_USER). */
+    queuePerUser: number
+    /** Requests that may wait for the model in all (LLM_QUEUE_MAX). */
+    queueMax: number
+    /** Consecutive failures that open a host's circuit (BREAKER_FAILURES). */
+    breakerFailures: number
+    /** Milliseconds an open circuit waits before letting one probe through (BREAKER_COOLDOWN_MS). */
+    breakerCooldownMs: number
+  }
   redisUrl?: string
   /** Login attempts allowed per email (and, ×4, per IP) in one window. */
   loginRateLimit: { max: number; windowSeconds: number }
@@ -31,10 +44,14 @@ export interface Config {
   maxAgentSteps: number
   /** How long SIGTERM waits for in-flight runs before cancelling them. */
   shutdownGraceMs: number
+  /** Bytes queued for one slow WebSocket reader before it is closed with 1013. */
+  wsMaxBufferedBytes: number
   /** How long a finished run's events stay in memory for resumes (then the database serves them). */
   journalGraceMs: number
   oidc?: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; linkByEmail: boolean }
   alertWebhookUrl?: string
+  /** Alert rules (docs/operations.md#alerts). */
+  alerts: { minIntervalMs: number; failureRate: number; failureMinRuns: number; failureWindowMs: number; timeoutMs: number }
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
@@ -52,6 +69,15 @@ function intVar(env: Env, name: string, fallback: number, min: number, max = Num
   if (raw === undefined || raw === '') return fallback
   if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`)
   const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function numberVar(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim()
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!/^[0-9.eE+-]+$/.test(raw) || !Number.isFinite(value)) throw new ConfigError(name, `must be a number, got "${env[name]}"`)
   if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
   return value
 }
@@ -153,6 +179,13 @@ export function loadConfig(env: Env = process.env): Config {
     allowSignup: boolVar(env, 'ALLOW_SIGNUP', true),
     logLevel,
     maxRunsPerUser: intVar(env, 'MAX_RUNS_PER_USER', 4, 1),
+    llm: {
+      slots: intVar(env, 'OLLAMA_SLOTS', 1, 1, 256),
+      queuePerUser: intVar(env, 'LLM_QUEUE_PER_USER', 16, 1),
+      queueMax: intVar(env, 'LLM_QUEUE_MAX', 256, 1),
+      breakerFailures: intVar(env, 'BREAKER_FAILURES', 3, 1, 1000),
+      breakerCooldownMs: intVar(env, 'BREAKER_COOLDOWN_MS', 10_000, 10),
+    },
     redisUrl: env.REDIS_URL ? urlVar('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']) : undefined,
     loginRateLimit: {
       max: intVar(env, 'LOGIN_RATE_LIMIT', 10, 1),
@@ -163,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxAgentSteps: intVar(env, 'MAX_AGENT_STEPS', 8, 1, 100),
     shutdownGraceMs: intVar(env, 'SHUTDOWN_GRACE_MS', 10_000, 0),
     journalGraceMs: intVar(env, 'JOURNAL_GRACE_MS', 60_000, 0),
+    wsMaxBufferedBytes: intVar(env, 'WS_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 1024),
     oidc:
       oidcSet.length === oidcVars.length
         ? {
@@ -174,5 +208,12 @@ export function loadConfig(env: Env = process.env): Config {
           }
         : undefined,
     alertWebhookUrl: env.ALERT_WEBHOOK_URL ? urlVar('ALERT_WEBHOOK_URL', env.ALERT_WEBHOOK_URL, ['http:', 'https:']) : undefined,
+    alerts: {
+      minIntervalMs: intVar(env, 'ALERT_MIN_INTERVAL_MS', 60_000, 0),
+      failureRate: numberVar(env, 'ALERT_FAILURE_RATE', 0.5, 0, 1),
+      failureMinRuns: intVar(env, 'ALERT_FAILURE_MIN_RUNS', 10, 1),
+      failureWindowMs: intVar(env, 'ALERT_FAILURE_WINDOW_MS', 300_000, 1000),
+      timeoutMs: intVar(env, 'ALERT_TIMEOUT_MS', 3000, 100, 60_000),
+    },
   }
 }

@@ -1,6 +1,11 @@
 import { Ollama, type Message, type Tool } from 'ollama'
+import type { CircuitBreaker, BreakerPermit } from './breaker'
 
-export type LlmErrorCode = 'llm_unavailable' | 'llm_error' | 'model_not_found'
+/**
+ * `too_many_runs`: the user has too many requests waiting for the model (fair queue, per user).
+ * `server_busy`: the fair queue is full for everyone.
+ */
+export type LlmErrorCode = 'llm_unavailable' | 'llm_error' | 'model_not_found' | 'too_many_runs' | 'server_busy'
 
 export class LlmError extends Error {
   constructor(
@@ -45,7 +50,18 @@ export interface LlmProvider {
   describeHosts(): string
   supportsThinking(model: string): Promise<boolean>
   /** Whether at least one host answers, with per-host detail for /ready. */
-  status(): Promise<{ reachable: boolean; hosts: { host: string; reachable: boolean; circuit?: string }[] }>
+  status(): Promise<LlmStatus>
+  /** Waiting requests per model (fair queue), for metrics. Optional: not every provider queues. */
+  depths?(): Record<string, number>
+  /** Circuit state per host (`closed` / `open` / `half_open`), for metrics. */
+  circuits?(): Record<string, string>
+}
+
+export interface LlmStatus {
+  reachable: boolean
+  hosts: { host: string; reachable: boolean; circuit?: string; inFlight?: number }[]
+  /** The fair queue: requests waiting per model, and holding a slot. */
+  queue?: { depths: Record<string, number>; queued: number; inFlight: number }
 }
 
 export function unavailableMessage(host: string, model: string) {
@@ -77,12 +93,47 @@ export function mapOllamaError(error: unknown, host: string, model: string, stre
   return new LlmError('llm_unavailable', unavailableMessage(host, model))
 }
 
-/** Talks to one Ollama host with the real `ollama` client. */
+/**
+ * Talks to one Ollama host with the real `ollama` client. With a circuit breaker, every chat
+ * call passes through it: it fails fast while the circuit is open, and reports how it went.
+ */
 export class OllamaHost {
   inFlight = 0
   readonly #thinking = new Map<string, { value: boolean; at: number }>()
+  readonly #perModel = new Map<string, number>()
 
-  constructor(readonly host: string) {}
+  constructor(
+    readonly host: string,
+    readonly breaker?: CircuitBreaker,
+  ) {}
+
+  /** Calls of one model in flight on this host. */
+  inFlightOf(model: string): number {
+    return this.#perModel.get(model) ?? 0
+  }
+
+  #begin(model: string): BreakerPermit | undefined {
+    const permit = this.breaker?.enter() // throws llm_unavailable at once while open
+    this.inFlight++
+    this.#perModel.set(model, this.inFlightOf(model) + 1)
+    return permit
+  }
+
+  #end(model: string, permit: BreakerPermit | undefined) {
+    permit?.done()
+    this.inFlight--
+    const left = this.inFlightOf(model) - 1
+    if (left <= 0) this.#perModel.delete(model)
+    else this.#perModel.set(model, left)
+  }
+
+  /** Maps a failure, tells the breaker (aborts say nothing about the host), and returns what to throw. */
+  #fail(error: unknown, request: { signal: AbortSignal; model: string }, streamed: boolean, permit: BreakerPermit | undefined): unknown {
+    if (request.signal.aborted) return request.signal.reason ?? error
+    const mapped = mapOllamaError(error, this.host, request.model, streamed)
+    permit?.failure(mapped)
+    return mapped
+  }
 
   client(signal?: AbortSignal) {
     return new Ollama({ host: this.host, ...(signal && { fetch: fetchWithSignal(signal) }) })
@@ -90,7 +141,7 @@ export class OllamaHost {
 
   async *chat(request: ChatRequest): AsyncGenerator<ChatChunk> {
     let streamed = false
-    this.inFlight++
+    const permit = this.#begin(request.model)
     try {
       const stream = await this.client(request.signal).chat({
         model: request.model,
@@ -99,6 +150,7 @@ export class OllamaHost {
         stream: true,
         ...(request.think !== undefined && { think: request.think }),
       })
+      permit?.answered() // headers arrived: the host answers (a half-open circuit closes)
       const onAbort = () => stream.abort()
       request.signal.addEventListener('abort', onAbort, { once: true })
       try {
@@ -112,27 +164,27 @@ export class OllamaHost {
           if (part.done) chunk.usage = { promptTokens: part.prompt_eval_count ?? 0, completionTokens: part.eval_count ?? 0 }
           yield chunk
         }
+        permit?.success()
       } finally {
         request.signal.removeEventListener('abort', onAbort)
       }
     } catch (error) {
-      if (request.signal.aborted) throw request.signal.reason ?? error
-      throw mapOllamaError(error, this.host, request.model, streamed)
+      throw this.#fail(error, request, streamed, permit)
     } finally {
-      this.inFlight--
+      this.#end(request.model, permit)
     }
   }
 
   async complete(request: Omit<ChatRequest, 'tools' | 'think' | 'onQueued'>): Promise<string> {
-    this.inFlight++
+    const permit = this.#begin(request.model)
     try {
       const answer = await this.client(request.signal).chat({ model: request.model, messages: request.messages, stream: false })
+      permit?.success()
       return answer.message?.content ?? ''
     } catch (error) {
-      if (request.signal.aborted) throw request.signal.reason ?? error
-      throw mapOllamaError(error, this.host, request.model, false)
+      throw this.#fail(error, request, false, permit)
     } finally {
-      this.inFlight--
+      this.#end(request.model, permit)
     }
   }
 
@@ -145,13 +197,14 @@ export class OllamaHost {
   async supportsThinking(model: string): Promise<boolean> {
     const cached = this.#thinking.get(model)
     if (cached && Date.now() - cached.at < 300_000) return cached.value
-    let value = false
     try {
       const info = await this.client(AbortSignal.timeout(3000)).show({ model })
-      value = (info as { capabilities?: string[] }).capabilities?.includes('thinking') ?? false
-    } catch {}
-    this.#thinking.set(model, { value, at: Date.now() })
-    return value
+      const value = (info as { capabilities?: string[] }).capabilities?.includes('thinking') ?? false
+      this.#thinking.set(model, { value, at: Date.now() })
+      return value
+    } catch {
+      return false // not cached: a host that was down must not keep thinking off once it is back
+    }
   }
 
   async ping(): Promise<boolean> {

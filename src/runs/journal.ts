@@ -14,50 +14,58 @@ export interface EventPublisher {
 }
 
 /**
- * Persists events in batches: appends queue up and one multi-row insert writes them every
- * few milliseconds (or sooner when many are waiting), instead of one insert per token.
+ * Group commit for run events: events appended in the same tick are written with one
+ * multi-row insert, and each is published only once its batch is stored. So an event a client
+ * has seen is always on disk (a kill -9 loses nothing acknowledged), and under load batches
+ * simply grow instead of one insert per token.
  */
 export class EventPersister {
-  #pending: StoredEvent[] = []
-  #timer: ReturnType<typeof setTimeout> | undefined
-  #flushing: Promise<void> = Promise.resolve()
+  #pending: { row: StoredEvent; onStored: () => void }[] = []
+  #scheduled = false
+  #writing: Promise<void> = Promise.resolve()
   failures = 0
 
   constructor(
     private readonly store: RunJournalStore,
-    private readonly delayMs = 20,
-    private readonly maxBatch = 500,
+    private readonly maxBatch = 1000,
   ) {}
 
-  add(event: StoredEvent): void {
-    this.#pending.push(event)
-    if (this.#pending.length >= this.maxBatch) void this.flush()
-    else this.#timer ??= setTimeout(() => void this.flush(), this.delayMs)
+  add(row: StoredEvent, onStored: () => void): void {
+    this.#pending.push({ row, onStored })
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(() => void this.flush())
+    }
   }
 
-  /** Resolves once everything added so far is written. */
+  /** Writes everything added so far; resolves once it is stored and published. */
   flush(): Promise<void> {
-    if (this.#timer) clearTimeout(this.#timer)
-    this.#timer = undefined
+    this.#scheduled = false
     const batch = this.#pending
     this.#pending = []
-    this.#flushing = this.#flushing.then(async () => {
-      if (batch.length === 0) return
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.store.appendBatch(batch)
-          return
-        } catch (error) {
-          if (attempt >= 3) {
-            this.failures++
-            log.error('run events could not be persisted', { count: batch.length, error: String(error) })
-            return
-          }
-          await Bun.sleep(20 * attempt)
-        }
-      }
+    if (batch.length === 0) return this.#writing
+    this.#writing = this.#writing.then(async () => {
+      for (let i = 0; i < batch.length; i += this.maxBatch) await this.#write(batch.slice(i, i + this.maxBatch).map((b) => b.row))
+      for (const { onStored } of batch) onStored()
     })
-    return this.#flushing
+    return this.#writing
+  }
+
+  async #write(rows: StoredEvent[]) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.appendBatch(rows)
+        return
+      } catch (error) {
+        if (attempt >= 3) {
+          // Delivery goes on (a lost answer is worse than an unsaved one); alerts watch this.
+          this.failures++
+          log.error('run events could not be persisted', { count: rows.length, error: String(error) })
+          return
+        }
+        await Bun.sleep(20 * attempt)
+      }
+    }
   }
 
   get pending() {
@@ -74,6 +82,8 @@ export class RunJournal {
   readonly entries: JournalEntry[] = []
   readonly #guard = new EventOrderGuard()
   #seq: number
+  /** Highest seq stored and published; replays never run ahead of it. */
+  #publishedSeq: number
   readonly createdAt = performance.now()
   /** performance.now() of the first answer text (first-token latency). */
   firstDeltaAt: number | undefined
@@ -88,6 +98,7 @@ export class RunJournal {
     startSeq = 0,
   ) {
     this.#seq = startSeq
+    this.#publishedSeq = startSeq
     if (startSeq > 0) this.#guard.markStarted()
   }
 
@@ -97,8 +108,10 @@ export class RunJournal {
     const event = { ...body, runId: this.runId, threadId: this.threadId, seq: ++this.#seq, ts: new Date().toISOString(), agent: this.agent } as RunEvent
     const entry = { event, wire: JSON.stringify(event) }
     this.entries.push(entry)
-    this.persister.add({ runId: this.runId, seq: event.seq, userId: this.userId, type: event.type, data: entry.wire })
-    this.publisher.publish(this.userId, entry)
+    this.persister.add({ runId: this.runId, seq: event.seq, userId: this.userId, type: event.type, data: entry.wire }, () => {
+      this.#publishedSeq = event.seq
+      this.publisher.publish(this.userId, entry)
+    })
     return event
   }
 
@@ -106,18 +119,19 @@ export class RunJournal {
     return this.#seq
   }
 
+  /** True once `agent_completed` is stored and published. */
   get completed() {
-    return this.#guard.completed
+    return this.#guard.completed && this.#publishedSeq === this.#seq
   }
 
   get openToolCalls() {
     return this.#guard.openToolCalls
   }
 
-  /** Events with seq > afterSeq, in order. */
+  /** Stored and published events with seq > afterSeq, in order. */
   since(afterSeq: number): JournalEntry[] {
-    // seq n sits at index n - 1 - (first seq - 1); journals start at seq 1 unless recovered.
+    // Entries are contiguous from the first one's seq (1, or more for a recovered journal).
     const first = this.entries[0]?.event.seq ?? 1
-    return this.entries.slice(Math.max(0, afterSeq - first + 1))
+    return this.entries.slice(Math.max(0, afterSeq - first + 1), Math.max(0, this.#publishedSeq - first + 1))
   }
 }

@@ -33,6 +33,7 @@ export class Connection {
   readonly #lastSeq = new Map<string, number>()
   /** Runs being resumed: live events held until the replay is out. */
   readonly #resuming = new Map<string, JournalEntry[]>()
+  #drainWaiters: (() => void)[] = []
   closed = false
 
   constructor(
@@ -76,6 +77,9 @@ export class Connection {
       this.#track(runId, afterSeq)
       for (const entry of await load()) {
         if (entry.event.seq <= afterSeq) continue
+        // A long replay is paced by the client: it must not trip the slow-reader cap.
+        if (this.socket.getBufferedAmount() > this.limits.maxBufferedBytes / 2) await this.#drained()
+        if (this.closed) break
         if (this.#sendEvent(entry, runId, entry.event.seq)) replayed++
       }
     } finally {
@@ -84,6 +88,30 @@ export class Connection {
       for (const entry of held) this.#sendEvent(entry, runId, entry.event.seq)
     }
     return replayed
+  }
+
+  /** Called by the socket's drain handler. */
+  notifyDrain() {
+    const waiters = this.#drainWaiters
+    this.#drainWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  /**
+   * Waits until the socket's queue is under half the cap. Bun fires `drain` only after a send
+   * hit its own backpressure limit, so a short poll covers the smaller cap used here.
+   */
+  #drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const poll = setInterval(() => {
+        if (this.closed || this.socket.getBufferedAmount() <= this.limits.maxBufferedBytes / 2) done()
+      }, 5)
+      const done = () => {
+        clearInterval(poll)
+        resolve()
+      }
+      this.#drainWaiters.push(done)
+    })
   }
 
   #sendEvent(entry: JournalEntry, runId: string, seq: number): boolean {
@@ -123,6 +151,7 @@ export class Connection {
   close(code: number, reason: string) {
     if (this.closed) return
     this.closed = true
+    this.notifyDrain()
     try {
       this.socket.close(code, reason)
     } catch {}

@@ -170,6 +170,9 @@ export function wsRoutes(opts: WsOptions) {
       if (!state) return
       state.queue = state.queue.then(() => onMessage(state, message)).catch((error) => log.error('websocket handler failed', { error: String(error) }))
     },
+    drain(ws) {
+      states.get(ws.raw)?.connection?.notifyDrain()
+    },
     close(ws) {
       const state = states.get(ws.raw)
       if (!state) return
@@ -178,6 +181,7 @@ export function wsRoutes(opts: WsOptions) {
       const connection = state.connection
       if (connection) {
         connection.closed = true
+        connection.notifyDrain()
         opts.registry.remove(connection)
         opts.onConnectionsChanged?.()
         void connection.context.dispose().catch(() => {})

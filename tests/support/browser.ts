@@ -68,12 +68,15 @@ export async function openPage(browser: Browser, baseUrl: string, opts: OpenPage
   })
   if (opts.session) {
     const s = opts.session as any
+    // The token's own claims say when it was issued and how long it lives.
+    const claims = JSON.parse(Buffer.from(String(s.accessToken).split('.')[1] ?? '', 'base64url').toString() || '{}')
     const stored = {
-      user: s.user ?? { id: s.id, email: s.email, name: s.email.split('@')[0], role: 'user' },
+      // registerUser's emails are `<name>-<time>-<n>@example.test`
+      user: s.user ?? { id: s.id, email: s.email, name: s.email.split('@')[0].replace(/-\d+-\d+$/, ''), role: 'user' },
       accessToken: s.accessToken,
       refreshToken: s.refreshToken,
-      expiresIn: s.expiresIn ?? 900,
-      obtainedAt: Date.now(),
+      expiresIn: s.expiresIn ?? (claims.exp && claims.iat ? claims.exp - claims.iat : 900),
+      obtainedAt: claims.iat ? claims.iat * 1000 : Date.now(),
     }
     await context.addInitScript((value) => {
       // Only seed once per context: a reload must keep whatever the app stored since.
@@ -116,7 +119,7 @@ export async function signUpViaUi(page: Page, name = 'user'): Promise<{ email: s
 export async function signedInPage(browser: Browser, server: Pick<TestServer, 'api' | 'url'>, name = 'user', opts: Omit<OpenPageOptions, 'session'> = {}): Promise<OpenedPage & { user: TestUser }> {
   const user = await registerUser(server, name)
   const opened = await openPage(browser, server.url, { ...opts, session: user })
-  await opened.page.getByRole('button', { name: 'Sign out' }).waitFor()
+  await opened.page.locator('.layout').waitFor({ state: 'attached' })
   return { ...opened, user }
 }
 

@@ -77,7 +77,9 @@ export class WsClient {
       }
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter)
-        reject(new Error(`timed out waiting for ${what}; frames so far: ${JSON.stringify(this.frames.map((f) => f.type + (f.seq ? `#${f.seq}` : '')))}`))
+        const summary = this.frames.map((f) => f.type + (f.seq ? `#${f.seq}` : ''))
+        const shown = summary.length > 40 ? [...summary.slice(0, 20), `… ${summary.length - 40} more …`, ...summary.slice(-20)] : summary
+        reject(new Error(`timed out waiting for ${what}; frames so far: ${JSON.stringify(shown)}`))
       }, timeoutMs)
       this.#waiters.add(waiter)
     })

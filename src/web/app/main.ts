@@ -81,10 +81,10 @@ class SignedInApp {
       url: wsUrl,
       getToken: () => session.freshToken(5_000),
       refreshToken: () => session.refresh(),
+      signedIn: () => !!session.session,
       onTokenExpiring: (at) => void session.onTokenExpiring(at),
       fetchEvents: (runId, after) => api.runEvents(runId, after),
       activeRuns: {
-        load: () => JSON.parse(sessionStorage.getItem(ACTIVE_RUNS_KEY) ?? '{}'),
         save: (runs) => sessionStorage.setItem(ACTIVE_RUNS_KEY, JSON.stringify(runs)),
       },
     })
@@ -227,6 +227,8 @@ class SignedInApp {
     }
     this.#view = view
     this.#threads.setCurrent(threadId)
+    // A chat created elsewhere (another tab, the API) that the list doesn't show yet.
+    if (threadId && !this.#threads.threads.some((t) => t.id === threadId)) this.#threads.refreshSoon(0)
     for (const link of this.#sidebar.querySelectorAll<HTMLAnchorElement>('.page-link')) {
       if (link.dataset.page === section) link.setAttribute('aria-current', 'page')
       else link.removeAttribute('aria-current')

@@ -22,13 +22,41 @@ function obtainedMs(s: StoredSession): number {
   return t < 1e12 ? t * 1000 : t
 }
 
-export function expiresAtMs(s: StoredSession): number {
-  return obtainedMs(s) + Math.max(1, Number(s.expiresIn) || 0) * 1000
+/**
+ * The lifetime the access token itself states (`exp - iat`, in seconds), when it is a JWT. Only
+ * the difference is used, so a skewed client clock doesn't matter; the payload is not trusted for
+ * anything else.
+ */
+function jwtLifeSeconds(token: string): number | undefined {
+  try {
+    const part = token.split('.')[1]
+    if (!part) return undefined
+    const json = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '=')))
+    const life = Number(json.exp) - Number(json.iat)
+    return Number.isFinite(life) && life > 0 ? life : undefined
+  } catch {
+    return undefined
+  }
 }
 
-/** How long before expiry the token is refreshed: a fifth of its life, at most a minute. */
+/** Life in seconds: what the server said, or less if the token says so. */
+function lifeSeconds(s: StoredSession): number {
+  const said = Math.max(1, Number(s.expiresIn) || 0)
+  return Math.min(said, jwtLifeSeconds(s.accessToken) ?? said)
+}
+
+export function expiresAtMs(s: StoredSession): number {
+  return obtainedMs(s) + lifeSeconds(s) * 1000
+}
+
+/**
+ * How long before expiry the token is refreshed: a quarter of its life, at most a minute, and at
+ * least 1.5 s — a JWT's `exp` is in whole seconds, so a token may really live up to 1 s less than
+ * `expiresIn` says.
+ */
 function leadMs(s: StoredSession): number {
-  return Math.min(60_000, Math.max(300, (Number(s.expiresIn) || 0) * 1000 * 0.2))
+  const life = lifeSeconds(s) * 1000
+  return Math.min(60_000, Math.max(1_500, life * 0.25), life * 0.6)
 }
 
 function parse(raw: string | null): StoredSession | undefined {

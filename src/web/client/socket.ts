@@ -47,8 +47,8 @@ interface WebSocketLike {
   onerror: ((ev: any) => void) | null
 }
 
+/** Where the ids of unfinished runs (→ their thread) are kept, e.g. sessionStorage. */
 export interface ActiveRunStore {
-  load(): Record<string, string>
   save(runs: Record<string, string>): void
 }
 
@@ -58,6 +58,8 @@ export interface ChatSocketOptions {
   getToken(): Promise<string | undefined>
   /** Forces a refresh after the server rejected the token (close 4401). */
   refreshToken(): Promise<string | undefined>
+  /** Whether a session still exists when no token could be had (then retry rather than stop). */
+  signedIn?(): boolean
   /** The server warned that the socket's token expires at this epoch-ms time. */
   onTokenExpiring?(expiresAtMs: number): void
   /** HTTP fallback: the run's events after `after` (GET /api/runs/:id/events). */
@@ -102,11 +104,12 @@ interface PendingChat {
 
 export class ChatSocket {
   readonly runs = new RunSequencer()
-  #opts: Required<Omit<ChatSocketOptions, 'fetchEvents' | 'activeRuns' | 'onTokenExpiring'>> & Pick<ChatSocketOptions, 'fetchEvents' | 'activeRuns' | 'onTokenExpiring'>
+  #opts: Required<Omit<ChatSocketOptions, 'fetchEvents' | 'activeRuns' | 'onTokenExpiring' | 'signedIn'>> & Pick<ChatSocketOptions, 'fetchEvents' | 'activeRuns' | 'onTokenExpiring' | 'signedIn'>
   #ws: WebSocketLike | undefined
   #status: SocketStatus = 'idle'
   #ready = false
   #stopped = true
+  #connecting = false
   #failures = 0
   #forceRefresh = false
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
@@ -128,7 +131,10 @@ export class ChatSocket {
 
   constructor(options: ChatSocketOptions) {
     this.#opts = {
-      WebSocket: (globalThis as any).WebSocket,
+      // Looked up at each connect, so a replaced global (a test's WebSocket route) is honoured.
+      WebSocket: function (url: string) {
+        return new (globalThis as any).WebSocket(url)
+      } as unknown as new (url: string) => WebSocketLike,
       backoffInitialMs: 500,
       backoffMaxMs: 15_000,
       pollAfterFailures: 2,
@@ -204,11 +210,10 @@ export class ChatSocket {
 
   /** Drops the current socket and reconnects now (e.g. the browser came back online). */
   reconnectNow() {
-    if (this.#stopped) return
+    if (this.#stopped || this.#ws) return // a live or opening socket is left alone
     this.#failures = 0
     clearTimeout(this.#reconnectTimer)
-    if (this.#ws) this.#dropSocket()
-    else void this.#connect()
+    void this.#connect()
   }
 
   /** The browser reports it went offline: the socket is as good as dead. */
@@ -218,7 +223,16 @@ export class ChatSocket {
   }
 
   async #connect() {
-    if (this.#stopped) return
+    if (this.#stopped || this.#connecting || this.#ws) return
+    this.#connecting = true
+    try {
+      await this.#open()
+    } finally {
+      this.#connecting = false
+    }
+  }
+
+  async #open() {
     clearTimeout(this.#reconnectTimer)
     this.#setStatus(this.#failures === 0 && !this.#polling ? 'connecting' : this.#polling ? 'polling' : 'reconnecting')
     let token: string | undefined
@@ -230,8 +244,13 @@ export class ChatSocket {
     this.#forceRefresh = false
     if (this.#stopped) return
     if (!token) {
-      // Signed out (the session layer tells the app); nothing to connect with.
-      this.stop()
+      if (this.#opts.signedIn?.()) {
+        // No token right now (the refresh endpoint is unreachable): try again later.
+        this.#failures++
+        this.#scheduleReconnect()
+      } else {
+        this.stop() // signed out; the session layer tells the app
+      }
       return
     }
     this.#token = token
@@ -239,6 +258,7 @@ export class ChatSocket {
     try {
       ws = new this.#opts.WebSocket(this.#opts.url)
     } catch {
+      this.#failures++
       this.#scheduleReconnect()
       return
     }
@@ -270,6 +290,7 @@ export class ChatSocket {
   #dropSocket() {
     const ws = this.#ws
     if (!ws) return
+    ws.onclose = ws.onmessage = ws.onerror = ws.onopen = null
     try {
       ws.close(4000, 'reconnecting')
     } catch {}

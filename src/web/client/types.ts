@@ -83,7 +83,7 @@ interface EventBase {
 export type RunEvent = EventBase &
   (
     | { type: 'agent_started'; input: string }
-    | { type: 'agent_thinking'; text?: string }
+    | { type: 'agent_thinking'; text?: string; status?: string }
     | { type: 'message_delta'; delta: string }
     | { type: 'tool_executing'; toolCallId: string; tool: string; args: unknown }
     | { type: 'tool_completed'; toolCallId: string; tool: string; ok: boolean; result?: unknown; error?: { code?: string; message?: string } | string; durationMs: number }

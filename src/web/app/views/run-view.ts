@@ -15,6 +15,7 @@ export class RunView {
   #statusEl: HTMLElement
   #agentEl: HTMLElement
   #indicator: HTMLElement
+  #indicatorText: HTMLElement
   #thinking: { el: HTMLDetailsElement; text: HTMLElement; summary: HTMLElement; content: string } | undefined
   #answer: { el: HTMLElement; text: string } | undefined
   #tools = new Map<string, HTMLDetailsElement>()
@@ -33,7 +34,8 @@ export class RunView {
     this.runId = runId
     this.#agentEl = h('span', { class: 'agent-badge' })
     this.#blocks = h('div', { class: 'run-blocks' })
-    this.#indicator = h('div', { class: 'thinking-indicator', role: 'status' }, h('span', { class: 'dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')), h('span', { class: 'indicator-text' }, 'Thinking…'))
+    this.#indicatorText = h('span', { class: 'indicator-text' }, 'Thinking…')
+    this.#indicator = h('div', { class: 'thinking-indicator', role: 'status' }, h('span', { class: 'dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')), this.#indicatorText)
     this.#statusEl = h('div', { class: 'run-status', role: 'status' })
     this.el = h(
       'article',
@@ -62,6 +64,7 @@ export class RunView {
         break
       case 'agent_thinking':
         this.#answer = undefined // text after thinking is a new paragraph block
+        if (event.status) this.#indicatorText.textContent = statusText(event.status)
         this.#thinkingText(event.text)
         break
       case 'message_delta':
@@ -174,7 +177,7 @@ export class RunView {
         'div',
         { class: 'tool-body' },
         h('div', { class: 'tool-label' }, 'Arguments'),
-        h('pre', { class: 'tool-args' }, prettyJson(args ?? {})),
+        h('pre', { class: 'tool-args' }, argsText(args)),
         h('div', { class: 'tool-result-wrap' }),
       ),
     )
@@ -198,7 +201,7 @@ export class RunView {
     const error = typeof event.error === 'string' ? event.error : event.error?.message ? `${event.error.message}${event.error.code ? ` (${event.error.code})` : ''}` : undefined
     wrap.replaceChildren(
       h('div', { class: 'tool-label' }, event.ok ? 'Result' : 'Error'),
-      event.ok ? h('pre', { class: 'tool-result' }, prettyJson(event.result)) : h('pre', { class: 'tool-error' }, error ?? prettyJson(event.error ?? 'failed')),
+      event.ok ? resultView(event.result) : h('pre', { class: 'tool-error' }, error ?? prettyJson(event.error ?? 'failed')),
     )
   }
 
@@ -239,6 +242,45 @@ export class RunView {
       h('div', { class: 'run-blocks' }, answer),
     )
   }
+}
+
+/** One line per argument: `groupBy: ["region"]`. */
+function argsText(args: unknown): string {
+  if (!args || typeof args !== 'object' || Array.isArray(args)) return prettyJson(args ?? {})
+  const entries = Object.entries(args as Record<string, unknown>)
+  if (entries.length === 0) return '(none)'
+  return entries.map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')
+}
+
+/** A tabular result (`{columns, rows}`) as a small table, anything else as JSON. */
+function resultView(result: unknown): HTMLElement {
+  const r = result as { columns?: unknown; rows?: unknown }
+  if (r && Array.isArray(r.columns) && Array.isArray(r.rows) && r.columns.every((c) => typeof c === 'string')) {
+    const columns = r.columns as string[]
+    const rows = (r.rows as unknown[]).slice(0, 20)
+    const cell = (row: unknown, i: number, c: string) => {
+      const v = Array.isArray(row) ? row[i] : (row as Record<string, unknown>)?.[c]
+      return typeof v === 'number' ? v.toLocaleString() : v == null ? '' : String(v)
+    }
+    return h(
+      'div',
+      { class: 'tool-result tool-table-wrap' },
+      h(
+        'table',
+        { class: 'data-table tool-table' },
+        h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', null, rows.map((row) => h('tr', null, columns.map((c, i) => h('td', { class: typeof (Array.isArray(row) ? row[i] : (row as any)?.[c]) === 'number' ? 'num' : undefined }, cell(row, i, c)))))),
+      ),
+      (r.rows as unknown[]).length > rows.length ? h('p', { class: 'muted' }, `… ${(r.rows as unknown[]).length - rows.length} more rows`) : null,
+    )
+  }
+  return h('pre', { class: 'tool-result' }, prettyJson(result))
+}
+
+/** "reading tool results" → "Reading tool results…" */
+function statusText(status: string): string {
+  const text = status.trim()
+  return text ? `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.…!?]$/.test(text) ? '' : '…'}` : 'Thinking…'
 }
 
 /** `{"dataset":"sales","groupBy":["region"]}` → `dataset: "sales", groupBy: ["region"]` on one line. */

@@ -1,0 +1,319 @@
+import { Elysia } from 'elysia'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { RunOutcome } from '../agents/runner'
+import type { JournalEntry } from '../runs/journal'
+import type { DeliveryStats } from '../ws/connection'
+
+/**
+ * Prometheus metrics of one server (GET /metrics). Each server has its own registry, so several
+ * servers in one process (tests) never collide; the process metrics (heap, RSS, event-loop lag,
+ * GC) live in one registry per process and are merged into every server's output.
+ *
+ * Counters fed by hooks: runs, run duration, first-token latency, database writes, delivery lag,
+ * circuit transitions, isolation-guard trips, alerts. Everything else is read when scraped from
+ * the sources given to `observe()`: connections, delivery stats, active runs, persistence,
+ * queue depths and circuit states of the model provider (each tolerated when absent).
+ */
+
+/** What `observe()` reads at scrape time; every part is optional. */
+export interface MetricsSources {
+  connections?: { readonly size: number; readonly users: number; readonly stats: DeliveryStats }
+  runs?: { readonly active: { readonly size: number }; readonly persister: { readonly failures: number; readonly pending: number } }
+  database?: { readonly writes: { readonly pending: number } }
+  /** The model provider: `depths()` and circuit states are read when it exposes them. */
+  llm?: unknown
+}
+
+export type RunFinishedInfo = { runId: string; userId: string; durationMs: number; firstTokenMs?: number }
+
+export const CIRCUIT_STATES = ['closed', 'half_open', 'open'] as const
+
+let processRegistry: Registry | undefined
+/** Default process metrics, collected once per process whatever the number of servers. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
+
+/** `half-open`, `HALF_OPEN`, `halfOpen` → `half_open`. */
+function normaliseState(state: unknown): string | undefined {
+  if (typeof state !== 'string' || !state) return undefined
+  return state
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .replace(/[-\s]+/g, '_')
+    .toLowerCase()
+}
+
+/** Queue depth per model from whatever shape `llm.depths()` answers with. */
+export function readQueueDepths(llm: unknown): Map<string, number> {
+  const out = new Map<string, number>()
+  // The provider's own depths(), or its fair scheduler's.
+  const owner = [llm, (llm as any)?.scheduler].find((o) => typeof o?.depths === 'function') as { depths(): unknown } | undefined
+  if (!owner) return out
+  let value: unknown
+  try {
+    value = owner.depths()
+  } catch {
+    return out
+  }
+  const add = (model: unknown, depth: unknown) => {
+    if (typeof depth !== 'number' || !Number.isFinite(depth)) return
+    const key = typeof model === 'string' && model ? model : 'all'
+    out.set(key, (out.get(key) ?? 0) + depth)
+  }
+  if (typeof value === 'number') add('all', value)
+  else if (value instanceof Map) for (const [model, depth] of value) add(model, typeof depth === 'number' ? depth : (depth as any)?.depth ?? (depth as any)?.waiting)
+  else if (Array.isArray(value)) for (const row of value) add(row?.model, row?.depth ?? row?.waiting ?? row?.queued)
+  else if (value && typeof value === 'object') {
+    for (const [model, depth] of Object.entries(value)) add(model, typeof depth === 'number' ? depth : (depth as any)?.depth ?? (depth as any)?.waiting)
+  }
+  return out
+}
+
+/** Circuit state per host, read synchronously from the provider when it exposes one. */
+export function readCircuitStates(llm: unknown): Map<string, string> {
+  const out = new Map<string, string>()
+  if (!llm || typeof llm !== 'object') return out
+  const provider = llm as Record<string, any>
+  try {
+    // A provider-level view: circuits() / circuitStates() → {host: state} | [{host, state}] | Map.
+    const view =
+      typeof provider.circuits === 'function'
+        ? provider.circuits()
+        : typeof provider.circuitStates === 'function'
+          ? provider.circuitStates()
+          : typeof provider.breakers?.states === 'function'
+            ? provider.breakers.states()
+            : undefined
+    if (view instanceof Map) for (const [host, s] of view) setState(out, host, typeof s === 'string' ? s : s?.state)
+    else if (Array.isArray(view)) for (const row of view) setState(out, row?.host, row?.state ?? row?.circuit)
+    else if (view && typeof view === 'object') for (const [host, s] of Object.entries(view)) setState(out, host, typeof s === 'string' ? s : (s as any)?.state)
+    // Per-host objects: hosts[i].breaker.state / .circuit(.state) / .circuitState.
+    if (Array.isArray(provider.hosts)) {
+      for (const h of provider.hosts) {
+        if (!h || typeof h !== 'object' || out.has(h.host)) continue
+        const breaker = h.breaker ?? h.circuit
+        setState(out, h.host, typeof breaker === 'string' ? breaker : breaker?.state ?? h.circuitState)
+      }
+    }
+  } catch {
+    // A provider mid-change must never break a scrape.
+  }
+  return out
+}
+
+/**
+ * Subscribes `listener` to the provider's circuit state changes when it offers a subscription
+ * (`llm.onStateChange(listener)` or `llm.breakers.onStateChange(listener)`, each returning the
+ * unsubscribe). Returns the unsubscribe, or undefined when the provider has no breaker to watch.
+ */
+export function watchCircuitChanges(llm: unknown, listener: (host: string, from: string, to: string) => void): (() => void) | undefined {
+  const owner = [(llm as any)?.breakers, llm].find((o) => typeof o?.onStateChange === 'function' && o.onStateChange.length <= 1)
+  if (!owner) return undefined
+  try {
+    const off = owner.onStateChange(listener)
+    return typeof off === 'function' ? off : () => {}
+  } catch {
+    return undefined
+  }
+}
+
+function setState(out: Map<string, string>, host: unknown, state: unknown) {
+  const s = normaliseState(state)
+  if (typeof host === 'string' && host && s) out.set(host, s)
+}
+
+export class Metrics {
+  /** This server's own metrics (no process metrics). */
+  readonly registry = new Registry()
+  /** What GET /metrics serves: this server's metrics plus the process ones. */
+  readonly #exposed: Registry
+  #sources: MetricsSources = {}
+  /** Circuit states learnt from the breaker's `onStateChange`, for providers with no sync view. */
+  readonly #circuits = new Map<string, string>()
+
+  readonly runs: Counter<'status' | 'agent'>
+  readonly runFailures: Counter<'code'>
+  readonly runDuration: Histogram<'status'>
+  readonly firstToken: Histogram
+  readonly dbWrite: Histogram
+  readonly deliveryLag: Histogram
+  readonly circuitTransitions: Counter<'host' | 'to'>
+  readonly isolationGuard: Counter
+  readonly alerts: Counter<'alert' | 'outcome'>
+  readonly connectionsPeak: Gauge
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    const registers = [this.registry]
+    const sources = () => this.#sources
+
+    this.runs = new Counter({ name: 'chat_runs_total', help: 'Runs finished, by final status and the agent that answered last.', labelNames: ['status', 'agent'], registers })
+    this.runFailures = new Counter({ name: 'chat_run_failures_total', help: 'Failed runs by error code (llm_unavailable, timeout, …).', labelNames: ['code'], registers })
+    this.runDuration = new Histogram({
+      name: 'chat_run_duration_seconds',
+      help: 'Wall time of a run from acceptance to agent_completed.',
+      labelNames: ['status'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    })
+    this.firstToken = new Histogram({
+      name: 'chat_run_first_token_seconds',
+      help: 'Time from run acceptance to the first streamed answer text.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    })
+    this.dbWrite = new Histogram({
+      name: 'chat_db_write_duration_seconds',
+      help: 'Database write time including the wait in the in-process write queue.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    })
+    this.deliveryLag = new Histogram({
+      name: 'chat_event_delivery_lag_seconds',
+      help: 'Time from a run event being appended to its journal to its hand-off to the owner’s open connections on this process.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    })
+    this.circuitTransitions = new Counter({ name: 'chat_llm_circuit_transitions_total', help: 'Circuit breaker state changes per Ollama host.', labelNames: ['host', 'to'], registers })
+    this.isolationGuard = new Counter({ name: 'chat_isolation_guard_trips_total', help: 'Times code asked for the current user outside any user context (refused).', registers })
+    this.connectionsPeak = new Gauge({ name: 'chat_ws_connections_peak', help: 'Most WebSocket connections open at once since the server started.', registers })
+    this.alerts = new Counter({ name: 'chat_alerts_total', help: 'Alerts raised, by kind and outcome (sent, suppressed by rate limit, failed, logged when no webhook is set).', labelNames: ['alert', 'outcome'], registers })
+
+    // Monotonic counts kept elsewhere, exported as counters by adding what moved since the last scrape.
+    const cumulative = (name: string, help: string, read: (s: MetricsSources) => number | undefined) => {
+      let last = 0
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read(sources())
+          if (value === undefined) return
+          if (value > last) this.inc(value - last)
+          last = value
+        },
+      })
+    }
+    cumulative('chat_ws_events_delivered_total', 'Run events sent to WebSocket connections.', (s) => s.connections?.stats.sent)
+    cumulative('chat_ws_duplicates_dropped_total', 'Run events not sent because the connection already had them (resume overlap).', (s) => s.connections?.stats.duplicatesDropped)
+    cumulative('chat_ws_slow_connections_closed_total', 'Connections closed with 1013 because the client read too slowly.', (s) => s.connections?.stats.slowClosed)
+    cumulative('chat_ws_send_failures_total', 'WebSocket sends the runtime dropped.', (s) => s.connections?.stats.failed)
+    cumulative('chat_event_persist_failures_total', 'Batches of run events that could not be written after retries.', (s) => s.runs?.persister.failures)
+
+    const gauge = (name: string, help: string, read: (s: MetricsSources) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read(sources())
+          if (value !== undefined) this.set(value)
+        },
+      })
+    gauge('chat_ws_connections', 'Open authenticated WebSocket connections.', (s) => s.connections?.size)
+    gauge('chat_ws_connected_users', 'Users with at least one open WebSocket connection.', (s) => s.connections?.users)
+    gauge('chat_runs_active', 'Runs in progress on this process.', (s) => s.runs?.active.size)
+    gauge('chat_event_persist_pending', 'Run events waiting to be written to the database.', (s) => s.runs?.persister.pending)
+    gauge('chat_db_writes_pending', 'Writes queued or running in the in-process write queue.', (s) => s.database?.writes.pending)
+
+    new Gauge({
+      name: 'chat_llm_queue_depth',
+      help: 'Model requests waiting in the fair queue, per model (when the provider exposes depths()).',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [model, depth] of readQueueDepths(sources().llm)) this.set({ model }, depth)
+      },
+    })
+    const circuits = this.#circuits
+    new Gauge({
+      name: 'chat_llm_circuit_state',
+      help: 'Circuit breaker state per Ollama host: 1 for the current state, 0 for the others.',
+      labelNames: ['host', 'state'],
+      registers,
+      collect() {
+        this.reset()
+        const states = new Map([...circuits, ...readCircuitStates(sources().llm)])
+        for (const [host, current] of states) {
+          for (const state of new Set<string>([...CIRCUIT_STATES, current])) this.set({ host, state }, state === current ? 1 : 0)
+        }
+      },
+    })
+
+    this.#exposed = opts.processMetrics === false ? this.registry : Registry.merge([this.registry, processMetrics()])
+  }
+
+  /** Tells the metrics where to read the scrape-time values. */
+  observe(sources: MetricsSources): this {
+    this.#sources = { ...this.#sources, ...sources }
+    return this
+  }
+
+  /** RunManager's `onRunFinished`. Never throws. */
+  runFinished(outcome: RunOutcome, run: RunFinishedInfo): void {
+    try {
+      this.runs.inc({ status: outcome.status, agent: outcome.agent })
+      if (outcome.status === 'failed') this.runFailures.inc({ code: outcome.error?.code ?? 'unknown' })
+      if (Number.isFinite(run.durationMs)) this.runDuration.observe({ status: outcome.status }, run.durationMs / 1000)
+      if (typeof run.firstTokenMs === 'number' && Number.isFinite(run.firstTokenMs)) this.firstToken.observe(run.firstTokenMs / 1000)
+    } catch {}
+  }
+
+  /** `database.writes.onWrite`. */
+  dbWriteFinished(ms: number): void {
+    if (Number.isFinite(ms)) this.dbWrite.observe(ms / 1000)
+  }
+
+  /** wsRoutes' `onConnectionsChanged`: keeps the high-water mark (the current count is read at scrape time). */
+  connectionsChanged(): void {
+    const size = this.#sources.connections?.size
+    if (size !== undefined && size > this.#peak) this.connectionsPeak.set((this.#peak = size))
+  }
+  #peak = 0
+
+  /** A run event handed to the owner's connections (the bus subscriber). */
+  eventDelivered(entry: JournalEntry): void {
+    const appended = Date.parse(entry.event.ts)
+    if (Number.isFinite(appended)) this.deliveryLag.observe(Math.max(0, Date.now() - appended) / 1000)
+  }
+
+  /** The breaker's `onStateChange(host, from, to)`. */
+  circuitChanged(host: string, _from: string, to: string): void {
+    const state = normaliseState(to) ?? String(to)
+    this.#circuits.set(host, state)
+    this.circuitTransitions.inc({ host, to: state })
+  }
+
+  isolationGuardTripped(): void {
+    this.isolationGuard.inc()
+  }
+
+  alertRaised(alert: string, outcome: 'sent' | 'suppressed' | 'failed' | 'logged'): void {
+    this.alerts.inc({ alert, outcome })
+  }
+
+  get contentType(): string {
+    return this.#exposed.contentType
+  }
+
+  /** The Prometheus text exposition of everything. */
+  scrape(): Promise<string> {
+    return this.#exposed.metrics()
+  }
+}
+
+export function createMetrics(opts?: { processMetrics?: boolean }): Metrics {
+  return new Metrics(opts)
+}
+
+/** GET /metrics: Prometheus text format, no auth (restrict it at the proxy; see docs/operations.md). */
+export function metricsRoutes(metrics: Metrics) {
+  return new Elysia({ name: 'metrics' }).get('/metrics', async () => {
+    const body = await metrics.scrape()
+    return new Response(body, { headers: { 'content-type': metrics.contentType, 'cache-control': 'no-store' } })
+  })
+}

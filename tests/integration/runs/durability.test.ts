@@ -1,0 +1,127 @@
+/**
+ * Durability with the real entry point as a child process: kill -9 in the middle of 50
+ * streaming runs, then a restart on the same database file; and SIGTERM draining.
+ */
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { rmSync } from 'node:fs'
+import { spawnServer, type ChildServer } from '../../support/child-server'
+import { startFakeOllama } from '../../support/fake-ollama'
+import { registerUsers } from '../../support/users'
+import { WsClient, seqProblem, type Frame } from '../../support/ws-client'
+
+setDefaultTimeout(60_000)
+
+const SECRET = 'durability-test-secret-that-is-long-enough-0123456789'
+const dirs: string[] = []
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+async function start(env: Record<string, string>, dir?: string): Promise<ChildServer & { base: string }> {
+  const child = spawnServer({ JWT_SECRET: SECRET, LOG_LEVEL: 'info', ...env }, dir)
+  if (!dir) dirs.push(child.dir)
+  const base = await child.url()
+  return { ...child, base }
+}
+
+const api = (base: string, path: string, token: string) => fetch(base + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>)
+
+describe('kill -9 in the middle of 50 streaming runs', () => {
+  test('loses no event a client saw, and the restart closes every run as failed with its agent_completed', async () => {
+    // An endless slow stream: every run is mid-answer when the process dies.
+    const ollama = await startFakeOllama({ handler: () => ({ content: 'x'.repeat(10_000), chunkSize: 1, chunkDelayMs: 5 }) })
+    const first = await start({ OLLAMA_HOST: ollama.url, MAX_RUNS_PER_USER: '10', OLLAMA_SLOTS: '50' })
+    const users = await registerUsers({ api: (path, init) => fetch(first.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }) }, 5, 'durable')
+    const sockets = await Promise.all(users.map((u) => WsClient.connect(first.base.replace('http', 'ws') + '/ws', u.accessToken)))
+    const runs = await Promise.all(sockets.flatMap((ws, i) => Array.from({ length: 10 }, (_, r) => ws.chat(`user ${i} run ${r}`).then((run) => ({ ...run, ws, user: users[i] })))))
+    expect(runs).toHaveLength(50)
+    // Every run has streamed something before the kill.
+    await Promise.all(runs.map((run) => run.ws.until(() => run.ws.eventsOf(run.runId).some((e) => e.type === 'message_delta'), 20_000)))
+
+    first.proc.kill('SIGKILL')
+    await first.proc.exited
+    const seenBeforeKill = new Map(runs.map((run) => [run.runId, run.ws.eventsOf(run.runId)]))
+    for (const ws of sockets) ws.close()
+
+    const second = await start({ OLLAMA_HOST: ollama.url }, first.dir)
+    try {
+      // The restart says what it closed.
+      for (const run of runs) {
+        const { run: row } = await api(second.base, `/api/runs/${run.runId}`, run.user.accessToken)
+        expect(row.status).toBe('failed')
+        const { events, done } = await api(second.base, `/api/runs/${run.runId}/events?after=0`, run.user.accessToken)
+        expect(done).toBe(true)
+        expect(seqProblem(events)).toBeUndefined()
+        const seen: Frame[] = seenBeforeKill.get(run.runId)!
+        // Everything the client saw before the kill is stored, byte for byte.
+        expect(events.slice(0, seen.length)).toEqual(seen)
+        const last = events.at(-1)
+        expect(last.type).toBe('agent_completed')
+        expect(last.status).toBe('failed')
+        expect(last.error.code).toBe('server_restart')
+        expect(events.filter((e: Frame) => e.type === 'agent_completed')).toHaveLength(1)
+        // The question is stored, and so is the closing message.
+        const { messages } = await api(second.base, `/api/threads/${run.threadId}/messages`, run.user.accessToken)
+        expect(messages[0]).toMatchObject({ role: 'user', content: expect.stringMatching(/^user \d run \d$/) })
+        expect(messages.at(-1)).toMatchObject({ role: 'assistant', id: last.message.id })
+      }
+      // A client that saw up to seq N and resumes gets exactly the rest: the closing event.
+      const run = runs[0]
+      const seen = seenBeforeKill.get(run.runId)!
+      const ws = await WsClient.connect(second.base.replace('http', 'ws') + '/ws', run.user.accessToken)
+      ws.send({ type: 'resume', runId: run.runId, afterSeq: seen.at(-1)!.seq })
+      const rest = await ws.completion(run.runId)
+      expect(rest.at(-1)!.seq).toBeGreaterThan(seen.at(-1)!.seq)
+      expect(seqProblem([...seen, ...rest])).toBeUndefined()
+      ws.close()
+    } finally {
+      second.proc.kill('SIGTERM')
+      await second.proc.exited
+      await ollama.close()
+    }
+  })
+})
+
+describe('SIGTERM drains', () => {
+  test('in-flight runs finish within the grace period; the process exits 0', async () => {
+    const ollama = await startFakeOllama({ handler: () => ({ content: 'finishing up nicely', chunkSize: 2, chunkDelayMs: 30 }) })
+    const child = await start({ OLLAMA_HOST: ollama.url, SHUTDOWN_GRACE_MS: '5000' })
+    try {
+      const [user] = await registerUsers({ api: (path, init) => fetch(child.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }) }, 1, 'drain')
+      const ws = await WsClient.connect(child.base.replace('http', 'ws') + '/ws', user.accessToken)
+      const { runId } = await ws.chat('please finish')
+      await ws.waitFor((f) => f.type === 'message_delta' && f.runId === runId)
+      child.proc.kill('SIGTERM')
+      const events = await ws.completion(runId)
+      expect(events.at(-1)!.status).toBe('completed') // it was allowed to finish
+      expect(events.at(-1)!.message.content).toBe('finishing up nicely')
+      expect(await child.proc.exited).toBe(0)
+    } finally {
+      if (child.proc.exitCode === null) child.proc.kill('SIGKILL')
+      await ollama.close()
+    }
+  })
+
+  test('runs still going after the grace period are cancelled with their events, and new runs are refused meanwhile', async () => {
+    const ollama = await startFakeOllama({ handler: () => ({ hang: true }) })
+    const child = await start({ OLLAMA_HOST: ollama.url, SHUTDOWN_GRACE_MS: '1500' })
+    try {
+      const [user] = await registerUsers({ api: (path, init) => fetch(child.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }) }, 1, 'drain')
+      const ws = await WsClient.connect(child.base.replace('http', 'ws') + '/ws', user.accessToken)
+      const { runId } = await ws.chat('this never ends')
+      await ws.waitFor((f) => f.type === 'agent_thinking' && f.runId === runId)
+      child.proc.kill('SIGTERM')
+      await Bun.sleep(300)
+      ws.send({ type: 'chat', requestId: 'late', content: 'one more?' })
+      const refused = await ws.waitFor((f) => f.type === 'error' && f.requestId === 'late')
+      expect(refused.code).toBe('server_shutting_down')
+      const done = (await ws.completion(runId)).at(-1)!
+      expect(done.status).toBe('cancelled')
+      expect(done.error.code).toBe('server_shutdown')
+      expect(await child.proc.exited).toBe(0)
+    } finally {
+      if (child.proc.exitCode === null) child.proc.kill('SIGKILL')
+      await ollama.close()
+    }
+  })
+})

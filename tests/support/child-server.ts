@@ -1,0 +1,65 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { Subprocess } from 'bun'
+
+const entry = resolve(import.meta.dir, '../../src/index.ts')
+
+export interface ChildServer {
+  proc: Subprocess<'ignore', 'pipe', 'pipe'>
+  /** The folder it runs in (its cwd, with data/ inside). */
+  dir: string
+  /** Every stdout line read so far. */
+  lines: string[]
+  /** Resolves with the URL from its "listening" log line (rejects if it exits first). */
+  url(): Promise<string>
+  /** Resolves once stdout has ended and every line is in `lines`. */
+  stdoutDone: Promise<void>
+}
+
+/**
+ * The real entry point (`bun run src/index.ts`, what `bun run start` does) as a child process,
+ * so tests can SIGTERM or SIGKILL it. Runs in `dir` (a fresh temp folder by default, so no
+ * `.env` or ./data of the checkout is used) with a clean environment plus `env`.
+ */
+export function spawnServer(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'chat-child-'))): ChildServer {
+  const proc = Bun.spawn([process.execPath, 'run', entry], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      PORT: '0',
+      DATABASE_URL: `file:${join(dir, 'data', 'chat.db')}`,
+      OLLAMA_HOST: 'http://127.0.0.1:9',
+      ...env,
+    },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const lines: string[] = []
+  let resolveUrl: (url: string) => void
+  let rejectUrl: (error: Error) => void
+  const urlPromise = new Promise<string>((res, rej) => ((resolveUrl = res), (rejectUrl = rej)))
+  urlPromise.catch(() => {}) // only a test that asks for the URL cares
+  const stdoutDone = 
+(async () => {
+    const decoder = new TextDecoder()
+    let buffered = ''
+    for await (const chunk of proc.stdout) {
+      buffered += decoder.decode(chunk, { stream: true })
+      let nl: number
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        lines.push(line)
+        try {
+          const parsed = JSON.parse(line)
+          if (typeof parsed.url === 'string') resolveUrl(parsed.url)
+        } catch {}
+      }
+    }
+    rejectUrl(new Error(`server exited before logging its URL; stdout: ${lines.join('\n')}`))
+  })()
+  return { proc, dir, lines, url: () => urlPromise, stdoutDone }
+}
