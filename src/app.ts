@@ -24,6 +24,9 @@ import { RunManager, memoryRunLimiter } from './runs/service'
 import { runRoutes } from './runs'
 import { ConnectionRegistry } from './ws/registry'
 import { wsRoutes } from './ws'
+import { RedisCluster } from './cluster/redis'
+import { startLivenessSweeper } from './cluster/liveness'
+import { RunStop } from './agents/runner'
 import { createToolDispatcher } from './tools/dispatcher'
 import { builtinTools } from './tools'
 import { notesRepository } from './db/repositories/notes'
@@ -49,13 +52,17 @@ export async function createServices(config: Config, database?: Database) {
     notes: notesRepository(db),
     datasets: datasetsRepository(db),
   }
+  // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
+  const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
+  const loginLimit = (prefix: string, max: number) =>
+    cluster ? cluster.rateLimiter(prefix, max, config.loginRateLimit.windowSeconds) : memoryRateLimiter(max, config.loginRateLimit.windowSeconds)
   const access = accessTokens({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience, ttlSeconds: config.accessTokenTtl })
   const auth = authService({
     users: repos.users,
     access,
     refresh: refreshTokenStore(db, config.refreshTokenTtl),
-    loginLimiter: memoryRateLimiter(config.loginRateLimit.max, config.loginRateLimit.windowSeconds),
-    ipLimiter: memoryRateLimiter(config.loginRateLimit.max * 4, config.loginRateLimit.windowSeconds),
+    loginLimiter: loginLimit('login-email', config.loginRateLimit.max),
+    ipLimiter: loginLimit('login-ip', config.loginRateLimit.max * 4),
     allowSignup: config.allowSignup,
   })
   const notes = notesService(repos.notes)
@@ -64,6 +71,7 @@ export async function createServices(config: Config, database?: Database) {
   return {
     config,
     database: db,
+    cluster,
     notes,
     datasets,
     tools,
@@ -94,7 +102,8 @@ export function createRuntime(services: Services) {
     breakerCooldownMs: config.llm.breakerCooldownMs,
     // Circuit changes reach metrics and alerts through watchCircuitChanges(llm.breakers) below.
   })
-  const bus = new LocalBus()
+  const cluster = services.cluster
+  const bus = cluster ? cluster.bus() : new LocalBus()
   const registry = new ConnectionRegistry()
   bus.subscribe((userId, entry) => {
     registry.deliver(userId, entry)
@@ -107,7 +116,9 @@ export function createRuntime(services: Services) {
     messages: repos.messages,
     publisher: bus,
     runner: { llm, tools: services.tools, maxSteps: config.maxAgentSteps },
-    limiter: memoryRunLimiter(),
+    limiter: cluster ? cluster.runLimiter() : memoryRunLimiter(),
+    nodeId: config.nodeId,
+    remoteCancel: cluster && ((runId) => cluster.sendCancel(runId)),
     defaultModel: config.ollamaModel,
     maxRunsPerUser: config.maxRunsPerUser,
     runTimeoutMs: config.runTimeoutMs,
@@ -116,6 +127,9 @@ export function createRuntime(services: Services) {
       metrics.runFinished(outcome, run)
       alerts.runFinished(outcome)
     },
+  })
+  cluster?.onControl((message) => {
+    if (message.type === 'cancel') runs.abort(message.runId, new RunStop('cancelled'))
   })
   metrics.observe({ connections: registry, runs, database: services.database, llm })
   alerts.watchPersister(runs.persister)
@@ -138,7 +152,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(healthRoutes(services.database, [async () => {
       const status = await runtime.llm.status()
       return { ollama: status.reachable ? 'reachable' : 'unreachable', ollamaHosts: status.hosts, ollamaQueue: status.queue }
-    }]))
+    }, async () => (services.cluster ? { redis: (await services.cluster.ping()) ? 'ok' : 'unreachable', nodeId: services.config.nodeId } : {})]))
     .use(metricsRoutes(runtime.metrics))
     .use(wsRoutes({ access: services.access, runs: runtime.runs, registry: runtime.registry, maxBufferedBytes: services.config.wsMaxBufferedBytes, onConnectionsChanged: () => runtime.metrics.connectionsChanged() }))
     .use(runRoutes(runtime.runs, services.repos.runs, guard))
@@ -166,8 +180,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
   log.setLevel(config.logLevel)
   const services = await createServices(config)
   const runtime = createRuntime(services)
-  const recovered = await runtime.runs.recoverInterrupted()
-  if (recovered > 0) log.warn('closed runs interrupted by the last stop', { count: recovered })
+  let stopSweeper = () => {}
+  if (services.cluster) {
+    // Other processes may be running their runs: only a dead process's runs are closed.
+    await services.cluster.start()
+    stopSweeper = startLivenessSweeper(services.cluster, runtime.runs, services.repos.journal)
+  } else {
+    const recovered = await runtime.runs.recoverInterrupted()
+    if (recovered > 0) log.warn('closed runs interrupted by the last stop', { count: recovered })
+  }
   const app = createApp(services, runtime)
   app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 8 * 1024 * 1024 })
   const port = app.server!.port!
@@ -181,6 +202,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     app,
     stop() {
       stopping ??= (async () => {
+        stopSweeper()
         await runtime.runs.shutdown(config.shutdownGraceMs)
         for (const connection of runtime.registry.all()) connection.close(1001, 'server shutting down')
         await app.stop(true)

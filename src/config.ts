@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
 
 /** Every setting of the server, parsed and validated once at start (PROTOCOL.md §1). */
 export interface Config {
@@ -34,6 +35,8 @@ export interface Config {
     breakerCooldownMs: number
   }
   redisUrl?: string
+  /** This process's name in cluster mode (runs record it; liveness checks it). */
+  nodeId: string
   /** Login attempts allowed per email (and, ×4, per IP) in one window. */
   loginRateLimit: { max: number; windowSeconds: number }
   /** Milliseconds a run may take in all before it is failed with `timeout`. */
@@ -187,6 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
       breakerCooldownMs: intVar(env, 'BREAKER_COOLDOWN_MS', 10_000, 10),
     },
     redisUrl: env.REDIS_URL ? urlVar('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']) : undefined,
+    nodeId: env.NODE_ID || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     loginRateLimit: {
       max: intVar(env, 'LOGIN_RATE_LIMIT', 10, 1),
       windowSeconds: intVar(env, 'LOGIN_RATE_WINDOW', 300, 1),

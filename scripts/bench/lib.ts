@@ -93,7 +93,8 @@ export function printMachine(title: string) {
 
 export interface BenchServer {
   server: RunningServer
-  fake: FakeOllama
+  /** The scripted Ollama when it runs in this process (absent with `ollamaUrl`). */
+  fake?: FakeOllama
   url: string
   wsUrl: string
   dataDir: string
@@ -116,12 +117,16 @@ export const BENCH_ENV: Record<string, string> = {
   ACCESS_TOKEN_TTL: '3600',
 }
 
-/** The real server, in this process, with a temp-file database and the scripted Ollama. */
-export async function startBenchServer(opts: { env?: Record<string, string>; handler?: ChatHandler; fake?: Omit<FakeOllamaOptions, 'handler'> } = {}): Promise<BenchServer> {
+/**
+ * The real server, in this process, with a temp-file database and the scripted Ollama — in
+ * this process too, or, with `ollamaUrl`, one the load-client process runs (LoadClients.startFake),
+ * so its streaming costs no CPU of the server's process (like a real Ollama).
+ */
+export async function startBenchServer(opts: { env?: Record<string, string>; handler?: ChatHandler; fake?: Omit<FakeOllamaOptions, 'handler'>; ollamaUrl?: string } = {}): Promise<BenchServer> {
   const { startFakeOllama } = await import('../../tests/support/fake-ollama')
   const { loadConfig } = await import('../../src/config')
   const { startServer } = await import('../../src/app')
-  const fake = await startFakeOllama({ ...opts.fake, handler: opts.handler })
+  const fake = opts.ollamaUrl ? undefined : await startFakeOllama({ ...opts.fake, handler: opts.handler })
   const dataDir = mkdtempSync(join(tmpdir(), 'chat-bench-'))
   const env: Record<string, string> = {
     HOST: '127.0.0.1',
@@ -129,7 +134,7 @@ export async function startBenchServer(opts: { env?: Record<string, string>; han
     DATABASE_URL: `file:${join(dataDir, 'chat.db')}`,
     DATA_DIR: dataDir,
     JWT_SECRET: `bench-secret-${crypto.randomUUID()}-0123456789abcdef`,
-    OLLAMA_HOST: fake.url,
+    OLLAMA_HOST: opts.ollamaUrl ?? fake!.url,
     ...BENCH_ENV,
     ...opts.env,
   }
@@ -143,7 +148,7 @@ export async function startBenchServer(opts: { env?: Record<string, string>; han
     env,
     async close() {
       await server.stop()
-      await fake.close()
+      await fake?.close()
       rmSync(dataDir, { recursive: true, force: true })
     },
   }
@@ -462,6 +467,18 @@ export class LoadClients {
   /** Runs chats and checks their delivery. `light`: count frames only (no per-event checks). */
   chat(jobs: ChatJob[], opts: { light?: boolean; timeoutMs?: number } = {}): Promise<ChatResult> {
     return this.call({ cmd: 'chat', jobs, light: opts.light ?? false, timeoutMs: opts.timeoutMs ?? 120_000 })
+  }
+
+  /**
+   * Starts the scripted Ollama inside the load-client process: `fixed` streams `content` to
+   * every call, `echo` is echoHandler(). Answers its URL; `fakeRequests()` counts its calls.
+   */
+  startFake(spec: { mode: 'fixed'; content: string; chunkSize?: number; chunkDelayMs?: number; firstChunkDelayMs?: number } | { mode: 'echo'; chunkSize?: number; chunkDelayMs?: number; firstChunkDelayMs?: number; padding?: number }): Promise<{ url: string }> {
+    return this.call({ cmd: 'fake', spec })
+  }
+
+  fakeRequests(): Promise<number> {
+    return this.call({ cmd: 'fakeRequests' })
   }
 
   counters(reset = false): Promise<Counters> {
@@ -826,10 +843,24 @@ function runLoadClient() {
     return result
   }
 
+  let fake: FakeOllama | undefined
+
   async function handle(cmd: any): Promise<unknown> {
     switch (cmd.cmd) {
       case 'hello':
         return { pid: process.pid }
+      case 'fake': {
+        const { startFakeOllama } = await import('../../tests/support/fake-ollama')
+        const spec = cmd.spec
+        const handler: ChatHandler =
+          spec.mode === 'fixed'
+            ? () => ({ content: spec.content, chunkSize: spec.chunkSize, chunkDelayMs: spec.chunkDelayMs, firstChunkDelayMs: spec.firstChunkDelayMs })
+            : echoHandler(spec)
+        fake = await startFakeOllama({ handler })
+        return { url: fake.url }
+      }
+      case 'fakeRequests':
+        return fake?.requests.length ?? 0
       case 'open':
         return open(cmd)
       case 'close':
@@ -858,6 +889,7 @@ function runLoadClient() {
         return { ...counters, openConnections: conns.length }
       }
       case 'exit':
+        await fake?.close()
         setTimeout(() => process.exit(0), 10)
         return {}
       default:

@@ -26,27 +26,28 @@ export interface ActiveRun {
   done: Promise<void>
 }
 
-/** Counts concurrent runs per user; cluster mode swaps in a shared one. */
+/** Holds each user's concurrent runs against the cap; cluster mode swaps in a shared one. */
 export interface RunLimiter {
-  tryAcquire(userId: string, max: number): Promise<boolean>
-  release(userId: string): Promise<void>
+  tryAcquire(userId: string, max: number, runId: string): Promise<boolean>
+  release(userId: string, runId: string): Promise<void>
 }
 
 export function memoryRunLimiter(): RunLimiter & { count(userId: string): number } {
-  const counts = new Map<string, number>()
+  const running = new Map<string, Set<string>>()
   return {
-    async tryAcquire(userId, max) {
-      const n = counts.get(userId) ?? 0
-      if (n >= max) return false
-      counts.set(userId, n + 1)
+    async tryAcquire(userId, max, runId) {
+      const set = running.get(userId) ?? new Set()
+      if (set.size >= max) return false
+      set.add(runId)
+      running.set(userId, set)
       return true
     },
-    async release(userId) {
-      const n = (counts.get(userId) ?? 1) - 1
-      if (n <= 0) counts.delete(userId) // nothing per user outlives their last run
-      else counts.set(userId, n)
+    async release(userId, runId) {
+      const set = running.get(userId)
+      set?.delete(runId)
+      if (set?.size === 0) running.delete(userId) // nothing per user outlives their last run
     },
-    count: (userId) => counts.get(userId) ?? 0,
+    count: (userId) => running.get(userId)?.size ?? 0,
   }
 }
 
@@ -66,6 +67,8 @@ export interface RunManagerDeps {
   /** Characters of earlier conversation sent with each run. */
   historyBudgetChars?: number
   nodeId?: string
+  /** Cluster mode: asks the process running `runId` to cancel it. */
+  remoteCancel?: (runId: string) => Promise<void>
   /** Observers (metrics, alerts). */
   onRunFinished?: (outcome: RunOutcome, run: { runId: string; userId: string; durationMs: number; firstTokenMs?: number }) => void
 }
@@ -106,13 +109,13 @@ export class RunManager {
     if (!content) throw new AppError(400, 'invalid_input', 'content must not be empty')
     if (input.threadId && !(await this.deps.threads.exists(input.threadId))) throw new NotFoundError('thread')
 
-    if (!(await this.deps.limiter.tryAcquire(caller.userId, this.deps.maxRunsPerUser))) {
+    const runId = newId()
+    if (!(await this.deps.limiter.tryAcquire(caller.userId, this.deps.maxRunsPerUser, runId))) {
       throw new AppError(429, 'too_many_runs', `you already have ${this.deps.maxRunsPerUser} runs in progress; wait for one to finish or cancel it`)
     }
     try {
       const threadId = input.threadId ?? (await this.deps.threads.create(titleFrom(content))).id
       const history = input.threadId ? await this.#history(threadId) : []
-      const runId = newId()
       const model = input.model || this.deps.defaultModel
       await this.deps.runs.create({ id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId })
       await this.deps.messages.add({ threadId, role: 'user', content, runId })
@@ -136,7 +139,7 @@ export class RunManager {
       active.done = runWithoutUser(() => context.run(() => this.#execute(active, model, [...history, { role: 'user', content }])))
       return { runId, threadId, done: active.done }
     } catch (error) {
-      await this.deps.limiter.release(caller.userId)
+      await this.deps.limiter.release(caller.userId, runId)
       throw error
     }
   }
@@ -167,7 +170,7 @@ export class RunManager {
       clearTimeout(timeout)
       await this.#complete(run, outcome)
       this.active.delete(journal.runId)
-      await this.deps.limiter.release(context.userId)
+      await this.deps.limiter.release(context.userId, journal.runId).catch((error) => log.error('could not release the run slot', { error: String(error) }))
       await context.dispose().catch(() => {})
       this.#keepRecent(journal)
       this.deps.onRunFinished?.(outcome, {
@@ -218,8 +221,10 @@ export class RunManager {
     const userId = currentContext().userId
     const active = this.active.get(runId)
     if (!active || active.context.userId !== userId) {
-      await this.deps.runs.get(runId) // 404 when foreign or unknown
-      return // already finished: nothing to stop
+      const run = await this.deps.runs.get(runId) // 404 when foreign or unknown
+      // Running on another process (cluster mode): that process stops it.
+      if (run.status === 'running' && this.deps.remoteCancel) await this.deps.remoteCancel(runId)
+      return
     }
     active.controller.abort(new RunStop('cancelled'))
   }
@@ -254,6 +259,7 @@ export class RunManager {
         journal.append({ type: 'agent_completed', status: 'failed', message: { id: saved.id, content }, error })
         await this.persister.flush()
         await this.deps.runs.finish(row.id, 'failed', error)
+        await this.deps.limiter.release(row.userId, row.id).catch(() => {})
       })
       await context.dispose()
     }

@@ -95,6 +95,12 @@ export function runJournalStore({ db, write }: Database) {
       return db.select().from(runs).where(where)
     },
 
+    /** Processes that have runs marked running (cluster liveness checks these). */
+    async runningNodeIds(): Promise<string[]> {
+      const rows = await db.selectDistinct({ nodeId: runs.nodeId }).from(runs).where(eq(runs.status, 'running'))
+      return rows.flatMap((r) => (r.nodeId ? [r.nodeId] : []))
+    },
+
     async lastSeq(runId: string): Promise<number> {
       const rows = await db.select({ seq: runEvents.seq }).from(runEvents).where(eq(runEvents.runId, runId))
       return rows.reduce((max, r) => Math.max(max, r.seq), 0)

@@ -1,0 +1,236 @@
+/**
+ * Event fan-out (issue 7, benchmark 1): run events per second delivered to WebSocket clients
+ * through the server's path versus a bare Bun.serve WebSocket sending the same frames to the
+ * same number of clients.
+ *
+ *   bun run bench:fanout [--users 50] [--conns 4] [--runs 4] [--rounds 2] [--chars 2000] [--chunk 2]
+ *
+ *   [--trials 3]
+ *
+ * Three phases, the same users and connections (clients in a child process, counting frames):
+ *  A. end to end: every user runs `--runs` chats at once, `--rounds` times; the scripted model
+ *     streams `--chars` characters in `--chunk`-character chunks with no delay (it runs in the
+ *     clients' process, outside the server's, as Ollama would). Events go
+ *     runner → journal (seq, group-commit persistence) → bus → registry → Connection.send to
+ *     every connection of the owner. The frames published on the bus are recorded.
+ *  B. journal → socket: the recorded events are appended again through real RunJournals (real
+ *     persister and database rows, the server's bus, registry and connections), without the
+ *     model, the ollama client and the runner; paced in rounds (one event per run per tick).
+ *  C. bare baseline: a plain Bun.serve WebSocket server sends the recorded frames (same
+ *     strings, so same sizes) to the same clients, paced the same way.
+ * B and C run `--trials` times, alternated; their medians are compared.
+ * Figure: frames received at the clients / (last frame − first frame). Target: ≥ 50 % of C.
+ */
+import type { ServerWebSocket } from 'bun'
+import type { JournalEntry } from '../../src/runs/journal'
+import { LoadClients, commandLine, fmtMs, fmtRate, intArg, makeUsers, printMachine, recordResult, round, startBenchServer, type BenchUser, type Counters } from './lib'
+
+const USERS = intArg('users', 50)
+const CONNS = intArg('conns', 4)
+const RUNS = intArg('runs', 4)
+const ROUNDS = intArg('rounds', 2)
+const CHARS = intArg('chars', 2000)
+const CHUNK = intArg('chunk', 2)
+const TRIALS = Math.max(1, intArg('trials', 3))
+
+printMachine(`fan-out: ${USERS} users × ${CONNS} connections, ${RUNS} runs per user at once × ${ROUNDS} rounds, ${CHARS} chars in ${CHUNK}-char chunks`)
+
+const text = 'The quick brown fox jumps over the lazy dog. '.repeat(Math.ceil(CHARS / 45)).slice(0, CHARS)
+// The scripted model runs in the clients' process, as Ollama would run outside the server's.
+const clients = await LoadClients.spawn()
+const { url: ollamaUrl } = await clients.startFake({ mode: 'fixed', content: text, chunkSize: CHUNK, chunkDelayMs: 0 })
+const bs = await startBenchServer({ ollamaUrl, env: { MAX_RUNS_PER_USER: String(Math.max(4, RUNS)) } })
+
+const rate = (c: Counters) => (c.lastAt > c.firstAt ? c.eventFrames / ((c.lastAt - c.firstAt) / 1000) : 0)
+const describe = (label: string, c: Counters) =>
+  `${label}: ${c.eventFrames.toLocaleString('en-US')} frames (${(c.eventBytes / 2 ** 20).toFixed(1)} MiB) in ${fmtMs(c.lastAt - c.firstAt)} → ${fmtRate(rate(c))}`
+
+/** Sends round by round (one frame per stream per tick), holding back while sockets are full. */
+async function pace(streams: { next: () => boolean }[], maxBuffered: () => number) {
+  let live = streams
+  while (live.length > 0) {
+    live = live.filter((s) => s.next())
+    await new Promise((r) => setImmediate(r))
+    if (maxBuffered() > 1 << 20) while (maxBuffered() > 1 << 18) await Bun.sleep(1)
+  }
+}
+
+let exitCode = 0
+try {
+  const users = await makeUsers(bs, USERS, { httpCount: Math.min(USERS, 10), prefix: 'fanout' })
+  const opened = await clients.open(bs.wsUrl, users, CONNS)
+  if (opened.failed) throw new Error(`could not open connections: ${opened.errors.join('; ')}`)
+  console.log(`connections: ${opened.opened} open in ${fmtMs(opened.ms)}`)
+
+  // Warm-up round (JIT, prepared statements), not measured.
+  await clients.chat(users.map((u) => ({ userId: u.id, runs: 1 })), { light: true })
+
+  // ---- A: end to end -------------------------------------------------------------------------
+  const recorded = new Map<string, JournalEntry[]>() // per user, in publish order
+  let published = 0
+  const untap = bs.server.runtime.bus.subscribe((userId, entry) => {
+    published++
+    let list = recorded.get(userId)
+    if (!list) recorded.set(userId, (list = []))
+    list.push(entry)
+  })
+  await clients.counters(true)
+  const requestsBefore = await clients.fakeRequests()
+  const a = await clients.chat(users.map((u) => ({ userId: u.id, runs: RUNS * ROUNDS, concurrency: RUNS })), { light: true, timeoutMs: 300_000 })
+  const ca = await clients.counters(true)
+  untap()
+  const modelCalls = (await clients.fakeRequests()) - requestsBefore
+  const chunks = modelCalls * Math.ceil(CHARS / CHUNK)
+  console.log(
+    `\nA end to end: ${a.runs} runs (${JSON.stringify(a.statuses)}), ${modelCalls} model calls streaming ${chunks.toLocaleString('en-US')} chunks; ` +
+      `${published.toLocaleString('en-US')} events published (${round(published / a.runs, 1)} per run after delta coalescing), ×${CONNS} connections`,
+  )
+  console.log(describe('A end to end', ca))
+  if (a.incomplete || a.errors.length) console.log(`  ! ${a.incomplete} incomplete; ${a.errors.join('; ')}`)
+
+  // ---- B and C, alternated --TRIALS times (medians reported) --------------------------------
+  const { RunJournal } = await import('../../src/runs/journal')
+  const { createUserContext } = await import('../../src/context/user-context')
+  const { newId } = await import('../../src/db/scope')
+  const { runs: runRows, threads } = bs.server.services.repos
+  type Event = JournalEntry['event']
+  const recordedRuns = [...recorded].flatMap(([userId, entries]) => {
+    const byRun = new Map<string, JournalEntry[]>()
+    for (const e of entries) {
+      let list = byRun.get(e.event.runId)
+      if (!list) byRun.set(e.event.runId, (list = []))
+      list.push(e)
+    }
+    return [...byRun.values()].map((list) => ({ userId, events: list.map((e) => e.event), wires: list.map((e) => e.wire) }))
+  })
+  /** Fresh run rows (the journal's events reference them) for every replayed run, made before timing. */
+  async function journalsFor() {
+    const out: { journal: InstanceType<typeof RunJournal>; events: Event[] }[] = []
+    for (const run of recordedRuns) {
+      await createUserContext({ userId: run.userId, role: 'user' }).run(async () => {
+        const thread = await threads.create('fan-out replay')
+        const runId = newId()
+        await runRows.create({ id: runId, threadId: thread.id, agent: 'triage', model: 'llama3.2', input: 'replay' })
+        out.push({ journal: new RunJournal(runId, run.userId, thread.id, 'triage', bs.server.runtime.runs.persister, bs.server.runtime.bus), events: run.events })
+      })
+    }
+    return out
+  }
+  const serverBuffered = () => bs.server.runtime.registry.all().reduce((m, c) => Math.max(m, c.socket.getBufferedAmount()), 0)
+
+  // The bare server: same users, same number of sockets each (a second set of client sockets).
+  const tokenOwner = new Map(users.map((u: BenchUser) => [u.token, u.id]))
+  const socketsOf = new Map<string, ServerWebSocket<unknown>[]>()
+  const bare = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    fetch(req, server) {
+      return server.upgrade(req) ? undefined : new Response('websocket only', { status: 400 })
+    },
+    websocket: {
+      message(ws, message) {
+        const frame = JSON.parse(String(message))
+        if (frame.type !== 'auth') return
+        const userId = tokenOwner.get(frame.token)!
+        let list = socketsOf.get(userId)
+        if (!list) socketsOf.set(userId, (list = []))
+        list.push(ws)
+        ws.send(JSON.stringify({ type: 'ready', userId, connectionId: `bare_${crypto.randomUUID()}` }))
+      },
+    },
+  })
+  const reopened = await clients.open(`ws://127.0.0.1:${bare.port}/`, users, CONNS)
+  if (reopened.failed) throw new Error(`bare: could not open connections: ${reopened.errors.join('; ')}`)
+  const bareSockets = [...socketsOf.values()].flat()
+  const bareBuffered = () => bareSockets.reduce((m, ws) => Math.max(m, ws.getBufferedAmount()), 0)
+  const expected = published * CONNS
+
+  const bTrials: Counters[] = []
+  const cTrials: Counters[] = []
+  for (let t = 0; t < TRIALS; t++) {
+    // B: journal → bus → registry → Connection.send (real persister, real rows)
+    const journals = await journalsFor()
+    Bun.gc(true)
+    await clients.counters(true)
+    const waitB = clients.waitFrames(expected, 300_000)
+    await pace(
+      journals.map((r) => {
+        let i = 0
+        return {
+          next: () => {
+            const { type, runId, threadId, seq, ts, agent, ...rest } = r.events[i++] as any
+            r.journal.append({ type, ...rest })
+            return i < r.events.length
+          },
+        }
+      }),
+      serverBuffered,
+    )
+    await bs.server.runtime.runs.persister.flush()
+    const cb = await waitB
+    bTrials.push(cb)
+    console.log(describe(`B journal → socket, trial ${t + 1}`, cb) + (cb.eventFrames < expected ? `  (! expected ${expected})` : ''))
+
+    // C: bare Bun.serve, the recorded frames as they were sent
+    Bun.gc(true)
+    await clients.counters(true)
+    const waitC = clients.waitFrames(expected, 300_000)
+    await pace(
+      recordedRuns.map((run) => {
+        const sockets = socketsOf.get(run.userId) ?? []
+        let i = 0
+        return {
+          next: () => {
+            const wire = run.wires[i++]
+            for (const ws of sockets) ws.send(wire)
+            return i < run.wires.length
+          },
+        }
+      }),
+      bareBuffered,
+    )
+    const cc = await waitC
+    cTrials.push(cc)
+    console.log(describe(`C bare Bun.serve,   trial ${t + 1}`, cc) + (cc.eventFrames < expected ? `  (! expected ${expected})` : ''))
+  }
+  await clients.counters(true)
+  await clients.closeConnections()
+  bare.stop(true)
+  const median = (list: Counters[]) => [...list].sort((x, y) => rate(x) - rate(y))[Math.floor(list.length / 2)]
+  const cb = median(bTrials)
+  const cc = median(cTrials)
+
+  const ratioA = rate(ca) / rate(cc)
+  const ratioB = rate(cb) / rate(cc)
+  console.log(`\nratio A / C (end to end vs bare): ${(ratioA * 100).toFixed(1)} %`)
+  console.log(`ratio B / C (journal → socket vs bare): ${(ratioB * 100).toFixed(1)} %`)
+  recordResult('fanout', {
+    command: commandLine('bench:fanout'),
+    params: { users: USERS, conns: CONNS, runs: RUNS, rounds: ROUNDS, chars: CHARS, chunk: CHUNK, trials: TRIALS },
+    figures: {
+      runs: a.runs,
+      modelCalls,
+      chunks,
+      eventsPublished: published,
+      endToEnd: { frames: ca.eventFrames, bytes: ca.eventBytes, ms: round(ca.lastAt - ca.firstAt), perSecond: Math.round(rate(ca)) },
+      journalToSocket: { frames: cb.eventFrames, bytes: cb.eventBytes, ms: round(cb.lastAt - cb.firstAt), perSecond: Math.round(rate(cb)), trials: bTrials.map((c) => Math.round(rate(c))) },
+      bare: { frames: cc.eventFrames, bytes: cc.eventBytes, ms: round(cc.lastAt - cc.firstAt), perSecond: Math.round(rate(cc)), trials: cTrials.map((c) => Math.round(rate(c))) },
+      ratioEndToEnd: round(ratioA, 3),
+      ratioJournalToSocket: round(ratioB, 3),
+    },
+    targets: [
+      { name: 'A end to end (frames/s)', value: fmtRate(rate(ca)), target: 'reported' },
+      { name: 'B journal → socket (frames/s, median)', value: fmtRate(rate(cb)), target: 'reported' },
+      { name: 'C bare Bun.serve (frames/s, median)', value: fmtRate(rate(cc)), target: 'baseline' },
+      { name: 'A / C', value: `${(ratioA * 100).toFixed(1)} %`, target: '≥ 50 %', met: ratioA >= 0.5 },
+      { name: 'B / C', value: `${(ratioB * 100).toFixed(1)} %`, target: '≥ 50 % (delivery path alone)', met: ratioB >= 0.5 },
+    ],
+  })
+} catch (error) {
+  console.error('fan-out benchmark failed:', error)
+  exitCode = 1
+} finally {
+  await clients.stop()
+  await bs.close()
+}
+process.exit(exitCode)
