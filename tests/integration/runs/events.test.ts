@@ -181,8 +181,10 @@ describe('every run ends with exactly one agent_completed, whatever fails', () =
   test('cancel: cancelled, even while the model has not answered yet', async () => {
     const { ws } = await stack.userWithSocket()
     stack.ollama.enqueue({ hang: true })
+    const asked = stack.ollama.requests.length
     const { runId } = await ws.chat('hello')
-    await ws.waitFor((f) => f.type === 'agent_thinking' && f.runId === runId)
+    // Cancel only once the model has the request, so the hang is consumed by this run.
+    while (stack.ollama.requests.length === asked) await Bun.sleep(5)
     ws.send({ type: 'cancel', runId })
     const events = await ws.completion(runId)
     expect(events.at(-1)!.status).toBe('cancelled')
