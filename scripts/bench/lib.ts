@@ -15,7 +15,7 @@
  * measured in the same run.
  */
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
-import { cpus, release, tmpdir, totalmem } from 'node:os'
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { RunningServer } from '../../src/app'
 import type { ChatHandler, FakeOllama, FakeOllamaOptions } from '../../tests/support/fake-ollama'
@@ -86,7 +86,12 @@ export function printMachine(title: string) {
   const m = machine()
   console.log(`\n=== ${title} ===`)
   console.log(`machine: ${m.nproc} cores (${m.cpuModel}), ${m.memTotalMiB} MiB RAM, bun ${m.bun} (${m.bunRevision}), ${m.os}, ulimit -n ${m.fdLimit}, code ${m.gitRev}`)
+  console.log(`load average at start: ${load()} (other processes on the machine skew every figure; compare runs at similar load)`)
 }
+
+/** 1/5/15-minute load averages. */
+export const load = () => loadavg().map((l) => l.toFixed(2)).join(' / ')
+const startLoad = load()
 
 // ---------------------------------------------------------------------------------------------
 // Server under test
@@ -331,14 +336,14 @@ export function printTable(rows: (string | number)[][], header?: string[]) {
 
 /** Appends one JSON line for this run to scripts/bench/results.jsonl and prints the targets. */
 export function recordResult(bench: string, data: { command: string; params: Record<string, unknown>; figures: Record<string, unknown>; targets: TargetResult[] }) {
-  const entry = { bench, at: new Date().toISOString(), machine: machine(), ...data }
+  const entry = { bench, at: new Date().toISOString(), machine: machine(), loadAverage: { start: startLoad, end: load() }, ...data }
   appendFileSync(RESULTS_FILE, JSON.stringify(entry) + '\n')
   console.log('')
   printTable(
     data.targets.map((t) => [t.name, String(t.value), t.target, t.met === undefined ? '—' : t.met ? 'met' : 'MISSED']),
     ['figure', 'measured', 'target', 'result'],
   )
-  console.log(`\n(appended to scripts/bench/results.jsonl)`)
+  console.log(`\nload average at end: ${load()} (appended to scripts/bench/results.jsonl)`)
 }
 
 /** The command line that ran this script, for the results file. */

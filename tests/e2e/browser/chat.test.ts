@@ -52,6 +52,15 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     const { page, context, errors } = await signedInPage(browser, server, 'streamer')
     await waitForSocket(page)
 
+    // Record every length the answer goes through, to prove it is rendered as it streams.
+    await page.evaluate(() => {
+      const lengths: number[] = ((window as any).__lengths = [])
+      new MutationObserver(() => {
+        const answer = document.querySelector('.turn-assistant .answer')
+        const n = answer?.textContent?.length ?? 0
+        if (n && lengths[lengths.length - 1] !== n) lengths.push(n)
+      }).observe(document.querySelector('.messages')!, { childList: true, subtree: true, characterData: true })
+    })
     const box = page.getByRole('textbox', { name: 'Message' })
     await box.fill('What is the capital')
     await box.press('Shift+Enter')
@@ -60,13 +69,11 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     await box.press('Enter')
     expect(await box.inputValue()).toBe('')
 
-    // Partial text shows before the run ends: it really streams.
-    await waitForPartialAnswer(page)
-    const partial = await lastAnswerText(page)
-    expect(partial.length).toBeLessThan(answer.length)
-    expect(answer.startsWith(partial.slice(0, 10))).toBe(true)
-
     expect(await waitForRunEnd(page)).toBe('completed')
+    // It grew step by step (the markdown re-render is per animation frame, so not every delta shows).
+    const lengths: number[] = await page.evaluate(() => (window as any).__lengths)
+    expect(lengths.length).toBeGreaterThanOrEqual(4)
+    expect(lengths.every((n, i) => i === 0 || n > lengths[i - 1])).toBe(true)
     expect(await lastAnswerText(page)).toBe(answer)
     await page.locator('.turn-assistant .run-status', { hasText: 'Completed' }).waitFor()
     expect(await page.locator('.thinking-block .thinking-text').last().textContent()).toBe('The user asks about geography.')
@@ -150,6 +157,24 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     await page.locator('.messages').evaluate((el) => (el.scrollTop = el.scrollHeight))
     await page.screenshot({ path: join(docs, 'screenshot-chat.png') })
     expect(errors).toEqual([])
+    await context.close()
+  })
+
+  test('at phone width a tool run fits the screen and the composer stays usable', async () => {
+    fake.setHandler(createDemoBrain({ chunkDelayMs: 1 }))
+    const { page, context, user } = await signedInPage(browser, server, 'phone', { phone: true })
+    await server.api('/api/datasets', { token: user.accessToken, body: { name: 'sales', csv: 'region,amount\nNorth,5\nSouth,3\n' } })
+    await waitForSocket(page)
+    await sendMessage(page, 'Which region sells most in my sales data?')
+    expect(await waitForRunEnd(page)).toBe('completed')
+    const overflow = await page.evaluate(() => {
+      const log = document.querySelector('.messages')!
+      const wide = [...log.querySelectorAll<HTMLElement>('*')].filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+      return { scroll: log.scrollWidth - log.clientWidth, wide: wide.map((el) => el.className).slice(0, 5) }
+    })
+    expect(overflow).toEqual({ scroll: 0, wide: [] })
+    const send = await page.getByRole('button', { name: 'Send' }).boundingBox()
+    expect(send!.x + send!.width).toBeLessThanOrEqual(375)
     await context.close()
   })
 

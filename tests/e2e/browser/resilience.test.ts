@@ -53,7 +53,7 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
 
   test('going offline mid-run and back: reconnects, resumes, every token exactly once', async () => {
     const answer = script(220)
-    fake.setHandler(() => ({ content: answer, chunkSize: 6, chunkDelayMs: 12 }))
+    fake.setHandler(() => ({ content: answer, chunkSize: 6, chunkDelayMs: 20 }))
     const { page, context } = await signedInPage(browser, server, 'offline')
     let sockets = 0
     page.on('websocket', () => sockets++)
@@ -98,7 +98,7 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
 
   test('reloading the page mid-run resumes the same run', async () => {
     const answer = script(200)
-    fake.setHandler(() => ({ content: answer, chunkSize: 6, chunkDelayMs: 15 }))
+    fake.setHandler(() => ({ content: answer, chunkSize: 6, chunkDelayMs: 25 }))
     const { page, context } = await signedInPage(browser, server, 'reloader')
     await waitForSocket(page)
     await sendMessage(page, 'Count again')

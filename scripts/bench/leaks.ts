@@ -1,0 +1,89 @@
+/**
+ * Leaks (issue 7, benchmark 4): the server's heap and RSS after 20,000 runs versus after the
+ * first 1,000 (target growth < 5 %), runs spread over ~50 users whose connections keep opening
+ * and closing.
+ *
+ *   bun run bench:leaks [--runs 20000] [--users 50] [--per-connection 10] [--first 1000] [--sample-every 2000]
+ *
+ * In cycles: every user opens a connection (every other user two), runs `--per-connection`
+ * chats on it (two at a time, continuing one thread, every 4th asking for a tool call), and
+ * closes it. Every run is checked (lost / duplicated / misdelivered must stay 0).
+ * Finished runs keep their journal in memory for JOURNAL_GRACE_MS (60 s by default) so resumes
+ * are served from memory; here the grace is 500 ms and every sample waits it out, so what is
+ * measured is what stays. Memory is this process's (the server's; clients and the scripted
+ * model run in a child process), after Bun.gc(true).
+ */
+import { LoadClients, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, makeUsers, memory, printMachine, printTable, recordResult, round, startBenchServer, type MemorySample } from './lib'
+
+const RUNS = intArg('runs', 20_000)
+const USERS = intArg('users', 50)
+const PER_CONNECTION = intArg('per-connection', 10)
+const FIRST = intArg('first', 1000)
+const SAMPLE_EVERY = intArg('sample-every', 2000)
+const GRACE_MS = 500
+
+printMachine(`leaks: ${RUNS} runs over ${USERS} users, connections reopened every ${PER_CONNECTION} runs`)
+const clients = await LoadClients.spawn()
+const { url: ollamaUrl } = await clients.startFake({ mode: 'echo', chunkSize: 6, chunkDelayMs: 0 })
+const bs = await startBenchServer({ ollamaUrl, env: { JOURNAL_GRACE_MS: String(GRACE_MS) } })
+
+const samples: { runs: number; elapsedMs: number; mem: MemorySample }[] = []
+const totals = { runs: 0, completed: 0, lost: 0, duplicated: 0, misdelivered: 0, outOfOrder: 0, incomplete: 0, refused: 0, connectionsOpened: 0, errors: [] as string[] }
+let exitCode = 1
+try {
+  const users = await makeUsers(bs, USERS, { httpCount: Math.min(USERS, 10), prefix: 'leaks' })
+  const started = performance.now()
+  let nextSample = FIRST
+  let cycle = 0
+  while (totals.runs < RUNS) {
+    cycle++
+    const perUser = Math.min(PER_CONNECTION, Math.ceil((RUNS - totals.runs) / USERS))
+    const twice = users.filter((_, i) => i % 2 === 1)
+    const a = await clients.open(bs.wsUrl, users, 1)
+    const b = await clients.open(bs.wsUrl, twice, 1)
+    totals.connectionsOpened += a.opened + b.opened
+    if (a.failed + b.failed) throw new Error(`connections failed: ${[...a.errors, ...b.errors].join('; ')}`)
+    const r = await clients.chat(users.map((u) => ({ userId: u.id, runs: Math.min(perUser, RUNS - totals.runs), concurrency: 2, reuseThread: true, toolEvery: 4 })), { timeoutMs: 300_000 })
+    await clients.closeConnections()
+    for (const k of ['runs', 'completed', 'lost', 'duplicated', 'misdelivered', 'outOfOrder', 'incomplete', 'refused'] as const) totals[k] += r[k]
+    totals.errors.push(...r.errors.slice(0, 5))
+    if (totals.runs >= nextSample || totals.runs >= RUNS) {
+      await Bun.sleep(GRACE_MS + 200)
+      const mem = await memory()
+      const elapsedMs = performance.now() - started
+      samples.push({ runs: totals.runs, elapsedMs, mem })
+      console.log(`after ${totals.runs} runs (${fmtMs(elapsedMs)}, ${round(totals.runs / (elapsedMs / 1000), 1)} runs/s, ${totals.connectionsOpened} connections opened and closed): ${fmtMemory(mem)}`)
+      nextSample = samples.length === 1 ? SAMPLE_EVERY : nextSample + SAMPLE_EVERY
+    }
+  }
+  const first = samples[0]
+  const last = samples.at(-1)!
+  const growth = (k: keyof MemorySample) => (last.mem[k] - first.mem[k]) / first.mem[k]
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`
+  console.log('')
+  printTable(
+    samples.map((s) => [s.runs, fmtBytes(s.mem.heapUsed), pct((s.mem.heapUsed - first.mem.heapUsed) / first.mem.heapUsed), fmtBytes(s.mem.rss), pct((s.mem.rss - first.mem.rss) / first.mem.rss), s.mem.objects.toLocaleString('en-US')]),
+    ['runs', 'heap used', 'vs first', 'rss', 'vs first', 'objects'],
+  )
+  console.log(`server state at the end: ${bs.server.runtime.registry.size} connections, ${bs.server.runtime.runs.active.size} active runs, persister pending ${bs.server.runtime.runs.persister.pending}`)
+  for (const e of totals.errors.slice(0, 10)) console.log(`  ! ${e}`)
+  const problems = totals.lost + totals.duplicated + totals.misdelivered + totals.outOfOrder + totals.incomplete
+  recordResult('leaks', {
+    command: commandLine('bench:leaks'),
+    params: { runs: RUNS, users: USERS, perConnection: PER_CONNECTION, first: FIRST, sampleEvery: SAMPLE_EVERY, journalGraceMs: GRACE_MS },
+    figures: { ...totals, errors: totals.errors.length, cycles: cycle, samples: samples.map((s) => ({ runs: s.runs, elapsedMs: round(s.elapsedMs), ...s.mem })), heapGrowth: round(growth('heapUsed'), 4), rssGrowth: round(growth('rss'), 4), objectGrowth: round(growth('objects'), 4) },
+    targets: [
+      { name: `heap used after ${last.runs} vs after ${first.runs} runs`, value: `${fmtBytes(first.mem.heapUsed)} → ${fmtBytes(last.mem.heapUsed)} (${pct(growth('heapUsed'))})`, target: '< 5 %', met: growth('heapUsed') < 0.05 },
+      { name: `RSS after ${last.runs} vs after ${first.runs} runs`, value: `${fmtBytes(first.mem.rss)} → ${fmtBytes(last.mem.rss)} (${pct(growth('rss'))})`, target: '< 5 %', met: growth('rss') < 0.05 },
+      { name: 'live objects', value: `${first.mem.objects} → ${last.mem.objects} (${pct(growth('objects'))})`, target: 'reported' },
+      { name: 'lost / duplicated / misdelivered events', value: `${totals.lost} / ${totals.duplicated} / ${totals.misdelivered}`, target: '0 / 0 / 0', met: problems === 0 },
+    ],
+  })
+  exitCode = problems === 0 ? 0 : 1
+} catch (error) {
+  console.error('leak benchmark failed:', error)
+} finally {
+  await clients.stop()
+  await bs.close()
+}
+process.exit(exitCode)

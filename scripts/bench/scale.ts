@@ -1,0 +1,121 @@
+/**
+ * Scale (issue 7, benchmark 3): 1,000 concurrent authenticated WebSocket users, each running a
+ * chat — lost, duplicated and misdelivered events must be 0 — and the idle memory each open
+ * authenticated connection costs the server (target ≤ 20 KB).
+ *
+ *   bun run bench:scale [--users 1000] [--http-users 20] [--open-concurrency 50] [--slots 256]
+ *
+ * `--slots` is OLLAMA_SLOTS (model calls served at once; the config allows at most 256): with
+ * more users than slots, the rest wait in the server's fair queue.
+ *
+ * Registering 1,000 users through HTTP hashes 1,000 argon2id passwords (minutes on 2 cores), so
+ * `--http-users` are registered through POST /api/auth/register and the rest are created with
+ * the running server's users repository and signed with its accessTokens (same rows, same JWTs).
+ * The clients and the scripted model run in a child process, so the memory measured (this
+ * process, after Bun.gc(true)) is the server's. Needs about users + 100 file descriptors here
+ * and as many in the child (`ulimit -n`; the npm script raises it to the hard limit).
+ *
+ * Idle memory per connection = (memory with all sockets open and authenticated, idle −
+ * memory before opening them) / users, both after full collections and after a warm-up that
+ * opened and closed 50 sockets and ran 50 chats.
+ */
+import { LoadClients, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, machine, makeUsers, memory, printMachine, recordResult, round, startBenchServer, summarize } from './lib'
+
+const USERS = intArg('users', 1000)
+const HTTP_USERS = intArg('http-users', Math.min(USERS, 20))
+const OPEN_CONCURRENCY = intArg('open-concurrency', 50)
+const SLOTS = intArg('slots', 256)
+const TARGET_BYTES = 20 * 1024
+
+printMachine(`scale: ${USERS} concurrent authenticated WebSocket users, one chat each`)
+const fdLimit = Number(machine().fdLimit)
+if (Number.isFinite(fdLimit) && fdLimit < USERS + 200) console.log(`! ulimit -n is ${fdLimit}: raise it above ${USERS + 200} (ulimit -n 65536) or connections will fail`)
+
+const clients = await LoadClients.spawn()
+const { url: ollamaUrl } = await clients.startFake({ mode: 'echo', chunkSize: 4, chunkDelayMs: 1 })
+const bs = await startBenchServer({ ollamaUrl, env: { OLLAMA_SLOTS: String(SLOTS) } })
+let exitCode = 1
+try {
+  const users = await makeUsers(bs, USERS, { httpCount: HTTP_USERS, prefix: 'scale' })
+
+  // Warm-up: open, chat and close with a few users, so lazy state is not counted per connection.
+  const warmUsers = users.slice(0, Math.min(50, USERS))
+  await clients.open(bs.wsUrl, warmUsers, 1, OPEN_CONCURRENCY)
+  await clients.chat(warmUsers.map((u) => ({ userId: u.id, runs: 1 })))
+  await clients.closeConnections()
+  await Bun.sleep(500)
+
+  const before = await memory()
+  console.log(`server before opening: ${fmtMemory(before)}`)
+  const opened = await clients.open(bs.wsUrl, users, 1, OPEN_CONCURRENCY)
+  console.log(`opened ${opened.opened} authenticated connections in ${fmtMs(opened.ms)} (${opened.failed} failed${opened.errors.length ? `: ${opened.errors.join('; ')}` : ''}); server registry: ${bs.server.runtime.registry.size} connections of ${bs.server.runtime.registry.users} users`)
+  await Bun.sleep(500)
+  const idle = await memory()
+  console.log(`server with ${opened.opened} idle connections: ${fmtMemory(idle)}`)
+  const n = Math.max(1, opened.opened)
+  const perConn = { rss: (idle.rss - before.rss) / n, heapUsed: (idle.heapUsed - before.heapUsed) / n, heapSize: (idle.heapSize - before.heapSize) / n, objects: (idle.objects - before.objects) / n }
+  console.log(`idle memory per connection: rss ${fmtBytes(perConn.rss)}, heap used ${fmtBytes(perConn.heapUsed)}, heap size ${fmtBytes(perConn.heapSize)}, ${round(perConn.objects, 1)} objects`)
+
+  // Every user runs one chat, all at once.
+  const started = performance.now()
+  const result = await clients.chat(users.map((u) => ({ userId: u.id, runs: 1 })), { timeoutMs: 300_000 })
+  const elapsed = performance.now() - started
+  const done = summarize(result.doneMs)
+  const first = summarize(result.firstDeltaMs)
+  console.log(
+    `\n${result.runs} runs (${JSON.stringify(result.statuses)}) in ${fmtMs(elapsed)}; ${result.eventFrames} events received; ${result.deliveriesChecked} deliveries checked; ` +
+      `${result.refused} chats refused over a cap and retried`,
+  )
+  console.log(`chat → first message_delta p50 ${fmtMs(first.p50)}, p95 ${fmtMs(first.p95)}; chat → agent_completed p50 ${fmtMs(done.p50)}, p95 ${fmtMs(done.p95)}, max ${fmtMs(done.max)}`)
+  console.log(`event types received: ${JSON.stringify(result.types)}`)
+  for (const e of result.errors) console.log(`  ! ${e}`)
+  const busy = await memory()
+  console.log(`server after the chats (connections still open): ${fmtMemory(busy)}`)
+
+  await clients.closeConnections()
+  await Bun.sleep(500)
+  const closed = await memory()
+  console.log(`server after closing them: ${fmtMemory(closed)} (registry: ${bs.server.runtime.registry.size} connections)`)
+
+  const notCompleted = result.runs - (result.statuses.completed ?? 0)
+  const problems = result.lost + result.duplicated + result.misdelivered + result.outOfOrder + result.incomplete + notCompleted + opened.failed
+  recordResult('scale', {
+    command: commandLine('bench:scale'),
+    params: { users: USERS, httpUsers: HTTP_USERS, mintedUsers: USERS - HTTP_USERS, openConcurrency: OPEN_CONCURRENCY, slots: SLOTS },
+    figures: {
+      opened: opened.opened,
+      openFailed: opened.failed,
+      openMs: round(opened.ms),
+      runs: result.runs,
+      statuses: result.statuses,
+      lost: result.lost,
+      duplicated: result.duplicated,
+      misdelivered: result.misdelivered,
+      outOfOrder: result.outOfOrder,
+      incomplete: result.incomplete,
+      eventFrames: result.eventFrames,
+      eventTypes: result.types,
+      elapsedMs: round(elapsed),
+      doneMs: done,
+      firstDeltaMs: first,
+      memory: { before, idle, busy, closed },
+      perConnection: perConn,
+    },
+    targets: [
+      { name: 'connections opened', value: `${opened.opened} / ${USERS}`, target: `${USERS}`, met: opened.opened === USERS },
+      { name: 'lost events', value: result.lost, target: '0', met: result.lost === 0 },
+      { name: 'duplicated events', value: result.duplicated, target: '0', met: result.duplicated === 0 },
+      { name: 'misdelivered events', value: result.misdelivered, target: '0', met: result.misdelivered === 0 },
+      { name: 'runs incomplete / not completed', value: `${result.incomplete} / ${notCompleted}`, target: '0 / 0', met: result.incomplete === 0 && notCompleted === 0 },
+      { name: 'idle RSS per connection', value: fmtBytes(perConn.rss), target: '≤ 20 KB', met: perConn.rss <= TARGET_BYTES },
+      { name: 'idle heap per connection', value: fmtBytes(perConn.heapUsed), target: '≤ 20 KB', met: perConn.heapUsed <= TARGET_BYTES },
+    ],
+  })
+  exitCode = problems === 0 ? 0 : 1
+} catch (error) {
+  console.error('scale benchmark failed:', error)
+} finally {
+  await clients.stop()
+  await bs.close()
+}
+process.exit(exitCode)
