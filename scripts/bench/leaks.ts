@@ -65,16 +65,27 @@ try {
     samples.map((s) => [s.runs, fmtBytes(s.mem.heapUsed), pct((s.mem.heapUsed - first.mem.heapUsed) / first.mem.heapUsed), fmtBytes(s.mem.rss), pct((s.mem.rss - first.mem.rss) / first.mem.rss), s.mem.objects.toLocaleString('en-US')]),
     ['runs', 'heap used', 'vs first', 'rss', 'vs first', 'objects'],
   )
+  // Least-squares slope over every sample: steadier than two points when RSS jitters.
+  const slope = (k: keyof MemorySample) => {
+    const xs = samples.map((s) => s.runs)
+    const ys = samples.map((s) => s.mem[k])
+    const mx = xs.reduce((a, b) => a + b, 0) / xs.length
+    const my = ys.reduce((a, b) => a + b, 0) / ys.length
+    const den = xs.reduce((a, x) => a + (x - mx) ** 2, 0)
+    return den === 0 ? 0 : (xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0) / den) * 1000
+  }
+  console.log(`trend (least squares over ${samples.length} samples): heap ${fmtBytes(slope('heapUsed'))} per 1,000 runs, RSS ${fmtBytes(slope('rss'))} per 1,000 runs, ${round(slope('objects'), 1)} objects per 1,000 runs`)
   console.log(`server state at the end: ${bs.server.runtime.registry.size} connections, ${bs.server.runtime.runs.active.size} active runs, persister pending ${bs.server.runtime.runs.persister.pending}`)
   for (const e of totals.errors.slice(0, 10)) console.log(`  ! ${e}`)
   const problems = totals.lost + totals.duplicated + totals.misdelivered + totals.outOfOrder + totals.incomplete
   recordResult('leaks', {
     command: commandLine('bench:leaks'),
     params: { runs: RUNS, users: USERS, perConnection: PER_CONNECTION, first: FIRST, sampleEvery: SAMPLE_EVERY, journalGraceMs: GRACE_MS },
-    figures: { ...totals, errors: totals.errors.length, cycles: cycle, samples: samples.map((s) => ({ runs: s.runs, elapsedMs: round(s.elapsedMs), ...s.mem })), heapGrowth: round(growth('heapUsed'), 4), rssGrowth: round(growth('rss'), 4), objectGrowth: round(growth('objects'), 4) },
+    figures: { ...totals, errors: totals.errors.length, cycles: cycle, samples: samples.map((s) => ({ runs: s.runs, elapsedMs: round(s.elapsedMs), ...s.mem })), heapGrowth: round(growth('heapUsed'), 4), heapSlopePer1000Runs: Math.round(slope('heapUsed')), rssSlopePer1000Runs: Math.round(slope('rss')), rssGrowth: round(growth('rss'), 4), objectGrowth: round(growth('objects'), 4) },
     targets: [
       { name: `heap used after ${last.runs} vs after ${first.runs} runs`, value: `${fmtBytes(first.mem.heapUsed)} → ${fmtBytes(last.mem.heapUsed)} (${pct(growth('heapUsed'))})`, target: '< 5 %', met: growth('heapUsed') < 0.05 },
       { name: `RSS after ${last.runs} vs after ${first.runs} runs`, value: `${fmtBytes(first.mem.rss)} → ${fmtBytes(last.mem.rss)} (${pct(growth('rss'))})`, target: '< 5 %', met: growth('rss') < 0.05 },
+      { name: 'trend per 1,000 runs (heap / RSS)', value: `${fmtBytes(slope('heapUsed'))} / ${fmtBytes(slope('rss'))}`, target: 'reported' },
       { name: 'live objects', value: `${first.mem.objects} → ${last.mem.objects} (${pct(growth('objects'))})`, target: 'reported' },
       { name: 'lost / duplicated / misdelivered events', value: `${totals.lost} / ${totals.duplicated} / ${totals.misdelivered}`, target: '0 / 0 / 0', met: problems === 0 },
     ],

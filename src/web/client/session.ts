@@ -50,13 +50,13 @@ export function expiresAtMs(s: StoredSession): number {
 }
 
 /**
- * How long before expiry the token is refreshed: a quarter of its life, at most a minute, and at
- * least 1.5 s — a JWT's `exp` is in whole seconds, so a token may really live up to 1 s less than
- * `expiresIn` says.
+ * How long before expiry the token is refreshed: 40% of its life, at most a minute, and at least
+ * 1.5 s — a JWT's `exp` is in whole seconds, so a token may really live up to 1 s less than
+ * `expiresIn` says, and the refresh round trip needs time too.
  */
 function leadMs(s: StoredSession): number {
   const life = lifeSeconds(s) * 1000
-  return Math.min(60_000, Math.max(1_500, life * 0.25), life * 0.6)
+  return Math.min(60_000, Math.max(1_500, life * 0.4), life * 0.6)
 }
 
 function parse(raw: string | null): StoredSession | undefined {

@@ -1,0 +1,84 @@
+/**
+ * Liveness (issue 10): kill -9 of a process in the middle of its runs. A survivor notices the
+ * missing heartbeat and closes each of the dead process's runs as failed — one
+ * `agent_completed` with error code `node_lost`, stored and delivered to the owner's connections
+ * on the survivors — within 15 s. Nothing a client saw is lost, and the run slots are given back.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { pollEvents, startCluster, type TestCluster } from '../support/cluster'
+import { redisAvailable, warnIfNoRedis } from '../support/redis'
+import type { TestUser } from '../support/users'
+import { seqProblem, type Frame, type WsClient } from '../support/ws-client'
+
+setDefaultTimeout(90_000)
+warnIfNoRedis('tests/cluster/node-loss.test.ts')
+
+describe.skipIf(!redisAvailable)('kill -9 of a process mid-run', () => {
+  let cluster: TestCluster
+  let users: TestUser[]
+  beforeAll(async () => {
+    // Endless slow streams: every run on the victim is mid-answer when it dies.
+    cluster = await startCluster({ nodes: 3, env: { MAX_RUNS_PER_USER: '3' }, handler: () => ({ content: 'z'.repeat(20_000), chunkSize: 2, chunkDelayMs: 10 }) })
+    users = await cluster.register(3, 'survivor')
+  })
+  afterAll(() => cluster?.close())
+
+  test('a survivor closes its runs as failed (node_lost) within 15 s, delivered on the survivors', async () => {
+    const victim = 0
+    // Each user: a socket on the victim (where the runs start) and one on each survivor.
+    const sockets = await Promise.all(users.map(async (user) => ({ user, onVictim: await cluster.connect(user, victim), onSurvivors: [await cluster.connect(user, 1), await cluster.connect(user, 2)] })))
+    const runs = await Promise.all(sockets.flatMap((s) => [0, 1].map(async (r) => ({ ...(await s.onVictim.chat(`run ${r}`)), ...s }))))
+    // A control run on a survivor, which must not be touched (user 0's third slot).
+    const control = { ...(await sockets[0].onSurvivors[0].chat('control run on a survivor')), ...sockets[0] }
+    await Promise.all([...runs, control].map((run) => run.onSurvivors[1].until(() => run.onSurvivors[1].eventsOf(run.runId).filter((e) => e.type === 'message_delta').length >= 3, 20_000)))
+
+    const killedAt = Date.now()
+    await cluster.nodes[victim].kill('SIGKILL')
+    const seenBeforeKill = new Map(runs.map((run) => [run.runId, run.onSurvivors[0].eventsOf(run.runId)]))
+
+    // Every survivor socket of every owner gets the closing event within 15 s of the kill.
+    const closedAfter: number[] = []
+    await Promise.all(
+      runs.flatMap((run) =>
+        run.onSurvivors.map(async (ws: WsClient) => {
+          await ws.waitFor((f) => f.type === 'agent_completed' && f.runId === run.runId, 15_000 - (Date.now() - killedAt))
+          closedAfter.push(Date.now() - killedAt)
+        }),
+      ),
+    )
+    expect(Math.max(...closedAfter)).toBeLessThan(15_000)
+
+    for (const run of runs) {
+      const stored = await pollEvents(cluster, 1, run.runId, run.user.accessToken)
+      expect(seqProblem(stored)).toBeUndefined()
+      // Everything a client saw before the kill is stored, unchanged.
+      const seen: Frame[] = seenBeforeKill.get(run.runId)!
+      expect(stored.slice(0, seen.length)).toEqual(seen)
+      // One agent_completed, last: failed, node_lost.
+      expect(stored.filter((e) => e.type === 'agent_completed')).toHaveLength(1)
+      expect(stored.at(-1)).toMatchObject({ type: 'agent_completed', status: 'failed', error: { code: 'node_lost' } })
+      // The survivors' sockets hold the whole stored run, in order, once each.
+      for (const ws of run.onSurvivors) expect(ws.eventsOf(run.runId)).toEqual(stored)
+      const { run: row } = await cluster.json(2, `/api/runs/${run.runId}`, { token: run.user.accessToken })
+      expect(row.status).toBe('failed')
+      const { messages } = await cluster.json(2, `/api/threads/${run.threadId}/messages`, { token: run.user.accessToken })
+      expect(messages.at(-1)).toMatchObject({ role: 'assistant', id: stored.at(-1).message.id })
+    }
+
+    // The control run on a survivor streams on, untouched.
+    const ws = control.onSurvivors[1]
+    const before = ws.eventsOf(control.runId).length
+    await ws.until(() => ws.eventsOf(control.runId).length > before + 5)
+    expect(ws.eventsOf(control.runId).some((e) => e.type === 'agent_completed')).toBe(false)
+    ws.send({ type: 'cancel', runId: control.runId })
+    expect((await ws.completion(control.runId)).at(-1)!.status).toBe('cancelled')
+
+    // The dead process's run slots are free again: each user can start MAX_RUNS_PER_USER runs.
+    for (const s of sockets) {
+      const fresh = await Promise.all([0, 1, 2].map((r) => s.onSurvivors[r % 2].chat(`after the loss ${r}`)))
+      for (const run of fresh) s.onSurvivors[0].send({ type: 'cancel', runId: run.runId })
+      await Promise.all(fresh.map((run) => s.onSurvivors[0].completion(run.runId)))
+    }
+    expect(cluster.nodes[1].alive && cluster.nodes[2].alive).toBe(true)
+  })
+})

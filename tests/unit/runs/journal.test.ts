@@ -1,0 +1,177 @@
+import { describe, expect, test } from 'bun:test'
+import { EventOrderError, EventOrderGuard, type RunEventBody } from '../../../src/runs/events'
+import { EventPersister, RunJournal, type JournalEntry } from '../../../src/runs/journal'
+import type { RunJournalStore, StoredEvent } from '../../../src/db/repositories/runs'
+
+/** An in-memory stand-in for the database side of the journal (the real one is tested in integration). */
+function memoryStore(opts: { failTimes?: number; delayMs?: number } = {}) {
+  const rows: StoredEvent[] = []
+  const batches: number[] = []
+  let failures = opts.failTimes ?? 0
+  const store = {
+    async appendBatch(events: StoredEvent[]) {
+      if (opts.delayMs) await Bun.sleep(opts.delayMs)
+      if (failures-- > 0) throw new Error('disk full')
+      rows.push(...events)
+      batches.push(events.length)
+    },
+  } as unknown as RunJournalStore
+  return { store, rows, batches }
+}
+
+function journalWith(store: RunJournalStore, published: JournalEntry[] = []) {
+  const persister = new EventPersister(store)
+  const journal = new RunJournal('run-1', 'user-1', 'thread-1', 'triage', persister, { publish: (_user, entry) => published.push(entry) })
+  return { journal, persister, published }
+}
+
+const started: RunEventBody = { type: 'agent_started', input: 'hi' }
+const done: RunEventBody = { type: 'agent_completed', status: 'completed', message: { id: 'm', content: 'ok' } }
+
+describe('event ordering rules', () => {
+  const order = (...events: RunEventBody[]) => () => {
+    const guard = new EventOrderGuard()
+    for (const e of events) guard.check(e)
+  }
+  const exec = (id: string): RunEventBody => ({ type: 'tool_executing', toolCallId: id, tool: 't', args: {} })
+  const comp = (id: string): RunEventBody => ({ type: 'tool_completed', toolCallId: id, tool: 't', ok: true, durationMs: 1 })
+
+  test('a well-formed run passes', () => {
+    expect(order(started, { type: 'agent_thinking' }, exec('a'), comp('a'), { type: 'message_delta', delta: 'x' }, done)).not.toThrow()
+  })
+  test('nothing before agent_started', () => expect(order({ type: 'agent_thinking' })).toThrow(EventOrderError))
+  test('agent_started only once', () => expect(order(started, started)).toThrow(EventOrderError))
+  test('nothing after agent_completed, not even a second one', () => {
+    expect(order(started, done, { type: 'message_delta', delta: 'late' })).toThrow(EventOrderError)
+    expect(order(started, done, done)).toThrow(EventOrderError)
+  })
+  test('tool_completed needs its tool_executing, once', () => {
+    expect(order(started, comp('x'))).toThrow(EventOrderError)
+    expect(order(started, exec('a'), comp('a'), comp('a'))).toThrow(EventOrderError)
+    expect(order(started, exec('a'), exec('a'))).toThrow(EventOrderError)
+  })
+  test('open tool calls are known', () => {
+    const guard = new EventOrderGuard()
+    guard.check(started)
+    guard.check(exec('a'))
+    guard.check(exec('b'))
+    guard.check(comp('a'))
+    expect(guard.openToolCalls).toEqual(['b'])
+  })
+})
+
+describe('seq assignment', () => {
+  test('1, 2, 3… with no gaps, even when appends race from many async tasks', async () => {
+    const { store, rows } = memoryStore()
+    const { journal, persister, published } = journalWith(store)
+    journal.append(started)
+    await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        await Bun.sleep(Math.random() * 5)
+        journal.append({ type: 'message_delta', delta: String(i) })
+      }),
+    )
+    journal.append(done)
+    await persister.flush()
+    const seqs = journal.entries.map((e) => e.event.seq)
+    expect(seqs).toEqual(Array.from({ length: 202 }, (_, i) => i + 1))
+    expect(rows.map((r) => r.seq)).toEqual(seqs)
+    expect(published.map((e) => e.event.seq)).toEqual(seqs)
+  })
+
+  test('every event carries runId, threadId, agent and an ISO time; the wire form is the event', () => {
+    const { journal } = journalWith(memoryStore().store)
+    const event = journal.append(started)
+    expect(event).toMatchObject({ runId: 'run-1', threadId: 'thread-1', agent: 'triage', seq: 1 })
+    expect(new Date(event.ts).toISOString()).toBe(event.ts)
+    expect(JSON.parse(journal.entries[0].wire)).toEqual(event)
+  })
+
+  test('a changed agent (handoff) is carried from the next event on', () => {
+    const { journal } = journalWith(memoryStore().store)
+    journal.append(started)
+    journal.append({ type: 'agent_handoff', from: 'triage', to: 'planner' })
+    journal.agent = 'planner'
+    expect(journal.append(done).agent).toBe('planner')
+    expect(journal.entries[1].event.agent).toBe('triage')
+  })
+
+  test('a bad order is refused before it gets a seq', () => {
+    const { journal } = journalWith(memoryStore().store)
+    expect(() => journal.append(done)).toThrow(EventOrderError)
+    expect(journal.lastSeq).toBe(0)
+  })
+})
+
+describe('persistence: group commit, then publish', () => {
+  test('events appended in one tick are written in one batch, and published only after it is stored', async () => {
+    const { store, rows, batches } = memoryStore({ delayMs: 10 })
+    const { journal, persister, published } = journalWith(store)
+    journal.append(started)
+    for (let i = 0; i < 50; i++) journal.append({ type: 'message_delta', delta: 'x' })
+    expect(published).toHaveLength(0) // not on disk yet: nobody sees it
+    await persister.flush()
+    expect(batches).toEqual([51])
+    expect(rows).toHaveLength(51)
+    expect(published).toHaveLength(51)
+  })
+
+  test('a failing write is retried, and delivery goes on if it keeps failing', async () => {
+    const retried = memoryStore({ failTimes: 2 })
+    const a = journalWith(retried.store)
+    a.journal.append(started)
+    await a.persister.flush()
+    expect(retried.rows).toHaveLength(1)
+    expect(a.persister.failures).toBe(0)
+
+    const broken = memoryStore({ failTimes: 99 })
+    const b = journalWith(broken.store)
+    b.journal.append(started)
+    await b.persister.flush()
+    expect(broken.rows).toHaveLength(0)
+    expect(b.persister.failures).toBe(1)
+    expect(b.published).toHaveLength(1)
+  })
+})
+
+describe('replay boundaries', () => {
+  test('since(n) returns exactly the stored events after n', async () => {
+    const { journal, persister } = journalWith(memoryStore().store)
+    journal.append(started)
+    for (let i = 0; i < 5; i++) journal.append({ type: 'message_delta', delta: String(i) })
+    await persister.flush()
+    expect(journal.since(0).map((e) => e.event.seq)).toEqual([1, 2, 3, 4, 5, 6])
+    expect(journal.since(4).map((e) => e.event.seq)).toEqual([5, 6])
+    expect(journal.since(6)).toEqual([])
+    expect(journal.since(100)).toEqual([])
+  })
+
+  test('since() never runs ahead of what is stored and published', async () => {
+    const { journal, persister } = journalWith(memoryStore({ delayMs: 5 }).store)
+    journal.append(started)
+    await persister.flush()
+    journal.append({ type: 'message_delta', delta: 'not yet stored' })
+    expect(journal.since(0).map((e) => e.event.seq)).toEqual([1])
+    await persister.flush()
+    expect(journal.since(0).map((e) => e.event.seq)).toEqual([1, 2])
+  })
+
+  test('completed only once agent_completed is stored', async () => {
+    const { journal, persister } = journalWith(memoryStore({ delayMs: 5 }).store)
+    journal.append(started)
+    journal.append(done)
+    expect(journal.completed).toBe(false)
+    await persister.flush()
+    expect(journal.completed).toBe(true)
+  })
+
+  test('a journal reopened after a crash continues after the stored seq', async () => {
+    const persister = new EventPersister(memoryStore().store)
+    const journal = new RunJournal('run-1', 'user-1', 'thread-1', 'triage', persister, { publish: () => {} }, 41)
+    const closing = journal.append(done)
+    expect(closing.seq).toBe(42)
+    await persister.flush()
+    expect(journal.since(41).map((e) => e.event.seq)).toEqual([42])
+    expect(journal.since(0).map((e) => e.event.seq)).toEqual([42])
+  })
+})
