@@ -16,7 +16,7 @@ import { oidcRoutes } from './auth/oidc'
 import { threadsService } from './threads/service'
 import { threadRoutes } from './threads'
 import { healthRoutes } from './health'
-import { errorHandler } from './http/errors'
+import { errorHandler, MAX_BODY_BYTES } from './http/errors'
 import { log } from './log'
 import { createOllamaProvider, modelRoutes } from './llm'
 import { LocalBus } from './runs/bus'
@@ -190,7 +190,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     if (recovered > 0) log.warn('closed runs interrupted by the last stop', { count: recovered })
   }
   const app = createApp(services, runtime)
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 8 * 1024 * 1024 })
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 4 * MAX_BODY_BYTES })
   const port = app.server!.port!
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   let stopping: Promise<void> | undefined

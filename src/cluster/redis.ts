@@ -1,31 +1,61 @@
 import { RedisClient } from 'bun'
 import { log } from '../log'
-import type { RateDecision, RateLimiter } from '../auth/rate-limit'
+import { AppError } from '../http/errors'
+import { memoryRateLimiter, type RateDecision, type RateLimiter } from '../auth/rate-limit'
 import type { BusHandler, EventBus } from '../runs/bus'
 import type { JournalEntry } from '../runs/journal'
 import type { RunEvent } from '../runs/events'
-import type { RunLimiter } from '../runs/service'
+import { memoryRunLimiter, type RunLimiter } from '../runs/service'
 
 /**
  * Cluster mode (REDIS_URL set): several processes share events, cancels, limits and liveness
  * through Redis. Nothing here is needed, or loaded, by a single process.
+ *
+ * What goes through Redis (docs/scaling.md):
+ *  - `chat:events` (pub/sub): every run event, `<from>\n<userId>\n<wire>`; each process delivers
+ *    it to the owner's connections it holds. Events are stored before they are published, so
+ *    what a process misses live (Redis down) is in the database for resume / the HTTP fallback.
+ *  - `chat:control` (pub/sub): cancels for runs executing on another process.
+ *  - `runs:user:<id>` (hash run → node): the per-user concurrent run cap, checked by a script.
+ *  - `rate:<prefix>:<key>`: the login rate-limit windows.
+ *  - `node:<id>` (key with a TTL): heartbeats; `takeover:<id>`: who closes a dead node's runs.
+ *
+ * Redis trouble never takes a process down: commands fail fast (no offline queue), the client
+ * reconnects with backoff, and meanwhile limits fall back to per-process ones.
  */
 
 const EVENTS = 'chat:events'
 const CONTROL = 'chat:control'
 
+export const HEARTBEAT_MS = 1000
+/** A node whose heartbeat is older than this is dead (kill -9 → closed within ~TTL + a sweep). */
+export const NODE_TTL_MS = 8000
+/** Longest wait between two reconnect attempts. */
+export const RECONNECT_MAX_MS = 4000
+/**
+ * After our own (re)connect, no other node is declared dead for this long: after a Redis
+ * restart every heartbeat key is gone until each node has reconnected (≤ RECONNECT_MAX_MS) and
+ * beaten again, and those live nodes must not lose their runs.
+ */
+export const LIVENESS_GRACE_MS = NODE_TTL_MS + RECONNECT_MAX_MS + 2 * HEARTBEAT_MS
+
 export type ControlMessage = { type: 'cancel'; runId: string; from: string }
 
 /**
- * One Redis client that comes back by itself: Bun's client gives up after its retries, so a
- * restarted Redis is reconnected here with backoff, and `onReconnect` lets subscribers
- * subscribe again.
+ * One Redis connection that comes back by itself. Bun's client reconnects on its own only for a
+ * while and then gives up, so it runs with `autoReconnect: false` and this class replaces it with
+ * a fresh client, with backoff, until Redis answers again; `onReconnect` lets a subscriber
+ * subscribe again. Only the current client's `onclose` counts (an old one's is ignored).
  */
 export class ResilientRedis {
   client: RedisClient
   #closed = false
   #retry = 0
   #reconnecting = false
+  /** Date.now() of the last successful connect; 0 while down. */
+  upSince = 0
+  /** Date.now() when the connection was lost; 0 while up. */
+  downSince = 0
   onReconnect?: () => void
   onDown?: (error: Error) => void
 
@@ -37,14 +67,21 @@ export class ResilientRedis {
   }
 
   #create() {
-    const client = new RedisClient(this.url, { autoReconnect: true, maxRetries: 5, connectionTimeout: 3000, enableOfflineQueue: false })
+    const client = new RedisClient(this.url, { autoReconnect: false, connectionTimeout: 3000, enableOfflineQueue: false })
     client.onclose = (error) => {
-      if (this.#closed) return
-      log.warn('redis connection lost', { client: this.name, error: String(error?.message ?? error) })
-      this.onDown?.(error)
+      if (this.#closed || client !== this.client) return // an old client, already replaced
+      this.#markDown(error)
       this.#scheduleReconnect()
     }
     return client
+  }
+
+  #markDown(error?: Error) {
+    this.upSince = 0
+    if (this.downSince) return // one warning per outage
+    this.downSince = Date.now()
+    log.warn('redis connection lost; reconnecting with backoff', { client: this.name, error: String(error?.message ?? error ?? 'not connected') })
+    this.onDown?.(error ?? new Error('redis is not connected'))
   }
 
   get connected() {
@@ -53,30 +90,39 @@ export class ResilientRedis {
 
   async connect() {
     await this.client.connect()
+    this.upSince = Date.now()
+    this.downSince = 0
   }
 
   /** Starts the reconnect loop (also used when the first connect fails). */
   reconnectSoon() {
+    this.#markDown()
     this.#scheduleReconnect()
   }
 
   #scheduleReconnect() {
     if (this.#reconnecting || this.#closed) return
     this.#reconnecting = true
-    const delay = Math.min(5000, 100 * 2 ** this.#retry++) * (0.5 + Math.random() / 2)
+    const delay = Math.min(RECONNECT_MAX_MS, 100 * 2 ** this.#retry++) * (0.5 + Math.random() / 2)
     setTimeout(async () => {
-      this.#reconnecting = false
       if (this.#closed) return
       try {
         if (!this.client.connected) {
-          this.client.close()
+          const old = this.client
           this.client = this.#create()
+          old.onclose = null
+          old.close()
           await this.client.connect()
         }
         this.#retry = 0
-        log.info('redis connection back', { client: this.name })
+        this.upSince = Date.now()
+        const downFor = this.downSince ? Date.now() - this.downSince : 0
+        this.downSince = 0
+        log.info('redis connection back', { client: this.name, downMs: downFor })
+        this.#reconnecting = false
         this.onReconnect?.()
       } catch {
+        this.#reconnecting = false
         this.#scheduleReconnect()
       }
     }, delay).unref?.()
@@ -85,6 +131,7 @@ export class ResilientRedis {
   /** Runs a command; while Redis is down it fails fast instead of queueing. */
   async send(command: string, args: string[]): Promise<any> {
     if (!this.client.connected) {
+      this.#markDown()
       this.#scheduleReconnect()
       throw new Error('redis is not connected')
     }
@@ -93,9 +140,12 @@ export class ResilientRedis {
 
   close() {
     this.#closed = true
+    this.client.onclose = null
     this.client.close()
   }
 }
+
+const unavailable = () => new AppError(503, 'cluster_unavailable', 'the cluster bus (Redis) is not reachable right now; try again in a moment')
 
 export class RedisCluster {
   readonly commands: ResilientRedis
@@ -103,47 +153,74 @@ export class RedisCluster {
   readonly #handlers = new Set<BusHandler>()
   readonly #controlHandlers = new Set<(message: ControlMessage) => void>()
   #heartbeat?: ReturnType<typeof setInterval>
+  #subscribed = false
+  /** Events other processes did not get live (Redis down); their clients resume them. */
   publishFailures = 0
+  /** Run-cap releases that failed while Redis was down, retried once it is back. */
+  readonly #pendingReleases = new Map<string, string>()
+  /** Told when Redis becomes unreachable and when it is back (for alerts / logs). */
+  onStateChange?: (state: 'down' | 'up') => void
 
   constructor(
     url: string,
     readonly nodeId: string,
   ) {
+    if (/[\n\r]/.test(nodeId)) throw new Error('NODE_ID must not contain line breaks')
     this.commands = new ResilientRedis(url, 'commands')
     this.subscriber = new ResilientRedis(url, 'subscriber')
-    this.subscriber.onReconnect = () => void this.#subscribe().catch(() => {})
+    this.subscriber.onReconnect = () => void this.#subscribe().catch((error) => log.error('could not subscribe again', { error: String(error) }))
+    this.commands.onReconnect = () => {
+      void this.#beat().catch(() => {})
+      void this.#retryReleases()
+      this.onStateChange?.('up')
+    }
+    this.commands.onDown = () => this.onStateChange?.('down')
   }
 
   /** Connects; if Redis is down the process still starts and keeps trying (see /ready). */
   async start() {
-    try {
-      await Promise.all([this.commands.connect(), this.subscriber.connect()])
-      await this.#subscribe()
-      await this.#beat()
-    } catch (error) {
-      log.error('redis is not reachable; running degraded until it is back', { error: String(error) })
-      this.commands.reconnectSoon()
-      this.subscriber.reconnectSoon()
-    }
+    const results = await Promise.allSettled([this.commands.connect(), this.subscriber.connect()])
+    if (results[0].status === 'rejected') this.commands.reconnectSoon()
+    else await this.#beat().catch(() => {})
+    if (results[1].status === 'rejected') this.subscriber.reconnectSoon()
+    else await this.#subscribe().catch(() => this.subscriber.reconnectSoon())
+    if (results.some((r) => r.status === 'rejected')) log.error('redis is not reachable; running degraded until it is back', { error: String((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason) })
     this.#heartbeat = setInterval(() => void this.#beat().catch(() => {}), HEARTBEAT_MS)
     this.#heartbeat.unref?.()
   }
 
+  /** When the commands connection has been up since (0 while down): the liveness grace. */
+  get upSince() {
+    return this.commands.upSince
+  }
+
+  get subscribed() {
+    return this.#subscribed && this.subscriber.connected
+  }
+
   async #subscribe() {
+    this.#subscribed = false
     await this.subscriber.client.subscribe([EVENTS, CONTROL], (message, channel) => {
       try {
-        const data = JSON.parse(message)
-        if (data.from === this.nodeId) return // our own: delivered locally already
         if (channel === EVENTS) {
-          const entry: JournalEntry = { event: JSON.parse(data.wire) as RunEvent, wire: data.wire }
-          for (const handler of this.#handlers) handler(data.userId, entry)
+          // `<from>\n<userId>\n<wire>`: the wire form is parsed once, not wrapped in more JSON.
+          const a = message.indexOf('\n')
+          const b = message.indexOf('\n', a + 1)
+          if (message.slice(0, a) === this.nodeId) return // our own: delivered locally already
+          const userId = message.slice(a + 1, b)
+          const wire = message.slice(b + 1)
+          const entry: JournalEntry = { event: JSON.parse(wire) as RunEvent, wire }
+          for (const handler of this.#handlers) handler(userId, entry)
         } else {
+          const data = JSON.parse(message)
+          if (data.from === this.nodeId) return
           for (const handler of this.#controlHandlers) handler(data as ControlMessage)
         }
       } catch (error) {
         log.error('bad cluster message', { channel, error: String(error) })
       }
     })
+    this.#subscribed = true
   }
 
   /** The event bus: local delivery at once, and to the other processes through Redis. */
@@ -151,8 +228,8 @@ export class RedisCluster {
     return {
       publish: (userId: string, entry: JournalEntry) => {
         for (const handler of this.#handlers) handler(userId, entry)
-        this.commands.send('PUBLISH', [EVENTS, JSON.stringify({ from: this.nodeId, userId, wire: entry.wire })]).catch(() => {
-          // Other processes miss this event live; their clients resume it from the journal.
+        this.commands.send('PUBLISH', [EVENTS, `${this.nodeId}\n${userId}\n${entry.wire}`]).catch(() => {
+          // Other processes miss this event live; it is stored, so their clients resume it.
           this.publishFailures++
         })
       },
@@ -169,33 +246,78 @@ export class RedisCluster {
   }
 
   async sendCancel(runId: string) {
-    await this.commands.send('PUBLISH', [CONTROL, JSON.stringify({ type: 'cancel', runId, from: this.nodeId })])
+    try {
+      await this.commands.send('PUBLISH', [CONTROL, JSON.stringify({ type: 'cancel', runId, from: this.nodeId })])
+    } catch {
+      throw unavailable()
+    }
   }
 
-  /** Concurrent runs per user across every process: a hash of run id → node per user. */
+  /**
+   * Concurrent runs per user across every process: a hash of run id → node per user. While
+   * Redis is unreachable the cap is held per process instead (runs keep starting); a release
+   * that fails is retried once Redis is back, so no slot leaks.
+   */
   runLimiter(): RunLimiter {
+    const local = memoryRunLimiter()
+    const localRuns = new Set<string>()
     return {
       tryAcquire: async (userId, max, runId) => {
-        const ok = await this.commands.send('EVAL', [ACQUIRE_RUN, '1', `runs:user:${userId}`, String(max), runId, this.nodeId])
+        let ok: unknown
+        try {
+          ok = await this.commands.send('EVAL', [ACQUIRE_RUN, '1', `runs:user:${userId}`, String(max), runId, this.nodeId])
+        } catch {
+          log.warn('redis unreachable: the run cap holds per process for now', { runId })
+          if (!(await local.tryAcquire(userId, max, runId))) return false
+          localRuns.add(runId)
+          return true
+        }
         return Number(ok) === 1
       },
       release: async (userId, runId) => {
-        await this.commands.send('HDEL', [`runs:user:${userId}`, runId])
+        if (localRuns.delete(runId)) return local.release(userId, runId)
+        try {
+          await this.commands.send('HDEL', [`runs:user:${userId}`, runId])
+        } catch {
+          this.#pendingReleases.set(runId, userId)
+        }
       },
     }
   }
 
-  /** A fixed-window counter shared by every process. */
+  async #retryReleases() {
+    for (const [runId, userId] of [...this.#pendingReleases]) {
+      try {
+        await this.commands.send('HDEL', [`runs:user:${userId}`, runId])
+        this.#pendingReleases.delete(runId)
+      } catch {
+        return // down again: the next reconnect retries
+      }
+    }
+  }
+
+  /**
+   * A fixed-window counter shared by every process. While Redis is unreachable a per-process
+   * window counts instead (logins keep working, still limited).
+   */
   rateLimiter(prefix: string, max: number, windowSeconds: number): RateLimiter {
+    const local = memoryRateLimiter(max, windowSeconds)
     return {
       hit: async (key): Promise<RateDecision> => {
         const redisKey = `rate:${prefix}:${key}`
-        const [count, ttl] = (await this.commands.send('EVAL', [HIT_WINDOW, '1', redisKey, String(windowSeconds * 1000)])) as [number, number]
+        let reply: [number, number]
+        try {
+          reply = (await this.commands.send('EVAL', [HIT_WINDOW, '1', redisKey, String(windowSeconds * 1000)])) as [number, number]
+        } catch {
+          return local.hit(key)
+        }
+        const [count, ttl] = reply
         if (Number(count) > max) return { allowed: false, retryAfterSeconds: Math.max(1, Number(ttl) / 1000) }
         return { allowed: true }
       },
       reset: async (key) => {
-        await this.commands.send('DEL', [`rate:${prefix}:${key}`])
+        await local.reset(key)
+        await this.commands.send('DEL', [`rate:${prefix}:${key}`]).catch(() => {})
       },
     }
   }
@@ -208,9 +330,10 @@ export class RedisCluster {
     return (await this.commands.send('EXISTS', [`node:${nodeId}`])) === 1
   }
 
-  /** One survivor wins the right to close a dead process's runs. */
+  /** One survivor wins the right to close a dead process's runs (and may try again if it failed). */
   async claimTakeover(deadNodeId: string): Promise<boolean> {
-    return (await this.commands.send('SET', [`takeover:${deadNodeId}`, this.nodeId, 'NX', 'PX', '60000'])) === 'OK'
+    const claimed = await this.commands.send('EVAL', [CLAIM, '1', `takeover:${deadNodeId}`, this.nodeId, '60000'])
+    return Number(claimed) === 1
   }
 
   async ping(): Promise<boolean> {
@@ -232,11 +355,11 @@ export class RedisCluster {
   }
 }
 
-export const HEARTBEAT_MS = 1000
-export const NODE_TTL_MS = 5000
-
 /** HLEN < max → HSET run → 1, else 0; atomic across processes. */
 const ACQUIRE_RUN = `if redis.call('HLEN', KEYS[1]) < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) return 1 else return 0 end`
 
 /** INCR with the window set on the first hit; returns {count, ms left}. */
 const HIT_WINDOW = `local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return {n, redis.call('PTTL', KEYS[1])}`
+
+/** SET NX, or already ours (a claimer whose first takeover failed half-way may try again). */
+const CLAIM = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end return 0`

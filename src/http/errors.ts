@@ -49,6 +49,9 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
+/** Largest request body the API takes (a CSV upload is the biggest legitimate one). */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024
+
 export function errorBody(code: string, message: string) {
   return { error: { code, message } }
 }
@@ -74,6 +77,11 @@ export const errorHandler = new Elysia({ name: 'error-handler' })
   .error({ AppError })
   // Strict JSON: Elysia's own parser lets a malformed body through as "no body" on routes whose
   // body is optional; bad input must be a clear 400 instead.
+  // Bodies over the limit get the error envelope; Bun itself only cuts bodies far past it.
+  .onRequest(({ request }) => {
+    const length = Number(request.headers.get('content-length') ?? 0)
+    if (length > MAX_BODY_BYTES) return json(413, errorBody('payload_too_large', `the request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`))
+  })
   .onParse({ as: 'global' }, async ({ request, contentType }) => {
     if (!contentType?.toLowerCase().startsWith('application/json')) return
     const text = await request.text()

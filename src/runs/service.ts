@@ -98,6 +98,11 @@ export class RunManager {
     return this.#accepting
   }
 
+  /** Journals held in memory: running runs plus finished ones within their grace period. */
+  get journalsInMemory() {
+    return this.active.size + this.#recent.size
+  }
+
   /** Starts a run for the active user; resolves once it is accepted (its events follow). */
   async start(input: StartRunInput, onAccepted?: (run: { runId: string; threadId: string }) => void): Promise<{ runId: string; threadId: string; done: Promise<void> }> {
     if (!this.#accepting) throw new AppError(503, 'server_shutting_down', 'the server is shutting down; try again in a moment')

@@ -236,8 +236,9 @@ class SignedInApp {
     this.#main.replaceChildren(view.el)
     const wasOpen = this.#sidebar.classList.contains('open')
     this.#toggleSidebar(false)
-    if (view instanceof ChatView) view.focus()
-    else if (wasOpen) this.#main.focus()
+    // On touch screens focusing the composer would pop the keyboard up on every navigation.
+    if (view instanceof ChatView && matchMedia('(pointer: fine)').matches) view.focus()
+    else if (wasOpen || view instanceof ChatView) this.#main.focus()
     else view.el.querySelector<HTMLElement>('input, textarea')?.focus()
   }
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, t
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { chromiumPath, lastAnswerText, launchBrowser, sendMessage, signedInPage, waitForRunEnd, waitForSocket } from '../../support/browser'
+import { chromiumPath, lastAnswerText, launchBrowser, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket } from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
 import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
 import { startTestServer, type TestServer } from '../../support/server'
@@ -90,6 +90,11 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     await page.locator('.turn-assistant').waitFor()
     expect(await lastAnswerText(page)).toBe(answer)
     expect(await page.locator('.turn-user').count()).toBe(1)
+    // The stored run's steps can be brought back.
+    await page.getByRole('button', { name: 'Show steps' }).click()
+    await page.locator('.turn-assistant .run-status', { hasText: 'Completed' }).waitFor()
+    expect(await page.locator('.thinking-block .thinking-text').textContent()).toBe('The user asks about geography.')
+    expect(await lastAnswerText(page)).toBe(answer)
     expect(errors).toEqual([])
     await context.close()
   })
@@ -125,7 +130,12 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
 
   test('a data-analyst run shows the hand-off, a card per tool call with its result, and the answer', async () => {
     fake.setHandler(createDemoBrain({ chunkDelayMs: 4 }))
-    const { page, context, user, errors } = await signedInPage(browser, server, 'analyst')
+    // A stable, readable account for the screenshot.
+    const res = await server.api('/api/auth/register', { body: { email: 'ada@example.test', password: 'analytical-engine', name: 'Ada' } })
+    expect(res.status).toBe(201)
+    const ada = (await res.json()) as any
+    const user = { ...ada, id: ada.user.id, email: ada.user.email }
+    const { page, context, errors } = await openPage(browser, server.url, { session: user })
     const csv = 'region,product,amount\nNorth,Widget,1200\nSouth,Gadget,800\nNorth,Gizmo,600\nEast,Widget,400\nSouth,Widget,300\n'
     expect((await server.api('/api/datasets', { token: user.accessToken, body: { name: 'sales', csv } })).status).toBe(201)
     await waitForSocket(page)
@@ -149,8 +159,9 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     expect(await lastAnswerText(page)).toContain('North has the largest sum_amount (1,800)')
     expect(await page.locator('.turn-assistant .agent-badge').last().textContent()).toBe('Data analyst')
 
-    // The screenshot for the README.
-    const docs = join(import.meta.dir, '../../../docs')
+    // The screenshot for the README: into docs/ with UPDATE_SCREENSHOTS=1, else test-results/
+    // (so an ordinary test run leaves the work tree clean).
+    const docs = join(import.meta.dir, '../../..', process.env.UPDATE_SCREENSHOTS ? 'docs' : 'test-results')
     mkdirSync(docs, { recursive: true })
     await page.setViewportSize({ width: 1200, height: 1040 })
     await page.mouse.move(0, 0)

@@ -164,3 +164,11 @@ describe('routes and auth', () => {
     }
   })
 })
+
+describe('request size', () => {
+  test('a body over 8 MiB is 413 with the error envelope', async () => {
+    const res = await server.api('/api/threads', { token: user.accessToken, body: { title: "x".repeat(9 * 1024 * 1024) } })
+    expect(res.status).toBe(413)
+    expect(((await res.json()) as any).error.code).toBe('payload_too_large')
+  })
+})
