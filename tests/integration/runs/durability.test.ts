@@ -24,6 +24,10 @@ async function start(env: Record<string, string>, dir?: string): Promise<ChildSe
   return { ...child, base }
 }
 
+/** What registerUsers needs from a server: POSTs of JSON to it. */
+const postTo = (base: string) => ({
+  api: (path: string, init?: { body?: unknown }) => fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }),
+})
 const api = (base: string, path: string, token: string) => fetch(base + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>)
 
 describe('kill -9 in the middle of 50 streaming runs', () => {
@@ -31,7 +35,7 @@ describe('kill -9 in the middle of 50 streaming runs', () => {
     // An endless slow stream: every run is mid-answer when the process dies.
     const ollama = await startFakeOllama({ handler: () => ({ content: 'x'.repeat(10_000), chunkSize: 1, chunkDelayMs: 5 }) })
     const first = await start({ OLLAMA_HOST: ollama.url, MAX_RUNS_PER_USER: '10', OLLAMA_SLOTS: '50' })
-    const users = await registerUsers({ api: (path, init) => fetch(first.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }) }, 5, 'durable')
+    const users = await registerUsers(postTo(first.base), 5, 'durable')
     const sockets = await Promise.all(users.map((u) => WsClient.connect(first.base.replace('http', 'ws') + '/ws', u.accessToken)))
     const runs = await Promise.all(sockets.flatMap((ws, i) => Array.from({ length: 10 }, (_, r) => ws.chat(`user ${i} run ${r}`).then((run) => ({ ...run, ws, user: users[i] })))))
     expect(runs).toHaveLength(50)
@@ -87,7 +91,7 @@ describe('SIGTERM drains', () => {
     const ollama = await startFakeOllama({ handler: () => ({ content: 'finishing up nicely', chunkSize: 2, chunkDelayMs: 30 }) })
     const child = await start({ OLLAMA_HOST: ollama.url, SHUTDOWN_GRACE_MS: '5000' })
     try {
-      const [user] = await registerUsers({ api: (path, init) => fetch(child.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }) }, 1, 'drain')
+      const [user] = await registerUsers(postTo(child.base), 1, 'drain')
       const ws = await WsClient.connect(child.base.replace('http', 'ws') + '/ws', user.accessToken)
       const { runId } = await ws.chat('please finish')
       await ws.waitFor((f) => f.type === 'message_delta' && f.runId === runId)
@@ -106,7 +110,7 @@ describe('SIGTERM drains', () => {
     const ollama = await startFakeOllama({ handler: () => ({ hang: true }) })
     const child = await start({ OLLAMA_HOST: ollama.url, SHUTDOWN_GRACE_MS: '1500' })
     try {
-      const [user] = await registerUsers({ api: (path, init) => fetch(child.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }) }, 1, 'drain')
+      const [user] = await registerUsers(postTo(child.base), 1, 'drain')
       const ws = await WsClient.connect(child.base.replace('http', 'ws') + '/ws', user.accessToken)
       const { runId } = await ws.chat('this never ends')
       await ws.waitFor((f) => f.type === 'agent_thinking' && f.runId === runId)
