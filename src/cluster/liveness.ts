@@ -1,7 +1,7 @@
 import { log } from '../log'
 import type { RunJournalStore } from '../db/repositories/runs'
 import type { RunManager } from '../runs/service'
-import { LIVENESS_GRACE_MS, type RedisCluster } from './redis'
+import type { RedisCluster } from './redis'
 
 const LOST_MESSAGE = 'the server process running this run stopped; send your message again'
 
@@ -10,9 +10,9 @@ const LOST_MESSAGE = 'the server process running this run stopped; send your mes
  * on a process whose heartbeat is gone, and closes them as failed (`node_lost`) with their
  * `agent_completed`, delivered through the bus to the owners' connections on the survivors.
  *
- * - A node is declared dead only while our own Redis connection has been up for
- *   LIVENESS_GRACE_MS: right after a Redis restart no heartbeat key exists yet, and live nodes
- *   must not lose their runs to that.
+ * - No node is declared dead within LIVENESS_GRACE_MS of a Redis (re)start or of our own
+ *   reconnect: right after a Redis restart no heartbeat key exists yet, and live nodes that are
+ *   still reconnecting must not lose their runs to that.
  * - One survivor claims each dead node (`takeover:<node>`), so each run gets one closing event.
  * - Runs recorded under our own NODE_ID but not running here are from an earlier life of this
  *   process (restarted under the same NODE_ID after a crash): no one else would close them, so
@@ -27,16 +27,21 @@ export function startLivenessSweeper(cluster: RedisCluster, runs: RunManager, jo
     busy = true
     try {
       if (!ownChecked) {
-        const closed = await runs.recoverInterrupted('server_restart', 'the server restarted while this run was in progress', [cluster.nodeId], { createdBefore: startedAt })
+        // Claimed like any takeover: a survivor that already took our old runs over does it.
+        if (await cluster.claimTakeover(cluster.nodeId)) {
+          const closed = await runs.recoverInterrupted('server_restart', 'the server restarted while this run was in progress', [cluster.nodeId], { createdBefore: startedAt })
+          if (closed > 0) log.warn('closed runs interrupted by the last stop of this node', { nodeId: cluster.nodeId, count: closed })
+          await cluster.releaseTakeover(cluster.nodeId)
+        }
         ownChecked = true
-        if (closed > 0) log.warn('closed runs interrupted by the last stop of this node', { nodeId: cluster.nodeId, count: closed })
       }
-      if (!cluster.upSince || Date.now() - cluster.upSince < LIVENESS_GRACE_MS) return
+      if ((await cluster.livenessGraceLeft()) > 0) return
       for (const nodeId of await journal.runningNodeIds()) {
         if (nodeId === cluster.nodeId || (await cluster.isAlive(nodeId))) continue
         if (!(await cluster.claimTakeover(nodeId))) continue
         const closed = await runs.recoverInterrupted('node_lost', LOST_MESSAGE, [nodeId], { republishTail: 1000 })
         if (closed > 0) log.warn('closed the runs of a lost process', { nodeId, count: closed })
+        await cluster.releaseTakeover(nodeId)
       }
     } catch (error) {
       log.debug('liveness sweep skipped', { error: String(error) })

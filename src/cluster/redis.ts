@@ -54,6 +54,8 @@ export class ResilientRedis {
   #reconnecting = false
   /** Date.now() of the last successful connect; 0 while down. */
   upSince = 0
+  /** Date.now() of the last successful *re*connect (0 if the first connect never failed). */
+  reconnectedAt = 0
   /** Date.now() when the connection was lost; 0 while up. */
   downSince = 0
   onReconnect?: () => void
@@ -115,7 +117,7 @@ export class ResilientRedis {
           await this.client.connect()
         }
         this.#retry = 0
-        this.upSince = Date.now()
+        this.upSince = this.reconnectedAt = Date.now()
         const downFor = this.downSince ? Date.now() - this.downSince : 0
         this.downSince = 0
         log.info('redis connection back', { client: this.name, downMs: downFor })
@@ -189,9 +191,17 @@ export class RedisCluster {
     this.#heartbeat.unref?.()
   }
 
-  /** When the commands connection has been up since (0 while down): the liveness grace. */
-  get upSince() {
-    return this.commands.upSince
+  /**
+   * Milliseconds before which no other node may be declared dead (0: now is fine): within
+   * LIVENESS_GRACE_MS of Redis's own start (a restart drops every heartbeat key) and of our
+   * own reconnect (the others may still be reconnecting), and while we are down.
+   */
+  async livenessGraceLeft(): Promise<number> {
+    if (!this.commands.connected) return LIVENESS_GRACE_MS
+    const info = String(await this.commands.send('INFO', ['server']))
+    const uptimeMs = Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? Number.POSITIVE_INFINITY) * 1000
+    const sinceReconnect = this.commands.reconnectedAt ? Date.now() - this.commands.reconnectedAt : Number.POSITIVE_INFINITY
+    return Math.max(0, LIVENESS_GRACE_MS - Math.min(uptimeMs, sinceReconnect))
   }
 
   get subscribed() {
@@ -336,6 +346,11 @@ export class RedisCluster {
     return Number(claimed) === 1
   }
 
+  /** Gives a claim back once the runs are closed (only ours: a compare-and-delete). */
+  async releaseTakeover(deadNodeId: string): Promise<void> {
+    await this.commands.send('EVAL', [RELEASE, '1', `takeover:${deadNodeId}`, this.nodeId])
+  }
+
   async ping(): Promise<boolean> {
     try {
       return (await this.commands.send('PING', [])) === 'PONG'
@@ -363,3 +378,6 @@ const HIT_WINDOW = `local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.c
 
 /** SET NX, or already ours (a claimer whose first takeover failed half-way may try again). */
 const CLAIM = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end return 0`
+
+/** DEL if the value is ours. */
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`

@@ -247,15 +247,30 @@ export class RunManager {
 
   /**
    * Closes runs a crash left `running`: each gets its `agent_completed` (failed) so every
-   * journal ends properly. Called on start, before accepting.
+   * journal ends properly. Called on start, before accepting; in cluster mode by the liveness
+   * sweeper for a dead process's runs (`nodeIds`), where `republishTail` first publishes again
+   * up to that many of the run's last stored events: the dead process may have stored them and
+   * died before publishing them, and connections drop the ones they already have (by seq).
+   * `createdBefore` (ms) leaves runs created since alone.
    */
-  async recoverInterrupted(code = 'server_restart', message = 'the server restarted while this run was in progress', nodeIds?: string[]): Promise<number> {
-    const stale = await this.deps.journalStore.listRunning(nodeIds)
+  async recoverInterrupted(
+    code = 'server_restart',
+    message = 'the server restarted while this run was in progress',
+    nodeIds?: string[],
+    opts: { createdBefore?: number; republishTail?: number } = {},
+  ): Promise<number> {
+    const stale = (await this.deps.journalStore.listRunning(nodeIds)).filter((row) => !this.active.has(row.id) && (opts.createdBefore === undefined || row.createdAt < opts.createdBefore))
     for (const row of stale) {
-      if (this.active.has(row.id)) continue
       const context = createUserContext({ userId: row.userId, role: 'user', runId: row.id })
       await context.run(async () => {
-        const lastSeq = await this.deps.journalStore.lastSeq(row.id)
+        let lastSeq = await this.deps.journalStore.lastSeq(row.id)
+        if (opts.republishTail && lastSeq > 0) {
+          for (const wire of await this.deps.runs.eventsAfter(row.id, Math.max(0, lastSeq - opts.republishTail))) {
+            const event = JSON.parse(wire) as RunEvent
+            lastSeq = Math.max(lastSeq, event.seq)
+            this.deps.publisher.publish(row.userId, { event, wire })
+          }
+        }
         const journal = new RunJournal(row.id, row.userId, row.threadId, row.agent, this.persister, this.deps.publisher, lastSeq)
         if (lastSeq === 0) journal.append({ type: 'agent_started', input: row.input })
         const error = { code, message }

@@ -150,10 +150,12 @@ export function wsRoutes(opts: WsOptions) {
     return connection.context.run(() =>
       handle(state, connection, frame).catch((error) => {
         const requestId = 'requestId' in frame ? frame.requestId : undefined
-        if (error instanceof AppError) connection.sendFrame(errorFrame(error.code, error.message, requestId))
+        // A failed cancel or resume names its run, so a client with several can tell which.
+        const about = 'runId' in frame ? { runId: frame.runId } : {}
+        if (error instanceof AppError) connection.sendFrame({ ...errorFrame(error.code, error.message, requestId), ...about })
         else {
           log.error('websocket frame failed', { type: frame.type, error: String(error) })
-          connection.sendFrame(errorFrame('internal_error', 'the server could not handle this frame', requestId))
+          connection.sendFrame({ ...errorFrame('internal_error', 'the server could not handle this frame', requestId), ...about })
         }
       }),
     )

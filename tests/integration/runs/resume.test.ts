@@ -60,6 +60,7 @@ describe('resume after a disconnect', () => {
     bob.ws.send({ type: 'resume', runId, afterSeq: 0 })
     const error = await bob.ws.waitFor((f) => f.type === 'error')
     expect(error.code).toBe('not_found')
+    expect(error.runId).toBe(runId) // the client can tell which of its resumes failed
     await alice.ws.completion(runId)
     expect(bob.ws.frames.filter((f) => f.runId === runId)).toEqual([])
   })
