@@ -62,7 +62,7 @@ describe('resume after a disconnect', () => {
     expect(error.code).toBe('not_found')
     expect(error.runId).toBe(runId) // the client can tell which of its resumes failed
     await alice.ws.completion(runId)
-    expect(bob.ws.frames.filter((f) => f.runId === runId)).toEqual([])
+    expect(bob.ws.eventsOf(runId)).toEqual([]) // only the error names it: no event of it
   })
 })
 
