@@ -15,7 +15,7 @@ import { oidcService } from './auth/oidc/service'
 import { oidcRoutes } from './auth/oidc'
 import { threadsService } from './threads/service'
 import { threadRoutes } from './threads'
-import { healthRoutes } from './health'
+import { healthRoutes, type ReadinessProbe } from './health'
 import { errorHandler, MAX_BODY_BYTES } from './http/errors'
 import { log } from './log'
 import { createOllamaProvider, modelRoutes } from './llm'
@@ -144,15 +144,23 @@ export type Runtime = ReturnType<typeof createRuntime>
 
 export type Services = Awaited<ReturnType<typeof createServices>>
 
+/** What /ready reports besides the database: Ollama (hosts, circuits, queue) and Redis in cluster mode. */
+function readinessProbes(services: Services, runtime: Runtime): ReadinessProbe[] {
+  const ollama: ReadinessProbe = async () => {
+    const status = await runtime.llm.status()
+    return { ollama: status.reachable ? 'reachable' : 'unreachable', ollamaHosts: status.hosts, ollamaQueue: status.queue }
+  }
+  const cluster = services.cluster
+  const redis: ReadinessProbe = async () => ({ redis: cluster && (await cluster.ping()) ? 'ok' : 'unreachable', nodeId: services.config.nodeId })
+  return cluster ? [ollama, redis] : [ollama]
+}
+
 /** Composes the feature plugins into one app. */
 export function createApp(services: Services, runtime: Runtime) {
   const guard = authGuard(services.access)
   return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: 1024 * 1024, idleTimeout: 120, sendPings: true } })
     .use(errorHandler)
-    .use(healthRoutes(services.database, [async () => {
-      const status = await runtime.llm.status()
-      return { ollama: status.reachable ? 'reachable' : 'unreachable', ollamaHosts: status.hosts, ollamaQueue: status.queue }
-    }, async () => (services.cluster ? { redis: (await services.cluster.ping()) ? 'ok' : 'unreachable', nodeId: services.config.nodeId } : {})]))
+    .use(healthRoutes(services.database, readinessProbes(services, runtime)))
     .use(metricsRoutes(runtime.metrics))
     .use(wsRoutes({ access: services.access, runs: runtime.runs, registry: runtime.registry, maxBufferedBytes: services.config.wsMaxBufferedBytes, onConnectionsChanged: () => runtime.metrics.connectionsChanged() }))
     .use(runRoutes(runtime.runs, services.repos.runs, guard))
