@@ -37,7 +37,7 @@ try {
 
   // Warm-up (one run per user, checked too) so lazy initialisation is not counted as growth.
   const warm = await clients.chat(users.map((u) => ({ userId: u.id, runs: 1 })))
-  await Bun.sleep(GRACE_MS + 300)
+  await Bun.sleep(GRACE_MS + 2000) // past the journal grace, and idle long enough for the allocator to return freed pages
   const before = await memory()
   console.log(`heap before: ${fmtMemory(before)}`)
 
@@ -62,7 +62,7 @@ try {
     { timeoutMs: 600_000 },
   )
   const elapsed = performance.now() - started
-  await Bun.sleep(GRACE_MS + 300) // finished journals leave memory after the grace period
+  await Bun.sleep(GRACE_MS + 2000) // finished journals leave memory after the grace period; freed pages go back
   const after = await memory()
   console.log(`heap after:  ${fmtMemory(after)}`)
 

@@ -128,6 +128,7 @@ export function createRuntime(services: Services) {
       alerts.runFinished(outcome)
     },
   })
+  if (cluster) cluster.onStateChange = (state) => void (state === 'down' && alerts.redisDown())
   cluster?.onControl((message) => {
     if (message.type === 'cancel') runs.abort(message.runId, new RunStop('cancelled'))
   })

@@ -3,14 +3,14 @@
  * through the server's path versus a bare Bun.serve WebSocket sending the same frames to the
  * same number of clients.
  *
- *   bun run bench:fanout [--users 50] [--conns 4] [--runs 4] [--rounds 2] [--chars 2000] [--chunk 2]
+ *   bun run bench:fanout [--users 50] [--conns 4] [--runs 4] [--rounds 4] [--chars 2000] [--chunk 2]
  *
- *   [--trials 3]
+ *   [--trials 5]
  *
  * Three phases, the same users and connections (clients in a child process, counting frames):
  *  A. end to end: every user runs `--runs` chats at once, `--rounds` times; the scripted model
- *     streams `--chars` characters in `--chunk`-character chunks with no delay (it runs in the
- *     clients' process, outside the server's, as Ollama would). Events go
+ *     streams `--chars` characters in `--chunk`-character chunks with no delay (it runs in a
+ *     process of its own, outside the server's, as Ollama would). Events go
  *     runner → journal (seq, group-commit persistence) → bus → registry → Connection.send to
  *     every connection of the owner. The frames published on the bus are recorded.
  *  B. journal → socket: the recorded events are appended again through real RunJournals (real
@@ -18,27 +18,30 @@
  *     model, the ollama client and the runner; paced in rounds (one event per run per tick).
  *  C. bare baseline: a plain Bun.serve WebSocket server sends the recorded frames (same
  *     strings, so same sizes) to the same clients, paced the same way.
- * B and C run `--trials` times, alternated; their medians are compared.
+ *  B'. as B, with the journal's batch hook (publishBatch) reset so every frame is its own socket
+ *     write: what the corked batch writes of src/ws/connection.ts gain (when the hook exists).
+ * B, B' and C run `--trials` times, alternated; their medians are compared.
  * Figure: frames received at the clients / (last frame − first frame). Target: ≥ 50 % of C.
  */
 import type { ServerWebSocket } from 'bun'
 import type { JournalEntry } from '../../src/runs/journal'
-import { LoadClients, commandLine, fmtMs, fmtRate, intArg, makeUsers, printMachine, recordResult, round, startBenchServer, type BenchUser, type Counters } from './lib'
+import { LoadClients, startModelProcess, commandLine, fmtMs, fmtRate, intArg, makeUsers, printMachine, recordResult, round, startBenchServer, type BenchUser, type Counters } from './lib'
 
 const USERS = intArg('users', 50)
 const CONNS = intArg('conns', 4)
 const RUNS = intArg('runs', 4)
-const ROUNDS = intArg('rounds', 2)
+const ROUNDS = intArg('rounds', 4)
 const CHARS = intArg('chars', 2000)
 const CHUNK = intArg('chunk', 2)
-const TRIALS = Math.max(1, intArg('trials', 3))
+const TRIALS = Math.max(1, intArg('trials', 5))
 
 printMachine(`fan-out: ${USERS} users × ${CONNS} connections, ${RUNS} runs per user at once × ${ROUNDS} rounds, ${CHARS} chars in ${CHUNK}-char chunks`)
 
 const text = 'The quick brown fox jumps over the lazy dog. '.repeat(Math.ceil(CHARS / 45)).slice(0, CHARS)
-// The scripted model runs in the clients' process, as Ollama would run outside the server's.
+// The scripted model runs in a process of its own, as Ollama runs outside the server's.
 const clients = await LoadClients.spawn()
-const { url: ollamaUrl } = await clients.startFake({ mode: 'fixed', content: text, chunkSize: CHUNK, chunkDelayMs: 0 })
+const modelProcess = await startModelProcess({ mode: 'fixed', content: text, chunkSize: CHUNK, chunkDelayMs: 0 })
+const ollamaUrl = modelProcess.url
 const bs = await startBenchServer({ ollamaUrl, env: { MAX_RUNS_PER_USER: String(Math.max(4, RUNS)) } })
 
 const rate = (c: Counters) => (c.lastAt > c.firstAt ? c.eventFrames / ((c.lastAt - c.firstAt) / 1000) : 0)
@@ -75,11 +78,11 @@ try {
     list.push(entry)
   })
   await clients.counters(true)
-  const requestsBefore = await clients.fakeRequests()
+  const requestsBefore = await modelProcess.requests()
   const a = await clients.chat(users.map((u) => ({ userId: u.id, runs: RUNS * ROUNDS, concurrency: RUNS })), { light: true, timeoutMs: 300_000 })
   const ca = await clients.counters(true)
   untap()
-  const modelCalls = (await clients.fakeRequests()) - requestsBefore
+  const modelCalls = (await modelProcess.requests()) - requestsBefore
   const chunks = modelCalls * Math.ceil(CHARS / CHUNK)
   console.log(
     `\nA end to end: ${a.runs} runs (${JSON.stringify(a.statuses)}), ${modelCalls} model calls streaming ${chunks.toLocaleString('en-US')} chunks; ` +
@@ -145,31 +148,47 @@ try {
   const bareBuffered = () => bareSockets.reduce((m, ws) => Math.max(m, ws.getBufferedAmount()), 0)
   const expected = published * CONNS
 
-  const bTrials: Counters[] = []
-  const cTrials: Counters[] = []
-  for (let t = 0; t < TRIALS; t++) {
-    // B: journal → bus → registry → Connection.send (real persister, real rows)
+  // The journal's batch hook (src/runs/journal.ts publishBatch), when this version has it: the
+  // WebSocket layer writes each connection's frames of a stored batch corked. B' runs without it.
+  const journalModule = (await import('../../src/runs/journal')) as { publishBatch?: { run(fn: () => void): void } }
+  const hook = journalModule.publishBatch
+  async function replayThroughJournals(label: string, corked: boolean): Promise<Counters> {
     const journals = await journalsFor()
     Bun.gc(true)
     await clients.counters(true)
-    const waitB = clients.waitFrames(expected, 300_000)
-    await pace(
-      journals.map((r) => {
-        let i = 0
-        return {
-          next: () => {
-            const { type, runId, threadId, seq, ts, agent, ...rest } = r.events[i++] as any
-            r.journal.append({ type, ...rest })
-            return i < r.events.length
-          },
-        }
-      }),
-      serverBuffered,
-    )
-    await bs.server.runtime.runs.persister.flush()
-    const cb = await waitB
-    bTrials.push(cb)
-    console.log(describe(`B journal → socket, trial ${t + 1}`, cb) + (cb.eventFrames < expected ? `  (! expected ${expected})` : ''))
+    const installed = hook?.run
+    if (hook && !corked) hook.run = (fn) => fn()
+    try {
+      const wait = clients.waitFrames(expected, 300_000)
+      await pace(
+        journals.map((r) => {
+          let i = 0
+          return {
+            next: () => {
+              const { type, runId, threadId, seq, ts, agent, ...rest } = r.events[i++] as any
+              r.journal.append({ type, ...rest })
+              return i < r.events.length
+            },
+          }
+        }),
+        serverBuffered,
+      )
+      await bs.server.runtime.runs.persister.flush()
+      const c = await wait
+      console.log(describe(label, c) + (c.eventFrames < expected ? `  (! expected ${expected})` : ''))
+      return c
+    } finally {
+      if (hook && installed) hook.run = installed
+    }
+  }
+
+  const bTrials: Counters[] = []
+  const b0Trials: Counters[] = []
+  const cTrials: Counters[] = []
+  for (let t = 0; t < TRIALS; t++) {
+    // B: journal → bus → registry → Connection.send (real persister, real rows)
+    bTrials.push(await replayThroughJournals(`B journal → socket, trial ${t + 1}`, true))
+    if (hook) b0Trials.push(await replayThroughJournals(`B' same, one write per frame, trial ${t + 1}`, false))
 
     // C: bare Bun.serve, the recorded frames as they were sent
     Bun.gc(true)
@@ -198,12 +217,14 @@ try {
   bare.stop(true)
   const median = (list: Counters[]) => [...list].sort((x, y) => rate(x) - rate(y))[Math.floor(list.length / 2)]
   const cb = median(bTrials)
+  const cb0 = b0Trials.length ? median(b0Trials) : undefined
   const cc = median(cTrials)
 
   const ratioA = rate(ca) / rate(cc)
   const ratioB = rate(cb) / rate(cc)
   console.log(`\nratio A / C (end to end vs bare): ${(ratioA * 100).toFixed(1)} %`)
   console.log(`ratio B / C (journal → socket vs bare): ${(ratioB * 100).toFixed(1)} %`)
+  if (cb0) console.log(`ratio B' / C (without corked batch writes): ${((rate(cb0) / rate(cc)) * 100).toFixed(1)} %; B / B' ${(rate(cb) / rate(cb0)).toFixed(2)}×`)
   recordResult('fanout', {
     command: commandLine('bench:fanout'),
     params: { users: USERS, conns: CONNS, runs: RUNS, rounds: ROUNDS, chars: CHARS, chunk: CHUNK, trials: TRIALS },
@@ -214,6 +235,7 @@ try {
       eventsPublished: published,
       endToEnd: { frames: ca.eventFrames, bytes: ca.eventBytes, ms: round(ca.lastAt - ca.firstAt), perSecond: Math.round(rate(ca)) },
       journalToSocket: { frames: cb.eventFrames, bytes: cb.eventBytes, ms: round(cb.lastAt - cb.firstAt), perSecond: Math.round(rate(cb)), trials: bTrials.map((c) => Math.round(rate(c))) },
+      ...(cb0 && { journalToSocketUncorked: { perSecond: Math.round(rate(cb0)), trials: b0Trials.map((c) => Math.round(rate(c))) } }),
       bare: { frames: cc.eventFrames, bytes: cc.eventBytes, ms: round(cc.lastAt - cc.firstAt), perSecond: Math.round(rate(cc)), trials: cTrials.map((c) => Math.round(rate(c))) },
       ratioEndToEnd: round(ratioA, 3),
       ratioJournalToSocket: round(ratioB, 3),
@@ -221,6 +243,7 @@ try {
     targets: [
       { name: 'A end to end (frames/s)', value: fmtRate(rate(ca)), target: 'reported' },
       { name: 'B journal → socket (frames/s, median)', value: fmtRate(rate(cb)), target: 'reported' },
+      ...(cb0 ? [{ name: "B' one write per frame (frames/s, median)", value: fmtRate(rate(cb0)), target: 'reported' }] : []),
       { name: 'C bare Bun.serve (frames/s, median)', value: fmtRate(rate(cc)), target: 'baseline' },
       { name: 'A / C', value: `${(ratioA * 100).toFixed(1)} %`, target: '≥ 50 %', met: ratioA >= 0.5 },
       { name: 'B / C', value: `${(ratioB * 100).toFixed(1)} %`, target: '≥ 50 % (delivery path alone)', met: ratioB >= 0.5 },
@@ -231,6 +254,7 @@ try {
   exitCode = 1
 } finally {
   await clients.stop()
+  await modelProcess.stop()
   await bs.close()
 }
 process.exit(exitCode)

@@ -3,17 +3,20 @@
  * first 1,000 (target growth < 5 %), runs spread over ~50 users whose connections keep opening
  * and closing.
  *
- *   bun run bench:leaks [--runs 20000] [--users 50] [--per-connection 10] [--first 1000] [--sample-every 2000]
+ *   bun run bench:leaks [--runs 20000] [--users 50] [--per-connection 10] [--first 1000] [--sample-every 2000] [--settle-ms 3000]
  *
  * In cycles: every user opens a connection (every other user two), runs `--per-connection`
  * chats on it (two at a time, continuing one thread, every 4th asking for a tool call), and
  * closes it. Every run is checked (lost / duplicated / misdelivered must stay 0).
  * Finished runs keep their journal in memory for JOURNAL_GRACE_MS (60 s by default) so resumes
  * are served from memory; here the grace is 500 ms and every sample waits it out, so what is
- * measured is what stays. Memory is this process's (the server's; clients and the scripted
- * model run in a child process), after Bun.gc(true).
+ * measured is what stays. Likewise the failure-rate alert keeps one record per finished run for
+ * ALERT_FAILURE_WINDOW_MS (300 s by default; 1 s here). Each sample is taken after `--settle-ms`
+ * of idle time: the allocator returns freed pages to the system lazily, so RSS read right after
+ * a burst of runs is tens of MiB higher than a couple of seconds later. Memory is this process's (the server's; clients and the scripted
+ * model run in child processes), after Bun.gc(true).
  */
-import { LoadClients, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, makeUsers, memory, printMachine, printTable, recordResult, round, startBenchServer, type MemorySample } from './lib'
+import { LoadClients, startModelProcess, objectTypeCounts, typeGrowth, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, makeUsers, memory, printMachine, printTable, recordResult, round, startBenchServer, type MemorySample } from './lib'
 
 const RUNS = intArg('runs', 20_000)
 const USERS = intArg('users', 50)
@@ -21,13 +24,17 @@ const PER_CONNECTION = intArg('per-connection', 10)
 const FIRST = intArg('first', 1000)
 const SAMPLE_EVERY = intArg('sample-every', 2000)
 const GRACE_MS = 500
+const SETTLE_MS = intArg('settle-ms', 3000)
 
 printMachine(`leaks: ${RUNS} runs over ${USERS} users, connections reopened every ${PER_CONNECTION} runs`)
 const clients = await LoadClients.spawn()
-const { url: ollamaUrl } = await clients.startFake({ mode: 'echo', chunkSize: 6, chunkDelayMs: 0 })
-const bs = await startBenchServer({ ollamaUrl, env: { JOURNAL_GRACE_MS: String(GRACE_MS) } })
+const modelProcess = await startModelProcess({ mode: 'echo', chunkSize: 6, chunkDelayMs: 0 })
+const ollamaUrl = modelProcess.url
+const bs = await startBenchServer({ ollamaUrl, env: { JOURNAL_GRACE_MS: String(GRACE_MS), ALERT_FAILURE_WINDOW_MS: '1000' } })
 
 const samples: { runs: number; elapsedMs: number; mem: MemorySample }[] = []
+let firstTypes: Record<string, number> = {}
+let lastTypes: Record<string, number> = {}
 const totals = { runs: 0, completed: 0, lost: 0, duplicated: 0, misdelivered: 0, outOfOrder: 0, incomplete: 0, refused: 0, connectionsOpened: 0, errors: [] as string[] }
 let exitCode = 1
 try {
@@ -48,10 +55,14 @@ try {
     for (const k of ['runs', 'completed', 'lost', 'duplicated', 'misdelivered', 'outOfOrder', 'incomplete', 'refused'] as const) totals[k] += r[k]
     totals.errors.push(...r.errors.slice(0, 5))
     if (totals.runs >= nextSample || totals.runs >= RUNS) {
-      await Bun.sleep(GRACE_MS + 200)
+      // Past the journal grace, and long enough idle for the allocator to hand freed pages back
+      // (RSS measured right after a burst is 20-30 MiB higher and drops within ~2 s).
+      await Bun.sleep(SETTLE_MS)
       const mem = await memory()
       const elapsedMs = performance.now() - started
       samples.push({ runs: totals.runs, elapsedMs, mem })
+      lastTypes = await objectTypeCounts()
+      if (samples.length === 1) firstTypes = lastTypes
       console.log(`after ${totals.runs} runs (${fmtMs(elapsedMs)}, ${round(totals.runs / (elapsedMs / 1000), 1)} runs/s, ${totals.connectionsOpened} connections opened and closed): ${fmtMemory(mem)}`)
       nextSample = samples.length === 1 ? SAMPLE_EVERY : nextSample + SAMPLE_EVERY
     }
@@ -62,8 +73,16 @@ try {
   const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`
   console.log('')
   printTable(
-    samples.map((s) => [s.runs, fmtBytes(s.mem.heapUsed), pct((s.mem.heapUsed - first.mem.heapUsed) / first.mem.heapUsed), fmtBytes(s.mem.rss), pct((s.mem.rss - first.mem.rss) / first.mem.rss), s.mem.objects.toLocaleString('en-US')]),
-    ['runs', 'heap used', 'vs first', 'rss', 'vs first', 'objects'],
+    samples.map((s) => [
+      s.runs,
+      fmtBytes(s.mem.heapUsed),
+      pct((s.mem.heapUsed - first.mem.heapUsed) / first.mem.heapUsed),
+      fmtBytes(s.mem.rss),
+      pct((s.mem.rss - first.mem.rss) / first.mem.rss),
+      s.mem.rssAnon === undefined ? '—' : `${fmtBytes(s.mem.rssAnon)} / ${fmtBytes(s.mem.rssFile ?? 0)} / ${fmtBytes(s.mem.rssShmem ?? 0)}`,
+      s.mem.objects.toLocaleString('en-US'),
+    ]),
+    ['runs', 'heap used', 'vs first', 'rss', 'vs first', 'rss anon / file / shmem', 'objects'],
   )
   // Least-squares slope over every sample: steadier than two points when RSS jitters.
   const slope = (k: keyof MemorySample) => {
@@ -75,13 +94,14 @@ try {
     return den === 0 ? 0 : (xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0) / den) * 1000
   }
   console.log(`trend (least squares over ${samples.length} samples): heap ${fmtBytes(slope('heapUsed'))} per 1,000 runs, RSS ${fmtBytes(slope('rss'))} per 1,000 runs, ${round(slope('objects'), 1)} objects per 1,000 runs`)
+  console.log(`object types that grew most from ${first.runs} to ${last.runs} runs: ${typeGrowth(firstTypes, lastTypes).map(([k, d]) => `${k} ${d >= 0 ? '+' : ''}${d}`).join(', ')}`)
   console.log(`server state at the end: ${bs.server.runtime.registry.size} connections, ${bs.server.runtime.runs.active.size} active runs, persister pending ${bs.server.runtime.runs.persister.pending}`)
   for (const e of totals.errors.slice(0, 10)) console.log(`  ! ${e}`)
   const problems = totals.lost + totals.duplicated + totals.misdelivered + totals.outOfOrder + totals.incomplete
   recordResult('leaks', {
     command: commandLine('bench:leaks'),
-    params: { runs: RUNS, users: USERS, perConnection: PER_CONNECTION, first: FIRST, sampleEvery: SAMPLE_EVERY, journalGraceMs: GRACE_MS },
-    figures: { ...totals, errors: totals.errors.length, cycles: cycle, samples: samples.map((s) => ({ runs: s.runs, elapsedMs: round(s.elapsedMs), ...s.mem })), heapGrowth: round(growth('heapUsed'), 4), heapSlopePer1000Runs: Math.round(slope('heapUsed')), rssSlopePer1000Runs: Math.round(slope('rss')), rssGrowth: round(growth('rss'), 4), objectGrowth: round(growth('objects'), 4) },
+    params: { runs: RUNS, users: USERS, perConnection: PER_CONNECTION, first: FIRST, sampleEvery: SAMPLE_EVERY, journalGraceMs: GRACE_MS, alertFailureWindowMs: 1000, settleMs: SETTLE_MS },
+    figures: { ...totals, errors: totals.errors.length, cycles: cycle, samples: samples.map((s) => ({ runs: s.runs, elapsedMs: round(s.elapsedMs), ...s.mem })), heapGrowth: round(growth('heapUsed'), 4), heapSlopePer1000Runs: Math.round(slope('heapUsed')), rssSlopePer1000Runs: Math.round(slope('rss')), rssGrowth: round(growth('rss'), 4), objectGrowth: round(growth('objects'), 4), typeGrowth: Object.fromEntries(typeGrowth(firstTypes, lastTypes, 15)) },
     targets: [
       { name: `heap used after ${last.runs} vs after ${first.runs} runs`, value: `${fmtBytes(first.mem.heapUsed)} → ${fmtBytes(last.mem.heapUsed)} (${pct(growth('heapUsed'))})`, target: '< 5 %', met: growth('heapUsed') < 0.05 },
       { name: `RSS after ${last.runs} vs after ${first.runs} runs`, value: `${fmtBytes(first.mem.rss)} → ${fmtBytes(last.mem.rss)} (${pct(growth('rss'))})`, target: '< 5 %', met: growth('rss') < 0.05 },
@@ -95,6 +115,7 @@ try {
   console.error('leak benchmark failed:', error)
 } finally {
   await clients.stop()
+  await modelProcess.stop()
   await bs.close()
 }
 process.exit(exitCode)

@@ -6,7 +6,8 @@
  *  - makeUsers(): a few users registered through HTTP (argon2, limited concurrency), the rest
  *    created with the users repository + accessTokens.sign of the running server (say so).
  *  - LoadClients: the WebSocket clients live in a child process (`bun lib.ts --load-client`),
- *    driven over Bun's IPC, so their CPU and memory are not counted as the server's. The child
+ *    driven over Bun's IPC, so their CPU and memory are not counted as the server's; the
+ *    scripted model can run in a third process (startModelProcess), like a real Ollama. The child
  *    checks every run it sees: seq 1..n complete on every connection of the owner, no
  *    duplicate, and nothing of another user's runs (misdelivered).
  *  - percentiles, memory sampling after Bun.gc(true), a results writer (results.jsonl + table).
@@ -14,7 +15,7 @@
  * Nothing here asserts a timing: the scripts print figures and ratios against a baseline
  * measured in the same run.
  */
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { RunningServer } from '../../src/app'
@@ -124,8 +125,8 @@ export const BENCH_ENV: Record<string, string> = {
 
 /**
  * The real server, in this process, with a temp-file database and the scripted Ollama — in
- * this process too, or, with `ollamaUrl`, one the load-client process runs (LoadClients.startFake),
- * so its streaming costs no CPU of the server's process (like a real Ollama).
+ * this process too (`handler`), or, with `ollamaUrl`, one running in another process
+ * (startModelProcess), so its streaming costs no CPU of the server's process (like a real Ollama).
  */
 export async function startBenchServer(opts: { env?: Record<string, string>; handler?: ChatHandler; fake?: Omit<FakeOllamaOptions, 'handler'>; ollamaUrl?: string } = {}): Promise<BenchServer> {
   const { startFakeOllama } = await import('../../tests/support/fake-ollama')
@@ -294,6 +295,23 @@ export interface MemorySample {
   heapSize: number
   objects: number
   external: number
+  /** Linux /proc/self/status split of RSS: anonymous (malloc, JS heap), file-backed (mapped files, code), shared memory (SQLite's WAL index). */
+  rssAnon?: number
+  rssFile?: number
+  rssShmem?: number
+}
+
+function rssSplit(): Pick<MemorySample, 'rssAnon' | 'rssFile' | 'rssShmem'> {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8')
+    const kb = (name: string) => {
+      const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)
+      return m ? Number(m[1]) * 1024 : undefined
+    }
+    return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), rssShmem: kb('RssShmem') }
+  } catch {
+    return {}
+  }
 }
 
 /** Memory of this process after full collections (three, with pauses for finalisers and timers). */
@@ -305,10 +323,26 @@ export async function memory(): Promise<MemorySample> {
   }
   const usage = process.memoryUsage()
   const stats = heapStats()
-  return { rss: usage.rss, heapUsed: usage.heapUsed, heapSize: stats.heapSize, objects: stats.objectCount, external: usage.external }
+  return { rss: usage.rss, heapUsed: usage.heapUsed, heapSize: stats.heapSize, objects: stats.objectCount, external: usage.external, ...rssSplit() }
 }
 
-export const fmtMemory = (m: MemorySample) => `rss ${fmtBytes(m.rss)}, heap used ${fmtBytes(m.heapUsed)}, heap size ${fmtBytes(m.heapSize)}, ${m.objects.toLocaleString('en-US')} objects`
+/** Live objects per type (bun:jsc), after full collections. */
+export async function objectTypeCounts(): Promise<Record<string, number>> {
+  const { heapStats } = await import('bun:jsc')
+  Bun.gc(true)
+  return { ...heapStats().objectTypeCounts }
+}
+
+/** The types whose live count grew most from `a` to `b`. */
+export function typeGrowth(a: Record<string, number>, b: Record<string, number>, top = 8): [string, number][] {
+  return Object.keys({ ...a, ...b })
+    .map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)] as [string, number])
+    .filter(([, d]) => d !== 0)
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, top)
+}
+
+export const fmtMemory = (m: MemorySample) => `rss ${fmtBytes(m.rss)}${m.rssAnon !== undefined ? ` (anon ${fmtBytes(m.rssAnon)}, file ${fmtBytes(m.rssFile ?? 0)}, shmem ${fmtBytes(m.rssShmem ?? 0)})` : ''}, heap used ${fmtBytes(m.heapUsed)}, heap size ${fmtBytes(m.heapSize)}, ${m.objects.toLocaleString('en-US')} objects`
 
 // ---------------------------------------------------------------------------------------------
 // Results
@@ -353,6 +387,24 @@ export function commandLine(script: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The scripted model in its own process
+
+export type FakeSpec =
+  | { mode: 'fixed'; content: string; chunkSize?: number; chunkDelayMs?: number; firstChunkDelayMs?: number }
+  | { mode: 'echo'; chunkSize?: number; chunkDelayMs?: number; firstChunkDelayMs?: number; padding?: number }
+
+/**
+ * The scripted Ollama (tests/support/fake-ollama.ts) in a child process of its own, as a real
+ * Ollama runs outside the server: its streaming costs neither the server's process nor the
+ * clients' (whose clock measures latencies).
+ */
+export async function startModelProcess(spec: FakeSpec): Promise<{ url: string; requests(): Promise<number>; stop(): Promise<void> }> {
+  const host = await LoadClients.spawn()
+  const { url } = await host.startFake(spec)
+  return { url, requests: () => host.fakeRequests(), stop: () => host.stop() }
+}
+
+// ---------------------------------------------------------------------------------------------
 // WebSocket load clients in a child process
 
 export interface OpenResult {
@@ -376,6 +428,8 @@ export interface ChatJob {
   thinkMs?: [number, number]
   /** Extra text appended to every question. */
   extra?: string
+  /** Wait uniform [0, staggerMs] before the first send, so users don't start in lockstep. */
+  staggerMs?: number
 }
 
 export interface ChatResult {
@@ -431,7 +485,7 @@ export class LoadClients {
       stdout: 'inherit',
       stderr: 'inherit',
       ipc(message: any) {
-        const waiter = self?.#pending.get(message.id)
+        const waiter = self ? self.#pending.get(message.id) : undefined
         if (!waiter) return
         self!.#pending.delete(message.id)
         if (message.ok) waiter.resolve(message.result)
@@ -478,7 +532,7 @@ export class LoadClients {
    * Starts the scripted Ollama inside the load-client process: `fixed` streams `content` to
    * every call, `echo` is echoHandler(). Answers its URL; `fakeRequests()` counts its calls.
    */
-  startFake(spec: { mode: 'fixed'; content: string; chunkSize?: number; chunkDelayMs?: number; firstChunkDelayMs?: number } | { mode: 'echo'; chunkSize?: number; chunkDelayMs?: number; firstChunkDelayMs?: number; padding?: number }): Promise<{ url: string }> {
+  startFake(spec: FakeSpec): Promise<{ url: string }> {
     return this.call({ cmd: 'fake', spec })
   }
 
@@ -763,6 +817,7 @@ function runLoadClient() {
         let nextRun = 0
         return Array.from({ length: lanes }, async (_, lane) => {
           let threadId: string | undefined
+          if (job.staggerMs) await Bun.sleep(Math.random() * job.staggerMs)
           while (nextRun < job.runs && performance.now() < deadline) {
             const n = nextRun++
             const conn = userConns[(lane + n) % userConns.length]

@@ -2,9 +2,9 @@
  * Server overhead (issue 7, benchmark 2): time from sending the `chat` frame to the first
  * `message_delta`, minus the scripted model's own time to first chunk, with 100 users chatting.
  *
- *   bun run bench:overhead [--users 100] [--rounds 5] [--ttfc 20] [--think 250-750] [--chars 200] [--chunk 4] [--delay 2]
+ *   bun run bench:overhead [--users 100] [--rounds 5] [--ttfc 20] [--think 1000-3000] [--chars 200] [--chunk 8] [--delay 10]
  *
- * The scripted model (in the clients' process, outside the server's, as Ollama would be) waits
+ * The scripted model (in a process of its own, outside the server's, as Ollama would be) waits
  * `--ttfc` ms before its first chunk, then streams `--chars` characters in `--chunk`-character
  * chunks `--delay` ms apart.
  *
@@ -19,20 +19,21 @@
  * Overhead = server percentile − baseline percentile. Targets: p50 ≤ 5 ms, p95 ≤ 20 ms (steady).
  */
 import { Ollama } from 'ollama'
-import { LoadClients, arg, commandLine, fmtMs, intArg, makeUsers, printMachine, printTable, recordResult, round, startBenchServer, summarize, type Summary } from './lib'
+import { LoadClients, startModelProcess, arg, commandLine, fmtMs, intArg, makeUsers, printMachine, printTable, recordResult, round, startBenchServer, summarize, type Summary } from './lib'
 
 const USERS = intArg('users', 100)
 const ROUNDS = intArg('rounds', 5)
 const TTFC = intArg('ttfc', 20)
 const CHARS = intArg('chars', 200)
-const CHUNK = intArg('chunk', 4)
-const DELAY = intArg('delay', 2)
-const THINK = (arg('think', '250-750').split('-').map(Number) as [number, number]).map((n) => (Number.isFinite(n) ? n : 0)) as [number, number]
+const CHUNK = intArg('chunk', 8)
+const DELAY = intArg('delay', 10)
+const THINK = (arg('think', '1000-3000').split('-').map(Number) as [number, number]).map((n) => (Number.isFinite(n) ? n : 0)) as [number, number]
 if (THINK.length < 2) THINK[1] = THINK[0]
 
 printMachine(`server overhead: ${USERS} users × ${ROUNDS} chats, model time to first chunk ${TTFC} ms, think ${THINK[0]}–${THINK[1]} ms`)
 const clients = await LoadClients.spawn()
-const { url: ollamaUrl } = await clients.startFake({ mode: 'echo', firstChunkDelayMs: TTFC, chunkSize: CHUNK, chunkDelayMs: DELAY, padding: CHARS })
+const modelProcess = await startModelProcess({ mode: 'echo', firstChunkDelayMs: TTFC, chunkSize: CHUNK, chunkDelayMs: DELAY, padding: CHARS })
+const ollamaUrl = modelProcess.url
 const bs = await startBenchServer({ ollamaUrl })
 const model = bs.server.services.config.ollamaModel
 
@@ -41,7 +42,7 @@ async function baseline(label: string): Promise<number[]> {
   const samples: number[] = []
   await Promise.all(
     Array.from({ length: USERS }, async (_, u) => {
-      await Bun.sleep(Math.random() * THINK[1])
+      await Bun.sleep(Math.random() * THINK[1]) // same stagger as the server phase
       for (let r = 0; r < ROUNDS; r++) {
         const client = new Ollama({ host: ollamaUrl })
         const started = performance.now()
@@ -68,7 +69,7 @@ try {
   await clients.chat(users.map((u) => ({ userId: u.id, runs: 1 })))
 
   const base1 = await baseline('before')
-  const steady = await clients.chat(users.map((u) => ({ userId: u.id, runs: ROUNDS, reuseThread: true, thinkMs: THINK })), { timeoutMs: 300_000 })
+  const steady = await clients.chat(users.map((u) => ({ userId: u.id, runs: ROUNDS, reuseThread: true, thinkMs: THINK, staggerMs: THINK[1] })), { timeoutMs: 300_000 })
   const base2 = await baseline('after')
   const burst = await clients.chat(users.map((u) => ({ userId: u.id, runs: 1 })), { timeoutMs: 300_000 })
 
@@ -111,6 +112,7 @@ try {
   exitCode = 1
 } finally {
   await clients.stop()
+  await modelProcess.stop()
   await bs.close()
 }
 process.exit(exitCode)

@@ -11,7 +11,7 @@
  * Registering 1,000 users through HTTP hashes 1,000 argon2id passwords (minutes on 2 cores), so
  * `--http-users` are registered through POST /api/auth/register and the rest are created with
  * the running server's users repository and signed with its accessTokens (same rows, same JWTs).
- * The clients and the scripted model run in a child process, so the memory measured (this
+ * The clients and the scripted model run in child processes, so the memory measured (this
  * process, after Bun.gc(true)) is the server's. Needs about users + 100 file descriptors here
  * and as many in the child (`ulimit -n`; the npm script raises it to the hard limit).
  *
@@ -19,7 +19,7 @@
  * memory before opening them) / users, both after full collections and after a warm-up that
  * opened and closed 50 sockets and ran 50 chats.
  */
-import { LoadClients, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, machine, makeUsers, memory, printMachine, recordResult, round, startBenchServer, summarize } from './lib'
+import { LoadClients, startModelProcess, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, machine, makeUsers, memory, printMachine, recordResult, round, startBenchServer, summarize } from './lib'
 
 const USERS = intArg('users', 1000)
 const HTTP_USERS = intArg('http-users', Math.min(USERS, 20))
@@ -32,7 +32,8 @@ const fdLimit = Number(machine().fdLimit)
 if (Number.isFinite(fdLimit) && fdLimit < USERS + 200) console.log(`! ulimit -n is ${fdLimit}: raise it above ${USERS + 200} (ulimit -n 65536) or connections will fail`)
 
 const clients = await LoadClients.spawn()
-const { url: ollamaUrl } = await clients.startFake({ mode: 'echo', chunkSize: 4, chunkDelayMs: 1 })
+const modelProcess = await startModelProcess({ mode: 'echo', chunkSize: 4, chunkDelayMs: 1 })
+const ollamaUrl = modelProcess.url
 const bs = await startBenchServer({ ollamaUrl, env: { OLLAMA_SLOTS: String(SLOTS) } })
 let exitCode = 1
 try {
@@ -43,13 +44,13 @@ try {
   await clients.open(bs.wsUrl, warmUsers, 1, OPEN_CONCURRENCY)
   await clients.chat(warmUsers.map((u) => ({ userId: u.id, runs: 1 })))
   await clients.closeConnections()
-  await Bun.sleep(500)
+  await Bun.sleep(2000) // idle long enough for the allocator to return freed pages
 
   const before = await memory()
   console.log(`server before opening: ${fmtMemory(before)}`)
   const opened = await clients.open(bs.wsUrl, users, 1, OPEN_CONCURRENCY)
   console.log(`opened ${opened.opened} authenticated connections in ${fmtMs(opened.ms)} (${opened.failed} failed${opened.errors.length ? `: ${opened.errors.join('; ')}` : ''}); server registry: ${bs.server.runtime.registry.size} connections of ${bs.server.runtime.registry.users} users`)
-  await Bun.sleep(500)
+  await Bun.sleep(2000)
   const idle = await memory()
   console.log(`server with ${opened.opened} idle connections: ${fmtMemory(idle)}`)
   const n = Math.max(1, opened.opened)
@@ -116,6 +117,7 @@ try {
   console.error('scale benchmark failed:', error)
 } finally {
   await clients.stop()
+  await modelProcess.stop()
   await bs.close()
 }
 process.exit(exitCode)

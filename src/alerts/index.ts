@@ -12,7 +12,7 @@ import { log } from '../log'
  * (code asking for the user outside any user context).
  */
 
-export type AlertKind = 'circuit_open' | 'run_failure_rate' | 'event_persistence_failed' | 'isolation_guard'
+export type AlertKind = 'circuit_open' | 'run_failure_rate' | 'event_persistence_failed' | 'isolation_guard' | 'redis_unavailable'
 export type AlertSeverity = 'warning' | 'critical'
 
 /** The webhook body. */
@@ -151,6 +151,11 @@ export class Alerts {
   }
 
   /** The breaker's `onStateChange(host, from, to)`: alerts when a circuit opens. */
+  /** Cluster mode lost Redis: cross-process delivery, cancels and shared limits are degraded. */
+  redisDown(): boolean {
+    return this.raise('redis_unavailable', 'critical', 'Redis is unreachable: events of other processes, remote cancels and cluster-wide limits are degraded until it is back; runs stay resumable from the journal')
+  }
+
   circuitStateChanged(host: string, from: string, to: string): void {
     if (/^open$/i.test(String(to))) this.circuitOpened(host, { from })
   }

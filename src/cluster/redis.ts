@@ -33,11 +33,17 @@ export const NODE_TTL_MS = 8000
 /** Longest wait between two reconnect attempts. */
 export const RECONNECT_MAX_MS = 4000
 /**
- * After our own (re)connect, no other node is declared dead for this long: after a Redis
- * restart every heartbeat key is gone until each node has reconnected (≤ RECONNECT_MAX_MS) and
- * beaten again, and those live nodes must not lose their runs.
+ * After Redis (re)starts and after our own reconnect, no other node is declared dead for this
+ * long: a restart drops every heartbeat key (and a long outage lets them expire) until each node
+ * has reconnected (within RECONNECT_MAX_MS of Redis answering) and beaten again, and those live
+ * nodes must not lose their runs to that.
  */
-export const LIVENESS_GRACE_MS = NODE_TTL_MS + RECONNECT_MAX_MS + 2 * HEARTBEAT_MS
+export const LIVENESS_GRACE_MS = RECONNECT_MAX_MS + 3 * HEARTBEAT_MS
+
+/** Events kept for publishing again after an outage (the newest; older ones are resumed). */
+const OUTBOX_MAX = 20_000
+/** Wait after our reconnect before that: the others reconnect within RECONNECT_MAX_MS too. */
+const REPUBLISH_DELAY_MS = RECONNECT_MAX_MS + 1000
 
 export type ControlMessage = { type: 'cancel'; runId: string; from: string }
 
@@ -102,11 +108,25 @@ export class ResilientRedis {
     this.#scheduleReconnect()
   }
 
-  #scheduleReconnect() {
+  /** Redis answered on another connection: try this one now instead of after its backoff. */
+  retryNow() {
+    if (this.#closed || this.client.connected) return
+    if (this.#reconnecting && this.#timer) {
+      clearTimeout(this.#timer)
+      this.#reconnecting = false
+    }
+    this.#retry = 0
+    this.#scheduleReconnect(0)
+  }
+
+  #timer?: ReturnType<typeof setTimeout>
+
+  #scheduleReconnect(delayMs?: number) {
     if (this.#reconnecting || this.#closed) return
     this.#reconnecting = true
-    const delay = Math.min(RECONNECT_MAX_MS, 100 * 2 ** this.#retry++) * (0.5 + Math.random() / 2)
-    setTimeout(async () => {
+    const delay = delayMs ?? Math.min(RECONNECT_MAX_MS, 100 * 2 ** this.#retry++) * (0.5 + Math.random() / 2)
+    this.#timer = setTimeout(async () => {
+      this.#timer = undefined
       if (this.#closed) return
       try {
         if (!this.client.connected) {
@@ -127,7 +147,8 @@ export class ResilientRedis {
         this.#reconnecting = false
         this.#scheduleReconnect()
       }
-    }, delay).unref?.()
+    }, delay)
+    this.#timer.unref?.()
   }
 
   /** Runs a command; while Redis is down it fails fast instead of queueing. */
@@ -158,6 +179,14 @@ export class RedisCluster {
   #subscribed = false
   /** Events other processes did not get live (Redis down); their clients resume them. */
   publishFailures = 0
+  /**
+   * Events that could not be published (Redis down), in order, the newest OUTBOX_MAX. Once Redis
+   * is back they are published again, after REPUBLISH_DELAY_MS so that the other processes have
+   * subscribed again. Connections drop what they already have (by seq), so this only completes
+   * runs whose last events (often their agent_completed) fell into the outage on another
+   * process; a gap in the middle of a run is filled by the client's resume, as ever.
+   */
+  readonly #outbox: string[] = []
   /** Run-cap releases that failed while Redis was down, retried once it is back. */
   readonly #pendingReleases = new Map<string, string>()
   /** Told when Redis becomes unreachable and when it is back (for alerts / logs). */
@@ -170,10 +199,15 @@ export class RedisCluster {
     if (/[\n\r]/.test(nodeId)) throw new Error('NODE_ID must not contain line breaks')
     this.commands = new ResilientRedis(url, 'commands')
     this.subscriber = new ResilientRedis(url, 'subscriber')
-    this.subscriber.onReconnect = () => void this.#subscribe().catch((error) => log.error('could not subscribe again', { error: String(error) }))
+    this.subscriber.onReconnect = () => {
+      this.commands.retryNow()
+      void this.#subscribe().catch((error) => log.error('could not subscribe again', { error: String(error) }))
+    }
     this.commands.onReconnect = () => {
+      this.subscriber.retryNow()
       void this.#beat().catch(() => {})
       void this.#retryReleases()
+      setTimeout(() => this.#republish(), REPUBLISH_DELAY_MS).unref?.()
       this.onStateChange?.('up')
     }
     this.commands.onDown = () => this.onStateChange?.('down')
@@ -238,9 +272,13 @@ export class RedisCluster {
     return {
       publish: (userId: string, entry: JournalEntry) => {
         for (const handler of this.#handlers) handler(userId, entry)
-        this.commands.send('PUBLISH', [EVENTS, `${this.nodeId}\n${userId}\n${entry.wire}`]).catch(() => {
-          // Other processes miss this event live; it is stored, so their clients resume it.
+        const message = `${this.nodeId}\n${userId}\n${entry.wire}`
+        this.commands.send('PUBLISH', [EVENTS, message]).catch(() => {
+          // Other processes miss this event live; it is stored, so their clients can resume it,
+          // and it is published again once Redis is back (see #republish).
           this.publishFailures++
+          this.#outbox.push(message)
+          if (this.#outbox.length > OUTBOX_MAX) this.#outbox.splice(0, this.#outbox.length - OUTBOX_MAX)
         })
       },
       subscribe: (handler: BusHandler) => {
@@ -292,6 +330,17 @@ export class RedisCluster {
           this.#pendingReleases.set(runId, userId)
         }
       },
+    }
+  }
+
+  #republish() {
+    if (!this.commands.connected) return // down again: the next reconnect tries
+    const batch = this.#outbox.splice(0)
+    if (batch.length) log.info('publishing again the events other processes missed while redis was down', { count: batch.length })
+    for (const message of batch) {
+      this.commands.send('PUBLISH', [EVENTS, message]).catch(() => {
+        this.#outbox.push(message)
+      })
     }
   }
 
@@ -351,9 +400,10 @@ export class RedisCluster {
     await this.commands.send('EVAL', [RELEASE, '1', `takeover:${deadNodeId}`, this.nodeId])
   }
 
+  /** Redis answers and this process is subscribed again (what /ready reports as `redis: ok`). */
   async ping(): Promise<boolean> {
     try {
-      return (await this.commands.send('PING', [])) === 'PONG'
+      return (await this.commands.send('PING', [])) === 'PONG' && this.subscribed
     } catch {
       return false
     }

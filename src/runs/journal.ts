@@ -14,6 +14,13 @@ export interface EventPublisher {
 }
 
 /**
+ * Runs the publishing of one stored batch. The WebSocket layer (src/ws/connection.ts) sets it
+ * to gather each connection's frames of the batch and write them corked, one socket write per
+ * connection instead of one per frame; by default the publishes just run.
+ */
+export const publishBatch: { run(publishAll: () => void): void } = { run: (publishAll) => publishAll() }
+
+/**
  * Group commit for run events: events appended in the same tick are written with one
  * multi-row insert, and each is published only once its batch is stored. So an event a client
  * has seen is always on disk (a kill -9 loses nothing acknowledged), and under load batches
@@ -46,7 +53,9 @@ export class EventPersister {
     if (batch.length === 0) return this.#writing
     this.#writing = this.#writing.then(async () => {
       for (let i = 0; i < batch.length; i += this.maxBatch) await this.#write(batch.slice(i, i + this.maxBatch).map((b) => b.row))
-      for (const { onStored } of batch) onStored()
+      publishBatch.run(() => {
+        for (const { onStored } of batch) onStored()
+      })
     })
     return this.#writing
   }

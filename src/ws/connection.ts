@@ -1,5 +1,5 @@
 import type { UserContext } from '../context/user-context'
-import type { JournalEntry } from '../runs/journal'
+import { publishBatch, type JournalEntry } from '../runs/journal'
 
 /** The raw socket we need: Bun's ServerWebSocket has all of these. */
 export interface RawSocket {
@@ -7,7 +7,12 @@ export interface RawSocket {
   close(code?: number, reason?: string): void
   getBufferedAmount(): number
   readonly readyState: number
+  /** Sends made inside `callback` leave in one write (Bun's ServerWebSocket.cork). */
+  cork?(callback: () => void): unknown
 }
+
+/** Connections with frames gathered by the delivery batch in progress (Connection.batch). */
+let batching: Set<Connection> | undefined
 
 export interface ConnectionLimits {
   /** Bytes queued for a slow reader before it is closed with 1013 (its runs stay resumable). */
@@ -34,6 +39,8 @@ export class Connection {
   /** Runs being resumed: live events held until the replay is out. */
   readonly #resuming = new Map<string, JournalEntry[]>()
   #drainWaiters: (() => void)[] = []
+  /** Frames gathered by the delivery batch in progress, written when it ends. */
+  #gathered: string[] | undefined
   closed = false
 
   constructor(
@@ -131,7 +138,45 @@ export class Connection {
     if (this.#lastSeq.size > MAX_TRACKED_RUNS) this.#lastSeq.delete(this.#lastSeq.keys().next().value!)
   }
 
+  /**
+   * Delivers many events at once (a stored batch of the journal): each connection's frames are
+   * gathered, in order, and written corked when `fn` returns — one socket write per connection
+   * instead of one per frame. Outside a batch every frame is written at once.
+   */
+  static batch(fn: () => void): void {
+    if (batching) return fn()
+    const gathered = (batching = new Set<Connection>())
+    try {
+      fn()
+    } finally {
+      batching = undefined
+      for (const connection of gathered) connection.#writeGathered()
+    }
+  }
+
+  #writeGathered() {
+    const frames = this.#gathered
+    this.#gathered = undefined
+    if (!frames) return
+    const writeAll = () => {
+      for (const data of frames) if (!this.#write(data) && this.closed) return
+    }
+    if (frames.length > 1 && this.socket.cork) this.socket.cork(writeAll)
+    else writeAll()
+  }
+
   #sendRaw(data: string): boolean {
+    if (this.closed || this.socket.readyState !== 1) return false
+    if (batching) {
+      // Written (in order, with the slow-reader check) when the batch ends, a moment from now.
+      ;(this.#gathered ??= []).push(data)
+      batching.add(this)
+      return true
+    }
+    return this.#write(data)
+  }
+
+  #write(data: string): boolean {
     if (this.closed || this.socket.readyState !== 1) return false
     if (this.socket.getBufferedAmount() > this.limits.maxBufferedBytes) {
       // A reader this slow would make us buffer without bound; its runs stay resumable.
@@ -157,3 +202,6 @@ export class Connection {
     } catch {}
   }
 }
+
+// Stored batches of run events reach the sockets through Connection.batch.
+publishBatch.run = (publishAll) => Connection.batch(publishAll)

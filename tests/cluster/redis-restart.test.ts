@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { lastUserText } from '../support/chat-stack'
 import { eventually, pollEvents, startCluster, type TestCluster } from '../support/cluster'
-import { redisAvailable, warnIfNoRedis } from '../support/redis'
+import { redisAvailable, startRedis, warnIfNoRedis } from '../support/redis'
 import type { TestUser } from '../support/users'
 import { seqProblem, streamedText, type WsClient } from '../support/ws-client'
 
@@ -16,16 +16,22 @@ setDefaultTimeout(120_000)
 warnIfNoRedis('tests/cluster/redis-restart.test.ts')
 
 /** A run streams its answer for about 4 s: Redis goes away and comes back in the middle. */
-const answerTo = (question: string) => `${question}: ${'0123456789'.repeat(20)}`
+const answerTo = (question: string) => (question.startsWith('short') ? `${question}: brief` : `${question}: ${'0123456789'.repeat(20)}`)
 
 describe.skipIf(!redisAvailable)('Redis restarted mid-run', () => {
   let cluster: TestCluster
   let users: TestUser[]
+  // The alert webhook of both processes: Redis loss must be reported.
+  const alerts: { alert: string }[] = []
+  const receiver = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: async (req) => (alerts.push((await req.json()) as { alert: string }), new Response('ok')) })
   beforeAll(async () => {
-    cluster = await startCluster({ nodes: 2, handler: (req) => ({ content: answerTo(lastUserText(req.messages)), chunkSize: 1, chunkDelayMs: 20 }) })
+    cluster = await startCluster({ nodes: 2, env: { ALERT_WEBHOOK_URL: `http://127.0.0.1:${receiver.port}/hook` }, handler: (req) => ({ content: answerTo(lastUserText(req.messages)), chunkSize: 1, chunkDelayMs: 20 }) })
     users = await cluster.register(2, 'weather')
   })
-  afterAll(() => cluster?.close())
+  afterAll(async () => {
+    await cluster?.close()
+    receiver.stop(true)
+  })
 
   test('processes survive, /ready tells, in-flight runs stay resumable, new runs are delivered across processes', async () => {
     for (const node of [0, 1]) expect((await cluster.ready(node)).body.redis).toBe('ok')
@@ -44,7 +50,13 @@ describe.skipIf(!redisAvailable)('Redis restarted mid-run', () => {
       expect(ready.status).toBe(200)
       expect((await cluster.api(node, '/health')).status).toBe(200)
     }
-    await Bun.sleep(1500) // the runs stream on meanwhile; other processes miss those events live
+    await eventually(async () => alerts.some((a) => a.alert === 'redis_unavailable'), 10_000, 'the redis_unavailable alert')
+    // A short run that starts and ends while Redis is down: its process runs it (the run cap
+    // holds per process meanwhile) and its own sockets see it all.
+    const short = { ...(await sockets[0].on[0].chat('short while down')), ...sockets[0] }
+    const shortEvents = await short.on[0].completion(short.runId, 20_000)
+    expect(shortEvents.at(-1)).toMatchObject({ type: 'agent_completed', status: 'completed' })
+    await Bun.sleep(500) // the long runs stream on meanwhile; other processes miss those events live
     await cluster.redis.restart()
     for (const node of [0, 1]) await eventually(async () => (await cluster.ready(node)).body.redis === 'ok', 15_000, `/ready on process ${node} to report redis ok again`)
     for (const node of cluster.nodes) expect(node.alive).toBe(true)
@@ -72,6 +84,10 @@ describe.skipIf(!redisAvailable)('Redis restarted mid-run', () => {
       fresh.close()
     }
 
+    // The run that began and ended in the outage reaches the owner's socket on the other process
+    // once Redis is back (its process publishes what it could not): whole, in order, no resume.
+    expect(await short.on[1].completion(short.runId, 20_000)).toEqual(shortEvents)
+
     // No live process lost its runs: nothing was closed as node_lost (or anything but completed).
     for (const run of inFlight) {
       const { run: row } = await cluster.json(run.node, `/api/runs/${run.runId}`, { token: run.user.accessToken })
@@ -92,5 +108,38 @@ describe.skipIf(!redisAvailable)('Redis restarted mid-run', () => {
     sockets[0].on[1].send({ type: 'cancel', runId })
     expect((await sockets[0].on[0].completion(runId)).at(-1)!.status).toBe('cancelled')
     for (const node of cluster.nodes) expect(node.alive).toBe(true)
+  })
+})
+
+describe.skipIf(!redisAvailable)('a process started while Redis is down', () => {
+  test('starts, serves and runs chats on its own; joins the cluster once Redis is up', async () => {
+    const redis = await startRedis()
+    await redis.stop()
+    const cluster = await startCluster({ nodes: 2, redis, handler: (req) => ({ content: `echo: ${lastUserText(req.messages)}`, chunkSize: 2, chunkDelayMs: 5 }) })
+    try {
+      for (const node of [0, 1]) {
+        const ready = await cluster.ready(node)
+        expect(ready.status).toBe(200)
+        expect(ready.body.redis).toBe('unreachable')
+      }
+      const [user] = await cluster.register(1, 'early')
+      // Logins work (limited per process meanwhile) and so do chats on the socket's own process.
+      expect((await cluster.api(1, '/api/auth/login', { body: { email: user.email, password: user.password } })).status).toBe(200)
+      const onA = await cluster.connect(user, 0)
+      const { runId } = await onA.chat('alone for now')
+      expect((await onA.completion(runId)).at(-1)!.status).toBe('completed')
+
+      await redis.restart()
+      for (const node of [0, 1]) await eventually(async () => (await cluster.ready(node)).body.redis === 'ok', 15_000, `process ${node} to reach redis`)
+      const onB = await cluster.connect(user, 1)
+      await Bun.sleep(200)
+      const next = await onA.chat('together now')
+      const home = await onA.completion(next.runId)
+      expect(await onB.completion(next.runId)).toEqual(home)
+      for (const node of cluster.nodes) expect(node.alive).toBe(true)
+    } finally {
+      await cluster.close()
+      await redis.close()
+    }
   })
 })

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 
-/** The binary: $REDIS_SERVER, then PATH, then Debian's /usr/bin/redis-server. */
+/** The binary: $REDIS_SERVER when set (only it), else PATH, else Debian's /usr/bin/redis-server. */
 export const redisBinary: string | undefined = (() => {
-  const candidates = [process.env.REDIS_SERVER, Bun.which('redis-server') ?? undefined, '/usr/bin/redis-server']
+  const candidates = process.env.REDIS_SERVER ? [process.env.REDIS_SERVER] : [Bun.which('redis-server') ?? undefined, '/usr/bin/redis-server']
   return candidates.find((c): c is string => !!c && existsSync(c))
 })()
 
