@@ -9,12 +9,13 @@
  * them, complete (seq 1..n), once, and reach nobody else. Every `--tool-every`-th run asks the
  * planner agent for a `calculate` tool call, so it carries all five critical events. Later runs
  * of a user continue the thread of its first one (history is read). The clients live in a
- * child process (scripts/bench/lib.ts), so the heap figures are the server's.
+ * child process and the scripted model in another (scripts/bench/lib.ts), so the heap figures
+ * are the server's.
  *
  * `--inject-faults` checks the checker: it wraps the server's registry.deliver to drop one
  * event, write one twice on the raw sockets and send one to another user; the soak must then report them and fail.
  */
-import { LoadClients, commandLine, echoHandler, fmtBytes, fmtMemory, fmtMs, intArg, makeUsers, memory, printMachine, recordResult, round, startBenchServer, summarize } from './bench/lib'
+import { LoadClients, startModelProcess, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, makeUsers, memory, printMachine, recordResult, round, startBenchServer, summarize } from './bench/lib'
 
 const RUNS = intArg('runs', 1000)
 const USERS = intArg('users', 50)
@@ -26,7 +27,10 @@ const GRACE_MS = 1000
 const INJECT = process.argv.includes('--inject-faults')
 
 printMachine(`soak: ${RUNS} runs across ${USERS} users, ${CONNS} connections each`)
-const bs = await startBenchServer({ handler: echoHandler({ chunkSize: 3, chunkDelayMs: 1 }), env: { JOURNAL_GRACE_MS: String(GRACE_MS) } })
+// The scripted model runs in a process of its own: its request log would otherwise count as
+// the server's heap (about 5 KB per model call).
+const modelProcess = await startModelProcess({ mode: 'echo', chunkSize: 3, chunkDelayMs: 1 })
+const bs = await startBenchServer({ ollamaUrl: modelProcess.url, env: { JOURNAL_GRACE_MS: String(GRACE_MS) } })
 const clients = await LoadClients.spawn()
 let exitCode = 1
 try {
@@ -110,6 +114,7 @@ try {
   console.error('soak failed to run:', error)
 } finally {
   await clients.stop()
+  await modelProcess.stop()
   await bs.close()
 }
 process.exit(exitCode)

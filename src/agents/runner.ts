@@ -112,6 +112,16 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
   const deltas = new TextCoalescer(deps.deltaIntervalMs ?? 15, (delta) => journal.append({ type: 'message_delta', delta }))
   const thoughts = new TextCoalescer(deps.deltaIntervalMs ?? 15, (text) => journal.append({ type: 'agent_thinking', text }))
 
+  // The scheduler reports every move in the queue; a client needs the first report and then
+  // at most one a second (each report is a stored, delivered event).
+  let lastQueueReport = -Infinity
+  const queueStatus = (position: number) => {
+    const now = performance.now()
+    if (now - lastQueueReport < 1000) return
+    lastQueueReport = now
+    journal.append({ type: 'agent_thinking', status: `queued: ${position} ahead of you for the model` })
+  }
+
   try {
     journal.append({ type: 'agent_started', input: input.conversation.at(-1)?.content ?? '' })
     const think = await deps.llm.supportsThinking(model).catch(() => false)
@@ -132,7 +142,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
         think: think || undefined,
         signal,
         userId: context.userId,
-        onQueued: (position) => journal.append({ type: 'agent_thinking', status: `queued: ${position} ahead of you for the model` }),
+        onQueued: (position) => queueStatus(position),
       })) {
         if (chunk.thinking) {
           thinking += chunk.thinking
