@@ -122,9 +122,7 @@ export class RunManager {
       const threadId = input.threadId ?? (await this.deps.threads.create(titleFrom(content))).id
       const history = input.threadId ? await this.#history(threadId) : []
       const model = input.model || this.deps.defaultModel
-      await this.deps.runs.create({ id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId })
-      await this.deps.messages.add({ threadId, role: 'user', content, runId })
-      await this.deps.threads.touch(threadId)
+      await this.deps.runs.start({ id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId })
 
       const controller = new AbortController()
       const context = createUserContext({
