@@ -9,7 +9,8 @@
  */
 import { existsSync } from 'node:fs'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import type { TestServer } from './server'
+import { afterAll, beforeAll } from 'bun:test'
+import { startTestServer, type TestServer } from './server'
 import { registerUser, type TestUser } from './users'
 
 const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable']
@@ -153,5 +154,23 @@ export async function lastAnswerText(page: Page): Promise<string> {
     const last = turns[turns.length - 1]
     if (!last) return ''
     return [...last.querySelectorAll<HTMLElement>('.answer')].map((a) => a.innerText.trim()).join('\n')
+  })
+}
+
+/**
+ * For a describe block: a fresh test server and one Chromium for all its tests, both closed
+ * afterwards. `use` receives them (assign them to the file's variables).
+ */
+export function withServerAndBrowser(use: (server: TestServer, browser: Browser) => void, env: Record<string, string> = {}) {
+  let server: TestServer | undefined
+  let browser: Browser | undefined
+  beforeAll(async () => {
+    server = await startTestServer(env)
+    browser = await launchBrowser()
+    use(server, browser)
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
   })
 }

@@ -12,6 +12,7 @@
  */
 import { RunSequencer, type RunState } from './runs'
 import { isRunEvent, type ControlFrame, type RunEvent } from './types'
+import { toEpochMs } from './session'
 
 export type SocketStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'polling' | 'stopped'
 
@@ -80,17 +81,6 @@ export interface ChatSocketOptions {
 }
 
 type Listener<T> = (value: T) => void
-
-function toEpochMs(value: unknown): number {
-  if (typeof value === 'number') return value < 1e12 ? value * 1000 : value
-  if (typeof value === 'string') {
-    const n = Number(value)
-    if (Number.isFinite(n)) return toEpochMs(n)
-    const t = Date.parse(value)
-    if (Number.isFinite(t)) return t
-  }
-  return 0
-}
 
 let requestCounter = 0
 const newRequestId = () => `r${Date.now().toString(36)}${(++requestCounter).toString(36)}${Math.random().toString(36).slice(2, 6)}`
@@ -365,7 +355,7 @@ export class ChatSocket {
         }
         break
       case 'token_expiring':
-        this.#opts.onTokenExpiring?.(toEpochMs(frame.expiresAt))
+        this.#opts.onTokenExpiring?.(toEpochMs(frame.expiresAt as number | string | undefined))
         break
       case 'run_accepted': {
         const pending = this.#pendingChats.get(frame.requestId)

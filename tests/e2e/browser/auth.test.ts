@@ -1,8 +1,8 @@
 /** Sign up, sign in, sign out and the SSO button, through the real UI. */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Browser } from 'playwright-core'
-import { chromiumPath, launchBrowser, openPage, signUpViaUi } from '../../support/browser'
-import { startTestServer, type TestServer } from '../../support/server'
+import { chromiumPath, withServerAndBrowser, openPage, signUpViaUi } from '../../support/browser'
+import type { TestServer } from '../../support/server'
 import { registerUser } from '../../support/users'
 
 setDefaultTimeout(60_000) // a real browser on a busy 2-core machine
@@ -11,14 +11,7 @@ let server: TestServer
 let browser: Browser
 
 describe.skipIf(!chromiumPath)('browser: accounts', () => {
-  beforeAll(async () => {
-    server = await startTestServer()
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  withServerAndBrowser((s, b) => ((server = s), (browser = b)))
 
   test('sign up lands in the app and keeps the session across a reload', async () => {
     const { page, context, errors } = await openPage(browser, server.url)

@@ -1,8 +1,8 @@
 /** The notes and datasets pages (no WebSocket needed). */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Browser } from 'playwright-core'
-import { chromiumPath, launchBrowser, signedInPage } from '../../support/browser'
-import { startTestServer, type TestServer } from '../../support/server'
+import { chromiumPath, withServerAndBrowser, signedInPage } from '../../support/browser'
+import type { TestServer } from '../../support/server'
 
 setDefaultTimeout(60_000)
 
@@ -12,14 +12,7 @@ let browser: Browser
 const SALES_CSV = 'region,product,units,price\nNorth,Widget,12,2.5\nSouth,Gadget,7,10\nEast,Widget,3,2.5\nWest,Gizmo,21,4.75\n'
 
 describe.skipIf(!chromiumPath)('browser: notes and datasets', () => {
-  beforeAll(async () => {
-    server = await startTestServer()
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  withServerAndBrowser((s, b) => ((server = s), (browser = b)))
 
   test('notes: add two, see them listed, delete one', async () => {
     const { page, context, user, errors } = await signedInPage(browser, server, 'noter')

@@ -1,8 +1,8 @@
 /** The thread list: newest first, open, rename, delete (no WebSocket needed). */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Browser } from 'playwright-core'
-import { chromiumPath, launchBrowser, signedInPage } from '../../support/browser'
-import { startTestServer, type TestServer } from '../../support/server'
+import { chromiumPath, withServerAndBrowser, signedInPage } from '../../support/browser'
+import type { TestServer } from '../../support/server'
 
 setDefaultTimeout(60_000)
 
@@ -18,14 +18,7 @@ async function createThread(token: string, title: string) {
 const titles = (page: import('playwright-core').Page) => page.locator('.thread-item .thread-title').allTextContents()
 
 describe.skipIf(!chromiumPath)('browser: threads', () => {
-  beforeAll(async () => {
-    server = await startTestServer()
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  withServerAndBrowser((s, b) => ((server = s), (browser = b)))
 
   test('lists the user’s threads newest first and opens one', async () => {
     const { page, context, user, errors } = await signedInPage(browser, server, 'lister')
