@@ -17,7 +17,11 @@ let batching: Set<Connection> | undefined
 export interface ConnectionLimits {
   /** Bytes queued for a slow reader before it is closed with 1013 (its runs stay resumable). */
   maxBufferedBytes: number
+  /** How long a paced replay may wait for the client to read before it is closed with 1013. */
+  replayStallMs?: number
 }
+
+const DEFAULT_REPLAY_STALL_MS = 30_000
 
 export interface DeliveryStats {
   sent: number
@@ -38,7 +42,8 @@ export class Connection {
   readonly #lastSeq = new Map<string, number>()
   /** Runs being resumed: live events held until the replay is out. */
   readonly #resuming = new Map<string, JournalEntry[]>()
-  #drainWaiters: (() => void)[] = []
+  /** Replays waiting for the socket's queue to shrink; each checks its own condition. */
+  readonly #drainWaiters = new Set<() => void>()
   /** Frames gathered by the delivery batch in progress, written when it ends. */
   #gathered: string[] | undefined
   closed = false
@@ -85,7 +90,11 @@ export class Connection {
       for (const entry of await load()) {
         if (entry.event.seq <= afterSeq) continue
         // A long replay is paced by the client: it must not trip the slow-reader cap.
-        if (this.socket.getBufferedAmount() > this.limits.maxBufferedBytes / 2) await this.#drained()
+        if (this.socket.getBufferedAmount() > this.limits.maxBufferedBytes / 2 && !(await this.#drained())) {
+          // The client stopped reading: holding its replay would pin memory. It can resume later.
+          this.stats.slowClosed++
+          this.close(1013, 'client too slow, reconnect and resume')
+        }
         if (this.closed) break
         if (this.#sendEvent(entry, runId, entry.event.seq)) replayed++
       }
@@ -99,25 +108,38 @@ export class Connection {
 
   /** Called by the socket's drain handler. */
   notifyDrain() {
-    const waiters = this.#drainWaiters
-    this.#drainWaiters = []
-    for (const wake of waiters) wake()
+    for (const check of [...this.#drainWaiters]) check()
   }
 
   /**
-   * Waits until the socket's queue is under half the cap. Bun fires `drain` only after a send
-   * hit its own backpressure limit, so a short poll covers the smaller cap used here.
+   * Waits until the socket's queue is under half the cap: true then, false if the connection
+   * closed or the client read nothing for `replayStallMs`. Bun fires `drain` as soon as the
+   * socket is writable again, which can be while megabytes are still queued, so each wake-up
+   * re-checks the amount (sending then would trip the slow-reader cap); a short poll covers
+   * caps below Bun's own backpressure limit, where no `drain` comes at all.
    */
-  #drained(): Promise<void> {
+  #drained(): Promise<boolean> {
+    const stallMs = this.limits.replayStallMs ?? DEFAULT_REPLAY_STALL_MS
     return new Promise((resolve) => {
-      const poll = setInterval(() => {
-        if (this.closed || this.socket.getBufferedAmount() <= this.limits.maxBufferedBytes / 2) done()
-      }, 5)
-      const done = () => {
-        clearInterval(poll)
-        resolve()
+      let lastAmount = this.socket.getBufferedAmount()
+      let lastProgress = performance.now()
+      const check = () => {
+        if (this.closed) return done(false)
+        const amount = this.socket.getBufferedAmount()
+        if (amount <= this.limits.maxBufferedBytes / 2) return done(true)
+        const now = performance.now()
+        if (amount < lastAmount) {
+          lastAmount = amount
+          lastProgress = now
+        } else if (now - lastProgress >= stallMs) done(false)
       }
-      this.#drainWaiters.push(done)
+      const poll = setInterval(check, 5)
+      const done = (ok: boolean) => {
+        clearInterval(poll)
+        this.#drainWaiters.delete(check)
+        resolve(ok)
+      }
+      this.#drainWaiters.add(check)
     })
   }
 

@@ -27,8 +27,8 @@ const entry = (runId: string, seq: number): JournalEntry => {
 }
 const seqsOf = (sent: string[]) => sent.map((s) => JSON.parse(s).seq)
 
-function connection(userId: string, socket: RawSocket, s = stats(), maxBufferedBytes = 1 << 20) {
-  return new Connection(`c-${userId}-${Math.random()}`, createUserContext({ userId, role: 'user' }), socket, { maxBufferedBytes }, s, 0)
+function connection(userId: string, socket: RawSocket, s = stats(), maxBufferedBytes = 1 << 20, replayStallMs?: number) {
+  return new Connection(`c-${userId}-${Math.random()}`, createUserContext({ userId, role: 'user' }), socket, { maxBufferedBytes, replayStallMs }, s, 0)
 }
 
 describe('delivery on one connection', () => {
@@ -76,6 +76,43 @@ describe('delivery on one connection', () => {
     buffered = 5000
     c.deliver(entry('r', 2))
     c.deliver(entry('r', 3))
+    expect(seqsOf(sent)).toEqual([1])
+    expect(closedWith()).toBe(1013)
+    expect(s.slowClosed).toBe(1)
+  })
+
+  test('a replay waits out a drain that comes while the queue is still over the cap, then goes on', async () => {
+    let buffered = 0
+    const { socket, sent, closedWith } = recordingSocket(() => buffered)
+    const send = socket.send
+    socket.send = (data) => ((buffered = 50_000), send(data)) // each frame is big: far over the cap
+    const s = stats()
+    const c = connection('u1', socket, s, 1000)
+    const resumed = c.resume('r', 0, async () => [1, 2, 3].map((seq) => entry('r', seq)))
+    await Bun.sleep(20)
+    expect(seqsOf(sent)).toEqual([1])
+    // Bun fires `drain` once the socket is writable again, with megabytes still queued.
+    buffered = 40_000
+    c.notifyDrain()
+    await Bun.sleep(20)
+    expect(closedWith()).toBeUndefined()
+    expect(seqsOf(sent)).toEqual([1])
+    socket.send = send
+    buffered = 0 // the client caught up
+    expect(await resumed).toBe(3)
+    expect(seqsOf(sent)).toEqual([1, 2, 3])
+    expect(s.slowClosed).toBe(0)
+  })
+
+  test('a replay to a client that stopped reading is closed with 1013 after its deadline', async () => {
+    let buffered = 0
+    const { socket, sent, closedWith } = recordingSocket(() => buffered)
+    const s = stats()
+    const send = socket.send
+    socket.send = (data) => ((buffered = 50_000), send(data)) // and it never shrinks
+    const c = connection('u1', socket, s, 1000, 50)
+    const resumed = c.resume('r', 0, async () => [1, 2, 3].map((seq) => entry('r', seq)))
+    expect(await resumed).toBe(1)
     expect(seqsOf(sent)).toEqual([1])
     expect(closedWith()).toBe(1013)
     expect(s.slowClosed).toBe(1)
