@@ -67,9 +67,11 @@ try {
       nextSample = samples.length === 1 ? SAMPLE_EVERY : nextSample + SAMPLE_EVERY
     }
   }
-  const first = samples[0]
+  const first = samples[0]!
   const last = samples.at(-1)!
-  const growth = (k: keyof MemorySample) => (last.mem[k] - first.mem[k]) / first.mem[k]
+  /** The figures every sample has (the rss breakdown is Linux-only). */
+  type Figure = 'heapUsed' | 'rss' | 'objects'
+  const growth = (k: Figure) => (last.mem[k] - first.mem[k]) / first.mem[k]
   const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`
   console.log('')
   printTable(
@@ -85,13 +87,13 @@ try {
     ['runs', 'heap used', 'vs first', 'rss', 'vs first', 'rss anon / file / shmem', 'objects'],
   )
   // Least-squares slope over every sample: steadier than two points when RSS jitters.
-  const slope = (k: keyof MemorySample) => {
+  const slope = (k: Figure) => {
     const xs = samples.map((s) => s.runs)
     const ys = samples.map((s) => s.mem[k])
     const mx = xs.reduce((a, b) => a + b, 0) / xs.length
     const my = ys.reduce((a, b) => a + b, 0) / ys.length
     const den = xs.reduce((a, x) => a + (x - mx) ** 2, 0)
-    return den === 0 ? 0 : (xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0) / den) * 1000
+    return den === 0 ? 0 : (xs.reduce((a, x, i) => a + (x - mx) * (ys[i]! - my), 0) / den) * 1000
   }
   console.log(`trend (least squares over ${samples.length} samples): heap ${fmtBytes(slope('heapUsed'))} per 1,000 runs, RSS ${fmtBytes(slope('rss'))} per 1,000 runs, ${round(slope('objects'), 1)} objects per 1,000 runs`)
   console.log(`object types that grew most from ${first.runs} to ${last.runs} runs: ${typeGrowth(firstTypes, lastTypes).map(([k, d]) => `${k} ${d >= 0 ? '+' : ''}${d}`).join(', ')}`)

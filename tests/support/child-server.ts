@@ -38,9 +38,7 @@ export function spawnServer(env: Record<string, string> = {}, dir = mkdtempSync(
     stderr: 'pipe',
   })
   const lines: string[] = []
-  let resolveUrl: (url: string) => void
-  let rejectUrl: (error: Error) => void
-  const urlPromise = new Promise<string>((res, rej) => ((resolveUrl = res), (rejectUrl = rej)))
+  const { promise: urlPromise, resolve: resolveUrl, reject: rejectUrl } = Promise.withResolvers<string>()
   urlPromise.catch(() => {}) // only a test that asks for the URL cares
   const stdoutDone = 
 (async () => {
