@@ -16,7 +16,8 @@ import { oidcRoutes } from './auth/oidc'
 import { threadsService } from './threads/service'
 import { threadRoutes } from './threads'
 import { healthRoutes, type ReadinessProbe } from './health'
-import { errorHandler, MAX_BODY_BYTES } from './http/errors'
+import { errorHandler } from './http/errors'
+import { bodyLimit, DEFAULT_BODY_LIMIT, type BodyLimitOptions } from './http/body-limit'
 import { log } from './log'
 import { createOllamaProvider, modelRoutes } from './llm'
 import { LocalBus } from './runs/bus'
@@ -156,11 +157,20 @@ function readinessProbes(services: Services, runtime: Runtime): ReadinessProbe[]
   return cluster ? [ollama, redis] : [ollama]
 }
 
+/**
+ * Request body limits: 8 MiB for every route unless it is listed here with its own, e.g.
+ * `{ method: 'POST', path: '/api/import', maxBytes: config.importMaxBytes }`.
+ */
+export function bodyLimits(_config: Config): BodyLimitOptions {
+  return { defaultBytes: DEFAULT_BODY_LIMIT, routes: [] }
+}
+
 /** Composes the feature plugins into one app. */
 export function createApp(services: Services, runtime: Runtime) {
   const guard = authGuard(services.access)
   return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: 1024 * 1024, idleTimeout: 120, sendPings: true } })
     .use(errorHandler)
+    .use(bodyLimit(bodyLimits(services.config)))
     .use(healthRoutes(services.database, readinessProbes(services, runtime)))
     .use(metricsRoutes(runtime.metrics))
     .use(wsRoutes({ access: services.access, runs: runtime.runs, registry: runtime.registry, maxBufferedBytes: services.config.wsMaxBufferedBytes, onConnectionsChanged: () => runtime.metrics.connectionsChanged() }))
@@ -199,7 +209,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     if (recovered > 0) log.warn('closed runs interrupted by the last stop', { count: recovered })
   }
   const app = createApp(services, runtime)
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 4 * MAX_BODY_BYTES })
+  // Bodies are limited per route as they stream (src/http/body-limit.ts), with the error envelope;
+  // Bun's own cap would answer an empty 413 first, so it is out of the way.
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: Number.MAX_SAFE_INTEGER })
   const port = app.server!.port!
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   let stopping: Promise<void> | undefined
