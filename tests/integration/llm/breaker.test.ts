@@ -16,7 +16,7 @@ setDefaultTimeout(30_000) // real servers and sockets on a shared 2-core machine
 const echo: ChatHandler = (req) => ({ content: `echo: ${lastUserText(req.messages)}` })
 
 async function ready(stack: ChatStack) {
-  const res = await stack.server.api('/ready')
+  const res = await stack.adminReady()
   expect(res.status).toBe(200)
   return (await res.json()) as { ollama: string; ollamaHosts: { host: string; reachable: boolean; circuit: string }[]; ollamaQueue: unknown }
 }
