@@ -188,7 +188,17 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(bodyLimit(bodyLimits(services.config)))
     .use(healthRoutes(services.database, readinessProbes(services, runtime), { showsDetail: isAdminRequest(services) }))
     .use(metricsRoutes(runtime.metrics))
-    .use(wsRoutes({ access: services.access, runs: runtime.runs, registry: runtime.registry, maxBufferedBytes: services.config.wsMaxBufferedBytes, onConnectionsChanged: () => runtime.metrics.connectionsChanged() }))
+    .use(
+      wsRoutes({
+        access: services.access,
+        runs: runtime.runs,
+        registry: runtime.registry,
+        maxBufferedBytes: services.config.wsMaxBufferedBytes,
+        replayStallMs: services.config.wsReplayStallMs,
+        inbound: { maxFrames: services.config.wsMaxQueuedFrames, maxBytes: services.config.wsMaxQueuedBytes },
+        onConnectionsChanged: () => runtime.metrics.connectionsChanged(),
+      }),
+    )
     .use(runRoutes(runtime.runs, services.repos.runs, guard))
     .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
     .use(authRoutes(services.auth, guard))
