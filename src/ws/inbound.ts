@@ -15,7 +15,8 @@ export interface InboundLimits {
 export const INBOUND_DEFAULTS: InboundLimits = { maxFrames: 64, maxBytes: 4 * 1024 * 1024 }
 
 /**
- * About how many bytes a received frame holds in memory, stopping once past `cap`. Elysia hands
+ * About how many bytes a received frame holds in memory; once past `cap` it stops counting
+ * (the answer is then some number over `cap`). Elysia hands
  * over JSON frames already parsed, so this walks the value (iteratively: a deeply nested frame
  * must not overflow the stack) and counts its strings and slots.
  */
@@ -30,6 +31,7 @@ export function frameBytes(message: unknown, cap = Number.MAX_SAFE_INTEGER): num
       total += 16
       for (const key in value) {
         total += key.length + 8
+        if (total > cap) break
         stack.push((value as Record<string, unknown>)[key])
       }
     } else total += 8
