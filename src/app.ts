@@ -9,14 +9,16 @@ import { accessTokens } from './auth/tokens'
 import { refreshTokenStore } from './auth/refresh-tokens'
 import { memoryRateLimiter } from './auth/rate-limit'
 import { authService } from './auth/service'
-import { authGuard } from './auth/guard'
+import { authGuard, bearerToken } from './auth/guard'
 import { authRoutes } from './auth'
 import { oidcService } from './auth/oidc/service'
 import { oidcRoutes } from './auth/oidc'
 import { threadsService } from './threads/service'
 import { threadRoutes } from './threads'
 import { healthRoutes, type ReadinessProbe } from './health'
-import { errorHandler, MAX_BODY_BYTES } from './http/errors'
+import { errorHandler } from './http/errors'
+import { securityHeaders } from './http/security-headers'
+import { bodyLimit, DEFAULT_BODY_LIMIT, type BodyLimitOptions } from './http/body-limit'
 import { log } from './log'
 import { createOllamaProvider, modelRoutes } from './llm'
 import { LocalBus } from './runs/bus'
@@ -145,25 +147,58 @@ export type Runtime = ReturnType<typeof createRuntime>
 
 export type Services = Awaited<ReturnType<typeof createServices>>
 
-/** What /ready reports besides the database: Ollama (hosts, circuits, queue) and Redis in cluster mode. */
+/**
+ * What /ready reports besides the database: whether Ollama (and Redis in cluster mode) answer;
+ * for admins also Ollama's hosts, circuits and queue and the cluster node id.
+ */
 function readinessProbes(services: Services, runtime: Runtime): ReadinessProbe[] {
   const ollama: ReadinessProbe = async () => {
     const status = await runtime.llm.status()
-    return { ollama: status.reachable ? 'reachable' : 'unreachable', ollamaHosts: status.hosts, ollamaQueue: status.queue }
+    return { summary: { ollama: status.reachable ? 'reachable' : 'unreachable' }, detail: { ollamaHosts: status.hosts, ollamaQueue: status.queue } }
   }
   const cluster = services.cluster
-  const redis: ReadinessProbe = async () => ({ redis: cluster && (await cluster.ping()) ? 'ok' : 'unreachable', nodeId: services.config.nodeId })
+  const redis: ReadinessProbe = async () => ({ summary: { redis: cluster && (await cluster.ping()) ? 'ok' : 'unreachable' }, detail: { nodeId: services.config.nodeId } })
   return cluster ? [ollama, redis] : [ollama]
+}
+
+/** Whether a request carries a valid admin access token (for /ready's detail). */
+function isAdminRequest(services: Services) {
+  return async (request: Request) => {
+    const token = bearerToken(request.headers.get('authorization'))
+    if (!token) return false
+    const claims = await services.access.verify(token).catch(() => undefined)
+    return claims?.role === 'admin'
+  }
+}
+
+/**
+ * Request body limits: 8 MiB for every route unless it is listed here with its own, e.g.
+ * `{ method: 'POST', path: '/api/import', maxBytes: config.importMaxBytes }`.
+ */
+export function bodyLimits(_config: Config): BodyLimitOptions {
+  return { defaultBytes: DEFAULT_BODY_LIMIT, routes: [] }
 }
 
 /** Composes the feature plugins into one app. */
 export function createApp(services: Services, runtime: Runtime) {
   const guard = authGuard(services.access)
   return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: 1024 * 1024, idleTimeout: 120, sendPings: true } })
+    .use(securityHeaders())
     .use(errorHandler)
-    .use(healthRoutes(services.database, readinessProbes(services, runtime)))
+    .use(bodyLimit(bodyLimits(services.config)))
+    .use(healthRoutes(services.database, readinessProbes(services, runtime), { showsDetail: isAdminRequest(services) }))
     .use(metricsRoutes(runtime.metrics))
-    .use(wsRoutes({ access: services.access, runs: runtime.runs, registry: runtime.registry, maxBufferedBytes: services.config.wsMaxBufferedBytes, onConnectionsChanged: () => runtime.metrics.connectionsChanged() }))
+    .use(
+      wsRoutes({
+        access: services.access,
+        runs: runtime.runs,
+        registry: runtime.registry,
+        maxBufferedBytes: services.config.wsMaxBufferedBytes,
+        replayStallMs: services.config.wsReplayStallMs,
+        inbound: { maxFrames: services.config.wsMaxQueuedFrames, maxBytes: services.config.wsMaxQueuedBytes },
+        onConnectionsChanged: () => runtime.metrics.connectionsChanged(),
+      }),
+    )
     .use(runRoutes(runtime.runs, services.repos.runs, guard))
     .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
     .use(authRoutes(services.auth, guard))
@@ -172,7 +207,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(noteRoutes(services.notes, guard))
     .use(datasetRoutes(services.datasets, guard))
     .use(agentRoutes(guard))
-    .use(webRoutes())
+    .use(webRoutes({ sourceMaps: services.config.webSourceMaps }))
 }
 
 export interface RunningServer {
@@ -199,7 +234,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     if (recovered > 0) log.warn('closed runs interrupted by the last stop', { count: recovered })
   }
   const app = createApp(services, runtime)
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 4 * MAX_BODY_BYTES })
+  // Bodies are limited per route as they stream (src/http/body-limit.ts), with the error envelope;
+  // Bun's own cap would answer an empty 413 first, so it is out of the way.
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: Number.MAX_SAFE_INTEGER })
   const port = app.server!.port!
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   let stopping: Promise<void> | undefined

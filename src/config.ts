@@ -49,6 +49,13 @@ export interface Config {
   shutdownGraceMs: number
   /** Bytes queued for one slow WebSocket reader before it is closed with 1013. */
   wsMaxBufferedBytes: number
+  /** How long a resume replay may wait for a client that reads nothing before it is closed with 1013. */
+  wsReplayStallMs: number
+  /** Frames (and their bytes) one WebSocket may have waiting to be handled before it is closed with 1013. */
+  wsMaxQueuedFrames: number
+  wsMaxQueuedBytes: number
+  /** Build and serve the web UI's source maps (off: nobody can read the UI's source tree). */
+  webSourceMaps: boolean
   /** How long a finished run's events stay in memory for resumes (then the database serves them). */
   journalGraceMs: number
   oidc?: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; linkByEmail: boolean }
@@ -201,6 +208,10 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: intVar(env, 'SHUTDOWN_GRACE_MS', 10_000, 0),
     journalGraceMs: intVar(env, 'JOURNAL_GRACE_MS', 60_000, 0),
     wsMaxBufferedBytes: intVar(env, 'WS_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 1024),
+    wsReplayStallMs: intVar(env, 'WS_REPLAY_STALL_MS', 30_000, 100),
+    wsMaxQueuedFrames: intVar(env, 'WS_MAX_QUEUED_FRAMES', 64, 1),
+    wsMaxQueuedBytes: intVar(env, 'WS_MAX_QUEUED_BYTES', 4 * 1024 * 1024, 1024),
+    webSourceMaps: boolVar(env, 'WEB_SOURCE_MAPS', false),
     oidc:
       oidcSet.length === oidcVars.length
         ? {

@@ -49,7 +49,19 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
-/** Largest request body the API takes (a CSV upload is the biggest legitimate one). */
+/** A request body over its route's limit (src/http/body-limit.ts), however it was framed. */
+export class PayloadTooLargeError extends AppError {
+  constructor(maxBytes: number) {
+    super(413, 'payload_too_large', `the request body is larger than ${formatBytes(maxBytes)}`)
+  }
+}
+
+function formatBytes(bytes: number): string {
+  const mib = bytes / 1024 / 1024
+  return mib >= 1 ? `${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB` : `${bytes} bytes`
+}
+
+/** Largest request body the API takes unless a route says more (kept here for older imports). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024
 
 export function errorBody(code: string, message: string) {
@@ -76,15 +88,10 @@ function validationMessage(error: any): string {
 export const errorHandler = new Elysia({ name: 'error-handler' })
   .error({ AppError })
   // Strict JSON: Elysia's own parser lets a malformed body through as "no body" on routes whose
-  // body is optional; bad input must be a clear 400 instead.
-  // Bodies over the limit get the error envelope; Bun itself only cuts bodies far past it.
-  .onRequest(({ request }) => {
-    const length = Number(request.headers.get('content-length') ?? 0)
-    if (length > MAX_BODY_BYTES) return json(413, errorBody('payload_too_large', `the request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`))
-  })
+  // body is optional; bad input must be a clear 400 instead. (Body size: src/http/body-limit.ts.)
   .onParse({ as: 'global' }, async ({ request, contentType }) => {
     if (!contentType?.toLowerCase().startsWith('application/json')) return
-    const text = await request.text()
+    const text = await request.text() // over the route's limit: PayloadTooLargeError
     if (text.trim() === '') return {}
     try {
       return JSON.parse(text)
@@ -93,7 +100,11 @@ export const errorHandler = new Elysia({ name: 'error-handler' })
     }
   })
   .onError({ as: 'global' }, ({ code, error }) => {
-    if (error instanceof AppError) return json(error.status, errorBody(error.code, error.message), error.headers)
+    // Elysia wraps whatever a body parser throws (a body cut at its limit, our invalid_json) in
+    // a ParseError; the AppError inside says what really happened.
+    const cause = (error as { cause?: unknown })?.cause
+    const known = cause instanceof AppError ? cause : error
+    if (known instanceof AppError) return json(known.status, errorBody(known.code, known.message), known.headers)
     switch (code) {
       case 'VALIDATION':
         return json(400, errorBody('invalid_input', validationMessage(error)))

@@ -3,13 +3,24 @@ import { LlmError } from './provider'
 /**
  * A circuit breaker per Ollama host.
  *
- *   closed ──N consecutive failures──▶ open ──cooldown──▶ half_open ──probe ok──▶ closed
- *                                        ▲                    │
- *                                        └────probe fails─────┘
+ *   closed ──N consecutive failures that show the host down──▶ open ──cooldown──▶ half_open ──probe ok──▶ closed
+ *                                                               ▲                    │
+ *                                                               └────probe fails─────┘
  *
- * Failures are what says the host is down: connection refused, 5xx, `llm_unavailable`. A 4xx
- * (`model_not_found`, a bad request) means the host answered, and counts as a success; an
- * abort (cancel, timeout of the run) says nothing about the host and counts as neither.
+ * The circuit opens only on evidence that the host is down for everyone, never because one
+ * user's requests fail (that would fail every other user's runs for the cooldown):
+ *
+ * - `down`: the host did not answer at all — connection refused or reset before the response
+ *   headers, 502/503/504, a transport time-out before the first byte. Always evidence.
+ * - `suspect`: an HTTP 500 (or another 5xx). Ollama answers 500 both when it is broken (a model
+ *   that cannot load) and when one request trips it, so it is evidence only when the failures
+ *   come from at least two different users, and never when the host answered other requests
+ *   while this one was out ("a 500 to one request while the host keeps answering others").
+ * - `ignore`: about one request, not the host — an `{"error"}` line mid-stream or a connection
+ *   dropped after the headers (the host answered), aborts (cancel, the run's time-out), and the
+ *   fair queue's own refusals.
+ * - `answered`: a 4xx (`model_not_found`, a bad request): the host answered; like a success.
+ *
  * While open every call fails fast with `llm_unavailable`; half-open lets one probe through.
  */
 export type CircuitState = 'closed' | 'open' | 'half_open'
@@ -28,22 +39,28 @@ export interface BreakerOptions {
 
 export const BREAKER_DEFAULTS = { failures: 3, cooldownMs: 10_000 } as const
 
-/** How an outcome counts for the breaker. */
-export type Verdict = 'failure' | 'success' | 'ignore'
+/** How an outcome counts for the breaker (see the class comment). */
+export type Verdict = 'down' | 'suspect' | 'answered' | 'ignore'
+
+/** A failure counted against the host: what kind, and whose request it was. */
+interface CountedFailure {
+  verdict: 'down' | 'suspect'
+  userId?: string
+}
 
 const isAbort = (error: unknown) => error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')
 
-/** Whether an error of a call says the host is down. */
+/** What an error of a call says about the host (errors as mapped by `mapOllamaError`). */
 export function verdictOf(error: unknown): Verdict {
-  if (isAbort(error)) return 'ignore'
+  if (isAbort(error)) return 'ignore' // the run's own abort: cancel or its time-out
   if (error instanceof LlmError) {
     if (error.code === 'too_many_runs' || error.code === 'server_busy') return 'ignore' // ours, not the host's
-    if (error.code === 'llm_unavailable') return 'failure'
-    if (error.status !== undefined && error.status >= 500) return 'failure'
-    if (error.status !== undefined && error.status >= 400) return 'success' // the host answered
-    return 'failure' // a model error mid-stream (Ollama's {"error"} line, a dropped connection)
+    if (error.code === 'llm_unavailable') return 'down' // refused, reset before headers, 502/503/504
+    if (error.status !== undefined && error.status >= 500) return 'suspect'
+    if (error.status !== undefined && error.status >= 400) return 'answered'
+    return 'ignore' // mid-stream: an {"error"} line or a dropped answer, after the host answered
   }
-  return 'failure'
+  return 'down' // not mapped: the call never got an answer
 }
 
 /** One call's pass through the breaker: report how it went, or just let go. */
@@ -68,7 +85,10 @@ export function breakerMessage(host: string, retryInMs: number): string {
 
 export class CircuitBreaker {
   #state: CircuitState = 'closed'
-  #failures = 0
+  /** Consecutive failures counted against the host since its last success (closed state). */
+  #counted: CountedFailure[] = []
+  /** Answers (headers or completions) the host gave so far: tells whether it answered others meanwhile. */
+  #answers = 0
   #openedAt = 0
   #probe = false
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -91,7 +111,7 @@ export class CircuitBreaker {
 
   /** Consecutive failures counted so far (closed state). */
   get failures(): number {
-    return this.#failures
+    return this.#counted.length
   }
 
   /** Milliseconds until an open circuit lets a probe through (0 when not open). */
@@ -110,8 +130,11 @@ export class CircuitBreaker {
     return () => this.#listeners.delete(listener)
   }
 
-  /** Lets a call through, or throws `llm_unavailable` at once while open (or while the probe is out). */
-  enter(): BreakerPermit {
+  /**
+   * Lets a call of `userId` through, or throws `llm_unavailable` at once while open (or while
+   * the probe is out).
+   */
+  enter(userId?: string): BreakerPermit {
     const state = this.state
     if (state === 'open' || (state === 'half_open' && this.#probe)) {
       throw new LlmError(
@@ -123,6 +146,8 @@ export class CircuitBreaker {
     }
     const probe = state === 'half_open'
     if (probe) this.#probe = true
+    const answersAtStart = this.#answers
+    let ownAnswers = 0
     let settled = false
     const settle = () => {
       if (probe && !settled) this.#probe = false
@@ -130,6 +155,8 @@ export class CircuitBreaker {
     }
     return {
       answered: () => {
+        this.#answers++
+        ownAnswers++
         if (!probe || settled) return
         settle()
         if (this.#state === 'half_open') this.#to('closed')
@@ -139,26 +166,40 @@ export class CircuitBreaker {
         this.recordSuccess()
       },
       failure: (error) => {
-        const verdict = verdictOf(error)
+        let verdict = verdictOf(error)
         settle()
-        if (verdict === 'failure') this.recordFailure()
-        else if (verdict === 'success') this.recordSuccess()
+        // The host answered other calls while this one was out: its 500 is about this request.
+        if (verdict === 'suspect' && this.#answers - answersAtStart - ownAnswers > 0) verdict = 'ignore'
+        if (verdict === 'down' || verdict === 'suspect') this.recordFailure(verdict, userId)
+        else if (verdict === 'answered') this.recordSuccess()
       },
       done: settle,
     }
   }
 
   recordSuccess(): void {
-    this.#failures = 0
+    this.#answers++
+    this.#counted = []
     if (this.#state !== 'closed') this.#to('closed')
   }
 
-  recordFailure(): void {
+  /**
+   * Counts a failure against the host. The circuit opens once `failures` of them in a row show
+   * the host down for everyone: one at least is `down`, or they come from two users or more.
+   */
+  recordFailure(verdict: 'down' | 'suspect' = 'down', userId?: string): void {
     const state = this.state
     if (state === 'half_open') return this.#to('open')
     if (state === 'open') return
-    this.#failures++
-    if (this.#failures >= this.options.failures) this.#to('open')
+    this.#counted.push({ verdict, userId })
+    if (this.#counted.length > this.options.failures * 4) this.#counted.shift() // bounded: only the recent ones matter
+    if (this.#counted.length >= this.options.failures && this.#showsHostDown()) this.#to('open')
+  }
+
+  #showsHostDown(): boolean {
+    const recent = this.#counted.slice(-this.options.failures)
+    if (recent.some((f) => f.verdict === 'down')) return true
+    return new Set(recent.map((f) => f.userId ?? '')).size >= 2
   }
 
   /** Clears the cooldown timer (server stop). */
@@ -179,7 +220,7 @@ export class CircuitBreaker {
       this.#timer = setTimeout(() => this.#wake(), this.options.cooldownMs)
       this.#timer.unref?.()
     }
-    if (next === 'closed') this.#failures = 0
+    if (next === 'closed') this.#counted = []
     for (const listener of this.#listeners) {
       try {
         listener(this.host, from, next)

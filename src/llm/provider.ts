@@ -76,9 +76,13 @@ function fetchWithSignal(signal: AbortSignal): typeof fetch {
 
 const isAbort = (error: unknown) => error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')
 
-/** Maps what the ollama client throws onto our error codes. */
-export function mapOllamaError(error: unknown, host: string, model: string, streamed: boolean): Error {
-  if (isAbort(error) || error instanceof LlmError) return error as Error
+/**
+ * Maps what the ollama client throws onto our error codes. `answered`: the response headers had
+ * arrived, so a failure now is about this answer (mid-stream), not a host that is down. Aborts
+ * of the run itself are handled by the caller; an abort or time-out here is the transport's.
+ */
+export function mapOllamaError(error: unknown, host: string, model: string, answered: boolean): Error {
+  if (error instanceof LlmError) return error
   const e = error as { name?: string; status_code?: number; message?: string }
   if (e?.name === 'ResponseError' && typeof e.status_code === 'number') {
     if (e.status_code === 404 && /model/i.test(e.message ?? '')) {
@@ -89,7 +93,8 @@ export function mapOllamaError(error: unknown, host: string, model: string, stre
     }
     return new LlmError('llm_error', `Ollama answered ${e.status_code}: ${e.message}`, e.status_code)
   }
-  if (streamed) return new LlmError('llm_error', `The model failed while answering: ${e?.message ?? String(error)}`)
+  if (answered) return new LlmError('llm_error', `The model failed while answering: ${e?.message ?? String(error)}`)
+  if (isAbort(error)) return new LlmError('llm_unavailable', `Ollama at ${host} did not answer in time. Check that \`ollama serve\` is running and not stuck, or point OLLAMA_HOST at a running Ollama.`)
   return new LlmError('llm_unavailable', unavailableMessage(host, model))
 }
 
@@ -112,8 +117,8 @@ export class OllamaHost {
     return this.#perModel.get(model) ?? 0
   }
 
-  #begin(model: string): BreakerPermit | undefined {
-    const permit = this.breaker?.enter() // throws llm_unavailable at once while open
+  #begin(model: string, userId: string): BreakerPermit | undefined {
+    const permit = this.breaker?.enter(userId) // throws llm_unavailable at once while open
     this.inFlight++
     this.#perModel.set(model, this.inFlightOf(model) + 1)
     return permit
@@ -128,9 +133,9 @@ export class OllamaHost {
   }
 
   /** Maps a failure, tells the breaker (aborts say nothing about the host), and returns what to throw. */
-  #fail(error: unknown, request: { signal: AbortSignal; model: string }, streamed: boolean, permit: BreakerPermit | undefined): unknown {
+  #fail(error: unknown, request: { signal: AbortSignal; model: string }, answered: boolean, permit: BreakerPermit | undefined): unknown {
     if (request.signal.aborted) return request.signal.reason ?? error
-    const mapped = mapOllamaError(error, this.host, request.model, streamed)
+    const mapped = mapOllamaError(error, this.host, request.model, answered)
     permit?.failure(mapped)
     return mapped
   }
@@ -140,8 +145,8 @@ export class OllamaHost {
   }
 
   async *chat(request: ChatRequest): AsyncGenerator<ChatChunk> {
-    let streamed = false
-    const permit = this.#begin(request.model)
+    let answered = false
+    const permit = this.#begin(request.model, request.userId)
     try {
       const stream = await this.client(request.signal).chat({
         model: request.model,
@@ -150,12 +155,12 @@ export class OllamaHost {
         stream: true,
         ...(request.think !== undefined && { think: request.think }),
       })
+      answered = true
       permit?.answered() // headers arrived: the host answers (a half-open circuit closes)
       const onAbort = () => stream.abort()
       request.signal.addEventListener('abort', onAbort, { once: true })
       try {
         for await (const part of stream) {
-          streamed = true
           const m = part.message
           const chunk: ChatChunk = {}
           if (m?.thinking) chunk.thinking = m.thinking
@@ -169,14 +174,14 @@ export class OllamaHost {
         request.signal.removeEventListener('abort', onAbort)
       }
     } catch (error) {
-      throw this.#fail(error, request, streamed, permit)
+      throw this.#fail(error, request, answered, permit)
     } finally {
       this.#end(request.model, permit)
     }
   }
 
   async complete(request: Omit<ChatRequest, 'tools' | 'think' | 'onQueued'>): Promise<string> {
-    const permit = this.#begin(request.model)
+    const permit = this.#begin(request.model, request.userId)
     try {
       const answer = await this.client(request.signal).chat({ model: request.model, messages: request.messages, stream: false })
       permit?.success()

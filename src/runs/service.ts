@@ -233,12 +233,16 @@ export class RunManager {
   }
 
   /** The active user's run events after `afterSeq`, from memory when the run is recent. */
-  async eventsAfter(runId: string, afterSeq: number): Promise<{ entries: JournalEntry[]; done: boolean }> {
+  /** The run's events after `afterSeq` (at most `limit`: a page), from memory or the database. */
+  async eventsAfter(runId: string, afterSeq: number, limit?: number): Promise<{ entries: JournalEntry[]; done: boolean }> {
     const userId = currentContext().userId
     const journal = this.#journal(runId)
-    if (journal && journal.userId === userId) return { entries: journal.since(afterSeq), done: journal.completed }
+    if (journal && journal.userId === userId) {
+      const entries = journal.since(afterSeq)
+      return { entries: limit === undefined ? entries : entries.slice(0, limit), done: journal.completed }
+    }
     const run = await this.deps.runs.get(runId)
-    const rows = await this.deps.runs.eventsAfter(runId, afterSeq)
+    const rows = await this.deps.runs.eventsAfter(runId, afterSeq, limit)
     const entries = rows.map((wire) => ({ event: JSON.parse(wire) as RunEvent, wire }))
     return { entries, done: run.status !== 'running' && entries.at(-1)?.event.type === 'agent_completed' ? true : run.status !== 'running' }
   }

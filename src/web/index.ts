@@ -4,7 +4,8 @@
  * listening, without delaying it) and kept for the life of the process.
  *
  *   GET /               the page (no-cache + ETag, strict Content-Security-Policy)
- *   GET /assets/:file   hashed JS/CSS/source maps (cached for a year, immutable)
+ *   GET /assets/:file   hashed JS/CSS (cached for a year, immutable); source maps only when
+ *                       WEB_SOURCE_MAPS=true (they would show anyone the UI's source tree)
  *
  * Client-side routes live in the URL hash (`/#/c/<thread>`, `/#/notes`…), so the UI never
  * shadows `/api/*`, `/ws`, `/health`, `/ready` or `/metrics`.
@@ -12,6 +13,7 @@
 import { Elysia } from 'elysia'
 import { join } from 'node:path'
 import { log } from '../log'
+import { BASE_SECURITY_HEADERS } from '../http/security-headers'
 
 export interface WebAsset {
   body: Uint8Array
@@ -30,11 +32,7 @@ export interface WebBundle {
 const ENTRY = join(import.meta.dir, 'app', 'index.html')
 const ASSET_PREFIX = '/assets/'
 
-const SECURITY_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-}
+const SECURITY_HEADERS = BASE_SECURITY_HEADERS
 
 /**
  * No inline script, no eval, no plugins, no foreign origins: even if something slipped past the
@@ -53,24 +51,36 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ')
 
-let cached: Promise<WebBundle> | undefined
-
-/** Builds the UI once per process (concurrent callers share the build; a failure is retried next time). */
-export function loadWebBundle(): Promise<WebBundle> {
-  cached ??= buildWebBundle().catch((error) => {
-    cached = undefined
-    throw error
-  })
-  return cached
+export interface WebOptions {
+  /** Build and serve source maps (WEB_SOURCE_MAPS, default false). */
+  sourceMaps?: boolean
 }
 
-export async function buildWebBundle(): Promise<WebBundle> {
+/** One build per flavour (with or without source maps). */
+const cached = new Map<boolean, Promise<WebBundle>>()
+
+/** Builds the UI once per process (concurrent callers share the build; a failure is retried next time). */
+export function loadWebBundle(options: WebOptions = {}): Promise<WebBundle> {
+  const sourceMaps = options.sourceMaps ?? false
+  let build = cached.get(sourceMaps)
+  if (!build) {
+    build = buildWebBundle(options).catch((error) => {
+      cached.delete(sourceMaps)
+      throw error
+    })
+    cached.set(sourceMaps, build)
+  }
+  return build
+}
+
+export async function buildWebBundle(options: WebOptions = {}): Promise<WebBundle> {
   const started = performance.now()
   const result = await Bun.build({
     entrypoints: [ENTRY],
     target: 'browser',
     minify: true,
-    sourcemap: 'linked',
+    // No maps (and no sourceMappingURL comment) unless asked for.
+    sourcemap: options.sourceMaps ? 'linked' : 'none',
     publicPath: ASSET_PREFIX,
     naming: { entry: '[name]-[hash].[ext]', chunk: '[name]-[hash].[ext]', asset: '[name]-[hash].[ext]' },
     define: { 'process.env.NODE_ENV': '"production"' },
@@ -118,19 +128,19 @@ function buildFailed(error: unknown): Response {
   })
 }
 
-async function page({ request }: { request: Request }) {
+async function page({ request }: { request: Request }, options: WebOptions) {
   try {
-    const bundle = await loadWebBundle()
+    const bundle = await loadWebBundle(options)
     return respond(request, bundle.html, { 'cache-control': 'no-cache', 'content-security-policy': CSP })
   } catch (error) {
     return buildFailed(error)
   }
 }
 
-async function asset({ request, params }: { request: Request; params: { file: string } }) {
+async function asset({ request, params }: { request: Request; params: { file: string } }, options: WebOptions) {
   let bundle: WebBundle
   try {
-    bundle = await loadWebBundle()
+    bundle = await loadWebBundle(options)
   } catch (error) {
     return buildFailed(error)
   }
@@ -145,15 +155,17 @@ async function asset({ request, params }: { request: Request; params: { file: st
 }
 
 /** The web UI plugin: `/` and `/assets/*`. */
-export function webRoutes() {
-  return new Elysia({ name: 'web' })
+export function webRoutes(options: WebOptions = {}) {
+  const servePage = (ctx: { request: Request }) => page(ctx, options)
+  const serveAsset = (ctx: { request: Request; params: { file: string } }) => asset(ctx, options)
+  return new Elysia({ name: 'web', seed: options })
     .onStart(() => {
       // Warm the bundle in the background so the first page load is quick; never blocks start-up.
-      void loadWebBundle().catch((error) => log.error('web UI build failed', { error: String(error?.message ?? error) }))
+      void loadWebBundle(options).catch((error) => log.error('web UI build failed', { error: String(error?.message ?? error) }))
     })
-    .get('/', page)
-    .head('/', page)
-    .get('/index.html', page)
-    .get(`${ASSET_PREFIX}:file`, asset)
-    .head(`${ASSET_PREFIX}:file`, asset)
+    .get('/', servePage)
+    .head('/', servePage)
+    .get('/index.html', servePage)
+    .get(`${ASSET_PREFIX}:file`, serveAsset)
+    .head(`${ASSET_PREFIX}:file`, serveAsset)
 }

@@ -23,6 +23,12 @@ export interface ConnectionLimits {
 
 const DEFAULT_REPLAY_STALL_MS = 30_000
 
+/**
+ * Replay pages: the first is small (events may be big), the next ones hold about `bytes` by the
+ * largest event seen so far.
+ */
+const REPLAY_PAGE = { firstEvents: 4, maxEvents: 1000, bytes: 1024 * 1024 }
+
 export interface DeliveryStats {
   sent: number
   duplicatesDropped: number
@@ -78,25 +84,39 @@ export class Connection {
   }
 
   /**
-   * Replays events after `afterSeq` and then lets the live stream continue: `load` reads the
-   * journal (memory or database); live events arriving meanwhile wait and are sent after it,
-   * minus any the replay already covered.
+   * Replays events after `afterSeq` and then lets the live stream continue: `load(after, limit)`
+   * reads a page of the journal (memory or database); live events arriving meanwhile wait and
+   * are sent after it, minus any the replay already covered. Pages are read one at a time as
+   * the client takes them, so a long run's replay never sits in memory whole.
    */
-  async resume(runId: string, afterSeq: number, load: () => Promise<JournalEntry[]>): Promise<number> {
+  async resume(runId: string, afterSeq: number, load: (afterSeq: number, limit: number) => Promise<JournalEntry[]>): Promise<number> {
     this.#resuming.set(runId, [])
     let replayed = 0
+    let last = afterSeq
+    let pageSize = REPLAY_PAGE.firstEvents
+    let largest = 1
     try {
       this.#track(runId, afterSeq)
-      for (const entry of await load()) {
-        if (entry.event.seq <= afterSeq) continue
-        // A long replay is paced by the client: it must not trip the slow-reader cap.
-        if (this.socket.getBufferedAmount() > this.limits.maxBufferedBytes / 2 && !(await this.#drained())) {
-          // The client stopped reading: holding its replay would pin memory. It can resume later.
-          this.stats.slowClosed++
-          this.close(1013, 'client too slow, reconnect and resume')
+      while (!this.closed) {
+        const page = await load(last, pageSize)
+        let progressed = false
+        for (const entry of page) {
+          if (entry.event.seq <= last) continue
+          // A long replay is paced by the client: it must not trip the slow-reader cap.
+          if (this.socket.getBufferedAmount() > this.limits.maxBufferedBytes / 2 && !(await this.#drained())) {
+            // The client stopped reading: holding its replay would pin memory. It can resume later.
+            this.stats.slowClosed++
+            this.close(1013, 'client too slow, reconnect and resume')
+          }
+          if (this.closed) break
+          if (this.#sendEvent(entry, runId, entry.event.seq)) replayed++
+          last = entry.event.seq
+          progressed = true
+          largest = Math.max(largest, entry.wire.length)
         }
-        if (this.closed) break
-        if (this.#sendEvent(entry, runId, entry.event.seq)) replayed++
+        if (!progressed || page.length < pageSize) break
+        // About REPLAY_PAGE.bytes a page: fewer events when they are big, more when they are small.
+        pageSize = Math.max(1, Math.min(REPLAY_PAGE.maxEvents, Math.floor(REPLAY_PAGE.bytes / largest)))
       }
     } finally {
       const held = this.#resuming.get(runId) ?? []

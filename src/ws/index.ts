@@ -8,6 +8,7 @@ import type { RunManager } from '../runs/service'
 import { Connection, type RawSocket } from './connection'
 import type { ConnectionRegistry } from './registry'
 import { parseClientFrame, type ClientFrame } from './frames'
+import { INBOUND_DEFAULTS, InboundQueue, frameBytes, type InboundLimits } from './inbound'
 
 export const WS_CLOSE = {
   authTimeout: 4408,
@@ -26,6 +27,10 @@ export interface WsOptions {
   /** Seconds before token expiry that `token_expiring` is sent. */
   expiryWarningSeconds?: number
   maxBufferedBytes?: number
+  /** How long a resume replay may wait for a client that reads nothing (WS_REPLAY_STALL_MS). */
+  replayStallMs?: number
+  /** Frames and bytes one connection may have waiting to be handled (WS_MAX_QUEUED_FRAMES / _BYTES). */
+  inbound?: Partial<InboundLimits>
   onConnectionsChanged?: () => void
 }
 
@@ -38,6 +43,10 @@ interface SocketState {
   expiryTimer?: ReturnType<typeof setTimeout>
   /** Frames of one connection are handled one after another, in arrival order. */
   queue: Promise<void>
+  /** What waits in `queue`, bounded. */
+  inbound: InboundQueue
+  /** Closed for holding too much: later frames are dropped. */
+  refused?: boolean
 }
 
 const errorFrame = (code: string, message: string, requestId?: string) => ({ type: 'error', code, message, ...(requestId !== undefined && { requestId }) })
@@ -47,6 +56,7 @@ export function wsRoutes(opts: WsOptions) {
   const states = new WeakMap<object, SocketState>()
   const authTimeoutMs = opts.authTimeoutMs ?? 5000
   const warnBefore = (opts.expiryWarningSeconds ?? 30) * 1000
+  const inboundLimits: InboundLimits = { ...INBOUND_DEFAULTS, ...opts.inbound }
 
   function clearTimers(state: SocketState) {
     clearTimeout(state.authTimer)
@@ -87,7 +97,14 @@ export function wsRoutes(opts: WsOptions) {
     clearTimeout(state.authTimer)
     const connectionId = `conn_${crypto.randomUUID()}`
     const context = createUserContext({ userId: claims.userId, role: claims.role, connectionId })
-    const connection = new Connection(connectionId, context, state.raw, { maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024 }, opts.registry.stats, claims.expiresAt)
+    const connection = new Connection(
+      connectionId,
+      context,
+      state.raw,
+      { maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024, replayStallMs: opts.replayStallMs },
+      opts.registry.stats,
+      claims.expiresAt,
+    )
     state.connection = connection
     opts.registry.add(connection)
     opts.onConnectionsChanged?.()
@@ -129,7 +146,7 @@ export function wsRoutes(opts: WsOptions) {
         await opts.runs.cancel(frame.runId)
         return
       case 'resume':
-        await connection.resume(frame.runId, frame.afterSeq, async () => (await opts.runs.eventsAfter(frame.runId, frame.afterSeq)).entries)
+        await connection.resume(frame.runId, frame.afterSeq, async (after, limit) => (await opts.runs.eventsAfter(frame.runId, after, limit)).entries)
         return
     }
   }
@@ -163,14 +180,25 @@ export function wsRoutes(opts: WsOptions) {
 
   return new Elysia({ name: 'ws' }).ws('/ws', {
     open(ws) {
-      const state: SocketState = { raw: ws.raw as unknown as RawSocket, queue: Promise.resolve() }
+      const state: SocketState = { raw: ws.raw as unknown as RawSocket, queue: Promise.resolve(), inbound: new InboundQueue(inboundLimits) }
       states.set(ws.raw, state)
       state.authTimer = setTimeout(() => close(state, WS_CLOSE.authTimeout, 'authentication timeout'), authTimeoutMs)
     },
     message(ws, message) {
       const state = states.get(ws.raw)
-      if (!state) return
-      state.queue = state.queue.then(() => onMessage(state, message)).catch((error) => log.error('websocket handler failed', { error: String(error) }))
+      if (!state || state.refused) return
+      const size = frameBytes(message, inboundLimits.maxBytes)
+      if (!state.inbound.admit(size)) {
+        // The client keeps sending while its earlier frames wait (a replay it does not read):
+        // queueing more would pin memory. It can reconnect and resume.
+        state.refused = true
+        opts.registry.stats.slowClosed++
+        return close(state, WS_CLOSE.tooSlow, 'too many frames waiting, reconnect and resume')
+      }
+      state.queue = state.queue
+        .then(() => onMessage(state, message))
+        .catch((error) => log.error('websocket handler failed', { error: String(error) }))
+        .finally(() => state.inbound.release(size))
     },
     drain(ws) {
       states.get(ws.raw)?.connection?.notifyDrain()

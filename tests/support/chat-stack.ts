@@ -8,6 +8,11 @@ export interface ChatStack {
   ollama: FakeOllama
   /** A registered user with an authenticated socket. */
   userWithSocket(name?: string): Promise<{ user: TestUser; ws: WsClient }>
+  /**
+   * GET /ready as the stack's first user (the admin: the first account is), so the answer has
+   * the detail anonymous callers don't get (Ollama hosts, circuits, queue).
+   */
+  adminReady(): Promise<Response>
   close(): Promise<void>
 }
 
@@ -24,14 +29,20 @@ export async function startChatStack(opts: { env?: Record<string, string>; handl
   })
   const server = await startTestServer({ OLLAMA_HOST: ollama.url, ...opts.env })
   const sockets: WsClient[] = []
+  let admin: TestUser | undefined
   return {
     server,
     ollama,
     async userWithSocket(name = 'user') {
       const user = await registerUser(server, name)
+      admin ??= user
       const ws = await WsClient.connect(server.wsUrl, user.accessToken)
       sockets.push(ws)
       return { user, ws }
+    },
+    async adminReady() {
+      admin ??= await registerUser(server, 'admin')
+      return server.api('/ready', { token: admin.accessToken })
     },
     async close() {
       for (const ws of sockets) ws.close()

@@ -85,12 +85,14 @@ export function runsRepository({ db, write }: Database) {
       )
     },
 
-    async eventsAfter(runId: string, afterSeq: number): Promise<string[]> {
-      const rows = await db
+    /** The stored events after `afterSeq`, in order; at most `limit` of them when given (a page). */
+    async eventsAfter(runId: string, afterSeq: number, limit?: number): Promise<string[]> {
+      const query = db
         .select({ data: runEvents.data })
         .from(runEvents)
         .where(and(eq(runEvents.userId, ownerId()), eq(runEvents.runId, runId), gt(runEvents.seq, afterSeq)))
         .orderBy(asc(runEvents.seq))
+      const rows = limit === undefined ? await query : await query.limit(limit)
       return rows.map((r) => r.data)
     },
   }

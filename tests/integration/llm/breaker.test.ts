@@ -16,7 +16,7 @@ setDefaultTimeout(30_000) // real servers and sockets on a shared 2-core machine
 const echo: ChatHandler = (req) => ({ content: `echo: ${lastUserText(req.messages)}` })
 
 async function ready(stack: ChatStack) {
-  const res = await stack.server.api('/ready')
+  const res = await stack.adminReady()
   expect(res.status).toBe(200)
   return (await res.json()) as { ollama: string; ollamaHosts: { host: string; reachable: boolean; circuit: string }[]; ollamaQueue: unknown }
 }
@@ -99,6 +99,65 @@ describe('a host answering 503', () => {
       expect((await ws.completion(runId)).at(-1)!.error.code).toBe('model_not_found')
     }
     expect(await circuitOf(stack)).toBe('closed')
+  })
+})
+
+describe("one user's failing requests", () => {
+  /** The scripted model fails on "poison" questions (a 500, or an error line mid-stream) and answers the rest. */
+  const picky: ChatHandler = (req) => {
+    const text = lastUserText(req.messages)
+    if (text.startsWith('poison-500')) return { httpError: 500, message: 'this prompt broke the runner' }
+    if (text.startsWith('poison-stream')) return { streamError: 'tensor shape mismatch', afterContent: 'Half an ans' }
+    return { content: `echo: ${text}` }
+  }
+
+  test("500s and mid-stream errors of some users' requests never fail another user's run", async () => {
+    const stack = await startChatStack({ env: { BREAKER_FAILURES: '3', BREAKER_COOLDOWN_MS: '60000' }, handler: picky })
+    stacks.push(stack)
+    const alice = await stack.userWithSocket('alice')
+    const bob = await stack.userWithSocket('bob')
+    const carol = await stack.userWithSocket('carol')
+    const dave = await stack.userWithSocket('dave')
+
+    // Four failures in a row: alice's prompt trips a 500 twice, bob's and carol's break mid-stream.
+    const failures = [
+      await runToEnd(alice.ws, 'poison-500 one'),
+      await runToEnd(bob.ws, 'poison-stream one'),
+      await runToEnd(carol.ws, 'poison-stream two'),
+      await runToEnd(alice.ws, 'poison-500 two'),
+    ]
+    expect(failures.map((f) => [f.status, f.error.code])).toEqual([
+      ['failed', 'llm_error'],
+      ['failed', 'llm_error'],
+      ['failed', 'llm_error'],
+      ['failed', 'llm_error'],
+    ])
+    expect(await circuitOf(stack)).toBe('closed')
+
+    // Everyone else (and the same users with other questions) is answered as usual.
+    const fine = await runToEnd(dave.ws, 'a normal question')
+    expect(fine.status).toBe('completed')
+    expect(fine.message.content).toBe('echo: a normal question')
+    expect((await runToEnd(bob.ws, 'and another')).status).toBe('completed')
+  })
+
+  test('the same 500 for requests of two users (the host is broken for everyone) opens the circuit; others then fail fast', async () => {
+    const stack = await startChatStack({ env: { BREAKER_FAILURES: '2', BREAKER_COOLDOWN_MS: '60000' }, handler: () => ({ httpError: 500, message: 'model failed to load: out of memory' }) })
+    stacks.push(stack)
+    const alice = await stack.userWithSocket('alice')
+    const bob = await stack.userWithSocket('bob')
+    const carol = await stack.userWithSocket('carol')
+    // One user alone: a 500 may be about their request.
+    expect((await runToEnd(alice.ws, 'first')).error.code).toBe('llm_error')
+    expect(await circuitOf(stack)).toBe('closed')
+    // A second user gets it too: the host is broken.
+    expect((await runToEnd(bob.ws, 'second')).error.code).toBe('llm_error')
+    expect(await circuitOf(stack)).toBe('open')
+    const before = stack.ollama.requests.length
+    const fast = await runToEnd(carol.ws, 'third')
+    expect(fast.error.code).toBe('llm_unavailable')
+    expect(fast.error.message).toContain('ollama serve')
+    expect(stack.ollama.requests.length).toBe(before)
   })
 })
 

@@ -87,7 +87,7 @@ describe('the fair queue in front of the model', () => {
     }
     // B never saw A's runs, and the queue is empty again.
     expect(b.ws.frames.some((f) => aRuns.includes(f.runId))).toBe(false)
-    const ready = (await (await stack.server.api('/ready')).json()) as any
+    const ready = (await (await stack.adminReady()).json()) as any
     expect(ready.ollamaQueue).toEqual({ depths: {}, queued: 0, inFlight: 0 })
   })
 
@@ -100,7 +100,7 @@ describe('the fair queue in front of the model', () => {
     ws.send({ type: 'cancel', runId: second.runId })
     const done = (await ws.completion(second.runId)).at(-1)!
     expect(done.status).toBe('cancelled')
-    const ready = (await (await stack.server.api('/ready')).json()) as any
+    const ready = (await (await stack.adminReady()).json()) as any
     expect(ready.ollamaQueue.queued).toBe(0)
     nextSlot()
     expect((await ws.completion(first.runId)).at(-1)!.status).toBe('completed')

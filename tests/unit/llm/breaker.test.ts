@@ -13,9 +13,9 @@ function breaker(failures = 3, cooldownMs = 10_000) {
     b,
     changes,
     advance: (ms: number) => void (now += ms),
-    /** One call through the breaker that fails with `error`. */
-    fail: (error: unknown = new LlmError('llm_unavailable', 'refused')) => {
-      const permit = b.enter()
+    /** One call (of `userId`) through the breaker that fails with `error`. */
+    fail: (error: unknown = new LlmError('llm_unavailable', 'refused'), userId = 'u1') => {
+      const permit = b.enter(userId)
       permit.failure(error)
       permit.done()
     },
@@ -32,17 +32,64 @@ const http = (status: number, code: 'llm_error' | 'llm_unavailable' | 'model_not
 const abort = () => Object.assign(new Error('aborted'), { name: 'AbortError' })
 
 describe('what counts as a failure', () => {
-  test('connection refused, 5xx and llm_unavailable count; 4xx and aborts do not', () => {
-    expect(verdictOf(down())).toBe('failure')
-    expect(verdictOf(http(503, 'llm_unavailable'))).toBe('failure')
-    expect(verdictOf(http(500))).toBe('failure')
-    expect(verdictOf(new LlmError('llm_error', 'The model failed while answering: GPU fell over'))).toBe('failure')
-    expect(verdictOf(new TypeError('fetch failed'))).toBe('failure')
-    expect(verdictOf(http(404, 'model_not_found'))).toBe('success')
-    expect(verdictOf(http(400))).toBe('success')
+  test('refused, 502/503/504 and time-outs before headers say "down"; a 500 is suspect; mid-stream errors, 4xx and aborts are the request\'s', () => {
+    expect(verdictOf(down())).toBe('down')
+    expect(verdictOf(http(503, 'llm_unavailable'))).toBe('down')
+    expect(verdictOf(new LlmError('llm_unavailable', 'did not answer in time'))).toBe('down')
+    expect(verdictOf(new TypeError('fetch failed'))).toBe('down')
+    expect(verdictOf(http(500))).toBe('suspect')
+    expect(verdictOf(new LlmError('llm_error', 'The model failed while answering: GPU fell over'))).toBe('ignore')
+    expect(verdictOf(http(404, 'model_not_found'))).toBe('answered')
+    expect(verdictOf(http(400))).toBe('answered')
     expect(verdictOf(abort())).toBe('ignore')
     expect(verdictOf(Object.assign(new Error('t'), { name: 'TimeoutError' }))).toBe('ignore')
     expect(verdictOf(new LlmError('too_many_runs', 'mine'))).toBe('ignore')
+  })
+})
+
+describe("one user's failing requests never open the circuit for everyone", () => {
+  const midStream = () => new LlmError('llm_error', 'The model failed while answering: bad input')
+
+  test('mid-stream errors never count, from however many users', () => {
+    const t = breaker(2)
+    for (const user of ['a', 'b', 'c', 'd']) {
+      const permit = t.b.enter(user)
+      permit.answered()
+      permit.failure(midStream())
+      permit.done()
+    }
+    expect(t.b.failures).toBe(0)
+    expect(t.b.state).toBe('closed')
+  })
+
+  test("500s of one user's requests never open it; the same 500s across two users do", () => {
+    const t = breaker(3)
+    for (let i = 0; i < 6; i++) t.fail(http(500), 'alice')
+    expect(t.b.state).toBe('closed')
+    t.fail(http(500), 'bob')
+    expect(t.b.state).toBe('open') // the last three: alice, alice, bob
+  })
+
+  test('a 500 to one request while the host answered others counts against that request only', () => {
+    const t = breaker(2)
+    const slow = t.b.enter('alice')
+    const other = t.b.enter('bob')
+    other.answered() // the host is answering bob meanwhile
+    slow.failure(http(500))
+    slow.done()
+    expect(t.b.failures).toBe(0)
+    other.failure(midStream())
+    other.done()
+    // Without anyone answered in between, two users' 500s are evidence.
+    t.fail(http(500), 'carol')
+    t.fail(http(500), 'dave')
+    expect(t.b.state).toBe('open')
+  })
+
+  test('a host that does not answer opens it even for a single user (Ollama down)', () => {
+    const t = breaker(3)
+    for (let i = 0; i < 3; i++) t.fail(down(), 'alone')
+    expect(t.b.state).toBe('open')
   })
 })
 
@@ -147,15 +194,15 @@ describe('the state machine', () => {
     expect(t.b.available).toBe(true)
   })
 
-  test('a failure after the host answered (mid-stream) still counts', () => {
+  test('a failure after the host answered (mid-stream) does not count: the host is up', () => {
     const t = breaker(2)
     for (let i = 0; i < 2; i++) {
-      const permit = t.b.enter()
+      const permit = t.b.enter(`user${i}`)
       permit.answered()
       permit.failure(new LlmError('llm_error', 'The model failed while answering: boom'))
       permit.done()
     }
-    expect(t.b.state).toBe('open')
+    expect(t.b.state).toBe('closed')
   })
 
   test('the cooldown turns the circuit half-open on time without anyone asking', async () => {

@@ -10,7 +10,7 @@ function responseError(status: number, message: string) {
   return Object.assign(new Error(message), { name: 'ResponseError', error: message, status_code: status })
 }
 
-const mapped = (error: unknown, streamed = false) => mapOllamaError(error, HOST, 'qwen3', streamed) as LlmError
+const mapped = (error: unknown, answered = false) => mapOllamaError(error, HOST, 'qwen3', answered) as LlmError
 
 describe('mapOllamaError', () => {
   test('404 about the model → model_not_found, saying how to pull it', () => {
@@ -59,17 +59,22 @@ describe('mapOllamaError', () => {
     expect(e.message).toContain('OLLAMA_HOST')
   })
 
-  test('a failure after the answer started streaming → llm_error, not "unreachable"', () => {
+  test('a failure after the response headers (mid-stream) → llm_error, not "unreachable"', () => {
     const e = mapped(new Error('GPU fell over'), true)
     expect(e.code).toBe('llm_error')
+    expect(e.status).toBeUndefined()
     expect(e.message).toContain('GPU fell over')
   })
 
-  test('aborts and our own errors pass through unchanged', () => {
-    const abort = Object.assign(new Error('aborted'), { name: 'AbortError' })
-    expect(mapOllamaError(abort, HOST, 'm', false)).toBe(abort)
+  test("a transport time-out before the first byte → llm_unavailable (the run's own aborts never get here)", () => {
     const timeout = Object.assign(new Error('timed out'), { name: 'TimeoutError' })
-    expect(mapOllamaError(timeout, HOST, 'm', true)).toBe(timeout)
+    const e = mapped(timeout)
+    expect(e.code).toBe('llm_unavailable')
+    expect(e.message).toContain('did not answer in time')
+    expect(mapped(timeout, true).code).toBe('llm_error')
+  })
+
+  test('our own errors pass through unchanged', () => {
     const ours = new LlmError('too_many_runs', 'wait')
     expect(mapOllamaError(ours, HOST, 'm', false)).toBe(ours)
   })
@@ -97,7 +102,7 @@ describe('what the real ollama client throws, mapped (against the scripted Ollam
     throw new Error('the call did not fail')
   }
 
-  test('HTTP 503, 404, 500, a mid-stream error, and a closed port; the breaker counts only the host failures', async () => {
+  test('HTTP 503, 404, 500, a mid-stream error, and a closed port; the breaker counts only what can mean the host is down', async () => {
     const breaker = new CircuitBreaker(fake.url, { failures: 100, cooldownMs: 1000 })
     const host = new OllamaHost(fake.url, breaker)
 
@@ -114,13 +119,13 @@ describe('what the real ollama client throws, mapped (against the scripted Ollam
     const oom = await failureOf(host)
     expect(oom.code).toBe('llm_error')
     expect(oom.status).toBe(500)
-    expect(breaker.failures).toBe(1)
+    expect(breaker.failures).toBe(1) // a 500 may be the host's (counted) or this request's (see the breaker tests)
 
     fake.enqueue({ streamError: 'GPU fell over', afterContent: 'Part' })
     const mid = await failureOf(host)
     expect(mid.code).toBe('llm_error')
     expect(mid.message).toContain('GPU fell over')
-    expect(breaker.failures).toBe(2)
+    expect(breaker.failures).toBe(1) // the host answered; the failure is this answer's
 
     const closed = await startFakeOllama()
     const url = closed.url

@@ -67,6 +67,27 @@ describe('delivery on one connection', () => {
     expect(seqsOf(sent)).toEqual([1, 2, 3, 1, 2, 3, 4])
   })
 
+  test('a long replay reads the journal a page at a time, pages sized by the largest event', async () => {
+    const { socket, sent } = recordingSocket()
+    const c = connection('u1', socket, stats(), 64 << 20)
+    const big = (seq: number): JournalEntry => {
+      const event = { type: 'message_delta', delta: 'd'.repeat(300_000), runId: 'r', threadId: 't', seq, ts: '', agent: 'triage' } as any
+      return { event, wire: JSON.stringify(event) }
+    }
+    const journal = Array.from({ length: 40 }, (_, i) => big(i + 1))
+    const asked: number[] = []
+    const replayed = await c.resume('r', 0, async (after, limit) => {
+      asked.push(limit)
+      return journal.filter((e) => e.event.seq > after).slice(0, limit)
+    })
+    expect(replayed).toBe(40)
+    expect(seqsOf(sent)).toEqual(journal.map((e) => e.event.seq))
+    // The first page is small; then about 1 MiB of 300 kB events a page, never the whole run.
+    expect(asked[0]).toBe(4)
+    expect(Math.max(...asked.slice(1))).toBe(3)
+    expect(asked.length).toBeGreaterThan(10)
+  })
+
   test('a reader over the buffer cap is closed with 1013 and nothing more is queued for it', () => {
     let buffered = 0
     const { socket, sent, closedWith } = recordingSocket(() => buffered)
