@@ -378,6 +378,7 @@ export function oidcService(deps: OidcServiceDeps) {
 
       try {
         const user = await resolveUser(idClaims.iss, claims)
+        if (user.disabled) throw fail(new OidcError(401, 'account_disabled', 'this account is disabled; ask an admin'))
         return { session: await auth.session(userView(user)), clearCookie }
       } catch (error) {
         if (error instanceof OidcError) throw fail(error)
