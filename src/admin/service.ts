@@ -3,7 +3,7 @@ import type { AuthService } from '../auth/service'
 import type { Role } from '../context/user-context'
 import type { AccountPatch, UserRow, UsersRepository } from '../db/repositories/users'
 import { iso } from '../db/scope'
-import { ConflictError, NotFoundError } from '../http/errors'
+import { ConflictError, InvalidInputError, NotFoundError } from '../http/errors'
 import { decodeCursor, isString, page } from './paging'
 import type { SessionControl } from './session-control'
 
@@ -77,6 +77,7 @@ export function adminService(deps: { users: UsersRepository; auth: Pick<AuthServ
     },
 
     async updateUser(actor: Actor, id: string, input: { role?: Role; disabled?: boolean; quota?: { runsPerDay?: number; tokensPerDay?: number } | null }): Promise<AdminUserView> {
+      if (input.role === undefined && input.disabled === undefined && input.quota === undefined) throw new InvalidInputError('nothing to change: send role, disabled or quota')
       const before = await find(id)
       const patch: AccountPatch = {
         role: input.role,
