@@ -179,8 +179,9 @@ export class RunManager {
       log.error('run crashed', { error: String(error) })
     } finally {
       clearTimeout(timeout)
-      await this.#complete(run, outcome)
+      // Tokens are counted before the client hears "completed", so a usage read right after sees them.
       await this.deps.quota?.settle(journal.runId, outcome.usage)
+      await this.#complete(run, outcome)
       this.active.delete(journal.runId)
       await this.deps.limiter.release(context.userId, journal.runId).catch((error) => log.error('could not release the run slot', { error: String(error) }))
       await context.dispose().catch(() => {})
