@@ -47,6 +47,7 @@ import { sessionControl } from './admin/session-control'
 import { adminService } from './admin/service'
 import { adminGuard } from './admin/guard'
 import { adminRoutes } from './admin'
+import { statusBoard } from './admin/status'
 import { databaseQuota } from './usage/quota'
 import { usageService } from './usage/service'
 import { usageRoutes } from './usage'
@@ -115,7 +116,15 @@ export async function createServices(config: Config, database?: Database) {
 export function createRuntime(services: Services) {
   const { config, repos } = services
   const metrics = createMetrics()
-  const alerts = createAlerts(config, { onAlert: (alert, outcome) => metrics.alertRaised(alert, outcome), onIsolationGuard: () => metrics.isolationGuardTripped() })
+  // The admin status page samples the same registry /metrics exports.
+  const status = statusBoard(metrics.registry)
+  const alerts = createAlerts(config, {
+    onAlert: (alert, outcome) => {
+      metrics.alertRaised(alert, outcome)
+      status.alertRaised(alert, outcome)
+    },
+    onIsolationGuard: () => metrics.isolationGuardTripped(),
+  })
   /** For the circuit breaker's `onStateChange(host, from, to)`: metrics and the circuit_open alert. */
   const onCircuitStateChange = (host: string, from: string, to: string) => {
     metrics.circuitChanged(host, from, to)
@@ -167,7 +176,7 @@ export function createRuntime(services: Services) {
   // Subscribes when the provider exposes its breakers (llm.breakers / llm.onStateChange); a
   // provider that takes a callback instead should be given `onCircuitStateChange` — not both.
   watchCircuitChanges(llm, onCircuitStateChange)
-  return { llm, bus, registry, runs, metrics, alerts, onCircuitStateChange }
+  return { llm, bus, registry, runs, metrics, alerts, onCircuitStateChange, status }
 }
 
 export type Runtime = ReturnType<typeof createRuntime>
@@ -203,7 +212,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(agentRoutes(guard))
     .use(usageRoutes(services.usage, guard))
     .use(accountRoutes(services.account, guard, services.access))
-    .use(adminRoutes({ admin: services.admin, usage: services.usage, audit: services.audit, guard: adminGuard(guard, services.repos.users) }))
+    .use(adminRoutes({ admin: services.admin, usage: services.usage, audit: services.audit, status: runtime.status, guard: adminGuard(guard, services.repos.users) }))
     .use(webRoutes())
 }
 
@@ -250,6 +259,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         await runtime.bus.close()
         runtime.llm.close()
         runtime.alerts.close()
+        runtime.status.close()
         services.database.close()
       })()
       return stopping

@@ -3,6 +3,7 @@ import { clientIp } from '../auth'
 import type { AuditLog } from '../audit'
 import type { UsageService } from '../usage/service'
 import type { AdminGuard } from './guard'
+import type { StatusBoard } from './status'
 import type { AdminService } from './service'
 import { adminUsageQuery, auditQuery, createUserBody, updateUserBody, userIdParams, usersQuery } from './model'
 import { decodeCursor, encodeCursor, isString, pageLimit } from './paging'
@@ -11,7 +12,7 @@ import { decodeCursor, encodeCursor, isString, pageLimit } from './paging'
  * /api/admin/* (PROTOCOL.md §5): accounts, usage and the audit log. Members get 403
  * `forbidden`. Nothing here reads or returns what a user wrote.
  */
-export function adminRoutes(deps: { admin: AdminService; usage: UsageService; audit: AuditLog; guard: AdminGuard }) {
+export function adminRoutes(deps: { admin: AdminService; usage: UsageService; audit: AuditLog; status: StatusBoard; guard: AdminGuard }) {
   const { admin } = deps
   return new Elysia({ name: 'admin-routes' })
     .use(deps.guard)
@@ -43,4 +44,5 @@ export function adminRoutes(deps: { admin: AdminService; usage: UsageService; au
       const events = more ? rows.slice(0, limit) : rows
       return { events, nextCursor: more ? encodeCursor(events[events.length - 1].id) : null }
     }, { admin: true, query: auditQuery })
+    .get('/api/admin/status', () => deps.status.snapshot(), { admin: true })
 }

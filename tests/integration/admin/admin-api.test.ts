@@ -93,6 +93,7 @@ describe('roles', () => {
       ['POST', `/api/admin/users/${admin.id}/sign-out`],
       ['GET', '/api/admin/usage'],
       ['GET', '/api/admin/audit'],
+      ['GET', '/api/admin/status'],
     ]
     for (const [method, path, body] of routes) await expectError(await server.api(path, { method, body, token: bob.accessToken }), 403, 'forbidden')
     for (const [method, path, body] of routes) await expectError(await server.api(path, { method, body }), 401)
