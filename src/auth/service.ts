@@ -19,6 +19,7 @@ export interface Session {
  * change): the strength policy belongs here, so all of them pick it up.
  */
 export async function hashNewPassword(password: string): Promise<string> {
+  if (password.length < 8 || password.length > 256) throw new AppError(400, 'weak_password', 'the password must be 8 to 256 characters')
   return Bun.password.hash(password, { algorithm: 'argon2id' })
 }
 
