@@ -41,7 +41,7 @@ export class AdminStatusView implements View {
         : h('p', { class: 'muted' }, 'No model host has been used yet.'),
       h('h2', { class: 'section-heading' }, 'Recent alerts'),
       s.alerts.length ? h('ul', { class: 'alert-list' }, ...s.alerts.map((a) => h('li', null, h('time', { datetime: a.at }, formatTime(a.at)), ` ${a.alert} (${a.outcome})`))) : h('p', { class: 'muted' }, 'No alerts.'),
-      h('p', { class: 'muted status-at' }, `Updated ${formatTime(s.at)}`),
+      h('p', { class: 'muted status-at', dataset: { at: s.at } }, `Updated ${formatTime(s.at)}`),
     )
   }
 
