@@ -175,7 +175,7 @@ describe('redaction', () => {
 
   test('message bodies are left out at info level and shown at debug', () => {
     const secretText = 'my bank PIN is 4321, remember it'
-    log.info('chat received', { content: secretText, messages: [{ role: 'member', content: secretText }], runs: 1 })
+    log.info('chat received', { content: secretText, messages: [{ role: 'user', content: secretText }], runs: 1 })
     log.warn('tool failed', { tool: 'save_note', args: { title: 'x', body: secretText } })
     expect(lines.join('\n')).not.toContain('4321')
     const [info, warn] = entries()

@@ -132,7 +132,7 @@ describe('roles', () => {
     const erin = await createMember('erin', 'admin')
     const zed = await createMember('zed', 'admin')
     await expectJson(await patchUser(admin.id, { role: 'member' }, zed.accessToken))
-    // admin is a member now; zed demotes both remaining other admins... one of them must stay.
+    // admin is a member now; erin and zed both step down at once: one of them must stay.
     const results = await Promise.all([patchUser(erin.id, { role: 'member' }, erin.accessToken), patchUser(zed.id, { role: 'member' }, zed.accessToken)])
     expect(results.map((r) => r.status).sort()).toEqual([200, 409])
     const survivor = results[0].status === 200 ? zed : erin

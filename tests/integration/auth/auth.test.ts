@@ -248,7 +248,7 @@ describe("another user's threads", () => {
   test('are 404 for GET, PATCH, DELETE and messages, never in the list, and left unchanged', async () => {
     const created = await expectJson(await server.api('/api/threads', { token: alice.accessToken, body: { title: 'alice private' } }), 201)
     const id = created.thread.id
-    await asUser(alice, () => server.services.repos.messages.add({ threadId: id, role: 'member', content: 'alice secret' }))
+    await asUser(alice, () => server.services.repos.messages.add({ threadId: id, role: 'user', content: 'alice secret' }))
 
     const notFound = [
       await server.api(`/api/threads/${id}`, { token: bob.accessToken }),

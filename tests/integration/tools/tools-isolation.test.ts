@@ -31,7 +31,7 @@ beforeAll(async () => {
   ] as const) {
     await runAs(user, async () => {
       const thread = await server.services.repos.threads.create('history')
-      await server.services.repos.messages.add({ threadId: thread.id, role: 'member', content: text })
+      await server.services.repos.messages.add({ threadId: thread.id, role: 'user', content: text })
     })
   }
 })

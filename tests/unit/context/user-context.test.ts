@@ -54,7 +54,7 @@ describe('factory', () => {
     expect(a).toBeInstanceOf(UserContext)
     expect(a.id).not.toBe(b.id)
     expect(a.signal).not.toBe(b.signal)
-    expect([a.userId, a.role, a.requestId, a.depth, a.parent]).toEqual(['user-a', 'user', 'req-a', 0, undefined])
+    expect([a.userId, a.role, a.requestId, a.depth, a.parent]).toEqual(['user-a', 'member', 'req-a', 0, undefined])
     expect([b.userId, b.role, b.requestId, b.depth]).toEqual(['user-b', 'admin', 'req-b', 0])
 
     // The context keeps its own frozen copy of the metadata: the caller's object can't reach in.
@@ -97,7 +97,7 @@ describe('factory', () => {
   })
 
   test('hundreds of interleaved async tasks each only ever see their own user', async () => {
-    const users = Array.from({ length: 12 }, (_, i) => createUserContext({ userId: `user-${i}`, role: i === 0 ? 'admin' : 'user' }))
+    const users = Array.from({ length: 12 }, (_, i) => createUserContext({ userId: `user-${i}`, role: i === 0 ? 'admin' : 'member' }))
     const random = rng(20240611)
     const wrong: string[] = []
     let checks = 0
