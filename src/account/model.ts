@@ -7,6 +7,7 @@ export const changePasswordBody = t.Object({
   refreshToken: t.Optional(t.String({ maxLength: 512 })),
 })
 
-export const deleteAccountBody = t.Object({
+/** Optional as a whole: an account without a password deletes with a fresh token alone. */
+export const deleteAccountBody = t.Optional(t.Object({
   password: t.Optional(t.String({ maxLength: 256 })),
-})
+}))

@@ -10,6 +10,7 @@ import { SALES_CSV, SALES_ROW_COUNT, OTHER_SALES_CSV } from '../../support/data'
 import { login, refresh, rowsPerTable } from '../../support/teams'
 import type { TestUser } from '../../support/users'
 import type { WsClient } from '../../support/ws-client'
+import { forgeAccessToken } from '../../support/tokens'
 
 setDefaultTimeout(60_000)
 
@@ -153,5 +154,19 @@ describe('DELETE /api/me', () => {
   test('the last active admin cannot delete the account while others exist (409 last_admin)', async () => {
     await expectError(await stack.server.api('/api/me', { method: 'DELETE', token: admin.accessToken, body: { password: admin.password } }), 409, 'last_admin')
     expect((await expectJson(await login(stack.server, admin))).user.role).toBe('admin')
+  })
+
+  test('an account without a password (single sign-on) deletes with a token issued in the last 5 minutes', async () => {
+    const { server } = stack
+    const created = await server.services.repos.users.create({ email: `sso-${crypto.randomUUID()}@example.test`, name: 'SSO' }, true)
+    if (typeof created === 'string') throw new Error(created)
+    const ttl = server.config.accessTokenTtl
+    const now = Math.floor(Date.now() / 1000)
+    const stale = await forgeAccessToken(server.config, { sub: created.id, iat: now - 600, exp: now - 600 + ttl })
+    await expectError(await server.api('/api/me', { method: 'DELETE', token: stale }), 403, 'reauthentication_required')
+    expect((await rowsPerTable(server.services.database.client, created.id)).users).toBe(1)
+    const fresh = (await server.services.access.sign({ id: created.id, role: 'member' })).token
+    expect((await server.api('/api/me', { method: 'DELETE', token: fresh })).status).toBe(204)
+    expect((await rowsPerTable(server.services.database.client, created.id)).users).toBe(0)
   })
 })
