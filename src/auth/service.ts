@@ -62,6 +62,12 @@ export function authService(deps: {
 
     createAccount,
 
+    /** A sign-in by another route (single sign-on): last-active time and the audit event. */
+    async signedIn(userId: string, ip?: string): Promise<void> {
+      await users.touchActive(userId)
+      await audit({ actorId: userId, action: 'login', targetId: userId, ip, detail: ip ? undefined : { via: 'oidc' } })
+    },
+
     async register(input: { email: string; password: string; name?: string }): Promise<Session> {
       return session(await createAccount(input, deps.allowSignup))
     },

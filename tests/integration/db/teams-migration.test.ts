@@ -31,7 +31,7 @@ test('an old database migrates: user → member, admin kept, new columns default
     const database = await openDatabase(url)
     try {
       const rows = await database.client.execute('SELECT id, role, disabled, last_active_at, quota_runs_per_day FROM users ORDER BY id')
-      expect(rows.rows.map((r) => ({ ...r }))).toEqual([
+      expect(rows.rows.map((r) => ({ ...r }) as Record<string, unknown>)).toEqual([
         { id: 'a', role: 'admin', disabled: 0, last_active_at: null, quota_runs_per_day: null },
         { id: 'b', role: 'member', disabled: 0, last_active_at: null, quota_runs_per_day: null },
       ])
