@@ -6,7 +6,7 @@ import type { AdminGuard } from './guard'
 import type { StatusBoard } from './status'
 import type { AdminService } from './service'
 import { adminUsageQuery, auditQuery, createUserBody, updateUserBody, userIdParams, usersQuery } from './model'
-import { decodeCursor, encodeCursor, isString, pageLimit } from './paging'
+import { decodeCursor, encodeCursor, isString, pageLimit } from '../http/keyset-page'
 
 /**
  * /api/admin/* (PROTOCOL.md §5): accounts, usage and the audit log. Members get 403

@@ -1,5 +1,6 @@
 import { t } from 'elysia'
-import { pageQuery } from './paging'
+import { pageQuery } from '../http/keyset-page'
+import { day } from '../usage/model'
 
 const email = t.String({ format: 'email', maxLength: 254, error: 'email must be a valid email address' })
 const role = t.Union([t.Literal('admin'), t.Literal('member')], { error: 'role must be admin or member' })
@@ -31,7 +32,6 @@ export const auditQuery = t.Object({
   action: t.Optional(t.String({ maxLength: 50, pattern: '^[a-z_]+$' })),
 })
 
-const day = t.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', error: 'dates are YYYY-MM-DD' })
 
 export const adminUsageQuery = t.Object({
   ...pageQuery,
@@ -39,5 +39,3 @@ export const adminUsageQuery = t.Object({
   to: t.Optional(day),
   userId: t.Optional(t.String({ maxLength: 100 })),
 })
-
-export const usageQuery = t.Object({ from: t.Optional(day), to: t.Optional(day) })

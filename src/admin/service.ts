@@ -4,7 +4,7 @@ import type { Role } from '../context/user-context'
 import type { AccountPatch, UserRow, UsersRepository } from '../db/repositories/users'
 import { iso } from '../db/scope'
 import { ConflictError, InvalidInputError, NotFoundError } from '../http/errors'
-import { decodeCursor, isString, page } from './paging'
+import { decodeCursor, isString, page } from '../http/keyset-page'
 import type { SessionControl } from './session-control'
 
 /** An account as admins see it: who, role, state and quota; never anything the user wrote. */

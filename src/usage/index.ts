@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia'
 import type { AuthGuard } from '../auth/guard'
 import type { UsageService } from './service'
-import { usageQuery } from '../admin/model'
+import { usageQuery } from './model'
 
 /** `GET /api/usage`: the caller's own usage and quota (PROTOCOL.md §5). */
 export function usageRoutes(usage: UsageService, guard: AuthGuard) {

@@ -1,7 +1,7 @@
 import { DAY_MS, utcDay, type UsageRepository, type UsageRow } from '../db/repositories/usage'
 import { InvalidInputError } from '../http/errors'
 import { currentUser } from '../context/user-context'
-import { decodeCursor, page } from '../admin/paging'
+import { decodeCursor, page } from '../http/keyset-page'
 import type { DatabaseQuota } from './quota'
 
 const isDay = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && utcDay(Date.parse(`${s}T00:00:00Z`)) === s

@@ -2,7 +2,7 @@ import { t } from 'elysia'
 import { InvalidInputError } from '../http/errors'
 
 /**
- * Paging of the admin lists (PROTOCOL.md §5): `limit` 1–200 (default 50) and an opaque
+ * Keyset paging of lists (PROTOCOL.md §5): `limit` 1–200 (default 50) and an opaque
  * `cursor` from the previous answer. Cursors wrap a key (keyset paging), so a page costs the
  * same however many rows lie behind it.
  */
