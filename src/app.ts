@@ -41,6 +41,20 @@ import { agentRoutes } from './agents'
 import { webRoutes } from './web'
 import { createMetrics, metricsRoutes, watchCircuitChanges } from './metrics'
 import { createAlerts } from './alerts'
+import { auditRepository } from './db/repositories/audit'
+import { usageRepository } from './db/repositories/usage'
+import { accountRepository } from './db/repositories/account'
+import { auditLog } from './audit'
+import { sessionControl } from './admin/session-control'
+import { adminService } from './admin/service'
+import { adminGuard } from './admin/guard'
+import { adminRoutes } from './admin'
+import { statusBoard } from './admin/status'
+import { databaseQuota } from './usage/quota'
+import { usageService } from './usage/service'
+import { usageRoutes } from './usage'
+import { accountService } from './account/service'
+import { accountRoutes } from './account'
 
 /** Everything the features share, built once from the config. */
 export async function createServices(config: Config, database?: Database) {
@@ -53,20 +67,29 @@ export async function createServices(config: Config, database?: Database) {
     journal: runJournalStore(db),
     notes: notesRepository(db),
     datasets: datasetsRepository(db),
+    audit: auditRepository(db),
+    usage: usageRepository(db),
+    account: accountRepository(db),
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
   const loginLimit = (prefix: string, max: number) =>
     cluster ? cluster.rateLimiter(prefix, max, config.loginRateLimit.windowSeconds) : memoryRateLimiter(max, config.loginRateLimit.windowSeconds)
+  const audit = auditLog(repos.audit)
+  const refresh = refreshTokenStore(db, config.refreshTokenTtl)
   const access = accessTokens({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience, ttlSeconds: config.accessTokenTtl })
   const auth = authService({
     users: repos.users,
     access,
-    refresh: refreshTokenStore(db, config.refreshTokenTtl),
+    refresh,
     loginLimiter: loginLimit('login-email', config.loginRateLimit.max),
     ipLimiter: loginLimit('login-ip', config.loginRateLimit.max * 4),
     allowSignup: config.allowSignup,
+    audit,
   })
+  // Every action that ends or changes a user's sessions goes through this one module.
+  const sessions = sessionControl({ refresh })
+  const quota = databaseQuota({ usage: repos.usage, users: repos.users, defaults: config.quota })
   const notes = notesService(repos.notes)
   const datasets = datasetsService(repos.datasets)
   const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: repos.messages }), { timeoutMs: config.toolTimeoutMs })
@@ -82,6 +105,12 @@ export async function createServices(config: Config, database?: Database) {
     auth,
     oidc: config.oidc ? oidcService({ config: config.oidc, users: repos.users, auth, allowSignup: config.allowSignup }) : undefined,
     threads: threadsService(repos.threads, repos.messages),
+    audit,
+    sessions,
+    quota,
+    usage: usageService({ usage: repos.usage, quota }),
+    admin: adminService({ users: repos.users, auth, sessions, audit }),
+    account: accountService({ account: repos.account, users: repos.users, auth, sessions, audit }),
   }
 }
 
@@ -89,7 +118,15 @@ export async function createServices(config: Config, database?: Database) {
 export function createRuntime(services: Services) {
   const { config, repos } = services
   const metrics = createMetrics()
-  const alerts = createAlerts(config, { onAlert: (alert, outcome) => metrics.alertRaised(alert, outcome), onIsolationGuard: () => metrics.isolationGuardTripped() })
+  // The admin status page samples the same registry /metrics exports.
+  const status = statusBoard(metrics.registry)
+  const alerts = createAlerts(config, {
+    onAlert: (alert, outcome) => {
+      metrics.alertRaised(alert, outcome)
+      status.alertRaised(alert, outcome)
+    },
+    onIsolationGuard: () => metrics.isolationGuardTripped(),
+  })
   /** For the circuit breaker's `onStateChange(host, from, to)`: metrics and the circuit_open alert. */
   const onCircuitStateChange = (host: string, from: string, to: string) => {
     metrics.circuitChanged(host, from, to)
@@ -119,6 +156,7 @@ export function createRuntime(services: Services) {
     publisher: bus,
     runner: { llm, tools: services.tools, maxSteps: config.maxAgentSteps },
     limiter: cluster ? cluster.runLimiter() : memoryRunLimiter(),
+    quota: services.quota,
     nodeId: config.nodeId,
     remoteCancel: cluster && ((runId) => cluster.sendCancel(runId)),
     defaultModel: config.ollamaModel,
@@ -140,7 +178,7 @@ export function createRuntime(services: Services) {
   // Subscribes when the provider exposes its breakers (llm.breakers / llm.onStateChange); a
   // provider that takes a callback instead should be given `onCircuitStateChange` — not both.
   watchCircuitChanges(llm, onCircuitStateChange)
-  return { llm, bus, registry, runs, metrics, alerts, onCircuitStateChange }
+  return { llm, bus, registry, runs, metrics, alerts, onCircuitStateChange, status }
 }
 
 export type Runtime = ReturnType<typeof createRuntime>
@@ -207,6 +245,9 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(noteRoutes(services.notes, guard))
     .use(datasetRoutes(services.datasets, guard))
     .use(agentRoutes(guard))
+    .use(usageRoutes(services.usage, guard))
+    .use(accountRoutes(services.account, guard, services.access))
+    .use(adminRoutes({ admin: services.admin, usage: services.usage, audit: services.audit, status: runtime.status, guard: adminGuard(guard, services.repos.users) }))
     .use(webRoutes({ sourceMaps: services.config.webSourceMaps }))
 }
 
@@ -255,6 +296,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         await runtime.bus.close()
         runtime.llm.close()
         runtime.alerts.close()
+        runtime.status.close()
         services.database.close()
       })()
       return stopping

@@ -21,6 +21,8 @@ export interface Config {
   allowSignup: boolean
   logLevel: LogLevel
   maxRunsPerUser: number
+  /** Rolling-24 h limits per user unless an admin set the user's own (QUOTA_*; 0 = none). */
+  quota: { runsPerDay: number; tokensPerDay: number }
   /** Model access (docs/operations.md, "Model access: fair queue and circuit breaker"). */
   llm: {
     /** Requests one Ollama host serves per model at a time (OLLAMA_SLOTS). */
@@ -189,6 +191,10 @@ export function loadConfig(env: Env = process.env): Config {
     allowSignup: boolVar(env, 'ALLOW_SIGNUP', true),
     logLevel,
     maxRunsPerUser: intVar(env, 'MAX_RUNS_PER_USER', 4, 1),
+    quota: {
+      runsPerDay: intVar(env, 'QUOTA_RUNS_PER_DAY', 0, 0),
+      tokensPerDay: intVar(env, 'QUOTA_TOKENS_PER_DAY', 0, 0),
+    },
     llm: {
       slots: intVar(env, 'OLLAMA_SLOTS', 1, 1, 256),
       queuePerUser: intVar(env, 'LLM_QUEUE_PER_USER', 16, 1),

@@ -3,7 +3,7 @@ import type { AuthService } from './service'
 import type { AuthGuard } from './guard'
 import { loginBody, refreshBody, registerBody } from './model'
 
-function clientIp(request: Request, server: { requestIP(r: Request): { address: string } | null } | null): string {
+export function clientIp(request: Request, server: { requestIP(r: Request): { address: string } | null } | null): string {
   return server?.requestIP(request)?.address ?? 'unknown'
 }
 
@@ -16,9 +16,9 @@ export function authRoutes(auth: AuthService, guard: AuthGuard) {
       return auth.register(body)
     }, { body: registerBody })
     .post('/api/auth/login', ({ body, request, server }) => auth.login(body, clientIp(request, server)), { body: loginBody })
-    .post('/api/auth/refresh', ({ body }) => auth.refresh(body.refreshToken), { body: refreshBody })
-    .post('/api/auth/logout', async ({ body, set }) => {
-      await auth.logout(body.refreshToken)
+    .post('/api/auth/refresh', ({ body, request, server }) => auth.refresh(body.refreshToken, clientIp(request, server)), { body: refreshBody })
+    .post('/api/auth/logout', async ({ body, set, request, server }) => {
+      await auth.logout(body.refreshToken, clientIp(request, server))
       set.status = 204
       return undefined
     }, { body: refreshBody })

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm'
+import { and, eq, isNull, ne } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { refreshTokenFamilies, refreshTokens } from '../db/schema'
 import { newId } from '../db/scope'
@@ -60,6 +60,29 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
         if (row.expiresAt <= Date.now()) return { ok: false as const, reason: 'expired' as const }
         return { ok: true as const, userId: row.userId, token: await issue(row.userId, row.familyId, db) }
       })
+    },
+
+    /**
+     * Ends every sign-in of a user (admin sign-out, disable, password change), except the
+     * family of `keepToken` when given (the session that changed the password).
+     */
+    async revokeAllForUser(userId: string, reason: string, keepToken?: string): Promise<number> {
+      const keep = keepToken ? (await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256(keepToken))))[0] : undefined
+      const keepFamily = keep && keep.userId === userId ? keep.familyId : undefined
+      const rows = await write((db) =>
+        db
+          .update(refreshTokenFamilies)
+          .set({ revokedAt: Date.now(), revokedReason: reason })
+          .where(and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt), keepFamily ? ne(refreshTokenFamilies.id, keepFamily) : undefined))
+          .returning({ id: refreshTokenFamilies.id }),
+      )
+      return rows.length
+    },
+
+    /** The user a refresh token belongs to (for logout's audit event), without spending it. */
+    async ownerOf(token: string): Promise<string | undefined> {
+      const [row] = await db.select({ userId: refreshTokens.userId }).from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256(token)))
+      return row?.userId
     },
 
     /** Logout: revokes the family of this token, whether or not it was spent. */

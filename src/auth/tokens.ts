@@ -42,7 +42,7 @@ export function accessTokens(opts: { secret: string; issuer: string; audience: s
     async verify(token: string): Promise<AccessClaims> {
       try {
         const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: opts.issuer, audience: opts.audience, requiredClaims: ['sub', 'exp', 'jti'] })
-        const role = payload.role === 'admin' ? 'admin' : 'user'
+        const role = payload.role === 'admin' ? 'admin' : 'member'
         return { userId: payload.sub!, role, expiresAt: payload.exp!, jti: payload.jti! }
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw new TokenError('token_expired', 'the access token has expired')

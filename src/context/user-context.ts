@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 
-export type Role = 'admin' | 'user'
+export type Role = 'admin' | 'member'
 type Cleanup = () => void | Promise<void>
 
 export interface UserContextInit {

@@ -13,9 +13,15 @@ export const users = sqliteTable('users', {
   id: text('id').primaryKey(),
   email: text('email').notNull().unique(),
   name: text('name').notNull(),
-  role: text('role', { enum: ['admin', 'user'] }).notNull().default('user'),
+  role: text('role', { enum: ['admin', 'member'] }).notNull().default('member'),
   passwordHash: text('password_hash'),
   createdAt: integer('created_at').notNull().default(now),
+  /** A disabled account cannot sign in or refresh; its data stays. */
+  disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+  lastActiveAt: integer('last_active_at'),
+  /** Per-user quota overrides; null = the server's QUOTA_* defaults. */
+  quotaRunsPerDay: integer('quota_runs_per_day'),
+  quotaTokensPerDay: integer('quota_tokens_per_day'),
 })
 
 export const oidcIdentities = sqliteTable(
@@ -184,4 +190,60 @@ export const datasetRows = sqliteTable(
     primaryKey({ columns: [t.datasetId, t.idx] }),
     foreignKey({ columns: [t.datasetId, t.userId], foreignColumns: [datasets.id, datasets.userId] }).onDelete('cascade'),
   ],
+)
+
+/**
+ * One row per admitted run, for the rolling 24 h quota window (kept apart from `runs`, so
+ * deleting a thread does not give quota back). Old rows are pruned.
+ */
+export const usageEvents = sqliteTable(
+  'usage_events',
+  {
+    runId: text('run_id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    model: text('model').notNull(),
+    /** UTC day of `at`, YYYY-MM-DD: the usage_daily row this run counts in. */
+    day: text('day').notNull(),
+    at: integer('at').notNull(),
+    promptTokens: integer('prompt_tokens').notNull().default(0),
+    completionTokens: integer('completion_tokens').notNull().default(0),
+  },
+  (t) => [index('usage_events_user_at').on(t.userId, t.at)],
+)
+
+/** Usage per user, UTC day and model: what the usage pages and reports read. */
+export const usageDaily = sqliteTable(
+  'usage_daily',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    day: text('day').notNull(),
+    model: text('model').notNull(),
+    runs: integer('runs').notNull().default(0),
+    promptTokens: integer('prompt_tokens').notNull().default(0),
+    completionTokens: integer('completion_tokens').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.day, t.model] }), index('usage_daily_day').on(t.day, t.userId, t.model)],
+)
+
+/**
+ * The append-only audit log. Deliberately no foreign key: events outlive the accounts they
+ * mention (a deleted user's id stays as an opaque reference). Never holds content or secrets.
+ */
+export const auditEvents = sqliteTable(
+  'audit_events',
+  {
+    id: text('id').primaryKey(),
+    at: integer('at').notNull(),
+    actorId: text('actor_id'),
+    action: text('action').notNull(),
+    targetId: text('target_id'),
+    ip: text('ip'),
+    /** A small JSON object of non-content facts (e.g. the new role). */
+    detail: text('detail', { mode: 'json' }).$type<Record<string, string | number | boolean | null>>(),
+  },
+  (t) => [index('audit_events_actor').on(t.actorId, t.id), index('audit_events_action').on(t.action, t.id)],
 )

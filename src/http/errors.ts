@@ -43,6 +43,12 @@ export class RateLimitedError extends AppError {
     super(429, 'rate_limited', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) })
   }
 }
+/** A run refused by the user's rolling 24 h quota; `retryAfter` seconds until one more fits. */
+export class QuotaExceededError extends AppError {
+  constructor(readonly retryAfter: number, message: string) {
+    super(429, 'quota_exceeded', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfter))) })
+  }
+}
 export class ServiceUnavailableError extends AppError {
   constructor(code: string, message: string) {
     super(503, code, message)

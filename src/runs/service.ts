@@ -9,6 +9,7 @@ import { log } from '../log'
 import { getAgent } from '../agents/definitions'
 import { RunStop, runAgent, type RunOutcome, type RunnerDeps } from '../agents/runner'
 import type { RunEvent } from './events'
+import type { QuotaGate } from '../usage/quota'
 import { EventPersister, RunJournal, type EventPublisher, type JournalEntry } from './journal'
 
 export interface StartRunInput {
@@ -59,6 +60,8 @@ export interface RunManagerDeps {
   publisher: EventPublisher
   runner: RunnerDeps
   limiter: RunLimiter
+  /** Rolling-24 h quotas (src/usage/quota.ts); absent = none. */
+  quota?: QuotaGate
   defaultModel: string
   maxRunsPerUser: number
   runTimeoutMs: number
@@ -118,10 +121,14 @@ export class RunManager {
     if (!(await this.deps.limiter.tryAcquire(caller.userId, this.deps.maxRunsPerUser, runId))) {
       throw new AppError(429, 'too_many_runs', `you already have ${this.deps.maxRunsPerUser} runs in progress; wait for one to finish or cancel it`)
     }
+    const model = input.model || this.deps.defaultModel
+    let admitted = false
     try {
+      // Counted before anything is written: a refused run leaves no thread, message or run behind.
+      await this.deps.quota?.admit(caller.userId, { runId, model })
+      admitted = true
       const threadId = input.threadId ?? (await this.deps.threads.create(titleFrom(content))).id
       const history = input.threadId ? await this.#history(threadId) : []
-      const model = input.model || this.deps.defaultModel
       await this.deps.runs.start({ id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId })
 
       const controller = new AbortController()
@@ -143,6 +150,7 @@ export class RunManager {
       return { runId, threadId, done: active.done }
     } catch (error) {
       await this.deps.limiter.release(caller.userId, runId)
+      if (admitted) await this.deps.quota?.cancel(runId)
       throw error
     }
   }
@@ -171,6 +179,8 @@ export class RunManager {
       log.error('run crashed', { error: String(error) })
     } finally {
       clearTimeout(timeout)
+      // Tokens are counted before the client hears "completed", so a usage read right after sees them.
+      await this.deps.quota?.settle(journal.runId, outcome.usage)
       await this.#complete(run, outcome)
       this.active.delete(journal.runId)
       await this.deps.limiter.release(context.userId, journal.runId).catch((error) => log.error('could not release the run slot', { error: String(error) }))
@@ -263,7 +273,7 @@ export class RunManager {
   ): Promise<number> {
     const stale = (await this.deps.journalStore.listRunning(nodeIds)).filter((row) => !this.active.has(row.id) && (opts.createdBefore === undefined || row.createdAt < opts.createdBefore))
     for (const row of stale) {
-      const context = createUserContext({ userId: row.userId, role: 'user', runId: row.id })
+      const context = createUserContext({ userId: row.userId, role: 'member', runId: row.id })
       await context.run(async () => {
         let lastSeq = await this.deps.journalStore.lastSeq(row.id)
         if (opts.republishTail && lastSeq > 0) {

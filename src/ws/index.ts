@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import { createUserContext } from '../context/user-context'
 import type { AccessTokens } from '../auth/tokens'
 import { TokenError } from '../auth/tokens'
-import { AppError } from '../http/errors'
+import { AppError, QuotaExceededError } from '../http/errors'
 import { log } from '../log'
 import type { RunManager } from '../runs/service'
 import { Connection, type RawSocket } from './connection'
@@ -169,7 +169,7 @@ export function wsRoutes(opts: WsOptions) {
         const requestId = 'requestId' in frame ? frame.requestId : undefined
         // A failed cancel or resume names its run, so a client with several can tell which.
         const about = 'runId' in frame ? { runId: frame.runId } : {}
-        if (error instanceof AppError) connection.sendFrame({ ...errorFrame(error.code, error.message, requestId), ...about })
+        if (error instanceof AppError) connection.sendFrame({ ...errorFrame(error.code, error.message, requestId), ...about, ...(error instanceof QuotaExceededError && { retryAfter: error.retryAfter }) })
         else {
           log.error('websocket frame failed', { type: frame.type, error: String(error) })
           connection.sendFrame({ ...errorFrame('internal_error', 'the server could not handle this frame', requestId), ...about })

@@ -73,7 +73,7 @@ export async function openPage(browser: Browser, baseUrl: string, opts: OpenPage
     const claims = JSON.parse(Buffer.from(String(s.accessToken).split('.')[1] ?? '', 'base64url').toString() || '{}')
     const stored = {
       // registerUser's emails are `<name>-<time>-<n>@example.test`
-      user: s.user ?? { id: s.id, email: s.email, name: s.email.split('@')[0].replace(/-\d+-\d+$/, ''), role: 'user' },
+      user: s.user ?? { id: s.id, email: s.email, name: s.email.split('@')[0].replace(/-\d+-\d+$/, ''), role: 'member' },
       accessToken: s.accessToken,
       refreshToken: s.refreshToken,
       expiresIn: s.expiresIn ?? (claims.exp && claims.iat ? claims.exp - claims.iat : 900),

@@ -71,7 +71,7 @@ export async function createDbUsers(database: Database, count: number, prefix = 
  */
 export async function asUser<T>(user: { id: string; role?: Role } | string, fn: () => Promise<T> | T): Promise<T> {
   const userId = typeof user === 'string' ? user : user.id
-  const role = (typeof user === 'string' ? undefined : user.role) ?? 'user'
+  const role = (typeof user === 'string' ? undefined : user.role) ?? 'member'
   const context = createUserContext({ userId, role })
   try {
     return await context.run(fn)

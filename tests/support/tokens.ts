@@ -29,7 +29,7 @@ const nowSeconds = () => Math.floor(Date.now() / 1000)
  * Use with `server.config` to forge tokens the test server would otherwise accept.
  */
 export async function forgeAccessToken(target: TokenTarget, opts: ForgeOptions = {}): Promise<string> {
-  const jwt = new SignJWT({ role: opts.role ?? 'user', ...opts.extra })
+  const jwt = new SignJWT({ role: opts.role ?? 'member', ...opts.extra })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuer(opts.issuer ?? target.jwtIssuer)
     .setAudience(opts.audience ?? target.jwtAudience)

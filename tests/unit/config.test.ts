@@ -118,6 +118,8 @@ describe('a bad value throws ConfigError naming the variable', () => {
     ['DATABASE_URL', { DATABASE_URL: 'postgres://db/chat' }],
     ['OLLAMA_HOST', { OLLAMA_HOST: 'ftp://ollama' }],
     ['REDIS_URL', { REDIS_URL: 'http://redis' }],
+    ['QUOTA_RUNS_PER_DAY', { QUOTA_RUNS_PER_DAY: '-1' }],
+    ['QUOTA_TOKENS_PER_DAY', { QUOTA_TOKENS_PER_DAY: 'lots' }],
   ]
   for (const [variable, env] of cases) {
     test(`${variable}=${Object.values(env)[0]}`, () => {
@@ -177,5 +179,12 @@ describe('.env', () => {
     readDotEnv(path, env)
     expect(env).toEqual({ HOST: '127.0.0.2', PORT: '4000', LOG_LEVEL: 'warn', OLLAMA_MODEL: 'qwen3' })
     readDotEnv(join(dir, 'missing.env'), env) // a missing file is fine
+  })
+})
+
+describe('quotas', () => {
+  test('QUOTA_* default to 0 (no limit) and take whole numbers', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: ':memory:' }).quota).toEqual({ runsPerDay: 0, tokensPerDay: 0 })
+    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: ':memory:', QUOTA_RUNS_PER_DAY: '50', QUOTA_TOKENS_PER_DAY: '200000' }).quota).toEqual({ runsPerDay: 50, tokensPerDay: 200000 })
   })
 })

@@ -88,7 +88,7 @@ describe('log lines', () => {
 
 describe('context ids', () => {
   test('every line inside a user context carries its user, request, run and connection ids', async () => {
-    const ctx = createUserContext({ userId: 'user_1', role: 'user', requestId: 'req_1', runId: 'run_1', connectionId: 'conn_1' })
+    const ctx = createUserContext({ userId: 'user_1', role: 'member', requestId: 'req_1', runId: 'run_1', connectionId: 'conn_1' })
     await ctx.run(async () => {
       log.info('before await')
       await Bun.sleep(1)
@@ -100,8 +100,8 @@ describe('context ids', () => {
   })
 
   test('a child context (tool call) logs its parent’s ids; concurrent contexts never mix', async () => {
-    const alice = createUserContext({ userId: 'alice', role: 'user', runId: 'run_a' })
-    const bob = createUserContext({ userId: 'bob', role: 'user', runId: 'run_b' })
+    const alice = createUserContext({ userId: 'alice', role: 'member', runId: 'run_a' })
+    const bob = createUserContext({ userId: 'bob', role: 'member', runId: 'run_b' })
     await Promise.all([
       alice.child({ metadata: { tool: 'calculate' } }).run(async () => {
         await Bun.sleep(5)

@@ -172,7 +172,7 @@ const emailPattern = /^[^\s@]+@[^\s@]+$/
 export interface OidcServiceDeps {
   config: OidcConfig
   users: UsersRepository
-  auth: Pick<AuthService, 'session'>
+  auth: Pick<AuthService, 'session' | 'signedIn'>
   allowSignup: boolean
   /** Replaces `fetch` for every request to the provider (tests). */
   fetch?: typeof fetch
@@ -378,6 +378,8 @@ export function oidcService(deps: OidcServiceDeps) {
 
       try {
         const user = await resolveUser(idClaims.iss, claims)
+        if (user.disabled) throw fail(new OidcError(401, 'account_disabled', 'this account is disabled; ask an admin'))
+        await auth.signedIn(user.id)
         return { session: await auth.session(userView(user)), clearCookie }
       } catch (error) {
         if (error instanceof OidcError) throw fail(error)

@@ -1,4 +1,4 @@
-import { and, count, eq } from 'drizzle-orm'
+import { and, asc, count, eq, gt, sql } from 'drizzle-orm'
 import type { Database } from '../client'
 import { oidcIdentities, users } from '../schema'
 import { newId } from '../scope'
@@ -11,12 +11,23 @@ export interface UserView {
   role: Role
 }
 
-type UserRow = typeof users.$inferSelect
+export type UserRow = typeof users.$inferSelect
 export const userView = (row: UserRow): UserView => ({ id: row.id, email: row.email, name: row.name, role: row.role })
+
+/** What an admin may change on an account (never its content). */
+export interface AccountPatch {
+  role?: Role
+  disabled?: boolean
+  /** `null` clears the override (back to the server defaults). */
+  quota?: { runsPerDay: number | null; tokensPerDay: number | null } | null
+}
+
+/** An active admin: role admin and not disabled. The last one must stay. */
+const activeAdmin = sql`(${users.role} = 'admin' AND ${users.disabled} = 0)`
 
 /**
  * Accounts are the one table read before anyone is signed in, so this repository is not
- * user-scoped; only the auth service uses it.
+ * user-scoped; only the auth, admin and account services use it.
  */
 export function usersRepository({ db, write }: Database) {
   return {
@@ -30,16 +41,20 @@ export function usersRepository({ db, write }: Database) {
       return row
     },
 
-    /** The first account becomes admin; decided inside the write queue so two can't both be first. */
-    async create(input: { email: string; name: string; passwordHash?: string }, allowIfNotFirst: boolean): Promise<UserRow | 'closed' | 'taken'> {
+    /**
+     * The first account becomes admin; decided inside the write queue so two can't both be
+     * first. `role` (admin-created accounts) overrides the default `member` for later ones.
+     */
+    async create(input: { email: string; name: string; passwordHash?: string; role?: Role }, allowIfNotFirst: boolean): Promise<UserRow | 'closed' | 'taken'> {
       return write(async (db) => {
         const [{ n }] = await db.select({ n: count() }).from(users)
         if (n > 0 && !allowIfNotFirst) return 'closed'
         const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.email, input.email.toLowerCase()))
         if (existing) return 'taken'
+        const role: Role = n === 0 ? 'admin' : (input.role ?? 'member')
         const [row] = await db
           .insert(users)
-          .values({ id: newId(), email: input.email.toLowerCase(), name: input.name, passwordHash: input.passwordHash, role: n === 0 ? 'admin' : 'user', createdAt: Date.now() })
+          .values({ id: newId(), email: input.email.toLowerCase(), name: input.name, passwordHash: input.passwordHash, role, createdAt: Date.now() })
           .returning()
         return row
       })
@@ -56,6 +71,66 @@ export function usersRepository({ db, write }: Database) {
 
     async linkIdentity(userId: string, issuer: string, subject: string): Promise<void> {
       await write((db) => db.insert(oidcIdentities).values({ userId, issuer, subject, createdAt: Date.now() }).onConflictDoNothing())
+    },
+
+    /** One page of accounts in creation order (ids are time-ordered UUIDv7), after `afterId`. */
+    async list(limit: number, afterId?: string): Promise<UserRow[]> {
+      return db
+        .select()
+        .from(users)
+        .where(afterId ? gt(users.id, afterId) : undefined)
+        .orderBy(asc(users.id))
+        .limit(limit)
+    },
+
+    /**
+     * Applies an admin's change in ONE conditional UPDATE: when it would leave no active admin,
+     * nothing changes and the answer is 'last_admin'. A single statement is atomic across
+     * processes too (the CLI and cluster nodes write the same database).
+     */
+    async update(id: string, patch: AccountPatch): Promise<UserRow | 'not_found' | 'last_admin'> {
+      const set: Partial<typeof users.$inferInsert> = {}
+      if (patch.role !== undefined) set.role = patch.role
+      if (patch.disabled !== undefined) set.disabled = patch.disabled
+      if (patch.quota !== undefined) {
+        set.quotaRunsPerDay = patch.quota?.runsPerDay ?? null
+        set.quotaTokensPerDay = patch.quota?.tokensPerDay ?? null
+      }
+      const removesAdmin = patch.role === 'member' || patch.disabled === true
+      return write(async (db) => {
+        if (Object.keys(set).length === 0) return (await db.select().from(users).where(eq(users.id, id)))[0] ?? 'not_found'
+        const guard = removesAdmin
+          ? sql`(NOT ${activeAdmin} OR (SELECT count(*) FROM ${users} AS other WHERE other.role = 'admin' AND other.disabled = 0 AND other.id != ${id}) > 0)`
+          : undefined
+        const [row] = await db.update(users).set(set).where(and(eq(users.id, id), guard)).returning()
+        if (row) return row
+        const [exists] = await db.select({ id: users.id }).from(users).where(eq(users.id, id))
+        return exists ? 'last_admin' : 'not_found'
+      })
+    },
+
+    async setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
+      const rows = await write((db) => db.update(users).set({ passwordHash }).where(eq(users.id, id)).returning({ id: users.id }))
+      return rows.length > 0
+    },
+
+    /** Remembered at sign-in and refresh (not per request): enough for "last active" in the admin list. */
+    async touchActive(id: string): Promise<void> {
+      await write((db) => db.update(users).set({ lastActiveAt: Date.now() }).where(eq(users.id, id)))
+    },
+
+    /**
+     * Deletes the account; every row the user owns goes with it by ON DELETE CASCADE. Refused
+     * ('last_admin') when this is the last active admin and other accounts remain.
+     */
+    async delete(id: string): Promise<'deleted' | 'not_found' | 'last_admin'> {
+      return write(async (db) => {
+        const guard = sql`(NOT ${activeAdmin} OR (SELECT count(*) FROM ${users} AS other WHERE other.role = 'admin' AND other.disabled = 0 AND other.id != ${id}) > 0 OR (SELECT count(*) FROM ${users} AS other WHERE other.id != ${id}) = 0)`
+        const rows = await db.delete(users).where(and(eq(users.id, id), guard)).returning({ id: users.id })
+        if (rows.length) return 'deleted'
+        const [exists] = await db.select({ id: users.id }).from(users).where(eq(users.id, id))
+        return exists ? 'last_admin' : 'not_found'
+      })
     },
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Entry point of the browser UI: session, API and socket clients, the app shell (sidebar +
- * main area) and a hash router (`#/`, `#/c/<thread>`, `#/notes`, `#/datasets`).
+ * main area) and a hash router (`#/`, `#/c/<thread>`, `#/notes`, `#/datasets`, `#/usage`,
+ * `#/settings`, and for admins `#/admin/users|usage|audit|status`).
  */
 import { Api, type SessionAnswer } from '../client/api'
 import { SESSION_KEY, SessionManager } from '../client/session'
@@ -13,8 +14,16 @@ import { ChatView } from './views/chat'
 import { DatasetsView } from './views/datasets'
 import { NotesView } from './views/notes'
 import { ThreadList } from './views/threads'
+import { SettingsView } from './views/settings'
+import { UsageView } from './views/usage'
+import { AdminUsersView } from './views/admin-users'
+import { AdminUsageView } from './views/admin-usage'
+import { AdminAuditView } from './views/admin-audit'
+import { AdminStatusView } from './views/admin-status'
 
 const ACTIVE_RUNS_KEY = 'chat-active-runs'
+/** The admin area's pages (`#/admin/<page>`). */
+const ADMIN_VIEWS: Record<string, new (ctx: AppContext) => View> = { users: AdminUsersView, usage: AdminUsageView, audit: AdminAuditView, status: AdminStatusView }
 const root = document.getElementById('app')!
 const liveRegion = h('div', { class: 'sr-only', 'aria-live': 'polite', role: 'status', id: 'announcer' })
 const toasts = h('div', { class: 'toasts', 'aria-live': 'assertive' })
@@ -132,7 +141,18 @@ class SignedInApp {
         { class: 'pages', 'aria-label': 'Pages' },
         h('a', { href: '#/notes', class: 'page-link', dataset: { page: 'notes' } }, icon(icons.notes), 'Notes'),
         h('a', { href: '#/datasets', class: 'page-link', dataset: { page: 'datasets' } }, icon(icons.table), 'Datasets'),
+        h('a', { href: '#/usage', class: 'page-link', dataset: { page: 'usage' } }, icon(icons.table), 'Usage'),
+        h('a', { href: '#/settings', class: 'page-link', dataset: { page: 'settings' } }, icon(icons.pencil), 'Settings'),
       ),
+      // Shown to admins only; the server enforces it either way (403 for members).
+      user?.role === 'admin'
+        ? h(
+            'nav',
+            { class: 'pages admin-pages', 'aria-label': 'Admin' },
+            h('span', { class: 'pages-heading muted' }, 'Admin'),
+            ...(['users', 'usage', 'audit', 'status'] as const).map((page) => h('a', { href: `#/admin/${page}`, class: 'page-link', dataset: { page: `admin/${page}` } }, page[0].toUpperCase() + page.slice(1))),
+          )
+        : null,
       h('div', { class: 'account' }, h('div', { class: 'account-who' }, h('span', { class: 'account-name' }, user?.name ?? ''), h('span', { class: 'account-email muted' }, user?.email ?? '')), signOut),
     )
     this.#main = h('main', { class: 'main', id: 'main', tabindex: '-1' })
@@ -220,6 +240,15 @@ class SignedInApp {
     } else if (section === 'datasets') {
       view = new DatasetsView(this.ctx)
       document.title = 'Datasets · Local Chat'
+    } else if (section === 'settings') {
+      view = new SettingsView(this.ctx)
+      document.title = 'Settings · Local Chat'
+    } else if (section === 'usage') {
+      view = new UsageView(this.ctx)
+      document.title = 'Usage · Local Chat'
+    } else if (section === 'admin' && id && ADMIN_VIEWS[id]) {
+      view = new ADMIN_VIEWS[id](this.ctx)
+      document.title = `Admin · ${id[0].toUpperCase()}${id.slice(1)} · Local Chat`
     } else {
       threadId = section === 'c' && id ? id : undefined
       view = new ChatView(this.ctx, threadId)
@@ -230,7 +259,7 @@ class SignedInApp {
     // A chat created elsewhere (another tab, the API) that the list doesn't show yet.
     if (threadId && !this.#threads.threads.some((t) => t.id === threadId)) this.#threads.refreshSoon(0)
     for (const link of this.#sidebar.querySelectorAll<HTMLAnchorElement>('.page-link')) {
-      if (link.dataset.page === section) link.setAttribute('aria-current', 'page')
+      if (link.dataset.page === section || link.dataset.page === `${section}/${id}`) link.setAttribute('aria-current', 'page')
       else link.removeAttribute('aria-current')
     }
     this.#main.replaceChildren(view.el)

@@ -84,7 +84,7 @@ describe.skipIf(!chromiumPath)('browser: accounts', () => {
     const page = await context.newPage()
     await page.goto('/')
     await page.evaluate((u) => {
-      localStorage.setItem('chat-session', JSON.stringify({ user: { id: u.id, email: u.email, name: 'SSO person', role: 'user' }, accessToken: u.accessToken, refreshToken: u.refreshToken, expiresIn: 900, obtainedAt: Date.now() }))
+      localStorage.setItem('chat-session', JSON.stringify({ user: { id: u.id, email: u.email, name: 'SSO person', role: 'member' }, accessToken: u.accessToken, refreshToken: u.refreshToken, expiresIn: 900, obtainedAt: Date.now() }))
     }, user)
     await page.goto('/') // the callback redirects to /
     await page.reload()

@@ -32,19 +32,19 @@ const refresh = (refreshToken: string) => server.api('/api/auth/refresh', { body
 const login = (email: string, password: string) => server.api('/api/auth/login', { body: { email, password } })
 
 describe('register', () => {
-  test('201 with user, tokens and expiry; the first account is admin, the next a user', async () => {
+  test('201 with user, tokens and expiry; the first account is admin, the next a member', async () => {
     const email = `carol-${crypto.randomUUID()}@Example.test`
     const res = await server.api('/api/auth/register', { body: { email, password: 'correct horse battery', name: 'Carol' } })
     const body = await expectJson(res, 201)
     expect(Object.keys(body).sort()).toEqual(['accessToken', 'expiresIn', 'refreshToken', 'user'])
-    expect(body.user).toEqual({ id: expect.any(String), email: email.toLowerCase(), name: 'Carol', role: 'user' })
+    expect(body.user).toEqual({ id: expect.any(String), email: email.toLowerCase(), name: 'Carol', role: 'member' })
     expect(body.expiresIn).toBe(900)
     expect(typeof body.refreshToken).toBe('string')
     expect(decodePayload(body.accessToken)).toMatchObject({ sub: body.user.id, iss: server.config.jwtIssuer, aud: server.config.jwtAudience })
     expect(JSON.stringify(body)).not.toMatch(/password|hash/i)
 
     expect((await expectJson(await me(alice.accessToken))).user).toMatchObject({ id: alice.id, role: 'admin' })
-    expect((await expectJson(await me(bob.accessToken))).user).toMatchObject({ id: bob.id, role: 'user' })
+    expect((await expectJson(await me(bob.accessToken))).user).toMatchObject({ id: bob.id, role: 'member' })
   })
 
   test('a name defaults to the part of the email before @', async () => {
@@ -89,7 +89,7 @@ describe('login', () => {
   test('200 with a new session; the tokens work', async () => {
     const body = await expectJson(await login(bob.email, bob.password))
     expect(Object.keys(body).sort()).toEqual(['accessToken', 'expiresIn', 'refreshToken', 'user'])
-    expect(body.user).toEqual({ id: bob.id, email: bob.email, name: expect.any(String), role: 'user' })
+    expect(body.user).toEqual({ id: bob.id, email: bob.email, name: expect.any(String), role: 'member' })
     expect(body.refreshToken).not.toBe(bob.refreshToken)
     expect((await expectJson(await me(body.accessToken))).user.id).toBe(bob.id)
     await expectJson(await refresh(body.refreshToken))
@@ -171,7 +171,7 @@ describe('refresh tokens', () => {
 describe('/api/me and access tokens', () => {
   test('/api/me answers {user} with id, email, name and role only', async () => {
     const body = await expectJson(await me(bob.accessToken))
-    expect(body).toEqual({ user: { id: bob.id, email: bob.email, name: 'bob', role: 'user' } })
+    expect(body).toEqual({ user: { id: bob.id, email: bob.email, name: 'bob', role: 'member' } })
   })
 
   test('no token, or not a Bearer one → 401', async () => {

@@ -62,9 +62,9 @@ describe('restart', () => {
       await expectJson(await second.api('/api/auth/login', { body: { email: user.email, password: user.password } }))
       const rotated = await expectJson(await second.api('/api/auth/refresh', { body: { refreshToken: user.refreshToken } }))
       expect(rotated.refreshToken).not.toBe(user.refreshToken)
-      // The first account stays the only admin: the next one is a user.
+      // The first account stays the only admin: the next one is a member.
       const next = await registerUser(second, 'after')
-      expect((await expectJson(await second.api('/api/me', { token: next.accessToken }))).user.role).toBe('user')
+      expect((await expectJson(await second.api('/api/me', { token: next.accessToken }))).user.role).toBe('member')
     } finally {
       await second.close()
     }

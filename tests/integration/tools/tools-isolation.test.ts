@@ -41,7 +41,7 @@ afterAll(async () => {
 
 /** Runs `fn` in a run context of `user`, as the run manager does. */
 async function runAs<T>(user: TestUser, fn: () => Promise<T>): Promise<T> {
-  const context = createUserContext({ userId: user.id, role: 'user', runId: `run-${crypto.randomUUID()}` })
+  const context = createUserContext({ userId: user.id, role: 'member', runId: `run-${crypto.randomUUID()}` })
   try {
     return await context.run(fn)
   } finally {

@@ -48,13 +48,13 @@ function randomYield(random: () => number): Promise<void> {
 describe('factory', () => {
   test('creates an isolated context per user', () => {
     const metadata = { plan: 'pro' }
-    const a = createUserContext({ userId: 'user-a', role: 'user', requestId: 'req-a', metadata })
+    const a = createUserContext({ userId: 'user-a', role: 'member', requestId: 'req-a', metadata })
     const b = createUserContext({ userId: 'user-b', role: 'admin', requestId: 'req-b' })
 
     expect(a).toBeInstanceOf(UserContext)
     expect(a.id).not.toBe(b.id)
     expect(a.signal).not.toBe(b.signal)
-    expect([a.userId, a.role, a.requestId, a.depth, a.parent]).toEqual(['user-a', 'user', 'req-a', 0, undefined])
+    expect([a.userId, a.role, a.requestId, a.depth, a.parent]).toEqual(['user-a', 'member', 'req-a', 0, undefined])
     expect([b.userId, b.role, b.requestId, b.depth]).toEqual(['user-b', 'admin', 'req-b', 0])
 
     // The context keeps its own frozen copy of the metadata: the caller's object can't reach in.
@@ -63,14 +63,14 @@ describe('factory', () => {
     expect(Object.isFrozen(a.metadata)).toBe(true)
     expect(b.metadata).toEqual({})
 
-    expect(a.run(() => currentUser())).toEqual({ userId: 'user-a', role: 'user' })
+    expect(a.run(() => currentUser())).toEqual({ userId: 'user-a', role: 'member' })
     expect(runAsUser(b, () => currentUser())).toEqual({ userId: 'user-b', role: 'admin' })
     expect(b.run(() => currentContext())).toBe(b)
   })
 
   test('disposing one user context leaves another untouched', async () => {
-    const a = createUserContext({ userId: 'user-a', role: 'user' })
-    const b = createUserContext({ userId: 'user-b', role: 'user' })
+    const a = createUserContext({ userId: 'user-a', role: 'member' })
+    const b = createUserContext({ userId: 'user-b', role: 'member' })
     const ran: string[] = []
     a.onDispose(() => void ran.push('a'))
     b.onDispose(() => void ran.push('b'))
@@ -82,8 +82,8 @@ describe('factory', () => {
   })
 
   test('nested run() switches the user and restores the outer one afterwards', async () => {
-    const a = createUserContext({ userId: 'user-a', role: 'user' })
-    const b = createUserContext({ userId: 'user-b', role: 'user' })
+    const a = createUserContext({ userId: 'user-a', role: 'member' })
+    const b = createUserContext({ userId: 'user-b', role: 'member' })
     await a.run(async () => {
       expect(currentUser().userId).toBe('user-a')
       await b.run(async () => {
@@ -97,7 +97,7 @@ describe('factory', () => {
   })
 
   test('hundreds of interleaved async tasks each only ever see their own user', async () => {
-    const users = Array.from({ length: 12 }, (_, i) => createUserContext({ userId: `user-${i}`, role: i === 0 ? 'admin' : 'user' }))
+    const users = Array.from({ length: 12 }, (_, i) => createUserContext({ userId: `user-${i}`, role: i === 0 ? 'admin' : 'member' }))
     const random = rng(20240611)
     const wrong: string[] = []
     let checks = 0
@@ -160,7 +160,7 @@ describe('factory', () => {
     const seen = new Map<string, Set<string>>()
     await runWithoutUser(async () => {
       const jobs = Array.from({ length: 200 }, (_, i) => {
-        const context = createUserContext({ userId: `u${i % 7}`, role: 'user' })
+        const context = createUserContext({ userId: `u${i % 7}`, role: 'member' })
         return context.run(async () => {
           await new Promise((r) => setTimeout(r, i % 3))
           const set = seen.get(context.userId) ?? new Set()
@@ -199,7 +199,7 @@ describe('child contexts', () => {
   })
 
   test('depth counts the hierarchy across several levels', () => {
-    const root = createUserContext({ userId: 'user-a', role: 'user', metadata: { level: 0 } })
+    const root = createUserContext({ userId: 'user-a', role: 'member', metadata: { level: 0 } })
     const chain: UserContext[] = [root]
     for (let level = 1; level <= 5; level++) chain.push(chain[level - 1].child({ metadata: { level } }))
 
@@ -218,7 +218,7 @@ describe('child contexts', () => {
   })
 
   test('disposing a child runs its cleanups in reverse and leaves the parent intact', async () => {
-    const parent = createUserContext({ userId: 'user-a', role: 'user' })
+    const parent = createUserContext({ userId: 'user-a', role: 'member' })
     const order: string[] = []
     parent.onDispose(() => void order.push('parent'))
     const child = parent.child()
@@ -252,7 +252,7 @@ describe('child contexts', () => {
   })
 
   test('a failing cleanup does not stop the others', async () => {
-    const context = createUserContext({ userId: 'user-a', role: 'user' })
+    const context = createUserContext({ userId: 'user-a', role: 'member' })
     const ran: number[] = []
     context.onDispose(() => void ran.push(1))
     context.onDispose(() => {
@@ -272,7 +272,7 @@ describe('child contexts', () => {
 
   test('aborting the parent aborts every descendant', () => {
     const outer = new AbortController()
-    const parent = createUserContext({ userId: 'user-a', role: 'user', signal: outer.signal })
+    const parent = createUserContext({ userId: 'user-a', role: 'member', signal: outer.signal })
     const child = parent.child()
     const grandchild = child.child()
     const sibling = parent.child()
@@ -286,7 +286,7 @@ describe('child contexts', () => {
   })
 
   test("a child's own signal aborts the child only", () => {
-    const parent = createUserContext({ userId: 'user-a', role: 'user' })
+    const parent = createUserContext({ userId: 'user-a', role: 'member' })
     const timeout = new AbortController()
     const child = parent.child({ signal: timeout.signal })
     timeout.abort()
@@ -295,7 +295,7 @@ describe('child contexts', () => {
   })
 
   test('disposing the parent aborts and disposes its live children, deepest cleanups first', async () => {
-    const parent = createUserContext({ userId: 'user-a', role: 'user' })
+    const parent = createUserContext({ userId: 'user-a', role: 'member' })
     const order: string[] = []
     parent.onDispose(() => void order.push('parent'))
     const child = parent.child()
@@ -325,7 +325,7 @@ describe('isolation guard', () => {
       // Explicitly "no user" (system work) is also outside any user.
       expect(() => runWithoutUser(() => currentUser())).toThrow(MissingUserContextError)
       // Inside a user context nested in system work, the user is back.
-      const context = createUserContext({ userId: 'user-a', role: 'user' })
+      const context = createUserContext({ userId: 'user-a', role: 'member' })
       expect(runWithoutUser(() => context.run(() => currentUser().userId))).toBe('user-a')
       // And system work started inside a user context does not act as that user.
       expect(() => context.run(() => runWithoutUser(() => currentUser()))).toThrow(MissingUserContextError)
@@ -349,7 +349,7 @@ describe('disposal leaves nothing behind', () => {
   /** One request's worth of context: root, two children, a grandchild, cleanups, listeners. */
   async function churn(count: number, longLived: AbortSignal) {
     for (let i = 0; i < count; i++) {
-      const root = createUserContext({ userId: `user-${i % 50}`, role: 'user', requestId: `req-${i}`, metadata: { i }, signal: longLived })
+      const root = createUserContext({ userId: `user-${i % 50}`, role: 'member', requestId: `req-${i}`, metadata: { i }, signal: longLived })
       const buffer = new Uint8Array(256) // something worth leaking if a closure kept it
       root.onDispose(() => void buffer.fill(0))
       root.signal.addEventListener('abort', () => buffer.fill(1))
@@ -400,7 +400,7 @@ describe('disposal leaves nothing behind', () => {
     // Built in a separate function so no local variable of this frame keeps one alive.
     async function build() {
       for (let i = 0; i < count; i++) {
-        const root = createUserContext({ userId: `user-${i}`, role: 'user', signal: server.signal })
+        const root = createUserContext({ userId: `user-${i}`, role: 'member', signal: server.signal })
         const child = root.child({ signal: server.signal })
         child.onDispose(() => {})
         root.signal.addEventListener('abort', () => {})
@@ -426,7 +426,7 @@ describe('disposal leaves nothing behind', () => {
   }, 30_000)
 
   test('a live child is held by its parent only until it is disposed', async () => {
-    const parent = createUserContext({ userId: 'user-a', role: 'user' })
+    const parent = createUserContext({ userId: 'user-a', role: 'member' })
     const refs: WeakRef<UserContext>[] = []
     async function build() {
       for (let i = 0; i < 200; i++) {

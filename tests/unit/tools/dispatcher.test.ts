@@ -12,7 +12,7 @@ function tool(name: string, execute: ToolDefinition['execute'], parameters: Tool
 
 /** Runs `fn` inside a fresh user context (as the run manager does for a run). */
 async function asUser<T>(userId: string, fn: (ctx: UserContext) => Promise<T>): Promise<T> {
-  const ctx = createUserContext({ userId, role: 'user', runId: `run-${userId}`, metadata: { run: true } })
+  const ctx = createUserContext({ userId, role: 'member', runId: `run-${userId}`, metadata: { run: true } })
   try {
     return await ctx.run(() => fn(ctx))
   } finally {
@@ -174,7 +174,7 @@ describe('timeouts, aborts and errors', () => {
 
   test('disposing the run context cancels its tool calls', async () => {
     const tools = createToolDispatcher([tool('slow', () => new Promise(() => {}))], { timeoutMs: 10_000 })
-    const ctx = createUserContext({ userId: 'u1', role: 'user' })
+    const ctx = createUserContext({ userId: 'u1', role: 'member' })
     const pending = ctx.run(() => tools.call('slow', {}, { signal: never() }))
     setTimeout(() => void ctx.dispose(), 20)
     expect(failure(await pending).code).toBe('cancelled')

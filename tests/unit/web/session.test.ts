@@ -15,7 +15,7 @@ class MemoryStorage {
   }
 }
 
-const user = { id: 'u1', email: 'a@example.test', name: 'A', role: 'user' }
+const user = { id: 'u1', email: 'a@example.test', name: 'A', role: 'member' }
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
 /** A JWT-shaped token (unsigned: the client never verifies, it only reads exp - iat). */
 const jwt = (life: number, tag = '') => `${b64({ alg: 'HS256' })}.${b64({ iat: 1000, exp: 1000 + life, tag })}.sig`

@@ -28,7 +28,7 @@ const entry = (runId: string, seq: number): JournalEntry => {
 const seqsOf = (sent: string[]) => sent.map((s) => JSON.parse(s).seq)
 
 function connection(userId: string, socket: RawSocket, s = stats(), maxBufferedBytes = 1 << 20, replayStallMs?: number) {
-  return new Connection(`c-${userId}-${Math.random()}`, createUserContext({ userId, role: 'user' }), socket, { maxBufferedBytes, replayStallMs }, s, 0)
+  return new Connection(`c-${userId}-${Math.random()}`, createUserContext({ userId, role: 'member' }), socket, { maxBufferedBytes, replayStallMs }, s, 0)
 }
 
 describe('delivery on one connection', () => {

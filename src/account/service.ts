@@ -1,0 +1,81 @@
+import type { AuditLog } from '../audit'
+import type { AuthService } from '../auth/service'
+import type { SessionControl } from '../admin/session-control'
+import type { AccountRepository } from '../db/repositories/account'
+import type { UsersRepository } from '../db/repositories/users'
+import { currentUser } from '../context/user-context'
+import { AppError, ConflictError, ForbiddenError, UnauthorizedError } from '../http/errors'
+
+/**
+ * A section of the export that another feature owns (documents, shares, API keys): each returns
+ * the active user's own rows, without secrets.
+ */
+export type ExportSection = () => Promise<unknown>
+
+/** How recent a token must be to delete an account that has no password. */
+export const RECENT_SIGN_IN_SECONDS = 5 * 60
+
+/** Each user's own account: export, password change, deletion. Knows nothing of HTTP. */
+export function accountService(deps: {
+  account: AccountRepository
+  users: UsersRepository
+  auth: Pick<AuthService, 'verifyPassword' | 'setPassword'>
+  sessions: SessionControl
+  audit: Pick<AuditLog, 'record'>
+  /** Sections other features add; absent ones export as empty lists. */
+  sections?: Record<string, ExportSection>
+}) {
+  const extra = { documents: async () => [], shares: async () => [], apiKeys: async () => [], ...deps.sections }
+
+  return {
+    /** Everything the caller owns, as one JSON document. */
+    async export(ip?: string) {
+      const { userId } = currentUser()
+      const [profile, threads, notes, datasets, runs, usage] = await Promise.all([
+        deps.account.profile(),
+        deps.account.threadsWithMessages(),
+        deps.account.notes(),
+        deps.account.datasetsWithRows(),
+        deps.account.runs(),
+        deps.account.usage(),
+      ])
+      if (!profile) throw new UnauthorizedError('session_revoked', 'the account no longer exists')
+      const more: Record<string, unknown> = {}
+      for (const [name, section] of Object.entries(extra)) more[name] = await section()
+      await deps.audit.record({ actorId: userId, action: 'data_exported', targetId: userId, ip })
+      return { format: 'local-chat-server/account-export', version: 1, exportedAt: new Date().toISOString(), profile, threads, notes, datasets, ...more, runs, usage }
+    },
+
+    /** Ends the caller's other sessions; `keepRefreshToken` names the one to keep. */
+    async changePassword(input: { currentPassword: string; newPassword: string; refreshToken?: string }, ip?: string): Promise<void> {
+      const { userId } = currentUser()
+      if (!(await deps.auth.verifyPassword(userId, input.currentPassword))) throw new ForbiddenError('invalid_credentials', 'the current password is wrong')
+      if (input.currentPassword === input.newPassword) throw new AppError(400, 'invalid_input', 'the new password must differ from the current one')
+      await deps.auth.setPassword(userId, input.newPassword)
+      await deps.sessions.passwordChanged(userId, input.refreshToken)
+      await deps.audit.record({ actorId: userId, action: 'password_changed', targetId: userId, ip })
+    },
+
+    /**
+     * Deletes the caller and every row they own. Proof: the password, or for an account without
+     * one (single sign-on), an access token issued in the last 5 minutes.
+     */
+    async deleteAccount(input: { password?: string; tokenIssuedAt: number }, ip?: string): Promise<void> {
+      const { userId } = currentUser()
+      const user = await deps.users.findById(userId)
+      if (!user) throw new UnauthorizedError('session_revoked', 'the account no longer exists')
+      if (user.passwordHash) {
+        if (!input.password || !(await deps.auth.verifyPassword(userId, input.password))) throw new ForbiddenError('invalid_credentials', 'the password is wrong')
+      } else if (Date.now() / 1000 - input.tokenIssuedAt > RECENT_SIGN_IN_SECONDS) {
+        throw new ForbiddenError('reauthentication_required', 'sign in again, then delete the account within 5 minutes')
+      }
+      const result = await deps.users.delete(userId)
+      if (result === 'last_admin') throw new ConflictError('last_admin', 'you are the last active admin; promote another account before deleting yours')
+      if (result === 'not_found') throw new UnauthorizedError('session_revoked', 'the account no longer exists')
+      await deps.sessions.deleted(userId)
+      await deps.audit.record({ actorId: userId, action: 'account_deleted', targetId: userId, ip })
+    },
+  }
+}
+
+export type AccountService = ReturnType<typeof accountService>

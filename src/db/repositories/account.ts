@@ -1,0 +1,79 @@
+import { asc, eq } from 'drizzle-orm'
+import type { Database } from '../client'
+import { datasetRows, datasets, messages, notes, runs, threads, usageDaily, users } from '../schema'
+import { iso, ownerId } from '../scope'
+
+/** A row as exported: no owner column (it is the caller), times as ISO strings. */
+function exported<T extends Record<string, unknown>>(row: T): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(row)) {
+    if (key === 'userId' || key === 'passwordHash') continue
+    out[key] = key.endsWith('At') && typeof value === 'number' ? iso(value) : value
+  }
+  return out
+}
+
+/**
+ * Everything the active user owns, for "take my data out" (PROTOCOL.md §5). Whole rows are
+ * selected, so columns other features add (branches, statuses) come along on their own.
+ */
+export function accountRepository({ db }: Database) {
+  return {
+    async profile() {
+      const [row] = await db.select().from(users).where(eq(users.id, ownerId()))
+      if (!row) return undefined
+      return { id: row.id, email: row.email, name: row.name, role: row.role, createdAt: iso(row.createdAt) }
+    },
+
+    async threadsWithMessages() {
+      const me = ownerId()
+      const [threadRows, messageRows] = await Promise.all([
+        db.select().from(threads).where(eq(threads.userId, me)).orderBy(asc(threads.createdAt), asc(threads.id)),
+        db.select().from(messages).where(eq(messages.userId, me)).orderBy(asc(messages.createdAt), asc(messages.id)),
+      ])
+      const byThread = new Map<string, Record<string, unknown>[]>()
+      for (const m of messageRows) {
+        const list = byThread.get(m.threadId) ?? []
+        const { threadId: _threadId, ...rest } = m
+        list.push(exported(rest))
+        byThread.set(m.threadId, list)
+      }
+      return threadRows.map((t) => ({ ...exported(t), messages: byThread.get(t.id) ?? [] }))
+    },
+
+    async runs() {
+      const rows = await db
+        .select({ id: runs.id, threadId: runs.threadId, status: runs.status, agent: runs.agent, model: runs.model, createdAt: runs.createdAt, finishedAt: runs.finishedAt })
+        .from(runs)
+        .where(eq(runs.userId, ownerId()))
+        .orderBy(asc(runs.createdAt))
+      return rows.map(exported)
+    },
+
+    async notes() {
+      return (await db.select().from(notes).where(eq(notes.userId, ownerId())).orderBy(asc(notes.createdAt))).map(exported)
+    },
+
+    async datasetsWithRows() {
+      const me = ownerId()
+      const [sets, rows] = await Promise.all([
+        db.select().from(datasets).where(eq(datasets.userId, me)).orderBy(asc(datasets.createdAt)),
+        db.select().from(datasetRows).where(eq(datasetRows.userId, me)).orderBy(asc(datasetRows.datasetId), asc(datasetRows.idx)),
+      ])
+      const byDataset = new Map<string, unknown[]>()
+      for (const r of rows) {
+        const list = byDataset.get(r.datasetId) ?? []
+        list.push(JSON.parse(r.data))
+        byDataset.set(r.datasetId, list)
+      }
+      return sets.map((d) => ({ ...exported(d), rows: byDataset.get(d.id) ?? [] }))
+    },
+
+    async usage() {
+      const rows = await db.select().from(usageDaily).where(eq(usageDaily.userId, ownerId())).orderBy(asc(usageDaily.day), asc(usageDaily.model))
+      return rows.map(exported)
+    },
+  }
+}
+
+export type AccountRepository = ReturnType<typeof accountRepository>

@@ -1,0 +1,104 @@
+import { and, asc, desc, eq, gt, gte, lte, sql } from 'drizzle-orm'
+import type { Database } from '../client'
+import { usageDaily, usageEvents } from '../schema'
+import { ownerId } from '../scope'
+
+export const DAY_MS = 24 * 60 * 60 * 1000
+export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+export interface UsageRow {
+  userId: string
+  day: string
+  model: string
+  runs: number
+  promptTokens: number
+  completionTokens: number
+}
+
+export interface WindowEvent {
+  at: number
+  tokens: number
+}
+
+/**
+ * Usage counting. `usage_events` holds one row per admitted run (the rolling quota window);
+ * `usage_daily` the per-day rollup the reports page through. Admission is one conditional
+ * INSERT, atomic in SQLite, so processes sharing the database (cluster mode, the CLI) can't
+ * both slip past a limit.
+ */
+export function usageRepository({ db, write }: Database) {
+  return {
+    /** Counts a run if the user is under both limits (0 = none); false when refused. */
+    async admit(input: { userId: string; runId: string; model: string; at: number; runsPerDay: number; tokensPerDay: number }): Promise<boolean> {
+      const { userId, runId, model, at, runsPerDay, tokensPerDay } = input
+      const since = at - DAY_MS
+      const day = utcDay(at)
+      const [inserted] = await write((db) =>
+        db.batch([
+          db.run(sql`INSERT INTO usage_events (run_id, user_id, model, day, at)
+            SELECT ${runId}, ${userId}, ${model}, ${day}, ${at}
+            WHERE (${runsPerDay} = 0 OR (SELECT count(*) FROM usage_events WHERE user_id = ${userId} AND at > ${since}) < ${runsPerDay})
+              AND (${tokensPerDay} = 0 OR (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage_events WHERE user_id = ${userId} AND at > ${since}) < ${tokensPerDay})`),
+          db.run(sql`INSERT INTO usage_daily (user_id, day, model, runs, prompt_tokens, completion_tokens)
+            SELECT ${userId}, ${day}, ${model}, 1, 0, 0 WHERE EXISTS (SELECT 1 FROM usage_events WHERE run_id = ${runId})
+            ON CONFLICT (user_id, day, model) DO UPDATE SET runs = runs + 1`),
+        ]),
+      )
+      return inserted.rowsAffected === 1
+    },
+
+    /** Takes back an admission whose run never started. */
+    async cancel(runId: string): Promise<void> {
+      await write((db) =>
+        db.batch([
+          db.run(sql`UPDATE usage_daily SET runs = max(runs - 1, 0)
+            WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`),
+          db.delete(usageEvents).where(eq(usageEvents.runId, runId)),
+        ]),
+      )
+    },
+
+    /** Adds a finished run's tokens to its window row and its day; drops window rows past any use. */
+    async settle(runId: string, promptTokens: number, completionTokens: number): Promise<void> {
+      await write((db) =>
+        db.batch([
+          db.run(sql`UPDATE usage_daily SET prompt_tokens = prompt_tokens + ${promptTokens}, completion_tokens = completion_tokens + ${completionTokens}
+            WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`),
+          db.update(usageEvents).set({ promptTokens, completionTokens }).where(eq(usageEvents.runId, runId)),
+          db.run(sql`DELETE FROM usage_events WHERE user_id = (SELECT user_id FROM usage_events WHERE run_id = ${runId}) AND at < ${Date.now() - 2 * DAY_MS}`),
+        ]),
+      )
+    },
+
+    /** The user's counted runs in the window, oldest first. */
+    async window(userId: string, since: number): Promise<WindowEvent[]> {
+      return db
+        .select({ at: usageEvents.at, tokens: sql<number>`${usageEvents.promptTokens} + ${usageEvents.completionTokens}` })
+        .from(usageEvents)
+        .where(and(eq(usageEvents.userId, userId), gt(usageEvents.at, since)))
+        .orderBy(asc(usageEvents.at))
+    },
+
+    /** The active user's own days (scoped). */
+    async mine(from: string, to: string): Promise<UsageRow[]> {
+      return db
+        .select()
+        .from(usageDaily)
+        .where(and(eq(usageDaily.userId, ownerId()), gte(usageDaily.day, from), lte(usageDaily.day, to)))
+        .orderBy(asc(usageDaily.day), asc(usageDaily.model))
+    },
+
+    /** Everyone's days for admins, newest first, keyset-paged on (day, user, model). */
+    async all(opts: { from: string; to: string; userId?: string; limit: number; after?: [string, string, string] }): Promise<UsageRow[]> {
+      const after = opts.after && sql`(${usageDaily.day}, ${usageDaily.userId}, ${usageDaily.model}) < (${opts.after[0]}, ${opts.after[1]}, ${opts.after[2]})`
+      return db
+        .select()
+        .from(usageDaily)
+        .where(and(gte(usageDaily.day, opts.from), lte(usageDaily.day, opts.to), opts.userId ? eq(usageDaily.userId, opts.userId) : undefined, after))
+        .orderBy(desc(usageDaily.day), desc(usageDaily.userId), desc(usageDaily.model))
+        .limit(opts.limit)
+    },
+  }
+}
+
+export type UsageRepository = ReturnType<typeof usageRepository>

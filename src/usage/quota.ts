@@ -1,0 +1,70 @@
+import type { UsersRepository } from '../db/repositories/users'
+import { DAY_MS, type UsageRepository } from '../db/repositories/usage'
+import { QuotaExceededError } from '../http/errors'
+import { log } from '../log'
+import { quotaStatus, secondsUntilFits, type QuotaLimits, type QuotaStatus } from './limits'
+
+/**
+ * The quota seam of the run manager, beside the run cap's `RunLimiter`: `admit` counts a run or
+ * refuses it with `quota_exceeded`, `settle` adds the tokens Ollama reported when it ends.
+ */
+export interface QuotaGate {
+  admit(userId: string, run: { runId: string; model: string }): Promise<void>
+  /** Takes back an admitted run that never started. */
+  cancel(runId: string): Promise<void>
+  settle(runId: string, usage: { promptTokens: number; completionTokens: number }): Promise<void>
+}
+
+/**
+ * Rolling-24 h quotas counted in the database. The admission is one conditional INSERT, so every
+ * process sharing the database (cluster mode shares it by definition) counts against the same
+ * rows: no Redis state to lose, and a restart forgets nothing.
+ */
+export function databaseQuota(deps: { usage: UsageRepository; users: UsersRepository; defaults: QuotaLimits; now?: () => number }) {
+  const now = deps.now ?? Date.now
+
+  async function limitsOf(userId: string): Promise<QuotaLimits> {
+    const user = await deps.users.findById(userId)
+    return {
+      runsPerDay: user?.quotaRunsPerDay ?? deps.defaults.runsPerDay,
+      tokensPerDay: user?.quotaTokensPerDay ?? deps.defaults.tokensPerDay,
+    }
+  }
+
+  return {
+    limitsOf,
+
+    async status(userId: string): Promise<QuotaStatus> {
+      const at = now()
+      return quotaStatus(await limitsOf(userId), await deps.usage.window(userId, at - DAY_MS))
+    },
+
+    async admit(userId: string, run: { runId: string; model: string }): Promise<void> {
+      const limits = await limitsOf(userId)
+      const at = now()
+      if (await deps.usage.admit({ userId, runId: run.runId, model: run.model, at, ...limits })) return
+      const events = await deps.usage.window(userId, at - DAY_MS)
+      const retryAfter = Math.max(1, secondsUntilFits(limits, events, at))
+      const which = limits.runsPerDay > 0 && events.length >= limits.runsPerDay ? `${limits.runsPerDay} runs` : `${limits.tokensPerDay} tokens`
+      throw new QuotaExceededError(retryAfter, `you have used your quota of ${which} in the last 24 hours; try again in ${formatWait(retryAfter)}`)
+    },
+
+    async cancel(runId: string): Promise<void> {
+      await deps.usage.cancel(runId).catch((error) => log.error('could not take back a quota admission', { runId, error: String(error) }))
+    },
+
+    async settle(runId: string, usage: { promptTokens: number; completionTokens: number }): Promise<void> {
+      const prompt = Math.max(0, Math.floor(usage.promptTokens || 0))
+      const completion = Math.max(0, Math.floor(usage.completionTokens || 0))
+      await deps.usage.settle(runId, prompt, completion).catch((error) => log.error('could not count a run’s tokens', { runId, error: String(error) }))
+    },
+  } satisfies QuotaGate & Record<string, unknown>
+}
+
+export type DatabaseQuota = ReturnType<typeof databaseQuota>
+
+function formatWait(seconds: number): string {
+  if (seconds < 90) return `${seconds} s`
+  if (seconds < 90 * 60) return `${Math.ceil(seconds / 60)} min`
+  return `${Math.ceil(seconds / 3600)} h`
+}

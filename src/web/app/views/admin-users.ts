@@ -1,0 +1,126 @@
+/** Admin · Users: create accounts, change role, disable/enable, set quotas, sign out everywhere. */
+import { teamsApi, type AdminUser, type TeamsApi } from '../../client/teams-api'
+import type { AppContext, View } from '../context'
+import { formatTime, h } from '../dom'
+
+export class AdminUsersView implements View {
+  readonly el: HTMLElement
+  #teams: TeamsApi
+  #rows: HTMLTableSectionElement
+  #more: HTMLButtonElement
+  #status: HTMLElement
+  #cursor: string | null = null
+
+  constructor(private readonly ctx: AppContext) {
+    this.#teams = teamsApi(ctx.api, ctx.session)
+    this.#rows = h('tbody')
+    this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
+    this.#more = h('button', { type: 'button', class: 'btn btn-secondary load-more', hidden: true }, 'Load more')
+    this.#more.addEventListener('click', () => void this.#load())
+    this.el = h(
+      'section',
+      { class: 'page admin-page admin-users', 'aria-labelledby': 'admin-users-heading' },
+      h('h1', { id: 'admin-users-heading' }, 'Users'),
+      h('p', { class: 'muted page-intro' }, 'Manage accounts. Admins never see what users wrote.'),
+      this.#createForm(),
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h('table', { class: 'data-table users-table' }, h('thead', null, h('tr', null, ...['Email', 'Name', 'Role', 'State', 'Last active', 'Quota (runs / tokens per day)', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))), this.#rows),
+      ),
+      this.#status,
+      this.#more,
+    )
+    void this.#load()
+  }
+
+  #createForm() {
+    const email = h('input', { id: 'new-user-email', type: 'email', required: true, autocomplete: 'off' }) as HTMLInputElement
+    const name = h('input', { id: 'new-user-name', autocomplete: 'off' }) as HTMLInputElement
+    const password = h('input', { id: 'new-user-password', type: 'password', autocomplete: 'new-password', minlength: '8' }) as HTMLInputElement
+    const role = h('select', { id: 'new-user-role' }, h('option', { value: 'member' }, 'Member'), h('option', { value: 'admin' }, 'Admin')) as HTMLSelectElement
+    const error = h('p', { class: 'form-error', role: 'alert' })
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create account')
+    const form = h(
+      'form',
+      { class: 'card create-user', 'aria-label': 'Create an account', novalidate: true },
+      h('h2', { class: 'section-heading' }, 'New account'),
+      h('div', { class: 'form-grid' }, h('div', { class: 'field' }, h('label', { for: 'new-user-email' }, 'Email'), email), h('div', { class: 'field' }, h('label', { for: 'new-user-name' }, 'Name'), name), h('div', { class: 'field' }, h('label', { for: 'new-user-password' }, 'Password'), password), h('div', { class: 'field' }, h('label', { for: 'new-user-role' }, 'Role'), role)),
+      error,
+      h('div', { class: 'form-actions' }, submit),
+    )
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault()
+      error.textContent = ''
+      submit.disabled = true
+      try {
+        const { user } = await this.#teams.createUser({ email: email.value.trim(), password: password.value, name: name.value.trim() || undefined, role: role.value })
+        this.ctx.announce(`Account ${user.email} created.`)
+        email.value = name.value = password.value = ''
+        this.#cursor = null
+        this.#rows.replaceChildren()
+        await this.#load()
+      } catch (err) {
+        error.textContent = `Could not create the account: ${(err as Error).message}`
+      } finally {
+        submit.disabled = false
+      }
+    })
+    return form
+  }
+
+  async #load() {
+    try {
+      const page = await this.#teams.users(this.#cursor)
+      for (const user of page.users) this.#rows.append(this.#row(user))
+      this.#cursor = page.nextCursor
+      this.#more.hidden = !page.nextCursor
+      this.#status.textContent = this.#rows.children.length ? '' : 'No accounts.'
+    } catch (err) {
+      this.#status.textContent = `Could not load the accounts: ${(err as Error).message}`
+    }
+  }
+
+  #row(user: AdminUser): HTMLTableRowElement {
+    const tr = h('tr', { dataset: { userId: user.id, email: user.email } })
+    const fill = (u: AdminUser) => {
+      const role = h('select', { 'aria-label': `Role of ${u.email}`, class: 'user-role' }, h('option', { value: 'member', selected: u.role === 'member' }, 'Member'), h('option', { value: 'admin', selected: u.role === 'admin' }, 'Admin')) as HTMLSelectElement
+      const runs = h('input', { type: 'number', min: '0', step: '1', class: 'quota-input quota-runs', 'aria-label': `Runs per day for ${u.email} (empty: default, 0: no limit)`, value: u.quota?.runsPerDay ?? '' }) as HTMLInputElement
+      const tokens = h('input', { type: 'number', min: '0', step: '1', class: 'quota-input quota-tokens', 'aria-label': `Tokens per day for ${u.email} (empty: default, 0: no limit)`, value: u.quota?.tokensPerDay ?? '' }) as HTMLInputElement
+      const saveQuota = h('button', { type: 'button', class: 'btn btn-small save-quota' }, 'Save quota')
+      const toggle = h('button', { type: 'button', class: 'btn btn-small toggle-disabled' }, u.disabled ? 'Enable' : 'Disable')
+      const signOut = h('button', { type: 'button', class: 'btn btn-small sign-out-user' }, 'Sign out everywhere')
+      const act = async (what: string, fn: () => Promise<AdminUser | void>) => {
+        try {
+          const updated = await fn()
+          if (updated) fill(updated)
+          this.ctx.announce(`${what}: ${u.email}.`)
+        } catch (err) {
+          this.ctx.toast(`${what} failed: ${(err as Error).message}`)
+          fill(u)
+        }
+      }
+      role.addEventListener('change', () => void act('Role changed', async () => (await this.#teams.updateUser(u.id, { role: role.value })).user))
+      toggle.addEventListener('click', () => void act(u.disabled ? 'Enabled' : 'Disabled', async () => (await this.#teams.updateUser(u.id, { disabled: !u.disabled })).user))
+      saveQuota.addEventListener('click', () => {
+        const value = (input: HTMLInputElement) => (input.value.trim() === '' ? undefined : Number(input.value))
+        const quota = value(runs) === undefined && value(tokens) === undefined ? null : { ...(value(runs) !== undefined && { runsPerDay: value(runs) }), ...(value(tokens) !== undefined && { tokensPerDay: value(tokens) }) }
+        void act('Quota saved', async () => (await this.#teams.updateUser(u.id, { quota })).user)
+      })
+      signOut.addEventListener('click', () => void act('Signed out everywhere', () => this.#teams.signOutUser(u.id)))
+      tr.replaceChildren(
+        h('td', { class: 'user-email' }, u.email),
+        h('td', null, u.name),
+        h('td', null, role),
+        h('td', { class: 'user-state' }, u.disabled ? 'Disabled' : 'Active'),
+        h('td', null, u.lastActiveAt ? formatTime(u.lastActiveAt) : '—'),
+        h('td', { class: 'quota-cell' }, runs, tokens, saveQuota),
+        h('td', { class: 'actions-cell' }, toggle, signOut),
+      )
+    }
+    fill(user)
+    return tr
+  }
+
+  dispose() {}
+}
