@@ -54,7 +54,7 @@ async function runDriver() {
     const { runs: runRows, threads } = s.services.repos
     const journals: InstanceType<typeof RunJournal>[] = []
     for (const userId of spec.users) {
-      await createUserContext({ userId, role: 'user' }).run(async () => {
+      await createUserContext({ userId, role: 'member' }).run(async () => {
         const thread = await threads.create('cluster fan-out')
         for (let r = 0; r < spec.runs; r++) {
           const runId = newId()

@@ -110,7 +110,7 @@ try {
   async function journalsFor() {
     const out: { journal: InstanceType<typeof RunJournal>; events: Event[] }[] = []
     for (const run of recordedRuns) {
-      await createUserContext({ userId: run.userId, role: 'user' }).run(async () => {
+      await createUserContext({ userId: run.userId, role: 'member' }).run(async () => {
         const thread = await threads.create('fan-out replay')
         const runId = newId()
         await runRows.create({ id: runId, threadId: thread.id, agent: 'triage', model: 'llama3.2', input: 'replay' })
