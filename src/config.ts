@@ -47,6 +47,8 @@ export interface Config {
   maxAgentSteps: number
   /** How long SIGTERM waits for in-flight runs before cancelling them. */
   shutdownGraceMs: number
+  /** Times a run is continued after its process died; one more death fails it (RUN_RESUME_MAX_ATTEMPTS). */
+  runResumeMaxAttempts: number
   /** Bytes queued for one slow WebSocket reader before it is closed with 1013. */
   wsMaxBufferedBytes: number
   /** How long a finished run's events stay in memory for resumes (then the database serves them). */
@@ -199,6 +201,7 @@ export function loadConfig(env: Env = process.env): Config {
     toolTimeoutMs: intVar(env, 'TOOL_TIMEOUT_MS', 15_000, 10),
     maxAgentSteps: intVar(env, 'MAX_AGENT_STEPS', 8, 1, 100),
     shutdownGraceMs: intVar(env, 'SHUTDOWN_GRACE_MS', 10_000, 0),
+    runResumeMaxAttempts: intVar(env, 'RUN_RESUME_MAX_ATTEMPTS', 2, 0, 100),
     journalGraceMs: intVar(env, 'JOURNAL_GRACE_MS', 60_000, 0),
     wsMaxBufferedBytes: intVar(env, 'WS_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 1024),
     oidc:
