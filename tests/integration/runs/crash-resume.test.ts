@@ -152,7 +152,7 @@ describe('kill -9 at each stage of a run', () => {
       killWhen: (events) => events.some((e) => e.type === 'tool_completed') && ollama.inFlight() > 0,
     })
     expect(completed).toHaveLength(1)
-    expect(completed[0]).toEqual(seen.find((e) => e.type === 'tool_completed'))
+    expect(completed[0]).toEqual(seen.find((e) => e.type === 'tool_completed')!)
     expect(notes.filter((n: any) => n.title === NOTE.title)).toHaveLength(1)
     // After the restart the model was asked to answer with the stored tool result in the conversation.
     // (Asks with a tool result last: the held one before the kill, the resumed one, the reference's.)
