@@ -58,7 +58,9 @@ ${entryOf(migrations, migrationsDir).join('\n')}
 ${entryOf(web, join(work, 'web')).join('\n')}
   },
 })
-await import(${JSON.stringify(join(root, 'src', 'index.ts'))})
+// \`local-chat-server backup <file>\` is \`bun run backup <file>\`; anything else starts the server.
+if (process.argv[2] === 'backup') await import(${JSON.stringify(join(root, 'scripts', 'backup.ts'))})
+else await import(${JSON.stringify(join(root, 'src', 'index.ts'))})
 `.replace('__IMPORTS__', imports.join('\n'))
 const entryPath = join(work, 'entry.ts')
 await Bun.write(entryPath, entry)

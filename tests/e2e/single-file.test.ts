@@ -72,6 +72,12 @@ test('the executable runs the whole server on its own', async () => {
     expect(events.find((e) => e.type === 'tool_completed')).toMatchObject({ tool: 'calculate', ok: true, result: { value: 42 } })
     expect(events.at(-1)).toMatchObject({ type: 'agent_completed', status: 'completed', message: { content: 'It is 42.' } })
 
+    // `local-chat-server backup <file>` copies the live database (what `bun run backup` does).
+    const backup = Bun.spawn([binary, 'backup', join(dir, 'copy.db')], { cwd: dir, env: { PATH: '/nonexistent' }, stdout: 'pipe', stderr: 'pipe' })
+    const [backupCode, backupOut] = await Promise.all([backup.exited, new Response(backup.stdout).text()])
+    expect(backupCode).toBe(0)
+    expect(backupOut).toContain('integrity ok')
+
     child.proc.kill('SIGTERM')
     expect(await child.proc.exited).toBe(0)
     await child.stdoutDone
