@@ -124,6 +124,7 @@ export function createRuntime(services: Services) {
     runTimeoutMs: config.runTimeoutMs,
     journalGraceMs: config.journalGraceMs,
     maxResumeAttempts: config.runResumeMaxAttempts,
+    onRunResumed: () => metrics.runResumed(),
     onRunFinished: (outcome, run) => {
       metrics.runFinished(outcome, run)
       alerts.runFinished(outcome)

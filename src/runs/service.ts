@@ -73,6 +73,7 @@ export interface RunManagerDeps {
   /** Cluster mode: asks the process running `runId` to cancel it. */
   remoteCancel?: (runId: string) => Promise<void>
   /** Observers (metrics, alerts). */
+  onRunResumed?: (run: { runId: string; userId: string }) => void
   onRunFinished?: (outcome: RunOutcome, run: { runId: string; userId: string; durationMs: number; firstTokenMs?: number }) => void
 }
 
@@ -308,6 +309,7 @@ export class RunManager {
     const active: ActiveRun = { journal, context: runContext, controller, done: Promise.resolve() }
     this.active.set(row.id, active)
     log.info('resuming a run interrupted by the last stop', { runId: row.id, fromSeq: journal.lastSeq })
+    this.deps.onRunResumed?.({ runId: row.id, userId: row.userId })
     active.done = runWithoutUser(() => runContext.run(() => this.#execute(active, row.model, conversation, state)))
     return true
   }

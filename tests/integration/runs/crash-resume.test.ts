@@ -115,6 +115,8 @@ async function crashAt(stage: { before?: () => void; killWhen: (events: Frame[])
     // The reference: the same request on the restarted server, never interrupted.
     const events = await finalJournal(second.base, runId, user.accessToken)
     const notes = (await get(second.base, '/api/notes', user.accessToken)).notes
+    const metrics = await (await fetch(`${second.base}/metrics`)).text()
+    expect(metrics).toMatch(/^chat_runs_resumed_total 1$/m)
     const live = await WsClient.connect(second.base.replace('http', 'ws') + '/ws', user.accessToken)
     const reference = await live.completion((await live.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })).runId, 20_000)
     live.close()
