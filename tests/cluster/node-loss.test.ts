@@ -95,3 +95,33 @@ describe.skipIf(!redisAvailable)('kill -9 of a process mid-run', () => {
     expect(cluster.nodes[1].alive && cluster.nodes[2].alive).toBe(true)
   })
 })
+
+describe.skipIf(!redisAvailable)('a run that has used up its resumes', () => {
+  let cluster: TestCluster
+  let users: TestUser[]
+  beforeAll(async () => {
+    // RUN_RESUME_MAX_ATTEMPTS=0: no resume is left, so a lost process's runs are failed at once.
+    cluster = await startCluster({ nodes: 2, env: { RUN_RESUME_MAX_ATTEMPTS: '0' }, handler: () => ({ content: ANSWER, chunkSize: 2, chunkDelayMs: 10 }) })
+    users = await cluster.register(1, 'exhausted')
+  })
+  afterAll(() => cluster?.close())
+
+  test('is closed by a survivor as failed with node_lost, within 15 s, with its agent_completed', async () => {
+    const [user] = users
+    const onVictim = await cluster.connect(user, 0)
+    const onSurvivor = await cluster.connect(user, 1)
+    const { runId, threadId } = await onVictim.chat('doomed run')
+    await onSurvivor.until(() => onSurvivor.eventsOf(runId).some((e) => e.type === 'message_delta'), 20_000)
+    const killedAt = Date.now()
+    await cluster.nodes[0].kill('SIGKILL')
+    const done = await onSurvivor.waitFor((f) => f.type === 'agent_completed' && f.runId === runId, 15_000)
+    expect(Date.now() - killedAt).toBeLessThan(15_000)
+    expect(done).toMatchObject({ status: 'failed', error: { code: 'node_lost' } })
+    const stored = await pollEvents(cluster, 1, runId, user.accessToken)
+    expect(seqProblem(stored)).toBeUndefined()
+    expect(stored.some((e) => e.type === 'agent_thinking' && e.status === 'resumed')).toBe(false)
+    expect((await cluster.json(1, `/api/runs/${runId}`, { token: user.accessToken })).run.status).toBe('failed')
+    const { messages } = await cluster.json(1, `/api/threads/${threadId}/messages`, { token: user.accessToken })
+    expect(messages.at(-1)).toMatchObject({ role: 'assistant', id: done.message.id })
+  })
+})
