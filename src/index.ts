@@ -15,7 +15,17 @@ try {
   throw error
 }
 
-let server
+let server: Awaited<ReturnType<typeof startServer>> | undefined
+// SIGHUP reloads nothing: every setting is read once at start (changing the database, secrets
+// or listen address under live runs is not safe). It only logs what the process is doing, so
+// `kill -HUP` (or `systemctl reload`) is harmless instead of killing the process.
+// Registered before start-up so a SIGHUP during migrations or resuming cannot stop it either.
+process.on('SIGHUP', () => {
+  log.info('SIGHUP received: nothing reloaded (configuration is read at start; restart to change it)', {
+    ...(server ? { runsActive: server.runtime.runs.active.size, connections: server.runtime.registry.all().length, url: server.url } : { starting: true }),
+  })
+})
+
 try {
   server = await startServer(config)
 } catch (error) {
@@ -30,23 +40,12 @@ try {
 }
 log.info(`chat server listening on ${server.url}`, { url: server.url, database: config.databaseUrl.replace(/\/\/.*@/, '//***@'), ollama: config.ollamaHosts })
 
-// SIGHUP reloads nothing: every setting is read once at start (changing the database, secrets
-// or listen address under live runs is not safe). It only logs what the process is doing, so
-// `kill -HUP` (or `systemctl reload`) is harmless instead of killing the process.
-process.on('SIGHUP', () => {
-  log.info('SIGHUP received: nothing reloaded (configuration is read at start; restart to change it)', {
-    runsActive: server.runtime.runs.active.size,
-    connections: server.runtime.registry.all().length,
-    url: server.url,
-  })
-})
-
 let signals = 0
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, async () => {
     if (++signals > 1) process.exit(1) // a second signal means "now"
     log.info('shutting down', { signal })
-    await server.stop()
+    await server!.stop()
     process.exit(0)
   })
 }
