@@ -99,12 +99,16 @@ async function crashAt(stage: { before?: () => void; killWhen: (events: Frame[])
   hold.first = hold.second = false
   stage.before?.()
   const first = await start()
-  const user = await registerUser({ api: (path, init) => fetch(first.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }) }, 'crash')
-  const ws = await WsClient.connect(first.base.replace('http', 'ws') + '/ws', user.accessToken)
-  const { runId } = await ws.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })
-  await waitUntil(() => stage.killWhen(ws.eventsOf(runId)), 'the stage to kill at')
-  first.proc.kill('SIGKILL')
-  await first.proc.exited
+  let user: TestUser, ws: WsClient, runId: string
+  try {
+    user = await registerUser({ api: (path, init) => fetch(first.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }) }, 'crash')
+    ws = await WsClient.connect(first.base.replace('http', 'ws') + '/ws', user.accessToken)
+    runId = (await ws.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })).runId
+    await waitUntil(() => stage.killWhen(ws.eventsOf(runId)), 'the stage to kill at')
+  } finally {
+    first.proc.kill('SIGKILL') // also when the test fails: no process is left behind
+    await first.proc.exited
+  }
   ws.close()
   const seen = ws.eventsOf(runId)
   expect(seen.some((e) => e.type === 'agent_completed')).toBe(false)
