@@ -163,6 +163,8 @@ export function createRuntime(services: Services) {
     maxRunsPerUser: config.maxRunsPerUser,
     runTimeoutMs: config.runTimeoutMs,
     journalGraceMs: config.journalGraceMs,
+    maxResumeAttempts: config.runResumeMaxAttempts,
+    onRunResumed: () => metrics.runResumed(),
     onRunFinished: (outcome, run) => {
       metrics.runFinished(outcome, run)
       alerts.runFinished(outcome)
@@ -271,8 +273,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await services.cluster.start()
     stopSweeper = startLivenessSweeper(services.cluster, runtime.runs, services.repos.journal)
   } else {
-    const recovered = await runtime.runs.recoverInterrupted()
-    if (recovered > 0) log.warn('closed runs interrupted by the last stop', { count: recovered })
+    // Runs a crash or kill -9 left going continue here (PROTOCOL.md §9), before we listen.
+    const { resumed, failed } = await runtime.runs.resumeInterrupted()
+    if (resumed > 0) log.warn('resumed runs interrupted by the last stop', { count: resumed })
+    if (failed > 0) log.warn('closed runs interrupted by the last stop', { count: failed })
   }
   const app = createApp(services, runtime)
   // Bodies are limited per route as they stream (src/http/body-limit.ts), with the error envelope;

@@ -49,6 +49,8 @@ export interface Config {
   maxAgentSteps: number
   /** How long SIGTERM waits for in-flight runs before cancelling them. */
   shutdownGraceMs: number
+  /** Times a run is continued after its process died; one more death fails it (RUN_RESUME_MAX_ATTEMPTS). */
+  runResumeMaxAttempts: number
   /** Bytes queued for one slow WebSocket reader before it is closed with 1013. */
   wsMaxBufferedBytes: number
   /** How long a resume replay may wait for a client that reads nothing before it is closed with 1013. */
@@ -212,6 +214,7 @@ export function loadConfig(env: Env = process.env): Config {
     toolTimeoutMs: intVar(env, 'TOOL_TIMEOUT_MS', 15_000, 10),
     maxAgentSteps: intVar(env, 'MAX_AGENT_STEPS', 8, 1, 100),
     shutdownGraceMs: intVar(env, 'SHUTDOWN_GRACE_MS', 10_000, 0),
+    runResumeMaxAttempts: intVar(env, 'RUN_RESUME_MAX_ATTEMPTS', 2, 0, 100),
     journalGraceMs: intVar(env, 'JOURNAL_GRACE_MS', 60_000, 0),
     wsMaxBufferedBytes: intVar(env, 'WS_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 1024),
     wsReplayStallMs: intVar(env, 'WS_REPLAY_STALL_MS', 30_000, 100),

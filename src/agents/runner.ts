@@ -6,6 +6,7 @@ import { LlmError } from '../llm/provider'
 import type { RunJournal } from '../runs/journal'
 import type { RunStatusFinal } from '../runs/events'
 import { agentToolSpecs, getAgent, handoffReason, handoffTarget } from './definitions'
+import type { OpenToolCall, RunState } from './replay'
 
 /** Why a run was stopped from outside; carried as the abort reason. */
 export class RunStop extends Error {
@@ -30,6 +31,11 @@ export interface AgentRunInput {
   agent: string
   /** Earlier messages of the thread, oldest first, then the new user message. */
   conversation: Message[]
+  /**
+   * A run continued after its process died (src/agents/replay.ts): it goes on from this state,
+   * announced by `agent_thinking {status:"resumed"}` instead of a second `agent_started`.
+   */
+  resume?: RunState
 }
 
 export interface RunnerDeps {
@@ -99,14 +105,16 @@ function errorOf(error: unknown, signal: AbortSignal): { status: RunStatusFinal;
  * is NOT emitted here: the run manager emits it in its `finally`, after storing the answer.
  */
 export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<RunOutcome> {
-  const { journal, context, model } = input
+  const { journal, context, model, resume } = input
   const signal = context.signal
-  let agent = getAgent(input.agent)!
-  const messages: Message[] = [{ role: 'system', content: agent.systemPrompt }, ...input.conversation]
-  const usage = { promptTokens: 0, completionTokens: 0, steps: 0 }
-  let answer = ''
-  /** Text of the step being streamed; kept when a failure cuts the step short. */
+  let agent = getAgent(resume?.agent ?? input.agent)!
+  const messages: Message[] = resume ? [...resume.messages] : [{ role: 'system', content: agent.systemPrompt }, ...input.conversation]
+  const usage = { promptTokens: 0, completionTokens: 0, steps: resume?.steps ?? 0 }
+  let answer = resume?.answer ?? ''
+  /** Text of the step being streamed (starting with a resumed step's prefill); kept when a failure cuts the step short. */
   let stepText = ''
+  /** A model step cut by a crash: asked again with its streamed text as the start of the answer. */
+  let prefill = resume?.prefill
   let openCall: { id: string; tool: string; started: number } | undefined
 
   const deltas = new TextCoalescer(deps.deltaIntervalMs ?? 15, (delta) => journal.append({ type: 'message_delta', delta }))
@@ -122,22 +130,52 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
     journal.append({ type: 'agent_thinking', status: `queued: ${position} ahead of you for the model` })
   }
 
+  /** Runs one tool call; `announced` calls (resumed after a crash) already have their tool_executing. */
+  const execute = async (call: OpenToolCall, announced: boolean) => {
+    signal.throwIfAborted()
+    if (!announced) {
+      journal.append({ type: 'tool_executing', toolCallId: call.id, tool: call.name, args: call.args ?? {} })
+      // On disk before the tool acts: a crash after a note is saved must find the call (and its
+      // id) in the journal, so the resumed run repeats that call instead of asking the model anew.
+      await journal.durable()
+    }
+    openCall = { id: call.id, tool: call.name, started: performance.now() }
+    const outcome = await deps.tools.call(call.name, call.args ?? {}, { signal, allowed: agent.tools, toolCallId: call.id })
+    journal.append(
+      outcome.ok
+        ? { type: 'tool_completed', toolCallId: call.id, tool: call.name, ok: true, result: outcome.result, durationMs: outcome.durationMs }
+        : { type: 'tool_completed', toolCallId: call.id, tool: call.name, ok: false, error: outcome.error, durationMs: outcome.durationMs },
+    )
+    openCall = undefined
+    messages.push({ role: 'tool', tool_name: call.name, content: JSON.stringify(outcome.ok ? outcome.result : { error: outcome.error }) } as Message)
+  }
+
   try {
-    journal.append({ type: 'agent_started', input: input.conversation.at(-1)?.content ?? '' })
+    if (resume) journal.append({ type: 'agent_thinking', status: 'resumed' })
+    else journal.append({ type: 'agent_started', input: input.conversation.at(-1)?.content ?? '' })
     const think = await deps.llm.supportsThinking(model).catch(() => false)
 
-    while (usage.steps < deps.maxSteps) {
+    // A call cut between tool_executing and tool_completed runs again under its id (tools that
+    // change data are idempotent by it), then the run goes on as if it had never stopped.
+    for (const call of resume?.openCalls ?? []) await execute(call, true)
+
+    while (prefill !== undefined || usage.steps < deps.maxSteps) {
       signal.throwIfAborted()
-      usage.steps++
-      journal.append({ type: 'agent_thinking', status: usage.steps === 1 ? 'thinking' : 'reading tool results' })
+      if (prefill === undefined) {
+        usage.steps++
+        journal.append({ type: 'agent_thinking', status: usage.steps === 1 ? 'thinking' : 'reading tool results' })
+      }
+      // Ollama continues a final assistant message: the model picks up mid-sentence.
+      const asked = prefill ? [...messages, { role: 'assistant', content: prefill }] : messages
+      stepText = prefill ?? ''
+      prefill = undefined
 
       const tools = agentToolSpecs(agent, deps.tools) as Tool[]
-      stepText = ''
       let thinking = ''
       const calls: ToolCallRequest[] = []
       for await (const chunk of deps.llm.chat({
         model,
-        messages,
+        messages: asked,
         tools,
         think: think || undefined,
         signal,
@@ -161,12 +199,14 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
       }
       thoughts.flush()
       deltas.flush()
-      answer += stepText
+      const text = stepText
+      answer += text
       stepText = ''
 
       if (calls.length === 0) return { status: 'completed', content: answer, agent: agent.id, usage }
 
-      messages.push({ role: 'assistant', content: stepText, ...(thinking && { thinking }), tool_calls: calls.map((c) => ({ function: { name: c.name, arguments: (c.arguments ?? {}) as Record<string, unknown> } })) })
+      // The same message src/agents/replay.ts rebuilds from the journal after a crash.
+      messages.push({ role: 'assistant', content: text, ...(thinking && { thinking }), tool_calls: calls.map((c) => ({ function: { name: c.name, arguments: (c.arguments ?? {}) as Record<string, unknown> } })) })
 
       const handoff = calls.map((c) => ({ call: c, to: handoffTarget(c.name, agent.id) })).find((h) => h.to)
       if (handoff?.to) {
@@ -180,20 +220,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
         continue
       }
 
-      for (const call of calls) {
-        signal.throwIfAborted()
-        const id = toolCallId()
-        journal.append({ type: 'tool_executing', toolCallId: id, tool: call.name, args: call.arguments ?? {} })
-        openCall = { id, tool: call.name, started: performance.now() }
-        const outcome = await deps.tools.call(call.name, call.arguments ?? {}, { signal, allowed: agent.tools })
-        journal.append(
-          outcome.ok
-            ? { type: 'tool_completed', toolCallId: id, tool: call.name, ok: true, result: outcome.result, durationMs: outcome.durationMs }
-            : { type: 'tool_completed', toolCallId: id, tool: call.name, ok: false, error: outcome.error, durationMs: outcome.durationMs },
-        )
-        openCall = undefined
-        messages.push({ role: 'tool', tool_name: call.name, content: JSON.stringify(outcome.ok ? outcome.result : { error: outcome.error }) } as Message)
-      }
+      for (const call of calls) await execute({ id: toolCallId(), name: call.name, args: call.arguments ?? {} }, false)
     }
     // Out of steps: finish with what the run has rather than calling the model forever.
     const note = `I stopped after ${deps.maxSteps} steps without reaching a final answer.`

@@ -7,8 +7,10 @@ const LOST_MESSAGE = 'the server process running this run stopped; send your mes
 
 /**
  * Every process heartbeats (RedisCluster); this sweeper looks for runs still marked running
- * on a process whose heartbeat is gone, and closes them as failed (`node_lost`) with their
- * `agent_completed`, delivered through the bus to the owners' connections on the survivors.
+ * on a process whose heartbeat is gone and continues them here (PROTOCOL.md §9: resumed from
+ * their last stored event, their events delivered through the bus to the owners' connections
+ * on every survivor). A run resumed RUN_RESUME_MAX_ATTEMPTS times already is closed as failed
+ * (`node_lost`) with its `agent_completed` instead.
  *
  * - No node is declared dead within LIVENESS_GRACE_MS of a Redis (re)start or of our own
  *   reconnect: right after a Redis restart no heartbeat key exists yet, and live nodes that are
@@ -16,7 +18,7 @@ const LOST_MESSAGE = 'the server process running this run stopped; send your mes
  * - One survivor claims each dead node (`takeover:<node>`), so each run gets one closing event.
  * - Runs recorded under our own NODE_ID but not running here are from an earlier life of this
  *   process (restarted under the same NODE_ID after a crash): no one else would close them, so
- *   the first sweep does (`server_restart`, like a single process does on start).
+ *   the first sweep resumes them (or fails them with `server_restart`, like a single process on start).
  */
 export function startLivenessSweeper(cluster: RedisCluster, runs: RunManager, journal: RunJournalStore, intervalMs = 1000): () => void {
   const startedAt = Date.now()
@@ -29,8 +31,8 @@ export function startLivenessSweeper(cluster: RedisCluster, runs: RunManager, jo
       if (!ownChecked) {
         // Claimed like any takeover: a survivor that already took our old runs over does it.
         if (await cluster.claimTakeover(cluster.nodeId)) {
-          const closed = await runs.recoverInterrupted('server_restart', 'the server restarted while this run was in progress', [cluster.nodeId], { createdBefore: startedAt })
-          if (closed > 0) log.warn('closed runs interrupted by the last stop of this node', { nodeId: cluster.nodeId, count: closed })
+          const { resumed, failed } = await runs.resumeInterrupted('server_restart', 'the server restarted while this run was in progress', [cluster.nodeId], { createdBefore: startedAt })
+          if (resumed + failed > 0) log.warn('took over the runs interrupted by the last stop of this node', { nodeId: cluster.nodeId, resumed, failed })
           await cluster.releaseTakeover(cluster.nodeId)
         }
         ownChecked = true
@@ -39,8 +41,8 @@ export function startLivenessSweeper(cluster: RedisCluster, runs: RunManager, jo
       for (const nodeId of await journal.runningNodeIds()) {
         if (nodeId === cluster.nodeId || (await cluster.isAlive(nodeId))) continue
         if (!(await cluster.claimTakeover(nodeId))) continue
-        const closed = await runs.recoverInterrupted('node_lost', LOST_MESSAGE, [nodeId], { republishTail: 1000 })
-        if (closed > 0) log.warn('closed the runs of a lost process', { nodeId, count: closed })
+        const { resumed, failed } = await runs.resumeInterrupted('node_lost', LOST_MESSAGE, [nodeId], { republishTail: 1000 })
+        if (resumed + failed > 0) log.warn('took over the runs of a lost process', { nodeId, resumed, failed })
         await cluster.releaseTakeover(nodeId)
       }
     } catch (error) {

@@ -1,14 +1,12 @@
 import { createClient, type Client } from '@libsql/client'
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
-import { migrate } from 'drizzle-orm/libsql/migrator'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import * as schema from './schema'
+import { applyMigrations, readMigrations } from './migrations'
+import { log } from '../log'
 
 export type Db = LibSQLDatabase<typeof schema>
-
-const migrationsFolder = fileURLToPath(new URL('../../db/migrations', import.meta.url))
 
 /**
  * One async mutex for every write. Local libsql has one writer, and its busy timeout blocks
@@ -49,7 +47,16 @@ export interface Database {
   close(): void
 }
 
-export async function openDatabase(url: string, authToken?: string): Promise<Database> {
+export interface OpenOptions {
+  /** Another migrations folder (tests); default db/migrations, or the embedded copy in the single-file build. */
+  migrationsFolder?: string
+}
+
+/**
+ * Opens the database and brings its schema up to date. Throws DatabaseTooNewError or
+ * MigrationError (src/db/migrations.ts) with the file left as it was.
+ */
+export async function openDatabase(url: string, authToken?: string, opts: OpenOptions = {}): Promise<Database> {
   if (url.startsWith('file:')) mkdirSync(dirname(url.slice('file:'.length)), { recursive: true })
   const isLocal = url.startsWith('file:') || url === ':memory:'
   // Locally one connection is enough (SQLite calls are synchronous anyway) and it keeps the
@@ -64,7 +71,13 @@ export async function openDatabase(url: string, authToken?: string): Promise<Dat
   }
   await client.execute('PRAGMA foreign_keys = ON')
   const db = drizzle(client, { schema })
-  await migrate(db, { migrationsFolder })
+  try {
+    const applied = await applyMigrations(client, await readMigrations(opts.migrationsFolder))
+    if (applied.length > 0) log.info('database migrated', { applied })
+  } catch (error) {
+    client.close()
+    throw error
+  }
   const writes = new WriteQueue()
   return {
     db,

@@ -116,6 +116,8 @@ export const runs = sqliteTable(
     errorMessage: text('error_message'),
     /** Which process runs it (cluster mode); lets a survivor close the runs of a dead one. */
     nodeId: text('node_id'),
+    /** Times the run was resumed after its process died (RUN_RESUME_MAX_ATTEMPTS caps it). */
+    resumeAttempts: integer('resume_attempts').notNull().default(0),
     createdAt: integer('created_at').notNull().default(now),
     finishedAt: integer('finished_at'),
   },
@@ -152,9 +154,15 @@ export const notes = sqliteTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     title: text('title').notNull(),
     body: text('body').notNull(),
+    /** The tool call that saved it (save_note): a call repeated after a crash finds this note instead of saving another. */
+    toolCallId: text('tool_call_id'),
     createdAt: integer('created_at').notNull().default(now),
   },
-  (t) => [uniqueIndex('notes_id_user').on(t.id, t.userId), index('notes_user').on(t.userId, t.createdAt)],
+  (t) => [
+    uniqueIndex('notes_id_user').on(t.id, t.userId),
+    index('notes_user').on(t.userId, t.createdAt),
+    uniqueIndex('notes_user_tool_call').on(t.userId, t.toolCallId),
+  ],
 )
 
 export interface DatasetColumn {

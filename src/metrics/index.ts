@@ -136,6 +136,7 @@ export class Metrics {
   readonly #circuits = new Map<string, string>()
 
   readonly runs: Counter<'status' | 'agent'>
+  readonly runsResumed: Counter
   readonly runFailures: Counter<'code'>
   readonly runDuration: Histogram<'status'>
   readonly firstToken: Histogram
@@ -151,6 +152,7 @@ export class Metrics {
     const sources = () => this.#sources
 
     this.runs = new Counter({ name: 'chat_runs_total', help: 'Runs finished, by final status and the agent that answered last.', labelNames: ['status', 'agent'], registers })
+    this.runsResumed = new Counter({ name: 'chat_runs_resumed_total', help: 'Runs continued after the process running them died (crash, kill -9, node loss).', registers })
     this.runFailures = new Counter({ name: 'chat_run_failures_total', help: 'Failed runs by error code (llm_unavailable, timeout, …).', labelNames: ['code'], registers })
     this.runDuration = new Histogram({
       name: 'chat_run_duration_seconds',
@@ -251,6 +253,11 @@ export class Metrics {
   observe(sources: MetricsSources): this {
     this.#sources = { ...this.#sources, ...sources }
     return this
+  }
+
+  /** RunManager's `onRunResumed`: a run continued after its process died. */
+  runResumed(): void {
+    this.runsResumed.inc()
   }
 
   /** RunManager's `onRunFinished`. Never throws. */

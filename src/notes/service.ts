@@ -11,13 +11,14 @@ export function notesService(notes: NotesRepository) {
   return {
     list: (): Promise<NoteView[]> => notes.list(),
 
-    async create(input: { title: string; body: string }): Promise<NoteView> {
+    /** `toolCallId` (save_note) makes a repeated call return the note already saved. */
+    async create(input: { title: string; body: string; toolCallId?: string }): Promise<NoteView> {
       const title = input.title?.trim() ?? ''
       const body = input.body?.trim() ?? ''
       if (!title) throw new InvalidInputError('a note needs a title')
       if (title.length > NOTE_TITLE_MAX) throw new InvalidInputError(`a note title is at most ${NOTE_TITLE_MAX} characters`)
       if (body.length > NOTE_BODY_MAX) throw new InvalidInputError(`a note body is at most ${NOTE_BODY_MAX} characters`)
-      return notes.create({ title, body })
+      return notes.create({ title, body, toolCallId: input.toolCallId })
     },
 
     remove: (id: string): Promise<void> => notes.remove(id),

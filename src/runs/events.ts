@@ -48,6 +48,11 @@ export class EventOrderGuard {
     this.#started = true
   }
 
+  /** …and one cut between `tool_executing` and `tool_completed` still owes that `tool_completed`. */
+  markOpen(toolCallId: string) {
+    this.#openTools.add(toolCallId)
+  }
+
   check(event: RunEventBody): void {
     if (this.#completed) throw new EventOrderError(`${event.type} after agent_completed`)
     if (!this.#started && event.type !== 'agent_started') throw new EventOrderError(`${event.type} before agent_started`)

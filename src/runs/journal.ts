@@ -111,6 +111,22 @@ export class RunJournal {
     if (startSeq > 0) this.#guard.markStarted()
   }
 
+  /**
+   * The journal of a run continued after its process died: its stored events come first (so a
+   * `resume` from any seq is served from memory), new ones continue their seq.
+   */
+  static reopen(runId: string, userId: string, threadId: string, agent: string, persister: EventPersister, publisher: EventPublisher, stored: JournalEntry[]): RunJournal {
+    const journal = new RunJournal(runId, userId, threadId, agent, persister, publisher, stored.at(-1)?.event.seq ?? 0)
+    journal.entries.push(...stored)
+    const open = new Set<string>()
+    for (const { event } of stored) {
+      if (event.type === 'tool_executing') open.add(event.toolCallId)
+      if (event.type === 'tool_completed') open.delete(event.toolCallId)
+    }
+    for (const id of open) journal.#guard.markOpen(id)
+    return journal
+  }
+
   append(body: RunEventBody): RunEvent {
     this.#guard.check(body)
     if (body.type === 'message_delta') this.firstDeltaAt ??= performance.now()
@@ -122,6 +138,11 @@ export class RunJournal {
       this.publisher.publish(this.userId, entry)
     })
     return event
+  }
+
+  /** Resolves once every event appended so far is stored (and published). */
+  durable(): Promise<void> {
+    return this.persister.flush()
   }
 
   get lastSeq() {

@@ -8,6 +8,7 @@ import { AppError, NotFoundError } from '../http/errors'
 import { log } from '../log'
 import { getAgent } from '../agents/definitions'
 import { RunStop, runAgent, type RunOutcome, type RunnerDeps } from '../agents/runner'
+import { replayRun, type RunState } from '../agents/replay'
 import type { RunEvent } from './events'
 import type { QuotaGate } from '../usage/quota'
 import { EventPersister, RunJournal, type EventPublisher, type JournalEntry } from './journal'
@@ -69,10 +70,13 @@ export interface RunManagerDeps {
   journalGraceMs?: number
   /** Characters of earlier conversation sent with each run. */
   historyBudgetChars?: number
+  /** Times a run is continued after its process died before it is failed instead (RUN_RESUME_MAX_ATTEMPTS). */
+  maxResumeAttempts?: number
   nodeId?: string
   /** Cluster mode: asks the process running `runId` to cancel it. */
   remoteCancel?: (runId: string) => Promise<void>
   /** Observers (metrics, alerts). */
+  onRunResumed?: (run: { runId: string; userId: string }) => void
   onRunFinished?: (outcome: RunOutcome, run: { runId: string; userId: string; durationMs: number; firstTokenMs?: number }) => void
 }
 
@@ -155,9 +159,15 @@ export class RunManager {
     }
   }
 
-  async #history(threadId: string): Promise<Message[]> {
+  /** Earlier messages of the thread within the budget; with `beforeRunId`, only those before that run's question. */
+  async #history(threadId: string, beforeRunId?: string): Promise<Message[]> {
     const budget = this.deps.historyBudgetChars ?? 12_000
-    const recent = await this.deps.messages.recent(threadId, 50)
+    let recent = await this.deps.messages.recent(threadId, 51)
+    if (beforeRunId) {
+      const own = recent.findIndex((m) => m.role === 'user' && m.runId === beforeRunId)
+      recent = own >= 0 ? recent.slice(0, own) : recent.filter((m) => m.runId !== beforeRunId)
+    }
+    recent = recent.slice(-50)
     const kept: Message[] = []
     let used = 0
     for (const m of recent.reverse()) {
@@ -169,12 +179,12 @@ export class RunManager {
     return kept
   }
 
-  async #execute(run: ActiveRun, model: string, conversation: Message[]): Promise<void> {
+  async #execute(run: ActiveRun, model: string, conversation: Message[], resume?: RunState): Promise<void> {
     const { journal, context } = run
     const timeout = setTimeout(() => run.controller.abort(new RunStop('timeout')), this.deps.runTimeoutMs)
     let outcome: RunOutcome = { status: 'failed', content: '', agent: journal.agent, error: { code: 'internal_error', message: 'the run failed unexpectedly' }, usage: { promptTokens: 0, completionTokens: 0, steps: 0 } }
     try {
-      outcome = await runAgent({ journal, context, model, agent: journal.agent, conversation }, this.deps.runner)
+      outcome = await runAgent({ journal, context, model, agent: journal.agent, conversation, resume }, this.deps.runner)
     } catch (error) {
       log.error('run crashed', { error: String(error) })
     } finally {
@@ -258,6 +268,67 @@ export class RunManager {
   }
 
   /**
+   * Continues the runs a dead process left `running` (PROTOCOL.md §9): on start of a single
+   * server (all of them), or in cluster mode for a dead process (`nodeIds`). Each goes on from its
+   * last stored event (src/agents/replay.ts) in this process, under this node's id, with its seq
+   * continuing. A run already resumed `RUN_RESUME_MAX_ATTEMPTS` times — it may be what kills the
+   * process — is closed as failed with `code` instead. `republishTail` (cluster) first publishes
+   * again the run's last stored events, which the dead process may have stored but not published.
+   * Resolves once every run is resumed or closed; returns how many of each.
+   */
+  async resumeInterrupted(
+    code = 'server_restart',
+    message = 'the server restarted while this run was in progress',
+    nodeIds?: string[],
+    opts: { createdBefore?: number; republishTail?: number } = {},
+  ): Promise<{ resumed: number; failed: number }> {
+    const maxAttempts = this.deps.maxResumeAttempts ?? 2
+    const stale = (await this.deps.journalStore.listRunning(nodeIds)).filter((row) => !this.active.has(row.id) && (opts.createdBefore === undefined || row.createdAt < opts.createdBefore))
+    const exhausted = stale.filter((row) => row.resumeAttempts >= maxAttempts)
+    let failed = exhausted.length > 0 ? await this.recoverInterrupted(code, message, nodeIds, { ...opts, only: exhausted.map((r) => r.id) }) : 0
+    let resumed = 0
+    for (const row of stale.filter((r) => r.resumeAttempts < maxAttempts)) {
+      // Claimed by a conditional update, so two survivors never both continue one run.
+      if (!(await this.deps.journalStore.claimResume(row.id, row.resumeAttempts, this.deps.nodeId))) continue
+      try {
+        if (await this.#resume(row, opts.republishTail)) resumed++
+      } catch (error) {
+        log.error('could not resume a run; closing it', { runId: row.id, error: String(error) })
+        failed += await this.recoverInterrupted(code, message, undefined, { only: [row.id] })
+      }
+    }
+    return { resumed, failed }
+  }
+
+  async #resume(row: { id: string; userId: string; threadId: string; agent: string; model: string; input: string }, republishTail?: number): Promise<boolean> {
+    const context = createUserContext({ userId: row.userId, role: 'member', runId: row.id })
+    const stored = await context.run(async () => (await this.deps.runs.eventsAfter(row.id, 0)).map((wire) => ({ event: JSON.parse(wire) as RunEvent, wire })))
+    if (republishTail) for (const entry of stored.slice(-republishTail)) this.deps.publisher.publish(row.userId, entry)
+    const last = stored.at(-1)?.event
+    if (last?.type === 'agent_completed') {
+      // It ended just before the crash: only the row was left to close.
+      await context.run(() => this.deps.runs.finish(row.id, last.status, last.error, last.agent))
+      await context.dispose()
+      return false
+    }
+    await this.deps.limiter.tryAcquire(row.userId, Number.MAX_SAFE_INTEGER, row.id) // counted against the user again until it ends
+    const history = await context.run(() => this.#history(row.threadId, row.id))
+    const conversation: Message[] = [...history, { role: 'user', content: row.input }]
+    // Nothing stored yet (it died before its first event was written): it simply starts again.
+    const state = stored.length > 0 ? replayRun(stored.map((e) => e.event), conversation, row.agent) : undefined
+    await context.dispose()
+    const controller = new AbortController()
+    const runContext = createUserContext({ userId: row.userId, role: 'member', runId: row.id, metadata: { threadId: row.threadId, model: row.model, resumed: true }, signal: controller.signal })
+    const journal = RunJournal.reopen(row.id, row.userId, row.threadId, state?.agent ?? row.agent, this.persister, this.deps.publisher, stored)
+    const active: ActiveRun = { journal, context: runContext, controller, done: Promise.resolve() }
+    this.active.set(row.id, active)
+    log.info('resuming a run interrupted by the last stop', { runId: row.id, fromSeq: journal.lastSeq })
+    this.deps.onRunResumed?.({ runId: row.id, userId: row.userId })
+    active.done = runWithoutUser(() => runContext.run(() => this.#execute(active, row.model, conversation, state)))
+    return true
+  }
+
+  /**
    * Closes runs a crash left `running`: each gets its `agent_completed` (failed) so every
    * journal ends properly. Called on start, before accepting; in cluster mode by the liveness
    * sweeper for a dead process's runs (`nodeIds`), where `republishTail` first publishes again
@@ -269,9 +340,11 @@ export class RunManager {
     code = 'server_restart',
     message = 'the server restarted while this run was in progress',
     nodeIds?: string[],
-    opts: { createdBefore?: number; republishTail?: number } = {},
+    opts: { createdBefore?: number; republishTail?: number; only?: string[] } = {},
   ): Promise<number> {
-    const stale = (await this.deps.journalStore.listRunning(nodeIds)).filter((row) => !this.active.has(row.id) && (opts.createdBefore === undefined || row.createdAt < opts.createdBefore))
+    const stale = (await this.deps.journalStore.listRunning(nodeIds)).filter(
+      (row) => !this.active.has(row.id) && (opts.createdBefore === undefined || row.createdAt < opts.createdBefore) && (!opts.only || opts.only.includes(row.id)),
+    )
     for (const row of stale) {
       const context = createUserContext({ userId: row.userId, role: 'member', runId: row.id })
       await context.run(async () => {

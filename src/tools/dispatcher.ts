@@ -48,7 +48,7 @@ export function createToolDispatcher(tools: ToolDefinition[], opts: ToolDispatch
     return spec
   }
 
-  async function call(name: string, rawArgs: unknown, callOpts: { signal: AbortSignal; allowed?: readonly string[] }): Promise<ToolOutcome> {
+  async function call(name: string, rawArgs: unknown, callOpts: { signal: AbortSignal; allowed?: readonly string[]; toolCallId?: string }): Promise<ToolOutcome> {
     const started = performance.now()
     const fail = (error: Failure): ToolOutcome => ({ ok: false, error, durationMs: elapsed(started) })
 
@@ -80,7 +80,7 @@ export function createToolDispatcher(tools: ToolDefinition[], opts: ToolDispatch
         child.signal.addEventListener('abort', onAbort, { once: true })
       })
       stopped.catch(() => {})
-      const running = child.run(async () => tool.execute(parsed.args, { signal: child.signal, context: child }))
+      const running = child.run(async () => tool.execute(parsed.args, { signal: child.signal, context: child, toolCallId: callOpts.toolCallId }))
       running.catch(() => {})
       const result = await Promise.race([running, stopped])
       const fitted = fitResult(result, maxBytes)

@@ -7,6 +7,11 @@ export interface ToolCallContext {
   signal: AbortSignal
   /** The tool call's own child context (depth = run depth + 1); it is also the active one. */
   context: UserContext
+  /**
+   * The call's id (the `toolCallId` of its events). A call cut by a crash may run again with the
+   * same id after the restart: tools that change data use it to do so only once.
+   */
+  toolCallId?: string
 }
 
 /**
@@ -45,5 +50,5 @@ export interface ToolDispatcher {
    * the given abort signal. Unknown tool, invalid arguments, a throw or a timeout all come back
    * as `ok: false` — the run goes on.
    */
-  call(name: string, args: unknown, opts: { signal: AbortSignal; allowed?: readonly string[] }): Promise<ToolOutcome>
+  call(name: string, args: unknown, opts: { signal: AbortSignal; allowed?: readonly string[]; toolCallId?: string }): Promise<ToolOutcome>
 }

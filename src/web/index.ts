@@ -14,6 +14,7 @@ import { Elysia } from 'elysia'
 import { join } from 'node:path'
 import { log } from '../log'
 import { BASE_SECURITY_HEADERS } from '../http/security-headers'
+import { embedded } from '../embedded'
 
 export interface WebAsset {
   body: Uint8Array
@@ -73,31 +74,39 @@ export function loadWebBundle(options: WebOptions = {}): Promise<WebBundle> {
   return build
 }
 
+/** The bundler settings of the UI; scripts/build.ts uses them too, to pre-build it for the single file. */
+export const webBuildOptions = {
+  entrypoints: [ENTRY],
+  target: 'browser',
+  minify: true,
+  // No maps (and no sourceMappingURL comment) unless asked for (WEB_SOURCE_MAPS).
+  sourcemap: 'none',
+  publicPath: ASSET_PREFIX,
+  naming: { entry: '[name]-[hash].[ext]', chunk: '[name]-[hash].[ext]', asset: '[name]-[hash].[ext]' },
+  define: { 'process.env.NODE_ENV': '"production"' },
+} satisfies Parameters<typeof Bun.build>[0]
+
 export async function buildWebBundle(options: WebOptions = {}): Promise<WebBundle> {
   const started = performance.now()
-  const result = await Bun.build({
-    entrypoints: [ENTRY],
-    target: 'browser',
-    minify: true,
-    // No maps (and no sourceMappingURL comment) unless asked for.
-    sourcemap: options.sourceMaps ? 'linked' : 'none',
-    publicPath: ASSET_PREFIX,
-    naming: { entry: '[name]-[hash].[ext]', chunk: '[name]-[hash].[ext]', asset: '[name]-[hash].[ext]' },
-    define: { 'process.env.NODE_ENV': '"production"' },
-  })
-  if (!result.success) {
-    const messages = result.logs.map((l) => String(l.message ?? l)).join('\n')
-    throw new Error(`web UI build failed:\n${messages}`)
-  }
+  // The single-file build carries the UI pre-built (src/embedded.ts); from source it is built here.
+  const files = embedded.web
+    ? await Promise.all(Object.entries(embedded.web).map(async ([name, path]) => ({ name, file: Bun.file(path) })))
+    : await (async () => {
+        const result = await Bun.build({ ...webBuildOptions, sourcemap: options.sourceMaps ? 'linked' : 'none' })
+        if (!result.success) {
+          const messages = result.logs.map((l) => String(l.message ?? l)).join('\n')
+          throw new Error(`web UI build failed:\n${messages}`)
+        }
+        return result.outputs.map((output) => ({ name: output.path.replace(/^.*[\\/]/, ''), file: output }))
+      })()
   let html: WebAsset | undefined
   const assets = new Map<string, WebAsset>()
-  for (const output of result.outputs) {
-    const body = new Uint8Array(await output.arrayBuffer())
-    const name = output.path.replace(/^.*[\\/]/, '')
+  for (const { name, file } of files) {
+    const body = new Uint8Array(await file.arrayBuffer())
     const asset: WebAsset = {
       body,
       gzip: body.byteLength > 1024 ? Bun.gzipSync(body, { level: 9 }) : undefined,
-      type: output.type || 'application/octet-stream',
+      type: file.type || 'application/octet-stream',
       etag: `"${Bun.hash(body).toString(36)}"`,
     }
     if (name.endsWith('.html')) html = { ...asset, type: 'text/html; charset=utf-8' }

@@ -20,10 +20,11 @@ export interface ChildServer {
 /**
  * The real entry point (`bun run src/index.ts`, what `bun run start` does) as a child process,
  * so tests can SIGTERM or SIGKILL it. Runs in `dir` (a fresh temp folder by default, so no
- * `.env` or ./data of the checkout is used) with a clean environment plus `env`.
+ * `.env` or ./data of the checkout is used) with a clean environment plus `env`. `command` runs
+ * something else instead (the single-file build).
  */
-export function spawnServer(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'chat-child-'))): ChildServer {
-  const proc = Bun.spawn([process.execPath, 'run', entry], {
+export function spawnServer(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'chat-child-')), command: string[] = [process.execPath, 'run', entry]): ChildServer {
+  const proc = Bun.spawn(command, {
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',

@@ -7,7 +7,9 @@
  *  - POST /api/chat  streams NDJSON (`application/x-ndjson`): one
  *    `{model, created_at, message:{role, content, thinking?, tool_calls?}, done:false}` line per
  *    chunk, then a final `done:true` line with `done_reason` and the token/duration stats
- *    (durations are nanoseconds, like Ollama). Thinking chunks come first, then content chunks,
+ *    (durations are nanoseconds, like Ollama). A final assistant message is continued, as Ollama
+ *    does (prefill): a scripted answer that starts with its text streams only the rest.
+ *    Thinking chunks come first, then content chunks,
  *    then all tool calls in a single chunk, as Ollama does. `stream:false` returns one JSON object.
  *    Like the real server, a body without `stream` streams (the JS client always sends it).
  *  - Errors before streaming are HTTP errors with `{"error": "..."}` (the client throws a
@@ -240,6 +242,13 @@ function toScript(reply: ContentReply | StreamErrorReply | HangAfterReply, think
   }
 }
 
+/** The text of a final assistant message without tool calls: what Ollama continues. */
+export function prefillOf(messages: any[]): string | undefined {
+  const last = messages.at(-1)
+  if (!isRecord(last) || last.role !== 'assistant' || (Array.isArray(last.tool_calls) && last.tool_calls.length > 0)) return undefined
+  return typeof last.content === 'string' && last.content !== '' ? last.content : undefined
+}
+
 function wireToolCalls(calls: ToolCallSpec[]): WireToolCall[] {
   // Go's `index,omitempty` means the first call carries no index.
   return calls.map((c, i) => ({
@@ -387,6 +396,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     }
 
     const script = toScript(reply, record.think)
+    // Like Ollama, a final assistant message is the start of the answer (prefill): the model
+    // continues it. A scripted answer that begins with that text streams only the rest.
+    const prefill = prefillOf(record.messages)
+    if (prefill && script.content.startsWith(prefill)) script.content = script.content.slice(prefill.length)
     const promptTokens = estimateTokens(record.messages) + (record.tools ? estimateTokens(record.tools) : 0)
 
     if (!stream) {

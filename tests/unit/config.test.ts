@@ -47,6 +47,7 @@ describe('defaults (PROTOCOL.md §1)', () => {
       allowSignup: true,
       logLevel: 'info',
       maxRunsPerUser: 4,
+      runResumeMaxAttempts: 2,
     })
     expect(config.redisUrl).toBeUndefined()
     expect(config.oidc).toBeUndefined()
@@ -69,6 +70,7 @@ describe('defaults (PROTOCOL.md §1)', () => {
       LOG_LEVEL: 'debug',
       MAX_RUNS_PER_USER: '2',
       REDIS_URL: 'redis://127.0.0.1:6379',
+      RUN_RESUME_MAX_ATTEMPTS: '0',
     })
     expect(config).toMatchObject({
       host: '0.0.0.0',
@@ -84,6 +86,7 @@ describe('defaults (PROTOCOL.md §1)', () => {
       logLevel: 'debug',
       maxRunsPerUser: 2,
       redisUrl: 'redis://127.0.0.1:6379',
+      runResumeMaxAttempts: 0,
     })
   })
 
@@ -113,6 +116,8 @@ describe('a bad value throws ConfigError naming the variable', () => {
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['MAX_RUNS_PER_USER', { MAX_RUNS_PER_USER: '0' }],
     ['MAX_RUNS_PER_USER', { MAX_RUNS_PER_USER: '2.5' }],
+    ['RUN_RESUME_MAX_ATTEMPTS', { RUN_RESUME_MAX_ATTEMPTS: '-1' }],
+    ['RUN_RESUME_MAX_ATTEMPTS', { RUN_RESUME_MAX_ATTEMPTS: 'twice' }],
     ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: 'soon' }],
     ['ALLOW_SIGNUP', { ALLOW_SIGNUP: 'maybe' }],
     ['DATABASE_URL', { DATABASE_URL: 'postgres://db/chat' }],

@@ -47,10 +47,18 @@ export function notesRepository({ db, client, write }: Database) {
       return view(row)
     },
 
-    async create(input: { title: string; body: string }): Promise<NoteView> {
+    /**
+     * With `toolCallId` the insert is idempotent: a call repeated after a crash (same id) gets
+     * the note the first attempt saved instead of a second one.
+     */
+    async create(input: { title: string; body: string; toolCallId?: string }): Promise<NoteView> {
       const userId = ownerId()
-      const [row] = await write((db) => db.insert(notes).values({ id: newId(), userId, title: input.title, body: input.body, createdAt: Date.now() }).returning())
-      return view(row)
+      const row = { id: newId(), userId, title: input.title, body: input.body, toolCallId: input.toolCallId, createdAt: Date.now() }
+      const [saved] = await write((db) => db.insert(notes).values(row).onConflictDoNothing().returning())
+      if (saved) return view(saved)
+      const [existing] = await db.select().from(notes).where(and(eq(notes.userId, userId), eq(notes.toolCallId, input.toolCallId ?? '')))
+      if (!existing) throw new Error('the note could not be saved')
+      return view(existing)
     },
 
     async remove(id: string): Promise<void> {

@@ -115,6 +115,21 @@ export function runJournalStore({ db, write }: Database) {
       return db.select().from(runs).where(where)
     },
 
+    /**
+     * Takes a run over for resuming: counts the attempt and records this process as its runner,
+     * only if nobody did since it was read (`attempts`). False when another process was first.
+     */
+    async claimResume(runId: string, attempts: number, nodeId?: string): Promise<boolean> {
+      const claimed = await write((db) =>
+        db
+          .update(runs)
+          .set({ resumeAttempts: attempts + 1, nodeId: nodeId ?? null })
+          .where(and(eq(runs.id, runId), eq(runs.status, 'running'), eq(runs.resumeAttempts, attempts)))
+          .returning({ id: runs.id }),
+      )
+      return claimed.length > 0
+    },
+
     /** Processes that have runs marked running (cluster liveness checks these). */
     async runningNodeIds(): Promise<string[]> {
       const rows = await db.selectDistinct({ nodeId: runs.nodeId }).from(runs).where(eq(runs.status, 'running'))

@@ -11,8 +11,9 @@ export function saveNoteTool(notes: NotesService) {
       title: Type.String({ minLength: 1, maxLength: NOTE_TITLE_MAX, description: 'a short title' }),
       body: Type.String({ maxLength: NOTE_BODY_MAX, description: 'the note text' }),
     }),
-    async execute({ title, body }) {
-      const note = await notes.create({ title, body })
+    // Idempotent by the call's id: run again after a crash, it returns the note it saved.
+    async execute({ title, body }, { toolCallId }) {
+      const note = await notes.create({ title, body, toolCallId })
       return { id: note.id, title: note.title }
     },
   })

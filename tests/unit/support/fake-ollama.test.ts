@@ -71,6 +71,16 @@ describe('streaming /api/chat through the real client', () => {
     expect(fake.requests[0]).toMatchObject({ model: MODEL, messages: USER, stream: true })
   })
 
+  test('a final assistant message is continued (prefill), as Ollama does', async () => {
+    fake.enqueue({ content: 'The capital of France is Paris.', chunkSize: 4 }, { content: 'Something else entirely.' })
+    const prefill: Message = { role: 'assistant', content: 'The capital of' }
+    const continued = await collect(await client.chat({ model: MODEL, messages: [...USER, prefill], stream: true }))
+    expect(continued.content).toBe(' France is Paris.')
+    // A scripted answer that does not start with the prefill is streamed whole.
+    const other = await collect(await client.chat({ model: MODEL, messages: [...USER, prefill], stream: true }))
+    expect(other.content).toBe('Something else entirely.')
+  })
+
   test('thinking streams first as message.thinking, and is dropped when think is false', async () => {
     fake.enqueue({ thinking: 'Let me think.', content: 'Answer.' }, { thinking: 'hidden', content: 'Plain.' })
     const r = await collect(await client.chat({ model: MODEL, messages: USER, stream: true, think: true }))

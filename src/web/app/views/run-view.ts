@@ -63,7 +63,9 @@ export class RunView {
         this.#showIndicator(true)
         break
       case 'agent_thinking':
-        this.#answer = undefined // text after thinking is a new paragraph block
+        // Text after thinking is a new paragraph block; but a run resumed after a server restart
+        // (or waiting in the queue meanwhile) continues the answer it was streaming.
+        if (!continuesAnswer(event.status)) this.#answer = undefined
         if (event.status) this.#indicatorText.textContent = statusText(event.status)
         this.#thinkingText(event.text)
         break
@@ -277,8 +279,14 @@ function resultView(result: unknown): HTMLElement {
   return h('pre', { class: 'tool-result' }, prettyJson(result))
 }
 
+/** Statuses that do not start a new step: the answer streamed before them goes on after them. */
+function continuesAnswer(status: string | undefined): boolean {
+  return status === 'resumed' || !!status?.startsWith('queued')
+}
+
 /** "reading tool results" → "Reading tool results…" */
 function statusText(status: string): string {
+  if (status === 'resumed') return 'Resumed after a server restart…'
   const text = status.trim()
   return text ? `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.…!?]$/.test(text) ? '' : '…'}` : 'Thinking…'
 }

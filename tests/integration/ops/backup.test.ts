@@ -1,0 +1,111 @@
+/**
+ * `bun run backup <file>` (the real CLI, as a child process) while the server serves a steady
+ * stream of runs: the copy passes integrity_check, holds every run finished before the backup
+ * began, and a server started on it works.
+ */
+import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
+import { createClient } from '@libsql/client'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { startChatStack } from '../../support/chat-stack'
+import { startTestServer } from '../../support/server'
+import { expectJson } from '../../support/http'
+
+setDefaultTimeout(60_000)
+
+const root = resolve(import.meta.dir, '../../..')
+const dirs: string[] = []
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+function runBackup(databaseUrl: string, target: string) {
+  return Bun.spawn([process.execPath, 'run', 'backup', target], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DATABASE_URL: databaseUrl },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+}
+
+test('a backup taken under write load is consistent, complete and starts a server', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'chat-backup-src-'))
+  const outDir = mkdtempSync(join(tmpdir(), 'chat-backup-out-'))
+  dirs.push(dataDir, outDir)
+  const stack = await startChatStack({ env: { DATA_DIR: dataDir, MAX_RUNS_PER_USER: '20' } })
+  const { user, ws } = await stack.userWithSocket('backup')
+  const finished: string[] = []
+  let writing = true
+  // Three writers, each starting a run as soon as its last one finished.
+  const writer = async () => {
+    while (writing) {
+      const { runId } = await ws.chat(`load ${finished.length}`)
+      await ws.completion(runId)
+      finished.push(runId)
+    }
+  }
+  const writers = [writer(), writer(), writer()]
+  try {
+    await ws.until(() => finished.length >= 20, 30_000, '20 finished runs')
+    const before = [...finished] // every run here was committed before the backup began
+    const target = join(outDir, 'copy.db')
+    const child = runBackup(stack.server.config.databaseUrl, target)
+    const [code, out, err] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()])
+    expect({ code, failed: err.includes('backup failed') }).toEqual({ code: 0, failed: false })
+    expect(out).toContain('integrity ok')
+    // The server kept serving writes through the backup and after it.
+    await ws.until(() => finished.length >= before.length + 5, 30_000, 'runs after the backup')
+    writing = false
+    await Promise.all(writers)
+
+    const copy = createClient({ url: `file:${target}` })
+    try {
+      const integrity = await copy.execute('PRAGMA integrity_check')
+      expect(integrity.rows.map((r) => r[0])).toEqual(['ok'])
+      const stored = await copy.execute({ sql: `SELECT id FROM runs WHERE status = 'completed' AND id IN (${before.map(() => '?').join(',')})`, args: before })
+      expect(stored.rows.length).toBe(before.length)
+      // Each of those runs has its whole journal, ending with agent_completed.
+      const ends = await copy.execute({
+        sql: `SELECT COUNT(*) AS n FROM run_events WHERE type = 'agent_completed' AND run_id IN (${before.map(() => '?').join(',')})`,
+        args: before,
+      })
+      expect(Number(ends.rows[0].n)).toBe(before.length)
+    } finally {
+      copy.close()
+    }
+
+    // Restore = start a server on the copy: the account logs in and the answers are there.
+    const restoredDir = mkdtempSync(join(tmpdir(), 'chat-backup-restored-'))
+    dirs.push(restoredDir)
+    const restored = await startTestServer({ DATA_DIR: restoredDir, DATABASE_URL: `file:${target}` })
+    try {
+      const login = await expectJson(await restored.api('/api/auth/login', { body: { email: user.email, password: user.password } }))
+      const run = await expectJson(await restored.api(`/api/runs/${before[0]}`, { token: login.accessToken }))
+      expect(run.run.status).toBe('completed')
+    } finally {
+      await restored.close()
+    }
+  } finally {
+    writing = false
+    await Promise.allSettled(writers)
+    await stack.close()
+  }
+})
+
+test('the backup refuses to overwrite a file and says why, with a non-zero exit', async () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'chat-backup-out-'))
+  dirs.push(outDir)
+  const server = await startTestServer()
+  try {
+    const target = join(outDir, 'exists.db')
+    await Bun.write(target, 'keep me')
+    const child = runBackup(server.config.databaseUrl, target)
+    const [code, err] = await Promise.all([child.exited, new Response(child.stderr).text()])
+    expect(code).toBe(1)
+    expect(err).toContain('already exists')
+    expect(await Bun.file(target).text()).toBe('keep me')
+  } finally {
+    await server.close()
+  }
+})
