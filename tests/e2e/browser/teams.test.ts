@@ -198,6 +198,7 @@ describe.skipIf(!chromiumPath)('browser: settings', () => {
     await page.getByRole('link', { name: 'Usage', exact: true }).click()
     await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor()
     const bars = page.getByRole('img', { name: 'Runs per day over the last 30 days' }).locator('rect')
+    await bars.nth(29).waitFor({ state: 'attached' }) // the chart is drawn once the usage answer arrives
     expect(await bars.count()).toBe(30)
     expect(await bars.last().locator('title').textContent()).toBe(`${new Date().toISOString().slice(0, 10)}: 1 runs`)
     await page.getByText('1 runs (no limit)').waitFor()
