@@ -38,6 +38,13 @@ import { datasetRoutes } from './datasets'
 import { agentRoutes } from './agents'
 import { webRoutes } from './web'
 import { createMetrics, metricsRoutes, watchCircuitChanges } from './metrics'
+import { apiKeysRepository } from './db/repositories/api-keys'
+import { apiKeysService } from './auth/api-keys/service'
+import { apiKeyGuard } from './auth/api-keys/guard'
+import { apiKeyRoutes } from './auth/api-keys'
+import { modelCatalog } from './openai/models'
+import { openaiRoutes } from './openai'
+import { mcpRoutes } from './mcp'
 import { createAlerts } from './alerts'
 
 /** Everything the features share, built once from the config. */
@@ -51,6 +58,7 @@ export async function createServices(config: Config, database?: Database) {
     journal: runJournalStore(db),
     notes: notesRepository(db),
     datasets: datasetsRepository(db),
+    apiKeys: apiKeysRepository(db),
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
@@ -80,6 +88,7 @@ export async function createServices(config: Config, database?: Database) {
     auth,
     oidc: config.oidc ? oidcService({ config: config.oidc, users: repos.users, auth, allowSignup: config.allowSignup }) : undefined,
     threads: threadsService(repos.threads, repos.messages),
+    apiKeys: apiKeysService(repos.apiKeys),
   }
 }
 
@@ -159,6 +168,8 @@ function readinessProbes(services: Services, runtime: Runtime): ReadinessProbe[]
 /** Composes the feature plugins into one app. */
 export function createApp(services: Services, runtime: Runtime) {
   const guard = authGuard(services.access)
+  const keyGuard = apiKeyGuard(services.apiKeys)
+  const catalog = modelCatalog(runtime.llm, services.config.ollamaModel)
   return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: 1024 * 1024, idleTimeout: 120, sendPings: true } })
     .use(errorHandler)
     .use(healthRoutes(services.database, readinessProbes(services, runtime)))
@@ -172,6 +183,9 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(noteRoutes(services.notes, guard))
     .use(datasetRoutes(services.datasets, guard))
     .use(agentRoutes(guard))
+    .use(apiKeyRoutes(services.apiKeys, guard))
+    .use(openaiRoutes({ runs: runtime.runs, bus: runtime.bus, catalog, keys: services.apiKeys }, keyGuard))
+    .use(mcpRoutes(services.tools, keyGuard))
     .use(webRoutes())
 }
 

@@ -1,7 +1,7 @@
 import type { Message, Tool } from 'ollama'
 import type { UserContext } from '../context/user-context'
 import type { ToolDispatcher } from '../tools/types'
-import type { LlmProvider, ToolCallRequest } from '../llm/provider'
+import type { LlmProvider, ModelOptions, ToolCallRequest } from '../llm/provider'
 import { LlmError } from '../llm/provider'
 import type { RunJournal } from '../runs/journal'
 import type { RunStatusFinal } from '../runs/events'
@@ -30,6 +30,8 @@ export interface AgentRunInput {
   agent: string
   /** Earlier messages of the thread, oldest first, then the new user message. */
   conversation: Message[]
+  /** Sampling options for every model call of the run. */
+  options?: ModelOptions
 }
 
 export interface RunnerDeps {
@@ -140,6 +142,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
         messages,
         tools,
         think: think || undefined,
+        ...(input.options && { options: input.options }),
         signal,
         userId: context.userId,
         onQueued: (position) => queueStatus(position),

@@ -29,8 +29,19 @@ export interface ChatChunk {
   usage?: { promptTokens: number; completionTokens: number }
 }
 
+/** Sampling options a caller may set (Ollama's `options`; the OpenAI API maps onto these). */
+export interface ModelOptions {
+  temperature?: number
+  top_p?: number
+  /** Most tokens to generate per model answer (OpenAI's `max_tokens`). */
+  num_predict?: number
+  seed?: number
+  stop?: string[]
+}
+
 export interface ChatRequest {
   model: string
+  options?: ModelOptions
   messages: Message[]
   tools?: Tool[]
   think?: boolean
@@ -149,6 +160,7 @@ export class OllamaHost {
         tools: request.tools?.length ? request.tools : undefined,
         stream: true,
         ...(request.think !== undefined && { think: request.think }),
+        ...(request.options && { options: request.options }),
       })
       permit?.answered() // headers arrived: the host answers (a half-open circuit closes)
       const onAbort = () => stream.abort()

@@ -8,6 +8,7 @@ import { AppError, NotFoundError } from '../http/errors'
 import { log } from '../log'
 import { getAgent } from '../agents/definitions'
 import { RunStop, runAgent, type RunOutcome, type RunnerDeps } from '../agents/runner'
+import type { ModelOptions } from '../llm/provider'
 import type { RunEvent } from './events'
 import { EventPersister, RunJournal, type EventPublisher, type JournalEntry } from './journal'
 
@@ -17,6 +18,15 @@ export interface StartRunInput {
   agent?: string
   model?: string
   requestId?: string
+  /**
+   * The conversation before `content`, given by the caller instead of the thread's (the
+   * OpenAI-compatible API: its clients send the whole conversation with every call).
+   */
+  history?: Message[]
+  /** Title of the new thread (default: from `content`). */
+  title?: string
+  /** Sampling options for the run's model calls. */
+  options?: ModelOptions
 }
 
 export interface ActiveRun {
@@ -119,8 +129,8 @@ export class RunManager {
       throw new AppError(429, 'too_many_runs', `you already have ${this.deps.maxRunsPerUser} runs in progress; wait for one to finish or cancel it`)
     }
     try {
-      const threadId = input.threadId ?? (await this.deps.threads.create(titleFrom(content))).id
-      const history = input.threadId ? await this.#history(threadId) : []
+      const threadId = input.threadId ?? (await this.deps.threads.create(titleFrom(input.title ?? content))).id
+      const history = input.history ?? (input.threadId ? await this.#history(threadId) : [])
       const model = input.model || this.deps.defaultModel
       await this.deps.runs.start({ id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId })
 
@@ -139,7 +149,7 @@ export class RunManager {
       // Told before the run's first event, so a client sees run_accepted ahead of agent_started.
       onAccepted?.({ runId, threadId })
       // Detached from the caller's context: the run must not end with the socket or request.
-      active.done = runWithoutUser(() => context.run(() => this.#execute(active, model, [...history, { role: 'user', content }])))
+      active.done = runWithoutUser(() => context.run(() => this.#execute(active, model, [...history, { role: 'user', content }], input.options)))
       return { runId, threadId, done: active.done }
     } catch (error) {
       await this.deps.limiter.release(caller.userId, runId)
@@ -161,12 +171,12 @@ export class RunManager {
     return kept
   }
 
-  async #execute(run: ActiveRun, model: string, conversation: Message[]): Promise<void> {
+  async #execute(run: ActiveRun, model: string, conversation: Message[], options?: ModelOptions): Promise<void> {
     const { journal, context } = run
     const timeout = setTimeout(() => run.controller.abort(new RunStop('timeout')), this.deps.runTimeoutMs)
     let outcome: RunOutcome = { status: 'failed', content: '', agent: journal.agent, error: { code: 'internal_error', message: 'the run failed unexpectedly' }, usage: { promptTokens: 0, completionTokens: 0, steps: 0 } }
     try {
-      outcome = await runAgent({ journal, context, model, agent: journal.agent, conversation }, this.deps.runner)
+      outcome = await runAgent({ journal, context, model, agent: journal.agent, conversation, options }, this.deps.runner)
     } catch (error) {
       log.error('run crashed', { error: String(error) })
     } finally {
