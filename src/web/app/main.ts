@@ -1,6 +1,6 @@
 /**
  * Entry point of the browser UI: session, API and socket clients, the app shell (sidebar +
- * main area) and a hash router (`#/`, `#/c/<thread>`, `#/notes`, `#/datasets`).
+ * main area) and a hash router (`#/`, `#/c/<thread>`, `#/notes`, `#/datasets`, `#/settings/api-keys`).
  */
 import { Api, type SessionAnswer } from '../client/api'
 import { SESSION_KEY, SessionManager } from '../client/session'
@@ -12,6 +12,7 @@ import { authView } from './views/auth'
 import { ChatView } from './views/chat'
 import { DatasetsView } from './views/datasets'
 import { NotesView } from './views/notes'
+import { ApiKeysView } from './views/settings-api-keys'
 import { ThreadList } from './views/threads'
 
 const ACTIVE_RUNS_KEY = 'chat-active-runs'
@@ -132,6 +133,7 @@ class SignedInApp {
         { class: 'pages', 'aria-label': 'Pages' },
         h('a', { href: '#/notes', class: 'page-link', dataset: { page: 'notes' } }, icon(icons.notes), 'Notes'),
         h('a', { href: '#/datasets', class: 'page-link', dataset: { page: 'datasets' } }, icon(icons.table), 'Datasets'),
+        h('a', { href: '#/settings/api-keys', class: 'page-link', dataset: { page: 'settings' } }, icon(icons.key), 'API keys'),
       ),
       h('div', { class: 'account' }, h('div', { class: 'account-who' }, h('span', { class: 'account-name' }, user?.name ?? ''), h('span', { class: 'account-email muted' }, user?.email ?? '')), signOut),
     )
@@ -220,6 +222,9 @@ class SignedInApp {
     } else if (section === 'datasets') {
       view = new DatasetsView(this.ctx)
       document.title = 'Datasets · Local Chat'
+    } else if (section === 'settings' && (!id || id === 'api-keys')) {
+      view = new ApiKeysView(this.ctx)
+      document.title = 'API keys · Settings · Local Chat'
     } else {
       threadId = section === 'c' && id ? id : undefined
       view = new ChatView(this.ctx, threadId)
