@@ -21,6 +21,8 @@ export interface CompletionDeps {
 
 export interface CompletionCall {
   body: unknown
+  /** The request's Content-Type: the body must be JSON. */
+  contentType?: string
   /** X-Thread-Id: continue this thread instead of starting one. */
   threadId?: string
   apiUser: { keyId: string; userId: string; context: UserContext }
@@ -54,10 +56,14 @@ function runFailure(event: Completed, stopped: StopReason | undefined): AppError
   }
 }
 
-/** `too_many_runs` comes without a retry time; OpenAI clients back off on Retry-After. */
+/**
+ * Every 429 carries Retry-After (OpenAI clients back off on it): a quota refusal's own
+ * `retryAfter` seconds when it has them, else 1 s (`too_many_runs`: a run slot frees soon).
+ */
 function withRetryAfter(error: unknown): unknown {
   if (error instanceof AppError && error.status === 429 && !error.headers['Retry-After']) {
-    return new AppError(429, error.code, error.message, { ...error.headers, 'Retry-After': '1' })
+    const seconds = Number((error as { retryAfter?: unknown }).retryAfter)
+    return new AppError(429, error.code, error.message, { ...error.headers, 'Retry-After': String(Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : 1) })
   }
   return error
 }
@@ -83,6 +89,8 @@ function optionsOf(request: ChatCompletionRequest): ModelOptions | undefined {
  * is a proper error status even when streaming.
  */
 export async function chatCompletion(deps: CompletionDeps, call: CompletionCall): Promise<Response> {
+  // curl -d without -H sends a form; say so instead of reporting its odd "fields".
+  if (!call.contentType?.toLowerCase().startsWith('application/json')) throw new AppError(400, 'invalid_request', 'send the body as JSON with Content-Type: application/json')
   const request = parseChatCompletionRequest(call.body)
   const last = request.messages.at(-1)!
   if (last.role !== 'user') throw new AppError(400, 'invalid_request', 'messages: the last message must be from the user')

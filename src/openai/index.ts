@@ -14,7 +14,7 @@ export function openaiRoutes(deps: CompletionDeps, guard: ApiKeyGuard) {
     .get('/v1/models', () => deps.catalog.list(), { apiKey: true })
     .post(
       '/v1/chat/completions',
-      ({ body, headers, apiUser, request }) => chatCompletion(deps, { body, threadId: headers['x-thread-id'], apiUser, signal: request.signal }),
+      ({ body, headers, apiUser, request }) => chatCompletion(deps, { body, contentType: request.headers.get('content-type') ?? undefined, threadId: headers['x-thread-id'], apiUser, signal: request.signal }),
       { apiKey: true, headers: threadHeader },
     )
 }

@@ -275,6 +275,16 @@ describe('bad input is a clear 400 and starts nothing', () => {
     expect(threads.length).toBe(threadsBefore.length)
   })
 
+  test('a body that is not JSON (curl -d without a Content-Type) is a 400 that says so', async () => {
+    const res = await fetch(`${stack.server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${aliceKey.secret}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: '{"model":"llama3.2","messages":[{"role":"user","content":"x"}]}',
+    })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as any).error.message).toContain('Content-Type: application/json')
+  })
+
   test('a body over 8 MiB is 413 in OpenAI’s shape', async () => {
     const res = await raw({ model: 'llama3.2', messages: [{ role: 'user', content: 'x'.repeat(9 * 1024 * 1024) }] })
     expect(res.status).toBe(413)
