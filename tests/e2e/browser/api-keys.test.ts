@@ -1,6 +1,6 @@
 /** Settings → API keys in the browser: create (secret shown once, copyable), list, revoke. */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { chromiumPath, withServerAndBrowser, signedInPage } from '../../support/browser'
 import type { TestServer } from '../../support/server'
 
@@ -8,6 +8,14 @@ setDefaultTimeout(60_000)
 
 let server: TestServer
 let browser: Browser
+
+/** Controls without an accessible name (as in a11y.test.ts), so the page works with a screen reader. */
+const unnamedControls = (page: Page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>('button, a[href], input, select, textarea')]
+      .filter((el) => !el.closest('[hidden]') && !((el as HTMLInputElement).labels?.length || el.getAttribute('aria-label') || el.textContent?.trim() || el.getAttribute('title')))
+      .map((el) => el.outerHTML.slice(0, 120)),
+  )
 
 /** The status of an MCP tools/list call with this key (200 when the key works; no model needed). */
 const keyStatus = async (secret: string) =>
@@ -31,6 +39,7 @@ describe.skipIf(!chromiumPath)('browser: Settings → API keys', () => {
     await secretField.waitFor()
     const secret = await secretField.inputValue()
     expect(secret).toMatch(/^lcs_[A-Za-z0-9_-]{40,}$/)
+    expect(await unnamedControls(page)).toEqual([])
     await page.getByRole('button', { name: 'Copy' }).click()
     await page.getByText('Copied.').waitFor()
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret)
@@ -70,6 +79,7 @@ describe.skipIf(!chromiumPath)('browser: Settings → API keys', () => {
     expect(await keyStatus(secret)).toBe(200)
 
     await page.getByRole('button', { name: 'Revoke key “home assistant”' }).click()
+    expect(await unnamedControls(page)).toEqual([])
     await page.getByRole('button', { name: 'Revoke now' }).click()
     await page.waitForFunction(() => document.querySelectorAll('.key-item').length === 1)
     expect(await page.locator('.key-item .key-name').allTextContents()).toEqual(['editor'])
