@@ -55,7 +55,13 @@ afterAll(async () => {
 describe('tools/list', () => {
   test('exactly the user tools of §7 that exist, no transfers, with the schemas of §4', async () => {
     const { tools } = await aliceMcp.listTools()
-    expect(tools.map((t) => t.name).sort()).toEqual(['calculate', 'current_time', 'list_datasets', 'query_dataset', 'save_note', 'search_history', 'search_notes'])
+    // search_documents joins the list when document search registers it (PROTOCOL.md §8).
+    const documents = stack.server.services.tools.names().includes('search_documents') ? ['search_documents'] : []
+    expect(tools.map((t) => t.name).sort()).toEqual(['calculate', 'current_time', 'list_datasets', 'query_dataset', 'save_note', 'search_history', 'search_notes', ...documents].sort())
+    for (const tool of tools) {
+      // The same JSON schema the agents send to Ollama.
+      expect(tool.inputSchema).toEqual(stack.server.services.tools.specs([tool.name])[0].function.parameters as any)
+    }
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]))
     for (const tool of tools) {
       expect(tool.description!.length).toBeGreaterThan(10)
