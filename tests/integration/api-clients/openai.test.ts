@@ -322,6 +322,30 @@ describe('ending early', () => {
     expect(await finishedStatus(alice, started.runId)).toBe('cancelled')
   })
 
+  test('a non-streamed call whose client gives up cancels its run', async () => {
+    const controller = new AbortController()
+    const pending = client(aliceKey.secret)
+      .chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'hang then give up' }] }, { signal: controller.signal })
+      .catch((e) => e)
+    const delta = await aliceWs.waitFor((f) => f.type === 'message_delta' && aliceWs.eventsOf(f.runId)[0]?.input === 'hang then give up')
+    controller.abort()
+    expect(await pending).toBeInstanceOf(OpenAI.APIUserAbortError)
+    expect(await finishedStatus(alice, delta.runId)).toBe('cancelled')
+  })
+
+  test('revoking the key during a non-streamed call answers 401 api_key_revoked and cancels the run', async () => {
+    const key = await newKey(alice, 'revoked while waiting')
+    const pending = client(key.secret)
+      .chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'hang while I revoke' }] })
+      .catch((e) => e)
+    const delta = await aliceWs.waitFor((f) => f.type === 'message_delta' && aliceWs.eventsOf(f.runId)[0]?.input === 'hang while I revoke')
+    expect((await stack.server.api(`/api/keys/${key.id}`, { token: alice.accessToken, method: 'DELETE' })).status).toBe(204)
+    const error = await pending
+    expect(error).toBeInstanceOf(OpenAI.AuthenticationError)
+    expect(error.code).toBe('api_key_revoked')
+    expect(await finishedStatus(alice, delta.runId)).toBe('cancelled')
+  })
+
   test('revoking the key mid-stream ends the stream with api_key_revoked and cancels the run', async () => {
     const key = await newKey(alice, 'revoked mid-stream')
     const { data: stream, response } = await client(key.secret)
