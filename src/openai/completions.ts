@@ -47,6 +47,11 @@ function runFailure(event: Completed, stopped: StopReason | undefined): AppError
       return new AppError(404, code, message)
     case 'too_many_runs':
       return new AppError(429, code, message, { 'Retry-After': '1' })
+    case 'quota_exceeded': {
+      // A quota refusal is expected at run start (a thrown 429); this covers one decided later.
+      const seconds = Number((event.error as { retryAfter?: unknown } | undefined)?.retryAfter)
+      return new AppError(429, code, message, { 'Retry-After': String(Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : 60) })
+    }
     case 'timeout':
       return new AppError(504, code, message)
     case 'llm_error':
