@@ -133,7 +133,7 @@ class SignedInApp {
         { class: 'pages', 'aria-label': 'Pages' },
         h('a', { href: '#/notes', class: 'page-link', dataset: { page: 'notes' } }, icon(icons.notes), 'Notes'),
         h('a', { href: '#/datasets', class: 'page-link', dataset: { page: 'datasets' } }, icon(icons.table), 'Datasets'),
-        h('a', { href: '#/settings/api-keys', class: 'page-link', dataset: { page: 'settings' } }, icon(icons.key), 'API keys'),
+        h('a', { href: '#/settings/api-keys', class: 'page-link', dataset: { page: 'settings' } }, icon(icons.settings), 'Settings'),
       ),
       h('div', { class: 'account' }, h('div', { class: 'account-who' }, h('span', { class: 'account-name' }, user?.name ?? ''), h('span', { class: 'account-email muted' }, user?.email ?? '')), signOut),
     )

@@ -27,7 +27,7 @@ describe.skipIf(!chromiumPath)('browser: Settings → API keys', () => {
   test('create a key: the secret is shown once and copies and works; it is listed without the secret; revoke ends it', async () => {
     const { page, context, user, errors } = await signedInPage(browser, server, 'keyholder')
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url })
-    await page.getByRole('link', { name: 'API keys' }).click()
+    await page.getByRole('link', { name: 'Settings' }).click()
     await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor()
     await page.getByText('No API keys yet.').waitFor()
 
