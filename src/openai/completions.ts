@@ -142,11 +142,18 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
       }
       try {
         send(chunk({ role: 'assistant', content: '' }))
+        let streamed = ''
         let event: RunEvent | undefined = first
         for (; event; event = await events.next()) {
-          if (event.type === 'message_delta') send(chunk({ content: event.delta }))
+          if (event.type === 'message_delta') {
+            streamed += event.delta
+            send(chunk({ content: event.delta }))
+          }
           if (event.type !== 'agent_completed') continue
           if (event.status === 'completed') {
+            // The stored answer may end with text that was never streamed (the step-limit note).
+            const rest = event.message.content.startsWith(streamed) ? event.message.content.slice(streamed.length) : ''
+            if (rest) send(chunk({ content: rest }))
             send(chunk({}, finishOf(event)))
             if (includeUsage) send(sseData(chunkObject({ runId, created, model: request.model, delta: {}, usage: usageOf(event.usage), noChoices: true })))
             send(SSE_DONE)

@@ -18,9 +18,14 @@ let alice: TestUser
 let aliceKey: { id: string; secret: string }
 let aliceWs: WsClient
 
-/** The scripted model: `hang` streams a little then waits; `long` answers in many pieces; else echo. */
+/**
+ * The scripted model, chosen by the question (never by a queue, so a run cancelled before it
+ * reached the model leaves nothing behind for the next test): `silent` never answers, `hang`
+ * streams a little then waits, `long` answers in many pieces, else echo.
+ */
 function script(req: ChatRequestRecord): Reply {
   const text = lastUserText(req.messages)
+  if (text.includes('silent')) return { hang: true }
   if (text.includes('hang')) return { hangAfter: 'partial answer ' }
   if (text.includes('long')) return { content: 'one two three four five six seven eight nine ten', chunkSize: 4, chunkDelayMs: 2 }
   if (text.includes('system?')) return { content: `system says: ${req.messages.filter((m) => m.role === 'system').map((m) => m.content).at(-1)}` }
@@ -166,6 +171,23 @@ describe('chat.completions.create', () => {
     expect(answer.choices[0].finish_reason).toBe('length')
   })
 
+  test('streamed and not, the answer is the stored answer (also when the step limit adds a note)', async () => {
+    const limited = await startChatStack({ env: { MAX_AGENT_STEPS: '1' }, handler: () => ({ content: 'Let me compute. ', toolCalls: [{ name: 'calculate', arguments: { expression: '6*7' } }] }) })
+    try {
+      const user = await registerUser(limited.server, 'stepper')
+      const key = await expectJson(await limited.server.api('/api/keys', { token: user.accessToken, body: { name: 'k' } }), 201)
+      const api = new OpenAI({ apiKey: key.secret, baseURL: `${limited.server.url}/v1`, maxRetries: 0 })
+      const whole = await api.chat.completions.create({ model: 'agent:planner', messages: [{ role: 'user', content: 'what is 6*7?' }] })
+      expect(whole.choices[0].message.content).toStartWith('Let me compute. ')
+      expect(whole.choices[0].message.content).toContain('I stopped after 1 steps')
+      let streamed = ''
+      for await (const chunk of await api.chat.completions.create({ model: 'agent:planner', stream: true, messages: [{ role: 'user', content: 'what is 6*7?' }] })) streamed += chunk.choices[0]?.delta.content ?? ''
+      expect(streamed).toBe(whole.choices[0].message.content!)
+    } finally {
+      await limited.close()
+    }
+  })
+
   test('X-Thread-Id continues a thread of the user; another user’s thread is a 404', async () => {
     const api = client(aliceKey.secret)
     const first = await api.chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'turn one' }] }).withResponse()
@@ -308,15 +330,14 @@ describe('ending early', () => {
   })
 
   test('a client that disconnects before the first token cancels its run too', async () => {
-    stack.ollama.enqueue({ hang: true })
     const controller = new AbortController()
     const pending = fetch(`${stack.server.url}/v1/chat/completions`, {
       method: 'POST',
       signal: controller.signal,
       headers: { authorization: `Bearer ${aliceKey.secret}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'llama3.2', stream: true, messages: [{ role: 'user', content: 'waiting for the model' }] }),
+      body: JSON.stringify({ model: 'llama3.2', stream: true, messages: [{ role: 'user', content: 'silent: waiting for the model' }] }),
     }).catch((e) => e)
-    const started = await aliceWs.waitFor((f) => f.type === 'agent_started' && f.input === 'waiting for the model')
+    const started = await aliceWs.waitFor((f) => f.type === 'agent_started' && f.input === 'silent: waiting for the model')
     controller.abort()
     await pending
     expect(await finishedStatus(alice, started.runId)).toBe('cancelled')
