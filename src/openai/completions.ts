@@ -11,7 +11,9 @@ import { parseChatCompletionRequest, textOf, type ChatCompletionRequest } from '
 import type { ModelCatalog } from './models'
 import { RunEventStream } from './run-events'
 import { runFailure, withRetryAfter, type StopReason } from './failures'
-import { chunkObject, completionObject, sseData, sseError, SSE_DONE, usageOf, type FinishReason } from './wire'
+import { chunkObject, completionObject, sseData, sseError, SSE_DONE, SSE_KEEPALIVE, usageOf, type FinishReason } from './wire'
+
+const KEEPALIVE_MS = 15_000
 
 export interface CompletionDeps {
   runs: RunManager
@@ -140,6 +142,7 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
           controller.enqueue(bytes)
         } catch {} // the client is gone; the run is being cancelled
       }
+      const keepalive = setInterval(() => send(SSE_KEEPALIVE), KEEPALIVE_MS)
       try {
         send(chunk({ role: 'assistant', content: '' }))
         let streamed = ''
@@ -164,6 +167,7 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
           break
         }
       } finally {
+        clearInterval(keepalive)
         release()
         try {
           controller.close()

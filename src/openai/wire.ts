@@ -56,5 +56,7 @@ const encoder = new TextEncoder()
 /** One server-sent event carrying JSON. */
 export const sseData = (value: unknown) => encoder.encode(`data: ${JSON.stringify(value)}\n\n`)
 export const SSE_DONE = encoder.encode('data: [DONE]\n\n')
+/** An SSE comment: clients ignore it; proxies see a live connection during long tool calls. */
+export const SSE_KEEPALIVE = encoder.encode(': keep-alive\n\n')
 /** An error after the stream started: the official clients throw it as an APIError. */
 export const sseError = (status: number, code: string, message: string) => sseData(openaiErrorBody(status, code, message))
