@@ -1,8 +1,10 @@
 /** Settings → API keys in the browser: create (secret shown once, copyable), list, revoke. */
-import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Browser, Page } from 'playwright-core'
-import { chromiumPath, withServerAndBrowser, signedInPage } from '../../support/browser'
-import type { TestServer } from '../../support/server'
+import { chromiumPath, launchBrowser, lastAnswerText, signedInPage, waitForSocket, withServerAndBrowser } from '../../support/browser'
+import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
+import { lastUserText } from '../../support/chat-stack'
+import { startTestServer, type TestServer } from '../../support/server'
 
 setDefaultTimeout(60_000)
 
@@ -93,6 +95,37 @@ describe.skipIf(!chromiumPath)('browser: Settings → API keys', () => {
     await page.getByRole('button', { name: 'Create key' }).click()
     await page.getByRole('alert').filter({ hasText: 'Give the key a name' }).waitFor()
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('key-name')
+    await context.close()
+  })
+})
+
+describe.skipIf(!chromiumPath)('browser: a /v1 call shows in the user’s open UI', () => {
+  let fake: FakeOllama
+  let live: TestServer
+  let chrome: Browser
+  beforeAll(async () => {
+    fake = await startFakeOllama({ handler: (req) => ({ content: `from the API: ${lastUserText(req.messages)}`, chunkSize: 4, chunkDelayMs: 2 }) })
+    live = await startTestServer({ OLLAMA_HOST: fake.url })
+    chrome = await launchBrowser()
+  })
+  afterAll(async () => {
+    await chrome?.close()
+    await live?.close()
+    await fake?.close()
+  })
+
+  test('the new thread appears in the sidebar while the tab is open, and holds the answer', async () => {
+    const { page, context, user, errors } = await signedInPage(chrome, live, 'watcher')
+    await waitForSocket(page)
+    const { secret } = (await (await live.api('/api/keys', { token: user.accessToken, body: { name: 'script' } })).json()) as any
+    const res = await live.api('/v1/chat/completions', { token: secret, body: { model: 'agent:triage', messages: [{ role: 'user', content: 'water the tomatoes at six' }] } })
+    expect(res.status).toBe(200)
+    const link = page.locator('.thread-link', { hasText: 'water the tomatoes at six' })
+    await link.waitFor() // no reload: the socket's agent_started made the list refresh
+    await link.click()
+    await page.locator('.turn-assistant').first().waitFor()
+    expect(await lastAnswerText(page)).toBe('from the API: water the tomatoes at six')
+    expect(errors).toEqual([])
     await context.close()
   })
 })
