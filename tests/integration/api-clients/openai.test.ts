@@ -410,4 +410,24 @@ describe('isolation', () => {
       bobWs.close()
     }
   })
+
+  test('concurrent calls of two users’ keys land in their own threads only', async () => {
+    const carol = await registerUser(stack.server, 'carol')
+    const carolKey = await newKey(carol)
+    // Three each: under MAX_RUNS_PER_USER (4) even if a cancelled run of an earlier test still holds its slot.
+    const calls = Array.from({ length: 6 }, (_, i) => {
+      const [user, key] = i % 2 ? [carol, carolKey] : [alice, aliceKey]
+      const content = `parallel ${user === carol ? 'carol' : 'alice'} ${i}`
+      return client(key.secret)
+        .chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content }] })
+        .withResponse()
+        .then(({ data, response }) => ({ user, content, answer: data.choices[0].message.content, threadId: response.headers.get('x-thread-id')! }))
+    })
+    for (const call of await Promise.all(calls)) {
+      expect(call.answer).toBe(`echo: ${call.content}`)
+      const other = call.user === carol ? alice : carol
+      expect((await stack.server.api(`/api/threads/${call.threadId}`, { token: call.user.accessToken })).status).toBe(200)
+      expect((await stack.server.api(`/api/threads/${call.threadId}`, { token: other.accessToken })).status).toBe(404)
+    }
+  })
 })
