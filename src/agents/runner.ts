@@ -21,6 +21,8 @@ export interface RunOutcome {
   agent: string
   error?: { code: string; message: string }
   usage: { promptTokens: number; completionTokens: number; steps: number }
+  /** Why the last model answer ended: `length` when the caller's token limit cut it. */
+  finishReason?: 'stop' | 'length'
 }
 
 export interface AgentRunInput {
@@ -136,6 +138,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
       const tools = agentToolSpecs(agent, deps.tools) as Tool[]
       stepText = ''
       let thinking = ''
+      let doneReason: string | undefined
       const calls: ToolCallRequest[] = []
       for await (const chunk of deps.llm.chat({
         model,
@@ -157,6 +160,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
           deltas.push(chunk.content)
         }
         if (chunk.toolCalls) calls.push(...chunk.toolCalls)
+        if (chunk.doneReason) doneReason = chunk.doneReason
         if (chunk.usage) {
           usage.promptTokens += chunk.usage.promptTokens
           usage.completionTokens += chunk.usage.completionTokens
@@ -167,7 +171,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
       answer += stepText
       stepText = ''
 
-      if (calls.length === 0) return { status: 'completed', content: answer, agent: agent.id, usage }
+      if (calls.length === 0) return { status: 'completed', content: answer, agent: agent.id, usage, finishReason: doneReason === 'length' ? 'length' : 'stop' }
 
       messages.push({ role: 'assistant', content: stepText, ...(thinking && { thinking }), tool_calls: calls.map((c) => ({ function: { name: c.name, arguments: (c.arguments ?? {}) as Record<string, unknown> } })) })
 

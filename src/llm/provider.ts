@@ -27,6 +27,8 @@ export interface ChatChunk {
   content?: string
   toolCalls?: ToolCallRequest[]
   usage?: { promptTokens: number; completionTokens: number }
+  /** Why the model stopped (the last chunk): `stop`, or `length` when `num_predict` cut it. */
+  doneReason?: string
 }
 
 /** Sampling options a caller may set (Ollama's `options`; the OpenAI API maps onto these). */
@@ -173,7 +175,10 @@ export class OllamaHost {
           if (m?.thinking) chunk.thinking = m.thinking
           if (m?.content) chunk.content = m.content
           if (m?.tool_calls?.length) chunk.toolCalls = m.tool_calls.map((c) => ({ name: c.function.name, arguments: c.function.arguments }))
-          if (part.done) chunk.usage = { promptTokens: part.prompt_eval_count ?? 0, completionTokens: part.eval_count ?? 0 }
+          if (part.done) {
+            chunk.usage = { promptTokens: part.prompt_eval_count ?? 0, completionTokens: part.eval_count ?? 0 }
+            if (part.done_reason) chunk.doneReason = part.done_reason
+          }
           yield chunk
         }
         permit?.success()

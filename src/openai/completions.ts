@@ -1,5 +1,5 @@
 import type { Message } from 'ollama'
-import { RunStop } from '../agents/runner'
+import { RunStop, type RunOutcome } from '../agents/runner'
 import type { UserContext } from '../context/user-context'
 import { AppError } from '../http/errors'
 import type { ModelOptions } from '../llm/provider'
@@ -33,7 +33,6 @@ export interface CompletionCall {
   signal: AbortSignal
 }
 
-type Completed = Extract<RunEvent, { type: 'agent_completed' }>
 
 function optionsOf(request: ChatCompletionRequest): ModelOptions | undefined {
   const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined
@@ -66,13 +65,13 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
   const choice = await deps.catalog.resolve(request.model)
   const history: Message[] = request.messages.slice(0, -1).map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: textOf(m) }))
   const firstUser = request.messages.find((m) => m.role === 'user')!
-  const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined
 
   const events = new RunEventStream(deps.bus, call.apiUser.userId)
   let runId = ''
   let threadId = ''
+  let outcome: Promise<RunOutcome>
   try {
-    await call.apiUser.context.run(() =>
+    const started = await call.apiUser.context.run(() =>
       deps.runs.start(
         { content, threadId: call.threadId, agent: choice.agent, model: choice.model, history, title: textOf(firstUser), options: optionsOf(request), requestId: call.apiUser.context.requestId },
         (accepted) => {
@@ -82,6 +81,7 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
         },
       ),
     )
+    outcome = started.outcome
   } catch (error) {
     events.close()
     throw withRetryAfter(error)
@@ -105,7 +105,8 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
 
   const created = Math.floor(Date.now() / 1000)
   const headers = { 'x-thread-id': threadId, 'x-run-id': runId, 'cache-control': 'no-store' }
-  const finishOf = (event: Completed): FinishReason => (maxTokens && (event.usage?.completionTokens ?? 0) >= maxTokens ? 'length' : 'stop')
+  // The outcome is settled before agent_completed is published, so this never waits.
+  const finishReason = async (): Promise<FinishReason> => ((await outcome).finishReason === 'length' ? 'length' : 'stop')
 
   if (!request.stream) {
     try {
@@ -113,7 +114,7 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
       while ((event = await events.next()) && event.type !== 'agent_completed') {}
       if (!event) throw new AppError(503, 'server_shutdown', 'the run ended without an answer')
       if (event.status !== 'completed') throw runFailure(event, stopped)
-      const body = completionObject({ runId, created, model: request.model, content: event.message.content, finishReason: finishOf(event), usage: usageOf(event.usage) })
+      const body = completionObject({ runId, created, model: request.model, content: event.message.content, finishReason: await finishReason(), usage: usageOf(event.usage) })
       return new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json', ...headers } })
     } finally {
       release()
@@ -157,7 +158,7 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
             // The stored answer may end with text that was never streamed (the step-limit note).
             const rest = event.message.content.startsWith(streamed) ? event.message.content.slice(streamed.length) : ''
             if (rest) send(chunk({ content: rest }))
-            send(chunk({}, finishOf(event)))
+            send(chunk({}, await finishReason()))
             if (includeUsage) send(sseData(chunkObject({ runId, created, model: request.model, delta: {}, usage: usageOf(event.usage), noChoices: true })))
             send(SSE_DONE)
           } else {

@@ -34,6 +34,9 @@ export interface ActiveRun {
   context: UserContext
   controller: AbortController
   done: Promise<void>
+  /** Resolves with the run's outcome before its `agent_completed` is published. */
+  outcome: Promise<RunOutcome>
+  settle: (outcome: RunOutcome) => void
 }
 
 /** Holds each user's concurrent runs against the cap; cluster mode swaps in a shared one. */
@@ -114,7 +117,10 @@ export class RunManager {
   }
 
   /** Starts a run for the active user; resolves once it is accepted (its events follow). */
-  async start(input: StartRunInput, onAccepted?: (run: { runId: string; threadId: string }) => void): Promise<{ runId: string; threadId: string; done: Promise<void> }> {
+  async start(
+    input: StartRunInput,
+    onAccepted?: (run: { runId: string; threadId: string }) => void,
+  ): Promise<{ runId: string; threadId: string; done: Promise<void>; outcome: Promise<RunOutcome> }> {
     if (!this.#accepting) throw new AppError(503, 'server_shutting_down', 'the server is shutting down; try again in a moment')
     const caller = currentContext()
     const agentId = input.agent ?? 'triage'
@@ -144,13 +150,14 @@ export class RunManager {
         signal: controller.signal,
       })
       const journal = new RunJournal(runId, caller.userId, threadId, agent.id, this.persister, this.deps.publisher)
-      const active: ActiveRun = { journal, context, controller, done: Promise.resolve() }
+      const { promise: outcome, resolve: settle } = Promise.withResolvers<RunOutcome>()
+      const active: ActiveRun = { journal, context, controller, done: Promise.resolve(), outcome, settle }
       this.active.set(runId, active)
       // Told before the run's first event, so a client sees run_accepted ahead of agent_started.
       onAccepted?.({ runId, threadId })
       // Detached from the caller's context: the run must not end with the socket or request.
       active.done = runWithoutUser(() => context.run(() => this.#execute(active, model, [...history, { role: 'user', content }], input.options)))
-      return { runId, threadId, done: active.done }
+      return { runId, threadId, done: active.done, outcome }
     } catch (error) {
       await this.deps.limiter.release(caller.userId, runId)
       throw error
@@ -181,6 +188,7 @@ export class RunManager {
       log.error('run crashed', { error: String(error) })
     } finally {
       clearTimeout(timeout)
+      run.settle(outcome)
       await this.#complete(run, outcome)
       this.active.delete(journal.runId)
       await this.deps.limiter.release(context.userId, journal.runId).catch((error) => log.error('could not release the run slot', { error: String(error) }))

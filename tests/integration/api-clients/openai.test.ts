@@ -165,10 +165,44 @@ describe('chat.completions.create', () => {
     expect(sent.options).toMatchObject({ temperature: 0.2, num_predict: 64 })
   })
 
-  test('finish_reason is length when max_tokens cut the answer', async () => {
-    const answer = await client(aliceKey.secret).chat.completions.create({ model: 'llama3.2', max_tokens: 1, messages: [{ role: 'user', content: 'short' }] })
-    expect(answer.usage!.completion_tokens).toBeGreaterThanOrEqual(1)
-    expect(answer.choices[0].finish_reason).toBe('length')
+  test('finish_reason is length when max_tokens cut the answer, stop otherwise', async () => {
+    // Scripted as Ollama does it: num_predict reached → done_reason "length".
+    stack.ollama.setHandler((req) => {
+      const limit = (req.options as { num_predict?: number } | undefined)?.num_predict
+      const words = 'one two three four five six'.split(' ')
+      return limit && limit < words.length ? { content: words.slice(0, limit).join(' '), doneReason: 'length' } : { content: words.join(' ') }
+    })
+    try {
+      const cut = await client(aliceKey.secret).chat.completions.create({ model: 'llama3.2', max_tokens: 2, messages: [{ role: 'user', content: 'count' }] })
+      expect(cut.choices[0]).toMatchObject({ finish_reason: 'length', message: { content: 'one two' } })
+      expect(stack.ollama.requests.at(-1)!.options).toMatchObject({ num_predict: 2 })
+      let streamedFinish: string | null = null
+      for await (const chunk of await client(aliceKey.secret).chat.completions.create({ model: 'llama3.2', max_tokens: 2, stream: true, messages: [{ role: 'user', content: 'count' }] })) {
+        streamedFinish = chunk.choices[0]?.finish_reason ?? streamedFinish
+      }
+      expect(streamedFinish).toBe('length')
+      const whole = await client(aliceKey.secret).chat.completions.create({ model: 'llama3.2', max_tokens: 50, messages: [{ role: 'user', content: 'count' }] })
+      expect(whole.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: 'one two three four five six' } })
+    } finally {
+      stack.ollama.setHandler(script)
+    }
+  })
+
+  test('finish_reason is stop after a handoff even when the whole run used more than max_tokens', async () => {
+    // Step 1: triage hands over (its own tokens); step 2: the specialist answers within the limit.
+    stack.ollama.setHandler((req) =>
+      req.messages.some((m: any) => m.role === 'tool')
+        ? { content: 'planned', chunkSize: 1 }
+        : { content: 'handing over to the planner now', chunkSize: 1, toolCalls: [{ name: 'transfer_to_planner', arguments: { reason: 'a plan' } }] },
+    )
+    try {
+      const answer = await client(aliceKey.secret).chat.completions.create({ model: 'llama3.2', max_tokens: 20, messages: [{ role: 'user', content: 'plan' }] })
+      expect(answer.usage!.completion_tokens).toBeGreaterThan(20)
+      expect(answer.choices[0].message.content).toContain('planned')
+      expect(answer.choices[0].finish_reason).toBe('stop')
+    } finally {
+      stack.ollama.setHandler(script)
+    }
   })
 
   test('streamed and not, the answer is the stored answer (also when the step limit adds a note)', async () => {
