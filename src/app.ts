@@ -40,6 +40,14 @@ import { datasetRoutes } from './datasets'
 import { agentRoutes } from './agents'
 import { webRoutes } from './web'
 import { createMetrics, metricsRoutes, watchCircuitChanges } from './metrics'
+import { apiKeysRepository } from './db/repositories/api-keys'
+import { apiKeysService } from './auth/api-keys/service'
+import type { ApiAuditEvent } from './auth/api-keys/audit-hook'
+import { apiKeyGuard } from './auth/api-keys/guard'
+import { apiKeyRoutes } from './auth/api-keys'
+import { modelCatalog } from './openai/models'
+import { openaiRoutes } from './openai'
+import { mcpRoutes } from './mcp'
 import { createAlerts } from './alerts'
 import { auditRepository } from './db/repositories/audit'
 import { usageRepository } from './db/repositories/usage'
@@ -70,12 +78,14 @@ export async function createServices(config: Config, database?: Database) {
     audit: auditRepository(db),
     usage: usageRepository(db),
     account: accountRepository(db),
+    apiKeys: apiKeysRepository(db),
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
   const loginLimit = (prefix: string, max: number) =>
     cluster ? cluster.rateLimiter(prefix, max, config.loginRateLimit.windowSeconds) : memoryRateLimiter(max, config.loginRateLimit.windowSeconds)
   const audit = auditLog(repos.audit)
+  const recordApiAudit = (event: ApiAuditEvent) => void audit.record(event)
   const refresh = refreshTokenStore(db, config.refreshTokenTtl)
   const access = accessTokens({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience, ttlSeconds: config.accessTokenTtl })
   const auth = authService({
@@ -110,7 +120,8 @@ export async function createServices(config: Config, database?: Database) {
     quota,
     usage: usageService({ usage: repos.usage, quota }),
     admin: adminService({ users: repos.users, auth, sessions, audit }),
-    account: accountService({ account: repos.account, users: repos.users, auth, sessions, audit }),
+    account: accountService({ account: repos.account, users: repos.users, auth, sessions, audit, sections: { apiKeys: () => allApiKeys(repos.apiKeys) } }),
+    apiKeys: apiKeysService(repos.apiKeys, { audit: recordApiAudit }),
   }
 }
 
@@ -222,6 +233,8 @@ export function bodyLimits(_config: Config): BodyLimitOptions {
 /** Composes the feature plugins into one app. */
 export function createApp(services: Services, runtime: Runtime) {
   const guard = authGuard(services.access)
+  const keyGuard = apiKeyGuard(services.apiKeys)
+  const catalog = modelCatalog(runtime.llm, services.config.ollamaModel)
   return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: 1024 * 1024, idleTimeout: 120, sendPings: true } })
     .use(securityHeaders())
     .use(errorHandler)
@@ -250,6 +263,9 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(usageRoutes(services.usage, guard))
     .use(accountRoutes(services.account, guard, services.access))
     .use(adminRoutes({ admin: services.admin, usage: services.usage, audit: services.audit, status: runtime.status, guard: adminGuard(guard, services.repos.users) }))
+    .use(apiKeyRoutes(services.apiKeys, guard))
+    .use(openaiRoutes({ runs: runtime.runs, bus: runtime.bus, catalog, keys: services.apiKeys }, keyGuard))
+    .use(mcpRoutes(services.tools, keyGuard, (event) => void services.audit.record(event)))
     .use(webRoutes({ sourceMaps: services.config.webSourceMaps }))
 }
 
@@ -305,5 +321,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
       })()
       return stopping
     },
+  }
+}
+
+/** Every live API key of the active user (no secrets), for the account export. */
+async function allApiKeys(repo: ReturnType<typeof apiKeysRepository>) {
+  const keys = []
+  for (let page = await repo.list(200); ; page = await repo.list(200, page.next)) {
+    keys.push(...page.keys)
+    if (!page.next) return keys
   }
 }

@@ -1,7 +1,7 @@
 import type { Message, Tool } from 'ollama'
 import type { UserContext } from '../context/user-context'
 import type { ToolDispatcher } from '../tools/types'
-import type { LlmProvider, ToolCallRequest } from '../llm/provider'
+import type { LlmProvider, ModelOptions, ToolCallRequest } from '../llm/provider'
 import { LlmError } from '../llm/provider'
 import type { RunJournal } from '../runs/journal'
 import type { RunStatusFinal } from '../runs/events'
@@ -22,6 +22,8 @@ export interface RunOutcome {
   agent: string
   error?: { code: string; message: string }
   usage: { promptTokens: number; completionTokens: number; steps: number }
+  /** Why the last model answer ended: `length` when the caller's token limit cut it. */
+  finishReason?: 'stop' | 'length'
 }
 
 export interface AgentRunInput {
@@ -36,6 +38,8 @@ export interface AgentRunInput {
    * announced by `agent_thinking {status:"resumed"}` instead of a second `agent_started`.
    */
   resume?: RunState
+  /** Sampling options for every model call of the run. */
+  options?: ModelOptions
 }
 
 export interface RunnerDeps {
@@ -172,12 +176,14 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
 
       const tools = agentToolSpecs(agent, deps.tools) as Tool[]
       let thinking = ''
+      let doneReason: string | undefined
       const calls: ToolCallRequest[] = []
       for await (const chunk of deps.llm.chat({
         model,
         messages: asked,
         tools,
         think: think || undefined,
+        ...(input.options && { options: input.options }),
         signal,
         userId: context.userId,
         onQueued: (position) => queueStatus(position),
@@ -192,6 +198,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
           deltas.push(chunk.content)
         }
         if (chunk.toolCalls) calls.push(...chunk.toolCalls)
+        if (chunk.doneReason) doneReason = chunk.doneReason
         if (chunk.usage) {
           usage.promptTokens += chunk.usage.promptTokens
           usage.completionTokens += chunk.usage.completionTokens
@@ -203,7 +210,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
       answer += text
       stepText = ''
 
-      if (calls.length === 0) return { status: 'completed', content: answer, agent: agent.id, usage }
+      if (calls.length === 0) return { status: 'completed', content: answer, agent: agent.id, usage, finishReason: doneReason === 'length' ? 'length' : 'stop' }
 
       // The same message src/agents/replay.ts rebuilds from the journal after a crash.
       messages.push({ role: 'assistant', content: text, ...(thinking && { thinking }), tool_calls: calls.map((c) => ({ function: { name: c.name, arguments: (c.arguments ?? {}) as Record<string, unknown> } })) })

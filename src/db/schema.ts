@@ -255,3 +255,27 @@ export const auditEvents = sqliteTable(
   },
   (t) => [index('audit_events_actor').on(t.actorId, t.id), index('audit_events_action').on(t.action, t.id)],
 )
+
+/** Personal API keys for /v1/* and /mcp (PROTOCOL.md §7); only the secret's SHA-256 is kept. */
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** The first characters of the secret (`lcs_` + 8), shown so a user can tell keys apart. */
+    prefix: text('prefix').notNull(),
+    secretHash: text('secret_hash').notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+    expiresAt: integer('expires_at'),
+    lastUsedAt: integer('last_used_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [
+    uniqueIndex('api_keys_secret_hash').on(t.secretHash),
+    uniqueIndex('api_keys_id_user').on(t.id, t.userId),
+    index('api_keys_user_created').on(t.userId, t.createdAt, t.id),
+  ],
+)

@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia'
-import { PayloadTooLargeError, errorBody } from './errors'
+import { PayloadTooLargeError, errorResponse } from './errors'
 
 /** Largest request body a route takes unless it says more (PROTOCOL.md §5 "Abuse limits"). */
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
@@ -66,11 +66,8 @@ export function bodyLimit(options: BodyLimitOptions = {}) {
     const declared = Number(request.headers.get('content-length') ?? NaN)
     if (declared > maxBytes) {
       const error = new PayloadTooLargeError(maxBytes)
-      return new Response(JSON.stringify(errorBody(error.code, error.message)), {
-        status: 413,
-        // The unread upload is not worth keeping the connection for.
-        headers: { 'content-type': 'application/json', connection: 'close' },
-      })
+      // The unread upload is not worth keeping the connection for.
+      return errorResponse(request, 413, error.code, error.message, { connection: 'close' })
     }
     const source = request.body
     let counted: Response | undefined

@@ -74,8 +74,35 @@ export function errorBody(code: string, message: string) {
   return { error: { code, message } }
 }
 
+/** OpenAI's error `type` for a status (PROTOCOL.md §7: /v1/* answers errors in OpenAI's shape). */
+export function openaiErrorType(status: number, code: string): string {
+  if (code === 'quota_exceeded') return 'insufficient_quota'
+  if (status === 401) return 'authentication_error'
+  if (status === 403) return 'permission_error'
+  if (status === 404) return 'not_found_error'
+  if (status === 429) return 'rate_limit_error'
+  if (status >= 500) return 'server_error'
+  return 'invalid_request_error'
+}
+
+/** `{"error":{"message","type","code"}}`: the OpenAI-compatible API's error body. */
+export function openaiErrorBody(status: number, code: string, message: string) {
+  return { error: { message, type: openaiErrorType(status, code), code } }
+}
+
+const isOpenAiPath = (request: Request | undefined) => {
+  if (!request) return false
+  const path = new URL(request.url).pathname
+  return path === '/v1' || path.startsWith('/v1/')
+}
+
 function json(status: number, body: unknown, headers: Record<string, string> = {}) {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } })
+}
+
+/** An error answer in the shape the route family uses: §2's envelope, or OpenAI's on /v1/*. */
+export function errorResponse(request: Request | undefined, status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  return json(status, isOpenAiPath(request) ? openaiErrorBody(status, code, message) : errorBody(code, message), headers)
 }
 
 /** Summarises an Elysia validation error without echoing the whole schema back. */
@@ -105,27 +132,28 @@ export const errorHandler = new Elysia({ name: 'error-handler' })
       throw new AppError(400, 'invalid_json', 'the request body is not valid JSON')
     }
   })
-  .onError({ as: 'global' }, ({ code, error }) => {
+  .onError({ as: 'global' }, ({ code, error, request }) => {
+    const fail = (status: number, code: string, message: string, headers?: Record<string, string>) => errorResponse(request, status, code, message, headers)
     // Elysia wraps whatever a body parser throws (a body cut at its limit, our invalid_json) in
     // a ParseError; the AppError inside says what really happened.
     const cause = (error as { cause?: unknown })?.cause
     const known = cause instanceof AppError ? cause : error
-    if (known instanceof AppError) return json(known.status, errorBody(known.code, known.message), known.headers)
+    if (known instanceof AppError) return fail(known.status, known.code, known.message, known.headers)
     switch (code) {
       case 'VALIDATION':
-        return json(400, errorBody('invalid_input', validationMessage(error)))
+        return fail(400, 'invalid_input', validationMessage(error))
       case 'PARSE':
-        return json(400, errorBody('invalid_json', 'the request body is not valid JSON'))
+        return fail(400, 'invalid_json', 'the request body is not valid JSON')
       case 'NOT_FOUND':
-        return json(404, errorBody('not_found', 'no such route'))
+        return fail(404, 'not_found', 'no such route')
       case 'INVALID_COOKIE_SIGNATURE':
       case 'INVALID_FILE_TYPE':
-        return json(400, errorBody('invalid_input', String((error as Error).message)))
+        return fail(400, 'invalid_input', String((error as Error).message))
     }
     const status = (error as any)?.status
     if (status === 413 || /too large/i.test(String((error as Error)?.message))) {
-      return json(413, errorBody('payload_too_large', 'the request body is too large'))
+      return fail(413, 'payload_too_large', 'the request body is too large')
     }
     log.error('unhandled error', { error: error instanceof Error ? error.message : String(error), stack: (error as Error)?.stack })
-    return json(500, errorBody('internal_error', 'something went wrong on the server'))
+    return fail(500, 'internal_error', 'something went wrong on the server')
   })

@@ -27,10 +27,23 @@ export interface ChatChunk {
   content?: string
   toolCalls?: ToolCallRequest[]
   usage?: { promptTokens: number; completionTokens: number }
+  /** Why the model stopped (the last chunk): `stop`, or `length` when `num_predict` cut it. */
+  doneReason?: string
+}
+
+/** Sampling options a caller may set (Ollama's `options`; the OpenAI API maps onto these). */
+export interface ModelOptions {
+  temperature?: number
+  top_p?: number
+  /** Most tokens to generate per model answer (OpenAI's `max_tokens`). */
+  num_predict?: number
+  seed?: number
+  stop?: string[]
 }
 
 export interface ChatRequest {
   model: string
+  options?: ModelOptions
   messages: Message[]
   tools?: Tool[]
   think?: boolean
@@ -154,6 +167,7 @@ export class OllamaHost {
         tools: request.tools?.length ? request.tools : undefined,
         stream: true,
         ...(request.think !== undefined && { think: request.think }),
+        ...(request.options && { options: request.options }),
       })
       answered = true
       permit?.answered() // headers arrived: the host answers (a half-open circuit closes)
@@ -166,7 +180,10 @@ export class OllamaHost {
           if (m?.thinking) chunk.thinking = m.thinking
           if (m?.content) chunk.content = m.content
           if (m?.tool_calls?.length) chunk.toolCalls = m.tool_calls.map((c) => ({ name: c.function.name, arguments: c.function.arguments }))
-          if (part.done) chunk.usage = { promptTokens: part.prompt_eval_count ?? 0, completionTokens: part.eval_count ?? 0 }
+          if (part.done) {
+            chunk.usage = { promptTokens: part.prompt_eval_count ?? 0, completionTokens: part.eval_count ?? 0 }
+            if (part.done_reason) chunk.doneReason = part.done_reason
+          }
           yield chunk
         }
         permit?.success()

@@ -9,6 +9,7 @@ import { log } from '../log'
 import { getAgent } from '../agents/definitions'
 import { RunStop, runAgent, type RunOutcome, type RunnerDeps } from '../agents/runner'
 import { replayRun, type RunState } from '../agents/replay'
+import type { ModelOptions } from '../llm/provider'
 import type { RunEvent } from './events'
 import type { QuotaGate } from '../usage/quota'
 import { EventPersister, RunJournal, type EventPublisher, type JournalEntry } from './journal'
@@ -19,6 +20,15 @@ export interface StartRunInput {
   agent?: string
   model?: string
   requestId?: string
+  /**
+   * The conversation before `content`, given by the caller instead of the thread's (the
+   * OpenAI-compatible API: its clients send the whole conversation with every call).
+   */
+  history?: Message[]
+  /** Title of the new thread (default: from `content`). */
+  title?: string
+  /** Sampling options for the run's model calls. */
+  options?: ModelOptions
 }
 
 export interface ActiveRun {
@@ -26,6 +36,9 @@ export interface ActiveRun {
   context: UserContext
   controller: AbortController
   done: Promise<void>
+  /** Resolves with the run's outcome before its `agent_completed` is published. */
+  outcome: Promise<RunOutcome>
+  settle: (outcome: RunOutcome) => void
 }
 
 /** Holds each user's concurrent runs against the cap; cluster mode swaps in a shared one. */
@@ -111,7 +124,10 @@ export class RunManager {
   }
 
   /** Starts a run for the active user; resolves once it is accepted (its events follow). */
-  async start(input: StartRunInput, onAccepted?: (run: { runId: string; threadId: string }) => void): Promise<{ runId: string; threadId: string; done: Promise<void> }> {
+  async start(
+    input: StartRunInput,
+    onAccepted?: (run: { runId: string; threadId: string }) => void,
+  ): Promise<{ runId: string; threadId: string; done: Promise<void>; outcome: Promise<RunOutcome> }> {
     if (!this.#accepting) throw new AppError(503, 'server_shutting_down', 'the server is shutting down; try again in a moment')
     const caller = currentContext()
     const agentId = input.agent ?? 'triage'
@@ -131,8 +147,8 @@ export class RunManager {
       // Counted before anything is written: a refused run leaves no thread, message or run behind.
       await this.deps.quota?.admit(caller.userId, { runId, model })
       admitted = true
-      const threadId = input.threadId ?? (await this.deps.threads.create(titleFrom(content))).id
-      const history = input.threadId ? await this.#history(threadId) : []
+      const threadId = input.threadId ?? (await this.deps.threads.create(titleFrom(input.title ?? content))).id
+      const history = input.history ?? (input.threadId ? await this.#history(threadId) : [])
       await this.deps.runs.start({ id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId })
 
       const controller = new AbortController()
@@ -145,13 +161,14 @@ export class RunManager {
         signal: controller.signal,
       })
       const journal = new RunJournal(runId, caller.userId, threadId, agent.id, this.persister, this.deps.publisher)
-      const active: ActiveRun = { journal, context, controller, done: Promise.resolve() }
+      const { promise: outcome, resolve: settle } = Promise.withResolvers<RunOutcome>()
+      const active: ActiveRun = { journal, context, controller, done: Promise.resolve(), outcome, settle }
       this.active.set(runId, active)
       // Told before the run's first event, so a client sees run_accepted ahead of agent_started.
       onAccepted?.({ runId, threadId })
       // Detached from the caller's context: the run must not end with the socket or request.
-      active.done = runWithoutUser(() => context.run(() => this.#execute(active, model, [...history, { role: 'user', content }])))
-      return { runId, threadId, done: active.done }
+      active.done = runWithoutUser(() => context.run(() => this.#execute(active, model, [...history, { role: 'user', content }], { options: input.options })))
+      return { runId, threadId, done: active.done, outcome }
     } catch (error) {
       await this.deps.limiter.release(caller.userId, runId)
       if (admitted) await this.deps.quota?.cancel(runId)
@@ -179,18 +196,19 @@ export class RunManager {
     return kept
   }
 
-  async #execute(run: ActiveRun, model: string, conversation: Message[], resume?: RunState): Promise<void> {
+  async #execute(run: ActiveRun, model: string, conversation: Message[], extra: { resume?: RunState; options?: ModelOptions } = {}): Promise<void> {
     const { journal, context } = run
     const timeout = setTimeout(() => run.controller.abort(new RunStop('timeout')), this.deps.runTimeoutMs)
     let outcome: RunOutcome = { status: 'failed', content: '', agent: journal.agent, error: { code: 'internal_error', message: 'the run failed unexpectedly' }, usage: { promptTokens: 0, completionTokens: 0, steps: 0 } }
     try {
-      outcome = await runAgent({ journal, context, model, agent: journal.agent, conversation, resume }, this.deps.runner)
+      outcome = await runAgent({ journal, context, model, agent: journal.agent, conversation, resume: extra.resume, options: extra.options }, this.deps.runner)
     } catch (error) {
       log.error('run crashed', { error: String(error) })
     } finally {
       clearTimeout(timeout)
       // Tokens are counted before the client hears "completed", so a usage read right after sees them.
       await this.deps.quota?.settle(journal.runId, outcome.usage)
+      run.settle(outcome)
       await this.#complete(run, outcome)
       this.active.delete(journal.runId)
       await this.deps.limiter.release(context.userId, journal.runId).catch((error) => log.error('could not release the run slot', { error: String(error) }))
@@ -320,11 +338,12 @@ export class RunManager {
     const controller = new AbortController()
     const runContext = createUserContext({ userId: row.userId, role: 'member', runId: row.id, metadata: { threadId: row.threadId, model: row.model, resumed: true }, signal: controller.signal })
     const journal = RunJournal.reopen(row.id, row.userId, row.threadId, state?.agent ?? row.agent, this.persister, this.deps.publisher, stored)
-    const active: ActiveRun = { journal, context: runContext, controller, done: Promise.resolve() }
+    const { promise: outcome, resolve: settle } = Promise.withResolvers<RunOutcome>()
+    const active: ActiveRun = { journal, context: runContext, controller, done: Promise.resolve(), outcome, settle }
     this.active.set(row.id, active)
     log.info('resuming a run interrupted by the last stop', { runId: row.id, fromSeq: journal.lastSeq })
     this.deps.onRunResumed?.({ runId: row.id, userId: row.userId })
-    active.done = runWithoutUser(() => runContext.run(() => this.#execute(active, row.model, conversation, state)))
+    active.done = runWithoutUser(() => runContext.run(() => this.#execute(active, row.model, conversation, { resume: state })))
     return true
   }
 

@@ -41,6 +41,8 @@ export interface ContentReply {
   chunkDelayMs?: number
   /** Delay before the first chunk (and therefore before the response headers), default 0. */
   firstChunkDelayMs?: number
+  /** The final line's `done_reason`: default `stop`; `length` as when `num_predict` cut the answer. */
+  doneReason?: 'stop' | 'length'
 }
 /** Answer with this HTTP status and `{"error": message}`. */
 export interface HttpErrorReply {
@@ -221,11 +223,12 @@ interface Script {
   chunkSize: number
   chunkDelayMs: number
   firstChunkDelayMs: number
+  doneReason: string
   ending: Ending
 }
 
 function toScript(reply: ContentReply | StreamErrorReply | HangAfterReply, think: unknown): Script {
-  const base = { thinking: '', toolCalls: [], chunkSize: DEFAULT_CHUNK_SIZE, chunkDelayMs: 0, firstChunkDelayMs: 0 }
+  const base = { thinking: '', toolCalls: [], chunkSize: DEFAULT_CHUNK_SIZE, chunkDelayMs: 0, firstChunkDelayMs: 0, doneReason: 'stop' }
   if ('streamError' in reply) {
     return { ...base, content: reply.afterContent ?? '', ending: { kind: 'error', message: reply.streamError } }
   }
@@ -238,6 +241,7 @@ function toScript(reply: ContentReply | StreamErrorReply | HangAfterReply, think
     chunkSize: reply.chunkSize ?? DEFAULT_CHUNK_SIZE,
     chunkDelayMs: reply.chunkDelayMs ?? 0,
     firstChunkDelayMs: reply.firstChunkDelayMs ?? 0,
+    doneReason: reply.doneReason ?? 'stop',
     ending: { kind: 'done' },
   }
 }
@@ -268,12 +272,12 @@ function streamPieces(script: Script): WireMessage[] {
 }
 
 /** The final stats, shaped like Ollama's (nanosecond durations). */
-function stats(startedNs: number, promptTokens: number, evalTokens: number) {
+function stats(startedNs: number, promptTokens: number, evalTokens: number, doneReason = 'stop') {
   const total = Math.max(1, Math.round(Bun.nanoseconds() - startedNs))
   const load = Math.round(total * 0.05)
   const promptEval = Math.round(total * 0.15)
   return {
-    done_reason: 'stop',
+    done_reason: doneReason,
     total_duration: total,
     load_duration: load,
     prompt_eval_count: promptTokens,
@@ -420,7 +424,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         created_at: new Date().toISOString(),
         message,
         done: true,
-        ...stats(startedNs, promptTokens, pieces.length),
+        ...stats(startedNs, promptTokens, pieces.length, script.doneReason),
       }
       return json(answer)
     }
@@ -449,7 +453,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         created_at: new Date().toISOString(),
         message: { role: 'assistant', content: '' },
         done: true,
-        ...stats(startedNs, promptTokens, pieces.length),
+        ...stats(startedNs, promptTokens, pieces.length, script.doneReason),
       }
       yield ndjsonLine(done)
     }

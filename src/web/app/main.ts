@@ -1,7 +1,7 @@
 /**
  * Entry point of the browser UI: session, API and socket clients, the app shell (sidebar +
  * main area) and a hash router (`#/`, `#/c/<thread>`, `#/notes`, `#/datasets`, `#/usage`,
- * `#/settings`, and for admins `#/admin/users|usage|audit|status`).
+ * `#/settings`, `#/settings/api-keys`, and for admins `#/admin/users|usage|audit|status`).
  */
 import { Api, type SessionAnswer } from '../client/api'
 import { SESSION_KEY, SessionManager } from '../client/session'
@@ -13,6 +13,7 @@ import { authView } from './views/auth'
 import { ChatView } from './views/chat'
 import { DatasetsView } from './views/datasets'
 import { NotesView } from './views/notes'
+import { ApiKeysView } from './views/settings-api-keys'
 import { ThreadList } from './views/threads'
 import { SettingsView } from './views/settings'
 import { UsageView } from './views/usage'
@@ -142,7 +143,8 @@ class SignedInApp {
         h('a', { href: '#/notes', class: 'page-link', dataset: { page: 'notes' } }, icon(icons.notes), 'Notes'),
         h('a', { href: '#/datasets', class: 'page-link', dataset: { page: 'datasets' } }, icon(icons.table), 'Datasets'),
         h('a', { href: '#/usage', class: 'page-link', dataset: { page: 'usage' } }, icon(icons.table), 'Usage'),
-        h('a', { href: '#/settings', class: 'page-link', dataset: { page: 'settings' } }, icon(icons.pencil), 'Settings'),
+        h('a', { href: '#/settings', class: 'page-link', dataset: { page: 'settings' } }, icon(icons.settings), 'Settings'),
+        h('a', { href: '#/settings/api-keys', class: 'page-link', dataset: { page: 'settings/api-keys' } }, icon(icons.pencil), 'API keys'),
       ),
       // Shown to admins only; the server enforces it either way (403 for members).
       user?.role === 'admin'
@@ -240,6 +242,9 @@ class SignedInApp {
     } else if (section === 'datasets') {
       view = new DatasetsView(this.ctx)
       document.title = 'Datasets · Local Chat'
+    } else if (section === 'settings' && id === 'api-keys') {
+      view = new ApiKeysView(this.ctx)
+      document.title = 'API keys · Settings · Local Chat'
     } else if (section === 'settings') {
       view = new SettingsView(this.ctx)
       document.title = 'Settings · Local Chat'
@@ -258,8 +263,11 @@ class SignedInApp {
     this.#threads.setCurrent(threadId)
     // A chat created elsewhere (another tab, the API) that the list doesn't show yet.
     if (threadId && !this.#threads.threads.some((t) => t.id === threadId)) this.#threads.refreshSoon(0)
-    for (const link of this.#sidebar.querySelectorAll<HTMLAnchorElement>('.page-link')) {
-      if (link.dataset.page === section || link.dataset.page === `${section}/${id}`) link.setAttribute('aria-current', 'page')
+    // The most specific link is the current one (`settings/api-keys` over `settings`).
+    const links = [...this.#sidebar.querySelectorAll<HTMLAnchorElement>('.page-link')]
+    const currentPage = links.some((l) => l.dataset.page === `${section}/${id}`) ? `${section}/${id}` : section
+    for (const link of links) {
+      if (link.dataset.page === currentPage) link.setAttribute('aria-current', 'page')
       else link.removeAttribute('aria-current')
     }
     this.#main.replaceChildren(view.el)

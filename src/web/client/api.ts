@@ -1,5 +1,5 @@
 import type { SessionManager } from './session'
-import type { Agent, Dataset, Message, Note, RunEvent, RunInfo, Thread, User } from './types'
+import type { Agent, ApiKey, Dataset, Message, Note, RunEvent, RunInfo, Thread, User } from './types'
 
 export class ApiError extends Error {
   constructor(
@@ -152,5 +152,16 @@ export class Api {
   }
   deleteDataset(id: string) {
     return this.request<void>(`/api/datasets/${encodeURIComponent(id)}`, { method: 'DELETE' })
+  }
+
+  // ---- API keys (Settings) ---------------------------------------------------------------
+  apiKeys(cursor?: string) {
+    return this.request<{ keys: ApiKey[]; nextCursor: string | null }>(`/api/keys?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+  }
+  createApiKey(name: string, expiresInDays?: number) {
+    return this.request<{ key: ApiKey; secret: string }>('/api/keys', { body: { name, ...(expiresInDays ? { expiresInDays } : {}) } })
+  }
+  revokeApiKey(id: string) {
+    return this.request<void>(`/api/keys/${encodeURIComponent(id)}`, { method: 'DELETE' })
   }
 }

@@ -50,6 +50,16 @@ export interface Agent {
   tools?: string[]
 }
 
+/** A personal API key as listed (PROTOCOL.md §7): never the secret. */
+export interface ApiKey {
+  id: string
+  name: string
+  prefix: string
+  createdAt: string
+  expiresAt: string | null
+  lastUsedAt: string | null
+}
+
 export interface Note {
   id: string
   title: string

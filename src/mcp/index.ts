@@ -1,0 +1,39 @@
+import type { ApiAudit } from '../auth/api-keys/audit-hook'
+import { Elysia } from 'elysia'
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
+import type { ApiKeyGuard } from '../auth/api-keys/guard'
+import type { ToolDispatcher } from '../tools/types'
+import { mcpServerFor } from './server'
+
+const methodNotAllowed = () =>
+  new Response(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: 'this MCP server is stateless: POST JSON-RPC messages to /mcp' }, id: null }), {
+    status: 405,
+    headers: { 'content-type': 'application/json', allow: 'POST' },
+  })
+
+/**
+ * POST /mcp: a Model Context Protocol server (Streamable HTTP, stateless, JSON answers) over
+ * the user's own tools, for personal API keys (PROTOCOL.md §7). GET and DELETE answer 405, as
+ * the transport allows for a server that opens no standalone streams and keeps no sessions.
+ */
+export function mcpRoutes(dispatcher: ToolDispatcher, guard: ApiKeyGuard, audit?: ApiAudit) {
+  return new Elysia({ name: 'mcp-routes' })
+    .use(guard)
+    .post(
+      '/mcp',
+      async ({ body, request, apiUser }) => {
+        const server = mcpServerFor(dispatcher, apiUser, audit)
+        const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+        await server.connect(transport)
+        try {
+          // The body was already read (and checked to be JSON) by the app's parser.
+          return await apiUser.context.run(() => transport.handleRequest(request, { parsedBody: body }))
+        } finally {
+          await server.close().catch(() => {})
+        }
+      },
+      { apiKey: true },
+    )
+    .get('/mcp', methodNotAllowed, { apiKey: true })
+    .delete('/mcp', methodNotAllowed, { apiKey: true })
+}
