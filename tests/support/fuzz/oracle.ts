@@ -74,8 +74,12 @@ export function checkViolations(world: World) {
   if (world.violations.length > 0) throw new FuzzFailure(world.violations[0])
 }
 
-/** Scans every frame that arrived on the user's sockets since the last scan. */
-export function scanSockets(world: World, user: FuzzUser) {
+/**
+ * Scans every frame that arrived on the user's sockets since the last scan. With `trim` (only
+ * between steps, when no op is waiting on a socket) scanned frames and closed sockets are dropped,
+ * so a long run keeps its memory flat.
+ */
+export function scanSockets(world: World, user: FuzzUser, trim = false) {
   for (const socket of user.sockets) {
     const frames = socket.client.frames
     for (; socket.scanned < frames.length; socket.scanned++) {
@@ -90,11 +94,16 @@ export function scanSockets(world: World, user: FuzzUser) {
         if (owner && owner.owner !== user.index) throw new FuzzFailure(`${where}: an event of user ${owner.owner}'s run ${frame.runId}`)
       }
     }
+    if (trim && socket.scanned > 1000) {
+      frames.splice(0, socket.scanned)
+      socket.scanned = 0
+    }
   }
+  if (trim) user.sockets = user.sockets.filter((s) => !s.closed || s.scanned < s.client.frames.length)
 }
 
 /** The whole post-step check: the model's violations, then every user's new frames. */
 export function checkWorld(world: World) {
   checkViolations(world)
-  for (const user of world.users) scanSockets(world, user)
+  for (const user of world.users) scanSockets(world, user, true)
 }

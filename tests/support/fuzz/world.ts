@@ -63,8 +63,10 @@ export interface FuzzUser {
   accessToken: string
   /** undefined once the session's family was revoked and a new login was refused (rate limit). */
   refreshToken: string | undefined
-  /** Refresh tokens already rotated away (replaying one revokes the family). */
+  /** Refresh tokens rotated away in the current session's family (replaying one revokes it). */
   spentRefreshTokens: string[]
+  /** Spent or revoked refresh tokens of the user's earlier, ended sessions. */
+  staleRefreshTokens: string[]
   sockets: FuzzSocket[]
   threads: Map<string, ThreadModel>
   deletedThreads: Set<string>
@@ -126,6 +128,7 @@ export class World {
       accessToken: input.accessToken,
       refreshToken: input.refreshToken,
       spentRefreshTokens: [],
+      staleRefreshTokens: [],
       sockets: [],
       threads: new Map(),
       deletedThreads: new Set(),

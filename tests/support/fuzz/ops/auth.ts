@@ -18,6 +18,9 @@ export async function login(stack: FuzzStack, user: FuzzUser): Promise<string> {
   }
   expectStatus(answer, 200)
   if (answer.json.user.id !== user.id) throw new FuzzFailure(`${answer.where}: logged in as ${answer.json.user.id}, not ${user.id}`)
+  // A new session: the old family's tokens are stale from now on.
+  user.staleRefreshTokens.push(...user.spentRefreshTokens, ...(user.refreshToken ? [user.refreshToken] : []))
+  user.spentRefreshTokens = []
   user.accessToken = answer.json.accessToken
   user.refreshToken = answer.json.refreshToken
   return 'ok'
@@ -36,6 +39,7 @@ async function rotate(ctx: StepContext, user: FuzzUser) {
  * user closes the sockets of that session and signs in again, like a browser tab would.
  */
 async function afterRevocation(ctx: StepContext, user: FuzzUser) {
+  if (user.refreshToken) user.staleRefreshTokens.push(user.refreshToken)
   user.refreshToken = undefined
   for (const socket of user.sockets) socket.client.close()
   await Promise.all(user.sockets.map((s) => s.client.closed))
@@ -69,18 +73,28 @@ export const authOps: FuzzOp[] = [
     exclusive: true,
     async run(ctx) {
       const victim = ctx.target
-      const spent = ctx.rand.pick(victim.spentRefreshTokens)
+      const current = ctx.rand.bool(0.7) && victim.spentRefreshTokens.length > 0
+      const spent = ctx.rand.pick(current ? victim.spentRefreshTokens : victim.staleRefreshTokens)
       if (!spent) return 'nothing-spent'
       const answer = await ctx.http('POST', '/api/auth/refresh', { token: null, body: { refreshToken: spent } })
       expectStatus(answer, 401)
-      if (!['refresh_token_reused', 'invalid_refresh_token', 'refresh_token_expired'].includes(answer.json.error.code)) throw new FuzzFailure(`${answer.where}: unexpected code ${answer.json.error.code}`)
-      // The victim's current refresh token must be dead now, whoever replayed the spent one.
-      if (victim.refreshToken && answer.json.error.code === 'refresh_token_reused') {
-        const probe = await ctx.http('POST', '/api/auth/refresh', { token: null, body: { refreshToken: victim.refreshToken } })
-        expectStatus(probe, 401)
+      const who = ctx.hostile ? 'foreign' : 'own'
+      if (!current) {
+        // A token of an ended session: refused. Whether the live session survives that is the
+        // server's choice; the victim just refreshes (or signs in again) and carries on.
+        if (!victim.refreshToken) return `${who}-stale-401-relogin-${await login(ctx.stack, victim)}`
+        const probe = await request(ctx.stack, victim, 'POST', '/api/auth/refresh', { token: null, body: { refreshToken: victim.refreshToken } })
+        expectStatus(probe, 200, 401)
+        if (probe.status === 401) return `${who}-stale-401-revoked-${await afterRevocation(ctx, victim)}`
+        victim.spentRefreshTokens.push(victim.refreshToken)
+        victim.accessToken = probe.json.accessToken
+        victim.refreshToken = probe.json.refreshToken
+        return `${who}-stale-401`
       }
-      await afterRevocation(ctx, victim)
-      return ctx.hostile ? 'foreign-401' : 'own-401'
+      if (answer.json.error.code !== 'refresh_token_reused') throw new FuzzFailure(`${answer.where}: a spent token of the live family gave ${answer.json.error.code}, expected refresh_token_reused`)
+      // The family is revoked (RFC 9700 §4.14.2): the victim's current refresh token is dead too.
+      if (victim.refreshToken) expectStatus(await ctx.http('POST', '/api/auth/refresh', { token: null, body: { refreshToken: victim.refreshToken } }), 401)
+      return `${who}-reused-401-relogin-${await afterRevocation(ctx, victim)}`
     },
   },
   {
@@ -101,6 +115,18 @@ export const authOps: FuzzOp[] = [
     async run(ctx) {
       const answer = await ctx.http('POST', '/api/auth/login', { token: null, body: { email: ctx.send(ctx.target.email.toLowerCase()), password: 'wrong-password-0' } })
       expectStatus(answer, 401, 429)
+      return String(answer.status)
+    },
+  },
+  {
+    name: 'auth.register-taken',
+    weight: 1,
+    async run(ctx) {
+      // Someone else's email (in another case): 409, and nothing of that account in the answer.
+      const email = ctx.send(ctx.target.email.toLowerCase())
+      const answer = await ctx.http('POST', '/api/auth/register', { token: null, body: { email: email.toUpperCase(), password: `Taken-${crypto.randomUUID()}` } })
+      expectStatus(answer, 409, 429)
+      if (answer.status === 409 && answer.json.error.code !== 'email_taken') throw new FuzzFailure(`${answer.where}: ${answer.text}`)
       return String(answer.status)
     },
   },

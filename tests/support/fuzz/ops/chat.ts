@@ -82,17 +82,19 @@ function toolPlan(ctx: StepContext): Plan {
 /** Which thread the chat goes to; `expectNotFound` when it is not the actor's live thread. */
 function threadChoice(ctx: StepContext): { threadId?: string; expectNotFound: boolean } {
   const { rand, target, actor } = ctx
-  const live = [...target.threads.keys()]
+  const own = [...actor.threads.keys()]
+  const foreign = ctx.hostile ? [...target.threads.keys()] : []
   const kind = rand.weighted([
     [3, 'new'],
-    [live.length ? 4 : 0, 'live'],
+    [own.length ? 3 : 0, 'own'],
+    [foreign.length ? 2 : 0, 'foreign'],
     [target.deletedThreads.size ? 1 : 0, 'deleted'],
     [1, 'made-up'],
   ] as const)
   if (kind === 'new') return { expectNotFound: false }
-  const threadId = kind === 'live' ? rand.pick(live)! : kind === 'deleted' ? rand.pick([...target.deletedThreads])! : crypto.randomUUID()
+  const threadId = kind === 'own' ? rand.pick(own)! : kind === 'foreign' ? rand.pick(foreign)! : kind === 'deleted' ? rand.pick([...target.deletedThreads])! : crypto.randomUUID()
   ctx.send(threadId)
-  return { threadId, expectNotFound: !(kind === 'live' && target === actor) }
+  return { threadId, expectNotFound: kind !== 'own' }
 }
 
 async function chatOp(ctx: StepContext, withTools: boolean): Promise<string> {

@@ -31,9 +31,9 @@ export const metaOps: FuzzOp[] = [
     weight: 1,
     async run(ctx) {
       // Public endpoints may be read by anyone: nothing of any user may appear in them.
-      const path = ctx.rand.pick(['/health', '/ready', '/metrics', '/', '/api/auth/oidc/config'])!
+      const path = ctx.rand.pick(['/health', '/ready', '/metrics', '/', '/api/auth/oidc/config', '/api/auth/oidc/login', '/api/auth/oidc/callback?code=x&state=y'])!
       const answer = await ctx.anon('GET', path)
-      expectStatus(answer, 200, 404, 503)
+      expectStatus(answer, 200, 302, 400, 404, 503)
       return path
     },
   },
@@ -45,6 +45,31 @@ export const metaOps: FuzzOp[] = [
       const answer = await ctx.anon('GET', path)
       expectStatus(answer, 401)
       return '401'
+    },
+  },
+  {
+    name: 'http.malformed',
+    weight: 2,
+    async run(ctx) {
+      // Bad input is a 400 and changes nothing (the owner's next list checks the model).
+      const thread = ctx.send(ctx.rand.pick([...ctx.target.threads.keys()]) ?? crypto.randomUUID())
+      const [method, path, body] = ctx.rand.pick([
+        ['POST', '/api/threads', '{"title":'],
+        ['POST', '/api/threads', { title: 42 }],
+        ['PATCH', `/api/threads/${thread}`, { title: '' }],
+        ['PATCH', `/api/threads/${thread}`, '{oops'],
+        ['POST', '/api/notes', { title: '', body: 'x' }],
+        ['POST', '/api/notes', { body: 'no title' }],
+        ['POST', '/api/datasets', { name: 'x' }],
+        ['POST', '/api/datasets', { name: 'bad', csv: '' }],
+        ['POST', '/api/auth/refresh', { refreshToken: '' }],
+        ['POST', '/api/auth/login', { email: 'not-an-email', password: 'x' }],
+        ['GET', `/api/runs/${thread}/events?after=-1`, undefined],
+      ] as const)!
+      const answer = await ctx.http(method, path, { body })
+      // A foreign thread id with a bad body may be refused for either reason; never more.
+      expectStatus(answer, 400, ...(ctx.hostile && path.includes(thread) ? [404] : []))
+      return `${method} ${path.replace(thread, ':id')} ${answer.status}`
     },
   },
   {

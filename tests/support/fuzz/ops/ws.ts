@@ -152,6 +152,18 @@ export const wsOps: FuzzOp[] = [
     },
   },
   {
+    name: 'ws.oversized',
+    weight: 1,
+    async run(ctx) {
+      // A frame over 1 MiB closes that connection (1009); the user's other sockets carry on.
+      const socket = await openSocket(ctx.stack, ctx.actor)
+      socket.client.send({ type: 'chat', requestId: 'big', content: `${ctx.actor.marker} ${'x'.repeat(1024 * 1024)}` })
+      const { code } = await closedWithin(socket.client)
+      if (code !== 1009) throw new FuzzFailure(`an oversized frame closed with ${code}, expected 1009`)
+      return '1009'
+    },
+  },
+  {
     name: 'ws.connect-bad',
     weight: 1,
     async run(ctx) {
