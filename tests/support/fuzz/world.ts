@@ -65,6 +65,8 @@ export interface FuzzUser {
   refreshToken: string | undefined
   /** Refresh tokens rotated away in the current session's family (replaying one revokes it). */
   spentRefreshTokens: string[]
+  /** Access tokens this user held before its latest refresh or login (still unexpired). */
+  oldAccessTokens: string[]
   /** Spent or revoked refresh tokens of the user's earlier, ended sessions. */
   staleRefreshTokens: string[]
   sockets: FuzzSocket[]
@@ -129,6 +131,7 @@ export class World {
       refreshToken: input.refreshToken,
       spentRefreshTokens: [],
       staleRefreshTokens: [],
+      oldAccessTokens: [],
       sockets: [],
       threads: new Map(),
       deletedThreads: new Set(),
@@ -146,6 +149,13 @@ export class World {
     this.own(user.email.toLowerCase(), index, 'account')
     this.own(user.marker, index, 'secret')
     return user
+  }
+
+  /** Replaces the user's access token, keeping the last few old ones for replays. */
+  newAccessToken(user: FuzzUser, token: string) {
+    user.oldAccessTokens.push(user.accessToken)
+    if (user.oldAccessTokens.length > 5) user.oldAccessTokens.shift()
+    user.accessToken = token
   }
 
   /** A fresh piece of this user's content: `<marker>-<n>`. */

@@ -21,7 +21,7 @@ export async function login(stack: FuzzStack, user: FuzzUser): Promise<string> {
   // A new session: the old family's tokens are stale from now on.
   user.staleRefreshTokens.push(...user.spentRefreshTokens, ...(user.refreshToken ? [user.refreshToken] : []))
   user.spentRefreshTokens = []
-  user.accessToken = answer.json.accessToken
+  stack.world.newAccessToken(user, answer.json.accessToken)
   user.refreshToken = answer.json.refreshToken
   return 'ok'
 }
@@ -30,7 +30,7 @@ async function rotate(ctx: StepContext, user: FuzzUser) {
   const answer = await ctx.http('POST', '/api/auth/refresh', { token: null, body: { refreshToken: user.refreshToken } })
   expectStatus(answer, 200)
   user.spentRefreshTokens.push(user.refreshToken!)
-  user.accessToken = answer.json.accessToken
+  ctx.world.newAccessToken(user, answer.json.accessToken)
   user.refreshToken = answer.json.refreshToken
 }
 
@@ -68,7 +68,7 @@ export const authOps: FuzzOp[] = [
   },
   {
     name: 'auth.refresh-replay',
-    weight: 1,
+    weight: 0.3,
     // Replaying another user's spent token revokes *their* family: nothing else may run meanwhile.
     exclusive: true,
     async run(ctx) {
@@ -87,7 +87,7 @@ export const authOps: FuzzOp[] = [
         expectStatus(probe, 200, 401)
         if (probe.status === 401) return `${who}-stale-401-revoked-${await afterRevocation(ctx, victim)}`
         victim.spentRefreshTokens.push(victim.refreshToken)
-        victim.accessToken = probe.json.accessToken
+        ctx.world.newAccessToken(victim, probe.json.accessToken)
         victim.refreshToken = probe.json.refreshToken
         return `${who}-stale-401`
       }
@@ -99,7 +99,7 @@ export const authOps: FuzzOp[] = [
   },
   {
     name: 'auth.logout',
-    weight: 1,
+    weight: 0.3,
     async run(ctx) {
       if (!ctx.actor.refreshToken) return `relogin-${await login(ctx.stack, ctx.actor)}`
       const answer = await ctx.http('POST', '/api/auth/logout', { token: null, body: { refreshToken: ctx.actor.refreshToken } })
@@ -111,7 +111,7 @@ export const authOps: FuzzOp[] = [
   },
   {
     name: 'auth.login-wrong-password',
-    weight: 1,
+    weight: 0.3,
     async run(ctx) {
       const answer = await ctx.http('POST', '/api/auth/login', { token: null, body: { email: ctx.send(ctx.target.email.toLowerCase()), password: 'wrong-password-0' } })
       expectStatus(answer, 401, 429)
@@ -119,8 +119,22 @@ export const authOps: FuzzOp[] = [
     },
   },
   {
-    name: 'auth.register-taken',
+    name: 'auth.old-access-token',
     weight: 1,
+    async run(ctx) {
+      // A replayed access token of the actor's own (refreshed away, or of a session that ended):
+      // it may still work until it expires, or be refused; it never shows anyone else's data.
+      const token = ctx.rand.pick(ctx.actor.oldAccessTokens)
+      if (!token) return 'none-yet'
+      const answer = await ctx.http('GET', ctx.rand.pick(['/api/me', '/api/threads', '/api/notes', '/api/datasets'])!, { token })
+      expectStatus(answer, 200, 401)
+      if (answer.status === 200 && answer.json.user && answer.json.user.id !== ctx.actor.id) throw new FuzzFailure(`${answer.where}: an old token of user ${ctx.actor.index} answered as ${answer.json.user.id}`)
+      return String(answer.status)
+    },
+  },
+  {
+    name: 'auth.register-taken',
+    weight: 0.3,
     async run(ctx) {
       // Someone else's email (in another case): 409, and nothing of that account in the answer.
       const email = ctx.send(ctx.target.email.toLowerCase())

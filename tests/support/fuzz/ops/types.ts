@@ -33,7 +33,7 @@ export interface StepContext {
 export interface FuzzOp {
   /** `area.what`, e.g. `threads.get`. */
   name: string
-  /** Relative frequency. */
+  /** Relative frequency (fractions allowed: ops that hash a password cost ~0.3 s, so they are rarer). */
   weight: number
   /** Runs alone (it changes another user's sessions, so concurrent ops could not predict their answers). */
   exclusive?: boolean
