@@ -67,7 +67,7 @@ export async function openSocket(stack: FuzzStack, user: FuzzUser): Promise<Fuzz
  * handled in order, so every answer to the frames has arrived by then. Returns the frames that
  * arrived in between (or throws if the socket closed).
  */
-export async function roundTrip(socket: FuzzSocket, frames: (object | string)[], timeoutMs = 15_000) {
+export async function roundTrip(socket: FuzzSocket, frames: (object | string)[], timeoutMs = 30_000) {
   const from = socket.client.frames.length
   for (const frame of frames) socket.client.send(frame)
   socket.client.send({ type: 'ping' })

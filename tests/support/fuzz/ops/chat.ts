@@ -20,7 +20,7 @@ export async function sendChat(ctx: StepContext, frame: { content: string; threa
   ctx.world.own(requestId, ctx.actor.index, 'id')
   socket.client.send({ type: 'chat', requestId, ...frame })
   let answer: any
-  await socket.client.until(() => (answer = socket.client.frames.find((f) => f.requestId === requestId)) !== undefined || socket.closed, 15_000, `the answer to chat ${requestId}`)
+  await socket.client.until(() => (answer = socket.client.frames.find((f) => f.requestId === requestId)) !== undefined || socket.closed, 30_000, `the answer to chat ${requestId}`)
   if (!answer) throw new FuzzFailure(`the socket of user ${ctx.actor.index} closed (${socket.client.closeCode}) instead of answering a chat`)
   if (answer.type === 'error') return { error: answer.code }
   if (answer.type !== 'run_accepted') throw new FuzzFailure(`a chat was answered with ${JSON.stringify(answer).slice(0, 200)}`)

@@ -13,7 +13,7 @@ import type { FuzzOp, StepContext } from './types'
 const MAX_SOCKETS = 3
 
 /** The socket's close, or a failure when the server keeps it open. */
-async function closedWithin(client: WsClient, ms = 10_000) {
+async function closedWithin(client: WsClient, ms = 30_000) {
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new FuzzFailure(`the server kept a socket open that it must close; frames: ${JSON.stringify(client.frames).slice(0, 300)}`)), ms)))
   try {
