@@ -56,7 +56,8 @@ export async function startFuzzStack(opts: { users?: number; env?: Record<string
   })
   const stack: FuzzStack = { server, ollama, world }
   const users = opts.users ?? 6
-  for (let i = 0; i < users; i++) {
+  // One more account than acting users: the last is the decoy (World.decoy).
+  for (let i = 0; i <= users; i++) {
     const email = `fuzz${i}-${Math.random().toString(36).slice(2, 10)}@example.test`
     const password = `Fuzz-${crypto.randomUUID()}`
     const res = await server.api('/api/auth/register', { body: { email, password, name: `fuzz ${i}` } })
@@ -65,6 +66,7 @@ export async function startFuzzStack(opts: { users?: number; env?: Record<string
     // Odd users are hostile: most of their requests name other users' ids, runs and tokens.
     world.addUser({ id: body.user.id, email, password, accessToken: body.accessToken, refreshToken: body.refreshToken, hostile: i % 2 === 1 })
   }
+  world.makeDecoy(world.users[users]!)
   for (const user of world.users) {
     const ctx = contextFor(stack, user, user, 0)
     const thread = await ctx.http('POST', '/api/threads', { body: { title: world.content(user, 'first thread') } })

@@ -89,6 +89,11 @@ const randomTag = () => Math.random().toString(36).slice(2, 10)
 
 export class World {
   readonly users: FuzzUser[] = []
+  /**
+   * An account that never acts: wrong-password attempts go against it, so login back-off never
+   * locks out a user the fuzzer still needs to sign in again.
+   */
+  decoy: FuzzUser | undefined
   readonly tokens = new Map<string, TokenOwner>()
   /** Problems found outside a request (e.g. by the scripted model): failed at the next check. */
   readonly violations: string[] = []
@@ -145,10 +150,21 @@ export class World {
       serial: 0,
     }
     this.users.push(user)
+    this.registerAccount(user)
+    return user
+  }
+
+  /** Makes `user` the decoy: its account is known (and foreign to everyone), but it never acts. */
+  makeDecoy(user: FuzzUser) {
+    this.users.splice(this.users.indexOf(user), 1)
+    this.decoy = user
+  }
+
+  private registerAccount(user: FuzzUser) {
+    const index = user.index
     this.own(user.id, index, 'account')
     this.own(user.email.toLowerCase(), index, 'account')
     this.own(user.marker, index, 'secret')
-    return user
   }
 
   /** Replaces the user's access token, keeping the last few old ones for replays. */
