@@ -49,12 +49,15 @@ function toolPlan(ctx: StepContext): Plan {
       if (kind !== 'sales') ctx.send(ref)
       const mineByName = [...actor.datasets.values()].some((d) => d.name.toLowerCase() === ref.toLowerCase())
       const ok = (kind === 'id' && target === actor) || mineByName
+      // The outcome depends on the actor's own datasets (which a later step may change) unless it
+      // names another user's dataset by id or by its unique name, or a made-up one.
+      const dependsOnOwn = kind !== 'made-up' && (target === actor || ref.toLowerCase() === 'sales')
       const args = rand.bool() ? { dataset: ref } : { dataset: ref, where: [{ column: 'region', op: '=', value: 'North' }] }
       return {
         agent: viaTriage ? undefined : 'data_analyst',
         directives: [...(viaTriage ? [call('transfer_to_data_analyst', { reason: 'data' })] : []), call('query_dataset', args)],
         foreign: target !== actor && kind !== 'sales' && kind !== 'made-up',
-        expect: { tool: 'query_dataset', ok, resultIncludes: ok ? actor.marker : undefined, datasetsVersion: kind === 'sales' || (target === actor && kind !== 'made-up') ? actor.datasetsVersion : undefined },
+        expect: { tool: 'query_dataset', ok, resultIncludes: ok ? actor.marker : undefined, datasetsVersion: dependsOnOwn ? actor.datasetsVersion : undefined },
       }
     }
     case 'list_datasets':
