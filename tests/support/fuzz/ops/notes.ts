@@ -1,0 +1,49 @@
+/** /api/notes: list, create, delete — own and foreign ids. */
+import { expectNotFound, expectStatus } from '../client'
+import { FuzzFailure } from '../world'
+import { label, pickRef } from './pick'
+import type { FuzzOp } from './types'
+
+export const noteOps: FuzzOp[] = [
+  {
+    name: 'notes.list',
+    weight: 3,
+    async run(ctx) {
+      const answer = await ctx.http('GET', '/api/notes')
+      expectStatus(answer, 200)
+      const listed = new Set<string>()
+      for (const note of answer.json.notes) {
+        listed.add(note.id)
+        // Notes saved by tools during runs are new to the model; the scan made them the actor's.
+        if (ctx.world.ownerOf(note.id)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: note ${note.id} is not user ${ctx.actor.index}'s`)
+        if (!note.title.includes(ctx.actor.marker)) throw new FuzzFailure(`${answer.where}: note ${note.id} "${note.title}" was not written by user ${ctx.actor.index}`)
+      }
+      for (const id of ctx.actor.notes.keys()) if (!listed.has(id)) throw new FuzzFailure(`${answer.where}: user ${ctx.actor.index}'s note ${id} is missing`)
+      return 'own'
+    },
+  },
+  {
+    name: 'notes.create',
+    weight: 3,
+    async run(ctx) {
+      const title = ctx.world.content(ctx.actor, 'note')
+      const answer = await ctx.http('POST', '/api/notes', { body: { title, body: ctx.world.content(ctx.actor, 'note body') } })
+      expectStatus(answer, 201)
+      ctx.actor.notes.set(answer.json.note.id, { title })
+      return 'own'
+    },
+  },
+  {
+    name: 'notes.delete',
+    weight: 2,
+    async run(ctx) {
+      const r = pickRef(ctx, ctx.target.notes.keys(), ctx.target.deletedNotes)
+      const answer = await ctx.http('DELETE', `/api/notes/${r.id}`)
+      if (!r.mine) return expectNotFound(answer), label(ctx, r)
+      expectStatus(answer, 204)
+      ctx.actor.notes.delete(r.id)
+      ctx.actor.deletedNotes.add(r.id)
+      return 'own'
+    },
+  },
+]

@@ -1,0 +1,100 @@
+/** /api/threads: list, create, get, rename, delete, messages — own and foreign ids. */
+import { expectNotFound, expectStatus } from '../client'
+import { FuzzFailure } from '../world'
+import { label, pickRef } from './pick'
+import type { FuzzOp, FuzzUser, StepContext } from './types'
+
+const ref = (ctx: StepContext) => pickRef(ctx, ctx.target.threads.keys(), ctx.target.deletedThreads)
+
+/** Every listed thread is the actor's; every thread the model knows alive is listed, with its title. */
+export function checkThreadList(ctx: StepContext, user: FuzzUser, threads: { id: string; title: string }[], where: string) {
+  const listed = new Map(threads.map((t) => [t.id, t.title]))
+  for (const id of listed.keys()) {
+    const owner = ctx.world.ownerOf(id)
+    if (owner?.owner !== user.index) throw new FuzzFailure(`${where}: user ${user.index} was shown thread ${id} of user ${owner?.owner}`)
+  }
+  for (const [id, model] of user.threads) {
+    if (!listed.has(id)) throw new FuzzFailure(`${where}: user ${user.index}'s thread ${id} is missing from their list`)
+    if (model.title && listed.get(id) !== model.title) throw new FuzzFailure(`${where}: thread ${id} is titled "${listed.get(id)}", expected "${model.title}"`)
+    model.title = listed.get(id)!
+  }
+}
+
+export const threadOps: FuzzOp[] = [
+  {
+    name: 'threads.list',
+    weight: 4,
+    async run(ctx) {
+      const answer = await ctx.http('GET', '/api/threads')
+      expectStatus(answer, 200)
+      checkThreadList(ctx, ctx.actor, answer.json.threads, answer.where)
+      return 'own'
+    },
+  },
+  {
+    name: 'threads.create',
+    weight: 3,
+    async run(ctx) {
+      const title = ctx.world.content(ctx.actor, 'thread')
+      const answer = await ctx.http('POST', '/api/threads', { body: { title } })
+      expectStatus(answer, 201)
+      ctx.actor.threads.set(answer.json.thread.id, { title })
+      return 'own'
+    },
+  },
+  {
+    name: 'threads.get',
+    weight: 4,
+    async run(ctx) {
+      const r = ref(ctx)
+      const answer = await ctx.http('GET', `/api/threads/${r.id}`)
+      if (!r.mine) return expectNotFound(answer), label(ctx, r)
+      expectStatus(answer, 200)
+      const model = ctx.actor.threads.get(r.id)!
+      if (answer.json.thread.id !== r.id || (model.title && answer.json.thread.title !== model.title)) throw new FuzzFailure(`${answer.where}: not the thread the model expects (${model.title}): ${answer.text}`)
+      return 'own'
+    },
+  },
+  {
+    name: 'threads.rename',
+    weight: 3,
+    async run(ctx) {
+      const r = ref(ctx)
+      const title = ctx.world.content(ctx.actor, 'renamed')
+      const answer = await ctx.http('PATCH', `/api/threads/${r.id}`, { body: { title } })
+      if (!r.mine) return expectNotFound(answer), label(ctx, r)
+      expectStatus(answer, 200)
+      ctx.actor.threads.set(r.id, { title })
+      return 'own'
+    },
+  },
+  {
+    name: 'threads.delete',
+    weight: 2,
+    async run(ctx) {
+      const r = ref(ctx)
+      const answer = await ctx.http('DELETE', `/api/threads/${r.id}`)
+      if (!r.mine) return expectNotFound(answer), label(ctx, r)
+      expectStatus(answer, 204)
+      ctx.actor.threads.delete(r.id)
+      ctx.actor.deletedThreads.add(r.id)
+      // Its runs (and their events) go with it.
+      for (const run of ctx.actor.runs.values()) if (run.threadId === r.id) run.deleted = true
+      return 'own'
+    },
+  },
+  {
+    name: 'threads.messages',
+    weight: 4,
+    async run(ctx) {
+      const r = ref(ctx)
+      const answer = await ctx.http('GET', `/api/threads/${r.id}/messages`)
+      if (!r.mine) return expectNotFound(answer), label(ctx, r)
+      expectStatus(answer, 200)
+      for (const m of answer.json.messages) {
+        if (m.runId && ctx.world.ownerOf(m.runId)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: message ${m.id} names run ${m.runId} of another user`)
+      }
+      return 'own'
+    },
+  },
+]
