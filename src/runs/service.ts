@@ -17,6 +17,10 @@ export interface StartRunInput {
   agent?: string
   model?: string
   requestId?: string
+  /** The message the new user message follows: absent = the thread's current leaf, null = a new root (PROTOCOL.md §6). */
+  parentId?: string | null
+  /** Regenerate: answer again the user message that this message (an answer, or the user message itself) belongs to. */
+  regenerate?: string
 }
 
 export interface ActiveRun {
@@ -24,6 +28,8 @@ export interface ActiveRun {
   context: UserContext
   controller: AbortController
   done: Promise<void>
+  /** The user message the answer hangs under (the message tree of PROTOCOL.md §6). */
+  answerParentId: string | null
 }
 
 /** Holds each user's concurrent runs against the cap; cluster mode swaps in a shared one. */
@@ -110,19 +116,18 @@ export class RunManager {
     const agentId = input.agent ?? 'triage'
     const agent = getAgent(agentId)
     if (!agent) throw new AppError(400, 'unknown_agent', `there is no agent "${agentId}"`)
-    const content = input.content.trim()
-    if (!content) throw new AppError(400, 'invalid_input', 'content must not be empty')
-    if (input.threadId && !(await this.deps.threads.exists(input.threadId))) throw new NotFoundError('thread')
+    const turn = await this.#turn(input)
+    const content = turn.content
 
     const runId = newId()
     if (!(await this.deps.limiter.tryAcquire(caller.userId, this.deps.maxRunsPerUser, runId))) {
       throw new AppError(429, 'too_many_runs', `you already have ${this.deps.maxRunsPerUser} runs in progress; wait for one to finish or cancel it`)
     }
     try {
-      const threadId = input.threadId ?? (await this.deps.threads.create(titleFrom(content))).id
-      const history = input.threadId ? await this.#history(threadId) : []
+      const threadId = turn.threadId ?? (await this.deps.threads.create(titleFrom(content))).id
+      const history = turn.historyLeaf ? await this.#history(threadId, turn.historyLeaf) : []
       const model = input.model || this.deps.defaultModel
-      await this.deps.runs.start({ id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId })
+      await this.deps.runs.start({ id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId }, turn.userMessage)
 
       const controller = new AbortController()
       const context = createUserContext({
@@ -134,7 +139,7 @@ export class RunManager {
         signal: controller.signal,
       })
       const journal = new RunJournal(runId, caller.userId, threadId, agent.id, this.persister, this.deps.publisher)
-      const active: ActiveRun = { journal, context, controller, done: Promise.resolve() }
+      const active: ActiveRun = { journal, context, controller, done: Promise.resolve(), answerParentId: turn.userMessage?.id ?? turn.answerParentId }
       this.active.set(runId, active)
       // Told before the run's first event, so a client sees run_accepted ahead of agent_started.
       onAccepted?.({ runId, threadId })
@@ -147,13 +152,47 @@ export class RunManager {
     }
   }
 
-  async #history(threadId: string): Promise<Message[]> {
+  /**
+   * Where a new turn goes in the message tree: a new user message after `parentId` (or the
+   * thread's leaf), or, for a regenerate, a new answer to an existing user message.
+   */
+  async #turn(input: StartRunInput): Promise<{
+    content: string
+    threadId?: string
+    userMessage: { id: string; parentId: string | null } | null
+    answerParentId: string | null
+    historyLeaf: string | null
+  }> {
+    if (input.regenerate) {
+      const target = await this.deps.messages.get(input.regenerate) // 404 when foreign or unknown
+      const question = target.role === 'user' ? target : target.parentId ? await this.deps.messages.get(target.parentId) : undefined
+      if (!question || question.role !== 'user') throw new AppError(400, 'invalid_input', 'this message does not answer a user message, so it cannot be regenerated')
+      return { content: question.content, threadId: target.threadId, userMessage: null, answerParentId: question.id, historyLeaf: question.parentId }
+    }
+    const content = input.content.trim()
+    if (!content) throw new AppError(400, 'invalid_input', 'content must not be empty')
+    let threadId = input.threadId
+    if (threadId && !(await this.deps.threads.exists(threadId))) throw new NotFoundError('thread')
+    let parentId: string | null = null
+    if (input.parentId) {
+      const parent = await this.deps.messages.get(input.parentId) // 404 when foreign or unknown
+      if (threadId && parent.threadId !== threadId) throw new NotFoundError('message')
+      threadId = parent.threadId
+      parentId = parent.id
+    } else if (input.parentId === undefined && threadId) {
+      parentId = await this.deps.threads.leafOf(threadId)
+    }
+    return { content, threadId, userMessage: { id: newId(), parentId }, answerParentId: null, historyLeaf: parentId }
+  }
+
+  /** The branch the model answers on, newest messages first within the budget. */
+  async #history(threadId: string, leafId: string): Promise<Message[]> {
     const budget = this.deps.historyBudgetChars ?? 12_000
-    const recent = await this.deps.messages.recent(threadId, 50)
+    const recent = await this.deps.messages.recentOnBranch(threadId, leafId, 50)
     const kept: Message[] = []
     let used = 0
     for (const m of recent.reverse()) {
-      if (m.role === 'system') continue
+      if (m.role === 'system' || !m.content) continue
       used += m.content.length
       if (used > budget && kept.length > 0) break
       kept.unshift({ role: m.role, content: m.content })
@@ -188,11 +227,21 @@ export class RunManager {
   /** Stores the answer, emits the one `agent_completed`, persists the journal, closes the row. */
   async #complete(run: ActiveRun, outcome: RunOutcome) {
     const { journal } = run
-    let content = outcome.content
-    if (!content && outcome.error) content = `⚠️ ${outcome.error.message}`
+    // The text streamed so far stays (a cancelled answer keeps it); the outcome is stored beside it.
+    const content = outcome.content
     let messageId = newId()
     try {
-      const saved = await this.deps.messages.add({ id: messageId, threadId: journal.threadId, role: 'assistant', content, agent: outcome.agent, runId: journal.runId })
+      const saved = await this.deps.messages.add({
+        id: messageId,
+        threadId: journal.threadId,
+        role: 'assistant',
+        content,
+        agent: outcome.agent,
+        runId: journal.runId,
+        parentId: run.answerParentId,
+        status: outcome.status,
+        error: outcome.error,
+      })
       messageId = saved.id
     } catch (error) {
       log.error('could not store the answer', { error: String(error) })
@@ -272,8 +321,9 @@ export class RunManager {
         const journal = new RunJournal(row.id, row.userId, row.threadId, row.agent, this.persister, this.deps.publisher, lastSeq)
         if (lastSeq === 0) journal.append({ type: 'agent_started', input: row.input })
         const error = { code, message }
-        const content = `⚠️ ${message}`
-        const saved = await this.deps.messages.add({ threadId: row.threadId, role: 'assistant', content, agent: row.agent, runId: row.id })
+        const content = ''
+        const question = await this.deps.messages.userMessageOfRun(row.id)
+        const saved = await this.deps.messages.add({ threadId: row.threadId, role: 'assistant', content, agent: row.agent, runId: row.id, parentId: question?.id ?? null, status: 'failed', error })
         journal.append({ type: 'agent_completed', status: 'failed', message: { id: saved.id, content }, error })
         await this.persister.flush()
         await this.deps.runs.finish(row.id, 'failed', error)

@@ -2,4 +2,19 @@ import { t } from 'elysia'
 
 export const threadParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
 export const createThreadBody = t.Optional(t.Object({ title: t.Optional(t.String({ maxLength: 200 })) }))
-export const renameThreadBody = t.Object({ title: t.String({ minLength: 1, maxLength: 200, error: 'title must be 1 to 200 characters' }) })
+/** At least one of the fields; a title is 1–200 characters. */
+export const updateThreadBody = t.Object(
+  {
+    title: t.Optional(t.String({ minLength: 1, maxLength: 200, error: 'title must be 1 to 200 characters' })),
+    pinned: t.Optional(t.Boolean({ error: 'pinned must be true or false' })),
+    archived: t.Optional(t.Boolean({ error: 'archived must be true or false' })),
+  },
+  { minProperties: 1, error: 'send title, pinned or archived' },
+)
+/** `?limit=&cursor=` of every list (PROTOCOL.md §5); checked by the paging helper. */
+export const pageQuery = {
+  limit: t.Optional(t.String()),
+  cursor: t.Optional(t.String({ maxLength: 1000 })),
+}
+export const threadListQuery = t.Object({ ...pageQuery, archived: t.Optional(t.Union([t.Literal('true'), t.Literal('false')])) })
+export const messageListQuery = t.Object({ ...pageQuery, leaf: t.Optional(t.String({ minLength: 1, maxLength: 64 })) })

@@ -50,17 +50,28 @@ export function runsRepository({ db, write }: Database) {
      * Starts a run in one batch: the run row, the user's message, and the thread moved to the
      * top. One write instead of three keeps run start (and the event writes queued behind it) fast.
      */
-    async start(input: { id: string; threadId: string; agent: string; model: string; input: string; nodeId?: string }): Promise<RunView> {
+    async start(
+      input: { id: string; threadId: string; agent: string; model: string; input: string; nodeId?: string },
+      /** The user message this run answers, stored here; `null` when it exists already (a regenerate). */
+      userMessage: { id: string; parentId: string | null } | null = { id: newId(), parentId: null },
+    ): Promise<RunView> {
       const userId = ownerId()
       const now = Date.now()
       const row = { ...input, userId, status: 'running' as const, createdAt: now }
-      const [[saved]] = await write((db) =>
-        db.batch([
+      const thread = and(eq(threads.id, input.threadId), eq(threads.userId, userId))
+      const touch = { updatedAt: sql`max(${threads.updatedAt} + 1, ${now})`, ...(userMessage && { leafId: userMessage.id }) }
+      const saved = await write(async (db) => {
+        if (!userMessage) {
+          const [[run]] = await db.batch([db.insert(runs).values(row).returning(), db.update(threads).set(touch).where(thread)])
+          return run
+        }
+        const [[run]] = await db.batch([
           db.insert(runs).values(row).returning(),
-          db.insert(messages).values({ id: newId(), userId, threadId: input.threadId, role: 'user', content: input.input, runId: input.id, createdAt: now }),
-          db.update(threads).set({ updatedAt: sql`max(${threads.updatedAt} + 1, ${now})` }).where(and(eq(threads.id, input.threadId), eq(threads.userId, userId))),
-        ]),
-      )
+          db.insert(messages).values({ id: userMessage.id, userId, threadId: input.threadId, role: 'user', content: input.input, runId: input.id, createdAt: now, parentId: userMessage.parentId }),
+          db.update(threads).set(touch).where(thread),
+        ])
+        return run
+      })
       return view(saved)
     },
 

@@ -3,29 +3,59 @@ import type { Database } from '../client'
 import { threads } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { NotFoundError } from '../../http/errors'
+import { toPage, type Page, type PageRequest } from '../paging'
 
 export interface ThreadView {
   id: string
   title: string
   createdAt: string
   updatedAt: string
+  pinned: boolean
+  archived: boolean
 }
 
-const view = (row: typeof threads.$inferSelect): ThreadView => ({
+type Row = typeof threads.$inferSelect
+
+const view = (row: Row): ThreadView => ({
   id: row.id,
   title: row.title,
   createdAt: iso(row.createdAt),
   updatedAt: iso(row.updatedAt),
+  pinned: row.pinned,
+  archived: row.archived,
 })
+
+/** The list's sort key (pinned first, then newest activity); the cursor carries it. */
+const listKey = (row: Row) => [row.pinned ? 1 : 0, row.updatedAt, row.id]
 
 /** Threads of the active user; another user's thread is "not found". */
 export function threadsRepository({ db, write }: Database) {
   const mine = (id: string) => and(eq(threads.id, id), eq(threads.userId, ownerId()))
 
   return {
+    /** Every thread of the user, newest activity first (exports; the API pages with `page`). */
     async list(): Promise<ThreadView[]> {
       const rows = await db.select().from(threads).where(eq(threads.userId, ownerId())).orderBy(desc(threads.updatedAt), desc(threads.id))
       return rows.map(view)
+    },
+
+    /** One page of the active or archived threads: pinned first, then newest activity. */
+    async page(page: PageRequest, opts: { archived?: boolean } = {}): Promise<Page<ThreadView>> {
+      const after = page.after && sql`(${threads.pinned}, ${threads.updatedAt}, ${threads.id}) < (${page.after[0]}, ${page.after[1]}, ${page.after[2]})`
+      const rows = await db
+        .select()
+        .from(threads)
+        .where(and(eq(threads.userId, ownerId()), eq(threads.archived, opts.archived ?? false), after))
+        .orderBy(desc(threads.pinned), desc(threads.updatedAt), desc(threads.id))
+        .limit(page.limit + 1)
+      return toPage(rows, page.limit, listKey, view)
+    },
+
+    /** The message a thread shows by default (null for an empty thread). */
+    async leafOf(id: string): Promise<string | null> {
+      const [row] = await db.select({ leafId: threads.leafId }).from(threads).where(mine(id))
+      if (!row) throw new NotFoundError('thread')
+      return row.leafId ?? null
     },
 
     async get(id: string): Promise<ThreadView> {
@@ -47,8 +77,16 @@ export function threadsRepository({ db, write }: Database) {
     },
 
     async rename(id: string, title: string): Promise<ThreadView> {
+      return this.update(id, { title })
+    },
+
+    /** A new title counts as activity; pinning and archiving do not move the thread. */
+    async update(id: string, changes: { title?: string; pinned?: boolean; archived?: boolean }): Promise<ThreadView> {
       const where = mine(id)
-      const [row] = await write((db) => db.update(threads).set({ title, updatedAt: Date.now() }).where(where).returning())
+      const set = { ...changes, ...(changes.title !== undefined && { updatedAt: Date.now() }) }
+      const [row] = Object.keys(set).length
+        ? await write((db) => db.update(threads).set(set).where(where).returning())
+        : await db.select().from(threads).where(where)
       if (!row) throw new NotFoundError('thread')
       return view(row)
     },
