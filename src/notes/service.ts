@@ -1,5 +1,6 @@
 import type { NoteHit, NoteView, NotesRepository } from '../db/repositories/notes'
 import { InvalidInputError } from '../http/errors'
+import { pageRequest } from '../db/paging'
 
 export const NOTE_TITLE_MAX = 200
 export const NOTE_BODY_MAX = 20_000
@@ -10,6 +11,9 @@ export const NOTE_SEARCH_MAX = 50
 export function notesService(notes: NotesRepository) {
   return {
     list: (): Promise<NoteView[]> => notes.list(),
+
+    /** `?limit=&cursor=` (PROTOCOL.md §5). */
+    page: (query: { limit?: string; cursor?: string } = {}) => notes.page(pageRequest(query, 2)),
 
     async create(input: { title: string; body: string }): Promise<NoteView> {
       const title = input.title?.trim() ?? ''

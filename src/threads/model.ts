@@ -1,4 +1,5 @@
 import { t } from 'elysia'
+import { pageQuery } from '../http/page-query'
 
 export const threadParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
 export const createThreadBody = t.Optional(t.Object({ title: t.Optional(t.String({ maxLength: 200 })) }))
@@ -11,10 +12,5 @@ export const updateThreadBody = t.Object(
   },
   { minProperties: 1, error: 'send title, pinned or archived' },
 )
-/** `?limit=&cursor=` of every list (PROTOCOL.md §5); checked by the paging helper. */
-export const pageQuery = {
-  limit: t.Optional(t.String()),
-  cursor: t.Optional(t.String({ maxLength: 1000 })),
-}
 export const threadListQuery = t.Object({ ...pageQuery, archived: t.Optional(t.Union([t.Literal('true'), t.Literal('false')])) })
 export const messageListQuery = t.Object({ ...pageQuery, leaf: t.Optional(t.String({ minLength: 1, maxLength: 64 })) })
