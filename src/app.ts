@@ -15,6 +15,9 @@ import { oidcService } from './auth/oidc/service'
 import { oidcRoutes } from './auth/oidc'
 import { threadsService } from './threads/service'
 import { threadRoutes } from './threads'
+import { searchRepository } from './db/repositories/search'
+import { searchService } from './search/service'
+import { searchRoutes } from './search'
 import { healthRoutes, type ReadinessProbe } from './health'
 import { errorHandler, MAX_BODY_BYTES } from './http/errors'
 import { log } from './log'
@@ -51,6 +54,7 @@ export async function createServices(config: Config, database?: Database) {
     journal: runJournalStore(db),
     notes: notesRepository(db),
     datasets: datasetsRepository(db),
+    search: searchRepository(db),
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
@@ -80,6 +84,7 @@ export async function createServices(config: Config, database?: Database) {
     auth,
     oidc: config.oidc ? oidcService({ config: config.oidc, users: repos.users, auth, allowSignup: config.allowSignup }) : undefined,
     threads: threadsService(repos.threads, repos.messages),
+    search: searchService(repos.search),
   }
 }
 
@@ -169,6 +174,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(authRoutes(services.auth, guard))
     .use(oidcRoutes(services.oidc))
     .use(threadRoutes(services.threads, guard))
+    .use(searchRoutes(services.search, guard))
     .use(noteRoutes(services.notes, guard))
     .use(datasetRoutes(services.datasets, guard))
     .use(agentRoutes(guard))
