@@ -173,7 +173,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
     .use(authRoutes(services.auth, guard))
     .use(oidcRoutes(services.oidc))
-    .use(threadRoutes(services.threads, guard))
+    .use(threadRoutes(services.threads, guard, { importMaxBytes: services.config.importMaxBytes }))
     .use(searchRoutes(services.search, guard))
     .use(noteRoutes(services.notes, guard))
     .use(datasetRoutes(services.datasets, guard))
@@ -205,7 +205,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     if (recovered > 0) log.warn('closed runs interrupted by the last stop', { count: recovered })
   }
   const app = createApp(services, runtime)
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 4 * MAX_BODY_BYTES })
+  // Bun's own cap sits above every route's limit (imports take IMPORT_MAX_BYTES); routes answer 413 themselves.
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: Math.max(4 * MAX_BODY_BYTES, config.importMaxBytes + 1024 * 1024) })
   const port = app.server!.port!
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   let stopping: Promise<void> | undefined

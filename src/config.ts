@@ -51,6 +51,8 @@ export interface Config {
   wsMaxBufferedBytes: number
   /** How long a finished run's events stay in memory for resumes (then the database serves them). */
   journalGraceMs: number
+  /** Largest body `POST /api/threads/import` reads (IMPORT_MAX_BYTES). */
+  importMaxBytes: number
   oidc?: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; linkByEmail: boolean }
   alertWebhookUrl?: string
   /** Alert rules (docs/operations.md#alerts). */
@@ -200,6 +202,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxAgentSteps: intVar(env, 'MAX_AGENT_STEPS', 8, 1, 100),
     shutdownGraceMs: intVar(env, 'SHUTDOWN_GRACE_MS', 10_000, 0),
     journalGraceMs: intVar(env, 'JOURNAL_GRACE_MS', 60_000, 0),
+    importMaxBytes: intVar(env, 'IMPORT_MAX_BYTES', 26_214_400, 1024, 1024 * 1024 * 1024),
     wsMaxBufferedBytes: intVar(env, 'WS_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 1024),
     oidc:
       oidcSet.length === oidcVars.length

@@ -52,6 +52,9 @@ export class ServiceUnavailableError extends AppError {
 /** Largest request body the API takes (a CSV upload is the biggest legitimate one). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024
 
+/** Routes that take larger bodies and read and limit them themselves (src/http/read-body.ts). */
+export const OWN_BODY_LIMIT_PATHS = new Set(['/api/threads/import'])
+
 export function errorBody(code: string, message: string) {
   return { error: { code, message } }
 }
@@ -80,10 +83,10 @@ export const errorHandler = new Elysia({ name: 'error-handler' })
   // Bodies over the limit get the error envelope; Bun itself only cuts bodies far past it.
   .onRequest(({ request }) => {
     const length = Number(request.headers.get('content-length') ?? 0)
-    if (length > MAX_BODY_BYTES) return json(413, errorBody('payload_too_large', `the request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`))
+    if (length > MAX_BODY_BYTES && !OWN_BODY_LIMIT_PATHS.has(new URL(request.url).pathname)) return json(413, errorBody('payload_too_large', `the request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`))
   })
-  .onParse({ as: 'global' }, async ({ request, contentType }) => {
-    if (!contentType?.toLowerCase().startsWith('application/json')) return
+  .onParse({ as: 'global' }, async ({ request, contentType, path }) => {
+    if (!contentType?.toLowerCase().startsWith('application/json') || OWN_BODY_LIMIT_PATHS.has(path)) return
     const text = await request.text()
     if (text.trim() === '') return {}
     try {

@@ -1,10 +1,11 @@
 import { Elysia } from 'elysia'
 import type { AuthGuard } from '../auth/guard'
 import type { ThreadsService } from './service'
-import { createThreadBody, messageListQuery, threadListQuery, threadParams, updateThreadBody } from './model'
+import { createThreadBody, exportQuery, messageListQuery, threadListQuery, threadParams, updateThreadBody } from './model'
+import { readBodyLimited } from '../http/read-body'
 
 /** /api/threads (PROTOCOL.md §2, §5 paging, §6 branches). */
-export function threadRoutes(threads: ThreadsService, guard: AuthGuard) {
+export function threadRoutes(threads: ThreadsService, guard: AuthGuard, opts: { importMaxBytes: number }) {
   return new Elysia({ name: 'thread-routes' })
     .use(guard)
     .get('/api/threads', async ({ query }) => {
@@ -26,4 +27,16 @@ export function threadRoutes(threads: ThreadsService, guard: AuthGuard) {
       const page = await threads.messages(params.id, query)
       return { messages: page.items, nextCursor: page.nextCursor }
     }, { auth: true, params: threadParams, query: messageListQuery })
+    .get('/api/threads/:id/export', async ({ params, query }) => {
+      const file = await threads.export(params.id, query.format)
+      return new Response(file.body, {
+        headers: { 'content-type': file.type, 'content-disposition': `attachment; filename="${file.fileName}"`, 'cache-control': 'no-store' },
+      })
+    }, { auth: true, params: threadParams, query: exportQuery })
+    // Larger than other bodies: read here, limited as it streams (the global parser skips this path).
+    .post('/api/threads/import', async ({ request, set }) => {
+      const created = await threads.import(await readBodyLimited(request, opts.importMaxBytes))
+      set.status = 201
+      return { threads: created }
+    }, { auth: true, parse: () => ({ deferred: true }) })
 }

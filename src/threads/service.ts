@@ -2,6 +2,8 @@ import type { ThreadsRepository } from '../db/repositories/threads'
 import type { MessagesRepository } from '../db/repositories/messages'
 import { InvalidInputError, NotFoundError } from '../http/errors'
 import { pageRequest } from '../db/paging'
+import { exportFileName, threadExport, threadMarkdown } from './export'
+import { InvalidImportError, readImport } from './import'
 
 export const DEFAULT_THREAD_TITLE = 'New chat'
 
@@ -32,6 +34,35 @@ export function threadsService(threads: ThreadsRepository, messages: MessagesRep
         if (!message || message.threadId !== threadId) throw new NotFoundError('message')
       }
       return messages.branchPage(threadId, leaf, page)
+    },
+
+    /** The whole thread as a download: every branch in JSON, the current branch in Markdown. */
+    async export(threadId: string, format: 'json' | 'markdown' = 'json'): Promise<{ fileName: string; type: string; body: string }> {
+      const thread = await threads.get(threadId)
+      const leaf = await threads.leafOf(threadId)
+      if (format === 'markdown') {
+        const branch = leaf ? await messages.branch(threadId, leaf) : []
+        return { fileName: exportFileName(thread.title, 'md'), type: 'text/markdown; charset=utf-8', body: threadMarkdown(thread, branch) }
+      }
+      const all = await messages.listForThread(threadId)
+      return { fileName: exportFileName(thread.title, 'json'), type: 'application/json; charset=utf-8', body: JSON.stringify(threadExport(thread, leaf, all), null, 2) }
+    },
+
+    /** The same document for the account export (`GET /api/me/export`): one per thread. */
+    async exportDocument(threadId: string) {
+      const thread = await threads.get(threadId)
+      return threadExport(thread, await threads.leafOf(threadId), await messages.listForThread(threadId))
+    },
+
+    /** Imports JSON text (ours or ChatGPT's): all threads land in one transaction, or none. */
+    async import(text: string): Promise<{ id: string; title: string }[]> {
+      let body: unknown
+      try {
+        body = JSON.parse(text)
+      } catch {
+        throw new InvalidImportError('the file is not valid JSON')
+      }
+      return threads.importMany(readImport(body))
     },
   }
 }

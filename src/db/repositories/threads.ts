@@ -1,6 +1,6 @@
 import { and, desc, eq, sql } from 'drizzle-orm'
 import type { Database } from '../client'
-import { threads } from '../schema'
+import { messages, threads } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { NotFoundError } from '../../http/errors'
 import { toPage, type Page, type PageRequest } from '../paging'
@@ -15,6 +15,28 @@ export interface ThreadView {
 }
 
 type Row = typeof threads.$inferSelect
+
+/** A thread read from an import file, in a neutral shape (src/threads/import.ts builds it). */
+export interface ImportedMessage {
+  /** The id in the source; only used to rebuild the tree (new ids are given on import). */
+  key: string
+  parentKey: string | null
+  role: 'user' | 'assistant' | 'system'
+  content: string
+  agent?: string
+  status?: 'completed' | 'failed' | 'cancelled'
+  error?: { code: string; message: string }
+  createdAt: number
+}
+
+export interface ImportedThread {
+  title: string
+  createdAt: number
+  updatedAt: number
+  /** The message the thread shows by default (the source's current branch). */
+  leafKey: string | null
+  messages: ImportedMessage[]
+}
 
 const view = (row: Row): ThreadView => ({
   id: row.id,
@@ -95,6 +117,41 @@ export function threadsRepository({ db, write }: Database) {
     async touch(id: string): Promise<void> {
       const where = mine(id)
       await write((db) => db.update(threads).set({ updatedAt: sql`max(${threads.updatedAt} + 1, ${Date.now()})` }).where(where))
+    },
+
+    /**
+     * Writes imported threads with all their messages in one transaction: all of it lands, or
+     * (on any failure) none of it. Everything gets new ids; times are the source's.
+     */
+    async importMany(imported: ImportedThread[]): Promise<{ id: string; title: string }[]> {
+      const userId = ownerId()
+      const created: { id: string; title: string }[] = []
+      const statements: any[] = []
+      for (const t of imported) {
+        const id = newId()
+        const ids = new Map(t.messages.map((m) => [m.key, newId()]))
+        statements.push(
+          db.insert(threads).values({ id, userId, title: t.title, createdAt: t.createdAt, updatedAt: t.updatedAt, leafId: t.leafKey ? (ids.get(t.leafKey) ?? null) : null }),
+        )
+        const rows = t.messages.map((m) => ({
+          id: ids.get(m.key)!,
+          userId,
+          threadId: id,
+          role: m.role,
+          content: m.content,
+          agent: m.agent,
+          createdAt: m.createdAt,
+          parentId: m.parentKey ? (ids.get(m.parentKey) ?? null) : null,
+          status: m.status,
+          errorCode: m.error?.code,
+          errorMessage: m.error?.message,
+        }))
+        // Bounded statements: SQLite caps the bound parameters of one statement.
+        for (let i = 0; i < rows.length; i += 200) statements.push(db.insert(messages).values(rows.slice(i, i + 200)))
+        created.push({ id, title: t.title })
+      }
+      if (statements.length) await write((db) => db.batch(statements as [any, ...any[]]))
+      return created
     },
 
     /** Messages, runs and events go with it (composite foreign keys cascade). */
