@@ -18,6 +18,9 @@ import { threadRoutes } from './threads'
 import { searchRepository } from './db/repositories/search'
 import { searchService } from './search/service'
 import { searchRoutes } from './search'
+import { sharesRepository } from './db/repositories/shares'
+import { sharesService } from './shares/service'
+import { shareRoutes } from './shares'
 import { healthRoutes, type ReadinessProbe } from './health'
 import { errorHandler, MAX_BODY_BYTES } from './http/errors'
 import { log } from './log'
@@ -55,6 +58,7 @@ export async function createServices(config: Config, database?: Database) {
     notes: notesRepository(db),
     datasets: datasetsRepository(db),
     search: searchRepository(db),
+    shares: sharesRepository(db),
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
@@ -85,6 +89,7 @@ export async function createServices(config: Config, database?: Database) {
     oidc: config.oidc ? oidcService({ config: config.oidc, users: repos.users, auth, allowSignup: config.allowSignup }) : undefined,
     threads: threadsService(repos.threads, repos.messages),
     search: searchService(repos.search),
+    shares: sharesService({ shares: repos.shares, threads: repos.threads, messages: repos.messages }),
   }
 }
 
@@ -175,10 +180,11 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(oidcRoutes(services.oidc))
     .use(threadRoutes(services.threads, guard, { importMaxBytes: services.config.importMaxBytes }))
     .use(searchRoutes(services.search, guard))
+    .use(shareRoutes(services.shares, guard))
     .use(noteRoutes(services.notes, guard))
     .use(datasetRoutes(services.datasets, guard))
     .use(agentRoutes(guard))
-    .use(webRoutes())
+    .use(webRoutes({ shareExists: (id) => services.shares.exists(id) }))
 }
 
 export interface RunningServer {

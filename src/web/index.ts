@@ -5,6 +5,7 @@
  *
  *   GET /               the page (no-cache + ETag, strict Content-Security-Policy)
  *   GET /assets/:file   hashed JS/CSS/source maps (cached for a year, immutable)
+ *   GET /s/:id          the public page of a shared chat (404 when the share is unknown or revoked)
  *
  * Client-side routes live in the URL hash (`/#/c/<thread>`, `/#/notes`…), so the UI never
  * shadows `/api/*`, `/ws`, `/health`, `/ready` or `/metrics`.
@@ -23,11 +24,14 @@ export interface WebAsset {
 
 export interface WebBundle {
   html: WebAsset
+  /** The public share page (`/s/:id`). */
+  shareHtml: WebAsset
   assets: Map<string, WebAsset>
   builtInMs: number
 }
 
 const ENTRY = join(import.meta.dir, 'app', 'index.html')
+const SHARE_ENTRY = join(import.meta.dir, 'app', 'share.html')
 const ASSET_PREFIX = '/assets/'
 
 const SECURITY_HEADERS = {
@@ -67,7 +71,7 @@ export function loadWebBundle(): Promise<WebBundle> {
 export async function buildWebBundle(): Promise<WebBundle> {
   const started = performance.now()
   const result = await Bun.build({
-    entrypoints: [ENTRY],
+    entrypoints: [ENTRY, SHARE_ENTRY],
     target: 'browser',
     minify: true,
     sourcemap: 'linked',
@@ -80,6 +84,7 @@ export async function buildWebBundle(): Promise<WebBundle> {
     throw new Error(`web UI build failed:\n${messages}`)
   }
   let html: WebAsset | undefined
+  let shareHtml: WebAsset | undefined
   const assets = new Map<string, WebAsset>()
   for (const output of result.outputs) {
     const body = new Uint8Array(await output.arrayBuffer())
@@ -90,13 +95,15 @@ export async function buildWebBundle(): Promise<WebBundle> {
       type: output.type || 'application/octet-stream',
       etag: `"${Bun.hash(body).toString(36)}"`,
     }
-    if (name.endsWith('.html')) html = { ...asset, type: 'text/html; charset=utf-8' }
-    else assets.set(name, asset)
+    if (name.endsWith('.html')) {
+      if (name.startsWith('share')) shareHtml = { ...asset, type: 'text/html; charset=utf-8' }
+      else html = { ...asset, type: 'text/html; charset=utf-8' }
+    } else assets.set(name, asset)
   }
-  if (!html) throw new Error('web UI build produced no HTML page')
+  if (!html || !shareHtml) throw new Error('web UI build produced no HTML page')
   const builtInMs = Math.round(performance.now() - started)
   log.debug('web UI built', { ms: builtInMs, assets: [...assets.keys()] })
-  return { html, assets, builtInMs }
+  return { html, shareHtml, assets, builtInMs }
 }
 
 function respond(request: Request, asset: WebAsset, headers: Record<string, string>): Response {
@@ -144,9 +151,26 @@ async function asset({ request, params }: { request: Request; params: { file: st
   return respond(request, found, { 'cache-control': 'public, max-age=31536000, immutable' })
 }
 
-/** The web UI plugin: `/` and `/assets/*`. */
-export function webRoutes() {
+const NOT_SHARED = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Link not available</title></head>
+<body><main><h1>This link is not available</h1><p>The chat it pointed to is no longer shared, or the link is wrong.</p><p><a href="/">Go to Local Chat</a></p></main></body></html>`
+
+/** The web UI plugin: `/`, `/assets/*`, and `/s/:id` when given a way to check shares. */
+export function webRoutes(opts: { shareExists?: (id: string) => Promise<boolean> } = {}) {
+  async function sharePage({ request, params }: { request: Request; params: { id: string } }) {
+    const exists = params.id.length <= 64 && opts.shareExists ? await opts.shareExists(params.id) : false
+    if (!exists) {
+      return new Response(NOT_SHARED, { status: 404, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...SECURITY_HEADERS, 'content-security-policy': CSP } })
+    }
+    try {
+      const bundle = await loadWebBundle()
+      return respond(request, bundle.shareHtml, { 'cache-control': 'no-store', 'content-security-policy': CSP })
+    } catch (error) {
+      return buildFailed(error)
+    }
+  }
+
   return new Elysia({ name: 'web' })
+    .get('/s/:id', sharePage)
     .onStart(() => {
       // Warm the bundle in the background so the first page load is quick; never blocks start-up.
       void loadWebBundle().catch((error) => log.error('web UI build failed', { error: String(error?.message ?? error) }))
