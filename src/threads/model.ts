@@ -14,4 +14,9 @@ export const updateThreadBody = t.Object(
 )
 export const threadListQuery = t.Object({ ...pageQuery, archived: t.Optional(t.Union([t.Literal('true'), t.Literal('false')])) })
 export const exportQuery = t.Object({ format: t.Optional(t.Union([t.Literal('json'), t.Literal('markdown')], { error: 'format is json or markdown' })) })
-export const messageListQuery = t.Object({ ...pageQuery, leaf: t.Optional(t.String({ minLength: 1, maxLength: 64 })) })
+export const messageListQuery = t.Object({
+  ...pageQuery,
+  leaf: t.Optional(t.String({ minLength: 1, maxLength: 64 })),
+  /** `latest`: continue the branch below `leaf` to its newest message (a client switching branches). */
+  follow: t.Optional(t.Literal('latest', { error: 'follow is "latest" or absent' })),
+})

@@ -24,14 +24,15 @@ export function threadsService(threads: ThreadsRepository, messages: MessagesRep
     },
     remove: (id: string) => threads.remove(id),
     /** One page of a branch (default: the thread's current one), root first (PROTOCOL.md §6). */
-    async messages(threadId: string, query: { limit?: string; cursor?: string; leaf?: string } = {}) {
+    async messages(threadId: string, query: { limit?: string; cursor?: string; leaf?: string; follow?: string } = {}) {
       const page = pageRequest(query, 2)
-      const leaf = query.leaf ?? (await threads.leafOf(threadId)) // 404 for a missing or foreign thread
+      let leaf = query.leaf ?? (await threads.leafOf(threadId)) // 404 for a missing or foreign thread
       if (!leaf) return { items: [], nextCursor: null }
       if (query.leaf) {
         await threads.get(threadId)
         const message = await messages.get(query.leaf).catch(() => undefined)
         if (!message || message.threadId !== threadId) throw new NotFoundError('message')
+        if (query.follow === 'latest') leaf = await messages.latestBelow(threadId, query.leaf)
       }
       return messages.branchPage(threadId, leaf, page)
     },

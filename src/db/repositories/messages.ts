@@ -109,6 +109,25 @@ export function messagesRepository({ db, client, write }: Database) {
   }
 
   return {
+    /**
+     * The newest message below `id` (following the newest child at each step), or `id` itself
+     * when it has none: where a branch that passes through `id` currently ends.
+     */
+    async latestBelow(threadId: string, id: string): Promise<string> {
+      const userId = ownerId()
+      const result = await client.execute({
+        sql: `WITH RECURSIVE down(id, depth) AS (
+                SELECT ?, 0
+                UNION ALL
+                SELECT (SELECT c.id FROM messages c WHERE c.user_id = ? AND c.thread_id = ? AND c.parent_id = down.id ORDER BY c.created_at DESC, c.id DESC LIMIT 1), depth + 1
+                FROM down WHERE down.id IS NOT NULL AND depth < 100000
+              )
+              SELECT id FROM down WHERE id IS NOT NULL ORDER BY depth DESC LIMIT 1`,
+        args: [id, userId, threadId],
+      })
+      return String(result.rows[0]?.id ?? id)
+    },
+
     /** Every message of a thread (all branches), oldest first: export and tests. */
     async listForThread(threadId: string): Promise<MessageView[]> {
       const rows = await db.select().from(messages).where(mineIn(threadId)).orderBy(asc(messages.createdAt), asc(messages.id))

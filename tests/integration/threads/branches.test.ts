@@ -165,3 +165,21 @@ describe('outcomes stay', () => {
     }
   })
 })
+
+describe('switching branches', () => {
+  test('?leaf=<sibling>&follow=latest continues that branch to its newest message', async () => {
+    const first = await run(ws, { type: 'chat', content: 'base' })
+    const threadId = first.threadId
+    await run(ws, { type: 'chat', content: 'left', threadId })
+    await run(ws, { type: 'chat', content: 'left more', threadId })
+    const base = await branch(threadId)
+    await run(ws, { type: 'chat', content: 'right', threadId, parentId: base[1].id })
+    const right = await branch(threadId)
+    const leftQuestion = right[2].siblingIds.find((id: string) => id !== right[2].id)
+    const followed = (await expectJson(await api(`/api/threads/${threadId}/messages?leaf=${leftQuestion}&follow=latest`))).messages
+    expect(followed.map((m: any) => m.content)).toEqual(['base', 'echo: base', 'left', 'echo: left', 'left more', 'echo: left more'])
+    const exact = await branch(threadId, leftQuestion)
+    expect(exact.map((m: any) => m.content)).toEqual(['base', 'echo: base', 'left'])
+    expect((await api(`/api/threads/${threadId}/messages?follow=sideways&leaf=${leftQuestion}`)).status).toBe(400)
+  })
+})
