@@ -208,9 +208,10 @@ class SignedInApp {
 
   route() {
     const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ''))
-    const [section, id] = hash.split('/')
+    // `#/c/<thread>/<message>`: the branch through that message (a version switch or a search jump).
+    const [section, id, leaf] = hash.split('/')
     const current = this.#view
-    if (section === 'c' && id && current instanceof ChatView && current.threadId === id) return
+    if (section === 'c' && id && current instanceof ChatView && current.threadId === id && current.leaf === (leaf || undefined)) return
     current?.dispose()
     let view: View
     let threadId: string | undefined
@@ -222,7 +223,7 @@ class SignedInApp {
       document.title = 'Datasets · Local Chat'
     } else {
       threadId = section === 'c' && id ? id : undefined
-      view = new ChatView(this.ctx, threadId)
+      view = new ChatView(this.ctx, threadId, (threadId && leaf) || undefined)
       document.title = 'Local Chat'
     }
     this.#view = view

@@ -5,6 +5,7 @@
 import type { RunEvent } from '../../client/types'
 import { formatDuration, h, icon, icons, prettyJson } from '../dom'
 import { setMarkdown } from '../markdown'
+import { enhanceCodeBlocks } from '../code-blocks'
 
 export type AgentNamer = (id: string) => string
 
@@ -150,7 +151,7 @@ export class RunView {
     if (this.#frame) return
     const flush = () => {
       this.#frame = 0
-      for (const b of this.#renderQueued) setMarkdown(b.el, b.text)
+      for (const b of this.#renderQueued) renderAnswer(b.el, b.text)
       this.#renderQueued.clear()
     }
     // Background tabs don't run animation frames; a timer keeps them current.
@@ -163,7 +164,7 @@ export class RunView {
     cancelAnimationFrame(this.#frame)
     clearTimeout(this.#frame)
     this.#frame = 0
-    for (const b of this.#renderQueued) setMarkdown(b.el, b.text)
+    for (const b of this.#renderQueued) renderAnswer(b.el, b.text)
     this.#renderQueued.clear()
   }
 
@@ -223,25 +224,60 @@ export class RunView {
     const took = this.#startedAt && Date.parse(event.ts) ? ` · ${formatDuration(Date.parse(event.ts) - this.#startedAt)}` : ''
     if (event.status === 'completed') {
       this.#statusEl.replaceChildren(icon(icons.check), `Completed${took}`)
-    } else if (event.status === 'cancelled') {
-      this.#statusEl.replaceChildren(icon(icons.stop), 'Cancelled')
     } else {
-      this.#statusEl.replaceChildren(icon(icons.alert), h('span', null, `Failed: ${event.error?.message ?? 'the run failed'}`))
+      this.#statusEl.replaceChildren(...outcomeContent(event.status, event.error))
     }
     this.#statusEl.className = `run-status status-${event.status}`
   }
 
-  /** A finished answer from the thread history (no events at hand). */
-  static fromMessage(message: { content: string; agent?: string; runId?: string }, agentName: AgentNamer): HTMLElement {
-    const answer = h('div', { class: 'answer markdown' })
-    setMarkdown(answer, message.content)
+  /** A finished answer from the thread history (no events at hand), with how it ended. */
+  static fromMessage(message: { content: string; agent?: string; runId?: string; status?: string; error?: { code: string; message: string } }, agentName: AgentNamer): HTMLElement {
+    const status = message.status ?? 'completed'
+    const blocks = h('div', { class: 'run-blocks' })
+    if (message.content) {
+      const answer = h('div', { class: 'answer markdown' })
+      renderAnswer(answer, message.content)
+      blocks.append(answer)
+    }
     return h(
       'article',
-      { class: 'turn turn-assistant', dataset: { runId: message.runId, status: 'completed' }, 'aria-label': 'Assistant answer' },
+      { class: 'turn turn-assistant', dataset: { runId: message.runId, status }, 'aria-label': 'Assistant answer' },
       h('div', { class: 'turn-meta' }, h('span', { class: 'agent-badge' }, message.agent ? agentName(message.agent) : 'Assistant')),
-      h('div', { class: 'run-blocks' }, answer),
+      blocks,
+      status === 'completed' ? null : h('div', { class: `run-status status-${status}`, role: 'status' }, ...outcomeContent(status, message.error)),
     )
   }
+}
+
+function renderAnswer(el: HTMLElement, text: string) {
+  setMarkdown(el, text)
+  enhanceCodeBlocks(el)
+}
+
+/** What a person needs to know about a failure, in plain words; the operator's hint is behind "Details". */
+function plainFailure(code: string | undefined): string {
+  switch (code) {
+    case 'llm_unavailable':
+    case 'circuit_open':
+      return 'The AI model is not reachable right now. Try again in a moment.'
+    case 'timeout':
+      return 'This took too long and was stopped.'
+    case 'server_restart':
+    case 'server_shutdown':
+    case 'node_lost':
+      return 'The server restarted before this answer was finished.'
+    case 'quota_exceeded':
+      return 'You have reached your usage limit for now.'
+    default:
+      return 'Something went wrong while answering.'
+  }
+}
+
+/** The status line of a run that did not complete: Cancelled, or Failed with one plain sentence. */
+function outcomeContent(status: string, error: { code?: string; message?: string } | undefined): Node[] {
+  if (status === 'cancelled') return [icon(icons.stop), h('span', null, 'Cancelled')]
+  const details = error?.message ? h('details', { class: 'failure-details' }, h('summary', null, 'Details'), h('p', null, error.message)) : null
+  return [icon(icons.alert), h('span', { class: 'failure' }, h('span', { class: 'failure-text' }, `Failed: ${plainFailure(error?.code)}`), details)]
 }
 
 /** One line per argument: `groupBy: ["region"]`. */
