@@ -13,6 +13,7 @@ import { ChatView } from './views/chat'
 import { DatasetsView } from './views/datasets'
 import { NotesView } from './views/notes'
 import { ThreadList } from './views/threads'
+import { SearchBox } from './views/search'
 
 const ACTIVE_RUNS_KEY = 'chat-active-runs'
 const root = document.getElementById('app')!
@@ -67,6 +68,7 @@ class SignedInApp {
   readonly ctx: AppContext
   readonly socket: ChatSocket
   #threads: ThreadList
+  #search: SearchBox
   #main: HTMLElement
   #sidebar: HTMLElement
   #menuBtn: HTMLButtonElement
@@ -95,6 +97,8 @@ class SignedInApp {
       },
       onError: toast,
     })
+
+    this.#search = new SearchBox(api, { onActive: (active) => this.#sidebar.classList.toggle('searching', active) })
 
     this.ctx = {
       api,
@@ -126,12 +130,14 @@ class SignedInApp {
       { class: 'sidebar', id: 'sidebar', 'aria-label': 'Chats and pages' },
       h('div', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'Local Chat'),
       newChat,
+      this.#search.el,
       this.#threads.el,
       h(
         'nav',
         { class: 'pages', 'aria-label': 'Pages' },
         h('a', { href: '#/notes', class: 'page-link', dataset: { page: 'notes' } }, icon(icons.notes), 'Notes'),
         h('a', { href: '#/datasets', class: 'page-link', dataset: { page: 'datasets' } }, icon(icons.table), 'Datasets'),
+        this.#importControl(),
       ),
       h('div', { class: 'account' }, h('div', { class: 'account-who' }, h('span', { class: 'account-name' }, user?.name ?? ''), h('span', { class: 'account-email muted' }, user?.email ?? '')), signOut),
     )
@@ -159,6 +165,16 @@ class SignedInApp {
         if (change.kind === 'token') this.socket.updateToken(change.session.accessToken)
       }),
     )
+    // Ctrl/Cmd+K: search, from anywhere in the app.
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'k') {
+        e.preventDefault()
+        if (!this.#sidebar.classList.contains('open') && matchMedia('(max-width: 760px)').matches) this.#toggleSidebar(true)
+        this.#search.focus()
+      }
+    }
+    document.addEventListener('keydown', onKey)
+    this.#disposers.push(() => document.removeEventListener('keydown', onKey))
     const onHash = () => this.route()
     const online = () => this.socket.reconnectNow()
     const offline = () => this.socket.networkLost()
@@ -175,6 +191,30 @@ class SignedInApp {
     void this.#resumeStoredRuns()
     void this.#threads.refresh()
     void this.#loadPickers().then(() => this.route())
+  }
+
+  /** "Import chats": our JSON export or a ChatGPT conversations.json, read from a file. */
+  #importControl(): HTMLElement {
+    const input = h('input', { type: 'file', accept: '.json,application/json', class: 'sr-only', id: 'import-file', tabindex: '-1', 'aria-hidden': 'true' }) as HTMLInputElement
+    const button = h('button', { type: 'button', class: 'page-link import-btn' }, icon(icons.upload), 'Import chats')
+    button.addEventListener('click', () => input.click())
+    input.addEventListener('change', async () => {
+      const file = input.files?.[0]
+      input.value = ''
+      if (!file) return
+      button.disabled = true
+      try {
+        const threads = await api.importThreads(await file.text())
+        announce(`Imported ${threads.length} chat${threads.length === 1 ? '' : 's'}`)
+        this.#threads.showArchived(false)
+        if (threads[0]) location.hash = `#/c/${encodeURIComponent(threads[0].id)}`
+      } catch (error) {
+        toast(`Could not import ${file.name}: ${(error as Error).message}`)
+      } finally {
+        button.disabled = false
+      }
+    })
+    return h('div', { class: 'import' }, button, input)
   }
 
   /** After a reload: follow the runs this tab was showing that are still going. */

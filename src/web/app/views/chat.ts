@@ -6,6 +6,7 @@ import type { AppContext, View } from '../context'
 import { h, icon, icons } from '../dom'
 import { RunView, userBubble } from './run-view'
 import { decorateMessage, editInPlace, type MessageActions } from './message-controls'
+import { threadActions } from './thread-actions'
 
 const PREFS_KEY = 'chat-prefs'
 
@@ -55,6 +56,7 @@ export class ChatView implements View {
   /** The message whose branch is shown (from the URL: a branch switch or a search jump). */
   readonly leaf: string | undefined
   #actions: MessageActions
+  #headerActions: HTMLElement
 
   constructor(ctx: AppContext, threadId?: string, leaf?: string) {
     this.#ctx = ctx
@@ -136,7 +138,9 @@ export class ChatView implements View {
       this.#submit()
     })
 
-    this.el = h('section', { class: 'chat-view' }, h('header', { class: 'chat-header' }, this.#title), h('div', { class: 'messages-wrap' }, this.#empty, this.#log), form)
+    this.#headerActions = threadActions(ctx, () => this.threadId)
+    this.#headerActions.hidden = !threadId
+    this.el = h('section', { class: 'chat-view' }, h('header', { class: 'chat-header' }, this.#title, this.#headerActions), h('div', { class: 'messages-wrap' }, this.#empty, this.#log), form)
 
     this.#disposers.push(
       ctx.socket.onEvent((e) => this.#onEvent(e)),
@@ -259,6 +263,7 @@ export class ChatView implements View {
     this.#ownBubbles.set(runId, request.bubble)
     if (!this.threadId) {
       this.threadId = threadId
+      this.#headerActions.hidden = false
       history.replaceState(null, '', `#/c/${encodeURIComponent(threadId)}`)
       this.#ctx.setCurrentThread(threadId)
       this.#ctx.refreshThreads()
