@@ -106,7 +106,7 @@ class SignedInApp {
       socket: this.socket,
       agents: [],
       models: { models: [] },
-      agentName: (id) => this.#agents.get(id) ?? humanize(id),
+      agentName: (id) => this.#agents.get(id) ?? (id === 'triage' ? 'Auto' : humanize(id)),
       refreshThreads: () => this.#threads.refreshSoon(),
       setCurrentThread: (id) => this.#threads.setCurrent(id),
       announce,
@@ -240,7 +240,8 @@ class SignedInApp {
     const [agents, models] = await Promise.allSettled([api.agents(), api.models()])
     if (agents.status === 'fulfilled') {
       this.ctx.agents = agents.value
-      for (const a of agents.value as Agent[]) this.#agents.set(a.id, a.name)
+      // The router agent is what people get by default: call it "Auto", not by its internal role.
+      for (const a of agents.value as Agent[]) this.#agents.set(a.id, a.id === 'triage' ? 'Auto' : a.name)
     }
     if (models.status === 'fulfilled') this.ctx.models = models.value
     else this.ctx.models = { models: [], failed: true }

@@ -104,8 +104,8 @@ export class ChatView implements View {
 
     const prefs = loadPrefs()
     this.#agent = h('select', { id: 'agent-select', class: 'select' })
-    const agents = ctx.agents.length ? ctx.agents : [{ id: 'triage', name: 'Triage' }]
-    for (const a of agents) this.#agent.append(h('option', { value: a.id, title: (a as any).description }, a.name || ctx.agentName(a.id)))
+    const agents = ctx.agents.length ? ctx.agents : [{ id: 'triage', name: 'Auto' }]
+    for (const a of agents) this.#agent.append(h('option', { value: a.id, title: (a as any).description }, ctx.agentName(a.id) || a.name))
     this.#agent.value = agents.some((a) => a.id === prefs.agent) ? prefs.agent! : agents.some((a) => a.id === 'triage') ? 'triage' : agents[0].id
     this.#model = h('select', { id: 'model-select', class: 'select' })
     this.#model.append(h('option', { value: '' }, ctx.models.default ? `Default (${ctx.models.default})` : 'Default model'))
