@@ -195,7 +195,7 @@ class SignedInApp {
 
   /** "Import chats": our JSON export or a ChatGPT conversations.json, read from a file. */
   #importControl(): HTMLElement {
-    const input = h('input', { type: 'file', accept: '.json,application/json', class: 'sr-only', id: 'import-file', tabindex: '-1', 'aria-hidden': 'true' }) as HTMLInputElement
+    const input = h('input', { type: 'file', accept: '.json,application/json', class: 'sr-only', id: 'import-file', tabindex: '-1', 'aria-label': 'Chat file to import' }) as HTMLInputElement
     const button = h('button', { type: 'button', class: 'page-link import-btn' }, icon(icons.upload), 'Import chats')
     button.addEventListener('click', () => input.click())
     input.addEventListener('change', async () => {
