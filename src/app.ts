@@ -21,6 +21,7 @@ import { searchRoutes } from './search'
 import { sharesRepository } from './db/repositories/shares'
 import { sharesService } from './shares/service'
 import { shareRoutes } from './shares'
+import { setupRoutes } from './setup'
 import { healthRoutes, type ReadinessProbe } from './health'
 import { errorHandler, MAX_BODY_BYTES } from './http/errors'
 import { log } from './log'
@@ -181,6 +182,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(threadRoutes(services.threads, guard, { importMaxBytes: services.config.importMaxBytes }))
     .use(searchRoutes(services.search, guard))
     .use(shareRoutes(services.shares, guard))
+    .use(setupRoutes(services.repos.users))
     .use(noteRoutes(services.notes, guard))
     .use(datasetRoutes(services.datasets, guard))
     .use(agentRoutes(guard))

@@ -244,7 +244,7 @@ class SignedInApp {
       for (const a of agents.value as Agent[]) this.#agents.set(a.id, a.id === 'triage' ? 'Auto' : a.name)
     }
     if (models.status === 'fulfilled') this.ctx.models = models.value
-    else this.ctx.models = { models: [], failed: true }
+    else this.ctx.models = { models: [], failed: true, error: (models.reason as Error)?.message }
   }
 
   route() {

@@ -83,6 +83,15 @@ export class Api {
   logout(refreshToken: string) {
     return this.request<void>('/api/auth/logout', { body: { refreshToken }, auth: false })
   }
+  /** True on a fresh server: no account yet, so the first one (the admin) is to be created. */
+  async needsAdmin(): Promise<boolean> {
+    try {
+      const res = await this.fetchImpl('/api/setup')
+      return res.ok && ((await res.json()) as { needsAdmin?: boolean }).needsAdmin === true
+    } catch {
+      return false
+    }
+  }
   async oidcEnabled(): Promise<boolean> {
     try {
       const res = await this.fetchImpl('/api/auth/oidc/config')

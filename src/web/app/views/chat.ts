@@ -76,6 +76,7 @@ export class ChatView implements View {
       h('div', { class: 'empty-icon' }, icon(icons.chat)),
       h('p', { class: 'empty-title' }, 'How can I help?'),
       h('p', { class: 'muted' }, 'Ask a question, analyse a dataset, or save a note.'),
+      this.#starters(),
     )
     this.#empty.hidden = !!threadId
     this.#log = h('div', { class: 'messages', role: 'log', 'aria-labelledby': 'chat-title', tabindex: '0' })
@@ -83,11 +84,13 @@ export class ChatView implements View {
       this.#stick = this.#log.scrollHeight - this.#log.scrollTop - this.#log.clientHeight < 80
     })
 
+    // A phone has no room for the keyboard hint (it is in the description for screen readers anyway).
+    const narrow = typeof matchMedia === 'function' && matchMedia('(max-width: 760px)').matches
     this.#input = h('textarea', {
       id: 'prompt',
       class: 'prompt',
       rows: '1',
-      placeholder: 'Message… (Enter to send, Shift+Enter for a new line)',
+      placeholder: narrow ? 'Message…' : 'Message… (Enter to send, Shift+Enter for a new line)',
       'aria-describedby': 'composer-hint',
       autocomplete: 'off',
     }) as HTMLTextAreaElement
@@ -140,7 +143,14 @@ export class ChatView implements View {
 
     this.#headerActions = threadActions(ctx, () => this.threadId)
     this.#headerActions.hidden = !threadId
-    this.el = h('section', { class: 'chat-view' }, h('header', { class: 'chat-header' }, this.#title, this.#headerActions), h('div', { class: 'messages-wrap' }, this.#empty, this.#log), form)
+    this.el = h(
+      'section',
+      { class: 'chat-view' },
+      h('header', { class: 'chat-header' }, this.#title, this.#headerActions),
+      h('div', { class: 'messages-wrap' }, this.#empty, this.#log),
+      ctx.models.failed ? modelDownBanner(ctx.models.error) : null,
+      form,
+    )
 
     this.#disposers.push(
       ctx.socket.onEvent((e) => this.#onEvent(e)),
@@ -155,6 +165,33 @@ export class ChatView implements View {
 
   focus() {
     this.#input.focus()
+  }
+
+  /** Example prompts, one per specialist, on an empty chat: a click sends it. */
+  #starters(): HTMLElement {
+    const prompts: [string, string][] = [
+      ['Analyse data', 'Which region sells the most in my sales dataset?'],
+      ['Plan', 'Plan my week: three workouts and a dentist visit.'],
+      ['Notes', 'Save a note: call the plumber on Monday.'],
+      ['Ask', 'Explain the difference between TCP and UDP in two sentences.'],
+    ]
+    return h(
+      'ul',
+      { class: 'starters', 'aria-label': 'Suggestions' },
+      prompts.map(([label, text]) =>
+        h(
+          'li',
+          null,
+          h('button', { type: 'button', class: 'starter', onclick: () => this.#useStarter(text) }, h('span', { class: 'starter-label' }, label), h('span', { class: 'starter-text' }, text)),
+        ),
+      ),
+    )
+  }
+
+  #useStarter(text: string) {
+    if (this.#busy()) return
+    this.#input.value = text
+    this.#submit()
   }
 
   dispose() {
@@ -476,4 +513,19 @@ export class ChatView implements View {
     this.#stick = true
     this.#log.scrollTop = this.#log.scrollHeight
   }
+}
+
+/** Shown before anyone sends when the model list could not be had: one plain sentence, the operator's hint behind Details. */
+function modelDownBanner(hint?: string): HTMLElement {
+  return h(
+    'div',
+    { class: 'model-banner', role: 'status' },
+    icon(icons.alert),
+    h(
+      'div',
+      null,
+      h('p', { class: 'model-banner-text' }, 'The AI model is not reachable right now, so answers will fail until it is back. Your chats are safe.'),
+      hint ? h('details', null, h('summary', null, 'Details'), h('p', { class: 'model-banner-hint' }, hint)) : null,
+    ),
+  )
 }
