@@ -265,4 +265,27 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
     expect(await page.locator('.thread-item .thread-title').last().textContent()).toBe('chat 0')
     await context.close()
   })
+
+  test('phone: one header, a short placeholder, a labelled Stop, and the full title', async () => {
+    const { page, context } = await signedInPage(browser, server, 'pocket', { phone: true })
+    await waitForSocket(page)
+    expect(await page.getByRole('textbox', { name: 'Message' }).getAttribute('placeholder')).toBe('Message…')
+    // One header: the app's bar does not take a row of its own above the chat header.
+    const bar = await page.locator('.topbar').boundingBox()
+    const header = await page.locator('.chat-header').boundingBox()
+    expect(bar!.y + bar!.height).toBeLessThanOrEqual(header!.y + header!.height + 1)
+    expect(await page.locator('.topbar-title').isVisible()).toBe(true) // still in the page for screen readers…
+    expect((await page.locator('.topbar-title').boundingBox())!.width).toBeLessThanOrEqual(1) // …but not shown
+    fake.setHandler(() => ({ hangAfter: 'thinking about it' }))
+    await sendMessage(page, 'A fairly long question title for the phone header')
+    const stop = page.getByRole('button', { name: 'Stop' })
+    await stop.waitFor()
+    expect((await stop.locator('span:not(.icon)').boundingBox())!.width).toBeGreaterThan(10)
+    await stop.click()
+    await page.locator('.run-status', { hasText: 'Cancelled' }).waitFor()
+    await page.waitForFunction(() => (document.querySelector('.chat-title')?.textContent ?? '').length > 20)
+    const title = await page.locator('.chat-title').boundingBox()
+    expect(title!.width).toBeGreaterThan(150)
+    await context.close()
+  })
 })
