@@ -159,7 +159,7 @@ export class RunManager {
   async #turn(input: StartRunInput): Promise<{
     content: string
     threadId?: string
-    userMessage: { id: string; parentId: string | null } | null
+    userMessage: { id: string; parentId?: string | null } | null
     answerParentId: string | null
     historyLeaf: string | null
   }> {
@@ -171,18 +171,17 @@ export class RunManager {
     }
     const content = input.content.trim()
     if (!content) throw new AppError(400, 'invalid_input', 'content must not be empty')
-    let threadId = input.threadId
+    const threadId = input.threadId
     if (threadId && !(await this.deps.threads.exists(threadId))) throw new NotFoundError('thread')
-    let parentId: string | null = null
     if (input.parentId) {
       const parent = await this.deps.messages.get(input.parentId) // 404 when foreign or unknown
       if (threadId && parent.threadId !== threadId) throw new NotFoundError('message')
-      threadId = parent.threadId
-      parentId = parent.id
-    } else if (input.parentId === undefined && threadId) {
-      parentId = await this.deps.threads.leafOf(threadId)
+      return { content, threadId: parent.threadId, userMessage: { id: newId(), parentId: parent.id }, answerParentId: null, historyLeaf: parent.id }
     }
-    return { content, threadId, userMessage: { id: newId(), parentId }, answerParentId: null, historyLeaf: parentId }
+    if (input.parentId === null || !threadId) return { content, threadId, userMessage: { id: newId(), parentId: null }, answerParentId: null, historyLeaf: null }
+    // After the newest message: the leaf is settled inside the write that stores the message.
+    const leaf = await this.deps.threads.leafOf(threadId)
+    return { content, threadId, userMessage: { id: newId() }, answerParentId: null, historyLeaf: leaf }
   }
 
   /** The branch the model answers on, newest messages first within the budget. */

@@ -52,8 +52,12 @@ export function runsRepository({ db, write }: Database) {
      */
     async start(
       input: { id: string; threadId: string; agent: string; model: string; input: string; nodeId?: string },
-      /** The user message this run answers, stored here; `null` when it exists already (a regenerate). */
-      userMessage: { id: string; parentId: string | null } | null = { id: newId(), parentId: null },
+      /**
+       * The user message this run answers, stored here; `null` when it exists already (a
+       * regenerate). `parentId` undefined: after the thread's leaf as it is at this write, so
+       * two sends racing on one thread still make a chain.
+       */
+      userMessage: { id: string; parentId?: string | null } | null = { id: newId(), parentId: null },
     ): Promise<RunView> {
       const userId = ownerId()
       const now = Date.now()
@@ -65,9 +69,14 @@ export function runsRepository({ db, write }: Database) {
           const [[run]] = await db.batch([db.insert(runs).values(row).returning(), db.update(threads).set(touch).where(thread)])
           return run
         }
+        let parentId = userMessage.parentId
+        if (parentId === undefined) {
+          const [current] = await db.select({ leafId: threads.leafId }).from(threads).where(thread)
+          parentId = current?.leafId ?? null
+        }
         const [[run]] = await db.batch([
           db.insert(runs).values(row).returning(),
-          db.insert(messages).values({ id: userMessage.id, userId, threadId: input.threadId, role: 'user', content: input.input, runId: input.id, createdAt: now, parentId: userMessage.parentId }),
+          db.insert(messages).values({ id: userMessage.id, userId, threadId: input.threadId, role: 'user', content: input.input, runId: input.id, createdAt: now, parentId }),
           db.update(threads).set(touch).where(thread),
         ])
         return run

@@ -183,3 +183,28 @@ describe('switching branches', () => {
     expect((await api(`/api/threads/${threadId}/messages?follow=sideways&leaf=${leftQuestion}`)).status).toBe(400)
   })
 })
+
+describe('racing sends', () => {
+  test('two messages sent at once to one thread still form one chain (the parent is settled at write time)', async () => {
+    const first = await run(ws, { type: 'chat', content: 'start' })
+    const threadId = first.threadId
+    const a = crypto.randomUUID()
+    const b = crypto.randomUUID()
+    ws.send({ type: 'chat', requestId: a, content: 'racer a', threadId })
+    ws.send({ type: 'chat', requestId: b, content: 'racer b', threadId })
+    for (const id of [a, b]) {
+      const accepted = await ws.waitFor((f) => f.type === 'run_accepted' && f.requestId === id)
+      await ws.waitFor((f) => f.type === 'agent_completed' && f.runId === accepted.runId)
+    }
+    const all = (await expectJson(await api(`/api/threads/${threadId}/export`))).messages as any[]
+    const users = all.filter((m) => m.role === 'user')
+    expect(users.map((m) => m.content)).toEqual(['start', 'racer a', 'racer b'])
+    // "racer b" follows whatever was newest when it was written, so the two are never siblings.
+    const roots = all.filter((m) => m.parentId === null)
+    expect(roots.length).toBe(1)
+    const byParent = new Map<string, number>()
+    for (const m of all) if (m.parentId) byParent.set(m.parentId, (byParent.get(m.parentId) ?? 0) + 1)
+    expect(byParent.get(users[1].parentId)).toBe(1)
+    expect(users[2].parentId).not.toBe(users[1].parentId)
+  })
+})
