@@ -183,6 +183,7 @@ function fromChatgpt(conversation: Static<typeof chatgptConversation>, where: st
   }
   for (const [key, message] of kept) message.parentKey = keptAncestor(nodes[key]?.parent)
   const messages = [...kept.values()].sort((a, b) => a.createdAt - b.createdAt)
+  assertAcyclic(messages, `${where}/mapping`)
   const leafKey = keptAncestor(conversation.current_node) ?? newestKey(messages)
   const createdAt = typeof conversation.create_time === 'number' ? Math.round(conversation.create_time * 1000) : (messages[0]?.createdAt ?? Date.now())
   const updatedAt = Math.round((conversation.update_time ?? 0) * 1000) || Math.max(createdAt, ...messages.map((m) => m.createdAt))

@@ -109,6 +109,15 @@ describe('import', () => {
     expect(exportedAgain.messages.length).toBe(6)
   })
 
+  test('an account export (its threads, each in the thread-export shape) imports every thread', async () => {
+    const one = await branchedThread()
+    const two = await branchedThread()
+    const docs = await Promise.all([one, two].map(async ({ thread }) => (await api(`/api/threads/${thread.id}/export`)).json()))
+    const { threads } = await expectJson(await importBody(JSON.stringify({ profile: { name: 'someone' }, threads: docs, notes: [] })), 201)
+    expect(threads.length).toBe(2)
+    for (const t of threads) expect((await branch(t.id)).map((m) => m.content)).toEqual(['question one', 'answer one', 'question two, better', '```js\nconsole.log(2)\n```'])
+  })
+
   test('a ChatGPT conversations.json: branches kept, current_node is the default branch, original times', async () => {
     const before = await threadCount()
     const { threads } = await expectJson(await importBody(chatgpt), 201)
