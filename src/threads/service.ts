@@ -27,6 +27,11 @@ export function threadsService(threads: ThreadsRepository, messages: MessagesRep
     async messages(threadId: string, query: { limit?: string; cursor?: string; leaf?: string; follow?: string } = {}) {
       const page = pageRequest(query, 2)
       let leaf = query.leaf ?? (await threads.leafOf(threadId)) // 404 for a missing or foreign thread
+      // A later page stays on the branch its first page was read from, whatever was added since.
+      if (page.after) {
+        await threads.get(threadId)
+        return messages.branchPage(threadId, String(page.after[0]), page)
+      }
       if (!leaf) return { items: [], nextCursor: null }
       if (query.leaf) {
         await threads.get(threadId)

@@ -3,7 +3,7 @@ import type { Database } from '../client'
 import { messages, threads } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { NotFoundError } from '../../http/errors'
-import { encodeCursor, type Page, type PageRequest } from '../paging'
+import { encodeCursor, InvalidCursorError, type Page, type PageRequest } from '../paging'
 
 export type MessageRole = 'user' | 'assistant' | 'system'
 export type MessageStatus = 'completed' | 'failed' | 'cancelled'
@@ -155,7 +155,8 @@ export function messagesRepository({ db, client, write }: Database) {
       let start = 0
       if (page.after) {
         const [cursorLeaf, lastId] = page.after as [string, string]
-        if (cursorLeaf === leafId) start = rows.findIndex((r) => r.id === lastId) + 1
+        start = cursorLeaf === leafId ? rows.findIndex((r) => r.id === lastId) + 1 : 0
+        if (start === 0) throw new InvalidCursorError()
       }
       const slice = rows.slice(start, start + page.limit)
       const siblings = await childrenOf(threadId, [...new Set(slice.map((r) => r.parentId ?? null))])

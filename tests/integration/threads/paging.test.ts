@@ -130,6 +130,18 @@ describe('messages, notes, datasets', () => {
     const pages = await allPages(api, `/api/threads/${thread.id}/messages`, 'messages', 2)
     expect(pages.map((p) => p.map((m: any) => m.content))).toEqual([['m0', 'm1'], ['m2', 'm3'], ['m4']])
     await expectError(await api(`/api/threads/${thread.id}/messages?limit=500`), 400)
+
+    // Messages added after the first page do not restart or shift the branch being read.
+    const first: any = await expectJson(await api(`/api/threads/${thread.id}/messages?limit=2`))
+    await asUser(user, () => server.services.repos.messages.add({ threadId: thread.id, role: 'user', content: 'm5' }))
+    const second: any = await expectJson(await api(`/api/threads/${thread.id}/messages?limit=2&cursor=${encodeURIComponent(first.nextCursor)}`))
+    expect(second.messages.map((m: any) => m.content)).toEqual(['m2', 'm3'])
+    const third: any = await expectJson(await api(`/api/threads/${thread.id}/messages?limit=2&cursor=${encodeURIComponent(second.nextCursor)}`))
+    expect(third.messages.map((m: any) => m.content)).toEqual(['m4'])
+    expect(third.nextCursor).toBeNull()
+    // A cursor naming messages of another thread, or made up, is refused.
+    const other = (await expectJson(await api('/api/threads', { body: { title: 'other' } }), 201)).thread
+    await expectError(await api(`/api/threads/${other.id}/messages?cursor=${encodeURIComponent(first.nextCursor)}`), 400, 'invalid_cursor')
   })
 
   test('notes and datasets page newest first', async () => {
