@@ -227,7 +227,7 @@ export function messagesRepository({ db, client, write }: Database) {
       if (!match) return []
       const result = await client.execute({
         sql: `SELECT m.thread_id AS threadId, m.role AS role, snippet(messages_fts, 0, '', '', '…', 16) AS snippet
-              FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
+              FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
               WHERE messages_fts MATCH ? AND m.user_id = ?
               ORDER BY rank LIMIT ?`,
         args: [match, ownerId(), limit],

@@ -85,7 +85,7 @@ export function notesRepository({ db, client, write }: Database) {
       }
       const result = await client.execute({
         sql: `SELECT n.id AS id, n.title AS title, n.body AS body, snippet(notes_fts, 1, '', '', '…', 24) AS snippet
-              FROM notes_fts JOIN notes n ON n.rowid = notes_fts.rowid
+              FROM notes_fts CROSS JOIN notes n ON n.rowid = notes_fts.rowid
               WHERE notes_fts MATCH ? AND n.user_id = ?
               ORDER BY rank LIMIT ?`,
         args: [match, ownerId(), limit],

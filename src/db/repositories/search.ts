@@ -47,7 +47,9 @@ export function stripMarkers(marked: string): { text: string; highlights: [numbe
 /**
  * Search over the active user's own message texts and thread titles, best match first (bm25),
  * keyset-paged by (score, kind, id). The FTS indexes hold every user's rows; the join back to
- * the base tables filters on user_id, so the index never decides who sees what.
+ * the base tables filters on user_id, so the index never decides who sees what. CROSS JOIN
+ * makes SQLite read the matches first: left to itself it walks all of the user's rows and runs
+ * the MATCH once per row (seconds for a user with 100k messages).
  */
 export function searchRepository({ client }: Database) {
   return {
@@ -60,13 +62,13 @@ export function searchRepository({ client }: Database) {
         sql: `SELECT * FROM (
                 SELECT bm25(messages_fts) AS score, 1 AS kind, m.id AS id, m.thread_id AS threadId, t.title AS threadTitle, m.role AS role,
                        snippet(messages_fts, 0, char(57344), char(57345), '…', 24) AS marked, m.created_at AS createdAt
-                FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
-                JOIN threads t ON t.id = m.thread_id AND t.user_id = m.user_id
+                FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
+                CROSS JOIN threads t ON t.id = m.thread_id AND t.user_id = m.user_id
                 WHERE messages_fts MATCH ? AND m.user_id = ?
                 UNION ALL
                 SELECT bm25(threads_fts) AS score, 0 AS kind, t.id AS id, t.id AS threadId, t.title AS threadTitle, NULL AS role,
                        highlight(threads_fts, 0, char(57344), char(57345)) AS marked, t.created_at AS createdAt
-                FROM threads_fts JOIN threads t ON t.rowid = threads_fts.rowid
+                FROM threads_fts CROSS JOIN threads t ON t.rowid = threads_fts.rowid
                 WHERE threads_fts MATCH ? AND t.user_id = ?
               ) ${after}
               ORDER BY score, kind, id LIMIT ?`,

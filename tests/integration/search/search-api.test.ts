@@ -83,6 +83,19 @@ describe('search', () => {
     expect((await search(alice, '!!!')).results).toEqual([])
   })
 
+  test('the full-text matches are read first, then joined to the user\'s rows (not a MATCH per row)', async () => {
+    for (const [fts, table] of [['threads_fts', 'threads'], ['messages_fts', 'messages'], ['notes_fts', 'notes']]) {
+      const plan = await server.services.database.client.execute(
+        `EXPLAIN QUERY PLAN SELECT x.id FROM ${fts} CROSS JOIN ${table} x ON x.rowid = ${fts}.rowid WHERE ${fts} MATCH 'a' AND x.user_id = 'u'`,
+      )
+      expect(String(plan.rows[0].detail)).toStartWith(`SCAN ${fts}`)
+    }
+    // The statements the repositories run use that shape.
+    const sources = await Promise.all(['search', 'messages', 'notes'].map((f) => Bun.file(`${import.meta.dir}/../../../src/db/repositories/${f}.ts`).text()))
+    for (const source of sources) expect(source).toMatch(/_fts CROSS JOIN/)
+    expect(sources.join('\n')).not.toMatch(/_fts JOIN/)
+  })
+
   test('deleted threads and renamed titles are followed by the index', async () => {
     const t = await thread(alice, 'Zebra notes', ['zebras have stripes'])
     await expectJson(await as(alice)(`/api/threads/${t.id}`, { method: 'PATCH', body: { title: 'Okapi notes' } }))
