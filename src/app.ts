@@ -15,6 +15,13 @@ import { oidcService } from './auth/oidc/service'
 import { oidcRoutes } from './auth/oidc'
 import { threadsService } from './threads/service'
 import { threadRoutes } from './threads'
+import { searchRepository } from './db/repositories/search'
+import { searchService } from './search/service'
+import { searchRoutes } from './search'
+import { sharesRepository } from './db/repositories/shares'
+import { sharesService } from './shares/service'
+import { shareRoutes } from './shares'
+import { setupRoutes } from './setup'
 import { healthRoutes, type ReadinessProbe } from './health'
 import { errorHandler } from './http/errors'
 import { securityHeaders } from './http/security-headers'
@@ -79,6 +86,8 @@ export async function createServices(config: Config, database?: Database) {
     usage: usageRepository(db),
     account: accountRepository(db),
     apiKeys: apiKeysRepository(db),
+    search: searchRepository(db),
+    shares: sharesRepository(db),
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
@@ -122,6 +131,8 @@ export async function createServices(config: Config, database?: Database) {
     admin: adminService({ users: repos.users, auth, sessions, audit }),
     account: accountService({ account: repos.account, users: repos.users, auth, sessions, audit, sections: { apiKeys: () => allApiKeys(repos.apiKeys) } }),
     apiKeys: apiKeysService(repos.apiKeys, { audit: recordApiAudit }),
+    search: searchService(repos.search),
+    shares: sharesService({ shares: repos.shares, threads: repos.threads, messages: repos.messages, audit: (event) => audit.record(event) }),
   }
 }
 
@@ -226,8 +237,8 @@ function isAdminRequest(services: Services) {
  * Request body limits: 8 MiB for every route unless it is listed here with its own, e.g.
  * `{ method: 'POST', path: '/api/import', maxBytes: config.importMaxBytes }`.
  */
-export function bodyLimits(_config: Config): BodyLimitOptions {
-  return { defaultBytes: DEFAULT_BODY_LIMIT, routes: [] }
+export function bodyLimits(config: Config): BodyLimitOptions {
+  return { defaultBytes: DEFAULT_BODY_LIMIT, routes: [{ method: 'POST', path: '/api/threads/import', maxBytes: config.importMaxBytes }] }
 }
 
 /** Composes the feature plugins into one app. */
@@ -256,7 +267,10 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
     .use(authRoutes(services.auth, guard))
     .use(oidcRoutes(services.oidc))
-    .use(threadRoutes(services.threads, guard))
+    .use(threadRoutes(services.threads, guard, { importMaxBytes: services.config.importMaxBytes }))
+    .use(searchRoutes(services.search, guard))
+    .use(shareRoutes(services.shares, guard))
+    .use(setupRoutes(services.repos.users))
     .use(noteRoutes(services.notes, guard))
     .use(datasetRoutes(services.datasets, guard))
     .use(agentRoutes(guard))
@@ -266,7 +280,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(apiKeyRoutes(services.apiKeys, guard))
     .use(openaiRoutes({ runs: runtime.runs, bus: runtime.bus, catalog, keys: services.apiKeys }, keyGuard))
     .use(mcpRoutes(services.tools, keyGuard, (event) => void services.audit.record(event)))
-    .use(webRoutes({ sourceMaps: services.config.webSourceMaps }))
+    .use(webRoutes({ sourceMaps: services.config.webSourceMaps, shareExists: (id) => services.shares.exists(id) }))
 }
 
 export interface RunningServer {

@@ -62,6 +62,8 @@ export interface Config {
   webSourceMaps: boolean
   /** How long a finished run's events stay in memory for resumes (then the database serves them). */
   journalGraceMs: number
+  /** Largest body `POST /api/threads/import` reads (IMPORT_MAX_BYTES). */
+  importMaxBytes: number
   oidc?: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; linkByEmail: boolean }
   alertWebhookUrl?: string
   /** Alert rules (docs/operations.md#alerts). */
@@ -216,6 +218,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: intVar(env, 'SHUTDOWN_GRACE_MS', 10_000, 0),
     runResumeMaxAttempts: intVar(env, 'RUN_RESUME_MAX_ATTEMPTS', 2, 0, 100),
     journalGraceMs: intVar(env, 'JOURNAL_GRACE_MS', 60_000, 0),
+    importMaxBytes: intVar(env, 'IMPORT_MAX_BYTES', 26_214_400, 1024, 1024 * 1024 * 1024),
     wsMaxBufferedBytes: intVar(env, 'WS_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 1024),
     wsReplayStallMs: intVar(env, 'WS_REPLAY_STALL_MS', 30_000, 100),
     wsMaxQueuedFrames: intVar(env, 'WS_MAX_QUEUED_FRAMES', 64, 1),

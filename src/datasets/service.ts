@@ -2,6 +2,7 @@ import type { DatasetRowData, DatasetView, DatasetsRepository } from '../db/repo
 import { AppError, InvalidInputError } from '../http/errors'
 import { DEFAULT_CSV_LIMITS, parseCsv, type CsvLimits } from './csv'
 import type { DatasetQuery } from './query'
+import { pageRequest } from '../db/paging'
 
 export const DATASET_NAME_MAX = 100
 export const DATASET_PREVIEW_ROWS = 100
@@ -26,6 +27,9 @@ export function datasetsService(datasets: DatasetsRepository, limits: CsvLimits 
 
   return {
     list: (): Promise<DatasetView[]> => datasets.list(),
+
+    /** `?limit=&cursor=` (PROTOCOL.md §5). */
+    page: (query: { limit?: string; cursor?: string } = {}) => datasets.page(pageRequest(query, 2)),
 
     /** The dataset and its first rows, in file order. */
     async get(id: string): Promise<{ dataset: DatasetView; rows: DatasetRowData[] }> {

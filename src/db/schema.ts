@@ -80,8 +80,16 @@ export const threads = sqliteTable(
     title: text('title').notNull(),
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
+    pinned: integer('pinned', { mode: 'boolean' }).notNull().default(false),
+    archived: integer('archived', { mode: 'boolean' }).notNull().default(false),
+    /** The branch shown by default: the message added last (or an import's current branch). */
+    leafId: text('leaf_id'),
   },
-  (t) => [uniqueIndex('threads_id_user').on(t.id, t.userId), index('threads_user_updated').on(t.userId, t.updatedAt)],
+  (t) => [
+    uniqueIndex('threads_id_user').on(t.id, t.userId),
+    index('threads_user_updated').on(t.userId, t.updatedAt),
+    index('threads_user_list').on(t.userId, t.archived, t.pinned, t.updatedAt, t.id),
+  ],
 )
 
 export const messages = sqliteTable(
@@ -95,10 +103,17 @@ export const messages = sqliteTable(
     agent: text('agent'),
     runId: text('run_id'),
     createdAt: integer('created_at').notNull().default(now),
+    /** The message this one follows (null for a root): messages form a tree of branches. */
+    parentId: text('parent_id'),
+    /** Assistant messages: how their run ended (`completed`, `failed`, `cancelled`). */
+    status: text('status', { enum: ['completed', 'failed', 'cancelled'] }),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
   },
   (t) => [
     foreignKey({ columns: [t.threadId, t.userId], foreignColumns: [threads.id, threads.userId] }).onDelete('cascade'),
     index('messages_thread').on(t.userId, t.threadId, t.createdAt),
+    index('messages_parent').on(t.userId, t.threadId, t.parentId, t.createdAt),
   ],
 )
 
@@ -116,6 +131,8 @@ export const runs = sqliteTable(
     errorMessage: text('error_message'),
     /** Which process runs it (cluster mode); lets a survivor close the runs of a dead one. */
     nodeId: text('node_id'),
+    /** The user message the run's answer hangs under (a resumed run answers on the same branch). */
+    answerParentId: text('answer_parent_id'),
     /** Times the run was resumed after its process died (RUN_RESUME_MAX_ATTEMPTS caps it). */
     resumeAttempts: integer('resume_attempts').notNull().default(0),
     createdAt: integer('created_at').notNull().default(now),
@@ -161,6 +178,7 @@ export const notes = sqliteTable(
   (t) => [
     uniqueIndex('notes_id_user').on(t.id, t.userId),
     index('notes_user').on(t.userId, t.createdAt),
+    index('notes_user_page').on(t.userId, t.createdAt, t.id),
     uniqueIndex('notes_user_tool_call').on(t.userId, t.toolCallId),
   ],
 )
@@ -182,7 +200,11 @@ export const datasets = sqliteTable(
     rowCount: integer('row_count').notNull(),
     createdAt: integer('created_at').notNull().default(now),
   },
-  (t) => [uniqueIndex('datasets_id_user').on(t.id, t.userId), uniqueIndex('datasets_user_name').on(t.userId, t.name)],
+  (t) => [
+    uniqueIndex('datasets_id_user').on(t.id, t.userId),
+    uniqueIndex('datasets_user_name').on(t.userId, t.name),
+    index('datasets_user_page').on(t.userId, t.createdAt, t.id),
+  ],
 )
 
 export const datasetRows = sqliteTable(
@@ -277,5 +299,24 @@ export const apiKeys = sqliteTable(
     uniqueIndex('api_keys_secret_hash').on(t.secretHash),
     uniqueIndex('api_keys_id_user').on(t.id, t.userId),
     index('api_keys_user_created').on(t.userId, t.createdAt, t.id),
+  ],
+)
+
+/** Read-only snapshots of a thread's branch, readable by anyone holding the id. */
+export const shares = sqliteTable(
+  'shares',
+  {
+    /** At least 128 random bits (base64url); the id is the capability. */
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    threadId: text('thread_id').notNull(),
+    title: text('title').notNull(),
+    /** The copied branch: JSON list of {role, content, agent?, createdAt}. */
+    messages: text('messages', { mode: 'json' }).$type<{ role: string; content: string; agent?: string; createdAt: string }[]>().notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [
+    foreignKey({ columns: [t.threadId, t.userId], foreignColumns: [threads.id, threads.userId] }).onDelete('cascade'),
+    index('shares_user').on(t.userId, t.createdAt, t.id),
   ],
 )

@@ -70,6 +70,9 @@ function formatBytes(bytes: number): string {
 /** Largest request body the API takes unless a route says more (kept here for older imports). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024
 
+/** Routes that take larger bodies and read and limit them themselves (src/http/read-body.ts). */
+export const OWN_BODY_LIMIT_PATHS = new Set(['/api/threads/import'])
+
 export function errorBody(code: string, message: string) {
   return { error: { code, message } }
 }
@@ -122,8 +125,9 @@ export const errorHandler = new Elysia({ name: 'error-handler' })
   .error({ AppError })
   // Strict JSON: Elysia's own parser lets a malformed body through as "no body" on routes whose
   // body is optional; bad input must be a clear 400 instead. (Body size: src/http/body-limit.ts.)
-  .onParse({ as: 'global' }, async ({ request, contentType }) => {
-    if (!contentType?.toLowerCase().startsWith('application/json')) return
+  // Routes in OWN_BODY_LIMIT_PATHS read and parse their own (larger) bodies.
+  .onParse({ as: 'global' }, async ({ request, contentType, path }) => {
+    if (!contentType?.toLowerCase().startsWith('application/json') || OWN_BODY_LIMIT_PATHS.has(path)) return
     const text = await request.text() // over the route's limit: PayloadTooLargeError
     if (text.trim() === '') return {}
     try {

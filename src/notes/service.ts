@@ -1,5 +1,6 @@
 import type { NoteHit, NoteView, NotesRepository } from '../db/repositories/notes'
 import { InvalidInputError } from '../http/errors'
+import { pageRequest } from '../db/paging'
 
 export const NOTE_TITLE_MAX = 200
 export const NOTE_BODY_MAX = 20_000
@@ -10,6 +11,9 @@ export const NOTE_SEARCH_MAX = 50
 export function notesService(notes: NotesRepository) {
   return {
     list: (): Promise<NoteView[]> => notes.list(),
+
+    /** `?limit=&cursor=` (PROTOCOL.md §5). */
+    page: (query: { limit?: string; cursor?: string } = {}) => notes.page(pageRequest(query, 2)),
 
     /** `toolCallId` (save_note) makes a repeated call return the note already saved. */
     async create(input: { title: string; body: string; toolCallId?: string }): Promise<NoteView> {

@@ -29,6 +29,10 @@ export interface StartRunInput {
   title?: string
   /** Sampling options for the run's model calls. */
   options?: ModelOptions
+  /** The message the new user message follows: absent = the thread's current leaf, null = a new root (PROTOCOL.md §6). */
+  parentId?: string | null
+  /** Regenerate: answer again the user message that this message (an answer, or the user message itself) belongs to. */
+  regenerate?: string
 }
 
 export interface ActiveRun {
@@ -39,6 +43,8 @@ export interface ActiveRun {
   /** Resolves with the run's outcome before its `agent_completed` is published. */
   outcome: Promise<RunOutcome>
   settle: (outcome: RunOutcome) => void
+  /** The user message the answer hangs under (the message tree of PROTOCOL.md §6). */
+  answerParentId: string | null
 }
 
 /** Holds each user's concurrent runs against the cap; cluster mode swaps in a shared one. */
@@ -133,9 +139,8 @@ export class RunManager {
     const agentId = input.agent ?? 'triage'
     const agent = getAgent(agentId)
     if (!agent) throw new AppError(400, 'unknown_agent', `there is no agent "${agentId}"`)
-    const content = input.content.trim()
-    if (!content) throw new AppError(400, 'invalid_input', 'content must not be empty')
-    if (input.threadId && !(await this.deps.threads.exists(input.threadId))) throw new NotFoundError('thread')
+    const turn = await this.#turn(input)
+    const content = turn.content
 
     const runId = newId()
     if (!(await this.deps.limiter.tryAcquire(caller.userId, this.deps.maxRunsPerUser, runId))) {
@@ -147,9 +152,10 @@ export class RunManager {
       // Counted before anything is written: a refused run leaves no thread, message or run behind.
       await this.deps.quota?.admit(caller.userId, { runId, model })
       admitted = true
-      const threadId = input.threadId ?? (await this.deps.threads.create(titleFrom(input.title ?? content))).id
-      const history = input.history ?? (input.threadId ? await this.#history(threadId) : [])
-      await this.deps.runs.start({ id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId })
+      const threadId = turn.threadId ?? (await this.deps.threads.create(titleFrom(input.title ?? content))).id
+      const history = input.history ?? (turn.historyLeaf ? await this.#history(threadId, turn.historyLeaf) : [])
+      const answerParentId = turn.userMessage?.id ?? turn.answerParentId
+      await this.deps.runs.start({ id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId, answerParentId }, turn.userMessage)
 
       const controller = new AbortController()
       const context = createUserContext({
@@ -162,7 +168,7 @@ export class RunManager {
       })
       const journal = new RunJournal(runId, caller.userId, threadId, agent.id, this.persister, this.deps.publisher)
       const { promise: outcome, resolve: settle } = Promise.withResolvers<RunOutcome>()
-      const active: ActiveRun = { journal, context, controller, done: Promise.resolve(), outcome, settle }
+      const active: ActiveRun = { journal, context, controller, done: Promise.resolve(), outcome, settle, answerParentId }
       this.active.set(runId, active)
       // Told before the run's first event, so a client sees run_accepted ahead of agent_started.
       onAccepted?.({ runId, threadId })
@@ -176,19 +182,46 @@ export class RunManager {
     }
   }
 
-  /** Earlier messages of the thread within the budget; with `beforeRunId`, only those before that run's question. */
-  async #history(threadId: string, beforeRunId?: string): Promise<Message[]> {
-    const budget = this.deps.historyBudgetChars ?? 12_000
-    let recent = await this.deps.messages.recent(threadId, 51)
-    if (beforeRunId) {
-      const own = recent.findIndex((m) => m.role === 'user' && m.runId === beforeRunId)
-      recent = own >= 0 ? recent.slice(0, own) : recent.filter((m) => m.runId !== beforeRunId)
+  /**
+   * Where a new turn goes in the message tree: a new user message after `parentId` (or the
+   * thread's leaf), or, for a regenerate, a new answer to an existing user message.
+   */
+  async #turn(input: StartRunInput): Promise<{
+    content: string
+    threadId?: string
+    userMessage: { id: string; parentId?: string | null } | null
+    answerParentId: string | null
+    historyLeaf: string | null
+  }> {
+    if (input.regenerate) {
+      const target = await this.deps.messages.get(input.regenerate) // 404 when foreign or unknown
+      const question = target.role === 'user' ? target : target.parentId ? await this.deps.messages.get(target.parentId) : undefined
+      if (!question || question.role !== 'user') throw new AppError(400, 'invalid_input', 'this message does not answer a user message, so it cannot be regenerated')
+      return { content: question.content, threadId: target.threadId, userMessage: null, answerParentId: question.id, historyLeaf: question.parentId }
     }
-    recent = recent.slice(-50)
+    const content = input.content.trim()
+    if (!content) throw new AppError(400, 'invalid_input', 'content must not be empty')
+    const threadId = input.threadId
+    if (threadId && !(await this.deps.threads.exists(threadId))) throw new NotFoundError('thread')
+    if (input.parentId) {
+      const parent = await this.deps.messages.get(input.parentId) // 404 when foreign or unknown
+      if (threadId && parent.threadId !== threadId) throw new NotFoundError('message')
+      return { content, threadId: parent.threadId, userMessage: { id: newId(), parentId: parent.id }, answerParentId: null, historyLeaf: parent.id }
+    }
+    if (input.parentId === null || !threadId) return { content, threadId, userMessage: { id: newId(), parentId: null }, answerParentId: null, historyLeaf: null }
+    // After the newest message: the leaf is settled inside the write that stores the message.
+    const leaf = await this.deps.threads.leafOf(threadId)
+    return { content, threadId, userMessage: { id: newId() }, answerParentId: null, historyLeaf: leaf }
+  }
+
+  /** The branch the model answers on, newest messages first within the budget. */
+  async #history(threadId: string, leafId: string): Promise<Message[]> {
+    const budget = this.deps.historyBudgetChars ?? 12_000
+    const recent = await this.deps.messages.recentOnBranch(threadId, leafId, 50)
     const kept: Message[] = []
     let used = 0
     for (const m of recent.reverse()) {
-      if (m.role === 'system') continue
+      if (m.role === 'system' || !m.content) continue
       used += m.content.length
       if (used > budget && kept.length > 0) break
       kept.unshift({ role: m.role, content: m.content })
@@ -226,11 +259,21 @@ export class RunManager {
   /** Stores the answer, emits the one `agent_completed`, persists the journal, closes the row. */
   async #complete(run: ActiveRun, outcome: RunOutcome) {
     const { journal } = run
-    let content = outcome.content
-    if (!content && outcome.error) content = `⚠️ ${outcome.error.message}`
+    // The text streamed so far stays (a cancelled answer keeps it); the outcome is stored beside it.
+    const content = outcome.content
     let messageId = newId()
     try {
-      const saved = await this.deps.messages.add({ id: messageId, threadId: journal.threadId, role: 'assistant', content, agent: outcome.agent, runId: journal.runId })
+      const saved = await this.deps.messages.add({
+        id: messageId,
+        threadId: journal.threadId,
+        role: 'assistant',
+        content,
+        agent: outcome.agent,
+        runId: journal.runId,
+        parentId: run.answerParentId,
+        status: outcome.status,
+        error: outcome.error,
+      })
       messageId = saved.id
     } catch (error) {
       log.error('could not store the answer', { error: String(error) })
@@ -318,7 +361,7 @@ export class RunManager {
     return { resumed, failed }
   }
 
-  async #resume(row: { id: string; userId: string; threadId: string; agent: string; model: string; input: string }, republishTail?: number): Promise<boolean> {
+  async #resume(row: { id: string; userId: string; threadId: string; agent: string; model: string; input: string; answerParentId?: string | null }, republishTail?: number): Promise<boolean> {
     const context = createUserContext({ userId: row.userId, role: 'member', runId: row.id })
     const stored = await context.run(async () => (await this.deps.runs.eventsAfter(row.id, 0)).map((wire) => ({ event: JSON.parse(wire) as RunEvent, wire })))
     if (republishTail) for (const entry of stored.slice(-republishTail)) this.deps.publisher.publish(row.userId, entry)
@@ -330,7 +373,11 @@ export class RunManager {
       return false
     }
     await this.deps.limiter.tryAcquire(row.userId, Number.MAX_SAFE_INTEGER, row.id) // counted against the user again until it ends
-    const history = await context.run(() => this.#history(row.threadId, row.id))
+    // The branch it answered on: up to the parent of its question (runs from before the message
+    // tree have no answerParentId; their question is the user message stored with the run).
+    const answerParentId = row.answerParentId ?? (await context.run(() => this.deps.messages.userMessageOfRun(row.id)))?.id ?? null
+    const question = answerParentId ? await context.run(() => this.deps.messages.get(answerParentId)).catch(() => undefined) : undefined
+    const history = question?.parentId ? await context.run(() => this.#history(row.threadId, question.parentId!)) : []
     const conversation: Message[] = [...history, { role: 'user', content: row.input }]
     // Nothing stored yet (it died before its first event was written): it simply starts again.
     const state = stored.length > 0 ? replayRun(stored.map((e) => e.event), conversation, row.agent) : undefined
@@ -339,7 +386,7 @@ export class RunManager {
     const runContext = createUserContext({ userId: row.userId, role: 'member', runId: row.id, metadata: { threadId: row.threadId, model: row.model, resumed: true }, signal: controller.signal })
     const journal = RunJournal.reopen(row.id, row.userId, row.threadId, state?.agent ?? row.agent, this.persister, this.deps.publisher, stored)
     const { promise: outcome, resolve: settle } = Promise.withResolvers<RunOutcome>()
-    const active: ActiveRun = { journal, context: runContext, controller, done: Promise.resolve(), outcome, settle }
+    const active: ActiveRun = { journal, context: runContext, controller, done: Promise.resolve(), outcome, settle, answerParentId }
     this.active.set(row.id, active)
     log.info('resuming a run interrupted by the last stop', { runId: row.id, fromSeq: journal.lastSeq })
     this.deps.onRunResumed?.({ runId: row.id, userId: row.userId })
@@ -378,8 +425,9 @@ export class RunManager {
         const journal = new RunJournal(row.id, row.userId, row.threadId, row.agent, this.persister, this.deps.publisher, lastSeq)
         if (lastSeq === 0) journal.append({ type: 'agent_started', input: row.input })
         const error = { code, message }
-        const content = `⚠️ ${message}`
-        const saved = await this.deps.messages.add({ threadId: row.threadId, role: 'assistant', content, agent: row.agent, runId: row.id })
+        const content = ''
+        const question = await this.deps.messages.userMessageOfRun(row.id)
+        const saved = await this.deps.messages.add({ threadId: row.threadId, role: 'assistant', content, agent: row.agent, runId: row.id, parentId: row.answerParentId ?? question?.id ?? null, status: 'failed', error })
         journal.append({ type: 'agent_completed', status: 'failed', message: { id: saved.id, content }, error })
         await this.persister.flush()
         await this.deps.runs.finish(row.id, 'failed', error)

@@ -1,25 +1,74 @@
 import type { ThreadsRepository } from '../db/repositories/threads'
 import type { MessagesRepository } from '../db/repositories/messages'
-import { InvalidInputError } from '../http/errors'
+import { InvalidInputError, NotFoundError } from '../http/errors'
+import { pageRequest } from '../db/paging'
+import { exportFileName, threadExport, threadMarkdown } from './export'
+import { InvalidImportError, readImport } from './import'
 
 export const DEFAULT_THREAD_TITLE = 'New chat'
 
 /** Threads and their messages for the active user. */
 export function threadsService(threads: ThreadsRepository, messages: MessagesRepository) {
   return {
-    list: () => threads.list(),
+    list: (query: { limit?: string; cursor?: string; archived?: string } = {}) => threads.page(pageRequest(query, 3), { archived: query.archived === 'true' }),
     get: (id: string) => threads.get(id),
     create: (title?: string) => threads.create(title?.trim() || DEFAULT_THREAD_TITLE),
     rename(id: string, title: string) {
+      return this.update(id, { title })
+    },
+    update(id: string, changes: { title?: string; pinned?: boolean; archived?: boolean }) {
       // The schema counts characters before trimming; a blank title must not become ''.
-      const trimmed = title.trim()
-      if (!trimmed) return Promise.reject(new InvalidInputError('title must be 1 to 200 characters'))
-      return threads.rename(id, trimmed)
+      const title = changes.title?.trim()
+      if (changes.title !== undefined && !title) return Promise.reject(new InvalidInputError('title must be 1 to 200 characters'))
+      return threads.update(id, { ...changes, ...(title !== undefined && { title }) })
     },
     remove: (id: string) => threads.remove(id),
-    async messages(threadId: string) {
-      await threads.get(threadId) // 404 for a missing or foreign thread
-      return messages.listForThread(threadId)
+    /** One page of a branch (default: the thread's current one), root first (PROTOCOL.md §6). */
+    async messages(threadId: string, query: { limit?: string; cursor?: string; leaf?: string; follow?: string } = {}) {
+      const page = pageRequest(query, 2)
+      let leaf = query.leaf ?? (await threads.leafOf(threadId)) // 404 for a missing or foreign thread
+      // A later page stays on the branch its first page was read from, whatever was added since.
+      if (page.after) {
+        await threads.get(threadId)
+        return messages.branchPage(threadId, String(page.after[0]), page)
+      }
+      if (!leaf) return { items: [], nextCursor: null }
+      if (query.leaf) {
+        await threads.get(threadId)
+        const message = await messages.get(query.leaf).catch(() => undefined)
+        if (!message || message.threadId !== threadId) throw new NotFoundError('message')
+        if (query.follow === 'latest') leaf = await messages.latestBelow(threadId, query.leaf)
+      }
+      return messages.branchPage(threadId, leaf, page)
+    },
+
+    /** The whole thread as a download: every branch in JSON, the current branch in Markdown. */
+    async export(threadId: string, format: 'json' | 'markdown' = 'json'): Promise<{ fileName: string; type: string; body: string }> {
+      const thread = await threads.get(threadId)
+      const leaf = await threads.leafOf(threadId)
+      if (format === 'markdown') {
+        const branch = leaf ? await messages.branch(threadId, leaf) : []
+        return { fileName: exportFileName(thread.title, 'md'), type: 'text/markdown; charset=utf-8', body: threadMarkdown(thread, branch) }
+      }
+      const all = await messages.listForThread(threadId)
+      return { fileName: exportFileName(thread.title, 'json'), type: 'application/json; charset=utf-8', body: JSON.stringify(threadExport(thread, leaf, all), null, 2) }
+    },
+
+    /** The same document for the account export (`GET /api/me/export`): one per thread. */
+    async exportDocument(threadId: string) {
+      const thread = await threads.get(threadId)
+      return threadExport(thread, await threads.leafOf(threadId), await messages.listForThread(threadId))
+    },
+
+    /** Imports JSON text (ours or ChatGPT's): all threads land in one transaction, or none. */
+    async import(text: string): Promise<{ id: string; title: string }[]> {
+      let body: unknown
+      try {
+        body = JSON.parse(text)
+      } catch {
+        throw new InvalidImportError('the file is not valid JSON')
+      }
+      return threads.importMany(readImport(body))
     },
   }
 }

@@ -6,6 +6,7 @@
  *   GET /               the page (no-cache + ETag, strict Content-Security-Policy)
  *   GET /assets/:file   hashed JS/CSS (cached for a year, immutable); source maps only when
  *                       WEB_SOURCE_MAPS=true (they would show anyone the UI's source tree)
+ *   GET /s/:id          the public page of a shared chat (404 when the share is unknown or revoked)
  *
  * Client-side routes live in the URL hash (`/#/c/<thread>`, `/#/notes`…), so the UI never
  * shadows `/api/*`, `/ws`, `/health`, `/ready` or `/metrics`.
@@ -26,11 +27,14 @@ export interface WebAsset {
 
 export interface WebBundle {
   html: WebAsset
+  /** The public page of a shared chat (`/s/:id`). */
+  shareHtml: WebAsset
   assets: Map<string, WebAsset>
   builtInMs: number
 }
 
 const ENTRY = join(import.meta.dir, 'app', 'index.html')
+const SHARE_ENTRY = join(import.meta.dir, 'app', 'share.html')
 const ASSET_PREFIX = '/assets/'
 
 const SECURITY_HEADERS = BASE_SECURITY_HEADERS
@@ -55,6 +59,8 @@ const CSP = [
 export interface WebOptions {
   /** Build and serve source maps (WEB_SOURCE_MAPS, default false). */
   sourceMaps?: boolean
+  /** Whether a share id is live: `/s/:id` answers 404 without it. */
+  shareExists?: (id: string) => Promise<boolean>
 }
 
 /** One build per flavour (with or without source maps). */
@@ -76,7 +82,7 @@ export function loadWebBundle(options: WebOptions = {}): Promise<WebBundle> {
 
 /** The bundler settings of the UI; scripts/build.ts uses them too, to pre-build it for the single file. */
 export const webBuildOptions = {
-  entrypoints: [ENTRY],
+  entrypoints: [ENTRY, SHARE_ENTRY],
   target: 'browser',
   minify: true,
   // No maps (and no sourceMappingURL comment) unless asked for (WEB_SOURCE_MAPS).
@@ -100,6 +106,7 @@ export async function buildWebBundle(options: WebOptions = {}): Promise<WebBundl
         return result.outputs.map((output) => ({ name: output.path.replace(/^.*[\\/]/, ''), file: output }))
       })()
   let html: WebAsset | undefined
+  let shareHtml: WebAsset | undefined
   const assets = new Map<string, WebAsset>()
   for (const { name, file } of files) {
     const body = new Uint8Array(await file.arrayBuffer())
@@ -109,13 +116,15 @@ export async function buildWebBundle(options: WebOptions = {}): Promise<WebBundl
       type: file.type || 'application/octet-stream',
       etag: `"${Bun.hash(body).toString(36)}"`,
     }
-    if (name.endsWith('.html')) html = { ...asset, type: 'text/html; charset=utf-8' }
-    else assets.set(name, asset)
+    if (name.endsWith('.html')) {
+      if (name.startsWith('share')) shareHtml = { ...asset, type: 'text/html; charset=utf-8' }
+      else html = { ...asset, type: 'text/html; charset=utf-8' }
+    } else assets.set(name, asset)
   }
-  if (!html) throw new Error('web UI build produced no HTML page')
+  if (!html || !shareHtml) throw new Error('web UI build produced no HTML page')
   const builtInMs = Math.round(performance.now() - started)
   log.debug('web UI built', { ms: builtInMs, assets: [...assets.keys()] })
-  return { html, assets, builtInMs }
+  return { html, shareHtml, assets, builtInMs }
 }
 
 function respond(request: Request, asset: WebAsset, headers: Record<string, string>): Response {
@@ -163,11 +172,29 @@ async function asset({ request, params }: { request: Request; params: { file: st
   return respond(request, found, { 'cache-control': 'public, max-age=31536000, immutable' })
 }
 
-/** The web UI plugin: `/` and `/assets/*`. */
+const NOT_SHARED = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Link not available</title></head>
+<body><main><h1>This link is not available</h1><p>The chat it pointed to is no longer shared, or the link is wrong.</p><p><a href="/">Go to Local Chat</a></p></main></body></html>`
+
+async function sharePage({ request, params }: { request: Request; params: { id: string } }, options: WebOptions) {
+  const exists = params.id.length <= 64 && options.shareExists ? await options.shareExists(params.id) : false
+  if (!exists) {
+    return new Response(NOT_SHARED, { status: 404, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...SECURITY_HEADERS, 'content-security-policy': CSP } })
+  }
+  try {
+    const bundle = await loadWebBundle(options)
+    return respond(request, bundle.shareHtml, { 'cache-control': 'no-store', 'content-security-policy': CSP })
+  } catch (error) {
+    return buildFailed(error)
+  }
+}
+
+/** The web UI plugin: `/`, `/assets/*`, and `/s/:id` when given a way to check shares. */
 export function webRoutes(options: WebOptions = {}) {
   const servePage = (ctx: { request: Request }) => page(ctx, options)
   const serveAsset = (ctx: { request: Request; params: { file: string } }) => asset(ctx, options)
-  return new Elysia({ name: 'web', seed: options })
+  const serveShare = (ctx: { request: Request; params: { id: string } }) => sharePage(ctx, options)
+  return new Elysia({ name: 'web', seed: { sourceMaps: options.sourceMaps ?? false } })
+    .get('/s/:id', serveShare)
     .onStart(() => {
       // Warm the bundle in the background so the first page load is quick; never blocks start-up.
       void loadWebBundle(options).catch((error) => log.error('web UI build failed', { error: String(error?.message ?? error) }))

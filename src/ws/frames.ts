@@ -2,7 +2,8 @@
 
 export type ClientFrame =
   | { type: 'auth'; token: string }
-  | { type: 'chat'; requestId: string; content: string; threadId?: string; agent?: string; model?: string }
+  | { type: 'chat'; requestId: string; content: string; threadId?: string; agent?: string; model?: string; parentId?: string | null }
+  | { type: 'regenerate'; requestId: string; messageId: string; agent?: string; model?: string }
   | { type: 'cancel'; runId: string }
   | { type: 'resume'; runId: string; afterSeq: number }
   | { type: 'ping' }
@@ -49,8 +50,29 @@ export function parseClientFrame(message: unknown): ParsedFrame {
       const threadId = optionalString(f.threadId, 'threadId', 64)
       const agent = optionalString(f.agent, 'agent', 64)
       const model = optionalString(f.model, 'model', 200)
-      for (const v of [threadId, agent, model]) if (v instanceof Error) return bad('invalid_field', v.message, requestId)
-      return { ok: true, frame: { type: 'chat', requestId: f.requestId, content: f.content, threadId: threadId as string | undefined, agent: agent as string | undefined, model: model as string | undefined } }
+      // parentId: absent = after the thread's newest message, null = a new root (PROTOCOL.md §6).
+      const parentId = f.parentId === null ? null : optionalString(f.parentId, 'parentId', 64)
+      for (const v of [threadId, agent, model, parentId]) if (v instanceof Error) return bad('invalid_field', v.message, requestId)
+      return {
+        ok: true,
+        frame: {
+          type: 'chat',
+          requestId: f.requestId,
+          content: f.content,
+          threadId: threadId as string | undefined,
+          agent: agent as string | undefined,
+          model: model as string | undefined,
+          ...('parentId' in f && { parentId: parentId as string | null | undefined }),
+        },
+      }
+    }
+    case 'regenerate': {
+      if (typeof f.requestId !== 'string' || !f.requestId || f.requestId.length > 200) return bad('missing_field', 'regenerate needs "requestId" (a string)', requestId)
+      if (typeof f.messageId !== 'string' || !f.messageId || f.messageId.length > 64) return bad('missing_field', 'regenerate needs "messageId" (the answer to replace)', requestId)
+      const agent = optionalString(f.agent, 'agent', 64)
+      const model = optionalString(f.model, 'model', 200)
+      for (const v of [agent, model]) if (v instanceof Error) return bad('invalid_field', v.message, requestId)
+      return { ok: true, frame: { type: 'regenerate', requestId: f.requestId, messageId: f.messageId, agent: agent as string | undefined, model: model as string | undefined } }
     }
     case 'cancel':
       if (typeof f.runId !== 'string' || !f.runId) return bad('missing_field', 'cancel needs "runId"', requestId)

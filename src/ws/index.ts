@@ -137,7 +137,14 @@ export function wsRoutes(opts: WsOptions) {
         return
       case 'chat': {
         await opts.runs.start(
-          { content: frame.content, threadId: frame.threadId, agent: frame.agent, model: frame.model, requestId: frame.requestId },
+          { content: frame.content, threadId: frame.threadId, agent: frame.agent, model: frame.model, requestId: frame.requestId, parentId: frame.parentId },
+          ({ runId, threadId }) => connection.sendFrame({ type: 'run_accepted', requestId: frame.requestId, runId, threadId }),
+        )
+        return
+      }
+      case 'regenerate': {
+        await opts.runs.start(
+          { content: '', regenerate: frame.messageId, agent: frame.agent, model: frame.model, requestId: frame.requestId },
           ({ runId, threadId }) => connection.sendFrame({ type: 'run_accepted', requestId: frame.requestId, runId, threadId }),
         )
         return

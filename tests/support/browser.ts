@@ -107,11 +107,13 @@ export async function openPage(browser: Browser, baseUrl: string, opts: OpenPage
 export async function signUpViaUi(page: Page, name = 'user'): Promise<{ email: string; password: string }> {
   const email = `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 7)}@example.test`
   const password = `pw-${crypto.randomUUID()}`
-  await page.getByRole('button', { name: 'Create one' }).click()
+  // A fresh server opens on "Create the admin account" already; otherwise switch to sign-up.
+  const setup = await page.locator('.auth-card[data-setup]').getAttribute('data-setup')
+  if (setup !== 'needs-admin') await page.getByRole('button', { name: 'Create one' }).click()
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Name').fill(name)
   await page.getByLabel('Password').fill(password)
-  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.getByRole('button', { name: setup === 'needs-admin' ? 'Create the admin account' : 'Create account' }).click()
   await page.getByRole('button', { name: 'Sign out' }).waitFor()
   return { email, password }
 }

@@ -4,6 +4,7 @@ import { datasetRows, datasets, type DatasetColumn } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { ConflictError, NotFoundError } from '../../http/errors'
 import { compileDatasetQuery, shapeResult, type DatasetQuery } from '../../datasets/query'
+import { toPage, type Page, type PageRequest } from '../paging'
 
 export interface DatasetView {
   id: string
@@ -53,6 +54,18 @@ export function datasetsRepository({ db, client, write }: Database) {
     async list(): Promise<DatasetView[]> {
       const rows = await db.select().from(datasets).where(eq(datasets.userId, ownerId())).orderBy(desc(datasets.createdAt), desc(datasets.id))
       return rows.map(view)
+    },
+
+    /** One page, newest first, keyed by (createdAt, id). */
+    async page(page: PageRequest): Promise<Page<DatasetView>> {
+      const after = page.after && sql`(${datasets.createdAt}, ${datasets.id}) < (${page.after[0]}, ${page.after[1]})`
+      const rows = await db
+        .select()
+        .from(datasets)
+        .where(and(eq(datasets.userId, ownerId()), after))
+        .orderBy(desc(datasets.createdAt), desc(datasets.id))
+        .limit(page.limit + 1)
+      return toPage(rows, page.limit, (r) => [r.createdAt, r.id], view)
     },
 
     get,

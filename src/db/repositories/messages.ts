@@ -1,9 +1,12 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, inArray, isNull, or } from 'drizzle-orm'
 import type { Database } from '../client'
-import { messages } from '../schema'
+import { messages, threads } from '../schema'
 import { iso, newId, ownerId } from '../scope'
+import { NotFoundError } from '../../http/errors'
+import { encodeCursor, InvalidCursorError, type Page, type PageRequest } from '../paging'
 
 export type MessageRole = 'user' | 'assistant' | 'system'
+export type MessageStatus = 'completed' | 'failed' | 'cancelled'
 
 export interface MessageView {
   id: string
@@ -12,15 +15,42 @@ export interface MessageView {
   agent?: string
   runId?: string
   createdAt: string
+  /** The message this one follows; null for a root (PROTOCOL.md §6). */
+  parentId: string | null
+  status?: MessageStatus
+  error?: { code: string; message: string }
 }
 
-const view = (row: typeof messages.$inferSelect): MessageView => ({
+/** A message on a branch, with the ids a client needs to switch to a sibling branch. */
+export interface BranchMessageView extends MessageView {
+  siblingIds: string[]
+}
+
+export interface NewMessage {
+  threadId: string
+  role: MessageRole
+  content: string
+  agent?: string
+  runId?: string
+  id?: string
+  /** Absent: follows the thread's current leaf; null: a new root. */
+  parentId?: string | null
+  status?: MessageStatus
+  error?: { code: string; message: string }
+}
+
+type Row = typeof messages.$inferSelect
+
+export const messageView = (row: Row): MessageView => ({
   id: row.id,
   role: row.role,
   content: row.content,
   ...(row.agent && { agent: row.agent }),
   ...(row.runId && { runId: row.runId }),
   createdAt: iso(row.createdAt),
+  parentId: row.parentId ?? null,
+  ...(row.status && { status: row.status }),
+  ...(row.errorCode && { error: { code: row.errorCode, message: row.errorMessage ?? '' } }),
 })
 
 /** Turns free text into an FTS5 query of quoted terms, so user text is never FTS syntax. */
@@ -32,41 +62,172 @@ export function ftsQuery(text: string): string | undefined {
 
 /** Messages of the active user's threads. Callers check the thread first (threads repository). */
 export function messagesRepository({ db, client, write }: Database) {
+  const mineIn = (threadId: string) => and(eq(messages.userId, ownerId()), eq(messages.threadId, threadId))
+
+  /**
+   * The branch ending at `leafId`, root first, walked up the parent links (one primary-key
+   * lookup per message of the branch, whatever else the thread or the table holds).
+   */
+  async function path(threadId: string, leafId: string): Promise<Row[]> {
+    const userId = ownerId()
+    const result = await client.execute({
+      sql: `WITH RECURSIVE up(id, parent_id, depth) AS (
+              SELECT id, parent_id, 0 FROM messages WHERE id = ? AND user_id = ? AND thread_id = ?
+              UNION ALL
+              SELECT m.id, m.parent_id, up.depth + 1 FROM messages m JOIN up ON m.id = up.parent_id
+              WHERE m.user_id = ? AND m.thread_id = ? AND up.depth < 100000
+            )
+            SELECT id FROM up ORDER BY depth DESC`,
+      args: [leafId, userId, threadId, userId, threadId],
+    })
+    const ids = result.rows.map((r) => String(r.id))
+    if (ids.length === 0) return []
+    const rows: Row[] = []
+    // Bounded IN lists; the order comes from the walk.
+    for (let i = 0; i < ids.length; i += 500) rows.push(...(await db.select().from(messages).where(and(eq(messages.userId, userId), inArray(messages.id, ids.slice(i, i + 500))))))
+    const byId = new Map(rows.map((r) => [r.id, r]))
+    return ids.map((id) => byId.get(id)!).filter(Boolean)
+  }
+
+  /** For each parent (null = the roots), its children's ids oldest first. */
+  async function childrenOf(threadId: string, parentIds: (string | null)[]): Promise<Map<string | null, string[]>> {
+    const ids = parentIds.filter((p): p is string => p !== null)
+    const wantsRoots = parentIds.includes(null)
+    const conditions = [...(ids.length ? [inArray(messages.parentId, ids)] : []), ...(wantsRoots ? [isNull(messages.parentId)] : [])]
+    const out = new Map<string | null, string[]>()
+    if (conditions.length === 0) return out
+    const rows = await db
+      .select({ id: messages.id, parentId: messages.parentId })
+      .from(messages)
+      .where(and(mineIn(threadId), or(...conditions)))
+      .orderBy(asc(messages.createdAt), asc(messages.id))
+    for (const r of rows) {
+      const key = r.parentId ?? null
+      out.set(key, [...(out.get(key) ?? []), r.id])
+    }
+    return out
+  }
+
   return {
-    async listForThread(threadId: string): Promise<MessageView[]> {
-      const rows = await db
-        .select()
-        .from(messages)
-        .where(and(eq(messages.userId, ownerId()), eq(messages.threadId, threadId)))
-        .orderBy(asc(messages.createdAt), asc(messages.id))
-      return rows.map(view)
-    },
-
-    /** The newest `limit` messages, oldest first (conversation memory). */
-    async recent(threadId: string, limit: number): Promise<MessageView[]> {
-      const rows = await db
-        .select()
-        .from(messages)
-        .where(and(eq(messages.userId, ownerId()), eq(messages.threadId, threadId)))
-        .orderBy(desc(messages.createdAt), desc(messages.id))
-        .limit(limit)
-      return rows.reverse().map(view)
-    },
-
-    async add(input: { threadId: string; role: MessageRole; content: string; agent?: string; runId?: string; id?: string }): Promise<MessageView> {
+    /**
+     * The newest message below `id` (following the newest child at each step), or `id` itself
+     * when it has none: where a branch that passes through `id` currently ends.
+     */
+    async latestBelow(threadId: string, id: string): Promise<string> {
       const userId = ownerId()
-      const row = { id: input.id ?? newId(), userId, threadId: input.threadId, role: input.role, content: input.content, agent: input.agent, runId: input.runId, createdAt: Date.now() }
-      const [saved] = await write((db) => db.insert(messages).values(row).returning())
-      return view(saved)
+      const result = await client.execute({
+        sql: `WITH RECURSIVE down(id, depth) AS (
+                SELECT ?, 0
+                UNION ALL
+                SELECT (SELECT c.id FROM messages c WHERE c.user_id = ? AND c.thread_id = ? AND c.parent_id = down.id ORDER BY c.created_at DESC, c.id DESC LIMIT 1), depth + 1
+                FROM down WHERE down.id IS NOT NULL AND depth < 100000
+              )
+              SELECT id FROM down WHERE id IS NOT NULL ORDER BY depth DESC LIMIT 1`,
+        args: [id, userId, threadId],
+      })
+      return String(result.rows[0]?.id ?? id)
     },
 
-    /** Full-text search over the active user's own messages. */
+    /** Every message of a thread (all branches), oldest first: export and tests. */
+    async listForThread(threadId: string): Promise<MessageView[]> {
+      const rows = await db.select().from(messages).where(mineIn(threadId)).orderBy(asc(messages.createdAt), asc(messages.id))
+      return rows.map(messageView)
+    },
+
+    async get(id: string): Promise<MessageView & { threadId: string }> {
+      const [row] = await db.select().from(messages).where(and(eq(messages.id, id), eq(messages.userId, ownerId())))
+      if (!row) throw new NotFoundError('message')
+      return { ...messageView(row), threadId: row.threadId }
+    },
+
+    /** The branch ending at `leafId`, root first (conversation memory, shares, export). */
+    async branch(threadId: string, leafId: string): Promise<MessageView[]> {
+      return (await path(threadId, leafId)).map(messageView)
+    },
+
+    /**
+     * One page of the branch ending at `leafId`, root first, each message with its siblings.
+     * The cursor names the leaf and the last message given, so pages stay on one branch while
+     * the thread grows elsewhere.
+     */
+    async branchPage(threadId: string, leafId: string, page: PageRequest): Promise<Page<BranchMessageView>> {
+      const rows = await path(threadId, leafId)
+      let start = 0
+      if (page.after) {
+        const [cursorLeaf, lastId] = page.after as [string, string]
+        start = cursorLeaf === leafId ? rows.findIndex((r) => r.id === lastId) + 1 : 0
+        if (start === 0) throw new InvalidCursorError()
+      }
+      const slice = rows.slice(start, start + page.limit)
+      const siblings = await childrenOf(threadId, [...new Set(slice.map((r) => r.parentId ?? null))])
+      const items = slice.map((r) => ({ ...messageView(r), siblingIds: siblings.get(r.parentId ?? null) ?? [r.id] }))
+      const more = start + page.limit < rows.length
+      return { items, nextCursor: more && slice.length ? encodeCursor([leafId, slice[slice.length - 1].id]) : null }
+    },
+
+    /** The newest `limit` messages of the branch ending at `leafId`, oldest first (conversation memory). */
+    async recentOnBranch(threadId: string, leafId: string | null, limit: number): Promise<MessageView[]> {
+      if (!leafId) return []
+      return (await path(threadId, leafId)).slice(-limit).map(messageView)
+    },
+
+    /** The newest `limit` messages of the thread's current branch, oldest first. */
+    async recent(threadId: string, limit: number): Promise<MessageView[]> {
+      const [thread] = await db.select({ leafId: threads.leafId }).from(threads).where(and(eq(threads.id, threadId), eq(threads.userId, ownerId())))
+      if (!thread?.leafId) return []
+      return (await path(threadId, thread.leafId)).slice(-limit).map(messageView)
+    },
+
+    /** Adds a message and makes it the thread's current leaf, in one write. */
+    async add(input: NewMessage): Promise<MessageView> {
+      const userId = ownerId()
+      const saved = await write(async (db) => {
+        let parentId = input.parentId
+        if (parentId === undefined) {
+          const [thread] = await db.select({ leafId: threads.leafId }).from(threads).where(and(eq(threads.id, input.threadId), eq(threads.userId, userId)))
+          parentId = thread?.leafId ?? null
+        }
+        const row = {
+          id: input.id ?? newId(),
+          userId,
+          threadId: input.threadId,
+          role: input.role,
+          content: input.content,
+          agent: input.agent,
+          runId: input.runId,
+          createdAt: Date.now(),
+          parentId,
+          status: input.status ?? (input.role === 'assistant' ? 'completed' : undefined),
+          errorCode: input.error?.code,
+          errorMessage: input.error?.message,
+        } as const
+        const [[inserted]] = await db.batch([
+          db.insert(messages).values(row).returning(),
+          db.update(threads).set({ leafId: row.id }).where(and(eq(threads.id, input.threadId), eq(threads.userId, userId))),
+        ])
+        return inserted
+      })
+      return messageView(saved)
+    },
+
+    /** The user message a run answered (its parent for an answer, its text for a retry). */
+    async userMessageOfRun(runId: string): Promise<MessageView | undefined> {
+      const [row] = await db
+        .select()
+        .from(messages)
+        .where(and(eq(messages.userId, ownerId()), eq(messages.runId, runId), eq(messages.role, 'user')))
+        .orderBy(desc(messages.createdAt))
+        .limit(1)
+      return row && messageView(row)
+    },
+
+    /** Full-text search over the active user's own messages (the search_history tool). */
     async search(text: string, limit: number): Promise<{ threadId: string; role: string; snippet: string }[]> {
       const match = ftsQuery(text)
       if (!match) return []
       const result = await client.execute({
         sql: `SELECT m.thread_id AS threadId, m.role AS role, snippet(messages_fts, 0, '', '', '…', 16) AS snippet
-              FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
+              FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
               WHERE messages_fts MATCH ? AND m.user_id = ?
               ORDER BY rank LIMIT ?`,
         args: [match, ownerId(), limit],

@@ -1,9 +1,10 @@
-import { and, desc, eq } from 'drizzle-orm'
+import { and, desc, eq, sql } from 'drizzle-orm'
 import type { Database } from '../client'
 import { notes } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { NotFoundError } from '../../http/errors'
 import { ftsQuery } from './messages'
+import { toPage, type Page, type PageRequest } from '../paging'
 
 export interface NoteView {
   id: string
@@ -40,6 +41,18 @@ export function notesRepository({ db, client, write }: Database) {
 
   return {
     list,
+
+    /** One page, newest first, keyed by (createdAt, id). */
+    async page(page: PageRequest): Promise<Page<NoteView>> {
+      const after = page.after && sql`(${notes.createdAt}, ${notes.id}) < (${page.after[0]}, ${page.after[1]})`
+      const rows = await db
+        .select()
+        .from(notes)
+        .where(and(eq(notes.userId, ownerId()), after))
+        .orderBy(desc(notes.createdAt), desc(notes.id))
+        .limit(page.limit + 1)
+      return toPage(rows, page.limit, (r) => [r.createdAt, r.id], view)
+    },
 
     async get(id: string): Promise<NoteView> {
       const [row] = await db.select().from(notes).where(mine(id))
@@ -80,7 +93,7 @@ export function notesRepository({ db, client, write }: Database) {
       }
       const result = await client.execute({
         sql: `SELECT n.id AS id, n.title AS title, n.body AS body, snippet(notes_fts, 1, '', '', '…', 24) AS snippet
-              FROM notes_fts JOIN notes n ON n.rowid = notes_fts.rowid
+              FROM notes_fts CROSS JOIN notes n ON n.rowid = notes_fts.rowid
               WHERE notes_fts MATCH ? AND n.user_id = ?
               ORDER BY rank LIMIT ?`,
         args: [match, ownerId(), limit],

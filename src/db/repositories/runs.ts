@@ -50,17 +50,37 @@ export function runsRepository({ db, write }: Database) {
      * Starts a run in one batch: the run row, the user's message, and the thread moved to the
      * top. One write instead of three keeps run start (and the event writes queued behind it) fast.
      */
-    async start(input: { id: string; threadId: string; agent: string; model: string; input: string; nodeId?: string }): Promise<RunView> {
+    async start(
+      input: { id: string; threadId: string; agent: string; model: string; input: string; nodeId?: string; answerParentId?: string | null },
+      /**
+       * The user message this run answers, stored here; `null` when it exists already (a
+       * regenerate). `parentId` undefined: after the thread's leaf as it is at this write, so
+       * two sends racing on one thread still make a chain.
+       */
+      userMessage: { id: string; parentId?: string | null } | null = { id: newId(), parentId: null },
+    ): Promise<RunView> {
       const userId = ownerId()
       const now = Date.now()
       const row = { ...input, userId, status: 'running' as const, createdAt: now }
-      const [[saved]] = await write((db) =>
-        db.batch([
+      const thread = and(eq(threads.id, input.threadId), eq(threads.userId, userId))
+      const touch = { updatedAt: sql`max(${threads.updatedAt} + 1, ${now})`, ...(userMessage && { leafId: userMessage.id }) }
+      const saved = await write(async (db) => {
+        if (!userMessage) {
+          const [[run]] = await db.batch([db.insert(runs).values(row).returning(), db.update(threads).set(touch).where(thread)])
+          return run
+        }
+        let parentId = userMessage.parentId
+        if (parentId === undefined) {
+          const [current] = await db.select({ leafId: threads.leafId }).from(threads).where(thread)
+          parentId = current?.leafId ?? null
+        }
+        const [[run]] = await db.batch([
           db.insert(runs).values(row).returning(),
-          db.insert(messages).values({ id: newId(), userId, threadId: input.threadId, role: 'user', content: input.input, runId: input.id, createdAt: now }),
-          db.update(threads).set({ updatedAt: sql`max(${threads.updatedAt} + 1, ${now})` }).where(and(eq(threads.id, input.threadId), eq(threads.userId, userId))),
-        ]),
-      )
+          db.insert(messages).values({ id: userMessage.id, userId, threadId: input.threadId, role: 'user', content: input.input, runId: input.id, createdAt: now, parentId }),
+          db.update(threads).set(touch).where(thread),
+        ])
+        return run
+      })
       return view(saved)
     },
 

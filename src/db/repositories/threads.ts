@@ -1,31 +1,83 @@
 import { and, desc, eq, sql } from 'drizzle-orm'
 import type { Database } from '../client'
-import { threads } from '../schema'
+import { messages, threads } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { NotFoundError } from '../../http/errors'
+import { toPage, type Page, type PageRequest } from '../paging'
 
 export interface ThreadView {
   id: string
   title: string
   createdAt: string
   updatedAt: string
+  pinned: boolean
+  archived: boolean
 }
 
-const view = (row: typeof threads.$inferSelect): ThreadView => ({
+type Row = typeof threads.$inferSelect
+
+/** A thread read from an import file, in a neutral shape (src/threads/import.ts builds it). */
+export interface ImportedMessage {
+  /** The id in the source; only used to rebuild the tree (new ids are given on import). */
+  key: string
+  parentKey: string | null
+  role: 'user' | 'assistant' | 'system'
+  content: string
+  agent?: string
+  status?: 'completed' | 'failed' | 'cancelled'
+  error?: { code: string; message: string }
+  createdAt: number
+}
+
+export interface ImportedThread {
+  title: string
+  createdAt: number
+  updatedAt: number
+  /** The message the thread shows by default (the source's current branch). */
+  leafKey: string | null
+  messages: ImportedMessage[]
+}
+
+const view = (row: Row): ThreadView => ({
   id: row.id,
   title: row.title,
   createdAt: iso(row.createdAt),
   updatedAt: iso(row.updatedAt),
+  pinned: row.pinned,
+  archived: row.archived,
 })
+
+/** The list's sort key (pinned first, then newest activity); the cursor carries it. */
+const listKey = (row: Row) => [row.pinned ? 1 : 0, row.updatedAt, row.id]
 
 /** Threads of the active user; another user's thread is "not found". */
 export function threadsRepository({ db, write }: Database) {
   const mine = (id: string) => and(eq(threads.id, id), eq(threads.userId, ownerId()))
 
   return {
+    /** Every thread of the user, newest activity first (exports; the API pages with `page`). */
     async list(): Promise<ThreadView[]> {
       const rows = await db.select().from(threads).where(eq(threads.userId, ownerId())).orderBy(desc(threads.updatedAt), desc(threads.id))
       return rows.map(view)
+    },
+
+    /** One page of the active or archived threads: pinned first, then newest activity. */
+    async page(page: PageRequest, opts: { archived?: boolean } = {}): Promise<Page<ThreadView>> {
+      const after = page.after && sql`(${threads.pinned}, ${threads.updatedAt}, ${threads.id}) < (${page.after[0]}, ${page.after[1]}, ${page.after[2]})`
+      const rows = await db
+        .select()
+        .from(threads)
+        .where(and(eq(threads.userId, ownerId()), eq(threads.archived, opts.archived ?? false), after))
+        .orderBy(desc(threads.pinned), desc(threads.updatedAt), desc(threads.id))
+        .limit(page.limit + 1)
+      return toPage(rows, page.limit, listKey, view)
+    },
+
+    /** The message a thread shows by default (null for an empty thread). */
+    async leafOf(id: string): Promise<string | null> {
+      const [row] = await db.select({ leafId: threads.leafId }).from(threads).where(mine(id))
+      if (!row) throw new NotFoundError('thread')
+      return row.leafId ?? null
     },
 
     async get(id: string): Promise<ThreadView> {
@@ -47,8 +99,16 @@ export function threadsRepository({ db, write }: Database) {
     },
 
     async rename(id: string, title: string): Promise<ThreadView> {
+      return this.update(id, { title })
+    },
+
+    /** A new title counts as activity; pinning and archiving do not move the thread. */
+    async update(id: string, changes: { title?: string; pinned?: boolean; archived?: boolean }): Promise<ThreadView> {
       const where = mine(id)
-      const [row] = await write((db) => db.update(threads).set({ title, updatedAt: Date.now() }).where(where).returning())
+      const set = { ...changes, ...(changes.title !== undefined && { updatedAt: Date.now() }) }
+      const [row] = Object.keys(set).length
+        ? await write((db) => db.update(threads).set(set).where(where).returning())
+        : await db.select().from(threads).where(where)
       if (!row) throw new NotFoundError('thread')
       return view(row)
     },
@@ -57,6 +117,41 @@ export function threadsRepository({ db, write }: Database) {
     async touch(id: string): Promise<void> {
       const where = mine(id)
       await write((db) => db.update(threads).set({ updatedAt: sql`max(${threads.updatedAt} + 1, ${Date.now()})` }).where(where))
+    },
+
+    /**
+     * Writes imported threads with all their messages in one transaction: all of it lands, or
+     * (on any failure) none of it. Everything gets new ids; times are the source's.
+     */
+    async importMany(imported: ImportedThread[]): Promise<{ id: string; title: string }[]> {
+      const userId = ownerId()
+      const created: { id: string; title: string }[] = []
+      const statements: any[] = []
+      for (const t of imported) {
+        const id = newId()
+        const ids = new Map(t.messages.map((m) => [m.key, newId()]))
+        statements.push(
+          db.insert(threads).values({ id, userId, title: t.title, createdAt: t.createdAt, updatedAt: t.updatedAt, leafId: t.leafKey ? (ids.get(t.leafKey) ?? null) : null }),
+        )
+        const rows = t.messages.map((m) => ({
+          id: ids.get(m.key)!,
+          userId,
+          threadId: id,
+          role: m.role,
+          content: m.content,
+          agent: m.agent,
+          createdAt: m.createdAt,
+          parentId: m.parentKey ? (ids.get(m.parentKey) ?? null) : null,
+          status: m.status,
+          errorCode: m.error?.code,
+          errorMessage: m.error?.message,
+        }))
+        // Bounded statements: SQLite caps the bound parameters of one statement.
+        for (let i = 0; i < rows.length; i += 200) statements.push(db.insert(messages).values(rows.slice(i, i + 200)))
+        created.push({ id, title: t.title })
+      }
+      if (statements.length) await write((db) => db.batch(statements as [any, ...any[]]))
+      return created
     },
 
     /** Messages, runs and events go with it (composite foreign keys cascade). */

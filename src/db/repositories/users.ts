@@ -36,6 +36,12 @@ export function usersRepository({ db, write }: Database) {
       return row
     },
 
+    /** Whether any account exists yet (the first-run page asks, before anyone can sign in). */
+    async anyExists(): Promise<boolean> {
+      const [row] = await db.select({ id: users.id }).from(users).limit(1)
+      return !!row
+    },
+
     async findById(id: string): Promise<UserRow | undefined> {
       const [row] = await db.select().from(users).where(eq(users.id, id))
       return row

@@ -9,7 +9,8 @@ export interface AppContext {
   session: SessionManager
   socket: ChatSocket
   agents: Agent[]
-  models: { models: string[]; default?: string; failed?: boolean }
+  /** `failed`: the model list could not be had (Ollama down); `error` is the server's hint for the operator. */
+  models: { models: string[]; default?: string; failed?: boolean; error?: string }
   agentName(id: string): string
   /** Reloads the thread list in the sidebar (debounced). */
   refreshThreads(): void

@@ -21,6 +21,7 @@ import { AdminUsersView } from './views/admin-users'
 import { AdminUsageView } from './views/admin-usage'
 import { AdminAuditView } from './views/admin-audit'
 import { AdminStatusView } from './views/admin-status'
+import { SearchBox } from './views/search'
 
 const ACTIVE_RUNS_KEY = 'chat-active-runs'
 /** The admin area's pages (`#/admin/<page>`). */
@@ -77,6 +78,7 @@ class SignedInApp {
   readonly ctx: AppContext
   readonly socket: ChatSocket
   #threads: ThreadList
+  #search: SearchBox
   #main: HTMLElement
   #sidebar: HTMLElement
   #menuBtn: HTMLButtonElement
@@ -106,13 +108,15 @@ class SignedInApp {
       onError: toast,
     })
 
+    this.#search = new SearchBox(api, { onActive: (active) => this.#sidebar.classList.toggle('searching', active) })
+
     this.ctx = {
       api,
       session,
       socket: this.socket,
       agents: [],
       models: { models: [] },
-      agentName: (id) => this.#agents.get(id) ?? humanize(id),
+      agentName: (id) => this.#agents.get(id) ?? (id === 'triage' ? 'Auto' : humanize(id)),
       refreshThreads: () => this.#threads.refreshSoon(),
       setCurrentThread: (id) => this.#threads.setCurrent(id),
       announce,
@@ -136,6 +140,7 @@ class SignedInApp {
       { class: 'sidebar', id: 'sidebar', 'aria-label': 'Chats and pages' },
       h('div', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'Local Chat'),
       newChat,
+      this.#search.el,
       this.#threads.el,
       h(
         'nav',
@@ -145,6 +150,7 @@ class SignedInApp {
         h('a', { href: '#/usage', class: 'page-link', dataset: { page: 'usage' } }, icon(icons.table), 'Usage'),
         h('a', { href: '#/settings', class: 'page-link', dataset: { page: 'settings' } }, icon(icons.settings), 'Settings'),
         h('a', { href: '#/settings/api-keys', class: 'page-link', dataset: { page: 'settings/api-keys' } }, icon(icons.pencil), 'API keys'),
+        this.#importControl(),
       ),
       // Shown to admins only; the server enforces it either way (403 for members).
       user?.role === 'admin'
@@ -181,6 +187,16 @@ class SignedInApp {
         if (change.kind === 'token') this.socket.updateToken(change.session.accessToken)
       }),
     )
+    // Ctrl/Cmd+K: search, from anywhere in the app.
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'k') {
+        e.preventDefault()
+        if (!this.#sidebar.classList.contains('open') && matchMedia('(max-width: 760px)').matches) this.#toggleSidebar(true)
+        this.#search.focus()
+      }
+    }
+    document.addEventListener('keydown', onKey)
+    this.#disposers.push(() => document.removeEventListener('keydown', onKey))
     const onHash = () => this.route()
     const online = () => this.socket.reconnectNow()
     const offline = () => this.socket.networkLost()
@@ -197,6 +213,30 @@ class SignedInApp {
     void this.#resumeStoredRuns()
     void this.#threads.refresh()
     void this.#loadPickers().then(() => this.route())
+  }
+
+  /** "Import chats": our JSON export or a ChatGPT conversations.json, read from a file. */
+  #importControl(): HTMLElement {
+    const input = h('input', { type: 'file', accept: '.json,application/json', class: 'sr-only', id: 'import-file', tabindex: '-1', 'aria-label': 'Chat file to import' }) as HTMLInputElement
+    const button = h('button', { type: 'button', class: 'page-link import-btn' }, icon(icons.upload), 'Import chats')
+    button.addEventListener('click', () => input.click())
+    input.addEventListener('change', async () => {
+      const file = input.files?.[0]
+      input.value = ''
+      if (!file) return
+      button.disabled = true
+      try {
+        const threads = await api.importThreads(await file.text())
+        announce(`Imported ${threads.length} chat${threads.length === 1 ? '' : 's'}`)
+        this.#threads.showArchived(false)
+        if (threads[0]) location.hash = `#/c/${encodeURIComponent(threads[0].id)}`
+      } catch (error) {
+        toast(`Could not import ${file.name}: ${(error as Error).message}`)
+      } finally {
+        button.disabled = false
+      }
+    })
+    return h('div', { class: 'import' }, button, input)
   }
 
   /** After a reload: follow the runs this tab was showing that are still going. */
@@ -222,17 +262,19 @@ class SignedInApp {
     const [agents, models] = await Promise.allSettled([api.agents(), api.models()])
     if (agents.status === 'fulfilled') {
       this.ctx.agents = agents.value
-      for (const a of agents.value as Agent[]) this.#agents.set(a.id, a.name)
+      // The router agent is what people get by default: call it "Auto", not by its internal role.
+      for (const a of agents.value as Agent[]) this.#agents.set(a.id, a.id === 'triage' ? 'Auto' : a.name)
     }
     if (models.status === 'fulfilled') this.ctx.models = models.value
-    else this.ctx.models = { models: [], failed: true }
+    else this.ctx.models = { models: [], failed: true, error: (models.reason as Error)?.message }
   }
 
   route() {
     const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ''))
-    const [section, id] = hash.split('/')
+    // `#/c/<thread>/<message>`: the branch through that message (a version switch or a search jump).
+    const [section, id, leaf] = hash.split('/')
     const current = this.#view
-    if (section === 'c' && id && current instanceof ChatView && current.threadId === id) return
+    if (section === 'c' && id && current instanceof ChatView && current.threadId === id && current.leaf === (leaf || undefined)) return
     current?.dispose()
     let view: View
     let threadId: string | undefined
@@ -256,7 +298,7 @@ class SignedInApp {
       document.title = `Admin · ${id[0].toUpperCase()}${id.slice(1)} · Local Chat`
     } else {
       threadId = section === 'c' && id ? id : undefined
-      view = new ChatView(this.ctx, threadId)
+      view = new ChatView(this.ctx, threadId, (threadId && leaf) || undefined)
       document.title = 'Local Chat'
     }
     this.#view = view

@@ -1,5 +1,5 @@
 import type { SessionManager } from './session'
-import type { Agent, ApiKey, Dataset, Message, Note, RunEvent, RunInfo, Thread, User } from './types'
+import type { Agent, ApiKey, Dataset, Message, Note, Page, RunEvent, RunInfo, SearchResult, Share, Thread, User } from './types'
 
 export class ApiError extends Error {
   constructor(
@@ -30,6 +30,11 @@ async function errorOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message)
 }
 
+/** A body that is JSON text already (an import file): sent as is. */
+class RawJson {
+  constructor(readonly text: string) {}
+}
+
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 
 export type SessionAnswer = { user: User; accessToken: string; refreshToken: string; expiresIn: number }
@@ -49,7 +54,7 @@ export class Api {
       return this.fetchImpl(path, {
         method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'),
         headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        body: opts.body === undefined ? undefined : opts.body instanceof RawJson ? opts.body.text : JSON.stringify(opts.body),
         signal: opts.signal,
       })
     }
@@ -78,6 +83,15 @@ export class Api {
   logout(refreshToken: string) {
     return this.request<void>('/api/auth/logout', { body: { refreshToken }, auth: false })
   }
+  /** True on a fresh server: no account yet, so the first one (the admin) is to be created. */
+  async needsAdmin(): Promise<boolean> {
+    try {
+      const res = await this.fetchImpl('/api/setup')
+      return res.ok && ((await res.json()) as { needsAdmin?: boolean }).needsAdmin === true
+    } catch {
+      return false
+    }
+  }
   async oidcEnabled(): Promise<boolean> {
     try {
       const res = await this.fetchImpl('/api/auth/oidc/config')
@@ -89,9 +103,33 @@ export class Api {
     }
   }
 
+  /** Every item of a paged list, page after page (for lists that are short by nature). */
+  async #all<T>(path: string, key: string, limit = 200): Promise<T[]> {
+    const items: T[] = []
+    let cursor: string | null = null
+    do {
+      const sep = path.includes('?') ? '&' : '?'
+      const body: Record<string, unknown> & { nextCursor?: string | null } = await this.request(`${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+      items.push(...((body[key] as T[]) ?? []))
+      cursor = body.nextCursor ?? null
+    } while (cursor)
+    return items
+  }
+
   // ---- threads ---------------------------------------------------------------------------
   async threads() {
-    return (await this.request<{ threads: Thread[] }>('/api/threads')).threads
+    return (await this.threadPage()).items
+  }
+  /** One page of the thread list: pinned first, then newest; `archived` lists the archived ones. */
+  async threadPage(opts: { cursor?: string | null; limit?: number; archived?: boolean } = {}): Promise<Page<Thread>> {
+    const query = new URLSearchParams({ limit: String(opts.limit ?? 50) })
+    if (opts.cursor) query.set('cursor', opts.cursor)
+    if (opts.archived) query.set('archived', 'true')
+    const body = await this.request<{ threads: Thread[]; nextCursor: string | null }>(`/api/threads?${query}`)
+    return { items: body.threads, nextCursor: body.nextCursor ?? null }
+  }
+  async updateThread(id: string, changes: { title?: string; pinned?: boolean; archived?: boolean }) {
+    return (await this.request<{ thread: Thread }>(`/api/threads/${encodeURIComponent(id)}`, { method: 'PATCH', body: changes })).thread
   }
   async createThread(title?: string) {
     return (await this.request<{ thread: Thread }>('/api/threads', { body: title ? { title } : {} })).thread
@@ -105,8 +143,38 @@ export class Api {
   deleteThread(id: string) {
     return this.request<void>(`/api/threads/${encodeURIComponent(id)}`, { method: 'DELETE' })
   }
-  async messages(threadId: string) {
-    return (await this.request<{ messages: Message[] }>(`/api/threads/${encodeURIComponent(threadId)}/messages`)).messages
+  /** The whole branch (default: the current one; `leaf`: the one through that message, to its end). */
+  messages(threadId: string, leaf?: string) {
+    const base = `/api/threads/${encodeURIComponent(threadId)}/messages${leaf ? `?leaf=${encodeURIComponent(leaf)}&follow=latest` : ''}`
+    return this.#all<Message>(base, 'messages')
+  }
+  /** A download of the thread (JSON: every branch; Markdown: the current branch). */
+  async exportThread(threadId: string, format: 'json' | 'markdown'): Promise<{ blob: Blob; fileName: string }> {
+    const token = await this.session.freshToken()
+    const res = await this.fetchImpl(`/api/threads/${encodeURIComponent(threadId)}/export?format=${format}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+    if (!res.ok) throw await errorOf(res)
+    const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `chat.${format === 'json' ? 'json' : 'md'}`
+    return { blob: await res.blob(), fileName: name }
+  }
+  /** Imports a file's text as it is (our JSON export or a ChatGPT conversations.json). */
+  async importThreads(text: string) {
+    return (await this.request<{ threads: { id: string; title: string }[] }>('/api/threads/import', { body: new RawJson(text) })).threads
+  }
+
+  // ---- search and shares -----------------------------------------------------------------
+  search(q: string, opts: { cursor?: string | null; limit?: number; signal?: AbortSignal } = {}) {
+    const query = new URLSearchParams({ q, limit: String(opts.limit ?? 20) })
+    if (opts.cursor) query.set('cursor', opts.cursor)
+    return this.request<{ results: SearchResult[]; nextCursor: string | null }>(`/api/search?${query}`, { signal: opts.signal })
+  }
+  async share(threadId: string) {
+    return (await this.request<{ share: Share }>(`/api/threads/${encodeURIComponent(threadId)}/share`, { method: 'POST' })).share
+  }
+  shares() {
+    return this.#all<Share>('/api/shares', 'shares')
+  }
+  revokeShare(id: string) {
+    return this.request<void>(`/api/shares/${encodeURIComponent(id)}`, { method: 'DELETE' })
   }
 
   // ---- runs ------------------------------------------------------------------------------
@@ -130,8 +198,8 @@ export class Api {
   }
 
   // ---- notes -----------------------------------------------------------------------------
-  async notes() {
-    return (await this.request<{ notes: Note[] }>('/api/notes')).notes
+  notes() {
+    return this.#all<Note>('/api/notes', 'notes')
   }
   async addNote(title: string, body: string) {
     return (await this.request<{ note: Note }>('/api/notes', { body: { title, body } })).note
@@ -141,8 +209,8 @@ export class Api {
   }
 
   // ---- datasets --------------------------------------------------------------------------
-  async datasets() {
-    return (await this.request<{ datasets: Dataset[] }>('/api/datasets')).datasets
+  datasets() {
+    return this.#all<Dataset>('/api/datasets', 'datasets')
   }
   async uploadDataset(name: string, csv: string) {
     return (await this.request<{ dataset: Dataset }>('/api/datasets', { body: { name, csv } })).dataset

@@ -21,6 +21,10 @@ export interface ChatRequest {
   threadId?: string
   agent?: string
   model?: string
+  /** The message the new one follows (null: a new first message); absent: after the newest. */
+  parentId?: string | null
+  /** Instead of a new message: answer again the user message of this answer (a sibling answer). */
+  regenerate?: string
 }
 
 export interface Accepted {
@@ -483,8 +487,11 @@ export class ChatSocket {
    */
   chat(request: ChatRequest): { requestId: string; accepted: Promise<Accepted> } {
     const requestId = newRequestId()
-    const frame: Record<string, unknown> = { type: 'chat', requestId, content: request.content }
-    if (request.threadId) frame.threadId = request.threadId
+    const frame: Record<string, unknown> = request.regenerate
+      ? { type: 'regenerate', requestId, messageId: request.regenerate }
+      : { type: 'chat', requestId, content: request.content }
+    if (request.threadId && !request.regenerate) frame.threadId = request.threadId
+    if (request.parentId !== undefined && !request.regenerate) frame.parentId = request.parentId
     if (request.agent) frame.agent = request.agent
     if (request.model) frame.model = request.model
     const accepted = new Promise<Accepted>((resolve, reject) => {

@@ -23,6 +23,8 @@ export interface Thread {
   title: string
   createdAt: string
   updatedAt: string
+  pinned?: boolean
+  archived?: boolean
 }
 
 export interface Message {
@@ -31,6 +33,34 @@ export interface Message {
   content: string
   agent?: string
   runId?: string
+  createdAt: string
+  /** The message tree of PROTOCOL.md §6 (absent only from old servers). */
+  parentId?: string | null
+  siblingIds?: string[]
+  status?: 'completed' | 'failed' | 'cancelled'
+  error?: { code: string; message: string }
+}
+
+/** One page of a list (PROTOCOL.md §5). */
+export interface Page<T> {
+  items: T[]
+  nextCursor: string | null
+}
+
+export interface SearchResult {
+  threadId: string
+  threadTitle: string
+  messageId: string | null
+  role: string | null
+  snippet: string
+  highlights: [number, number][]
+  createdAt: string
+}
+
+export interface Share {
+  id: string
+  threadId: string
+  url: string
   createdAt: string
 }
 

@@ -143,12 +143,16 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     expect(await waitForRunEnd(page)).toBe('completed')
 
     const handoff = page.locator('.handoff')
-    expect((await handoff.innerText()).replace(/\s+/g, ' ').trim()).toBe('Triage → Data analyst')
+    expect((await handoff.evaluate((el) => el.textContent ?? '')).replace(/\s+/g, ' ').trim()).toBe('Auto → Data analyst')
     const cards = page.locator('.tool-card')
     expect(await cards.evaluateAll((els) => els.map((el) => [(el as HTMLElement).dataset.tool, (el as HTMLElement).dataset.state]))).toEqual([
       ['list_datasets', 'ok'],
       ['query_dataset', 'ok'],
     ])
+    // The process is folded into one Steps row once the answer is there; the tools speak in words.
+    expect(await page.locator('.steps').last().getAttribute('open')).toBeNull()
+    expect(await cards.nth(1).locator('.tool-name').evaluate((el) => el.textContent)).toBe('Queried sales by region (total amount)')
+    await page.locator('.steps > summary').last().click()
     const query = cards.nth(1)
     await query.locator('summary').click()
     expect(await query.locator('.tool-args').textContent()).toContain('groupBy: ["region"]')

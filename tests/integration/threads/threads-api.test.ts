@@ -29,7 +29,8 @@ const create = async (title?: string) => (await expectJson(await api('/api/threa
 describe('CRUD', () => {
   test('create, read, rename, list and delete a thread', async () => {
     const thread = await create('Trip to Lisbon')
-    expect(Object.keys(thread).sort()).toEqual(['createdAt', 'id', 'title', 'updatedAt'])
+    expect(Object.keys(thread).sort()).toEqual(['archived', 'createdAt', 'id', 'pinned', 'title', 'updatedAt'])
+    expect(thread).toMatchObject({ pinned: false, archived: false })
     expect(thread.title).toBe('Trip to Lisbon')
     expect(new Date(thread.createdAt).toISOString()).toBe(thread.createdAt)
     expect(thread.updatedAt).toBe(thread.createdAt)
@@ -44,7 +45,7 @@ describe('CRUD', () => {
     const listed = (await expectJson(await api('/api/threads'))).threads
     expect(listed).toContainEqual(renamed)
 
-    expect(await expectJson(await api(`/api/threads/${thread.id}/messages`))).toEqual({ messages: [] })
+    expect(await expectJson(await api(`/api/threads/${thread.id}/messages`))).toEqual({ messages: [], nextCursor: null })
 
     const deleted = await api(`/api/threads/${thread.id}`, { method: 'DELETE' })
     expect(deleted.status).toBe(204)
@@ -71,8 +72,18 @@ describe('CRUD', () => {
     })
     const listed = (await expectJson(await api(`/api/threads/${thread.id}/messages`))).messages
     expect(listed).toEqual([
-      { id: expect.any(String), role: 'user', content: 'first', createdAt: expect.any(String) },
-      { id: expect.any(String), role: 'assistant', content: 'second', agent: 'triage', runId: 'run-1', createdAt: expect.any(String) },
+      { id: expect.any(String), role: 'user', content: 'first', createdAt: expect.any(String), parentId: null, siblingIds: [listed[0].id] },
+      {
+        id: expect.any(String),
+        role: 'assistant',
+        content: 'second',
+        agent: 'triage',
+        runId: 'run-1',
+        createdAt: expect.any(String),
+        parentId: listed[0].id,
+        siblingIds: [listed[1].id],
+        status: 'completed',
+      },
     ])
     expect((await api(`/api/threads/${thread.id}`, { method: 'DELETE' })).status).toBe(204)
     const left = await server.services.database.client.execute({ sql: 'SELECT count(*) AS n FROM messages WHERE thread_id = ?', args: [thread.id] })
@@ -84,7 +95,7 @@ describe('listing', () => {
   test('own threads only, newest first', async () => {
     const fresh = await registerUser(server, 'lister')
     const as = (path: string, init: any = {}) => server.api(path, { token: fresh.accessToken, ...init })
-    expect(await expectJson(await as('/api/threads'))).toEqual({ threads: [] })
+    expect(await expectJson(await as('/api/threads'))).toEqual({ threads: [], nextCursor: null })
     const made = []
     for (const title of ['one', 'two', 'three', 'four']) made.push((await expectJson(await as('/api/threads', { body: { title } }), 201)).thread)
     const listed = (await expectJson(await as('/api/threads'))).threads

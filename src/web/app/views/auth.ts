@@ -14,6 +14,7 @@ export function authView(api: Api, opts: { notice?: string; onSignedIn(answer: S
   const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Sign in')
   const switchText = h('span', null, 'No account yet?')
   const switchBtn = h('button', { type: 'button', class: 'btn-link switch-mode' }, 'Create one')
+  const switchRow = h('p', { class: 'switch' }, switchText, ' ', switchBtn)
   const sso = h('div', { class: 'sso' }, h('div', { class: 'divider' }, h('span', null, 'or')), h('a', { class: 'btn btn-block btn-secondary sso-btn', href: '/api/auth/oidc/login' }, 'Sign in with SSO'))
   sso.hidden = true
   void api.oidcEnabled().then((on) => (sso.hidden = !on))
@@ -42,6 +43,19 @@ export function authView(api: Api, opts: { notice?: string; onSignedIn(answer: S
     error.textContent = ''
   }
   setMode('signin')
+  const intro = h('p', { class: 'notice first-run', role: 'status' })
+  intro.hidden = true
+  // A fresh server: the first account is the administrator's; say so and offer just that.
+  void api.needsAdmin().then((needed) => {
+    card.dataset.setup = needed ? 'needs-admin' : 'ready'
+    if (!needed) return
+    setMode('signup')
+    heading.textContent = 'Create the admin account'
+    submit.textContent = 'Create the admin account'
+    intro.textContent = 'Nobody has an account on this server yet. The first account manages the server; everyone else signs up after it.'
+    intro.hidden = false
+    switchRow.hidden = true
+  })
   switchBtn.addEventListener('click', () => {
     setMode(mode === 'signin' ? 'signup' : 'signin')
     email.focus()
@@ -88,9 +102,10 @@ export function authView(api: Api, opts: { notice?: string; onSignedIn(answer: S
     h('div', { class: 'brand brand-large' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'Local Chat'),
     heading,
     opts.notice ? h('p', { class: 'notice', role: 'status' }, opts.notice) : null,
+    intro,
     form,
     sso,
-    h('p', { class: 'switch' }, switchText, ' ', switchBtn),
+    switchRow,
   )
   queueMicrotask(() => email.focus())
   return h('main', { class: 'auth-page', id: 'main' }, card)

@@ -5,6 +5,8 @@ import type { Message, RunEvent } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { h, icon, icons } from '../dom'
 import { RunView, userBubble } from './run-view'
+import { decorateMessage, editInPlace, type MessageActions } from './message-controls'
+import { threadActions } from './thread-actions'
 
 const PREFS_KEY = 'chat-prefs'
 
@@ -51,10 +53,22 @@ export class ChatView implements View {
   #stick = true
   #loaded = false
   #disposers: (() => void)[] = []
+  /** The message whose branch is shown (from the URL: a branch switch or a search jump). */
+  readonly leaf: string | undefined
+  #actions: MessageActions
+  #headerActions: HTMLElement
 
-  constructor(ctx: AppContext, threadId?: string) {
+  constructor(ctx: AppContext, threadId?: string, leaf?: string) {
     this.#ctx = ctx
     this.threadId = threadId
+    this.leaf = leaf
+    this.#actions = {
+      switchTo: (id) => {
+        if (this.threadId) location.hash = `#/c/${encodeURIComponent(this.threadId)}/${encodeURIComponent(id)}`
+      },
+      edit: (message, turn) => void this.#edit(message, turn),
+      regenerate: (message, turn) => this.#regenerate(message, turn),
+    }
     this.#title = h('h1', { class: 'chat-title', id: 'chat-title' }, threadId ? ' ' : 'New chat')
     this.#empty = h(
       'div',
@@ -62,6 +76,7 @@ export class ChatView implements View {
       h('div', { class: 'empty-icon' }, icon(icons.chat)),
       h('p', { class: 'empty-title' }, 'How can I help?'),
       h('p', { class: 'muted' }, 'Ask a question, analyse a dataset, or save a note.'),
+      this.#starters(),
     )
     this.#empty.hidden = !!threadId
     this.#log = h('div', { class: 'messages', role: 'log', 'aria-labelledby': 'chat-title', tabindex: '0' })
@@ -69,11 +84,13 @@ export class ChatView implements View {
       this.#stick = this.#log.scrollHeight - this.#log.scrollTop - this.#log.clientHeight < 80
     })
 
+    // A phone has no room for the keyboard hint (it is in the description for screen readers anyway).
+    const narrow = typeof matchMedia === 'function' && matchMedia('(max-width: 760px)').matches
     this.#input = h('textarea', {
       id: 'prompt',
       class: 'prompt',
       rows: '1',
-      placeholder: 'Message… (Enter to send, Shift+Enter for a new line)',
+      placeholder: narrow ? 'Message…' : 'Message… (Enter to send, Shift+Enter for a new line)',
       'aria-describedby': 'composer-hint',
       autocomplete: 'off',
     }) as HTMLTextAreaElement
@@ -90,8 +107,8 @@ export class ChatView implements View {
 
     const prefs = loadPrefs()
     this.#agent = h('select', { id: 'agent-select', class: 'select' })
-    const agents = ctx.agents.length ? ctx.agents : [{ id: 'triage', name: 'Triage' }]
-    for (const a of agents) this.#agent.append(h('option', { value: a.id, title: (a as any).description }, a.name || ctx.agentName(a.id)))
+    const agents = ctx.agents.length ? ctx.agents : [{ id: 'triage', name: 'Auto' }]
+    for (const a of agents) this.#agent.append(h('option', { value: a.id, title: (a as any).description }, ctx.agentName(a.id) || a.name))
     this.#agent.value = agents.some((a) => a.id === prefs.agent) ? prefs.agent! : agents.some((a) => a.id === 'triage') ? 'triage' : agents[0].id
     this.#model = h('select', { id: 'model-select', class: 'select' })
     this.#model.append(h('option', { value: '' }, ctx.models.default ? `Default (${ctx.models.default})` : 'Default model'))
@@ -124,7 +141,16 @@ export class ChatView implements View {
       this.#submit()
     })
 
-    this.el = h('section', { class: 'chat-view' }, h('header', { class: 'chat-header' }, this.#title), h('div', { class: 'messages-wrap' }, this.#empty, this.#log), form)
+    this.#headerActions = threadActions(ctx, () => this.threadId)
+    this.#headerActions.hidden = !threadId
+    this.el = h(
+      'section',
+      { class: 'chat-view' },
+      h('header', { class: 'chat-header' }, this.#title, this.#headerActions),
+      h('div', { class: 'messages-wrap' }, this.#empty, this.#log),
+      ctx.models.failed ? modelDownBanner(ctx.models.error) : null,
+      form,
+    )
 
     this.#disposers.push(
       ctx.socket.onEvent((e) => this.#onEvent(e)),
@@ -139,6 +165,33 @@ export class ChatView implements View {
 
   focus() {
     this.#input.focus()
+  }
+
+  /** Example prompts, one per specialist, on an empty chat: a click sends it. */
+  #starters(): HTMLElement {
+    const prompts: [string, string][] = [
+      ['Analyse data', 'Which region sells the most in my sales dataset?'],
+      ['Plan', 'Plan my week: three workouts and a dentist visit.'],
+      ['Notes', 'Save a note: call the plumber on Monday.'],
+      ['Ask', 'Explain the difference between TCP and UDP in two sentences.'],
+    ]
+    return h(
+      'ul',
+      { class: 'starters', 'aria-label': 'Suggestions' },
+      prompts.map(([label, text]) =>
+        h(
+          'li',
+          null,
+          h('button', { type: 'button', class: 'starter', onclick: () => this.#useStarter(text) }, h('span', { class: 'starter-label' }, label), h('span', { class: 'starter-text' }, text)),
+        ),
+      ),
+    )
+  }
+
+  #useStarter(text: string) {
+    if (this.#busy()) return
+    this.#input.value = text
+    this.#submit()
   }
 
   dispose() {
@@ -156,7 +209,7 @@ export class ChatView implements View {
     }
     let messages: Message[]
     try {
-      const [thread, list] = await Promise.all([this.#ctx.api.thread(threadId), this.#ctx.api.messages(threadId)])
+      const [thread, list] = await Promise.all([this.#ctx.api.thread(threadId), this.#ctx.api.messages(threadId, this.leaf)])
       this.#title.textContent = thread.title
       messages = list
     } catch (error) {
@@ -175,6 +228,7 @@ export class ChatView implements View {
     for (const m of messages) {
       if (m.role === 'user') {
         const bubble = userBubble(m.content)
+        decorateMessage(bubble, m, this.#actions)
         this.#log.append(bubble)
         this.#claimable.push({ content: m.content, el: bubble, claimed: false })
         if (m.runId && !this.#answered.has(m.runId)) unanswered.push(m.runId)
@@ -185,8 +239,10 @@ export class ChatView implements View {
     this.#empty.hidden = messages.length > 0 || this.#runs.size > 0
     this.#loaded = true
     // Runs this page already follows (live, or resumed after a reload).
+    // A finished one only when its question is on this branch (other branches' runs stay there).
+    const asked = new Set(messages.flatMap((m) => (m.role === 'user' && m.runId ? [m.runId] : [])))
     for (const run of this.#ctx.socket.runs.runs.values()) {
-      if (run.threadId === threadId && !this.#answered.has(run.runId)) for (const e of run.events) this.#apply(e)
+      if (run.threadId === threadId && !this.#answered.has(run.runId) && (!run.done || asked.has(run.runId))) for (const e of run.events) this.#apply(e)
     }
     // A question without an answer: its run may still be going (started elsewhere).
     for (const runId of unanswered) {
@@ -198,12 +254,19 @@ export class ChatView implements View {
         })
         .catch(() => {})
     }
-    this.#scrollToEnd(true)
+    const target = this.leaf && this.#log.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(this.leaf)}"]`)
+    if (target) {
+      // A jump (search result, branch switch): show that message, marked.
+      target.classList.add('jump-target')
+      this.#stick = false
+      target.scrollIntoView({ block: 'center' })
+    } else this.#scrollToEnd(true)
     this.#updateControls()
   }
 
   #historyAnswer(m: Message): HTMLElement {
     const el = RunView.fromMessage(m, this.#ctx.agentName)
+    decorateMessage(el, m, this.#actions)
     if (m.runId) {
       const runId = m.runId
       const button = h('button', { type: 'button', class: 'btn-link steps-btn' }, 'Show steps')
@@ -215,6 +278,7 @@ export class ChatView implements View {
           const view = new RunView(runId, this.#ctx.agentName)
           for (const e of events) view.apply(e)
           view.flush()
+          decorateMessage(view.el, m, this.#actions)
           el.replaceWith(view.el)
         } catch (error) {
           button.disabled = false
@@ -236,6 +300,7 @@ export class ChatView implements View {
     this.#ownBubbles.set(runId, request.bubble)
     if (!this.threadId) {
       this.threadId = threadId
+      this.#headerActions.hidden = false
       history.replaceState(null, '', `#/c/${encodeURIComponent(threadId)}`)
       this.#ctx.setCurrentThread(threadId)
       this.#ctx.refreshThreads()
@@ -257,6 +322,7 @@ export class ChatView implements View {
       this.#ctx.announce(event.status === 'completed' ? 'Answer complete.' : event.status === 'cancelled' ? 'Run cancelled.' : 'The run failed.')
       this.#ctx.refreshThreads()
       this.#refreshTitle()
+      void this.#syncControls()
     }
   }
 
@@ -323,22 +389,81 @@ export class ChatView implements View {
     return this.#requests.size > 0 || this.#activeRunIds().length > 0
   }
 
+  /**
+   * After a run here ends, the server knows the ids of its question and answer: give those
+   * turns their controls (versions, Copy, Edit, Regenerate) like the history has.
+   */
+  async #syncControls() {
+    const threadId = this.threadId
+    if (!threadId || this.#busy()) return
+    let messages: Message[]
+    try {
+      messages = await this.#ctx.api.messages(threadId)
+    } catch {
+      return
+    }
+    if (threadId !== this.threadId) return
+    for (const m of messages) {
+      if (!m.runId || this.#log.querySelector(`[data-message-id="${CSS.escape(m.id)}"]`)) continue
+      const el =
+        m.role === 'assistant'
+          ? this.#log.querySelector<HTMLElement>(`.turn-assistant[data-run-id="${CSS.escape(m.runId)}"]:not([data-message-id])`)
+          : (this.#ownBubbles.get(m.runId) ?? null)
+      if (el && el.isConnected) decorateMessage(el, m, this.#actions)
+    }
+  }
+
+  /** Edit and resend: a new version of this message after the same parent; what followed it leaves the view. */
+  async #edit(message: Message, bubble: HTMLElement) {
+    if (this.#busy()) return
+    const content = await editInPlace(bubble.querySelector<HTMLElement>('.bubble') ?? bubble, message.content)
+    if (content === null || this.#busy()) return
+    this.#removeFrom(bubble)
+    this.#sendMessage(content, { parentId: message.parentId ?? null })
+  }
+
+  /** A new answer to the same question; the old one stays as another version. */
+  #regenerate(message: Message, turn: HTMLElement) {
+    if (this.#busy()) return
+    const question = turn.previousElementSibling as HTMLElement | null
+    this.#removeFrom(turn)
+    this.#sendMessage(null, { regenerate: message.id, anchor: question ?? undefined })
+  }
+
+  /** Takes an element and everything after it out of the log (a new branch replaces them). */
+  #removeFrom(el: Element) {
+    let node: Element | null = el
+    while (node) {
+      const next: Element | null = node.nextElementSibling
+      node.remove()
+      node = next
+    }
+  }
+
   #submit() {
     const content = this.#input.value.trim()
     if (!content || this.#busy()) return
     this.#input.value = ''
     this.#autosize()
-    const bubble = userBubble(content)
-    this.#log.append(bubble)
+    // Typed under an older branch (opened by a version switch or a search jump): continue that branch.
+    const shownLast = [...this.#log.querySelectorAll<HTMLElement>('[data-message-id]')].at(-1)?.dataset.messageId
+    this.#sendMessage(content, this.leaf && shownLast ? { parentId: shownLast } : {})
+  }
+
+  #sendMessage(content: string | null, opts: { parentId?: string | null; regenerate?: string; anchor?: HTMLElement }) {
+    const bubble = opts.anchor ?? (content !== null ? userBubble(content) : h('div'))
+    if (!opts.anchor) this.#log.append(bubble)
     this.#empty.hidden = true
     this.#scrollToEnd(true)
     const { requestId, accepted } = this.#ctx.socket.chat({
-      content,
+      content: content ?? '',
       threadId: this.threadId,
       agent: this.#agent.value || undefined,
       model: this.#model.value || undefined,
+      ...(opts.parentId !== undefined && { parentId: opts.parentId }),
+      ...(opts.regenerate && { regenerate: opts.regenerate }),
     })
-    this.#requests.set(requestId, { content, bubble })
+    this.#requests.set(requestId, { content: content ?? '', bubble })
     this.#updateControls()
     accepted.catch((error) => {
       this.#requests.delete(requestId)
@@ -347,7 +472,7 @@ export class ChatView implements View {
         ? 'The connection dropped before the server confirmed this message; if it arrived, its answer will appear here.'
         : `Not sent: ${(error as Error).message}`
       bubble.append(h('p', { class: lost ? 'bubble-note' : 'bubble-note bubble-error', role: 'alert' }, text))
-      if (lost) this.#claimable.push({ content, el: bubble, claimed: false })
+      if (lost && content !== null) this.#claimable.push({ content, el: bubble, claimed: false })
       this.#updateControls()
     })
   }
@@ -388,4 +513,19 @@ export class ChatView implements View {
     this.#stick = true
     this.#log.scrollTop = this.#log.scrollHeight
   }
+}
+
+/** Shown before anyone sends when the model list could not be had: one plain sentence, the operator's hint behind Details. */
+function modelDownBanner(hint?: string): HTMLElement {
+  return h(
+    'div',
+    { class: 'model-banner', role: 'status' },
+    icon(icons.alert),
+    h(
+      'div',
+      null,
+      h('p', { class: 'model-banner-text' }, 'The AI model is not reachable right now, so answers will fail until it is back. Your chats are safe.'),
+      hint ? h('details', null, h('summary', null, 'Details'), h('p', { class: 'model-banner-hint' }, hint)) : null,
+    ),
+  )
 }

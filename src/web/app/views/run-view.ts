@@ -1,10 +1,12 @@
 /**
- * One assistant turn, drawn from a run's events: thinking, hand-offs, tool cards, the streamed
- * answer and the final status. Feed it events in seq order with `apply`.
+ * One assistant turn, drawn from a run's events. The process (thinking, hand-offs, tool cards)
+ * folds into one "Steps" row — open and live while the run works, closed when it is done — and
+ * the answer below it carries the weight. Feed it events in seq order with `apply`.
  */
 import type { RunEvent } from '../../client/types'
 import { formatDuration, h, icon, icons, prettyJson } from '../dom'
 import { setMarkdown } from '../markdown'
+import { enhanceCodeBlocks } from '../code-blocks'
 
 export type AgentNamer = (id: string) => string
 
@@ -19,6 +21,7 @@ export class RunView {
   #thinking: { el: HTMLDetailsElement; text: HTMLElement; summary: HTMLElement; content: string } | undefined
   #answer: { el: HTMLElement; text: string } | undefined
   #tools = new Map<string, HTMLDetailsElement>()
+  #steps: { el: HTMLDetailsElement; live: HTMLElement; body: HTMLElement; names: string[] } | undefined
   #renderQueued = new Set<{ el: HTMLElement; text: string }>()
   #frame = 0
   #startedAt: number | undefined
@@ -84,7 +87,7 @@ export class RunView {
         break
       case 'agent_handoff':
         this.#answer = undefined
-        this.#blocks.append(
+        this.#step(`Handed to ${this.agentName(event.to)}`).append(
           h(
             'div',
             { class: 'handoff', role: 'note' },
@@ -106,20 +109,37 @@ export class RunView {
     this.#indicator.hidden = !on || this.done
   }
 
+  /**
+   * The Steps row (made on the first step), named for the step now going on; returns the
+   * place the step's element goes.
+   */
+  #step(name?: string): HTMLElement {
+    if (!this.#steps) {
+      const live = h('span', { class: 'steps-live' })
+      const body = h('div', { class: 'steps-body' })
+      const el = h('details', { class: 'steps', open: true }, h('summary', null, h('span', { class: 'steps-label' }, 'Steps'), live), body) as HTMLDetailsElement
+      this.#blocks.prepend(el)
+      this.#steps = { el, live, body, names: [] }
+    }
+    if (name) {
+      this.#steps.names.push(name)
+      this.#steps.live.textContent = name
+    }
+    return this.#steps.body
+  }
+
   #thinkingText(text: string | undefined) {
     if (!this.#thinking) {
       const summary = h('summary', null, h('span', { class: 'thinking-label' }, 'Thinking…'), h('span', { class: 'thinking-preview' }))
       const textEl = h('div', { class: 'thinking-text' })
       const el = h('details', { class: 'thinking-block', open: true }, summary, textEl)
-      el.hidden = true // shown once there is text
-      this.#blocks.append(el)
       this.#thinking = { el, text: textEl, summary, content: '' }
     }
     this.#showIndicator(!text)
     if (text) {
+      if (!this.#thinking.content) this.#step('Thinking').append(this.#thinking.el)
       this.#thinking.content += text
       this.#thinking.text.textContent = this.#thinking.content
-      this.#thinking.el.hidden = false
     }
   }
 
@@ -152,7 +172,7 @@ export class RunView {
     if (this.#frame) return
     const flush = () => {
       this.#frame = 0
-      for (const b of this.#renderQueued) setMarkdown(b.el, b.text)
+      for (const b of this.#renderQueued) renderAnswer(b.el, b.text)
       this.#renderQueued.clear()
     }
     // Background tabs don't run animation frames; a timer keeps them current.
@@ -165,26 +185,29 @@ export class RunView {
     cancelAnimationFrame(this.#frame)
     clearTimeout(this.#frame)
     this.#frame = 0
-    for (const b of this.#renderQueued) setMarkdown(b.el, b.text)
+    for (const b of this.#renderQueued) renderAnswer(b.el, b.text)
     this.#renderQueued.clear()
   }
 
   #toolStarted(id: string, tool: string, args: unknown) {
     const state = h('span', { class: 'tool-state' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'running…')
+    const words = toolInWords(tool, args)
     const card = h(
       'details',
       { class: 'tool-card', dataset: { toolCallId: id, tool, state: 'running' } },
-      h('summary', null, icon(icons.tool), h('span', { class: 'tool-name' }, tool), h('span', { class: 'tool-args-preview' }, argsPreview(args)), state),
+      h('summary', null, icon(icons.tool), h('span', { class: 'tool-name' }, ...words), state),
       h(
         'div',
         { class: 'tool-body' },
+        h('div', { class: 'tool-label' }, 'Call'),
+        h('pre', { class: 'tool-call' }, tool),
         h('div', { class: 'tool-label' }, 'Arguments'),
         h('pre', { class: 'tool-args' }, argsText(args)),
         h('div', { class: 'tool-result-wrap' }),
       ),
     )
     this.#tools.set(id, card)
-    this.#blocks.append(card)
+    this.#step(words.map((w) => (typeof w === 'string' ? w : w.textContent)).join('')).append(card)
   }
 
   #toolCompleted(event: Extract<RunEvent, { type: 'tool_completed' }>) {
@@ -211,6 +234,12 @@ export class RunView {
     this.done = true
     this.status = event.status
     this.#indicator.hidden = true
+    if (this.#steps) {
+      // Done: the steps fold into one line; the answer is what remains in view.
+      this.#steps.el.open = false
+      const n = this.#steps.names.length
+      this.#steps.live.textContent = `${n} step${n === 1 ? '' : 's'} · ${[...new Set(this.#steps.names)].join(', ')}`
+    }
     for (const card of this.#tools.values()) {
       if (card.dataset.state === 'running') {
         card.dataset.state = 'error'
@@ -225,24 +254,91 @@ export class RunView {
     const took = this.#startedAt && Date.parse(event.ts) ? ` · ${formatDuration(Date.parse(event.ts) - this.#startedAt)}` : ''
     if (event.status === 'completed') {
       this.#statusEl.replaceChildren(icon(icons.check), `Completed${took}`)
-    } else if (event.status === 'cancelled') {
-      this.#statusEl.replaceChildren(icon(icons.stop), 'Cancelled')
     } else {
-      this.#statusEl.replaceChildren(icon(icons.alert), h('span', null, `Failed: ${event.error?.message ?? 'the run failed'}`))
+      this.#statusEl.replaceChildren(...outcomeContent(event.status, event.error))
     }
     this.#statusEl.className = `run-status status-${event.status}`
   }
 
-  /** A finished answer from the thread history (no events at hand). */
-  static fromMessage(message: { content: string; agent?: string; runId?: string }, agentName: AgentNamer): HTMLElement {
-    const answer = h('div', { class: 'answer markdown' })
-    setMarkdown(answer, message.content)
+  /** A finished answer from the thread history (no events at hand), with how it ended. */
+  static fromMessage(message: { content: string; agent?: string; runId?: string; status?: string; error?: { code: string; message: string } }, agentName: AgentNamer): HTMLElement {
+    const status = message.status ?? 'completed'
+    const blocks = h('div', { class: 'run-blocks' })
+    if (message.content) {
+      const answer = h('div', { class: 'answer markdown' })
+      renderAnswer(answer, message.content)
+      blocks.append(answer)
+    }
     return h(
       'article',
-      { class: 'turn turn-assistant', dataset: { runId: message.runId, status: 'completed' }, 'aria-label': 'Assistant answer' },
+      { class: 'turn turn-assistant', dataset: { runId: message.runId, status }, 'aria-label': 'Assistant answer' },
       h('div', { class: 'turn-meta' }, h('span', { class: 'agent-badge' }, message.agent ? agentName(message.agent) : 'Assistant')),
-      h('div', { class: 'run-blocks' }, answer),
+      blocks,
+      status === 'completed' ? null : h('div', { class: `run-status status-${status}`, role: 'status' }, ...outcomeContent(status, message.error)),
     )
+  }
+}
+
+function renderAnswer(el: HTMLElement, text: string) {
+  setMarkdown(el, text)
+  enhanceCodeBlocks(el)
+}
+
+/** What a person needs to know about a failure, in plain words; the operator's hint is behind "Details". */
+function plainFailure(code: string | undefined): string {
+  switch (code) {
+    case 'llm_unavailable':
+    case 'circuit_open':
+      return 'The AI model is not reachable right now. Try again in a moment.'
+    case 'timeout':
+      return 'This took too long and was stopped.'
+    case 'server_restart':
+    case 'server_shutdown':
+    case 'node_lost':
+      return 'The server restarted before this answer was finished.'
+    case 'quota_exceeded':
+      return 'You have reached your usage limit for now.'
+    default:
+      return 'Something went wrong while answering.'
+  }
+}
+
+/** The status line of a run that did not complete: Cancelled, or Failed with one plain sentence. */
+function outcomeContent(status: string, error: { code?: string; message?: string } | undefined): Node[] {
+  if (status === 'cancelled') return [icon(icons.stop), h('span', null, 'Cancelled')]
+  const details = error?.message ? h('details', { class: 'failure-details' }, h('summary', null, 'Details'), h('p', null, error.message)) : null
+  return [icon(icons.alert), h('span', { class: 'failure' }, h('span', { class: 'failure-text' }, `Failed: ${plainFailure(error?.code)}`), details)]
+}
+
+const quoted = (value: unknown) => (typeof value === 'string' && value.trim() ? `“${value.trim().slice(0, 60)}”` : '')
+const list = (value: unknown) => (Array.isArray(value) ? value.filter((v) => typeof v === 'string').join(', ') : '')
+
+/** A tool call as a person would say it: "Queried *sales* by region". The raw call is in the details. */
+export function toolInWords(tool: string, args: unknown): (string | HTMLElement)[] {
+  const a = (args && typeof args === 'object' ? args : {}) as Record<string, any>
+  switch (tool) {
+    case 'list_datasets':
+      return ['Looked at your datasets']
+    case 'query_dataset': {
+      const agg = a.aggregate && typeof a.aggregate === 'object' ? a.aggregate : undefined
+      const what = agg?.fn ? ` (${agg.fn === 'count' ? 'counted rows' : `${{ sum: 'total', avg: 'average', min: 'lowest', max: 'highest' }[agg.fn as string] ?? agg.fn} ${agg.column ?? ''}`.trim()})` : ''
+      const by = list(a.groupBy)
+      return ['Queried ', h('em', null, String(a.dataset ?? 'a dataset')), by ? ` by ${by}` : '', what].filter(Boolean) as (string | HTMLElement)[]
+    }
+    case 'calculate':
+      return [`Calculated ${typeof a.expression === 'string' ? a.expression.slice(0, 60) : ''}`.trim()]
+    case 'current_time':
+      return [`Checked the time${typeof a.timezone === 'string' ? ` in ${a.timezone}` : ''}`]
+    case 'save_note':
+      return [`Saved a note ${quoted(a.title)}`.trim()]
+    case 'search_notes':
+      return [`Searched your notes for ${quoted(a.query)}`.trim()]
+    case 'search_history':
+      return [`Searched your past chats for ${quoted(a.query)}`.trim()]
+    case 'search_documents':
+      return [`Searched your documents for ${quoted(a.query)}`.trim()]
+    default:
+      return [`Used ${tool.replace(/[_-]+/g, ' ')}`]
   }
 }
 
@@ -289,15 +385,6 @@ function statusText(status: string): string {
   if (status === 'resumed') return 'Resumed after a server restart…'
   const text = status.trim()
   return text ? `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.…!?]$/.test(text) ? '' : '…'}` : 'Thinking…'
-}
-
-/** `{"dataset":"sales","groupBy":["region"]}` → `dataset: "sales", groupBy: ["region"]` on one line. */
-function argsPreview(args: unknown): string {
-  if (!args || typeof args !== 'object' || Array.isArray(args)) return args === undefined ? '' : JSON.stringify(args) ?? ''
-  return Object.entries(args as Record<string, unknown>)
-    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
-    .join(', ')
-    .slice(0, 300)
 }
 
 export function userBubble(content: string): HTMLElement {

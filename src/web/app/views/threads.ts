@@ -1,26 +1,61 @@
-/** The sidebar's thread list: newest first, with rename and delete in place. */
+/**
+ * The sidebar's thread list: pinned first, then newest, paged in as the list scrolls (never
+ * all at once), with pin, rename, archive and delete in place. Each row is one Tab stop (its
+ * link); the arrow keys move between rows (↑ ↓) and into a row's actions (→ ←).
+ */
 import type { Api } from '../../client/api'
 import type { Thread } from '../../client/types'
 import { clear, formatTime, h, icon, icons } from '../dom'
 
+const PAGE_SIZE = 50
+
 export class ThreadList {
   readonly el: HTMLElement
   #list: HTMLUListElement
+  #heading: HTMLElement
+  #toggle: HTMLButtonElement
+  #sentinel: HTMLElement
   #threads: Thread[] = []
+  #cursor: string | null = null
+  #loading = false
+  #archived = false
   #current: string | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #editing: string | undefined
+  #observer: IntersectionObserver | undefined
 
   constructor(
     private readonly api: Api,
     private readonly hooks: { onDeleted(threadId: string): void; onError(text: string): void },
   ) {
     this.#list = h('ul', { class: 'thread-list' })
-    this.el = h('nav', { class: 'threads', 'aria-label': 'Chats' }, h('h2', { class: 'sidebar-heading' }, 'Chats'), this.#list)
+    this.#list.addEventListener('keydown', (e) => this.#onKey(e))
+    this.#heading = h('h2', { class: 'sidebar-heading', id: 'threads-heading' }, 'Chats')
+    this.#sentinel = h('div', { class: 'thread-sentinel', 'aria-hidden': 'true' })
+    this.#toggle = h('button', { type: 'button', class: 'btn-link archived-toggle' }, 'Archived chats')
+    this.#toggle.addEventListener('click', () => this.showArchived(!this.#archived))
+    this.el = h('nav', { class: 'threads', 'aria-labelledby': 'threads-heading' }, this.#heading, this.#list, this.#sentinel, h('p', { class: 'archived-row' }, this.#toggle))
+    if (typeof IntersectionObserver !== 'undefined') {
+      this.#observer = new IntersectionObserver((entries) => {
+        if (entries.some((e) => e.isIntersecting)) void this.loadMore()
+      }, { root: this.el, rootMargin: '200px' })
+      this.#observer.observe(this.#sentinel)
+    }
   }
 
   get threads(): Thread[] {
     return this.#threads
+  }
+
+  get archivedMode(): boolean {
+    return this.#archived
+  }
+
+  showArchived(on: boolean) {
+    this.#archived = on
+    this.#heading.textContent = on ? 'Archived chats' : 'Chats'
+    this.#toggle.textContent = on ? 'Back to chats' : 'Archived chats'
+    void this.refresh()
   }
 
   setCurrent(threadId: string | undefined) {
@@ -39,14 +74,35 @@ export class ThreadList {
     this.#timer = setTimeout(() => void this.refresh(), delay)
   }
 
+  /** Reloads from the first page (as many rows as are shown now, within one page's limit). */
   async refresh() {
     try {
-      const threads = await this.api.threads()
-      threads.sort((a, b) => (b.updatedAt ?? b.createdAt).localeCompare(a.updatedAt ?? a.createdAt))
-      this.#threads = threads
+      const limit = Math.min(200, Math.max(PAGE_SIZE, this.#threads.length))
+      const page = await this.api.threadPage({ limit, archived: this.#archived })
+      this.#threads = page.items
+      this.#cursor = page.nextCursor
       if (!this.#editing) this.#render()
     } catch (error) {
       this.hooks.onError(`Could not load your chats: ${(error as Error).message}`)
+    }
+  }
+
+  /** The next page, when the end of the list scrolls into view. */
+  async loadMore() {
+    if (!this.#cursor || this.#loading) return
+    this.#loading = true
+    try {
+      const page = await this.api.threadPage({ cursor: this.#cursor, limit: PAGE_SIZE, archived: this.#archived })
+      const known = new Set(this.#threads.map((t) => t.id))
+      const fresh = page.items.filter((t) => !known.has(t.id))
+      this.#threads.push(...fresh)
+      this.#cursor = page.nextCursor
+      if (!this.#editing) for (const t of fresh) this.#list.append(this.#item(t))
+      this.setCurrent(this.#current)
+    } catch (error) {
+      this.hooks.onError(`Could not load more chats: ${(error as Error).message}`)
+    } finally {
+      this.#loading = false
     }
   }
 
@@ -55,7 +111,7 @@ export class ThreadList {
     const focusKey = focused instanceof HTMLElement && this.#list.contains(focused) ? `${focused.closest('li')?.dataset.threadId}|${focused.className}` : undefined
     clear(this.#list)
     if (this.#threads.length === 0) {
-      this.#list.append(h('li', { class: 'thread-empty muted' }, 'No chats yet'))
+      this.#list.append(h('li', { class: 'thread-empty muted' }, this.#archived ? 'No archived chats' : 'No chats yet'))
       return
     }
     for (const t of this.#threads) this.#list.append(this.#item(t))
@@ -68,14 +124,70 @@ export class ThreadList {
   }
 
   #item(t: Thread): HTMLLIElement {
-    const li = h('li', { class: 'thread-item', dataset: { threadId: t.id } })
-    const link = h('a', { class: 'thread-link', href: `#/c/${encodeURIComponent(t.id)}`, title: t.title }, h('span', { class: 'thread-title' }, t.title), h('span', { class: 'thread-time' }, formatTime(t.updatedAt)))
-    const rename = h('button', { type: 'button', class: 'icon-btn rename-btn', 'aria-label': `Rename “${t.title}”`, title: 'Rename' }, icon(icons.pencil))
-    const del = h('button', { type: 'button', class: 'icon-btn delete-btn', 'aria-label': `Delete “${t.title}”`, title: 'Delete' }, icon(icons.trash))
-    rename.addEventListener('click', () => this.#startRename(li, t))
-    del.addEventListener('click', () => this.#confirmDelete(li, t))
-    li.append(link, h('div', { class: 'thread-actions' }, rename, del))
+    const li = h('li', { class: `thread-item${t.pinned ? ' pinned' : ''}`, dataset: { threadId: t.id } })
+    const link = h(
+      'a',
+      { class: 'thread-link', href: `#/c/${encodeURIComponent(t.id)}`, title: t.title },
+      t.pinned ? h('span', { class: 'pin-mark' }, icon(icons.pin, 'Pinned')) : null,
+      h('span', { class: 'thread-title' }, t.title),
+      h('span', { class: 'thread-time' }, formatTime(t.updatedAt)),
+    )
+    // Actions are reached with → from the link, so the row stays one Tab stop.
+    const action = (cls: string, label: string, title: string, svg: string, run: () => void) => {
+      const b = h('button', { type: 'button', class: `icon-btn ${cls}`, 'aria-label': label, title, tabindex: '-1' }, icon(svg))
+      b.addEventListener('click', run)
+      return b
+    }
+    const pin = action('pin-btn', `${t.pinned ? 'Unpin' : 'Pin'} “${t.title}”`, t.pinned ? 'Unpin' : 'Pin', icons.pin, () => void this.#update(t, { pinned: !t.pinned }))
+    const rename = action('rename-btn', `Rename “${t.title}”`, 'Rename', icons.pencil, () => this.#startRename(li, t))
+    const archive = action('archive-btn', `${t.archived ? 'Unarchive' : 'Archive'} “${t.title}”`, t.archived ? 'Unarchive' : 'Archive', icons.archive, () => void this.#update(t, { archived: !t.archived }))
+    const del = action('delete-btn', `Delete “${t.title}”`, 'Delete', icons.trash, () => this.#confirmDelete(li, t))
+    li.append(link, h('div', { class: 'thread-actions' }, pin, rename, archive, del))
     return li
+  }
+
+  /** ↑/↓ between rows, →/← through a row's link and actions, Home/End to the ends. */
+  #onKey(e: KeyboardEvent) {
+    const target = e.target as HTMLElement
+    const li = target.closest<HTMLLIElement>('li.thread-item')
+    if (!li || target.tagName === 'INPUT') return
+    const rows = [...this.#list.querySelectorAll<HTMLLIElement>('li.thread-item')]
+    const stops = [li.querySelector<HTMLElement>('.thread-link'), ...li.querySelectorAll<HTMLElement>('.thread-actions button')].filter(Boolean) as HTMLElement[]
+    const index = rows.indexOf(li)
+    const focusRow = (i: number) => rows[Math.max(0, Math.min(rows.length - 1, i))]?.querySelector<HTMLElement>('.thread-link')?.focus()
+    switch (e.key) {
+      case 'ArrowDown':
+        focusRow(index + 1)
+        break
+      case 'ArrowUp':
+        focusRow(index - 1)
+        break
+      case 'Home':
+        focusRow(0)
+        break
+      case 'End':
+        focusRow(rows.length - 1)
+        break
+      case 'ArrowRight':
+        stops[Math.min(stops.length - 1, stops.indexOf(target) + 1)]?.focus()
+        break
+      case 'ArrowLeft':
+        stops[Math.max(0, stops.indexOf(target) - 1)]?.focus()
+        break
+      default:
+        return
+    }
+    e.preventDefault()
+  }
+
+  async #update(t: Thread, changes: { pinned?: boolean; archived?: boolean }) {
+    try {
+      await this.api.updateThread(t.id, changes)
+      await this.refresh()
+      this.#list.querySelector<HTMLElement>(`li[data-thread-id="${CSS.escape(t.id)}"] .thread-link`)?.focus()
+    } catch (error) {
+      this.hooks.onError(`Could not update the chat: ${(error as Error).message}`)
+    }
   }
 
   #startRename(li: HTMLLIElement, t: Thread) {

@@ -1,0 +1,59 @@
+import { AppError, InvalidInputError } from '../http/errors'
+
+/**
+ * Keyset paging for every list (PROTOCOL.md §5): a page is "the next `limit` rows after this
+ * key", so its cost does not grow with the rows behind it and rows added meanwhile neither
+ * shift nor repeat what a client already has. The cursor is the last row's sort key, opaque
+ * to clients (base64url JSON).
+ */
+export interface PageRequest {
+  limit: number
+  /** The sort key of the last row of the previous page, as the list encoded it. */
+  after?: unknown[]
+}
+
+export interface Page<T> {
+  items: T[]
+  nextCursor: string | null
+}
+
+export const DEFAULT_PAGE_SIZE = 50
+export const MAX_PAGE_SIZE = 200
+
+export class InvalidCursorError extends AppError {
+  constructor() {
+    super(400, 'invalid_cursor', 'cursor is not one this list gave out; start again without it')
+  }
+}
+
+export function encodeCursor(key: unknown[]): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url')
+}
+
+export function decodeCursor(cursor: string, arity: number): unknown[] {
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (Array.isArray(key) && key.length === arity && key.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v))) return key
+  } catch {}
+  throw new InvalidCursorError()
+}
+
+/** Parses `?limit=&cursor=` (strings from the query) into a request for a key of `arity` values. */
+export function pageRequest(query: { limit?: string; cursor?: string }, arity: number): PageRequest {
+  let limit = DEFAULT_PAGE_SIZE
+  if (query.limit !== undefined) {
+    if (!/^\d+$/.test(query.limit) || Number(query.limit) < 1 || Number(query.limit) > MAX_PAGE_SIZE) {
+      throw new InvalidInputError(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
+    }
+    limit = Number(query.limit)
+  }
+  const after = query.cursor === undefined || query.cursor === '' ? undefined : decodeCursor(query.cursor, arity)
+  return { limit, after }
+}
+
+/** Builds the page from `limit + 1` fetched rows: the extra row only says that more follow. */
+export function toPage<Row, T>(rows: Row[], limit: number, keyOf: (row: Row) => unknown[], view: (row: Row) => T): Page<T> {
+  const more = rows.length > limit
+  const kept = more ? rows.slice(0, limit) : rows
+  return { items: kept.map(view), nextCursor: more ? encodeCursor(keyOf(kept[kept.length - 1])) : null }
+}

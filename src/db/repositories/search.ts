@@ -1,0 +1,99 @@
+import type { Database } from '../client'
+import { ownerId } from '../scope'
+import { encodeCursor, type Page, type PageRequest } from '../paging'
+
+export interface SearchHit {
+  threadId: string
+  threadTitle: string
+  /** null for a hit on the thread's title. */
+  messageId: string | null
+  role: string | null
+  snippet: string
+  /** [start, end) ranges into `snippet` of the words that matched. */
+  highlights: [number, number][]
+  createdAt: string
+}
+
+// Private-use characters mark matches inside FTS5's snippet; they are removed before answering.
+const OPEN = '\uE000'
+const CLOSE = '\uE001'
+
+/**
+ * FTS5 query for what a person types: every word must appear (any form, through the porter
+ * stemmer), the last one also as a prefix, so results follow the typing. Words are quoted so
+ * user text is never FTS syntax.
+ */
+export function searchQuery(text: string): string | undefined {
+  const terms = text.toLowerCase().match(/[\p{L}\p{N}_]+/gu)?.slice(0, 16)
+  if (!terms?.length) return undefined
+  return terms.map((t, i) => (i === terms.length - 1 ? `"${t}"*` : `"${t}"`)).join(' ')
+}
+
+/** Removes the match markers, returning the plain text and where the matches were. */
+export function stripMarkers(marked: string): { text: string; highlights: [number, number][] } {
+  let text = ''
+  const highlights: [number, number][] = []
+  let start = -1
+  for (const ch of marked) {
+    if (ch === OPEN) start = text.length
+    else if (ch === CLOSE) {
+      if (start >= 0 && text.length > start) highlights.push([start, text.length])
+      start = -1
+    } else text += ch
+  }
+  return { text, highlights }
+}
+
+/**
+ * Search over the active user's own message texts and thread titles, best match first (bm25),
+ * keyset-paged by (score, kind, id). The FTS indexes hold every user's rows; the join back to
+ * the base tables filters on user_id, so the index never decides who sees what. CROSS JOIN
+ * makes SQLite read the matches first: left to itself it walks all of the user's rows and runs
+ * the MATCH once per row (seconds for a user with 100k messages).
+ */
+export function searchRepository({ client }: Database) {
+  return {
+    async search(text: string, page: PageRequest): Promise<Page<SearchHit>> {
+      const match = searchQuery(text)
+      if (!match) return { items: [], nextCursor: null }
+      const userId = ownerId()
+      const after = page.after ? 'WHERE (score, kind, id) > (?, ?, ?)' : ''
+      const result = await client.execute({
+        sql: `SELECT * FROM (
+                SELECT bm25(messages_fts) AS score, 1 AS kind, m.id AS id, m.thread_id AS threadId, t.title AS threadTitle, m.role AS role,
+                       snippet(messages_fts, 0, char(57344), char(57345), '…', 24) AS marked, m.created_at AS createdAt
+                FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
+                CROSS JOIN threads t ON t.id = m.thread_id AND t.user_id = m.user_id
+                WHERE messages_fts MATCH ? AND m.user_id = ?
+                UNION ALL
+                SELECT bm25(threads_fts) AS score, 0 AS kind, t.id AS id, t.id AS threadId, t.title AS threadTitle, NULL AS role,
+                       highlight(threads_fts, 0, char(57344), char(57345)) AS marked, t.created_at AS createdAt
+                FROM threads_fts CROSS JOIN threads t ON t.rowid = threads_fts.rowid
+                WHERE threads_fts MATCH ? AND t.user_id = ?
+              ) ${after}
+              ORDER BY score, kind, id LIMIT ?`,
+        args: [match, userId, match, userId, ...(page.after ? (page.after as (string | number)[]) : []), page.limit + 1],
+      })
+      const rows = result.rows
+      const more = rows.length > page.limit
+      const kept = more ? rows.slice(0, page.limit) : rows
+      const items = kept.map((r): SearchHit => {
+        const { text, highlights } = stripMarkers(String(r.marked))
+        const isTitle = Number(r.kind) === 0
+        return {
+          threadId: String(r.threadId),
+          threadTitle: String(r.threadTitle),
+          messageId: isTitle ? null : String(r.id),
+          role: isTitle ? null : String(r.role),
+          snippet: text,
+          highlights,
+          createdAt: new Date(Number(r.createdAt)).toISOString(),
+        }
+      })
+      const last = kept.at(-1)
+      return { items, nextCursor: more && last ? encodeCursor([Number(last.score), Number(last.kind), String(last.id)]) : null }
+    },
+  }
+}
+
+export type SearchRepository = ReturnType<typeof searchRepository>

@@ -1,0 +1,196 @@
+/**
+ * Export and import (PROTOCOL.md §6) over a real server: JSON with every branch, Markdown of
+ * the current branch, a round trip that keeps the tree, times and default branch, a ChatGPT
+ * `conversations.json` (tests/fixtures/chatgpt-conversations.json, hand-written in the shape of
+ * a real ChatGPT data export: a null root, hidden system/context nodes, an edited question,
+ * a multimodal part, a python tool call), 400 `invalid_import` that writes nothing, and 413.
+ */
+import { test, expect, describe, beforeAll, afterAll, setDefaultTimeout } from 'bun:test'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startTestServer, type TestServer } from '../../support/server'
+import { registerUser, type TestUser } from '../../support/users'
+import { expectError, expectJson } from '../../support/http'
+import { asUser } from '../../support/db'
+
+setDefaultTimeout(30_000)
+
+const chatgpt = readFileSync(join(import.meta.dir, '../../fixtures/chatgpt-conversations.json'), 'utf8')
+
+let server: TestServer
+let user: TestUser
+
+beforeAll(async () => {
+  server = await startTestServer({ IMPORT_MAX_BYTES: String(64 * 1024) })
+  user = await registerUser(server, 'porter')
+})
+afterAll(async () => {
+  await server?.close()
+})
+
+const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) => server.api(path, { token: user.accessToken, ...init })
+const importBody = (body: string, token = user.accessToken) =>
+  fetch(`${server.url}/api/threads/import`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body })
+const threadCount = async () => Number((await server.services.database.client.execute({ sql: 'SELECT count(*) AS n FROM threads WHERE user_id = ?', args: [user.id] })).rows[0].n)
+const messageCount = async () => Number((await server.services.database.client.execute({ sql: 'SELECT count(*) AS n FROM messages WHERE user_id = ?', args: [user.id] })).rows[0].n)
+const branch = async (threadId: string, leaf?: string) => (await expectJson(await api(`/api/threads/${threadId}/messages${leaf ? `?leaf=${leaf}` : ''}`))).messages as any[]
+
+/** A thread with two branches: q1 → a1 → (q2 → a2 | q2b → a2b); the current branch is the second. */
+async function branchedThread() {
+  const thread = (await expectJson(await api('/api/threads', { body: { title: 'Branchy: a/b?' } }), 201)).thread
+  const add = server.services.repos.messages.add
+  const ids = await asUser(user, async () => {
+    const q1 = await add({ threadId: thread.id, role: 'user', content: 'question one' })
+    const a1 = await add({ threadId: thread.id, role: 'assistant', content: 'answer one', agent: 'triage' })
+    const q2 = await add({ threadId: thread.id, role: 'user', content: 'question two' })
+    const a2 = await add({ threadId: thread.id, role: 'assistant', content: 'half an ans', status: 'cancelled', error: { code: 'cancelled', message: 'the run was cancelled' } })
+    const q2b = await add({ threadId: thread.id, role: 'user', content: 'question two, better', parentId: a1.id })
+    const a2b = await add({ threadId: thread.id, role: 'assistant', content: '```js\nconsole.log(2)\n```', agent: 'planner' })
+    return { q1, a1, q2, a2, q2b, a2b }
+  })
+  return { thread, ids }
+}
+
+describe('export', () => {
+  test('JSON holds every branch and the current leaf, as a download', async () => {
+    const { thread, ids } = await branchedThread()
+    const res = await api(`/api/threads/${thread.id}/export?format=json`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-disposition')).toBe('attachment; filename="branchy-a-b.json"')
+    expect(res.headers.get('content-type')).toContain('application/json')
+    const doc: any = await res.json()
+    expect(doc).toMatchObject({ format: 'local-chat-thread', version: 1, thread: { id: thread.id, title: 'Branchy: a/b?', currentLeafId: ids.a2b.id } })
+    expect(doc.messages.map((m: any) => m.content)).toEqual(['question one', 'answer one', 'question two', 'half an ans', 'question two, better', '```js\nconsole.log(2)\n```'])
+    expect(doc.messages[3]).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' }, parentId: ids.q2.id })
+    // The default is JSON too.
+    expect(((await (await api(`/api/threads/${thread.id}/export`)).json()) as any).messages.length).toBe(6)
+  })
+
+  test('Markdown is the current branch only', async () => {
+    const { thread } = await branchedThread()
+    const res = await api(`/api/threads/${thread.id}/export?format=markdown`)
+    expect(res.headers.get('content-disposition')).toBe('attachment; filename="branchy-a-b.md"')
+    const text = await res.text()
+    expect(text.startsWith('# Branchy: a/b?\n')).toBe(true)
+    expect(text).toContain('question one')
+    expect(text).toContain('question two, better')
+    expect(text).toContain('```js\nconsole.log(2)\n```')
+    expect(text).not.toContain('half an ans')
+    expect(text.indexOf('## You')).toBeLessThan(text.indexOf('## Assistant'))
+  })
+
+  test('another user\'s thread, an unknown format or no token are refused', async () => {
+    const { thread } = await branchedThread()
+    const other = await registerUser(server, 'other')
+    await expectError(await server.api(`/api/threads/${thread.id}/export`, { token: other.accessToken }), 404, 'not_found')
+    await expectError(await api(`/api/threads/${thread.id}/export?format=pdf`), 400)
+    await expectError(await server.api(`/api/threads/${thread.id}/export`), 401)
+  })
+})
+
+describe('import', () => {
+  test('our JSON round-trips: same tree, times, outcomes and default branch, new ids', async () => {
+    const { thread, ids } = await branchedThread()
+    const exported = await (await api(`/api/threads/${thread.id}/export`)).text()
+    const res = await importBody(exported)
+    const { threads } = await expectJson(res, 201)
+    expect(threads).toEqual([{ id: expect.any(String), title: 'Branchy: a/b?' }])
+    const copy = threads[0].id
+    expect(copy).not.toBe(thread.id)
+    const original = await branch(thread.id)
+    const imported = await branch(copy)
+    const shape = (ms: any[]) => ms.map((m) => ({ role: m.role, content: m.content, createdAt: m.createdAt, agent: m.agent, status: m.status, error: m.error, siblings: m.siblingIds.length }))
+    expect(shape(imported)).toEqual(shape(original))
+    expect(imported.map((m) => m.id)).not.toContain(ids.q1.id)
+    // The other branch came along too.
+    const otherLeaf = imported[2].siblingIds.find((id: string) => id !== imported[2].id)
+    expect(otherLeaf).toBeDefined()
+    const exportedAgain: any = await (await api(`/api/threads/${copy}/export`)).json()
+    expect(exportedAgain.messages.length).toBe(6)
+  })
+
+  test('an account export (its threads, each in the thread-export shape) imports every thread', async () => {
+    const one = await branchedThread()
+    const two = await branchedThread()
+    const docs = await Promise.all([one, two].map(async ({ thread }) => (await api(`/api/threads/${thread.id}/export`)).json()))
+    const { threads } = await expectJson(await importBody(JSON.stringify({ profile: { name: 'someone' }, threads: docs, notes: [] })), 201)
+    expect(threads.length).toBe(2)
+    for (const t of threads) expect((await branch(t.id)).map((m) => m.content)).toEqual(['question one', 'answer one', 'question two, better', '```js\nconsole.log(2)\n```'])
+  })
+
+  test('a ChatGPT conversations.json: branches kept, current_node is the default branch, original times', async () => {
+    const before = await threadCount()
+    const { threads } = await expectJson(await importBody(chatgpt), 201)
+    expect(threads.map((t: any) => t.title)).toEqual(['Sourdough starter smells odd', 'Receipt total'])
+    expect(await threadCount()).toBe(before + 2)
+
+    const sourdough = await branch(threads[0].id)
+    expect(sourdough.map((m) => `${m.role}:${m.content.slice(0, 20)}`)).toEqual([
+      'user:My sourdough starter',
+      'assistant:Not dead — hungry. A',
+      'user:How warm should I ke',
+      'assistant:Around 24–26 °C. Coo',
+    ])
+    expect(sourdough[0].parentId).toBeNull() // the hidden system node and the null root are gone
+    expect(sourdough[0].createdAt).toBe(new Date(Math.round(1716307205.123456 * 1000)).toISOString())
+    expect(sourdough[2].siblingIds.length).toBe(2)
+    const other = await branch(threads[0].id, (await branch(threads[0].id)).at(-1)!.id)
+    expect(other.length).toBe(4)
+    const editedAway = sourdough[2].siblingIds.find((id: string) => id !== sourdough[2].id)
+    const path = await branch(threads[0].id, editedAway)
+    expect(path.map((m) => m.content)).toEqual([sourdough[0].content, sourdough[1].content, 'What flour should I use?'])
+
+    const receipt = await branch(threads[1].id)
+    expect(receipt.map((m) => m.role)).toEqual(['user', 'assistant'])
+    expect(receipt[0].content).toBe('[image]\nHere is my receipt. What did I spend on food in total?')
+    expect(receipt[1]).toMatchObject({ content: 'You spent **€44.25** on food: 12.40 + 8.75 + 23.10.', status: 'completed' })
+    const listed = (await expectJson(await api('/api/threads?limit=200'))).threads
+    expect(listed.find((t: any) => t.id === threads[1].id).createdAt).toBe(new Date(1718000000500).toISOString())
+  })
+
+  test('anything else is 400 invalid_import, saying what is wrong, and writes nothing', async () => {
+    const fixture = JSON.parse(chatgpt)
+    const brokenSecond = structuredClone(fixture)
+    brokenSecond[1].mapping = 'not a tree'
+    const badParent = JSON.parse(await (await api(`/api/threads/${(await branchedThread()).thread.id}/export`)).text())
+    badParent.messages[2].parentId = 'nobody'
+    const loop = structuredClone(badParent)
+    loop.messages[2].parentId = loop.messages[3].id
+    loop.messages[0].parentId = null
+    const threads0 = await threadCount()
+    const messages0 = await messageCount()
+    const cases: [string, RegExp][] = [
+      ['not json at all', /not valid JSON/],
+      ['{"hello":"world"}', /expected a thread export/],
+      ['[]', /empty/],
+      ['[{"title":"x"}]', /ChatGPT.*mapping/],
+      [JSON.stringify(brokenSecond), /\/1\/mapping/],
+      [JSON.stringify(badParent), /parentId/],
+      [JSON.stringify(loop), /loop/],
+      ['{"threads":[{"thread":{"title":"t"},"messages":[]}]}', /account export.*createdAt/],
+      ['"just a string"', /expected/],
+      ['null', /expected/],
+    ]
+    for (const [body, why] of cases) {
+      const { error } = await expectError(await importBody(body), 400, 'invalid_import')
+      expect(error.message).toMatch(why)
+    }
+    // Nothing half-written: the valid first conversation of brokenSecond did not land.
+    expect(await threadCount()).toBe(threads0)
+    expect(await messageCount()).toBe(messages0)
+  })
+
+  test('over IMPORT_MAX_BYTES is 413, declared or streamed; no token is 401', async () => {
+    const big = JSON.stringify([{ title: 'big', mapping: {}, padding: 'x'.repeat(70 * 1024) }])
+    await expectError(await importBody(big), 413, 'payload_too_large')
+    const chunked = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 80; i++) controller.enqueue(new TextEncoder().encode('x'.repeat(1024)))
+        controller.close()
+      },
+    })
+    const res = await fetch(`${server.url}/api/threads/import`, { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}`, 'content-type': 'application/json' }, body: chunked })
+    await expectError(res, 413, 'payload_too_large')
+    await expectError(await server.api('/api/threads/import', { body: chatgpt }), 401)
+  })
+})
