@@ -142,6 +142,8 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
     await page.getByRole('button', { name: 'Save and send' }).click()
     await page.locator('.turn-assistant .answer', { hasText: 'echo: a kinder question' }).waitFor()
     await page.locator('.new-chat').click()
+    // The new chat puts the focus in its composer once drawn; Ctrl+K must take it from there.
+    await page.waitForFunction(() => document.activeElement?.id === 'prompt')
 
     await page.keyboard.press('Control+k')
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('search-input')

@@ -76,7 +76,7 @@ export const metaOps: FuzzOp[] = [
     name: 'anonymous.unknown-route',
     weight: 1,
     async run(ctx) {
-      const answer = await ctx.http(ctx.rand.pick(['GET', 'POST', 'PUT'])!, ctx.rand.pick(['/api/nope', '/api/threads/x/y/z', '/api/admin/users', '/api/users'])!)
+      const answer = await ctx.http(ctx.rand.pick(['GET', 'POST', 'PUT'])!, ctx.rand.pick(['/api/nope', '/api/threads/x/y/z', '/api/admin/nope', '/api/users'])!)
       expectStatus(answer, 404, 401)
       return String(answer.status)
     },
