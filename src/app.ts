@@ -39,6 +39,10 @@ import { agentRoutes } from './agents'
 import { webRoutes } from './web'
 import { createMetrics, metricsRoutes, watchCircuitChanges } from './metrics'
 import { createAlerts } from './alerts'
+import { documentsRepository } from './db/repositories/documents'
+import { documentsService } from './documents/service'
+import { documentRoutes } from './documents'
+import { providerEmbedder } from './documents/embedder'
 
 /** Everything the features share, built once from the config. */
 export async function createServices(config: Config, database?: Database) {
@@ -51,6 +55,7 @@ export async function createServices(config: Config, database?: Database) {
     journal: runJournalStore(db),
     notes: notesRepository(db),
     datasets: datasetsRepository(db),
+    documents: documentsRepository(db),
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
@@ -67,13 +72,15 @@ export async function createServices(config: Config, database?: Database) {
   })
   const notes = notesService(repos.notes)
   const datasets = datasetsService(repos.datasets)
-  const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: repos.messages }), { timeoutMs: config.toolTimeoutMs })
+  const documents = documentsService(repos.documents, { maxBytes: config.documentMaxBytes })
+  const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: repos.messages, documents }), { timeoutMs: config.toolTimeoutMs })
   return {
     config,
     database: db,
     cluster,
     notes,
     datasets,
+    documents,
     tools,
     repos,
     access,
@@ -105,6 +112,13 @@ export function createRuntime(services: Services) {
   const cluster = services.cluster
   const bus = cluster ? cluster.bus() : new LocalBus()
   const registry = new ConnectionRegistry()
+  // Documents embed through the provider (fair queue, breaker) and report to the owner's sockets.
+  services.documents.attach({
+    embedder: providerEmbedder(llm, config.ollamaEmbedModel),
+    notify: (userId, document) => {
+      for (const connection of registry.connectionsOf(userId)) connection.sendFrame({ type: 'document_status', document })
+    },
+  })
   bus.subscribe((userId, entry) => {
     registry.deliver(userId, entry)
     if (registry.connectionsOf(userId).size > 0) metrics.eventDelivered(entry)
@@ -115,7 +129,7 @@ export function createRuntime(services: Services) {
     threads: repos.threads,
     messages: repos.messages,
     publisher: bus,
-    runner: { llm, tools: services.tools, maxSteps: config.maxAgentSteps },
+    runner: { llm, tools: services.tools, maxSteps: config.maxAgentSteps, checkCitations: services.documents.checkCitations },
     limiter: cluster ? cluster.runLimiter() : memoryRunLimiter(),
     nodeId: config.nodeId,
     remoteCancel: cluster && ((runId) => cluster.sendCancel(runId)),
@@ -171,6 +185,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(threadRoutes(services.threads, guard))
     .use(noteRoutes(services.notes, guard))
     .use(datasetRoutes(services.datasets, guard))
+    .use(documentRoutes(services.documents, guard, services.config.documentMaxBytes))
     .use(agentRoutes(guard))
     .use(webRoutes())
 }
@@ -197,9 +212,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   } else {
     const recovered = await runtime.runs.recoverInterrupted()
     if (recovered > 0) log.warn('closed runs interrupted by the last stop', { count: recovered })
+    const documentsFailed = await services.documents.failInterrupted()
+    if (documentsFailed > 0) log.warn('failed documents whose ingestion the last stop cut short', { count: documentsFailed })
   }
   const app = createApp(services, runtime)
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 4 * MAX_BODY_BYTES })
+  // Bun's own ceiling stays above every route's limit (documents count theirs as they read).
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: Math.max(4 * MAX_BODY_BYTES, config.documentMaxBytes + 1024 * 1024) })
   const port = app.server!.port!
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   let stopping: Promise<void> | undefined
@@ -212,6 +230,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     stop() {
       stopping ??= (async () => {
         stopSweeper()
+        services.documents.close()
         await runtime.runs.shutdown(config.shutdownGraceMs)
         for (const connection of runtime.registry.all()) connection.close(1001, 'server shutting down')
         await app.stop(true)

@@ -52,6 +52,22 @@ export class ServiceUnavailableError extends AppError {
 /** Largest request body the API takes (a CSV upload is the biggest legitimate one). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024
 
+/** Routes ("METHOD /path") that read and limit their own body (a larger limit than the general one). */
+const ownBodyRoutes = new Set<string>()
+
+/**
+ * Marks a route as reading its own body: the general 8 MiB check and the JSON parser below
+ * leave it alone, so the route must count (and limit) what it reads itself.
+ */
+export function readsOwnBody(method: string, path: string) {
+  ownBodyRoutes.add(`${method.toUpperCase()} ${path}`)
+}
+
+function isOwnBodyRoute(request: Request): boolean {
+  if (ownBodyRoutes.size === 0) return false
+  return ownBodyRoutes.has(`${request.method} ${new URL(request.url).pathname}`)
+}
+
 export function errorBody(code: string, message: string) {
   return { error: { code, message } }
 }
@@ -80,10 +96,10 @@ export const errorHandler = new Elysia({ name: 'error-handler' })
   // Bodies over the limit get the error envelope; Bun itself only cuts bodies far past it.
   .onRequest(({ request }) => {
     const length = Number(request.headers.get('content-length') ?? 0)
-    if (length > MAX_BODY_BYTES) return json(413, errorBody('payload_too_large', `the request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`))
+    if (length > MAX_BODY_BYTES && !isOwnBodyRoute(request)) return json(413, errorBody('payload_too_large', `the request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`))
   })
   .onParse({ as: 'global' }, async ({ request, contentType }) => {
-    if (!contentType?.toLowerCase().startsWith('application/json')) return
+    if (!contentType?.toLowerCase().startsWith('application/json') || isOwnBodyRoute(request)) return
     const text = await request.text()
     if (text.trim() === '') return {}
     try {

@@ -192,7 +192,7 @@ export class RunManager {
     if (!content && outcome.error) content = `⚠️ ${outcome.error.message}`
     let messageId = newId()
     try {
-      const saved = await this.deps.messages.add({ id: messageId, threadId: journal.threadId, role: 'assistant', content, agent: outcome.agent, runId: journal.runId })
+      const saved = await this.deps.messages.add({ id: messageId, threadId: journal.threadId, role: 'assistant', content, agent: outcome.agent, runId: journal.runId, citations: outcome.citations })
       messageId = saved.id
     } catch (error) {
       log.error('could not store the answer', { error: String(error) })
@@ -200,7 +200,7 @@ export class RunManager {
     journal.append({
       type: 'agent_completed',
       status: outcome.status,
-      message: { id: messageId, content },
+      message: { id: messageId, content, ...(outcome.citations && { citations: outcome.citations }) },
       ...(outcome.error && { error: outcome.error }),
       usage: outcome.usage,
     })

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm'
 import type { Database } from '../client'
-import { messages } from '../schema'
+import { messages, type Citation } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 
 export type MessageRole = 'user' | 'assistant' | 'system'
@@ -11,6 +11,8 @@ export interface MessageView {
   content: string
   agent?: string
   runId?: string
+  /** Checked document citations of an assistant answer (PROTOCOL.md §8). */
+  citations?: Citation[]
   createdAt: string
 }
 
@@ -20,6 +22,7 @@ const view = (row: typeof messages.$inferSelect): MessageView => ({
   content: row.content,
   ...(row.agent && { agent: row.agent }),
   ...(row.runId && { runId: row.runId }),
+  ...(row.citations && { citations: row.citations }),
   createdAt: iso(row.createdAt),
 })
 
@@ -53,9 +56,9 @@ export function messagesRepository({ db, client, write }: Database) {
       return rows.reverse().map(view)
     },
 
-    async add(input: { threadId: string; role: MessageRole; content: string; agent?: string; runId?: string; id?: string }): Promise<MessageView> {
+    async add(input: { threadId: string; role: MessageRole; content: string; agent?: string; runId?: string; id?: string; citations?: Citation[] }): Promise<MessageView> {
       const userId = ownerId()
-      const row = { id: input.id ?? newId(), userId, threadId: input.threadId, role: input.role, content: input.content, agent: input.agent, runId: input.runId, createdAt: Date.now() }
+      const row = { id: input.id ?? newId(), userId, threadId: input.threadId, role: input.role, content: input.content, agent: input.agent, runId: input.runId, citations: input.citations ?? null, createdAt: Date.now() }
       const [saved] = await write((db) => db.insert(messages).values(row).returning())
       return view(saved)
     },
