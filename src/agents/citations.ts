@@ -19,13 +19,20 @@ const MARKER = /([ \t]*)(?<![\p{L}\p{N}_])\[(\d{1,4}(?:\s*,\s*\d{1,4})*)\](?!\()
 export class CitationLedger {
   readonly #byChunk = new Map<string, number>()
   readonly #byNumber = new Map<number, Numbered>()
+  #searched = false
 
   get size() {
     return this.#byNumber.size
   }
 
+  /** Whether the run retrieved from documents at all (its answer then always lists citations). */
+  get searched() {
+    return this.#searched
+  }
+
   /** The tool result with `n` on every passage (what the model and the events see). */
   number(result: unknown): unknown {
+    this.#searched = true
     const passages = (result as { passages?: unknown })?.passages
     if (!Array.isArray(passages)) return result
     const numbered = passages.map((p) => {

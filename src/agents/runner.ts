@@ -118,10 +118,10 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
  * no longer check out for the user) removed, the kept ones listed as citations.
  */
 async function withCitations(outcome: RunOutcome, ledger: CitationLedger, check: CheckCitations | undefined): Promise<RunOutcome> {
-  if (!outcome.content) return ledger.size > 0 ? { ...outcome, citations: [] } : outcome
+  if (!outcome.content) return ledger.searched ? { ...outcome, citations: [] } : outcome
   try {
     const { content, citations } = await resolveCitations(outcome.content, ledger, check ?? (async () => []))
-    return { ...outcome, content, ...((ledger.size > 0 || citations.length > 0) && { citations }) }
+    return { ...outcome, content, ...((ledger.searched || citations.length > 0) && { citations }) }
   } catch {
     return outcome
   }

@@ -40,14 +40,14 @@ export async function addTextDocument(server: TestServer, user: TestUser, name: 
 }
 
 /** A real PDF with one page per text (Helvetica, so the text layer extracts as written). */
-export async function makePdf(pages: string[]): Promise<Uint8Array> {
+export async function makePdf(pages: string[]): Promise<Uint8Array<ArrayBuffer>> {
   const doc = await PDFDocument.create()
   const font = await doc.embedFont(StandardFonts.Helvetica)
   for (const text of pages) {
     const page = doc.addPage([612, 792])
     text.split('\n').forEach((line, i) => page.drawText(line, { x: 50, y: 740 - i * 16, font, size: 11 }))
   }
-  return doc.save()
+  return new Uint8Array(await doc.save())
 }
 
 /** `search_documents` as the tool runs it: the real service, inside the user's own context. */

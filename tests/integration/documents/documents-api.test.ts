@@ -75,7 +75,7 @@ describe('upload and ingestion', () => {
       expect(done.status).toBe('ready')
     }
     const passages = await searchAs(alice, 'roses sun')
-    const rose = passages.find((p: any) => p.documentName === 'garden.html')
+    const rose = passages.find((p: any) => p.documentName === 'garden.html')!
     expect(rose.text).toContain('Roses need & love full sun.')
     expect(rose.text).toContain('Garden guide')
     expect(rose.text).not.toContain('tomato-script')
