@@ -11,7 +11,9 @@ export interface CitationRequest {
   claim: string
 }
 
-const words = (text: string) => new Set(text.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? [])
+/** Words too common to tell sentences apart. */
+const COMMON = new Set(['the', 'and', 'for', 'are', 'was', 'were', 'with', 'that', 'this', 'from', 'into', 'its', 'has', 'have', 'not', 'but', 'you', 'your'])
+const words = (text: string) => new Set((text.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? []).filter((w) => !COMMON.has(w)))
 
 /** Sentences (or lines) of a chunk, as [start, end) offsets into it, so a quote is always verbatim. */
 function sentenceSpans(text: string): [number, number][] {
