@@ -1,6 +1,6 @@
 /**
  * Entry point of the browser UI: session, API and socket clients, the app shell (sidebar +
- * main area) and a hash router (`#/`, `#/c/<thread>`, `#/notes`, `#/datasets`).
+ * main area) and a hash router (`#/`, `#/c/<thread>`, `#/notes`, `#/datasets`, `#/documents`).
  */
 import { Api, type SessionAnswer } from '../client/api'
 import { SESSION_KEY, SessionManager } from '../client/session'
@@ -11,6 +11,7 @@ import { h, humanize, icon, icons } from './dom'
 import { authView } from './views/auth'
 import { ChatView } from './views/chat'
 import { DatasetsView } from './views/datasets'
+import { DocumentsView } from './views/documents'
 import { NotesView } from './views/notes'
 import { ThreadList } from './views/threads'
 
@@ -132,6 +133,7 @@ class SignedInApp {
         { class: 'pages', 'aria-label': 'Pages' },
         h('a', { href: '#/notes', class: 'page-link', dataset: { page: 'notes' } }, icon(icons.notes), 'Notes'),
         h('a', { href: '#/datasets', class: 'page-link', dataset: { page: 'datasets' } }, icon(icons.table), 'Datasets'),
+        h('a', { href: '#/documents', class: 'page-link', dataset: { page: 'documents' } }, icon(icons.notes), 'Documents'),
       ),
       h('div', { class: 'account' }, h('div', { class: 'account-who' }, h('span', { class: 'account-name' }, user?.name ?? ''), h('span', { class: 'account-email muted' }, user?.email ?? '')), signOut),
     )
@@ -220,6 +222,9 @@ class SignedInApp {
     } else if (section === 'datasets') {
       view = new DatasetsView(this.ctx)
       document.title = 'Datasets · Local Chat'
+    } else if (section === 'documents') {
+      view = new DocumentsView(this.ctx)
+      document.title = 'Documents · Local Chat'
     } else {
       threadId = section === 'c' && id ? id : undefined
       view = new ChatView(this.ctx, threadId)

@@ -2,9 +2,10 @@
  * One assistant turn, drawn from a run's events: thinking, hand-offs, tool cards, the streamed
  * answer and the final status. Feed it events in seq order with `apply`.
  */
-import type { RunEvent } from '../../client/types'
+import type { Citation, RunEvent } from '../../client/types'
 import { formatDuration, h, icon, icons, prettyJson } from '../dom'
 import { setMarkdown } from '../markdown'
+import { sourcesView } from './sources'
 
 export type AgentNamer = (id: string) => string
 
@@ -218,6 +219,16 @@ export class RunView {
     // Nothing streamed (e.g. a failure before the answer): show the stored answer, if any.
     if (!this.#streamed && event.message?.content) this.#appendAnswer(event.message.content)
     this.flush()
+    // The server removed citation markers it could not check: show its final text instead.
+    const final = event.message?.content
+    if (final !== undefined && event.message?.citations && final !== this.#streamed) {
+      for (const block of this.#blocks.querySelectorAll('.answer')) block.remove()
+      const answer = h('div', { class: 'answer markdown' })
+      setMarkdown(answer, final)
+      this.#blocks.append(answer)
+    }
+    const sources = sourcesView(event.message?.citations ?? [])
+    if (sources) this.#blocks.append(sources)
     this.el.setAttribute('aria-busy', 'false')
     this.el.dataset.status = event.status
     const took = this.#startedAt && Date.parse(event.ts) ? ` · ${formatDuration(Date.parse(event.ts) - this.#startedAt)}` : ''
@@ -232,14 +243,14 @@ export class RunView {
   }
 
   /** A finished answer from the thread history (no events at hand). */
-  static fromMessage(message: { content: string; agent?: string; runId?: string }, agentName: AgentNamer): HTMLElement {
+  static fromMessage(message: { content: string; agent?: string; runId?: string; citations?: Citation[] }, agentName: AgentNamer): HTMLElement {
     const answer = h('div', { class: 'answer markdown' })
     setMarkdown(answer, message.content)
     return h(
       'article',
       { class: 'turn turn-assistant', dataset: { runId: message.runId, status: 'completed' }, 'aria-label': 'Assistant answer' },
       h('div', { class: 'turn-meta' }, h('span', { class: 'agent-badge' }, message.agent ? agentName(message.agent) : 'Assistant')),
-      h('div', { class: 'run-blocks' }, answer),
+      h('div', { class: 'run-blocks' }, answer, sourcesView(message.citations ?? [])),
     )
   }
 }
