@@ -105,7 +105,7 @@ printTable(
 /** Rows written straight to the tables (the retrieval figures are about reading). */
 async function plant(userId: string, documentId: string, count: number) {
   await client.execute({ sql: "INSERT INTO documents (id, user_id, name, mime, bytes, status, progress, chunks) VALUES (?, ?, ?, 'text/plain', 0, 'ready', 1, ?)", args: [documentId, userId, `planted-${documentId.slice(-6)}.txt`, count] })
-  const statements = []
+  const statements: { sql: string; args: (string | number | Uint8Array)[] }[] = []
   for (let i = 0; i < count; i++) {
     const text = words(30)
     const vector = new Float32Array(fakeEmbedding(text))
