@@ -90,5 +90,3 @@ export async function resolveCitations(answer: string, ledger: CitationLedger, c
   return { content, citations: verified.sort((a, b) => a.n - b.n) }
 }
 
-/** Whether a text holds anything that looks like a citation marker. */
-export const hasMarkers = (text: string) => new RegExp(MARKER.source, 'u').test(text)

@@ -10,7 +10,8 @@ export interface IngestJob {
   userId: string
   documentId: string
   mime: DocumentMime
-  bytes: Uint8Array
+  /** The upload; dropped once its text is extracted, so a long queue holds text, not files. */
+  bytes?: Uint8Array
 }
 
 export interface IngestDeps {
@@ -94,7 +95,8 @@ export class IngestQueue {
     try {
       await context.run(async () => {
         try {
-          const { text, pages } = await extractDocumentText(job.mime, job.bytes)
+          const { text, pages } = await extractDocumentText(job.mime, job.bytes ?? new Uint8Array())
+          job.bytes = undefined
           const pieces = chunkText(text)
           if (pieces.length === 0) {
             await update({ status: 'failed', progress: 1, error: 'no text could be found in this document (a scanned PDF needs text recognition first)', text, pages })

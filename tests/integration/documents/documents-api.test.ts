@@ -227,3 +227,20 @@ describe('models', () => {
     }
   })
 })
+
+describe('embedding model down', () => {
+  test('ingestion fails with a reason naming the embedding, and the document stays listed as failed', async () => {
+    const down = await startTestServer({ OLLAMA_HOST: 'http://127.0.0.1:9' })
+    try {
+      const erin = await registerUser(down, 'doc-erin')
+      const { document } = await expectJson(await uploadText(down, erin, 'note.txt', 'Words that cannot be embedded today.'), 202)
+      const done = await waitForDocument(down, erin, document.id)
+      expect(done.status).toBe('failed')
+      expect(done.error).toMatch(/embedding failed/)
+      expect(done.error).toMatch(/ollama/i)
+      expect((await expectJson(await down.api('/api/documents', { token: erin.accessToken }))).documents[0]).toMatchObject({ id: document.id, status: 'failed' })
+    } finally {
+      await down.close()
+    }
+  })
+})
