@@ -112,11 +112,17 @@ export function createRuntime(services: Services) {
   const cluster = services.cluster
   const bus = cluster ? cluster.bus() : new LocalBus()
   const registry = new ConnectionRegistry()
-  // Documents embed through the provider (fair queue, breaker) and report to the owner's sockets.
+  // Documents embed through the provider (fair queue, breaker) and report to the owner's sockets,
+  // on this process and (cluster mode) on the others.
+  const toUser = (userId: string, frame: object) => {
+    for (const connection of registry.connectionsOf(userId)) connection.sendFrame(frame)
+  }
   services.documents.attach({
     embedder: providerEmbedder(llm, config.ollamaEmbedModel),
     notify: (userId, document) => {
-      for (const connection of registry.connectionsOf(userId)) connection.sendFrame({ type: 'document_status', document })
+      const frame = { type: 'document_status', document }
+      toUser(userId, frame)
+      if (cluster) void cluster.sendUserFrame(userId, frame)
     },
   })
   bus.subscribe((userId, entry) => {
@@ -145,6 +151,7 @@ export function createRuntime(services: Services) {
   if (cluster) cluster.onStateChange = (state) => void (state === 'down' && alerts.redisDown())
   cluster?.onControl((message) => {
     if (message.type === 'cancel') runs.abort(message.runId, new RunStop('cancelled'))
+    else if (message.type === 'user_frame' && message.from !== config.nodeId) toUser(message.userId, message.frame)
   })
   metrics.observe({ connections: registry, runs, database: services.database, llm })
   alerts.watchPersister(runs.persister)
