@@ -37,19 +37,21 @@ CREATE INDEX `document_chunks_user` ON `document_chunks` (`user_id`,`document_id
 --> statement-breakpoint
 CREATE INDEX `document_chunks_document` ON `document_chunks` (`document_id`,`user_id`);
 --> statement-breakpoint
-CREATE VIRTUAL TABLE `document_chunks_fts` USING fts5(text, content='document_chunks', content_rowid='rowid', tokenize='porter unicode61');
+-- The keyword index holds the owner too (user_id, as tokens), so a search matches the user's id
+-- and the words inside the index itself: other users' rows are never visited.
+CREATE VIRTUAL TABLE `document_chunks_fts` USING fts5(text, user_id, content='document_chunks', content_rowid='rowid', tokenize='porter unicode61');
 --> statement-breakpoint
 CREATE TRIGGER `document_chunks_fts_ai` AFTER INSERT ON `document_chunks` BEGIN
-  INSERT INTO document_chunks_fts(rowid, text) VALUES (new.rowid, new.text);
+  INSERT INTO document_chunks_fts(rowid, text, user_id) VALUES (new.rowid, new.text, new.user_id);
 END;
 --> statement-breakpoint
 CREATE TRIGGER `document_chunks_fts_ad` AFTER DELETE ON `document_chunks` BEGIN
-  INSERT INTO document_chunks_fts(document_chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+  INSERT INTO document_chunks_fts(document_chunks_fts, rowid, text, user_id) VALUES ('delete', old.rowid, old.text, old.user_id);
 END;
 --> statement-breakpoint
-CREATE TRIGGER `document_chunks_fts_au` AFTER UPDATE OF `text` ON `document_chunks` BEGIN
-  INSERT INTO document_chunks_fts(document_chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
-  INSERT INTO document_chunks_fts(rowid, text) VALUES (new.rowid, new.text);
+CREATE TRIGGER `document_chunks_fts_au` AFTER UPDATE OF `text`, `user_id` ON `document_chunks` BEGIN
+  INSERT INTO document_chunks_fts(document_chunks_fts, rowid, text, user_id) VALUES ('delete', old.rowid, old.text, old.user_id);
+  INSERT INTO document_chunks_fts(rowid, text, user_id) VALUES (new.rowid, new.text, new.user_id);
 END;
 --> statement-breakpoint
 ALTER TABLE `messages` ADD `citations` text;

@@ -141,14 +141,23 @@ export function documentsRepository({ db, client, write }: Database) {
       return result.rows.map((r) => ({ chunkId: String(r.id), distance: Number(r.distance) }))
     },
 
-    /** The user's chunks matching the words of `query` (FTS5, bm25), best first. */
+    /**
+     * The user's chunks matching the words of `query` (FTS5, bm25 over the text), best first. The
+     * owner is part of the MATCH (the index holds `user_id` as tokens), so the index itself yields
+     * only the user's rows; the join checks `user_id` once more.
+     */
     async keywordMatches(query: string, k: number): Promise<{ chunkId: string }[]> {
-      const match = ftsQuery(query)
-      if (!match) return []
+      const words = ftsQuery(query)
+      if (!words) return []
+      const userId = ownerId()
+      const owner = userId.replace(/[^\p{L}\p{N}]+/gu, ' ').trim()
       const result = await client.execute({
-        sql: `SELECT c.id AS id FROM document_chunks_fts f JOIN document_chunks c ON c.rowid = f.rowid
-              WHERE document_chunks_fts MATCH ? AND c.user_id = ? ORDER BY f.rank, c.id LIMIT ?`,
-        args: [match, ownerId(), k],
+        sql: `SELECT c.id AS id FROM
+                (SELECT rowid, bm25(document_chunks_fts, 1.0, 0.0) AS score FROM document_chunks_fts
+                 WHERE document_chunks_fts MATCH ? ORDER BY score, rowid LIMIT ?) f
+              JOIN document_chunks c ON c.rowid = f.rowid
+              WHERE c.user_id = ? ORDER BY f.score, f.rowid`,
+        args: [`user_id : "${owner}" AND text : (${words})`, k, userId],
       })
       return result.rows.map((r) => ({ chunkId: String(r.id) }))
     },
