@@ -120,12 +120,14 @@ export class IngestQueue {
           }
         } catch (error) {
           if (signal.aborted) {
-            await update({ status: 'failed', error: 'ingestion was stopped (the server stopped); upload the document again' }).catch(() => {})
+            await documents.clearChunks(job.documentId).catch(() => {})
+            await update({ status: 'failed', chunks: 0, error: 'ingestion was stopped (the server stopped); upload the document again' }).catch(() => {})
             return
           }
           const message = error instanceof LlmError ? `embedding failed: ${error.message}` : 'the document could not be read'
           if (!(error instanceof LlmError)) log.warn('document ingestion failed', { documentId: job.documentId, error: String((error as Error)?.message ?? error) })
-          await update({ status: 'failed', error: message }).catch(() => {})
+          await documents.clearChunks(job.documentId).catch(() => {})
+          await update({ status: 'failed', error: message, chunks: 0 }).catch(() => {})
         }
       })
     } finally {

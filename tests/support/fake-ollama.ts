@@ -112,6 +112,8 @@ export interface FakeOllamaOptions {
   embedModels?: string[]
   /** Milliseconds each /api/embed call takes (default 0). */
   embedDelayMs?: number
+  /** An HTTP status to fail the n-th /api/embed call (0-based) with, or undefined to answer it. */
+  embedFailure?: (call: number) => number | undefined
 }
 
 export const FAKE_EMBEDDING_DIMENSIONS = 768
@@ -394,6 +396,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   const capabilitiesOf = (name: string) =>
     opts.capabilities?.[name] ?? opts.capabilities?.[withTag(name)] ?? (isEmbedModel(name) || /embed/i.test(name) ? ['embedding'] : ['completion', 'tools', 'thinking'])
 
+  let embedCall = 0
   async function answerEmbed(req: Request): Promise<Response> {
     const body = (await req.json().catch(() => null)) as unknown
     if (!isRecord(body)) return json({ error: 'request body must be a JSON object' }, 400)
@@ -403,6 +406,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     if (!capabilitiesOf(model).includes('embedding')) return json({ error: `"${model}" does not support embeddings` }, 400)
     const input = typeof body.input === 'string' ? [body.input] : Array.isArray(body.input) ? body.input : undefined
     if (!input || input.some((t) => typeof t !== 'string')) return json({ error: 'input must be a string or a list of strings' }, 400)
+    const failure = opts.embedFailure?.(embedCall++)
+    if (failure) return json({ error: `scripted embed failure ${failure}` }, failure)
     const startedNs = Bun.nanoseconds()
     if (opts.embedDelayMs && !(await sleep(opts.embedDelayMs, AbortSignal.any([req.signal, shutdown.signal])))) return json({ error: 'request aborted' }, 499)
     fake.embedded += input.length

@@ -131,6 +131,12 @@ export function documentsRepository({ db, client, write }: Database) {
       }
     },
 
+    /** Drops a document's chunks (a failed ingestion leaves no half of a document searchable). */
+    async clearChunks(documentId: string): Promise<void> {
+      const userId = ownerId()
+      await write((db) => db.delete(documentChunks).where(and(eq(documentChunks.userId, userId), eq(documentChunks.documentId, documentId))))
+    },
+
     /** The user's chunks nearest to `embedding` (cosine distance), nearest first. */
     async nearest(embedding: Float32Array, k: number): Promise<{ chunkId: string; distance: number }[]> {
       const result = await client.execute({

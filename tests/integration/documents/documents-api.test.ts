@@ -244,3 +244,26 @@ describe('embedding model down', () => {
     }
   })
 })
+
+describe('a failure half-way', () => {
+  test('the embedder failing on the second batch fails the document and leaves none of its chunks searchable', async () => {
+    const flaky = await startFakeOllama({ embedFailure: (call) => (call === 1 ? 500 : undefined) })
+    const half = await startTestServer({ OLLAMA_HOST: flaky.url })
+    try {
+      const frank = await registerUser(half, 'doc-frank')
+      // 40 paragraphs of ~700 characters: one chunk each, so two embed batches (32 + 8).
+      const text = Array.from({ length: 40 }, (_, i) => `Chapter ${i} describes the glacier retreating ${i} metres. `.repeat(12)).join('\n\n')
+      const { document } = await expectJson(await uploadText(half, frank, 'glacier.txt', text), 202)
+      const done = await waitForDocument(half, frank, document.id)
+      expect(flaky.embedCalls.length).toBe(1) // the first batch was embedded (and stored) before the failure
+      expect(done).toMatchObject({ status: 'failed', chunks: 0 })
+      expect(done.error).toMatch(/embedding failed/)
+      const left = await half.services.database.client.execute({ sql: 'SELECT count(*) AS n FROM document_chunks WHERE document_id = ?', args: [document.id] })
+      expect(Number(left.rows[0].n)).toBe(0)
+      expect(await searchDocumentsAs(half, frank, 'glacier retreating')).toEqual([])
+    } finally {
+      await half.close()
+      await flaky.close()
+    }
+  })
+})
