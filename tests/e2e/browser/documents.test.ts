@@ -65,6 +65,17 @@ describe.skipIf(!chromiumPath)('browser: documents and citations', () => {
     await context.close()
   })
 
+  test('the list shows the newest first, as the API does, also after a reload', async () => {
+    const { page, context, user, errors } = await signedInPage(browser, server, 'lister', { path: '/#/documents' })
+    for (const name of ['first.txt', 'second.txt', 'third.txt']) await addTextDocument(server, user, name, `The ${name} document.`)
+    await page.reload()
+    await page.locator('.document-item').nth(2).waitFor()
+    const shown = await page.locator('.document-name').allTextContents()
+    expect(shown).toEqual(['third.txt', 'second.txt', 'first.txt'])
+    expect(errors).toEqual([])
+    await context.close()
+  })
+
   test('a cited answer shows numbered source chips that open the quoted passage, also after a reload', async () => {
     const { page, context, user, errors } = await signedInPage(browser, server, 'reader')
     await addTextDocument(server, user, 'fastnet.md', FASTNET)

@@ -51,7 +51,7 @@ export class DocumentsView implements View {
       for (const f of files) {
         try {
           const document = await ctx.api.uploadDocument(f)
-          this.#upsert(document, true)
+          this.#upsert(document)
           ctx.announce(`${document.name} uploaded; processing.`)
         } catch (err) {
           failed.push(`${f.name}: ${(err as Error).message}`)
@@ -86,7 +86,7 @@ export class DocumentsView implements View {
       const documents = await this.ctx.api.documents()
       clear(this.#list)
       this.#items.clear()
-      for (const d of documents) this.#upsert(d)
+      for (const d of documents) this.#upsert(d, 'end') // the API lists newest first
       this.#updateStatus()
     } catch (err) {
       this.#status.textContent = `Could not load documents: ${(err as Error).message}`
@@ -97,15 +97,15 @@ export class DocumentsView implements View {
     this.#status.textContent = this.#items.size ? '' : 'No documents yet.'
   }
 
-  /** Adds or updates one document's row; a stale update (older than what is shown) is ignored. */
-  #upsert(d: DocumentInfo, prepend = false) {
+  /** Adds or updates one document's row (a new one at the top); an update older than the shown one is ignored. */
+  #upsert(d: DocumentInfo, place: 'start' | 'end' = 'start') {
     const known = this.#documents.get(d.id)
     if (known && known.updatedAt && d.updatedAt && Date.parse(d.updatedAt) < Date.parse(known.updatedAt)) return
     this.#documents.set(d.id, d)
     const row = this.#row(d)
     const existing = this.#items.get(d.id)
     if (existing) existing.replaceWith(row)
-    else if (prepend || !this.#list.firstChild) this.#list.prepend(row)
+    else if (place === 'end') this.#list.append(row)
     else this.#list.prepend(row)
     this.#items.set(d.id, row)
     if (known && known.status === 'processing' && d.status !== 'processing') this.ctx.announce(d.status === 'ready' ? `${d.name} is ready.` : `${d.name} failed: ${d.error ?? 'unknown error'}`)
