@@ -53,3 +53,25 @@ function splitLong(paragraph: string, max: number): string[] {
   push()
   return out
 }
+
+/** Characters chunked between two turns of the event loop. */
+const WINDOW_CHARS = 256 * 1024
+
+/**
+ * `chunkText` for long texts: window by window (each ending at a paragraph break), with the
+ * event loop turning in between, so chunking a 20 MB text does not stall other work.
+ */
+export async function chunkTextInSlices(text: string): Promise<string[]> {
+  const chunks: string[] = []
+  for (let start = 0; start < text.length; ) {
+    let end = start + WINDOW_CHARS
+    if (end < text.length) {
+      const cut = text.indexOf('\n\n', end)
+      end = cut === -1 ? text.length : cut
+    } else end = text.length
+    chunks.push(...chunkText(text.slice(start, end)))
+    start = end
+    if (start < text.length) await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+  return chunks
+}

@@ -81,12 +81,39 @@ export interface ExtractedText {
   pages: number
 }
 
-/** The readable text of a checked document. */
+/** Characters handed to a parser between two turns of the event loop. */
+export const SLICE_CHARS = 256 * 1024
+
+/** Lets other work (streams, sockets) run between slices of a long job. */
+export const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/**
+ * The readable text of a checked document. Long texts are worked through in slices with the
+ * event loop turning in between, so a 20 MB upload does not stall everyone's streams.
+ */
 export async function extractDocumentText(mime: DocumentMime, bytes: Uint8Array): Promise<ExtractedText> {
   if (mime === 'application/pdf') return pdfText(bytes)
-  const raw = decodeText(bytes) ?? ''
-  const text = mime === 'text/html' ? htmlText(raw) : raw.replace(/\r\n?/g, '\n')
+  const raw = await decodeInSlices(bytes)
+  const text = mime === 'text/html' ? await htmlTextInSlices(raw) : raw
   return { text, pages: textPages(text) }
+}
+
+/** UTF-8 (checked at upload) to text with `\n` line ends, 1 MiB at a time. */
+async function decodeInSlices(bytes: Uint8Array): Promise<string> {
+  const decoder = new TextDecoder('utf-8')
+  const pieces: string[] = []
+  let carry = ''
+  const STEP = 1024 * 1024
+  for (let i = 0; i < bytes.byteLength; i += STEP) {
+    const last = i + STEP >= bytes.byteLength
+    let piece = carry + decoder.decode(bytes.subarray(i, i + STEP), { stream: !last })
+    // A "\r" at the end may be the first half of a "\r\n" split across two slices.
+    carry = !last && piece.endsWith('\r') ? '\r' : ''
+    if (carry) piece = piece.slice(0, -1)
+    pieces.push(piece.replace(/\r\n?/g, '\n'))
+    if (!last) await yieldToLoop()
+  }
+  return pieces.join('')
 }
 
 export const textPages = (text: string) => Math.max(1, Math.ceil(text.length / TEXT_PAGE_CHARS))
@@ -108,6 +135,23 @@ const BLOCKS = new Set(['p', 'div', 'br', 'li', 'ul', 'ol', 'h1', 'h2', 'h3', 'h
 
 /** The visible text of an HTML page (a real parser; entities decoded), blocks on their own lines. */
 export function htmlText(html: string): string {
+  const collector = htmlTextCollector()
+  collector.write(html)
+  return collector.end()
+}
+
+/** `htmlText`, fed to the parser in slices with the event loop turning in between. */
+export async function htmlTextInSlices(html: string): Promise<string> {
+  const collector = htmlTextCollector()
+  for (let i = 0; i < html.length; i += SLICE_CHARS) {
+    collector.write(html.slice(i, i + SLICE_CHARS))
+    if (i + SLICE_CHARS < html.length) await yieldToLoop()
+  }
+  return collector.end()
+}
+
+/** A streaming HTML parser that gathers the visible text; `end()` gives it, tidied. */
+function htmlTextCollector(): { write(html: string): void; end(): string } {
   const parts: string[] = []
   let hidden = 0
   let title = ''
@@ -131,15 +175,28 @@ export function htmlText(html: string): string {
     },
     { decodeEntities: true },
   )
-  parser.write(html)
-  parser.end()
-  const body = parts
-    .join('')
-    .split('\n')
-    .map((line) => line.replace(/[ \t\u00a0]+/g, ' ').trim())
-    .join('\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim()
-  const heading = title.replace(/\s+/g, ' ').trim()
-  return heading && !body.startsWith(heading) ? `${heading}\n\n${body}` : body
+  // Whole lines are tidied as they complete (spaces folded, ends trimmed), slice by slice.
+  const tidied: string[] = []
+  let pending = ''
+  const flush = (final: boolean) => {
+    pending += parts.join('')
+    parts.length = 0
+    const cut = final ? pending.length : pending.lastIndexOf('\n') + 1
+    if (cut <= 0) return
+    tidied.push(pending.slice(0, cut).split('\n').map((line) => line.replace(/[ \t\u00a0]+/g, ' ').trim()).join('\n'))
+    pending = pending.slice(cut)
+  }
+  return {
+    write(piece) {
+      parser.write(piece)
+      flush(false)
+    },
+    end() {
+      parser.end()
+      flush(true)
+      const body = tidied.join('').replace(/\n{3,}/g, '\n\n').trim()
+      const heading = title.replace(/\s+/g, ' ').trim()
+      return heading && !body.startsWith(heading) ? `${heading}\n\n${body}` : body
+    },
+  }
 }

@@ -2,7 +2,7 @@ import { createUserContext, runWithoutUser } from '../context/user-context'
 import type { DocumentView, DocumentsRepository } from '../db/repositories/documents'
 import { LlmError } from '../llm/provider'
 import { log } from '../log'
-import { chunkText } from './chunk'
+import { chunkTextInSlices } from './chunk'
 import { EMBED_BATCH, type Embedder } from './embedder'
 import { extractDocumentText, type DocumentMime } from './extract'
 
@@ -97,7 +97,7 @@ export class IngestQueue {
         try {
           const { text, pages } = await extractDocumentText(job.mime, job.bytes ?? new Uint8Array())
           job.bytes = undefined
-          const pieces = chunkText(text)
+          const pieces = await chunkTextInSlices(text)
           if (pieces.length === 0) {
             await update({ status: 'failed', progress: 1, error: 'no text could be found in this document (a scanned PDF needs text recognition first)', text, pages })
             return

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { CHUNK_MAX_CHARS, chunkText } from '../../../src/documents/chunk'
-import { checkDocument, htmlText, mimeFromName, UnsupportedDocumentError } from '../../../src/documents/extract'
+import { CHUNK_MAX_CHARS, chunkText, chunkTextInSlices } from '../../../src/documents/chunk'
+import { checkDocument, extractDocumentText, htmlText, mimeFromName, UnsupportedDocumentError } from '../../../src/documents/extract'
 import { fuseRankings } from '../../../src/documents/search'
 import { makePdf } from '../../support/documents'
 
@@ -25,6 +25,15 @@ describe('chunkText', () => {
     expect(chunks.join('').replace(/[^x]/g, '').length).toBeGreaterThanOrEqual(giant.length)
   })
 
+  test('chunkTextInSlices gives the same chunks for a short text, and keeps every paragraph of a long one', async () => {
+    const short = Array.from({ length: 30 }, (_, i) => `Paragraph ${i} text.`).join('\n\n')
+    expect(await chunkTextInSlices(short)).toEqual(chunkText(short))
+    const paragraphs = Array.from({ length: 5000 }, (_, i) => `Paragraph number ${i} says something about item ${i}.`)
+    const chunks = await chunkTextInSlices(paragraphs.join('\n\n'))
+    for (const c of chunks) expect(c.length).toBeLessThanOrEqual(CHUNK_MAX_CHARS)
+    expect(chunks.join('\n\n').split('\n\n')).toEqual(paragraphs)
+  })
+
   test('empty or blank text gives no chunks', () => {
     expect(chunkText('')).toEqual([])
     expect(chunkText(' \n\n \t ')).toEqual([])
@@ -43,6 +52,19 @@ describe('text extraction and type checks', () => {
   test('htmlText keeps visible text, drops scripts/styles/comments, decodes entities, keeps blocks apart', () => {
     const text = htmlText('<html><head><title>T</title><style>b{}</style></head><body><!-- hidden --><p>One &lt;b&gt; &amp; two</p><script>alert(1)</script><ul><li>a</li><li>b</li></ul><p>Caf&eacute;</p></body></html>')
     expect(text).toBe('T\n\nOne <b> & two\n\na\n\nb\n\nCafé')
+  })
+
+  test('extraction turns CR and CRLF line ends into LF, also across the 1 MiB slices', async () => {
+    const head = 'a'.repeat(1024 * 1024 - 1) // the first slice ends with the "\r" of a "\r\n"
+    const { text } = await extractDocumentText('text/plain', new TextEncoder().encode(`${head}\r\nline two\rline three\r\n`))
+    expect(text).toBe(`${head}\nline two\nline three\n`)
+  })
+
+  test('long HTML is parsed in slices to the same text', async () => {
+    const html = `<title>T</title>${'<p>word &amp; word</p>'.repeat(30_000)}`
+    const { text } = await extractDocumentText('text/html', new TextEncoder().encode(html))
+    expect(text).toBe(htmlText(html))
+    expect(text.split('\n\n')).toHaveLength(30_001)
   })
 
   test('checkDocument refuses mismatched content with unsupported_document', async () => {
