@@ -29,31 +29,49 @@ const EXTRACTED = 0.05
 
 /**
  * Background ingestion: extract → chunk → embed in batches → store, in the owner's user
- * context, a few documents at a time. Each step updates `progress` and tells the owner.
+ * context, a few documents at a time. Users take turns (round-robin), so one user's pile of
+ * uploads does not hold everyone else's back. Each step updates `progress` and tells the owner.
  */
 export class IngestQueue {
-  readonly #waiting: IngestJob[] = []
-  readonly #running = new Map<string, AbortController>()
+  /** Waiting jobs per user, in upload order (users in the order they arrived). */
+  readonly #waiting = new Map<string, IngestJob[]>()
+  readonly #running = new Map<string, { controller: AbortController; userId: string }>()
   readonly #idle = new Set<() => void>()
+  /** When each user was last served (a turn counter), for the round-robin. */
+  readonly #lastServed = new Map<string, number>()
+  #turn = 0
   #closed = false
 
   constructor(private readonly deps: IngestDeps) {}
 
   add(job: IngestJob) {
     if (this.#closed) return
-    this.#waiting.push(job)
+    const jobs = this.#waiting.get(job.userId) ?? []
+    jobs.push(job)
+    this.#waiting.set(job.userId, jobs)
     this.#pump()
   }
 
   /** Stops the ingestion of a document (deleted): what it stores next is refused anyway. */
   cancel(documentId: string) {
-    this.#running.get(documentId)?.abort()
-    const i = this.#waiting.findIndex((j) => j.documentId === documentId)
-    if (i >= 0) this.#waiting.splice(i, 1)
+    this.#running.get(documentId)?.controller.abort()
+    for (const [userId, jobs] of this.#waiting) {
+      const i = jobs.findIndex((j) => j.documentId === documentId)
+      if (i < 0) continue
+      jobs.splice(i, 1)
+      if (jobs.length === 0) this.#waiting.delete(userId)
+    }
   }
 
   get pending() {
-    return this.#waiting.length + this.#running.size
+    let waiting = 0
+    for (const jobs of this.#waiting.values()) waiting += jobs.length
+    return waiting + this.#running.size
+  }
+
+  /** Bytes of uploads a user has waiting (what the queue holds in memory for them). */
+  queuedBytes(userId: string): number {
+    return (this.#waiting.get(userId) ?? []).reduce((n, j) => n + (j.bytes?.byteLength ?? 0), 0)
   }
 
   /** Resolves when nothing waits or runs (tests, benchmarks). */
@@ -65,21 +83,49 @@ export class IngestQueue {
   /** Server stop: running ingestions are aborted (their documents fail and can be uploaded again). */
   close() {
     this.#closed = true
-    this.#waiting.length = 0
-    for (const controller of this.#running.values()) controller.abort()
+    this.#waiting.clear()
+    for (const { controller } of this.#running.values()) controller.abort()
+  }
+
+  /**
+   * The oldest job of the waiting user served longest ago (a user never served first; ties in
+   * the order they arrived).
+   */
+  #next(): IngestJob | undefined {
+    let pick: string | undefined
+    for (const userId of this.#waiting.keys()) {
+      if (pick === undefined || (this.#lastServed.get(userId) ?? -1) < (this.#lastServed.get(pick) ?? -1)) pick = userId
+    }
+    if (pick === undefined) return undefined
+    const jobs = this.#waiting.get(pick)!
+    const job = jobs.shift()!
+    if (jobs.length === 0) this.#waiting.delete(pick)
+    this.#lastServed.set(pick, ++this.#turn)
+    return job
+  }
+
+  /** Nothing per user outlives their last job. */
+  #forget(userId: string) {
+    if (this.#waiting.has(userId)) return
+    for (const running of this.#running.values()) if (running.userId === userId) return
+    this.#lastServed.delete(userId)
   }
 
   #pump() {
-    const max = this.deps.concurrency ?? 1
-    while (this.#running.size < max && this.#waiting.length > 0) {
-      const job = this.#waiting.shift()!
+    const max = this.deps.concurrency ?? 2
+    let job: IngestJob | undefined
+    while (this.#running.size < max && (job = this.#next())) {
+      const running = job
       const controller = new AbortController()
-      this.#running.set(job.documentId, controller)
-      void runWithoutUser(() => this.#ingest(job, controller.signal)).finally(() => {
-        this.#running.delete(job.documentId)
+      this.#running.set(running.documentId, { controller, userId: running.userId })
+      void runWithoutUser(() => this.#ingest(running, controller.signal)).finally(() => {
+        this.#running.delete(running.documentId)
+        this.#forget(running.userId)
         this.#pump()
-        if (this.pending === 0) for (const resolve of this.#idle) resolve()
-        if (this.pending === 0) this.#idle.clear()
+        if (this.pending === 0) {
+          for (const resolve of this.#idle) resolve()
+          this.#idle.clear()
+        }
       })
     }
   }

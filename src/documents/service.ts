@@ -15,6 +15,13 @@ export class DocumentTooLargeError extends AppError {
   }
 }
 
+/** The user's uploads waiting for ingestion already fill their share of the queue. */
+export class TooManyDocumentsError extends AppError {
+  constructor() {
+    super(429, 'too_many_documents', 'your earlier uploads are still waiting to be processed; try again when they are ready', { 'Retry-After': '10' })
+  }
+}
+
 export function formatBytes(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(1)} MB` : `${+(bytes / 1024).toFixed(1)} KB`
 }
@@ -23,7 +30,10 @@ export interface DocumentsServiceOptions {
   maxBytes: number
   /** Told of every status change of a document (the owner's WebSockets). */
   notify?: (userId: string, document: DocumentView) => void
+  /** Documents ingested at once by this process (default 2). */
   ingestConcurrency?: number
+  /** Upload bytes one user may have waiting for ingestion (default 5 × maxBytes). */
+  maxQueuedBytesPerUser?: number
 }
 
 /**
@@ -43,9 +53,14 @@ export function documentsService(documents: DocumentsRepository, options: Docume
 
   const cleanName = (name: string) => name.replace(/[\u0000-\u001f\u007f]/g, '').replace(/^.*[\\/]/, '').trim()
 
+  /** Uploads one user may have waiting for ingestion, in bytes: the queue holds them in memory. */
+  const maxQueuedBytes = options.maxQueuedBytesPerUser ?? 5 * options.maxBytes
+
   async function store(name: string, mime: Awaited<ReturnType<typeof checkDocument>>, bytes: Uint8Array): Promise<DocumentView> {
+    const userId = currentUser().userId
+    if (ingest.queuedBytes(userId) + bytes.byteLength > maxQueuedBytes) throw new TooManyDocumentsError()
     const document = await documents.create({ name, mime, bytes: bytes.byteLength })
-    ingest.add({ userId: currentUser().userId, documentId: document.id, mime, bytes })
+    ingest.add({ userId, documentId: document.id, mime, bytes })
     return document
   }
 

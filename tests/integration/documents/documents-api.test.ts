@@ -267,3 +267,25 @@ describe('a failure half-way', () => {
     }
   })
 })
+
+describe('queue share', () => {
+  test('uploads waiting for ingestion are capped per user (5 × DOCUMENT_MAX_BYTES): then 429 with Retry-After; other users are not affected', async () => {
+    // An embedder that never answers keeps the first uploads running and the rest waiting.
+    const stuck = await startFakeOllama({ embedDelayMs: 600_000 })
+    const small = await startTestServer({ OLLAMA_HOST: stuck.url, DOCUMENT_MAX_BYTES: '2048' })
+    try {
+      const [gina, hal] = [await registerUser(small, 'doc-gina'), await registerUser(small, 'doc-hal')]
+      const text = 'q'.repeat(2000)
+      // Two run at once (they hold no queue share), five wait: 10,000 of 10,240 bytes.
+      for (let i = 0; i < 7; i++) await expectJson(await uploadText(small, gina, `d${i}.txt`, text), 202)
+      const refused = await uploadText(small, gina, 'd7.txt', text)
+      expect(refused.headers.get('retry-after')).toBe('10')
+      await expectError(refused, 429, 'too_many_documents')
+      expect((await expectJson(await small.api('/api/documents', { token: gina.accessToken }))).documents).toHaveLength(7)
+      await expectJson(await uploadText(small, hal, 'mine.txt', text), 202)
+    } finally {
+      await small.close()
+      await stuck.close()
+    }
+  })
+})
