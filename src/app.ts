@@ -70,6 +70,10 @@ import { usageService } from './usage/service'
 import { usageRoutes } from './usage'
 import { accountService } from './account/service'
 import { accountRoutes } from './account'
+import { documentsRepository } from './db/repositories/documents'
+import { documentsService } from './documents/service'
+import { documentRoutes } from './documents'
+import { providerEmbedder } from './documents/embedder'
 
 /** Everything the features share, built once from the config. */
 export async function createServices(config: Config, database?: Database) {
@@ -88,6 +92,7 @@ export async function createServices(config: Config, database?: Database) {
     apiKeys: apiKeysRepository(db),
     search: searchRepository(db),
     shares: sharesRepository(db),
+    documents: documentsRepository(db),
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
@@ -111,13 +116,15 @@ export async function createServices(config: Config, database?: Database) {
   const quota = databaseQuota({ usage: repos.usage, users: repos.users, defaults: config.quota })
   const notes = notesService(repos.notes)
   const datasets = datasetsService(repos.datasets)
-  const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: repos.messages }), { timeoutMs: config.toolTimeoutMs })
+  const documents = documentsService(repos.documents, { maxBytes: config.documentMaxBytes })
+  const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: repos.messages, documents }), { timeoutMs: config.toolTimeoutMs })
   return {
     config,
     database: db,
     cluster,
     notes,
     datasets,
+    documents,
     tools,
     repos,
     access,
@@ -129,7 +136,7 @@ export async function createServices(config: Config, database?: Database) {
     quota,
     usage: usageService({ usage: repos.usage, quota }),
     admin: adminService({ users: repos.users, auth, sessions, audit }),
-    account: accountService({ account: repos.account, users: repos.users, auth, sessions, audit, sections: { apiKeys: () => allApiKeys(repos.apiKeys) } }),
+    account: accountService({ account: repos.account, users: repos.users, auth, sessions, audit, sections: { apiKeys: () => allApiKeys(repos.apiKeys), documents: () => repos.documents.texts() } }),
     apiKeys: apiKeysService(repos.apiKeys, { audit: recordApiAudit }),
     search: searchService(repos.search),
     shares: sharesService({ shares: repos.shares, threads: repos.threads, messages: repos.messages, audit: (event) => audit.record(event) }),
@@ -166,6 +173,19 @@ export function createRuntime(services: Services) {
   const cluster = services.cluster
   const bus = cluster ? cluster.bus() : new LocalBus()
   const registry = new ConnectionRegistry()
+  // Documents embed through the provider (fair queue, breaker) and report to the owner's sockets,
+  // on this process and (cluster mode) on the others.
+  const toUser = (userId: string, frame: object) => {
+    for (const connection of registry.connectionsOf(userId)) connection.sendFrame(frame)
+  }
+  services.documents.attach({
+    embedder: providerEmbedder(llm, config.ollamaEmbedModel),
+    notify: (userId, document) => {
+      const frame = { type: 'document_status', document }
+      toUser(userId, frame)
+      if (cluster) void cluster.sendUserFrame(userId, frame)
+    },
+  })
   bus.subscribe((userId, entry) => {
     registry.deliver(userId, entry)
     if (registry.connectionsOf(userId).size > 0) metrics.eventDelivered(entry)
@@ -176,7 +196,7 @@ export function createRuntime(services: Services) {
     threads: repos.threads,
     messages: repos.messages,
     publisher: bus,
-    runner: { llm, tools: services.tools, maxSteps: config.maxAgentSteps },
+    runner: { llm, tools: services.tools, maxSteps: config.maxAgentSteps, checkCitations: services.documents.checkCitations },
     limiter: cluster ? cluster.runLimiter() : memoryRunLimiter(),
     quota: services.quota,
     nodeId: config.nodeId,
@@ -195,6 +215,7 @@ export function createRuntime(services: Services) {
   if (cluster) cluster.onStateChange = (state) => void (state === 'down' && alerts.redisDown())
   cluster?.onControl((message) => {
     if (message.type === 'cancel') runs.abort(message.runId, new RunStop('cancelled'))
+    else if (message.type === 'user_frame' && message.from !== config.nodeId) toUser(message.userId, message.frame)
   })
   metrics.observe({ connections: registry, runs, database: services.database, llm })
   alerts.watchPersister(runs.persister)
@@ -238,7 +259,11 @@ function isAdminRequest(services: Services) {
  * `{ method: 'POST', path: '/api/import', maxBytes: config.importMaxBytes }`.
  */
 export function bodyLimits(config: Config): BodyLimitOptions {
-  return { defaultBytes: DEFAULT_BODY_LIMIT, routes: [{ method: 'POST', path: '/api/threads/import', maxBytes: config.importMaxBytes }] }
+  return { defaultBytes: DEFAULT_BODY_LIMIT, routes: [
+      { method: 'POST', path: '/api/threads/import', maxBytes: config.importMaxBytes },
+      { method: 'POST', path: '/api/documents', maxBytes: config.documentMaxBytes },
+    ],
+  }
 }
 
 /** Composes the feature plugins into one app. */
@@ -273,6 +298,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(setupRoutes(services.repos.users))
     .use(noteRoutes(services.notes, guard))
     .use(datasetRoutes(services.datasets, guard))
+    .use(documentRoutes(services.documents, guard, services.config.documentMaxBytes))
     .use(agentRoutes(guard))
     .use(usageRoutes(services.usage, guard))
     .use(accountRoutes(services.account, guard, services.access))
@@ -307,6 +333,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const { resumed, failed } = await runtime.runs.resumeInterrupted()
     if (resumed > 0) log.warn('resumed runs interrupted by the last stop', { count: resumed })
     if (failed > 0) log.warn('closed runs interrupted by the last stop', { count: failed })
+    const documentsFailed = await services.documents.failInterrupted()
+    if (documentsFailed > 0) log.warn('failed documents whose ingestion the last stop cut short', { count: documentsFailed })
   }
   const app = createApp(services, runtime)
   // Bodies are limited per route as they stream (src/http/body-limit.ts), with the error envelope;
@@ -324,6 +352,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     stop() {
       stopping ??= (async () => {
         stopSweeper()
+        services.documents.close()
         await runtime.runs.shutdown(config.shutdownGraceMs)
         for (const connection of runtime.registry.all()) connection.close(1001, 'server shutting down')
         await app.stop(true)

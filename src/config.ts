@@ -13,6 +13,10 @@ export interface Config {
   dataDir: string
   ollamaHosts: string[]
   ollamaModel: string
+  /** Embedding model for documents (OLLAMA_EMBED_MODEL). */
+  ollamaEmbedModel: string
+  /** Largest document upload in bytes (DOCUMENT_MAX_BYTES). */
+  documentMaxBytes: number
   jwtSecret: string
   jwtIssuer: string
   jwtAudience: string
@@ -187,6 +191,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     ollamaHosts,
     ollamaModel: env.OLLAMA_MODEL || 'llama3.2',
+    ollamaEmbedModel: env.OLLAMA_EMBED_MODEL?.trim() || 'nomic-embed-text',
+    documentMaxBytes: intVar(env, 'DOCUMENT_MAX_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     jwtSecret,
     jwtIssuer: env.JWT_ISSUER || 'local-chat-server',
     jwtAudience: env.JWT_AUDIENCE || 'local-chat-server',

@@ -3,7 +3,7 @@ import type { OllamaToolSpec, ToolDispatcher } from '../tools/types'
 import { toJsonSchema } from '../tools/dispatcher'
 
 /** The agents of PROTOCOL.md §4. */
-export const AGENT_IDS = ['triage', 'data_analyst', 'notes_assistant', 'planner'] as const
+export const AGENT_IDS = ['triage', 'data_analyst', 'notes_assistant', 'planner', 'researcher'] as const
 export type AgentId = (typeof AGENT_IDS)[number]
 export const DEFAULT_AGENT: AgentId = 'triage'
 
@@ -27,9 +27,9 @@ const GROUNDING = `Ground rules:
 const triage: AgentDefinition = {
   id: 'triage',
   name: 'Triage',
-  description: 'Answers simple questions itself and hands data, notes and planning requests to the right specialist.',
+  description: 'Answers simple questions itself and hands data, notes, planning and document questions to the right specialist.',
   tools: [],
-  handoffs: ['data_analyst', 'notes_assistant', 'planner'],
+  handoffs: ['data_analyst', 'notes_assistant', 'planner', 'researcher'],
   systemPrompt: `You are the front desk of a private AI assistant. For every user message, decide: answer it yourself, or hand it to ONE specialist.
 
 Answer yourself, briefly and directly, when the message is a greeting, small talk, a general-knowledge question, a request to explain or rewrite text, or a question about what you can do.
@@ -38,6 +38,7 @@ Otherwise call exactly ONE transfer tool and write nothing else:
 - transfer_to_data_analyst: anything about the user's uploaded data, CSV files, datasets, tables, sales, totals, averages, counts, top-N, comparisons or trends in their data.
 - transfer_to_notes_assistant: saving a note, finding or recalling the user's notes, or finding something said in earlier conversations.
 - transfer_to_planner: plans, schedules, deadlines, to-do lists, what to do when, questions about today's date or the current time, and calculations for a plan or a budget.
+- transfer_to_researcher: questions about the user's uploaded documents, files, PDFs, manuals, papers or reports, and anything the user wants answered from their own sources with citations.
 
 Rules:
 - You cannot see the user's data, notes or past conversations. Never guess about them: transfer.
@@ -106,11 +107,32 @@ How to answer:
 ${GROUNDING}`,
 }
 
+const researcher: AgentDefinition = {
+  id: 'researcher',
+  name: 'Researcher',
+  description: "Answers from the user's uploaded documents, citing the passages it used; can save findings as notes.",
+  tools: ['search_documents', 'save_note'],
+  systemPrompt: `You are a researcher. You answer questions from the user's own uploaded documents and cite your sources.
+
+How to work:
+1. Call search_documents with a few key words from the question. If the passages do not answer it, search once or twice more with other words.
+2. Every passage in the results has a number n. Cite the passages you use with their numbers in square brackets right after the statement they support, for example: "The warranty lasts two years [1]." Use several numbers when several passages support a statement: [1][3].
+3. When the user asks to keep what you found, call save_note with a clear title and the findings (with their document names) as the body.
+
+How to answer:
+- Answer only from the passages. Quote or paraphrase them closely, and cite every statement taken from them.
+- Cite only numbers that search_documents gave you in this conversation. Never invent a number, a document or a quote.
+- If the documents do not contain the answer, say so plainly and name what you searched for; suggest uploading the right document on the Documents page.
+
+${GROUNDING}`,
+}
+
 const agents: Record<AgentId, AgentDefinition> = {
   triage,
   data_analyst: dataAnalyst,
   notes_assistant: notesAssistant,
   planner,
+  researcher,
 }
 
 export function isAgentId(id: unknown): id is AgentId {
@@ -135,12 +157,14 @@ export const TRANSFER_TARGETS: Readonly<Record<string, AgentId>> = Object.freeze
   transfer_to_data_analyst: 'data_analyst',
   transfer_to_notes_assistant: 'notes_assistant',
   transfer_to_planner: 'planner',
+  transfer_to_researcher: 'researcher',
 })
 
 const transferDescriptions: Record<string, string> = {
   transfer_to_data_analyst: "Hand the conversation to the data analyst, who can query the user's uploaded CSV datasets and calculate.",
   transfer_to_notes_assistant: "Hand the conversation to the notes assistant, who can save and search the user's notes and earlier conversations.",
   transfer_to_planner: 'Hand the conversation to the planner, who makes dated plans and schedules, knows the current time and can save plans as notes.',
+  transfer_to_researcher: "Hand the conversation to the researcher, who answers from the user's uploaded documents with numbered citations.",
 }
 
 /**

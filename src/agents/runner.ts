@@ -7,6 +7,8 @@ import type { RunJournal } from '../runs/journal'
 import type { RunStatusFinal } from '../runs/events'
 import { agentToolSpecs, getAgent, handoffReason, handoffTarget } from './definitions'
 import type { OpenToolCall, RunState } from './replay'
+import { CitationLedger, resolveCitations, type CheckCitations } from './citations'
+import type { Citation } from '../db/schema'
 
 /** Why a run was stopped from outside; carried as the abort reason. */
 export class RunStop extends Error {
@@ -24,7 +26,12 @@ export interface RunOutcome {
   usage: { promptTokens: number; completionTokens: number; steps: number }
   /** Why the last model answer ended: `length` when the caller's token limit cut it. */
   finishReason?: 'stop' | 'length'
+  /** Checked citations of the answer; present when the run retrieved document passages. */
+  citations?: Citation[]
 }
+
+/** The tool whose passages are numbered for citations (PROTOCOL.md §8). */
+export const CITED_TOOL = 'search_documents'
 
 export interface AgentRunInput {
   journal: RunJournal
@@ -48,6 +55,8 @@ export interface RunnerDeps {
   maxSteps: number
   /** Milliseconds answer text is gathered into one `message_delta` (0 = one event per chunk). */
   deltaIntervalMs?: number
+  /** Confirms cited passages for the run's user; without it every citation marker is removed. */
+  checkCitations?: CheckCitations
 }
 
 /**
@@ -109,6 +118,26 @@ function errorOf(error: unknown, signal: AbortSignal): { status: RunStatusFinal;
  * is NOT emitted here: the run manager emits it in its `finally`, after storing the answer.
  */
 export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<RunOutcome> {
+  const ledger = new CitationLedger()
+  const outcome = await stepLoop(input, deps, ledger)
+  return withCitations(outcome, ledger, deps.checkCitations)
+}
+
+/**
+ * The answer as stored and completed: markers of passages this run did not retrieve (or that
+ * no longer check out for the user) removed, the kept ones listed as citations.
+ */
+async function withCitations(outcome: RunOutcome, ledger: CitationLedger, check: CheckCitations | undefined): Promise<RunOutcome> {
+  if (!outcome.content) return ledger.searched ? { ...outcome, citations: [] } : outcome
+  try {
+    const { content, citations } = await resolveCitations(outcome.content, ledger, check ?? (async () => []))
+    return { ...outcome, content, ...((ledger.searched || citations.length > 0) && { citations }) }
+  } catch {
+    return outcome
+  }
+}
+
+async function stepLoop(input: AgentRunInput, deps: RunnerDeps, ledger: CitationLedger): Promise<RunOutcome> {
   const { journal, context, model, resume } = input
   const signal = context.signal
   let agent = getAgent(resume?.agent ?? input.agent)!
@@ -145,13 +174,15 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
     }
     openCall = { id: call.id, tool: call.name, started: performance.now() }
     const outcome = await deps.tools.call(call.name, call.args ?? {}, { signal, allowed: agent.tools, toolCallId: call.id })
+    // Retrieved passages get their run-wide numbers before the model (or anyone) sees them.
+    const result = outcome.ok && call.name === CITED_TOOL ? ledger.number(outcome.result) : outcome.ok ? outcome.result : undefined
     journal.append(
       outcome.ok
-        ? { type: 'tool_completed', toolCallId: call.id, tool: call.name, ok: true, result: outcome.result, durationMs: outcome.durationMs }
+        ? { type: 'tool_completed', toolCallId: call.id, tool: call.name, ok: true, result, durationMs: outcome.durationMs }
         : { type: 'tool_completed', toolCallId: call.id, tool: call.name, ok: false, error: outcome.error, durationMs: outcome.durationMs },
     )
     openCall = undefined
-    messages.push({ role: 'tool', tool_name: call.name, content: JSON.stringify(outcome.ok ? outcome.result : { error: outcome.error }) } as Message)
+    messages.push({ role: 'tool', tool_name: call.name, content: JSON.stringify(outcome.ok ? result : { error: outcome.error }) } as Message)
   }
 
   try {

@@ -45,7 +45,10 @@ const OUTBOX_MAX = 20_000
 /** Wait after our reconnect before that: the others reconnect within RECONNECT_MAX_MS too. */
 const REPUBLISH_DELAY_MS = RECONNECT_MAX_MS + 1000
 
-export type ControlMessage = { type: 'cancel'; runId: string; from: string }
+export type ControlMessage =
+  | { type: 'cancel'; runId: string; from: string }
+  /** A frame outside runs for every connection of a user (e.g. `document_status`), wherever they are. */
+  | { type: 'user_frame'; userId: string; frame: object; from: string }
 
 /**
  * One Redis connection that comes back by itself. Bun's client reconnects on its own only for a
@@ -291,6 +294,15 @@ export class RedisCluster {
 
   onControl(handler: (message: ControlMessage) => void) {
     this.#controlHandlers.add(handler)
+  }
+
+  /** Best effort: a lost frame outside runs is recovered by the client reading the API again. */
+  async sendUserFrame(userId: string, frame: object) {
+    try {
+      await this.commands.send('PUBLISH', [CONTROL, JSON.stringify({ type: 'user_frame', userId, frame, from: this.nodeId })])
+    } catch (error) {
+      log.warn('could not publish a frame to other processes', { error: String((error as Error)?.message ?? error) })
+    }
   }
 
   async sendCancel(runId: string) {

@@ -63,6 +63,10 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
   // per-connection pragmas below in force for every statement.
   const client = createClient({ url, authToken, ...(isLocal ? { concurrency: 1, timeout: 5000 } : {}) })
   if (isLocal) {
+    // A new file gets 16 KiB pages (an existing one keeps its own): a document search scans one
+    // 3 KiB vector per chunk of the user's, and bigger pages keep a document's vectors on a few
+    // pages instead of one page plus an overflow page each (docs/performance.md, Documents).
+    await client.execute('PRAGMA page_size = 16384')
     // WAL lets readers run beside the one writer; busy_timeout covers other processes on the
     // same file (cluster mode), foreign_keys makes the composite keys bite.
     if (url !== ':memory:') await client.execute('PRAGMA journal_mode = WAL')

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { sqliteTable, text, integer, index, uniqueIndex, primaryKey, foreignKey } from 'drizzle-orm/sqlite-core'
+import { sqliteTable, text, integer, index, uniqueIndex, primaryKey, foreignKey, real, customType } from 'drizzle-orm/sqlite-core'
 
 /**
  * Every user-owned table carries `user_id`, and every child table points at its parent with
@@ -102,6 +102,8 @@ export const messages = sqliteTable(
     content: text('content').notNull(),
     agent: text('agent'),
     runId: text('run_id'),
+    /** The answer's checked citations (JSON list of `Citation`), when it cites documents. */
+    citations: text('citations', { mode: 'json' }).$type<Citation[]>(),
     createdAt: integer('created_at').notNull().default(now),
     /** The message this one follows (null for a root): messages form a tree of branches. */
     parentId: text('parent_id'),
@@ -318,5 +320,66 @@ export const shares = sqliteTable(
   (t) => [
     foreignKey({ columns: [t.threadId, t.userId], foreignColumns: [threads.id, threads.userId] }).onDelete('cascade'),
     index('shares_user').on(t.userId, t.createdAt, t.id),
+  ],
+)
+
+/** One checked citation of an answer (PROTOCOL.md §8). */
+export interface Citation {
+  n: number
+  documentId: string
+  documentName: string
+  chunkId: string
+  quote: string
+}
+
+export const EMBEDDING_DIMENSIONS = 768
+
+/** libsql's vector column: 768 float32 values, written with `vector32()` or as raw bytes. */
+const f32Vector = customType<{ data: Float32Array; driverData: Uint8Array | ArrayBuffer }>({
+  dataType: () => `F32_BLOB(${EMBEDDING_DIMENSIONS})`,
+  toDriver: (value) => new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+  fromDriver: (value) => new Float32Array(value instanceof ArrayBuffer ? value : value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength)),
+})
+
+export type DocumentStatus = 'processing' | 'ready' | 'failed'
+
+export const documents = sqliteTable(
+  'documents',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    mime: text('mime').notNull(),
+    bytes: integer('bytes').notNull(),
+    status: text('status', { enum: ['processing', 'ready', 'failed'] }).notNull(),
+    /** 0 → 1 while ingesting. */
+    progress: real('progress').notNull().default(0),
+    chunks: integer('chunks').notNull().default(0),
+    pages: integer('pages').notNull().default(0),
+    error: text('error'),
+    /** The extracted text (the account export carries it). */
+    text: text('text'),
+    createdAt: integer('created_at').notNull().default(now),
+    updatedAt: integer('updated_at').notNull().default(now),
+  },
+  (t) => [uniqueIndex('documents_id_user').on(t.id, t.userId), index('documents_user_created').on(t.userId, t.createdAt, t.id)],
+)
+
+export const documentChunks = sqliteTable(
+  'document_chunks',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    documentId: text('document_id').notNull(),
+    idx: integer('idx').notNull(),
+    text: text('text').notNull(),
+    embedding: f32Vector('embedding'),
+  },
+  (t) => [
+    foreignKey({ columns: [t.documentId, t.userId], foreignColumns: [documents.id, documents.userId] }).onDelete('cascade'),
+    index('document_chunks_user').on(t.userId, t.documentId, t.idx),
+    index('document_chunks_document').on(t.documentId, t.userId),
   ],
 )

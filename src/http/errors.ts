@@ -70,8 +70,15 @@ function formatBytes(bytes: number): string {
 /** Largest request body the API takes unless a route says more (kept here for older imports). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024
 
-/** Routes that take larger bodies and read and limit them themselves (src/http/read-body.ts). */
-export const OWN_BODY_LIMIT_PATHS = new Set(['/api/threads/import'])
+/**
+ * Routes ("METHOD /path") that take larger bodies and read and limit them themselves: the JSON
+ * parser below leaves them alone (their limit is in `bodyLimits`, src/app.ts).
+ */
+const OWN_BODY_ROUTES = new Set(['POST /api/threads/import', 'POST /api/documents'])
+
+function isOwnBodyRoute(request: Request): boolean {
+  return OWN_BODY_ROUTES.has(`${request.method} ${new URL(request.url).pathname}`)
+}
 
 export function errorBody(code: string, message: string) {
   return { error: { code, message } }
@@ -125,9 +132,8 @@ export const errorHandler = new Elysia({ name: 'error-handler' })
   .error({ AppError })
   // Strict JSON: Elysia's own parser lets a malformed body through as "no body" on routes whose
   // body is optional; bad input must be a clear 400 instead. (Body size: src/http/body-limit.ts.)
-  // Routes in OWN_BODY_LIMIT_PATHS read and parse their own (larger) bodies.
-  .onParse({ as: 'global' }, async ({ request, contentType, path }) => {
-    if (!contentType?.toLowerCase().startsWith('application/json') || OWN_BODY_LIMIT_PATHS.has(path)) return
+  .onParse({ as: 'global' }, async ({ request, contentType }) => {
+    if (!contentType?.toLowerCase().startsWith('application/json') || isOwnBodyRoute(request)) return
     const text = await request.text() // over the route's limit: PayloadTooLargeError
     if (text.trim() === '') return {}
     try {

@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia'
 import type { AuthGuard } from '../auth/guard'
-import { LlmError, OllamaHost, unavailableMessage, type ChatChunk, type ChatRequest, type LlmProvider, type LlmStatus } from './provider'
+import { LlmError, OllamaHost, unavailableMessage, type ChatChunk, type ChatRequest, type EmbedRequest, type LlmProvider, type LlmStatus } from './provider'
 import { FairScheduler } from './scheduler'
 import { BREAKER_DEFAULTS, HostBreakers, breakerMessage, type StateChangeListener } from './breaker'
 import { ServiceUnavailableError } from '../http/errors'
@@ -111,6 +111,21 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
     if (host.breaker!.state === 'half_open') queueMicrotask(() => scheduler.pump())
   }
 
+  /** Capabilities from the first host that reports them, cached a few minutes per model. */
+  const capabilityCache = new Map<string, { value: string[] | undefined; at: number }>()
+  async function capabilitiesOf(model: string): Promise<string[] | undefined> {
+    const cached = capabilityCache.get(model)
+    if (cached && Date.now() - cached.at < 300_000) return cached.value
+    for (const h of pool) {
+      const value = await h.capabilities(model)
+      if (value) {
+        capabilityCache.set(model, { value, at: Date.now() })
+        return value
+      }
+    }
+    return undefined
+  }
+
   async function* chat(request: ChatRequest): AsyncGenerator<ChatChunk> {
     if (allOpen()) throw allDown()
     const lease = await scheduler.acquire({ model: request.model, userId: request.userId, signal: request.signal, onQueued: request.onQueued })
@@ -151,6 +166,27 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
       if (ok.length === 0) throw (lists[0] as PromiseRejectedResult).reason
       return [...new Set(ok.flatMap((l) => l.value))].sort()
     },
+    async listChatModels() {
+      const all = await this.listModels()
+      // An embedding model (capabilities without "completion") is not offered for chat; a host
+      // that does not report capabilities keeps the model listed.
+      const verdicts = await Promise.all(all.map(async (model) => (await capabilitiesOf(model)) ?? ['completion']))
+      return all.filter((_, i) => verdicts[i].includes('completion'))
+    },
+    /** Embeddings wait in the same fair queue as chat calls (per model, round-robin by user). */
+    async embed(request: EmbedRequest) {
+      if (allOpen()) throw allDown()
+      return scheduler.run({ model: request.model, userId: request.userId, signal: request.signal }, async () => {
+        request.signal.throwIfAborted()
+        const host = pick(request.model)
+        if (!host) throw noHost()
+        try {
+          return await host.embed(request)
+        } finally {
+          afterCall(host)
+        }
+      })
+    },
     async supportsThinking(model) {
       const host = pick(model)
       return host ? host.supportsThinking(model) : false
@@ -183,7 +219,7 @@ export function modelRoutes(llm: LlmProvider, defaultModel: string, guard: AuthG
     '/api/models',
     async () => {
       try {
-        return { models: await llm.listModels(), default: defaultModel }
+        return { models: await (llm.listChatModels ? llm.listChatModels() : llm.listModels()), default: defaultModel }
       } catch {
         throw new ServiceUnavailableError('llm_unavailable', unavailableMessage(llm.describeHosts(), defaultModel))
       }

@@ -54,8 +54,20 @@ export interface ChatRequest {
   onQueued?: (position: number) => void
 }
 
+/** Texts to embed with one model (Ollama `/api/embed`), for one user's fair share. */
+export interface EmbedRequest {
+  model: string
+  input: string[]
+  signal: AbortSignal
+  userId: string
+}
+
 export interface LlmProvider {
   chat(request: ChatRequest): AsyncIterable<ChatChunk>
+  /** One vector per input text, in order. Optional: providers without embeddings leave it out. */
+  embed?(request: EmbedRequest): Promise<number[][]>
+  /** Models that can chat (an embedding-only model is left out). Optional refinement of listModels. */
+  listChatModels?(): Promise<string[]>
   /** One short non-streamed answer (thread titles). */
   complete(request: Omit<ChatRequest, 'tools' | 'think' | 'onQueued'>): Promise<string>
   listModels(): Promise<string[]>
@@ -210,9 +222,35 @@ export class OllamaHost {
     }
   }
 
+  async embed(request: EmbedRequest): Promise<number[][]> {
+    const permit = this.#begin(request.model, request.userId)
+    try {
+      const answer = await this.client(request.signal).embed({ model: request.model, input: request.input })
+      permit?.success()
+      if (!Array.isArray(answer.embeddings) || answer.embeddings.length !== request.input.length) {
+        throw new LlmError('llm_error', `Ollama returned ${answer.embeddings?.length ?? 0} embeddings for ${request.input.length} texts`)
+      }
+      return answer.embeddings
+    } catch (error) {
+      throw this.#fail(error, request, false, permit)
+    } finally {
+      this.#end(request.model, permit)
+    }
+  }
+
   async listModels(): Promise<string[]> {
     const { models } = await this.client(AbortSignal.timeout(3000)).list()
     return models.map((m) => m.name)
+  }
+
+  /** Ollama's `/api/show` capabilities; undefined when the host does not say (older Ollama). */
+  async capabilities(model: string): Promise<string[] | undefined> {
+    try {
+      const info = await this.client(AbortSignal.timeout(3000)).show({ model })
+      return (info as { capabilities?: string[] }).capabilities
+    } catch {
+      return undefined
+    }
   }
 
   /** Thinking is asked for only where the model has it: others answer 400 to `think`. */

@@ -23,7 +23,7 @@ export function modelCatalog(llm: Pick<LlmProvider, 'listModels' | 'describeHost
   async function ollamaModels(): Promise<string[]> {
     if (cached && performance.now() - cached.at < cacheMs) return cached.models
     try {
-      const models = await llm.listModels()
+      const models = await (llm.listChatModels ? llm.listChatModels() : llm.listModels())
       cached = { at: performance.now(), models }
       return models
     } catch {

@@ -1,3 +1,5 @@
+import type { Citation } from '../db/schema'
+
 /** Run events of PROTOCOL.md §3. Every one carries {type, runId, threadId, seq, ts, agent}. */
 
 export type RunStatusFinal = 'completed' | 'failed' | 'cancelled'
@@ -12,7 +14,7 @@ export type RunEventBody =
   | {
       type: 'agent_completed'
       status: RunStatusFinal
-      message: { id: string; content: string }
+      message: { id: string; content: string; citations?: Citation[] }
       error?: { code: string; message: string }
       usage?: { promptTokens: number; completionTokens: number; steps: number }
     }

@@ -273,6 +273,7 @@ export class RunManager {
         parentId: run.answerParentId,
         status: outcome.status,
         error: outcome.error,
+        citations: outcome.citations,
       })
       messageId = saved.id
     } catch (error) {
@@ -281,7 +282,7 @@ export class RunManager {
     journal.append({
       type: 'agent_completed',
       status: outcome.status,
-      message: { id: messageId, content },
+      message: { id: messageId, content, ...(outcome.citations && { citations: outcome.citations }) },
       ...(outcome.error && { error: outcome.error }),
       usage: outcome.usage,
     })

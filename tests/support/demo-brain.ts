@@ -3,7 +3,8 @@
  * Ollama server. It reads the request's `tools` and `messages` and answers the way a small
  * tool-using model would: triage routes with `transfer_to_*`, the data analyst lists then
  * queries datasets, the notes assistant saves/searches notes, the planner asks for the time,
- * and every tool result is summarised in plain text ending with an actionable "Focus on …".
+ * the researcher searches the user's documents and answers citing the numbered passages
+ * (`[n]`), and every tool result is summarised in plain text ending with an actionable "Focus on …".
  *
  * It always emits a short `thinking` text so the thinking path is exercised (the fake drops it
  * when the request says `think: false`).
@@ -132,6 +133,11 @@ const ROUTES: { tool: string; label: string; pattern: RegExp }[] = [
   },
   { tool: 'transfer_to_notes_assistant', label: 'notes assistant', pattern: /\b(notes?|remember|history|jot)\b/gi },
   { tool: 'transfer_to_planner', label: 'planner', pattern: /\b(plan|planning|schedule|time|today|tomorrow|agenda|week)\b/gi },
+  {
+    tool: 'transfer_to_researcher',
+    label: 'researcher',
+    pattern: /\b(documents?|docs|pdfs?|files?|manuals?|papers?|reports?|sources?|cite|citations?|according)\b/gi,
+  },
 ]
 
 function triage(userText: string, tools: Map<string, any>): Decision {
@@ -250,7 +256,18 @@ function notesCall(userText: string, tools: Map<string, any>): Decision | undefi
   return undefined
 }
 
+function researchCall(messages: Msg[], tools: Map<string, any>, userText: string): Decision | undefined {
+  if (!tools.has('search_documents') || lastToolResult(messages, 'search_documents', lastUserIndex(messages)) >= 0) return undefined
+  const words = keywords(userText.replace(ROUTES.at(-1)!.pattern, ' '))
+  return {
+    thinking: `Looking at the request… I will search the documents for ${words.join(', ') || 'the question'}.`,
+    toolCalls: [{ name: 'search_documents', arguments: { [paramName(tools.get('search_documents'), ['query', 'q'])]: words.join(' ') || userText } }],
+  }
+}
+
 function specialistCall(messages: Msg[], tools: Map<string, any>, userText: string): Decision | undefined {
+  const research = researchCall(messages, tools, userText)
+  if (research) return research
   if (tools.has('query_dataset') && tools.has('list_datasets')) {
     const listed = lastToolResult(messages, 'list_datasets')
     if (listed < 0) {
@@ -332,6 +349,21 @@ function summariseSearch(result: unknown): string {
   return `I found ${notes.length} note${notes.length === 1 ? '' : 's'}: ${titles.join('; ')}.${detail} Focus on "${titles[0]}", the closest match.`
 }
 
+/** The first sentence of a passage, as written (so the server's quote can match it). */
+function firstSentence(text: string): string {
+  const sentence = text.match(/[^.!?\n]+[.!?]?/)?.[0]?.trim() ?? text.trim()
+  return sentence.length > 200 ? `${firstWords(sentence, 30)}` : sentence
+}
+
+function summariseDocuments(result: unknown): string {
+  const passages: any[] = isRecord(result) && Array.isArray(result.passages) ? result.passages : []
+  if (passages.length === 0) return 'I found nothing about this in your documents. Focus on uploading the right document on the Documents page.'
+  const used = passages.slice(0, 2)
+  const lines = used.map((p) => `${firstSentence(text(p.text))}${typeof p.n === 'number' ? ` [${p.n}]` : ''}`)
+  const names = [...new Set(used.map((p) => text(p.documentName)))]
+  return `From your documents: ${lines.join(' ')} Focus on ${names.join(' and ')} for the details.`
+}
+
 function summarisePlan(result: unknown, userText: string): string {
   const raw = isRecord(result) ? (result.now ?? result.time ?? result.iso ?? result.datetime ?? result.current_time) : result
   const found = typeof raw === 'string' ? raw : text(result).match(/\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})?/)?.[0]
@@ -368,6 +400,7 @@ function summarise(name: string | undefined, content: unknown, messages: Msg[], 
     answer = `Saved your note${title ? ` "${title}"` : ''}. Focus on what is next; ask me to search your notes any time.`
   } else if (tool === 'search_notes') answer = summariseSearch(result)
   else if (tool === 'current_time') answer = summarisePlan(result, userText)
+  else if (tool === 'search_documents') answer = summariseDocuments(result)
   else if (tool.startsWith('transfer_to_')) {
     const who = tool.slice('transfer_to_'.length).replace(/_/g, ' ')
     answer = `The ${who} is taking over this conversation. Focus on giving them the details of your request.`

@@ -15,6 +15,9 @@
  *  - Errors before streaming are HTTP errors with `{"error": "..."}` (the client throws a
  *    `ResponseError` with `status_code`); errors mid-stream are an `{"error": "..."}` NDJSON line
  *    (the client's iterator throws a plain `Error` with that message).
+ *  - POST /api/embed `{model, input}` → `{model, embeddings, …}`: deterministic 768-dim vectors
+ *    (`fakeEmbedding`), a hashed bag of words, normalised, so texts sharing words are closer.
+ *    A model whose /api/show capabilities lack "embedding" answers 400, like Ollama.
  *  - GET /api/tags, GET /api/version, POST /api/show, GET / ("Ollama is running").
  *
  * Timing note: Bun (like Ollama) only sends the response headers together with the first body
@@ -90,6 +93,10 @@ export interface FakeOllama {
   setHandler(handler: ChatHandler | undefined): void
   /** Reported by /api/tags (mutable). Untagged names are reported with ":latest", like Ollama. */
   models: string[]
+  /** Texts embedded so far through /api/embed (all calls together). */
+  embedded: number
+  /** Input counts of each /api/embed call, in order. */
+  embedCalls: number[]
   /** /api/chat requests currently being answered (including hanging ones). */
   inFlight(): number
   /** Stops the server, releasing hanging responses. Idempotent. */
@@ -102,6 +109,47 @@ export interface FakeOllamaOptions {
   models?: string[]
   /** Override /api/show capabilities per model (default: completion, tools, thinking). */
   capabilities?: Record<string, string[]>
+  /**
+   * Embedding models /api/embed and /api/show know without being listed in /api/tags (default
+   * `nomic-embed-text`). Push one into `models` to have it listed as well.
+   */
+  embedModels?: string[]
+  /** Milliseconds each /api/embed call takes (default 0). */
+  embedDelayMs?: number
+  /** An HTTP status to fail the n-th /api/embed call (0-based) with, or undefined to answer it. */
+  embedFailure?: (call: number) => number | undefined
+}
+
+export const FAKE_EMBEDDING_DIMENSIONS = 768
+
+/** FNV-1a: a small, stable hash for the fake embedder's buckets. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return hash >>> 0
+}
+
+/**
+ * The scripted embedder: lower-cased words hashed into 768 buckets (with a hashed sign), the
+ * vector normalised to length 1. Texts that share words have a higher cosine similarity; the
+ * same text always gets the same vector. A text without words gets a fixed unit vector.
+ */
+export function fakeEmbedding(text: string, dimensions = FAKE_EMBEDDING_DIMENSIONS): number[] {
+  const vector = new Array<number>(dimensions).fill(0)
+  const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
+  for (const word of words) {
+    const h = fnv1a(word)
+    vector[h % dimensions] += (h >>> 31) === 1 ? -1 : 1
+  }
+  const norm = Math.hypot(...vector)
+  if (norm === 0) {
+    vector[0] = 1
+    return vector
+  }
+  return vector.map((v) => v / norm)
 }
 
 export const FAKE_OLLAMA_VERSION = '0.12.10'
@@ -341,6 +389,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     url: '',
     port: 0,
     requests,
+    embedded: 0,
+    embedCalls: [],
     models: [...(opts.models ?? ['llama3.2'])],
     enqueue: (...replies) => void queue.push(...replies),
     setHandler: (h) => void (handler = h),
@@ -353,7 +403,37 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     },
   }
 
-  const hasModel = (name: string) => fake.models.some((m) => withTag(m) === withTag(name))
+  const embedModels = opts.embedModels ?? ['nomic-embed-text']
+  const isEmbedModel = (name: string) => embedModels.some((m) => withTag(m) === withTag(name))
+  const hasModel = (name: string) => fake.models.some((m) => withTag(m) === withTag(name)) || isEmbedModel(name)
+  const capabilitiesOf = (name: string) =>
+    opts.capabilities?.[name] ?? opts.capabilities?.[withTag(name)] ?? (isEmbedModel(name) || /embed/i.test(name) ? ['embedding'] : ['completion', 'tools', 'thinking'])
+
+  let embedCall = 0
+  async function answerEmbed(req: Request): Promise<Response> {
+    const body = (await req.json().catch(() => null)) as unknown
+    if (!isRecord(body)) return json({ error: 'request body must be a JSON object' }, 400)
+    const model = body.model
+    if (typeof model !== 'string' || model === '') return json({ error: 'model is required' }, 400)
+    if (!hasModel(model)) return json({ error: `model "${model}" not found, try pulling it first` }, 404)
+    if (!capabilitiesOf(model).includes('embedding')) return json({ error: `"${model}" does not support embeddings` }, 400)
+    const input = typeof body.input === 'string' ? [body.input] : Array.isArray(body.input) ? body.input : undefined
+    if (!input || input.some((t) => typeof t !== 'string')) return json({ error: 'input must be a string or a list of strings' }, 400)
+    const failure = opts.embedFailure?.(embedCall++)
+    if (failure) return json({ error: `scripted embed failure ${failure}` }, failure)
+    const startedNs = Bun.nanoseconds()
+    if (opts.embedDelayMs && !(await sleep(opts.embedDelayMs, AbortSignal.any([req.signal, shutdown.signal])))) return json({ error: 'request aborted' }, 499)
+    fake.embedded += input.length
+    fake.embedCalls.push(input.length)
+    const total = Math.max(1, Math.round(Bun.nanoseconds() - startedNs))
+    return json({
+      model,
+      embeddings: (input as string[]).map((t) => fakeEmbedding(t)),
+      total_duration: total,
+      load_duration: 0,
+      prompt_eval_count: (input as string[]).reduce((n, t) => n + estimateTokens(t), 0),
+    })
+  }
 
   async function answerChat(req: Request): Promise<Response> {
     const startedNs = Bun.nanoseconds()
@@ -491,10 +571,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       if (typeof name !== 'string' || name === '') return json({ error: 'model is required' }, 400)
       if (!hasModel(name)) return json({ error: `model '${name}' not found` }, 404)
       const details = modelDetails(name)
-      const capabilities =
-        opts.capabilities?.[name] ??
-        opts.capabilities?.[withTag(name)] ??
-        (/embed/i.test(name) ? ['embedding'] : ['completion', 'tools', 'thinking'])
+      const capabilities = capabilitiesOf(name)
       return json({
         license: '',
         modelfile: `# Modelfile generated by fake-ollama\nFROM ${withTag(name)}\n`,
@@ -505,6 +582,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         capabilities,
         modified_at: new Date().toISOString(),
       })
+    }
+    if (pathname === '/api/embed') {
+      if (method !== 'POST') return json({ error: `method ${method} not allowed` }, 405)
+      return answerEmbed(req)
     }
     if (pathname === '/api/chat') {
       if (method !== 'POST') return json({ error: `method ${method} not allowed` }, 405)

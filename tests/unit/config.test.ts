@@ -48,10 +48,18 @@ describe('defaults (PROTOCOL.md §1)', () => {
       logLevel: 'info',
       maxRunsPerUser: 4,
       runResumeMaxAttempts: 2,
+      ollamaEmbedModel: 'nomic-embed-text',
+      documentMaxBytes: 20_971_520,
     })
     expect(config.redisUrl).toBeUndefined()
     expect(config.oidc).toBeUndefined()
     expect(config.databaseAuthToken).toBeUndefined()
+  })
+
+  test('document settings are taken', () => {
+    const config = loadConfig({ JWT_SECRET: SECRET, DOCUMENT_MAX_BYTES: '1048576', OLLAMA_EMBED_MODEL: 'mxbai-embed-large' })
+    expect(config.documentMaxBytes).toBe(1_048_576)
+    expect(config.ollamaEmbedModel).toBe('mxbai-embed-large')
   })
 
   test('set values are taken', () => {
@@ -125,6 +133,8 @@ describe('a bad value throws ConfigError naming the variable', () => {
     ['REDIS_URL', { REDIS_URL: 'http://redis' }],
     ['QUOTA_RUNS_PER_DAY', { QUOTA_RUNS_PER_DAY: '-1' }],
     ['QUOTA_TOKENS_PER_DAY', { QUOTA_TOKENS_PER_DAY: 'lots' }],
+    ['DOCUMENT_MAX_BYTES', { DOCUMENT_MAX_BYTES: '20MB' }],
+    ['DOCUMENT_MAX_BYTES', { DOCUMENT_MAX_BYTES: '10' }],
   ]
   for (const [variable, env] of cases) {
     test(`${variable}=${Object.values(env)[0]}`, () => {

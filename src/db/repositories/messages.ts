@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, isNull, or } from 'drizzle-orm'
 import type { Database } from '../client'
-import { messages, threads } from '../schema'
+import { messages, threads, type Citation } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { NotFoundError } from '../../http/errors'
 import { encodeCursor, InvalidCursorError, type Page, type PageRequest } from '../paging'
@@ -14,6 +14,8 @@ export interface MessageView {
   content: string
   agent?: string
   runId?: string
+  /** Checked document citations of an assistant answer (PROTOCOL.md §8). */
+  citations?: Citation[]
   createdAt: string
   /** The message this one follows; null for a root (PROTOCOL.md §6). */
   parentId: string | null
@@ -37,6 +39,8 @@ export interface NewMessage {
   parentId?: string | null
   status?: MessageStatus
   error?: { code: string; message: string }
+  /** Checked document citations of an answer (PROTOCOL.md §8). */
+  citations?: Citation[]
 }
 
 type Row = typeof messages.$inferSelect
@@ -47,6 +51,7 @@ export const messageView = (row: Row): MessageView => ({
   content: row.content,
   ...(row.agent && { agent: row.agent }),
   ...(row.runId && { runId: row.runId }),
+  ...(row.citations && { citations: row.citations }),
   createdAt: iso(row.createdAt),
   parentId: row.parentId ?? null,
   ...(row.status && { status: row.status }),
@@ -200,6 +205,7 @@ export function messagesRepository({ db, client, write }: Database) {
           status: input.status ?? (input.role === 'assistant' ? 'completed' : undefined),
           errorCode: input.error?.code,
           errorMessage: input.error?.message,
+          citations: input.citations ?? null,
         } as const
         const [[inserted]] = await db.batch([
           db.insert(messages).values(row).returning(),

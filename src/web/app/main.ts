@@ -1,6 +1,6 @@
 /**
  * Entry point of the browser UI: session, API and socket clients, the app shell (sidebar +
- * main area) and a hash router (`#/`, `#/c/<thread>`, `#/notes`, `#/datasets`, `#/usage`,
+ * main area) and a hash router (`#/`, `#/c/<thread>`, `#/notes`, `#/datasets`, `#/documents`, `#/usage`,
  * `#/settings`, `#/settings/api-keys`, and for admins `#/admin/users|usage|audit|status`).
  */
 import { Api, type SessionAnswer } from '../client/api'
@@ -12,6 +12,7 @@ import { h, humanize, icon, icons } from './dom'
 import { authView } from './views/auth'
 import { ChatView } from './views/chat'
 import { DatasetsView } from './views/datasets'
+import { DocumentsView } from './views/documents'
 import { NotesView } from './views/notes'
 import { ApiKeysView } from './views/settings-api-keys'
 import { ThreadList } from './views/threads'
@@ -147,6 +148,7 @@ class SignedInApp {
         { class: 'pages', 'aria-label': 'Pages' },
         h('a', { href: '#/notes', class: 'page-link', dataset: { page: 'notes' } }, icon(icons.notes), 'Notes'),
         h('a', { href: '#/datasets', class: 'page-link', dataset: { page: 'datasets' } }, icon(icons.table), 'Datasets'),
+        h('a', { href: '#/documents', class: 'page-link', dataset: { page: 'documents' } }, icon(icons.notes), 'Documents'),
         h('a', { href: '#/usage', class: 'page-link', dataset: { page: 'usage' } }, icon(icons.table), 'Usage'),
         h('a', { href: '#/settings', class: 'page-link', dataset: { page: 'settings' } }, icon(icons.settings), 'Settings'),
         h('a', { href: '#/settings/api-keys', class: 'page-link', dataset: { page: 'settings/api-keys' } }, icon(icons.pencil), 'API keys'),
@@ -296,6 +298,9 @@ class SignedInApp {
     } else if (section === 'admin' && id && ADMIN_VIEWS[id]) {
       view = new ADMIN_VIEWS[id](this.ctx)
       document.title = `Admin · ${id[0].toUpperCase()}${id.slice(1)} · Local Chat`
+    } else if (section === 'documents') {
+      view = new DocumentsView(this.ctx)
+      document.title = 'Documents · Local Chat'
     } else {
       threadId = section === 'c' && id ? id : undefined
       view = new ChatView(this.ctx, threadId, (threadId && leaf) || undefined)

@@ -1,5 +1,5 @@
 import type { SessionManager } from './session'
-import type { Agent, ApiKey, Dataset, Message, Note, Page, RunEvent, RunInfo, SearchResult, Share, Thread, User } from './types'
+import type { Agent, ApiKey, Dataset, DocumentInfo, Message, Note, Page, RunEvent, RunInfo, SearchResult, Share, Thread, User } from './types'
 
 export class ApiError extends Error {
   constructor(
@@ -16,6 +16,8 @@ interface RequestOptions {
   body?: unknown
   /** Send the bearer token (default true). */
   auth?: boolean
+  /** A multipart body (file uploads) instead of JSON. */
+  form?: FormData
   signal?: AbortSignal
 }
 
@@ -52,9 +54,9 @@ export class Api {
       if (opts.body !== undefined) headers['content-type'] = 'application/json'
       if (token) headers.authorization = `Bearer ${token}`
       return this.fetchImpl(path, {
-        method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'),
+        method: opts.method ?? (opts.body === undefined && !opts.form ? 'GET' : 'POST'),
         headers,
-        body: opts.body === undefined ? undefined : opts.body instanceof RawJson ? opts.body.text : JSON.stringify(opts.body),
+        body: opts.form ?? (opts.body === undefined ? undefined : opts.body instanceof RawJson ? opts.body.text : JSON.stringify(opts.body)),
         signal: opts.signal,
       })
     }
@@ -231,5 +233,18 @@ export class Api {
   }
   revokeApiKey(id: string) {
     return this.request<void>(`/api/keys/${encodeURIComponent(id)}`, { method: 'DELETE' })
+  }
+
+  // ---- documents -------------------------------------------------------------------------
+  async documents() {
+    return (await this.request<{ documents: DocumentInfo[]; nextCursor: string | null }>('/api/documents?limit=200')).documents
+  }
+  async uploadDocument(file: File) {
+    const form = new FormData()
+    form.append('file', file, file.name)
+    return (await this.request<{ document: DocumentInfo }>('/api/documents', { form })).document
+  }
+  deleteDocument(id: string) {
+    return this.request<void>(`/api/documents/${encodeURIComponent(id)}`, { method: 'DELETE' })
   }
 }

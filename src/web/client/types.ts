@@ -27,12 +27,22 @@ export interface Thread {
   archived?: boolean
 }
 
+/** A checked citation of an answer: the passage numbered `n` in the run (PROTOCOL.md §8). */
+export interface Citation {
+  n: number
+  documentId: string
+  documentName: string
+  chunkId: string
+  quote: string
+}
+
 export interface Message {
   id: string
   role: 'user' | 'assistant' | 'system'
   content: string
   agent?: string
   runId?: string
+  citations?: Citation[]
   createdAt: string
   /** The message tree of PROTOCOL.md §6 (absent only from old servers). */
   parentId?: string | null
@@ -62,6 +72,19 @@ export interface Share {
   threadId: string
   url: string
   createdAt: string
+}
+
+export interface DocumentInfo {
+  id: string
+  name: string
+  mime: string
+  bytes: number
+  status: 'processing' | 'ready' | 'failed'
+  progress: number
+  chunks: number
+  error?: string
+  createdAt: string
+  updatedAt?: string
 }
 
 export interface RunInfo {
@@ -128,7 +151,7 @@ export type RunEvent = EventBase &
     | { type: 'tool_executing'; toolCallId: string; tool: string; args: unknown }
     | { type: 'tool_completed'; toolCallId: string; tool: string; ok: boolean; result?: unknown; error?: { code?: string; message?: string } | string; durationMs: number }
     | { type: 'agent_handoff'; from: string; to: string }
-    | { type: 'agent_completed'; status: FinalStatus; message?: { id: string; content: string }; error?: { code: string; message: string }; usage?: unknown }
+    | { type: 'agent_completed'; status: FinalStatus; message?: { id: string; content: string; citations?: Citation[] }; error?: { code: string; message: string }; usage?: unknown }
   )
 
 export type RunEventType = RunEvent['type']
@@ -155,3 +178,4 @@ export type ControlFrame =
   | { type: 'pong' }
   | { type: 'run_accepted'; requestId: string; runId: string; threadId: string }
   | { type: 'error'; code: string; message: string; requestId?: string; runId?: string }
+  | { type: 'document_status'; document: DocumentInfo }

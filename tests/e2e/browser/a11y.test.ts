@@ -153,4 +153,34 @@ describe.skipIf(!chromiumPath)('browser: accessibility', () => {
     expect(await unnamedControls(page)).toEqual([])
     await context.close()
   })
+
+  for (const scheme of ['light', 'dark'] as const) {
+    test(`documents page and source chips (${scheme}): named controls, AA contrast`, async () => {
+      const { page, context, user } = await signedInPage(browser, server, `a11y-docs-${scheme}`)
+      await page.emulateMedia({ colorScheme: scheme })
+      const res = await server.api('/api/documents', { token: user.accessToken, body: { name: 'tides.md', text: 'The tide rises twice a day in the harbour.' } })
+      expect(res.status).toBe(202)
+      await waitForSocket(page)
+      await page.getByRole('link', { name: 'Documents', exact: true }).click()
+      await page.locator('.document-item[data-status=ready]').waitFor()
+      expect(await unnamedControls(page)).toEqual([])
+      await page.getByRole('link', { name: 'New chat' }).click()
+      await sendMessage(page, 'What do my documents say about the tide in the harbour?')
+      expect(await waitForRunEnd(page)).toBe('completed')
+      await page.locator('.source-chip').first().click()
+      await page.locator('.source-quote').waitFor()
+      expect(await unnamedControls(page)).toEqual([])
+      const selectors = ['.source-n', '.source-name', '.source-quote', '.source-title', '.sources-label']
+      const ratios = await contrasts(page, selectors)
+      for (const sel of selectors) {
+        expect(ratios[sel]).toEqual(expect.any(Number))
+        if (ratios[sel]! < 4.5) throw new Error(`${scheme}: contrast of ${sel} is ${ratios[sel]}:1, below 4.5:1`)
+      }
+      await page.getByRole('link', { name: 'Documents', exact: true }).click()
+      await page.locator('.document-item').waitFor()
+      const pageRatios = await contrasts(page, ['.document-name', '.document-state'])
+      for (const [sel, ratio] of Object.entries(pageRatios)) if (ratio < 4.5) throw new Error(`${scheme}: contrast of ${sel} is ${ratio}:1, below 4.5:1`)
+      await context.close()
+    })
+  }
 })

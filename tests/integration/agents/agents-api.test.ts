@@ -15,9 +15,9 @@ afterAll(async () => {
   await server?.close()
 })
 
-test('lists the four agents with their tools', async () => {
+test('lists the five agents with their tools', async () => {
   const { agents } = await expectJson(await server.api('/api/agents', { token: user.accessToken }))
-  expect(agents.map((a: any) => a.id)).toEqual(['triage', 'data_analyst', 'notes_assistant', 'planner'])
+  expect(agents.map((a: any) => a.id)).toEqual(['triage', 'data_analyst', 'notes_assistant', 'planner', 'researcher'])
   for (const agent of agents) {
     expect(typeof agent.name).toBe('string')
     expect(typeof agent.description).toBe('string')
@@ -25,10 +25,11 @@ test('lists the four agents with their tools', async () => {
   }
   const tools = Object.fromEntries(agents.map((a: any) => [a.id, a.tools]))
   expect(tools).toEqual({
-    triage: ['transfer_to_data_analyst', 'transfer_to_notes_assistant', 'transfer_to_planner'],
+    triage: ['transfer_to_data_analyst', 'transfer_to_notes_assistant', 'transfer_to_planner', 'transfer_to_researcher'],
     data_analyst: ['list_datasets', 'query_dataset', 'calculate'],
     notes_assistant: ['save_note', 'search_notes', 'search_history'],
     planner: ['current_time', 'calculate', 'save_note'],
+    researcher: ['search_documents', 'save_note'],
   })
 })
 

@@ -4,13 +4,14 @@ import { BUILTIN_TOOL_NAMES, builtinTools } from '../../../src/tools'
 import { createToolDispatcher } from '../../../src/tools/dispatcher'
 
 // The services are never called here: only names and specs are read.
-const dispatcher = createToolDispatcher(builtinTools({ notes: {} as any, datasets: {} as any, messages: {} as any }), { timeoutMs: 1000 })
+const dispatcher = createToolDispatcher(builtinTools({ notes: {} as any, datasets: {} as any, messages: {} as any, documents: {} as any }), { timeoutMs: 1000 })
 
 describe('agent definitions (PROTOCOL.md §4)', () => {
-  test('the four agents with the protocol tool lists', () => {
-    expect(listAgents().map((a) => a.id)).toEqual(['triage', 'data_analyst', 'notes_assistant', 'planner'])
+  test('the five agents with the protocol tool lists', () => {
+    expect(listAgents().map((a) => a.id)).toEqual(['triage', 'data_analyst', 'notes_assistant', 'planner', 'researcher'])
     expect(getAgent('triage')!.tools).toEqual([])
-    expect(getAgent('triage')!.handoffs).toEqual(['data_analyst', 'notes_assistant', 'planner'])
+    expect(getAgent('triage')!.handoffs).toEqual(['data_analyst', 'notes_assistant', 'planner', 'researcher'])
+    expect(getAgent('researcher')!.tools).toEqual(['search_documents', 'save_note'])
     expect(getAgent('data_analyst')!.tools).toEqual(['list_datasets', 'query_dataset', 'calculate'])
     expect(getAgent('notes_assistant')!.tools).toEqual(['save_note', 'search_notes', 'search_history'])
     expect(getAgent('planner')!.tools).toEqual(['current_time', 'calculate', 'save_note'])
@@ -39,13 +40,13 @@ describe('agent definitions (PROTOCOL.md §4)', () => {
 
   test('unknown ids and prototype names are not agents', () => {
     for (const id of ['nobody', 'constructor', '__proto__', 'toString', '']) expect(getAgent(id)).toBeUndefined()
-    expect(AGENT_IDS).toHaveLength(4)
+    expect(AGENT_IDS).toHaveLength(5)
   })
 })
 
 describe('handoffs', () => {
   test('transfer tools are Ollama specs taking {reason}', () => {
-    expect(transferTools.map((t) => t.function.name)).toEqual(['transfer_to_data_analyst', 'transfer_to_notes_assistant', 'transfer_to_planner'])
+    expect(transferTools.map((t) => t.function.name)).toEqual(['transfer_to_data_analyst', 'transfer_to_notes_assistant', 'transfer_to_planner', 'transfer_to_researcher'])
     for (const spec of transferTools) {
       expect(spec.type).toBe('function')
       expect(spec.function.parameters).toMatchObject({ type: 'object', properties: { reason: { type: 'string' } }, required: ['reason'] })
@@ -56,6 +57,7 @@ describe('handoffs', () => {
     expect(handoffTarget('transfer_to_data_analyst')).toBe('data_analyst')
     expect(handoffTarget('transfer_to_notes_assistant')).toBe('notes_assistant')
     expect(handoffTarget('transfer_to_planner')).toBe('planner')
+    expect(handoffTarget('transfer_to_researcher', 'triage')).toBe('researcher')
     for (const name of ['transfer_to_triage', 'calculate', 'constructor', '__proto__', 'transfer_to_']) expect(handoffTarget(name)).toBeUndefined()
   })
 
@@ -72,7 +74,8 @@ describe('handoffs', () => {
   })
 
   test('agentToolSpecs: dispatched tools then the agent’s transfer tools', () => {
-    expect(agentToolSpecs(getAgent('triage')!, dispatcher).map((s) => s.function.name)).toEqual(['transfer_to_data_analyst', 'transfer_to_notes_assistant', 'transfer_to_planner'])
+    expect(agentToolSpecs(getAgent('triage')!, dispatcher).map((s) => s.function.name)).toEqual(['transfer_to_data_analyst', 'transfer_to_notes_assistant', 'transfer_to_planner', 'transfer_to_researcher'])
+    expect(agentToolSpecs(getAgent('researcher')!, dispatcher).map((s) => s.function.name)).toEqual(['search_documents', 'save_note'])
     expect(agentToolSpecs(getAgent('planner')!, dispatcher).map((s) => s.function.name)).toEqual(['current_time', 'calculate', 'save_note'])
   })
 })

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { Ollama, type ChatResponse, type Message } from 'ollama'
 import { demoBrain } from '../../support/demo-brain'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
+import { FAKE_EMBEDDING_DIMENSIONS, fakeEmbedding, startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
 
 const MODEL = 'llama3.2'
 const USER: Message[] = [{ role: 'user', content: 'hello' }]
@@ -315,6 +315,38 @@ describe('model endpoints', () => {
     } finally {
       await custom.close()
     }
+  })
+})
+
+describe('/api/embed', () => {
+  const cosine = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0)
+
+  test('deterministic, normalised 768-dimension vectors through the real client; shared words are closer', async () => {
+    const before = fake.embedded
+    const { embeddings } = await client.embed({ model: 'nomic-embed-text', input: ['red apples and green pears', 'green pears are sweet', 'the train leaves at noon'] })
+    expect(embeddings).toHaveLength(3)
+    for (const e of embeddings) {
+      expect(e).toHaveLength(FAKE_EMBEDDING_DIMENSIONS)
+      expect(Math.hypot(...e)).toBeCloseTo(1, 6)
+    }
+    expect(cosine(embeddings[0]!, embeddings[1]!)).toBeGreaterThan(cosine(embeddings[0]!, embeddings[2]!))
+    const again = await client.embed({ model: 'nomic-embed-text', input: 'red apples and green pears' })
+    expect(again.embeddings[0]).toEqual(embeddings[0]!)
+    expect(again.embeddings[0]).toEqual(fakeEmbedding('red apples and green pears'))
+    expect(fake.embedded - before).toBe(4)
+    expect(fake.embedCalls.slice(-2)).toEqual([3, 1])
+  })
+
+  test('a chat model cannot embed (400), an unknown model is 404, like Ollama', async () => {
+    const chatModel = await client.embed({ model: MODEL, input: 'x' }).catch((e) => e)
+    expect(chatModel.status_code).toBe(400)
+    const unknown = await client.embed({ model: 'nope-embed', input: 'x' }).catch((e) => e)
+    expect(unknown.status_code).toBe(404)
+  })
+
+  test('/api/show says an embedding model embeds (and does not chat)', async () => {
+    const show = await client.show({ model: 'nomic-embed-text' })
+    expect(show.capabilities).toEqual(['embedding'])
   })
 })
 

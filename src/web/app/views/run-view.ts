@@ -3,10 +3,11 @@
  * folds into one "Steps" row — open and live while the run works, closed when it is done — and
  * the answer below it carries the weight. Feed it events in seq order with `apply`.
  */
-import type { RunEvent } from '../../client/types'
+import type { Citation, RunEvent } from '../../client/types'
 import { formatDuration, h, icon, icons, prettyJson } from '../dom'
 import { setMarkdown } from '../markdown'
 import { enhanceCodeBlocks } from '../code-blocks'
+import { sourcesView } from './sources'
 
 export type AgentNamer = (id: string) => string
 
@@ -249,6 +250,16 @@ export class RunView {
     // Nothing streamed (e.g. a failure before the answer): show the stored answer, if any.
     if (!this.#streamed && event.message?.content) this.#appendAnswer(event.message.content)
     this.flush()
+    // The server removed citation markers it could not check: show its final text instead.
+    const final = event.message?.content
+    if (final !== undefined && event.message?.citations && final !== this.#streamed) {
+      for (const block of this.#blocks.querySelectorAll('.answer')) block.remove()
+      const answer = h('div', { class: 'answer markdown' })
+      setMarkdown(answer, final)
+      this.#blocks.append(answer)
+    }
+    const sources = sourcesView(event.message?.citations ?? [])
+    if (sources) this.#blocks.append(sources)
     this.el.setAttribute('aria-busy', 'false')
     this.el.dataset.status = event.status
     const took = this.#startedAt && Date.parse(event.ts) ? ` · ${formatDuration(Date.parse(event.ts) - this.#startedAt)}` : ''
@@ -261,7 +272,7 @@ export class RunView {
   }
 
   /** A finished answer from the thread history (no events at hand), with how it ended. */
-  static fromMessage(message: { content: string; agent?: string; runId?: string; status?: string; error?: { code: string; message: string } }, agentName: AgentNamer): HTMLElement {
+  static fromMessage(message: { content: string; agent?: string; runId?: string; status?: string; error?: { code: string; message: string }; citations?: Citation[] }, agentName: AgentNamer): HTMLElement {
     const status = message.status ?? 'completed'
     const blocks = h('div', { class: 'run-blocks' })
     if (message.content) {
@@ -269,6 +280,8 @@ export class RunView {
       renderAnswer(answer, message.content)
       blocks.append(answer)
     }
+    const sources = sourcesView(message.citations ?? [])
+    if (sources) blocks.append(sources)
     return h(
       'article',
       { class: 'turn turn-assistant', dataset: { runId: message.runId, status }, 'aria-label': 'Assistant answer' },

@@ -1,0 +1,93 @@
+import { Elysia } from 'elysia'
+import type { AuthGuard } from '../auth/guard'
+import { AppError, InvalidInputError } from '../http/errors'
+import { DEFAULT_LIST_LIMIT, documentParams, listDocumentsQuery } from './model'
+import { DocumentTooLargeError, DOCUMENT_NAME_MAX, type DocumentsService } from './service'
+
+/** Room for the multipart envelope (boundaries, part headers) around a file of the largest size. */
+const MULTIPART_SLACK = 64 * 1024
+
+/**
+ * Reads a request body, counting as it streams, and stops at `limit` bytes: a chunked upload
+ * without Content-Length cannot slip past the document size limit.
+ */
+async function readLimited(request: Request, limit: number, tooLarge: () => Error): Promise<Uint8Array> {
+  const declared = Number(request.headers.get('content-length') ?? NaN)
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge()
+  if (!request.body) return new Uint8Array()
+  const parts: Uint8Array[] = []
+  let total = 0
+  const reader = request.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > limit) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge()
+    }
+    parts.push(value)
+  }
+  return Buffer.concat(parts)
+}
+
+/** /api/documents (PROTOCOL.md §8): upload, list, read and delete the user's documents. */
+export function documentRoutes(documents: DocumentsService, guard: AuthGuard, maxBytes: number) {
+  // The general 8 MiB body limit does not apply here; this route counts its own (larger) one.
+  const tooLarge = () => new DocumentTooLargeError(maxBytes)
+
+  return new Elysia({ name: 'document-routes' })
+    .use(guard)
+    .post(
+      '/api/documents',
+      async ({ request, set }) => {
+        const type = (request.headers.get('content-type') ?? '').toLowerCase()
+        const raw = await readLimited(request, maxBytes + MULTIPART_SLACK, tooLarge)
+        let document
+        if (type.startsWith('multipart/form-data')) {
+          let form: FormData
+          try {
+            form = await new Response(raw as Uint8Array<ArrayBuffer>, { headers: { 'content-type': request.headers.get('content-type')! } }).formData()
+          } catch {
+            throw new InvalidInputError('the multipart body could not be read')
+          }
+          const file = form.get('file')
+          if (!(file instanceof Blob)) throw new InvalidInputError('the form needs a "file" field holding the document')
+          const name = typeof form.get('name') === 'string' && String(form.get('name')).trim() ? String(form.get('name')) : (file as File).name ?? ''
+          document = await documents.uploadFile({ name, bytes: new Uint8Array(await file.arrayBuffer()) })
+        } else if (type.startsWith('application/json')) {
+          let body: unknown
+          try {
+            body = JSON.parse(new TextDecoder().decode(raw))
+          } catch {
+            throw new AppError(400, 'invalid_json', 'the request body is not valid JSON')
+          }
+          const { name, text } = (body ?? {}) as { name?: unknown; text?: unknown }
+          if (typeof name !== 'string' || name.trim() === '' || name.length > DOCUMENT_NAME_MAX) throw new InvalidInputError(`name must be 1 to ${DOCUMENT_NAME_MAX} characters`)
+          if (typeof text !== 'string') throw new InvalidInputError('text must be the document text')
+          document = await documents.uploadText({ name, text })
+        } else {
+          throw new InvalidInputError('send the document as multipart/form-data with a "file" field, or as JSON {name, text}')
+        }
+        set.status = 202
+        return { document }
+      },
+      // The body is read above, counted as it streams; the parser only leaves it untouched.
+      { auth: true, parse: () => ({ readByRoute: true }) },
+    )
+    .get(
+      '/api/documents',
+      ({ query }) => documents.list({ limit: query.limit ?? DEFAULT_LIST_LIMIT, cursor: query.cursor || undefined }),
+      { auth: true, query: listDocumentsQuery },
+    )
+    .get('/api/documents/:id', async ({ params }) => ({ document: await documents.get(params.id) }), { auth: true, params: documentParams })
+    .delete(
+      '/api/documents/:id',
+      async ({ params, set }) => {
+        await documents.remove(params.id)
+        set.status = 204
+        return undefined
+      },
+      { auth: true, params: documentParams },
+    )
+}
