@@ -15,7 +15,7 @@ export interface ModelChoice {
  * The models /v1 offers (PROTOCOL.md §7): Ollama's, plus `agent:<id>` for each agent. Ollama's
  * list is kept for a few seconds so a busy client does not ask Ollama once per call.
  */
-export function modelCatalog(llm: Pick<LlmProvider, 'listModels' | 'describeHosts'>, defaultModel: string, opts: { cacheMs?: number } = {}) {
+export function modelCatalog(llm: Pick<LlmProvider, 'listModels' | 'listChatModels' | 'describeHosts'>, defaultModel: string, opts: { cacheMs?: number } = {}) {
   const cacheMs = opts.cacheMs ?? 5000
   let cached: { at: number; models: string[] } | undefined
   const created = Math.floor(Date.now() / 1000)
