@@ -70,7 +70,7 @@ describe('models', () => {
       ids.push(model.id)
     }
     expect(ids).toContain('llama3.2:latest')
-    expect(ids.filter((id) => id.startsWith('agent:')).sort()).toEqual(['agent:data_analyst', 'agent:notes_assistant', 'agent:planner', 'agent:triage'])
+    expect(ids.filter((id) => id.startsWith('agent:')).sort()).toEqual(['agent:data_analyst', 'agent:notes_assistant', 'agent:planner', 'agent:researcher', 'agent:triage'])
   })
 })
 
