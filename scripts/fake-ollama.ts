@@ -12,8 +12,8 @@
  * real Ollama runs). --delay sets ms between streamed chunks (default 15, so streaming is visible
  * in a browser). Stays up until Ctrl-C.
  */
-import { createDemoBrain } from '../tests/support/demo-brain'
-import { startFakeOllama, type ChatHandler } from '../tests/support/fake-ollama'
+import { createDemoBrain } from '../src/testing/demo-brain'
+import { startFakeOllama, type ChatHandler } from '../src/testing/fake-ollama'
 
 function flag(name: string): string | undefined {
   const args = process.argv.slice(2)

@@ -23,7 +23,7 @@ import { join } from 'node:path'
 import { createUserContext } from '../../src/context/user-context'
 import { providerEmbedder, type Embedder } from '../../src/documents/embedder'
 import { TEXT_PAGE_CHARS } from '../../src/documents/extract'
-import { fakeEmbedding } from '../../tests/support/fake-ollama'
+import { fakeEmbedding } from '../../src/testing/fake-ollama'
 import { commandLine, fmtBytes, fmtMs, intArg, mintUsers, printMachine, printTable, recordResult, round, startBenchServer, summarize } from './lib'
 
 const PAGES = intArg('pages', 200)

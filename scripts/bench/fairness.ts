@@ -20,8 +20,8 @@
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ChatRequestRecord } from '../../tests/support/fake-ollama'
-import { WsClient } from '../../tests/support/ws-client'
+import type { ChatRequestRecord } from '../../src/testing/fake-ollama'
+import { WsClient } from '../../src/testing/ws-client'
 import { commandLine, fmtMs, intArg, lastUserText, printMachine, printTable, recordResult, registerUsersHttp, round, startBenchServer } from './lib'
 
 const FLOOD = intArg('flood', 20)

@@ -2,7 +2,7 @@
  * Shared helpers of the benchmarks (scripts/bench/*.ts) and the soak test (scripts/soak.ts).
  *
  *  - startBenchServer(): the real server (startServer(loadConfig(...))) on 127.0.0.1:0 with a
- *    temp-file database, wired to the scripted Ollama of tests/support/fake-ollama.ts.
+ *    temp-file database, wired to the scripted Ollama of src/testing/fake-ollama.ts.
  *  - makeUsers(): a few users registered through HTTP (argon2, limited concurrency), the rest
  *    created with the users repository + accessTokens.sign of the running server (say so).
  *  - LoadClients: the WebSocket clients live in a child process (`bun lib.ts --load-client`),
@@ -19,7 +19,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { RunningServer } from '../../src/app'
-import type { ChatHandler, FakeOllama, FakeOllamaOptions } from '../../tests/support/fake-ollama'
+import type { ChatHandler, FakeOllama, FakeOllamaOptions } from '../../src/testing/fake-ollama'
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -129,7 +129,7 @@ export const BENCH_ENV: Record<string, string> = {
  * (startModelProcess), so its streaming costs no CPU of the server's process (like a real Ollama).
  */
 export async function startBenchServer(opts: { env?: Record<string, string>; handler?: ChatHandler; fake?: Omit<FakeOllamaOptions, 'handler'>; ollamaUrl?: string } = {}): Promise<BenchServer> {
-  const { startFakeOllama } = await import('../../tests/support/fake-ollama')
+  const { startFakeOllama } = await import('../../src/testing/fake-ollama')
   const { loadConfig } = await import('../../src/config')
   const { startServer } = await import('../../src/app')
   const fake = opts.ollamaUrl ? undefined : await startFakeOllama({ ...opts.fake, handler: opts.handler })
@@ -394,7 +394,7 @@ export type FakeSpec =
   | { mode: 'echo'; chunkSize?: number; chunkDelayMs?: number; firstChunkDelayMs?: number; padding?: number }
 
 /**
- * The scripted Ollama (tests/support/fake-ollama.ts) in a child process of its own, as a real
+ * The scripted Ollama (src/testing/fake-ollama.ts) in a child process of its own, as a real
  * Ollama runs outside the server: its streaming costs neither the server's process nor the
  * clients' (whose clock measures latencies).
  */
@@ -910,7 +910,7 @@ function runLoadClient() {
       case 'hello':
         return { pid: process.pid }
       case 'fake': {
-        const { startFakeOllama } = await import('../../tests/support/fake-ollama')
+        const { startFakeOllama } = await import('../../src/testing/fake-ollama')
         const spec = cmd.spec
         const handler: ChatHandler =
           spec.mode === 'fixed'

@@ -16,8 +16,8 @@
  */
 import { rmSync } from 'node:fs'
 import { spawnServer } from '../../tests/support/child-server'
-import { startFakeOllama } from '../../tests/support/fake-ollama'
-import { WsClient, type Frame } from '../../tests/support/ws-client'
+import { startFakeOllama } from '../../src/testing/fake-ollama'
+import { WsClient, type Frame } from '../../src/testing/ws-client'
 import { commandLine, fmtMs, intArg, printMachine, recordResult, registerUsersHttp, summarize } from './lib'
 
 const runsWanted = intArg('runs', 100)

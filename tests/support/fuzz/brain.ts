@@ -1,5 +1,5 @@
 /**
- * The scripted model the fuzzer talks to (a handler for tests/support/fake-ollama.ts).
+ * The scripted model the fuzzer talks to (a handler for src/testing/fake-ollama.ts).
  *
  * A fuzz chat message carries its sender's secret marker and optional directives:
  *   `#call <tool> <json arguments>`  call this tool (when the agent offers it), once, in order
