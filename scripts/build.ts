@@ -74,6 +74,7 @@ const embedNativeEngine: Bun.BunPlugin = {
   setup(build) {
     build.onLoad({ filter: /[\\/]node_modules[\\/]libsql[\\/]index\.js$/ }, async ({ path }) => {
       const source = await Bun.file(path).text()
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal source text of libsql's loader
       const patched = source.replace('require(`@libsql/${target}`)', `require(${JSON.stringify(`@libsql/${nativeTarget}/index.node`)})`)
       if (patched === source) throw new Error(`libsql's loader changed (${path}); update scripts/build.ts`)
       return { contents: patched, loader: 'js' }

@@ -41,6 +41,7 @@ export function parseNumber(text: string): number | undefined {
  * so they become single quotes; control characters go.
  */
 function columnName(raw: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
   return raw.replace(/[\u0000-\u001f\u007f]/g, '').replace(/"/g, "'").trim()
 }
 

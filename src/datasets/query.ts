@@ -105,7 +105,9 @@ export function compileDatasetQuery(query: DatasetQuery, scope: QueryScope): Com
   }
 
   const conditions = [`user_id = ${bind(scope.userId)}`, `dataset_id = ${bind(scope.datasetId)}`]
-  where.forEach((condition, i) => conditions.push(compileCondition(condition, i, resolve, col, bind)))
+  where.forEach((condition, i) => {
+    conditions.push(compileCondition(condition, i, resolve, col, bind))
+  })
 
   let sql = `SELECT ${select.join(', ')} FROM dataset_rows WHERE ${conditions.join(' AND ')}`
   if (groupBy.length) sql += ` GROUP BY ${groupBy.map((_, i) => i + 1).join(', ')}`
@@ -116,7 +118,7 @@ export function compileDatasetQuery(query: DatasetQuery, scope: QueryScope): Com
     let ordinal: number | undefined
     if (query.orderBy) {
       const wanted = query.orderBy.column
-      const byName = columns.findIndex((c) => c === wanted)
+      const byName = columns.indexOf(wanted)
       const byInsensitive = columns.findIndex((c) => c.toLowerCase() === wanted.toLowerCase())
       const isAggregateInput = aggregateName !== undefined && (wanted === aggregateTarget?.name || wanted === query.aggregate?.fn)
       ordinal = byName >= 0 ? byName + 1 : isAggregateInput ? columns.length : byInsensitive >= 0 ? byInsensitive + 1 : undefined
@@ -208,7 +210,9 @@ export function shapeResult(compiled: CompiledQuery, raw: Record<string, unknown
   }
   const rows = raw.map((r) => {
     const row: Record<string, unknown> = {}
-    compiled.columns.forEach((name, i) => (row[name] = tidy(r[`c${i}`])))
+    compiled.columns.forEach((name, i) => {
+      row[name] = tidy(r[`c${i}`])
+    })
     return row
   })
   return { columns: compiled.columns, rows }

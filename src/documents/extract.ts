@@ -21,7 +21,7 @@ export class UnsupportedDocumentError extends AppError {
 /** Characters counted as one page of a text document (throughput figures, progress). */
 export const TEXT_PAGE_CHARS = 3000
 
-const extensionOf = (name: string) => /\.[^.\/\\]+$/.exec(name.toLowerCase())?.[0] ?? ''
+const extensionOf = (name: string) => /\.[^./\\]+$/.exec(name.toLowerCase())?.[0] ?? ''
 
 export function mimeFromName(name: string): DocumentMime | undefined {
   const ext = extensionOf(name)

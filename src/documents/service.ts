@@ -51,6 +51,7 @@ export function documentsService(documents: DocumentsRepository, options: Docume
     concurrency: options.ingestConcurrency,
   })
 
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
   const cleanName = (name: string) => name.replace(/[\u0000-\u001f\u007f]/g, '').replace(/^.*[\\/]/, '').trim()
 
   /** Uploads one user may have waiting for ingestion, in bytes: the queue holds them in memory. */

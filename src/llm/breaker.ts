@@ -189,7 +189,10 @@ export class CircuitBreaker {
    */
   recordFailure(verdict: 'down' | 'suspect' = 'down', userId?: string): void {
     const state = this.state
-    if (state === 'half_open') return this.#to('open')
+    if (state === 'half_open') {
+      this.#to('open')
+      return
+    }
     if (state === 'open') return
     this.#counted.push({ verdict, userId })
     if (this.#counted.length > this.options.failures * 4) this.#counted.shift() // bounded: only the recent ones matter

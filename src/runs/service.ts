@@ -196,7 +196,7 @@ export class RunManager {
     if (input.regenerate) {
       const target = await this.deps.messages.get(input.regenerate) // 404 when foreign or unknown
       const question = target.role === 'user' ? target : target.parentId ? await this.deps.messages.get(target.parentId) : undefined
-      if (!question || question.role !== 'user') throw new AppError(400, 'invalid_input', 'this message does not answer a user message, so it cannot be regenerated')
+      if (question?.role !== 'user') throw new AppError(400, 'invalid_input', 'this message does not answer a user message, so it cannot be regenerated')
       return { content: question.content, threadId: target.threadId, userMessage: null, answerParentId: question.id, historyLeaf: question.parentId }
     }
     const content = input.content.trim()

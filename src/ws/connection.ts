@@ -186,7 +186,10 @@ export class Connection {
    * instead of one per frame. Outside a batch every frame is written at once.
    */
   static batch(fn: () => void): void {
-    if (batching) return fn()
+    if (batching) {
+      fn()
+      return
+    }
     const gathered = (batching = new Set<Connection>())
     try {
       fn()

@@ -45,7 +45,9 @@ export async function makePdf(pages: string[]): Promise<Uint8Array<ArrayBuffer>>
   const font = await doc.embedFont(StandardFonts.Helvetica)
   for (const text of pages) {
     const page = doc.addPage([612, 792])
-    text.split('\n').forEach((line, i) => page.drawText(line, { x: 50, y: 740 - i * 16, font, size: 11 }))
+    text.split('\n').forEach((line, i) => {
+      page.drawText(line, { x: 50, y: 740 - i * 16, font, size: 11 })
+    })
   }
   return new Uint8Array(await doc.save())
 }

@@ -126,6 +126,7 @@ export class ChatSocket {
   constructor(options: ChatSocketOptions) {
     this.#opts = {
       // Looked up at each connect, so a replaced global (a test's WebSocket route) is honoured.
+      // biome-ignore lint/complexity/useArrowFunction: called with `new`, which an arrow function refuses
       WebSocket: function (url: string) {
         return new (globalThis as any).WebSocket(url)
       } as unknown as new (url: string) => WebSocketLike,
@@ -328,7 +329,7 @@ export class ChatSocket {
 
   #send(frame: object): boolean {
     const ws = this.#ws
-    if (!ws || ws.readyState !== 1) return false
+    if (ws?.readyState !== 1) return false
     try {
       ws.send(JSON.stringify(frame))
       return true

@@ -156,7 +156,9 @@ describe('isolation between two keys of two users', () => {
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) => (i % 2 ? call(bobMcp, 'search_notes', { query: 'saffron' }) : call(aliceMcp, 'search_notes', { query: 'saffron' }))),
     )
-    results.forEach((r, i) => expect(r.notes.map((n: any) => n.title)).toEqual([i % 2 ? 'Bob secret' : 'Alice plan']))
+    results.forEach((r, i) => {
+      expect(r.notes.map((n: any) => n.title)).toEqual([i % 2 ? 'Bob secret' : 'Alice plan'])
+    })
   })
 })
 

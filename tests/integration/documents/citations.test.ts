@@ -82,7 +82,7 @@ describe('the researcher answers with citations', () => {
     await addTextDocument(stack.server, user, 'fastnet.md', LIGHTHOUSE)
     await addTextDocument(stack.server, user, 'kettles.txt', 'A copper kettle boils water faster than a cast iron one.')
     let step = 0
-    script = (req): Reply => {
+    script = (_req): Reply => {
       step++
       if (step === 1) return { toolCalls: [{ name: 'search_documents', arguments: { query: 'granite tower lighthouse', limit: 1 } }] }
       if (step === 2) return { toolCalls: [{ name: 'search_documents', arguments: { query: 'copper kettle', limit: 1 } }] }

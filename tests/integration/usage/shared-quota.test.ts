@@ -31,7 +31,11 @@ test('two servers on one database admit exactly QUOTA_RUNS_PER_DAY runs of a bur
   opened.push(b)
   const user = await registerUser(a, 'burst')
   const sockets = [await WsClient.connect(a.wsUrl, user.accessToken), await WsClient.connect(b.wsUrl, user.accessToken)]
-  opened.push({ close: () => sockets.forEach((s) => s.close()) })
+  opened.push({
+    close: () => {
+      for (const s of sockets) s.close()
+    },
+  })
 
   const requests = Array.from({ length: 8 }, (_, i) => ({ ws: sockets[i % 2], requestId: crypto.randomUUID() }))
   for (const r of requests) r.ws.send({ type: 'chat', requestId: r.requestId, content: `burst ${r.requestId}` })

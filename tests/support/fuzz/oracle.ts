@@ -39,7 +39,7 @@ export function scan(world: World, viewer: FuzzUser | null, text: string, where:
         continue
       }
       if (viewer && owner.owner === viewer.index) continue
-      if (viewer && viewer.sent.has(token)) continue
+      if (viewer?.sent.has(token)) continue
       if (opts.allowAccounts && owner.kind === 'account') continue
       leak(world, viewer, token, where, text)
     }

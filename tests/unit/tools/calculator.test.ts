@@ -40,6 +40,7 @@ describe('calculator grammar', () => {
     ['log(8, 2)', 3],
     ['ln(e)', 1],
     ['exp(0)', 1],
+    // biome-ignore lint/suspicious/noApproximativeNumericConstant: pi rounded to 4 places is what is tested
     ['round(pi, 4)', 3.1416],
     ['PI * 0', 0],
     ['SQRT(9)', 3],

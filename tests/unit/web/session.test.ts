@@ -21,7 +21,9 @@ const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
 const jwt = (life: number, tag = '') => `${b64({ alg: 'HS256' })}.${b64({ iat: 1000, exp: 1000 + life, tag })}.sig`
 
 const managers: SessionManager[] = []
-afterEach(() => managers.splice(0).forEach((m) => m.dispose()))
+afterEach(() => {
+  for (const m of managers.splice(0)) m.dispose()
+})
 
 function setup(opts: { stored?: object; respond?: (n: number) => Response | Promise<Response> } = {}) {
   const storage = new MemoryStorage()

@@ -90,6 +90,7 @@ export class AdminUsersView implements View {
       const saveQuota = h('button', { type: 'button', class: 'btn btn-small save-quota' }, 'Save quota')
       const toggle = h('button', { type: 'button', class: 'btn btn-small toggle-disabled' }, u.disabled ? 'Enable' : 'Disable')
       const signOut = h('button', { type: 'button', class: 'btn btn-small sign-out-user' }, 'Sign out everywhere')
+      // biome-ignore lint/suspicious/noConfusingVoidType: actions answer a user, or nothing (a delete)
       const act = async (what: string, fn: () => Promise<AdminUser | void>) => {
         try {
           const updated = await fn()

@@ -409,7 +409,7 @@ export class ChatView implements View {
         m.role === 'assistant'
           ? this.#log.querySelector<HTMLElement>(`.turn-assistant[data-run-id="${CSS.escape(m.runId)}"]:not([data-message-id])`)
           : (this.#ownBubbles.get(m.runId) ?? null)
-      if (el && el.isConnected) decorateMessage(el, m, this.#actions)
+      if (el?.isConnected) decorateMessage(el, m, this.#actions)
     }
   }
 

@@ -100,7 +100,7 @@ export class DocumentsView implements View {
   /** Adds or updates one document's row (a new one at the top); an update older than the shown one is ignored. */
   #upsert(d: DocumentInfo, place: 'start' | 'end' = 'start') {
     const known = this.#documents.get(d.id)
-    if (known && known.updatedAt && d.updatedAt && Date.parse(d.updatedAt) < Date.parse(known.updatedAt)) return
+    if (known?.updatedAt && d.updatedAt && Date.parse(d.updatedAt) < Date.parse(known.updatedAt)) return
     this.#documents.set(d.id, d)
     const row = this.#row(d)
     const existing = this.#items.get(d.id)
