@@ -1,4 +1,4 @@
-import type { TestServer } from './server'
+import type { ApiInit, TestServer } from './server'
 
 export interface TestUser {
   id: string
@@ -26,3 +26,9 @@ export async function registerUsers(server: Pick<TestServer, 'api'>, count: numb
   for (let i = 0; i < count; i++) users.push(await registerUser(server, `${name}${i}`))
   return users
 }
+
+/** Calls the API as this user: `apiAs(server, alice)('/api/notes', { body })`. */
+export const apiAs =
+  (server: Pick<TestServer, 'api'>, user: Pick<TestUser, 'accessToken'>) =>
+  (path: string, init: Omit<ApiInit, 'token'> = {}) =>
+    server.api(path, { ...init, token: user.accessToken })

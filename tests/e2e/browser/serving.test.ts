@@ -1,14 +1,8 @@
 /** How the UI is served (no browser needed): types, caching, CSP, and no shadowing of the API. */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
+import { describe, expect, test } from 'bun:test'
+import { useTestServer } from '../../support/fixtures'
 
-let server: TestServer
-beforeAll(async () => {
-  server = await startTestServer()
-})
-afterAll(async () => {
-  await server?.close()
-})
+const { server } = useTestServer()
 
 async function page() {
   const res = await fetch(server.url + '/')

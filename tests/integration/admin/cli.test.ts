@@ -3,25 +3,15 @@
  * (PROTOCOL.md §9): each command's effect is checked through the server's HTTP API, and every
  * failure is a non-zero exit with one line saying why.
  */
-import { test, expect, describe, beforeAll, afterAll, setDefaultTimeout } from 'bun:test'
+import { test, expect, describe, setDefaultTimeout } from 'bun:test'
 import { join } from 'node:path'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
 import { login, refresh } from '../../support/teams'
+import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(90_000)
 
-let server: TestServer
-let admin: TestUser
-
-beforeAll(async () => {
-  server = await startTestServer()
-  admin = await registerUser(server, 'admin')
-})
-afterAll(async () => {
-  await server?.close()
-})
+const { server, users: [admin] } = useTestServer({ users: ['admin'] })
 
 const root = join(import.meta.dir, '../../..')
 

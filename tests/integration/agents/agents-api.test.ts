@@ -1,19 +1,9 @@
 /** GET /api/agents over real HTTP (PROTOCOL.md §2 and §4). */
-import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
+import { expect, test } from 'bun:test'
 import { expectError, expectJson } from '../../support/http'
+import { useTestServer } from '../../support/fixtures'
 
-let server: TestServer
-let user: TestUser
-
-beforeAll(async () => {
-  server = await startTestServer()
-  user = await registerUser(server, 'agents')
-})
-afterAll(async () => {
-  await server?.close()
-})
+const { server, users: [user] } = useTestServer({ users: ['agents'] })
 
 test('lists the five agents with their tools', async () => {
   const { agents } = await expectJson(await server.api('/api/agents', { token: user.accessToken }))

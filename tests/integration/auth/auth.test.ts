@@ -3,29 +3,19 @@
  * rotation with reuse detection, logout, /api/me, every kind of bad access token, login rate
  * limits, and per-user isolation of threads. argon2 is slow here, so users are few and reused.
  */
-import { test, expect, describe, beforeAll, afterAll, setDefaultTimeout } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
+import { test, expect, describe, setDefaultTimeout } from 'bun:test'
+import { startTestServer } from '../../support/server'
 import { registerUser, type TestUser } from '../../support/users'
 import { forgeAccessToken, tamperPayload, unsignedToken, decodePayload } from '../../support/tokens'
 import { expectError, expectJson } from '../../support/http'
 import { asUser } from '../../support/db'
+import { useTestServer } from '../../support/fixtures'
 
 // A hang guard, not a speed bound: argon2 and real servers are slow on a loaded 2-core machine.
 // Set per file because bun 1.4 applies a preload's setDefaultTimeout to the first file only.
 setDefaultTimeout(30_000)
 
-let server: TestServer
-let alice: TestUser // the first account: admin
-let bob: TestUser
-
-beforeAll(async () => {
-  server = await startTestServer()
-  alice = await registerUser(server, 'alice')
-  bob = await registerUser(server, 'bob')
-})
-afterAll(async () => {
-  await server?.close()
-})
+const { server, users: [alice, bob] } = useTestServer({ users: ['alice', 'bob'] })
 
 const me = (token: string) => server.api('/api/me', { token })
 const refresh = (refreshToken: string) => server.api('/api/auth/refresh', { body: { refreshToken } })

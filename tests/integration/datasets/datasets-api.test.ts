@@ -2,26 +2,14 @@
  * /api/datasets over real HTTP (PROTOCOL.md §2): upload a CSV (types inferred), list, preview,
  * delete, errors (bad CSV 400, duplicate name 409, too large 413), and isolation between users.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
+import { describe, expect, test } from 'bun:test'
+import type { TestUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
 import { generatedCsv, OTHER_SALES_CSV, SALES_COLUMNS, SALES_CSV, SALES_FIRST_ROW, SALES_ROW_COUNT } from '../../support/data'
+import { useTestServer } from '../../support/fixtures'
 
-let server: TestServer
-let alice: TestUser
-let bob: TestUser
+const { server, users: [alice, bob], as } = useTestServer({ users: ['ds-alice', 'ds-bob'] })
 
-beforeAll(async () => {
-  server = await startTestServer()
-  alice = await registerUser(server, 'ds-alice')
-  bob = await registerUser(server, 'ds-bob')
-})
-afterAll(async () => {
-  await server?.close()
-})
-
-const as = (user: TestUser) => (path: string, init: { method?: string; body?: unknown } = {}) => server.api(path, { token: user.accessToken, ...init })
 const upload = async (user: TestUser, name: string, csv: string) => (await expectJson(await as(user)('/api/datasets', { body: { name, csv } }), 201)).dataset
 
 describe('upload and read', () => {

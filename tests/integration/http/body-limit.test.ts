@@ -6,11 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Elysia, t } from 'elysia'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
 import { errorHandler } from '../../../src/http/errors'
 import { bodyLimit, DEFAULT_BODY_LIMIT } from '../../../src/http/body-limit'
+import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(60_000) // megabytes over loopback on a shared 2-core machine
 
@@ -31,16 +30,7 @@ function chunkedBody(total: number, prefix = '') {
   return { stream, produced: () => produced }
 }
 
-let server: TestServer
-let user: TestUser
-
-beforeAll(async () => {
-  server = await startTestServer()
-  user = await registerUser(server, 'bodies')
-})
-afterAll(async () => {
-  await server?.close()
-})
+const { server, users: [user] } = useTestServer({ users: ['bodies'] })
 
 const threadCount = async () => (await expectJson(await server.api('/api/threads', { token: user.accessToken }))).threads.length
 

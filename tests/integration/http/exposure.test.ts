@@ -4,24 +4,21 @@
  * has its CSP and frame protection; source maps are served only when WEB_SOURCE_MAPS asks for
  * them; an anonymous `/ready` says only whether things work, never where they run.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
+import { beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { startTestServer } from '../../support/server'
 import { registerUser, type TestUser } from '../../support/users'
 import { expectJson } from '../../support/http'
+import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(60_000) // two UI builds and argon2 on a shared 2-core machine
 
-let server: TestServer
 let admin: TestUser
 let member: TestUser
 
+const { server } = useTestServer({ env: { OLLAMA_HOST: 'http://127.0.0.1:9' } })
 beforeAll(async () => {
-  server = await startTestServer({ OLLAMA_HOST: 'http://127.0.0.1:9' })
   admin = await registerUser(server, 'admin') // the first account is the admin
   member = await registerUser(server, 'member')
-})
-afterAll(async () => {
-  await server?.close()
 })
 
 function expectBaseHeaders(res: Response, what: string) {

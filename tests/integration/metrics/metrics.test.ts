@@ -3,11 +3,11 @@
  * (parse-prometheus-text-format, a port of the Prometheus Python client's parser), after real
  * chats over WebSockets against the scripted Ollama.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
-import { startChatStack, type ChatStack } from '../../support/chat-stack'
 import { startTestServer, type TestServer } from '../../support/server'
 import { Metrics, watchCircuitChanges } from '../../../src/metrics'
+import { useChatStack } from '../../support/fixtures'
 
 setDefaultTimeout(30_000) // real servers and sockets on a shared 2-core machine
 
@@ -91,11 +91,7 @@ async function scrapeUntil(server: Pick<TestServer, 'api'>, check: (s: Scrape) =
   }
 }
 
-let stack: ChatStack
-beforeAll(async () => {
-  stack = await startChatStack()
-})
-afterAll(() => stack.close())
+const stack = useChatStack()
 
 describe('GET /metrics', () => {
   test('is served without auth, parses as Prometheus text, and every family has help and type', async () => {

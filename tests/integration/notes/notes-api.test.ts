@@ -2,25 +2,13 @@
  * /api/notes over real HTTP (PROTOCOL.md §2): create, list newest first, delete, validation,
  * auth, and isolation between users (another user's note is 404, never listed).
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
+import { describe, expect, test } from 'bun:test'
+import type { TestUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
+import { useTestServer } from '../../support/fixtures'
 
-let server: TestServer
-let alice: TestUser
-let bob: TestUser
+const { server, users: [alice, bob], as } = useTestServer({ users: ['notes-alice', 'notes-bob'] })
 
-beforeAll(async () => {
-  server = await startTestServer()
-  alice = await registerUser(server, 'notes-alice')
-  bob = await registerUser(server, 'notes-bob')
-})
-afterAll(async () => {
-  await server?.close()
-})
-
-const as = (user: TestUser) => (path: string, init: { method?: string; body?: unknown } = {}) => server.api(path, { token: user.accessToken, ...init })
 const createNote = async (user: TestUser, title: string, body: string) => (await expectJson(await as(user)('/api/notes', { body: { title, body } }), 201)).note
 
 describe('notes CRUD', () => {

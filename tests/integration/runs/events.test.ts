@@ -1,14 +1,11 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { startChatStack, type ChatStack } from '../../support/chat-stack'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { startChatStack } from '../../support/chat-stack'
 import { seqProblem, streamedText, type Frame } from '../../support/ws-client'
+import { useChatStack } from '../../support/fixtures'
 
 setDefaultTimeout(30_000) // real servers and sockets on a shared 2-core machine
 
-let stack: ChatStack
-beforeAll(async () => {
-  stack = await startChatStack()
-})
-afterAll(() => stack.close())
+const stack = useChatStack()
 
 const types = (events: Frame[]) => events.map((e) => e.type)
 const CRITICAL = ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed']

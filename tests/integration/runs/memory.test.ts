@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { startChatStack, type ChatStack } from '../../support/chat-stack'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { useChatStack } from '../../support/fixtures'
 
 setDefaultTimeout(30_000)
 
-let stack: ChatStack
-beforeAll(async () => {
-  stack = await startChatStack({ env: { JOURNAL_GRACE_MS: '200' } })
-})
-afterAll(() => stack.close())
+const stack = useChatStack({ env: { JOURNAL_GRACE_MS: '200' } })
 
 describe('memory bounds', () => {
   test("finished runs' journals leave memory after the grace period; per-user state goes with the last connection and run", async () => {

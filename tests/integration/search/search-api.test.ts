@@ -3,28 +3,15 @@
  * only, best match first, highlight ranges that point at the matched words, paging, and 400
  * for an empty query.
  */
-import { test, expect, describe, beforeAll, afterAll, setDefaultTimeout } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
+import { test, expect, describe, setDefaultTimeout } from 'bun:test'
+import type { TestUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
 import { asUser } from '../../support/db'
+import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(30_000)
 
-let server: TestServer
-let alice: TestUser
-let bob: TestUser
-
-beforeAll(async () => {
-  server = await startTestServer()
-  alice = await registerUser(server, 'alice')
-  bob = await registerUser(server, 'bob')
-})
-afterAll(async () => {
-  await server?.close()
-})
-
-const as = (user: TestUser) => (path: string, init: { method?: string; body?: unknown } = {}) => server.api(path, { token: user.accessToken, ...init })
+const { server, users: [alice, bob], as } = useTestServer({ users: ['alice', 'bob'] })
 
 async function thread(user: TestUser, title: string, contents: string[]) {
   const t = (await expectJson(await as(user)('/api/threads', { body: { title } }), 201)).thread

@@ -2,20 +2,12 @@
  * What an operator holding the database file does not get (docs/security.md › An operator):
  * passwords are stored only as argon2id hashes, refresh tokens only as their SHA-256.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(30_000) // a hang guard for a file that starts a server and hashes passwords
 
-let server: TestServer
-let user: TestUser
-
-beforeAll(async () => {
-  server = await startTestServer()
-  user = await registerUser(server, 'at-rest')
-})
-afterAll(() => server.close())
+const { server, users: [user] } = useTestServer({ users: ['at-rest'] })
 
 /** Every text value in every row of every table of the database file. */
 async function everyStoredText(): Promise<string> {

@@ -3,28 +3,17 @@
  * shows later messages, other branches, or anyone's identity; listing and revoking (at once);
  * the public JSON and the `/s/:id` page without login, 404 for unknown or revoked ids.
  */
-import { test, expect, describe, beforeAll, afterAll, setDefaultTimeout } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
+import { test, expect, describe, setDefaultTimeout } from 'bun:test'
+import type { TestServer } from '../../support/server'
+import type { TestUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
 import { asUser } from '../../support/db'
+import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(30_000)
 
-let server: TestServer
-let owner: TestUser
-let stranger: TestUser
+const { server, users: [owner, stranger], as } = useTestServer({ users: ['sharer', 'stranger'] })
 
-beforeAll(async () => {
-  server = await startTestServer()
-  owner = await registerUser(server, 'sharer')
-  stranger = await registerUser(server, 'stranger')
-})
-afterAll(async () => {
-  await server?.close()
-})
-
-const as = (user: TestUser) => (path: string, init: { method?: string; body?: unknown } = {}) => server.api(path, { token: user.accessToken, ...init })
 const add = (user: TestUser, input: Parameters<TestServer['services']['repos']['messages']['add']>[0]) => asUser(user, () => server.services.repos.messages.add(input))
 
 /** q1 → a1 → (q2 "secret branch" → a2 | q2b → a2b); current branch: the second. */

@@ -5,28 +5,19 @@
  * a real ChatGPT data export: a null root, hidden system/context nodes, an edited question,
  * a multimodal part, a python tool call), 400 `invalid_import` that writes nothing, and 413.
  */
-import { test, expect, describe, beforeAll, afterAll, setDefaultTimeout } from 'bun:test'
+import { test, expect, describe, setDefaultTimeout } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
+import { registerUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
 import { asUser } from '../../support/db'
+import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(30_000)
 
 const chatgpt = readFileSync(join(import.meta.dir, '../../fixtures/chatgpt-conversations.json'), 'utf8')
 
-let server: TestServer
-let user: TestUser
-
-beforeAll(async () => {
-  server = await startTestServer({ IMPORT_MAX_BYTES: String(64 * 1024) })
-  user = await registerUser(server, 'porter')
-})
-afterAll(async () => {
-  await server?.close()
-})
+const { server, users: [user] } = useTestServer({ env: { IMPORT_MAX_BYTES: String(64 * 1024) }, users: ['porter'] })
 
 const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) => server.api(path, { token: user.accessToken, ...init })
 const importBody = (body: string, token = user.accessToken) =>

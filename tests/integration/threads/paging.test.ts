@@ -3,24 +3,15 @@
  * `nextCursor` on threads, messages, notes and datasets; keyset cursors that neither repeat
  * nor skip while rows are added; pinned first; archived apart.
  */
-import { test, expect, describe, beforeAll, afterAll, setDefaultTimeout } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
+import { test, expect, describe, setDefaultTimeout } from 'bun:test'
+import { registerUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
 import { asUser } from '../../support/db'
+import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(30_000)
 
-let server: TestServer
-
-beforeAll(async () => {
-  server = await startTestServer()
-})
-afterAll(async () => {
-  await server?.close()
-})
-
-const as = (user: TestUser) => (path: string, init: { method?: string; body?: unknown } = {}) => server.api(path, { token: user.accessToken, ...init })
+const { server, as } = useTestServer()
 
 /** Follows `nextCursor` until null; returns every page's items. */
 async function allPages(get: (path: string) => Promise<Response>, base: string, key: string, limit: number) {

@@ -2,26 +2,18 @@
  * /api/threads over real HTTP (PROTOCOL.md §2): CRUD, newest-first listing, title validation,
  * malformed JSON, and the error envelope for unknown routes.
  */
-import { test, expect, describe, beforeAll, afterAll, setDefaultTimeout } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
+import { test, expect, describe, setDefaultTimeout } from 'bun:test'
+import { startTestServer } from '../../support/server'
+import { registerUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
 import { asUser } from '../../support/db'
+import { useTestServer } from '../../support/fixtures'
 
 // A hang guard, not a speed bound: argon2 and real servers are slow on a loaded 2-core machine.
 // Set per file because bun 1.4 applies a preload's setDefaultTimeout to the first file only.
 setDefaultTimeout(30_000)
 
-let server: TestServer
-let user: TestUser
-
-beforeAll(async () => {
-  server = await startTestServer()
-  user = await registerUser(server, 'threads')
-})
-afterAll(async () => {
-  await server?.close()
-})
+const { server, users: [user] } = useTestServer({ users: ['threads'] })
 
 const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) => server.api(path, { token: user.accessToken, ...init })
 const create = async (title?: string) => (await expectJson(await api('/api/threads', { body: title === undefined ? {} : { title } }), 201)).thread

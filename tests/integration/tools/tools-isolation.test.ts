@@ -3,22 +3,16 @@
  * run context of the user who owns the run. Two users with data of the same names call the
  * same tools with the SAME arguments at the same time; each must see only their own data.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { startTestServer, type TestServer } from '../../support/server'
-import { registerUser, type TestUser } from '../../support/users'
+import { beforeAll, describe, expect, test } from 'bun:test'
+import type { TestUser } from '../../support/users'
 import { expectJson } from '../../support/http'
 import { createUserContext } from '../../../src/context/user-context'
 import type { ToolOutcome } from '../../../src/tools/types'
 import { OTHER_SALES_AMOUNT_BY_REGION, OTHER_SALES_CSV, SALES_AMOUNT_BY_REGION, SALES_COUNT_BY_REGION, SALES_CSV, SALES_TOTAL_AMOUNT, SALES_UNITS_BY_REGION } from '../../support/data'
+import { useTestServer } from '../../support/fixtures'
 
-let server: TestServer
-let alice: TestUser
-let bob: TestUser
-
+const { server, users: [alice, bob] } = useTestServer({ users: ['tools-alice', 'tools-bob'] })
 beforeAll(async () => {
-  server = await startTestServer()
-  alice = await registerUser(server, 'tools-alice')
-  bob = await registerUser(server, 'tools-bob')
   const as = (user: TestUser) => (path: string, body: unknown) => server.api(path, { token: user.accessToken, body })
   await expectJson(await as(alice)('/api/datasets', { name: 'sales', csv: SALES_CSV }), 201)
   await expectJson(await as(bob)('/api/datasets', { name: 'sales', csv: OTHER_SALES_CSV }), 201)
@@ -34,9 +28,6 @@ beforeAll(async () => {
       await server.services.repos.messages.add({ threadId: thread.id, role: 'user', content: text })
     })
   }
-})
-afterAll(async () => {
-  await server?.close()
 })
 
 /** Runs `fn` in a run context of `user`, as the run manager does. */

@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { startChatStack, type ChatStack } from '../../support/chat-stack'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { useChatStack } from '../../support/fixtures'
 
 setDefaultTimeout(30_000) // real servers and sockets on a shared 2-core machine
 
-let stack: ChatStack
-beforeAll(async () => {
-  stack = await startChatStack()
-})
-afterAll(() => stack.close())
+const stack = useChatStack()
 
 describe('bad frames get an error frame and never close the connection', () => {
   const cases: [string, string | object, string][] = [

@@ -1,16 +1,13 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { forgeAccessToken } from '../../support/tokens'
-import { startChatStack, type ChatStack } from '../../support/chat-stack'
+import { startChatStack } from '../../support/chat-stack'
 import { registerUser } from '../../support/users'
 import { WsClient } from '../../support/ws-client'
+import { useChatStack } from '../../support/fixtures'
 
 setDefaultTimeout(30_000) // real servers and sockets on a shared 2-core machine
 
-let stack: ChatStack
-beforeAll(async () => {
-  stack = await startChatStack()
-})
-afterAll(() => stack.close())
+const stack = useChatStack()
 
 describe('WebSocket authentication (PROTOCOL.md §3)', () => {
   test('a valid auth frame gets ready with the user id and a connection id', async () => {
