@@ -12,6 +12,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll } from 'bun:test'
 import { startTestServer, type TestServer } from './server'
 import { registerUser, type TestUser } from './users'
+import { type FakeOllama, type FakeOllamaOptions, startFakeOllama } from './fake-ollama'
+import { later } from './fixtures'
 
 const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable']
 
@@ -175,4 +177,38 @@ export function withServerAndBrowser(use: (server: TestServer, browser: Browser)
     await browser?.close()
     await server?.close()
   })
+}
+
+export interface BrowserStack {
+  server: TestServer
+  browser: Browser
+  /** The scripted model the server answers from (only when `ollama` options were given). */
+  ollama: FakeOllama
+}
+
+/**
+ * The one browser fixture: Chromium, a test server and — given `ollama` options — a scripted
+ * Ollama it answers from, started before the file's (or describe block's) tests and closed
+ * after them. Without Chromium it starts nothing (the browser tests skip).
+ *
+ *   const { server, browser, ollama } = useBrowserStack({ ollama: { handler: createDemoBrain() } })
+ */
+export function useBrowserStack(opts: { ollama?: FakeOllamaOptions; env?: Record<string, string> } = {}): BrowserStack {
+  let started: BrowserStack | undefined
+  beforeAll(async () => {
+    if (!chromiumPath) return
+    const ollama = opts.ollama && (await startFakeOllama(opts.ollama))
+    const server = await startTestServer({ ...(ollama && { OLLAMA_HOST: ollama.url }), ...opts.env })
+    started = { server, browser: await launchBrowser(), ollama: ollama as FakeOllama }
+  })
+  afterAll(async () => {
+    await started?.browser.close()
+    await started?.server.close()
+    await started?.ollama?.close()
+  })
+  return {
+    server: later('the test server', () => started?.server),
+    browser: later('the browser', () => started?.browser),
+    ollama: later('the scripted Ollama', () => started?.ollama),
+  }
 }

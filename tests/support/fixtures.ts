@@ -14,7 +14,7 @@ import { startTestServer, type TestServer } from '../../src/testing/server'
 import { apiAs, registerUser, type TestUser } from '../../src/testing/users'
 
 /** A stand-in for a value that a beforeAll hook will create. */
-function later<T extends object>(what: string, get: () => T | undefined): T {
+export function later<T extends object>(what: string, get: () => T | undefined): T {
   const real = () => get() ?? fail(`${what} is used before beforeAll started it`)
   return new Proxy({} as T, {
     get(_, key) {

@@ -2,18 +2,14 @@
  * Accessibility basics on every page: each control has an accessible name, keyboard focus is
  * visible and in a sensible order, and text meets WCAG AA contrast (4.5:1) in light and dark.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser, Page } from 'playwright-core'
-import { chromiumPath, launchBrowser, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket } from '../../support/browser'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import type { Page } from 'playwright-core'
+import { chromiumPath, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
-import { startTestServer, type TestServer } from '../../support/server'
 
 setDefaultTimeout(60_000)
 
-let server: TestServer
-let fake: FakeOllama
-let browser: Browser
+const { server, browser } = useBrowserStack({ ollama: { handler: createDemoBrain({ chunkDelayMs: 1 }) } })
 
 /** Controls without an accessible name (label, aria-label/labelledby, or text). */
 async function unnamedControls(page: Page): Promise<string[]> {
@@ -75,17 +71,6 @@ const TEXT_SELECTORS = [
 ]
 
 describe.skipIf(!chromiumPath)('browser: accessibility', () => {
-  beforeAll(async () => {
-    fake = await startFakeOllama({ handler: createDemoBrain({ chunkDelayMs: 1 }) })
-    server = await startTestServer({ OLLAMA_HOST: fake.url })
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    await fake?.close()
-  })
-
   test('sign-in page: named controls, visible focus', async () => {
     const { page, context } = await openPage(browser, server.url)
     await page.getByLabel('Email').waitFor()

@@ -3,21 +3,17 @@
  * page, a chat after a tool run with versions, search results, notes, datasets, the phone
  * layout, and the public share page (found and not found). Zero violations.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
-import type { Browser, Page } from 'playwright-core'
-import { chromiumPath, launchBrowser, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket } from '../../support/browser'
+import type { Page } from 'playwright-core'
+import { chromiumPath, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
-import { startTestServer, type TestServer } from '../../support/server'
 
 setDefaultTimeout(90_000)
 
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
 
-let server: TestServer
-let fake: FakeOllama
-let browser: Browser
+const { server, browser, ollama: fake } = useBrowserStack({ ollama: {} })
 
 /** Violations as "rule: target" lines (empty when the page passes). */
 async function violations(page: Page): Promise<string[]> {
@@ -30,17 +26,6 @@ async function violations(page: Page): Promise<string[]> {
 }
 
 describe.skipIf(!chromiumPath)('browser: axe-core', () => {
-  beforeAll(async () => {
-    fake = await startFakeOllama()
-    server = await startTestServer({ OLLAMA_HOST: fake.url })
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    await fake?.close()
-  })
-
   test('sign-in page', async () => {
     const { page, context } = await openPage(browser, server.url)
     await page.getByLabel('Email').waitFor()

@@ -3,20 +3,16 @@
  * run events (thinking, hand-off, tool cards, status), Stop, pickers, isolation between users,
  * other tabs, and inert model output.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { chromiumPath, lastAnswerText, launchBrowser, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket } from '../../support/browser'
+import type { Page } from 'playwright-core'
+import { chromiumPath, lastAnswerText, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
-import { startTestServer, type TestServer } from '../../support/server'
 
 setDefaultTimeout(60_000)
 
-let server: TestServer
-let fake: FakeOllama
-let browser: Browser
+const { server, browser, ollama: fake } = useBrowserStack({ ollama: { models: ['llama3.2', 'qwen3'] } })
 
 const lastUser = (messages: any[]) => [...messages].reverse().find((m) => m.role === 'user')?.content ?? ''
 
@@ -34,16 +30,6 @@ async function waitForPartialAnswer(page: Page, minChars = 10) {
 }
 
 describe.skipIf(!chromiumPath)('browser: chat', () => {
-  beforeAll(async () => {
-    fake = await startFakeOllama({ models: ['llama3.2', 'qwen3'] })
-    server = await startTestServer({ OLLAMA_HOST: fake.url })
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    await fake?.close()
-  })
   beforeEach(() => fake.setHandler(undefined))
 
   test('streams the answer token by token into a new thread; Enter sends, Shift+Enter adds a line', async () => {
@@ -53,6 +39,8 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     await waitForSocket(page)
 
     // Record every length the answer goes through, to prove it is rendered as it streams.
+    // The message list may still be rendering on a loaded machine: observe it once it exists.
+    await page.locator('.messages').waitFor({ state: 'attached' })
     await page.evaluate(() => {
       const lengths: number[] = ((window as any).__lengths = [])
       new MutationObserver(() => {

@@ -4,18 +4,14 @@
  * Copy, search and jump, export then import, share then open the link signed out, revoke → 404,
  * pin and archive.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser, Page } from 'playwright-core'
-import { chromiumPath, launchBrowser, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket } from '../../support/browser'
+import { beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import type { Page } from 'playwright-core'
+import { chromiumPath, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
 import { lastUserText } from '../../support/chat-stack'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
-import { startTestServer, type TestServer } from '../../support/server'
 
 setDefaultTimeout(90_000)
 
-let server: TestServer
-let fake: FakeOllama
-let browser: Browser
+const { server, browser, ollama: fake } = useBrowserStack({ ollama: {} })
 
 /** Texts of the turns shown, in order ("user:…" / "assistant:…"). */
 const shown = (page: Page) =>
@@ -37,16 +33,6 @@ async function chatOnce(page: Page, text: string) {
 const threadIdOf = (page: Page) => decodeURIComponent(new URL(page.url()).hash.split('/')[2] ?? '')
 
 describe.skipIf(!chromiumPath)('browser: conversations', () => {
-  beforeAll(async () => {
-    fake = await startFakeOllama()
-    server = await startTestServer({ OLLAMA_HOST: fake.url })
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    await fake?.close()
-  })
   beforeEach(() => fake.setHandler((req) => ({ content: `echo: ${lastUserText(req.messages)}` })))
 
   test('edit and resend makes a second version; the switcher moves between them', async () => {

@@ -1,33 +1,17 @@
 /** The Documents page (upload, live progress, delete) and source chips under a cited answer. */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser } from 'playwright-core'
-import { chromiumPath, launchBrowser, sendMessage, signedInPage, waitForRunEnd, waitForSocket } from '../../support/browser'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { chromiumPath, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
-import { startTestServer, type TestServer } from '../../support/server'
 import { addTextDocument } from '../../support/documents'
 
 setDefaultTimeout(60_000)
 
-let ollama: FakeOllama
-let server: TestServer
-let browser: Browser
+// A slow scripted embedder, so the progress bar is visible while a document is processed.
+const { server, browser } = useBrowserStack({ ollama: { handler: createDemoBrain(), embedDelayMs: 150 } })
 
 const FASTNET = 'The Fastnet lighthouse stands on a rock off the coast of Cork.\n\nIts granite tower was finished in 1904.'
 
 describe.skipIf(!chromiumPath)('browser: documents and citations', () => {
-  beforeAll(async () => {
-    // A slow scripted embedder, so the progress bar is visible while a document is processed.
-    ollama = await startFakeOllama({ handler: createDemoBrain(), embedDelayMs: 150 })
-    server = await startTestServer({ OLLAMA_HOST: ollama.url })
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    await ollama?.close()
-  })
-
   test('upload a Markdown file: a progress bar while processing, then ready; a wrong type is refused; delete', async () => {
     const { page, context, user, errors } = await signedInPage(browser, server, 'librarian', { path: '/#/documents' })
     await page.getByRole('heading', { name: 'Documents', level: 1 }).waitFor()

@@ -3,22 +3,18 @@
  * docs/screenshots/ with UPDATE_SCREENSHOTS=1, else to test-results/screenshots/ (so an ordinary
  * run leaves the work tree clean). The test checks each view reached the state it shows.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { chromiumPath, launchBrowser, openPage, sendMessage, waitForRunEnd, waitForSocket } from '../../support/browser'
+import type { Page } from 'playwright-core'
+import { chromiumPath, openPage, sendMessage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
-import { startTestServer, type TestServer } from '../../support/server'
 
 setDefaultTimeout(120_000)
 
 const dir = join(import.meta.dir, '../../..', process.env.UPDATE_SCREENSHOTS ? 'docs/screenshots' : 'test-results/screenshots')
 
-let server: TestServer
-let fake: FakeOllama
-let browser: Browser
+const { server, browser, ollama: fake } = useBrowserStack({ ollama: {} })
 
 async function shot(page: Page, name: string) {
   await page.mouse.move(0, 0)
@@ -28,16 +24,8 @@ async function shot(page: Page, name: string) {
 }
 
 describe.skipIf(!chromiumPath)('browser: screenshots', () => {
-  beforeAll(async () => {
+  beforeAll(() => {
     mkdirSync(dir, { recursive: true })
-    fake = await startFakeOllama()
-    server = await startTestServer({ OLLAMA_HOST: fake.url })
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    await fake?.close()
   })
 
   test('first run, chat with steps and versions, search, share page — desktop and phone', async () => {
