@@ -61,4 +61,4 @@ export async function createChatServer(settings: ChatServerSettings = {}): Promi
   }
 }
 
-export type { Config } from './config'
+export { ConfigError, type Config } from './config'
