@@ -7,6 +7,7 @@ import { forgeAccessToken, tamperPayload, unsignedToken } from '../../tokens'
 import { FuzzFailure } from '../world'
 import { PROTECTED } from './meta'
 import type { FuzzOp, FuzzUser, StepContext } from './types'
+import { readOwn } from './shapes'
 
 /** A fresh session by password; a refused login (rate limited) leaves the user without a refresh token. */
 export async function login(stack: FuzzStack, user: FuzzUser): Promise<string> {
@@ -47,16 +48,9 @@ async function afterRevocation(ctx: StepContext, user: FuzzUser) {
 }
 
 export const authOps: FuzzOp[] = [
-  {
-    name: 'auth.me',
-    weight: 3,
-    async run(ctx) {
-      const answer = await ctx.http('GET', '/api/me')
-      expectStatus(answer, 200)
-      if (answer.json.user.id !== ctx.actor.id || answer.json.user.email !== ctx.actor.email.toLowerCase()) throw new FuzzFailure(`${answer.where}: not user ${ctx.actor.index}: ${answer.text}`)
-      return 'own'
-    },
-  },
+  readOwn('auth.me', 3, '/api/me', (ctx, answer) => {
+    if (answer.json.user.id !== ctx.actor.id || answer.json.user.email !== ctx.actor.email.toLowerCase()) throw new FuzzFailure(`${answer.where}: not user ${ctx.actor.index}: ${answer.text}`)
+  }),
   {
     name: 'auth.refresh',
     weight: 2,

@@ -2,21 +2,15 @@
 import { expectStatus } from '../client'
 import { FuzzFailure } from '../world'
 import type { FuzzOp } from './types'
+import { readOwn } from './shapes'
 
 /** A protected route of each area, for the "no token" and "bad token" ops. */
 export const PROTECTED = ['/api/me', '/api/threads', '/api/notes', '/api/datasets', '/api/agents', '/api/models']
 
 export const metaOps: FuzzOp[] = [
-  {
-    name: 'agents.list',
-    weight: 1,
-    async run(ctx) {
-      const answer = await ctx.http('GET', '/api/agents')
-      expectStatus(answer, 200)
-      if (!Array.isArray(answer.json.agents) || answer.json.agents.length === 0) throw new FuzzFailure(`${answer.where}: no agents`)
-      return 'own'
-    },
-  },
+  readOwn('agents.list', 1, '/api/agents', (_ctx, answer) => {
+    if (!Array.isArray(answer.json.agents) || answer.json.agents.length === 0) throw new FuzzFailure(`${answer.where}: no agents`)
+  }),
   {
     name: 'models.list',
     weight: 1,

@@ -2,6 +2,7 @@
 import { expectNotFound, expectStatus } from '../client'
 import { FuzzFailure } from '../world'
 import { label, pickRef } from './pick'
+import { onRef } from './shapes'
 import type { FuzzOp, StepContext } from './types'
 
 const ref = (ctx: StepContext) => {
@@ -14,19 +15,18 @@ const ref = (ctx: StepContext) => {
 }
 
 export const runOps: FuzzOp[] = [
-  {
+  onRef({
     name: 'runs.get',
     weight: 3,
-    async run(ctx) {
-      const r = ref(ctx)
-      const answer = await ctx.http('GET', `/api/runs/${r.id}`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 200)
-      const model = ctx.actor.runs.get(r.id)!
-      if (answer.json.run.id !== r.id || answer.json.run.threadId !== model.threadId) throw new FuzzFailure(`${answer.where}: not the run the model expects: ${answer.text}`)
-      return 'own'
+    pick: ref,
+    method: 'GET',
+    path: (id) => `/api/runs/${id}`,
+    status: 200,
+    check(ctx, id, answer) {
+      const model = ctx.actor.runs.get(id)!
+      if (answer.json.run.id !== id || answer.json.run.threadId !== model.threadId) throw new FuzzFailure(`${answer.where}: not the run the model expects: ${answer.text}`)
     },
-  },
+  }),
   {
     name: 'runs.events',
     weight: 3,

@@ -2,6 +2,7 @@
 import { expectNotFound, expectStatus } from '../client'
 import { FuzzFailure } from '../world'
 import { label, pickRef } from './pick'
+import { onRef, readOwn } from './shapes'
 import type { FuzzOp, FuzzUser, StepContext } from './types'
 
 const ref = (ctx: StepContext) => pickRef(ctx, ctx.target.threads.keys(), ctx.target.deletedThreads)
@@ -21,16 +22,7 @@ export function checkThreadList(ctx: StepContext, user: FuzzUser, threads: { id:
 }
 
 export const threadOps: FuzzOp[] = [
-  {
-    name: 'threads.list',
-    weight: 4,
-    async run(ctx) {
-      const answer = await ctx.http('GET', '/api/threads')
-      expectStatus(answer, 200)
-      checkThreadList(ctx, ctx.actor, answer.json.threads, answer.where)
-      return 'own'
-    },
-  },
+  readOwn('threads.list', 4, '/api/threads', (ctx, answer) => checkThreadList(ctx, ctx.actor, answer.json.threads, answer.where)),
   {
     name: 'threads.create',
     weight: 3,
@@ -42,19 +34,18 @@ export const threadOps: FuzzOp[] = [
       return 'own'
     },
   },
-  {
+  onRef({
     name: 'threads.get',
     weight: 4,
-    async run(ctx) {
-      const r = ref(ctx)
-      const answer = await ctx.http('GET', `/api/threads/${r.id}`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 200)
-      const model = ctx.actor.threads.get(r.id)!
-      if (answer.json.thread.id !== r.id || (model.title && answer.json.thread.title !== model.title)) throw new FuzzFailure(`${answer.where}: not the thread the model expects (${model.title}): ${answer.text}`)
-      return 'own'
+    pick: ref,
+    method: 'GET',
+    path: (id) => `/api/threads/${id}`,
+    status: 200,
+    check(ctx, id, answer) {
+      const model = ctx.actor.threads.get(id)!
+      if (answer.json.thread.id !== id || (model.title && answer.json.thread.title !== model.title)) throw new FuzzFailure(`${answer.where}: not the thread the model expects (${model.title}): ${answer.text}`)
     },
-  },
+  }),
   {
     name: 'threads.rename',
     weight: 3,
@@ -68,33 +59,31 @@ export const threadOps: FuzzOp[] = [
       return 'own'
     },
   },
-  {
+  onRef({
     name: 'threads.delete',
     weight: 2,
-    async run(ctx) {
-      const r = ref(ctx)
-      const answer = await ctx.http('DELETE', `/api/threads/${r.id}`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 204)
-      ctx.actor.threads.delete(r.id)
-      ctx.actor.deletedThreads.add(r.id)
+    pick: ref,
+    method: 'DELETE',
+    path: (id) => `/api/threads/${id}`,
+    status: 204,
+    check(ctx, id) {
+      ctx.actor.threads.delete(id)
+      ctx.actor.deletedThreads.add(id)
       // Its runs (and their events) go with it.
-      for (const run of ctx.actor.runs.values()) if (run.threadId === r.id) run.deleted = true
-      return 'own'
+      for (const run of ctx.actor.runs.values()) if (run.threadId === id) run.deleted = true
     },
-  },
-  {
+  }),
+  onRef({
     name: 'threads.messages',
     weight: 4,
-    async run(ctx) {
-      const r = ref(ctx)
-      const answer = await ctx.http('GET', `/api/threads/${r.id}/messages`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 200)
+    pick: ref,
+    method: 'GET',
+    path: (id) => `/api/threads/${id}/messages`,
+    status: 200,
+    check(ctx, _id, answer) {
       for (const m of answer.json.messages) {
         if (m.runId && ctx.world.ownerOf(m.runId)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: message ${m.id} names run ${m.runId} of another user`)
       }
-      return 'own'
     },
-  },
+  }),
 ]
