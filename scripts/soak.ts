@@ -15,7 +15,7 @@
  * `--inject-faults` checks the checker: it wraps the server's registry.deliver to drop one
  * event, write one twice on the raw sockets and send one to another user; the soak must then report them and fail.
  */
-import { LoadClients, startModelProcess, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, makeUsers, memory, printMachine, recordResult, round, startBenchServer, summarize } from './bench/lib'
+import { LoadClients, startModelProcess, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, makeUsers, memory, printMachine, recordResult, round, startBenchServer, summarize, runBenchmark } from './bench/lib'
 
 const RUNS = intArg('runs', 1000)
 const USERS = intArg('users', 50)
@@ -32,8 +32,7 @@ printMachine(`soak: ${RUNS} runs across ${USERS} users, ${CONNS} connections eac
 const modelProcess = await startModelProcess({ mode: 'echo', chunkSize: 3, chunkDelayMs: 1 })
 const bs = await startBenchServer({ ollamaUrl: modelProcess.url, env: { JOURNAL_GRACE_MS: String(GRACE_MS) } })
 const clients = await LoadClients.spawn()
-let exitCode = 1
-try {
+await runBenchmark('soak', async () => {
   const users = await makeUsers(bs, USERS, { httpCount: HTTP_USERS, prefix: 'soak' })
   const opened = await clients.open(bs.wsUrl, users, CONNS)
   console.log(`connections: ${opened.opened} open (${opened.failed} failed) in ${fmtMs(opened.ms)}`)
@@ -108,13 +107,7 @@ try {
       { name: 'rss before → after', value: `${fmtBytes(before.rss)} → ${fmtBytes(after.rss)}`, target: 'reported' },
     ],
   })
-  exitCode = problems === 0 ? 0 : 1
+  const exitCode = problems === 0 ? 0 : 1
   console.log(exitCode === 0 ? '\nsoak passed: no event lost, duplicated or misdelivered' : `\nsoak FAILED: ${problems} problems`)
-} catch (error) {
-  console.error('soak failed to run:', error)
-} finally {
-  await clients.stop()
-  await modelProcess.stop()
-  await bs.close()
-}
-process.exit(exitCode)
+  return exitCode
+}, [() => clients.stop(), () => modelProcess.stop(), () => bs.close()])

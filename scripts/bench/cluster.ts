@@ -28,7 +28,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RunningServer } from '../../src/app'
-import { BENCH_ENV, LoadClients, commandLine, fmtMs, fmtRate, intArg, mintUsers, printMachine, recordResult, round, type BenchUser, type Counters } from './lib'
+import { BENCH_ENV, LoadClients, answerCommands, commandLine, fmtMs, fmtRate, intArg, mintUsers, printMachine, recordResult, round, type BenchUser, type Counters } from './lib'
 
 // ---------------------------------------------------------------------------------------------
 // The driver child: one server, and a way to push events through its journals.
@@ -99,13 +99,7 @@ async function runDriver() {
         throw new Error(`unknown command ${cmd.cmd}`)
     }
   }
-  process.on('message', (message: any) => {
-    handle(message).then(
-      (result) => process.send!({ id: message.id, ok: true, result }),
-      (error) => process.send!({ id: message.id, ok: false, error: String(error?.stack ?? error) }),
-    )
-  })
-  process.on('disconnect', () => process.exit(0))
+  answerCommands(handle)
 }
 
 /** The parent's handle on a driver child. */

@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ChatRequestRecord } from '../../src/testing/fake-ollama'
 import { WsClient } from '../../src/testing/ws-client'
-import { commandLine, fmtMs, intArg, lastUserText, printMachine, printTable, recordResult, registerUsersHttp, round, startBenchServer } from './lib'
+import { commandLine, fmtMs, intArg, lastUserText, printMachine, printTable, recordResult, registerUsersHttp, round, startBenchServer, runBenchmark } from './lib'
 
 const FLOOD = intArg('flood', 20)
 const GEN_MS = intArg('gen-ms', 40)
@@ -85,8 +85,7 @@ interface Trial {
 }
 
 const sockets: WsClient[] = []
-let exitCode = 0
-try {
+await runBenchmark('fairness benchmark', async () => {
   const users = await registerUsersHttp(bs.url, 1 + 2 * TRIALS, 'fair', 2)
   const socketOf = async (token: string) => {
     const ws = await WsClient.connect(bs.wsUrl, token)
@@ -163,12 +162,10 @@ try {
       { name: 'wait ratio: worst flooded / one model call', value: `${round(worstMs / GEN_MS, 2)} calls`, target: '≤ ~1–2' },
     ],
   })
-  if (flooded.some((r) => r.error)) exitCode = 1
-} catch (error) {
-  console.error('fairness benchmark failed:', error)
-  exitCode = 1
-} finally {
-  for (const ws of sockets) ws.close()
-  await bs.close()
-}
-process.exit(exitCode)
+  return flooded.some((r) => r.error) ? 1 : 0
+}, [
+  () => {
+    for (const ws of sockets) ws.close()
+  },
+  () => bs.close(),
+])

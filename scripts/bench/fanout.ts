@@ -25,7 +25,7 @@
  */
 import type { ServerWebSocket } from 'bun'
 import type { JournalEntry } from '../../src/runs/journal'
-import { LoadClients, startModelProcess, commandLine, fmtMs, fmtRate, intArg, makeUsers, printMachine, recordResult, round, startBenchServer, type BenchUser, type Counters } from './lib'
+import { LoadClients, startModelProcess, commandLine, fmtMs, fmtRate, intArg, makeUsers, printMachine, recordResult, round, startBenchServer, type BenchUser, type Counters, runBenchmark } from './lib'
 
 const USERS = intArg('users', 50)
 const CONNS = intArg('conns', 4)
@@ -58,8 +58,7 @@ async function pace(streams: { next: () => boolean }[], maxBuffered: () => numbe
   }
 }
 
-let exitCode = 0
-try {
+await runBenchmark('fan-out benchmark', async () => {
   const users = await makeUsers(bs, USERS, { httpCount: Math.min(USERS, 10), prefix: 'fanout' })
   const opened = await clients.open(bs.wsUrl, users, CONNS)
   if (opened.failed) throw new Error(`could not open connections: ${opened.errors.join('; ')}`)
@@ -249,12 +248,4 @@ try {
       { name: 'B / C', value: `${(ratioB * 100).toFixed(1)} %`, target: '≥ 50 % (delivery path alone)', met: ratioB >= 0.5 },
     ],
   })
-} catch (error) {
-  console.error('fan-out benchmark failed:', error)
-  exitCode = 1
-} finally {
-  await clients.stop()
-  await modelProcess.stop()
-  await bs.close()
-}
-process.exit(exitCode)
+}, [() => clients.stop(), () => modelProcess.stop(), () => bs.close()])

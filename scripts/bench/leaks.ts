@@ -16,7 +16,7 @@
  * a burst of runs is tens of MiB higher than a couple of seconds later. Memory is this process's (the server's; clients and the scripted
  * model run in child processes), after Bun.gc(true).
  */
-import { LoadClients, startModelProcess, objectTypeCounts, typeGrowth, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, makeUsers, memory, printMachine, printTable, recordResult, round, startBenchServer, type MemorySample } from './lib'
+import { LoadClients, startModelProcess, objectTypeCounts, typeGrowth, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, makeUsers, memory, printMachine, printTable, recordResult, round, startBenchServer, type MemorySample, runBenchmark } from './lib'
 
 const RUNS = intArg('runs', 20_000)
 const USERS = intArg('users', 50)
@@ -36,8 +36,7 @@ const samples: { runs: number; elapsedMs: number; mem: MemorySample }[] = []
 let firstTypes: Record<string, number> = {}
 let lastTypes: Record<string, number> = {}
 const totals = { runs: 0, completed: 0, lost: 0, duplicated: 0, misdelivered: 0, outOfOrder: 0, incomplete: 0, refused: 0, connectionsOpened: 0, errors: [] as string[] }
-let exitCode = 1
-try {
+await runBenchmark('leak benchmark', async () => {
   const users = await makeUsers(bs, USERS, { httpCount: Math.min(USERS, 10), prefix: 'leaks' })
   const started = performance.now()
   let nextSample = FIRST
@@ -112,12 +111,5 @@ try {
       { name: 'lost / duplicated / misdelivered events', value: `${totals.lost} / ${totals.duplicated} / ${totals.misdelivered}`, target: '0 / 0 / 0', met: problems === 0 },
     ],
   })
-  exitCode = problems === 0 ? 0 : 1
-} catch (error) {
-  console.error('leak benchmark failed:', error)
-} finally {
-  await clients.stop()
-  await modelProcess.stop()
-  await bs.close()
-}
-process.exit(exitCode)
+  return problems === 0 ? 0 : 1
+}, [() => clients.stop(), () => modelProcess.stop(), () => bs.close()])

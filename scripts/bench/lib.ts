@@ -957,6 +957,16 @@ function runLoadClient() {
     }
   }
 
+  answerCommands(handle)
+}
+
+if (import.meta.main && process.argv.includes('--load-client')) runLoadClient()
+
+/**
+ * The command loop of a benchmark's child process: each IPC message is a command, answered with
+ * `{id, ok, result}` or `{id, ok: false, error}`; the child exits when its parent goes away.
+ */
+export function answerCommands(handle: (cmd: any) => Promise<unknown>) {
   process.on('message', (message: any) => {
     handle(message).then(
       (result) => process.send!({ id: message.id, ok: true, result }),
@@ -966,4 +976,19 @@ function runLoadClient() {
   process.on('disconnect', () => process.exit(0))
 }
 
-if (import.meta.main && process.argv.includes('--load-client')) runLoadClient()
+/**
+ * A benchmark's outer frame: runs `body` (its result is the exit code, 0 when it returns
+ * nothing), reports a crash as "<what> failed" (exit code 1), always runs `stops` in order,
+ * then exits the process.
+ */
+export async function runBenchmark(what: string, body: () => Promise<number | undefined>, stops: (() => unknown)[]): Promise<never> {
+  let exitCode = 1
+  try {
+    exitCode = (await body()) ?? 0
+  } catch (error) {
+    console.error(`${what} failed:`, error)
+  } finally {
+    for (const stop of stops) await stop()
+  }
+  process.exit(exitCode)
+}

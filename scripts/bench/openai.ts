@@ -15,7 +15,7 @@
  *  2. separate runs, interleaved: `chat` frame → first `message_delta` versus request sent →
  *     first content chunk (adds key check, body validation, model lookup and the HTTP request).
  */
-import { arg, commandLine, fmtMs, intArg, printMachine, printTable, recordResult, registerUsersHttp, startBenchServer, startModelProcess, summarize, type Summary } from './lib'
+import { arg, commandLine, fmtMs, intArg, printMachine, printTable, recordResult, registerUsersHttp, startBenchServer, startModelProcess, summarize, type Summary, runBenchmark } from './lib'
 
 const ROUNDS = intArg('rounds', 200)
 const TTFC = intArg('ttfc', 20)
@@ -89,8 +89,7 @@ async function v1FirstToken(key: string, content: string): Promise<{ sent: numbe
   return { sent, first, done }
 }
 
-let exitCode = 0
-try {
+await runBenchmark('openai benchmark', async () => {
   const [user] = await registerUsersHttp(bs.url, 1, 'openai-bench')
   const created = await fetch(`${bs.url}/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) })
   const { secret } = (await created.json()) as { secret: string }
@@ -146,11 +145,4 @@ try {
       { name: '/v1 − WebSocket, separate runs, p50 / p95', value: `${fmtMs(separate.p50)} / ${fmtMs(separate.p95)}`, target: 'reported' },
     ],
   })
-} catch (error) {
-  console.error('openai benchmark failed:', error)
-  exitCode = 1
-} finally {
-  await modelProcess.stop()
-  await bs.close()
-}
-process.exit(exitCode)
+}, [() => modelProcess.stop(), () => bs.close()])

@@ -19,7 +19,7 @@
  * Overhead = server percentile − baseline percentile. Targets: p50 ≤ 5 ms, p95 ≤ 20 ms (steady).
  */
 import { Ollama } from 'ollama'
-import { LoadClients, startModelProcess, arg, commandLine, fmtMs, intArg, makeUsers, printMachine, printTable, recordResult, round, startBenchServer, summarize, type Summary } from './lib'
+import { LoadClients, startModelProcess, arg, commandLine, fmtMs, intArg, makeUsers, printMachine, printTable, recordResult, round, startBenchServer, summarize, type Summary, runBenchmark } from './lib'
 
 const USERS = intArg('users', 100)
 const ROUNDS = intArg('rounds', 5)
@@ -60,8 +60,7 @@ async function baseline(label: string): Promise<number[]> {
 }
 
 const row = (label: string, s: Summary) => [label, s.n, fmtMs(s.p50), fmtMs(s.p95), fmtMs(s.p99), fmtMs(s.max)]
-let exitCode = 0
-try {
+await runBenchmark('overhead benchmark', async () => {
   const users = await makeUsers(bs, USERS, { httpCount: Math.min(USERS, 20), prefix: 'overhead' })
   const opened = await clients.open(bs.wsUrl, users, 1)
   if (opened.failed) throw new Error(`could not open connections: ${opened.errors.join('; ')}`)
@@ -107,15 +106,7 @@ try {
       { name: 'burst overhead p50 / p95 / p99', value: `${fmtMs(overheadBurst.p50)} / ${fmtMs(overheadBurst.p95)} / ${fmtMs(overheadBurst.p99)}`, target: `reported (all ${USERS} at once)` },
     ],
   })
-} catch (error) {
-  console.error('overhead benchmark failed:', error)
-  exitCode = 1
-} finally {
-  await clients.stop()
-  await modelProcess.stop()
-  await bs.close()
-}
-process.exit(exitCode)
+}, [() => clients.stop(), () => modelProcess.stop(), () => bs.close()])
 
 function mapRound(o: Record<string, number>) {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)]))

@@ -19,7 +19,7 @@
  * memory before opening them) / users, both after full collections and after a warm-up that
  * opened and closed 50 sockets and ran 50 chats.
  */
-import { LoadClients, startModelProcess, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, machine, makeUsers, memory, printMachine, recordResult, round, startBenchServer, summarize } from './lib'
+import { LoadClients, startModelProcess, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, machine, makeUsers, memory, printMachine, recordResult, round, startBenchServer, summarize, runBenchmark } from './lib'
 
 const USERS = intArg('users', 1000)
 const HTTP_USERS = intArg('http-users', Math.min(USERS, 20))
@@ -35,8 +35,7 @@ const clients = await LoadClients.spawn()
 const modelProcess = await startModelProcess({ mode: 'echo', chunkSize: 4, chunkDelayMs: 1 })
 const ollamaUrl = modelProcess.url
 const bs = await startBenchServer({ ollamaUrl, env: { OLLAMA_SLOTS: String(SLOTS) } })
-let exitCode = 1
-try {
+await runBenchmark('scale benchmark', async () => {
   const users = await makeUsers(bs, USERS, { httpCount: HTTP_USERS, prefix: 'scale' })
 
   // Warm-up: open, chat and close with a few users, so lazy state is not counted per connection.
@@ -112,12 +111,5 @@ try {
       { name: 'idle heap per connection', value: fmtBytes(perConn.heapUsed), target: '≤ 20 KB', met: perConn.heapUsed <= TARGET_BYTES },
     ],
   })
-  exitCode = problems === 0 ? 0 : 1
-} catch (error) {
-  console.error('scale benchmark failed:', error)
-} finally {
-  await clients.stop()
-  await modelProcess.stop()
-  await bs.close()
-}
-process.exit(exitCode)
+  return problems === 0 ? 0 : 1
+}, [() => clients.stop(), () => modelProcess.stop(), () => bs.close()])
