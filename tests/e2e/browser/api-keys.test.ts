@@ -1,15 +1,12 @@
 /** Settings → API keys in the browser: create (secret shown once, copyable), list, revoke. */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser, Page } from 'playwright-core'
-import { chromiumPath, launchBrowser, lastAnswerText, signedInPage, waitForSocket, withServerAndBrowser } from '../../support/browser'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import type { Page } from 'playwright-core'
+import { chromiumPath, lastAnswerText, signedInPage, waitForSocket, useBrowserStack } from '../../support/browser'
 import { lastUserText } from '../../support/chat-stack'
-import { startTestServer, type TestServer } from '../../support/server'
 
 setDefaultTimeout(60_000)
 
-let server: TestServer
-let browser: Browser
+const { server, browser } = useBrowserStack()
 
 /** Controls without an accessible name (as in a11y.test.ts), so the page works with a screen reader. */
 const unnamedControls = (page: Page) =>
@@ -24,8 +21,6 @@ const keyStatus = async (secret: string) =>
   (await server.api('/mcp', { token: secret, body: { jsonrpc: '2.0', id: 1, method: 'tools/list' }, headers: { accept: 'application/json, text/event-stream' } })).status
 
 describe.skipIf(!chromiumPath)('browser: Settings → API keys', () => {
-  withServerAndBrowser((s, b) => ((server = s), (browser = b)))
-
   test('create a key: the secret is shown once and copies and works; it is listed without the secret; revoke ends it', async () => {
     const { page, context, user, errors } = await signedInPage(browser, server, 'keyholder')
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url })
@@ -100,18 +95,8 @@ describe.skipIf(!chromiumPath)('browser: Settings → API keys', () => {
 })
 
 describe.skipIf(!chromiumPath)('browser: a /v1 call shows in the user’s open UI', () => {
-  let fake: FakeOllama
-  let live: TestServer
-  let chrome: Browser
-  beforeAll(async () => {
-    fake = await startFakeOllama({ handler: (req) => ({ content: `from the API: ${lastUserText(req.messages)}`, chunkSize: 4, chunkDelayMs: 2 }) })
-    live = await startTestServer({ OLLAMA_HOST: fake.url })
-    chrome = await launchBrowser()
-  })
-  afterAll(async () => {
-    await chrome?.close()
-    await live?.close()
-    await fake?.close()
+  const { server: live, browser: chrome } = useBrowserStack({
+    ollama: { handler: (req) => ({ content: `from the API: ${lastUserText(req.messages)}`, chunkSize: 4, chunkDelayMs: 2 }) },
   })
 
   test('the new thread appears in the sidebar while the tab is open, and holds the answer', async () => {

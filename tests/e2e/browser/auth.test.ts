@@ -1,18 +1,13 @@
 /** Sign up, sign in, sign out and the SSO button, through the real UI. */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser } from 'playwright-core'
-import { chromiumPath, withServerAndBrowser, openPage, signUpViaUi } from '../../support/browser'
-import type { TestServer } from '../../support/server'
+import { chromiumPath, useBrowserStack, openPage, signUpViaUi } from '../../support/browser'
 import { registerUser } from '../../support/users'
 
 setDefaultTimeout(60_000) // a real browser on a busy 2-core machine
 
-let server: TestServer
-let browser: Browser
+const { server, browser } = useBrowserStack()
 
 describe.skipIf(!chromiumPath)('browser: accounts', () => {
-  withServerAndBrowser((s, b) => ((server = s), (browser = b)))
-
   test('sign up lands in the app and keeps the session across a reload', async () => {
     const { page, context, errors } = await openPage(browser, server.url)
     const { email } = await signUpViaUi(page, 'newcomer')

@@ -1,17 +1,12 @@
 /** A fresh server's first page offers "Create the admin account", and that account is the admin. */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser } from 'playwright-core'
-import { chromiumPath, openPage, withServerAndBrowser } from '../../support/browser'
-import type { TestServer } from '../../support/server'
+import { chromiumPath, openPage, useBrowserStack } from '../../support/browser'
 
 setDefaultTimeout(60_000)
 
-let server: TestServer
-let browser: Browser
+const { server, browser } = useBrowserStack()
 
 describe.skipIf(!chromiumPath)('browser: first run', () => {
-  withServerAndBrowser((s, b) => ((server = s), (browser = b)))
-
   test('no account yet: the page offers to create the admin account', async () => {
     const { page, context, errors } = await openPage(browser, server.url)
     await page.getByRole('heading', { name: 'Create the admin account' }).waitFor()

@@ -3,19 +3,14 @@
  * operator's hint behind Details), and a run that fails says it once, in plain words.
  */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser } from 'playwright-core'
-import { chromiumPath, sendMessage, signedInPage, waitForRunEnd, waitForSocket, withServerAndBrowser } from '../../support/browser'
-import type { TestServer } from '../../support/server'
+import { chromiumPath, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
 
 setDefaultTimeout(60_000)
 
-let server: TestServer
-let browser: Browser
+// OLLAMA_HOST points at a port nothing listens on.
+const { server, browser } = useBrowserStack()
 
 describe.skipIf(!chromiumPath)('browser: model down', () => {
-  // OLLAMA_HOST points at a port nothing listens on.
-  withServerAndBrowser((s, b) => ((server = s), (browser = b)))
-
   test('a banner before sending; one plain failure per run with the hint behind Details', async () => {
     const { page, context } = await signedInPage(browser, server, 'unlucky')
     const banner = page.locator('.model-banner')

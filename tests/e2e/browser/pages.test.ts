@@ -1,19 +1,14 @@
 /** The notes and datasets pages (no WebSocket needed). */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser } from 'playwright-core'
-import { chromiumPath, withServerAndBrowser, signedInPage } from '../../support/browser'
-import type { TestServer } from '../../support/server'
+import { chromiumPath, useBrowserStack, signedInPage } from '../../support/browser'
 
 setDefaultTimeout(60_000)
 
-let server: TestServer
-let browser: Browser
+const { server, browser } = useBrowserStack()
 
 const SALES_CSV = 'region,product,units,price\nNorth,Widget,12,2.5\nSouth,Gadget,7,10\nEast,Widget,3,2.5\nWest,Gizmo,21,4.75\n'
 
 describe.skipIf(!chromiumPath)('browser: notes and datasets', () => {
-  withServerAndBrowser((s, b) => ((server = s), (browser = b)))
-
   test('notes: add two, see them listed, delete one', async () => {
     const { page, context, user, errors } = await signedInPage(browser, server, 'noter')
     await page.getByRole('link', { name: 'Notes' }).click()

@@ -1,13 +1,10 @@
 /** The thread list: newest first, open, rename, delete (no WebSocket needed). */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser } from 'playwright-core'
-import { chromiumPath, withServerAndBrowser, signedInPage } from '../../support/browser'
-import type { TestServer } from '../../support/server'
+import { chromiumPath, useBrowserStack, signedInPage } from '../../support/browser'
 
 setDefaultTimeout(60_000)
 
-let server: TestServer
-let browser: Browser
+const { server, browser } = useBrowserStack()
 
 async function createThread(token: string, title: string) {
   const res = await server.api('/api/threads', { token, body: { title } })
@@ -18,8 +15,6 @@ async function createThread(token: string, title: string) {
 const titles = (page: import('playwright-core').Page) => page.locator('.thread-item .thread-title').allTextContents()
 
 describe.skipIf(!chromiumPath)('browser: threads', () => {
-  withServerAndBrowser((s, b) => ((server = s), (browser = b)))
-
   test('lists the user’s threads newest first and opens one', async () => {
     const { page, context, user, errors } = await signedInPage(browser, server, 'lister')
     await page.locator('.thread-empty').waitFor()

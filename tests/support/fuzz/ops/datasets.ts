@@ -44,28 +44,12 @@ export const datasetOps: FuzzOp[] = [
     weight: 2,
     run: (ctx) => createDataset(ctx, ctx.rand.bool(0.3)),
   },
-  onRef({
-    name: 'datasets.get',
-    weight: 3,
-    pick: ref,
-    method: 'GET',
-    path: (id) => `/api/datasets/${id}`,
-    status: 200,
-    check(ctx, id, answer) {
-      if (answer.json.dataset.id !== id || !answer.json.rows.every((row: any) => String(row.tag).includes(ctx.actor.marker))) throw new FuzzFailure(`${answer.where}: not the user's own rows: ${answer.text.slice(0, 300)}`)
-    },
+  onRef({ name: 'datasets.get', weight: 3, pick: ref, method: 'GET', path: (id) => `/api/datasets/${id}`, status: 200 }, (ctx, id, answer) => {
+    if (answer.json.dataset.id !== id || !answer.json.rows.every((row: any) => String(row.tag).includes(ctx.actor.marker))) throw new FuzzFailure(`${answer.where}: not the user's own rows: ${answer.text.slice(0, 300)}`)
   }),
-  onRef({
-    name: 'datasets.delete',
-    weight: 1,
-    pick: ref,
-    method: 'DELETE',
-    path: (id) => `/api/datasets/${id}`,
-    status: 204,
-    check(ctx, id) {
-      ctx.actor.datasets.delete(id)
-      ctx.actor.deletedDatasets.add(id)
-      ctx.actor.datasetsVersion++
-    },
+  onRef({ name: 'datasets.delete', weight: 1, pick: ref, method: 'DELETE', path: (id) => `/api/datasets/${id}`, status: 204 }, (ctx, id) => {
+    ctx.actor.datasets.delete(id)
+    ctx.actor.deletedDatasets.add(id)
+    ctx.actor.datasetsVersion++
   }),
 ]

@@ -27,16 +27,8 @@ export const noteOps: FuzzOp[] = [
       return 'own'
     },
   },
-  onRef({
-    name: 'notes.delete',
-    weight: 2,
-    pick: (ctx) => pickRef(ctx, ctx.target.notes.keys(), ctx.target.deletedNotes),
-    method: 'DELETE',
-    path: (id) => `/api/notes/${id}`,
-    status: 204,
-    check(ctx, id) {
-      ctx.actor.notes.delete(id)
-      ctx.actor.deletedNotes.add(id)
-    },
+  onRef({ name: 'notes.delete', weight: 2, pick: (ctx) => pickRef(ctx, ctx.target.notes.keys(), ctx.target.deletedNotes), method: 'DELETE', path: (id) => `/api/notes/${id}`, status: 204 }, (ctx, id) => {
+    ctx.actor.notes.delete(id)
+    ctx.actor.deletedNotes.add(id)
   }),
 ]

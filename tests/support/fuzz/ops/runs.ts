@@ -15,17 +15,9 @@ const ref = (ctx: StepContext) => {
 }
 
 export const runOps: FuzzOp[] = [
-  onRef({
-    name: 'runs.get',
-    weight: 3,
-    pick: ref,
-    method: 'GET',
-    path: (id) => `/api/runs/${id}`,
-    status: 200,
-    check(ctx, id, answer) {
-      const model = ctx.actor.runs.get(id)!
-      if (answer.json.run.id !== id || answer.json.run.threadId !== model.threadId) throw new FuzzFailure(`${answer.where}: not the run the model expects: ${answer.text}`)
-    },
+  onRef({ name: 'runs.get', weight: 3, pick: ref, method: 'GET', path: (id) => `/api/runs/${id}`, status: 200 }, (ctx, id, answer) => {
+    const model = ctx.actor.runs.get(id)!
+    if (answer.json.run.id !== id || answer.json.run.threadId !== model.threadId) throw new FuzzFailure(`${answer.where}: not the run the model expects: ${answer.text}`)
   }),
   {
     name: 'runs.events',

@@ -26,12 +26,13 @@ export interface RefOpSpec {
   path: (id: string) => string
   /** The status for the actor's own live id. */
   status: number
-  /** Checks the answer and updates the actor's model (own ids only). */
-  check: (ctx: StepContext, id: string, answer: Answer) => void
 }
 
-/** One request on a picked id: anything but the actor's own live id must be a 404. */
-export function onRef(spec: RefOpSpec): FuzzOp {
+/**
+ * One request on a picked id: anything but the actor's own live id must be a 404; for the own
+ * one, `check` checks the answer and updates the actor's model.
+ */
+export function onRef(spec: RefOpSpec, check: (ctx: StepContext, id: string, answer: Answer) => void): FuzzOp {
   return {
     name: spec.name,
     weight: spec.weight,
@@ -40,7 +41,7 @@ export function onRef(spec: RefOpSpec): FuzzOp {
       const answer = await ctx.http(spec.method, spec.path(r.id))
       if (!r.mine) return expectNotFound(answer), label(ctx, r)
       expectStatus(answer, spec.status)
-      spec.check(ctx, r.id, answer)
+      check(ctx, r.id, answer)
       return 'own'
     },
   }

@@ -34,17 +34,9 @@ export const threadOps: FuzzOp[] = [
       return 'own'
     },
   },
-  onRef({
-    name: 'threads.get',
-    weight: 4,
-    pick: ref,
-    method: 'GET',
-    path: (id) => `/api/threads/${id}`,
-    status: 200,
-    check(ctx, id, answer) {
-      const model = ctx.actor.threads.get(id)!
-      if (answer.json.thread.id !== id || (model.title && answer.json.thread.title !== model.title)) throw new FuzzFailure(`${answer.where}: not the thread the model expects (${model.title}): ${answer.text}`)
-    },
+  onRef({ name: 'threads.get', weight: 4, pick: ref, method: 'GET', path: (id) => `/api/threads/${id}`, status: 200 }, (ctx, id, answer) => {
+    const model = ctx.actor.threads.get(id)!
+    if (answer.json.thread.id !== id || (model.title && answer.json.thread.title !== model.title)) throw new FuzzFailure(`${answer.where}: not the thread the model expects (${model.title}): ${answer.text}`)
   }),
   {
     name: 'threads.rename',
@@ -59,31 +51,15 @@ export const threadOps: FuzzOp[] = [
       return 'own'
     },
   },
-  onRef({
-    name: 'threads.delete',
-    weight: 2,
-    pick: ref,
-    method: 'DELETE',
-    path: (id) => `/api/threads/${id}`,
-    status: 204,
-    check(ctx, id) {
-      ctx.actor.threads.delete(id)
-      ctx.actor.deletedThreads.add(id)
-      // Its runs (and their events) go with it.
-      for (const run of ctx.actor.runs.values()) if (run.threadId === id) run.deleted = true
-    },
+  onRef({ name: 'threads.delete', weight: 2, pick: ref, method: 'DELETE', path: (id) => `/api/threads/${id}`, status: 204 }, (ctx, id) => {
+    ctx.actor.threads.delete(id)
+    ctx.actor.deletedThreads.add(id)
+    // Its runs (and their events) go with it.
+    for (const run of ctx.actor.runs.values()) if (run.threadId === id) run.deleted = true
   }),
-  onRef({
-    name: 'threads.messages',
-    weight: 4,
-    pick: ref,
-    method: 'GET',
-    path: (id) => `/api/threads/${id}/messages`,
-    status: 200,
-    check(ctx, _id, answer) {
-      for (const m of answer.json.messages) {
-        if (m.runId && ctx.world.ownerOf(m.runId)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: message ${m.id} names run ${m.runId} of another user`)
-      }
-    },
+  onRef({ name: 'threads.messages', weight: 4, pick: ref, method: 'GET', path: (id) => `/api/threads/${id}/messages`, status: 200 }, (ctx, _id, answer) => {
+    for (const m of answer.json.messages) {
+      if (m.runId && ctx.world.ownerOf(m.runId)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: message ${m.id} names run ${m.runId} of another user`)
+    }
   }),
 ]
