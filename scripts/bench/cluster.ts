@@ -28,7 +28,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RunningServer } from '../../src/app'
-import { BENCH_ENV, LoadClients, answerCommands, commandLine, fmtMs, fmtRate, intArg, mintUsers, printMachine, recordResult, round, type BenchUser, type Counters } from './lib'
+import { BENCH_ENV, LoadClients, answerCommands, commandLine, fmtMs, fmtRate, intArgs, mintUsers, printMachine, recordResult, round, type BenchUser, type Counters } from './lib'
 
 // ---------------------------------------------------------------------------------------------
 // The driver child: one server, and a way to push events through its journals.
@@ -167,12 +167,8 @@ class Driver {
 // The benchmark
 
 async function main() {
-  const USERS = intArg('users', 50)
-  const CONNS = intArg('conns', 4)
-  const RUNS = intArg('runs', 4)
-  const EVENTS = intArg('events', 60)
-  const CHARS = intArg('chars', 24)
-  const TRIALS = Math.max(1, intArg('trials', 3))
+  const { users: USERS, conns: CONNS, runs: RUNS, events: EVENTS, chars: CHARS, trials: trialsAsked } = intArgs({ users: 50, conns: 4, runs: 4, events: 60, chars: 24, trials: 3 })
+  const TRIALS = Math.max(1, trialsAsked)
   const { redisAvailable, startRedis } = await import('../../tests/support/redis')
   if (!redisAvailable) {
     console.error('bench:cluster needs redis-server (Debian package "redis-server", or REDIS_SERVER=/path/to/redis-server)')

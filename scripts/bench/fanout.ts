@@ -25,15 +25,10 @@
  */
 import type { ServerWebSocket } from 'bun'
 import type { JournalEntry } from '../../src/runs/journal'
-import { LoadClients, startModelProcess, commandLine, fmtMs, fmtRate, intArg, makeUsers, printMachine, recordResult, round, startBenchServer, type BenchUser, type Counters, runBenchmark } from './lib'
+import { LoadClients, startModelProcess, commandLine, fmtMs, fmtRate, intArgs, makeUsers, printMachine, recordResult, round, startBenchServer, type BenchUser, type Counters, runBenchmark } from './lib'
 
-const USERS = intArg('users', 50)
-const CONNS = intArg('conns', 4)
-const RUNS = intArg('runs', 4)
-const ROUNDS = intArg('rounds', 4)
-const CHARS = intArg('chars', 2000)
-const CHUNK = intArg('chunk', 2)
-const TRIALS = Math.max(1, intArg('trials', 5))
+const { users: USERS, conns: CONNS, runs: RUNS, rounds: ROUNDS, chars: CHARS, chunk: CHUNK, trials: trialsAsked } = intArgs({ users: 50, conns: 4, runs: 4, rounds: 4, chars: 2000, chunk: 2, trials: 5 })
+const TRIALS = Math.max(1, trialsAsked)
 
 printMachine(`fan-out: ${USERS} users × ${CONNS} connections, ${RUNS} runs per user at once × ${ROUNDS} rounds, ${CHARS} chars in ${CHUNK}-char chunks`)
 

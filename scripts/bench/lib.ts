@@ -34,6 +34,11 @@ export function arg(name: string, fallback?: string): string | undefined {
   return args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback
 }
 
+/** Several whole-number flags at once: `intArgs({ users: 50, runs: 4 })` reads --users and --runs. */
+export function intArgs<K extends string>(defaults: Record<K, number>): Record<K, number> {
+  return Object.fromEntries(Object.entries<number>(defaults).map(([name, fallback]) => [name, intArg(name, fallback)])) as Record<K, number>
+}
+
 export function intArg(name: string, fallback: number): number {
   const raw = arg(name)
   if (raw === undefined) return fallback

@@ -19,14 +19,9 @@
  * Overhead = server percentile − baseline percentile. Targets: p50 ≤ 5 ms, p95 ≤ 20 ms (steady).
  */
 import { Ollama } from 'ollama'
-import { LoadClients, startModelProcess, arg, commandLine, fmtMs, intArg, makeUsers, printMachine, printTable, recordResult, round, startBenchServer, summarize, type Summary, runBenchmark } from './lib'
+import { LoadClients, startModelProcess, arg, commandLine, fmtMs, intArgs, makeUsers, printMachine, printTable, recordResult, round, startBenchServer, summarize, type Summary, runBenchmark } from './lib'
 
-const USERS = intArg('users', 100)
-const ROUNDS = intArg('rounds', 5)
-const TTFC = intArg('ttfc', 20)
-const CHARS = intArg('chars', 200)
-const CHUNK = intArg('chunk', 8)
-const DELAY = intArg('delay', 10)
+const { users: USERS, rounds: ROUNDS, ttfc: TTFC, chars: CHARS, chunk: CHUNK, delay: DELAY } = intArgs({ users: 100, rounds: 5, ttfc: 20, chars: 200, chunk: 8, delay: 10 })
 const THINK = (arg('think', '1000-3000').split('-').map(Number) as [number, number]).map((n) => (Number.isFinite(n) ? n : 0)) as [number, number]
 if (THINK.length < 2) THINK[1] = THINK[0]
 

@@ -3,29 +3,25 @@
  * reaches the process running the run; the per-user run cap (MAX_RUNS_PER_USER) and the login
  * rate limit (LOGIN_RATE_LIMIT) count every process together.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { eventually, pollEvents, startCluster, type TestCluster } from '../support/cluster'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { eventually, pollEvents, useCluster } from '../support/cluster'
 import { redisAvailable, warnIfNoRedis } from '../support/redis'
-import type { TestUser } from '../support/users'
 import { seqProblem } from '../support/ws-client'
 
 setDefaultTimeout(60_000)
 warnIfNoRedis('tests/cluster/control.test.ts')
 
 describe.skipIf(!redisAvailable)('cancel, run cap and login limit across processes', () => {
-  let cluster: TestCluster
-  let alice: TestUser
-  let bob: TestUser
-  beforeAll(async () => {
-    // A model that streams forever (slowly): a run ends only when it is cancelled.
-    cluster = await startCluster({
+  // A model that streams forever (slowly): a run ends only when it is cancelled.
+  const { cluster, users: [alice, bob] } = useCluster(
+    {
       nodes: 3,
       env: { MAX_RUNS_PER_USER: '2', LOGIN_RATE_LIMIT: '3', LOGIN_RATE_WINDOW: '300' },
       handler: () => ({ content: 'la '.repeat(5000), chunkSize: 3, chunkDelayMs: 20 }),
-    })
-    ;[alice, bob] = await cluster.register(2, 'control')
-  })
-  afterAll(() => cluster?.close())
+    },
+    2,
+    'control',
+  )
 
   test('a cancel sent to another process ends the run `cancelled`, seen on both', async () => {
     const onA = await cluster.connect(alice, 0)

@@ -4,11 +4,10 @@
  * at once. Every connection of a user sees every one of that user's runs exactly once, in seq
  * order with no gap, and nothing of anyone else's.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { lastUserText } from '../support/chat-stack'
-import { eventually, pollEvents, startCluster, type TestCluster } from '../support/cluster'
+import { eventually, pollEvents, useCluster } from '../support/cluster'
 import { redisAvailable, warnIfNoRedis } from '../support/redis'
-import type { TestUser } from '../support/users'
 import { seqProblem, streamedText, type Frame, type WsClient } from '../support/ws-client'
 
 setDefaultTimeout(60_000)
@@ -19,19 +18,17 @@ const RUNS_PER_USER = 3
 const answerTo = (question: string) => `echo: ${question} `.repeat(4)
 
 describe.skipIf(!redisAvailable)('10 users with connections spread over 3 processes chat at once', () => {
-  let cluster: TestCluster
-  let users: TestUser[]
-  beforeAll(async () => {
-    // Each answer names its question (and so its user), streamed in small chunks with a small
-    // delay: runs overlap on every process and interleave on the bus.
-    cluster = await startCluster({
+  // Each answer names its question (and so its user), streamed in small chunks with a small
+  // delay: runs overlap on every process and interleave on the bus.
+  const { cluster, users } = useCluster(
+    {
       nodes: 3,
       env: { MAX_RUNS_PER_USER: String(RUNS_PER_USER) },
       handler: (req) => ({ content: answerTo(lastUserText(req.messages)), chunkSize: 3, chunkDelayMs: 4 }),
-    })
-    users = await cluster.register(USERS, 'fanout')
-  })
-  afterAll(() => cluster?.close())
+    },
+    USERS,
+    'fanout',
+  )
 
   test('every connection sees each of its user’s runs once, in order, complete — and nothing else', async () => {
     // User i: sockets on processes i%3 and (i+1)%3; every other user also on the third one.

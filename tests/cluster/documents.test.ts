@@ -2,23 +2,15 @@
  * `document_status` frames in cluster mode: a document uploaded through one process reaches its
  * owner's sockets on another process (through Redis), and nobody else's.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { startCluster, type TestCluster } from '../support/cluster'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { useCluster } from '../support/cluster'
 import { redisAvailable, warnIfNoRedis } from '../support/redis'
-import type { TestUser } from '../support/users'
 
 setDefaultTimeout(60_000)
 warnIfNoRedis('tests/cluster/documents.test.ts')
 
 describe.skipIf(!redisAvailable)('document status across processes', () => {
-  let cluster: TestCluster
-  let alice: TestUser
-  let bob: TestUser
-  beforeAll(async () => {
-    cluster = await startCluster({ nodes: 2 })
-    ;[alice, bob] = await cluster.register(2, 'docs')
-  })
-  afterAll(() => cluster?.close())
+  const { cluster, users: [alice, bob] } = useCluster({ nodes: 2 }, 2, 'docs')
 
   test('an upload on process 0 is followed on process 1 up to ready; another user hears nothing', async () => {
     const aliceOnB = await cluster.connect(alice, 1)

@@ -6,7 +6,7 @@
  * the survivors. Nothing a client saw is lost, no seq repeats, and the run slots are given back.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { pollEvents, startCluster, type TestCluster } from '../support/cluster'
+import { pollEvents, startCluster, useCluster, type TestCluster } from '../support/cluster'
 import { redisAvailable, warnIfNoRedis } from '../support/redis'
 import type { TestUser } from '../support/users'
 import { seqProblem, streamedText, type Frame, type WsClient } from '../support/ws-client'
@@ -18,18 +18,16 @@ setDefaultTimeout(90_000)
 warnIfNoRedis('tests/cluster/node-loss.test.ts')
 
 describe.skipIf(!redisAvailable)('kill -9 of a process mid-run', () => {
-  let cluster: TestCluster
-  let users: TestUser[]
-  beforeAll(async () => {
-    // Slow streams: every run on the victim is mid-answer when it dies (the control run's never ends).
-    cluster = await startCluster({
+  // Slow streams: every run on the victim is mid-answer when it dies (the control run's never ends).
+  const { cluster, users } = useCluster(
+    {
       nodes: 3,
       env: { MAX_RUNS_PER_USER: '3' },
       handler: (req) => ({ content: lastUserText(req.messages).startsWith('control') ? 'z'.repeat(20_000) : ANSWER, chunkSize: 2, chunkDelayMs: 10 }),
-    })
-    users = await cluster.register(3, 'survivor')
-  })
-  afterAll(() => cluster?.close())
+    },
+    3,
+    'survivor',
+  )
 
   test('a survivor continues its runs within 15 s, to their complete answers, delivered on the survivors', async () => {
     const victim = 0

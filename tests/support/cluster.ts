@@ -10,6 +10,7 @@
  *
  * Processes can be killed (`node.kill()`, SIGKILL) and Redis restarted (`cluster.redis`).
  */
+import { afterAll, beforeAll } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +19,7 @@ import { startFakeOllama, type ChatHandler, type FakeOllama } from './fake-ollam
 import { startRedis, type TestRedis } from './redis'
 import type { TestUser } from './users'
 import { WsClient } from './ws-client'
+import { later } from './fixtures'
 
 export interface ClusterNode {
   index: number
@@ -39,6 +41,24 @@ export interface ApiOptions {
   token?: string
   body?: unknown
   method?: string
+}
+
+/**
+ * For a describe block: a cluster with `users` registered (`name`0, `name`1, …), closed after.
+ *   const { cluster, users: [alice, bob] } = useCluster({ nodes: 2 }, 2, 'docs')
+ */
+export function useCluster(opts: Parameters<typeof startCluster>[0], userCount: number, name: string): { cluster: TestCluster; users: TestUser[] } {
+  let cluster: TestCluster | undefined
+  const users: TestUser[] = []
+  beforeAll(async () => {
+    cluster = await startCluster(opts)
+    users.push(...(await cluster.register(userCount, name)))
+  })
+  afterAll(() => cluster?.close())
+  return {
+    cluster: later('the cluster', () => cluster),
+    users: Array.from({ length: userCount }, (_, i) => later(`${name} user ${i}`, () => users[i])),
+  }
 }
 
 export interface TestCluster {

@@ -5,7 +5,7 @@
  * The reference is computed here from the scripted embedder's own vectors.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { createUserContext } from '../../../src/context/user-context'
+import { asUser } from '../../support/db'
 import { startFakeOllama, fakeEmbedding, type FakeOllama } from '../../support/fake-ollama'
 import { startTestServer, type TestServer } from '../../support/server'
 
@@ -27,15 +27,6 @@ const VOCABULARY = Array.from({ length: 400 }, (_, i) => SYLLABLES[i % 16] + SYL
 const word = () => VOCABULARY[Math.floor(random() * VOCABULARY.length)]
 const sentence = (n: number) => `${Array.from({ length: n }, word).join(' ')}.`
 const documentText = (paragraphs: number) => Array.from({ length: paragraphs }, () => Array.from({ length: 6 }, () => sentence(12)).join(' ')).join('\n\n')
-
-async function asUser<T>(userId: string, fn: () => Promise<T>): Promise<T> {
-  const context = createUserContext({ userId, role: 'member' })
-  try {
-    return await context.run(fn)
-  } finally {
-    await context.dispose()
-  }
-}
 
 /** A user row written straight through the repository (no password hashing: they only hold data). */
 async function plantUser(name: string): Promise<string> {
