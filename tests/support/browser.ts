@@ -151,6 +151,21 @@ export async function waitForRunEnd(page: Page, timeout = 15_000): Promise<strin
   return (await turn.getAttribute('data-status')) ?? ''
 }
 
+/** Puts a small sales dataset in `user`'s account (through the API) and asks about it once the socket is up; returns the run's end status. */
+export async function askAboutSales(page: Page, server: Pick<TestServer, 'api'>, user: Pick<TestUser, 'accessToken'>): Promise<string> {
+  await server.api('/api/datasets', { token: user.accessToken, body: { name: 'sales', csv: 'region,amount\nNorth,5\nSouth,3\n' } })
+  await waitForSocket(page)
+  await sendMessage(page, 'Which region sells most in my sales data?')
+  return waitForRunEnd(page)
+}
+
+/** Regenerates the newest answer (once it is stored) and waits until it shows as version 2 of 2. */
+export async function regenerateLast(page: Page) {
+  await page.locator('.turn-assistant[data-message-id]').waitFor()
+  await page.getByRole('button', { name: 'Regenerate answer' }).click()
+  await page.locator('.turn-assistant').getByRole('group', { name: 'Version 2 of 2' }).waitFor()
+}
+
 /** The streamed answer text of the newest assistant turn (all answer blocks joined). */
 export async function lastAnswerText(page: Page): Promise<string> {
   return page.evaluate(() => {

@@ -1,4 +1,5 @@
 import { expect } from 'bun:test'
+import type { ApiInit, TestServer } from '../../src/testing/server'
 
 /**
  * Asserts that `res` is the error envelope of PROTOCOL.md §2 — exactly
@@ -26,4 +27,12 @@ export async function expectJson<T = any>(res: Response, status = 200): Promise<
   const text = await res.text()
   expect({ status: res.status, text }).toMatchObject({ status })
   return JSON.parse(text) as T
+}
+
+/** Each request (a path, or a path and its init) is refused with 401 and the error envelope. */
+export async function expectUnauthorized(server: Pick<TestServer, 'api'>, requests: (string | [string, ApiInit])[]) {
+  for (const request of requests) {
+    const [path, init] = typeof request === 'string' ? [request, {}] : request
+    await expectError(await server.api(path, init), 401)
+  }
 }

@@ -4,7 +4,7 @@
  */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Page } from 'playwright-core'
-import { chromiumPath, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
+import { chromiumPath, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack, askAboutSales } from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(60_000)
@@ -89,10 +89,7 @@ describe.skipIf(!chromiumPath)('browser: accessibility', () => {
     test(`chat page after a tool run (${scheme}): named controls, AA contrast, keyboard order`, async () => {
       const { page, context, user } = await signedInPage(browser, server, `a11y-${scheme}`)
       await page.emulateMedia({ colorScheme: scheme })
-      await server.api('/api/datasets', { token: user.accessToken, body: { name: 'sales', csv: 'region,amount\nNorth,5\nSouth,3\n' } })
-      await waitForSocket(page)
-      await sendMessage(page, 'Which region sells most in my sales data?')
-      expect(await waitForRunEnd(page)).toBe('completed')
+      expect(await askAboutSales(page, server, user)).toBe('completed')
       await page.locator('.thread-item').first().waitFor()
 
       expect(await unnamedControls(page)).toEqual([])

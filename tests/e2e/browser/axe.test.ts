@@ -6,7 +6,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import type { Page } from 'playwright-core'
-import { chromiumPath, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
+import { chromiumPath, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack, askAboutSales, regenerateLast } from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(90_000)
@@ -38,13 +38,8 @@ describe.skipIf(!chromiumPath)('browser: axe-core', () => {
       fake.setHandler(createDemoBrain({ chunkDelayMs: 1 }))
       const { page, context, user } = await signedInPage(browser, server, `axe-${scheme}`)
       await page.emulateMedia({ colorScheme: scheme })
-      await server.api('/api/datasets', { token: user.accessToken, body: { name: 'sales', csv: 'region,amount\nNorth,5\nSouth,3\n' } })
-      await waitForSocket(page)
-      await sendMessage(page, 'Which region sells most in my sales data?')
-      expect(await waitForRunEnd(page)).toBe('completed')
-      await page.locator('.turn-assistant[data-message-id]').waitFor()
-      await page.getByRole('button', { name: 'Regenerate answer' }).click()
-      await page.locator('.turn-assistant').getByRole('group', { name: 'Version 2 of 2' }).waitFor()
+      expect(await askAboutSales(page, server, user)).toBe('completed')
+      await regenerateLast(page)
       expect(await violations(page)).toEqual([])
       await page.locator('.steps > summary').first().click()
       await page.getByRole('button', { name: 'Share' }).click()

@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
-import { chromiumPath, lastAnswerText, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
+import { chromiumPath, lastAnswerText, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack, askAboutSales } from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(60_000)
@@ -166,10 +166,7 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
   test('at phone width a tool run fits the screen and the composer stays usable', async () => {
     fake.setHandler(createDemoBrain({ chunkDelayMs: 1 }))
     const { page, context, user } = await signedInPage(browser, server, 'phone', { phone: true })
-    await server.api('/api/datasets', { token: user.accessToken, body: { name: 'sales', csv: 'region,amount\nNorth,5\nSouth,3\n' } })
-    await waitForSocket(page)
-    await sendMessage(page, 'Which region sells most in my sales data?')
-    expect(await waitForRunEnd(page)).toBe('completed')
+    expect(await askAboutSales(page, server, user)).toBe('completed')
     const overflow = await page.evaluate(() => {
       const log = document.querySelector('.messages')!
       const wide = [...log.querySelectorAll<HTMLElement>('*')].filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
-import { chromiumPath, openPage, sendMessage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
+import { chromiumPath, openPage, sendMessage, waitForRunEnd, waitForSocket, useBrowserStack, regenerateLast } from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(120_000)
@@ -49,9 +49,7 @@ describe.skipIf(!chromiumPath)('browser: screenshots', () => {
     await waitForSocket(page)
     await sendMessage(page, 'Which region sells most in my sales data?')
     expect(await waitForRunEnd(page)).toBe('completed')
-    await page.locator('.turn-assistant[data-message-id]').waitFor()
-    await page.getByRole('button', { name: 'Regenerate answer' }).click()
-    await page.locator('.turn-assistant').getByRole('group', { name: 'Version 2 of 2' }).waitFor()
+    await regenerateLast(page)
     await page.waitForFunction(() => !!document.querySelector('.turn-assistant .run-status')?.textContent?.includes('Completed'))
     await page.getByRole('button', { name: 'Pin “Quarterly report draft”' }).click()
     await page.waitForFunction(() => document.querySelector('.thread-item.pinned .thread-title')?.textContent === 'Quarterly report draft')

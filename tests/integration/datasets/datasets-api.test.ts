@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'bun:test'
 import type { TestUser } from '../../support/users'
-import { expectError, expectJson } from '../../support/http'
+import { expectError, expectJson, expectUnauthorized } from '../../support/http'
 import { generatedCsv, OTHER_SALES_CSV, SALES_COLUMNS, SALES_CSV, SALES_FIRST_ROW, SALES_ROW_COUNT } from '../../support/data'
 import { useTestServer } from '../../support/fixtures'
 
@@ -88,10 +88,12 @@ describe('errors', () => {
   })
 
   test('every route needs a token', async () => {
-    await expectError(await server.api('/api/datasets'), 401)
-    await expectError(await server.api('/api/datasets', { body: { name: 'x', csv: SALES_CSV } }), 401)
-    await expectError(await server.api('/api/datasets/x'), 401)
-    await expectError(await server.api('/api/datasets/x', { method: 'DELETE' }), 401)
+    await expectUnauthorized(server, [
+      '/api/datasets',
+      ['/api/datasets', { body: { name: 'x', csv: SALES_CSV } }],
+      '/api/datasets/x',
+      ['/api/datasets/x', { method: 'DELETE' }],
+    ])
   })
 })
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'bun:test'
 import type { TestUser } from '../../support/users'
-import { expectError, expectJson } from '../../support/http'
+import { expectError, expectJson, expectUnauthorized } from '../../support/http'
 import { useTestServer } from '../../support/fixtures'
 
 const { server, users: [alice, bob], as } = useTestServer({ users: ['notes-alice', 'notes-bob'] })
@@ -43,10 +43,12 @@ describe('notes CRUD', () => {
   })
 
   test('every route needs a token', async () => {
-    await expectError(await server.api('/api/notes'), 401)
-    await expectError(await server.api('/api/notes', { body: { title: 'a', body: 'b' } }), 401)
-    await expectError(await server.api('/api/notes/whatever', { method: 'DELETE' }), 401)
-    await expectError(await server.api('/api/notes', { token: 'not-a-token' }), 401)
+    await expectUnauthorized(server, [
+      '/api/notes',
+      ['/api/notes', { body: { title: 'a', body: 'b' } }],
+      ['/api/notes/whatever', { method: 'DELETE' }],
+      ['/api/notes', { token: 'not-a-token' }],
+    ])
   })
 })
 
