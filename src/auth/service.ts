@@ -3,6 +3,7 @@ import { userView } from '../db/repositories/users'
 import type { AccessTokens } from './tokens'
 import type { RefreshTokenStore } from './refresh-tokens'
 import type { RateLimiter } from './rate-limit'
+import { assertStrongPassword } from './password-policy'
 import { AppError, ConflictError, ForbiddenError, RateLimitedError, UnauthorizedError } from '../http/errors'
 
 export interface Session {
@@ -35,6 +36,7 @@ export function authService(deps: {
     session,
 
     async register(input: { email: string; password: string; name?: string }): Promise<Session> {
+      assertStrongPassword(input.password, [input.email, input.name ?? ''])
       const passwordHash = await Bun.password.hash(input.password, { algorithm: 'argon2id' })
       const name = input.name?.trim() || input.email.split('@')[0]
       const created = await users.create({ email: input.email, name, passwordHash }, deps.allowSignup)

@@ -50,7 +50,7 @@ describe('register', () => {
   test('a name defaults to the part of the email before @', async () => {
     // Validation runs before hashing, so only one argon2 hash here.
     const email = `dave-${crypto.randomUUID()}@example.test`
-    const body = await expectJson(await server.api('/api/auth/register', { body: { email, password: 'long enough' } }), 201)
+    const body = await expectJson(await server.api('/api/auth/register', { body: { email, password: 'quiet orbit lantern' } }), 201)
     expect(body.user.name).toBe(email.split('@')[0])
   })
 
@@ -60,25 +60,38 @@ describe('register', () => {
 
   test('400 on a bad email, a short password or a missing field', async () => {
     for (const body of [
-      { email: 'not-an-email', password: 'long enough' },
-      { email: '', password: 'long enough' },
+      { email: 'not-an-email', password: 'quiet orbit lantern' },
+      { email: '', password: 'quiet orbit lantern' },
       { email: 'eve@example.test', password: 'short' },
       { email: 'eve@example.test' },
-      { password: 'long enough' },
-      { email: 42, password: 'long enough' },
+      { password: 'quiet orbit lantern' },
+      { email: 42, password: 'quiet orbit lantern' },
     ]) {
       await expectError(await server.api('/api/auth/register', { body }), 400, 'invalid_input')
     }
   })
 
+  test('400 weak_password for common and guessable passwords, saying why; nothing is created', async () => {
+    for (const password of ['password', '12345678', 'qwertyuiop', 'iloveyou12', 'Password1!']) {
+      const email = `weak-${crypto.randomUUID()}@example.test`
+      const body = await expectError(await server.api('/api/auth/register', { body: { email, password } }), 400, 'weak_password')
+      expect(body.error.message).toMatch(/too weak: .*(common|guess|used)/i)
+      // Nothing was created: the same email registers with a strong password.
+      expect((await server.api('/api/auth/login', { body: { email, password } })).status).toBe(401)
+    }
+    // The email and name count as guessable words.
+    const email = `frederick-${crypto.randomUUID().slice(0, 8)}@example.test`
+    await expectError(await server.api('/api/auth/register', { body: { email, password: email.split('@')[0], name: 'Frederick' } }), 400, 'weak_password')
+  })
+
   test('ALLOW_SIGNUP=false closes register except for the first user (403)', async () => {
     const closed = await startTestServer({ ALLOW_SIGNUP: 'false' })
     try {
-      const first = await expectJson(await closed.api('/api/auth/register', { body: { email: 'root@example.test', password: 'long enough' } }), 201)
+      const first = await expectJson(await closed.api('/api/auth/register', { body: { email: 'root@example.test', password: 'quiet orbit lantern' } }), 201)
       expect(first.user.role).toBe('admin')
-      await expectError(await closed.api('/api/auth/register', { body: { email: 'guest@example.test', password: 'long enough' } }), 403, 'signup_closed')
+      await expectError(await closed.api('/api/auth/register', { body: { email: 'guest@example.test', password: 'quiet orbit lantern' } }), 403, 'signup_closed')
       // The existing account still logs in.
-      await expectJson(await closed.api('/api/auth/login', { body: { email: 'root@example.test', password: 'long enough' } }))
+      await expectJson(await closed.api('/api/auth/login', { body: { email: 'root@example.test', password: 'quiet orbit lantern' } }))
     } finally {
       await closed.close()
     }
