@@ -10,6 +10,7 @@ import { refreshTokenStore } from './auth/refresh-tokens'
 import { memoryRateLimiter } from './auth/rate-limit'
 import { authService } from './auth/service'
 import { authGuard } from './auth/guard'
+import { sessionsService } from './auth/sessions/service'
 import { authRoutes } from './auth'
 import { oidcService } from './auth/oidc/service'
 import { oidcRoutes } from './auth/oidc'
@@ -57,10 +58,18 @@ export async function createServices(config: Config, database?: Database) {
   const loginLimit = (prefix: string, max: number) =>
     cluster ? cluster.rateLimiter(prefix, max, config.loginRateLimit.windowSeconds) : memoryRateLimiter(max, config.loginRateLimit.windowSeconds)
   const access = accessTokens({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience, ttlSeconds: config.accessTokenTtl })
+  const refresh = refreshTokenStore(db, config.refreshTokenTtl)
+  // Sessions end at once: one revocation view per process, kept in step through Redis in cluster mode.
+  const sessions = sessionsService({ users: repos.users, refresh, accessTokenTtlSeconds: config.accessTokenTtl, broadcast: cluster && ((change) => cluster.publishSessionChange(change)) })
+  cluster?.onControl((message) => {
+    if (message.type === 'session') sessions.applyRemote(message.change)
+  })
+  if (cluster) cluster.onResubscribed = () => void sessions.resync().catch((error) => log.error('session view resync failed', { error: String(error) }))
   const auth = authService({
     users: repos.users,
     access,
-    refresh: refreshTokenStore(db, config.refreshTokenTtl),
+    refresh,
+    sessions,
     loginLimiter: loginLimit('login-email', config.loginRateLimit.max),
     ipLimiter: loginLimit('login-ip', config.loginRateLimit.max * 4),
     allowSignup: config.allowSignup,
@@ -77,6 +86,7 @@ export async function createServices(config: Config, database?: Database) {
     tools,
     repos,
     access,
+    sessions,
     auth,
     oidc: config.oidc ? oidcService({ config: config.oidc, users: repos.users, auth, allowSignup: config.allowSignup }) : undefined,
     threads: threadsService(repos.threads, repos.messages),
@@ -158,12 +168,12 @@ function readinessProbes(services: Services, runtime: Runtime): ReadinessProbe[]
 
 /** Composes the feature plugins into one app. */
 export function createApp(services: Services, runtime: Runtime) {
-  const guard = authGuard(services.access)
+  const guard = authGuard(services.access, services.sessions)
   return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: 1024 * 1024, idleTimeout: 120, sendPings: true } })
     .use(errorHandler)
     .use(healthRoutes(services.database, readinessProbes(services, runtime)))
     .use(metricsRoutes(runtime.metrics))
-    .use(wsRoutes({ access: services.access, runs: runtime.runs, registry: runtime.registry, maxBufferedBytes: services.config.wsMaxBufferedBytes, onConnectionsChanged: () => runtime.metrics.connectionsChanged() }))
+    .use(wsRoutes({ access: services.access, sessions: services.sessions, runs: runtime.runs, registry: runtime.registry, maxBufferedBytes: services.config.wsMaxBufferedBytes, onConnectionsChanged: () => runtime.metrics.connectionsChanged() }))
     .use(runRoutes(runtime.runs, services.repos.runs, guard))
     .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
     .use(authRoutes(services.auth, guard))
@@ -193,8 +203,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if (services.cluster) {
     // Other processes may be running their runs: only a dead process's runs are closed.
     await services.cluster.start()
+    // After subscribing, so no revocation falls between the load and the first broadcast.
+    await services.sessions.start()
     stopSweeper = startLivenessSweeper(services.cluster, runtime.runs, services.repos.journal)
   } else {
+    await services.sessions.start()
     const recovered = await runtime.runs.recoverInterrupted()
     if (recovered > 0) log.warn('closed runs interrupted by the last stop', { count: recovered })
   }
@@ -218,6 +231,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         await runtime.bus.close()
         runtime.llm.close()
         runtime.alerts.close()
+        services.sessions.close()
         services.database.close()
       })()
       return stopping

@@ -3,6 +3,7 @@ import { userView } from '../db/repositories/users'
 import type { AccessTokens } from './tokens'
 import type { RefreshTokenStore } from './refresh-tokens'
 import type { RateLimiter } from './rate-limit'
+import type { SessionsService } from './sessions/service'
 import { assertStrongPassword } from './password-policy'
 import { AppError, ConflictError, ForbiddenError, RateLimitedError, UnauthorizedError } from '../http/errors'
 
@@ -21,15 +22,18 @@ export function authService(deps: {
   users: UsersRepository
   access: AccessTokens
   refresh: RefreshTokenStore
+  sessions: SessionsService
   loginLimiter: RateLimiter
   ipLimiter: RateLimiter
   allowSignup: boolean
 }) {
-  const { users, access, refresh } = deps
+  const { users, access, refresh, sessions } = deps
 
+  /** A new sign-in: a refresh family, and an access token tied to it. */
   async function session(user: UserView): Promise<Session> {
-    const [{ token }, refreshToken] = await Promise.all([access.sign(user), refresh.startFamily(user.id)])
-    return { user, accessToken: token, refreshToken, expiresIn: access.ttlSeconds }
+    const family = await refresh.startFamily(user.id)
+    const { token } = await access.sign(user, family.familyId)
+    return { user, accessToken: token, refreshToken: family.token, expiresIn: access.ttlSeconds }
   }
 
   return {
@@ -57,6 +61,7 @@ export function authService(deps: {
       const user = await users.findByEmail(email)
       const ok = await Bun.password.verify(input.password, user?.passwordHash ?? dummyHash)
       if (!user || !user.passwordHash || !ok) throw new UnauthorizedError('invalid_credentials', 'email or password is wrong')
+      if (user.disabled) throw new ForbiddenError('account_disabled', 'this account is disabled; ask an admin')
       await deps.loginLimiter.reset(`email:${email}`)
       return session(userView(user))
     },
@@ -64,23 +69,29 @@ export function authService(deps: {
     async refresh(refreshToken: string): Promise<Omit<Session, 'user'>> {
       const result = await refresh.rotate(refreshToken)
       if (!result.ok) {
-        if (result.reason === 'reused') throw new UnauthorizedError('refresh_token_reused', 'this refresh token was already used; the session has been revoked, sign in again')
+        if (result.reason === 'reused') {
+          // The family is revoked in the database already; its access tokens stop working now.
+          await sessions.endFamily(result.userId, result.familyId, 'reuse')
+          throw new UnauthorizedError('refresh_token_reused', 'this refresh token was already used; the session has been revoked, sign in again')
+        }
         if (result.reason === 'expired') throw new UnauthorizedError('refresh_token_expired', 'the refresh token has expired, sign in again')
         throw new UnauthorizedError('invalid_refresh_token', 'the refresh token is not valid')
       }
       const user = await users.findById(result.userId)
-      if (!user) throw new UnauthorizedError('invalid_refresh_token', 'the account no longer exists')
-      const { token } = await access.sign(user)
+      if (!user) throw new UnauthorizedError('session_revoked', 'the account no longer exists')
+      if (user.disabled) throw new UnauthorizedError('account_disabled', 'this account is disabled; ask an admin')
+      const { token } = await access.sign(user, result.familyId)
       return { accessToken: token, refreshToken: result.token, expiresIn: access.ttlSeconds }
     },
 
     async logout(refreshToken: string): Promise<void> {
-      await refresh.revokeByToken(refreshToken)
+      const ended = await refresh.revokeByToken(refreshToken)
+      if (ended) await sessions.endFamily(ended.userId, ended.familyId, 'logout')
     },
 
     async me(userId: string): Promise<UserView> {
       const user = await users.findById(userId)
-      if (!user) throw new AppError(401, 'invalid_token', 'the account no longer exists')
+      if (!user) throw new AppError(401, 'session_revoked', 'the account no longer exists')
       return userView(user)
     },
   }

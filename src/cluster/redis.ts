@@ -6,6 +6,7 @@ import type { BusHandler, EventBus } from '../runs/bus'
 import type { JournalEntry } from '../runs/journal'
 import type { RunEvent } from '../runs/events'
 import { memoryRunLimiter, type RunLimiter } from '../runs/service'
+import type { SessionChange } from '../auth/sessions/view'
 
 /**
  * Cluster mode (REDIS_URL set): several processes share events, cancels, limits and liveness
@@ -15,7 +16,8 @@ import { memoryRunLimiter, type RunLimiter } from '../runs/service'
  *  - `chat:events` (pub/sub): every run event, `<from>\n<userId>\n<wire>`; each process delivers
  *    it to the owner's connections it holds. Events are stored before they are published, so
  *    what a process misses live (Redis down) is in the database for resume / the HTTP fallback.
- *  - `chat:control` (pub/sub): cancels for runs executing on another process.
+ *  - `chat:control` (pub/sub): cancels for runs executing on another process, and session
+ *    changes (logout, reuse, sign-out, disable, role) for every process's revocation view.
  *  - `runs:user:<id>` (hash run → node): the per-user concurrent run cap, checked by a script.
  *  - `rate:<prefix>:<key>`: the login rate-limit windows.
  *  - `node:<id>` (key with a TTL): heartbeats; `takeover:<id>`: who closes a dead node's runs.
@@ -45,7 +47,7 @@ const OUTBOX_MAX = 20_000
 /** Wait after our reconnect before that: the others reconnect within RECONNECT_MAX_MS too. */
 const REPUBLISH_DELAY_MS = RECONNECT_MAX_MS + 1000
 
-export type ControlMessage = { type: 'cancel'; runId: string; from: string }
+export type ControlMessage = { type: 'cancel'; runId: string; from: string } | { type: 'session'; change: SessionChange; from: string }
 
 /**
  * One Redis connection that comes back by itself. Bun's client reconnects on its own only for a
@@ -187,8 +189,12 @@ export class RedisCluster {
    * process; a gap in the middle of a run is filled by the client's resume, as ever.
    */
   readonly #outbox: string[] = []
+  /** Session changes that could not be published (Redis down), published once it is back. */
+  readonly #sessionOutbox: string[] = []
   /** Run-cap releases that failed while Redis was down, retried once it is back. */
   readonly #pendingReleases = new Map<string, string>()
+  /** Called after subscribing again following an outage: broadcasts may have been missed. */
+  onResubscribed?: () => void
   /** Told when Redis becomes unreachable and when it is back (for alerts / logs). */
   onStateChange?: (state: 'down' | 'up') => void
 
@@ -201,7 +207,9 @@ export class RedisCluster {
     this.subscriber = new ResilientRedis(url, 'subscriber')
     this.subscriber.onReconnect = () => {
       this.commands.retryNow()
-      void this.#subscribe().catch((error) => log.error('could not subscribe again', { error: String(error) }))
+      void this.#subscribe()
+        .then(() => this.onResubscribed?.())
+        .catch((error) => log.error('could not subscribe again', { error: String(error) }))
     }
     this.commands.onReconnect = () => {
       this.subscriber.retryNow()
@@ -293,6 +301,19 @@ export class RedisCluster {
     this.#controlHandlers.add(handler)
   }
 
+  /**
+   * A session change for the other processes' revocation views. The database already holds it;
+   * a process that misses it (Redis down) rebuilds its view when it subscribes again.
+   */
+  publishSessionChange(change: SessionChange) {
+    const message = JSON.stringify({ type: 'session', change, from: this.nodeId })
+    this.commands.send('PUBLISH', [CONTROL, message]).catch(() => {
+      log.warn('redis unreachable: a session change is published once it is back', { op: change.op })
+      this.#sessionOutbox.push(message)
+      if (this.#sessionOutbox.length > OUTBOX_MAX) this.#sessionOutbox.shift()
+    })
+  }
+
   async sendCancel(runId: string) {
     try {
       await this.commands.send('PUBLISH', [CONTROL, JSON.stringify({ type: 'cancel', runId, from: this.nodeId })])
@@ -335,6 +356,7 @@ export class RedisCluster {
 
   #republish() {
     if (!this.commands.connected) return // down again: the next reconnect tries
+    for (const message of this.#sessionOutbox.splice(0)) this.commands.send('PUBLISH', [CONTROL, message]).catch(() => this.#sessionOutbox.push(message))
     const batch = this.#outbox.splice(0)
     if (batch.length) log.info('publishing again the events other processes missed while redis was down', { count: batch.length })
     for (const message of batch) {

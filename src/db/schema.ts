@@ -16,6 +16,10 @@ export const users = sqliteTable('users', {
   role: text('role', { enum: ['admin', 'user'] }).notNull().default('user'),
   passwordHash: text('password_hash'),
   createdAt: integer('created_at').notNull().default(now),
+  /** A disabled account cannot sign in, and its sessions end at once (src/auth/sessions). */
+  disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+  /** Access tokens issued before this time (ms) are void: "sign out everywhere". */
+  sessionsValidAfter: integer('sessions_valid_after'),
 })
 
 export const oidcIdentities = sqliteTable(
@@ -42,7 +46,7 @@ export const refreshTokenFamilies = sqliteTable(
     revokedAt: integer('revoked_at'),
     revokedReason: text('revoked_reason'),
   },
-  (t) => [uniqueIndex('refresh_token_families_id_user').on(t.id, t.userId)],
+  (t) => [uniqueIndex('refresh_token_families_id_user').on(t.id, t.userId), index('refresh_token_families_revoked').on(t.revokedAt)],
 )
 
 export const refreshTokens = sqliteTable(

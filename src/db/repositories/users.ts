@@ -1,4 +1,4 @@
-import { and, count, eq } from 'drizzle-orm'
+import { and, count, eq, sql } from 'drizzle-orm'
 import type { Database } from '../client'
 import { oidcIdentities, users } from '../schema'
 import { newId } from '../scope'
@@ -43,6 +43,25 @@ export function usersRepository({ db, write }: Database) {
           .returning()
         return row
       })
+    },
+
+    /** What the session view needs of a user (src/auth/sessions); undefined when the account is gone. */
+    async sessionState(id: string): Promise<{ role: Role; disabled: boolean; sessionsValidAfter: number | null } | undefined> {
+      const [row] = await db.select({ role: users.role, disabled: users.disabled, sessionsValidAfter: users.sessionsValidAfter }).from(users).where(eq(users.id, id))
+      return row
+    },
+
+    /** Voids every access token issued before `at` (ms); never moves the time back. */
+    async endSessionsBefore(id: string, at: number): Promise<void> {
+      await write((db) => db.update(users).set({ sessionsValidAfter: sql`max(coalesce(${users.sessionsValidAfter}, 0), ${at})` }).where(eq(users.id, id)))
+    },
+
+    async setDisabled(id: string, disabled: boolean): Promise<void> {
+      await write((db) => db.update(users).set({ disabled }).where(eq(users.id, id)))
+    },
+
+    async setRole(id: string, role: Role): Promise<void> {
+      await write((db) => db.update(users).set({ role }).where(eq(users.id, id)))
     },
 
     async findByIdentity(issuer: string, subject: string): Promise<UserRow | undefined> {
