@@ -7,7 +7,8 @@ import { runsRepository, runJournalStore } from './db/repositories/runs'
 import { usersRepository } from './db/repositories/users'
 import { accessTokens } from './auth/tokens'
 import { refreshTokenStore } from './auth/refresh-tokens'
-import { memoryRateLimiter } from './auth/rate-limit'
+import { memoryFailureLimiter, memoryRateLimiter } from './auth/rate-limit'
+import { compileTrustedProxies } from './http/client-address'
 import { authService } from './auth/service'
 import { authGuard } from './auth/guard'
 import { sessionsService } from './auth/sessions/service'
@@ -55,8 +56,10 @@ export async function createServices(config: Config, database?: Database) {
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
-  const loginLimit = (prefix: string, max: number) =>
-    cluster ? cluster.rateLimiter(prefix, max, config.loginRateLimit.windowSeconds) : memoryRateLimiter(max, config.loginRateLimit.windowSeconds)
+  // Abuse limits (PROTOCOL.md §5): failures only, with back-off; shared through Redis in cluster mode.
+  const failures = (prefix: string, free: number) =>
+    cluster ? cluster.failureLimiter(prefix, free, config.loginRateLimit.windowSeconds) : memoryFailureLimiter(free, config.loginRateLimit.windowSeconds)
+  const { max: registerMax, windowSeconds: registerWindow } = config.registerRateLimit
   const access = accessTokens({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience, ttlSeconds: config.accessTokenTtl })
   const refresh = refreshTokenStore(db, config.refreshTokenTtl)
   // Sessions end at once: one revocation view per process, kept in step through Redis in cluster mode.
@@ -70,8 +73,9 @@ export async function createServices(config: Config, database?: Database) {
     access,
     refresh,
     sessions,
-    loginLimiter: loginLimit('login-email', config.loginRateLimit.max),
-    ipLimiter: loginLimit('login-ip', config.loginRateLimit.max * 4),
+    accountFailures: failures('login-account', config.loginRateLimit.max),
+    addressFailures: failures('login-address', config.loginRateLimit.max * 10),
+    registrations: cluster ? cluster.rateLimiter('register', registerMax, registerWindow) : memoryRateLimiter(registerMax, registerWindow),
     allowSignup: config.allowSignup,
   })
   const notes = notesService(repos.notes)
@@ -176,7 +180,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(wsRoutes({ access: services.access, sessions: services.sessions, runs: runtime.runs, registry: runtime.registry, maxBufferedBytes: services.config.wsMaxBufferedBytes, onConnectionsChanged: () => runtime.metrics.connectionsChanged() }))
     .use(runRoutes(runtime.runs, services.repos.runs, guard))
     .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
-    .use(authRoutes(services.auth, guard))
+    .use(authRoutes(services.auth, guard, compileTrustedProxies(services.config.trustedProxies)))
     .use(oidcRoutes(services.oidc))
     .use(threadRoutes(services.threads, guard))
     .use(noteRoutes(services.notes, guard))

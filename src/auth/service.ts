@@ -2,7 +2,7 @@ import type { UsersRepository, UserView } from '../db/repositories/users'
 import { userView } from '../db/repositories/users'
 import type { AccessTokens } from './tokens'
 import type { RefreshTokenStore } from './refresh-tokens'
-import type { RateLimiter } from './rate-limit'
+import type { FailureLimiter, RateLimiter } from './rate-limit'
 import type { SessionsService } from './sessions/service'
 import { assertStrongPassword } from './password-policy'
 import { AppError, ConflictError, ForbiddenError, RateLimitedError, UnauthorizedError } from '../http/errors'
@@ -23,8 +23,12 @@ export function authService(deps: {
   access: AccessTokens
   refresh: RefreshTokenStore
   sessions: SessionsService
-  loginLimiter: RateLimiter
-  ipLimiter: RateLimiter
+  /** Failed logins per (account, client address): a stranger elsewhere can't lock the owner out. */
+  accountFailures: FailureLimiter
+  /** Failed logins per client address across accounts (credential stuffing), a larger allowance. */
+  addressFailures: FailureLimiter
+  /** Registrations per client address (each costs an argon2 hash). */
+  registrations: RateLimiter
   allowSignup: boolean
 }) {
   const { users, access, refresh, sessions } = deps
@@ -39,7 +43,9 @@ export function authService(deps: {
   return {
     session,
 
-    async register(input: { email: string; password: string; name?: string }): Promise<Session> {
+    async register(input: { email: string; password: string; name?: string }, address: string): Promise<Session> {
+      const decision = await deps.registrations.hit(address)
+      if (!decision.allowed) throw new RateLimitedError(decision.retryAfterSeconds, 'too many accounts created from this address, try again later')
       assertStrongPassword(input.password, [input.email, input.name ?? ''])
       const passwordHash = await Bun.password.hash(input.password, { algorithm: 'argon2id' })
       const name = input.name?.trim() || input.email.split('@')[0]
@@ -49,20 +55,22 @@ export function authService(deps: {
       return session(userView(created))
     },
 
-    async login(input: { email: string; password: string }, ip: string): Promise<Session> {
+    async login(input: { email: string; password: string }, address: string): Promise<Session> {
       const email = input.email.toLowerCase()
-      for (const [limiter, key] of [
-        [deps.loginLimiter, `email:${email}`],
-        [deps.ipLimiter, `ip:${ip}`],
-      ] as const) {
-        const decision = await limiter.hit(key)
-        if (!decision.allowed) throw new RateLimitedError(decision.retryAfterSeconds, 'too many login attempts, try again later')
+      const accountKey = `${email}|${address}`
+      const byAccount = await deps.accountFailures.attempt(accountKey)
+      if (!byAccount.allowed) throw new RateLimitedError(byAccount.retryAfterSeconds, 'too many failed sign-ins for this account from here; wait a moment and try again')
+      const byAddress = await deps.addressFailures.attempt(address)
+      if (!byAddress.allowed) {
+        await deps.accountFailures.forgive(accountKey) // refused before trying: not a failure
+        throw new RateLimitedError(byAddress.retryAfterSeconds, 'too many failed sign-ins from this address; wait a moment and try again')
       }
+      // Both attempts already count as failures (see FailureLimiter); a success takes them back.
       const user = await users.findByEmail(email)
       const ok = await Bun.password.verify(input.password, user?.passwordHash ?? dummyHash)
       if (!user || !user.passwordHash || !ok) throw new UnauthorizedError('invalid_credentials', 'email or password is wrong')
+      await Promise.all([deps.accountFailures.reset(accountKey), deps.addressFailures.forgive(address)])
       if (user.disabled) throw new ForbiddenError('account_disabled', 'this account is disabled; ask an admin')
-      await deps.loginLimiter.reset(`email:${email}`)
       return session(userView(user))
     },
 

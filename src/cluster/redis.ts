@@ -1,7 +1,7 @@
 import { RedisClient } from 'bun'
 import { log } from '../log'
 import { AppError } from '../http/errors'
-import { memoryRateLimiter, type RateDecision, type RateLimiter } from '../auth/rate-limit'
+import { BACKOFF_START_MS, memoryFailureLimiter, memoryRateLimiter, type FailureLimiter, type RateDecision, type RateLimiter } from '../auth/rate-limit'
 import type { BusHandler, EventBus } from '../runs/bus'
 import type { JournalEntry } from '../runs/journal'
 import type { RunEvent } from '../runs/events'
@@ -403,6 +403,34 @@ export class RedisCluster {
     }
   }
 
+  /**
+   * Failures with growing back-off (auth/rate-limit.ts FailureLimiter), shared by every process:
+   * a hash {failures, lockedUntil} per key. While Redis is unreachable a per-process one counts.
+   */
+  failureLimiter(prefix: string, free: number, windowSeconds: number): FailureLimiter {
+    const local = memoryFailureLimiter(free, windowSeconds)
+    const keyOf = (key: string) => `fail:${prefix}:${key}`
+    return {
+      attempt: async (key): Promise<RateDecision> => {
+        let left: number
+        try {
+          left = Number(await this.commands.send('EVAL', [ATTEMPT, '1', keyOf(key), String(Date.now()), String(free), String(windowSeconds)]))
+        } catch {
+          return local.attempt(key)
+        }
+        return left > 0 ? { allowed: false, retryAfterSeconds: left / 1000 } : { allowed: true }
+      },
+      forgive: async (key) => {
+        await local.forgive(key)
+        await this.commands.send('EVAL', [FORGIVE, '1', keyOf(key), String(free)]).catch(() => {})
+      },
+      reset: async (key) => {
+        await local.reset(key)
+        await this.commands.send('DEL', [keyOf(key)]).catch(() => {})
+      },
+    }
+  }
+
   async #beat() {
     await this.commands.send('SET', [`node:${this.nodeId}`, String(Date.now()), 'PX', String(NODE_TTL_MS)])
   }
@@ -447,6 +475,28 @@ const ACQUIRE_RUN = `if redis.call('HLEN', KEYS[1]) < tonumber(ARGV[1]) then red
 
 /** INCR with the window set on the first hit; returns {count, ms left}. */
 const HIT_WINDOW = `local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return {n, redis.call('PTTL', KEYS[1])}`
+
+/**
+ * FailureLimiter.attempt: ms left to wait (refused, not counted), or count it as a failure and
+ * return 0; back-off as backoffMs() in auth/rate-limit.ts; forgotten a window after the last.
+ */
+const ATTEMPT = `local now = tonumber(ARGV[1])
+local locked = tonumber(redis.call('HGET', KEYS[1], 'lockedUntil') or '0')
+if locked > now then return math.ceil(locked - now) end
+local n = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+local free = tonumber(ARGV[2]) local cap = tonumber(ARGV[3]) * 1000
+local wait = 0
+if n >= free then wait = math.min(cap, ${BACKOFF_START_MS} * 2 ^ math.min(20, n - free)) end
+redis.call('HSET', KEYS[1], 'lockedUntil', string.format('%d', now + wait))
+redis.call('PEXPIRE', KEYS[1], math.floor(wait + cap))
+return 0`
+
+/** FailureLimiter.forgive: one failure fewer; no wait while under the free count. */
+const FORGIVE = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = redis.call('HINCRBY', KEYS[1], 'failures', -1)
+if n < 0 then redis.call('HSET', KEYS[1], 'failures', 0) n = 0 end
+if n < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'lockedUntil', '0') end
+return n`
 
 /** SET NX, or already ours (a claimer whose first takeover failed half-way may try again). */
 const CLAIM = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end return 0`
