@@ -181,7 +181,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(runRoutes(runtime.runs, services.repos.runs, guard))
     .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
     .use(authRoutes(services.auth, guard, compileTrustedProxies(services.config.trustedProxies)))
-    .use(oidcRoutes(services.oidc))
+    .use(oidcRoutes(services.oidc, guard))
     .use(threadRoutes(services.threads, guard))
     .use(noteRoutes(services.notes, guard))
     .use(datasetRoutes(services.datasets, guard))
