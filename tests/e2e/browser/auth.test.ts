@@ -50,6 +50,20 @@ describe.skipIf(!chromiumPath)('browser: accounts', () => {
     await context.close()
   })
 
+  test('signing up with a weak password shows why it was refused, and a strong one then works', async () => {
+    const { page, context } = await openPage(browser, server.url)
+    await page.getByRole('button', { name: 'Create one' }).click()
+    await page.getByLabel('Email').fill(`weakling-${crypto.randomUUID()}@example.test`)
+    await page.getByLabel('Password').fill('password123')
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.locator('#auth-error', { hasText: /too weak: .*(common|used)/i }).waitFor()
+    await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('auth-password')
+    await page.getByLabel('Password').fill('quiet orbit lantern')
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.getByRole('button', { name: 'Sign out' }).waitFor()
+    await context.close()
+  })
+
   test('signing up with a taken email says so', async () => {
     const user = await registerUser(server, 'taken')
     const { page, context } = await openPage(browser, server.url)
