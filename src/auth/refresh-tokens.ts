@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull } from 'drizzle-orm'
+import { and, eq, gt, isNull, ne } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { refreshTokenFamilies, refreshTokens } from '../db/schema'
 import { newId } from '../db/scope'
@@ -78,6 +78,18 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
       await write((db) =>
         db.update(refreshTokenFamilies).set({ revokedAt: Date.now(), revokedReason: reason }).where(and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt))),
       )
+    },
+
+    /** Revokes every live family of a user but one; answers the ids it revoked. */
+    async revokeOthersOf(userId: string, keepFamilyId: string, reason: string): Promise<string[]> {
+      return write(async (db) => {
+        const rows = await db
+          .update(refreshTokenFamilies)
+          .set({ revokedAt: Date.now(), revokedReason: reason })
+          .where(and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt), ne(refreshTokenFamilies.id, keepFamilyId)))
+          .returning({ id: refreshTokenFamilies.id })
+        return rows.map((r) => r.id)
+      })
     },
 
     /** Families revoked since `sinceMs`: their access tokens may still be unexpired. */

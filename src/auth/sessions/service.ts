@@ -9,7 +9,7 @@ export type { SessionChange, SessionVerdict, EndAllCode } from './view'
 
 export interface SessionsDeps {
   users: Pick<UsersRepository, 'sessionState' | 'endSessionsBefore' | 'setDisabled' | 'setRole'>
-  refresh: Pick<RefreshTokenStore, 'revokeFamily' | 'revokeAllOf' | 'revokedSince'>
+  refresh: Pick<RefreshTokenStore, 'revokeFamily' | 'revokeAllOf' | 'revokeOthersOf' | 'revokedSince'>
   /** Access-token lifetime: a revoked family is remembered this long. */
   accessTokenTtlSeconds: number
   /** Cluster mode: tells the other processes (Redis pub/sub). */
@@ -122,6 +122,15 @@ export function sessionsService(deps: SessionsDeps) {
         await deps.refresh.revokeAllOf(userId, code)
       }
       publish({ op: 'all', userId, at, code })
+    },
+
+    /**
+     * Every sign-in of the user but `keepFamilyId` ends (password change: "your other sessions
+     * end"); the caller's own session goes on.
+     */
+    async endOthers(userId: string, keepFamilyId: string) {
+      const at = Date.now()
+      for (const familyId of await deps.refresh.revokeOthersOf(userId, keepFamilyId, 'password_changed')) publish({ op: 'family', userId, familyId, at })
     },
 
     /** Disabling also ends every session (re-enabling does not bring them back). */

@@ -112,6 +112,24 @@ describe('every session of a user ends (services.sessions)', () => {
     await expectJson(await refresh(again.refreshToken))
   })
 
+  test('endOthers (password change): every other sign-in ends at once, the caller\'s own goes on', async () => {
+    const user = await registerUser(server, 'others')
+    const [second, third] = [await login(user), await login(user)]
+    const otherWs = await WsClient.connect(server.wsUrl, second.accessToken)
+    const ownWs = await WsClient.connect(server.wsUrl, user.accessToken)
+    const own = await server.services.access.verify(user.accessToken)
+    await server.services.sessions.endOthers(user.id, own.familyId!)
+    await expectEnded(second.accessToken, 'session_revoked')
+    await expectEnded(third.accessToken, 'session_revoked')
+    await expectClosed(otherWs, 'session_revoked')
+    await expectError(await refresh(third.refreshToken), 401)
+    await expectLive(user.accessToken, user.id)
+    ownWs.send({ type: 'ping' })
+    await ownWs.waitFor((f) => f.type === 'pong')
+    await expectJson(await refresh(user.refreshToken))
+    ownWs.close()
+  })
+
   test('setDisabled: 401 account_disabled everywhere, sockets close 4401, no sign-in or refresh; enabling does not revive old sessions', async () => {
     const user = await registerUser(server, 'disabled')
     const ws = await WsClient.connect(server.wsUrl, user.accessToken)
