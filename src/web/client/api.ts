@@ -78,6 +78,10 @@ export class Api {
   logout(refreshToken: string) {
     return this.request<void>('/api/auth/logout', { body: { refreshToken }, auth: false })
   }
+  /** Starts linking an SSO identity to the signed-in account: the provider URL to go to. */
+  async oidcLinkUrl(): Promise<string> {
+    return (await this.request<{ url: string }>('/api/auth/oidc/link', { method: 'POST' })).url
+  }
   async oidcEnabled(): Promise<boolean> {
     try {
       const res = await this.fetchImpl('/api/auth/oidc/config')
