@@ -35,7 +35,7 @@ describe.skipIf(!redisAvailable)('sessions end on every process', () => {
         if (res.status !== 401) return false
         return ((await res.json()) as any).error.code === code
       },
-      10_000,
+      30_000, // a hang guard: after a Redis outage the processes reconnect with backoff first
       `a 401 ${code} on process ${node}`,
     )
 
@@ -99,5 +99,18 @@ describe.skipIf(!redisAvailable)('sessions end on every process', () => {
     expect(claims.role).toBe('user')
     expect(await admin.services.sessions.check(claims)).toEqual({ ok: true, role: 'admin' })
     await eventually(async () => (await cluster.json(1, '/api/me', { token: user.accessToken })).user?.role === 'admin', 10_000, 'the new role on process 1')
+  })
+
+  // Last: it stops Redis.
+  test('a logout while Redis is down still reaches the other process once Redis is back', async () => {
+    const [user] = await cluster.register(1, 'outage')
+    const onB = await cluster.connect(user, 1)
+    await liveOn(1, user)
+    await cluster.redis.stop()
+    // The database takes the logout; the broadcast waits for Redis.
+    expect((await cluster.api(0, '/api/auth/logout', { body: { refreshToken: user.refreshToken } })).status).toBe(204)
+    await cluster.redis.restart()
+    await refusedOn(1, user.accessToken, 'session_revoked')
+    expect((await onB.closed).code).toBe(4401)
   })
 })
