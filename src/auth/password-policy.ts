@@ -13,10 +13,11 @@ export const MIN_PASSWORD_LENGTH = 8
 export const MAX_PASSWORD_LENGTH = 256
 export const MIN_SCORE = 3
 /**
- * zxcvbn's matching grows with length; only this many leading characters are rated (a password
- * whose first 100 characters are strong is strong), so a 256-character one costs no more.
+ * zxcvbn's matching grows with length (~50–150 ms for long random strings here); only this many
+ * leading characters are rated (a password whose first 64 are strong is strong), so a
+ * 256-character one costs no more. Registration is rate-limited per address before rating.
  */
-const RATED_CHARS = 100
+const RATED_CHARS = 64
 
 let factory: ZxcvbnFactory | undefined
 // Built on first use: the dictionaries take ~50 ms to load, a cost only sign-ups pay.
