@@ -11,8 +11,9 @@ export function bearerToken(header: string | undefined | null): string | undefin
 }
 
 /**
- * The `auth` macro: verifies the bearer token, checks its session is still live, and makes the rest of the request run inside the
- * user's context, so services and repositories find the user with `currentUser()`.
+ * The `auth` macro: verifies the bearer token, checks that its session is still live, and makes
+ * the rest of the request run inside the user's context, so services and repositories find the
+ * user with `currentUser()`.
  */
 export function authGuard(access: AccessTokens, sessions: Pick<SessionsService, 'require'>) {
   const contexts = new WeakMap<Request, UserContext>()
