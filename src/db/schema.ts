@@ -20,7 +20,9 @@ export const users = sqliteTable('users', {
   disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
   /** Access tokens issued before this time (ms) are void: "sign out everywhere". */
   sessionsValidAfter: integer('sessions_valid_after'),
-})
+  /** When disabled, sessions_valid_after or role last changed (ms): processes poll for it. */
+  sessionsChangedAt: integer('sessions_changed_at'),
+}, (t) => [index('users_sessions_changed').on(t.sessionsChangedAt)])
 
 export const oidcIdentities = sqliteTable(
   'oidc_identities',

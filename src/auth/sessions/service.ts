@@ -8,13 +8,21 @@ import { RevocationView, type EndAllCode, type SessionChange, type SessionVerdic
 export type { SessionChange, SessionVerdict, EndAllCode } from './view'
 
 export interface SessionsDeps {
-  users: Pick<UsersRepository, 'sessionState' | 'endSessionsBefore' | 'setDisabled' | 'setRole'>
+  users: Pick<UsersRepository, 'sessionState' | 'endSessionsBefore' | 'setDisabled' | 'setRole' | 'sessionChangesSince'>
   refresh: Pick<RefreshTokenStore, 'revokeFamily' | 'revokeAllOf' | 'revokeOthersOf' | 'revokedSince'>
   /** Access-token lifetime: a revoked family is remembered this long. */
   accessTokenTtlSeconds: number
   /** Cluster mode: tells the other processes (Redis pub/sub). */
   broadcast?: (change: SessionChange) => void
+  /**
+   * How often the database is read for changes made elsewhere — by `bun run admin` from another
+   * process, or missed broadcasts — in ms (0: never). Two indexed range reads, not per request.
+   */
+  pollMs?: number
 }
+
+/** Changes are read again this far back on each poll: writers' clocks and slow commits. */
+const POLL_OVERLAP_MS = 3000
 
 /**
  * Sessions end at once (PROTOCOL.md §5). Every change is written to the database first, then
@@ -31,6 +39,43 @@ export function sessionsService(deps: SessionsDeps) {
   let generation = 0
   const sweeper = setInterval(() => view.sweep(), 60_000)
   sweeper.unref?.()
+  let poller: ReturnType<typeof setInterval> | undefined
+  let polling = false
+  let familiesSeen = 0
+  let usersSeen = 0
+
+  /** Applies what the database says changed since the last poll; tells the listeners. */
+  async function poll() {
+    if (polling) return
+    polling = true
+    try {
+      const changed = new Set<string>()
+      for (const family of await deps.refresh.revokedSince(familiesSeen - POLL_OVERLAP_MS)) {
+        familiesSeen = Math.max(familiesSeen, family.revokedAt)
+        if (view.isFamilyRevoked(family.id)) continue
+        view.revokeFamily(family.id, family.revokedAt)
+        changed.add(family.userId)
+      }
+      for (const row of await deps.users.sessionChangesSince(usersSeen - POLL_OVERLAP_MS)) {
+        usersSeen = Math.max(usersSeen, row.sessionsChangedAt)
+        const state = view.user(row.id)
+        if (!state || state.deleted) continue // not loaded here: read fresh when first needed
+        const validAfter = Math.max(state.validAfter, row.sessionsValidAfter ?? 0)
+        if (state.role === row.role && state.disabled === row.disabled && state.validAfter === validAfter) continue
+        view.setUser(row.id, {
+          role: row.role,
+          disabled: row.disabled,
+          validAfter,
+          endCode: row.disabled ? 'account_disabled' : validAfter === state.validAfter ? state.endCode : 'session_revoked',
+          deleted: false,
+        })
+        changed.add(row.id)
+      }
+      for (const userId of changed) notify(userId)
+    } finally {
+      polling = false
+    }
+  }
 
   async function load(userId: string): Promise<UserState | undefined> {
     const cached = view.user(userId)
@@ -81,11 +126,22 @@ export function sessionsService(deps: SessionsDeps) {
   }
 
   return {
-    /** Loads the families revoked within one token life (start, and after a Redis outage). */
+    /** Loads the families revoked within one token life (start, and after a Redis outage); starts polling. */
     async start() {
-      const since = Date.now() - deps.accessTokenTtlSeconds * 1000 - 1000
+      const now = Date.now()
+      const since = now - deps.accessTokenTtlSeconds * 1000 - 1000
       for (const family of await deps.refresh.revokedSince(since)) view.revokeFamily(family.id, family.revokedAt)
+      familiesSeen = Math.max(familiesSeen, now)
+      usersSeen = Math.max(usersSeen, now)
+      const every = deps.pollMs ?? 500
+      if (every > 0 && !poller) {
+        poller = setInterval(() => void poll().catch((error) => log.debug('session poll failed', { error: String(error) })), every)
+        poller.unref?.()
+      }
     },
+
+    /** Reads the database for changes now (the poller does this every `pollMs`). */
+    poll,
 
     /** Forgets what might be stale (missed broadcasts while Redis was down) and reloads. */
     async resync() {
@@ -167,6 +223,7 @@ export function sessionsService(deps: SessionsDeps) {
 
     close() {
       clearInterval(sweeper)
+      clearInterval(poller)
       listeners.clear()
     },
   }

@@ -1,4 +1,4 @@
-import { and, count, eq, sql } from 'drizzle-orm'
+import { and, count, eq, gt, sql } from 'drizzle-orm'
 import type { Database } from '../client'
 import { oidcIdentities, users } from '../schema'
 import { newId } from '../scope'
@@ -53,15 +53,24 @@ export function usersRepository({ db, write }: Database) {
 
     /** Voids every access token issued before `at` (ms); never moves the time back. */
     async endSessionsBefore(id: string, at: number): Promise<void> {
-      await write((db) => db.update(users).set({ sessionsValidAfter: sql`max(coalesce(${users.sessionsValidAfter}, 0), ${at})` }).where(eq(users.id, id)))
+      await write((db) => db.update(users).set({ sessionsValidAfter: sql`max(coalesce(${users.sessionsValidAfter}, 0), ${at})`, sessionsChangedAt: Date.now() }).where(eq(users.id, id)))
     },
 
     async setDisabled(id: string, disabled: boolean): Promise<void> {
-      await write((db) => db.update(users).set({ disabled }).where(eq(users.id, id)))
+      await write((db) => db.update(users).set({ disabled, sessionsChangedAt: Date.now() }).where(eq(users.id, id)))
     },
 
     async setRole(id: string, role: Role): Promise<void> {
-      await write((db) => db.update(users).set({ role }).where(eq(users.id, id)))
+      await write((db) => db.update(users).set({ role, sessionsChangedAt: Date.now() }).where(eq(users.id, id)))
+    },
+
+    /** Users whose session state changed after `sinceMs` (the session view polls this). */
+    async sessionChangesSince(sinceMs: number): Promise<{ id: string; role: Role; disabled: boolean; sessionsValidAfter: number | null; sessionsChangedAt: number }[]> {
+      const rows = await db
+        .select({ id: users.id, role: users.role, disabled: users.disabled, sessionsValidAfter: users.sessionsValidAfter, sessionsChangedAt: users.sessionsChangedAt })
+        .from(users)
+        .where(gt(users.sessionsChangedAt, sinceMs))
+      return rows.map((r) => ({ ...r, sessionsChangedAt: r.sessionsChangedAt! }))
     },
 
     async findByIdentity(issuer: string, subject: string): Promise<UserRow | undefined> {

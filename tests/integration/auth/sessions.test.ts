@@ -10,6 +10,10 @@ import { registerUser, type TestUser } from '../../support/users'
 import { forgeAccessToken } from '../../support/tokens'
 import { expectError, expectJson } from '../../support/http'
 import { WsClient } from '../../support/ws-client'
+import { openDatabase } from '../../../src/db/client'
+import { usersRepository } from '../../../src/db/repositories/users'
+import { refreshTokenStore } from '../../../src/auth/refresh-tokens'
+import { sessionsService } from '../../../src/auth/sessions/service'
 
 setDefaultTimeout(30_000) // argon2 and real servers on a loaded 2-core machine
 
@@ -177,6 +181,31 @@ describe('every session of a user ends (services.sessions)', () => {
     const ws = await WsClient.open(server.wsUrl)
     ws.send({ type: 'auth', token })
     expect((await ws.closed).code).toBe(4401)
+  })
+})
+
+describe('changes made by another process on the same database (bun run admin)', () => {
+  test('disable and sign-out written by another process end the sessions here within a moment', async () => {
+    const [disabled, signedOut, bystander] = [await registerUser(server, 'cli-di'), await registerUser(server, 'cli-so'), await registerUser(server, 'cli-ok')]
+    const sockets = [await WsClient.connect(server.wsUrl, disabled.accessToken), await WsClient.connect(server.wsUrl, signedOut.accessToken)]
+    for (const user of [disabled, signedOut, bystander]) await expectLive(user.accessToken, user.id)
+
+    // What `bun run admin disable/sign-out` does: its own connection, its own sessions service, no Redis.
+    const other = await openDatabase(server.config.databaseUrl)
+    const cli = sessionsService({ users: usersRepository(other), refresh: refreshTokenStore(other, 60), accessTokenTtlSeconds: 60, pollMs: 0 })
+    try {
+      await cli.setDisabled(disabled.id, true)
+      await cli.endAll(signedOut.id, 'session_revoked')
+    } finally {
+      cli.close()
+      other.close()
+    }
+    // The server reads the change on its next poll (every 500 ms): wait for the condition.
+    await expectClosed(sockets[0], 'account_disabled')
+    await expectClosed(sockets[1], 'session_revoked')
+    await expectEnded(disabled.accessToken, 'account_disabled')
+    await expectEnded(signedOut.accessToken, 'session_revoked')
+    await expectLive(bystander.accessToken, bystander.id)
   })
 })
 

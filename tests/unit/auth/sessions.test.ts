@@ -2,11 +2,11 @@
 import { describe, expect, test } from 'bun:test'
 import { sessionsService, type SessionChange } from '../../../src/auth/sessions/service'
 
-type Row = { role: 'admin' | 'user'; disabled: boolean; sessionsValidAfter: number | null }
+type Row = { role: 'admin' | 'user'; disabled: boolean; sessionsValidAfter: number | null; sessionsChangedAt?: number }
 
 function fakeDb() {
   const rows = new Map<string, Row>()
-  const revoked = new Map<string, number>()
+  const revoked = new Map<string, { userId: string; at: number }>()
   let gate: Promise<void> | undefined
   let reads = 0
   return {
@@ -43,17 +43,22 @@ function fakeDb() {
         const row = rows.get(id)
         if (row) row.role = role
       },
+      async sessionChangesSince(since: number) {
+        return [...rows]
+          .filter(([, r]) => (r.sessionsChangedAt ?? 0) > since)
+          .map(([id, r]) => ({ id, role: r.role, disabled: r.disabled, sessionsValidAfter: r.sessionsValidAfter, sessionsChangedAt: r.sessionsChangedAt! }))
+      },
     },
     refresh: {
       async revokeFamily(id: string) {
-        revoked.set(id, Date.now())
+        revoked.set(id, { userId: '?', at: Date.now() })
       },
       async revokeAllOf() {},
       async revokeOthersOf() {
         return [] as string[]
       },
       async revokedSince(since: number) {
-        return [...revoked].filter(([, at]) => at > since).map(([id, revokedAt]) => ({ id, revokedAt }))
+        return [...revoked].filter(([, r]) => r.at > since).map(([id, r]) => ({ id, userId: r.userId, revokedAt: r.at }))
       },
     },
   }
@@ -118,12 +123,36 @@ describe('sessions service', () => {
   test('start loads the families revoked within one token life', async () => {
     const db = fakeDb()
     db.rows.set('u1', { role: 'user', disabled: false, sessionsValidAfter: null })
-    db.revoked.set('recent', Date.now() - 1000)
-    db.revoked.set('old', Date.now() - 3_600_000)
-    const sessions = sessionsService({ users: db.users, refresh: db.refresh, accessTokenTtlSeconds: 60 })
+    db.revoked.set('recent', { userId: 'u1', at: Date.now() - 1000 })
+    db.revoked.set('old', { userId: 'u1', at: Date.now() - 3_600_000 })
+    const sessions = sessionsService({ users: db.users, refresh: db.refresh, accessTokenTtlSeconds: 60, pollMs: 0 })
     await sessions.start()
     expect(await sessions.check(token('u1', 'recent'))).toEqual({ ok: false, code: 'session_revoked' })
     expect(await sessions.check(token('u1', 'old'))).toEqual({ ok: true, role: 'user' }) // its tokens expired long ago
+    sessions.close()
+  })
+
+  test('polling picks up what another process wrote to the database (bun run admin, missed broadcasts)', async () => {
+    const db = fakeDb()
+    db.rows.set('u1', { role: 'user', disabled: false, sessionsValidAfter: null })
+    db.rows.set('u2', { role: 'user', disabled: false, sessionsValidAfter: null })
+    const told: (string | undefined)[] = []
+    const sessions = sessionsService({ users: db.users, refresh: db.refresh, accessTokenTtlSeconds: 60, pollMs: 0 })
+    sessions.onChange((userId) => told.push(userId))
+    await sessions.start()
+    expect(await sessions.check(token('u1'))).toEqual({ ok: true, role: 'user' })
+    expect(await sessions.check(token('u2', 'f9'))).toEqual({ ok: true, role: 'user' })
+
+    // Another process disables u1 and revokes a family of u2, straight in the database.
+    Object.assign(db.rows.get('u1')!, { disabled: true, sessionsValidAfter: Date.now(), sessionsChangedAt: Date.now() })
+    db.revoked.set('f9', { userId: 'u2', at: Date.now() })
+    await sessions.poll()
+    expect(await sessions.check(token('u1'))).toEqual({ ok: false, code: 'account_disabled' })
+    expect(await sessions.check(token('u2', 'f9'))).toEqual({ ok: false, code: 'session_revoked' })
+    expect(told.sort()).toEqual(['u1', 'u2'])
+    // Nothing new: nobody is told again.
+    await sessions.poll()
+    expect(told.length).toBe(2)
     sessions.close()
   })
 })
