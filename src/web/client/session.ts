@@ -4,6 +4,8 @@ import { indexedDbStore, type SharedStore } from './shared-store'
 
 /** The localStorage key shared with the OIDC callback page. */
 export const SESSION_KEY = 'chat-session'
+/** Why the last session ended ('logout' | 'expired'), so every tab can say so, not just the one that saw it. */
+const ENDED_KEY = 'chat-session-ended'
 const LOCK_NAME = 'chat-session-refresh'
 /** The key of the newest session in the shared store (IndexedDB). */
 const SHARED_KEY = 'session'
@@ -165,6 +167,7 @@ export class SessionManager {
     const had = this.#session !== undefined
     this.#session = undefined
     this.#deps.clearTimeout(this.#timer)
+    this.#deps.storage.setItem(ENDED_KEY, reason)
     this.#deps.storage.removeItem(SESSION_KEY)
     void this.#deps.shared?.delete(SHARED_KEY).catch(() => {})
     if (had) this.#emit({ kind: 'signed-out', reason })
@@ -177,7 +180,7 @@ export class SessionManager {
       if (this.#session) {
         this.#session = undefined
         this.#deps.clearTimeout(this.#timer)
-        this.#emit({ kind: 'signed-out', reason: 'logout' })
+        this.#emit({ kind: 'signed-out', reason: this.#deps.storage.getItem(ENDED_KEY) === 'expired' ? 'expired' : 'logout' })
       }
       return
     }

@@ -1,7 +1,7 @@
 /** Sign up, sign in, sign out and the SSO button, through the real UI. */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Browser } from 'playwright-core'
-import { chromiumPath, withServerAndBrowser, openPage, signUpViaUi } from '../../support/browser'
+import { chromiumPath, withServerAndBrowser, openPage, signUpViaUi, signedInPage, waitForSocket } from '../../support/browser'
 import type { TestServer } from '../../support/server'
 import { registerUser } from '../../support/users'
 
@@ -61,6 +61,21 @@ describe.skipIf(!chromiumPath)('browser: accounts', () => {
     await page.getByLabel('Password').fill('quiet orbit lantern')
     await page.getByRole('button', { name: 'Create account' }).click()
     await page.getByRole('button', { name: 'Sign out' }).waitFor()
+    await context.close()
+  })
+
+  test('signed out everywhere by an admin: every open tab goes to the sign-in form at once, saying why', async () => {
+    const { page, context, user } = await signedInPage(browser, server, 'evicted')
+    const second = await context.newPage()
+    await second.goto('/')
+    await waitForSocket(page)
+    await waitForSocket(second)
+    await server.services.sessions.endAll(user.id, 'session_revoked')
+    for (const tab of [page, second]) {
+      await tab.getByRole('heading', { name: 'Sign in' }).waitFor()
+      await tab.getByText('Your session has ended').waitFor()
+    }
+    expect(await page.evaluate(() => localStorage.getItem('chat-session'))).toBeNull()
     await context.close()
   })
 
