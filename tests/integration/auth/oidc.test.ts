@@ -360,6 +360,19 @@ describe('OIDC linking rules', () => {
   })
 })
 
+describe('OIDC and disabled accounts', () => {
+  test('a disabled account cannot sign in through SSO (403 account_disabled); enabled again, it can', async () => {
+    idp.accounts.set('to-disable', { sub: 'to-disable', email: `to-disable-${crypto.randomUUID().slice(0, 8)}@idp.example.test`, email_verified: true, name: 'To Disable' })
+    const first = (await (await oidcSignIn(server.url, { login: 'to-disable' })).response.json()) as any
+    await server.services.sessions.setDisabled(first.user.id, true)
+    await expectJsonError((await oidcSignIn(server.url, { login: 'to-disable' })).response, 403, 'account_disabled')
+    await server.services.sessions.setDisabled(first.user.id, false)
+    const again = await oidcSignIn(server.url, { login: 'to-disable' })
+    expect(again.response.status).toBe(200)
+    expect(((await again.response.json()) as any).user.id).toBe(first.user.id)
+  })
+})
+
 describe('OIDC with sign-up closed', () => {
   let closed: TestServer
   beforeAll(async () => {
