@@ -60,6 +60,7 @@ export function sessionsService(deps: SessionsDeps) {
         usersSeen = Math.max(usersSeen, row.sessionsChangedAt)
         const state = view.user(row.id)
         if (!state || state.deleted) continue // not loaded here: read fresh when first needed
+        if (row.sessionsChangedAt < state.changedAt) continue // read before a change applied here since
         const validAfter = Math.max(state.validAfter, row.sessionsValidAfter ?? 0)
         if (state.role === row.role && state.disabled === row.disabled && state.validAfter === validAfter) continue
         view.setUser(row.id, {
@@ -68,6 +69,7 @@ export function sessionsService(deps: SessionsDeps) {
           validAfter,
           endCode: row.disabled ? 'account_disabled' : validAfter === state.validAfter ? state.endCode : 'session_revoked',
           deleted: false,
+          changedAt: row.sessionsChangedAt,
         })
         changed.add(row.id)
       }
@@ -88,8 +90,8 @@ export function sessionsService(deps: SessionsDeps) {
       try {
         const row = await deps.users.sessionState(userId)
         const state: UserState = row
-          ? { role: row.role, disabled: row.disabled, validAfter: row.sessionsValidAfter ?? 0, endCode: row.disabled ? 'account_disabled' : 'session_revoked', deleted: false }
-          : { role: 'user', disabled: false, validAfter: 0, endCode: 'session_revoked', deleted: true }
+          ? { role: row.role, disabled: row.disabled, validAfter: row.sessionsValidAfter ?? 0, endCode: row.disabled ? 'account_disabled' : 'session_revoked', deleted: false, changedAt: row.sessionsChangedAt ?? 0 }
+          : { role: 'user', disabled: false, validAfter: 0, endCode: 'session_revoked', deleted: true, changedAt: 0 }
         if (gen !== generation) return state
         view.setUser(userId, state)
         // Changes that arrived while reading: the row may predate them (applying again is harmless).
@@ -203,7 +205,7 @@ export function sessionsService(deps: SessionsDeps) {
     /** Live sessions carry the new role from the next request on. */
     async setRole(userId: string, role: Role) {
       await deps.users.setRole(userId, role)
-      publish({ op: 'role', userId, role })
+      publish({ op: 'role', userId, role, at: Date.now() })
     },
 
     /** A change broadcast by another process. */

@@ -10,7 +10,7 @@ export type SessionChange =
   | { op: 'family'; userId: string; familyId: string; at: number }
   | { op: 'all'; userId: string; at: number; code: EndAllCode }
   | { op: 'disabled'; userId: string; disabled: boolean; at: number }
-  | { op: 'role'; userId: string; role: Role }
+  | { op: 'role'; userId: string; role: Role; at: number }
 
 export interface UserState {
   role: Role
@@ -20,6 +20,8 @@ export interface UserState {
   /** The code those void tokens get. */
   endCode: EndCode
   deleted: boolean
+  /** When the state last changed (ms): a database row older than this is stale. */
+  changedAt: number
 }
 
 export type SessionVerdict = { ok: true; role: Role } | { ok: false; code: EndCode }
@@ -89,6 +91,7 @@ export class RevocationView {
     if (change.op === 'family') return this.revokeFamily(change.familyId, change.at)
     const state = this.#users.get(change.userId)
     if (!state) return
+    state.changedAt = Math.max(state.changedAt, change.at)
     switch (change.op) {
       case 'all':
         if (change.code === 'account_deleted') state.deleted = true

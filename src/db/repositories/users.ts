@@ -46,8 +46,11 @@ export function usersRepository({ db, write }: Database) {
     },
 
     /** What the session view needs of a user (src/auth/sessions); undefined when the account is gone. */
-    async sessionState(id: string): Promise<{ role: Role; disabled: boolean; sessionsValidAfter: number | null } | undefined> {
-      const [row] = await db.select({ role: users.role, disabled: users.disabled, sessionsValidAfter: users.sessionsValidAfter }).from(users).where(eq(users.id, id))
+    async sessionState(id: string): Promise<{ role: Role; disabled: boolean; sessionsValidAfter: number | null; sessionsChangedAt: number | null } | undefined> {
+      const [row] = await db
+        .select({ role: users.role, disabled: users.disabled, sessionsValidAfter: users.sessionsValidAfter, sessionsChangedAt: users.sessionsChangedAt })
+        .from(users)
+        .where(eq(users.id, id))
       return row
     },
 

@@ -8,12 +8,22 @@ function fakeDb() {
   const rows = new Map<string, Row>()
   const revoked = new Map<string, { userId: string; at: number }>()
   let gate: Promise<void> | undefined
+  let pollGate: Promise<void> | undefined
   let reads = 0
   return {
     rows,
     revoked,
     get reads() {
       return reads
+    },
+    /** Holds sessionChangesSince answers (read already) until `open()`. */
+    holdPoll() {
+      let open!: () => void
+      pollGate = new Promise((resolve) => (open = resolve))
+      return () => {
+        pollGate = undefined
+        open()
+      }
     },
     /** Holds the next sessionState reads until `open()`. */
     hold() {
@@ -27,7 +37,8 @@ function fakeDb() {
     users: {
       async sessionState(id: string) {
         reads++
-        const snapshot = rows.get(id) && { ...rows.get(id)! }
+        const row = rows.get(id)
+        const snapshot = row && { ...row, sessionsChangedAt: row.sessionsChangedAt ?? null }
         await gate
         return snapshot
       },
@@ -37,16 +48,18 @@ function fakeDb() {
       },
       async setDisabled(id: string, disabled: boolean) {
         const row = rows.get(id)
-        if (row) row.disabled = disabled
+        if (row) Object.assign(row, { disabled, sessionsChangedAt: Date.now() })
       },
       async setRole(id: string, role: Row['role']) {
         const row = rows.get(id)
         if (row) row.role = role
       },
       async sessionChangesSince(since: number) {
-        return [...rows]
+        const snapshot = [...rows]
           .filter(([, r]) => (r.sessionsChangedAt ?? 0) > since)
           .map(([id, r]) => ({ id, role: r.role, disabled: r.disabled, sessionsValidAfter: r.sessionsValidAfter, sessionsChangedAt: r.sessionsChangedAt! }))
+        await pollGate
+        return snapshot
       },
     },
     refresh: {
@@ -153,6 +166,22 @@ describe('sessions service', () => {
     // Nothing new: nobody is told again.
     await sessions.poll()
     expect(told.length).toBe(2)
+    sessions.close()
+  })
+
+  test('a poll that read a row before a change applied here does not undo the change', async () => {
+    const db = fakeDb()
+    db.rows.set('u1', { role: 'user', disabled: false, sessionsValidAfter: null, sessionsChangedAt: Date.now() - 1000 })
+    const sessions = sessionsService({ users: db.users, refresh: db.refresh, accessTokenTtlSeconds: 60, pollMs: 0 })
+    await sessions.start()
+    expect(await sessions.check(token('u1'))).toEqual({ ok: true, role: 'user' })
+    const open = db.holdPoll()
+    const polling = sessions.poll() // reads "enabled" (changed a second ago)…
+    await Bun.sleep(2)
+    await sessions.setDisabled('u1', true) // …then the user is disabled here
+    open()
+    await polling
+    expect(await sessions.check(token('u1'))).toEqual({ ok: false, code: 'account_disabled' })
     sessions.close()
   })
 })
