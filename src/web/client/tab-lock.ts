@@ -94,11 +94,40 @@ export function storageLock(deps: StorageLockDeps): TabLock {
 }
 
 /**
+ * Who holds a lock: `<tab>.<page load>`. The tab part survives a reload (sessionStorage), so a
+ * reloaded tab knows a lock left by its own previous page — cut off mid-refresh by the reload —
+ * is dead and need not wait out its lease. A tab duplicated by the browser copies sessionStorage,
+ * so only a reload keeps the tab part; any other load takes a new one.
+ */
+export function lockOwner(): { me: string; isEarlierLoadOfThisTab(owner: string): boolean } {
+  const random = () => Math.random().toString(36).slice(2, 10)
+  let tab = random()
+  try {
+    const session = (globalThis as any).sessionStorage as Storage | undefined
+    const navigation = (globalThis as any).performance?.getEntriesByType?.('navigation')?.[0]?.type
+    const kept = session?.getItem('chat-tab-id')
+    if (kept && navigation === 'reload') tab = kept
+    else session?.setItem('chat-tab-id', tab)
+  } catch {}
+  const me = `${tab}.${random()}`
+  return { me, isEarlierLoadOfThisTab: (owner) => owner !== me && owner.startsWith(`${tab}.`) }
+}
+
+/**
  * A mutex on an IndexedDB record: claiming it is a compare-and-set in one readwrite transaction,
  * which IndexedDB runs one at a time across tabs, so two tabs can never both hold it.
  */
-export function sharedStoreLock(deps: { store: SharedStore; key: string; leaseMs?: number; sleep?: (ms: number) => Promise<void>; now?: () => number; fallback?: TabLock }): TabLock {
-  const me = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
+export function sharedStoreLock(deps: {
+  store: SharedStore
+  key: string
+  leaseMs?: number
+  sleep?: (ms: number) => Promise<void>
+  now?: () => number
+  fallback?: TabLock
+  owner?: ReturnType<typeof lockOwner>
+}): TabLock {
+  const owner = deps.owner ?? { me: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`, isEarlierLoadOfThisTab: () => false }
+  const me = owner.me
   const now = deps.now ?? (() => Date.now())
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS
@@ -106,7 +135,9 @@ export function sharedStoreLock(deps: { store: SharedStore; key: string; leaseMs
 
   async function acquire() {
     for (;;) {
-      const claimed = await deps.store.update<LockRecord>(deps.key, (held) => (held && held.owner !== me && held.until > now() ? undefined : { owner: me, until: now() + leaseMs }))
+      const claimed = await deps.store.update<LockRecord>(deps.key, (held) =>
+        held && held.owner !== me && held.until > now() && !owner.isEarlierLoadOfThisTab(held.owner) ? undefined : { owner: me, until: now() + leaseMs },
+      )
       if (claimed) return
       await sleep(30 + Math.random() * 40)
     }
@@ -139,5 +170,5 @@ export function tabLock(name: string, storage: StorageLockDeps['storage'], share
   const locks = (globalThis as any).navigator?.locks
   if (locks?.request) return (fn) => locks.request(name, fn)
   const inStorage = storageLock({ storage, key: `${name}-lock` })
-  return shared ? sharedStoreLock({ store: shared, key: `${name}-lock`, fallback: inStorage }) : inStorage
+  return shared ? sharedStoreLock({ store: shared, key: `${name}-lock`, fallback: inStorage, owner: lockOwner() }) : inStorage
 }

@@ -6,7 +6,7 @@
  * refreshes: nobody is signed out, every refresh token is presented once, no event is lost.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { chromiumPath, lastAnswerText, launchBrowser, sendMessage, signedInPage, waitForRunEnd, waitForSocket } from '../../support/browser'
 import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
 import { startTestServer, type TestServer } from '../../support/server'
@@ -39,11 +39,9 @@ describe.skipIf(!chromiumPath)('browser: three tabs, short-lived tokens', () => 
     ['with Web Locks', false],
     ['without Web Locks (a plain-http LAN address)', true],
   ])('%s: every tab streams its chat to the end through several refreshes; no refresh token is presented twice', async (_, hideWebLocks) => {
-    const first = await signedInPage(browser, server, 'tabs')
-    if (hideWebLocks) {
-      await first.context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }))
-      await first.page.reload()
-    }
+    // Hidden before the first page loads (a reload mid-refresh could lose a just-rotated token).
+    const hide = (context: BrowserContext) => context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }))
+    const first = await signedInPage(browser, server, 'tabs', hideWebLocks ? { init: hide } : {})
     expect(await first.page.evaluate(() => !!navigator.locks)).toBe(!hideWebLocks)
     const pages: Page[] = [first.page, await first.context.newPage(), await first.context.newPage()]
     const presented: string[] = []

@@ -122,6 +122,18 @@ describe('IndexedDB: the lock and the hand-over between tabs', () => {
     expect(await b(async () => 'taken over')).toBe('taken over')
   })
 
+  test('a reloaded tab takes over the lock its previous page left mid-refresh, without waiting out the lease', async () => {
+    const idb = new IDBFactory()
+    const store = indexedDbStore('reload', idb)!
+    await store.put('lock', { owner: 'tab1.oldload', until: Date.now() + 60_000 })
+    const reloaded = sharedStoreLock({ store, key: 'lock', owner: { me: 'tab1.newload', isEarlierLoadOfThisTab: (o) => o.startsWith('tab1.') && o !== 'tab1.newload' } })
+    expect(await reloaded(async () => 'mine')).toBe('mine')
+    // Another tab's live lock is still respected.
+    const until = Date.now() + 150
+    await store.put('lock', { owner: 'tab2.x', until })
+    expect(await reloaded(async () => Date.now() >= until)).toBe(true) // ran only once that lease was over
+  })
+
   test('a tab whose localStorage still shows the spent tokens adopts the handed-over ones instead of spending them again', async () => {
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
     const jwt = (tag: string) => `${b64({ alg: 'HS256' })}.${b64({ iat: 1000, exp: 1900, tag })}.sig`
