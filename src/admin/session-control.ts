@@ -26,11 +26,12 @@ export function sessionControl(deps: { refresh: RefreshTokenStore; sessions: Ses
       await sessions.setRole(userId, role)
     },
     /**
-     * The user's password changed: every other sign-in ends. The one kept is the caller's (its
-     * refresh family, named by the access token or by the refresh token the client sent).
+     * The user's password changed: every other sign-in ends. The one kept is the one the client
+     * named by its refresh token, else the caller's (the access token's refresh family).
      */
     async passwordChanged(userId: string, keep: { familyId?: string; refreshToken?: string } = {}): Promise<void> {
-      const familyId = keep.familyId ?? (keep.refreshToken ? await deps.refresh.familyOf(keep.refreshToken, userId) : undefined)
+      const named = keep.refreshToken ? await deps.refresh.familyOf(keep.refreshToken, userId) : undefined
+      const familyId = named ?? keep.familyId
       if (familyId) await sessions.endOthers(userId, familyId)
       else await sessions.endAll(userId, 'session_revoked')
     },
