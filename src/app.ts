@@ -76,6 +76,7 @@ import { documentsRepository } from './db/repositories/documents'
 import { documentsService } from './documents/service'
 import { documentRoutes } from './documents'
 import { providerEmbedder } from './documents/embedder'
+import { CLOSE_CODES, type ServerFrame } from './protocol'
 
 /** Everything the features share, built once from the config. */
 export async function createServices(config: Config, database?: Database) {
@@ -187,13 +188,13 @@ export function createRuntime(services: Services) {
   const registry = new ConnectionRegistry()
   // Documents embed through the provider (fair queue, breaker) and report to the owner's sockets,
   // on this process and (cluster mode) on the others.
-  const toUser = (userId: string, frame: object) => {
+  const toUser = (userId: string, frame: ServerFrame) => {
     for (const connection of registry.connectionsOf(userId)) connection.sendFrame(frame)
   }
   services.documents.attach({
     embedder: providerEmbedder(llm, config.ollamaEmbedModel),
     notify: (userId, document) => {
-      const frame = { type: 'document_status', document }
+      const frame: ServerFrame = { type: 'document_status', document }
       toUser(userId, frame)
       if (cluster) void cluster.sendUserFrame(userId, frame)
     },
@@ -370,7 +371,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         stopSweeper()
         services.documents.close()
         await runtime.runs.shutdown(config.shutdownGraceMs)
-        for (const connection of runtime.registry.all()) connection.close(1001, 'server shutting down')
+        for (const connection of runtime.registry.all()) connection.close(CLOSE_CODES.goingAway, 'server shutting down')
         await app.stop(true)
         await runtime.bus.close()
         runtime.llm.close()

@@ -4,7 +4,7 @@ import { AppError } from '../http/errors'
 import { BACKOFF_START_MS, memoryFailureLimiter, memoryRateLimiter, type FailureLimiter, type RateDecision, type RateLimiter } from '../auth/rate-limit'
 import type { BusHandler, EventBus } from '../runs/bus'
 import type { JournalEntry } from '../runs/journal'
-import type { RunEvent } from '../runs/events'
+import type { RunEvent, ServerFrame } from '../protocol'
 import { memoryRunLimiter, type RunLimiter } from '../runs/service'
 import type { SessionChange } from '../auth/sessions/view'
 
@@ -50,7 +50,7 @@ const REPUBLISH_DELAY_MS = RECONNECT_MAX_MS + 1000
 export type ControlMessage =
   | { type: 'cancel'; runId: string; from: string }
   /** A frame outside runs for every connection of a user (e.g. `document_status`), wherever they are. */
-  | { type: 'user_frame'; userId: string; frame: object; from: string }
+  | { type: 'user_frame'; userId: string; frame: ServerFrame; from: string }
   | { type: 'session'; change: SessionChange; from: string }
 
 /**
@@ -306,7 +306,7 @@ export class RedisCluster {
   }
 
   /** Best effort: a lost frame outside runs is recovered by the client reading the API again. */
-  async sendUserFrame(userId: string, frame: object) {
+  async sendUserFrame(userId: string, frame: ServerFrame) {
     try {
       await this.commands.send('PUBLISH', [CONTROL, JSON.stringify({ type: 'user_frame', userId, frame, from: this.nodeId })])
     } catch (error) {

@@ -5,20 +5,15 @@ import { TokenError, type AccessClaims } from '../auth/tokens'
 import type { SessionsService } from '../auth/sessions/service'
 import { AppError, QuotaExceededError } from '../http/errors'
 import { log } from '../log'
+import { CLOSE_CODES, type ErrorFrame } from '../protocol'
 import type { RunManager } from '../runs/service'
 import { Connection, type RawSocket } from './connection'
 import type { ConnectionRegistry } from './registry'
 import { parseClientFrame, type ClientFrame } from './frames'
 import { INBOUND_DEFAULTS, InboundQueue, frameBytes, type InboundLimits } from './inbound'
 
-export const WS_CLOSE = {
-  authTimeout: 4408,
-  unauthorized: 4401,
-  wrongUser: 4403,
-  tooSlow: 1013,
-  tooBig: 1009,
-  goingAway: 1001,
-} as const
+/** The close codes of PROTOCOL.md §3 (src/protocol), under their older name. */
+export const WS_CLOSE = CLOSE_CODES
 
 export interface WsOptions {
   access: AccessTokens
@@ -54,7 +49,7 @@ interface SocketState {
   session?: Pick<AccessClaims, 'userId' | 'familyId' | 'issuedAtMs'>
 }
 
-const errorFrame = (code: string, message: string, requestId?: string) => ({ type: 'error', code, message, ...(requestId !== undefined && { requestId }) })
+const errorFrame = (code: string, message: string, requestId?: string): ErrorFrame => ({ type: 'error', code, message, ...(requestId !== undefined && { requestId }) })
 
 /** The WebSocket endpoint of PROTOCOL.md §3. */
 export function wsRoutes(opts: WsOptions) {
