@@ -209,6 +209,8 @@ export function createRuntime(services: Services) {
     threads: repos.threads,
     messages: repos.messages,
     publisher: bus,
+    // Stored batches of events reach each socket in one corked write.
+    deliverBatch: (deliverAll) => registry.deliverBatch(deliverAll),
     runner: { llm, tools: services.tools, maxSteps: config.maxAgentSteps, checkCitations: services.documents.checkCitations },
     limiter: cluster ? cluster.runLimiter() : memoryRunLimiter(),
     quota: services.quota,

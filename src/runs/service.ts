@@ -12,7 +12,7 @@ import { replayRun, type RunState } from '../agents/replay'
 import type { ModelOptions } from '../llm/provider'
 import type { RunEvent } from './events'
 import type { QuotaGate } from '../usage/quota'
-import { EventPersister, RunJournal, type EventPublisher, type JournalEntry } from './journal'
+import { EventPersister, RunJournal, type DeliverBatch, type EventPublisher, type JournalEntry } from './journal'
 
 export interface StartRunInput {
   content: string
@@ -78,6 +78,8 @@ export interface RunManagerDeps {
   threads: ThreadsRepository
   messages: MessagesRepository
   publisher: EventPublisher
+  /** How a stored batch of events is delivered (the WebSocket registry's corked writes); default: one by one. */
+  deliverBatch?: DeliverBatch
   runner: RunnerDeps
   limiter: RunLimiter
   /** Rolling-24 h quotas (src/usage/quota.ts); absent = none. */
@@ -117,7 +119,7 @@ export class RunManager {
   #accepting = true
 
   constructor(private readonly deps: RunManagerDeps) {
-    this.persister = new EventPersister(deps.journalStore)
+    this.persister = new EventPersister(deps.journalStore, { deliverBatch: deps.deliverBatch })
   }
 
   get accepting() {

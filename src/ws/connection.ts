@@ -1,6 +1,6 @@
 import type { UserContext } from '../context/user-context'
 import { CLOSE_CODES, type ServerFrame } from '../protocol'
-import { publishBatch, type JournalEntry } from '../runs/journal'
+import type { JournalEntry } from '../runs/journal'
 
 /** The raw socket we need: Bun's ServerWebSocket has all of these. */
 export interface RawSocket {
@@ -245,6 +245,3 @@ export class Connection {
     } catch {}
   }
 }
-
-// Stored batches of run events reach the sockets through Connection.batch.
-publishBatch.run = (publishAll) => Connection.batch(publishAll)
