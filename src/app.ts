@@ -48,7 +48,7 @@ import { datasetsService } from './datasets/service'
 import { datasetRoutes } from './datasets'
 import { agentRoutes } from './agents'
 import { webRoutes } from './web'
-import { createMetrics, metricsRoutes, watchCircuitChanges } from './metrics'
+import { createMetrics, metricsRoutes } from './metrics'
 import { apiKeysRepository } from './db/repositories/api-keys'
 import { apiKeysService } from './auth/api-keys/service'
 import type { ApiAuditEvent } from './auth/api-keys/audit-hook'
@@ -181,7 +181,7 @@ export function createRuntime(services: Services) {
     maxQueued: config.llm.queueMax,
     breakerFailures: config.llm.breakerFailures,
     breakerCooldownMs: config.llm.breakerCooldownMs,
-    // Circuit changes reach metrics and alerts through watchCircuitChanges(llm.breakers) below.
+    // Circuit changes reach metrics and alerts through llm.onCircuitChange below.
   })
   const cluster = services.cluster
   const bus = cluster ? cluster.bus() : new LocalBus()
@@ -235,9 +235,7 @@ export function createRuntime(services: Services) {
   metrics.observe({ connections: registry, runs, database: services.database, llm })
   alerts.watchPersister(runs.persister)
   alerts.watchIsolationGuard()
-  // Subscribes when the provider exposes its breakers (llm.breakers / llm.onStateChange); a
-  // provider that takes a callback instead should be given `onCircuitStateChange` — not both.
-  watchCircuitChanges(llm, onCircuitStateChange)
+  llm.onCircuitChange(onCircuitStateChange)
   return { llm, bus, registry, runs, metrics, alerts, onCircuitStateChange, status }
 }
 

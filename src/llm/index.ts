@@ -27,8 +27,12 @@ export type OllamaProvider = LlmProvider & {
   hosts: OllamaHost[]
   scheduler: FairScheduler
   breakers: HostBreakers
+  /** Model requests waiting, per model (metrics). */
   depths(): Record<string, number>
+  /** Circuit state per host (metrics). */
   circuits(): Record<string, string>
+  /** Every circuit change of every host (metrics, alerts); returns the unsubscribe. */
+  onCircuitChange(listener: StateChangeListener): () => void
   /** Requests holding a model slot. */
   readonly inFlight: number
   /** Stops the breakers' timers and fails what still waits (server stop). */
@@ -203,6 +207,7 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
     },
     depths: () => scheduler.depths(),
     circuits: () => breakers.states(),
+    onCircuitChange: (listener) => breakers.onStateChange(listener),
     get inFlight() {
       return scheduler.inFlight
     },
