@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia'
 import type { AuthGuard } from '../auth/guard'
-import { LlmError, OllamaHost, unavailableMessage, type ChatChunk, type ChatRequest, type EmbedRequest, type LlmProvider, type LlmStatus } from './provider'
+import { LlmError, unavailableMessage } from './errors'
+import { OllamaHost, type ChatChunk, type ChatRequest, type EmbedRequest, type LlmProvider, type LlmStatus } from './provider'
 import { FairScheduler } from './scheduler'
 import { BREAKER_DEFAULTS, HostBreakers, breakerMessage, type StateChangeListener } from './breaker'
 import { ServiceUnavailableError } from '../http/errors'
