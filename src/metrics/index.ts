@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { RunOutcome } from '../agents/runner'
+import type { RunOutcome } from '../runs/outcome'
 import type { JournalEntry } from '../runs/journal'
 import type { DeliveryStats } from '../ws/connection'
 

@@ -1,5 +1,5 @@
 import type { Message } from 'ollama'
-import { RunStop, type RunOutcome } from '../agents/runner'
+import { RunStop, type RunOutcome } from '../runs/outcome'
 import type { UserContext } from '../context/user-context'
 import { AppError } from '../http/errors'
 import type { ModelOptions } from '../llm/provider'

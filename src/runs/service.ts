@@ -7,7 +7,8 @@ import { newId } from '../db/scope'
 import { AppError, NotFoundError } from '../http/errors'
 import { log } from '../log'
 import { getAgent } from '../agents/definitions'
-import { RunStop, runAgent, type RunOutcome, type RunnerDeps } from '../agents/runner'
+import { runAgent, type RunnerDeps } from '../agents/runner'
+import { RunStop, outcomeAfterStop, type RunOutcome } from './outcome'
 import { replayRun, type RunState } from '../agents/replay'
 import type { ModelOptions } from '../llm/provider'
 import type { RunEvent } from './events'
@@ -236,7 +237,8 @@ export class RunManager {
     const timeout = setTimeout(() => run.controller.abort(new RunStop('timeout')), this.deps.runTimeoutMs)
     let outcome: RunOutcome = { status: 'failed', content: '', agent: journal.agent, error: { code: 'internal_error', message: 'the run failed unexpectedly' }, usage: { promptTokens: 0, completionTokens: 0, steps: 0 } }
     try {
-      outcome = await runAgent({ journal, context, model, agent: journal.agent, conversation, resume: extra.resume, options: extra.options }, this.deps.runner)
+      const ended = await runAgent({ journal, context, model, agent: journal.agent, conversation, resume: extra.resume, options: extra.options }, this.deps.runner)
+      outcome = outcomeAfterStop(ended, run.controller.signal)
     } catch (error) {
       log.error('run crashed', { error: String(error) })
     } finally {
