@@ -76,7 +76,7 @@ import { documentsRepository } from './db/repositories/documents'
 import { documentsService } from './documents/service'
 import { documentRoutes } from './documents'
 import { providerEmbedder } from './documents/embedder'
-import { CLOSE_CODES, type ServerFrame } from './protocol'
+import { CLOSE_CODES, MAX_FRAME_BYTES, type ServerFrame } from './protocol'
 
 /** Everything the features share, built once from the config. */
 export async function createServices(config: Config, database?: Database) {
@@ -284,7 +284,7 @@ export function createApp(services: Services, runtime: Runtime) {
   const guard = authGuard(services.access, services.sessions)
   const keyGuard = apiKeyGuard(services.apiKeys)
   const catalog = modelCatalog(runtime.llm, services.config.ollamaModel)
-  return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: 1024 * 1024, idleTimeout: 120, sendPings: true } })
+  return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: MAX_FRAME_BYTES, idleTimeout: 120, sendPings: true } })
     .use(securityHeaders())
     .use(errorHandler)
     .use(bodyLimit(bodyLimits(services.config)))

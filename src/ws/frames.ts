@@ -1,8 +1,6 @@
 import { MAX_CHAT_CONTENT, type ClientFrame } from '../protocol'
 
-/** Client → server frames of PROTOCOL.md §3 (src/protocol), validated by hand: small, and errors must be precise. */
-export type { ClientFrame } from '../protocol'
-export { MAX_CHAT_CONTENT } from '../protocol'
+/** Checks client → server frames (their types: src/protocol) by hand: small, and errors must be precise. */
 
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; code: string; message: string; requestId?: string }
 
