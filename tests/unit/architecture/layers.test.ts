@@ -108,6 +108,43 @@ function violations(imports: Import[]): string[] {
   return out
 }
 
+/** Strongly connected groups of more than one file: each is an import cycle. */
+function cycles(imports: Import[], files: Set<string>): string[][] {
+  const resolve = (target: string) => (files.has(`${target}.ts`) ? `${target}.ts` : files.has(`${target}/index.ts`) ? `${target}/index.ts` : target)
+  const edges = new Map<string, Set<string>>()
+  for (const i of imports) if (i.relative) (edges.get(i.file) ?? edges.set(i.file, new Set()).get(i.file)!).add(resolve(i.target))
+  // Tarjan's algorithm.
+  let next = 0
+  const index = new Map<string, number>()
+  const low = new Map<string, number>()
+  const stack: string[] = []
+  const onStack = new Set<string>()
+  const found: string[][] = []
+  const visit = (v: string) => {
+    index.set(v, next)
+    low.set(v, next++)
+    stack.push(v)
+    onStack.add(v)
+    for (const w of edges.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w)
+        low.set(v, Math.min(low.get(v)!, low.get(w)!))
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!))
+    }
+    if (low.get(v) !== index.get(v)) return
+    const group: string[] = []
+    let w: string
+    do {
+      w = stack.pop()!
+      onStack.delete(w)
+      group.push(w)
+    } while (w !== v)
+    if (group.length > 1) found.push(group.sort())
+  }
+  for (const file of files) if (!index.has(file)) visit(file)
+  return found
+}
+
 describe('the layering of src/', () => {
   test('every folder of src/ has a layer, once', async () => {
     const folders = new Set((await readImports()).map((i) => folderOf(i.file)))
@@ -143,5 +180,17 @@ describe('the layering of src/', () => {
     expect(strays.map((i) => `${i.file} → ${i.target}`)).toEqual([])
     const protocol = imports.filter((i) => folderOf(i.file) === 'protocol')
     expect(protocol.filter((i) => !i.relative || folderOf(i.target) !== 'protocol').map((i) => `${i.file} → ${i.target}`)).toEqual([])
+  })
+
+  test('no import cycle between files, inside a folder either', async () => {
+    const imports = await readImports()
+    const files = new Set(new Glob('**/*.ts').scanSync(SRC))
+    expect(cycles(imports, files)).toEqual([])
+    // …and the finder does find one.
+    const loop = [
+      { file: 'llm/breaker.ts', target: 'llm/provider', relative: true },
+      { file: 'llm/provider.ts', target: 'llm/breaker', relative: true },
+    ]
+    expect(cycles(loop, new Set(['llm/breaker.ts', 'llm/provider.ts']))).toEqual([['llm/breaker.ts', 'llm/provider.ts']])
   })
 })
