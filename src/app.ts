@@ -37,7 +37,7 @@ import { ConnectionRegistry } from './ws/registry'
 import { wsRoutes } from './ws'
 import { RedisCluster } from './cluster/redis'
 import { startLivenessSweeper } from './cluster/liveness'
-import { RunStop } from './agents/runner'
+import { RunStop } from './runs/outcome'
 import { createToolDispatcher } from './tools/dispatcher'
 import { builtinTools } from './tools'
 import { notesRepository } from './db/repositories/notes'
@@ -48,7 +48,7 @@ import { datasetsService } from './datasets/service'
 import { datasetRoutes } from './datasets'
 import { agentRoutes } from './agents'
 import { webRoutes } from './web'
-import { createMetrics, metricsRoutes, watchCircuitChanges } from './metrics'
+import { createMetrics, metricsRoutes } from './metrics'
 import { apiKeysRepository } from './db/repositories/api-keys'
 import { apiKeysService } from './auth/api-keys/service'
 import type { ApiAuditEvent } from './auth/api-keys/audit-hook'
@@ -76,6 +76,7 @@ import { documentsRepository } from './db/repositories/documents'
 import { documentsService } from './documents/service'
 import { documentRoutes } from './documents'
 import { providerEmbedder } from './documents/embedder'
+import { CLOSE_CODES, MAX_FRAME_BYTES, type ServerFrame } from './protocol'
 
 /** Everything the features share, built once from the config. */
 export async function createServices(config: Config, database?: Database) {
@@ -180,20 +181,20 @@ export function createRuntime(services: Services) {
     maxQueued: config.llm.queueMax,
     breakerFailures: config.llm.breakerFailures,
     breakerCooldownMs: config.llm.breakerCooldownMs,
-    // Circuit changes reach metrics and alerts through watchCircuitChanges(llm.breakers) below.
+    // Circuit changes reach metrics and alerts through llm.onCircuitChange below.
   })
   const cluster = services.cluster
   const bus = cluster ? cluster.bus() : new LocalBus()
   const registry = new ConnectionRegistry()
   // Documents embed through the provider (fair queue, breaker) and report to the owner's sockets,
   // on this process and (cluster mode) on the others.
-  const toUser = (userId: string, frame: object) => {
+  const toUser = (userId: string, frame: ServerFrame) => {
     for (const connection of registry.connectionsOf(userId)) connection.sendFrame(frame)
   }
   services.documents.attach({
     embedder: providerEmbedder(llm, config.ollamaEmbedModel),
     notify: (userId, document) => {
-      const frame = { type: 'document_status', document }
+      const frame: ServerFrame = { type: 'document_status', document }
       toUser(userId, frame)
       if (cluster) void cluster.sendUserFrame(userId, frame)
     },
@@ -208,6 +209,8 @@ export function createRuntime(services: Services) {
     threads: repos.threads,
     messages: repos.messages,
     publisher: bus,
+    // Stored batches of events reach each socket in one corked write.
+    deliverBatch: (deliverAll) => registry.deliverBatch(deliverAll),
     runner: { llm, tools: services.tools, maxSteps: config.maxAgentSteps, checkCitations: services.documents.checkCitations },
     limiter: cluster ? cluster.runLimiter() : memoryRunLimiter(),
     quota: services.quota,
@@ -232,9 +235,7 @@ export function createRuntime(services: Services) {
   metrics.observe({ connections: registry, runs, database: services.database, llm })
   alerts.watchPersister(runs.persister)
   alerts.watchIsolationGuard()
-  // Subscribes when the provider exposes its breakers (llm.breakers / llm.onStateChange); a
-  // provider that takes a callback instead should be given `onCircuitStateChange` — not both.
-  watchCircuitChanges(llm, onCircuitStateChange)
+  llm.onCircuitChange(onCircuitStateChange)
   return { llm, bus, registry, runs, metrics, alerts, onCircuitStateChange, status }
 }
 
@@ -283,7 +284,7 @@ export function createApp(services: Services, runtime: Runtime) {
   const guard = authGuard(services.access, services.sessions)
   const keyGuard = apiKeyGuard(services.apiKeys)
   const catalog = modelCatalog(runtime.llm, services.config.ollamaModel)
-  return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: 1024 * 1024, idleTimeout: 120, sendPings: true } })
+  return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: MAX_FRAME_BYTES, idleTimeout: 120, sendPings: true } })
     .use(securityHeaders())
     .use(errorHandler)
     .use(bodyLimit(bodyLimits(services.config)))
@@ -370,7 +371,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         stopSweeper()
         services.documents.close()
         await runtime.runs.shutdown(config.shutdownGraceMs)
-        for (const connection of runtime.registry.all()) connection.close(1001, 'server shutting down')
+        for (const connection of runtime.registry.all()) connection.close(CLOSE_CODES.goingAway, 'server shutting down')
         await app.stop(true)
         await runtime.bus.close()
         runtime.llm.close()

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'n
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import { compileTrustedProxies } from './http/client-address'
+import proxyaddr from 'proxy-addr'
+import type { LogLevel } from './log'
 
 /** Every setting of the server, parsed and validated once at start (PROTOCOL.md §1). */
 export interface Config {
@@ -82,7 +83,7 @@ export interface Config {
   alerts: { minIntervalMs: number; failureRate: number; failureMinRuns: number; failureWindowMs: number; timeoutMs: number }
 }
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+export type { LogLevel } from './log'
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -137,7 +138,7 @@ function trustedProxiesVar(env: Env): string[] {
     .filter(Boolean)
   for (const entry of list) {
     try {
-      compileTrustedProxies([entry])
+      proxyaddr.compile([entry])
     } catch {
       throw new ConfigError('TRUSTED_PROXIES', `must be a comma-separated list of IP addresses or CIDRs (or loopback, linklocal, uniquelocal), got "${entry}"`)
     }

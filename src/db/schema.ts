@@ -1,3 +1,4 @@
+import type { Citation } from '../protocol/run-events'
 import { sql } from 'drizzle-orm'
 import { sqliteTable, text, integer, index, uniqueIndex, primaryKey, foreignKey, real, customType } from 'drizzle-orm/sqlite-core'
 
@@ -327,14 +328,8 @@ export const shares = sqliteTable(
   ],
 )
 
-/** One checked citation of an answer (PROTOCOL.md §8). */
-export interface Citation {
-  n: number
-  documentId: string
-  documentName: string
-  chunkId: string
-  quote: string
-}
+/** One checked citation of an answer (PROTOCOL.md §8): the wire contract's shape. */
+export type { Citation } from '../protocol/run-events'
 
 export const EMBEDDING_DIMENSIONS = 768
 

@@ -5,20 +5,13 @@ import { TokenError, type AccessClaims } from '../auth/tokens'
 import type { SessionsService } from '../auth/sessions/service'
 import { AppError, QuotaExceededError } from '../http/errors'
 import { log } from '../log'
+import { CLOSE_CODES, type ClientFrame, type ErrorFrame } from '../protocol'
 import type { RunManager } from '../runs/service'
 import { Connection, type RawSocket } from './connection'
 import type { ConnectionRegistry } from './registry'
-import { parseClientFrame, type ClientFrame } from './frames'
+import { parseClientFrame } from './frames'
 import { INBOUND_DEFAULTS, InboundQueue, frameBytes, type InboundLimits } from './inbound'
 
-export const WS_CLOSE = {
-  authTimeout: 4408,
-  unauthorized: 4401,
-  wrongUser: 4403,
-  tooSlow: 1013,
-  tooBig: 1009,
-  goingAway: 1001,
-} as const
 
 export interface WsOptions {
   access: AccessTokens
@@ -54,7 +47,7 @@ interface SocketState {
   session?: Pick<AccessClaims, 'userId' | 'familyId' | 'issuedAtMs'>
 }
 
-const errorFrame = (code: string, message: string, requestId?: string) => ({ type: 'error', code, message, ...(requestId !== undefined && { requestId }) })
+const errorFrame = (code: string, message: string, requestId?: string): ErrorFrame => ({ type: 'error', code, message, ...(requestId !== undefined && { requestId }) })
 
 /** The WebSocket endpoint of PROTOCOL.md §3. */
 export function wsRoutes(opts: WsOptions) {
@@ -74,7 +67,7 @@ export function wsRoutes(opts: WsOptions) {
       const verdict = await opts.sessions.check(state.session)
       if (verdict.ok) continue
       connection.sendFrame(errorFrame(verdict.code, verdict.code === 'account_disabled' ? 'this account is disabled' : 'this session has ended; sign in again'))
-      close(state, WS_CLOSE.unauthorized, verdict.code)
+      close(state, CLOSE_CODES.unauthorized, verdict.code)
     }
   }
   opts.sessions?.onChange((userId) => void closeEnded(userId).catch((error) => log.error('closing ended sessions failed', { error: String(error) })))
@@ -93,7 +86,7 @@ export function wsRoutes(opts: WsOptions) {
     state.warnTimer = setTimeout(() => state.connection?.sendFrame({ type: 'token_expiring', expiresAt: expiresAtSeconds }), Math.max(0, msLeft - warnBefore))
     state.expiryTimer = setTimeout(() => {
       state.connection?.sendFrame(errorFrame('token_expired', 'the access token expired; reconnect with a fresh token and resume your runs'))
-      close(state, WS_CLOSE.unauthorized, 'token expired')
+      close(state, CLOSE_CODES.unauthorized, 'token expired')
     }, Math.max(0, msLeft))
   }
 
@@ -108,15 +101,15 @@ export function wsRoutes(opts: WsOptions) {
   }
 
   async function authenticate(state: SocketState, token: unknown) {
-    if (typeof token !== 'string' || !token) return close(state, WS_CLOSE.unauthorized, 'missing token')
+    if (typeof token !== 'string' || !token) return close(state, CLOSE_CODES.unauthorized, 'missing token')
     let claims
     try {
       claims = await opts.access.verify(token)
     } catch {
-      return close(state, WS_CLOSE.unauthorized, 'invalid or expired token')
+      return close(state, CLOSE_CODES.unauthorized, 'invalid or expired token')
     }
     const verdict = opts.sessions ? await opts.sessions.check(claims) : { ok: true as const, role: claims.role }
-    if (!verdict.ok) return close(state, WS_CLOSE.unauthorized, verdict.code)
+    if (!verdict.ok) return close(state, CLOSE_CODES.unauthorized, verdict.code)
     clearTimeout(state.authTimer)
     state.session = claims
     const connectionId = `conn_${crypto.randomUUID()}`
@@ -147,7 +140,7 @@ export function wsRoutes(opts: WsOptions) {
       connection.sendFrame(errorFrame('invalid_token', `${message}; the connection keeps its current token`))
       return
     }
-    if (claims.userId !== connection.userId) return close(state, WS_CLOSE.wrongUser, 'token of another user')
+    if (claims.userId !== connection.userId) return close(state, CLOSE_CODES.wrongUser, 'token of another user')
     const verdict = opts.sessions ? await opts.sessions.check(claims) : { ok: true as const }
     if (!verdict.ok) {
       connection.sendFrame(errorFrame(verdict.code, 'this token\'s session has ended; the connection keeps its current token'))
@@ -194,7 +187,7 @@ export function wsRoutes(opts: WsOptions) {
     const connection = state.connection
     if (!connection) {
       // Before authentication only an `auth` frame is acceptable.
-      if (!parsed.ok || parsed.frame.type !== 'auth') return close(state, WS_CLOSE.unauthorized, 'the first frame must be auth')
+      if (!parsed.ok || parsed.frame.type !== 'auth') return close(state, CLOSE_CODES.unauthorized, 'the first frame must be auth')
       return authenticate(state, parsed.frame.token)
     }
     if (!parsed.ok) {
@@ -220,7 +213,7 @@ export function wsRoutes(opts: WsOptions) {
     open(ws) {
       const state: SocketState = { raw: ws.raw as unknown as RawSocket, queue: Promise.resolve(), inbound: new InboundQueue(inboundLimits) }
       states.set(ws.raw, state)
-      state.authTimer = setTimeout(() => close(state, WS_CLOSE.authTimeout, 'authentication timeout'), authTimeoutMs)
+      state.authTimer = setTimeout(() => close(state, CLOSE_CODES.authTimeout, 'authentication timeout'), authTimeoutMs)
     },
     message(ws, message) {
       const state = states.get(ws.raw)
@@ -231,7 +224,7 @@ export function wsRoutes(opts: WsOptions) {
         // queueing more would pin memory. It can reconnect and resume.
         state.refused = true
         opts.registry.stats.slowClosed++
-        return close(state, WS_CLOSE.tooSlow, 'too many frames waiting, reconnect and resume')
+        return close(state, CLOSE_CODES.tooSlow, 'too many frames waiting, reconnect and resume')
       }
       state.queue = state.queue
         .then(() => onMessage(state, message))
