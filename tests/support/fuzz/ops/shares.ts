@@ -30,9 +30,16 @@ function anyShare(ctx: StepContext): { id: string; owner?: FuzzUser; live: boole
 async function readPublic(ctx: StepContext, owner: FuzzUser, id: string) {
   const answer = await request(ctx.stack, owner, 'GET', `/api/shares/${id}/public`, { token: null })
   if (answer.status !== 200) return answer
+  // Message texts are the owner's to share (a quoted tool result may name their own ids); the
+  // rest of the answer names nothing of the owner: no account, no thread id, no other fields.
   const threadId = owner.shares.get(id)?.threadId
+  const frame = JSON.stringify({ ...answer.json, title: '', messages: answer.json.messages.map(({ content: _, ...m }: any) => m) }).toLowerCase()
   for (const secret of [owner.id, owner.email, threadId]) {
-    if (secret && answer.text.toLowerCase().includes(secret.toLowerCase())) throw new FuzzFailure(`${answer.where}: the public share names its owner's account or thread (${secret})`)
+    if (secret && frame.includes(secret.toLowerCase())) throw new FuzzFailure(`${answer.where}: the public share names its owner's account or thread (${secret}): ${answer.text.slice(0, 600)}`)
+  }
+  const fields = new Set(['role', 'content', 'agent', 'createdAt'])
+  if (Object.keys(answer.json).sort().join() !== 'createdAt,messages,title' || answer.json.messages.some((m: any) => Object.keys(m).some((k) => !fields.has(k)))) {
+    throw new FuzzFailure(`${answer.where}: the public share has fields beyond title, createdAt and messages {role, content, agent, createdAt}: ${answer.text.slice(0, 300)}`)
   }
   for (const m of answer.json.messages) {
     if (typeof m.content !== 'string' || (m.role === 'user' && !m.content.includes(owner.marker))) throw new FuzzFailure(`${answer.where}: a shared message not written by user ${owner.index}: ${JSON.stringify(m).slice(0, 200)}`)

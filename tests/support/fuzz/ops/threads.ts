@@ -20,7 +20,7 @@ export function checkThreadList(ctx: StepContext, user: FuzzUser, threads: { id:
   }
   for (const [id, model] of user.threads) {
     if (!!model.archived !== archived) continue
-    if (!listed.has(id)) throw new FuzzFailure(`${where}: user ${user.index}'s thread ${id} is missing from their list`)
+    if (!listed.has(id)) throw new FuzzFailure(`${where}: user ${user.index}'s thread ${id} is missing from their list (model ${JSON.stringify(model)}, listed ${listed.size})`)
     if (model.title && listed.get(id) !== model.title) throw new FuzzFailure(`${where}: thread ${id} is titled "${listed.get(id)}", expected "${model.title}"`)
     model.title = listed.get(id)!
   }
@@ -70,7 +70,7 @@ export const threadOps: FuzzOp[] = [
       const answer = await ctx.http('PATCH', `/api/threads/${r.id}`, { body: { title } })
       if (!r.mine) return expectNotFound(answer), label(ctx, r)
       expectStatus(answer, 200)
-      ctx.actor.threads.set(r.id, { title })
+      ctx.actor.threads.get(r.id)!.title = title
       return 'own'
     },
   },
