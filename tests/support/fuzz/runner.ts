@@ -145,7 +145,12 @@ export async function settle(stack: FuzzStack): Promise<number> {
       if (expectation.resultIncludes && !JSON.stringify(done.result).includes(expectation.resultIncludes)) throw new FuzzFailure(`${where}: the result is not the user's own data: ${JSON.stringify(done.result).slice(0, 300)}`)
       if (expectation.ownDocuments) {
         const completed = answer.json.events.find((e: any) => e.type === 'agent_completed')
-        const cited = [...(done.result?.passages ?? []), ...(completed?.message?.citations ?? [])]
+        const passages: any[] = done.result?.passages ?? []
+        const citations: any[] = completed?.message?.citations ?? []
+        // A citation is kept only for a passage this run was given ([7] never is).
+        for (const c of citations) if (!passages.some((p) => p.n === c.n && p.documentId === c.documentId)) throw new FuzzFailure(`${where}: citation [${c.n}] of document ${c.documentId} was not returned to the run`)
+        if (/\[\s*(\d+\s*,\s*)*7\s*\]/.test(String(completed?.message?.content)) && !passages.some((p) => p.n === 7)) throw new FuzzFailure(`${where}: the stored answer kept the marker [7]`)
+        const cited = [...passages, ...citations]
         for (const p of cited) {
           if (stack.world.ownerOf(String(p.documentId).toLowerCase())?.owner !== user.index) throw new FuzzFailure(`${where}: passage or citation of document ${p.documentId}, not one of the user's: ${JSON.stringify(p).slice(0, 300)}`)
           if (!String(p.text ?? p.quote ?? '').includes(user.marker) && !String(p.documentName).includes(user.marker)) throw new FuzzFailure(`${where}: a passage not written by the user: ${JSON.stringify(p).slice(0, 300)}`)
