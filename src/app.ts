@@ -7,9 +7,11 @@ import { runsRepository, runJournalStore } from './db/repositories/runs'
 import { usersRepository } from './db/repositories/users'
 import { accessTokens } from './auth/tokens'
 import { refreshTokenStore } from './auth/refresh-tokens'
-import { memoryRateLimiter } from './auth/rate-limit'
+import { memoryFailureLimiter, memoryRateLimiter } from './auth/rate-limit'
+import { compileTrustedProxies } from './http/client-address'
 import { authService } from './auth/service'
 import { authGuard, bearerToken } from './auth/guard'
+import { sessionsService } from './auth/sessions/service'
 import { authRoutes } from './auth'
 import { oidcService } from './auth/oidc/service'
 import { oidcRoutes } from './auth/oidc'
@@ -96,23 +98,33 @@ export async function createServices(config: Config, database?: Database) {
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
-  const loginLimit = (prefix: string, max: number) =>
-    cluster ? cluster.rateLimiter(prefix, max, config.loginRateLimit.windowSeconds) : memoryRateLimiter(max, config.loginRateLimit.windowSeconds)
+  // Abuse limits (PROTOCOL.md §5): failures only, with back-off; shared through Redis in cluster mode.
+  const failures = (prefix: string, free: number) =>
+    cluster ? cluster.failureLimiter(prefix, free, config.loginRateLimit.windowSeconds) : memoryFailureLimiter(free, config.loginRateLimit.windowSeconds)
+  const { max: registerMax, windowSeconds: registerWindow } = config.registerRateLimit
   const audit = auditLog(repos.audit)
   const recordApiAudit = (event: ApiAuditEvent) => void audit.record(event)
-  const refresh = refreshTokenStore(db, config.refreshTokenTtl)
   const access = accessTokens({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience, ttlSeconds: config.accessTokenTtl })
+  const refresh = refreshTokenStore(db, config.refreshTokenTtl)
+  // Sessions end at once: one revocation view per process, kept in step through Redis in cluster mode.
+  const sessions = sessionsService({ users: repos.users, refresh, accessTokenTtlSeconds: config.accessTokenTtl, broadcast: cluster && ((change) => cluster.publishSessionChange(change)) })
+  cluster?.onControl((message) => {
+    if (message.type === 'session') sessions.applyRemote(message.change)
+  })
+  if (cluster) cluster.onResubscribed = () => void sessions.resync().catch((error) => log.error('session view resync failed', { error: String(error) }))
   const auth = authService({
     users: repos.users,
     access,
     refresh,
-    loginLimiter: loginLimit('login-email', config.loginRateLimit.max),
-    ipLimiter: loginLimit('login-ip', config.loginRateLimit.max * 4),
+    sessions,
+    accountFailures: failures('login-account', config.loginRateLimit.max),
+    addressFailures: failures('login-address', config.loginRateLimit.max * 10),
+    registrations: cluster ? cluster.rateLimiter('register', registerMax, registerWindow) : memoryRateLimiter(registerMax, registerWindow),
     allowSignup: config.allowSignup,
     audit,
   })
-  // Every action that ends or changes a user's sessions goes through this one module.
-  const sessions = sessionControl({ refresh })
+  // Every account action that ends or changes a user's sessions goes through this one module.
+  const sessionControls = sessionControl({ refresh, sessions })
   const quota = databaseQuota({ usage: repos.usage, users: repos.users, defaults: config.quota })
   const notes = notesService(repos.notes)
   const datasets = datasetsService(repos.datasets)
@@ -128,15 +140,15 @@ export async function createServices(config: Config, database?: Database) {
     tools,
     repos,
     access,
+    sessions,
     auth,
     oidc: config.oidc ? oidcService({ config: config.oidc, users: repos.users, auth, allowSignup: config.allowSignup }) : undefined,
     threads: threadsService(repos.threads, repos.messages),
     audit,
-    sessions,
     quota,
     usage: usageService({ usage: repos.usage, quota }),
-    admin: adminService({ users: repos.users, auth, sessions, audit }),
-    account: accountService({ account: repos.account, users: repos.users, auth, sessions, audit, sections: { apiKeys: () => allApiKeys(repos.apiKeys), documents: () => repos.documents.texts() } }),
+    admin: adminService({ users: repos.users, auth, sessions: sessionControls, audit }),
+    account: accountService({ account: repos.account, users: repos.users, auth, sessions: sessionControls, audit, sections: { apiKeys: () => allApiKeys(repos.apiKeys), documents: () => repos.documents.texts() } }),
     apiKeys: apiKeysService(repos.apiKeys, { audit: recordApiAudit }),
     search: searchService(repos.search),
     shares: sharesService({ shares: repos.shares, threads: repos.threads, messages: repos.messages, audit: (event) => audit.record(event) }),
@@ -268,7 +280,7 @@ export function bodyLimits(config: Config): BodyLimitOptions {
 
 /** Composes the feature plugins into one app. */
 export function createApp(services: Services, runtime: Runtime) {
-  const guard = authGuard(services.access)
+  const guard = authGuard(services.access, services.sessions)
   const keyGuard = apiKeyGuard(services.apiKeys)
   const catalog = modelCatalog(runtime.llm, services.config.ollamaModel)
   return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: 1024 * 1024, idleTimeout: 120, sendPings: true } })
@@ -280,6 +292,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(
       wsRoutes({
         access: services.access,
+        sessions: services.sessions,
         runs: runtime.runs,
         registry: runtime.registry,
         maxBufferedBytes: services.config.wsMaxBufferedBytes,
@@ -290,8 +303,8 @@ export function createApp(services: Services, runtime: Runtime) {
     )
     .use(runRoutes(runtime.runs, services.repos.runs, guard))
     .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
-    .use(authRoutes(services.auth, guard))
-    .use(oidcRoutes(services.oidc))
+    .use(authRoutes(services.auth, guard, compileTrustedProxies(services.config.trustedProxies)))
+    .use(oidcRoutes(services.oidc, guard))
     .use(threadRoutes(services.threads, guard, { importMaxBytes: services.config.importMaxBytes }))
     .use(searchRoutes(services.search, guard))
     .use(shareRoutes(services.shares, guard))
@@ -327,8 +340,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if (services.cluster) {
     // Other processes may be running their runs: only a dead process's runs are closed.
     await services.cluster.start()
+    // After subscribing, so no revocation falls between the load and the first broadcast.
+    await services.sessions.start()
     stopSweeper = startLivenessSweeper(services.cluster, runtime.runs, services.repos.journal)
   } else {
+    await services.sessions.start()
     // Runs a crash or kill -9 left going continue here (PROTOCOL.md §9), before we listen.
     const { resumed, failed } = await runtime.runs.resumeInterrupted()
     if (resumed > 0) log.warn('resumed runs interrupted by the last stop', { count: resumed })
@@ -360,6 +376,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         runtime.llm.close()
         runtime.alerts.close()
         runtime.status.close()
+        services.sessions.close()
         services.database.close()
       })()
       return stopping

@@ -1,11 +1,12 @@
 import { RedisClient } from 'bun'
 import { log } from '../log'
 import { AppError } from '../http/errors'
-import { memoryRateLimiter, type RateDecision, type RateLimiter } from '../auth/rate-limit'
+import { BACKOFF_START_MS, memoryFailureLimiter, memoryRateLimiter, type FailureLimiter, type RateDecision, type RateLimiter } from '../auth/rate-limit'
 import type { BusHandler, EventBus } from '../runs/bus'
 import type { JournalEntry } from '../runs/journal'
 import type { RunEvent } from '../runs/events'
 import { memoryRunLimiter, type RunLimiter } from '../runs/service'
+import type { SessionChange } from '../auth/sessions/view'
 
 /**
  * Cluster mode (REDIS_URL set): several processes share events, cancels, limits and liveness
@@ -15,7 +16,8 @@ import { memoryRunLimiter, type RunLimiter } from '../runs/service'
  *  - `chat:events` (pub/sub): every run event, `<from>\n<userId>\n<wire>`; each process delivers
  *    it to the owner's connections it holds. Events are stored before they are published, so
  *    what a process misses live (Redis down) is in the database for resume / the HTTP fallback.
- *  - `chat:control` (pub/sub): cancels for runs executing on another process.
+ *  - `chat:control` (pub/sub): cancels for runs executing on another process, and session
+ *    changes (logout, reuse, sign-out, disable, role) for every process's revocation view.
  *  - `runs:user:<id>` (hash run → node): the per-user concurrent run cap, checked by a script.
  *  - `rate:<prefix>:<key>`: the login rate-limit windows.
  *  - `node:<id>` (key with a TTL): heartbeats; `takeover:<id>`: who closes a dead node's runs.
@@ -49,6 +51,7 @@ export type ControlMessage =
   | { type: 'cancel'; runId: string; from: string }
   /** A frame outside runs for every connection of a user (e.g. `document_status`), wherever they are. */
   | { type: 'user_frame'; userId: string; frame: object; from: string }
+  | { type: 'session'; change: SessionChange; from: string }
 
 /**
  * One Redis connection that comes back by itself. Bun's client reconnects on its own only for a
@@ -190,8 +193,12 @@ export class RedisCluster {
    * process; a gap in the middle of a run is filled by the client's resume, as ever.
    */
   readonly #outbox: string[] = []
+  /** Session changes that could not be published (Redis down), published once it is back. */
+  readonly #sessionOutbox: string[] = []
   /** Run-cap releases that failed while Redis was down, retried once it is back. */
   readonly #pendingReleases = new Map<string, string>()
+  /** Called after subscribing again following an outage: broadcasts may have been missed. */
+  onResubscribed?: () => void
   /** Told when Redis becomes unreachable and when it is back (for alerts / logs). */
   onStateChange?: (state: 'down' | 'up') => void
 
@@ -204,7 +211,9 @@ export class RedisCluster {
     this.subscriber = new ResilientRedis(url, 'subscriber')
     this.subscriber.onReconnect = () => {
       this.commands.retryNow()
-      void this.#subscribe().catch((error) => log.error('could not subscribe again', { error: String(error) }))
+      void this.#subscribe()
+        .then(() => this.onResubscribed?.())
+        .catch((error) => log.error('could not subscribe again', { error: String(error) }))
     }
     this.commands.onReconnect = () => {
       this.subscriber.retryNow()
@@ -305,6 +314,19 @@ export class RedisCluster {
     }
   }
 
+  /**
+   * A session change for the other processes' revocation views. The database already holds it;
+   * a process that misses it (Redis down) rebuilds its view when it subscribes again.
+   */
+  publishSessionChange(change: SessionChange) {
+    const message = JSON.stringify({ type: 'session', change, from: this.nodeId })
+    this.commands.send('PUBLISH', [CONTROL, message]).catch(() => {
+      log.warn('redis unreachable: a session change is published once it is back', { op: change.op })
+      this.#sessionOutbox.push(message)
+      if (this.#sessionOutbox.length > OUTBOX_MAX) this.#sessionOutbox.shift()
+    })
+  }
+
   async sendCancel(runId: string) {
     try {
       await this.commands.send('PUBLISH', [CONTROL, JSON.stringify({ type: 'cancel', runId, from: this.nodeId })])
@@ -347,6 +369,7 @@ export class RedisCluster {
 
   #republish() {
     if (!this.commands.connected) return // down again: the next reconnect tries
+    for (const message of this.#sessionOutbox.splice(0)) this.commands.send('PUBLISH', [CONTROL, message]).catch(() => this.#sessionOutbox.push(message))
     const batch = this.#outbox.splice(0)
     if (batch.length) log.info('publishing again the events other processes missed while redis was down', { count: batch.length })
     for (const message of batch) {
@@ -389,6 +412,34 @@ export class RedisCluster {
       reset: async (key) => {
         await local.reset(key)
         await this.commands.send('DEL', [`rate:${prefix}:${key}`]).catch(() => {})
+      },
+    }
+  }
+
+  /**
+   * Failures with growing back-off (auth/rate-limit.ts FailureLimiter), shared by every process:
+   * a hash {failures, lockedUntil} per key. While Redis is unreachable a per-process one counts.
+   */
+  failureLimiter(prefix: string, free: number, windowSeconds: number): FailureLimiter {
+    const local = memoryFailureLimiter(free, windowSeconds)
+    const keyOf = (key: string) => `fail:${prefix}:${key}`
+    return {
+      attempt: async (key): Promise<RateDecision> => {
+        let left: number
+        try {
+          left = Number(await this.commands.send('EVAL', [ATTEMPT, '1', keyOf(key), String(Date.now()), String(free), String(windowSeconds)]))
+        } catch {
+          return local.attempt(key)
+        }
+        return left > 0 ? { allowed: false, retryAfterSeconds: left / 1000 } : { allowed: true }
+      },
+      forgive: async (key) => {
+        await local.forgive(key)
+        await this.commands.send('EVAL', [FORGIVE, '1', keyOf(key), String(free)]).catch(() => {})
+      },
+      reset: async (key) => {
+        await local.reset(key)
+        await this.commands.send('DEL', [keyOf(key)]).catch(() => {})
       },
     }
   }
@@ -437,6 +488,28 @@ const ACQUIRE_RUN = `if redis.call('HLEN', KEYS[1]) < tonumber(ARGV[1]) then red
 
 /** INCR with the window set on the first hit; returns {count, ms left}. */
 const HIT_WINDOW = `local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return {n, redis.call('PTTL', KEYS[1])}`
+
+/**
+ * FailureLimiter.attempt: ms left to wait (refused, not counted), or count it as a failure and
+ * return 0; back-off as backoffMs() in auth/rate-limit.ts; forgotten a window after the last.
+ */
+const ATTEMPT = `local now = tonumber(ARGV[1])
+local locked = tonumber(redis.call('HGET', KEYS[1], 'lockedUntil') or '0')
+if locked > now then return math.ceil(locked - now) end
+local n = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+local free = tonumber(ARGV[2]) local cap = tonumber(ARGV[3]) * 1000
+local wait = 0
+if n >= free then wait = math.min(cap, ${BACKOFF_START_MS} * 2 ^ math.min(20, n - free)) end
+redis.call('HSET', KEYS[1], 'lockedUntil', string.format('%d', now + wait))
+redis.call('PEXPIRE', KEYS[1], math.floor(wait + cap))
+return 0`
+
+/** FailureLimiter.forgive: one failure fewer; no wait while under the free count. */
+const FORGIVE = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = redis.call('HINCRBY', KEYS[1], 'failures', -1)
+if n < 0 then redis.call('HSET', KEYS[1], 'failures', 0) n = 0 end
+if n < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'lockedUntil', '0') end
+return n`
 
 /** SET NX, or already ours (a claimer whose first takeover failed half-way may try again). */
 const CLAIM = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end return 0`

@@ -1,7 +1,8 @@
 import { Elysia } from 'elysia'
 import { createUserContext } from '../context/user-context'
 import type { AccessTokens } from '../auth/tokens'
-import { TokenError } from '../auth/tokens'
+import { TokenError, type AccessClaims } from '../auth/tokens'
+import type { SessionsService } from '../auth/sessions/service'
 import { AppError, QuotaExceededError } from '../http/errors'
 import { log } from '../log'
 import type { RunManager } from '../runs/service'
@@ -21,6 +22,8 @@ export const WS_CLOSE = {
 
 export interface WsOptions {
   access: AccessTokens
+  /** Ended sessions close their sockets with 4401 (PROTOCOL.md §5). */
+  sessions?: Pick<SessionsService, 'check' | 'onChange'>
   runs: RunManager
   registry: ConnectionRegistry
   authTimeoutMs?: number
@@ -47,6 +50,8 @@ interface SocketState {
   inbound: InboundQueue
   /** Closed for holding too much: later frames are dropped. */
   refused?: boolean
+  /** The session of the connection's current token, re-checked whenever the user's sessions change. */
+  session?: Pick<AccessClaims, 'userId' | 'familyId' | 'issuedAtMs'>
 }
 
 const errorFrame = (code: string, message: string, requestId?: string) => ({ type: 'error', code, message, ...(requestId !== undefined && { requestId }) })
@@ -57,6 +62,22 @@ export function wsRoutes(opts: WsOptions) {
   const authTimeoutMs = opts.authTimeoutMs ?? 5000
   const warnBefore = (opts.expiryWarningSeconds ?? 30) * 1000
   const inboundLimits: InboundLimits = { ...INBOUND_DEFAULTS, ...opts.inbound }
+
+  const byConnection = new WeakMap<Connection, SocketState>()
+
+  /** After a change to a user's sessions (or to anyone's: `undefined`), closes the sockets whose session ended. */
+  async function closeEnded(userId: string | undefined) {
+    const connections = userId === undefined ? opts.registry.all() : [...opts.registry.connectionsOf(userId)]
+    for (const connection of connections) {
+      const state = byConnection.get(connection)
+      if (!state?.session || !opts.sessions) continue
+      const verdict = await opts.sessions.check(state.session)
+      if (verdict.ok) continue
+      connection.sendFrame(errorFrame(verdict.code, verdict.code === 'account_disabled' ? 'this account is disabled' : 'this session has ended; sign in again'))
+      close(state, WS_CLOSE.unauthorized, verdict.code)
+    }
+  }
+  opts.sessions?.onChange((userId) => void closeEnded(userId).catch((error) => log.error('closing ended sessions failed', { error: String(error) })))
 
   function clearTimers(state: SocketState) {
     clearTimeout(state.authTimer)
@@ -94,9 +115,12 @@ export function wsRoutes(opts: WsOptions) {
     } catch {
       return close(state, WS_CLOSE.unauthorized, 'invalid or expired token')
     }
+    const verdict = opts.sessions ? await opts.sessions.check(claims) : { ok: true as const, role: claims.role }
+    if (!verdict.ok) return close(state, WS_CLOSE.unauthorized, verdict.code)
     clearTimeout(state.authTimer)
+    state.session = claims
     const connectionId = `conn_${crypto.randomUUID()}`
-    const context = createUserContext({ userId: claims.userId, role: claims.role, connectionId })
+    const context = createUserContext({ userId: claims.userId, role: verdict.role, connectionId })
     const connection = new Connection(
       connectionId,
       context,
@@ -107,6 +131,7 @@ export function wsRoutes(opts: WsOptions) {
     )
     state.connection = connection
     opts.registry.add(connection)
+    byConnection.set(connection, state)
     opts.onConnectionsChanged?.()
     connection.sendFrame({ type: 'ready', userId: claims.userId, connectionId })
     scheduleExpiry(state, claims.expiresAt)
@@ -123,6 +148,12 @@ export function wsRoutes(opts: WsOptions) {
       return
     }
     if (claims.userId !== connection.userId) return close(state, WS_CLOSE.wrongUser, 'token of another user')
+    const verdict = opts.sessions ? await opts.sessions.check(claims) : { ok: true as const }
+    if (!verdict.ok) {
+      connection.sendFrame(errorFrame(verdict.code, 'this token\'s session has ended; the connection keeps its current token'))
+      return
+    }
+    state.session = claims
     connection.tokenExpiresAt = claims.expiresAt
     scheduleExpiry(state, claims.expiresAt)
     connection.sendFrame({ type: 'auth_ok', expiresAt: claims.expiresAt })

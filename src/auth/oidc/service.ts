@@ -35,6 +35,8 @@ export interface PendingLogin {
   nonce: string
   /** SHA-256 (hex) of the browser binding secret held in the cookie. */
   bindingHash: string
+  /** Set when a signed-in user started this to link the identity to their account. */
+  linkUserId?: string
   expiresAt: number
 }
 
@@ -171,7 +173,7 @@ const emailPattern = /^[^\s@]+@[^\s@]+$/
 
 export interface OidcServiceDeps {
   config: OidcConfig
-  users: UsersRepository
+  users: Pick<UsersRepository, 'findByIdentity' | 'findByEmail' | 'findById' | 'create' | 'linkIdentity'>
   auth: Pick<AuthService, 'session' | 'signedIn'>
   allowSignup: boolean
   /** Replaces `fetch` for every request to the provider (tests). */
@@ -228,7 +230,7 @@ export function oidcService(deps: OidcServiceDeps) {
     return `${name}=${value}; Path=${COOKIE_PATH}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secureCookie ? '; Secure' : ''}`
   }
 
-  /** Finds, links or creates the account of an identity (see docs/oidc.md "Linking rules"). */
+  /** Finds or creates the account of an identity (see docs/oidc.md "Linking rules"). */
   async function resolveUser(issuer: string, claims: Record<string, unknown>) {
     const subject = String(claims.sub)
     const known = await users.findByIdentity(issuer, subject)
@@ -236,25 +238,23 @@ export function oidcService(deps: OidcServiceDeps) {
 
     const rawEmail = claimString(claims.email)?.toLowerCase()
     const email = rawEmail && rawEmail.length <= 254 && emailPattern.test(rawEmail) ? rawEmail : undefined
-    const verified = claims.email_verified === true || claims.email_verified === 'true'
     if (!email) {
       throw new OidcError(400, 'oidc_email_missing', 'the identity provider did not share an email address; allow the "email" scope for this application at the provider')
     }
 
+    // Never linked automatically (even with a verified email): whoever registered the address
+    // first would otherwise keep access to the SSO user's account. Linking is done from a
+    // signed-in session of the account (POST /api/auth/oidc/link).
     const conflict = () =>
       new OidcError(
         409,
         'oidc_account_exists',
-        config.linkByEmail
-          ? 'an account with this email already exists, and the identity provider did not confirm the email as verified; sign in with your password'
-          : 'an account with this email already exists; sign in with your password (an admin can enable OIDC_LINK_BY_EMAIL to link accounts by verified email)',
+        'an account with this email already exists; sign in with your password, then link single sign-on from your account',
       )
 
     const existing = await users.findByEmail(email)
     if (existing) {
-      if (!(config.linkByEmail && verified)) throw conflict()
-      await users.linkIdentity(existing.id, issuer, subject)
-      log.info('oidc identity linked by email', { userId: existing.id, issuer })
+      throw conflict()
     } else {
       const created = await users.create({ email, name: displayName(claims, email) }, deps.allowSignup)
       if (created === 'closed') throw new OidcError(403, 'signup_closed', 'sign-up is closed on this server, and this identity has no account yet; ask an admin for an account')
@@ -273,12 +273,33 @@ export function oidcService(deps: OidcServiceDeps) {
     return linked
   }
 
+  /** Links the identity to the signed-in account that started the flow (docs/oidc.md "Linking"). */
+  async function linkToAccount(userId: string, issuer: string, claims: Record<string, unknown>) {
+    const subject = String(claims.sub)
+    const verified = claims.email_verified === true || claims.email_verified === 'true'
+    if (!verified) throw new OidcError(403, 'oidc_email_unverified', 'the identity provider has not verified this identity\'s email, so it cannot be linked; verify it at the provider and try again')
+    const account = await users.findById(userId)
+    if (!account || account.disabled) throw new OidcError(401, 'session_revoked', 'the account that started linking no longer exists or is disabled; sign in again')
+    const known = await users.findByIdentity(issuer, subject)
+    if (known && known.id !== userId) throw new OidcError(409, 'oidc_identity_in_use', 'this single sign-on identity already belongs to another account')
+    if (!known) {
+      await users.linkIdentity(userId, issuer, subject)
+      log.info('oidc identity linked from a signed-in session', { userId, issuer })
+    }
+    const linked = await users.findByIdentity(issuer, subject)
+    if (linked?.id !== userId) throw new OidcError(409, 'oidc_identity_in_use', 'this single sign-on identity already belongs to another account')
+    return linked
+  }
+
   return {
     pending,
     cookieName: stateCookieName,
 
-    /** The provider's authorization URL for a new sign-in, and the Set-Cookie binding it to this browser. */
-    async loginUrl(): Promise<{ url: string; state: string; setCookie: string }> {
+    /**
+     * The provider's authorization URL for a new sign-in, and the Set-Cookie binding it to this
+     * browser. With `linkUserId` (a signed-in user) the identity is linked to that account instead.
+     */
+    async loginUrl(linkUserId?: string): Promise<{ url: string; state: string; setCookie: string }> {
       const configured = await requireConfiguration()
       const codeVerifier = client.randomPKCECodeVerifier()
       const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier)
@@ -294,7 +315,7 @@ export function oidcService(deps: OidcServiceDeps) {
         state,
         nonce,
       })
-      pending.put(state, { codeVerifier, nonce, bindingHash: sha256(binding) })
+      pending.put(state, { codeVerifier, nonce, bindingHash: sha256(binding), ...(linkUserId && { linkUserId }) })
       return { url: url.href, state, setCookie: setCookie(stateCookieName(state), binding, Math.floor(pending.ttlMs / 1000)) }
     },
 
@@ -377,8 +398,8 @@ export function oidcService(deps: OidcServiceDeps) {
       }
 
       try {
-        const user = await resolveUser(idClaims.iss, claims)
-        if (user.disabled) throw fail(new OidcError(401, 'account_disabled', 'this account is disabled; ask an admin'))
+        const user = record.linkUserId ? await linkToAccount(record.linkUserId, idClaims.iss, claims) : await resolveUser(idClaims.iss, claims)
+        if (user.disabled) throw new OidcError(403, 'account_disabled', 'this account is disabled; ask an admin')
         await auth.signedIn(user.id)
         return { session: await auth.session(userView(user)), clearCookie }
       } catch (error) {
