@@ -301,6 +301,14 @@ export class RunManager {
     this.#recent.set(journal.runId, { journal, timer })
   }
 
+  /** Drops a finished run's journal from memory before its grace period ends. */
+  #forget(runId: string) {
+    const recent = this.#recent.get(runId)
+    if (!recent) return
+    clearTimeout(recent.timer)
+    this.#recent.delete(runId)
+  }
+
   #journal(runId: string): RunJournal | undefined {
     return this.active.get(runId)?.journal ?? this.#recent.get(runId)?.journal
   }
@@ -318,12 +326,20 @@ export class RunManager {
     active.controller.abort(new RunStop('cancelled'))
   }
 
-  /** The active user's run events after `afterSeq`, from memory when the run is recent. */
-  /** The run's events after `afterSeq` (at most `limit`: a page), from memory or the database. */
+  /**
+   * The active user's run events after `afterSeq` (at most `limit`: a page), from memory when the
+   * run is recent, else from the database.
+   */
   async eventsAfter(runId: string, afterSeq: number, limit?: number): Promise<{ entries: JournalEntry[]; done: boolean }> {
     const userId = currentContext().userId
     const journal = this.#journal(runId)
     if (journal && journal.userId === userId) {
+      // Deleting a thread deletes its runs, but their journals stay in memory for a while
+      // (JOURNAL_GRACE_MS): the row decides whether the run still exists (one primary-key read).
+      if (!(await this.deps.runs.find(runId))) {
+        this.#forget(runId)
+        throw new NotFoundError('run')
+      }
       const entries = journal.since(afterSeq)
       return { entries: limit === undefined ? entries : entries.slice(0, limit), done: journal.completed }
     }

@@ -1,6 +1,7 @@
 /** /api/datasets: list, upload, get (with rows), delete — own and foreign ids. */
 import { expectNotFound, expectStatus } from '../client'
 import { FuzzFailure } from '../world'
+import { listAll } from './list'
 import { label, pickRef } from './pick'
 import type { FuzzOp, FuzzUser, StepContext } from './types'
 import type { World } from '../world'
@@ -35,9 +36,8 @@ export const datasetOps: FuzzOp[] = [
     name: 'datasets.list',
     weight: 3,
     async run(ctx) {
-      const answer = await ctx.http('GET', '/api/datasets')
-      expectStatus(answer, 200)
-      const listed = new Map<string, string>(answer.json.datasets.map((d: any) => [d.id, d.name]))
+      const answer = await listAll(ctx, '/api/datasets', 'datasets')
+      const listed = new Map<string, string>(answer.items.map((d: any) => [d.id, d.name]))
       for (const id of listed.keys()) if (ctx.world.ownerOf(id)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: dataset ${id} is not user ${ctx.actor.index}'s`)
       for (const [id, model] of ctx.actor.datasets) if (listed.get(id) !== model.name) throw new FuzzFailure(`${answer.where}: user ${ctx.actor.index}'s dataset ${id} "${model.name}" is missing or renamed`)
       return 'own'

@@ -4,7 +4,10 @@ import { FuzzFailure } from '../world'
 import type { FuzzOp } from './types'
 
 /** A protected route of each area, for the "no token" and "bad token" ops. */
-export const PROTECTED = ['/api/me', '/api/threads', '/api/notes', '/api/datasets', '/api/agents', '/api/models']
+export const PROTECTED = [
+  '/api/me', '/api/threads', '/api/notes', '/api/datasets', '/api/agents', '/api/models',
+  '/api/shares', '/api/documents', '/api/keys', '/api/usage', '/api/me/export', '/api/search?q=secret', '/api/admin/users', '/api/admin/audit',
+]
 
 export const metaOps: FuzzOp[] = [
   {

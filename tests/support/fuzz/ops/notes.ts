@@ -1,6 +1,7 @@
 /** /api/notes: list, create, delete — own and foreign ids. */
 import { expectNotFound, expectStatus } from '../client'
 import { FuzzFailure } from '../world'
+import { listAll } from './list'
 import { label, pickRef } from './pick'
 import type { FuzzOp } from './types'
 
@@ -9,10 +10,9 @@ export const noteOps: FuzzOp[] = [
     name: 'notes.list',
     weight: 3,
     async run(ctx) {
-      const answer = await ctx.http('GET', '/api/notes')
-      expectStatus(answer, 200)
+      const answer = await listAll(ctx, '/api/notes', 'notes')
       const listed = new Set<string>()
-      for (const note of answer.json.notes) {
+      for (const note of answer.items) {
         listed.add(note.id)
         // Notes saved by tools during runs are new to the model; the scan made them the actor's.
         if (ctx.world.ownerOf(note.id)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: note ${note.id} is not user ${ctx.actor.index}'s`)
