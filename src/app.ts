@@ -7,9 +7,11 @@ import { runsRepository, runJournalStore } from './db/repositories/runs'
 import { usersRepository } from './db/repositories/users'
 import { accessTokens } from './auth/tokens'
 import { refreshTokenStore } from './auth/refresh-tokens'
-import { memoryRateLimiter } from './auth/rate-limit'
+import { memoryFailureLimiter, memoryRateLimiter } from './auth/rate-limit'
+import { compileTrustedProxies } from './http/client-address'
 import { authService } from './auth/service'
 import { authGuard, bearerToken } from './auth/guard'
+import { sessionsService } from './auth/sessions/service'
 import { authRoutes } from './auth'
 import { oidcService } from './auth/oidc/service'
 import { oidcRoutes } from './auth/oidc'
@@ -35,7 +37,7 @@ import { ConnectionRegistry } from './ws/registry'
 import { wsRoutes } from './ws'
 import { RedisCluster } from './cluster/redis'
 import { startLivenessSweeper } from './cluster/liveness'
-import { RunStop } from './agents/runner'
+import { RunStop } from './runs/outcome'
 import { createToolDispatcher } from './tools/dispatcher'
 import { builtinTools } from './tools'
 import { notesRepository } from './db/repositories/notes'
@@ -46,7 +48,7 @@ import { datasetsService } from './datasets/service'
 import { datasetRoutes } from './datasets'
 import { agentRoutes } from './agents'
 import { webRoutes } from './web'
-import { createMetrics, metricsRoutes, watchCircuitChanges } from './metrics'
+import { createMetrics, metricsRoutes } from './metrics'
 import { apiKeysRepository } from './db/repositories/api-keys'
 import { apiKeysService } from './auth/api-keys/service'
 import type { ApiAuditEvent } from './auth/api-keys/audit-hook'
@@ -74,6 +76,7 @@ import { documentsRepository } from './db/repositories/documents'
 import { documentsService } from './documents/service'
 import { documentRoutes } from './documents'
 import { providerEmbedder } from './documents/embedder'
+import { CLOSE_CODES, MAX_FRAME_BYTES, type ServerFrame } from './protocol'
 
 /** Everything the features share, built once from the config. */
 export async function createServices(config: Config, database?: Database) {
@@ -96,23 +99,33 @@ export async function createServices(config: Config, database?: Database) {
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
-  const loginLimit = (prefix: string, max: number) =>
-    cluster ? cluster.rateLimiter(prefix, max, config.loginRateLimit.windowSeconds) : memoryRateLimiter(max, config.loginRateLimit.windowSeconds)
+  // Abuse limits (PROTOCOL.md §5): failures only, with back-off; shared through Redis in cluster mode.
+  const failures = (prefix: string, free: number) =>
+    cluster ? cluster.failureLimiter(prefix, free, config.loginRateLimit.windowSeconds) : memoryFailureLimiter(free, config.loginRateLimit.windowSeconds)
+  const { max: registerMax, windowSeconds: registerWindow } = config.registerRateLimit
   const audit = auditLog(repos.audit)
   const recordApiAudit = (event: ApiAuditEvent) => void audit.record(event)
-  const refresh = refreshTokenStore(db, config.refreshTokenTtl)
   const access = accessTokens({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience, ttlSeconds: config.accessTokenTtl })
+  const refresh = refreshTokenStore(db, config.refreshTokenTtl)
+  // Sessions end at once: one revocation view per process, kept in step through Redis in cluster mode.
+  const sessions = sessionsService({ users: repos.users, refresh, accessTokenTtlSeconds: config.accessTokenTtl, broadcast: cluster && ((change) => cluster.publishSessionChange(change)) })
+  cluster?.onControl((message) => {
+    if (message.type === 'session') sessions.applyRemote(message.change)
+  })
+  if (cluster) cluster.onResubscribed = () => void sessions.resync().catch((error) => log.error('session view resync failed', { error: String(error) }))
   const auth = authService({
     users: repos.users,
     access,
     refresh,
-    loginLimiter: loginLimit('login-email', config.loginRateLimit.max),
-    ipLimiter: loginLimit('login-ip', config.loginRateLimit.max * 4),
+    sessions,
+    accountFailures: failures('login-account', config.loginRateLimit.max),
+    addressFailures: failures('login-address', config.loginRateLimit.max * 10),
+    registrations: cluster ? cluster.rateLimiter('register', registerMax, registerWindow) : memoryRateLimiter(registerMax, registerWindow),
     allowSignup: config.allowSignup,
     audit,
   })
-  // Every action that ends or changes a user's sessions goes through this one module.
-  const sessions = sessionControl({ refresh })
+  // Every account action that ends or changes a user's sessions goes through this one module.
+  const sessionControls = sessionControl({ refresh, sessions })
   const quota = databaseQuota({ usage: repos.usage, users: repos.users, defaults: config.quota })
   const notes = notesService(repos.notes)
   const datasets = datasetsService(repos.datasets)
@@ -128,15 +141,15 @@ export async function createServices(config: Config, database?: Database) {
     tools,
     repos,
     access,
+    sessions,
     auth,
     oidc: config.oidc ? oidcService({ config: config.oidc, users: repos.users, auth, allowSignup: config.allowSignup }) : undefined,
     threads: threadsService(repos.threads, repos.messages),
     audit,
-    sessions,
     quota,
     usage: usageService({ usage: repos.usage, quota }),
-    admin: adminService({ users: repos.users, auth, sessions, audit }),
-    account: accountService({ account: repos.account, users: repos.users, auth, sessions, audit, sections: { apiKeys: () => allApiKeys(repos.apiKeys), documents: () => repos.documents.texts() } }),
+    admin: adminService({ users: repos.users, auth, sessions: sessionControls, audit }),
+    account: accountService({ account: repos.account, users: repos.users, auth, sessions: sessionControls, audit, sections: { apiKeys: () => allApiKeys(repos.apiKeys), documents: () => repos.documents.texts() } }),
     apiKeys: apiKeysService(repos.apiKeys, { audit: recordApiAudit }),
     search: searchService(repos.search),
     shares: sharesService({ shares: repos.shares, threads: repos.threads, messages: repos.messages, audit: (event) => audit.record(event) }),
@@ -168,20 +181,20 @@ export function createRuntime(services: Services) {
     maxQueued: config.llm.queueMax,
     breakerFailures: config.llm.breakerFailures,
     breakerCooldownMs: config.llm.breakerCooldownMs,
-    // Circuit changes reach metrics and alerts through watchCircuitChanges(llm.breakers) below.
+    // Circuit changes reach metrics and alerts through llm.onCircuitChange below.
   })
   const cluster = services.cluster
   const bus = cluster ? cluster.bus() : new LocalBus()
   const registry = new ConnectionRegistry()
   // Documents embed through the provider (fair queue, breaker) and report to the owner's sockets,
   // on this process and (cluster mode) on the others.
-  const toUser = (userId: string, frame: object) => {
+  const toUser = (userId: string, frame: ServerFrame) => {
     for (const connection of registry.connectionsOf(userId)) connection.sendFrame(frame)
   }
   services.documents.attach({
     embedder: providerEmbedder(llm, config.ollamaEmbedModel),
     notify: (userId, document) => {
-      const frame = { type: 'document_status', document }
+      const frame: ServerFrame = { type: 'document_status', document }
       toUser(userId, frame)
       if (cluster) void cluster.sendUserFrame(userId, frame)
     },
@@ -196,6 +209,8 @@ export function createRuntime(services: Services) {
     threads: repos.threads,
     messages: repos.messages,
     publisher: bus,
+    // Stored batches of events reach each socket in one corked write.
+    deliverBatch: (deliverAll) => registry.deliverBatch(deliverAll),
     runner: { llm, tools: services.tools, maxSteps: config.maxAgentSteps, checkCitations: services.documents.checkCitations },
     limiter: cluster ? cluster.runLimiter() : memoryRunLimiter(),
     quota: services.quota,
@@ -220,9 +235,7 @@ export function createRuntime(services: Services) {
   metrics.observe({ connections: registry, runs, database: services.database, llm })
   alerts.watchPersister(runs.persister)
   alerts.watchIsolationGuard()
-  // Subscribes when the provider exposes its breakers (llm.breakers / llm.onStateChange); a
-  // provider that takes a callback instead should be given `onCircuitStateChange` — not both.
-  watchCircuitChanges(llm, onCircuitStateChange)
+  llm.onCircuitChange(onCircuitStateChange)
   return { llm, bus, registry, runs, metrics, alerts, onCircuitStateChange, status }
 }
 
@@ -268,10 +281,10 @@ export function bodyLimits(config: Config): BodyLimitOptions {
 
 /** Composes the feature plugins into one app. */
 export function createApp(services: Services, runtime: Runtime) {
-  const guard = authGuard(services.access)
+  const guard = authGuard(services.access, services.sessions)
   const keyGuard = apiKeyGuard(services.apiKeys)
   const catalog = modelCatalog(runtime.llm, services.config.ollamaModel)
-  return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: 1024 * 1024, idleTimeout: 120, sendPings: true } })
+  return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: MAX_FRAME_BYTES, idleTimeout: 120, sendPings: true } })
     .use(securityHeaders())
     .use(errorHandler)
     .use(bodyLimit(bodyLimits(services.config)))
@@ -280,6 +293,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(
       wsRoutes({
         access: services.access,
+        sessions: services.sessions,
         runs: runtime.runs,
         registry: runtime.registry,
         maxBufferedBytes: services.config.wsMaxBufferedBytes,
@@ -290,8 +304,8 @@ export function createApp(services: Services, runtime: Runtime) {
     )
     .use(runRoutes(runtime.runs, services.repos.runs, guard))
     .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
-    .use(authRoutes(services.auth, guard))
-    .use(oidcRoutes(services.oidc))
+    .use(authRoutes(services.auth, guard, compileTrustedProxies(services.config.trustedProxies)))
+    .use(oidcRoutes(services.oidc, guard))
     .use(threadRoutes(services.threads, guard, { importMaxBytes: services.config.importMaxBytes }))
     .use(searchRoutes(services.search, guard))
     .use(shareRoutes(services.shares, guard))
@@ -327,8 +341,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if (services.cluster) {
     // Other processes may be running their runs: only a dead process's runs are closed.
     await services.cluster.start()
+    // After subscribing, so no revocation falls between the load and the first broadcast.
+    await services.sessions.start()
     stopSweeper = startLivenessSweeper(services.cluster, runtime.runs, services.repos.journal)
   } else {
+    await services.sessions.start()
     // Runs a crash or kill -9 left going continue here (PROTOCOL.md §9), before we listen.
     const { resumed, failed } = await runtime.runs.resumeInterrupted()
     if (resumed > 0) log.warn('resumed runs interrupted by the last stop', { count: resumed })
@@ -354,12 +371,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
         stopSweeper()
         services.documents.close()
         await runtime.runs.shutdown(config.shutdownGraceMs)
-        for (const connection of runtime.registry.all()) connection.close(1001, 'server shutting down')
+        for (const connection of runtime.registry.all()) connection.close(CLOSE_CODES.goingAway, 'server shutting down')
         await app.stop(true)
         await runtime.bus.close()
         runtime.llm.close()
         runtime.alerts.close()
         runtime.status.close()
+        services.sessions.close()
         services.database.close()
       })()
       return stopping

@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'n
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
+import proxyaddr from 'proxy-addr'
+import type { LogLevel } from './log'
 
 /** Every setting of the server, parsed and validated once at start (PROTOCOL.md §1). */
 export interface Config {
@@ -43,8 +45,15 @@ export interface Config {
   redisUrl?: string
   /** This process's name in cluster mode (runs record it; liveness checks it). */
   nodeId: string
-  /** Login attempts allowed per email (and, ×4, per IP) in one window. */
+  /**
+   * Failed logins per (account, client address) before growing back-off (1 s, 2 s, 4 s … up to
+   * the window); per client address across accounts, 10× as many failures per window.
+   */
   loginRateLimit: { max: number; windowSeconds: number }
+  /** Registrations per client address in one window (each costs an argon2 hash). */
+  registerRateLimit: { max: number; windowSeconds: number }
+  /** TRUSTED_PROXIES: the proxies whose X-Forwarded-For is believed (empty: none). */
+  trustedProxies: string[]
   /** Milliseconds a run may take in all before it is failed with `timeout`. */
   runTimeoutMs: number
   /** Milliseconds one tool call may take. */
@@ -74,7 +83,7 @@ export interface Config {
   alerts: { minIntervalMs: number; failureRate: number; failureMinRuns: number; failureWindowMs: number; timeoutMs: number }
 }
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+export type { LogLevel } from './log'
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -119,6 +128,22 @@ function urlVar(name: string, raw: string, protocols: string[]): string {
   }
   if (!protocols.includes(url.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${url.protocol}"`)
   return raw.replace(/\/+$/, '')
+}
+
+/** TRUSTED_PROXIES: comma-separated addresses/CIDRs, each checked now so a typo stops the start. */
+function trustedProxiesVar(env: Env): string[] {
+  const list = (env.TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean)
+  for (const entry of list) {
+    try {
+      proxyaddr.compile([entry])
+    } catch {
+      throw new ConfigError('TRUSTED_PROXIES', `must be a comma-separated list of IP addresses or CIDRs (or loopback, linklocal, uniquelocal), got "${entry}"`)
+    }
+  }
+  return list
 }
 
 /** The secret is generated once and kept beside the database so restarts keep old tokens valid. */
@@ -218,6 +243,11 @@ export function loadConfig(env: Env = process.env): Config {
       max: intVar(env, 'LOGIN_RATE_LIMIT', 10, 1),
       windowSeconds: intVar(env, 'LOGIN_RATE_WINDOW', 300, 1),
     },
+    registerRateLimit: {
+      max: intVar(env, 'REGISTER_RATE_LIMIT', 10, 1),
+      windowSeconds: intVar(env, 'REGISTER_RATE_WINDOW', 3600, 1),
+    },
+    trustedProxies: trustedProxiesVar(env),
     runTimeoutMs: intVar(env, 'RUN_TIMEOUT_MS', 300_000, 100),
     toolTimeoutMs: intVar(env, 'TOOL_TIMEOUT_MS', 15_000, 10),
     maxAgentSteps: intVar(env, 'MAX_AGENT_STEPS', 8, 1, 100),

@@ -26,6 +26,21 @@ process.on('SIGHUP', () => {
   })
 })
 
+// Registered before start-up, so a stop asked for while starting (migrations, resuming runs)
+// is honoured as soon as the server is up, instead of killing it mid-way.
+let signals = 0
+let stopRequested = false
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, async () => {
+    if (++signals > 1) process.exit(1) // a second signal means "now"
+    log.info('shutting down', { signal })
+    stopRequested = true
+    if (!server) return // still starting: stopped right after start-up, below
+    await server.stop()
+    process.exit(0)
+  })
+}
+
 try {
   server = await startServer(config)
 } catch (error) {
@@ -39,13 +54,7 @@ try {
   throw error
 }
 log.info(`chat server listening on ${server.url}`, { url: server.url, database: config.databaseUrl.replace(/\/\/.*@/, '//***@'), ollama: config.ollamaHosts })
-
-let signals = 0
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, async () => {
-    if (++signals > 1) process.exit(1) // a second signal means "now"
-    log.info('shutting down', { signal })
-    await server!.stop()
-    process.exit(0)
-  })
+if (stopRequested) {
+  await server.stop()
+  process.exit(0)
 }

@@ -1,5 +1,6 @@
 import { maybeCurrentContext } from './context/user-context'
-import type { LogLevel } from './config'
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 
 const levels: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
 let threshold = levels.info

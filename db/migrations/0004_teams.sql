@@ -1,4 +1,4 @@
--- Teams (issue 15): roles `user` → `member`, disabled accounts, per-user quotas, usage
+-- Teams (issue 15): roles `user` → `member`, per-user quotas, usage
 -- counting (a rolling-window table and a daily rollup) and the content-free audit log.
 UPDATE `users` SET `role` = 'member' WHERE `role` = 'user';
 --> statement-breakpoint
@@ -8,8 +8,7 @@ CREATE TRIGGER `users_role_member` AFTER INSERT ON `users` WHEN new.`role` = 'us
   UPDATE `users` SET `role` = 'member' WHERE `id` = new.`id`;
 END;
 --> statement-breakpoint
-ALTER TABLE `users` ADD `disabled` integer DEFAULT 0 NOT NULL;
---> statement-breakpoint
+-- (`disabled` comes with 0002_auth_hardening.)
 ALTER TABLE `users` ADD `last_active_at` integer;
 --> statement-breakpoint
 ALTER TABLE `users` ADD `quota_runs_per_day` integer;

@@ -18,8 +18,8 @@
  *     model, the ollama client and the runner; paced in rounds (one event per run per tick).
  *  C. bare baseline: a plain Bun.serve WebSocket server sends the recorded frames (same
  *     strings, so same sizes) to the same clients, paced the same way.
- *  B'. as B, with the journal's batch hook (publishBatch) reset so every frame is its own socket
- *     write: what the corked batch writes of src/ws/connection.ts gain (when the hook exists).
+ *  B'. as B, through a persister given no `deliverBatch`, so every frame is its own socket
+ *     write: what the registry's corked batch writes (src/ws/registry.ts) gain.
  * B, B' and C run `--trials` times, alternated; their medians are compared.
  * Figure: frames received at the clients / (last frame − first frame). Target: ≥ 50 % of C.
  */
@@ -86,7 +86,7 @@ await runBenchmark('fan-out benchmark', async () => {
   if (a.incomplete || a.errors.length) console.log(`  ! ${a.incomplete} incomplete; ${a.errors.join('; ')}`)
 
   // ---- B and C, alternated --TRIALS times (medians reported) --------------------------------
-  const { RunJournal } = await import('../../src/runs/journal')
+  const { RunJournal, EventPersister } = await import('../../src/runs/journal')
   const { createUserContext } = await import('../../src/context/user-context')
   const { newId } = await import('../../src/db/scope')
   const { runs: runRows, threads } = bs.server.services.repos
@@ -101,14 +101,14 @@ await runBenchmark('fan-out benchmark', async () => {
     return [...byRun.values()].map((list) => ({ userId, events: list.map((e) => e.event), wires: list.map((e) => e.wire) }))
   })
   /** Fresh run rows (the journal's events reference them) for every replayed run, made before timing. */
-  async function journalsFor() {
+  async function journalsFor(persister: InstanceType<typeof EventPersister>) {
     const out: { journal: InstanceType<typeof RunJournal>; events: Event[] }[] = []
     for (const run of recordedRuns) {
       await createUserContext({ userId: run.userId, role: 'member' }).run(async () => {
         const thread = await threads.create('fan-out replay')
         const runId = newId()
         await runRows.create({ id: runId, threadId: thread.id, agent: 'triage', model: 'llama3.2', input: 'replay' })
-        out.push({ journal: new RunJournal(runId, run.userId, thread.id, 'triage', bs.server.runtime.runs.persister, bs.server.runtime.bus), events: run.events })
+        out.push({ journal: new RunJournal(runId, run.userId, thread.id, 'triage', persister, bs.server.runtime.bus), events: run.events })
       })
     }
     return out
@@ -142,17 +142,15 @@ await runBenchmark('fan-out benchmark', async () => {
   const bareBuffered = () => bareSockets.reduce((m, ws) => Math.max(m, ws.getBufferedAmount()), 0)
   const expected = published * CONNS
 
-  // The journal's batch hook (src/runs/journal.ts publishBatch), when this version has it: the
-  // WebSocket layer writes each connection's frames of a stored batch corked. B' runs without it.
-  const journalModule = (await import('../../src/runs/journal')) as { publishBatch?: { run(fn: () => void): void } }
-  const hook = journalModule.publishBatch
+  // The server's persister delivers each stored batch through the registry, corked; B' uses one
+  // given no `deliverBatch`, so every frame is its own socket write.
+  const uncorked = new EventPersister(bs.server.services.repos.journal)
   async function replayThroughJournals(label: string, corked: boolean): Promise<Counters> {
-    const journals = await journalsFor()
+    const persister = corked ? bs.server.runtime.runs.persister : uncorked
+    const journals = await journalsFor(persister)
     Bun.gc(true)
     await clients.counters(true)
-    const installed = hook?.run
-    if (hook && !corked) hook.run = (fn) => fn()
-    try {
+    {
       const wait = clients.waitFrames(expected, 300_000)
       await pace(
         journals.map((r) => {
@@ -167,12 +165,10 @@ await runBenchmark('fan-out benchmark', async () => {
         }),
         serverBuffered,
       )
-      await bs.server.runtime.runs.persister.flush()
+      await persister.flush()
       const c = await wait
       console.log(describe(label, c) + (c.eventFrames < expected ? `  (! expected ${expected})` : ''))
       return c
-    } finally {
-      if (hook && installed) hook.run = installed
     }
   }
 
@@ -182,7 +178,7 @@ await runBenchmark('fan-out benchmark', async () => {
   for (let t = 0; t < TRIALS; t++) {
     // B: journal → bus → registry → Connection.send (real persister, real rows)
     bTrials.push(await replayThroughJournals(`B journal → socket, trial ${t + 1}`, true))
-    if (hook) b0Trials.push(await replayThroughJournals(`B' same, one write per frame, trial ${t + 1}`, false))
+    b0Trials.push(await replayThroughJournals(`B' same, one write per frame, trial ${t + 1}`, false))
 
     // C: bare Bun.serve, the recorded frames as they were sent
     Bun.gc(true)

@@ -125,6 +125,7 @@ export const BENCH_ENV: Record<string, string> = {
   LLM_QUEUE_MAX: '100000',
   LLM_QUEUE_PER_USER: '1000',
   LOGIN_RATE_LIMIT: '100000',
+  REGISTER_RATE_LIMIT: '1000000', // every bench user registers from one address
   ACCESS_TOKEN_TTL: '3600',
 }
 

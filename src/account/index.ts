@@ -17,7 +17,9 @@ export function accountRoutes(account: AccountService, guard: AuthGuard, access:
       return JSON.stringify(document, null, 2)
     }, { auth: true })
     .post('/api/me/password', async ({ body, set, request, server }) => {
-      await account.changePassword(body, clientIp(request, server))
+      // The caller's own sign-in goes on: the access token names its refresh family.
+      const claims = await access.verify(bearerToken(request.headers.get('authorization'))!)
+      await account.changePassword(body, clientIp(request, server), claims.familyId)
       set.status = 204
       return undefined
     }, { auth: true, body: changePasswordBody })

@@ -47,12 +47,12 @@ export function accountService(deps: {
     },
 
     /** Ends the caller's other sessions; `keepRefreshToken` names the one to keep. */
-    async changePassword(input: { currentPassword: string; newPassword: string; refreshToken?: string }, ip?: string): Promise<void> {
+    async changePassword(input: { currentPassword: string; newPassword: string; refreshToken?: string }, ip?: string, keepFamilyId?: string): Promise<void> {
       const { userId } = currentUser()
       if (!(await deps.auth.verifyPassword(userId, input.currentPassword))) throw new ForbiddenError('invalid_credentials', 'the current password is wrong')
       if (input.currentPassword === input.newPassword) throw new AppError(400, 'invalid_input', 'the new password must differ from the current one')
       await deps.auth.setPassword(userId, input.newPassword)
-      await deps.sessions.passwordChanged(userId, input.refreshToken)
+      await deps.sessions.passwordChanged(userId, { familyId: keepFamilyId, refreshToken: input.refreshToken })
       await deps.audit.record({ actorId: userId, action: 'password_changed', targetId: userId, ip })
     },
 

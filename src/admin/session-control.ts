@@ -1,32 +1,44 @@
 import type { Role } from '../context/user-context'
 import type { RefreshTokenStore } from '../auth/refresh-tokens'
+import type { SessionsService } from '../auth/sessions/service'
 
 /**
- * The ONE place account actions end or change a user's sessions. Today it revokes the user's
- * refresh-token families (so refresh stops working; login of a disabled account is refused by
- * the auth service reading `users.disabled`). When the live session view lands
- * (`services.sessions`: access tokens 401 within 1 s, WebSockets closed with 4401, cluster-wide),
- * these functions are where it is called — nothing else needs to change.
+ * The one place account actions end or change a user's sessions. Each goes through the live
+ * session view (`services.sessions`): access tokens get 401 at once on every route, WebSockets
+ * close with 4401, refresh families are revoked, and in cluster mode every process hears of it.
  */
-export function sessionControl(deps: { refresh: RefreshTokenStore }) {
+export function sessionControl(deps: { refresh: RefreshTokenStore; sessions: SessionsService }) {
+  const { sessions } = deps
   return {
     /** An admin's "sign out everywhere". */
     async signOut(userId: string): Promise<void> {
-      await deps.refresh.revokeAllForUser(userId, 'signed_out')
+      await sessions.endAll(userId, 'session_revoked')
     },
     async disable(userId: string): Promise<void> {
-      await deps.refresh.revokeAllForUser(userId, 'disabled')
+      await sessions.setDisabled(userId, true)
     },
-    /** Nothing to undo: a re-enabled user signs in again. */
-    async enable(_userId: string): Promise<void> {},
-    /** Admin routes read the role from the database, so a demotion bites on the next request. */
-    async roleChanged(_userId: string, _role: Role): Promise<void> {},
-    /** The user's password changed: every other sign-in ends. */
-    async passwordChanged(userId: string, keepRefreshToken?: string): Promise<void> {
-      await deps.refresh.revokeAllForUser(userId, 'password_changed', keepRefreshToken)
+    /** Old sessions stay ended: a re-enabled user signs in again. */
+    async enable(userId: string): Promise<void> {
+      await sessions.setDisabled(userId, false)
     },
-    /** The account is gone; its refresh families went with it (ON DELETE CASCADE). */
-    async deleted(_userId: string): Promise<void> {},
+    /** Live sessions carry the new role from their next request. */
+    async roleChanged(userId: string, role: Role): Promise<void> {
+      await sessions.setRole(userId, role)
+    },
+    /**
+     * The user's password changed: every other sign-in ends. The one kept is the one the client
+     * named by its refresh token, else the caller's (the access token's refresh family).
+     */
+    async passwordChanged(userId: string, keep: { familyId?: string; refreshToken?: string } = {}): Promise<void> {
+      const named = keep.refreshToken ? await deps.refresh.familyOf(keep.refreshToken, userId) : undefined
+      const familyId = named ?? keep.familyId
+      if (familyId) await sessions.endOthers(userId, familyId)
+      else await sessions.endAll(userId, 'session_revoked')
+    },
+    /** The account is gone: its tokens are 401 `session_revoked` everywhere. */
+    async deleted(userId: string): Promise<void> {
+      await sessions.endAll(userId, 'account_deleted')
+    },
   }
 }
 

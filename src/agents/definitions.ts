@@ -1,6 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import type { OllamaToolSpec, ToolDispatcher } from '../tools/types'
-import { toJsonSchema } from '../tools/dispatcher'
+import { toJsonSchema } from '../tools/json-schema'
 
 /** The agents of PROTOCOL.md §4. */
 export const AGENT_IDS = ['triage', 'data_analyst', 'notes_assistant', 'planner', 'researcher'] as const

@@ -1,5 +1,5 @@
 import type { Message } from 'ollama'
-import type { RunEvent } from '../runs/events'
+import type { RunEvent } from '../protocol'
 import { getAgent, TRANSFER_TARGETS } from './definitions'
 
 /** A tool call announced (`tool_executing` stored) whose `tool_completed` never was. */

@@ -2,22 +2,30 @@ import type { Message, Tool } from 'ollama'
 import type { UserContext } from '../context/user-context'
 import type { ToolDispatcher } from '../tools/types'
 import type { LlmProvider, ModelOptions, ToolCallRequest } from '../llm/provider'
-import { LlmError } from '../llm/provider'
-import type { RunJournal } from '../runs/journal'
-import type { RunStatusFinal } from '../runs/events'
+import { LlmError } from '../llm/errors'
+import type { EventError, RunEventBody, RunStatusFinal } from '../protocol'
 import { agentToolSpecs, getAgent, handoffReason, handoffTarget } from './definitions'
 import type { OpenToolCall, RunState } from './replay'
 import { CitationLedger, resolveCitations, type CheckCitations } from './citations'
 import type { Citation } from '../db/schema'
 
-/** Why a run was stopped from outside; carried as the abort reason. */
-export class RunStop extends Error {
-  constructor(readonly kind: 'cancelled' | 'timeout' | 'shutdown' | 'node_lost') {
-    super(kind)
-  }
+/**
+ * Where the agent loop's events go: the run's journal (src/runs/journal.ts) is one. The loop
+ * emits; it neither knows nor cares how events are numbered, stored or delivered.
+ */
+export interface RunEventSink {
+  append(event: RunEventBody): unknown
+  /** Resolves once everything appended so far is stored. */
+  durable(): Promise<void>
+  /** The agent answering from now on (set after a handoff; later events carry it). */
+  agent: string
 }
 
-export interface RunOutcome {
+/**
+ * How the loop ended. A run stopped from outside (its signal aborted) ends `cancelled` here;
+ * the run manager says why (src/runs/outcome.ts).
+ */
+export interface AgentOutcome {
   status: RunStatusFinal
   content: string
   /** The agent answering at the end (after any handoff). */
@@ -34,7 +42,7 @@ export interface RunOutcome {
 export const CITED_TOOL = 'search_documents'
 
 export interface AgentRunInput {
-  journal: RunJournal
+  journal: RunEventSink
   context: UserContext
   model: string
   agent: string
@@ -94,20 +102,9 @@ class TextCoalescer {
 
 const toolCallId = () => `call_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`
 
-function errorOf(error: unknown, signal: AbortSignal): { status: RunStatusFinal; error: { code: string; message: string } } {
-  const reason = signal.aborted ? signal.reason : undefined
-  if (reason instanceof RunStop) {
-    switch (reason.kind) {
-      case 'cancelled':
-        return { status: 'cancelled', error: { code: 'cancelled', message: 'the run was cancelled' } }
-      case 'shutdown':
-        return { status: 'cancelled', error: { code: 'server_shutdown', message: 'the server shut down before the run finished' } }
-      case 'timeout':
-        return { status: 'failed', error: { code: 'timeout', message: 'the run took longer than allowed and was stopped' } }
-      case 'node_lost':
-        return { status: 'failed', error: { code: 'node_lost', message: 'the server process running this run stopped' } }
-    }
-  }
+function errorOf(error: unknown, signal: AbortSignal): { status: RunStatusFinal; error: EventError } {
+  // Stopped from outside: the run manager knows why and refines this.
+  if (signal.aborted) return { status: 'cancelled', error: { code: 'cancelled', message: 'the run was stopped' } }
   if (error instanceof LlmError) return { status: 'failed', error: { code: error.code, message: error.message } }
   return { status: 'failed', error: { code: 'internal_error', message: 'the run failed unexpectedly' } }
 }
@@ -117,7 +114,7 @@ function errorOf(error: unknown, signal: AbortSignal): { status: RunStatusFinal;
  * events through its journal; never throws (failures become the outcome). `agent_completed`
  * is NOT emitted here: the run manager emits it in its `finally`, after storing the answer.
  */
-export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<RunOutcome> {
+export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<AgentOutcome> {
   const ledger = new CitationLedger()
   const outcome = await stepLoop(input, deps, ledger)
   return withCitations(outcome, ledger, deps.checkCitations)
@@ -127,7 +124,7 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
  * The answer as stored and completed: markers of passages this run did not retrieve (or that
  * no longer check out for the user) removed, the kept ones listed as citations.
  */
-async function withCitations(outcome: RunOutcome, ledger: CitationLedger, check: CheckCitations | undefined): Promise<RunOutcome> {
+async function withCitations(outcome: AgentOutcome, ledger: CitationLedger, check: CheckCitations | undefined): Promise<AgentOutcome> {
   if (!outcome.content) return ledger.searched ? { ...outcome, citations: [] } : outcome
   try {
     const { content, citations } = await resolveCitations(outcome.content, ledger, check ?? (async () => []))
@@ -137,7 +134,7 @@ async function withCitations(outcome: RunOutcome, ledger: CitationLedger, check:
   }
 }
 
-async function stepLoop(input: AgentRunInput, deps: RunnerDeps, ledger: CitationLedger): Promise<RunOutcome> {
+async function stepLoop(input: AgentRunInput, deps: RunnerDeps, ledger: CitationLedger): Promise<AgentOutcome> {
   const { journal, context, model, resume } = input
   const signal = context.signal
   let agent = getAgent(resume?.agent ?? input.agent)!

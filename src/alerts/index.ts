@@ -1,4 +1,4 @@
-import type { RunOutcome } from '../agents/runner'
+import type { RunOutcome } from '../runs/outcome'
 import { onIsolationGuard, runWithoutUser, type MissingUserContextError } from '../context/user-context'
 import { log } from '../log'
 

@@ -3,6 +3,7 @@ import { createUserContext, enterRequestSlot, type UserContext } from '../contex
 import { UnauthorizedError } from '../http/errors'
 import type { AccessTokens } from './tokens'
 import { TokenError } from './tokens'
+import type { SessionsService } from './sessions/service'
 
 export function bearerToken(header: string | undefined | null): string | undefined {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? '')
@@ -10,10 +11,11 @@ export function bearerToken(header: string | undefined | null): string | undefin
 }
 
 /**
- * The `auth` macro: verifies the bearer token and makes the rest of the request run inside the
- * user's context, so services and repositories find the user with `currentUser()`.
+ * The `auth` macro: verifies the bearer token, checks that its session is still live, and makes
+ * the rest of the request run inside the user's context, so services and repositories find the
+ * user with `currentUser()`.
  */
-export function authGuard(access: AccessTokens) {
+export function authGuard(access: AccessTokens, sessions: Pick<SessionsService, 'require'>) {
   const contexts = new WeakMap<Request, UserContext>()
   const slots = new WeakMap<Request, ReturnType<typeof enterRequestSlot>>()
 
@@ -38,11 +40,14 @@ export function authGuard(access: AccessTokens) {
             if (error instanceof TokenError) throw new UnauthorizedError(error.code, error.message)
             throw error
           }
-          const context = createUserContext({ userId: claims.userId, role: claims.role, requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(), signal: request.signal })
+          // Ended sessions (logout, reuse, sign-out, disable, delete) are refused here, without a
+          // database read; the role is the user's current one, not the token's.
+          const { role } = await sessions.require(claims)
+          const context = createUserContext({ userId: claims.userId, role, requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(), signal: request.signal })
           const slot = slots.get(request)
           if (slot) slot.context = context
           contexts.set(request, context)
-          return { user: { id: claims.userId, role: claims.role }, userContext: context }
+          return { user: { id: claims.userId, role }, userContext: context }
         },
       },
     })

@@ -1,4 +1,4 @@
-import { and, eq, isNull, ne } from 'drizzle-orm'
+import { and, eq, gt, isNull, ne } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { refreshTokenFamilies, refreshTokens } from '../db/schema'
 import { newId } from '../db/scope'
@@ -7,8 +7,9 @@ const sha256 = (token: string) => new Bun.CryptoHasher('sha256').update(token).d
 const randomToken = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
 
 export type RotateResult =
-  | { ok: true; userId: string; token: string }
-  | { ok: false; reason: 'invalid' | 'expired' | 'reused' | 'revoked' }
+  | { ok: true; userId: string; familyId: string; token: string }
+  | { ok: false; reason: 'reused'; userId: string; familyId: string }
+  | { ok: false; reason: 'invalid' | 'expired' | 'revoked' }
 
 /**
  * Refresh tokens live in families (one per sign-in). Only their SHA-256 is stored. Rotation
@@ -30,11 +31,11 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
 
   return {
     /** A new family with its first token (sign-in). */
-    async startFamily(userId: string): Promise<string> {
+    async startFamily(userId: string): Promise<{ familyId: string; token: string }> {
       return write(async (db) => {
         const familyId = newId()
         await db.insert(refreshTokenFamilies).values({ id: familyId, userId, createdAt: Date.now() })
-        return issue(userId, familyId, db)
+        return { familyId, token: await issue(userId, familyId, db) }
       })
     },
 
@@ -55,10 +56,10 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
             .update(refreshTokenFamilies)
             .set({ revokedAt: Date.now(), revokedReason: 'reuse' })
             .where(eq(refreshTokenFamilies.id, row.familyId))
-          return { ok: false as const, reason: 'reused' as const }
+          return { ok: false as const, reason: 'reused' as const, userId: row.userId, familyId: row.familyId }
         }
         if (row.expiresAt <= Date.now()) return { ok: false as const, reason: 'expired' as const }
-        return { ok: true as const, userId: row.userId, token: await issue(row.userId, row.familyId, db) }
+        return { ok: true as const, userId: row.userId, familyId: row.familyId, token: await issue(row.userId, row.familyId, db) }
       })
     },
 
@@ -80,17 +81,53 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
     },
 
     /** The user a refresh token belongs to (for logout's audit event), without spending it. */
+    /** The family of a token of `userId` (spent or not), to keep that sign-in. */
+    async familyOf(token: string, userId: string): Promise<string | undefined> {
+      const [row] = await db.select({ familyId: refreshTokens.familyId }).from(refreshTokens).where(and(eq(refreshTokens.tokenHash, sha256(token)), eq(refreshTokens.userId, userId)))
+      return row?.familyId
+    },
+
     async ownerOf(token: string): Promise<string | undefined> {
       const [row] = await db.select({ userId: refreshTokens.userId }).from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256(token)))
       return row?.userId
     },
 
     /** Logout: revokes the family of this token, whether or not it was spent. */
-    async revokeByToken(token: string): Promise<boolean> {
+    async revokeByToken(token: string): Promise<{ userId: string; familyId: string } | undefined> {
       const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256(token)))
-      if (!row) return false
+      if (!row) return undefined
       await revokeFamily(row.familyId, 'logout')
-      return true
+      return { userId: row.userId, familyId: row.familyId }
+    },
+
+    revokeFamily,
+
+    /** Every live family of a user (sign out everywhere, disable). */
+    async revokeAllOf(userId: string, reason: string): Promise<void> {
+      await write((db) =>
+        db.update(refreshTokenFamilies).set({ revokedAt: Date.now(), revokedReason: reason }).where(and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt))),
+      )
+    },
+
+    /** Revokes every live family of a user but one; answers the ids it revoked. */
+    async revokeOthersOf(userId: string, keepFamilyId: string, reason: string): Promise<string[]> {
+      return write(async (db) => {
+        const rows = await db
+          .update(refreshTokenFamilies)
+          .set({ revokedAt: Date.now(), revokedReason: reason })
+          .where(and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt), ne(refreshTokenFamilies.id, keepFamilyId)))
+          .returning({ id: refreshTokenFamilies.id })
+        return rows.map((r) => r.id)
+      })
+    },
+
+    /** Families revoked since `sinceMs`: their access tokens may still be unexpired. */
+    async revokedSince(sinceMs: number): Promise<{ id: string; userId: string; revokedAt: number }[]> {
+      const rows = await db
+        .select({ id: refreshTokenFamilies.id, userId: refreshTokenFamilies.userId, revokedAt: refreshTokenFamilies.revokedAt })
+        .from(refreshTokenFamilies)
+        .where(gt(refreshTokenFamilies.revokedAt, sinceMs))
+      return rows.map((r) => ({ ...r, revokedAt: r.revokedAt! }))
     },
   }
 }

@@ -6,6 +6,10 @@ export interface AccessClaims {
   role: Role
   expiresAt: number // unix seconds
   jti: string
+  /** The sign-in (refresh-token family) this token belongs to; absent on tokens minted without one. */
+  familyId?: string
+  /** When it was issued, in ms (the `iat_ms` claim, else `iat`): compared with a user's "valid after". */
+  issuedAtMs: number
 }
 
 export class TokenError extends Error {
@@ -24,10 +28,13 @@ export function accessTokens(opts: { secret: string; issuer: string; audience: s
   return {
     ttlSeconds: opts.ttlSeconds,
 
-    async sign(user: { id: string; role: Role }): Promise<{ token: string; expiresAt: number }> {
-      const now = Math.floor(Date.now() / 1000)
+    /** `familyId` ties the token to its sign-in, so ending that sign-in voids it at once (src/auth/sessions). */
+    async sign(user: { id: string; role: Role }, familyId?: string): Promise<{ token: string; expiresAt: number }> {
+      const nowMs = Date.now()
+      const now = Math.floor(nowMs / 1000)
       const expiresAt = now + opts.ttlSeconds
-      const token = await new SignJWT({ role: user.role })
+      // `iat` has whole seconds only; `iat_ms` lets "sign out everywhere" spare a session begun in the same second.
+      const token = await new SignJWT({ role: user.role, iat_ms: nowMs, ...(familyId && { sid: familyId }) })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuer(opts.issuer)
         .setAudience(opts.audience)
@@ -43,7 +50,9 @@ export function accessTokens(opts: { secret: string; issuer: string; audience: s
       try {
         const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: opts.issuer, audience: opts.audience, requiredClaims: ['sub', 'exp', 'jti'] })
         const role = payload.role === 'admin' ? 'admin' : 'member'
-        return { userId: payload.sub!, role, expiresAt: payload.exp!, jti: payload.jti! }
+        const issuedAtMs = typeof payload.iat_ms === 'number' ? payload.iat_ms : (payload.iat ?? 0) * 1000
+        const familyId = typeof payload.sid === 'string' ? payload.sid : undefined
+        return { userId: payload.sub!, role, expiresAt: payload.exp!, jti: payload.jti!, familyId, issuedAtMs }
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw new TokenError('token_expired', 'the access token has expired')
         throw new TokenError('invalid_token', 'the access token is not valid')

@@ -1,7 +1,7 @@
 import type { DatasetRowData, DatasetView, DatasetsRepository } from '../db/repositories/datasets'
 import { AppError, InvalidInputError } from '../http/errors'
 import { DEFAULT_CSV_LIMITS, parseCsv, type CsvLimits } from './csv'
-import type { DatasetQuery } from './query'
+import type { DatasetQuery } from '../db/repositories/dataset-query'
 import { pageRequest } from '../db/paging'
 
 export const DATASET_NAME_MAX = 100

@@ -1,3 +1,4 @@
+import type { Citation } from '../protocol/run-events'
 import { sql } from 'drizzle-orm'
 import { sqliteTable, text, integer, index, uniqueIndex, primaryKey, foreignKey, real, customType } from 'drizzle-orm/sqlite-core'
 
@@ -16,13 +17,17 @@ export const users = sqliteTable('users', {
   role: text('role', { enum: ['admin', 'member'] }).notNull().default('member'),
   passwordHash: text('password_hash'),
   createdAt: integer('created_at').notNull().default(now),
-  /** A disabled account cannot sign in or refresh; its data stays. */
+  /** A disabled account cannot sign in, and its sessions end at once (src/auth/sessions). */
   disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+  /** Access tokens issued before this time (ms) are void: "sign out everywhere". */
+  sessionsValidAfter: integer('sessions_valid_after'),
+  /** When disabled, sessions_valid_after or role last changed (ms): processes poll for it. */
+  sessionsChangedAt: integer('sessions_changed_at'),
   lastActiveAt: integer('last_active_at'),
   /** Per-user quota overrides; null = the server's QUOTA_* defaults. */
   quotaRunsPerDay: integer('quota_runs_per_day'),
   quotaTokensPerDay: integer('quota_tokens_per_day'),
-})
+}, (t) => [index('users_sessions_changed').on(t.sessionsChangedAt)])
 
 export const oidcIdentities = sqliteTable(
   'oidc_identities',
@@ -48,7 +53,7 @@ export const refreshTokenFamilies = sqliteTable(
     revokedAt: integer('revoked_at'),
     revokedReason: text('revoked_reason'),
   },
-  (t) => [uniqueIndex('refresh_token_families_id_user').on(t.id, t.userId)],
+  (t) => [uniqueIndex('refresh_token_families_id_user').on(t.id, t.userId), index('refresh_token_families_revoked').on(t.revokedAt)],
 )
 
 export const refreshTokens = sqliteTable(
@@ -323,14 +328,8 @@ export const shares = sqliteTable(
   ],
 )
 
-/** One checked citation of an answer (PROTOCOL.md §8). */
-export interface Citation {
-  n: number
-  documentId: string
-  documentName: string
-  chunkId: string
-  quote: string
-}
+/** One checked citation of an answer (PROTOCOL.md §8): the wire contract's shape. */
+export type { Citation } from '../protocol/run-events'
 
 export const EMBEDDING_DIMENSIONS = 768
 

@@ -1,6 +1,6 @@
 import type { LlmProvider } from '../llm/provider'
 import { EMBEDDING_DIMENSIONS } from '../db/schema'
-import { LlmError } from '../llm/provider'
+import { LlmError } from '../llm/errors'
 
 /** Turns texts into vectors for one user (who waits in the fair queue). */
 export type Embedder = (texts: string[], opts: { signal: AbortSignal; userId: string }) => Promise<Float32Array[]>

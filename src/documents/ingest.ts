@@ -1,6 +1,6 @@
 import { createUserContext, runWithoutUser } from '../context/user-context'
 import type { DocumentView, DocumentsRepository } from '../db/repositories/documents'
-import { LlmError } from '../llm/provider'
+import { LlmError } from '../llm/errors'
 import { log } from '../log'
 import { chunkTextInSlices } from './chunk'
 import { EMBED_BATCH, type Embedder } from './embedder'

@@ -1,4 +1,4 @@
-import { LlmError } from './provider'
+import { LlmError } from './errors'
 
 /**
  * A circuit breaker per Ollama host.

@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia'
 import type { AuthGuard } from '../auth/guard'
-import { LlmError, OllamaHost, unavailableMessage, type ChatChunk, type ChatRequest, type EmbedRequest, type LlmProvider, type LlmStatus } from './provider'
+import { LlmError, unavailableMessage } from './errors'
+import { OllamaHost, type ChatChunk, type ChatRequest, type EmbedRequest, type LlmProvider, type LlmStatus } from './provider'
 import { FairScheduler } from './scheduler'
 import { BREAKER_DEFAULTS, HostBreakers, breakerMessage, type StateChangeListener } from './breaker'
 import { ServiceUnavailableError } from '../http/errors'
@@ -27,8 +28,12 @@ export type OllamaProvider = LlmProvider & {
   hosts: OllamaHost[]
   scheduler: FairScheduler
   breakers: HostBreakers
+  /** Model requests waiting, per model (metrics). */
   depths(): Record<string, number>
+  /** Circuit state per host (metrics). */
   circuits(): Record<string, string>
+  /** Every circuit change of every host (metrics, alerts); returns the unsubscribe. */
+  onCircuitChange(listener: StateChangeListener): () => void
   /** Requests holding a model slot. */
   readonly inFlight: number
   /** Stops the breakers' timers and fails what still waits (server stop). */
@@ -203,6 +208,7 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
     },
     depths: () => scheduler.depths(),
     circuits: () => breakers.states(),
+    onCircuitChange: (listener) => breakers.onStateChange(listener),
     get inFlight() {
       return scheduler.inFlight
     },

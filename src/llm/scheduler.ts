@@ -1,4 +1,4 @@
-import { LlmError } from './provider'
+import { LlmError } from './errors'
 
 /**
  * A fair queue per model in front of Ollama.

@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { RunOutcome } from '../agents/runner'
+import type { RunOutcome } from '../runs/outcome'
 import type { JournalEntry } from '../runs/journal'
 import type { DeliveryStats } from '../ws/connection'
 
@@ -12,16 +12,31 @@ import type { DeliveryStats } from '../ws/connection'
  * Counters fed by hooks: runs, run duration, first-token latency, database writes, delivery lag,
  * circuit transitions, isolation-guard trips, alerts. Everything else is read when scraped from
  * the sources given to `observe()`: connections, delivery stats, active runs, persistence,
- * queue depths and circuit states of the model provider (each tolerated when absent).
+ * queue depths and circuit states of the model provider (each may be absent).
  */
+
+/** Listens to circuit breaker state changes: `(host, from, to)`. */
+export type CircuitListener = (host: string, from: string, to: string) => void
+
+/**
+ * The model provider as metrics and alerts observe it: typed getters read at scrape time and
+ * one subscription for circuit changes (OllamaProvider, src/llm, has all of it).
+ */
+export interface ObservedLlm {
+  /** Model requests waiting in the fair queue, per model. */
+  depths(): Record<string, number>
+  /** Circuit state per host: `closed`, `half_open` or `open`. */
+  circuits(): Record<string, string>
+  /** Calls `listener` on every circuit change of every host; returns the unsubscribe. */
+  onCircuitChange(listener: CircuitListener): () => void
+}
 
 /** What `observe()` reads at scrape time; every part is optional. */
 export interface MetricsSources {
   connections?: { readonly size: number; readonly users: number; readonly stats: DeliveryStats }
   runs?: { readonly active: { readonly size: number }; readonly persister: { readonly failures: number; readonly pending: number } }
   database?: { readonly writes: { readonly pending: number } }
-  /** The model provider: `depths()` and circuit states are read when it exposes them. */
-  llm?: unknown
+  llm?: Pick<ObservedLlm, 'depths' | 'circuits'>
 }
 
 export type RunFinishedInfo = { runId: string; userId: string; durationMs: number; firstTokenMs?: number }
@@ -38,92 +53,13 @@ function processMetrics(): Registry {
   return processRegistry
 }
 
-/** `half-open`, `HALF_OPEN`, `halfOpen` → `half_open`. */
-function normaliseState(state: unknown): string | undefined {
-  if (typeof state !== 'string' || !state) return undefined
-  return state
-    .replace(/([a-z])([A-Z])/g, '$1_$2')
-    .replace(/[-\s]+/g, '_')
-    .toLowerCase()
-}
-
-/** Queue depth per model from whatever shape `llm.depths()` answers with. */
-export function readQueueDepths(llm: unknown): Map<string, number> {
-  const out = new Map<string, number>()
-  // The provider's own depths(), or its fair scheduler's.
-  const owner = [llm, (llm as any)?.scheduler].find((o) => typeof o?.depths === 'function') as { depths(): unknown } | undefined
-  if (!owner) return out
-  let value: unknown
+/** Reads a provider view without letting a provider mid-change break a scrape. */
+function safely(read: (() => Record<string, unknown>) | undefined): [string, unknown][] {
   try {
-    value = owner.depths()
+    return read ? Object.entries(read()) : []
   } catch {
-    return out
+    return []
   }
-  const add = (model: unknown, depth: unknown) => {
-    if (typeof depth !== 'number' || !Number.isFinite(depth)) return
-    const key = typeof model === 'string' && model ? model : 'all'
-    out.set(key, (out.get(key) ?? 0) + depth)
-  }
-  if (typeof value === 'number') add('all', value)
-  else if (value instanceof Map) for (const [model, depth] of value) add(model, typeof depth === 'number' ? depth : (depth as any)?.depth ?? (depth as any)?.waiting)
-  else if (Array.isArray(value)) for (const row of value) add(row?.model, row?.depth ?? row?.waiting ?? row?.queued)
-  else if (value && typeof value === 'object') {
-    for (const [model, depth] of Object.entries(value)) add(model, typeof depth === 'number' ? depth : (depth as any)?.depth ?? (depth as any)?.waiting)
-  }
-  return out
-}
-
-/** Circuit state per host, read synchronously from the provider when it exposes one. */
-export function readCircuitStates(llm: unknown): Map<string, string> {
-  const out = new Map<string, string>()
-  if (!llm || typeof llm !== 'object') return out
-  const provider = llm as Record<string, any>
-  try {
-    // A provider-level view: circuits() / circuitStates() → {host: state} | [{host, state}] | Map.
-    const view =
-      typeof provider.circuits === 'function'
-        ? provider.circuits()
-        : typeof provider.circuitStates === 'function'
-          ? provider.circuitStates()
-          : typeof provider.breakers?.states === 'function'
-            ? provider.breakers.states()
-            : undefined
-    if (view instanceof Map) for (const [host, s] of view) setState(out, host, typeof s === 'string' ? s : s?.state)
-    else if (Array.isArray(view)) for (const row of view) setState(out, row?.host, row?.state ?? row?.circuit)
-    else if (view && typeof view === 'object') for (const [host, s] of Object.entries(view)) setState(out, host, typeof s === 'string' ? s : (s as any)?.state)
-    // Per-host objects: hosts[i].breaker.state / .circuit(.state) / .circuitState.
-    if (Array.isArray(provider.hosts)) {
-      for (const h of provider.hosts) {
-        if (!h || typeof h !== 'object' || out.has(h.host)) continue
-        const breaker = h.breaker ?? h.circuit
-        setState(out, h.host, typeof breaker === 'string' ? breaker : breaker?.state ?? h.circuitState)
-      }
-    }
-  } catch {
-    // A provider mid-change must never break a scrape.
-  }
-  return out
-}
-
-/**
- * Subscribes `listener` to the provider's circuit state changes when it offers a subscription
- * (`llm.onStateChange(listener)` or `llm.breakers.onStateChange(listener)`, each returning the
- * unsubscribe). Returns the unsubscribe, or undefined when the provider has no breaker to watch.
- */
-export function watchCircuitChanges(llm: unknown, listener: (host: string, from: string, to: string) => void): (() => void) | undefined {
-  const owner = [(llm as any)?.breakers, llm].find((o) => typeof o?.onStateChange === 'function' && o.onStateChange.length <= 1)
-  if (!owner) return undefined
-  try {
-    const off = owner.onStateChange(listener)
-    return typeof off === 'function' ? off : () => {}
-  } catch {
-    return undefined
-  }
-}
-
-function setState(out: Map<string, string>, host: unknown, state: unknown) {
-  const s = normaliseState(state)
-  if (typeof host === 'string' && host && s) out.set(host, s)
 }
 
 export class Metrics {
@@ -228,7 +164,8 @@ export class Metrics {
       registers,
       collect() {
         this.reset()
-        for (const [model, depth] of readQueueDepths(sources().llm)) this.set({ model }, depth)
+        const llm = sources().llm
+        for (const [model, depth] of safely(llm && (() => llm.depths()))) if (typeof depth === 'number') this.set({ model }, depth)
       },
     })
     const circuits = this.#circuits
@@ -239,7 +176,8 @@ export class Metrics {
       registers,
       collect() {
         this.reset()
-        const states = new Map([...circuits, ...readCircuitStates(sources().llm)])
+        const llm = sources().llm
+        const states = new Map<string, string>([...circuits, ...(safely(llm && (() => llm.circuits())) as [string, string][])])
         for (const [host, current] of states) {
           for (const state of new Set<string>([...CIRCUIT_STATES, current])) this.set({ host, state }, state === current ? 1 : 0)
         }
@@ -288,11 +226,10 @@ export class Metrics {
     if (Number.isFinite(appended)) this.deliveryLag.observe(Math.max(0, Date.now() - appended) / 1000)
   }
 
-  /** The breaker's `onStateChange(host, from, to)`. */
+  /** The provider's `onCircuitChange(host, from, to)`. */
   circuitChanged(host: string, _from: string, to: string): void {
-    const state = normaliseState(to) ?? String(to)
-    this.#circuits.set(host, state)
-    this.circuitTransitions.inc({ host, to: state })
+    this.#circuits.set(host, to)
+    this.circuitTransitions.inc({ host, to })
   }
 
   isolationGuardTripped(): void {

@@ -1,5 +1,5 @@
 import { AppError } from '../http/errors'
-import type { RunEvent } from '../runs/events'
+import type { RunEvent } from '../protocol'
 
 /** Why the adapter stopped a run itself. */
 export type StopReason = 'disconnected' | 'revoked'

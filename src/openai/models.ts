@@ -1,7 +1,7 @@
 import { getAgent, listAgents } from '../agents/definitions'
 import { AppError, ServiceUnavailableError } from '../http/errors'
 import type { LlmProvider } from '../llm/provider'
-import { unavailableMessage } from '../llm/provider'
+import { unavailableMessage } from '../llm/errors'
 
 export const AGENT_MODEL_PREFIX = 'agent:'
 

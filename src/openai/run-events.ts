@@ -1,5 +1,5 @@
 import type { EventBus } from '../runs/bus'
-import type { RunEvent } from '../runs/events'
+import type { RunEvent } from '../protocol'
 
 /**
  * The events of one run as they are delivered: the same bus publish the user's WebSockets get,

@@ -1,36 +1,8 @@
-import type { Citation } from '../db/schema'
+import type { RunEventBody } from '../protocol'
 
-/** Run events of PROTOCOL.md §3. Every one carries {type, runId, threadId, seq, ts, agent}. */
-
-export type RunStatusFinal = 'completed' | 'failed' | 'cancelled'
-
-export type RunEventBody =
-  | { type: 'agent_started'; input: string }
-  | { type: 'agent_thinking'; text?: string; status?: string }
-  | { type: 'message_delta'; delta: string }
-  | { type: 'tool_executing'; toolCallId: string; tool: string; args: unknown }
-  | { type: 'tool_completed'; toolCallId: string; tool: string; ok: boolean; result?: unknown; error?: { code: string; message: string }; durationMs: number }
-  | { type: 'agent_handoff'; from: string; to: string }
-  | {
-      type: 'agent_completed'
-      status: RunStatusFinal
-      message: { id: string; content: string; citations?: Citation[] }
-      error?: { code: string; message: string }
-      usage?: { promptTokens: number; completionTokens: number; steps: number }
-    }
-
-export type RunEventType = RunEventBody['type']
-
-export type RunEvent = RunEventBody & {
-  runId: string
-  threadId: string
-  seq: number
-  ts: string
-  agent: string
-}
-
-/** The five events the product promises on every run that uses a tool. */
-export const CRITICAL_EVENTS = ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed'] as const
+// The event types are the wire contract's (src/protocol); this file keeps the journal's ordering rules.
+export type { RunEvent, RunEventBody, RunEventType, RunStatusFinal } from '../protocol'
+export { CRITICAL_EVENTS } from '../protocol'
 
 export class EventOrderError extends Error {}
 

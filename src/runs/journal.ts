@@ -14,11 +14,20 @@ export interface EventPublisher {
 }
 
 /**
- * Runs the publishing of one stored batch. The WebSocket layer (src/ws/connection.ts) sets it
- * to gather each connection's frames of the batch and write them corked, one socket write per
- * connection instead of one per frame; by default the publishes just run.
+ * Runs the publishing of one stored batch. The app gives the WebSocket registry's (src/ws), which
+ * gathers each connection's frames of the batch and writes them corked, one socket write per
+ * connection instead of one per frame; without one the publishes just run.
  */
-export const publishBatch: { run(publishAll: () => void): void } = { run: (publishAll) => publishAll() }
+export type DeliverBatch = (publishAll: () => void) => void
+
+export interface EventPersisterOptions {
+  /** How a stored batch's publishes run (default: one after another, right away). */
+  deliverBatch?: DeliverBatch
+  /** Most rows in one insert. */
+  maxBatch?: number
+}
+
+const deliverNow: DeliverBatch = (publishAll) => publishAll()
 
 /**
  * Group commit for run events: events appended in the same tick are written with one
@@ -31,11 +40,16 @@ export class EventPersister {
   #scheduled = false
   #writing: Promise<void> = Promise.resolve()
   failures = 0
+  readonly #deliverBatch: DeliverBatch
+  readonly #maxBatch: number
 
   constructor(
     private readonly store: RunJournalStore,
-    private readonly maxBatch = 1000,
-  ) {}
+    options: EventPersisterOptions = {},
+  ) {
+    this.#deliverBatch = options.deliverBatch ?? deliverNow
+    this.#maxBatch = options.maxBatch ?? 1000
+  }
 
   add(row: StoredEvent, onStored: () => void): void {
     this.#pending.push({ row, onStored })
@@ -52,8 +66,8 @@ export class EventPersister {
     this.#pending = []
     if (batch.length === 0) return this.#writing
     this.#writing = this.#writing.then(async () => {
-      for (let i = 0; i < batch.length; i += this.maxBatch) await this.#write(batch.slice(i, i + this.maxBatch).map((b) => b.row))
-      publishBatch.run(() => {
+      for (let i = 0; i < batch.length; i += this.#maxBatch) await this.#write(batch.slice(i, i + this.#maxBatch).map((b) => b.row))
+      this.#deliverBatch(() => {
         for (const { onStored } of batch) onStored()
       })
     })

@@ -7,12 +7,13 @@ import { newId } from '../db/scope'
 import { AppError, NotFoundError } from '../http/errors'
 import { log } from '../log'
 import { getAgent } from '../agents/definitions'
-import { RunStop, runAgent, type RunOutcome, type RunnerDeps } from '../agents/runner'
+import { runAgent, type RunnerDeps } from '../agents/runner'
+import { RunStop, outcomeAfterStop, type RunOutcome } from './outcome'
 import { replayRun, type RunState } from '../agents/replay'
 import type { ModelOptions } from '../llm/provider'
 import type { RunEvent } from './events'
 import type { QuotaGate } from '../usage/quota'
-import { EventPersister, RunJournal, type EventPublisher, type JournalEntry } from './journal'
+import { EventPersister, RunJournal, type DeliverBatch, type EventPublisher, type JournalEntry } from './journal'
 
 export interface StartRunInput {
   content: string
@@ -78,6 +79,8 @@ export interface RunManagerDeps {
   threads: ThreadsRepository
   messages: MessagesRepository
   publisher: EventPublisher
+  /** How a stored batch of events is delivered (the WebSocket registry's corked writes); default: one by one. */
+  deliverBatch?: DeliverBatch
   runner: RunnerDeps
   limiter: RunLimiter
   /** Rolling-24 h quotas (src/usage/quota.ts); absent = none. */
@@ -117,7 +120,7 @@ export class RunManager {
   #accepting = true
 
   constructor(private readonly deps: RunManagerDeps) {
-    this.persister = new EventPersister(deps.journalStore)
+    this.persister = new EventPersister(deps.journalStore, { deliverBatch: deps.deliverBatch })
   }
 
   get accepting() {
@@ -234,7 +237,8 @@ export class RunManager {
     const timeout = setTimeout(() => run.controller.abort(new RunStop('timeout')), this.deps.runTimeoutMs)
     let outcome: RunOutcome = { status: 'failed', content: '', agent: journal.agent, error: { code: 'internal_error', message: 'the run failed unexpectedly' }, usage: { promptTokens: 0, completionTokens: 0, steps: 0 } }
     try {
-      outcome = await runAgent({ journal, context, model, agent: journal.agent, conversation, resume: extra.resume, options: extra.options }, this.deps.runner)
+      const ended = await runAgent({ journal, context, model, agent: journal.agent, conversation, resume: extra.resume, options: extra.options }, this.deps.runner)
+      outcome = outcomeAfterStop(ended, run.controller.signal)
     } catch (error) {
       log.error('run crashed', { error: String(error) })
     } finally {
@@ -297,6 +301,14 @@ export class RunManager {
     this.#recent.set(journal.runId, { journal, timer })
   }
 
+  /** Drops a finished run's journal from memory before its grace period ends. */
+  #forget(runId: string) {
+    const recent = this.#recent.get(runId)
+    if (!recent) return
+    clearTimeout(recent.timer)
+    this.#recent.delete(runId)
+  }
+
   #journal(runId: string): RunJournal | undefined {
     return this.active.get(runId)?.journal ?? this.#recent.get(runId)?.journal
   }
@@ -314,12 +326,20 @@ export class RunManager {
     active.controller.abort(new RunStop('cancelled'))
   }
 
-  /** The active user's run events after `afterSeq`, from memory when the run is recent. */
-  /** The run's events after `afterSeq` (at most `limit`: a page), from memory or the database. */
+  /**
+   * The active user's run events after `afterSeq` (at most `limit`: a page), from memory when the
+   * run is recent, else from the database.
+   */
   async eventsAfter(runId: string, afterSeq: number, limit?: number): Promise<{ entries: JournalEntry[]; done: boolean }> {
     const userId = currentContext().userId
     const journal = this.#journal(runId)
     if (journal && journal.userId === userId) {
+      // Deleting a thread deletes its runs, but their journals stay in memory for a while
+      // (JOURNAL_GRACE_MS): the row decides whether the run still exists (one primary-key read).
+      if (!(await this.deps.runs.find(runId))) {
+        this.#forget(runId)
+        throw new NotFoundError('run')
+      }
       const entries = journal.since(afterSeq)
       return { entries: limit === undefined ? entries : entries.slice(0, limit), done: journal.completed }
     }

@@ -39,6 +39,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     OLLAMA_HOST: 'http://127.0.0.1:9', // nothing listens there unless a test says otherwise
     LOG_LEVEL: 'silent',
     SHUTDOWN_GRACE_MS: '0', // tests stop servers with runs in flight: don't wait for them
+    REGISTER_RATE_LIMIT: '1000000', // every test user registers from 127.0.0.1; tests of the limit set their own
     ...env,
   })
   return { ...server, api: apiFetch(server.url), close: () => server.stop() }

@@ -1,5 +1,6 @@
 import type { UserContext } from '../context/user-context'
-import { publishBatch, type JournalEntry } from '../runs/journal'
+import { CLOSE_CODES, type ServerFrame } from '../protocol'
+import type { JournalEntry } from '../runs/journal'
 
 /** The raw socket we need: Bun's ServerWebSocket has all of these. */
 export interface RawSocket {
@@ -68,7 +69,7 @@ export class Connection {
   }
 
   /** Sends a frame outside any run; false when the socket is gone or had to be closed. */
-  sendFrame(frame: object): boolean {
+  sendFrame(frame: ServerFrame): boolean {
     return this.#sendRaw(JSON.stringify(frame))
   }
 
@@ -106,7 +107,7 @@ export class Connection {
           if (this.socket.getBufferedAmount() > this.limits.maxBufferedBytes / 2 && !(await this.#drained())) {
             // The client stopped reading: holding its replay would pin memory. It can resume later.
             this.stats.slowClosed++
-            this.close(1013, 'client too slow, reconnect and resume')
+            this.close(CLOSE_CODES.tooSlow, 'client too slow, reconnect and resume')
           }
           if (this.closed) break
           if (this.#sendEvent(entry, runId, entry.event.seq)) replayed++
@@ -226,7 +227,7 @@ export class Connection {
     if (this.socket.getBufferedAmount() > this.limits.maxBufferedBytes) {
       // A reader this slow would make us buffer without bound; its runs stay resumable.
       this.stats.slowClosed++
-      this.close(1013, 'client too slow, reconnect and resume')
+      this.close(CLOSE_CODES.tooSlow, 'client too slow, reconnect and resume')
       return false
     }
     const status = this.socket.send(data)
@@ -247,6 +248,3 @@ export class Connection {
     } catch {}
   }
 }
-
-// Stored batches of run events reach the sockets through Connection.batch.
-publishBatch.run = (publishAll) => Connection.batch(publishAll)

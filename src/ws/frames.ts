@@ -1,17 +1,8 @@
-/** Client → server frames of PROTOCOL.md §3, validated by hand: small, and errors must be precise. */
+import { MAX_CHAT_CONTENT, type ClientFrame } from '../protocol'
 
-export type ClientFrame =
-  | { type: 'auth'; token: string }
-  | { type: 'chat'; requestId: string; content: string; threadId?: string; agent?: string; model?: string; parentId?: string | null }
-  | { type: 'regenerate'; requestId: string; messageId: string; agent?: string; model?: string }
-  | { type: 'cancel'; runId: string }
-  | { type: 'resume'; runId: string; afterSeq: number }
-  | { type: 'ping' }
+/** Checks client → server frames (their types: src/protocol) by hand: small, and errors must be precise. */
 
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; code: string; message: string; requestId?: string }
-
-/** Longest chat message accepted, in characters. */
-export const MAX_CHAT_CONTENT = 32_000
 
 const bad = (code: string, message: string, requestId?: string): ParsedFrame => ({ ok: false, code, message, ...(requestId !== undefined && { requestId }) })
 

@@ -1,26 +1,22 @@
 import { Elysia } from 'elysia'
 import { createUserContext } from '../context/user-context'
 import type { AccessTokens } from '../auth/tokens'
-import { TokenError } from '../auth/tokens'
+import { TokenError, type AccessClaims } from '../auth/tokens'
+import type { SessionsService } from '../auth/sessions/service'
 import { AppError, QuotaExceededError } from '../http/errors'
 import { log } from '../log'
+import { CLOSE_CODES, type ClientFrame, type ErrorFrame } from '../protocol'
 import type { RunManager } from '../runs/service'
 import { Connection, type RawSocket } from './connection'
 import type { ConnectionRegistry } from './registry'
-import { parseClientFrame, type ClientFrame } from './frames'
+import { parseClientFrame } from './frames'
 import { INBOUND_DEFAULTS, InboundQueue, frameBytes, type InboundLimits } from './inbound'
 
-export const WS_CLOSE = {
-  authTimeout: 4408,
-  unauthorized: 4401,
-  wrongUser: 4403,
-  tooSlow: 1013,
-  tooBig: 1009,
-  goingAway: 1001,
-} as const
 
 export interface WsOptions {
   access: AccessTokens
+  /** Ended sessions close their sockets with 4401 (PROTOCOL.md §5). */
+  sessions?: Pick<SessionsService, 'check' | 'onChange'>
   runs: RunManager
   registry: ConnectionRegistry
   authTimeoutMs?: number
@@ -47,9 +43,11 @@ interface SocketState {
   inbound: InboundQueue
   /** Closed for holding too much: later frames are dropped. */
   refused?: boolean
+  /** The session of the connection's current token, re-checked whenever the user's sessions change. */
+  session?: Pick<AccessClaims, 'userId' | 'familyId' | 'issuedAtMs'>
 }
 
-const errorFrame = (code: string, message: string, requestId?: string) => ({ type: 'error', code, message, ...(requestId !== undefined && { requestId }) })
+const errorFrame = (code: string, message: string, requestId?: string): ErrorFrame => ({ type: 'error', code, message, ...(requestId !== undefined && { requestId }) })
 
 /** The WebSocket endpoint of PROTOCOL.md §3. */
 export function wsRoutes(opts: WsOptions) {
@@ -57,6 +55,22 @@ export function wsRoutes(opts: WsOptions) {
   const authTimeoutMs = opts.authTimeoutMs ?? 5000
   const warnBefore = (opts.expiryWarningSeconds ?? 30) * 1000
   const inboundLimits: InboundLimits = { ...INBOUND_DEFAULTS, ...opts.inbound }
+
+  const byConnection = new WeakMap<Connection, SocketState>()
+
+  /** After a change to a user's sessions (or to anyone's: `undefined`), closes the sockets whose session ended. */
+  async function closeEnded(userId: string | undefined) {
+    const connections = userId === undefined ? opts.registry.all() : [...opts.registry.connectionsOf(userId)]
+    for (const connection of connections) {
+      const state = byConnection.get(connection)
+      if (!state?.session || !opts.sessions) continue
+      const verdict = await opts.sessions.check(state.session)
+      if (verdict.ok) continue
+      connection.sendFrame(errorFrame(verdict.code, verdict.code === 'account_disabled' ? 'this account is disabled' : 'this session has ended; sign in again'))
+      close(state, CLOSE_CODES.unauthorized, verdict.code)
+    }
+  }
+  opts.sessions?.onChange((userId) => void closeEnded(userId).catch((error) => log.error('closing ended sessions failed', { error: String(error) })))
 
   function clearTimers(state: SocketState) {
     clearTimeout(state.authTimer)
@@ -72,7 +86,7 @@ export function wsRoutes(opts: WsOptions) {
     state.warnTimer = setTimeout(() => state.connection?.sendFrame({ type: 'token_expiring', expiresAt: expiresAtSeconds }), Math.max(0, msLeft - warnBefore))
     state.expiryTimer = setTimeout(() => {
       state.connection?.sendFrame(errorFrame('token_expired', 'the access token expired; reconnect with a fresh token and resume your runs'))
-      close(state, WS_CLOSE.unauthorized, 'token expired')
+      close(state, CLOSE_CODES.unauthorized, 'token expired')
     }, Math.max(0, msLeft))
   }
 
@@ -87,16 +101,19 @@ export function wsRoutes(opts: WsOptions) {
   }
 
   async function authenticate(state: SocketState, token: unknown) {
-    if (typeof token !== 'string' || !token) return close(state, WS_CLOSE.unauthorized, 'missing token')
+    if (typeof token !== 'string' || !token) return close(state, CLOSE_CODES.unauthorized, 'missing token')
     let claims
     try {
       claims = await opts.access.verify(token)
     } catch {
-      return close(state, WS_CLOSE.unauthorized, 'invalid or expired token')
+      return close(state, CLOSE_CODES.unauthorized, 'invalid or expired token')
     }
+    const verdict = opts.sessions ? await opts.sessions.check(claims) : { ok: true as const, role: claims.role }
+    if (!verdict.ok) return close(state, CLOSE_CODES.unauthorized, verdict.code)
     clearTimeout(state.authTimer)
+    state.session = claims
     const connectionId = `conn_${crypto.randomUUID()}`
-    const context = createUserContext({ userId: claims.userId, role: claims.role, connectionId })
+    const context = createUserContext({ userId: claims.userId, role: verdict.role, connectionId })
     const connection = new Connection(
       connectionId,
       context,
@@ -107,6 +124,7 @@ export function wsRoutes(opts: WsOptions) {
     )
     state.connection = connection
     opts.registry.add(connection)
+    byConnection.set(connection, state)
     opts.onConnectionsChanged?.()
     connection.sendFrame({ type: 'ready', userId: claims.userId, connectionId })
     scheduleExpiry(state, claims.expiresAt)
@@ -122,7 +140,13 @@ export function wsRoutes(opts: WsOptions) {
       connection.sendFrame(errorFrame('invalid_token', `${message}; the connection keeps its current token`))
       return
     }
-    if (claims.userId !== connection.userId) return close(state, WS_CLOSE.wrongUser, 'token of another user')
+    if (claims.userId !== connection.userId) return close(state, CLOSE_CODES.wrongUser, 'token of another user')
+    const verdict = opts.sessions ? await opts.sessions.check(claims) : { ok: true as const }
+    if (!verdict.ok) {
+      connection.sendFrame(errorFrame(verdict.code, 'this token\'s session has ended; the connection keeps its current token'))
+      return
+    }
+    state.session = claims
     connection.tokenExpiresAt = claims.expiresAt
     scheduleExpiry(state, claims.expiresAt)
     connection.sendFrame({ type: 'auth_ok', expiresAt: claims.expiresAt })
@@ -163,7 +187,7 @@ export function wsRoutes(opts: WsOptions) {
     const connection = state.connection
     if (!connection) {
       // Before authentication only an `auth` frame is acceptable.
-      if (!parsed.ok || parsed.frame.type !== 'auth') return close(state, WS_CLOSE.unauthorized, 'the first frame must be auth')
+      if (!parsed.ok || parsed.frame.type !== 'auth') return close(state, CLOSE_CODES.unauthorized, 'the first frame must be auth')
       return authenticate(state, parsed.frame.token)
     }
     if (!parsed.ok) {
@@ -189,7 +213,7 @@ export function wsRoutes(opts: WsOptions) {
     open(ws) {
       const state: SocketState = { raw: ws.raw as unknown as RawSocket, queue: Promise.resolve(), inbound: new InboundQueue(inboundLimits) }
       states.set(ws.raw, state)
-      state.authTimer = setTimeout(() => close(state, WS_CLOSE.authTimeout, 'authentication timeout'), authTimeoutMs)
+      state.authTimer = setTimeout(() => close(state, CLOSE_CODES.authTimeout, 'authentication timeout'), authTimeoutMs)
     },
     message(ws, message) {
       const state = states.get(ws.raw)
@@ -200,7 +224,7 @@ export function wsRoutes(opts: WsOptions) {
         // queueing more would pin memory. It can reconnect and resume.
         state.refused = true
         opts.registry.stats.slowClosed++
-        return close(state, WS_CLOSE.tooSlow, 'too many frames waiting, reconnect and resume')
+        return close(state, CLOSE_CODES.tooSlow, 'too many frames waiting, reconnect and resume')
       }
       state.queue = state.queue
         .then(() => onMessage(state, message))

@@ -1,5 +1,5 @@
 import type { JournalEntry } from '../runs/journal'
-import type { Connection, DeliveryStats } from './connection'
+import { Connection, type DeliveryStats } from './connection'
 
 /**
  * The open connections of each user on this process. Events are delivered by user id, so a
@@ -26,6 +26,14 @@ export class ConnectionRegistry {
       // Nothing per user outlives the user's last connection.
       if (set.size === 0) this.#byUser.delete(connection.userId)
     }
+  }
+
+  /**
+   * Runs the deliveries of one stored batch of events (the journal's `deliverBatch`, given by
+   * app.ts): each connection's frames are written corked when `deliverAll` returns.
+   */
+  deliverBatch(deliverAll: () => void): void {
+    Connection.batch(deliverAll)
   }
 
   deliver(userId: string, entry: JournalEntry) {

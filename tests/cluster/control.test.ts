@@ -1,7 +1,8 @@
 /**
  * What must hold across processes besides events (issue 10): a cancel sent to any process
- * reaches the process running the run; the per-user run cap (MAX_RUNS_PER_USER) and the login
- * rate limit (LOGIN_RATE_LIMIT) count every process together.
+ * reaches the process running the run; the per-user run cap (MAX_RUNS_PER_USER), the login
+ * failure limit (LOGIN_RATE_LIMIT) and the registration limit (REGISTER_RATE_LIMIT) count every
+ * process together.
  */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { eventually, pollEvents, useCluster } from '../support/cluster'
@@ -16,7 +17,7 @@ describe.skipIf(!redisAvailable)('cancel, run cap and login limit across process
   const { cluster, users: [alice, bob] } = useCluster(
     {
       nodes: 3,
-      env: { MAX_RUNS_PER_USER: '2', LOGIN_RATE_LIMIT: '3', LOGIN_RATE_WINDOW: '300' },
+      env: { MAX_RUNS_PER_USER: '2', LOGIN_RATE_LIMIT: '3', LOGIN_RATE_WINDOW: '300', REGISTER_RATE_LIMIT: '3', TRUSTED_PROXIES: '127.0.0.1' },
       handler: () => ({ content: 'la '.repeat(5000), chunkSize: 3, chunkDelayMs: 20 }),
     },
     2,
@@ -96,5 +97,21 @@ describe.skipIf(!redisAvailable)('cancel, run cap and login limit across process
     }
     // Another account is not affected, on any process.
     for (const node of [0, 1, 2]) expect((await cluster.api(node, '/api/auth/login', { body: { email: alice.email, password: alice.password } })).status).toBe(200)
+  })
+
+  test('REGISTER_RATE_LIMIT counts registrations from one address on every process', async () => {
+    const register = (node: number, address: string) =>
+      fetch(`${cluster.nodes[node].base}/api/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        body: JSON.stringify({ email: `reg-${crypto.randomUUID()}@cluster.test`, password: `pw-${crypto.randomUUID()}` }),
+      })
+    for (const node of [0, 1, 2]) expect((await register(node, '203.0.113.7')).status).toBe(201)
+    for (const node of [0, 1, 2]) {
+      const res = await register(node, '203.0.113.7')
+      expect(res.status).toBe(429)
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+    }
+    expect((await register(1, '203.0.113.8')).status).toBe(201)
   })
 })

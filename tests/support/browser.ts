@@ -58,6 +58,8 @@ export interface OpenPageOptions {
   session?: TestUser | { user: unknown; accessToken: string; refreshToken: string; expiresIn: number }
   /** The path to open (default '/'). */
   path?: string
+  /** Runs on the new context before its first page opens (e.g. `context.addInitScript`). */
+  init?: (context: BrowserContext) => Promise<unknown>
 }
 
 /** A fresh browser context (own storage, own cookies) with one page at the server's UI. */
@@ -89,6 +91,7 @@ export async function openPage(browser: Browser, baseUrl: string, opts: OpenPage
       }
     }, JSON.stringify(stored))
   }
+  await opts.init?.(context)
   const page = await context.newPage()
   const errors: string[] = []
   const dialogs: string[] = []

@@ -32,6 +32,7 @@ export function spawnServer(env: Record<string, string> = {}, dir = mkdtempSync(
       PORT: '0',
       DATABASE_URL: `file:${join(dir, 'data', 'chat.db')}`,
       OLLAMA_HOST: 'http://127.0.0.1:9',
+      REGISTER_RATE_LIMIT: '1000000', // every test user registers from 127.0.0.1
       ...env,
     },
     stdin: 'ignore',

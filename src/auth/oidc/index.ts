@@ -3,6 +3,7 @@ import { AppError, errorBody } from '../../http/errors'
 import { log } from '../../log'
 import type { Session } from '../service'
 import { OidcError, type OidcService } from './service'
+import type { AuthGuard } from '../guard'
 
 /** Where the web UI reads the session the callback page stores. */
 export const SESSION_STORAGE_KEY = 'chat-session'
@@ -127,11 +128,28 @@ const notConfigured = () =>
   json(404, errorBody('oidc_not_configured', 'single sign-on (OpenID Connect) is not configured on this server'))
 
 /**
- * GET /api/auth/oidc/login, /api/auth/oidc/callback (PROTOCOL.md §2) and /api/auth/oidc/config.
+ * GET /api/auth/oidc/login, /api/auth/oidc/callback (PROTOCOL.md §2), /api/auth/oidc/config, and
+ * POST /api/auth/oidc/link (signed in: link an SSO identity to this account).
  * With `oidc` undefined (no OIDC_* configuration) the first two answer 404 `oidc_not_configured`.
  */
-export function oidcRoutes(oidc: OidcService | undefined) {
+export function oidcRoutes(oidc: OidcService | undefined, guard: AuthGuard) {
   return new Elysia({ name: 'oidc-routes' })
+    .use(guard)
+    // Linking an SSO identity to an existing account happens only from a signed-in session of
+    // that account: this answers the provider URL to send the browser to (and binds it by cookie).
+    .post(
+      '/api/auth/oidc/link',
+      async ({ request, user }) => {
+        if (!oidc) return notConfigured()
+        try {
+          const { url, setCookie } = await oidc.loginUrl(user.id)
+          return json(200, { url }, { 'set-cookie': setCookie })
+        } catch (error) {
+          return failure(new Request(request.url, { headers: { accept: 'application/json' } }), error)
+        }
+      },
+      { auth: true },
+    )
     .get('/api/auth/oidc/config', () => json(200, { enabled: !!oidc }))
     .get('/api/auth/oidc/login', async ({ request }) => {
       if (!oidc) return notConfigured()

@@ -1,11 +1,17 @@
 import { timingSafeEqual } from 'node:crypto'
 import * as client from 'openid-client'
 import type { Config } from '../../config'
-import type { UsersRepository } from '../../db/repositories/users'
 import { userView } from '../../db/repositories/users'
-import { AppError } from '../../http/errors'
 import { log } from '../../log'
 import type { AuthService, Session } from '../service'
+import { OidcError, errorText, failedClaim, isUnreachable, unavailable } from './errors'
+import { accountLinking, claimString, type LinkingUsers } from './linking'
+import { pendingLogins } from './pending'
+
+// Pending logins (./pending.ts), errors (./errors.ts) and account linking (./linking.ts) have
+// files of their own; re-exported for older imports.
+export { OidcError } from './errors'
+export { PENDING_MAX, PENDING_TTL_MS, pendingLogins, type PendingLogin, type PendingLogins } from './pending'
 
 /**
  * OpenID Connect sign-in (authorization code + PKCE S256 + state + nonce), knowing nothing of
@@ -16,27 +22,10 @@ import type { AuthService, Session } from '../service'
 
 export type OidcConfig = NonNullable<Config['oidc']>
 
-/** An OIDC sign-in failure; `clearCookie` (a Set-Cookie value) removes the spent binding cookie. */
-export class OidcError extends AppError {
-  clearCookie?: string
-}
-
 const SCOPE = 'openid email profile'
-/** How long a started sign-in may take at the provider. */
-export const PENDING_TTL_MS = 10 * 60 * 1000
-/** Most sign-ins in flight at once; the oldest are dropped beyond it. */
-export const PENDING_MAX = 10_000
 const COOKIE_PREFIX = 'chat_oidc_'
 const COOKIE_PATH = '/api/auth/oidc'
 const DISCOVERY_TIMEOUT_S = 10
-
-export interface PendingLogin {
-  codeVerifier: string
-  nonce: string
-  /** SHA-256 (hex) of the browser binding secret held in the cookie. */
-  bindingHash: string
-  expiresAt: number
-}
 
 const sha256 = (value: string) => new Bun.CryptoHasher('sha256').update(value).digest('hex')
 const randomSecret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
@@ -47,52 +36,6 @@ function constantTimeEqual(a: string, b: string): boolean {
   if (x.length !== y.length) return false
   return timingSafeEqual(x, y)
 }
-
-/** Started sign-ins, keyed by state: in memory, expiring, capped. */
-export function pendingLogins(opts: { ttlMs?: number; max?: number; now?: () => number } = {}) {
-  const ttlMs = opts.ttlMs ?? PENDING_TTL_MS
-  const max = opts.max ?? PENDING_MAX
-  const now = opts.now ?? Date.now
-  const map = new Map<string, PendingLogin>()
-
-  function sweep() {
-    const t = now()
-    for (const [state, p] of map) if (p.expiresAt <= t) map.delete(state)
-  }
-  const timer = setInterval(sweep, 60_000)
-  timer.unref?.()
-
-  return {
-    ttlMs,
-    put(state: string, login: Omit<PendingLogin, 'expiresAt'>) {
-      if (map.size >= max) sweep()
-      // Still full: drop the oldest (Map keeps insertion order); its user simply starts again.
-      while (map.size >= max) map.delete(map.keys().next().value!)
-      map.set(state, { ...login, expiresAt: now() + ttlMs })
-    },
-    /** The live record (tests tamper with it); undefined when unknown or expired. */
-    get(state: string): PendingLogin | undefined {
-      const p = map.get(state)
-      if (p && p.expiresAt <= now()) {
-        map.delete(state)
-        return undefined
-      }
-      return p
-    },
-    delete(state: string) {
-      map.delete(state)
-    },
-    get size() {
-      return map.size
-    },
-    close() {
-      clearInterval(timer)
-      map.clear()
-    },
-  }
-}
-
-export type PendingLogins = ReturnType<typeof pendingLogins>
 
 /** `http://` is accepted only for a provider on this machine (tests, local development). */
 export function isLoopbackHttp(url: string): boolean {
@@ -118,60 +61,9 @@ function parseCookies(header: string | null | undefined): Map<string, string> {
   return out
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-}
-
-/** True for failures to reach the provider at all (refused, reset, DNS, timeout, 5xx). */
-function isUnreachable(error: unknown): boolean {
-  if (error instanceof client.ResponseBodyError || error instanceof client.WWWAuthenticateChallengeError) return error.status >= 500
-  if (error instanceof client.ClientError) {
-    const status = (error.cause as any)?.status
-    return typeof status === 'number' && status >= 500
-  }
-  if (error instanceof client.AuthorizationResponseError) return false
-  const name = (error as any)?.name
-  const code = String((error as any)?.code ?? '')
-  return (
-    name === 'AbortError' ||
-    name === 'TimeoutError' ||
-    /ECONN|ConnectionRefused|ConnectionClosed|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|FailedToOpenSocket|UNABLE_TO|CERT|TLS/i.test(code) ||
-    (error instanceof TypeError && /fetch|network|connect/i.test(error.message))
-  )
-}
-
-/** The JWT claim a claim-comparison failure is about (openid-client wraps oauth4webapi's error). */
-function failedClaim(error: unknown): string | undefined {
-  for (let e: any = error, depth = 0; e && depth < 4; e = e.cause, depth++) {
-    if (typeof e.claim === 'string') return e.claim
-  }
-  return undefined
-}
-
-const unavailable = () =>
-  new OidcError(503, 'oidc_unavailable', 'the identity provider cannot be reached right now; try again in a moment')
-
-function claimString(value: unknown): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined
-}
-
-function displayName(claims: Record<string, unknown>, email: string): string {
-  const given = claimString(claims.given_name)
-  const family = claimString(claims.family_name)
-  const name =
-    claimString(claims.name) ??
-    (given || family ? [given, family].filter(Boolean).join(' ') : undefined) ??
-    claimString(claims.preferred_username) ??
-    claimString(claims.nickname) ??
-    email.split('@')[0]
-  return name.slice(0, 100)
-}
-
-const emailPattern = /^[^\s@]+@[^\s@]+$/
-
 export interface OidcServiceDeps {
   config: OidcConfig
-  users: UsersRepository
+  users: LinkingUsers
   auth: Pick<AuthService, 'session' | 'signedIn'>
   allowSignup: boolean
   /** Replaces `fetch` for every request to the provider (tests). */
@@ -180,6 +72,7 @@ export interface OidcServiceDeps {
 
 export function oidcService(deps: OidcServiceDeps) {
   const { config, users, auth } = deps
+  const { resolveUser, linkToAccount } = accountLinking(users, deps.allowSignup)
   const pending = pendingLogins()
   const secureCookie = config.redirectUri.startsWith('https:')
   let discovered: Promise<client.Configuration> | undefined
@@ -228,57 +121,15 @@ export function oidcService(deps: OidcServiceDeps) {
     return `${name}=${value}; Path=${COOKIE_PATH}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secureCookie ? '; Secure' : ''}`
   }
 
-  /** Finds, links or creates the account of an identity (see docs/oidc.md "Linking rules"). */
-  async function resolveUser(issuer: string, claims: Record<string, unknown>) {
-    const subject = String(claims.sub)
-    const known = await users.findByIdentity(issuer, subject)
-    if (known) return known
-
-    const rawEmail = claimString(claims.email)?.toLowerCase()
-    const email = rawEmail && rawEmail.length <= 254 && emailPattern.test(rawEmail) ? rawEmail : undefined
-    const verified = claims.email_verified === true || claims.email_verified === 'true'
-    if (!email) {
-      throw new OidcError(400, 'oidc_email_missing', 'the identity provider did not share an email address; allow the "email" scope for this application at the provider')
-    }
-
-    const conflict = () =>
-      new OidcError(
-        409,
-        'oidc_account_exists',
-        config.linkByEmail
-          ? 'an account with this email already exists, and the identity provider did not confirm the email as verified; sign in with your password'
-          : 'an account with this email already exists; sign in with your password (an admin can enable OIDC_LINK_BY_EMAIL to link accounts by verified email)',
-      )
-
-    const existing = await users.findByEmail(email)
-    if (existing) {
-      if (!(config.linkByEmail && verified)) throw conflict()
-      await users.linkIdentity(existing.id, issuer, subject)
-      log.info('oidc identity linked by email', { userId: existing.id, issuer })
-    } else {
-      const created = await users.create({ email, name: displayName(claims, email) }, deps.allowSignup)
-      if (created === 'closed') throw new OidcError(403, 'signup_closed', 'sign-up is closed on this server, and this identity has no account yet; ask an admin for an account')
-      if (created === 'taken') {
-        // Lost a race with a concurrent sign-in of the same identity, or with a registration.
-        const raced = await users.findByIdentity(issuer, subject)
-        if (raced) return raced
-        throw conflict()
-      }
-      await users.linkIdentity(created.id, issuer, subject)
-      log.info('oidc account created', { userId: created.id, issuer })
-    }
-    // Read back through the identity: if a concurrent sign-in linked first, both agree on its user.
-    const linked = await users.findByIdentity(issuer, subject)
-    if (!linked) throw new OidcError(409, 'oidc_account_exists', 'this identity could not be linked to an account; try again')
-    return linked
-  }
-
   return {
     pending,
     cookieName: stateCookieName,
 
-    /** The provider's authorization URL for a new sign-in, and the Set-Cookie binding it to this browser. */
-    async loginUrl(): Promise<{ url: string; state: string; setCookie: string }> {
+    /**
+     * The provider's authorization URL for a new sign-in, and the Set-Cookie binding it to this
+     * browser. With `linkUserId` (a signed-in user) the identity is linked to that account instead.
+     */
+    async loginUrl(linkUserId?: string): Promise<{ url: string; state: string; setCookie: string }> {
       const configured = await requireConfiguration()
       const codeVerifier = client.randomPKCECodeVerifier()
       const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier)
@@ -294,7 +145,7 @@ export function oidcService(deps: OidcServiceDeps) {
         state,
         nonce,
       })
-      pending.put(state, { codeVerifier, nonce, bindingHash: sha256(binding) })
+      pending.put(state, { codeVerifier, nonce, bindingHash: sha256(binding), ...(linkUserId && { linkUserId }) })
       return { url: url.href, state, setCookie: setCookie(stateCookieName(state), binding, Math.floor(pending.ttlMs / 1000)) }
     },
 
@@ -377,8 +228,8 @@ export function oidcService(deps: OidcServiceDeps) {
       }
 
       try {
-        const user = await resolveUser(idClaims.iss, claims)
-        if (user.disabled) throw fail(new OidcError(401, 'account_disabled', 'this account is disabled; ask an admin'))
+        const user = record.linkUserId ? await linkToAccount(record.linkUserId, idClaims.iss, claims) : await resolveUser(idClaims.iss, claims)
+        if (user.disabled) throw new OidcError(403, 'account_disabled', 'this account is disabled; ask an admin')
         await auth.signedIn(user.id)
         return { session: await auth.session(userView(user)), clearCookie }
       } catch (error) {

@@ -3,7 +3,7 @@ import type { Database } from '../client'
 import { datasetRows, datasets, type DatasetColumn } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { ConflictError, NotFoundError } from '../../http/errors'
-import { compileDatasetQuery, shapeResult, type DatasetQuery } from '../../datasets/query'
+import { compileDatasetQuery, shapeResult, type DatasetQuery } from './dataset-query'
 import { toPage, type Page, type PageRequest } from '../paging'
 
 export interface DatasetView {
@@ -131,7 +131,7 @@ export function datasetsRepository({ db, client, write }: Database) {
       return rows.map((r) => JSON.parse(r.data))
     },
 
-    /** Runs a `query_dataset` request over one of the user's datasets (see datasets/query.ts). */
+    /** Runs a `query_dataset` request over one of the user's datasets (see dataset-query.ts). */
     async query(id: string, request: DatasetQuery): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
       const dataset = await get(id)
       const compiled = compileDatasetQuery(request, { userId: ownerId(), datasetId: dataset.id, columns: dataset.columns })

@@ -66,6 +66,37 @@ export function usersRepository({ db, write }: Database) {
       })
     },
 
+    /** What the session view needs of a user (src/auth/sessions); undefined when the account is gone. */
+    async sessionState(id: string): Promise<{ role: Role; disabled: boolean; sessionsValidAfter: number | null; sessionsChangedAt: number | null } | undefined> {
+      const [row] = await db
+        .select({ role: users.role, disabled: users.disabled, sessionsValidAfter: users.sessionsValidAfter, sessionsChangedAt: users.sessionsChangedAt })
+        .from(users)
+        .where(eq(users.id, id))
+      return row
+    },
+
+    /** Voids every access token issued before `at` (ms); never moves the time back. */
+    async endSessionsBefore(id: string, at: number): Promise<void> {
+      await write((db) => db.update(users).set({ sessionsValidAfter: sql`max(coalesce(${users.sessionsValidAfter}, 0), ${at})`, sessionsChangedAt: Date.now() }).where(eq(users.id, id)))
+    },
+
+    async setDisabled(id: string, disabled: boolean): Promise<void> {
+      await write((db) => db.update(users).set({ disabled, sessionsChangedAt: Date.now() }).where(eq(users.id, id)))
+    },
+
+    async setRole(id: string, role: Role): Promise<void> {
+      await write((db) => db.update(users).set({ role, sessionsChangedAt: Date.now() }).where(eq(users.id, id)))
+    },
+
+    /** Users whose session state changed after `sinceMs` (the session view polls this). */
+    async sessionChangesSince(sinceMs: number): Promise<{ id: string; role: Role; disabled: boolean; sessionsValidAfter: number | null; sessionsChangedAt: number }[]> {
+      const rows = await db
+        .select({ id: users.id, role: users.role, disabled: users.disabled, sessionsValidAfter: users.sessionsValidAfter, sessionsChangedAt: users.sessionsChangedAt })
+        .from(users)
+        .where(gt(users.sessionsChangedAt, sinceMs))
+      return rows.map((r) => ({ ...r, sessionsChangedAt: r.sessionsChangedAt! }))
+    },
+
     async findByIdentity(issuer: string, subject: string): Promise<UserRow | undefined> {
       const [row] = await db
         .select({ user: users })

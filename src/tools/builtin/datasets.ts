@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { DatasetsService } from '../../datasets/service'
-import { AGGREGATE_FNS, DEFAULT_QUERY_LIMIT, MAX_GROUP_BY, MAX_QUERY_LIMIT, MAX_WHERE, WHERE_OPS } from '../../datasets/query'
+import { AGGREGATE_FNS, DEFAULT_QUERY_LIMIT, MAX_GROUP_BY, MAX_QUERY_LIMIT, MAX_WHERE, WHERE_OPS } from '../../db/repositories/dataset-query'
 import { defineTool, withoutNulls } from './define'
 
 export function listDatasetsTool(datasets: DatasetsService) {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { ToolError } from '../dispatcher'
+import { ToolError } from '../failure'
 import { defineTool } from './define'
 
 /** The canonical IANA name of a zone Intl knows, or undefined. */

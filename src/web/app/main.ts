@@ -136,6 +136,16 @@ class SignedInApp {
     })
     const signOut = h('button', { type: 'button', class: 'btn btn-ghost sign-out' }, icon(icons.logout), h('span', null, 'Sign out'))
     signOut.addEventListener('click', () => void this.signOut())
+    // Linking single sign-on happens only from a signed-in session of the account (docs/oidc.md).
+    const linkSso = h('button', { type: 'button', class: 'btn-link link-sso', hidden: true }, 'Link SSO')
+    void api.oidcEnabled().then((on) => (linkSso.hidden = !on))
+    linkSso.addEventListener('click', async () => {
+      try {
+        location.assign(await api.oidcLinkUrl())
+      } catch (error) {
+        toast(error instanceof Error ? error.message : 'single sign-on could not be started')
+      }
+    })
     this.#sidebar = h(
       'aside',
       { class: 'sidebar', id: 'sidebar', 'aria-label': 'Chats and pages' },
@@ -163,7 +173,7 @@ class SignedInApp {
             ...(['users', 'usage', 'audit', 'status'] as const).map((page) => h('a', { href: `#/admin/${page}`, class: 'page-link', dataset: { page: `admin/${page}` } }, page[0].toUpperCase() + page.slice(1))),
           )
         : null,
-      h('div', { class: 'account' }, h('div', { class: 'account-who' }, h('span', { class: 'account-name' }, user?.name ?? ''), h('span', { class: 'account-email muted' }, user?.email ?? '')), signOut),
+      h('div', { class: 'account' }, h('div', { class: 'account-who' }, h('span', { class: 'account-name' }, user?.name ?? ''), h('span', { class: 'account-email muted' }, user?.email ?? ''), linkSso), signOut),
     )
     this.#main = h('main', { class: 'main', id: 'main', tabindex: '-1' })
     const scrim = h('div', { class: 'scrim', 'aria-hidden': 'true' })

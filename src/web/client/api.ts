@@ -94,6 +94,11 @@ export class Api {
       return false
     }
   }
+
+  /** Starts linking an SSO identity to the signed-in account: the provider URL to go to. */
+  async oidcLinkUrl(): Promise<string> {
+    return (await this.request<{ url: string }>('/api/auth/oidc/link', { method: 'POST' })).url
+  }
   async oidcEnabled(): Promise<boolean> {
     try {
       const res = await this.fetchImpl('/api/auth/oidc/config')

@@ -1,4 +1,4 @@
-import type { RunEvent } from './types'
+import type { RunEvent } from '../../protocol'
 
 export interface RunState {
   runId: string

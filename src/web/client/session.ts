@@ -1,8 +1,14 @@
 import type { StoredSession, User } from './types'
+import { tabLock } from './tab-lock'
+import { indexedDbStore, type SharedStore } from './shared-store'
 
 /** The localStorage key shared with the OIDC callback page. */
 export const SESSION_KEY = 'chat-session'
+/** Why the last session ended ('logout' | 'expired'), so every tab can say so, not just the one that saw it. */
+const ENDED_KEY = 'chat-session-ended'
 const LOCK_NAME = 'chat-session-refresh'
+/** The key of the newest session in the shared store (IndexedDB). */
+const SHARED_KEY = 'session'
 
 export type SessionChange = { kind: 'token'; session: StoredSession } | { kind: 'signed-out'; reason: 'logout' | 'expired' }
 
@@ -10,7 +16,12 @@ export interface SessionDeps {
   storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>
   fetch: (input: string, init?: RequestInit) => Promise<Response>
   now?: () => number
-  /** Runs `fn` while holding a cross-tab lock (Web Locks), so two tabs never spend one refresh token twice. */
+  /**
+   * Where the refreshing tab hands its result to the next lock holder (IndexedDB): localStorage
+   * alone may still show the spent tokens to a tab in another process. `null`: none.
+   */
+  shared?: SharedStore | null
+  /** Runs `fn` while holding a cross-tab lock (Web Locks, else a localStorage lock), so two tabs never spend one refresh token twice. */
   withLock?: <T>(fn: () => Promise<T>) => Promise<T>
   setTimeout?: (fn: () => void, ms: number) => unknown
   clearTimeout?: (id: any) => void
@@ -70,12 +81,6 @@ function parse(raw: string | null): StoredSession | undefined {
   return undefined
 }
 
-function defaultLock<T>(fn: () => Promise<T>): Promise<T> {
-  const locks = (globalThis as any).navigator?.locks
-  if (locks?.request) return locks.request(LOCK_NAME, fn) as Promise<T>
-  return fn()
-}
-
 /**
  * The signed-in session: access + refresh token kept in localStorage, refreshed shortly before
  * the access token expires (and on demand after a 401), shared with other tabs through the
@@ -90,12 +95,14 @@ export class SessionManager {
   readonly #deps: Required<SessionDeps>
 
   constructor(deps: SessionDeps) {
+    const shared = deps.shared === undefined ? indexedDbStore() : deps.shared
     this.#deps = {
       now: () => Date.now(),
-      withLock: defaultLock,
+      withLock: tabLock(LOCK_NAME, deps.storage, shared ?? undefined),
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (id) => clearTimeout(id),
       ...deps,
+      shared: shared ?? null,
     }
     this.#session = parse(this.#deps.storage.getItem(SESSION_KEY))
     this.#schedule()
@@ -131,7 +138,20 @@ export class SessionManager {
 
   /** Stores a fresh login/register answer. */
   signIn(answer: { user: User; accessToken: string; refreshToken: string; expiresIn: number }) {
-    this.#adopt({ user: answer.user, accessToken: answer.accessToken, refreshToken: answer.refreshToken, expiresIn: answer.expiresIn, obtainedAt: this.#deps.now() }, true)
+    const session = { user: answer.user, accessToken: answer.accessToken, refreshToken: answer.refreshToken, expiresIn: answer.expiresIn, obtainedAt: this.#deps.now() }
+    void this.#deps.shared?.put(SHARED_KEY, session).catch(() => {})
+    this.#adopt(session, true)
+  }
+
+  /** The newest of the session in localStorage and the one handed over in the shared store. */
+  async #newestStored(): Promise<StoredSession | undefined> {
+    const local = parse(this.#deps.storage.getItem(SESSION_KEY))
+    let handed: StoredSession | undefined
+    try {
+      handed = parse(JSON.stringify((await this.#deps.shared?.get(SHARED_KEY)) ?? null))
+    } catch {}
+    if (!local) return undefined // signed out (in this or another tab)
+    return handed && handed.user?.id === local.user?.id && obtainedMs(handed) > obtainedMs(local) ? handed : local
   }
 
   #adopt(session: StoredSession, persist: boolean) {
@@ -147,7 +167,9 @@ export class SessionManager {
     const had = this.#session !== undefined
     this.#session = undefined
     this.#deps.clearTimeout(this.#timer)
+    this.#deps.storage.setItem(ENDED_KEY, reason)
     this.#deps.storage.removeItem(SESSION_KEY)
+    void this.#deps.shared?.delete(SHARED_KEY).catch(() => {})
     if (had) this.#emit({ kind: 'signed-out', reason })
   }
 
@@ -158,7 +180,7 @@ export class SessionManager {
       if (this.#session) {
         this.#session = undefined
         this.#deps.clearTimeout(this.#timer)
-        this.#emit({ kind: 'signed-out', reason: 'logout' })
+        this.#emit({ kind: 'signed-out', reason: this.#deps.storage.getItem(ENDED_KEY) === 'expired' ? 'expired' : 'logout' })
       }
       return
     }
@@ -182,13 +204,14 @@ export class SessionManager {
     const seen = this.#session?.accessToken
     this.#inflight = this.#deps
       .withLock(async () => {
-        const stored = parse(this.#deps.storage.getItem(SESSION_KEY)) ?? this.#session
+        const stored = (await this.#newestStored()) ?? this.#session
         if (!stored) {
           this.clear('expired')
           return undefined
         }
         if (stored.accessToken !== seen && expiresAtMs(stored) - this.#deps.now() > leadMs(stored)) {
-          this.#adopt(stored, false)
+          // Another tab refreshed already: take its tokens (into localStorage too, if it lags).
+          this.#adopt(stored, parse(this.#deps.storage.getItem(SESSION_KEY))?.accessToken !== stored.accessToken)
           return stored.accessToken
         }
         let res: Response
@@ -204,7 +227,10 @@ export class SessionManager {
         }
         if (res.ok) {
           const body = (await res.json()) as { accessToken: string; refreshToken: string; expiresIn: number }
-          this.#adopt({ user: stored.user, accessToken: body.accessToken, refreshToken: body.refreshToken, expiresIn: body.expiresIn, obtainedAt: this.#deps.now() }, true)
+          const next = { user: stored.user, accessToken: body.accessToken, refreshToken: body.refreshToken, expiresIn: body.expiresIn, obtainedAt: this.#deps.now() }
+          // Handed over before the lock is released: the next holder reads it whatever localStorage shows.
+          await this.#deps.shared?.put(SHARED_KEY, next).catch(() => {})
+          this.#adopt(next, true)
           return body.accessToken
         }
         if (res.status === 400 || res.status === 401 || res.status === 403) {

@@ -4,14 +4,14 @@
  *  - connects, sends `auth` first and waits for `ready`;
  *  - re-authenticates a live socket in-band (`auth` → `auth_ok`) whenever the token changes;
  *  - reconnects with exponential backoff and jitter when the socket drops, forcing a token
- *    refresh first when it was closed for an expired token (4401);
+ *    refresh first when it was closed for an expired token (CLOSE_CODES.unauthorized);
  *  - tracks the last seq of every unfinished run and sends `resume` for each after a reconnect;
  *  - delivers each run's events exactly once and in seq order (duplicates dropped, gaps filled
  *    by `resume` or the HTTP fallback);
  *  - falls back to polling `GET /api/runs/:id/events?after=N` while the socket cannot be used.
  */
 import { RunSequencer, type RunState } from './runs'
-import { isRunEvent, type ControlFrame, type RunEvent } from './types'
+import { CLOSE_CODES, isRunEvent, type ClientFrame, type ControlFrame, type RunEvent, type ServerFrame } from '../../protocol'
 import { toEpochMs } from './session'
 
 export type SocketStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'polling' | 'stopped'
@@ -90,7 +90,7 @@ let requestCounter = 0
 const newRequestId = () => `r${Date.now().toString(36)}${(++requestCounter).toString(36)}${Math.random().toString(36).slice(2, 6)}`
 
 interface PendingChat {
-  frame: Record<string, unknown>
+  frame: ClientFrame
   sent: boolean
   resolve(accepted: Accepted): void
   reject(error: Error): void
@@ -193,7 +193,7 @@ export class ChatSocket {
     if (ws) {
       ws.onclose = ws.onmessage = ws.onerror = ws.onopen = null
       try {
-        ws.close(1000, 'bye')
+        ws.close(CLOSE_CODES.normal, 'bye')
       } catch {}
     }
     for (const [id, p] of this.#pendingChats) {
@@ -287,10 +287,10 @@ export class ChatSocket {
     if (!ws) return
     ws.onclose = ws.onmessage = ws.onerror = ws.onopen = null
     try {
-      ws.close(4000, 'reconnecting')
+      ws.close(CLOSE_CODES.reconnecting, 'reconnecting')
     } catch {}
     // Don't wait for the close handshake of a dead network.
-    this.#onClosed(4000)
+    this.#onClosed(CLOSE_CODES.reconnecting)
   }
 
   #onClosed(code: number) {
@@ -308,7 +308,7 @@ export class ChatSocket {
       p.reject(new SocketRequestError('connection_lost', 'the connection dropped before the server confirmed the message'))
     }
     if (this.#stopped) return
-    if (code === 4401) this.#forceRefresh = true
+    if (code === CLOSE_CODES.unauthorized) this.#forceRefresh = true
     if (!wasReady) this.#failures++
     this.#scheduleReconnect()
   }
@@ -327,7 +327,7 @@ export class ChatSocket {
 
   // ---- frames ----------------------------------------------------------------------------
 
-  #send(frame: object): boolean {
+  #send(frame: ClientFrame): boolean {
     const ws = this.#ws
     if (ws?.readyState !== 1) return false
     try {
@@ -338,7 +338,7 @@ export class ChatSocket {
     }
   }
 
-  #onFrame(frame: any) {
+  #onFrame(frame: ServerFrame) {
     if (isRunEvent(frame)) {
       this.#deliver(frame)
       return
@@ -374,7 +374,7 @@ export class ChatSocket {
       }
       case 'error': {
         const pending = frame.requestId ? this.#pendingChats.get(frame.requestId) : undefined
-        if (pending) {
+        if (pending && frame.requestId) {
           this.#pendingChats.delete(frame.requestId)
           pending.reject(new SocketRequestError(frame.code ?? 'error', frame.message ?? 'request failed'))
         }
@@ -389,7 +389,7 @@ export class ChatSocket {
         break
       }
     }
-    for (const fn of [...this.#frameListeners]) fn(frame as ControlFrame)
+    for (const fn of [...this.#frameListeners]) fn(frame)
   }
 
   #deliver(event: RunEvent) {
@@ -488,13 +488,17 @@ export class ChatSocket {
    */
   chat(request: ChatRequest): { requestId: string; accepted: Promise<Accepted> } {
     const requestId = newRequestId()
-    const frame: Record<string, unknown> = request.regenerate
-      ? { type: 'regenerate', requestId, messageId: request.regenerate }
-      : { type: 'chat', requestId, content: request.content }
-    if (request.threadId && !request.regenerate) frame.threadId = request.threadId
-    if (request.parentId !== undefined && !request.regenerate) frame.parentId = request.parentId
-    if (request.agent) frame.agent = request.agent
-    if (request.model) frame.model = request.model
+    const options = { ...(request.agent && { agent: request.agent }), ...(request.model && { model: request.model }) }
+    const frame: ClientFrame = request.regenerate
+      ? { type: 'regenerate', requestId, messageId: request.regenerate, ...options }
+      : {
+          type: 'chat',
+          requestId,
+          content: request.content,
+          ...(request.threadId && { threadId: request.threadId }),
+          ...(request.parentId !== undefined && { parentId: request.parentId }),
+          ...options,
+        }
     const accepted = new Promise<Accepted>((resolve, reject) => {
       const pending: PendingChat = { frame, sent: false, resolve, reject }
       this.#pendingChats.set(requestId, pending)

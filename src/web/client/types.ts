@@ -1,4 +1,5 @@
 /** Wire types of PROTOCOL.md as the browser sees them. */
+import type { Citation, DocumentStatusView } from '../../protocol'
 
 export interface User {
   id: string
@@ -25,15 +26,6 @@ export interface Thread {
   updatedAt: string
   pinned?: boolean
   archived?: boolean
-}
-
-/** A checked citation of an answer: the passage numbered `n` in the run (PROTOCOL.md §8). */
-export interface Citation {
-  n: number
-  documentId: string
-  documentName: string
-  chunkId: string
-  quote: string
 }
 
 export interface Message {
@@ -74,18 +66,7 @@ export interface Share {
   createdAt: string
 }
 
-export interface DocumentInfo {
-  id: string
-  name: string
-  mime: string
-  bytes: number
-  status: 'processing' | 'ready' | 'failed'
-  progress: number
-  chunks: number
-  error?: string
-  createdAt: string
-  updatedAt?: string
-}
+export type DocumentInfo = DocumentStatusView
 
 export interface RunInfo {
   id: string
@@ -133,49 +114,6 @@ export interface Dataset {
   createdAt?: string
 }
 
-export type FinalStatus = 'completed' | 'failed' | 'cancelled'
-
-interface EventBase {
-  runId: string
-  threadId: string
-  seq: number
-  ts: string
-  agent: string
-}
-
-export type RunEvent = EventBase &
-  (
-    | { type: 'agent_started'; input: string }
-    | { type: 'agent_thinking'; text?: string; status?: string }
-    | { type: 'message_delta'; delta: string }
-    | { type: 'tool_executing'; toolCallId: string; tool: string; args: unknown }
-    | { type: 'tool_completed'; toolCallId: string; tool: string; ok: boolean; result?: unknown; error?: { code?: string; message?: string } | string; durationMs: number }
-    | { type: 'agent_handoff'; from: string; to: string }
-    | { type: 'agent_completed'; status: FinalStatus; message?: { id: string; content: string; citations?: Citation[] }; error?: { code: string; message: string }; usage?: unknown }
-  )
-
-export type RunEventType = RunEvent['type']
-
-export const RUN_EVENT_TYPES: ReadonlySet<string> = new Set([
-  'agent_started',
-  'agent_thinking',
-  'message_delta',
-  'tool_executing',
-  'tool_completed',
-  'agent_handoff',
-  'agent_completed',
-])
-
-export function isRunEvent(frame: { type?: unknown; runId?: unknown; seq?: unknown }): frame is RunEvent {
-  return typeof frame.type === 'string' && RUN_EVENT_TYPES.has(frame.type) && typeof frame.runId === 'string' && typeof frame.seq === 'number'
-}
-
-/** Frames the server sends outside runs. */
-export type ControlFrame =
-  | { type: 'ready'; userId: string; connectionId: string }
-  | { type: 'auth_ok'; expiresAt: number | string }
-  | { type: 'token_expiring'; expiresAt: number | string }
-  | { type: 'pong' }
-  | { type: 'run_accepted'; requestId: string; runId: string; threadId: string }
-  | { type: 'error'; code: string; message: string; requestId?: string; runId?: string }
-  | { type: 'document_status'; document: DocumentInfo }
+/** Run events, server frames and their helpers are the wire contract's (src/protocol). */
+export type { Citation, ControlFrame, ErrorFrame, RunEvent, RunEventType, RunStatusFinal as FinalStatus, ServerFrame } from '../../protocol'
+export { RUN_EVENT_TYPES, isRunEvent } from '../../protocol'

@@ -1,6 +1,6 @@
 /** Sign up, sign in, sign out and the SSO button, through the real UI. */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { chromiumPath, useBrowserStack, openPage, signUpViaUi } from '../../support/browser'
+import { chromiumPath, useBrowserStack, openPage, signUpViaUi, signedInPage, waitForSocket } from '../../support/browser'
 import { registerUser } from '../../support/users'
 
 setDefaultTimeout(60_000) // a real browser on a busy 2-core machine
@@ -42,6 +42,35 @@ describe.skipIf(!chromiumPath)('browser: accounts', () => {
     // The server revoked the refresh token.
     const res = await server.api('/api/auth/refresh', { body: { refreshToken } })
     expect(res.status).toBe(401)
+    await context.close()
+  })
+
+  test('signing up with a weak password shows why it was refused, and a strong one then works', async () => {
+    const { page, context } = await openPage(browser, server.url)
+    await page.getByRole('button', { name: 'Create one' }).click()
+    await page.getByLabel('Email').fill(`weakling-${crypto.randomUUID()}@example.test`)
+    await page.getByLabel('Password').fill('password123')
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.locator('#auth-error', { hasText: /too weak: .*(common|used)/i }).waitFor()
+    await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('auth-password')
+    await page.getByLabel('Password').fill('quiet orbit lantern')
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.getByRole('button', { name: 'Sign out' }).waitFor()
+    await context.close()
+  })
+
+  test('signed out everywhere by an admin: every open tab goes to the sign-in form at once, saying why', async () => {
+    const { page, context, user } = await signedInPage(browser, server, 'evicted')
+    const second = await context.newPage()
+    await second.goto('/')
+    await waitForSocket(page)
+    await waitForSocket(second)
+    await server.services.sessions.endAll(user.id, 'session_revoked')
+    for (const tab of [page, second]) {
+      await tab.getByRole('heading', { name: 'Sign in' }).waitFor()
+      await tab.getByText('Your session has ended').waitFor()
+    }
+    expect(await page.evaluate(() => localStorage.getItem('chat-session'))).toBeNull()
     await context.close()
   })
 

@@ -251,9 +251,12 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     fake.setHandler(() => ({ content: 'Planned.', chunkDelayMs: 1 }))
     const { page, context } = await signedInPage(browser, server, 'picker')
     await waitForSocket(page)
+    // The pickers are filled once /api/agents and /api/models answer.
+    await page.locator('#agent-select option[value="planner"]').waitFor({ state: 'attached' })
     const agents = await page.locator('#agent-select option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))
     expect(agents).toEqual(expect.arrayContaining(['triage', 'data_analyst', 'notes_assistant', 'planner']))
     expect(await page.locator('#agent-select').inputValue()).toBe('triage')
+    await page.locator('#model-select option', { hasText: 'qwen3' }).waitFor({ state: 'attached' })
     const models = await page.locator('#model-select option').allTextContents()
     expect(models[0]).toContain('Default')
     expect(models.some((m) => m.startsWith('qwen3'))).toBe(true)

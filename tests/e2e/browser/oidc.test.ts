@@ -52,6 +52,36 @@ describe.skipIf(!chromiumPath)('browser: sign in with SSO', () => {
     await context.close()
   })
 
+  test('a password account links SSO from its own session ("Link SSO"); SSO then signs in to that account', async () => {
+    const password = `pw-${crypto.randomUUID()}`
+    const email = `linker-${crypto.randomUUID().slice(0, 8)}@example.test`
+    const registered = (await (await server.api('/api/auth/register', { body: { email, password, name: 'Linker' } })).json()) as any
+    idp.accounts.set('browser-linker', { sub: 'browser-linker', email: `someone-else-${crypto.randomUUID().slice(0, 8)}@idp.example.test`, email_verified: true, name: 'Linker at IdP' })
+    const { page, context, errors } = await openPage(browser, server.url)
+    await page.getByLabel('Email').fill(email)
+    await page.getByLabel('Password').fill(password)
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.getByRole('button', { name: 'Link SSO' }).click()
+    await page.waitForURL((url) => url.origin === new URL(idp.issuer).origin)
+    await signInAtProvider(page, 'browser-linker')
+    await page.waitForURL((url) => url.origin === new URL(server.url).origin && !url.pathname.startsWith('/api/'))
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+
+    // Signing in with SSO now lands in the password account. The provider may remember this
+    // browser and send it straight back, or ask again.
+    await page.getByRole('link', { name: /sign in with sso/i }).click()
+    const signedIn = page.getByRole('button', { name: 'Sign out' })
+    await signedIn.or(page.locator('input[name="login"]')).first().waitFor()
+    if (!(await signedIn.isVisible())) await signInAtProvider(page, 'browser-linker')
+    await signedIn.waitFor()
+    await expect(page.locator('.account-email').textContent()).resolves.toBe(email)
+    const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('chat-session') ?? 'null'))
+    expect(stored.user.id).toBe(registered.user.id)
+    expect(errors).toEqual([])
+    await context.close()
+  })
+
   test('denied consent ends on a clear page with a way back, not a crash', async () => {
     const { page, context } = await openPage(browser, server.url)
     await page.goto('/api/auth/oidc/login')

@@ -76,7 +76,7 @@ describe.skipIf(!chromiumPath)('browser: admin area', () => {
 
     await row.getByRole('button', { name: 'Disable' }).click()
     await row.locator('.user-state', { hasText: 'Disabled' }).waitFor()
-    expect((await login(server, { email, password })).status).toBe(401)
+    expect((await login(server, { email, password })).status).toBe(403)
     await row.getByRole('button', { name: 'Enable' }).click()
     await row.locator('.user-state', { hasText: 'Active' }).waitFor()
 

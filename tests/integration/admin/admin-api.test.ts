@@ -145,12 +145,12 @@ describe('roles', () => {
 })
 
 describe('sessions', () => {
-  test('disabling refuses login and refresh (401 account_disabled); enabling lets the user sign in again', async () => {
+  test('disabling refuses login (403) and refresh (401), both account_disabled; enabling lets the user sign in again', async () => {
     const frank = await createMember('frank')
     const updated = await expectJson(await patchUser(frank.id, { disabled: true }))
     expect(updated.user).toMatchObject({ id: frank.id, disabled: true })
     await expectError(await refresh(server, frank.refreshToken), 401)
-    await expectError(await login(server, frank), 401, 'account_disabled')
+    await expectError(await login(server, frank), 403, 'account_disabled')
     // A wrong password still says only "invalid credentials": disabled-ness is no oracle.
     await expectError(await login(server, { email: frank.email, password: 'wrong password!' }), 401, 'invalid_credentials')
 

@@ -71,7 +71,7 @@ describe('bun run admin', () => {
   test('disable refuses login and refresh; enable lets the user back in', async () => {
     const session = await expectJson(await login(server, { email, password }))
     expect((await cli('disable', '--email', email)).code).toBe(0)
-    await expectError(await login(server, { email, password }), 401, 'account_disabled')
+    await expectError(await login(server, { email, password }), 403, 'account_disabled')
     await expectError(await refresh(server, session.refreshToken), 401)
     expect((await cli('enable', '--email', email)).code).toBe(0)
     await expectJson(await login(server, { email, password }))

@@ -40,7 +40,7 @@ describe('register', () => {
   test('a name defaults to the part of the email before @', async () => {
     // Validation runs before hashing, so only one argon2 hash here.
     const email = `dave-${crypto.randomUUID()}@example.test`
-    const body = await expectJson(await server.api('/api/auth/register', { body: { email, password: 'long enough' } }), 201)
+    const body = await expectJson(await server.api('/api/auth/register', { body: { email, password: 'quiet orbit lantern' } }), 201)
     expect(body.user.name).toBe(email.split('@')[0])
   })
 
@@ -50,25 +50,38 @@ describe('register', () => {
 
   test('400 on a bad email, a short password or a missing field', async () => {
     for (const body of [
-      { email: 'not-an-email', password: 'long enough' },
-      { email: '', password: 'long enough' },
+      { email: 'not-an-email', password: 'quiet orbit lantern' },
+      { email: '', password: 'quiet orbit lantern' },
       { email: 'eve@example.test', password: 'short' },
       { email: 'eve@example.test' },
-      { password: 'long enough' },
-      { email: 42, password: 'long enough' },
+      { password: 'quiet orbit lantern' },
+      { email: 42, password: 'quiet orbit lantern' },
     ]) {
       await expectError(await server.api('/api/auth/register', { body }), 400, 'invalid_input')
     }
   })
 
+  test('400 weak_password for common and guessable passwords, saying why; nothing is created', async () => {
+    for (const password of ['password', '12345678', 'qwertyuiop', 'iloveyou12', 'Password1!']) {
+      const email = `weak-${crypto.randomUUID()}@example.test`
+      const body = await expectError(await server.api('/api/auth/register', { body: { email, password } }), 400, 'weak_password')
+      expect(body.error.message).toMatch(/too weak: .*(common|guess|used)/i)
+      // Nothing was created: the same email registers with a strong password.
+      expect((await server.api('/api/auth/login', { body: { email, password } })).status).toBe(401)
+    }
+    // The email and name count as guessable words.
+    const email = `frederick-${crypto.randomUUID().slice(0, 8)}@example.test`
+    await expectError(await server.api('/api/auth/register', { body: { email, password: email.split('@')[0], name: 'Frederick' } }), 400, 'weak_password')
+  })
+
   test('ALLOW_SIGNUP=false closes register except for the first user (403)', async () => {
     const closed = await startTestServer({ ALLOW_SIGNUP: 'false' })
     try {
-      const first = await expectJson(await closed.api('/api/auth/register', { body: { email: 'root@example.test', password: 'long enough' } }), 201)
+      const first = await expectJson(await closed.api('/api/auth/register', { body: { email: 'root@example.test', password: 'quiet orbit lantern' } }), 201)
       expect(first.user.role).toBe('admin')
-      await expectError(await closed.api('/api/auth/register', { body: { email: 'guest@example.test', password: 'long enough' } }), 403, 'signup_closed')
+      await expectError(await closed.api('/api/auth/register', { body: { email: 'guest@example.test', password: 'quiet orbit lantern' } }), 403, 'signup_closed')
       // The existing account still logs in.
-      await expectJson(await closed.api('/api/auth/login', { body: { email: 'root@example.test', password: 'long enough' } }))
+      await expectJson(await closed.api('/api/auth/login', { body: { email: 'root@example.test', password: 'quiet orbit lantern' } }))
     } finally {
       await closed.close()
     }
@@ -199,37 +212,83 @@ describe('/api/me and access tokens', () => {
   })
 })
 
-describe('login rate limit (LOGIN_RATE_LIMIT=3)', () => {
-  test('per email: the 4th attempt in the window → 429 with Retry-After, even with the right password', async () => {
-    const limited = await startTestServer({ LOGIN_RATE_LIMIT: '3' })
-    try {
-      const user = await registerUser(limited, 'limited')
-      for (let i = 0; i < 3; i++) await expectError(await limited.api('/api/auth/login', { body: { email: user.email, password: 'wrong password' } }), 401, 'invalid_credentials')
-      const res = await limited.api('/api/auth/login', { body: { email: user.email, password: user.password } })
-      const retryAfter = Number(res.headers.get('retry-after'))
-      await expectError(res, 429, 'rate_limited')
-      expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 300).toBe(true)
-      // The limit is per email: another account from the same place still logs in.
-      const other = await registerUser(limited, 'other')
-      await expectJson(await limited.api('/api/auth/login', { body: { email: other.email, password: other.password } }))
-    } finally {
-      await limited.close()
-    }
+describe('abuse limits (LOGIN_RATE_LIMIT=3, TRUSTED_PROXIES=127.0.0.1)', () => {
+  // The test client is the trusted proxy, so X-Forwarded-For says where each "client" is.
+  const { server: limited } = useTestServer({ env: { LOGIN_RATE_LIMIT: '3', TRUSTED_PROXIES: '127.0.0.1' } })
+
+  const from = (address: string, body: unknown, path = '/api/auth/login') => limited.api(path, { body, headers: { 'x-forwarded-for': address } })
+
+  test('failures of one account from one address back off with 429 + Retry-After; the owner elsewhere still signs in', async () => {
+    const owner = await registerUser(limited, 'owner')
+    for (let i = 0; i < 3; i++) await expectError(await from('203.0.113.66', { email: owner.email, password: 'wrong password' }), 401, 'invalid_credentials')
+    // The attacker's address is held back — even with the right password.
+    const res = await from('203.0.113.66', { email: owner.email, password: owner.password })
+    const retryAfter = Number(res.headers.get('retry-after'))
+    await expectError(res, 429, 'rate_limited')
+    expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 300).toBe(true)
+    // The owner, somewhere else, is not locked out; nor is another account from the attacker's address.
+    await expectJson(await from('198.51.100.7', { email: owner.email, password: owner.password }))
+    const other = await registerUser(limited, 'other')
+    await expectJson(await from('203.0.113.66', { email: other.email, password: other.password }))
   })
 
-  test('per IP: more attempts than 4 × the limit from one address → 429 with Retry-After', async () => {
-    const limited = await startTestServer({ LOGIN_RATE_LIMIT: '3' })
+  test('successful logins never count: a team behind one address signs in as often as it likes', async () => {
+    const user = await registerUser(limited, 'team')
+    for (let i = 0; i < 12; i++) await expectJson(await from('192.0.2.10', { email: user.email, password: user.password }))
+    // A success also clears that address's failures for the account: three more typos pass.
+    for (let i = 0; i < 2; i++) await expectError(await from('192.0.2.10', { email: user.email, password: 'typo password' }), 401, 'invalid_credentials')
+    await expectJson(await from('192.0.2.10', { email: user.email, password: user.password }))
+    for (let i = 0; i < 2; i++) await expectError(await from('192.0.2.10', { email: user.email, password: 'typo password' }), 401, 'invalid_credentials')
+    await expectJson(await from('192.0.2.10', { email: user.email, password: user.password }))
+  })
+
+  test('one address failing across many accounts is refused after 10 × the limit (credential stuffing)', async () => {
+    const attempts = await Promise.all(Array.from({ length: 30 }, (_, i) => from('203.0.113.99', { email: `stuffed-${i}@example.test`, password: 'whatever pw' })))
+    const statuses = attempts.map((r) => r.status)
+    // Counted when they start, so even a parallel burst can't slip past: exactly 30 allowed.
+    expect(statuses.filter((s) => s === 401).length).toBe(30)
+    const res = await from('203.0.113.99', { email: 'stuffed-31@example.test', password: 'whatever pw' })
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    await expectError(res, 429, 'rate_limited')
+    // Another address is not affected.
+    await expectError(await from('203.0.113.100', { email: 'stuffed-31@example.test', password: 'whatever pw' }), 401, 'invalid_credentials')
+  })
+
+  test('a parallel burst of guesses at one account gets only the free attempts through', async () => {
+    const victim = await registerUser(limited, 'burst')
+    const answers = await Promise.all(Array.from({ length: 10 }, () => from('203.0.113.5', { email: victim.email, password: 'guess password' })))
+    expect(answers.map((r) => r.status).sort()).toEqual([401, 401, 401, 429, 429, 429, 429, 429, 429, 429])
+  })
+
+  test('registrations per address (REGISTER_RATE_LIMIT=3): the 4th → 429 with Retry-After; another address still registers', async () => {
+    const capped = await startTestServer({ REGISTER_RATE_LIMIT: '3', TRUSTED_PROXIES: '127.0.0.1' })
     try {
-      // Twelve different emails (under the per-email limit each), from one IP.
-      const attempts = await Promise.all(
-        Array.from({ length: 12 }, (_, i) => limited.api('/api/auth/login', { body: { email: `ip-${i}@example.test`, password: 'whatever pw' } })),
-      )
-      for (const res of attempts) await expectError(res, 401, 'invalid_credentials')
-      const res = await limited.api('/api/auth/login', { body: { email: 'ip-13@example.test', password: 'whatever pw' } })
+      const register = (address: string) =>
+        capped.api('/api/auth/register', { body: { email: `reg-${crypto.randomUUID()}@example.test`, password: `pw-${crypto.randomUUID()}` }, headers: { 'x-forwarded-for': address } })
+      for (let i = 0; i < 3; i++) expect((await register('198.51.100.50')).status).toBe(201)
+      const res = await register('198.51.100.50')
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
       await expectError(res, 429, 'rate_limited')
+      expect((await register('198.51.100.51')).status).toBe(201)
     } finally {
-      await limited.close()
+      await capped.close()
+    }
+  })
+})
+
+describe('X-Forwarded-For from an untrusted peer is ignored', () => {
+  test('without TRUSTED_PROXIES a client cannot dodge the limit by inventing addresses', async () => {
+    const plain = await startTestServer({ LOGIN_RATE_LIMIT: '2' })
+    try {
+      const user = await registerUser(plain, 'spoof')
+      for (let i = 0; i < 2; i++) {
+        const res = await plain.api('/api/auth/login', { body: { email: user.email, password: 'wrong password' }, headers: { 'x-forwarded-for': `10.0.0.${i}` } })
+        await expectError(res, 401, 'invalid_credentials')
+      }
+      const res = await plain.api('/api/auth/login', { body: { email: user.email, password: user.password }, headers: { 'x-forwarded-for': '10.0.0.99' } })
+      await expectError(res, 429, 'rate_limited')
+    } finally {
+      await plain.close()
     }
   })
 })

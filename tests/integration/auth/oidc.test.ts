@@ -184,12 +184,12 @@ describe('OIDC sign-in through a real provider', () => {
     }
   })
 
-  test('an existing password account is not taken over by email unless linking is configured', async () => {
+  test('an existing password account is never taken over by email', async () => {
     const existing = await registerUser(server, 'pw')
     idp.accounts.set('pw-holder', { sub: 'pw-holder', email: existing.email, email_verified: true, name: 'PW' })
     const { response } = await oidcSignIn(server.url, { login: 'pw-holder' })
     const body = await expectJsonError(response, 409, 'oidc_account_exists')
-    expect(body.error.message).toContain('OIDC_LINK_BY_EMAIL')
+    expect(body.error.message).toMatch(/sign in with your password, then link/)
     const html = await (await oidcSignIn(server.url, { login: 'pw-holder', accept: 'html' })).response
     await expectHtmlError(html, 409, 'oidc_account_exists')
   })
@@ -304,31 +304,72 @@ describe('OIDC linking rules', () => {
     await linking?.close()
   })
 
-  test('with OIDC_LINK_BY_EMAIL=true a verified email links to the existing account', async () => {
-    const existing = await registerUser(linking, 'linked')
-    idp.accounts.set('linker', { sub: 'linker', email: existing.email.toUpperCase(), email_verified: true, name: 'Linker' })
-    const { response } = await oidcSignIn(linking.url, { login: 'linker' })
-    expect(response.status).toBe(200)
-    const body = (await response.json()) as any
-    expect(body.user.id).toBe(existing.id)
-    // And the password still works, and the identity now maps to the account for good.
-    expect((await linking.api('/api/auth/login', { body: { email: existing.email, password: existing.password } })).status).toBe(200)
-    const again = (await (await oidcSignIn(linking.url, { login: 'linker' })).response.json()) as any
-    expect(again.user.id).toBe(existing.id)
+  /** POST /api/auth/oidc/link as `token`, then through the provider as `login`; the callback's answer. */
+  async function linkAs(token: string, login: string) {
+    const jar = new CookieJar()
+    const started = await jarFetch(jar, `${linking.url}/api/auth/oidc/link`, { method: 'POST', headers: { authorization: `Bearer ${token}`, accept: 'application/json' } })
+    expect(started.status).toBe(200)
+    const { url } = (await started.json()) as { url: string }
+    const callbackUrl = await authorizeAtProvider(url, { login })
+    return finishSignIn(callbackUrl, jar)
+  }
+
+  test('even with OIDC_LINK_BY_EMAIL=true and a verified email, a password account registered first is not linked (no takeover)', async () => {
+    // The attacker registers the victim's address before the victim ever uses SSO.
+    const squatter = await registerUser(linking, 'squatter')
+    idp.accounts.set('victim', { sub: 'victim', email: squatter.email.toUpperCase(), email_verified: true, name: 'Victim' })
+    const { response } = await oidcSignIn(linking.url, { login: 'victim' })
+    await expectJsonError(response, 409, 'oidc_account_exists')
+    // Nothing was linked: the squatter's account does not gain the victim's identity.
+    expect(await linking.services.repos.users.findByIdentity(idp.issuer, 'victim')).toBeUndefined()
+    const again = await oidcSignIn(linking.url, { login: 'victim' })
+    await expectJsonError(again.response, 409, 'oidc_account_exists')
   })
 
-  test('an unverified email never links, even when configured', async () => {
-    const existing = await registerUser(linking, 'unv')
-    idp.accounts.set('unverified-claimer', { sub: 'unverified-claimer', email: existing.email, email_verified: false, name: 'Claimer' })
-    const { response } = await oidcSignIn(linking.url, { login: 'unverified-claimer' })
-    const body = await expectJsonError(response, 409, 'oidc_account_exists')
+  test('a signed-in user links an identity to their own account; it then signs in to that account', async () => {
+    const existing = await registerUser(linking, 'linked')
+    idp.accounts.set('linker', { sub: 'linker', email: `other-${crypto.randomUUID()}@idp.example.test`, email_verified: true, name: 'Linker' })
+    const linked = await linkAs(existing.accessToken, 'linker')
+    expect(linked.status).toBe(200)
+    expect(((await linked.json()) as any).user.id).toBe(existing.id)
+    // The identity now maps to the account for good, and the password still works.
+    const again = (await (await oidcSignIn(linking.url, { login: 'linker' })).response.json()) as any
+    expect(again.user.id).toBe(existing.id)
+    expect((await linking.api('/api/auth/login', { body: { email: existing.email, password: existing.password } })).status).toBe(200)
+  })
+
+  test('linking needs a signed-in session, a verified email, and an identity no other account holds', async () => {
+    await expectJsonError(await linking.api('/api/auth/oidc/link', { method: 'POST' }), 401, 'unauthorized')
+    const [first, second] = [await registerUser(linking, 'l1'), await registerUser(linking, 'l2')]
+    idp.accounts.set('unverified-claimer', { sub: 'unverified-claimer', email: first.email, email_verified: false, name: 'Claimer' })
+    const unverified = await linkAs(first.accessToken, 'unverified-claimer')
+    const body = await expectJsonError(unverified, 403, 'oidc_email_unverified')
     expect(body.error.message).toContain('verified')
+    expect(await linking.services.repos.users.findByIdentity(idp.issuer, 'unverified-claimer')).toBeUndefined()
+
+    idp.accounts.set('taken', { sub: 'taken', email: `taken-${crypto.randomUUID()}@idp.example.test`, email_verified: true, name: 'Taken' })
+    expect((await linkAs(first.accessToken, 'taken')).status).toBe(200)
+    await expectJsonError(await linkAs(second.accessToken, 'taken'), 409, 'oidc_identity_in_use')
+    expect((await linking.services.repos.users.findByIdentity(idp.issuer, 'taken'))?.id).toBe(first.id)
   })
 
   test('a new identity with an unverified email still gets a new account of its own', async () => {
     const { response } = await oidcSignIn(linking.url, { login: 'unverified' })
     expect(response.status).toBe(200)
     expect(((await response.json()) as any).user.email).toBe('unverified@example.test')
+  })
+})
+
+describe('OIDC and disabled accounts', () => {
+  test('a disabled account cannot sign in through SSO (403 account_disabled); enabled again, it can', async () => {
+    idp.accounts.set('to-disable', { sub: 'to-disable', email: `to-disable-${crypto.randomUUID().slice(0, 8)}@idp.example.test`, email_verified: true, name: 'To Disable' })
+    const first = (await (await oidcSignIn(server.url, { login: 'to-disable' })).response.json()) as any
+    await server.services.sessions.setDisabled(first.user.id, true)
+    await expectJsonError((await oidcSignIn(server.url, { login: 'to-disable' })).response, 403, 'account_disabled')
+    await server.services.sessions.setDisabled(first.user.id, false)
+    const again = await oidcSignIn(server.url, { login: 'to-disable' })
+    expect(again.response.status).toBe(200)
+    expect(((await again.response.json()) as any).user.id).toBe(first.user.id)
   })
 })
 

@@ -6,7 +6,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { startTestServer, type TestServer } from '../../support/server'
-import { Metrics, watchCircuitChanges } from '../../../src/metrics'
+import { Metrics, type CircuitListener, type ObservedLlm } from '../../../src/metrics'
 import { useChatStack } from '../../support/fixtures'
 
 setDefaultTimeout(30_000) // real servers and sockets on a shared 2-core machine
@@ -189,17 +189,15 @@ describe('GET /metrics', () => {
 describe('model provider metrics (queue depth, circuit state)', () => {
   /** A provider shaped like the fair scheduler + host breakers of src/llm. */
   function fakeProvider() {
-    const listeners = new Set<(host: string, from: string, to: string) => void>()
+    const listeners = new Set<CircuitListener>()
     const states: Record<string, string> = { 'http://a:11434': 'closed', 'http://b:11434': 'closed' }
     return {
       states,
-      scheduler: { depths: () => ({ 'llama3.2': 3, qwen3: 1 }) },
-      breakers: {
-        states: () => ({ ...states }),
-        onStateChange(listener: (host: string, from: string, to: string) => void) {
-          listeners.add(listener)
-          return () => listeners.delete(listener)
-        },
+      depths: () => ({ 'llama3.2': 3, qwen3: 1 }),
+      circuits: () => ({ ...states }),
+      onCircuitChange(listener: CircuitListener) {
+        listeners.add(listener)
+        return () => void listeners.delete(listener)
       },
       change(host: string, to: string) {
         const from = states[host]
@@ -212,8 +210,7 @@ describe('model provider metrics (queue depth, circuit state)', () => {
   test('are read at scrape time when the provider exposes them, and state changes are counted', async () => {
     const llm = fakeProvider()
     const metrics = new Metrics({ processMetrics: false }).observe({ llm })
-    const off = watchCircuitChanges(llm, (host, from, to) => metrics.circuitChanged(host, from, to))
-    expect(off).toBeFunction()
+    const off = llm.onCircuitChange((host, from, to) => metrics.circuitChanged(host, from, to))
     llm.change('http://b:11434', 'open')
 
     const s = new Scrape(await metrics.scrape())
@@ -227,18 +224,31 @@ describe('model provider metrics (queue depth, circuit state)', () => {
     // Process metrics were left out on request.
     expect(s.families.has('process_resident_memory_bytes')).toBe(false)
 
-    off!()
+    off()
     llm.change('http://b:11434', 'half_open')
     const later = new Scrape(await metrics.scrape())
     expect(later.value('chat_llm_circuit_state', { host: 'http://b:11434', state: 'half_open' })).toBe(1)
     expect(later.value('chat_llm_circuit_transitions_total', { host: 'http://b:11434', to: 'half_open' })).toBe(0)
   })
 
-  test('a provider without them yields no series and no error', async () => {
-    const metrics = new Metrics({ processMetrics: false }).observe({ llm: { chat() {} } })
-    expect(watchCircuitChanges({ chat() {} }, () => {})).toBeUndefined()
+  test('a provider with no queue and no hosts, or one that throws mid-change, yields no series and no error', async () => {
+    const empty: ObservedLlm = { depths: () => ({}), circuits: () => ({}), onCircuitChange: () => () => {} }
+    const metrics = new Metrics({ processMetrics: false }).observe({ llm: empty })
     const s = new Scrape(await metrics.scrape())
     expect(s.family('chat_llm_queue_depth').metrics).toHaveLength(0)
     expect(s.family('chat_llm_circuit_state').metrics).toHaveLength(0)
+    const broken = new Metrics({ processMetrics: false }).observe({
+      llm: {
+        depths: () => {
+          throw new Error('changing')
+        },
+        circuits: () => {
+          throw new Error('changing')
+        },
+      },
+    })
+    const b = new Scrape(await broken.scrape())
+    expect(b.family('chat_llm_queue_depth').metrics).toHaveLength(0)
+    expect(b.family('chat_llm_circuit_state').metrics).toHaveLength(0)
   })
 })

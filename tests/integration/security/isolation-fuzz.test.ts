@@ -50,6 +50,8 @@ describe('isolation fuzzer', () => {
 
   test('the catalogue covers every area of today\'s API', () => {
     const areas = new Set(catalogue.map((op) => op.name.split('.')[0]))
-    expect([...areas].sort()).toEqual(['agents', 'anonymous', 'auth', 'datasets', 'http', 'models', 'notes', 'runs', 'threads', 'ws'])
+    expect([...areas].sort()).toEqual([
+      'account', 'admin', 'agents', 'anonymous', 'auth', 'datasets', 'documents', 'http', 'keys', 'mcp', 'models', 'notes', 'runs', 'search', 'shares', 'threads', 'usage', 'v1', 'ws',
+    ])
   })
 })

@@ -63,6 +63,8 @@ export function fuzzBrain(world: World): ChatHandler {
     if (next) return { toolCalls: [{ name: next.name, arguments: next.args } satisfies ToolCallSpec] }
     const marker = /secret-\d+-[a-z0-9]+/.exec(text)?.[0] ?? 'nobody'
     const result = lastTool ? textOf(lastTool.content).slice(0, 600) : 'no tool'
+    // After search_documents, cite: [1] and [2] when returned, [7] never (the server drops it).
+    if (lastTool && textOf(lastTool.content).includes('"passages"')) return { content: `answer for ${marker}: from the documents [1] and [2, 7]. ${result}`, chunkSize: 64 }
     return { content: `answer for ${marker}: ${result}`, chunkSize: slow ? 4 : 64, chunkDelayMs: slow ? 20 : 0 }
   }
 }

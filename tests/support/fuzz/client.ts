@@ -34,7 +34,7 @@ export async function request(stack: FuzzStack, viewer: FuzzUser | null, method:
   const res = await stack.server.api(path, { method, token, body: opts.body, headers: opts.headers })
   const text = await res.text()
   const where = `${method} ${path} → ${res.status}`
-  checkEnvelope(res.status, text, where)
+  checkEnvelope(res.status, text, where, opts.openaiErrors)
   scan(stack.world, viewer, text, where, opts)
   let json: any
   try {

@@ -10,10 +10,19 @@ const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi
 const SECRET = /secret-\d+-[a-z0-9]+/g
 const NAME = /dsname-\d+-[a-z0-9]+/g
 const EMAIL = /fuzz\d+-[a-z0-9]+@example\.test/gi
+/** API key secrets and their shown prefixes (`lcs_` + base64url). */
+const KEY = /lcs_[A-Za-z0-9_-]{8,}/g
 
 export interface ScanOptions {
   /** Admin views may show other accounts (ids, emails), never their content. */
   allowAccounts?: boolean
+  /**
+   * Admin views may also name other users' ids (usage rows, audit targets) — never content:
+   * markers, dataset names and key secrets are still leaks. Unknown ids are not claimed.
+   */
+  allowIds?: boolean
+  /** Error answers use OpenAI's shape `{"error":{"message","type","code"}}` (/v1). */
+  openaiErrors?: boolean
 }
 
 function leak(world: World, viewer: FuzzUser | null, token: string, where: string, text: string): never {
@@ -29,18 +38,19 @@ function leak(world: World, viewer: FuzzUser | null, token: string, where: strin
  * that is caught too.
  */
 export function scan(world: World, viewer: FuzzUser | null, text: string, where: string, opts: ScanOptions = {}) {
-  for (const re of [SECRET, NAME, EMAIL, UUID]) {
+  for (const re of [SECRET, NAME, EMAIL, KEY, UUID]) {
     re.lastIndex = 0
     for (const match of text.matchAll(re)) {
       const token = re === UUID || re === EMAIL ? match[0].toLowerCase() : match[0]
       const owner = world.ownerOf(token)
       if (!owner) {
-        if (viewer && re === UUID) world.own(token, viewer.index, 'id')
+        if (viewer && re === UUID && !opts.allowIds) world.own(token, viewer.index, 'id')
         continue
       }
       if (viewer && owner.owner === viewer.index) continue
       if (viewer?.sent.has(token)) continue
       if (opts.allowAccounts && owner.kind === 'account') continue
+      if (opts.allowIds && owner.kind === 'id') continue
       leak(world, viewer, token, where, text)
     }
   }
@@ -52,7 +62,7 @@ const STACK = /\bat .+:\d+:\d+|\.ts:\d+|node_modules/
  * Every error answer is the envelope `{"error":{"code","message"}}` (PROTOCOL.md §2), and no
  * answer is a 500 or shows a stack trace.
  */
-export function checkEnvelope(status: number, text: string, where: string) {
+export function checkEnvelope(status: number, text: string, where: string, openai = false) {
   if (status >= 500) throw new FuzzFailure(`${where}: status ${status}: ${text.slice(0, 300)}`)
   if (STACK.test(text)) throw new FuzzFailure(`${where}: the answer shows a stack trace or source path: ${text.slice(0, 300)}`)
   if (status < 400) return
@@ -64,7 +74,7 @@ export function checkEnvelope(status: number, text: string, where: string) {
   }
   const keys = body && typeof body === 'object' ? Object.keys(body) : []
   const inner = body?.error && typeof body.error === 'object' ? Object.keys(body.error).sort().join(',') : ''
-  if (keys.join(',') !== 'error' || inner !== 'code,message' || !/^[a-z][a-z0-9_]*$/.test(body.error.code) || typeof body.error.message !== 'string') {
+  if (keys.join(',') !== 'error' || inner !== (openai ? 'code,message,type' : 'code,message') || !/^[a-z][a-z0-9_]*$/.test(body.error.code) || typeof body.error.message !== 'string') {
     throw new FuzzFailure(`${where}: error ${status} is not the error envelope: ${text.slice(0, 200)}`)
   }
 }

@@ -15,6 +15,7 @@ import { expectStatus, openSocket, request, type FuzzStack } from './client'
 import { checkWorld, scanSockets } from './oracle'
 import { catalogue } from './ops'
 import { createDataset } from './ops/datasets'
+import { createDocument } from './ops/documents'
 import type { FuzzOp, StepContext } from './ops/types'
 import { Rand } from './rand'
 import { FuzzFailure, World, type FuzzUser } from './world'
@@ -76,6 +77,7 @@ export async function startFuzzStack(opts: { users?: number; env?: Record<string
     expectStatus(note, 201)
     user.notes.set(note.json.note.id, { title: note.json.note.title })
     await createDataset(ctx, false)
+    await createDocument(ctx)
     if (user.index % 2 === 0) await createDataset(ctx, true)
     await openSocket(stack, user)
   }
@@ -141,6 +143,19 @@ export async function settle(stack: FuzzStack): Promise<number> {
       if (!done) throw new FuzzFailure(`${where}: no tool_completed in ${answer.text.slice(0, 400)}`)
       if (done.ok !== expectation.ok) throw new FuzzFailure(`${where}: tool_completed ok=${done.ok}, expected ${expectation.ok}: ${JSON.stringify(done).slice(0, 400)}`)
       if (expectation.resultIncludes && !JSON.stringify(done.result).includes(expectation.resultIncludes)) throw new FuzzFailure(`${where}: the result is not the user's own data: ${JSON.stringify(done.result).slice(0, 300)}`)
+      if (expectation.ownDocuments) {
+        const completed = answer.json.events.find((e: any) => e.type === 'agent_completed')
+        const passages: any[] = done.result?.passages ?? []
+        const citations: any[] = completed?.message?.citations ?? []
+        // A citation is kept only for a passage this run was given ([7] never is).
+        for (const c of citations) if (!passages.some((p) => p.n === c.n && p.documentId === c.documentId)) throw new FuzzFailure(`${where}: citation [${c.n}] of document ${c.documentId} was not returned to the run`)
+        if (/\[\s*(\d+\s*,\s*)*7\s*\]/.test(String(completed?.message?.content)) && !passages.some((p) => p.n === 7)) throw new FuzzFailure(`${where}: the stored answer kept the marker [7]`)
+        const cited = [...passages, ...citations]
+        for (const p of cited) {
+          if (stack.world.ownerOf(String(p.documentId).toLowerCase())?.owner !== user.index) throw new FuzzFailure(`${where}: passage or citation of document ${p.documentId}, not one of the user's: ${JSON.stringify(p).slice(0, 300)}`)
+          if (!String(p.text ?? p.quote ?? '').includes(user.marker) && !String(p.documentName).includes(user.marker)) throw new FuzzFailure(`${where}: a passage not written by the user: ${JSON.stringify(p).slice(0, 300)}`)
+        }
+      }
       checked++
     }
   }

@@ -34,6 +34,8 @@ export interface RunExpectation {
   ok: boolean
   /** When ok: text the tool's result must contain (the owner's own marker proves it read their data). */
   resultIncludes?: string
+  /** search_documents: every passage and every citation must be of the user's own documents. */
+  ownDocuments?: boolean
   /** The actor's datasets version when the chat was sent: a later upload or delete voids a dataset expectation. */
   datasetsVersion?: number
 }
@@ -48,6 +50,14 @@ export interface RunModel {
 
 export interface ThreadModel {
   title: string
+  /** Archived threads leave the default list (`GET /api/threads?archived=true` shows them). */
+  archived?: boolean
+}
+
+/** A share link: the public snapshot as first read, which must never change while it lives. */
+export interface ShareModel {
+  threadId: string
+  snapshot?: string
 }
 
 export interface FuzzUser {
@@ -79,8 +89,23 @@ export interface FuzzUser {
   /** Bumped on every upload or delete of this user's datasets. */
   datasetsVersion: number
   runs: Map<string, RunModel>
+  /** Message ids this user has seen in its threads → their thread (for leaf, parentId and regenerate). */
+  messages: Map<string, string>
+  shares: Map<string, ShareModel>
+  /** Revoked shares, and shares of deleted threads. */
+  goneShares: Set<string>
+  documents: Map<string, { name: string }>
+  deletedDocuments: Set<string>
+  /** `docword<index><random>`: a word only this user's documents contain. */
+  docWord: string
+  /** Live API keys: id → secret. */
+  keys: Map<string, string>
+  /** Revoked API keys: id → secret. */
+  revokedKeys: Map<string, string>
   /** Foreign tokens this user put into a request itself: seeing them echoed back is not a leak. */
   sent: Set<string>
+  /** The first account is the admin; everyone else is a member. */
+  admin: boolean
   /** A counter for unique content. */
   serial: number
 }
@@ -146,8 +171,17 @@ export class World {
       deletedDatasets: new Set(),
       datasetsVersion: 0,
       runs: new Map(),
+      messages: new Map(),
+      shares: new Map(),
+      goneShares: new Set(),
+      documents: new Map(),
+      deletedDocuments: new Set(),
+      docWord: `docword${index}${randomTag()}`,
+      keys: new Map(),
+      revokedKeys: new Map(),
       sent: new Set(),
       serial: 0,
+      admin: index === 0,
     }
     this.users.push(user)
     this.registerAccount(user)
@@ -165,6 +199,18 @@ export class World {
     this.own(user.id, index, 'account')
     this.own(user.email.toLowerCase(), index, 'account')
     this.own(user.marker, index, 'secret')
+  }
+
+  /** Remembers message ids the user saw in one of its threads (the last 60). */
+  seeMessages(user: FuzzUser, threadId: string, ids: string[]) {
+    for (const id of ids) {
+      user.messages.delete(id)
+      user.messages.set(id, threadId)
+    }
+    for (const id of user.messages.keys()) {
+      if (user.messages.size <= 60) break
+      user.messages.delete(id)
+    }
   }
 
   /** Replaces the user's access token, keeping the last few old ones for replays. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { compileDatasetQuery, jsonPath, shapeResult, type DatasetQuery } from '../../../src/datasets/query'
+import { compileDatasetQuery, jsonPath, shapeResult, type DatasetQuery } from '../../../src/db/repositories/dataset-query'
 import type { DatasetColumn } from '../../../src/db/schema'
 import { asUser } from '../../support/db'
 import { openToolStack, type ToolStack } from '../../support/tool-stack'

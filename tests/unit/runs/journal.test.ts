@@ -174,4 +174,25 @@ describe('replay boundaries', () => {
     expect(journal.since(41).map((e) => e.event.seq)).toEqual([42])
     expect(journal.since(0).map((e) => e.event.seq)).toEqual([42])
   })
+
+  test('a stored batch is published inside the deliverBatch it was given, all of it in one call', async () => {
+    const { store } = memoryStore()
+    const calls: number[] = []
+    const published: JournalEntry[] = []
+    const persister = new EventPersister(store, {
+      deliverBatch: (publishAll) => {
+        const before = published.length
+        publishAll()
+        calls.push(published.length - before)
+      },
+    })
+    const journal = new RunJournal('run-1', 'user-1', 'thread-1', 'triage', persister, { publish: (_user, entry) => published.push(entry) })
+    journal.append(started)
+    journal.append({ type: 'message_delta', delta: 'a' })
+    journal.append(done)
+    expect(published).toHaveLength(0)
+    await persister.flush()
+    expect(calls).toEqual([3])
+    expect(published.map((e) => e.event.seq)).toEqual([1, 2, 3])
+  })
 })

@@ -50,6 +50,29 @@ describe('scan', () => {
     expect(() => scan(world, a, JSON.stringify({ users: [{ id: b.id, email: b.email }] }), 'admin', { allowAccounts: true })).not.toThrow()
     expect(() => scan(world, a, JSON.stringify({ users: [{ id: b.id, note: b.marker }] }), 'admin', { allowAccounts: true })).toThrow(/secret/)
   })
+
+  test('admin views may name other users\' ids without claiming unknown ones; never their markers, dataset names or keys', () => {
+    const { world, a, b } = twoUsers()
+    const bThread = crypto.randomUUID()
+    world.own(bThread, b.index, 'id')
+    world.own(`${b.nameTag}x1`, b.index, 'name')
+    const admin = { allowAccounts: true, allowIds: true }
+    const unknown = crypto.randomUUID()
+    expect(() => scan(world, a, JSON.stringify({ events: [{ targetId: bThread, id: unknown }] }), 'audit', admin)).not.toThrow()
+    expect(world.ownerOf(unknown)).toBeUndefined()
+    for (const content of [b.marker, `${b.nameTag}x1`]) expect(() => scan(world, a, JSON.stringify({ detail: content }), 'audit', admin)).toThrow(FuzzFailure)
+    expect(() => scan(world, a, JSON.stringify({ id: bThread }), 'member')).toThrow(/user 0 received id/)
+  })
+
+  test('another user\'s API key secret or prefix is a leak', () => {
+    const { world, a, b } = twoUsers()
+    const secret = `lcs_${'A1b2_C3d-'.repeat(4)}xyz1234`
+    world.own(secret, b.index, 'secret')
+    world.own(secret.slice(0, 12), b.index, 'secret')
+    expect(() => scan(world, b, JSON.stringify({ secret, key: { prefix: secret.slice(0, 12) } }), 'own')).not.toThrow()
+    expect(() => scan(world, a, JSON.stringify({ secret }), 'leak')).toThrow(/secret "lcs_/)
+    expect(() => scan(world, a, JSON.stringify({ prefix: secret.slice(0, 12) }), 'leak')).toThrow(/secret "lcs_/)
+  })
 })
 
 describe('checkEnvelope', () => {
@@ -60,6 +83,13 @@ describe('checkEnvelope', () => {
     expect(() => checkEnvelope(400, '{"message":"bad"}', 'x')).toThrow(/envelope/)
     expect(() => checkEnvelope(403, 'Forbidden', 'x')).toThrow(/not JSON/)
     expect(() => checkEnvelope(200, 'Error\n    at handler (/app/src/x.ts:10:5)', 'x')).toThrow(/stack/)
+  })
+
+  test('/v1 answers use OpenAI\'s error shape instead', () => {
+    const openai = '{"error":{"message":"thread not found","type":"not_found_error","code":"not_found"}}'
+    expect(() => checkEnvelope(404, openai, 'x', true)).not.toThrow()
+    expect(() => checkEnvelope(404, openai, 'x')).toThrow(/envelope/)
+    expect(() => checkEnvelope(404, '{"error":{"code":"not_found","message":"m"}}', 'x', true)).toThrow(/envelope/)
   })
 })
 

@@ -128,4 +128,24 @@ describe('SessionManager', () => {
     expect(session.session).toBeUndefined()
     expect(changes.map((c) => c.kind)).toEqual(['token', 'signed-out'])
   })
+
+  test('a session that ended in another tab (revoked, expired) is reported as ended in this one too', () => {
+    const storage = new MemoryStorage()
+    storage.setItem(SESSION_KEY, JSON.stringify(stored()))
+    const fetch = async () => Response.json({})
+    const [a, b] = [new SessionManager({ storage, fetch, shared: null }), new SessionManager({ storage, fetch, shared: null })]
+    managers.push(a, b)
+    const seen: SessionChange[] = []
+    b.onChange((c) => seen.push(c))
+    a.clear('expired')
+    b.syncFromStorage()
+    expect(seen).toEqual([{ kind: 'signed-out', reason: 'expired' }])
+    // A plain sign-out stays a sign-out.
+    storage.setItem(SESSION_KEY, JSON.stringify(stored()))
+    b.syncFromStorage()
+    a.syncFromStorage()
+    a.clear('logout')
+    b.syncFromStorage()
+    expect(seen.at(-1)).toEqual({ kind: 'signed-out', reason: 'logout' })
+  })
 })

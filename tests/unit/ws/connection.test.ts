@@ -171,6 +171,22 @@ describe('the registry routes by user', () => {
   })
 })
 
+describe("the registry's batch delivery", () => {
+  test("a batch's frames are written corked, one cork per connection, in order, after the batch", () => {
+    const registry = new ConnectionRegistry()
+    const corks: number[] = []
+    const rec = recordingSocket()
+    const socket: RawSocket = { ...rec.socket, readyState: 1, cork: (write) => { const before = rec.sent.length; write(); corks.push(rec.sent.length - before) } }
+    registry.add(connection('alice', socket, registry.stats))
+    registry.deliverBatch(() => {
+      for (const seq of [1, 2, 3]) registry.deliver('alice', entry('ra', seq))
+      expect(rec.sent).toHaveLength(0)
+    })
+    expect(seqsOf(rec.sent)).toEqual([1, 2, 3])
+    expect(corks).toEqual([3])
+  })
+})
+
 describe('client frames', () => {
   test.each([
     ['{bad', 'invalid_json'],

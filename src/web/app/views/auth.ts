@@ -37,7 +37,7 @@ export function authView(api: Api, opts: { notice?: string; onSignedIn(answer: S
     nameField.hidden = !signup
     password.autocomplete = signup ? 'new-password' : 'current-password'
     password.minLength = signup ? 8 : 1
-    hint.textContent = signup ? 'At least 8 characters.' : ''
+    hint.textContent = signup ? 'At least 8 characters and hard to guess: a few uncommon words work well.' : ''
     switchText.textContent = signup ? 'Already have an account?' : 'No account yet?'
     switchBtn.textContent = signup ? 'Sign in' : 'Create one'
     error.textContent = ''

@@ -1,7 +1,8 @@
 /** The chat view: a thread's history, live runs, and the composer. */
 import { ApiError } from '../../client/api'
 import { SocketRequestError } from '../../client/socket'
-import type { Message, RunEvent } from '../../client/types'
+import type { RunEvent } from '../../../protocol'
+import type { Message } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { h, icon, icons } from '../dom'
 import { RunView, userBubble } from './run-view'

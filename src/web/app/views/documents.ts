@@ -2,7 +2,8 @@
  * Documents: upload .txt, .md, .html or .pdf files, watch each one's ingestion on a progress bar
  * (live from `document_status` frames), see ready/failed, delete. The researcher answers from them.
  */
-import type { ControlFrame, DocumentInfo } from '../../client/types'
+import type { ControlFrame } from '../../../protocol'
+import type { DocumentInfo } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { clear, h, icon, icons } from '../dom'
 

@@ -3,7 +3,7 @@
  * folds into one "Steps" row — open and live while the run works, closed when it is done — and
  * the answer below it carries the weight. Feed it events in seq order with `apply`.
  */
-import type { Citation, RunEvent } from '../../client/types'
+import type { Citation, RunEvent } from '../../../protocol'
 import { formatDuration, h, icon, icons, prettyJson } from '../dom'
 import { setMarkdown } from '../markdown'
 import { enhanceCodeBlocks } from '../code-blocks'

@@ -2,7 +2,7 @@
  * The numbered source chips under an answer that cites documents: each chip names the document
  * and opens the quoted passage the server checked (PROTOCOL.md §8).
  */
-import type { Citation } from '../../client/types'
+import type { Citation } from '../../../protocol'
 import { h, icon, icons } from '../dom'
 
 let nextId = 0

@@ -14,11 +14,16 @@ export interface ChatResult {
 }
 
 /** Sends a chat frame and waits for its run_accepted or error (matched by requestId). */
-export async function sendChat(ctx: StepContext, frame: { content: string; threadId?: string; agent?: string }): Promise<ChatResult> {
+export function sendChat(ctx: StepContext, frame: { content: string; threadId?: string; agent?: string }): Promise<ChatResult> {
+  return sendFrame(ctx, { type: 'chat', ...frame })
+}
+
+/** Sends a frame that starts a run (`chat`, `regenerate`) and waits for its run_accepted or error. */
+export async function sendFrame(ctx: StepContext, frame: Record<string, unknown>): Promise<ChatResult> {
   const socket = await ctx.socket()
   const requestId = crypto.randomUUID()
   ctx.world.own(requestId, ctx.actor.index, 'id')
-  socket.client.send({ type: 'chat', requestId, ...frame })
+  socket.client.send({ ...frame, requestId })
   let answer: any
   await socket.client.until(() => (answer = socket.client.frames.find((f) => f.requestId === requestId)) !== undefined || socket.closed, 30_000, `the answer to chat ${requestId}`)
   if (!answer) throw new FuzzFailure(`the socket of user ${ctx.actor.index} closed (${socket.client.closeCode}) instead of answering a chat`)

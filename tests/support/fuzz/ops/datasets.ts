@@ -1,8 +1,8 @@
 /** /api/datasets: list, upload, get (with rows), delete — own and foreign ids. */
-import { expectStatus } from '../client'
+import { expectNotFound, expectStatus } from '../client'
 import { FuzzFailure } from '../world'
-import { pickRef } from './pick'
-import { onRef, readOwn } from './shapes'
+import { listAll } from './list'
+import { label, pickRef } from './pick'
 import type { FuzzOp, FuzzUser, StepContext } from './types'
 import type { World } from '../world'
 
@@ -21,8 +21,6 @@ export function datasetCsv(world: World, user: FuzzUser): string {
   return rows.join('\n') + '\n'
 }
 
-const ref = (ctx: StepContext) => pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets)
-
 export async function createDataset(ctx: StepContext, shared: boolean) {
   const name = datasetName(ctx.world, ctx.actor, shared)
   const answer = await ctx.http('POST', '/api/datasets', { body: { name, csv: datasetCsv(ctx.world, ctx.actor) } })
@@ -34,22 +32,46 @@ export async function createDataset(ctx: StepContext, shared: boolean) {
 }
 
 export const datasetOps: FuzzOp[] = [
-  readOwn('datasets.list', 3, '/api/datasets', (ctx, answer) => {
-    const listed = new Map<string, string>(answer.json.datasets.map((d: any) => [d.id, d.name]))
-    for (const id of listed.keys()) if (ctx.world.ownerOf(id)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: dataset ${id} is not user ${ctx.actor.index}'s`)
-    for (const [id, model] of ctx.actor.datasets) if (listed.get(id) !== model.name) throw new FuzzFailure(`${answer.where}: user ${ctx.actor.index}'s dataset ${id} "${model.name}" is missing or renamed`)
-  }),
+  {
+    name: 'datasets.list',
+    weight: 3,
+    async run(ctx) {
+      const answer = await listAll(ctx, '/api/datasets', 'datasets')
+      const listed = new Map<string, string>(answer.items.map((d: any) => [d.id, d.name]))
+      for (const id of listed.keys()) if (ctx.world.ownerOf(id)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: dataset ${id} is not user ${ctx.actor.index}'s`)
+      for (const [id, model] of ctx.actor.datasets) if (listed.get(id) !== model.name) throw new FuzzFailure(`${answer.where}: user ${ctx.actor.index}'s dataset ${id} "${model.name}" is missing or renamed`)
+      return 'own'
+    },
+  },
   {
     name: 'datasets.create',
     weight: 2,
     run: (ctx) => createDataset(ctx, ctx.rand.bool(0.3)),
   },
-  onRef({ name: 'datasets.get', weight: 3, pick: ref, method: 'GET', path: (id) => `/api/datasets/${id}`, status: 200 }, (ctx, id, answer) => {
-    if (answer.json.dataset.id !== id || !answer.json.rows.every((row: any) => String(row.tag).includes(ctx.actor.marker))) throw new FuzzFailure(`${answer.where}: not the user's own rows: ${answer.text.slice(0, 300)}`)
-  }),
-  onRef({ name: 'datasets.delete', weight: 1, pick: ref, method: 'DELETE', path: (id) => `/api/datasets/${id}`, status: 204 }, (ctx, id) => {
-    ctx.actor.datasets.delete(id)
-    ctx.actor.deletedDatasets.add(id)
-    ctx.actor.datasetsVersion++
-  }),
+  {
+    name: 'datasets.get',
+    weight: 3,
+    async run(ctx) {
+      const r = pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets)
+      const answer = await ctx.http('GET', `/api/datasets/${r.id}`)
+      if (!r.mine) return expectNotFound(answer), label(ctx, r)
+      expectStatus(answer, 200)
+      if (answer.json.dataset.id !== r.id || !answer.json.rows.every((row: any) => String(row.tag).includes(ctx.actor.marker))) throw new FuzzFailure(`${answer.where}: not the user's own rows: ${answer.text.slice(0, 300)}`)
+      return 'own'
+    },
+  },
+  {
+    name: 'datasets.delete',
+    weight: 1,
+    async run(ctx) {
+      const r = pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets)
+      const answer = await ctx.http('DELETE', `/api/datasets/${r.id}`)
+      if (!r.mine) return expectNotFound(answer), label(ctx, r)
+      expectStatus(answer, 204)
+      ctx.actor.datasets.delete(r.id)
+      ctx.actor.deletedDatasets.add(r.id)
+      ctx.actor.datasetsVersion++
+      return 'own'
+    },
+  },
 ]

@@ -5,7 +5,10 @@ import type { FuzzOp } from './types'
 import { readOwn } from './shapes'
 
 /** A protected route of each area, for the "no token" and "bad token" ops. */
-export const PROTECTED = ['/api/me', '/api/threads', '/api/notes', '/api/datasets', '/api/agents', '/api/models']
+export const PROTECTED = [
+  '/api/me', '/api/threads', '/api/notes', '/api/datasets', '/api/agents', '/api/models',
+  '/api/shares', '/api/documents', '/api/keys', '/api/usage', '/api/me/export', '/api/search?q=secret', '/api/admin/users', '/api/admin/audit',
+]
 
 export const metaOps: FuzzOp[] = [
   readOwn('agents.list', 1, '/api/agents', (_ctx, answer) => {

@@ -1,21 +1,27 @@
 /** /api/notes: list, create, delete — own and foreign ids. */
-import { expectStatus } from '../client'
+import { expectNotFound, expectStatus } from '../client'
 import { FuzzFailure } from '../world'
-import { pickRef } from './pick'
-import { onRef, readOwn } from './shapes'
+import { listAll } from './list'
+import { label, pickRef } from './pick'
 import type { FuzzOp } from './types'
 
 export const noteOps: FuzzOp[] = [
-  readOwn('notes.list', 3, '/api/notes', (ctx, answer) => {
-    const listed = new Set<string>()
-    for (const note of answer.json.notes) {
-      listed.add(note.id)
-      // Notes saved by tools during runs are new to the model; the scan made them the actor's.
-      if (ctx.world.ownerOf(note.id)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: note ${note.id} is not user ${ctx.actor.index}'s`)
-      if (!note.title.includes(ctx.actor.marker)) throw new FuzzFailure(`${answer.where}: note ${note.id} "${note.title}" was not written by user ${ctx.actor.index}`)
-    }
-    for (const id of ctx.actor.notes.keys()) if (!listed.has(id)) throw new FuzzFailure(`${answer.where}: user ${ctx.actor.index}'s note ${id} is missing`)
-  }),
+  {
+    name: 'notes.list',
+    weight: 3,
+    async run(ctx) {
+      const answer = await listAll(ctx, '/api/notes', 'notes')
+      const listed = new Set<string>()
+      for (const note of answer.items) {
+        listed.add(note.id)
+        // Notes saved by tools during runs are new to the model; the scan made them the actor's.
+        if (ctx.world.ownerOf(note.id)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: note ${note.id} is not user ${ctx.actor.index}'s`)
+        if (!note.title.includes(ctx.actor.marker)) throw new FuzzFailure(`${answer.where}: note ${note.id} "${note.title}" was not written by user ${ctx.actor.index}`)
+      }
+      for (const id of ctx.actor.notes.keys()) if (!listed.has(id)) throw new FuzzFailure(`${answer.where}: user ${ctx.actor.index}'s note ${id} is missing`)
+      return 'own'
+    },
+  },
   {
     name: 'notes.create',
     weight: 3,
@@ -27,8 +33,17 @@ export const noteOps: FuzzOp[] = [
       return 'own'
     },
   },
-  onRef({ name: 'notes.delete', weight: 2, pick: (ctx) => pickRef(ctx, ctx.target.notes.keys(), ctx.target.deletedNotes), method: 'DELETE', path: (id) => `/api/notes/${id}`, status: 204 }, (ctx, id) => {
-    ctx.actor.notes.delete(id)
-    ctx.actor.deletedNotes.add(id)
-  }),
+  {
+    name: 'notes.delete',
+    weight: 2,
+    async run(ctx) {
+      const r = pickRef(ctx, ctx.target.notes.keys(), ctx.target.deletedNotes)
+      const answer = await ctx.http('DELETE', `/api/notes/${r.id}`)
+      if (!r.mine) return expectNotFound(answer), label(ctx, r)
+      expectStatus(answer, 204)
+      ctx.actor.notes.delete(r.id)
+      ctx.actor.deletedNotes.add(r.id)
+      return 'own'
+    },
+  },
 ]

@@ -23,13 +23,16 @@ async function closedWithin(client: WsClient, ms = 30_000) {
   }
 }
 
-/** A run id for cancel/resume: one of the target's recent runs, or a made-up one. */
-function runRef(ctx: StepContext): { runId: string; mine: boolean } {
-  const runs = [...ctx.target.runs.entries()].slice(-6).filter(([, r]) => !r.deleted)
-  const picked = ctx.rand.bool(0.85) ? ctx.rand.pick(runs)?.[0] : undefined
-  const runId = picked ?? crypto.randomUUID()
+/**
+ * A run id for cancel/resume: one of the target's recent runs, or a made-up one. `withDeleted`
+ * (resume) also picks runs of deleted threads, which are gone at once even while in memory.
+ */
+function runRef(ctx: StepContext, withDeleted = false): { runId: string; mine: boolean } {
+  const runs = [...ctx.target.runs.entries()].filter(([, r]) => withDeleted || !r.deleted).slice(-6)
+  const picked = ctx.rand.bool(0.85) ? ctx.rand.pick(runs) : undefined
+  const runId = picked?.[0] ?? crypto.randomUUID()
   ctx.send(runId)
-  return { runId, mine: !!picked && ctx.target === ctx.actor }
+  return { runId, mine: !!picked && !picked[1].deleted && ctx.target === ctx.actor }
 }
 
 /** A token that must not authenticate anyone. */
@@ -98,7 +101,7 @@ export const wsOps: FuzzOp[] = [
     name: 'ws.resume',
     weight: 3,
     async run(ctx) {
-      const { runId, mine } = runRef(ctx)
+      const { runId, mine } = runRef(ctx, true)
       const afterSeq = ctx.rand.pick([0, 0, 1, 2])!
       const frames = await roundTrip(await ctx.socket(), [{ type: 'resume', runId, afterSeq }])
       const error = frames.find((f) => f.type === 'error' && f.runId === runId)
@@ -107,8 +110,12 @@ export const wsOps: FuzzOp[] = [
         return 'own'
       }
       if (error?.code !== 'not_found') throw new FuzzFailure(`resuming run ${runId} (not user ${ctx.actor.index}'s) gave ${JSON.stringify(error)}, expected not_found`)
-      if (frames.some((f) => f.runId === runId && typeof f.seq === 'number')) throw new FuzzFailure(`resuming another user's run ${runId} replayed events`)
-      return ctx.hostile ? 'foreign-not-found' : 'missing-not-found'
+      if (ctx.hostile) {
+        // (Live events of the actor's own run of a deleted thread may still arrive while it ends.)
+        if (frames.some((f) => f.runId === runId && typeof f.seq === 'number')) throw new FuzzFailure(`resuming another user's run ${runId} replayed events`)
+        return 'foreign-not-found'
+      }
+      return ctx.actor.runs.get(runId)?.deleted ? 'own-deleted-not-found' : 'missing-not-found'
     },
   },
   {

@@ -1,5 +1,5 @@
-import type { DatasetColumn } from '../db/schema'
-import { InvalidInputError } from '../http/errors'
+import type { DatasetColumn } from '../schema'
+import { InvalidInputError } from '../../http/errors'
 
 /** `query_dataset` without its `dataset` (PROTOCOL.md §4). */
 export interface DatasetQuery {
