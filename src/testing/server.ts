@@ -1,9 +1,15 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { type ChatServer, createChatServer } from '../embed'
 
 export interface TestServer extends ChatServer {
   /** fetch against the server: `api('/api/threads', { token, method, body })`. */
   api(path: string, init?: ApiInit): Promise<Response>
-  /** stop() under the name the tests have always used. */
+  /**
+   * Stops the server and removes its temp data folder (not a DATA_DIR passed in). stop() only
+   * stops it, so a test can start another server on the same data (a restart).
+   */
   close(): Promise<void>
 }
 
@@ -34,13 +40,30 @@ export function apiFetch(baseUrl: string) {
  * production (PROTOCOL.md §1).
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const server = await createChatServer({
-    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
-    OLLAMA_HOST: 'http://127.0.0.1:9', // nothing listens there unless a test says otherwise
-    LOG_LEVEL: 'silent',
-    SHUTDOWN_GRACE_MS: '0', // tests stop servers with runs in flight: don't wait for them
-    REGISTER_RATE_LIMIT: '1000000', // every test user registers from 127.0.0.1; tests of the limit set their own
-    ...env,
-  })
-  return { ...server, api: apiFetch(server.url), close: () => server.stop() }
+  // The folder is made here, not by createChatServer, so that stop() leaves it for a restart.
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'chat-test-'))
+  const removeOwnData = () => !env.DATA_DIR && rmSync(dataDir, { recursive: true, force: true })
+  let server: ChatServer
+  try {
+    server = await createChatServer({
+      DATA_DIR: dataDir,
+      JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
+      OLLAMA_HOST: 'http://127.0.0.1:9', // nothing listens there unless a test says otherwise
+      LOG_LEVEL: 'silent',
+      SHUTDOWN_GRACE_MS: '0', // tests stop servers with runs in flight: don't wait for them
+      REGISTER_RATE_LIMIT: '1000000', // every test user registers from 127.0.0.1; tests of the limit set their own
+      ...env,
+    })
+  } catch (error) {
+    removeOwnData()
+    throw error
+  }
+  return {
+    ...server,
+    api: apiFetch(server.url),
+    async close() {
+      await server.stop()
+      removeOwnData()
+    },
+  }
 }
