@@ -1,10 +1,11 @@
 /** /api/datasets: list, upload, get (with rows), delete — own and foreign ids. */
-import { expectNotFound, expectStatus } from '../client'
+import { expectStatus } from '../client'
 import { FuzzFailure } from '../world'
 import { listAll } from './list'
-import { label, pickRef } from './pick'
+import { pickRef } from './pick'
 import type { FuzzOp, FuzzUser, StepContext } from './types'
 import type { World } from '../world'
+import { onRef } from './shapes'
 
 /** A dataset name: usually the user's own tag, sometimes one every user may have ("sales"). */
 export function datasetName(world: World, user: FuzzUser, shared: boolean): string {
@@ -48,30 +49,12 @@ export const datasetOps: FuzzOp[] = [
     weight: 2,
     run: (ctx) => createDataset(ctx, ctx.rand.bool(0.3)),
   },
-  {
-    name: 'datasets.get',
-    weight: 3,
-    async run(ctx) {
-      const r = pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets)
-      const answer = await ctx.http('GET', `/api/datasets/${r.id}`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 200)
-      if (answer.json.dataset.id !== r.id || !answer.json.rows.every((row: any) => String(row.tag).includes(ctx.actor.marker))) throw new FuzzFailure(`${answer.where}: not the user's own rows: ${answer.text.slice(0, 300)}`)
-      return 'own'
-    },
-  },
-  {
-    name: 'datasets.delete',
-    weight: 1,
-    async run(ctx) {
-      const r = pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets)
-      const answer = await ctx.http('DELETE', `/api/datasets/${r.id}`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 204)
-      ctx.actor.datasets.delete(r.id)
-      ctx.actor.deletedDatasets.add(r.id)
-      ctx.actor.datasetsVersion++
-      return 'own'
-    },
-  },
+  onRef({ name: 'datasets.get', weight: 3, pick: (ctx) => pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets), method: 'GET', path: (id) => `/api/datasets/${id}`, status: 200 }, (ctx, id, answer) => {
+    if (answer.json.dataset.id !== id || !answer.json.rows.every((row: any) => String(row.tag).includes(ctx.actor.marker))) throw new FuzzFailure(`${answer.where}: not the user's own rows: ${answer.text.slice(0, 300)}`)
+  }),
+  onRef({ name: 'datasets.delete', weight: 1, pick: (ctx) => pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets), method: 'DELETE', path: (id) => `/api/datasets/${id}`, status: 204 }, (ctx, id) => {
+    ctx.actor.datasets.delete(id)
+    ctx.actor.deletedDatasets.add(id)
+    ctx.actor.datasetsVersion++
+  }),
 ]

@@ -9,6 +9,7 @@ import { sendChat } from './chat'
 import { listAll } from './list'
 import { label, pickRef } from './pick'
 import type { FuzzOp, StepContext } from './types'
+import { onRef } from './shapes'
 
 const ref = (ctx: StepContext) => pickRef(ctx, ctx.target.documents.keys(), ctx.target.deletedDocuments)
 
@@ -53,19 +54,10 @@ export const documentOps: FuzzOp[] = [
       return `own-${answer.json.document.status}`
     },
   },
-  {
-    name: 'documents.delete',
-    weight: 1,
-    async run(ctx) {
-      const r = ref(ctx)
-      const answer = await ctx.http('DELETE', `/api/documents/${r.id}`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 204)
-      ctx.actor.documents.delete(r.id)
-      ctx.actor.deletedDocuments.add(r.id)
-      return 'own'
-    },
-  },
+  onRef({ name: 'documents.delete', weight: 1, pick: ref, method: 'DELETE', path: (id) => `/api/documents/${id}`, status: 204 }, (ctx, id) => {
+    ctx.actor.documents.delete(id)
+    ctx.actor.deletedDocuments.add(id)
+  }),
   {
     name: 'ws.chat-documents',
     weight: 2,

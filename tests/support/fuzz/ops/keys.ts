@@ -3,11 +3,12 @@
  * `/v1/chat/completions` (into a new, an own or another user's thread) and `/mcp` `tools/call`
  * with the actor's key — results never carry another user's data; a revoked key is 401.
  */
-import { expectNotFound, expectStatus, type Answer } from '../client'
+import { expectStatus, type Answer } from '../client'
 import { FuzzFailure } from '../world'
 import { listAll } from './list'
-import { label, pickRef } from './pick'
+import { pickRef } from './pick'
 import type { FuzzOp, StepContext } from './types'
+import { onRef } from './shapes'
 
 const MAX_KEYS = 4
 
@@ -58,19 +59,10 @@ export const keyOps: FuzzOp[] = [
       return 'own'
     },
   },
-  {
-    name: 'keys.revoke',
-    weight: 1,
-    async run(ctx) {
-      const r = pickRef(ctx, ctx.target.keys.keys(), ctx.target.revokedKeys.keys())
-      const answer = await ctx.http('DELETE', `/api/keys/${r.id}`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 204)
-      ctx.actor.revokedKeys.set(r.id, ctx.actor.keys.get(r.id)!)
-      ctx.actor.keys.delete(r.id)
-      return 'own'
-    },
-  },
+  onRef({ name: 'keys.revoke', weight: 1, pick: (ctx) => pickRef(ctx, ctx.target.keys.keys(), ctx.target.revokedKeys.keys()), method: 'DELETE', path: (id) => `/api/keys/${id}`, status: 204 }, (ctx, id) => {
+    ctx.actor.revokedKeys.set(id, ctx.actor.keys.get(id)!)
+    ctx.actor.keys.delete(id)
+  }),
   {
     name: 'v1.models',
     weight: 1,

@@ -1,9 +1,10 @@
 /** /api/notes: list, create, delete — own and foreign ids. */
-import { expectNotFound, expectStatus } from '../client'
+import { expectStatus } from '../client'
 import { FuzzFailure } from '../world'
 import { listAll } from './list'
-import { label, pickRef } from './pick'
+import { pickRef } from './pick'
 import type { FuzzOp } from './types'
+import { onRef } from './shapes'
 
 export const noteOps: FuzzOp[] = [
   {
@@ -33,17 +34,8 @@ export const noteOps: FuzzOp[] = [
       return 'own'
     },
   },
-  {
-    name: 'notes.delete',
-    weight: 2,
-    async run(ctx) {
-      const r = pickRef(ctx, ctx.target.notes.keys(), ctx.target.deletedNotes)
-      const answer = await ctx.http('DELETE', `/api/notes/${r.id}`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 204)
-      ctx.actor.notes.delete(r.id)
-      ctx.actor.deletedNotes.add(r.id)
-      return 'own'
-    },
-  },
+  onRef({ name: 'notes.delete', weight: 2, pick: (ctx) => pickRef(ctx, ctx.target.notes.keys(), ctx.target.deletedNotes), method: 'DELETE', path: (id) => `/api/notes/${id}`, status: 204 }, (ctx, id) => {
+    ctx.actor.notes.delete(id)
+    ctx.actor.deletedNotes.add(id)
+  }),
 ]

@@ -4,6 +4,7 @@ import { FuzzFailure } from '../world'
 import { listAll } from './list'
 import { label, pickRef } from './pick'
 import type { FuzzOp, FuzzUser, StepContext } from './types'
+import { onRef } from './shapes'
 
 const ref = (ctx: StepContext) => pickRef(ctx, ctx.target.threads.keys(), ctx.target.deletedThreads)
 
@@ -48,19 +49,10 @@ export const threadOps: FuzzOp[] = [
       return 'own'
     },
   },
-  {
-    name: 'threads.get',
-    weight: 4,
-    async run(ctx) {
-      const r = ref(ctx)
-      const answer = await ctx.http('GET', `/api/threads/${r.id}`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 200)
-      const model = ctx.actor.threads.get(r.id)!
-      if (answer.json.thread.id !== r.id || (model.title && answer.json.thread.title !== model.title)) throw new FuzzFailure(`${answer.where}: not the thread the model expects (${model.title}): ${answer.text}`)
-      return 'own'
-    },
-  },
+  onRef({ name: 'threads.get', weight: 4, pick: ref, method: 'GET', path: (id) => `/api/threads/${id}`, status: 200 }, (ctx, id, answer) => {
+    const model = ctx.actor.threads.get(id)!
+    if (answer.json.thread.id !== id || (model.title && answer.json.thread.title !== model.title)) throw new FuzzFailure(`${answer.where}: not the thread the model expects (${model.title}): ${answer.text}`)
+  }),
   {
     name: 'threads.rename',
     weight: 3,
@@ -74,36 +66,18 @@ export const threadOps: FuzzOp[] = [
       return 'own'
     },
   },
-  {
-    name: 'threads.delete',
-    weight: 2,
-    async run(ctx) {
-      const r = ref(ctx)
-      const answer = await ctx.http('DELETE', `/api/threads/${r.id}`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 204)
-      ctx.actor.threads.delete(r.id)
-      ctx.actor.deletedThreads.add(r.id)
-      // Its runs (and their events) go with it.
-      for (const run of ctx.actor.runs.values()) if (run.threadId === r.id) run.deleted = true
-      // And its shares.
-      for (const [id, share] of ctx.actor.shares) if (share.threadId === r.id) ctx.actor.shares.delete(id), ctx.actor.goneShares.add(id)
-      return 'own'
-    },
-  },
-  {
-    name: 'threads.messages',
-    weight: 4,
-    async run(ctx) {
-      const r = ref(ctx)
-      const answer = await ctx.http('GET', `/api/threads/${r.id}/messages`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
-      expectStatus(answer, 200)
-      for (const m of answer.json.messages) {
-        if (m.runId && ctx.world.ownerOf(m.runId)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: message ${m.id} names run ${m.runId} of another user`)
-      }
-      ctx.world.seeMessages(ctx.actor, r.id, answer.json.messages.map((m: any) => m.id))
-      return 'own'
-    },
-  },
+  onRef({ name: 'threads.delete', weight: 2, pick: ref, method: 'DELETE', path: (id) => `/api/threads/${id}`, status: 204 }, (ctx, id) => {
+    ctx.actor.threads.delete(id)
+    ctx.actor.deletedThreads.add(id)
+    // Its runs (and their events) go with it.
+    for (const run of ctx.actor.runs.values()) if (run.threadId === id) run.deleted = true
+    // And its shares.
+    for (const [id, share] of ctx.actor.shares) if (share.threadId === id) ctx.actor.shares.delete(id), ctx.actor.goneShares.add(id)
+  }),
+  onRef({ name: 'threads.messages', weight: 4, pick: ref, method: 'GET', path: (id) => `/api/threads/${id}/messages`, status: 200 }, (ctx, id, answer) => {
+    for (const m of answer.json.messages) {
+      if (m.runId && ctx.world.ownerOf(m.runId)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: message ${m.id} names run ${m.runId} of another user`)
+    }
+    ctx.world.seeMessages(ctx.actor, id, answer.json.messages.map((m: any) => m.id))
+  }),
 ]
