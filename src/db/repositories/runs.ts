@@ -126,7 +126,8 @@ export function runJournalStore({ db, write }: Database) {
   return {
     async appendBatch(events: StoredEvent[]): Promise<void> {
       if (events.length === 0) return
-      await write((db) => db.insert(runEvents).values(events).onConflictDoNothing())
+      // Urgent: clients wait for these (each event is published once stored).
+      await write((db) => db.insert(runEvents).values(events).onConflictDoNothing(), { urgent: true })
     },
 
     /** Runs left `running` (by a crash, or by a dead process in cluster mode). */
