@@ -9,6 +9,9 @@ import { log } from '../log'
 
 export type Db = LibSQLDatabase<typeof schema>
 
+/** Longest stretch of back-to-back writes before the queue lets other work in. */
+const YIELD_AFTER_MS = 2
+
 interface WriteJob {
   fn: () => Promise<unknown>
   resolve: (value: unknown) => void
@@ -66,7 +69,16 @@ class WriteQueue {
 
   async #drain() {
     this.#draining = true
+    let slice = performance.now()
     for (let job = this.#next(); job; job = this.#next()) {
+      // Local libsql settles its promises at once, so a backlog of writes would run as one
+      // unbroken chain of microtasks: no socket is read, no model chunk arrives, no event batch
+      // can get in until all are done (100 run starts at once ≈ 300 ms). Yield to the event
+      // loop every few milliseconds of writing instead.
+      if (performance.now() - slice > YIELD_AFTER_MS) {
+        await new Promise((resolve) => setImmediate(resolve))
+        slice = performance.now()
+      }
       try {
         job.resolve(await job.fn())
       } catch (error) {
