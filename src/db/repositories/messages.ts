@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNull, or } from 'drizzle-orm'
+import { and, asc, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm'
 import type { Database } from '../client'
 import { messages, threads, type Citation } from '../schema'
 import { iso, newId, ownerId } from '../scope'
@@ -183,7 +183,7 @@ export function messagesRepository({ db, client, write }: Database) {
       return (await path(threadId, thread.leafId)).slice(-limit).map(messageView)
     },
 
-    /** Adds a message and makes it the thread's current leaf, in one write. */
+    /** Adds a message and makes it the thread's current leaf (and newest activity), in one write. */
     async add(input: NewMessage): Promise<MessageView> {
       const userId = ownerId()
       const saved = await write(async (db) => {
@@ -209,7 +209,11 @@ export function messagesRepository({ db, client, write }: Database) {
         } as const
         const [[inserted]] = await db.batch([
           db.insert(messages).values(row).returning(),
-          db.update(threads).set({ leafId: row.id }).where(and(eq(threads.id, input.threadId), eq(threads.userId, userId))),
+          // The thread sorts first from now on: marked in the same statement (one write per answer, not two).
+          db
+            .update(threads)
+            .set({ leafId: row.id, updatedAt: sql`max(${threads.updatedAt} + 1, ${row.createdAt})` })
+            .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId))),
         ])
         return inserted
       })
