@@ -6,6 +6,9 @@ import { dirname } from 'node:path'
 import * as schema from './schema'
 import { applyMigrations, readMigrations } from './migrations'
 import { log } from '../log'
+import { installStatementCache } from './statement-cache'
+
+installStatementCache()
 
 export type Db = LibSQLDatabase<typeof schema>
 
