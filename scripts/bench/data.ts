@@ -78,7 +78,7 @@ async function fill(db: Database, opts: { users: number; heavyThreads: number; h
   // Messages: a chain per thread. Text: 12–20 words picked by multiplicative hashing of the row
   // number; about 1 % of the messages get the common word 0, word 1999 appears nowhere else.
   const text = (i: string) =>
-    `(SELECT group_concat(w, ' ') FROM words WHERE k IN (${Array.from({ length: 20 }, (_, j) => `(${i} * ${7919 + j * 104729} + ${j * 31}) % 1998 + 1`).join(', ')}) AND k % 20 < 12 + (${i} % 9))` +
+    `coalesce((SELECT group_concat(w, ' ') FROM words WHERE k IN (${Array.from({ length: 20 }, (_, j) => `(${i} * ${7919 + j * 104729} + ${j * 31}) % 1998 + 1`).join(', ')}) AND k % 20 < 12 + (${i} % 9)), 'hello')` +
     ` || CASE WHEN ${i} % 100 = 7 THEN ' ${WORDS[0]}' ELSE '' END`
   const perThread = Math.max(1, Math.floor(opts.heavyMessages / opts.heavyThreads))
   const CHUNK = 50_000
