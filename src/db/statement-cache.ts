@@ -53,7 +53,15 @@ export function installStatementCache(): void {
       cache.set(sql, hit)
       return hit
     }
-    const statement = prepare.call(this, sql)
+    const statement = prepare.call(this, sql) as Statement & { columns(): unknown }
+    // The client asks a statement's columns twice per execution, and each answer is built
+    // natively anew; they are fixed for a cached statement (a schema change empties the cache).
+    const columns = statement.columns
+    let known: unknown
+    statement.columns = function knownColumns(this: unknown) {
+      known ??= columns.call(this)
+      return known
+    }
     cache.set(sql, statement)
     if (cache.size > MAX_PER_CONNECTION) cache.delete(cache.keys().next().value!)
     return statement
