@@ -1,35 +1,101 @@
 import { createClient, type Client } from '@libsql/client'
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
+import { AsyncResource } from 'node:async_hooks'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import * as schema from './schema'
 import { applyMigrations, readMigrations } from './migrations'
 import { log } from '../log'
+import { installStatementCache } from './statement-cache'
+
+installStatementCache()
 
 export type Db = LibSQLDatabase<typeof schema>
+
+/** Longest stretch of back-to-back writes before the queue lets other work in. */
+const YIELD_AFTER_MS = 2
+
+interface WriteJob {
+  fn: () => Promise<unknown>
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+  started: number
+}
+
+/** A FIFO that takes from the front in O(1) (Array.shift copies a long queue each time). */
+class Fifo<T> {
+  #items: (T | undefined)[] = []
+  #head = 0
+
+  push(item: T) {
+    this.#items.push(item)
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined
+    const item = this.#items[this.#head]
+    this.#items[this.#head++] = undefined
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head)
+      this.#head = 0
+    }
+    return item
+  }
+}
 
 /**
  * One async mutex for every write. Local libsql has one writer, and its busy timeout blocks
  * the event loop; queueing writes in-process keeps SQLITE_BUSY away without blocking.
+ *
+ * Two lanes: `urgent` writes (the group commits of run events, which clients are waiting to
+ * see) go before every queued ordinary write, so when 100 runs start at once the first deltas
+ * do not wait behind all their run-start writes. A journal has at most one batch in flight,
+ * so ordinary writes still get every other turn. Writes of one lane keep their order; callers
+ * that need one write before another await the first (as they always did).
  */
 class WriteQueue {
-  #tail: Promise<unknown> = Promise.resolve()
+  readonly #urgent = new Fifo<WriteJob>()
+  readonly #normal = new Fifo<WriteJob>()
+  #draining = false
   #pending = 0
   /** Observed by metrics: milliseconds each write waited plus ran. */
   onWrite?: (ms: number) => void
 
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const started = performance.now()
-    this.#pending++
-    const result = this.#tail.then(fn)
-    this.#tail = result.then(
-      () => undefined,
-      () => undefined,
-    )
-    return result.finally(() => {
-      this.#pending--
-      this.onWrite?.(performance.now() - started)
+  run<T>(fn: () => Promise<T>, urgent = false): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending++
+      // Bound to the caller's async context: the write runs later, from the drain loop.
+      ;(urgent ? this.#urgent : this.#normal).push({ fn: AsyncResource.bind(fn), resolve: resolve as (value: unknown) => void, reject, started: performance.now() })
+      if (!this.#draining) void this.#drain()
     })
+  }
+
+  async #drain() {
+    this.#draining = true
+    let slice = performance.now()
+    for (let job = this.#next(); job; job = this.#next()) {
+      // Local libsql settles its promises at once, so a backlog of writes would run as one
+      // unbroken chain of microtasks: no socket is read, no model chunk arrives, no event batch
+      // can get in until all are done (100 run starts at once ≈ 300 ms). Yield to the event
+      // loop every few milliseconds of writing instead.
+      if (performance.now() - slice > YIELD_AFTER_MS) {
+        await new Promise((resolve) => setImmediate(resolve))
+        slice = performance.now()
+      }
+      try {
+        job.resolve(await job.fn())
+      } catch (error) {
+        job.reject(error)
+      } finally {
+        this.#pending--
+        this.onWrite?.(performance.now() - job.started)
+      }
+    }
+    this.#draining = false
+  }
+
+  #next(): WriteJob | undefined {
+    return this.#urgent.shift() ?? this.#normal.shift()
   }
 
   get pending() {
@@ -40,8 +106,11 @@ class WriteQueue {
 export interface Database {
   db: Db
   client: Client
-  /** Serialises a write (or a batch of writes) with every other write of this process. */
-  write<T>(fn: (db: Db) => Promise<T>): Promise<T>
+  /**
+   * Serialises a write (or a batch of writes) with every other write of this process;
+   * `urgent` ones (run-event batches) go ahead of the ordinary writes waiting.
+   */
+  write<T>(fn: (db: Db) => Promise<T>, opts?: { urgent?: boolean }): Promise<T>
   writes: WriteQueue
   ping(): Promise<boolean>
   close(): void
@@ -87,7 +156,7 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
     db,
     client,
     writes,
-    write: (fn) => writes.run(() => fn(db)),
+    write: (fn, opts) => writes.run(() => fn(db), opts?.urgent),
     async ping() {
       try {
         await client.execute('SELECT 1')

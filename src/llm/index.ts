@@ -22,7 +22,11 @@ export interface OllamaProviderOptions {
   onStateChange?: StateChangeListener
 }
 
-export const PROVIDER_DEFAULTS = { slots: 1, maxQueuedPerUser: 16, maxQueued: 256 } as const
+/**
+ * `reportIntervalMs`: waiters hear their improved places once a second (a newcomer its first
+ * within 100 ms); each pass costs O(waiting), so reports cost O(waiting) a second in total.
+ */
+export const PROVIDER_DEFAULTS = { slots: 1, maxQueuedPerUser: 16, maxQueued: 256, reportIntervalMs: 1000 } as const
 
 export type OllamaProvider = LlmProvider & {
   hosts: OllamaHost[]
@@ -70,6 +74,7 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
     slots: () => pool.reduce((n, h) => n + hostSlots(h), 0),
     maxQueuedPerUser: options.maxQueuedPerUser ?? PROVIDER_DEFAULTS.maxQueuedPerUser,
     maxQueued: options.maxQueued ?? PROVIDER_DEFAULTS.maxQueued,
+    reportIntervalMs: PROVIDER_DEFAULTS.reportIntervalMs,
   })
 
   const allOpen = () => pool.every((h) => h.breaker!.state === 'open')

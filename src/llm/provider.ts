@@ -90,6 +90,7 @@ function fetchWithSignal(signal: AbortSignal): typeof fetch {
 export class OllamaHost {
   inFlight = 0
   readonly #thinking = new Map<string, { value: boolean; at: number }>()
+  readonly #thinkingLookups = new Map<string, Promise<boolean>>()
   readonly #perModel = new Map<string, number>()
 
   constructor(
@@ -217,6 +218,17 @@ export class OllamaHost {
   async supportsThinking(model: string): Promise<boolean> {
     const cached = this.#thinking.get(model)
     if (cached && Date.now() - cached.at < 300_000) return cached.value
+    // One lookup at a time per model: a crowd of runs starting together (or together after the
+    // cache expired) shares it instead of each asking /api/show.
+    let pending = this.#thinkingLookups.get(model)
+    if (!pending) {
+      pending = this.#lookUpThinking(model).finally(() => this.#thinkingLookups.delete(model))
+      this.#thinkingLookups.set(model, pending)
+    }
+    return pending
+  }
+
+  async #lookUpThinking(model: string): Promise<boolean> {
     try {
       const info = await this.client(AbortSignal.timeout(3000)).show({ model })
       const value = (info as { capabilities?: string[] }).capabilities?.includes('thinking') ?? false

@@ -25,6 +25,13 @@ export interface SchedulerOptions {
   maxQueuedPerUser: number
   /** Requests that may wait in all. */
   maxQueued: number
+  /**
+   * Milliseconds between two passes that tell waiters their improved places (default 0: one
+   * pass per event-loop turn, however many grants it saw). A pass costs O(waiting requests),
+   * so with N waiters the reports cost O(N) per interval in total, not O(N) per grant. A new
+   * waiter hears its first place within a tenth of the interval.
+   */
+  reportIntervalMs?: number
 }
 
 export interface AcquireRequest {
@@ -73,6 +80,13 @@ export class FairScheduler {
   #inFlight = 0
   #seq = 0
   #grants = 0
+  /** Models whose waiters' places may have changed since the last report pass. */
+  readonly #moved = new Set<string>()
+  /** A waiter not yet told its first place is waiting. */
+  #newcomers = false
+  #reportTimer: ReturnType<typeof setTimeout> | undefined
+  #reportDue = Number.POSITIVE_INFINITY
+  #lastPass = Number.NEGATIVE_INFINITY
 
   constructor(private readonly options: SchedulerOptions) {}
 
@@ -167,12 +181,17 @@ export class FairScheduler {
         waiter.onAbort = () => {
           if (this.#remove(model, queue, lane, waiter)) {
             reject(signal.reason)
-            this.#reportPositions(model, queue)
+            this.#moved.add(model)
+            this.#scheduleReports()
           }
         }
         signal.addEventListener('abort', waiter.onAbort, { once: true })
       }
-      this.#report(waiter, this.#positionOf(queue, lane, waiter))
+      // Its first place is computed in the next pass, together with every other newcomer's:
+      // a burst of N arrivals costs one O(N) pass, not N.
+      this.#moved.add(model)
+      this.#newcomers = true
+      this.#scheduleReports()
     })
   }
 
@@ -200,7 +219,10 @@ export class FairScheduler {
         waiter.resolve(this.#grant(name, queue, lane))
         granted = true
       }
-      if (granted) this.#reportPositions(name, queue)
+      if (granted) {
+        this.#moved.add(name)
+        this.#scheduleReports()
+      }
       this.#tidyModel(name, queue)
     }
   }
@@ -282,20 +304,39 @@ export class FairScheduler {
   }
 
   /**
-   * Where a waiter stands if nothing new arrives (1 = next). Each round serves one request of
-   * every waiting lane in the same order, so the k-th request of a lane goes after k requests
-   * of every lane (fewer for lanes with fewer) plus one of each lane ahead of it.
+   * Plans the next report pass: soon (a tenth of the interval after the last pass) when a
+   * newcomer waits for its first place, else a whole interval after the last pass.
    */
-  #positionOf(queue: ModelQueue, lane: UserLane, waiter: Waiter, order = this.#order(queue)): number {
-    const k = lane.waiting.indexOf(waiter)
-    let position = 1
-    let ahead = true
-    for (const other of order) {
-      if (other === lane) ahead = false
-      position += Math.min(other.waiting.length, k)
-      if (ahead && other.waiting.length > k) position++
+  #scheduleReports() {
+    const interval = this.options.reportIntervalMs ?? 0
+    if (interval <= 0) {
+      // No interval: one pass after the current task, however many grants or arrivals it made.
+      if (this.#moved.size > 0 && this.#reportDue !== 0) {
+        this.#reportDue = 0
+        queueMicrotask(() => this.#reportPass())
+      }
+      return
     }
-    return position
+    const due = this.#lastPass + (this.#newcomers ? interval / 10 : interval)
+    if (this.#reportTimer !== undefined && this.#reportDue <= due) return
+    if (this.#reportTimer !== undefined) clearTimeout(this.#reportTimer)
+    this.#reportDue = due
+    this.#reportTimer = setTimeout(() => this.#reportPass(), Math.max(0, due - performance.now()))
+    // A pending report never keeps the process alive on its own.
+    ;(this.#reportTimer as { unref?: () => void }).unref?.()
+  }
+
+  #reportPass() {
+    this.#reportTimer = undefined
+    this.#reportDue = Number.POSITIVE_INFINITY
+    this.#lastPass = performance.now()
+    this.#newcomers = false
+    const models = [...this.#moved]
+    this.#moved.clear()
+    for (const model of models) {
+      const queue = this.#models.get(model)
+      if (queue && queue.waiting > 0) this.#reportPositions(queue)
+    }
   }
 
   #report(waiter: Waiter, position: number) {
@@ -306,10 +347,19 @@ export class FairScheduler {
     } catch {}
   }
 
-  /** Tells waiters whose place improved. */
-  #reportPositions(model: string, queue: ModelQueue) {
-    if (queue.waiting === 0 || this.#models.get(model) !== queue) return
-    const order = this.#order(queue)
-    for (const lane of order) for (const waiter of lane.waiting) this.#report(waiter, this.#positionOf(queue, lane, waiter, order))
+  /**
+   * Tells every waiter whose place improved, in one O(waiting) walk. Serving goes in rounds:
+   * each round serves one request of every lane that still has one, lanes in serving order. So
+   * the k-th request of a lane (k from 0) comes after every request of the earlier rounds
+   * (Σ min(len, k) over the lanes) plus one of each lane ahead of it that has more than k.
+   */
+  #reportPositions(queue: ModelQueue) {
+    let lanes = this.#order(queue)
+    let before = 0
+    for (let k = 0; lanes.length > 0; k++) {
+      for (let i = 0; i < lanes.length; i++) this.#report(lanes[i].waiting[k], before + i + 1)
+      before += lanes.length
+      lanes = lanes.filter((lane) => lane.waiting.length > k + 1)
+    }
   }
 }

@@ -291,8 +291,8 @@ export class RunManager {
       usage: outcome.usage,
     })
     await this.persister.flush()
+    // The thread was marked as active by the answer's own write (messages.add).
     await this.deps.runs.finish(journal.runId, outcome.status, outcome.error, outcome.agent).catch((error) => log.error('could not close the run', { error: String(error) }))
-    await this.deps.threads.touch(journal.threadId).catch(() => {})
   }
 
   #keepRecent(journal: RunJournal) {

@@ -92,10 +92,11 @@ describe('scoped repositories', () => {
     const { threads, messages, runs, journal } = t.repos
     const [owner, intruder] = await createDbUsers(t.database, 2, 'notfound')
     const { thread, run } = await asUser(owner, async () => {
-      const thread = await threads.create('private')
-      await messages.add({ threadId: thread.id, role: 'user', content: 'secret plans' })
-      const run = await runs.create(runInput(thread.id))
-      return { thread, run }
+      const created = await threads.create('private')
+      await messages.add({ threadId: created.id, role: 'user', content: 'secret plans' })
+      const run = await runs.create(runInput(created.id))
+      // As the owner left it (adding a message marks the thread active).
+      return { thread: await threads.get(created.id), run }
     })
     await journal.appendBatch([{ runId: run.id, seq: 1, userId: owner.id, type: 'agent_started', data: '{"type":"agent_started"}' }])
 

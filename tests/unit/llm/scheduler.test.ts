@@ -219,14 +219,15 @@ describe('queue positions', () => {
     for (const l of ['a1', 'a2', 'a3']) h.ask('a', l)
     h.ask('b', 'b1')
     await settle()
-    // Serving order: a1, b1, a2, a3.
-    expect(h.positions.get('a3')).toEqual([3])
+    // Serving order: a1, b1, a2, a3. Places are worked out once after the arrivals of one turn,
+    // so b1, who came in the same turn, already counts for a3.
+    expect(h.positions.get('a3')).toEqual([4])
     expect(h.positions.get('b1')).toEqual([2])
     await h.next()
     await h.next()
     await h.next()
     expect(h.served).toEqual(['x1', 'a1', 'b1', 'a2'])
-    expect(h.positions.get('a3')).toEqual([3, 2, 1])
+    expect(h.positions.get('a3')).toEqual([4, 3, 2, 1])
   })
 })
 
@@ -250,5 +251,67 @@ describe('capacity that changes', () => {
     await a
     await c
     expect(h.scheduler.depths()).toEqual({})
+  })
+})
+
+describe('queue positions at scale', () => {
+  test('every first place equals the place the request is actually served at', async () => {
+    const h = harness({ perUser: 1000, max: 10_000 })
+    await h.ask('holder', 'h0')
+    // 40 users with 1–9 requests each, arriving interleaved in one turn.
+    const counts = Array.from({ length: 40 }, (_, i) => 1 + ((i * 7) % 9))
+    const labels: string[] = []
+    for (let round = 0; round < 9; round++) {
+      counts.forEach((n, u) => {
+        if (round < n) {
+          labels.push(`u${u}-${round}`)
+          h.ask(`u${u}`, `u${u}-${round}`)
+        }
+      })
+    }
+    await settle()
+    while (h.held.length) await h.next()
+    const servedAt = new Map(h.served.slice(1).map((label, i) => [label, i + 1]))
+    expect(servedAt.size).toBe(labels.length)
+    for (const label of labels) {
+      const reported = h.positions.get(label)!
+      expect(reported[0]).toBe(servedAt.get(label)!)
+      // Told each step up, down to "next".
+      expect(reported.at(-1)).toBe(1)
+      expect(reported).toEqual(Array.from({ length: reported[0] }, (_, i) => reported[0] - i))
+    }
+  })
+
+  test('with a report interval, places go out in passes, not once per grant', async () => {
+    const interval = 200
+    const scheduler = new FairScheduler({ slots: 1, maxQueuedPerUser: 10, maxQueued: 10_000, reportIntervalMs: interval })
+    const reports = new Map<number, number[]>()
+    const first = await scheduler.acquire({ model: 'm', userId: 'holder' })
+    const leases: Promise<Lease>[] = []
+    for (let i = 0; i < 500; i++) leases.push(scheduler.acquire({ model: 'm', userId: `u${i}`, onQueued: (p) => reports.set(i, [...(reports.get(i) ?? []), p]) }))
+    // Every newcomer hears its first place in one pass.
+    while (reports.size < 500) await Bun.sleep(5)
+    expect(reports.get(0)).toEqual([1])
+    expect(reports.get(499)).toEqual([500])
+
+    // 200 grants, each in a task of its own.
+    const started = performance.now()
+    first.release()
+    for (let i = 0; i < 199; i++) {
+      ;(await leases[i]).release()
+      await settle()
+    }
+    const elapsed = performance.now() - started
+    await Bun.sleep(interval * 2)
+    const passes = Math.ceil((elapsed + interval * 2) / interval) + 1
+    // A waiter still waiting at the end was told its place at most once per pass…
+    const last = reports.get(499)!
+    expect(last.length).toBeLessThanOrEqual(1 + passes)
+    expect(last.length).toBeLessThan(200)
+    // …and the latest report is exact: 300 wait, u200 is next, u499 last.
+    expect(last.at(-1)).toBe(300)
+    expect(reports.get(200)!.at(-1)).toBe(1)
+    for (const lease of leases.slice(199)) void lease.then((l) => l.release())
+    ;(await leases[199]).release()
   })
 })

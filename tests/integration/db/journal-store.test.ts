@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { asUser, createDbUsers, openTestDatabase, type TestDatabase } from '../../support/db'
+
+let t: TestDatabase
+beforeAll(async () => {
+  t = await openTestDatabase()
+})
+afterAll(() => t.close())
+
+/** The run journal's group commit: batches of any size land whole, in order, once. */
+describe('journal store', () => {
+  test('batches of 1 to 150 events are stored whole and in seq order; a repeated batch changes nothing', async () => {
+    const { threads, runs, journal } = t.repos
+    const [user] = await createDbUsers(t.database, 1, 'journal')
+    const run = await asUser(user, async () => {
+      const thread = await threads.create('journal')
+      return runs.create({ id: crypto.randomUUID(), threadId: thread.id, agent: 'triage', model: 'm', input: 'hi' })
+    })
+    let seq = 0
+    const sizes = [1, 3, 4, 5, 16, 21, 64, 85, 150]
+    for (const size of sizes) {
+      const batch = Array.from({ length: size }, () => {
+        seq++
+        return { runId: run.id, seq, userId: user.id, type: 'message_delta', data: JSON.stringify({ seq, delta: `d${seq}` }) }
+      })
+      await journal.appendBatch(batch)
+      await journal.appendBatch(batch.slice(0, 2)) // already stored: ignored
+    }
+    const stored = await asUser(user, () => runs.eventsAfter(run.id, 0))
+    const total = sizes.reduce((a, b) => a + b, 0)
+    expect(stored.length).toBe(total)
+    expect(stored.map((d) => JSON.parse(d).seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1))
+    expect(await journal.lastSeq(run.id)).toBe(total)
+  })
+})
