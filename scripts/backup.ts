@@ -20,6 +20,8 @@ try {
   const { path, bytes, ms } = await backupDatabase(url, target)
   console.log(`backup written to ${path} (${bytes} bytes, ${ms} ms, integrity ok)`)
 } catch (error) {
-  console.error(`backup failed: ${error instanceof BackupError ? error.message : String((error as Error)?.message ?? error)}`)
+  console.error(
+    `backup failed: ${error instanceof BackupError ? error.message : String((error as Error)?.message ?? error)}`,
+  )
   process.exit(1)
 }

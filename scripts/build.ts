@@ -16,7 +16,9 @@ import { webBuildOptions } from '../src/web'
 const root = resolve(import.meta.dir, '..')
 const args = process.argv.slice(2)
 const outIndex = args.indexOf('--outfile')
-const outfile = resolve(outIndex >= 0 && args[outIndex + 1] ? args[outIndex + 1] : join(root, 'dist', 'local-chat-server'))
+const outfile = resolve(
+  outIndex >= 0 && args[outIndex + 1] ? args[outIndex + 1] : join(root, 'dist', 'local-chat-server'),
+)
 // Scratch space beside the output (dist/.build by default), so builds to other places never collide.
 const work = join(dirname(outfile), '.build')
 const started = performance.now()
@@ -68,14 +70,20 @@ await Bun.write(entryPath, entry)
 // 3. One executable. libsql loads its native engine with require(`@libsql/${target}`), which
 // the compiler cannot follow; the plugin names this machine's engine instead, so it is embedded.
 const { familySync, MUSL } = require('detect-libc') as { familySync(): string | null; MUSL: string }
-const nativeTarget = process.platform === 'linux' ? `linux-${process.arch}-${familySync() === MUSL ? 'musl' : 'gnu'}` : `${process.platform}-${process.arch}`
+const nativeTarget =
+  process.platform === 'linux'
+    ? `linux-${process.arch}-${familySync() === MUSL ? 'musl' : 'gnu'}`
+    : `${process.platform}-${process.arch}`
 const embedNativeEngine: Bun.BunPlugin = {
   name: 'embed-libsql-native-engine',
   setup(build) {
     build.onLoad({ filter: /[\\/]node_modules[\\/]libsql[\\/]index\.js$/ }, async ({ path }) => {
       const source = await Bun.file(path).text()
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal source text of libsql's loader
-      const patched = source.replace('require(`@libsql/${target}`)', `require(${JSON.stringify(`@libsql/${nativeTarget}/index.node`)})`)
+      const patched = source.replace(
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal source text of libsql's loader
+        'require(`@libsql/${target}`)',
+        `require(${JSON.stringify(`@libsql/${nativeTarget}/index.node`)})`,
+      )
       if (patched === source) throw new Error(`libsql's loader changed (${path}); update scripts/build.ts`)
       return { contents: patched, loader: 'js' }
     })
@@ -94,4 +102,6 @@ if (!compiled.success) {
   process.exit(1)
 }
 const size = statSync(outfile).size
-console.log(`built ${relative(process.cwd(), outfile) || outfile} (${(size / 1e6).toFixed(1)} MB, ${migrations.length} migration files and ${web.length} UI files inside) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+console.log(
+  `built ${relative(process.cwd(), outfile) || outfile} (${(size / 1e6).toFixed(1)} MB, ${migrations.length} migration files and ${web.length} UI files inside) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+)

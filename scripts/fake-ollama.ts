@@ -34,7 +34,10 @@ function intFlag(value: string | undefined, fallback: number, what: string): num
 
 const port = intFlag(flag('port') ?? process.env.PORT, 11434, 'port')
 const chunkDelayMs = intFlag(flag('delay'), 15, 'delay')
-const models = (flag('models') ?? 'llama3.2').split(',').map((m) => m.trim()).filter(Boolean)
+const models = (flag('models') ?? 'llama3.2')
+  .split(',')
+  .map((m) => m.trim())
+  .filter(Boolean)
 
 const brain = createDemoBrain({ chunkDelayMs })
 // Log one line per chat call so it is easy to follow what the server asked for.

@@ -15,7 +15,23 @@
  * `--inject-faults` checks the checker: it wraps the server's registry.deliver to drop one
  * event, write one twice on the raw sockets and send one to another user; the soak must then report them and fail.
  */
-import { LoadClients, startModelProcess, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, makeUsers, memory, printMachine, recordResult, round, startBenchServer, summarize, runBenchmark } from './bench/lib'
+import {
+  LoadClients,
+  startModelProcess,
+  commandLine,
+  fmtBytes,
+  fmtMemory,
+  fmtMs,
+  intArg,
+  makeUsers,
+  memory,
+  printMachine,
+  recordResult,
+  round,
+  startBenchServer,
+  summarize,
+  runBenchmark,
+} from './bench/lib'
 
 const RUNS = intArg('runs', 1000)
 const USERS = intArg('users', 50)
@@ -61,7 +77,15 @@ await runBenchmark('soak', async () => {
   const perUser = Math.ceil(RUNS / USERS)
   const started = performance.now()
   const result = await clients.chat(
-    users.map((u, i) => ({ userId: u.id, runs: Math.min(perUser, Math.max(0, RUNS - i * perUser)), concurrency: CONCURRENCY, toolEvery: TOOL_EVERY || undefined, reuseThread: true })).filter((j) => j.runs > 0),
+    users
+      .map((u, i) => ({
+        userId: u.id,
+        runs: Math.min(perUser, Math.max(0, RUNS - i * perUser)),
+        concurrency: CONCURRENCY,
+        toolEvery: TOOL_EVERY || undefined,
+        reuseThread: true,
+      }))
+      .filter((j) => j.runs > 0),
     { timeoutMs: 600_000 },
   )
   const elapsed = performance.now() - started
@@ -80,22 +104,46 @@ await runBenchmark('soak', async () => {
     deliveriesChecked: warm.deliveriesChecked + result.deliveriesChecked,
     eventFrames: warm.eventFrames + result.eventFrames,
   }
-  const notCompleted = Object.entries(result.statuses).filter(([s]) => s !== 'completed').reduce((n, [, c]) => n + c, 0)
+  const notCompleted = Object.entries(result.statuses)
+    .filter(([s]) => s !== 'completed')
+    .reduce((n, [, c]) => n + c, 0)
   const done = summarize(result.doneMs)
   console.log(
     `\nruns: ${result.runs} (+${warm.runs} warm-up) in ${fmtMs(elapsed)} — ${round(result.runs / (elapsed / 1000), 1)} runs/s; statuses ${JSON.stringify(result.statuses)}; ` +
       `${result.refused} chats refused over a cap and retried`,
   )
-  console.log(`events: ${total.eventFrames} frames received; ${total.deliveriesChecked} (run × connection) deliveries checked complete`)
+  console.log(
+    `events: ${total.eventFrames} frames received; ${total.deliveriesChecked} (run × connection) deliveries checked complete`,
+  )
   console.log(`event types received: ${JSON.stringify(result.types)}`)
-  console.log(`run duration (chat → agent_completed): p50 ${fmtMs(done.p50)}, p95 ${fmtMs(done.p95)}, p99 ${fmtMs(done.p99)}`)
+  console.log(
+    `run duration (chat → agent_completed): p50 ${fmtMs(done.p50)}, p95 ${fmtMs(done.p95)}, p99 ${fmtMs(done.p99)}`,
+  )
   for (const e of [...warm.errors, ...result.errors]) console.log(`  ! ${e}`)
   const heapGrowth = after.heapUsed - before.heapUsed
-  const problems = total.lost + total.duplicated + total.misdelivered + total.outOfOrder + total.incomplete + notCompleted
+  const problems =
+    total.lost + total.duplicated + total.misdelivered + total.outOfOrder + total.incomplete + notCompleted
   recordResult('soak', {
     command: commandLine('soak'),
-    params: { runs: RUNS, users: USERS, conns: CONNS, concurrency: CONCURRENCY, toolEvery: TOOL_EVERY, httpUsers: HTTP_USERS },
-    figures: { ...total, types: result.types, statuses: result.statuses, refused: result.refused, runsPerSecond: round(result.runs / (elapsed / 1000), 1), doneMs: done, before, after, heapGrowthBytes: heapGrowth },
+    params: {
+      runs: RUNS,
+      users: USERS,
+      conns: CONNS,
+      concurrency: CONCURRENCY,
+      toolEvery: TOOL_EVERY,
+      httpUsers: HTTP_USERS,
+    },
+    figures: {
+      ...total,
+      types: result.types,
+      statuses: result.statuses,
+      refused: result.refused,
+      runsPerSecond: round(result.runs / (elapsed / 1000), 1),
+      doneMs: done,
+      before,
+      after,
+      heapGrowthBytes: heapGrowth,
+    },
     targets: [
       { name: 'lost events', value: total.lost, target: '0', met: total.lost === 0 },
       { name: 'duplicated events', value: total.duplicated, target: '0', met: total.duplicated === 0 },
@@ -103,11 +151,17 @@ await runBenchmark('soak', async () => {
       { name: 'out-of-order events', value: total.outOfOrder, target: '0', met: total.outOfOrder === 0 },
       { name: 'runs without agent_completed', value: total.incomplete, target: '0', met: total.incomplete === 0 },
       { name: 'runs not completed', value: notCompleted, target: '0', met: notCompleted === 0 },
-      { name: 'heap used before → after', value: `${fmtBytes(before.heapUsed)} → ${fmtBytes(after.heapUsed)} (${heapGrowth >= 0 ? '+' : ''}${fmtBytes(heapGrowth)})`, target: 'reported' },
+      {
+        name: 'heap used before → after',
+        value: `${fmtBytes(before.heapUsed)} → ${fmtBytes(after.heapUsed)} (${heapGrowth >= 0 ? '+' : ''}${fmtBytes(heapGrowth)})`,
+        target: 'reported',
+      },
       { name: 'rss before → after', value: `${fmtBytes(before.rss)} → ${fmtBytes(after.rss)}`, target: 'reported' },
     ],
   })
   const exitCode = problems === 0 ? 0 : 1
-  console.log(exitCode === 0 ? '\nsoak passed: no event lost, duplicated or misdelivered' : `\nsoak FAILED: ${problems} problems`)
+  console.log(
+    exitCode === 0 ? '\nsoak passed: no event lost, duplicated or misdelivered' : `\nsoak FAILED: ${problems} problems`,
+  )
   return exitCode
 }, [() => clients.stop(), () => modelProcess.stop(), () => bs.close()])

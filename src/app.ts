@@ -101,18 +101,32 @@ export async function createServices(config: Config, database?: Database) {
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined
   // Abuse limits (PROTOCOL.md §5): failures only, with back-off; shared through Redis in cluster mode.
   const failures = (prefix: string, free: number) =>
-    cluster ? cluster.failureLimiter(prefix, free, config.loginRateLimit.windowSeconds) : memoryFailureLimiter(free, config.loginRateLimit.windowSeconds)
+    cluster
+      ? cluster.failureLimiter(prefix, free, config.loginRateLimit.windowSeconds)
+      : memoryFailureLimiter(free, config.loginRateLimit.windowSeconds)
   const { max: registerMax, windowSeconds: registerWindow } = config.registerRateLimit
   const audit = auditLog(repos.audit)
   const recordApiAudit = (event: ApiAuditEvent) => void audit.record(event)
-  const access = accessTokens({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience, ttlSeconds: config.accessTokenTtl })
+  const access = accessTokens({
+    secret: config.jwtSecret,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    ttlSeconds: config.accessTokenTtl,
+  })
   const refresh = refreshTokenStore(db, config.refreshTokenTtl)
   // Sessions end at once: one revocation view per process, kept in step through Redis in cluster mode.
-  const sessions = sessionsService({ users: repos.users, refresh, accessTokenTtlSeconds: config.accessTokenTtl, broadcast: cluster && ((change) => cluster.publishSessionChange(change)) })
+  const sessions = sessionsService({
+    users: repos.users,
+    refresh,
+    accessTokenTtlSeconds: config.accessTokenTtl,
+    broadcast: cluster && ((change) => cluster.publishSessionChange(change)),
+  })
   cluster?.onControl((message) => {
     if (message.type === 'session') sessions.applyRemote(message.change)
   })
-  if (cluster) cluster.onResubscribed = () => void sessions.resync().catch((error) => log.error('session view resync failed', { error: String(error) }))
+  if (cluster)
+    cluster.onResubscribed = () =>
+      void sessions.resync().catch((error) => log.error('session view resync failed', { error: String(error) }))
   const auth = authService({
     users: repos.users,
     access,
@@ -120,7 +134,9 @@ export async function createServices(config: Config, database?: Database) {
     sessions,
     accountFailures: failures('login-account', config.loginRateLimit.max),
     addressFailures: failures('login-address', config.loginRateLimit.max * 10),
-    registrations: cluster ? cluster.rateLimiter('register', registerMax, registerWindow) : memoryRateLimiter(registerMax, registerWindow),
+    registrations: cluster
+      ? cluster.rateLimiter('register', registerMax, registerWindow)
+      : memoryRateLimiter(registerMax, registerWindow),
     allowSignup: config.allowSignup,
     audit,
   })
@@ -130,7 +146,9 @@ export async function createServices(config: Config, database?: Database) {
   const notes = notesService(repos.notes)
   const datasets = datasetsService(repos.datasets)
   const documents = documentsService(repos.documents, { maxBytes: config.documentMaxBytes })
-  const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: repos.messages, documents }), { timeoutMs: config.toolTimeoutMs })
+  const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: repos.messages, documents }), {
+    timeoutMs: config.toolTimeoutMs,
+  })
   return {
     config,
     database: db,
@@ -143,16 +161,30 @@ export async function createServices(config: Config, database?: Database) {
     access,
     sessions,
     auth,
-    oidc: config.oidc ? oidcService({ config: config.oidc, users: repos.users, auth, allowSignup: config.allowSignup }) : undefined,
+    oidc: config.oidc
+      ? oidcService({ config: config.oidc, users: repos.users, auth, allowSignup: config.allowSignup })
+      : undefined,
     threads: threadsService(repos.threads, repos.messages),
     audit,
     quota,
     usage: usageService({ usage: repos.usage, quota }),
     admin: adminService({ users: repos.users, auth, sessions: sessionControls, audit }),
-    account: accountService({ account: repos.account, users: repos.users, auth, sessions: sessionControls, audit, sections: { apiKeys: () => allApiKeys(repos.apiKeys), documents: () => repos.documents.texts() } }),
+    account: accountService({
+      account: repos.account,
+      users: repos.users,
+      auth,
+      sessions: sessionControls,
+      audit,
+      sections: { apiKeys: () => allApiKeys(repos.apiKeys), documents: () => repos.documents.texts() },
+    }),
     apiKeys: apiKeysService(repos.apiKeys, { audit: recordApiAudit }),
     search: searchService(repos.search),
-    shares: sharesService({ shares: repos.shares, threads: repos.threads, messages: repos.messages, audit: (event) => audit.record(event) }),
+    shares: sharesService({
+      shares: repos.shares,
+      threads: repos.threads,
+      messages: repos.messages,
+      audit: (event) => audit.record(event),
+    }),
   }
 }
 
@@ -211,7 +243,12 @@ export function createRuntime(services: Services) {
     publisher: bus,
     // Stored batches of events reach each socket in one corked write.
     deliverBatch: (deliverAll) => registry.deliverBatch(deliverAll),
-    runner: { llm, tools: services.tools, maxSteps: config.maxAgentSteps, checkCitations: services.documents.checkCitations },
+    runner: {
+      llm,
+      tools: services.tools,
+      maxSteps: config.maxAgentSteps,
+      checkCitations: services.documents.checkCitations,
+    },
     limiter: cluster ? cluster.runLimiter() : memoryRunLimiter(),
     quota: services.quota,
     nodeId: config.nodeId,
@@ -250,10 +287,16 @@ export type Services = Awaited<ReturnType<typeof createServices>>
 function readinessProbes(services: Services, runtime: Runtime): ReadinessProbe[] {
   const ollama: ReadinessProbe = async () => {
     const status = await runtime.llm.status()
-    return { summary: { ollama: status.reachable ? 'reachable' : 'unreachable' }, detail: { ollamaHosts: status.hosts, ollamaQueue: status.queue } }
+    return {
+      summary: { ollama: status.reachable ? 'reachable' : 'unreachable' },
+      detail: { ollamaHosts: status.hosts, ollamaQueue: status.queue },
+    }
   }
   const cluster = services.cluster
-  const redis: ReadinessProbe = async () => ({ summary: { redis: cluster && (await cluster.ping()) ? 'ok' : 'unreachable' }, detail: { nodeId: services.config.nodeId } })
+  const redis: ReadinessProbe = async () => ({
+    summary: { redis: cluster && (await cluster.ping()) ? 'ok' : 'unreachable' },
+    detail: { nodeId: services.config.nodeId },
+  })
   return cluster ? [ollama, redis] : [ollama]
 }
 
@@ -272,7 +315,9 @@ function isAdminRequest(services: Services) {
  * `{ method: 'POST', path: '/api/import', maxBytes: config.importMaxBytes }`.
  */
 export function bodyLimits(config: Config): BodyLimitOptions {
-  return { defaultBytes: DEFAULT_BODY_LIMIT, routes: [
+  return {
+    defaultBytes: DEFAULT_BODY_LIMIT,
+    routes: [
       { method: 'POST', path: '/api/threads/import', maxBytes: config.importMaxBytes },
       { method: 'POST', path: '/api/documents', maxBytes: config.documentMaxBytes },
     ],
@@ -284,7 +329,10 @@ export function createApp(services: Services, runtime: Runtime) {
   const guard = authGuard(services.access, services.sessions)
   const keyGuard = apiKeyGuard(services.apiKeys)
   const catalog = modelCatalog(runtime.llm, services.config.ollamaModel)
-  return new Elysia({ name: 'chat-server', websocket: { maxPayloadLength: MAX_FRAME_BYTES, idleTimeout: 120, sendPings: true } })
+  return new Elysia({
+    name: 'chat-server',
+    websocket: { maxPayloadLength: MAX_FRAME_BYTES, idleTimeout: 120, sendPings: true },
+  })
     .use(securityHeaders())
     .use(errorHandler)
     .use(bodyLimit(bodyLimits(services.config)))
@@ -316,7 +364,15 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(agentRoutes(guard))
     .use(usageRoutes(services.usage, guard))
     .use(accountRoutes(services.account, guard, services.access))
-    .use(adminRoutes({ admin: services.admin, usage: services.usage, audit: services.audit, status: runtime.status, guard: adminGuard(guard, services.repos.users) }))
+    .use(
+      adminRoutes({
+        admin: services.admin,
+        usage: services.usage,
+        audit: services.audit,
+        status: runtime.status,
+        guard: adminGuard(guard, services.repos.users),
+      }),
+    )
     .use(apiKeyRoutes(services.apiKeys, guard))
     .use(openaiRoutes({ runs: runtime.runs, bus: runtime.bus, catalog, keys: services.apiKeys }, keyGuard))
     .use(mcpRoutes(services.tools, keyGuard, (event) => void services.audit.record(event)))
@@ -351,7 +407,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     if (resumed > 0) log.warn('resumed runs interrupted by the last stop', { count: resumed })
     if (failed > 0) log.warn('closed runs interrupted by the last stop', { count: failed })
     const documentsFailed = await services.documents.failInterrupted()
-    if (documentsFailed > 0) log.warn('failed documents whose ingestion the last stop cut short', { count: documentsFailed })
+    if (documentsFailed > 0)
+      log.warn('failed documents whose ingestion the last stop cut short', { count: documentsFailed })
   }
   const app = createApp(services, runtime)
   // Bodies are limited per route as they stream (src/http/body-limit.ts), with the error envelope;

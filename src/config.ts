@@ -80,13 +80,22 @@ export interface Config {
   oidc?: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; linkByEmail: boolean }
   alertWebhookUrl?: string
   /** Alert rules (docs/operations.md#alerts). */
-  alerts: { minIntervalMs: number; failureRate: number; failureMinRuns: number; failureWindowMs: number; timeoutMs: number }
+  alerts: {
+    minIntervalMs: number
+    failureRate: number
+    failureMinRuns: number
+    failureWindowMs: number
+    timeoutMs: number
+  }
 }
 
 export type { LogLevel } from './log'
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super(`Invalid configuration: ${variable} ${message}`)
   }
 }
@@ -106,7 +115,8 @@ function numberVar(env: Env, name: string, fallback: number, min: number, max: n
   const raw = env[name]?.trim()
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!/^[0-9.eE+-]+$/.test(raw) || !Number.isFinite(value)) throw new ConfigError(name, `must be a number, got "${env[name]}"`)
+  if (!/^[0-9.eE+-]+$/.test(raw) || !Number.isFinite(value))
+    throw new ConfigError(name, `must be a number, got "${env[name]}"`)
   if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
   return value
 }
@@ -126,7 +136,8 @@ function urlVar(name: string, raw: string, protocols: string[]): string {
   } catch {
     throw new ConfigError(name, `must be a URL, got "${raw}"`)
   }
-  if (!protocols.includes(url.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${url.protocol}"`)
+  if (!protocols.includes(url.protocol))
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${url.protocol}"`)
   return raw.replace(/\/+$/, '')
 }
 
@@ -140,7 +151,10 @@ function trustedProxiesVar(env: Env): string[] {
     try {
       proxyaddr.compile([entry])
     } catch {
-      throw new ConfigError('TRUSTED_PROXIES', `must be a comma-separated list of IP addresses or CIDRs (or loopback, linklocal, uniquelocal), got "${entry}"`)
+      throw new ConfigError(
+        'TRUSTED_PROXIES',
+        `must be a comma-separated list of IP addresses or CIDRs (or loopback, linklocal, uniquelocal), got "${entry}"`,
+      )
     }
   }
   return list
@@ -181,7 +195,10 @@ export function loadConfig(env: Env = process.env): Config {
 
   const databaseUrl = env.DATABASE_URL || 'file:./data/chat.db'
   if (!/^(file:|:memory:$|libsql:\/\/|https?:\/\/|wss?:\/\/)/.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL', `must start with file:, libsql://, http(s):// or be :memory:, got "${databaseUrl}"`)
+    throw new ConfigError(
+      'DATABASE_URL',
+      `must start with file:, libsql://, http(s):// or be :memory:, got "${databaseUrl}"`,
+    )
   }
   const dataDir = dataDirOf(databaseUrl, env)
 
@@ -270,7 +287,9 @@ export function loadConfig(env: Env = process.env): Config {
             linkByEmail: boolVar(env, 'OIDC_LINK_BY_EMAIL', false),
           }
         : undefined,
-    alertWebhookUrl: env.ALERT_WEBHOOK_URL ? urlVar('ALERT_WEBHOOK_URL', env.ALERT_WEBHOOK_URL, ['http:', 'https:']) : undefined,
+    alertWebhookUrl: env.ALERT_WEBHOOK_URL
+      ? urlVar('ALERT_WEBHOOK_URL', env.ALERT_WEBHOOK_URL, ['http:', 'https:'])
+      : undefined,
     alerts: {
       minIntervalMs: intVar(env, 'ALERT_MIN_INTERVAL_MS', 60_000, 0),
       failureRate: numberVar(env, 'ALERT_FAILURE_RATE', 0.5, 0, 1),

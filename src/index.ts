@@ -22,7 +22,13 @@ let server: Awaited<ReturnType<typeof startServer>> | undefined
 // Registered before start-up so a SIGHUP during migrations or resuming cannot stop it either.
 process.on('SIGHUP', () => {
   log.info('SIGHUP received: nothing reloaded (configuration is read at start; restart to change it)', {
-    ...(server ? { runsActive: server.runtime.runs.active.size, connections: server.runtime.registry.all().length, url: server.url } : { starting: true }),
+    ...(server
+      ? {
+          runsActive: server.runtime.runs.active.size,
+          connections: server.runtime.registry.all().length,
+          url: server.url,
+        }
+      : { starting: true }),
   })
 })
 
@@ -53,7 +59,11 @@ try {
   }
   throw error
 }
-log.info(`chat server listening on ${server.url}`, { url: server.url, database: config.databaseUrl.replace(/\/\/.*@/, '//***@'), ollama: config.ollamaHosts })
+log.info(`chat server listening on ${server.url}`, {
+  url: server.url,
+  database: config.databaseUrl.replace(/\/\/.*@/, '//***@'),
+  ollama: config.ollamaHosts,
+})
 if (stopRequested) {
   await server.stop()
   process.exit(0)

@@ -6,7 +6,8 @@ const levels: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error:
 let threshold = levels.info
 
 /** Field names whose values never reach a log line, whatever the level (at any depth). */
-const secretKeys = /passw(or)?d|passphrase|^pass$|secret|token|authori[sz]ation|cookie|api[-_]?key|private[-_]?key|credential|code[-_]?verifier/i
+const secretKeys =
+  /passw(or)?d|passphrase|^pass$|secret|token|authori[sz]ation|cookie|api[-_]?key|private[-_]?key|credential|code[-_]?verifier/i
 /** Token counts (usage) are numbers, not secrets. */
 const countKeys = /tokens$|token[-_]?count$/i
 /**
@@ -47,7 +48,11 @@ function clean(value: unknown, depth: number, seen: WeakSet<object>): unknown {
   seen.add(value)
   try {
     if (value instanceof Error) {
-      return { name: value.name, message: scrub(value.message), ...(threshold <= levels.debug && value.stack && { stack: scrub(value.stack) }) }
+      return {
+        name: value.name,
+        message: scrub(value.message),
+        ...(threshold <= levels.debug && value.stack && { stack: scrub(value.stack) }),
+      }
     }
     if (value instanceof Date) return value.toISOString()
     if (Array.isArray(value)) return value.map((v) => clean(v, depth + 1, seen))
@@ -63,7 +68,8 @@ function cleanFields(fields: Record<string, unknown>, depth: number, seen: WeakS
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(fields)) {
     if (secretKeys.test(key) && !(countKeys.test(key) && typeof value === 'number')) out[key] = '[redacted]'
-    else if (bodyKeys.test(key) && threshold > levels.debug && value !== undefined && value !== null) out[key] = describeBody(value)
+    else if (bodyKeys.test(key) && threshold > levels.debug && value !== undefined && value !== null)
+      out[key] = describeBody(value)
     else out[key] = clean(value, depth + 1, seen)
   }
   return out

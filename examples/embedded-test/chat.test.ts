@@ -53,7 +53,10 @@ test('two users each get the five events of their own run, and only those', asyn
       aliceWs.chat('6 * 7', { agent: 'data_analyst' }),
       bobWs.chat('100 + 23', { agent: 'data_analyst' }),
     ])
-    const [aliceEvents, bobEvents] = await Promise.all([aliceWs.completion(aliceRun.runId), bobWs.completion(bobRun.runId)])
+    const [aliceEvents, bobEvents] = await Promise.all([
+      aliceWs.completion(aliceRun.runId),
+      bobWs.completion(bobRun.runId),
+    ])
 
     expectFiveEvents(aliceEvents, '6 * 7', 'It is 42.')
     expectFiveEvents(bobEvents, '100 + 23', 'It is 123.')

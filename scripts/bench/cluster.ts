@@ -28,7 +28,21 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RunningServer } from '../../src/app'
-import { BENCH_ENV, LoadClients, answerCommands, commandLine, fmtMs, fmtRate, intArgs, mintUsers, printMachine, recordResult, round, type BenchUser, type Counters } from './lib'
+import {
+  BENCH_ENV,
+  LoadClients,
+  answerCommands,
+  commandLine,
+  fmtMs,
+  fmtRate,
+  intArgs,
+  mintUsers,
+  printMachine,
+  recordResult,
+  round,
+  type BenchUser,
+  type Counters,
+} from './lib'
 
 // ---------------------------------------------------------------------------------------------
 // The driver child: one server, and a way to push events through its journals.
@@ -58,12 +72,21 @@ async function runDriver() {
         const thread = await threads.create('cluster fan-out')
         for (let r = 0; r < spec.runs; r++) {
           const runId = newId()
-          await runRows.create({ id: runId, threadId: thread.id, agent: 'triage', model: 'bench', input: 'fan-out', nodeId: s.services.config.nodeId })
+          await runRows.create({
+            id: runId,
+            threadId: thread.id,
+            agent: 'triage',
+            model: 'bench',
+            input: 'fan-out',
+            nodeId: s.services.config.nodeId,
+          })
           journals.push(new RunJournal(runId, userId, thread.id, 'triage', s.runtime.runs.persister, s.runtime.bus))
         }
       })
     }
-    const delta = 'The quick brown fox jumps over the lazy dog. '.repeat(Math.ceil(spec.chars / 45)).slice(0, spec.chars)
+    const delta = 'The quick brown fox jumps over the lazy dog. '
+      .repeat(Math.ceil(spec.chars / 45))
+      .slice(0, spec.chars)
     const total = spec.events + 3
     const buffered = () => s.runtime.registry.all().reduce((m, c) => Math.max(m, c.socket.getBufferedAmount()), 0)
     const started = performance.now()
@@ -72,21 +95,34 @@ async function runDriver() {
         if (i === 0) journal.append({ type: 'agent_started', input: 'fan-out' })
         else if (i === 1) journal.append({ type: 'agent_thinking' })
         else if (i < total - 1) journal.append({ type: 'message_delta', delta })
-        else journal.append({ type: 'agent_completed', status: 'completed', message: { id: newId(), content: delta.repeat(spec.events) } })
+        else
+          journal.append({
+            type: 'agent_completed',
+            status: 'completed',
+            message: { id: newId(), content: delta.repeat(spec.events) },
+          })
       }
       await new Promise((r) => setImmediate(r))
       // Local sockets too full: wait (the cluster's A has none; Redis buffers for B).
       if (buffered() > 1 << 20) while (buffered() > 1 << 18) await Bun.sleep(1)
     }
     await s.runtime.runs.persister.flush()
-    return { published: journals.length * total, ms: performance.now() - started, publishFailures: s.services.cluster?.publishFailures ?? 0 }
+    return {
+      published: journals.length * total,
+      ms: performance.now() - started,
+      publishFailures: s.services.cluster?.publishFailures ?? 0,
+    }
   }
 
   async function handle(cmd: any): Promise<unknown> {
     switch (cmd.cmd) {
       case 'start':
         server = await startServer(loadConfig(cmd.env))
-        return { url: server.url, wsUrl: `${server.url.replace(/^http/, 'ws')}/ws`, nodeId: server.services.config.nodeId }
+        return {
+          url: server.url,
+          wsUrl: `${server.url.replace(/^http/, 'ws')}/ws`,
+          nodeId: server.services.config.nodeId,
+        }
       case 'users':
         return mintUsers(server!, cmd.count, cmd.prefix)
       case 'replay':
@@ -167,46 +203,86 @@ class Driver {
 // The benchmark
 
 async function main() {
-  const { users: USERS, conns: CONNS, runs: RUNS, events: EVENTS, chars: CHARS, trials: trialsAsked } = intArgs({ users: 50, conns: 4, runs: 4, events: 60, chars: 24, trials: 3 })
+  const {
+    users: USERS,
+    conns: CONNS,
+    runs: RUNS,
+    events: EVENTS,
+    chars: CHARS,
+    trials: trialsAsked,
+  } = intArgs({ users: 50, conns: 4, runs: 4, events: 60, chars: 24, trials: 3 })
   const TRIALS = Math.max(1, trialsAsked)
   const { redisAvailable, startRedis } = await import('../../tests/support/redis')
   if (!redisAvailable) {
-    console.error('bench:cluster needs redis-server (Debian package "redis-server", or REDIS_SERVER=/path/to/redis-server)')
+    console.error(
+      'bench:cluster needs redis-server (Debian package "redis-server", or REDIS_SERVER=/path/to/redis-server)',
+    )
     process.exit(2)
   }
-  printMachine(`cluster fan-out: ${USERS} users × ${CONNS} sockets, ${RUNS} runs each at once, ${EVENTS + 3} events per run (${CHARS}-char deltas), ${TRIALS} trials`)
+  printMachine(
+    `cluster fan-out: ${USERS} users × ${CONNS} sockets, ${RUNS} runs each at once, ${EVENTS + 3} events per run (${CHARS}-char deltas), ${TRIALS} trials`,
+  )
 
   const redis = await startRedis()
   const dirs = [mkdtempSync(join(tmpdir(), 'chat-bench-single-')), mkdtempSync(join(tmpdir(), 'chat-bench-cluster-'))]
   const secret = `bench-secret-${crypto.randomUUID()}-0123456789abcdef`
-  const common = { HOST: '127.0.0.1', PORT: '0', JWT_SECRET: secret, OLLAMA_HOST: 'http://127.0.0.1:9', ...BENCH_ENV, MAX_RUNS_PER_USER: String(Math.max(4, RUNS)), JOURNAL_GRACE_MS: '1000' }
+  const common = {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    JWT_SECRET: secret,
+    OLLAMA_HOST: 'http://127.0.0.1:9',
+    ...BENCH_ENV,
+    MAX_RUNS_PER_USER: String(Math.max(4, RUNS)),
+    JOURNAL_GRACE_MS: '1000',
+  }
   const drivers: Driver[] = []
   const clients: LoadClients[] = []
   let exitCode = 0
   try {
-    const single = await Driver.start('S', { ...common, DATABASE_URL: `file:${join(dirs[0], 'chat.db')}`, DATA_DIR: dirs[0] })
+    const single = await Driver.start('S', {
+      ...common,
+      DATABASE_URL: `file:${join(dirs[0], 'chat.db')}`,
+      DATA_DIR: dirs[0],
+    })
     drivers.push(single)
-    const clusterEnv = { ...common, DATABASE_URL: `file:${join(dirs[1], 'chat.db')}`, DATA_DIR: dirs[1], REDIS_URL: redis.url }
+    const clusterEnv = {
+      ...common,
+      DATABASE_URL: `file:${join(dirs[1], 'chat.db')}`,
+      DATA_DIR: dirs[1],
+      REDIS_URL: redis.url,
+    }
     const a = await Driver.start('A', { ...clusterEnv, NODE_ID: 'bench-a' })
     drivers.push(a)
     const b = await Driver.start('B', { ...clusterEnv, NODE_ID: 'bench-b' })
     drivers.push(b)
-    console.log(`processes: S ${single.url} (in memory) · A ${a.url} + B ${b.url} (REDIS_URL=${redis.url}) · redis-server pid on port ${redis.port}`)
+    console.log(
+      `processes: S ${single.url} (in memory) · A ${a.url} + B ${b.url} (REDIS_URL=${redis.url}) · redis-server pid on port ${redis.port}`,
+    )
 
     const singleUsers = await single.users(USERS, 'single')
     const clusterUsers = await a.users(USERS, 'cluster') // one database: B knows them too
-    console.log(`users: ${USERS} per side, created with the users repository + access token signing of the server (no password hash)`)
+    console.log(
+      `users: ${USERS} per side, created with the users repository + access token signing of the server (no password hash)`,
+    )
     // One client process per side, so each side's frames are counted alone.
     const onS = await LoadClients.spawn()
     const onB = await LoadClients.spawn()
     clients.push(onS, onB)
-    for (const [label, lc, url, users] of [['S', onS, single.wsUrl, singleUsers], ['B', onB, b.wsUrl, clusterUsers]] as const) {
+    for (const [label, lc, url, users] of [
+      ['S', onS, single.wsUrl, singleUsers],
+      ['B', onB, b.wsUrl, clusterUsers],
+    ] as const) {
       const opened = await lc.open(url, users as BenchUser[], CONNS)
       if (opened.failed) throw new Error(`could not open sockets on ${label}: ${opened.errors.join('; ')}`)
       console.log(`sockets on ${label}: ${opened.opened} open in ${fmtMs(opened.ms)}`)
     }
 
-    const spec = (users: BenchUser[]): ReplaySpec => ({ users: users.map((u) => u.id), runs: RUNS, events: EVENTS, chars: CHARS })
+    const spec = (users: BenchUser[]): ReplaySpec => ({
+      users: users.map((u) => u.id),
+      runs: RUNS,
+      events: EVENTS,
+      chars: CHARS,
+    })
     const expected = USERS * RUNS * (EVENTS + 3) * CONNS
     const rate = (c: Counters) => (c.lastAt > c.firstAt ? c.eventFrames / ((c.lastAt - c.firstAt) / 1000) : 0)
     const describe = (label: string, c: Counters) =>
@@ -235,7 +311,10 @@ async function main() {
       console.log(describe(`in memory (S → clients on S), trial ${t + 1}`, m))
       const c = await measure(a, onB, clusterUsers)
       clusterTrials.push(c)
-      console.log(describe(`cluster   (A → Redis → B → clients on B), trial ${t + 1}`, c) + (c.fed.publishFailures ? `  (${c.fed.publishFailures} publish failures)` : ''))
+      console.log(
+        describe(`cluster   (A → Redis → B → clients on B), trial ${t + 1}`, c) +
+          (c.fed.publishFailures ? `  (${c.fed.publishFailures} publish failures)` : ''),
+      )
     }
     const median = (list: Counters[]) => [...list].sort((x, y) => rate(x) - rate(y))[Math.floor(list.length / 2)]
     const mm = median(memoryTrials)
@@ -249,8 +328,20 @@ async function main() {
       params: { users: USERS, conns: CONNS, runs: RUNS, events: EVENTS, chars: CHARS, trials: TRIALS, nodes: 2 },
       figures: {
         expectedFramesPerTrial: expected,
-        inMemory: { frames: mm.eventFrames, bytes: mm.eventBytes, ms: round(mm.lastAt - mm.firstAt), perSecond: Math.round(rate(mm)), trials: memoryTrials.map((c) => Math.round(rate(c))) },
-        cluster: { frames: mc.eventFrames, bytes: mc.eventBytes, ms: round(mc.lastAt - mc.firstAt), perSecond: Math.round(rate(mc)), trials: clusterTrials.map((c) => Math.round(rate(c))) },
+        inMemory: {
+          frames: mm.eventFrames,
+          bytes: mm.eventBytes,
+          ms: round(mm.lastAt - mm.firstAt),
+          perSecond: Math.round(rate(mm)),
+          trials: memoryTrials.map((c) => Math.round(rate(c))),
+        },
+        cluster: {
+          frames: mc.eventFrames,
+          bytes: mc.eventBytes,
+          ms: round(mc.lastAt - mc.firstAt),
+          perSecond: Math.round(rate(mc)),
+          trials: clusterTrials.map((c) => Math.round(rate(c))),
+        },
         ratio: round(ratio, 3),
         lost: { inMemory: lost(memoryTrials), cluster: lost(clusterTrials) },
         extra: { inMemory: extra(memoryTrials), cluster: extra(clusterTrials) },
@@ -258,9 +349,18 @@ async function main() {
       },
       targets: [
         { name: 'in memory: S → clients on S (frames/s, median)', value: fmtRate(rate(mm)), target: 'baseline' },
-        { name: 'cluster: A → Redis → B → clients on B (frames/s, median)', value: fmtRate(rate(mc)), target: 'reported' },
+        {
+          name: 'cluster: A → Redis → B → clients on B (frames/s, median)',
+          value: fmtRate(rate(mc)),
+          target: 'reported',
+        },
         { name: 'cluster / in memory', value: `${(ratio * 100).toFixed(1)} %`, target: '≥ 50 %', met: ratio >= 0.5 },
-        { name: 'frames lost or doubled (all trials, both sides)', value: lost(memoryTrials) + lost(clusterTrials) + extra(memoryTrials) + extra(clusterTrials), target: '0', met: lost(memoryTrials) + lost(clusterTrials) + extra(memoryTrials) + extra(clusterTrials) === 0 },
+        {
+          name: 'frames lost or doubled (all trials, both sides)',
+          value: lost(memoryTrials) + lost(clusterTrials) + extra(memoryTrials) + extra(clusterTrials),
+          target: '0',
+          met: lost(memoryTrials) + lost(clusterTrials) + extra(memoryTrials) + extra(clusterTrials) === 0,
+        },
       ],
     })
   } catch (error) {

@@ -33,7 +33,19 @@ import { searchRepository } from '../../src/db/repositories/search'
 import { createUserContext } from '../../src/context/user-context'
 import { newId } from '../../src/db/scope'
 import { fill, WORDS } from './history-fixture'
-import { commandLine, fmtBytes, fmtMs, intArg, load, printMachine, printTable, recordResult, round, summarize, type Summary } from './lib'
+import {
+  commandLine,
+  fmtBytes,
+  fmtMs,
+  intArg,
+  load,
+  printMachine,
+  printTable,
+  recordResult,
+  round,
+  summarize,
+  type Summary,
+} from './lib'
 
 const USERS = intArg('users', 1000)
 const THREADS = intArg('threads', 1000)
@@ -43,7 +55,9 @@ const LIGHT_MESSAGES = intArg('light-messages', 20)
 const READS = intArg('reads', 50)
 const TARGETS = { page: 10, search: 50, runStartRatio: 1.1 }
 
-printMachine(`long history: ${USERS} users; the heavy one has ${THREADS.toLocaleString('en-US')} threads and ${MESSAGES.toLocaleString('en-US')} messages`)
+printMachine(
+  `long history: ${USERS} users; the heavy one has ${THREADS.toLocaleString('en-US')} threads and ${MESSAGES.toLocaleString('en-US')} messages`,
+)
 const loadStart = load()
 const dir = mkdtempSync(join(tmpdir(), 'bench-data-'))
 
@@ -79,7 +93,17 @@ async function readsOf(db: Database, userId: string, threadId: string) {
         await threads.exists(threadId)
         const current = await threads.leafOf(threadId)
         await messages.recentOnBranch(threadId, current, 50)
-        await runs.start({ id: newId(), threadId, agent: 'triage', model: 'bench', input: `a follow-up question ${WORDS[5]}`, answerParentId: null }, { id: newId() })
+        await runs.start(
+          {
+            id: newId(),
+            threadId,
+            agent: 'triage',
+            model: 'bench',
+            input: `a follow-up question ${WORDS[5]}`,
+            answerParentId: null,
+          },
+          { id: newId() },
+        )
       }),
     }
     return figures
@@ -98,21 +122,48 @@ try {
 
   const started = performance.now()
   const db = await openDatabase(`file:${join(dir, 'big.db')}`)
-  await fill(db, { users: USERS, heavyThreads: THREADS, heavyMessages: MESSAGES, lightThreads: LIGHT_THREADS, lightMessages: LIGHT_MESSAGES })
+  await fill(db, {
+    users: USERS,
+    heavyThreads: THREADS,
+    heavyMessages: MESSAGES,
+    lightThreads: LIGHT_THREADS,
+    lightMessages: LIGHT_MESSAGES,
+  })
   const fillMs = performance.now() - started
-  const [{ n: messageCount }] = (await db.client.execute('SELECT count(*) AS n FROM messages')).rows as unknown as { n: number }[]
-  const [{ n: hits }] = (await db.client.execute({ sql: 'SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH ?', args: [WORDS[0]] })).rows as unknown as { n: number }[]
+  const [{ n: messageCount }] = (await db.client.execute('SELECT count(*) AS n FROM messages')).rows as unknown as {
+    n: number
+  }[]
+  const [{ n: hits }] = (
+    await db.client.execute({
+      sql: 'SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH ?',
+      args: [WORDS[0]],
+    })
+  ).rows as unknown as { n: number }[]
   const bytes = statSync(join(dir, 'big.db')).size
-  console.log(`filled in ${fmtMs(fillMs)}: ${Number(messageCount).toLocaleString('en-US')} messages, ${fmtBytes(bytes)} (${round(bytes / Number(messageCount), 0)} bytes per message); the common word is in ${Number(hits).toLocaleString('en-US')} messages of all users`)
+  console.log(
+    `filled in ${fmtMs(fillMs)}: ${Number(messageCount).toLocaleString('en-US')} messages, ${fmtBytes(bytes)} (${round(bytes / Number(messageCount), 0)} bytes per message); the common word is in ${Number(hits).toLocaleString('en-US')} messages of all users`,
+  )
 
   const heavy = await readsOf(db, 'u00000', `h${String(Math.floor(THREADS / 2)).padStart(7, '0')}`)
-  const light = await readsOf(db, `u${String(Math.floor(USERS / 2)).padStart(5, '0')}`, `l${String(Math.floor(USERS / 2)).padStart(5, '0')}-0000`)
+  const light = await readsOf(
+    db,
+    `u${String(Math.floor(USERS / 2)).padStart(5, '0')}`,
+    `l${String(Math.floor(USERS / 2)).padStart(5, '0')}-0000`,
+  )
   db.close()
 
   const row = (label: string, pick: (f: typeof heavy) => Summary, target: number | undefined) => {
     const h = pick(heavy)
     const l = pick(light)
-    return [label, fmtMs(h.p50), fmtMs(h.p95), fmtMs(l.p50), fmtMs(l.p95), fmtMs(pick(emptyReads).p95), target === undefined ? '—' : `≤ ${target} ms`]
+    return [
+      label,
+      fmtMs(h.p50),
+      fmtMs(h.p95),
+      fmtMs(l.p50),
+      fmtMs(l.p95),
+      fmtMs(pick(emptyReads).p95),
+      target === undefined ? '—' : `≤ ${target} ms`,
+    ]
   }
   printTable(
     [
@@ -128,15 +179,48 @@ try {
   const pageP95 = Math.max(...[heavy, light].flatMap((f) => [f.threadsPage.p95, f.messagesPage.p95, f.memory.p95]))
   const searchP95 = Math.max(heavy.searchCommon.p95, heavy.searchRare.p95, light.searchCommon.p95, light.searchRare.p95)
   const runStartRatio = Math.max(heavy.runStart.p50, light.runStart.p50) / emptyReads.runStart.p50
-  console.log(`run start (database part) p50: heavy ${fmtMs(heavy.runStart.p50)}, light ${fmtMs(light.runStart.p50)}, empty database ${fmtMs(emptyReads.runStart.p50)}: ×${round(runStartRatio, 2)}`)
+  console.log(
+    `run start (database part) p50: heavy ${fmtMs(heavy.runStart.p50)}, light ${fmtMs(light.runStart.p50)}, empty database ${fmtMs(emptyReads.runStart.p50)}: ×${round(runStartRatio, 2)}`,
+  )
   recordResult('data', {
     command: commandLine('bench:data'),
-    params: { users: USERS, threads: THREADS, messages: MESSAGES, lightThreads: LIGHT_THREADS, lightMessages: LIGHT_MESSAGES, reads: READS },
-    figures: { fillMs: round(fillMs), messages: Number(messageCount), bytes, bytesPerMessage: round(bytes / Number(messageCount), 0), heavy, light, empty: emptyReads, loadStart },
+    params: {
+      users: USERS,
+      threads: THREADS,
+      messages: MESSAGES,
+      lightThreads: LIGHT_THREADS,
+      lightMessages: LIGHT_MESSAGES,
+      reads: READS,
+    },
+    figures: {
+      fillMs: round(fillMs),
+      messages: Number(messageCount),
+      bytes,
+      bytesPerMessage: round(bytes / Number(messageCount), 0),
+      heavy,
+      light,
+      empty: emptyReads,
+      loadStart,
+    },
     targets: [
-      { name: 'every page p95 (threads, messages, memory)', value: fmtMs(pageP95), target: `≤ ${TARGETS.page} ms`, met: pageP95 <= TARGETS.page },
-      { name: 'search p95', value: fmtMs(searchP95), target: `≤ ${TARGETS.search} ms`, met: searchP95 <= TARGETS.search },
-      { name: 'run start (db part) p50 vs empty db', value: `×${round(runStartRatio, 2)}`, target: `≤ ×${TARGETS.runStartRatio}`, met: runStartRatio <= TARGETS.runStartRatio },
+      {
+        name: 'every page p95 (threads, messages, memory)',
+        value: fmtMs(pageP95),
+        target: `≤ ${TARGETS.page} ms`,
+        met: pageP95 <= TARGETS.page,
+      },
+      {
+        name: 'search p95',
+        value: fmtMs(searchP95),
+        target: `≤ ${TARGETS.search} ms`,
+        met: searchP95 <= TARGETS.search,
+      },
+      {
+        name: 'run start (db part) p50 vs empty db',
+        value: `×${round(runStartRatio, 2)}`,
+        target: `≤ ×${TARGETS.runStartRatio}`,
+        met: runStartRatio <= TARGETS.runStartRatio,
+      },
       { name: 'database bytes per message', value: round(bytes / Number(messageCount), 0), target: 'reported' },
     ],
   })

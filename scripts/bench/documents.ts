@@ -24,7 +24,19 @@ import { createUserContext } from '../../src/context/user-context'
 import { providerEmbedder, type Embedder } from '../../src/documents/embedder'
 import { TEXT_PAGE_CHARS } from '../../src/documents/extract'
 import { fakeEmbedding } from '../../src/testing/fake-ollama'
-import { commandLine, fmtBytes, fmtMs, intArg, mintUsers, printMachine, printTable, recordResult, round, startBenchServer, summarize } from './lib'
+import {
+  commandLine,
+  fmtBytes,
+  fmtMs,
+  intArg,
+  mintUsers,
+  printMachine,
+  printTable,
+  recordResult,
+  round,
+  startBenchServer,
+  summarize,
+} from './lib'
 
 const PAGES = intArg('pages', 200)
 const USER_CHUNKS = intArg('user-chunks', 20_000)
@@ -33,15 +45,17 @@ const QUERIES = intArg('queries', 200)
 const PAGES_PER_DOCUMENT = 10
 const CHUNKS_PER_DOCUMENT = 100
 
-printMachine(`documents: ingest ${PAGES} pages; retrieval for ${USER_CHUNKS.toLocaleString('en-US')} chunks among ${TOTAL_CHUNKS.toLocaleString('en-US')}`)
+printMachine(
+  `documents: ingest ${PAGES} pages; retrieval for ${USER_CHUNKS.toLocaleString('en-US')} chunks among ${TOTAL_CHUNKS.toLocaleString('en-US')}`,
+)
 const bs = await startBenchServer()
 const { services, runtime } = bs.server
 const documents = services.documents
 const { client } = services.database
 
 let seed = 42
-const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32)
-const VOCABULARY = Array.from({ length: 5000 }, (_, i) => `w${(i * 2654435761 >>> 0).toString(36).slice(0, 6)}`)
+const random = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32
+const VOCABULARY = Array.from({ length: 5000 }, (_, i) => `w${((i * 2654435761) >>> 0).toString(36).slice(0, 6)}`)
 const word = () => VOCABULARY[Math.floor(random() ** 2 * VOCABULARY.length)] // some words far more common, like text
 const words = (n: number) => Array.from({ length: n }, word).join(' ')
 const pageText = () => {
@@ -65,7 +79,11 @@ async function asUser<T>(userId: string, fn: () => Promise<T>): Promise<T> {
 }
 
 // ---- 1. ingestion ---------------------------------------------------------------------------
-const [reader, ...others] = await mintUsers(bs.server, 1 + Math.ceil((TOTAL_CHUNKS - USER_CHUNKS) / CHUNKS_PER_DOCUMENT / 10), 'docs')
+const [reader, ...others] = await mintUsers(
+  bs.server,
+  1 + Math.ceil((TOTAL_CHUNKS - USER_CHUNKS) / CHUNKS_PER_DOCUMENT / 10),
+  'docs',
+)
 let embedMs = 0
 let embedCalls = 0
 const real: Embedder = providerEmbedder(runtime.llm, services.config.ollamaEmbedModel)
@@ -80,12 +98,18 @@ const timed: Embedder = async (texts, opts) => {
 }
 documents.attach({ embedder: timed, notify: () => {} })
 
-const texts = Array.from({ length: Math.ceil(PAGES / PAGES_PER_DOCUMENT) }, (_, d) => Array.from({ length: Math.min(PAGES_PER_DOCUMENT, PAGES - d * PAGES_PER_DOCUMENT) }, pageText).join('\n\n'))
+const texts = Array.from({ length: Math.ceil(PAGES / PAGES_PER_DOCUMENT) }, (_, d) =>
+  Array.from({ length: Math.min(PAGES_PER_DOCUMENT, PAGES - d * PAGES_PER_DOCUMENT) }, pageText).join('\n\n'),
+)
 const ingestStarted = performance.now()
-for (const [d, text] of texts.entries()) await asUser(reader.id, () => documents.uploadText({ name: `book-${d}.txt`, text }))
+for (const [d, text] of texts.entries())
+  await asUser(reader.id, () => documents.uploadText({ name: `book-${d}.txt`, text }))
 await documents.ingest.idle()
 const ingestMs = performance.now() - ingestStarted
-const ingested = Number((await client.execute({ sql: 'SELECT count(*) AS n FROM document_chunks WHERE user_id = ?', args: [reader.id] })).rows[0].n)
+const ingested = Number(
+  (await client.execute({ sql: 'SELECT count(*) AS n FROM document_chunks WHERE user_id = ?', args: [reader.id] }))
+    .rows[0].n,
+)
 const failed = Number((await client.execute("SELECT count(*) AS n FROM documents WHERE status != 'ready'")).rows[0].n)
 if (failed > 0) throw new Error(`${failed} documents did not become ready`)
 
@@ -104,12 +128,18 @@ printTable(
 // ---- 2. retrieval table ---------------------------------------------------------------------
 /** Rows written straight to the tables (the retrieval figures are about reading). */
 async function plant(userId: string, documentId: string, count: number) {
-  await client.execute({ sql: "INSERT INTO documents (id, user_id, name, mime, bytes, status, progress, chunks) VALUES (?, ?, ?, 'text/plain', 0, 'ready', 1, ?)", args: [documentId, userId, `planted-${documentId.slice(-6)}.txt`, count] })
+  await client.execute({
+    sql: "INSERT INTO documents (id, user_id, name, mime, bytes, status, progress, chunks) VALUES (?, ?, ?, 'text/plain', 0, 'ready', 1, ?)",
+    args: [documentId, userId, `planted-${documentId.slice(-6)}.txt`, count],
+  })
   const statements: { sql: string; args: (string | number | Uint8Array)[] }[] = []
   for (let i = 0; i < count; i++) {
     const text = words(30)
     const vector = new Float32Array(fakeEmbedding(text))
-    statements.push({ sql: 'INSERT INTO document_chunks (id, user_id, document_id, idx, text, embedding) VALUES (?, ?, ?, ?, ?, ?)', args: [Bun.randomUUIDv7(), userId, documentId, i, text, new Uint8Array(vector.buffer)] })
+    statements.push({
+      sql: 'INSERT INTO document_chunks (id, user_id, document_id, idx, text, embedding) VALUES (?, ?, ?, ?, ?, ?)',
+      args: [Bun.randomUUIDv7(), userId, documentId, i, text, new Uint8Array(vector.buffer)],
+    })
   }
   await services.database.write(() => client.batch(statements, 'write'))
 }
@@ -125,7 +155,10 @@ while (userLeft > 0 || otherLeft > 0) {
     await plant(reader.id, Bun.randomUUIDv7(), n)
     userLeft -= n
   }
-  const share = userLeft > 0 ? Math.ceil(((TOTAL_CHUNKS - USER_CHUNKS) * CHUNKS_PER_DOCUMENT) / Math.max(1, USER_CHUNKS)) : otherLeft
+  const share =
+    userLeft > 0
+      ? Math.ceil(((TOTAL_CHUNKS - USER_CHUNKS) * CHUNKS_PER_DOCUMENT) / Math.max(1, USER_CHUNKS))
+      : otherLeft
   for (let planted = 0; planted < share && otherLeft > 0; ) {
     const n = Math.min(CHUNKS_PER_DOCUMENT, otherLeft)
     await plant(others[o++ % others.length].id, Bun.randomUUIDv7(), n)
@@ -135,8 +168,13 @@ while (userLeft > 0 || otherLeft > 0) {
 }
 await client.execute('ANALYZE')
 const total = Number((await client.execute('SELECT count(*) AS n FROM document_chunks')).rows[0].n)
-const mine = Number((await client.execute({ sql: 'SELECT count(*) AS n FROM document_chunks WHERE user_id = ?', args: [reader.id] })).rows[0].n)
-console.log(`\nplanted ${(total - ingested).toLocaleString('en-US')} chunks in ${fmtMs(performance.now() - plantStarted)}: the user has ${mine.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`)
+const mine = Number(
+  (await client.execute({ sql: 'SELECT count(*) AS n FROM document_chunks WHERE user_id = ?', args: [reader.id] }))
+    .rows[0].n,
+)
+console.log(
+  `\nplanted ${(total - ingested).toLocaleString('en-US')} chunks in ${fmtMs(performance.now() - plantStarted)}: the user has ${mine.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`,
+)
 
 const queries = Array.from({ length: QUERIES }, () => words(4))
 const legs = { vector: [] as number[], keyword: [] as number[], search: [] as number[] }
@@ -158,9 +196,20 @@ await asUser(reader.id, async () => {
   }
 })
 const summaries = Object.fromEntries(Object.entries(legs).map(([k, v]) => [k, summarize(v)]))
-console.log(`\nretrieval, ${QUERIES} queries for one user with ${mine.toLocaleString('en-US')} chunks among ${total.toLocaleString('en-US')}:`)
+console.log(
+  `\nretrieval, ${QUERIES} queries for one user with ${mine.toLocaleString('en-US')} chunks among ${total.toLocaleString('en-US')}:`,
+)
 printTable(
-  Object.entries(summaries).map(([k, s]) => [k === 'search' ? 'search_documents (embed + both + fuse)' : k === 'vector' ? 'vector leg (brute force, k=50)' : 'keyword leg (FTS5, k=50)', fmtMs(s.p50), fmtMs(s.p95), fmtMs(s.max)]),
+  Object.entries(summaries).map(([k, s]) => [
+    k === 'search'
+      ? 'search_documents (embed + both + fuse)'
+      : k === 'vector'
+        ? 'vector leg (brute force, k=50)'
+        : 'keyword leg (FTS5, k=50)',
+    fmtMs(s.p50),
+    fmtMs(s.p95),
+    fmtMs(s.max),
+  ]),
   ['query', 'p50', 'p95', 'max'],
 )
 
@@ -168,7 +217,9 @@ printTable(
 await client.execute('PRAGMA wal_checkpoint(TRUNCATE)')
 const file = join(bs.dataDir, 'chat.db')
 const bytes = statSync(file).size
-console.log(`\ndatabase: ${fmtBytes(bytes)} for ${total.toLocaleString('en-US')} chunks = ${Math.round(bytes / total).toLocaleString('en-US')} bytes per chunk (768 float32 = 3,072 bytes of vector, ~200 characters of text, FTS5 index, row indexes)`)
+console.log(
+  `\ndatabase: ${fmtBytes(bytes)} for ${total.toLocaleString('en-US')} chunks = ${Math.round(bytes / total).toLocaleString('en-US')} bytes per chunk (768 float32 = 3,072 bytes of vector, ~200 characters of text, FTS5 index, row indexes)`,
+)
 
 recordResult('documents', {
   command: commandLine('bench:documents'),
@@ -182,6 +233,13 @@ recordResult('documents', {
     retrieval: summaries,
     bytesPerChunk: Math.round(bytes / total),
   },
-  targets: [{ name: 'search_documents p95', value: `${round(summaries.search.p95)} ms`, target: '≤ 50 ms', met: summaries.search.p95 <= 50 }],
+  targets: [
+    {
+      name: 'search_documents p95',
+      value: `${round(summaries.search.p95)} ms`,
+      target: '≤ 50 ms',
+      met: summaries.search.p95 <= 50,
+    },
+  ],
 })
 await bs.close()

@@ -22,7 +22,19 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ChatRequestRecord } from '../../src/testing/fake-ollama'
 import { WsClient } from '../../src/testing/ws-client'
-import { commandLine, fmtMs, intArg, lastUserText, printMachine, printTable, recordResult, registerUsersHttp, round, startBenchServer, runBenchmark } from './lib'
+import {
+  commandLine,
+  fmtMs,
+  intArg,
+  lastUserText,
+  printMachine,
+  printTable,
+  recordResult,
+  registerUsersHttp,
+  round,
+  startBenchServer,
+  runBenchmark,
+} from './lib'
 
 const FLOOD = intArg('flood', 20)
 const GEN_MS = intArg('gen-ms', 40)
@@ -32,7 +44,9 @@ const SLOTS = Math.max(1, intArg('slots', 1))
 const SERVER_SLOTS = Math.max(1, intArg('server-slots', SLOTS))
 
 const schedulerFile = join(import.meta.dir, '../../src/llm/scheduler.ts')
-printMachine(`fairness: one user floods ${FLOOD} runs, another sends 1; model serves ${SLOTS} at a time, ${GEN_MS} ms per call`)
+printMachine(
+  `fairness: one user floods ${FLOOD} runs, another sends 1; model serves ${SLOTS} at a time, ${GEN_MS} ms per call`,
+)
 
 /** The model's own queue: `SLOTS` calls at a time, first come first served, like Ollama. */
 interface ModelCall {
@@ -55,7 +69,12 @@ async function modelSlot(call: ModelCall) {
 }
 
 const bs = await startBenchServer({
-  env: { OLLAMA_SLOTS: String(SERVER_SLOTS), MAX_RUNS_PER_USER: String(FLOOD + 2), LLM_QUEUE_PER_USER: String(FLOOD + 2), LLM_QUEUE_MAX: '1000' },
+  env: {
+    OLLAMA_SLOTS: String(SERVER_SLOTS),
+    MAX_RUNS_PER_USER: String(FLOOD + 2),
+    LLM_QUEUE_PER_USER: String(FLOOD + 2),
+    LLM_QUEUE_MAX: '1000',
+  },
   handler: async (req: ChatRequestRecord) => {
     const text = lastUserText(req.messages)
     const call: ModelCall = { who: /\[u:([^\]]+)\]/.exec(text)?.[1] ?? '?', arrivedAt: performance.now() }
@@ -93,14 +112,26 @@ await runBenchmark('fairness benchmark', async () => {
     return ws
   }
 
-  async function trial(label: string, flooderToken: string | undefined, flooderId: string | undefined, victimToken: string, victimId: string, startedBeforeVictim: number): Promise<Trial> {
+  async function trial(
+    label: string,
+    flooderToken: string | undefined,
+    flooderId: string | undefined,
+    victimToken: string,
+    victimId: string,
+    startedBeforeVictim: number,
+  ): Promise<Trial> {
     const flooderRuns: Promise<unknown>[] = []
     if (flooderToken) {
       const flooder = await socketOf(flooderToken)
-      for (let i = 0; i < FLOOD; i++) flooderRuns.push(flooder.chat(`[u:${flooderId}] flood ${i}`).then((r) => flooder.completion(r.runId, 120_000)))
+      for (let i = 0; i < FLOOD; i++)
+        flooderRuns.push(flooder.chat(`[u:${flooderId}] flood ${i}`).then((r) => flooder.completion(r.runId, 120_000)))
       // Let the flood reach the queue and `startedBeforeVictim` of its calls start.
       const deadline = performance.now() + 30_000
-      while (calls.filter((c) => c.who === flooderId && c.startedAt !== undefined).length < startedBeforeVictim && performance.now() < deadline) await Bun.sleep(1)
+      while (
+        calls.filter((c) => c.who === flooderId && c.startedAt !== undefined).length < startedBeforeVictim &&
+        performance.now() < deadline
+      )
+        await Bun.sleep(1)
       await Bun.sleep(GEN_MS / 4) // mid-call
     }
     const victim = await socketOf(victimToken)
@@ -112,9 +143,22 @@ await runBenchmark('fairness benchmark', async () => {
     const doneAt = performance.now()
     await Promise.all(flooderRuns)
     const mine = calls.find((c) => c.who === victimId)
-    if (!mine?.startedAt) return { label, slotsWaited: Number.NaN, waitMs: Number.NaN, fifoWouldBe: flooderWaiting + flooderQueuedInServer, victimRunMs: doneAt - askedAt, flooderRunsDone: flooderRuns.length, error: 'the victim’s model call never started' }
-    const slotsWaited = calls.filter((c) => c.who === flooderId && c.startedAt !== undefined && c.startedAt > askedAt && c.startedAt < mine.startedAt!).length
-    const queued = events.find((e) => e.type === 'agent_thinking' && typeof e.status === 'string' && e.status.startsWith('queued'))
+    if (!mine?.startedAt)
+      return {
+        label,
+        slotsWaited: Number.NaN,
+        waitMs: Number.NaN,
+        fifoWouldBe: flooderWaiting + flooderQueuedInServer,
+        victimRunMs: doneAt - askedAt,
+        flooderRunsDone: flooderRuns.length,
+        error: 'the victim’s model call never started',
+      }
+    const slotsWaited = calls.filter(
+      (c) => c.who === flooderId && c.startedAt !== undefined && c.startedAt > askedAt && c.startedAt < mine.startedAt!,
+    ).length
+    const queued = events.find(
+      (e) => e.type === 'agent_thinking' && typeof e.status === 'string' && e.status.startsWith('queued'),
+    )
     return {
       label,
       slotsWaited,
@@ -123,7 +167,9 @@ await runBenchmark('fairness benchmark', async () => {
       queuedStatus: queued?.status,
       victimRunMs: doneAt - askedAt,
       flooderRunsDone: flooderRuns.length,
-      ...(events.at(-1)?.status !== 'completed' && { error: `victim run ${events.at(-1)?.status}: ${events.at(-1)?.error?.code}` }),
+      ...(events.at(-1)?.status !== 'completed' && {
+        error: `victim run ${events.at(-1)?.status}: ${events.at(-1)?.error?.code}`,
+      }),
     }
   }
 
@@ -138,28 +184,76 @@ await runBenchmark('fairness benchmark', async () => {
     const k = 1 + Math.floor((t * FLOOD) / (TRIALS + 1))
     const flooder = users[1 + 2 * t]
     const victim = users[2 + 2 * t]
-    results.push(await trial(`flood ${FLOOD}, victim asks after ${k} started`, flooder.token, flooder.id, victim.token, victim.id, k))
+    results.push(
+      await trial(
+        `flood ${FLOOD}, victim asks after ${k} started`,
+        flooder.token,
+        flooder.id,
+        victim.token,
+        victim.id,
+        k,
+      ),
+    )
   }
 
   console.log('')
   printTable(
-    results.map((r) => [r.label, Number.isNaN(r.slotsWaited) ? '—' : r.slotsWaited, fmtMs(r.waitMs), r.fifoWouldBe, r.queuedStatus ?? '—', fmtMs(r.victimRunMs), r.error ?? '']),
+    results.map((r) => [
+      r.label,
+      Number.isNaN(r.slotsWaited) ? '—' : r.slotsWaited,
+      fmtMs(r.waitMs),
+      r.fifoWouldBe,
+      r.queuedStatus ?? '—',
+      fmtMs(r.victimRunMs),
+      r.error ?? '',
+    ]),
     ['trial', 'slots waited*', 'wait for model', 'FIFO would be', 'status shown to the victim', 'victim run', ''],
   )
-  console.log('* flooder model calls that started after the victim asked and before its call started (the call already in progress is not counted)')
+  console.log(
+    '* flooder model calls that started after the victim asked and before its call started (the call already in progress is not counted)',
+  )
   const flooded = results.slice(1)
   const worst = Math.max(...flooded.map((r) => (Number.isNaN(r.slotsWaited) ? Infinity : r.slotsWaited)))
   const worstMs = Math.max(...flooded.map((r) => r.waitMs))
   const base = results[0]
   recordResult('fairness', {
     command: commandLine('bench:fairness'),
-    params: { flood: FLOOD, genMs: GEN_MS, trials: TRIALS, slots: SLOTS, serverSlots: SERVER_SLOTS, scheduler: hasScheduler },
-    figures: { trials: results.map((r) => ({ ...r, waitMs: round(r.waitMs), victimRunMs: round(r.victimRunMs) })), worstSlots: worst, worstWaitMs: round(worstMs), baselineWaitMs: round(base.waitMs) },
+    params: {
+      flood: FLOOD,
+      genMs: GEN_MS,
+      trials: TRIALS,
+      slots: SLOTS,
+      serverSlots: SERVER_SLOTS,
+      scheduler: hasScheduler,
+    },
+    figures: {
+      trials: results.map((r) => ({ ...r, waitMs: round(r.waitMs), victimRunMs: round(r.victimRunMs) })),
+      worstSlots: worst,
+      worstWaitMs: round(worstMs),
+      baselineWaitMs: round(base.waitMs),
+    },
     targets: [
-      { name: 'victim wait, worst trial (flooder calls started first)', value: `${worst} slots (${fmtMs(worstMs)})`, target: '≤ 1 slot', met: worst <= 1 },
-      { name: 'baseline: victim alone', value: `${base.slotsWaited} slots (${fmtMs(base.waitMs)})`, target: 'reference' },
-      { name: 'FIFO would be (worst trial)', value: `${Math.max(...flooded.map((r) => r.fifoWouldBe))} slots`, target: 'reference' },
-      { name: 'wait ratio: worst flooded / one model call', value: `${round(worstMs / GEN_MS, 2)} calls`, target: '≤ ~1–2' },
+      {
+        name: 'victim wait, worst trial (flooder calls started first)',
+        value: `${worst} slots (${fmtMs(worstMs)})`,
+        target: '≤ 1 slot',
+        met: worst <= 1,
+      },
+      {
+        name: 'baseline: victim alone',
+        value: `${base.slotsWaited} slots (${fmtMs(base.waitMs)})`,
+        target: 'reference',
+      },
+      {
+        name: 'FIFO would be (worst trial)',
+        value: `${Math.max(...flooded.map((r) => r.fifoWouldBe))} slots`,
+        target: 'reference',
+      },
+      {
+        name: 'wait ratio: worst flooded / one model call',
+        value: `${round(worstMs / GEN_MS, 2)} calls`,
+        target: '≤ ~1–2',
+      },
     ],
   })
   return flooded.some((r) => r.error) ? 1 : 0

@@ -25,12 +25,37 @@
  */
 import type { ServerWebSocket } from 'bun'
 import type { JournalEntry } from '../../src/runs/journal'
-import { LoadClients, startModelProcess, commandLine, fmtMs, fmtRate, intArgs, makeUsers, printMachine, recordResult, round, startBenchServer, type BenchUser, type Counters, runBenchmark } from './lib'
+import {
+  LoadClients,
+  startModelProcess,
+  commandLine,
+  fmtMs,
+  fmtRate,
+  intArgs,
+  makeUsers,
+  printMachine,
+  recordResult,
+  round,
+  startBenchServer,
+  type BenchUser,
+  type Counters,
+  runBenchmark,
+} from './lib'
 
-const { users: USERS, conns: CONNS, runs: RUNS, rounds: ROUNDS, chars: CHARS, chunk: CHUNK, trials: trialsAsked } = intArgs({ users: 50, conns: 4, runs: 4, rounds: 4, chars: 2000, chunk: 2, trials: 5 })
+const {
+  users: USERS,
+  conns: CONNS,
+  runs: RUNS,
+  rounds: ROUNDS,
+  chars: CHARS,
+  chunk: CHUNK,
+  trials: trialsAsked,
+} = intArgs({ users: 50, conns: 4, runs: 4, rounds: 4, chars: 2000, chunk: 2, trials: 5 })
 const TRIALS = Math.max(1, trialsAsked)
 
-printMachine(`fan-out: ${USERS} users × ${CONNS} connections, ${RUNS} runs per user at once × ${ROUNDS} rounds, ${CHARS} chars in ${CHUNK}-char chunks`)
+printMachine(
+  `fan-out: ${USERS} users × ${CONNS} connections, ${RUNS} runs per user at once × ${ROUNDS} rounds, ${CHARS} chars in ${CHUNK}-char chunks`,
+)
 
 const text = 'The quick brown fox jumps over the lazy dog. '.repeat(Math.ceil(CHARS / 45)).slice(0, CHARS)
 // The scripted model runs in a process of its own, as Ollama runs outside the server's.
@@ -60,7 +85,10 @@ await runBenchmark('fan-out benchmark', async () => {
   console.log(`connections: ${opened.opened} open in ${fmtMs(opened.ms)}`)
 
   // Warm-up round (JIT, prepared statements), not measured.
-  await clients.chat(users.map((u) => ({ userId: u.id, runs: 1 })), { light: true })
+  await clients.chat(
+    users.map((u) => ({ userId: u.id, runs: 1 })),
+    { light: true },
+  )
 
   // ---- A: end to end -------------------------------------------------------------------------
   const recorded = new Map<string, JournalEntry[]>() // per user, in publish order
@@ -76,7 +104,10 @@ await runBenchmark('fan-out benchmark', async () => {
   // Server CPU per run: less sensitive to the machine's load than frames per wall second.
   const cpuBefore = process.cpuUsage()
   const wallBefore = performance.now()
-  const a = await clients.chat(users.map((u) => ({ userId: u.id, runs: RUNS * ROUNDS, concurrency: RUNS })), { light: true, timeoutMs: 300_000 })
+  const a = await clients.chat(
+    users.map((u) => ({ userId: u.id, runs: RUNS * ROUNDS, concurrency: RUNS })),
+    { light: true, timeoutMs: 300_000 },
+  )
   const ca = await clients.counters(true)
   const cpu = process.cpuUsage(cpuBefore)
   const cpuMsPerRun = (cpu.user + cpu.system) / 1000 / a.runs
@@ -89,7 +120,9 @@ await runBenchmark('fan-out benchmark', async () => {
       `${published.toLocaleString('en-US')} events published (${round(published / a.runs, 1)} per run after delta coalescing), ×${CONNS} connections`,
   )
   console.log(describe('A end to end', ca))
-  console.log(`A: ${round(runsPerSecond, 0)} runs/s; server CPU ${round(cpuMsPerRun, 2)} ms per run (user + system, this process)`)
+  console.log(
+    `A: ${round(runsPerSecond, 0)} runs/s; server CPU ${round(cpuMsPerRun, 2)} ms per run (user + system, this process)`,
+  )
   if (a.incomplete || a.errors.length) console.log(`  ! ${a.incomplete} incomplete; ${a.errors.join('; ')}`)
 
   // ---- B and C, alternated --TRIALS times (medians reported) --------------------------------
@@ -105,7 +138,11 @@ await runBenchmark('fan-out benchmark', async () => {
       if (!list) byRun.set(e.event.runId, (list = []))
       list.push(e)
     }
-    return [...byRun.values()].map((list) => ({ userId, events: list.map((e) => e.event), wires: list.map((e) => e.wire) }))
+    return [...byRun.values()].map((list) => ({
+      userId,
+      events: list.map((e) => e.event),
+      wires: list.map((e) => e.wire),
+    }))
   })
   /** Fresh run rows (the journal's events reference them) for every replayed run, made before timing. */
   async function journalsFor(persister: InstanceType<typeof EventPersister>) {
@@ -115,12 +152,16 @@ await runBenchmark('fan-out benchmark', async () => {
         const thread = await threads.create('fan-out replay')
         const runId = newId()
         await runRows.create({ id: runId, threadId: thread.id, agent: 'triage', model: 'llama3.2', input: 'replay' })
-        out.push({ journal: new RunJournal(runId, run.userId, thread.id, 'triage', persister, bs.server.runtime.bus), events: run.events })
+        out.push({
+          journal: new RunJournal(runId, run.userId, thread.id, 'triage', persister, bs.server.runtime.bus),
+          events: run.events,
+        })
       })
     }
     return out
   }
-  const serverBuffered = () => bs.server.runtime.registry.all().reduce((m, c) => Math.max(m, c.socket.getBufferedAmount()), 0)
+  const serverBuffered = () =>
+    bs.server.runtime.registry.all().reduce((m, c) => Math.max(m, c.socket.getBufferedAmount()), 0)
 
   // The bare server: same users, same number of sockets each (a second set of client sockets).
   const tokenOwner = new Map(users.map((u: BenchUser) => [u.token, u.id]))
@@ -207,7 +248,10 @@ await runBenchmark('fan-out benchmark', async () => {
     )
     const cc = await waitC
     cTrials.push(cc)
-    console.log(describe(`C bare Bun.serve,   trial ${t + 1}`, cc) + (cc.eventFrames < expected ? `  (! expected ${expected})` : ''))
+    console.log(
+      describe(`C bare Bun.serve,   trial ${t + 1}`, cc) +
+        (cc.eventFrames < expected ? `  (! expected ${expected})` : ''),
+    )
   }
   await clients.counters(true)
   await clients.closeConnections()
@@ -221,7 +265,10 @@ await runBenchmark('fan-out benchmark', async () => {
   const ratioB = rate(cb) / rate(cc)
   console.log(`\nratio A / C (end to end vs bare): ${(ratioA * 100).toFixed(1)} %`)
   console.log(`ratio B / C (journal → socket vs bare): ${(ratioB * 100).toFixed(1)} %`)
-  if (cb0) console.log(`ratio B' / C (without corked batch writes): ${((rate(cb0) / rate(cc)) * 100).toFixed(1)} %; B / B' ${(rate(cb) / rate(cb0)).toFixed(2)}×`)
+  if (cb0)
+    console.log(
+      `ratio B' / C (without corked batch writes): ${((rate(cb0) / rate(cc)) * 100).toFixed(1)} %; B / B' ${(rate(cb) / rate(cb0)).toFixed(2)}×`,
+    )
   recordResult('fanout', {
     command: commandLine('bench:fanout'),
     params: { users: USERS, conns: CONNS, runs: RUNS, rounds: ROUNDS, chars: CHARS, chunk: CHUNK, trials: TRIALS },
@@ -230,22 +277,48 @@ await runBenchmark('fan-out benchmark', async () => {
       modelCalls,
       chunks,
       eventsPublished: published,
-      endToEnd: { frames: ca.eventFrames, bytes: ca.eventBytes, ms: round(ca.lastAt - ca.firstAt), perSecond: Math.round(rate(ca)) },
-      journalToSocket: { frames: cb.eventFrames, bytes: cb.eventBytes, ms: round(cb.lastAt - cb.firstAt), perSecond: Math.round(rate(cb)), trials: bTrials.map((c) => Math.round(rate(c))) },
-      ...(cb0 && { journalToSocketUncorked: { perSecond: Math.round(rate(cb0)), trials: b0Trials.map((c) => Math.round(rate(c))) } }),
-      bare: { frames: cc.eventFrames, bytes: cc.eventBytes, ms: round(cc.lastAt - cc.firstAt), perSecond: Math.round(rate(cc)), trials: cTrials.map((c) => Math.round(rate(c))) },
+      endToEnd: {
+        frames: ca.eventFrames,
+        bytes: ca.eventBytes,
+        ms: round(ca.lastAt - ca.firstAt),
+        perSecond: Math.round(rate(ca)),
+      },
+      journalToSocket: {
+        frames: cb.eventFrames,
+        bytes: cb.eventBytes,
+        ms: round(cb.lastAt - cb.firstAt),
+        perSecond: Math.round(rate(cb)),
+        trials: bTrials.map((c) => Math.round(rate(c))),
+      },
+      ...(cb0 && {
+        journalToSocketUncorked: { perSecond: Math.round(rate(cb0)), trials: b0Trials.map((c) => Math.round(rate(c))) },
+      }),
+      bare: {
+        frames: cc.eventFrames,
+        bytes: cc.eventBytes,
+        ms: round(cc.lastAt - cc.firstAt),
+        perSecond: Math.round(rate(cc)),
+        trials: cTrials.map((c) => Math.round(rate(c))),
+      },
       ratioEndToEnd: round(ratioA, 3),
       ratioJournalToSocket: round(ratioB, 3),
     },
     targets: [
       { name: 'A end to end (frames/s)', value: fmtRate(rate(ca)), target: 'reported' },
-      { name: 'A runs/s', value: round(runsPerSecond, 0), target: '≥ 500' , met: runsPerSecond >= 500 },
+      { name: 'A runs/s', value: round(runsPerSecond, 0), target: '≥ 500', met: runsPerSecond >= 500 },
       { name: 'A server CPU per run', value: `${round(cpuMsPerRun, 2)} ms`, target: 'reported' },
       { name: 'B journal → socket (frames/s, median)', value: fmtRate(rate(cb)), target: 'reported' },
-      ...(cb0 ? [{ name: "B' one write per frame (frames/s, median)", value: fmtRate(rate(cb0)), target: 'reported' }] : []),
+      ...(cb0
+        ? [{ name: "B' one write per frame (frames/s, median)", value: fmtRate(rate(cb0)), target: 'reported' }]
+        : []),
       { name: 'C bare Bun.serve (frames/s, median)', value: fmtRate(rate(cc)), target: 'baseline' },
       { name: 'A / C', value: `${(ratioA * 100).toFixed(1)} %`, target: '≥ 50 %', met: ratioA >= 0.5 },
-      { name: 'B / C', value: `${(ratioB * 100).toFixed(1)} %`, target: '≥ 50 % (delivery path alone)', met: ratioB >= 0.5 },
+      {
+        name: 'B / C',
+        value: `${(ratioB * 100).toFixed(1)} %`,
+        target: '≥ 50 % (delivery path alone)',
+        met: ratioB >= 0.5,
+      },
     ],
   })
 }, [() => clients.stop(), () => modelProcess.stop(), () => bs.close()])

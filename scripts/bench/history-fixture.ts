@@ -17,10 +17,16 @@ export const WORDS = Array.from({ length: 2000 }, (_, i) => {
  * messages hm…, each light user with threads lNNNNN-TTTT and messages lm…; each thread's
  * messages form one chain (each answers the one before) and the thread's leaf is its newest.
  */
-export async function fill(db: Database, opts: { users: number; heavyThreads: number; heavyMessages: number; lightThreads: number; lightMessages: number }) {
+export async function fill(
+  db: Database,
+  opts: { users: number; heavyThreads: number; heavyMessages: number; lightThreads: number; lightMessages: number },
+) {
   const c = db.client
   await c.execute('CREATE TEMP TABLE words (k INTEGER PRIMARY KEY, w TEXT NOT NULL)')
-  await c.batch(WORDS.map((w, k) => ({ sql: 'INSERT INTO words (k, w) VALUES (?, ?)', args: [k, w] })), 'write')
+  await c.batch(
+    WORDS.map((w, k) => ({ sql: 'INSERT INTO words (k, w) VALUES (?, ?)', args: [k, w] })),
+    'write',
+  )
   await c.execute({
     sql: `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
           INSERT INTO users (id, email, name, role) SELECT printf('u%05d', i), printf('u%05d@example.test', i), 'user ' || i, 'user' FROM n`,
@@ -56,7 +62,9 @@ export async function fill(db: Database, opts: { users: number; heavyThreads: nu
         args: [from, to, perThread],
       }),
     )
-    process.stdout.write(`\r  heavy user's messages: ${(to + 1).toLocaleString('en-US')} / ${opts.heavyMessages.toLocaleString('en-US')}`)
+    process.stdout.write(
+      `\r  heavy user's messages: ${(to + 1).toLocaleString('en-US')} / ${opts.heavyMessages.toLocaleString('en-US')}`,
+    )
   }
   const lightTotal = (opts.users - 1) * opts.lightThreads * opts.lightMessages
   for (let from = 0; from < lightTotal; from += CHUNK) {
@@ -71,11 +79,14 @@ export async function fill(db: Database, opts: { users: number; heavyThreads: nu
         args: [from, to, opts.lightMessages, opts.lightThreads],
       }),
     )
-    process.stdout.write(`\r  light users' messages: ${(to + 1).toLocaleString('en-US')} / ${lightTotal.toLocaleString('en-US')}     `)
+    process.stdout.write(
+      `\r  light users' messages: ${(to + 1).toLocaleString('en-US')} / ${lightTotal.toLocaleString('en-US')}     `,
+    )
   }
   process.stdout.write('\n')
-  await c.execute(`UPDATE threads SET leaf_id = (SELECT id FROM messages m WHERE m.thread_id = threads.id AND m.user_id = threads.user_id ORDER BY created_at DESC LIMIT 1)`)
+  await c.execute(
+    `UPDATE threads SET leaf_id = (SELECT id FROM messages m WHERE m.thread_id = threads.id AND m.user_id = threads.user_id ORDER BY created_at DESC LIMIT 1)`,
+  )
   await c.execute('ANALYZE')
   await c.execute('PRAGMA wal_checkpoint(TRUNCATE)')
 }
-

@@ -16,7 +16,26 @@
  * a burst of runs is tens of MiB higher than a couple of seconds later. Memory is this process's (the server's; clients and the scripted
  * model run in child processes), after Bun.gc(true).
  */
-import { LoadClients, startModelProcess, objectTypeCounts, typeGrowth, commandLine, fmtBytes, fmtMemory, fmtMs, intArg, makeUsers, memory, printMachine, printTable, recordResult, round, startBenchServer, type MemorySample, runBenchmark } from './lib'
+import {
+  LoadClients,
+  startModelProcess,
+  objectTypeCounts,
+  typeGrowth,
+  commandLine,
+  fmtBytes,
+  fmtMemory,
+  fmtMs,
+  intArg,
+  makeUsers,
+  memory,
+  printMachine,
+  printTable,
+  recordResult,
+  round,
+  startBenchServer,
+  type MemorySample,
+  runBenchmark,
+} from './lib'
 
 const RUNS = intArg('runs', 20_000)
 const USERS = intArg('users', 50)
@@ -30,12 +49,26 @@ printMachine(`leaks: ${RUNS} runs over ${USERS} users, connections reopened ever
 const clients = await LoadClients.spawn()
 const modelProcess = await startModelProcess({ mode: 'echo', chunkSize: 6, chunkDelayMs: 0 })
 const ollamaUrl = modelProcess.url
-const bs = await startBenchServer({ ollamaUrl, env: { JOURNAL_GRACE_MS: String(GRACE_MS), ALERT_FAILURE_WINDOW_MS: '1000' } })
+const bs = await startBenchServer({
+  ollamaUrl,
+  env: { JOURNAL_GRACE_MS: String(GRACE_MS), ALERT_FAILURE_WINDOW_MS: '1000' },
+})
 
 const samples: { runs: number; elapsedMs: number; mem: MemorySample }[] = []
 let firstTypes: Record<string, number> = {}
 let lastTypes: Record<string, number> = {}
-const totals = { runs: 0, completed: 0, lost: 0, duplicated: 0, misdelivered: 0, outOfOrder: 0, incomplete: 0, refused: 0, connectionsOpened: 0, errors: [] as string[] }
+const totals = {
+  runs: 0,
+  completed: 0,
+  lost: 0,
+  duplicated: 0,
+  misdelivered: 0,
+  outOfOrder: 0,
+  incomplete: 0,
+  refused: 0,
+  connectionsOpened: 0,
+  errors: [] as string[],
+}
 await runBenchmark('leak benchmark', async () => {
   const users = await makeUsers(bs, USERS, { httpCount: Math.min(USERS, 10), prefix: 'leaks' })
   const started = performance.now()
@@ -49,9 +82,28 @@ await runBenchmark('leak benchmark', async () => {
     const b = await clients.open(bs.wsUrl, twice, 1)
     totals.connectionsOpened += a.opened + b.opened
     if (a.failed + b.failed) throw new Error(`connections failed: ${[...a.errors, ...b.errors].join('; ')}`)
-    const r = await clients.chat(users.map((u) => ({ userId: u.id, runs: Math.min(perUser, RUNS - totals.runs), concurrency: 2, reuseThread: true, toolEvery: 4 })), { timeoutMs: 300_000 })
+    const r = await clients.chat(
+      users.map((u) => ({
+        userId: u.id,
+        runs: Math.min(perUser, RUNS - totals.runs),
+        concurrency: 2,
+        reuseThread: true,
+        toolEvery: 4,
+      })),
+      { timeoutMs: 300_000 },
+    )
     await clients.closeConnections()
-    for (const k of ['runs', 'completed', 'lost', 'duplicated', 'misdelivered', 'outOfOrder', 'incomplete', 'refused'] as const) totals[k] += r[k]
+    for (const k of [
+      'runs',
+      'completed',
+      'lost',
+      'duplicated',
+      'misdelivered',
+      'outOfOrder',
+      'incomplete',
+      'refused',
+    ] as const)
+      totals[k] += r[k]
     totals.errors.push(...r.errors.slice(0, 5))
     if (totals.runs >= nextSample || totals.runs >= RUNS) {
       // Past the journal grace, and long enough idle for the allocator to hand freed pages back
@@ -62,7 +114,9 @@ await runBenchmark('leak benchmark', async () => {
       samples.push({ runs: totals.runs, elapsedMs, mem })
       lastTypes = await objectTypeCounts()
       if (samples.length === 1) firstTypes = lastTypes
-      console.log(`after ${totals.runs} runs (${fmtMs(elapsedMs)}, ${round(totals.runs / (elapsedMs / 1000), 1)} runs/s, ${totals.connectionsOpened} connections opened and closed): ${fmtMemory(mem)}`)
+      console.log(
+        `after ${totals.runs} runs (${fmtMs(elapsedMs)}, ${round(totals.runs / (elapsedMs / 1000), 1)} runs/s, ${totals.connectionsOpened} connections opened and closed): ${fmtMemory(mem)}`,
+      )
       nextSample = samples.length === 1 ? SAMPLE_EVERY : nextSample + SAMPLE_EVERY
     }
   }
@@ -80,7 +134,9 @@ await runBenchmark('leak benchmark', async () => {
       pct((s.mem.heapUsed - first.mem.heapUsed) / first.mem.heapUsed),
       fmtBytes(s.mem.rss),
       pct((s.mem.rss - first.mem.rss) / first.mem.rss),
-      s.mem.rssAnon === undefined ? '—' : `${fmtBytes(s.mem.rssAnon)} / ${fmtBytes(s.mem.rssFile ?? 0)} / ${fmtBytes(s.mem.rssShmem ?? 0)}`,
+      s.mem.rssAnon === undefined
+        ? '—'
+        : `${fmtBytes(s.mem.rssAnon)} / ${fmtBytes(s.mem.rssFile ?? 0)} / ${fmtBytes(s.mem.rssShmem ?? 0)}`,
       s.mem.objects.toLocaleString('en-US'),
     ]),
     ['runs', 'heap used', 'vs first', 'rss', 'vs first', 'rss anon / file / shmem', 'objects'],
@@ -94,21 +150,72 @@ await runBenchmark('leak benchmark', async () => {
     const den = xs.reduce((a, x) => a + (x - mx) ** 2, 0)
     return den === 0 ? 0 : (xs.reduce((a, x, i) => a + (x - mx) * (ys[i]! - my), 0) / den) * 1000
   }
-  console.log(`trend (least squares over ${samples.length} samples): heap ${fmtBytes(slope('heapUsed'))} per 1,000 runs, RSS ${fmtBytes(slope('rss'))} per 1,000 runs, ${round(slope('objects'), 1)} objects per 1,000 runs`)
-  console.log(`object types that grew most from ${first.runs} to ${last.runs} runs: ${typeGrowth(firstTypes, lastTypes).map(([k, d]) => `${k} ${d >= 0 ? '+' : ''}${d}`).join(', ')}`)
-  console.log(`server state at the end: ${bs.server.runtime.registry.size} connections, ${bs.server.runtime.runs.active.size} active runs, persister pending ${bs.server.runtime.runs.persister.pending}`)
+  console.log(
+    `trend (least squares over ${samples.length} samples): heap ${fmtBytes(slope('heapUsed'))} per 1,000 runs, RSS ${fmtBytes(slope('rss'))} per 1,000 runs, ${round(slope('objects'), 1)} objects per 1,000 runs`,
+  )
+  console.log(
+    `object types that grew most from ${first.runs} to ${last.runs} runs: ${typeGrowth(firstTypes, lastTypes)
+      .map(([k, d]) => `${k} ${d >= 0 ? '+' : ''}${d}`)
+      .join(', ')}`,
+  )
+  console.log(
+    `server state at the end: ${bs.server.runtime.registry.size} connections, ${bs.server.runtime.runs.active.size} active runs, persister pending ${bs.server.runtime.runs.persister.pending}`,
+  )
   for (const e of totals.errors.slice(0, 10)) console.log(`  ! ${e}`)
   const problems = totals.lost + totals.duplicated + totals.misdelivered + totals.outOfOrder + totals.incomplete
   recordResult('leaks', {
     command: commandLine('bench:leaks'),
-    params: { runs: RUNS, users: USERS, perConnection: PER_CONNECTION, first: FIRST, sampleEvery: SAMPLE_EVERY, journalGraceMs: GRACE_MS, alertFailureWindowMs: 1000, settleMs: SETTLE_MS },
-    figures: { ...totals, errors: totals.errors.length, cycles: cycle, samples: samples.map((s) => ({ runs: s.runs, elapsedMs: round(s.elapsedMs), ...s.mem })), heapGrowth: round(growth('heapUsed'), 4), heapSlopePer1000Runs: Math.round(slope('heapUsed')), rssSlopePer1000Runs: Math.round(slope('rss')), rssGrowth: round(growth('rss'), 4), objectGrowth: round(growth('objects'), 4), typeGrowth: Object.fromEntries(typeGrowth(firstTypes, lastTypes, 15)) },
+    params: {
+      runs: RUNS,
+      users: USERS,
+      perConnection: PER_CONNECTION,
+      first: FIRST,
+      sampleEvery: SAMPLE_EVERY,
+      journalGraceMs: GRACE_MS,
+      alertFailureWindowMs: 1000,
+      settleMs: SETTLE_MS,
+    },
+    figures: {
+      ...totals,
+      errors: totals.errors.length,
+      cycles: cycle,
+      samples: samples.map((s) => ({ runs: s.runs, elapsedMs: round(s.elapsedMs), ...s.mem })),
+      heapGrowth: round(growth('heapUsed'), 4),
+      heapSlopePer1000Runs: Math.round(slope('heapUsed')),
+      rssSlopePer1000Runs: Math.round(slope('rss')),
+      rssGrowth: round(growth('rss'), 4),
+      objectGrowth: round(growth('objects'), 4),
+      typeGrowth: Object.fromEntries(typeGrowth(firstTypes, lastTypes, 15)),
+    },
     targets: [
-      { name: `heap used after ${last.runs} vs after ${first.runs} runs`, value: `${fmtBytes(first.mem.heapUsed)} → ${fmtBytes(last.mem.heapUsed)} (${pct(growth('heapUsed'))})`, target: '< 5 %', met: growth('heapUsed') < 0.05 },
-      { name: `RSS after ${last.runs} vs after ${first.runs} runs`, value: `${fmtBytes(first.mem.rss)} → ${fmtBytes(last.mem.rss)} (${pct(growth('rss'))})`, target: '< 5 %', met: growth('rss') < 0.05 },
-      { name: 'trend per 1,000 runs (heap / RSS)', value: `${fmtBytes(slope('heapUsed'))} / ${fmtBytes(slope('rss'))}`, target: 'reported' },
-      { name: 'live objects', value: `${first.mem.objects} → ${last.mem.objects} (${pct(growth('objects'))})`, target: 'reported' },
-      { name: 'lost / duplicated / misdelivered events', value: `${totals.lost} / ${totals.duplicated} / ${totals.misdelivered}`, target: '0 / 0 / 0', met: problems === 0 },
+      {
+        name: `heap used after ${last.runs} vs after ${first.runs} runs`,
+        value: `${fmtBytes(first.mem.heapUsed)} → ${fmtBytes(last.mem.heapUsed)} (${pct(growth('heapUsed'))})`,
+        target: '< 5 %',
+        met: growth('heapUsed') < 0.05,
+      },
+      {
+        name: `RSS after ${last.runs} vs after ${first.runs} runs`,
+        value: `${fmtBytes(first.mem.rss)} → ${fmtBytes(last.mem.rss)} (${pct(growth('rss'))})`,
+        target: '< 5 %',
+        met: growth('rss') < 0.05,
+      },
+      {
+        name: 'trend per 1,000 runs (heap / RSS)',
+        value: `${fmtBytes(slope('heapUsed'))} / ${fmtBytes(slope('rss'))}`,
+        target: 'reported',
+      },
+      {
+        name: 'live objects',
+        value: `${first.mem.objects} → ${last.mem.objects} (${pct(growth('objects'))})`,
+        target: 'reported',
+      },
+      {
+        name: 'lost / duplicated / misdelivered events',
+        value: `${totals.lost} / ${totals.duplicated} / ${totals.misdelivered}`,
+        target: '0 / 0 / 0',
+        met: problems === 0,
+      },
     ],
   })
   return problems === 0 ? 0 : 1

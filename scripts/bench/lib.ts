@@ -36,7 +36,9 @@ export function arg(name: string, fallback?: string): string | undefined {
 
 /** Several whole-number flags at once: `intArgs({ users: 50, runs: 4 })` reads --users and --runs. */
 export function intArgs<K extends string>(defaults: Record<K, number>): Record<K, number> {
-  return Object.fromEntries(Object.entries<number>(defaults).map(([name, fallback]) => [name, intArg(name, fallback)])) as Record<K, number>
+  return Object.fromEntries(
+    Object.entries<number>(defaults).map(([name, fallback]) => [name, intArg(name, fallback)]),
+  ) as Record<K, number>
 }
 
 export function intArg(name: string, fallback: number): number {
@@ -91,12 +93,19 @@ export function machine(): MachineInfo {
 export function printMachine(title: string) {
   const m = machine()
   console.log(`\n=== ${title} ===`)
-  console.log(`machine: ${m.nproc} cores (${m.cpuModel}), ${m.memTotalMiB} MiB RAM, bun ${m.bun} (${m.bunRevision}), ${m.os}, ulimit -n ${m.fdLimit}, code ${m.gitRev}`)
-  console.log(`load average at start: ${load()} (other processes on the machine skew every figure; compare runs at similar load)`)
+  console.log(
+    `machine: ${m.nproc} cores (${m.cpuModel}), ${m.memTotalMiB} MiB RAM, bun ${m.bun} (${m.bunRevision}), ${m.os}, ulimit -n ${m.fdLimit}, code ${m.gitRev}`,
+  )
+  console.log(
+    `load average at start: ${load()} (other processes on the machine skew every figure; compare runs at similar load)`,
+  )
 }
 
 /** 1/5/15-minute load averages. */
-export const load = () => loadavg().map((l) => l.toFixed(2)).join(' / ')
+export const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ')
 const startLoad = load()
 
 // ---------------------------------------------------------------------------------------------
@@ -134,7 +143,14 @@ export const BENCH_ENV: Record<string, string> = {
  * this process too (`handler`), or, with `ollamaUrl`, one running in another process
  * (startModelProcess), so its streaming costs no CPU of the server's process (like a real Ollama).
  */
-export async function startBenchServer(opts: { env?: Record<string, string>; handler?: ChatHandler; fake?: Omit<FakeOllamaOptions, 'handler'>; ollamaUrl?: string } = {}): Promise<BenchServer> {
+export async function startBenchServer(
+  opts: {
+    env?: Record<string, string>
+    handler?: ChatHandler
+    fake?: Omit<FakeOllamaOptions, 'handler'>
+    ollamaUrl?: string
+  } = {},
+): Promise<BenchServer> {
   const { startFakeOllama } = await import('../../src/testing/fake-ollama')
   const { loadConfig } = await import('../../src/config')
   const { startServer } = await import('../../src/app')
@@ -167,21 +183,33 @@ export async function startBenchServer(opts: { env?: Record<string, string>; han
 }
 
 /** The last user message of a model request (what the scripted model answers to). */
-export const lastUserText = (messages: { role: string; content: string }[]) => [...messages].reverse().find((m) => m.role === 'user')?.content ?? ''
+export const lastUserText = (messages: { role: string; content: string }[]) =>
+  [...messages].reverse().find((m) => m.role === 'user')?.content ?? ''
 
 /**
  * The scripted model of the validation runs: echoes the question; a question containing
  * `[tool]` gets one `calculate` tool call first (when the agent offers it), so those runs
  * carry all five critical events.
  */
-export function echoHandler(opts: { chunkSize?: number; chunkDelayMs?: number; firstChunkDelayMs?: number; padding?: number } = {}): ChatHandler {
+export function echoHandler(
+  opts: { chunkSize?: number; chunkDelayMs?: number; firstChunkDelayMs?: number; padding?: number } = {},
+): ChatHandler {
   const pad = ' lorem ipsum dolor sit amet'.repeat(Math.ceil((opts.padding ?? 0) / 27)).slice(0, opts.padding ?? 0)
   return (req) => {
     const text = lastUserText(req.messages)
     const toolOffered = req.tools?.some((t: any) => t?.function?.name === 'calculate')
     const toolDone = req.messages.some((m: any) => m.role === 'tool')
-    if (text.includes('[tool]') && toolOffered && !toolDone) return { toolCalls: [{ name: 'calculate', arguments: { expression: '6*7' } }], firstChunkDelayMs: opts.firstChunkDelayMs }
-    return { content: `echo: ${text}${pad}`, chunkSize: opts.chunkSize ?? 4, chunkDelayMs: opts.chunkDelayMs ?? 0, firstChunkDelayMs: opts.firstChunkDelayMs ?? 0 }
+    if (text.includes('[tool]') && toolOffered && !toolDone)
+      return {
+        toolCalls: [{ name: 'calculate', arguments: { expression: '6*7' } }],
+        firstChunkDelayMs: opts.firstChunkDelayMs,
+      }
+    return {
+      content: `echo: ${text}${pad}`,
+      chunkSize: opts.chunkSize ?? 4,
+      chunkDelayMs: opts.chunkDelayMs ?? 0,
+      firstChunkDelayMs: opts.firstChunkDelayMs ?? 0,
+    }
   }
 }
 
@@ -209,18 +237,31 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: nu
 }
 
 /** Registers through POST /api/auth/register (argon2id per user: keep `concurrency` low). */
-export async function registerUsersHttp(url: string, count: number, prefix = 'bench', concurrency = 2): Promise<BenchUser[]> {
+export async function registerUsersHttp(
+  url: string,
+  count: number,
+  prefix = 'bench',
+  concurrency = 2,
+): Promise<BenchUser[]> {
   const stamp = Date.now().toString(36)
-  return mapLimit(Array.from({ length: count }, (_, i) => i), concurrency, async (i) => {
-    const res = await fetch(`${url}/api/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `${prefix}-${stamp}-${i}@bench.test`, password: `pw-${crypto.randomUUID()}`, name: `${prefix}${i}` }),
-    })
-    if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`)
-    const body = (await res.json()) as { user: { id: string }; accessToken: string }
-    return { id: body.user.id, token: body.accessToken, via: 'http' as const }
-  })
+  return mapLimit(
+    Array.from({ length: count }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const res = await fetch(`${url}/api/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          email: `${prefix}-${stamp}-${i}@bench.test`,
+          password: `pw-${crypto.randomUUID()}`,
+          name: `${prefix}${i}`,
+        }),
+      })
+      if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`)
+      const body = (await res.json()) as { user: { id: string }; accessToken: string }
+      return { id: body.user.id, token: body.accessToken, via: 'http' as const }
+    },
+  )
 }
 
 /**
@@ -230,16 +271,27 @@ export async function registerUsersHttp(url: string, count: number, prefix = 'be
  */
 export async function mintUsers(server: RunningServer, count: number, prefix = 'minted'): Promise<BenchUser[]> {
   const stamp = Date.now().toString(36)
-  return mapLimit(Array.from({ length: count }, (_, i) => i), 8, async (i) => {
-    const row = await server.services.repos.users.create({ email: `${prefix}-${stamp}-${i}@bench.test`, name: `${prefix}${i}` }, true)
-    if (typeof row === 'string') throw new Error(`could not create a user: ${row}`)
-    const { token } = await server.services.access.sign({ id: row.id, role: row.role })
-    return { id: row.id, token, via: 'minted' as const }
-  })
+  return mapLimit(
+    Array.from({ length: count }, (_, i) => i),
+    8,
+    async (i) => {
+      const row = await server.services.repos.users.create(
+        { email: `${prefix}-${stamp}-${i}@bench.test`, name: `${prefix}${i}` },
+        true,
+      )
+      if (typeof row === 'string') throw new Error(`could not create a user: ${row}`)
+      const { token } = await server.services.access.sign({ id: row.id, role: row.role })
+      return { id: row.id, token, via: 'minted' as const }
+    },
+  )
 }
 
 /** `httpCount` users through the real registration, the rest minted; prints how. */
-export async function makeUsers(bs: BenchServer, count: number, opts: { httpCount?: number; concurrency?: number; prefix?: string } = {}): Promise<BenchUser[]> {
+export async function makeUsers(
+  bs: BenchServer,
+  count: number,
+  opts: { httpCount?: number; concurrency?: number; prefix?: string } = {},
+): Promise<BenchUser[]> {
   const started = performance.now()
   const httpCount = Math.min(count, opts.httpCount ?? count)
   const viaHttp = await registerUsersHttp(bs.url, httpCount, opts.prefix ?? 'bench', opts.concurrency ?? 2)
@@ -248,7 +300,9 @@ export async function makeUsers(bs: BenchServer, count: number, opts: { httpCoun
   const total = performance.now() - started
   console.log(
     `users: ${count} — ${httpCount} registered through POST /api/auth/register (argon2id, ${opts.concurrency ?? 2} at a time, ${fmtMs(httpMs)})` +
-      (minted.length ? `, ${minted.length} created with server.services.repos.users.create + server.services.access.sign (no password hash; same user rows and JWTs)` : '') +
+      (minted.length
+        ? `, ${minted.length} created with server.services.repos.users.create + server.services.access.sign (no password hash; same user rows and JWTs)`
+        : '') +
       ` in ${fmtMs(total)}`,
   )
   return [...viaHttp, ...minted]
@@ -277,11 +331,20 @@ export interface Summary {
 export function summarize(values: number[]): Summary {
   const s = [...values].sort((a, b) => a - b)
   const mean = s.reduce((a, b) => a + b, 0) / (s.length || 1)
-  return { n: s.length, min: s[0] ?? Number.NaN, p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99), max: s.at(-1) ?? Number.NaN, mean }
+  return {
+    n: s.length,
+    min: s[0] ?? Number.NaN,
+    p50: percentile(s, 50),
+    p95: percentile(s, 95),
+    p99: percentile(s, 99),
+    max: s.at(-1) ?? Number.NaN,
+    mean,
+  }
 }
 
 export const round = (n: number, digits = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n)
-export const fmtMs = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 100 ? `${Math.round(ms)} ms` : `${ms.toFixed(2)} ms`)
+export const fmtMs = (ms: number) =>
+  ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 100 ? `${Math.round(ms)} ms` : `${ms.toFixed(2)} ms`
 export function fmtBytes(bytes: number): string {
   const abs = Math.abs(bytes)
   if (abs >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`
@@ -329,7 +392,14 @@ export async function memory(): Promise<MemorySample> {
   }
   const usage = process.memoryUsage()
   const stats = heapStats()
-  return { rss: usage.rss, heapUsed: usage.heapUsed, heapSize: stats.heapSize, objects: stats.objectCount, external: usage.external, ...rssSplit() }
+  return {
+    rss: usage.rss,
+    heapUsed: usage.heapUsed,
+    heapSize: stats.heapSize,
+    objects: stats.objectCount,
+    external: usage.external,
+    ...rssSplit(),
+  }
 }
 
 /** Live objects per type (bun:jsc), after full collections. */
@@ -348,7 +418,8 @@ export function typeGrowth(a: Record<string, number>, b: Record<string, number>,
     .slice(0, top)
 }
 
-export const fmtMemory = (m: MemorySample) => `rss ${fmtBytes(m.rss)}${m.rssAnon !== undefined ? ` (anon ${fmtBytes(m.rssAnon)}, file ${fmtBytes(m.rssFile ?? 0)}, shmem ${fmtBytes(m.rssShmem ?? 0)})` : ''}, heap used ${fmtBytes(m.heapUsed)}, heap size ${fmtBytes(m.heapSize)}, ${m.objects.toLocaleString('en-US')} objects`
+export const fmtMemory = (m: MemorySample) =>
+  `rss ${fmtBytes(m.rss)}${m.rssAnon !== undefined ? ` (anon ${fmtBytes(m.rssAnon)}, file ${fmtBytes(m.rssFile ?? 0)}, shmem ${fmtBytes(m.rssShmem ?? 0)})` : ''}, heap used ${fmtBytes(m.heapUsed)}, heap size ${fmtBytes(m.heapSize)}, ${m.objects.toLocaleString('en-US')} objects`
 
 // ---------------------------------------------------------------------------------------------
 // Results
@@ -366,7 +437,11 @@ const RESULTS_FILE = join(import.meta.dir, 'results.jsonl')
 export function printTable(rows: (string | number)[][], header?: string[]) {
   const all = header ? [header, ...rows] : rows
   const widths = all[0].map((_, c) => Math.max(...all.map((r) => String(r[c] ?? '').length)))
-  const line = (r: (string | number)[]) => r.map((v, c) => String(v ?? '').padEnd(widths[c])).join('  ').trimEnd()
+  const line = (r: (string | number)[]) =>
+    r
+      .map((v, c) => String(v ?? '').padEnd(widths[c]))
+      .join('  ')
+      .trimEnd()
   if (header) {
     console.log(line(header))
     console.log(widths.map((w) => '-'.repeat(w)).join('  '))
@@ -375,8 +450,17 @@ export function printTable(rows: (string | number)[][], header?: string[]) {
 }
 
 /** Appends one JSON line for this run to scripts/bench/results.jsonl and prints the targets. */
-export function recordResult(bench: string, data: { command: string; params: Record<string, unknown>; figures: Record<string, unknown>; targets: TargetResult[] }) {
-  const entry = { bench, at: new Date().toISOString(), machine: machine(), loadAverage: { start: startLoad, end: load() }, ...data }
+export function recordResult(
+  bench: string,
+  data: { command: string; params: Record<string, unknown>; figures: Record<string, unknown>; targets: TargetResult[] },
+) {
+  const entry = {
+    bench,
+    at: new Date().toISOString(),
+    machine: machine(),
+    loadAverage: { start: startLoad, end: load() },
+    ...data,
+  }
   appendFileSync(RESULTS_FILE, JSON.stringify(entry) + '\n')
   console.log('')
   printTable(
@@ -404,7 +488,9 @@ export type FakeSpec =
  * Ollama runs outside the server: its streaming costs neither the server's process nor the
  * clients' (whose clock measures latencies).
  */
-export async function startModelProcess(spec: FakeSpec): Promise<{ url: string; requests(): Promise<number>; stop(): Promise<void> }> {
+export async function startModelProcess(
+  spec: FakeSpec,
+): Promise<{ url: string; requests(): Promise<number>; stop(): Promise<void> }> {
   const host = await LoadClients.spawn()
   const { url } = await host.startFake(spec)
   return { url, requests: () => host.fakeRequests(), stop: () => host.stop() }
@@ -521,7 +607,13 @@ export class LoadClients {
 
   /** Opens `connsPerUser` authenticated sockets per user (waits for `ready`). */
   open(url: string, users: BenchUser[], connsPerUser = 1, concurrency = 50): Promise<OpenResult> {
-    return this.call({ cmd: 'open', url, users: users.map((u) => ({ id: u.id, token: u.token })), connsPerUser, concurrency })
+    return this.call({
+      cmd: 'open',
+      url,
+      users: users.map((u) => ({ id: u.id, token: u.token })),
+      connsPerUser,
+      concurrency,
+    })
   }
 
   /** Closes the sockets of these users (all when omitted) and waits for the close. */
@@ -609,7 +701,16 @@ function runLoadClient() {
   let light = false
   let requestSeq = 0
   let connSeq = 0
-  const counters: Counters = { eventFrames: 0, eventBytes: 0, completedFrames: 0, firstAt: 0, lastAt: 0, openConnections: 0, unexpectedCloses: 0, errorFrames: 0 }
+  const counters: Counters = {
+    eventFrames: 0,
+    eventBytes: 0,
+    completedFrames: 0,
+    firstAt: 0,
+    lastAt: 0,
+    openConnections: 0,
+    unexpectedCloses: 0,
+    errorFrames: 0,
+  }
   const errors: string[] = []
   let frameWaiter: { expected: number; resolve: () => void } | undefined
   let types: Record<string, number> = {}
@@ -620,14 +721,19 @@ function runLoadClient() {
   function onRunEvent(conn: ClientConn, ev: any) {
     const runId: string = ev.runId
     let seen = conn.runs.get(runId)
-    if (!seen) conn.runs.set(runId, (seen = { seen: new Set(), count: 0, duplicated: 0, outOfOrder: 0, last: 0, foreignInput: false }))
+    if (!seen)
+      conn.runs.set(
+        runId,
+        (seen = { seen: new Set(), count: 0, duplicated: 0, outOfOrder: 0, last: 0, foreignInput: false }),
+      )
     seen.count++
     types[ev.type] = (types[ev.type] ?? 0) + 1
     if (seen.seen.has(ev.seq)) seen.duplicated++
     else seen.seen.add(ev.seq)
     if (ev.seq <= seen.last) seen.outOfOrder++
     seen.last = Math.max(seen.last, ev.seq)
-    if (ev.type === 'agent_started' && typeof ev.input === 'string' && !ev.input.includes(`[u:${conn.userId}]`)) seen.foreignInput = true
+    if (ev.type === 'agent_started' && typeof ev.input === 'string' && !ev.input.includes(`[u:${conn.userId}]`))
+      seen.foreignInput = true
     if (ev.type === 'agent_completed') seen.completedSeq = ev.seq
     const rec = runs.get(runId)
     if (rec && rec.connId === conn.id) {
@@ -670,7 +776,8 @@ function runLoadClient() {
       case 'error':
         if (frame.type === 'error') {
           counters.errorFrames++
-          if (frame.code !== 'too_many_runs' && frame.code !== 'server_busy') note(`error frame ${frame.code}: ${frame.message}`)
+          if (frame.code !== 'too_many_runs' && frame.code !== 'server_busy')
+            note(`error frame ${frame.code}: ${frame.message}`)
         }
         if (frame.requestId && conn.requests.has(frame.requestId)) conn.requests.get(frame.requestId)!(frame)
         break
@@ -682,7 +789,15 @@ function runLoadClient() {
   function connect(url: string, userId: string, token: string): Promise<ClientConn> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url)
-      const conn: ClientConn = { id: ++connSeq, userId, ws, openedAt: performance.now(), expectedClose: false, runs: new Map(), requests: new Map() }
+      const conn: ClientConn = {
+        id: ++connSeq,
+        userId,
+        ws,
+        openedAt: performance.now(),
+        expectedClose: false,
+        runs: new Map(),
+        requests: new Map(),
+      }
       const timer = setTimeout(() => reject(new Error('no ready within 30 s')), 30_000)
       conn.requests.set('#ready', () => {
         clearTimeout(timer)
@@ -768,7 +883,14 @@ function runLoadClient() {
   }
 
   /** One chat on `conn`; retried when refused for being over a cap. */
-  async function sendChat(conn: ClientConn, job: ChatJob, content: string, threadId: string | undefined, deadline: number, result: ChatResult): Promise<RunRecord | undefined> {
+  async function sendChat(
+    conn: ClientConn,
+    job: ChatJob,
+    content: string,
+    threadId: string | undefined,
+    deadline: number,
+    result: ChatResult,
+  ): Promise<RunRecord | undefined> {
     for (let attempt = 0; ; attempt++) {
       const requestId = `q${++requestSeq}`
       const rec: RunRecord = { userId: conn.userId, connId: conn.id, requestId, sentAt: performance.now() }
@@ -786,15 +908,31 @@ function runLoadClient() {
           }
           resolve(frame)
         })
-        conn.ws.send(JSON.stringify({ type: 'chat', requestId, content, ...(threadId && { threadId }), ...(job.agent && { agent: job.agent }) }))
+        conn.ws.send(
+          JSON.stringify({
+            type: 'chat',
+            requestId,
+            content,
+            ...(threadId && { threadId }),
+            ...(job.agent && { agent: job.agent }),
+          }),
+        )
       })
       if (answer.type === 'run_accepted') return rec
-      if (answer.type === 'error' && (answer.code === 'too_many_runs' || answer.code === 'server_busy') && performance.now() < deadline) {
+      if (
+        answer.type === 'error' &&
+        (answer.code === 'too_many_runs' || answer.code === 'server_busy') &&
+        performance.now() < deadline
+      ) {
         result.refused++
         await Bun.sleep(5 + attempt * 5)
         continue
       }
-      note(answer.type === 'timeout' ? `chat of ${conn.userId} not accepted in time` : `chat refused: ${answer.code} ${answer.message}`)
+      note(
+        answer.type === 'timeout'
+          ? `chat of ${conn.userId} not accepted in time`
+          : `chat refused: ${answer.code} ${answer.message}`,
+      )
       return undefined
     }
   }
@@ -806,8 +944,23 @@ function runLoadClient() {
     const framesBefore = counters.eventFrames
     types = {}
     const result: ChatResult = {
-      runs: 0, completed: 0, statuses: {}, refused: 0, incomplete: 0, lost: 0, duplicated: 0, outOfOrder: 0, misdelivered: 0,
-      eventFrames: 0, types: {}, deliveriesChecked: 0, acceptMs: [], firstDeltaMs: [], doneMs: [], ms: 0, errors: [],
+      runs: 0,
+      completed: 0,
+      statuses: {},
+      refused: 0,
+      incomplete: 0,
+      lost: 0,
+      duplicated: 0,
+      outOfOrder: 0,
+      misdelivered: 0,
+      eventFrames: 0,
+      types: {},
+      deliveriesChecked: 0,
+      acceptMs: [],
+      firstDeltaMs: [],
+      doneMs: [],
+      ms: 0,
+      errors: [],
     }
     const mine: RunRecord[] = []
     const connsAtStart = new Set(conns)
@@ -830,7 +983,14 @@ function runLoadClient() {
             if (!conn || conn.closedAt !== undefined) break
             const tool = job.toolEvery ? n % job.toolEvery === 0 : false
             const content = `[u:${job.userId}] run ${++k}${tool ? ' [tool]' : ''}${job.extra ?? ''}`
-            const rec = await sendChat(conn, tool ? { ...job, agent: job.agent ?? 'planner' } : job, content, job.reuseThread ? threadId : undefined, deadline, result)
+            const rec = await sendChat(
+              conn,
+              tool ? { ...job, agent: job.agent ?? 'planner' } : job,
+              content,
+              job.reuseThread ? threadId : undefined,
+              deadline,
+              result,
+            )
             if (!rec) continue
             mine.push(rec)
             threadId ??= rec.threadId
@@ -850,8 +1010,10 @@ function runLoadClient() {
     )
 
     // Every connection of each owner must also have the end of each run.
-    const ownersConns = (rec: RunRecord) => (byUser.get(rec.userId) ?? []).filter((c) => connsAtStart.has(c) || c.openedAt <= rec.sentAt)
-    const allDone = () => mine.every((rec) => ownersConns(rec).every((c) => c.runs.get(rec.runId!)?.completedSeq !== undefined))
+    const ownersConns = (rec: RunRecord) =>
+      (byUser.get(rec.userId) ?? []).filter((c) => connsAtStart.has(c) || c.openedAt <= rec.sentAt)
+    const allDone = () =>
+      mine.every((rec) => ownersConns(rec).every((c) => c.runs.get(rec.runId!)?.completedSeq !== undefined))
     const settleUntil = Math.min(deadline, performance.now() + 10_000)
     while (!allDone() && performance.now() < settleUntil) await Bun.sleep(10)
 
@@ -869,7 +1031,9 @@ function runLoadClient() {
       }
       if (light) continue
       const requester = conns.find((c) => c.id === rec.connId)
-      const n = requester?.runs.get(rec.runId!)?.completedSeq ?? Math.max(0, ...ownersConns(rec).map((c) => c.runs.get(rec.runId!)?.last ?? 0))
+      const n =
+        requester?.runs.get(rec.runId!)?.completedSeq ??
+        Math.max(0, ...ownersConns(rec).map((c) => c.runs.get(rec.runId!)?.last ?? 0))
       for (const c of ownersConns(rec)) {
         if (c.closedAt !== undefined) continue // closed by us before the check: nothing owed
         result.deliveriesChecked++
@@ -890,7 +1054,9 @@ function runLoadClient() {
           const owner = runOwner.get(runId)
           if (owner !== c.userId) {
             result.misdelivered += seen.count
-            note(`connection of ${c.userId} received ${seen.count} events of run ${runId} (owner ${owner ?? 'unknown'})`)
+            note(
+              `connection of ${c.userId} received ${seen.count} events of run ${runId} (owner ${owner ?? 'unknown'})`,
+            )
           } else if (seen.foreignInput) {
             result.misdelivered++
             note(`connection of ${c.userId} got a run whose input names another user`)
@@ -920,7 +1086,12 @@ function runLoadClient() {
         const spec = cmd.spec
         const handler: ChatHandler =
           spec.mode === 'fixed'
-            ? () => ({ content: spec.content, chunkSize: spec.chunkSize, chunkDelayMs: spec.chunkDelayMs, firstChunkDelayMs: spec.firstChunkDelayMs })
+            ? () => ({
+                content: spec.content,
+                chunkSize: spec.chunkSize,
+                chunkDelayMs: spec.chunkDelayMs,
+                firstChunkDelayMs: spec.firstChunkDelayMs,
+              })
             : echoHandler(spec)
         fake = await startFakeOllama({ handler })
         return { url: fake.url }
@@ -935,7 +1106,15 @@ function runLoadClient() {
         return chat(cmd)
       case 'counters': {
         const out = { ...counters, openConnections: conns.length }
-        if (cmd.reset) Object.assign(counters, { eventFrames: 0, eventBytes: 0, completedFrames: 0, firstAt: 0, lastAt: 0, errorFrames: 0 })
+        if (cmd.reset)
+          Object.assign(counters, {
+            eventFrames: 0,
+            eventBytes: 0,
+            completedFrames: 0,
+            firstAt: 0,
+            lastAt: 0,
+            errorFrames: 0,
+          })
         return out
       }
       case 'waitFrames': {
@@ -987,7 +1166,11 @@ export function answerCommands(handle: (cmd: any) => Promise<unknown>) {
  * nothing), reports a crash as "<what> failed" (exit code 1), always runs `stops` in order,
  * then exits the process.
  */
-export async function runBenchmark(what: string, body: () => Promise<number | undefined>, stops: (() => unknown)[]): Promise<never> {
+export async function runBenchmark(
+  what: string,
+  body: () => Promise<number | undefined>,
+  stops: (() => unknown)[],
+): Promise<never> {
   let exitCode = 1
   try {
     exitCode = (await body()) ?? 0

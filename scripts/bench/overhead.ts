@@ -19,15 +19,48 @@
  * Overhead = server percentile − baseline percentile. Targets: p50 ≤ 5 ms, p95 ≤ 20 ms (steady).
  */
 import { Ollama } from 'ollama'
-import { LoadClients, startModelProcess, arg, commandLine, fmtMs, intArgs, makeUsers, printMachine, printTable, recordResult, round, startBenchServer, summarize, type Summary, runBenchmark } from './lib'
+import {
+  LoadClients,
+  startModelProcess,
+  arg,
+  commandLine,
+  fmtMs,
+  intArgs,
+  makeUsers,
+  printMachine,
+  printTable,
+  recordResult,
+  round,
+  startBenchServer,
+  summarize,
+  type Summary,
+  runBenchmark,
+} from './lib'
 
-const { users: USERS, rounds: ROUNDS, ttfc: TTFC, chars: CHARS, chunk: CHUNK, delay: DELAY } = intArgs({ users: 100, rounds: 5, ttfc: 20, chars: 200, chunk: 8, delay: 10 })
-const THINK = (arg('think', '1000-3000').split('-').map(Number) as [number, number]).map((n) => (Number.isFinite(n) ? n : 0)) as [number, number]
+const {
+  users: USERS,
+  rounds: ROUNDS,
+  ttfc: TTFC,
+  chars: CHARS,
+  chunk: CHUNK,
+  delay: DELAY,
+} = intArgs({ users: 100, rounds: 5, ttfc: 20, chars: 200, chunk: 8, delay: 10 })
+const THINK = (arg('think', '1000-3000').split('-').map(Number) as [number, number]).map((n) =>
+  Number.isFinite(n) ? n : 0,
+) as [number, number]
 if (THINK.length < 2) THINK[1] = THINK[0]
 
-printMachine(`server overhead: ${USERS} users × ${ROUNDS} chats, model time to first chunk ${TTFC} ms, think ${THINK[0]}–${THINK[1]} ms`)
+printMachine(
+  `server overhead: ${USERS} users × ${ROUNDS} chats, model time to first chunk ${TTFC} ms, think ${THINK[0]}–${THINK[1]} ms`,
+)
 const clients = await LoadClients.spawn()
-const modelProcess = await startModelProcess({ mode: 'echo', firstChunkDelayMs: TTFC, chunkSize: CHUNK, chunkDelayMs: DELAY, padding: CHARS })
+const modelProcess = await startModelProcess({
+  mode: 'echo',
+  firstChunkDelayMs: TTFC,
+  chunkSize: CHUNK,
+  chunkDelayMs: DELAY,
+  padding: CHARS,
+})
 const ollamaUrl = modelProcess.url
 const bs = await startBenchServer({ ollamaUrl })
 const model = bs.server.services.config.ollamaModel
@@ -41,7 +74,11 @@ async function baseline(label: string): Promise<number[]> {
       for (let r = 0; r < ROUNDS; r++) {
         const client = new Ollama({ host: ollamaUrl })
         const started = performance.now()
-        const stream = await client.chat({ model, messages: [{ role: 'user', content: `[u:baseline${u}] run ${r}` }], stream: true })
+        const stream = await client.chat({
+          model,
+          messages: [{ role: 'user', content: `[u:baseline${u}] run ${r}` }],
+          stream: true,
+        })
         let first: number | undefined
         for await (const part of stream) if (first === undefined && part.message?.content) first = performance.now()
         samples.push(first! - started)
@@ -50,7 +87,9 @@ async function baseline(label: string): Promise<number[]> {
     }),
   )
   const s = summarize(samples)
-  console.log(`baseline (${label}): model time to first chunk p50 ${fmtMs(s.p50)}, p95 ${fmtMs(s.p95)}, p99 ${fmtMs(s.p99)} (${s.n} calls)`)
+  console.log(
+    `baseline (${label}): model time to first chunk p50 ${fmtMs(s.p50)}, p95 ${fmtMs(s.p95)}, p99 ${fmtMs(s.p99)} (${s.n} calls)`,
+  )
   return samples
 }
 
@@ -63,16 +102,26 @@ await runBenchmark('overhead benchmark', async () => {
   await clients.chat(users.map((u) => ({ userId: u.id, runs: 1 })))
 
   const base1 = await baseline('before')
-  const steady = await clients.chat(users.map((u) => ({ userId: u.id, runs: ROUNDS, reuseThread: true, thinkMs: THINK, staggerMs: THINK[1] })), { timeoutMs: 300_000 })
+  const steady = await clients.chat(
+    users.map((u) => ({ userId: u.id, runs: ROUNDS, reuseThread: true, thinkMs: THINK, staggerMs: THINK[1] })),
+    { timeoutMs: 300_000 },
+  )
   const base2 = await baseline('after')
-  const burst = await clients.chat(users.map((u) => ({ userId: u.id, runs: 1 })), { timeoutMs: 300_000 })
+  const burst = await clients.chat(
+    users.map((u) => ({ userId: u.id, runs: 1 })),
+    { timeoutMs: 300_000 },
+  )
 
   const base = summarize([...base1, ...base2])
   const server = summarize(steady.firstDeltaMs)
   const serverBurst = summarize(burst.firstDeltaMs)
   const accept = summarize(steady.acceptMs)
   const overhead = { p50: server.p50 - base.p50, p95: server.p95 - base.p95, p99: server.p99 - base.p99 }
-  const overheadBurst = { p50: serverBurst.p50 - base.p50, p95: serverBurst.p95 - base.p95, p99: serverBurst.p99 - base.p99 }
+  const overheadBurst = {
+    p50: serverBurst.p50 - base.p50,
+    p95: serverBurst.p95 - base.p95,
+    p99: serverBurst.p99 - base.p99,
+  }
   // Per run: its latency minus the model's median time to first chunk.
   const perRun = summarize(steady.firstDeltaMs.map((v) => v - base.p50))
 
@@ -87,18 +136,44 @@ await runBenchmark('overhead benchmark', async () => {
     ],
     ['', 'n', 'p50', 'p95', 'p99', 'max'],
   )
-  console.log(`steady runs: ${steady.runs} ${JSON.stringify(steady.statuses)}, lost ${steady.lost}, duplicated ${steady.duplicated}, misdelivered ${steady.misdelivered}; burst: ${burst.runs} ${JSON.stringify(burst.statuses)}`)
+  console.log(
+    `steady runs: ${steady.runs} ${JSON.stringify(steady.statuses)}, lost ${steady.lost}, duplicated ${steady.duplicated}, misdelivered ${steady.misdelivered}; burst: ${burst.runs} ${JSON.stringify(burst.statuses)}`,
+  )
   for (const e of [...steady.errors, ...burst.errors]) console.log(`  ! ${e}`)
 
   recordResult('overhead', {
     command: commandLine('bench:overhead'),
     params: { users: USERS, rounds: ROUNDS, ttfc: TTFC, chars: CHARS, chunk: CHUNK, delay: DELAY, think: THINK },
-    figures: { baseline: base, server, accept, perRun, overhead: mapRound(overhead), burst: serverBurst, overheadBurst: mapRound(overheadBurst), runs: steady.runs, statuses: steady.statuses },
+    figures: {
+      baseline: base,
+      server,
+      accept,
+      perRun,
+      overhead: mapRound(overhead),
+      burst: serverBurst,
+      overheadBurst: mapRound(overheadBurst),
+      runs: steady.runs,
+      statuses: steady.statuses,
+    },
     targets: [
-      { name: 'overhead p50 (server p50 − model p50)', value: fmtMs(overhead.p50), target: '≤ 5 ms', met: overhead.p50 <= 5 },
-      { name: 'overhead p95 (server p95 − model p95)', value: fmtMs(overhead.p95), target: '≤ 20 ms', met: overhead.p95 <= 20 },
+      {
+        name: 'overhead p50 (server p50 − model p50)',
+        value: fmtMs(overhead.p50),
+        target: '≤ 5 ms',
+        met: overhead.p50 <= 5,
+      },
+      {
+        name: 'overhead p95 (server p95 − model p95)',
+        value: fmtMs(overhead.p95),
+        target: '≤ 20 ms',
+        met: overhead.p95 <= 20,
+      },
       { name: 'overhead p99', value: fmtMs(overhead.p99), target: 'reported' },
-      { name: 'burst overhead p50 / p95 / p99', value: `${fmtMs(overheadBurst.p50)} / ${fmtMs(overheadBurst.p95)} / ${fmtMs(overheadBurst.p99)}`, target: `reported (all ${USERS} at once)` },
+      {
+        name: 'burst overhead p50 / p95 / p99',
+        value: `${fmtMs(overheadBurst.p50)} / ${fmtMs(overheadBurst.p95)} / ${fmtMs(overheadBurst.p99)}`,
+        target: `reported (all ${USERS} at once)`,
+      },
     ],
   })
 }, [() => clients.stop(), () => modelProcess.stop(), () => bs.close()])

@@ -26,14 +26,19 @@ async function measure(label: string, rows: number, fn: () => Promise<unknown>) 
     times.push(performance.now() - t)
   }
   times.sort((a, b) => a - b)
-  console.log(`${label.padEnd(34)} ${String(rows).padStart(8)} rows  median ${times[10].toFixed(3)} ms  p90 ${times[18].toFixed(3)} ms`)
+  console.log(
+    `${label.padEnd(34)} ${String(rows).padStart(8)} rows  median ${times[10].toFixed(3)} ms  p90 ${times[18].toFixed(3)} ms`,
+  )
 }
 
 try {
   for (const count of [1_000, big]) {
     const db = await openDatabase(`file:${join(dir, `paging-${count}.db`)}`)
     const userId = `bench-user-${count}`
-    await db.client.execute({ sql: "INSERT INTO users (id, email, name, role) VALUES (?, ?, 'bench', 'user')", args: [userId, `${userId}@example.test`] })
+    await db.client.execute({
+      sql: "INSERT INTO users (id, email, name, role) VALUES (?, ?, 'bench', 'user')",
+      args: [userId, `${userId}@example.test`],
+    })
     // Straight SQL for the fixture (fast); the reads go through the repositories.
     await db.client.execute({
       sql: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
@@ -49,7 +54,9 @@ try {
       const deep = [0, Math.floor(count * 0.1), `t${String(Math.floor(count * 0.1)).padStart(8, '0')}`]
       await measure('threads: first page', count, () => threads.page({ limit: 50 }))
       await measure('threads: page after a deep cursor', count, () => threads.page({ limit: 50, after: deep }))
-      await measure('threads: the second page (nextCursor)', count, () => threads.page({ limit: 50, after: JSON.parse(Buffer.from(first.nextCursor!, 'base64url').toString()) }))
+      await measure('threads: the second page (nextCursor)', count, () =>
+        threads.page({ limit: 50, after: JSON.parse(Buffer.from(first.nextCursor!, 'base64url').toString()) }),
+      )
       // Search ranks every match, so its cost follows the number of matches, not of rows.
       await measure('search: a selective word ("999*")', count, () => search.search('999', { limit: 50 }))
     })

@@ -25,13 +25,23 @@ const usersWanted = intArg('users', 10)
 const chars = intArg('chars', 240)
 const chunkMs = intArg('chunk-ms', 20)
 const perUser = Math.ceil(runsWanted / usersWanted)
-const ANSWER = Array.from({ length: Math.ceil(chars / 6) }, (_, i) => `w${String(i).padStart(4, '0')}`).join(' ').slice(0, chars)
+const ANSWER = Array.from({ length: Math.ceil(chars / 6) }, (_, i) => `w${String(i).padStart(4, '0')}`)
+  .join(' ')
+  .slice(0, chars)
 
 printMachine('Durable runs: resume after kill -9')
-console.log(`${runsWanted} runs (${usersWanted} users × ${perUser}), answers of ${ANSWER.length} chars, 2 chars every ${chunkMs} ms\n`)
+console.log(
+  `${runsWanted} runs (${usersWanted} users × ${perUser}), answers of ${ANSWER.length} chars, 2 chars every ${chunkMs} ms\n`,
+)
 
 const ollama = await startFakeOllama({ handler: () => ({ content: ANSWER, chunkSize: 2, chunkDelayMs: chunkMs }) })
-const env = { JWT_SECRET: 'bench-resume-secret-that-is-long-enough-0123456789', OLLAMA_HOST: ollama.url, MAX_RUNS_PER_USER: String(perUser), OLLAMA_SLOTS: String(runsWanted), LOG_LEVEL: 'info' }
+const env = {
+  JWT_SECRET: 'bench-resume-secret-that-is-long-enough-0123456789',
+  OLLAMA_HOST: ollama.url,
+  MAX_RUNS_PER_USER: String(perUser),
+  OLLAMA_SLOTS: String(runsWanted),
+  LOG_LEVEL: 'info',
+}
 const first = spawnServer(env)
 const dir = first.dir
 let second: ReturnType<typeof spawnServer> | undefined
@@ -39,13 +49,25 @@ try {
   const base1 = await first.url()
   const users = await registerUsersHttp(base1, usersWanted, 'resume')
   const sockets = await Promise.all(users.map((u) => WsClient.connect(base1.replace('http', 'ws') + '/ws', u.token)))
-  const runs = (await Promise.all(sockets.flatMap((ws, i) => Array.from({ length: perUser }, (_, r) => ws.chat(`user ${i} run ${r}`).then((run) => ({ ...run, user: users[i], ws })))))).slice(0, runsWanted)
-  await Promise.all(runs.map((run) => run.ws.until(() => run.ws.eventsOf(run.runId).some((e) => e.type === 'message_delta'), 60_000)))
+  const runs = (
+    await Promise.all(
+      sockets.flatMap((ws, i) =>
+        Array.from({ length: perUser }, (_, r) =>
+          ws.chat(`user ${i} run ${r}`).then((run) => ({ ...run, user: users[i], ws })),
+        ),
+      ),
+    )
+  ).slice(0, runsWanted)
+  await Promise.all(
+    runs.map((run) => run.ws.until(() => run.ws.eventsOf(run.runId).some((e) => e.type === 'message_delta'), 60_000)),
+  )
   first.proc.kill('SIGKILL')
   await first.proc.exited
   const seen = new Map(runs.map((run) => [run.runId, run.ws.eventsOf(run.runId).at(-1)!.seq as number]))
   for (const ws of sockets) ws.close()
-  const finishedBeforeKill = runs.filter((run) => run.ws.eventsOf(run.runId).some((e) => e.type === 'agent_completed')).length
+  const finishedBeforeKill = runs.filter((run) =>
+    run.ws.eventsOf(run.runId).some((e) => e.type === 'agent_completed'),
+  ).length
 
   const startedAt = Date.now()
   second = spawnServer(env, dir)
@@ -72,30 +94,69 @@ try {
   const continuedAt: number[] = []
   let completed = 0
   for (const run of runs) {
-    const events = ((await (await fetch(`${base2}/api/runs/${run.runId}/events?after=0`, { headers: { authorization: `Bearer ${run.user.token}` } })).json()) as { events: Frame[] }).events
+    const events = (
+      (await (
+        await fetch(`${base2}/api/runs/${run.runId}/events?after=0`, {
+          headers: { authorization: `Bearer ${run.user.token}` },
+        })
+      ).json()) as { events: Frame[] }
+    ).events
     const resumed = events.find((e) => e.type === 'agent_thinking' && e.status === 'resumed')
     const continued = resumed && events.find((e) => e.type === 'message_delta' && e.seq > resumed.seq)
     if (resumed) resumedAt.push(Date.parse(resumed.ts) - listenedAt)
     if (continued) continuedAt.push(Date.parse(continued.ts) - listenedAt)
     const last = events.at(-1)
-    const text = events.filter((e) => e.type === 'message_delta').map((e) => e.delta).join('')
-    if (last?.type === 'agent_completed' && last.status === 'completed' && last.message.content === ANSWER && text === ANSWER) completed++
+    const text = events
+      .filter((e) => e.type === 'message_delta')
+      .map((e) => e.delta)
+      .join('')
+    if (
+      last?.type === 'agent_completed' &&
+      last.status === 'completed' &&
+      last.message.content === ANSWER &&
+      text === ANSWER
+    )
+      completed++
   }
   const listenMs = listenedAt - startedAt
   const firstResumedMs = listenMs + Math.min(...resumedAt)
   const resumed = summarize(resumedAt)
   const continued = summarize(continuedAt)
   const live = summarize(backLive)
-  console.log(`process start → listening: ${fmtMs(listenMs)}; → first run resumed: ${fmtMs(firstResumedMs)} (runs are resumed before the server listens)`)
-  console.log(`runs finished before the kill: ${finishedBeforeKill}; resumed: ${resumedAt.length}; completed with the whole answer: ${completed}/${runs.length}`)
-  console.log(`from listening (negative = before it): resumed event p50 ${fmtMs(resumed.p50)} p95 ${fmtMs(resumed.p95)}; first continued text p50 ${fmtMs(continued.p50)} p95 ${fmtMs(continued.p95)} max ${fmtMs(continued.max)}; client back in the live stream p50 ${fmtMs(live.p50)} p95 ${fmtMs(live.p95)}`)
+  console.log(
+    `process start → listening: ${fmtMs(listenMs)}; → first run resumed: ${fmtMs(firstResumedMs)} (runs are resumed before the server listens)`,
+  )
+  console.log(
+    `runs finished before the kill: ${finishedBeforeKill}; resumed: ${resumedAt.length}; completed with the whole answer: ${completed}/${runs.length}`,
+  )
+  console.log(
+    `from listening (negative = before it): resumed event p50 ${fmtMs(resumed.p50)} p95 ${fmtMs(resumed.p95)}; first continued text p50 ${fmtMs(continued.p50)} p95 ${fmtMs(continued.p95)} max ${fmtMs(continued.max)}; client back in the live stream p50 ${fmtMs(live.p50)} p95 ${fmtMs(live.p95)}`,
+  )
   recordResult('resume', {
     command: commandLine('bench:resume'),
     params: { runs: runs.length, users: usersWanted, chars: ANSWER.length, chunkMs },
-    figures: { listenMs, firstResumedMs, resumedFromListen: resumed, continuedFromListen: continued, clientLiveFromListen: live, completed, finishedBeforeKill },
+    figures: {
+      listenMs,
+      firstResumedMs,
+      resumedFromListen: resumed,
+      continuedFromListen: continued,
+      clientLiveFromListen: live,
+      completed,
+      finishedBeforeKill,
+    },
     targets: [
-      { name: 'runs completed with the whole answer', value: `${completed}/${runs.length}`, target: 'all', met: completed === runs.length },
-      { name: 'p95 first continued text after listening', value: fmtMs(continued.p95), target: '≤ 2 s', met: continued.p95 <= 2000 },
+      {
+        name: 'runs completed with the whole answer',
+        value: `${completed}/${runs.length}`,
+        target: 'all',
+        met: completed === runs.length,
+      },
+      {
+        name: 'p95 first continued text after listening',
+        value: fmtMs(continued.p95),
+        target: '≤ 2 s',
+        met: continued.p95 <= 2000,
+      },
       { name: 'p95 client back live after listening', value: fmtMs(live.p95), target: '≤ 2 s', met: live.p95 <= 2000 },
       { name: 'process start → first run resumed', value: fmtMs(firstResumedMs), target: 'informational' },
     ],

@@ -15,14 +15,27 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDatabase } from '../../src/db/client'
 import { fill } from './history-fixture'
-import { commandLine, fmtBytes, fmtMs, intArg, load, printMachine, printTable, recordResult, round, summarize } from './lib'
+import {
+  commandLine,
+  fmtBytes,
+  fmtMs,
+  intArg,
+  load,
+  printMachine,
+  printTable,
+  recordResult,
+  round,
+  summarize,
+} from './lib'
 
 const MESSAGES = intArg('messages', 300_000)
 const TRIALS = intArg('trials', 3)
 const TARGET_MS = 1000
 const ROOT = join(import.meta.dir, '..', '..')
 
-printMachine(`start-up: bun run start → first answered request, ${MESSAGES.toLocaleString('en-US')} messages against an empty database`)
+printMachine(
+  `start-up: bun run start → first answered request, ${MESSAGES.toLocaleString('en-US')} messages against an empty database`,
+)
 const loadStart = load()
 const dir = mkdtempSync(join(tmpdir(), 'bench-startup-'))
 
@@ -80,7 +93,13 @@ try {
   const heavyMessages = Math.round(MESSAGES / 3)
   const lightMessages = 20
   const lightThreads = Math.max(1, Math.round((MESSAGES - heavyMessages) / 999 / lightMessages))
-  await fill(db, { users: 1000, heavyThreads: Math.max(1, Math.round(heavyMessages / 100)), heavyMessages, lightThreads, lightMessages })
+  await fill(db, {
+    users: 1000,
+    heavyThreads: Math.max(1, Math.round(heavyMessages / 100)),
+    heavyMessages,
+    lightThreads,
+    lightMessages,
+  })
   db.close()
   const bytes = statSync(join(bigDir, 'chat.db')).size
   console.log(`large database: ${fmtBytes(bytes)} in ${fmtMs(performance.now() - fillStarted)}`)
@@ -101,12 +120,21 @@ try {
     ],
     ['', ...empty.map((_, i) => `trial ${i + 1}`), 'median'],
   )
-  console.log(`start-up with the large database: median ${fmtMs(b.p50)} (×${round(b.p50 / e.p50, 2)} of the empty one; target ≤ ${TARGET_MS} ms)`)
+  console.log(
+    `start-up with the large database: median ${fmtMs(b.p50)} (×${round(b.p50 / e.p50, 2)} of the empty one; target ≤ ${TARGET_MS} ms)`,
+  )
   recordResult('startup', {
     command: commandLine('bench:startup'),
     params: { messages: MESSAGES, trials: TRIALS },
     figures: { bytes, empty, big, loadStart },
-    targets: [{ name: 'bun run start → first answered request', value: fmtMs(b.p50), target: `≤ ${TARGET_MS} ms`, met: b.p50 <= TARGET_MS }],
+    targets: [
+      {
+        name: 'bun run start → first answered request',
+        value: fmtMs(b.p50),
+        target: `≤ ${TARGET_MS} ms`,
+        met: b.p50 <= TARGET_MS,
+      },
+    ],
   })
 } catch (error) {
   console.error(error)

@@ -9,25 +9,41 @@ import { changePasswordBody, deleteAccountBody } from './model'
 export function accountRoutes(account: AccountService, guard: AuthGuard, access: AccessTokens) {
   return new Elysia({ name: 'account-routes' })
     .use(guard)
-    .get('/api/me/export', async ({ set, request, server }) => {
-      const document = await account.export(clientIp(request, server))
-      set.headers['content-type'] = 'application/json; charset=utf-8'
-      set.headers['content-disposition'] = `attachment; filename="chat-export-${document.exportedAt.slice(0, 10)}.json"`
-      set.headers['cache-control'] = 'no-store'
-      return JSON.stringify(document, null, 2)
-    }, { auth: true })
-    .post('/api/me/password', async ({ body, set, request, server }) => {
-      // The caller's own sign-in goes on: the access token names its refresh family.
-      const claims = await access.verify(bearerToken(request.headers.get('authorization'))!)
-      await account.changePassword(body, clientIp(request, server), claims.familyId)
-      set.status = 204
-      return undefined
-    }, { auth: true, body: changePasswordBody })
-    .delete('/api/me', async ({ body, set, request, server }) => {
-      // The guard verified the token already; this reads when it was issued (for SSO accounts).
-      const claims = await access.verify(bearerToken(request.headers.get('authorization'))!)
-      await account.deleteAccount({ password: body?.password, tokenIssuedAt: claims.expiresAt - access.ttlSeconds }, clientIp(request, server))
-      set.status = 204
-      return undefined
-    }, { auth: true, body: deleteAccountBody })
+    .get(
+      '/api/me/export',
+      async ({ set, request, server }) => {
+        const document = await account.export(clientIp(request, server))
+        set.headers['content-type'] = 'application/json; charset=utf-8'
+        set.headers['content-disposition'] =
+          `attachment; filename="chat-export-${document.exportedAt.slice(0, 10)}.json"`
+        set.headers['cache-control'] = 'no-store'
+        return JSON.stringify(document, null, 2)
+      },
+      { auth: true },
+    )
+    .post(
+      '/api/me/password',
+      async ({ body, set, request, server }) => {
+        // The caller's own sign-in goes on: the access token names its refresh family.
+        const claims = await access.verify(bearerToken(request.headers.get('authorization'))!)
+        await account.changePassword(body, clientIp(request, server), claims.familyId)
+        set.status = 204
+        return undefined
+      },
+      { auth: true, body: changePasswordBody },
+    )
+    .delete(
+      '/api/me',
+      async ({ body, set, request, server }) => {
+        // The guard verified the token already; this reads when it was issued (for SSO accounts).
+        const claims = await access.verify(bearerToken(request.headers.get('authorization'))!)
+        await account.deleteAccount(
+          { password: body?.password, tokenIssuedAt: claims.expiresAt - access.ttlSeconds },
+          clientIp(request, server),
+        )
+        set.status = 204
+        return undefined
+      },
+      { auth: true, body: deleteAccountBody },
+    )
 }

@@ -8,6 +8,8 @@ export const changePasswordBody = t.Object({
 })
 
 /** Optional as a whole: an account without a password deletes with a fresh token alone. */
-export const deleteAccountBody = t.Optional(t.Object({
-  password: t.Optional(t.String({ maxLength: 256 })),
-}))
+export const deleteAccountBody = t.Optional(
+  t.Object({
+    password: t.Optional(t.String({ maxLength: 256 })),
+  }),
+)

@@ -43,14 +43,31 @@ export function accountService(deps: {
       const more: Record<string, unknown> = {}
       for (const [name, section] of Object.entries(extra)) more[name] = await section()
       await deps.audit.record({ actorId: userId, action: 'data_exported', targetId: userId, ip })
-      return { format: 'local-chat-server/account-export', version: 1, exportedAt: new Date().toISOString(), profile, threads, notes, datasets, ...more, runs, usage }
+      return {
+        format: 'local-chat-server/account-export',
+        version: 1,
+        exportedAt: new Date().toISOString(),
+        profile,
+        threads,
+        notes,
+        datasets,
+        ...more,
+        runs,
+        usage,
+      }
     },
 
     /** Ends the caller's other sessions; `keepRefreshToken` names the one to keep. */
-    async changePassword(input: { currentPassword: string; newPassword: string; refreshToken?: string }, ip?: string, keepFamilyId?: string): Promise<void> {
+    async changePassword(
+      input: { currentPassword: string; newPassword: string; refreshToken?: string },
+      ip?: string,
+      keepFamilyId?: string,
+    ): Promise<void> {
       const { userId } = currentUser()
-      if (!(await deps.auth.verifyPassword(userId, input.currentPassword))) throw new ForbiddenError('invalid_credentials', 'the current password is wrong')
-      if (input.currentPassword === input.newPassword) throw new AppError(400, 'invalid_input', 'the new password must differ from the current one')
+      if (!(await deps.auth.verifyPassword(userId, input.currentPassword)))
+        throw new ForbiddenError('invalid_credentials', 'the current password is wrong')
+      if (input.currentPassword === input.newPassword)
+        throw new AppError(400, 'invalid_input', 'the new password must differ from the current one')
       await deps.auth.setPassword(userId, input.newPassword)
       await deps.sessions.passwordChanged(userId, { familyId: keepFamilyId, refreshToken: input.refreshToken })
       await deps.audit.record({ actorId: userId, action: 'password_changed', targetId: userId, ip })
@@ -65,12 +82,17 @@ export function accountService(deps: {
       const user = await deps.users.findById(userId)
       if (!user) throw new UnauthorizedError('session_revoked', 'the account no longer exists')
       if (user.passwordHash) {
-        if (!input.password || !(await deps.auth.verifyPassword(userId, input.password))) throw new ForbiddenError('invalid_credentials', 'the password is wrong')
+        if (!input.password || !(await deps.auth.verifyPassword(userId, input.password)))
+          throw new ForbiddenError('invalid_credentials', 'the password is wrong')
       } else if (Date.now() / 1000 - input.tokenIssuedAt > RECENT_SIGN_IN_SECONDS) {
         throw new ForbiddenError('reauthentication_required', 'sign in again, then delete the account within 5 minutes')
       }
       const result = await deps.users.delete(userId)
-      if (result === 'last_admin') throw new ConflictError('last_admin', 'you are the last active admin; promote another account before deleting yours')
+      if (result === 'last_admin')
+        throw new ConflictError(
+          'last_admin',
+          'you are the last active admin; promote another account before deleting yours',
+        )
       if (result === 'not_found') throw new UnauthorizedError('session_revoked', 'the account no longer exists')
       await deps.sessions.deleted(userId)
       await deps.audit.record({ actorId: userId, action: 'account_deleted', targetId: userId, ip })

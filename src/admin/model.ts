@@ -17,7 +17,12 @@ export const updateUserBody = t.Object(
   {
     role: t.Optional(role),
     disabled: t.Optional(t.Boolean({ error: 'disabled must be true or false' })),
-    quota: t.Optional(t.Union([t.Null(), t.Object({ runsPerDay: t.Optional(perDay), tokensPerDay: t.Optional(perDay) }, { additionalProperties: false })])),
+    quota: t.Optional(
+      t.Union([
+        t.Null(),
+        t.Object({ runsPerDay: t.Optional(perDay), tokensPerDay: t.Optional(perDay) }, { additionalProperties: false }),
+      ]),
+    ),
   },
   { additionalProperties: false, error: 'the body takes role, disabled and quota only' },
 )
@@ -31,7 +36,6 @@ export const auditQuery = t.Object({
   actorId: t.Optional(t.String({ maxLength: 100 })),
   action: t.Optional(t.String({ maxLength: 50, pattern: '^[a-z_]+$' })),
 })
-
 
 export const adminUsageQuery = t.Object({
   ...pageQuery,

@@ -28,7 +28,10 @@ export const adminUserView = (row: UserRow): AdminUserView => ({
   disabled: row.disabled,
   createdAt: iso(row.createdAt),
   lastActiveAt: row.lastActiveAt ? iso(row.lastActiveAt) : null,
-  quota: row.quotaRunsPerDay === null && row.quotaTokensPerDay === null ? null : { runsPerDay: row.quotaRunsPerDay, tokensPerDay: row.quotaTokensPerDay },
+  quota:
+    row.quotaRunsPerDay === null && row.quotaTokensPerDay === null
+      ? null
+      : { runsPerDay: row.quotaRunsPerDay, tokensPerDay: row.quotaTokensPerDay },
 })
 
 const lastAdmin = () => new ConflictError('last_admin', 'this is the last active admin; promote another account first')
@@ -44,9 +47,17 @@ export interface Actor {
  * Account administration for the admin API and `bun run admin`. Every session effect goes
  * through `sessions` (session-control.ts), every action into the audit log.
  */
-export function adminService(deps: { users: UsersRepository; auth: Pick<AuthService, 'createAccount' | 'setPassword'>; sessions: SessionControl; audit: Pick<AuditLog, 'record'> }) {
+export function adminService(deps: {
+  users: UsersRepository
+  auth: Pick<AuthService, 'createAccount' | 'setPassword'>
+  sessions: SessionControl
+  audit: Pick<AuditLog, 'record'>
+}) {
   const { users, sessions, audit } = deps
-  const detail = (actor: Actor, extra: Record<string, string | number | boolean | null> = {}) => ({ ...extra, ...(actor.via && { via: actor.via }) })
+  const detail = (actor: Actor, extra: Record<string, string | number | boolean | null> = {}) => ({
+    ...extra,
+    ...(actor.via && { via: actor.via }),
+  })
 
   async function find(id: string): Promise<UserRow> {
     const row = await users.findById(id)
@@ -70,19 +81,38 @@ export function adminService(deps: { users: UsersRepository; auth: Pick<AuthServ
     },
 
     /** Works with sign-up closed; the password follows the registration rules. */
-    async createUser(actor: Actor, input: { email: string; password: string; name?: string; role?: Role }): Promise<AdminUserView> {
+    async createUser(
+      actor: Actor,
+      input: { email: string; password: string; name?: string; role?: Role },
+    ): Promise<AdminUserView> {
       const created = await deps.auth.createAccount(input, true)
-      await audit.record({ actorId: actor.actorId, action: 'user_created', targetId: created.id, ip: actor.ip, detail: detail(actor, { role: created.role }) })
+      await audit.record({
+        actorId: actor.actorId,
+        action: 'user_created',
+        targetId: created.id,
+        ip: actor.ip,
+        detail: detail(actor, { role: created.role }),
+      })
       return adminUserView(await find(created.id))
     },
 
-    async updateUser(actor: Actor, id: string, input: { role?: Role; disabled?: boolean; quota?: { runsPerDay?: number; tokensPerDay?: number } | null }): Promise<AdminUserView> {
-      if (input.role === undefined && input.disabled === undefined && input.quota === undefined) throw new InvalidInputError('nothing to change: send role, disabled or quota')
+    async updateUser(
+      actor: Actor,
+      id: string,
+      input: { role?: Role; disabled?: boolean; quota?: { runsPerDay?: number; tokensPerDay?: number } | null },
+    ): Promise<AdminUserView> {
+      if (input.role === undefined && input.disabled === undefined && input.quota === undefined)
+        throw new InvalidInputError('nothing to change: send role, disabled or quota')
       const before = await find(id)
       const patch: AccountPatch = {
         role: input.role,
         disabled: input.disabled,
-        quota: input.quota === undefined ? undefined : input.quota === null ? null : { runsPerDay: input.quota.runsPerDay ?? null, tokensPerDay: input.quota.tokensPerDay ?? null },
+        quota:
+          input.quota === undefined
+            ? undefined
+            : input.quota === null
+              ? null
+              : { runsPerDay: input.quota.runsPerDay ?? null, tokensPerDay: input.quota.tokensPerDay ?? null },
       }
       const result = await users.update(id, patch)
       if (result === 'not_found') throw new NotFoundError('user')
@@ -97,14 +127,26 @@ export function adminService(deps: { users: UsersRepository; auth: Pick<AuthServ
         changed.runsPerDay = patch.quota?.runsPerDay ?? null
         changed.tokensPerDay = patch.quota?.tokensPerDay ?? null
       }
-      await audit.record({ actorId: actor.actorId, action: 'user_updated', targetId: id, ip: actor.ip, detail: detail(actor, changed) })
+      await audit.record({
+        actorId: actor.actorId,
+        action: 'user_updated',
+        targetId: id,
+        ip: actor.ip,
+        detail: detail(actor, changed),
+      })
       return adminUserView(result)
     },
 
     async signOut(actor: Actor, id: string): Promise<void> {
       await find(id)
       await sessions.signOut(id)
-      await audit.record({ actorId: actor.actorId, action: 'user_signed_out', targetId: id, ip: actor.ip, detail: detail(actor) })
+      await audit.record({
+        actorId: actor.actorId,
+        action: 'user_signed_out',
+        targetId: id,
+        ip: actor.ip,
+        detail: detail(actor),
+      })
     },
 
     /** The shell's reset (the admin API never sets another user's password). */
@@ -112,7 +154,13 @@ export function adminService(deps: { users: UsersRepository; auth: Pick<AuthServ
       await find(id)
       await deps.auth.setPassword(id, password)
       await sessions.passwordChanged(id)
-      await audit.record({ actorId: actor.actorId, action: 'password_changed', targetId: id, ip: actor.ip, detail: detail(actor) })
+      await audit.record({
+        actorId: actor.actorId,
+        action: 'password_changed',
+        targetId: id,
+        ip: actor.ip,
+        detail: detail(actor),
+      })
     },
   }
 }

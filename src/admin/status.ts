@@ -27,14 +27,26 @@ export interface RecentAlert {
   outcome: string
 }
 
-type MetricJson = { name: string; values: { value: number; labels: Record<string, string | number>; metricName?: string }[] }
+type MetricJson = {
+  name: string
+  values: { value: number; labels: Record<string, string | number>; metricName?: string }[]
+}
 
 const HOUR_MS = 60 * 60 * 1000
 const MAX_ALERTS = 50
 
 /** Sums a metric's values, optionally only those whose labels (or series name) match. */
-function total(metrics: MetricJson[], name: string, match: (v: MetricJson['values'][number]) => boolean = () => true): number {
-  return metrics.find((m) => m.name === name)?.values.filter(match).reduce((sum, v) => sum + (Number(v.value) || 0), 0) ?? 0
+function total(
+  metrics: MetricJson[],
+  name: string,
+  match: (v: MetricJson['values'][number]) => boolean = () => true,
+): number {
+  return (
+    metrics
+      .find((m) => m.name === name)
+      ?.values.filter(match)
+      .reduce((sum, v) => sum + (Number(v.value) || 0), 0) ?? 0
+  )
 }
 
 /**
@@ -56,8 +68,16 @@ export function statusBoard(registry: Registry, opts: { stepMs?: number; now?: (
       queueDepth: total(metrics, 'chat_llm_queue_depth'),
       runsFinished: total(metrics, 'chat_runs_total'),
       runsFailed: total(metrics, 'chat_runs_total', (v) => v.labels.status === 'failed'),
-      firstTokenSum: total(metrics, 'chat_run_first_token_seconds', (v) => v.metricName === 'chat_run_first_token_seconds_sum'),
-      firstTokenCount: total(metrics, 'chat_run_first_token_seconds', (v) => v.metricName === 'chat_run_first_token_seconds_count'),
+      firstTokenSum: total(
+        metrics,
+        'chat_run_first_token_seconds',
+        (v) => v.metricName === 'chat_run_first_token_seconds_sum',
+      ),
+      firstTokenCount: total(
+        metrics,
+        'chat_run_first_token_seconds',
+        (v) => v.metricName === 'chat_run_first_token_seconds_count',
+      ),
     }
     const hosts = (metrics.find((m) => m.name === 'chat_llm_circuit_state')?.values ?? [])
       .filter((v) => v.value === 1)
@@ -108,7 +128,10 @@ export function statusBoard(registry: Registry, opts: { stepMs?: number; now?: (
         lastHour: {
           runsFinished: finishedHour,
           failureRate: finishedHour > 0 ? (sample.runsFailed - hourAgo.runsFailed) / finishedHour : null,
-          firstTokenSeconds: sample.firstTokenCount > hourAgo.firstTokenCount ? (sample.firstTokenSum - hourAgo.firstTokenSum) / (sample.firstTokenCount - hourAgo.firstTokenCount) : null,
+          firstTokenSeconds:
+            sample.firstTokenCount > hourAgo.firstTokenCount
+              ? (sample.firstTokenSum - hourAgo.firstTokenSum) / (sample.firstTokenCount - hourAgo.firstTokenCount)
+              : null,
         },
         series: points,
         alerts: [...alerts],

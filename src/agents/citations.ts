@@ -57,8 +57,12 @@ export class CitationLedger {
 /** The sentence around position `at` (what a marker there cites). */
 function claimAt(text: string, at: number): string {
   const before = text.slice(0, at)
-  const start = Math.max(before.lastIndexOf('. '), before.lastIndexOf('\n'), before.lastIndexOf('! '), before.lastIndexOf('? ')) + 1
-  return text.slice(start, at).replace(/\[[\d,\s]+\]/g, ' ').trim()
+  const start =
+    Math.max(before.lastIndexOf('. '), before.lastIndexOf('\n'), before.lastIndexOf('! '), before.lastIndexOf('? ')) + 1
+  return text
+    .slice(start, at)
+    .replace(/\[[\d,\s]+\]/g, ' ')
+    .trim()
 }
 
 /**
@@ -66,7 +70,11 @@ function claimAt(text: string, at: number): string {
  * the checker confirmed for this user; other markers are removed. Returns the citations used,
  * one per number, in number order.
  */
-export async function resolveCitations(answer: string, ledger: CitationLedger, check: CheckCitations): Promise<{ content: string; citations: Citation[] }> {
+export async function resolveCitations(
+  answer: string,
+  ledger: CitationLedger,
+  check: CheckCitations,
+): Promise<{ content: string; citations: Citation[] }> {
   const requests = new Map<number, { n: number; chunkId: string; claim: string }>()
   for (const m of answer.matchAll(MARKER)) {
     for (const n of m[2].split(',').map((s) => Number(s.trim()))) {
@@ -84,9 +92,11 @@ export async function resolveCitations(answer: string, ledger: CitationLedger, c
   }
   const kept = new Set(verified.map((c) => c.n))
   const content = answer.replace(MARKER, (_whole, space: string, list: string) => {
-    const numbers = list.split(',').map((s) => Number(s.trim())).filter((n) => kept.has(n))
+    const numbers = list
+      .split(',')
+      .map((s) => Number(s.trim()))
+      .filter((n) => kept.has(n))
     return numbers.length === 0 ? '' : `${space}[${numbers.join(', ')}]`
   })
   return { content, citations: verified.sort((a, b) => a.n - b.n) }
 }
-

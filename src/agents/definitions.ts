@@ -27,7 +27,8 @@ const GROUNDING = `Ground rules:
 const triage: AgentDefinition = {
   id: 'triage',
   name: 'Triage',
-  description: 'Answers simple questions itself and hands data, notes, planning and document questions to the right specialist.',
+  description:
+    'Answers simple questions itself and hands data, notes, planning and document questions to the right specialist.',
   tools: [],
   handoffs: ['data_analyst', 'notes_assistant', 'planner', 'researcher'],
   systemPrompt: `You are the front desk of a private AI assistant. For every user message, decide: answer it yourself, or hand it to ONE specialist.
@@ -161,10 +162,14 @@ export const TRANSFER_TARGETS: Readonly<Record<string, AgentId>> = Object.freeze
 })
 
 const transferDescriptions: Record<string, string> = {
-  transfer_to_data_analyst: "Hand the conversation to the data analyst, who can query the user's uploaded CSV datasets and calculate.",
-  transfer_to_notes_assistant: "Hand the conversation to the notes assistant, who can save and search the user's notes and earlier conversations.",
-  transfer_to_planner: 'Hand the conversation to the planner, who makes dated plans and schedules, knows the current time and can save plans as notes.',
-  transfer_to_researcher: "Hand the conversation to the researcher, who answers from the user's uploaded documents with numbered citations.",
+  transfer_to_data_analyst:
+    "Hand the conversation to the data analyst, who can query the user's uploaded CSV datasets and calculate.",
+  transfer_to_notes_assistant:
+    "Hand the conversation to the notes assistant, who can save and search the user's notes and earlier conversations.",
+  transfer_to_planner:
+    'Hand the conversation to the planner, who makes dated plans and schedules, knows the current time and can save plans as notes.',
+  transfer_to_researcher:
+    "Hand the conversation to the researcher, who answers from the user's uploaded documents with numbered citations.",
 }
 
 /**

@@ -13,7 +13,5 @@ export function agentRoutes(guard: AuthGuard) {
     tools: [...agent.tools, ...transferToolNames(agent)],
     ...(agent.handoffs?.length && { handoffs: [...agent.handoffs] }),
   }))
-  return new Elysia({ name: 'agent-routes' })
-    .use(guard)
-    .get('/api/agents', () => ({ agents }), { auth: true })
+  return new Elysia({ name: 'agent-routes' }).use(guard).get('/api/agents', () => ({ agents }), { auth: true })
 }

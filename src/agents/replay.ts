@@ -32,7 +32,8 @@ export interface RunState {
 /** `agent_thinking` statuses that open a model step (src/agents/runner.ts). */
 export const STEP_STATUSES = new Set(['thinking', 'reading tool results'])
 
-const transferToolOf = (agent: string) => Object.keys(TRANSFER_TARGETS).find((name) => TRANSFER_TARGETS[name] === agent) ?? `transfer_to_${agent}`
+const transferToolOf = (agent: string) =>
+  Object.keys(TRANSFER_TARGETS).find((name) => TRANSFER_TARGETS[name] === agent) ?? `transfer_to_${agent}`
 
 /**
  * Rebuilds a run's state from its stored events: the same messages the runner had built when it
@@ -53,14 +54,33 @@ export function replayRun(events: RunEvent[], base: Message[], startAgent: strin
     if (!step) return
     answer += step.text
     if (step.handoff) {
-      messages.push({ role: 'assistant', content: step.text, tool_calls: [{ function: { name: transferToolOf(step.handoff), arguments: {} } }] })
-      messages.push({ role: 'tool', tool_name: transferToolOf(step.handoff), content: JSON.stringify({ transferred_to: step.handoff, reason: '' }) } as Message)
+      messages.push({
+        role: 'assistant',
+        content: step.text,
+        tool_calls: [{ function: { name: transferToolOf(step.handoff), arguments: {} } }],
+      })
+      messages.push({
+        role: 'tool',
+        tool_name: transferToolOf(step.handoff),
+        content: JSON.stringify({ transferred_to: step.handoff, reason: '' }),
+      } as Message)
       agent = step.handoff
       messages[0] = { role: 'system', content: getAgent(agent)?.systemPrompt ?? '' }
     } else if (step.calls.length > 0) {
-      messages.push({ role: 'assistant', content: step.text, tool_calls: step.calls.map((c) => ({ function: { name: c.name, arguments: (c.args ?? {}) as Record<string, unknown> } })) })
+      messages.push({
+        role: 'assistant',
+        content: step.text,
+        tool_calls: step.calls.map((c) => ({
+          function: { name: c.name, arguments: (c.args ?? {}) as Record<string, unknown> },
+        })),
+      })
       for (const call of step.calls) {
-        if (step.results.has(call.id)) messages.push({ role: 'tool', tool_name: call.name, content: JSON.stringify(step.results.get(call.id)) } as Message)
+        if (step.results.has(call.id))
+          messages.push({
+            role: 'tool',
+            tool_name: call.name,
+            content: JSON.stringify(step.results.get(call.id)),
+          } as Message)
       }
     }
   }
@@ -92,7 +112,8 @@ export function replayRun(events: RunEvent[], base: Message[], startAgent: strin
   // The last step: finished tool calls or a handoff are closed like any step; a step with
   // neither was cut while the model answered.
   const last = step
-  if (last && !last.handoff && last.calls.length === 0) return { agent, messages, answer, steps, openCalls: [], prefill: last.text }
+  if (last && !last.handoff && last.calls.length === 0)
+    return { agent, messages, answer, steps, openCalls: [], prefill: last.text }
   closeStep()
   const openCalls = last ? last.calls.filter((c) => !last.results.has(c.id)) : []
   return { agent, messages, answer, steps, openCalls }

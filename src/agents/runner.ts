@@ -124,7 +124,11 @@ export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<
  * The answer as stored and completed: markers of passages this run did not retrieve (or that
  * no longer check out for the user) removed, the kept ones listed as citations.
  */
-async function withCitations(outcome: AgentOutcome, ledger: CitationLedger, check: CheckCitations | undefined): Promise<AgentOutcome> {
+async function withCitations(
+  outcome: AgentOutcome,
+  ledger: CitationLedger,
+  check: CheckCitations | undefined,
+): Promise<AgentOutcome> {
   if (!outcome.content) return ledger.searched ? { ...outcome, citations: [] } : outcome
   try {
     const { content, citations } = await resolveCitations(outcome.content, ledger, check ?? (async () => []))
@@ -138,7 +142,9 @@ async function stepLoop(input: AgentRunInput, deps: RunnerDeps, ledger: Citation
   const { journal, context, model, resume } = input
   const signal = context.signal
   let agent = getAgent(resume?.agent ?? input.agent)!
-  const messages: Message[] = resume ? [...resume.messages] : [{ role: 'system', content: agent.systemPrompt }, ...input.conversation]
+  const messages: Message[] = resume
+    ? [...resume.messages]
+    : [{ role: 'system', content: agent.systemPrompt }, ...input.conversation]
   const usage = { promptTokens: 0, completionTokens: 0, steps: resume?.steps ?? 0 }
   let answer = resume?.answer ?? ''
   /** Text of the step being streamed (starting with a resumed step's prefill); kept when a failure cuts the step short. */
@@ -147,8 +153,12 @@ async function stepLoop(input: AgentRunInput, deps: RunnerDeps, ledger: Citation
   let prefill = resume?.prefill
   let openCall: { id: string; tool: string; started: number } | undefined
 
-  const deltas = new TextCoalescer(deps.deltaIntervalMs ?? 15, (delta) => journal.append({ type: 'message_delta', delta }))
-  const thoughts = new TextCoalescer(deps.deltaIntervalMs ?? 15, (text) => journal.append({ type: 'agent_thinking', text }))
+  const deltas = new TextCoalescer(deps.deltaIntervalMs ?? 15, (delta) =>
+    journal.append({ type: 'message_delta', delta }),
+  )
+  const thoughts = new TextCoalescer(deps.deltaIntervalMs ?? 15, (text) =>
+    journal.append({ type: 'agent_thinking', text }),
+  )
 
   // The scheduler reports every move in the queue; a client needs the first report and then
   // at most one a second (each report is a stored, delivered event).
@@ -170,16 +180,39 @@ async function stepLoop(input: AgentRunInput, deps: RunnerDeps, ledger: Citation
       await journal.durable()
     }
     openCall = { id: call.id, tool: call.name, started: performance.now() }
-    const outcome = await deps.tools.call(call.name, call.args ?? {}, { signal, allowed: agent.tools, toolCallId: call.id })
+    const outcome = await deps.tools.call(call.name, call.args ?? {}, {
+      signal,
+      allowed: agent.tools,
+      toolCallId: call.id,
+    })
     // Retrieved passages get their run-wide numbers before the model (or anyone) sees them.
-    const result = outcome.ok && call.name === CITED_TOOL ? ledger.number(outcome.result) : outcome.ok ? outcome.result : undefined
+    const result =
+      outcome.ok && call.name === CITED_TOOL ? ledger.number(outcome.result) : outcome.ok ? outcome.result : undefined
     journal.append(
       outcome.ok
-        ? { type: 'tool_completed', toolCallId: call.id, tool: call.name, ok: true, result, durationMs: outcome.durationMs }
-        : { type: 'tool_completed', toolCallId: call.id, tool: call.name, ok: false, error: outcome.error, durationMs: outcome.durationMs },
+        ? {
+            type: 'tool_completed',
+            toolCallId: call.id,
+            tool: call.name,
+            ok: true,
+            result,
+            durationMs: outcome.durationMs,
+          }
+        : {
+            type: 'tool_completed',
+            toolCallId: call.id,
+            tool: call.name,
+            ok: false,
+            error: outcome.error,
+            durationMs: outcome.durationMs,
+          },
     )
     openCall = undefined
-    messages.push({ role: 'tool', tool_name: call.name, content: JSON.stringify(outcome.ok ? result : { error: outcome.error }) } as Message)
+    messages.push({
+      role: 'tool',
+      tool_name: call.name,
+      content: JSON.stringify(outcome.ok ? result : { error: outcome.error }),
+    } as Message)
   }
 
   try {
@@ -238,10 +271,24 @@ async function stepLoop(input: AgentRunInput, deps: RunnerDeps, ledger: Citation
       answer += text
       stepText = ''
 
-      if (calls.length === 0) return { status: 'completed', content: answer, agent: agent.id, usage, finishReason: doneReason === 'length' ? 'length' : 'stop' }
+      if (calls.length === 0)
+        return {
+          status: 'completed',
+          content: answer,
+          agent: agent.id,
+          usage,
+          finishReason: doneReason === 'length' ? 'length' : 'stop',
+        }
 
       // The same message src/agents/replay.ts rebuilds from the journal after a crash.
-      messages.push({ role: 'assistant', content: text, ...(thinking && { thinking }), tool_calls: calls.map((c) => ({ function: { name: c.name, arguments: (c.arguments ?? {}) as Record<string, unknown> } })) })
+      messages.push({
+        role: 'assistant',
+        content: text,
+        ...(thinking && { thinking }),
+        tool_calls: calls.map((c) => ({
+          function: { name: c.name, arguments: (c.arguments ?? {}) as Record<string, unknown> },
+        })),
+      })
 
       const handoff = calls.map((c) => ({ call: c, to: handoffTarget(c.name, agent.id) })).find((h) => h.to)
       if (handoff?.to) {
@@ -250,7 +297,11 @@ async function stepLoop(input: AgentRunInput, deps: RunnerDeps, ledger: Citation
         journal.agent = next.id
         const reason = handoffReason(handoff.call.arguments) ?? ''
         messages[0] = { role: 'system', content: next.systemPrompt }
-        messages.push({ role: 'tool', tool_name: handoff.call.name, content: JSON.stringify({ transferred_to: next.id, reason }) } as Message)
+        messages.push({
+          role: 'tool',
+          tool_name: handoff.call.name,
+          content: JSON.stringify({ transferred_to: next.id, reason }),
+        } as Message)
         agent = next
         continue
       }
@@ -266,7 +317,14 @@ async function stepLoop(input: AgentRunInput, deps: RunnerDeps, ledger: Citation
     // A tool call cut short still gets its tool_completed, so every tool_executing is answered.
     if (openCall) {
       const durationMs = Math.round(performance.now() - openCall.started)
-      journal.append({ type: 'tool_completed', toolCallId: openCall.id, tool: openCall.tool, ok: false, error: { code: 'aborted', message: 'the run stopped during this call' }, durationMs })
+      journal.append({
+        type: 'tool_completed',
+        toolCallId: openCall.id,
+        tool: openCall.tool,
+        ok: false,
+        error: { code: 'aborted', message: 'the run stopped during this call' },
+        durationMs,
+      })
     }
     return { ...errorOf(error, signal), content: answer + stepText, agent: agent.id, usage }
   }

@@ -12,7 +12,12 @@ import { log } from '../log'
  * (code asking for the user outside any user context).
  */
 
-export type AlertKind = 'circuit_open' | 'run_failure_rate' | 'event_persistence_failed' | 'isolation_guard' | 'redis_unavailable'
+export type AlertKind =
+  | 'circuit_open'
+  | 'run_failure_rate'
+  | 'event_persistence_failed'
+  | 'isolation_guard'
+  | 'redis_unavailable'
 export type AlertSeverity = 'warning' | 'critical'
 
 /** The webhook body. */
@@ -51,11 +56,18 @@ export interface AlertOptions {
 /** The subset of Config the alerts read. */
 export interface AlertConfig {
   alertWebhookUrl?: string
-  alerts?: { minIntervalMs?: number; failureRate?: number; failureMinRuns?: number; failureWindowMs?: number; timeoutMs?: number }
+  alerts?: {
+    minIntervalMs?: number
+    failureRate?: number
+    failureMinRuns?: number
+    failureWindowMs?: number
+    timeoutMs?: number
+  }
 }
 
 export class Alerts {
-  readonly #opts: Required<Omit<AlertOptions, 'webhookUrl' | 'onAlert' | 'onIsolationGuard' | 'fetch' | 'now'>> & AlertOptions
+  readonly #opts: Required<Omit<AlertOptions, 'webhookUrl' | 'onAlert' | 'onIsolationGuard' | 'fetch' | 'now'>> &
+    AlertOptions
   readonly #lastSent = new Map<AlertKind, number>()
   readonly #suppressed = new Map<AlertKind, number>()
   /** Finished runs in the failure window, oldest first: [time, failed]. */
@@ -141,19 +153,32 @@ export class Alerts {
       this.#opts.onAlert?.(payload.alert, 'sent')
     } catch (error) {
       this.#opts.onAlert?.(payload.alert, 'failed')
-      log.warn('alert webhook failed', { alert: payload.alert, webhook: originOf(url), error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) })
+      log.warn('alert webhook failed', {
+        alert: payload.alert,
+        webhook: originOf(url),
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      })
     }
   }
 
   /** The breaker of `host` opened: model calls to it fail fast for a while. */
   circuitOpened(host: string, details: Record<string, unknown> = {}): boolean {
-    return this.raise('circuit_open', 'warning', `circuit breaker opened for Ollama at ${redactUrl(host)}; model calls to it fail fast until it recovers`, { host: redactUrl(host), ...details })
+    return this.raise(
+      'circuit_open',
+      'warning',
+      `circuit breaker opened for Ollama at ${redactUrl(host)}; model calls to it fail fast until it recovers`,
+      { host: redactUrl(host), ...details },
+    )
   }
 
   /** The breaker's `onStateChange(host, from, to)`: alerts when a circuit opens. */
   /** Cluster mode lost Redis: cross-process delivery, cancels and shared limits are degraded. */
   redisDown(): boolean {
-    return this.raise('redis_unavailable', 'critical', 'Redis is unreachable: events of other processes, remote cancels and cluster-wide limits are degraded until it is back; runs stay resumable from the journal')
+    return this.raise(
+      'redis_unavailable',
+      'critical',
+      'Redis is unreachable: events of other processes, remote cancels and cluster-wide limits are degraded until it is back; runs stay resumable from the journal',
+    )
   }
 
   circuitStateChanged(host: string, from: string, to: string): void {
@@ -174,14 +199,19 @@ export class Alerts {
       const failed = this.#window.filter((r) => r.failed).length
       const rate = failed / total
       if (rate <= this.#opts.failureRate) return
-      this.raise('run_failure_rate', 'critical', `${failed} of the last ${total} runs failed (${Math.round(rate * 100)}%, threshold ${Math.round(this.#opts.failureRate * 100)}%)`, {
-        failed,
-        total,
-        rate: Number(rate.toFixed(3)),
-        threshold: this.#opts.failureRate,
-        windowMs: this.#opts.failureWindowMs,
-        lastError: outcome.error?.code,
-      })
+      this.raise(
+        'run_failure_rate',
+        'critical',
+        `${failed} of the last ${total} runs failed (${Math.round(rate * 100)}%, threshold ${Math.round(this.#opts.failureRate * 100)}%)`,
+        {
+          failed,
+          total,
+          rate: Number(rate.toFixed(3)),
+          threshold: this.#opts.failureRate,
+          windowMs: this.#opts.failureWindowMs,
+          lastError: outcome.error?.code,
+        },
+      )
     } catch {}
   }
 
@@ -216,10 +246,15 @@ export class Alerts {
     if (!persister || persister.failures <= this.#persisterSeen) return
     const added = persister.failures - this.#persisterSeen
     this.#persisterSeen = persister.failures
-    this.raise('event_persistence_failed', 'critical', `${added} batch(es) of run events could not be written to the database; those events are served from memory until restart and then lost`, {
-      newFailures: added,
-      totalFailures: persister.failures,
-    })
+    this.raise(
+      'event_persistence_failed',
+      'critical',
+      `${added} batch(es) of run events could not be written to the database; those events are served from memory until restart and then lost`,
+      {
+        newFailures: added,
+        totalFailures: persister.failures,
+      },
+    )
   }
 
   /** Runs `#checkPersister` now (after a run; tests). */
@@ -241,9 +276,14 @@ export class Alerts {
       .map((l) => l.trim())
       .filter((l) => !/user-context\.ts/.test(l))
       .slice(0, 5)
-    return this.raise('isolation_guard', 'critical', 'code asked for the current user outside any user context; the call was refused (a bug: some entry point is not wrapped in runAsUser)', {
-      ...(where?.length && { stack: where }),
-    })
+    return this.raise(
+      'isolation_guard',
+      'critical',
+      'code asked for the current user outside any user context; the call was refused (a bug: some entry point is not wrapped in runAsUser)',
+      {
+        ...(where?.length && { stack: where }),
+      },
+    )
   }
 
   /** Subscribes to the process-wide isolation guard until `close()`. */
@@ -286,7 +326,10 @@ function redactUrl(raw: string): string {
 }
 
 /** The alerts of one server, from its configuration. */
-export function createAlerts(config: AlertConfig, extra: Pick<AlertOptions, 'onAlert' | 'onIsolationGuard' | 'fetch' | 'now' | 'pollMs'> = {}): Alerts {
+export function createAlerts(
+  config: AlertConfig,
+  extra: Pick<AlertOptions, 'onAlert' | 'onIsolationGuard' | 'fetch' | 'now' | 'pollMs'> = {},
+): Alerts {
   return new Alerts({
     webhookUrl: config.alertWebhookUrl,
     minIntervalMs: config.alerts?.minIntervalMs,

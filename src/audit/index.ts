@@ -46,7 +46,8 @@ export interface AuditEventView {
 }
 
 // Keys whose values are never stored, whatever a caller passes: a last line of defence.
-const FORBIDDEN_KEY = /pass|secret|credential|^(access|refresh)?token$|^(api)?key$|^(content|body|text|message|title|name|query|args|arguments|result|csv|data)$/i
+const FORBIDDEN_KEY =
+  /pass|secret|credential|^(access|refresh)?token$|^(api)?key$|^(content|body|text|message|title|name|query|args|arguments|result|csv|data)$/i
 const MAX_VALUE_CHARS = 120
 
 /** Keeps only short scalar values under harmless keys. */
@@ -94,7 +95,12 @@ export function auditLog(repo: AuditRepository) {
       }
     },
 
-    async list(opts: { limit: number; beforeId?: string; actorId?: string; action?: string }): Promise<AuditEventView[]> {
+    async list(opts: {
+      limit: number
+      beforeId?: string
+      actorId?: string
+      action?: string
+    }): Promise<AuditEventView[]> {
       return (await repo.list(opts)).map(auditView)
     },
   }

@@ -43,7 +43,12 @@ export function authGuard(access: AccessTokens, sessions: Pick<SessionsService, 
           // Ended sessions (logout, reuse, sign-out, disable, delete) are refused here, without a
           // database read; the role is the user's current one, not the token's.
           const { role } = await sessions.require(claims)
-          const context = createUserContext({ userId: claims.userId, role, requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(), signal: request.signal })
+          const context = createUserContext({
+            userId: claims.userId,
+            role,
+            requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(),
+            signal: request.signal,
+          })
           const slot = slots.get(request)
           if (slot) slot.context = context
           contexts.set(request, context)

@@ -5,7 +5,10 @@ import { loginBody, refreshBody, registerBody } from './model'
 import { requestAddress, trustNobody, type TrustProxy } from '../http/client-address'
 
 /** The client's address for audit events (the peer's; behind a proxy see requestAddress). */
-export function clientIp(request: Request, server: { requestIP(r: Request): { address: string } | null } | null): string {
+export function clientIp(
+  request: Request,
+  server: { requestIP(r: Request): { address: string } | null } | null,
+): string {
   return server?.requestIP(request)?.address ?? 'unknown'
 }
 
@@ -13,17 +16,31 @@ export function clientIp(request: Request, server: { requestIP(r: Request): { ad
 export function authRoutes(auth: AuthService, guard: AuthGuard, trust: TrustProxy = trustNobody) {
   return new Elysia({ name: 'auth-routes' })
     .use(guard)
-    .post('/api/auth/register', async ({ body, set, request, server }) => {
-      const session = await auth.register(body, requestAddress(request, server, trust))
-      set.status = 201
-      return session
-    }, { body: registerBody })
-    .post('/api/auth/login', ({ body, request, server }) => auth.login(body, requestAddress(request, server, trust)), { body: loginBody })
-    .post('/api/auth/refresh', ({ body, request, server }) => auth.refresh(body.refreshToken, requestAddress(request, server, trust)), { body: refreshBody })
-    .post('/api/auth/logout', async ({ body, set, request, server }) => {
-      await auth.logout(body.refreshToken, requestAddress(request, server, trust))
-      set.status = 204
-      return undefined
-    }, { body: refreshBody })
+    .post(
+      '/api/auth/register',
+      async ({ body, set, request, server }) => {
+        const session = await auth.register(body, requestAddress(request, server, trust))
+        set.status = 201
+        return session
+      },
+      { body: registerBody },
+    )
+    .post('/api/auth/login', ({ body, request, server }) => auth.login(body, requestAddress(request, server, trust)), {
+      body: loginBody,
+    })
+    .post(
+      '/api/auth/refresh',
+      ({ body, request, server }) => auth.refresh(body.refreshToken, requestAddress(request, server, trust)),
+      { body: refreshBody },
+    )
+    .post(
+      '/api/auth/logout',
+      async ({ body, set, request, server }) => {
+        await auth.logout(body.refreshToken, requestAddress(request, server, trust))
+        set.status = 204
+        return undefined
+      },
+      { body: refreshBody },
+    )
     .get('/api/me', async ({ user }) => ({ user: await auth.me(user.id) }), { auth: true })
 }

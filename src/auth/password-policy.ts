@@ -34,15 +34,24 @@ export type PasswordVerdict = { ok: true; score: number } | { ok: false; score: 
 
 /** Rates a password; `userInputs` (email, name) count as guessable words. */
 export function checkPassword(password: string, userInputs: string[] = []): PasswordVerdict {
-  if (password.length < MIN_PASSWORD_LENGTH) return { ok: false, score: 0, reason: `the password needs at least ${MIN_PASSWORD_LENGTH} characters` }
-  if (password.length > MAX_PASSWORD_LENGTH) return { ok: false, score: 0, reason: `the password may have at most ${MAX_PASSWORD_LENGTH} characters` }
+  if (password.length < MIN_PASSWORD_LENGTH)
+    return { ok: false, score: 0, reason: `the password needs at least ${MIN_PASSWORD_LENGTH} characters` }
+  if (password.length > MAX_PASSWORD_LENGTH)
+    return { ok: false, score: 0, reason: `the password may have at most ${MAX_PASSWORD_LENGTH} characters` }
   // The whole value, an email's local part, and each word of it.
-  const inputs = userInputs.flatMap((v) => [v, v.split('@')[0], ...v.toLowerCase().split(/[^a-z0-9]+/)]).filter((v) => v.length >= 3)
+  const inputs = userInputs
+    .flatMap((v) => [v, v.split('@')[0], ...v.toLowerCase().split(/[^a-z0-9]+/)])
+    .filter((v) => v.length >= 3)
   const result = zxcvbn().check(password.slice(0, RATED_CHARS), inputs)
   // One dictionary match spanning the whole password from the common-password list.
-  const common = result.sequence.length === 1 && result.sequence[0].pattern === 'dictionary' && /^passwords/.test(String((result.sequence[0] as { dictionaryName?: string }).dictionaryName))
+  const common =
+    result.sequence.length === 1 &&
+    result.sequence[0].pattern === 'dictionary' &&
+    /^passwords/.test(String((result.sequence[0] as { dictionaryName?: string }).dictionaryName))
   if (result.score >= MIN_SCORE && !common) return { ok: true, score: result.score }
-  const why = common ? 'it is a commonly used password' : (result.feedback.warning?.replace(/\.$/, '') ?? 'it is too easy to guess')
+  const why = common
+    ? 'it is a commonly used password'
+    : (result.feedback.warning?.replace(/\.$/, '') ?? 'it is too easy to guess')
   const hint = result.feedback.suggestions[0] ?? 'Use a few uncommon words, or a longer password.'
   return { ok: false, score: result.score, reason: `this password is too weak: ${lowerFirst(why)}. ${hint}` }
 }

@@ -19,13 +19,22 @@ export type RotateResult =
 export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
   async function issue(userId: string, familyId: string, db: Database['db']) {
     const token = randomToken()
-    await db.insert(refreshTokens).values({ tokenHash: sha256(token), familyId, userId, expiresAt: Date.now() + ttlSeconds * 1000, createdAt: Date.now() })
+    await db.insert(refreshTokens).values({
+      tokenHash: sha256(token),
+      familyId,
+      userId,
+      expiresAt: Date.now() + ttlSeconds * 1000,
+      createdAt: Date.now(),
+    })
     return token
   }
 
   async function revokeFamily(familyId: string, reason: string) {
     await write((db) =>
-      db.update(refreshTokenFamilies).set({ revokedAt: Date.now(), revokedReason: reason }).where(and(eq(refreshTokenFamilies.id, familyId), isNull(refreshTokenFamilies.revokedAt))),
+      db
+        .update(refreshTokenFamilies)
+        .set({ revokedAt: Date.now(), revokedReason: reason })
+        .where(and(eq(refreshTokenFamilies.id, familyId), isNull(refreshTokenFamilies.revokedAt))),
     )
   }
 
@@ -59,7 +68,12 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
           return { ok: false as const, reason: 'reused' as const, userId: row.userId, familyId: row.familyId }
         }
         if (row.expiresAt <= Date.now()) return { ok: false as const, reason: 'expired' as const }
-        return { ok: true as const, userId: row.userId, familyId: row.familyId, token: await issue(row.userId, row.familyId, db) }
+        return {
+          ok: true as const,
+          userId: row.userId,
+          familyId: row.familyId,
+          token: await issue(row.userId, row.familyId, db),
+        }
       })
     },
 
@@ -68,13 +82,26 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
      * family of `keepToken` when given (the session that changed the password).
      */
     async revokeAllForUser(userId: string, reason: string, keepToken?: string): Promise<number> {
-      const keep = keepToken ? (await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256(keepToken))))[0] : undefined
+      const keep = keepToken
+        ? (
+            await db
+              .select()
+              .from(refreshTokens)
+              .where(eq(refreshTokens.tokenHash, sha256(keepToken)))
+          )[0]
+        : undefined
       const keepFamily = keep && keep.userId === userId ? keep.familyId : undefined
       const rows = await write((db) =>
         db
           .update(refreshTokenFamilies)
           .set({ revokedAt: Date.now(), revokedReason: reason })
-          .where(and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt), keepFamily ? ne(refreshTokenFamilies.id, keepFamily) : undefined))
+          .where(
+            and(
+              eq(refreshTokenFamilies.userId, userId),
+              isNull(refreshTokenFamilies.revokedAt),
+              keepFamily ? ne(refreshTokenFamilies.id, keepFamily) : undefined,
+            ),
+          )
           .returning({ id: refreshTokenFamilies.id }),
       )
       return rows.length
@@ -83,18 +110,27 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
     /** The user a refresh token belongs to (for logout's audit event), without spending it. */
     /** The family of a token of `userId` (spent or not), to keep that sign-in. */
     async familyOf(token: string, userId: string): Promise<string | undefined> {
-      const [row] = await db.select({ familyId: refreshTokens.familyId }).from(refreshTokens).where(and(eq(refreshTokens.tokenHash, sha256(token)), eq(refreshTokens.userId, userId)))
+      const [row] = await db
+        .select({ familyId: refreshTokens.familyId })
+        .from(refreshTokens)
+        .where(and(eq(refreshTokens.tokenHash, sha256(token)), eq(refreshTokens.userId, userId)))
       return row?.familyId
     },
 
     async ownerOf(token: string): Promise<string | undefined> {
-      const [row] = await db.select({ userId: refreshTokens.userId }).from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256(token)))
+      const [row] = await db
+        .select({ userId: refreshTokens.userId })
+        .from(refreshTokens)
+        .where(eq(refreshTokens.tokenHash, sha256(token)))
       return row?.userId
     },
 
     /** Logout: revokes the family of this token, whether or not it was spent. */
     async revokeByToken(token: string): Promise<{ userId: string; familyId: string } | undefined> {
-      const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256(token)))
+      const [row] = await db
+        .select()
+        .from(refreshTokens)
+        .where(eq(refreshTokens.tokenHash, sha256(token)))
       if (!row) return undefined
       await revokeFamily(row.familyId, 'logout')
       return { userId: row.userId, familyId: row.familyId }
@@ -105,7 +141,10 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
     /** Every live family of a user (sign out everywhere, disable). */
     async revokeAllOf(userId: string, reason: string): Promise<void> {
       await write((db) =>
-        db.update(refreshTokenFamilies).set({ revokedAt: Date.now(), revokedReason: reason }).where(and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt))),
+        db
+          .update(refreshTokenFamilies)
+          .set({ revokedAt: Date.now(), revokedReason: reason })
+          .where(and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt))),
       )
     },
 
@@ -115,7 +154,13 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
         const rows = await db
           .update(refreshTokenFamilies)
           .set({ revokedAt: Date.now(), revokedReason: reason })
-          .where(and(eq(refreshTokenFamilies.userId, userId), isNull(refreshTokenFamilies.revokedAt), ne(refreshTokenFamilies.id, keepFamilyId)))
+          .where(
+            and(
+              eq(refreshTokenFamilies.userId, userId),
+              isNull(refreshTokenFamilies.revokedAt),
+              ne(refreshTokenFamilies.id, keepFamilyId),
+            ),
+          )
           .returning({ id: refreshTokenFamilies.id })
         return rows.map((r) => r.id)
       })
@@ -124,7 +169,11 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
     /** Families revoked since `sinceMs`: their access tokens may still be unexpired. */
     async revokedSince(sinceMs: number): Promise<{ id: string; userId: string; revokedAt: number }[]> {
       const rows = await db
-        .select({ id: refreshTokenFamilies.id, userId: refreshTokenFamilies.userId, revokedAt: refreshTokenFamilies.revokedAt })
+        .select({
+          id: refreshTokenFamilies.id,
+          userId: refreshTokenFamilies.userId,
+          revokedAt: refreshTokenFamilies.revokedAt,
+        })
         .from(refreshTokenFamilies)
         .where(gt(refreshTokenFamilies.revokedAt, sinceMs))
       return rows.map((r) => ({ ...r, revokedAt: r.revokedAt! }))

@@ -50,11 +50,15 @@ export function authService(deps: {
   const audit = (input: Parameters<AuditLog['record']>[0]) => deps.audit?.record(input)
 
   /** Creates an account whose password follows the password rules (`open`: signup allowed). */
-  async function createAccount(input: { email: string; password: string; name?: string; role?: Role }, open: boolean): Promise<UserView> {
+  async function createAccount(
+    input: { email: string; password: string; name?: string; role?: Role },
+    open: boolean,
+  ): Promise<UserView> {
     const passwordHash = await hashNewPassword(input.password, [input.email, input.name ?? ''])
     const name = input.name?.trim() || input.email.split('@')[0]
     const created = await users.create({ email: input.email, name, passwordHash, role: input.role }, open)
-    if (created === 'closed') throw new ForbiddenError('signup_closed', 'sign-up is closed on this server; ask an admin for an account')
+    if (created === 'closed')
+      throw new ForbiddenError('signup_closed', 'sign-up is closed on this server; ask an admin for an account')
     if (created === 'taken') throw new ConflictError('email_taken', 'an account with this email already exists')
     return userView(created)
   }
@@ -79,7 +83,11 @@ export function authService(deps: {
 
     async register(input: { email: string; password: string; name?: string }, address: string): Promise<Session> {
       const decision = await deps.registrations.hit(address)
-      if (!decision.allowed) throw new RateLimitedError(decision.retryAfterSeconds, 'too many accounts created from this address, try again later')
+      if (!decision.allowed)
+        throw new RateLimitedError(
+          decision.retryAfterSeconds,
+          'too many accounts created from this address, try again later',
+        )
       return session(await createAccount(input, deps.allowSignup))
     },
 
@@ -87,11 +95,18 @@ export function authService(deps: {
       const email = input.email.toLowerCase()
       const accountKey = `${email}|${address}`
       const byAccount = await deps.accountFailures.attempt(accountKey)
-      if (!byAccount.allowed) throw new RateLimitedError(byAccount.retryAfterSeconds, 'too many failed sign-ins for this account from here; wait a moment and try again')
+      if (!byAccount.allowed)
+        throw new RateLimitedError(
+          byAccount.retryAfterSeconds,
+          'too many failed sign-ins for this account from here; wait a moment and try again',
+        )
       const byAddress = await deps.addressFailures.attempt(address)
       if (!byAddress.allowed) {
         await deps.accountFailures.forgive(accountKey) // refused before trying: not a failure
-        throw new RateLimitedError(byAddress.retryAfterSeconds, 'too many failed sign-ins from this address; wait a moment and try again')
+        throw new RateLimitedError(
+          byAddress.retryAfterSeconds,
+          'too many failed sign-ins from this address; wait a moment and try again',
+        )
       }
       // Both attempts already count as failures (see FailureLimiter); a success takes them back.
       const user = await users.findByEmail(email)
@@ -102,7 +117,13 @@ export function authService(deps: {
       }
       await Promise.all([deps.accountFailures.reset(accountKey), deps.addressFailures.forgive(address)])
       if (user.disabled) {
-        await audit({ actorId: user.id, action: 'login_failed', targetId: user.id, ip: address, detail: { reason: 'account_disabled' } })
+        await audit({
+          actorId: user.id,
+          action: 'login_failed',
+          targetId: user.id,
+          ip: address,
+          detail: { reason: 'account_disabled' },
+        })
         throw new ForbiddenError('account_disabled', 'this account is disabled; ask an admin')
       }
       await users.touchActive(user.id)
@@ -117,9 +138,13 @@ export function authService(deps: {
           // The family is revoked in the database already; its access tokens stop working now.
           await sessions.endFamily(result.userId, result.familyId, 'reuse')
           await audit({ actorId: result.userId, action: 'refresh_reused', targetId: result.userId, ip })
-          throw new UnauthorizedError('refresh_token_reused', 'this refresh token was already used; the session has been revoked, sign in again')
+          throw new UnauthorizedError(
+            'refresh_token_reused',
+            'this refresh token was already used; the session has been revoked, sign in again',
+          )
         }
-        if (result.reason === 'expired') throw new UnauthorizedError('refresh_token_expired', 'the refresh token has expired, sign in again')
+        if (result.reason === 'expired')
+          throw new UnauthorizedError('refresh_token_expired', 'the refresh token has expired, sign in again')
         throw new UnauthorizedError('invalid_refresh_token', 'the refresh token is not valid')
       }
       const user = await users.findById(result.userId)

@@ -13,7 +13,10 @@ export interface AccessClaims {
 }
 
 export class TokenError extends Error {
-  constructor(readonly code: 'token_expired' | 'invalid_token', message: string) {
+  constructor(
+    readonly code: 'token_expired' | 'invalid_token',
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -48,13 +51,19 @@ export function accessTokens(opts: { secret: string; issuer: string; audience: s
 
     async verify(token: string): Promise<AccessClaims> {
       try {
-        const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: opts.issuer, audience: opts.audience, requiredClaims: ['sub', 'exp', 'jti'] })
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: ['HS256'],
+          issuer: opts.issuer,
+          audience: opts.audience,
+          requiredClaims: ['sub', 'exp', 'jti'],
+        })
         const role = payload.role === 'admin' ? 'admin' : 'member'
         const issuedAtMs = typeof payload.iat_ms === 'number' ? payload.iat_ms : (payload.iat ?? 0) * 1000
         const familyId = typeof payload.sid === 'string' ? payload.sid : undefined
         return { userId: payload.sub!, role, expiresAt: payload.exp!, jti: payload.jti!, familyId, issuedAtMs }
       } catch (error) {
-        if (error instanceof joseErrors.JWTExpired) throw new TokenError('token_expired', 'the access token has expired')
+        if (error instanceof joseErrors.JWTExpired)
+          throw new TokenError('token_expired', 'the access token has expired')
         throw new TokenError('invalid_token', 'the access token is not valid')
       }
     },

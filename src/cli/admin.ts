@@ -30,7 +30,13 @@ function parse(argv: string[]) {
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      email: { type: 'string' },
+      password: { type: 'string' },
+      name: { type: 'string' },
+      role: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   })
   const command = positionals[0] as Command | undefined
   if (values.help) throw new HelpRequested()
@@ -38,14 +44,25 @@ function parse(argv: string[]) {
   if (!COMMANDS.includes(command)) throw new UsageError(`unknown command "${command}"`)
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`)
   if (!values.email) throw new UsageError(`${command} needs --email`)
-  if ((command === 'create-user' || command === 'reset-password') && !values.password) throw new UsageError(`${command} needs --password`)
+  if ((command === 'create-user' || command === 'reset-password') && !values.password)
+    throw new UsageError(`${command} needs --password`)
   if (command === 'set-role' && !values.role) throw new UsageError('set-role needs --role admin|member')
-  if (values.role !== undefined && values.role !== 'admin' && values.role !== 'member') throw new UsageError(`--role must be admin or member, got "${values.role}"`)
-  return { command, email: values.email, password: values.password, name: values.name, role: values.role as Role | undefined }
+  if (values.role !== undefined && values.role !== 'admin' && values.role !== 'member')
+    throw new UsageError(`--role must be admin or member, got "${values.role}"`)
+  return {
+    command,
+    email: values.email,
+    password: values.password,
+    name: values.name,
+    role: values.role as Role | undefined,
+  }
 }
 
 /** Runs one command; returns the line to print. Throws AppError / UsageError on failure. */
-export async function runAdminCommand(argv: string[], env: Record<string, string | undefined> = process.env): Promise<string> {
+export async function runAdminCommand(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): Promise<string> {
   const args = parse(argv)
   // The shell needs the database only: no cluster, no model.
   const config = { ...loadConfig(env), redisUrl: undefined }
@@ -55,7 +72,12 @@ export async function runAdminCommand(argv: string[], env: Record<string, string
   try {
     const { admin } = services
     if (args.command === 'create-user') {
-      const user = await admin.createUser(actor, { email: args.email, password: args.password!, name: args.name, role: args.role })
+      const user = await admin.createUser(actor, {
+        email: args.email,
+        password: args.password!,
+        name: args.name,
+        role: args.role,
+      })
       return `created ${user.email} (${user.role}) id ${user.id}`
     }
     const user = await admin.findByEmail(args.email).catch(() => {
@@ -98,9 +120,15 @@ if (import.meta.main) {
       process.exit(2)
     }
     const message =
-      error instanceof AppError ? (error.code === 'last_admin' ? `last admin: ${error.message}` : error.code === 'weak_password' ? `weak password: ${error.message}` : error.message)
-      : error instanceof ConfigError ? error.message
-      : `unexpected failure: ${error instanceof Error ? error.message : String(error)}`
+      error instanceof AppError
+        ? error.code === 'last_admin'
+          ? `last admin: ${error.message}`
+          : error.code === 'weak_password'
+            ? `weak password: ${error.message}`
+            : error.message
+        : error instanceof ConfigError
+          ? error.message
+          : `unexpected failure: ${error instanceof Error ? error.message : String(error)}`
     console.error(`error: ${message.split('\n')[0]}`)
     process.exit(1)
   }

@@ -18,7 +18,8 @@ export type ControlMessage =
   | { type: 'user_frame'; userId: string; frame: ServerFrame; from: string }
   | { type: 'session'; change: SessionChange; from: string }
 
-const unavailable = () => new AppError(503, 'cluster_unavailable', 'the cluster bus (Redis) is not reachable right now; try again in a moment')
+const unavailable = () =>
+  new AppError(503, 'cluster_unavailable', 'the cluster bus (Redis) is not reachable right now; try again in a moment')
 
 /**
  * The two pub/sub channels between processes:
@@ -109,7 +110,10 @@ export class ClusterBus {
   /** Best effort: a lost frame outside runs is recovered by the client reading the API again. */
   async sendUserFrame(userId: string, frame: ServerFrame) {
     try {
-      await this.commands.send('PUBLISH', [CONTROL, JSON.stringify({ type: 'user_frame', userId, frame, from: this.nodeId })])
+      await this.commands.send('PUBLISH', [
+        CONTROL,
+        JSON.stringify({ type: 'user_frame', userId, frame, from: this.nodeId }),
+      ])
     } catch (error) {
       log.warn('could not publish a frame to other processes', { error: String((error as Error)?.message ?? error) })
     }
@@ -139,9 +143,11 @@ export class ClusterBus {
   /** Publishes again what could not be published while Redis was down. */
   republish() {
     if (!this.commands.connected) return // down again: the next reconnect tries
-    for (const message of this.#sessionOutbox.splice(0)) this.commands.send('PUBLISH', [CONTROL, message]).catch(() => this.#sessionOutbox.push(message))
+    for (const message of this.#sessionOutbox.splice(0))
+      this.commands.send('PUBLISH', [CONTROL, message]).catch(() => this.#sessionOutbox.push(message))
     const batch = this.#outbox.splice(0)
-    if (batch.length) log.info('publishing again the events other processes missed while redis was down', { count: batch.length })
+    if (batch.length)
+      log.info('publishing again the events other processes missed while redis was down', { count: batch.length })
     for (const message of batch) {
       this.commands.send('PUBLISH', [EVENTS, message]).catch(() => {
         this.#outbox.push(message)

@@ -32,7 +32,11 @@ export class ResilientRedis {
   }
 
   #create() {
-    const client = new RedisClient(this.url, { autoReconnect: false, connectionTimeout: 3000, enableOfflineQueue: false })
+    const client = new RedisClient(this.url, {
+      autoReconnect: false,
+      connectionTimeout: 3000,
+      enableOfflineQueue: false,
+    })
     client.onclose = (error) => {
       if (this.#closed || client !== this.client) return // an old client, already replaced
       this.#markDown(error)
@@ -45,7 +49,10 @@ export class ResilientRedis {
     this.upSince = 0
     if (this.downSince) return // one warning per outage
     this.downSince = Date.now()
-    log.warn('redis connection lost; reconnecting with backoff', { client: this.name, error: String(error?.message ?? error ?? 'not connected') })
+    log.warn('redis connection lost; reconnecting with backoff', {
+      client: this.name,
+      error: String(error?.message ?? error ?? 'not connected'),
+    })
     this.onDown?.(error ?? new Error('redis is not connected'))
   }
 

@@ -44,7 +44,9 @@ export class NodeHeartbeat {
     if (!this.commands.connected) return LIVENESS_GRACE_MS
     const info = String(await this.commands.send('INFO', ['server']))
     const uptimeMs = Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? Number.POSITIVE_INFINITY) * 1000
-    const sinceReconnect = this.commands.reconnectedAt ? Date.now() - this.commands.reconnectedAt : Number.POSITIVE_INFINITY
+    const sinceReconnect = this.commands.reconnectedAt
+      ? Date.now() - this.commands.reconnectedAt
+      : Number.POSITIVE_INFINITY
     return Math.max(0, LIVENESS_GRACE_MS - Math.min(uptimeMs, sinceReconnect))
   }
 

@@ -1,5 +1,12 @@
 import { log } from '../log'
-import { BACKOFF_START_MS, memoryFailureLimiter, memoryRateLimiter, type FailureLimiter, type RateDecision, type RateLimiter } from '../auth/rate-limit'
+import {
+  BACKOFF_START_MS,
+  memoryFailureLimiter,
+  memoryRateLimiter,
+  type FailureLimiter,
+  type RateDecision,
+  type RateLimiter,
+} from '../auth/rate-limit'
 import { memoryRunLimiter, type RunLimiter } from '../runs/service'
 import type { ResilientRedis } from './connection'
 
@@ -30,7 +37,14 @@ export class ClusterLimits {
       tryAcquire: async (userId, max, runId) => {
         let ok: unknown
         try {
-          ok = await this.commands.send('EVAL', [ACQUIRE_RUN, '1', `runs:user:${userId}`, String(max), runId, this.nodeId])
+          ok = await this.commands.send('EVAL', [
+            ACQUIRE_RUN,
+            '1',
+            `runs:user:${userId}`,
+            String(max),
+            runId,
+            this.nodeId,
+          ])
         } catch {
           log.warn('redis unreachable: the run cap holds per process for now', { runId })
           if (!(await local.tryAcquire(userId, max, runId))) return false
@@ -73,7 +87,10 @@ export class ClusterLimits {
         const redisKey = `rate:${prefix}:${key}`
         let reply: [number, number]
         try {
-          reply = (await this.commands.send('EVAL', [HIT_WINDOW, '1', redisKey, String(windowSeconds * 1000)])) as [number, number]
+          reply = (await this.commands.send('EVAL', [HIT_WINDOW, '1', redisKey, String(windowSeconds * 1000)])) as [
+            number,
+            number,
+          ]
         } catch {
           return local.hit(key)
         }
@@ -99,7 +116,16 @@ export class ClusterLimits {
       attempt: async (key): Promise<RateDecision> => {
         let left: number
         try {
-          left = Number(await this.commands.send('EVAL', [ATTEMPT, '1', keyOf(key), String(Date.now()), String(free), String(windowSeconds)]))
+          left = Number(
+            await this.commands.send('EVAL', [
+              ATTEMPT,
+              '1',
+              keyOf(key),
+              String(Date.now()),
+              String(free),
+              String(windowSeconds),
+            ]),
+          )
         } catch {
           return local.attempt(key)
         }

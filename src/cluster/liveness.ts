@@ -20,7 +20,12 @@ const LOST_MESSAGE = 'the server process running this run stopped; send your mes
  *   process (restarted under the same NODE_ID after a crash): no one else would close them, so
  *   the first sweep resumes them (or fails them with `server_restart`, like a single process on start).
  */
-export function startLivenessSweeper(cluster: RedisCluster, runs: RunManager, journal: RunJournalStore, intervalMs = 1000): () => void {
+export function startLivenessSweeper(
+  cluster: RedisCluster,
+  runs: RunManager,
+  journal: RunJournalStore,
+  intervalMs = 1000,
+): () => void {
   const startedAt = Date.now()
   let ownChecked = false
   let busy = false
@@ -31,8 +36,18 @@ export function startLivenessSweeper(cluster: RedisCluster, runs: RunManager, jo
       if (!ownChecked) {
         // Claimed like any takeover: a survivor that already took our old runs over does it.
         if (await cluster.claimTakeover(cluster.nodeId)) {
-          const { resumed, failed } = await runs.resumeInterrupted('server_restart', 'the server restarted while this run was in progress', [cluster.nodeId], { createdBefore: startedAt })
-          if (resumed + failed > 0) log.warn('took over the runs interrupted by the last stop of this node', { nodeId: cluster.nodeId, resumed, failed })
+          const { resumed, failed } = await runs.resumeInterrupted(
+            'server_restart',
+            'the server restarted while this run was in progress',
+            [cluster.nodeId],
+            { createdBefore: startedAt },
+          )
+          if (resumed + failed > 0)
+            log.warn('took over the runs interrupted by the last stop of this node', {
+              nodeId: cluster.nodeId,
+              resumed,
+              failed,
+            })
           await cluster.releaseTakeover(cluster.nodeId)
         }
         ownChecked = true
@@ -41,7 +56,9 @@ export function startLivenessSweeper(cluster: RedisCluster, runs: RunManager, jo
       for (const nodeId of await journal.runningNodeIds()) {
         if (nodeId === cluster.nodeId || (await cluster.isAlive(nodeId))) continue
         if (!(await cluster.claimTakeover(nodeId))) continue
-        const { resumed, failed } = await runs.resumeInterrupted('node_lost', LOST_MESSAGE, [nodeId], { republishTail: 1000 })
+        const { resumed, failed } = await runs.resumeInterrupted('node_lost', LOST_MESSAGE, [nodeId], {
+          republishTail: 1000,
+        })
         if (resumed + failed > 0) log.warn('took over the runs of a lost process', { nodeId, resumed, failed })
         await cluster.releaseTakeover(nodeId)
       }

@@ -76,7 +76,10 @@ export class RedisCluster {
     else await this.#heartbeat.beat().catch(() => {})
     if (results[1].status === 'rejected') this.subscriber.reconnectSoon()
     else await this.#bus.subscribe().catch(() => this.subscriber.reconnectSoon())
-    if (results.some((r) => r.status === 'rejected')) log.error('redis is not reachable; running degraded until it is back', { error: String((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason) })
+    if (results.some((r) => r.status === 'rejected'))
+      log.error('redis is not reachable; running degraded until it is back', {
+        error: String((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason),
+      })
     this.#heartbeat.start(false)
   }
 

@@ -41,8 +41,13 @@ export function parseNumber(text: string): number | undefined {
  * so they become single quotes; control characters go.
  */
 function columnName(raw: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
-  return raw.replace(/[\u0000-\u001f\u007f]/g, '').replace(/"/g, "'").trim()
+  return (
+    raw
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+      .replace(/[\u0000-\u001f\u007f]/g, '')
+      .replace(/"/g, "'")
+      .trim()
+  )
 }
 
 /**
@@ -52,9 +57,13 @@ function columnName(raw: string): string {
  * rows or broken quoting are 400 errors with the line they were found on.
  */
 export function parseCsv(text: string, limits: CsvLimits = DEFAULT_CSV_LIMITS): ParsedCsv {
-  if (typeof text !== 'string' || text.trim() === '') throw new InvalidInputError('the CSV is empty; it needs a header row and at least one data row')
+  if (typeof text !== 'string' || text.trim() === '')
+    throw new InvalidInputError('the CSV is empty; it needs a header row and at least one data row')
   const bytes = Buffer.byteLength(text)
-  if (bytes > limits.maxBytes) throw new DatasetTooLargeError(`the CSV is ${(bytes / 1024 / 1024).toFixed(1)} MB; at most ${limits.maxBytes / 1024 / 1024} MB is allowed`)
+  if (bytes > limits.maxBytes)
+    throw new DatasetTooLargeError(
+      `the CSV is ${(bytes / 1024 / 1024).toFixed(1)} MB; at most ${limits.maxBytes / 1024 / 1024} MB is allowed`,
+    )
 
   let records: string[][]
   try {
@@ -69,24 +78,34 @@ export function parseCsv(text: string, limits: CsvLimits = DEFAULT_CSV_LIMITS): 
   } catch (error) {
     throw new InvalidInputError(`the CSV could not be read: ${csvErrorMessage(error)}`)
   }
-  if (records.length === 0) throw new InvalidInputError('the CSV is empty; it needs a header row and at least one data row')
+  if (records.length === 0)
+    throw new InvalidInputError('the CSV is empty; it needs a header row and at least one data row')
   const [header, ...body] = records
-  if (header.length > limits.maxColumns) throw new DatasetTooLargeError(`the CSV has ${header.length} columns; at most ${limits.maxColumns} are allowed`)
+  if (header.length > limits.maxColumns)
+    throw new DatasetTooLargeError(`the CSV has ${header.length} columns; at most ${limits.maxColumns} are allowed`)
   if (body.length > limits.maxRows) throw new DatasetTooLargeError(`the CSV has more than ${limits.maxRows} rows`)
   if (body.length === 0) throw new InvalidInputError('the CSV has a header row but no data rows')
 
   const names = header.map(columnName)
   const seen = new Map<string, number>()
   names.forEach((name, i) => {
-    if (name === '') throw new InvalidInputError(`column ${i + 1} of the header row has no name; every column needs a name`)
-    if (name.length > MAX_COLUMN_NAME_LENGTH) throw new InvalidInputError(`column ${i + 1} has a name longer than ${MAX_COLUMN_NAME_LENGTH} characters`)
+    if (name === '')
+      throw new InvalidInputError(`column ${i + 1} of the header row has no name; every column needs a name`)
+    if (name.length > MAX_COLUMN_NAME_LENGTH)
+      throw new InvalidInputError(`column ${i + 1} has a name longer than ${MAX_COLUMN_NAME_LENGTH} characters`)
     const key = name.toLowerCase()
     const first = seen.get(key)
-    if (first !== undefined) throw new InvalidInputError(`the header names the column "${name}" twice (columns ${first + 1} and ${i + 1}); column names must be unique`)
+    if (first !== undefined)
+      throw new InvalidInputError(
+        `the header names the column "${name}" twice (columns ${first + 1} and ${i + 1}); column names must be unique`,
+      )
     seen.set(key, i)
   })
 
-  const numeric = names.map((_, c) => body.every((row) => row[c] === '' || parseNumber(row[c]) !== undefined) && body.some((row) => row[c] !== ''))
+  const numeric = names.map(
+    (_, c) =>
+      body.every((row) => row[c] === '' || parseNumber(row[c]) !== undefined) && body.some((row) => row[c] !== ''),
+  )
   const columns: DatasetColumn[] = names.map((name, c) => ({ name, type: numeric[c] ? 'number' : 'text' }))
   const rows = body.map((record) => {
     const row: DatasetRow = {}

@@ -22,7 +22,9 @@ export function datasetsService(datasets: DatasetsRepository, limits: CsvLimits 
     if (found) return found
     const all = await datasets.list()
     if (all.length === 0) throw new DatasetNotFoundError('you have no datasets yet; upload a CSV file first')
-    throw new DatasetNotFoundError(`no dataset named "${String(ref).slice(0, 100)}"; your datasets are ${all.map((d) => `"${d.name}"`).join(', ')}`)
+    throw new DatasetNotFoundError(
+      `no dataset named "${String(ref).slice(0, 100)}"; your datasets are ${all.map((d) => `"${d.name}"`).join(', ')}`,
+    )
   }
 
   return {
@@ -41,7 +43,8 @@ export function datasetsService(datasets: DatasetsRepository, limits: CsvLimits 
     async create(input: { name: string; csv: string }): Promise<DatasetView> {
       const name = input.name?.trim() ?? ''
       if (!name) throw new InvalidInputError('a dataset needs a name')
-      if (name.length > DATASET_NAME_MAX) throw new InvalidInputError(`a dataset name is at most ${DATASET_NAME_MAX} characters`)
+      if (name.length > DATASET_NAME_MAX)
+        throw new InvalidInputError(`a dataset name is at most ${DATASET_NAME_MAX} characters`)
       const { columns, rows } = parseCsv(input.csv, limits)
       return datasets.create({ name, columns, rows })
     },

@@ -16,12 +16,19 @@ export function localPathOf(url: string): string | undefined {
  * one instant (every commit before it, none half-done), and in WAL mode it never blocks the
  * server's writer. The copy is checked with `PRAGMA integrity_check` before this resolves.
  */
-export async function backupDatabase(url: string, target: string): Promise<{ path: string; bytes: number; ms: number }> {
+export async function backupDatabase(
+  url: string,
+  target: string,
+): Promise<{ path: string; bytes: number; ms: number }> {
   const source = localPathOf(url)
-  if (!source) throw new BackupError(`backups work on a local database file (DATABASE_URL=file:…), not ${url.replace(/\/\/.*@/, '//***@')}; back up a libsql server with its own tools`)
+  if (!source)
+    throw new BackupError(
+      `backups work on a local database file (DATABASE_URL=file:…), not ${url.replace(/\/\/.*@/, '//***@')}; back up a libsql server with its own tools`,
+    )
   if (!existsSync(source)) throw new BackupError(`there is no database at ${source}`)
   const path = resolve(target)
-  if (existsSync(path)) throw new BackupError(`${path} already exists; choose a new file name (a backup never overwrites)`)
+  if (existsSync(path))
+    throw new BackupError(`${path} already exists; choose a new file name (a backup never overwrites)`)
   mkdirSync(dirname(path), { recursive: true })
   const started = performance.now()
   const client = createClient({ url, concurrency: 1 })

@@ -65,7 +65,12 @@ class WriteQueue {
     return new Promise<T>((resolve, reject) => {
       this.#pending++
       // Bound to the caller's async context: the write runs later, from the drain loop.
-      ;(urgent ? this.#urgent : this.#normal).push({ fn: AsyncResource.bind(fn), resolve: resolve as (value: unknown) => void, reject, started: performance.now() })
+      ;(urgent ? this.#urgent : this.#normal).push({
+        fn: AsyncResource.bind(fn),
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        started: performance.now(),
+      })
       if (!this.#draining) void this.#drain()
     })
   }

@@ -40,7 +40,8 @@ export async function readMigrations(folder?: string): Promise<Migration[]> {
   const read = async (name: string): Promise<string> => {
     const path = !folder && embedded.migrations ? embedded.migrations[name] : join(folder ?? defaultFolder, name)
     const file = path ? Bun.file(path) : undefined
-    if (!file || !(await file.exists())) throw new MigrationError(`migration file ${name} is missing${folder ? ` in ${folder}` : ''}`)
+    if (!file || !(await file.exists()))
+      throw new MigrationError(`migration file ${name} is missing${folder ? ` in ${folder}` : ''}`)
     return file.text()
   }
   const journal = JSON.parse(await read('meta/_journal.json')) as Journal
@@ -59,7 +60,10 @@ export async function readMigrations(folder?: string): Promise<Migration[]> {
 
 /** What is recorded as applied in the database (empty for a new file). */
 async function appliedMigrations(client: Client): Promise<{ hash: string; when: number }[]> {
-  const table = await client.execute({ sql: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", args: [MIGRATIONS_TABLE] })
+  const table = await client.execute({
+    sql: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+    args: [MIGRATIONS_TABLE],
+  })
   if (table.rows.length === 0) return []
   const rows = await client.execute(`SELECT hash, created_at FROM "${MIGRATIONS_TABLE}"`)
   return rows.rows.map((r) => ({ hash: String(r.hash), when: Number(r.created_at) }))
@@ -82,26 +86,35 @@ export async function applyMigrations(client: Client, migrations: Migration[]): 
         `the newest from ${new Date(Math.max(...newer.map((a) => a.when))).toISOString()}); start the newer version again, or restore a backup taken before the upgrade. Nothing was changed.`,
     )
   }
-  if (unknown.length > 0) log.warn('the database records migrations this version does not have', { count: unknown.length })
+  if (unknown.length > 0)
+    log.warn('the database records migrations this version does not have', { count: unknown.length })
   const done = new Set(applied.map((a) => a.when))
   const pending = migrations.filter((m) => !done.has(m.when))
   if (pending.length === 0) return []
   const statements = [
     `CREATE TABLE IF NOT EXISTS "${MIGRATIONS_TABLE}" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`,
-    ...pending.flatMap((m) => [...m.statements, { sql: `INSERT INTO "${MIGRATIONS_TABLE}" ("hash", "created_at") VALUES (?, ?)`, args: [m.hash, m.when] }]),
+    ...pending.flatMap((m) => [
+      ...m.statements,
+      { sql: `INSERT INTO "${MIGRATIONS_TABLE}" ("hash", "created_at") VALUES (?, ?)`, args: [m.hash, m.when] },
+    ]),
   ]
   try {
     // One transaction (libsql's migrate: foreign keys off while the schema changes, like drizzle).
     await client.migrate(statements)
   } catch (error) {
-    const index = typeof (error as { statementIndex?: unknown }).statementIndex === 'number' ? (error as { statementIndex: number }).statementIndex : -1
+    const index =
+      typeof (error as { statementIndex?: unknown }).statementIndex === 'number'
+        ? (error as { statementIndex: number }).statementIndex
+        : -1
     let failed = 'a migration'
     for (let i = 0, at = 1; i < pending.length; i++) {
       const count = pending[i].statements.length + 1
       if (index >= at && index < at + count) failed = `migration ${pending[i].tag}`
       at += count
     }
-    throw new MigrationError(`${failed} failed, so none of the ${pending.length} pending migrations was applied and the database is as it was: ${(error as Error).message}`)
+    throw new MigrationError(
+      `${failed} failed, so none of the ${pending.length} pending migrations was applied and the database is as it was: ${(error as Error).message}`,
+    )
   }
   return pending.map((m) => m.tag)
 }

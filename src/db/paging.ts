@@ -33,7 +33,12 @@ export function encodeCursor(key: unknown[]): string {
 export function decodeCursor(cursor: string, arity: number): unknown[] {
   try {
     const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (Array.isArray(key) && key.length === arity && key.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v))) return key
+    if (
+      Array.isArray(key) &&
+      key.length === arity &&
+      key.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
+    )
+      return key
   } catch {}
   throw new InvalidCursorError()
 }
@@ -52,7 +57,12 @@ export function pageRequest(query: { limit?: string; cursor?: string }, arity: n
 }
 
 /** Builds the page from `limit + 1` fetched rows: the extra row only says that more follow. */
-export function toPage<Row, T>(rows: Row[], limit: number, keyOf: (row: Row) => unknown[], view: (row: Row) => T): Page<T> {
+export function toPage<Row, T>(
+  rows: Row[],
+  limit: number,
+  keyOf: (row: Row) => unknown[],
+  view: (row: Row) => T,
+): Page<T> {
   const more = rows.length > limit
   const kept = more ? rows.slice(0, limit) : rows
   return { items: kept.map(view), nextCursor: more ? encodeCursor(keyOf(kept[kept.length - 1])) : null }

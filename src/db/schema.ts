@@ -1,6 +1,16 @@
 import type { Citation } from '../protocol/run-events'
 import { sql } from 'drizzle-orm'
-import { sqliteTable, text, integer, index, uniqueIndex, primaryKey, foreignKey, real, customType } from 'drizzle-orm/sqlite-core'
+import {
+  sqliteTable,
+  text,
+  integer,
+  index,
+  uniqueIndex,
+  primaryKey,
+  foreignKey,
+  real,
+  customType,
+} from 'drizzle-orm/sqlite-core'
 
 /**
  * Every user-owned table carries `user_id`, and every child table points at its parent with
@@ -10,24 +20,30 @@ import { sqliteTable, text, integer, index, uniqueIndex, primaryKey, foreignKey,
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`
 
-export const users = sqliteTable('users', {
-  id: text('id').primaryKey(),
-  email: text('email').notNull().unique(),
-  name: text('name').notNull(),
-  role: text('role', { enum: ['admin', 'member'] }).notNull().default('member'),
-  passwordHash: text('password_hash'),
-  createdAt: integer('created_at').notNull().default(now),
-  /** A disabled account cannot sign in, and its sessions end at once (src/auth/sessions). */
-  disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
-  /** Access tokens issued before this time (ms) are void: "sign out everywhere". */
-  sessionsValidAfter: integer('sessions_valid_after'),
-  /** When disabled, sessions_valid_after or role last changed (ms): processes poll for it. */
-  sessionsChangedAt: integer('sessions_changed_at'),
-  lastActiveAt: integer('last_active_at'),
-  /** Per-user quota overrides; null = the server's QUOTA_* defaults. */
-  quotaRunsPerDay: integer('quota_runs_per_day'),
-  quotaTokensPerDay: integer('quota_tokens_per_day'),
-}, (t) => [index('users_sessions_changed').on(t.sessionsChangedAt)])
+export const users = sqliteTable(
+  'users',
+  {
+    id: text('id').primaryKey(),
+    email: text('email').notNull().unique(),
+    name: text('name').notNull(),
+    role: text('role', { enum: ['admin', 'member'] })
+      .notNull()
+      .default('member'),
+    passwordHash: text('password_hash'),
+    createdAt: integer('created_at').notNull().default(now),
+    /** A disabled account cannot sign in, and its sessions end at once (src/auth/sessions). */
+    disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+    /** Access tokens issued before this time (ms) are void: "sign out everywhere". */
+    sessionsValidAfter: integer('sessions_valid_after'),
+    /** When disabled, sessions_valid_after or role last changed (ms): processes poll for it. */
+    sessionsChangedAt: integer('sessions_changed_at'),
+    lastActiveAt: integer('last_active_at'),
+    /** Per-user quota overrides; null = the server's QUOTA_* defaults. */
+    quotaRunsPerDay: integer('quota_runs_per_day'),
+    quotaTokensPerDay: integer('quota_tokens_per_day'),
+  },
+  (t) => [index('users_sessions_changed').on(t.sessionsChangedAt)],
+)
 
 export const oidcIdentities = sqliteTable(
   'oidc_identities',
@@ -53,7 +69,10 @@ export const refreshTokenFamilies = sqliteTable(
     revokedAt: integer('revoked_at'),
     revokedReason: text('revoked_reason'),
   },
-  (t) => [uniqueIndex('refresh_token_families_id_user').on(t.id, t.userId), index('refresh_token_families_revoked').on(t.revokedAt)],
+  (t) => [
+    uniqueIndex('refresh_token_families_id_user').on(t.id, t.userId),
+    index('refresh_token_families_revoked').on(t.revokedAt),
+  ],
 )
 
 export const refreshTokens = sqliteTable(
@@ -68,9 +87,10 @@ export const refreshTokens = sqliteTable(
     createdAt: integer('created_at').notNull().default(now),
   },
   (t) => [
-    foreignKey({ columns: [t.familyId, t.userId], foreignColumns: [refreshTokenFamilies.id, refreshTokenFamilies.userId] }).onDelete(
-      'cascade',
-    ),
+    foreignKey({
+      columns: [t.familyId, t.userId],
+      foreignColumns: [refreshTokenFamilies.id, refreshTokenFamilies.userId],
+    }).onDelete('cascade'),
     index('refresh_tokens_family').on(t.familyId),
   ],
 )
@@ -225,7 +245,9 @@ export const datasetRows = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.datasetId, t.idx] }),
-    foreignKey({ columns: [t.datasetId, t.userId], foreignColumns: [datasets.id, datasets.userId] }).onDelete('cascade'),
+    foreignKey({ columns: [t.datasetId, t.userId], foreignColumns: [datasets.id, datasets.userId] }).onDelete(
+      'cascade',
+    ),
   ],
 )
 
@@ -319,7 +341,9 @@ export const shares = sqliteTable(
     threadId: text('thread_id').notNull(),
     title: text('title').notNull(),
     /** The copied branch: JSON list of {role, content, agent?, createdAt}. */
-    messages: text('messages', { mode: 'json' }).$type<{ role: string; content: string; agent?: string; createdAt: string }[]>().notNull(),
+    messages: text('messages', { mode: 'json' })
+      .$type<{ role: string; content: string; agent?: string; createdAt: string }[]>()
+      .notNull(),
     createdAt: integer('created_at').notNull().default(now),
   },
   (t) => [
@@ -337,7 +361,10 @@ export const EMBEDDING_DIMENSIONS = 768
 const f32Vector = customType<{ data: Float32Array; driverData: Uint8Array | ArrayBuffer }>({
   dataType: () => `F32_BLOB(${EMBEDDING_DIMENSIONS})`,
   toDriver: (value) => new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
-  fromDriver: (value) => new Float32Array(value instanceof ArrayBuffer ? value : value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength)),
+  fromDriver: (value) =>
+    new Float32Array(
+      value instanceof ArrayBuffer ? value : value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength),
+    ),
 })
 
 export type DocumentStatus = 'processing' | 'ready' | 'failed'
@@ -363,7 +390,10 @@ export const documents = sqliteTable(
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
   },
-  (t) => [uniqueIndex('documents_id_user').on(t.id, t.userId), index('documents_user_created').on(t.userId, t.createdAt, t.id)],
+  (t) => [
+    uniqueIndex('documents_id_user').on(t.id, t.userId),
+    index('documents_user_created').on(t.userId, t.createdAt, t.id),
+  ],
 )
 
 export const documentChunks = sqliteTable(
@@ -377,7 +407,9 @@ export const documentChunks = sqliteTable(
     embedding: f32Vector('embedding'),
   },
   (t) => [
-    foreignKey({ columns: [t.documentId, t.userId], foreignColumns: [documents.id, documents.userId] }).onDelete('cascade'),
+    foreignKey({ columns: [t.documentId, t.userId], foreignColumns: [documents.id, documents.userId] }).onDelete(
+      'cascade',
+    ),
     index('document_chunks_user').on(t.userId, t.documentId, t.idx),
     index('document_chunks_document').on(t.documentId, t.userId),
   ],

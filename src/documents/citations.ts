@@ -12,8 +12,28 @@ export interface CitationRequest {
 }
 
 /** Words too common to tell sentences apart. */
-const COMMON = new Set(['the', 'and', 'for', 'are', 'was', 'were', 'with', 'that', 'this', 'from', 'into', 'its', 'has', 'have', 'not', 'but', 'you', 'your'])
-const words = (text: string) => new Set((text.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? []).filter((w) => !COMMON.has(w)))
+const COMMON = new Set([
+  'the',
+  'and',
+  'for',
+  'are',
+  'was',
+  'were',
+  'with',
+  'that',
+  'this',
+  'from',
+  'into',
+  'its',
+  'has',
+  'have',
+  'not',
+  'but',
+  'you',
+  'your',
+])
+const words = (text: string) =>
+  new Set((text.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? []).filter((w) => !COMMON.has(w)))
 
 /** Sentences (or lines) of a chunk, as [start, end) offsets into it, so a quote is always verbatim. */
 function sentenceSpans(text: string): [number, number][] {
@@ -61,14 +81,22 @@ export function pickQuote(chunk: string, claim: string): string {
  */
 export function citationChecker(documents: Pick<DocumentsRepository, 'chunks'>) {
   return async (requests: CitationRequest[]): Promise<Citation[]> => {
-    const chunks = new Map((await documents.chunks([...new Set(requests.map((r) => r.chunkId))])).map((c) => [c.chunkId, c]))
+    const chunks = new Map(
+      (await documents.chunks([...new Set(requests.map((r) => r.chunkId))])).map((c) => [c.chunkId, c]),
+    )
     const citations: Citation[] = []
     for (const request of requests) {
       const chunk = chunks.get(request.chunkId)
       if (!chunk) continue
       const quote = pickQuote(chunk.text, request.claim)
       if (!quote || quote.length > QUOTE_MAX_CHARS || !chunk.text.includes(quote)) continue
-      citations.push({ n: request.n, documentId: chunk.documentId, documentName: chunk.documentName, chunkId: chunk.chunkId, quote })
+      citations.push({
+        n: request.n,
+        documentId: chunk.documentId,
+        documentName: chunk.documentName,
+        chunkId: chunk.chunkId,
+        quote,
+      })
     }
     return citations
   }

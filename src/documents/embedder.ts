@@ -18,7 +18,10 @@ export function providerEmbedder(llm: LlmProvider, model: string): Embedder {
     const vectors = await llm.embed({ model, input: texts, signal, userId })
     return vectors.map((v) => {
       if (v.length !== EMBEDDING_DIMENSIONS) {
-        throw new LlmError('llm_error', `the embedding model "${model}" gives ${v.length} dimensions; documents need a ${EMBEDDING_DIMENSIONS}-dimension model such as nomic-embed-text (OLLAMA_EMBED_MODEL)`)
+        throw new LlmError(
+          'llm_error',
+          `the embedding model "${model}" gives ${v.length} dimensions; documents need a ${EMBEDDING_DIMENSIONS}-dimension model such as nomic-embed-text (OLLAMA_EMBED_MODEL)`,
+        )
       }
       return Float32Array.from(v)
     })

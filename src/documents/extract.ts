@@ -25,7 +25,8 @@ const extensionOf = (name: string) => /\.[^./\\]+$/.exec(name.toLowerCase())?.[0
 
 export function mimeFromName(name: string): DocumentMime | undefined {
   const ext = extensionOf(name)
-  for (const [mime, exts] of Object.entries(DOCUMENT_TYPES)) if ((exts as readonly string[]).includes(ext)) return mime as DocumentMime
+  for (const [mime, exts] of Object.entries(DOCUMENT_TYPES))
+    if ((exts as readonly string[]).includes(ext)) return mime as DocumentMime
   return undefined
 }
 
@@ -49,10 +50,14 @@ function decodeText(bytes: Uint8Array): string | undefined {
  */
 export async function checkDocument(name: string, bytes: Uint8Array): Promise<DocumentMime> {
   const mime = mimeFromName(name)
-  if (!mime) throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is not a supported document; upload a .txt, .md, .html or .pdf file`)
+  if (!mime)
+    throw new UnsupportedDocumentError(
+      `"${name.slice(0, 100)}" is not a supported document; upload a .txt, .md, .html or .pdf file`,
+    )
   if (bytes.byteLength === 0) throw new UnsupportedDocumentError('the document is empty')
   if (mime === 'application/pdf') {
-    if (!startsWith(bytes, PDF_MAGIC)) throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is named .pdf but its content is not a PDF`)
+    if (!startsWith(bytes, PDF_MAGIC))
+      throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is named .pdf but its content is not a PDF`)
     try {
       const pdf = await getDocumentProxy(bytes.slice())
       await pdf.loadingTask.destroy()
@@ -61,10 +66,15 @@ export async function checkDocument(name: string, bytes: Uint8Array): Promise<Do
     }
     return mime
   }
-  if (startsWith(bytes, PDF_MAGIC)) throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is a PDF but is named as text; name it .pdf`)
+  if (startsWith(bytes, PDF_MAGIC))
+    throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is a PDF but is named as text; name it .pdf`)
   const text = decodeText(bytes)
-  if (text === undefined) throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is not UTF-8 text (binary content in a ${extensionOf(name)} file)`)
-  if (mime === 'text/html' && !hasMarkup(text)) throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is named .html but holds no HTML markup`)
+  if (text === undefined)
+    throw new UnsupportedDocumentError(
+      `"${name.slice(0, 100)}" is not UTF-8 text (binary content in a ${extensionOf(name)} file)`,
+    )
+  if (mime === 'text/html' && !hasMarkup(text))
+    throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is named .html but holds no HTML markup`)
   return mime
 }
 
@@ -131,7 +141,36 @@ async function pdfText(bytes: Uint8Array): Promise<ExtractedText> {
 /** Elements whose text is not part of what a reader sees. */
 const HIDDEN = new Set(['script', 'style', 'noscript', 'template', 'svg', 'head'])
 /** Elements that end a line of text. */
-const BLOCKS = new Set(['p', 'div', 'br', 'li', 'ul', 'ol', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'tr', 'table', 'section', 'article', 'header', 'footer', 'blockquote', 'pre', 'hr', 'title', 'dd', 'dt', 'figcaption', 'main', 'nav', 'aside'])
+const BLOCKS = new Set([
+  'p',
+  'div',
+  'br',
+  'li',
+  'ul',
+  'ol',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'tr',
+  'table',
+  'section',
+  'article',
+  'header',
+  'footer',
+  'blockquote',
+  'pre',
+  'hr',
+  'title',
+  'dd',
+  'dt',
+  'figcaption',
+  'main',
+  'nav',
+  'aside',
+])
 
 /** The visible text of an HTML page (a real parser; entities decoded), blocks on their own lines. */
 export function htmlText(html: string): string {
@@ -183,7 +222,13 @@ function htmlTextCollector(): { write(html: string): void; end(): string } {
     parts.length = 0
     const cut = final ? pending.length : pending.lastIndexOf('\n') + 1
     if (cut <= 0) return
-    tidied.push(pending.slice(0, cut).split('\n').map((line) => line.replace(/[ \t\u00a0]+/g, ' ').trim()).join('\n'))
+    tidied.push(
+      pending
+        .slice(0, cut)
+        .split('\n')
+        .map((line) => line.replace(/[ \t\u00a0]+/g, ' ').trim())
+        .join('\n'),
+    )
     pending = pending.slice(cut)
   }
   return {
@@ -194,7 +239,10 @@ function htmlTextCollector(): { write(html: string): void; end(): string } {
     end() {
       parser.end()
       flush(true)
-      const body = tidied.join('').replace(/\n{3,}/g, '\n\n').trim()
+      const body = tidied
+        .join('')
+        .replace(/\n{3,}/g, '\n\n')
+        .trim()
       const heading = title.replace(/\s+/g, ' ').trim()
       return heading && !body.startsWith(heading) ? `${heading}\n\n${body}` : body
     },

@@ -47,13 +47,18 @@ export function documentRoutes(documents: DocumentsService, guard: AuthGuard, ma
         if (type.startsWith('multipart/form-data')) {
           let form: FormData
           try {
-            form = await new Response(raw as Uint8Array<ArrayBuffer>, { headers: { 'content-type': request.headers.get('content-type')! } }).formData()
+            form = await new Response(raw as Uint8Array<ArrayBuffer>, {
+              headers: { 'content-type': request.headers.get('content-type')! },
+            }).formData()
           } catch {
             throw new InvalidInputError('the multipart body could not be read')
           }
           const file = form.get('file')
           if (!(file instanceof Blob)) throw new InvalidInputError('the form needs a "file" field holding the document')
-          const name = typeof form.get('name') === 'string' && String(form.get('name')).trim() ? String(form.get('name')) : (file as File).name ?? ''
+          const name =
+            typeof form.get('name') === 'string' && String(form.get('name')).trim()
+              ? String(form.get('name'))
+              : ((file as File).name ?? '')
           document = await documents.uploadFile({ name, bytes: new Uint8Array(await file.arrayBuffer()) })
         } else if (type.startsWith('application/json')) {
           let body: unknown
@@ -63,11 +68,14 @@ export function documentRoutes(documents: DocumentsService, guard: AuthGuard, ma
             throw new AppError(400, 'invalid_json', 'the request body is not valid JSON')
           }
           const { name, text } = (body ?? {}) as { name?: unknown; text?: unknown }
-          if (typeof name !== 'string' || name.trim() === '' || name.length > DOCUMENT_NAME_MAX) throw new InvalidInputError(`name must be 1 to ${DOCUMENT_NAME_MAX} characters`)
+          if (typeof name !== 'string' || name.trim() === '' || name.length > DOCUMENT_NAME_MAX)
+            throw new InvalidInputError(`name must be 1 to ${DOCUMENT_NAME_MAX} characters`)
           if (typeof text !== 'string') throw new InvalidInputError('text must be the document text')
           document = await documents.uploadText({ name, text })
         } else {
-          throw new InvalidInputError('send the document as multipart/form-data with a "file" field, or as JSON {name, text}')
+          throw new InvalidInputError(
+            'send the document as multipart/form-data with a "file" field, or as JSON {name, text}',
+          )
         }
         set.status = 202
         return { document }
@@ -80,7 +88,10 @@ export function documentRoutes(documents: DocumentsService, guard: AuthGuard, ma
       ({ query }) => documents.list({ limit: query.limit ?? DEFAULT_LIST_LIMIT, cursor: query.cursor || undefined }),
       { auth: true, query: listDocumentsQuery },
     )
-    .get('/api/documents/:id', async ({ params }) => ({ document: await documents.get(params.id) }), { auth: true, params: documentParams })
+    .get('/api/documents/:id', async ({ params }) => ({ document: await documents.get(params.id) }), {
+      auth: true,
+      params: documentParams,
+    })
     .delete(
       '/api/documents/:id',
       async ({ params, set }) => {

@@ -131,7 +131,12 @@ export class IngestQueue {
   }
 
   async #ingest(job: IngestJob, signal: AbortSignal): Promise<void> {
-    const context = createUserContext({ userId: job.userId, role: 'member', metadata: { documentId: job.documentId }, signal })
+    const context = createUserContext({
+      userId: job.userId,
+      role: 'member',
+      metadata: { documentId: job.documentId },
+      signal,
+    })
     const { documents, notify } = this.deps
     const update = async (change: Parameters<DocumentsRepository['update']>[1]) => {
       const document = await documents.update(job.documentId, change)
@@ -145,7 +150,13 @@ export class IngestQueue {
           job.bytes = undefined
           const pieces = await chunkTextInSlices(text)
           if (pieces.length === 0) {
-            await update({ status: 'failed', progress: 1, error: 'no text could be found in this document (a scanned PDF needs text recognition first)', text, pages })
+            await update({
+              status: 'failed',
+              progress: 1,
+              error: 'no text could be found in this document (a scanned PDF needs text recognition first)',
+              text,
+              pages,
+            })
             return
           }
           if (!(await update({ progress: EXTRACTED, text, pages }))) return
@@ -162,16 +173,32 @@ export class IngestQueue {
             if (!stored) return // deleted meanwhile
             const done = start + batch.length
             const last = done >= pieces.length
-            if (!(await update(last ? { status: 'ready', progress: 1, chunks: done } : { progress: EXTRACTED + (1 - EXTRACTED) * (done / pieces.length), chunks: done }))) return
+            if (
+              !(await update(
+                last
+                  ? { status: 'ready', progress: 1, chunks: done }
+                  : { progress: EXTRACTED + (1 - EXTRACTED) * (done / pieces.length), chunks: done },
+              ))
+            )
+              return
           }
         } catch (error) {
           if (signal.aborted) {
             await documents.clearChunks(job.documentId).catch(() => {})
-            await update({ status: 'failed', chunks: 0, error: 'ingestion was stopped (the server stopped); upload the document again' }).catch(() => {})
+            await update({
+              status: 'failed',
+              chunks: 0,
+              error: 'ingestion was stopped (the server stopped); upload the document again',
+            }).catch(() => {})
             return
           }
-          const message = error instanceof LlmError ? `embedding failed: ${error.message}` : 'the document could not be read'
-          if (!(error instanceof LlmError)) log.warn('document ingestion failed', { documentId: job.documentId, error: String((error as Error)?.message ?? error) })
+          const message =
+            error instanceof LlmError ? `embedding failed: ${error.message}` : 'the document could not be read'
+          if (!(error instanceof LlmError))
+            log.warn('document ingestion failed', {
+              documentId: job.documentId,
+              error: String((error as Error)?.message ?? error),
+            })
           await documents.clearChunks(job.documentId).catch(() => {})
           await update({ status: 'failed', error: message, chunks: 0 }).catch(() => {})
         }

@@ -24,7 +24,8 @@ const RRF_K = 60
  */
 export function fuseRankings(rankings: string[][], k = RRF_K): { id: string; score: number }[] {
   const scores = new Map<string, number>()
-  for (const ranking of rankings) ranking.forEach((id, i) => {
+  for (const ranking of rankings)
+    ranking.forEach((id, i) => {
       scores.set(id, (scores.get(id) ?? 0) + 1 / (k + i + 1))
     })
   return [...scores].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score)
@@ -48,7 +49,9 @@ export function documentSearch(documents: DocumentsRepository, embedder: () => E
         byMeaning = (await documents.nearest(vector, CANDIDATES)).map((hit) => hit.chunkId)
       } catch (error) {
         if (context.signal.aborted) throw error
-        log.warn('document search without vectors: the query could not be embedded', { error: String((error as Error)?.message ?? error) })
+        log.warn('document search without vectors: the query could not be embedded', {
+          error: String((error as Error)?.message ?? error),
+        })
       }
     }
     const byWords = (await documents.keywordMatches(text, CANDIDATES)).map((hit) => hit.chunkId)
@@ -56,7 +59,17 @@ export function documentSearch(documents: DocumentsRepository, embedder: () => E
     const chunks = new Map((await documents.chunks(fused.map((f) => f.id))).map((c) => [c.chunkId, c]))
     return fused.flatMap(({ id, score }) => {
       const chunk = chunks.get(id)
-      return chunk ? [{ documentId: chunk.documentId, documentName: chunk.documentName, chunkId: chunk.chunkId, text: chunk.text, score: Number(score.toFixed(6)) }] : []
+      return chunk
+        ? [
+            {
+              documentId: chunk.documentId,
+              documentName: chunk.documentName,
+              chunkId: chunk.chunkId,
+              text: chunk.text,
+              score: Number(score.toFixed(6)),
+            },
+          ]
+        : []
     })
   }
 }

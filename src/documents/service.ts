@@ -11,14 +11,23 @@ export const DOCUMENT_NAME_MAX = 200
 
 export class DocumentTooLargeError extends AppError {
   constructor(maxBytes: number) {
-    super(413, 'payload_too_large', `the document is larger than ${formatBytes(maxBytes)}; DOCUMENT_MAX_BYTES sets the limit`)
+    super(
+      413,
+      'payload_too_large',
+      `the document is larger than ${formatBytes(maxBytes)}; DOCUMENT_MAX_BYTES sets the limit`,
+    )
   }
 }
 
 /** The user's uploads waiting for ingestion already fill their share of the queue. */
 export class TooManyDocumentsError extends AppError {
   constructor() {
-    super(429, 'too_many_documents', 'your earlier uploads are still waiting to be processed; try again when they are ready', { 'Retry-After': '10' })
+    super(
+      429,
+      'too_many_documents',
+      'your earlier uploads are still waiting to be processed; try again when they are ready',
+      { 'Retry-After': '10' },
+    )
   }
 }
 
@@ -51,13 +60,21 @@ export function documentsService(documents: DocumentsRepository, options: Docume
     concurrency: options.ingestConcurrency,
   })
 
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
-  const cleanName = (name: string) => name.replace(/[\u0000-\u001f\u007f]/g, '').replace(/^.*[\\/]/, '').trim()
+  const cleanName = (name: string) =>
+    name
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+      .replace(/[\u0000-\u001f\u007f]/g, '')
+      .replace(/^.*[\\/]/, '')
+      .trim()
 
   /** Uploads one user may have waiting for ingestion, in bytes: the queue holds them in memory. */
   const maxQueuedBytes = options.maxQueuedBytesPerUser ?? 5 * options.maxBytes
 
-  async function store(name: string, mime: Awaited<ReturnType<typeof checkDocument>>, bytes: Uint8Array): Promise<DocumentView> {
+  async function store(
+    name: string,
+    mime: Awaited<ReturnType<typeof checkDocument>>,
+    bytes: Uint8Array,
+  ): Promise<DocumentView> {
     const userId = currentUser().userId
     if (ingest.queuedBytes(userId) + bytes.byteLength > maxQueuedBytes) throw new TooManyDocumentsError()
     const document = await documents.create({ name, mime, bytes: bytes.byteLength })
@@ -77,7 +94,8 @@ export function documentsService(documents: DocumentsRepository, options: Docume
     async uploadFile(file: { name: string; bytes: Uint8Array }): Promise<DocumentView> {
       const name = cleanName(file.name)
       if (!name) throw new InvalidInputError('the file needs a name (with its extension: .txt, .md, .html or .pdf)')
-      if (name.length > DOCUMENT_NAME_MAX) throw new InvalidInputError(`a document name is at most ${DOCUMENT_NAME_MAX} characters`)
+      if (name.length > DOCUMENT_NAME_MAX)
+        throw new InvalidInputError(`a document name is at most ${DOCUMENT_NAME_MAX} characters`)
       if (file.bytes.byteLength > options.maxBytes) throw new DocumentTooLargeError(options.maxBytes)
       const mime = await checkDocument(name, file.bytes)
       return store(name, mime, file.bytes)
@@ -87,11 +105,13 @@ export function documentsService(documents: DocumentsRepository, options: Docume
     async uploadText(input: { name: string; text: string }): Promise<DocumentView> {
       const name = cleanName(input.name)
       if (!name) throw new InvalidInputError('name must not be empty')
-      if (name.length > DOCUMENT_NAME_MAX) throw new InvalidInputError(`a document name is at most ${DOCUMENT_NAME_MAX} characters`)
+      if (name.length > DOCUMENT_NAME_MAX)
+        throw new InvalidInputError(`a document name is at most ${DOCUMENT_NAME_MAX} characters`)
       const bytes = new TextEncoder().encode(input.text)
       if (bytes.byteLength > options.maxBytes) throw new DocumentTooLargeError(options.maxBytes)
       const named = mimeFromName(name)
-      if (named === 'application/pdf') throw new UnsupportedDocumentError('a PDF must be uploaded as a file (multipart/form-data), not as text')
+      if (named === 'application/pdf')
+        throw new UnsupportedDocumentError('a PDF must be uploaded as a file (multipart/form-data), not as text')
       const mime = named ? await checkDocument(name, bytes) : 'text/plain'
       if (!named && bytes.includes(0)) throw new UnsupportedDocumentError('the text holds binary content')
       if (input.text.trim() === '') throw new UnsupportedDocumentError('the document is empty')
@@ -110,7 +130,8 @@ export function documentsService(documents: DocumentsRepository, options: Docume
     checkCitations: citationChecker(documents),
 
     /** Server start (one process): documents a stopped process was ingesting are failed. */
-    failInterrupted: () => documents.failInterrupted('the server stopped while this document was being processed; upload it again'),
+    failInterrupted: () =>
+      documents.failInterrupted('the server stopped while this document was being processed; upload it again'),
     close: () => ingest.close(),
   }
 }

@@ -35,6 +35,10 @@ export function healthRoutes(database: Database, probes: ReadinessProbe[] = [], 
       ])
       set.status = dbOk ? 200 : 503
       const facts = results.map((r) => ({ ...r.summary, ...(detailed && r.detail) }))
-      return { status: dbOk ? 'ready' : 'unavailable', database: dbOk ? 'ok' : 'unreachable', ...Object.assign({}, ...facts) }
+      return {
+        status: dbOk ? 'ready' : 'unavailable',
+        database: dbOk ? 'ok' : 'unreachable',
+        ...Object.assign({}, ...facts),
+      }
     })
 }

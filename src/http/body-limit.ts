@@ -20,13 +20,24 @@ export interface BodyLimitOptions {
 const BODY_READERS = ['text', 'json', 'formData', 'arrayBuffer', 'blob', 'bytes'] as const
 
 const pathPattern = (path: string) =>
-  new RegExp(`^${path.replace(/\/+$/, '').split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`)
+  new RegExp(
+    `^${path
+      .replace(/\/+$/, '')
+      .split('/')
+      .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/')}/?$`,
+  )
 
 /** The limit that applies to one request: its route's own, else the default. */
 export function bodyLimitResolver(options: BodyLimitOptions = {}) {
   const fallback = options.defaultBytes ?? DEFAULT_BODY_LIMIT
-  const rules = (options.routes ?? []).map((r) => ({ method: r.method.toUpperCase(), pattern: pathPattern(r.path), maxBytes: r.maxBytes }))
-  return (method: string, pathname: string) => rules.find((r) => r.method === method.toUpperCase() && r.pattern.test(pathname))?.maxBytes ?? fallback
+  const rules = (options.routes ?? []).map((r) => ({
+    method: r.method.toUpperCase(),
+    pattern: pathPattern(r.path),
+    maxBytes: r.maxBytes,
+  }))
+  return (method: string, pathname: string) =>
+    rules.find((r) => r.method === method.toUpperCase() && r.pattern.test(pathname))?.maxBytes ?? fallback
 }
 
 /** The largest limit of all routes: what Bun itself must let through so we can answer with the envelope. */
@@ -71,8 +82,12 @@ export function bodyLimit(options: BodyLimitOptions = {}) {
     }
     const source = request.body
     let counted: Response | undefined
-    const view = () => (counted ??= new Response(limitedStream(source, maxBytes), { headers: { 'content-type': request.headers.get('content-type') ?? '' } }))
-    for (const reader of BODY_READERS) Object.defineProperty(request, reader, { configurable: true, value: () => (view() as any)[reader]() })
+    const view = () =>
+      (counted ??= new Response(limitedStream(source, maxBytes), {
+        headers: { 'content-type': request.headers.get('content-type') ?? '' },
+      }))
+    for (const reader of BODY_READERS)
+      Object.defineProperty(request, reader, { configurable: true, value: () => (view() as any)[reader]() })
     Object.defineProperty(request, 'body', { configurable: true, get: () => view().body })
   })
 }

@@ -22,7 +22,11 @@ export function clientAddress(request: Request, peer: string | undefined, trust:
   if (!peer) return 'unknown'
   const forwarded = request.headers.get('x-forwarded-for') ?? undefined
   // proxy-addr reads a Node request; this is the part of one it looks at.
-  const nodeLike = { connection: { remoteAddress: peer }, socket: { remoteAddress: peer }, headers: { 'x-forwarded-for': forwarded } }
+  const nodeLike = {
+    connection: { remoteAddress: peer },
+    socket: { remoteAddress: peer },
+    headers: { 'x-forwarded-for': forwarded },
+  }
   try {
     return proxyaddr(nodeLike as any, trust)
   } catch {

@@ -45,7 +45,10 @@ export class RateLimitedError extends AppError {
 }
 /** A run refused by the user's rolling 24 h quota; `retryAfter` seconds until one more fits. */
 export class QuotaExceededError extends AppError {
-  constructor(readonly retryAfter: number, message: string) {
+  constructor(
+    readonly retryAfter: number,
+    message: string,
+  ) {
     super(429, 'quota_exceeded', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfter))) })
   }
 }
@@ -111,8 +114,18 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 }
 
 /** An error answer in the shape the route family uses: §2's envelope, or OpenAI's on /v1/*. */
-export function errorResponse(request: Request | undefined, status: number, code: string, message: string, headers: Record<string, string> = {}) {
-  return json(status, isOpenAiPath(request) ? openaiErrorBody(status, code, message) : errorBody(code, message), headers)
+export function errorResponse(
+  request: Request | undefined,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+) {
+  return json(
+    status,
+    isOpenAiPath(request) ? openaiErrorBody(status, code, message) : errorBody(code, message),
+    headers,
+  )
 }
 
 /** Summarises an Elysia validation error without echoing the whole schema back. */
@@ -120,7 +133,9 @@ function validationMessage(error: any): string {
   try {
     const first = error.all?.[0] ?? error.valueError
     if (first) {
-      const path = String(first.path ?? '').replace(/^\//, '').replace(/\//g, '.')
+      const path = String(first.path ?? '')
+        .replace(/^\//, '')
+        .replace(/\//g, '.')
       return path ? `${path}: ${first.summary ?? first.message}` : String(first.summary ?? first.message)
     }
   } catch {}
@@ -143,7 +158,8 @@ export const errorHandler = new Elysia({ name: 'error-handler' })
     }
   })
   .onError({ as: 'global' }, ({ code, error, request }) => {
-    const fail = (status: number, code: string, message: string, headers?: Record<string, string>) => errorResponse(request, status, code, message, headers)
+    const fail = (status: number, code: string, message: string, headers?: Record<string, string>) =>
+      errorResponse(request, status, code, message, headers)
     // Elysia wraps whatever a body parser throws (a body cut at its limit, our invalid_json) in
     // a ParseError; the AppError inside says what really happened.
     const cause = (error as { cause?: unknown })?.cause
@@ -164,6 +180,9 @@ export const errorHandler = new Elysia({ name: 'error-handler' })
     if (status === 413 || /too large/i.test(String((error as Error)?.message))) {
       return fail(413, 'payload_too_large', 'the request body is too large')
     }
-    log.error('unhandled error', { error: error instanceof Error ? error.message : String(error), stack: (error as Error)?.stack })
+    log.error('unhandled error', {
+      error: error instanceof Error ? error.message : String(error),
+      stack: (error as Error)?.stack,
+    })
     return fail(500, 'internal_error', 'something went wrong on the server')
   })

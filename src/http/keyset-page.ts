@@ -14,7 +14,8 @@ export const pageQuery = {
 export function pageLimit(raw: string | undefined): number {
   if (raw === undefined) return 50
   const limit = Number(raw)
-  if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new InvalidInputError('limit must be a whole number from 1 to 200')
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200)
+    throw new InvalidInputError('limit must be a whole number from 1 to 200')
   return limit
 }
 
@@ -32,7 +33,12 @@ export function decodeCursor<T>(raw: string | undefined, valid: (key: unknown) =
 }
 
 /** Fetches one row more than asked to know whether another page follows. */
-export function page<R, V>(rows: R[], limit: number, view: (row: R) => V, keyOf: (row: R) => unknown): { items: V[]; nextCursor: string | null } {
+export function page<R, V>(
+  rows: R[],
+  limit: number,
+  view: (row: R) => V,
+  keyOf: (row: R) => unknown,
+): { items: V[]; nextCursor: string | null } {
   const more = rows.length > limit
   const kept = more ? rows.slice(0, limit) : rows
   return { items: kept.map(view), nextCursor: more ? encodeCursor(keyOf(kept[kept.length - 1])) : null }

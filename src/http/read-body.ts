@@ -1,6 +1,7 @@
 import { AppError } from './errors'
 
-const tooLarge = (maxBytes: number) => new AppError(413, 'payload_too_large', `the request body is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`)
+const tooLarge = (maxBytes: number) =>
+  new AppError(413, 'payload_too_large', `the request body is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`)
 
 /**
  * Reads a request body as text, stopping as soon as it passes `maxBytes` (a declared length

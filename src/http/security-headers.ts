@@ -17,12 +17,17 @@ export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'no
 const isUiPath = (pathname: string) => pathname === '/' || pathname === '/index.html' || pathname.startsWith('/assets/')
 
 /** Auth answers and user data must not be kept by browsers or proxies. */
-const isPrivatePath = (pathname: string) => pathname.startsWith('/api/') || pathname === '/ready' || pathname === '/metrics'
+const isPrivatePath = (pathname: string) =>
+  pathname.startsWith('/api/') || pathname === '/ready' || pathname === '/metrics'
 
 /** The headers one response gets, by its path (headers a route set itself win). */
 export function securityHeadersFor(pathname: string): Record<string, string> {
   if (isUiPath(pathname)) return { ...BASE_SECURITY_HEADERS }
-  return { ...BASE_SECURITY_HEADERS, 'content-security-policy': API_CSP, ...(isPrivatePath(pathname) && { 'cache-control': 'no-store' }) }
+  return {
+    ...BASE_SECURITY_HEADERS,
+    'content-security-policy': API_CSP,
+    ...(isPrivatePath(pathname) && { 'cache-control': 'no-store' }),
+  }
 }
 
 /**
@@ -32,6 +37,7 @@ export function securityHeadersFor(pathname: string): Record<string, string> {
  */
 export function securityHeaders() {
   return new Elysia({ name: 'security-headers' }).onRequest(({ request, set }) => {
-    for (const [name, value] of Object.entries(securityHeadersFor(new URL(request.url).pathname))) set.headers[name] ??= value
+    for (const [name, value] of Object.entries(securityHeadersFor(new URL(request.url).pathname)))
+      set.headers[name] ??= value
   })
 }

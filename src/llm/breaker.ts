@@ -48,7 +48,8 @@ interface CountedFailure {
   userId?: string
 }
 
-const isAbort = (error: unknown) => error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')
+const isAbort = (error: unknown) =>
+  error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')
 
 /** What an error of a call says about the host (errors as mapped by `mapOllamaError`). */
 export function verdictOf(error: unknown): Verdict {
@@ -245,10 +246,7 @@ export class HostBreakers {
   readonly #breakers = new Map<string, CircuitBreaker>()
   readonly #listeners = new Set<StateChangeListener>()
 
-  constructor(
-    hosts: string[],
-    options: Partial<BreakerOptions> = {},
-  ) {
+  constructor(hosts: string[], options: Partial<BreakerOptions> = {}) {
     const { onStateChange, ...rest } = options
     if (onStateChange) this.#listeners.add(onStateChange)
     for (const host of hosts) {

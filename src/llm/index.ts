@@ -1,7 +1,14 @@
 import { Elysia } from 'elysia'
 import type { AuthGuard } from '../auth/guard'
 import { LlmError, unavailableMessage } from './errors'
-import { OllamaHost, type ChatChunk, type ChatRequest, type EmbedRequest, type LlmProvider, type LlmStatus } from './provider'
+import {
+  OllamaHost,
+  type ChatChunk,
+  type ChatRequest,
+  type EmbedRequest,
+  type LlmProvider,
+  type LlmStatus,
+} from './provider'
 import { FairScheduler } from './scheduler'
 import { BREAKER_DEFAULTS, HostBreakers, breakerMessage, type StateChangeListener } from './breaker'
 import { ServiceUnavailableError } from '../http/errors'
@@ -79,7 +86,8 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
 
   const allOpen = () => pool.every((h) => h.breaker!.state === 'open')
   const allDown = () => {
-    if (pool.length === 1) return new LlmError('llm_unavailable', breakerMessage(pool[0].host, pool[0].breaker!.retryInMs))
+    if (pool.length === 1)
+      return new LlmError('llm_unavailable', breakerMessage(pool[0].host, pool[0].breaker!.retryInMs))
     const retry = Math.min(...pool.map((h) => h.breaker!.retryInMs))
     return new LlmError(
       'llm_unavailable',
@@ -105,7 +113,12 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
     let best: OllamaHost | undefined
     for (const h of pool) {
       if (!h.breaker!.available) continue
-      if (!best || h.inFlightOf(model) < best.inFlightOf(model) || (h.inFlightOf(model) === best.inFlightOf(model) && h.inFlight < best.inFlight)) best = h
+      if (
+        !best ||
+        h.inFlightOf(model) < best.inFlightOf(model) ||
+        (h.inFlightOf(model) === best.inFlightOf(model) && h.inFlight < best.inFlight)
+      )
+        best = h
     }
     return best
   }
@@ -114,7 +127,10 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
   const noHost = () =>
     allOpen()
       ? allDown()
-      : new LlmError('llm_unavailable', `Ollama (${hosts.join(', ')}) was down and is being tested with one request; try again in a moment. If it stays down, start it with \`ollama serve\`.`)
+      : new LlmError(
+          'llm_unavailable',
+          `Ollama (${hosts.join(', ')}) was down and is being tested with one request; try again in a moment. If it stays down, start it with \`ollama serve\`.`,
+        )
 
   /** A probe that ended without a verdict (aborted) frees the probe place: let waiters at it. */
   const afterCall = (host: OllamaHost) => {
@@ -138,7 +154,12 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
 
   async function* chat(request: ChatRequest): AsyncGenerator<ChatChunk> {
     if (allOpen()) throw allDown()
-    const lease = await scheduler.acquire({ model: request.model, userId: request.userId, signal: request.signal, onQueued: request.onQueued })
+    const lease = await scheduler.acquire({
+      model: request.model,
+      userId: request.userId,
+      signal: request.signal,
+      onQueued: request.onQueued,
+    })
     let host: OllamaHost | undefined
     try {
       request.signal.throwIfAborted()
@@ -203,7 +224,12 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
     },
     async status(): Promise<LlmStatus> {
       const hostStatus = await Promise.all(
-        pool.map(async (h) => ({ host: h.host, reachable: await h.ping(), circuit: h.breaker!.state, inFlight: h.inFlight })),
+        pool.map(async (h) => ({
+          host: h.host,
+          reachable: await h.ping(),
+          circuit: h.breaker!.state,
+          inFlight: h.inFlight,
+        })),
       )
       return {
         reachable: hostStatus.some((h) => h.reachable),

@@ -119,7 +119,12 @@ export class OllamaHost {
   }
 
   /** Maps a failure, tells the breaker (aborts say nothing about the host), and returns what to throw. */
-  #fail(error: unknown, request: { signal: AbortSignal; model: string }, answered: boolean, permit: BreakerPermit | undefined): unknown {
+  #fail(
+    error: unknown,
+    request: { signal: AbortSignal; model: string },
+    answered: boolean,
+    permit: BreakerPermit | undefined,
+  ): unknown {
     if (request.signal.aborted) return request.signal.reason ?? error
     const mapped = mapOllamaError(error, this.host, request.model, answered)
     permit?.failure(mapped)
@@ -152,7 +157,8 @@ export class OllamaHost {
           const chunk: ChatChunk = {}
           if (m?.thinking) chunk.thinking = m.thinking
           if (m?.content) chunk.content = m.content
-          if (m?.tool_calls?.length) chunk.toolCalls = m.tool_calls.map((c) => ({ name: c.function.name, arguments: c.function.arguments }))
+          if (m?.tool_calls?.length)
+            chunk.toolCalls = m.tool_calls.map((c) => ({ name: c.function.name, arguments: c.function.arguments }))
           if (part.done) {
             chunk.usage = { promptTokens: part.prompt_eval_count ?? 0, completionTokens: part.eval_count ?? 0 }
             if (part.done_reason) chunk.doneReason = part.done_reason
@@ -173,7 +179,11 @@ export class OllamaHost {
   async complete(request: Omit<ChatRequest, 'tools' | 'think' | 'onQueued'>): Promise<string> {
     const permit = this.#begin(request.model, request.userId)
     try {
-      const answer = await this.client(request.signal).chat({ model: request.model, messages: request.messages, stream: false })
+      const answer = await this.client(request.signal).chat({
+        model: request.model,
+        messages: request.messages,
+        stream: false,
+      })
       permit?.success()
       return answer.message?.content ?? ''
     } catch (error) {
@@ -189,7 +199,10 @@ export class OllamaHost {
       const answer = await this.client(request.signal).embed({ model: request.model, input: request.input })
       permit?.success()
       if (!Array.isArray(answer.embeddings) || answer.embeddings.length !== request.input.length) {
-        throw new LlmError('llm_error', `Ollama returned ${answer.embeddings?.length ?? 0} embeddings for ${request.input.length} texts`)
+        throw new LlmError(
+          'llm_error',
+          `Ollama returned ${answer.embeddings?.length ?? 0} embeddings for ${request.input.length} texts`,
+        )
       }
       return answer.embeddings
     } catch (error) {

@@ -162,12 +162,22 @@ export class FairScheduler {
     if (mine >= this.options.maxQueuedPerUser) {
       this.#tidy(model, queue, userId)
       return Promise.reject(
-        new LlmError('too_many_runs', `You already have ${mine} requests waiting for the model; wait for one to finish or cancel a run.`, 429),
+        new LlmError(
+          'too_many_runs',
+          `You already have ${mine} requests waiting for the model; wait for one to finish or cancel a run.`,
+          429,
+        ),
       )
     }
     if (this.#queued >= this.options.maxQueued) {
       this.#tidy(model, queue, userId)
-      return Promise.reject(new LlmError('server_busy', `The server is busy: ${this.#queued} requests are waiting for the model. Try again in a moment.`, 503))
+      return Promise.reject(
+        new LlmError(
+          'server_busy',
+          `The server is busy: ${this.#queued} requests are waiting for the model. Try again in a moment.`,
+          503,
+        ),
+      )
     }
 
     return new Promise<Lease>((resolve, reject) => {
@@ -298,7 +308,12 @@ export class FairScheduler {
     let best: UserLane | undefined
     for (const lane of queue.lanes.values()) {
       if (lane.waiting.length === 0) continue
-      if (!best || lane.lastGrant < best.lastGrant || (lane.lastGrant === best.lastGrant && lane.waiting[0].seq < best.waiting[0].seq)) best = lane
+      if (
+        !best ||
+        lane.lastGrant < best.lastGrant ||
+        (lane.lastGrant === best.lastGrant && lane.waiting[0].seq < best.waiting[0].seq)
+      )
+        best = lane
     }
     return best
   }

@@ -6,10 +6,17 @@ import type { ToolDispatcher } from '../tools/types'
 import { mcpServerFor } from './server'
 
 const methodNotAllowed = () =>
-  new Response(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: 'this MCP server is stateless: POST JSON-RPC messages to /mcp' }, id: null }), {
-    status: 405,
-    headers: { 'content-type': 'application/json', allow: 'POST' },
-  })
+  new Response(
+    JSON.stringify({
+      jsonrpc: '2.0',
+      error: { code: -32000, message: 'this MCP server is stateless: POST JSON-RPC messages to /mcp' },
+      id: null,
+    }),
+    {
+      status: 405,
+      headers: { 'content-type': 'application/json', allow: 'POST' },
+    },
+  )
 
 /**
  * POST /mcp: a Model Context Protocol server (Streamable HTTP, stateless, JSON answers) over
@@ -23,7 +30,10 @@ export function mcpRoutes(dispatcher: ToolDispatcher, guard: ApiKeyGuard, audit?
       '/mcp',
       async ({ body, request, apiUser }) => {
         const server = mcpServerFor(dispatcher, apiUser, audit)
-        const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+        const transport = new WebStandardStreamableHTTPServerTransport({
+          sessionIdGenerator: undefined,
+          enableJsonResponse: true,
+        })
         await server.connect(transport)
         try {
           // The body was already read (and checked to be JSON) by the app's parser.

@@ -34,7 +34,10 @@ export interface ObservedLlm {
 /** What `observe()` reads at scrape time; every part is optional. */
 export interface MetricsSources {
   connections?: { readonly size: number; readonly users: number; readonly stats: DeliveryStats }
-  runs?: { readonly active: { readonly size: number }; readonly persister: { readonly failures: number; readonly pending: number } }
+  runs?: {
+    readonly active: { readonly size: number }
+    readonly persister: { readonly failures: number; readonly pending: number }
+  }
   database?: { readonly writes: { readonly pending: number } }
   llm?: Pick<ObservedLlm, 'depths' | 'circuits'>
 }
@@ -87,9 +90,23 @@ export class Metrics {
     const registers = [this.registry]
     const sources = () => this.#sources
 
-    this.runs = new Counter({ name: 'chat_runs_total', help: 'Runs finished, by final status and the agent that answered last.', labelNames: ['status', 'agent'], registers })
-    this.runsResumed = new Counter({ name: 'chat_runs_resumed_total', help: 'Runs continued after the process running them died (crash, kill -9, node loss).', registers })
-    this.runFailures = new Counter({ name: 'chat_run_failures_total', help: 'Failed runs by error code (llm_unavailable, timeout, …).', labelNames: ['code'], registers })
+    this.runs = new Counter({
+      name: 'chat_runs_total',
+      help: 'Runs finished, by final status and the agent that answered last.',
+      labelNames: ['status', 'agent'],
+      registers,
+    })
+    this.runsResumed = new Counter({
+      name: 'chat_runs_resumed_total',
+      help: 'Runs continued after the process running them died (crash, kill -9, node loss).',
+      registers,
+    })
+    this.runFailures = new Counter({
+      name: 'chat_run_failures_total',
+      help: 'Failed runs by error code (llm_unavailable, timeout, …).',
+      labelNames: ['code'],
+      registers,
+    })
     this.runDuration = new Histogram({
       name: 'chat_run_duration_seconds',
       help: 'Wall time of a run from acceptance to agent_completed.',
@@ -115,10 +132,28 @@ export class Metrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     })
-    this.circuitTransitions = new Counter({ name: 'chat_llm_circuit_transitions_total', help: 'Circuit breaker state changes per Ollama host.', labelNames: ['host', 'to'], registers })
-    this.isolationGuard = new Counter({ name: 'chat_isolation_guard_trips_total', help: 'Times code asked for the current user outside any user context (refused).', registers })
-    this.connectionsPeak = new Gauge({ name: 'chat_ws_connections_peak', help: 'Most WebSocket connections open at once since the server started.', registers })
-    this.alerts = new Counter({ name: 'chat_alerts_total', help: 'Alerts raised, by kind and outcome (sent, suppressed by rate limit, failed, logged when no webhook is set).', labelNames: ['alert', 'outcome'], registers })
+    this.circuitTransitions = new Counter({
+      name: 'chat_llm_circuit_transitions_total',
+      help: 'Circuit breaker state changes per Ollama host.',
+      labelNames: ['host', 'to'],
+      registers,
+    })
+    this.isolationGuard = new Counter({
+      name: 'chat_isolation_guard_trips_total',
+      help: 'Times code asked for the current user outside any user context (refused).',
+      registers,
+    })
+    this.connectionsPeak = new Gauge({
+      name: 'chat_ws_connections_peak',
+      help: 'Most WebSocket connections open at once since the server started.',
+      registers,
+    })
+    this.alerts = new Counter({
+      name: 'chat_alerts_total',
+      help: 'Alerts raised, by kind and outcome (sent, suppressed by rate limit, failed, logged when no webhook is set).',
+      labelNames: ['alert', 'outcome'],
+      registers,
+    })
 
     // Monotonic counts kept elsewhere, exported as counters by adding what moved since the last scrape.
     const cumulative = (name: string, help: string, read: (s: MetricsSources) => number | undefined) => {
@@ -135,11 +170,31 @@ export class Metrics {
         },
       })
     }
-    cumulative('chat_ws_events_delivered_total', 'Run events sent to WebSocket connections.', (s) => s.connections?.stats.sent)
-    cumulative('chat_ws_duplicates_dropped_total', 'Run events not sent because the connection already had them (resume overlap).', (s) => s.connections?.stats.duplicatesDropped)
-    cumulative('chat_ws_slow_connections_closed_total', 'Connections closed with 1013 because the client read too slowly.', (s) => s.connections?.stats.slowClosed)
-    cumulative('chat_ws_send_failures_total', 'WebSocket sends the runtime dropped.', (s) => s.connections?.stats.failed)
-    cumulative('chat_event_persist_failures_total', 'Batches of run events that could not be written after retries.', (s) => s.runs?.persister.failures)
+    cumulative(
+      'chat_ws_events_delivered_total',
+      'Run events sent to WebSocket connections.',
+      (s) => s.connections?.stats.sent,
+    )
+    cumulative(
+      'chat_ws_duplicates_dropped_total',
+      'Run events not sent because the connection already had them (resume overlap).',
+      (s) => s.connections?.stats.duplicatesDropped,
+    )
+    cumulative(
+      'chat_ws_slow_connections_closed_total',
+      'Connections closed with 1013 because the client read too slowly.',
+      (s) => s.connections?.stats.slowClosed,
+    )
+    cumulative(
+      'chat_ws_send_failures_total',
+      'WebSocket sends the runtime dropped.',
+      (s) => s.connections?.stats.failed,
+    )
+    cumulative(
+      'chat_event_persist_failures_total',
+      'Batches of run events that could not be written after retries.',
+      (s) => s.runs?.persister.failures,
+    )
 
     const gauge = (name: string, help: string, read: (s: MetricsSources) => number | undefined) =>
       new Gauge({
@@ -154,8 +209,16 @@ export class Metrics {
     gauge('chat_ws_connections', 'Open authenticated WebSocket connections.', (s) => s.connections?.size)
     gauge('chat_ws_connected_users', 'Users with at least one open WebSocket connection.', (s) => s.connections?.users)
     gauge('chat_runs_active', 'Runs in progress on this process.', (s) => s.runs?.active.size)
-    gauge('chat_event_persist_pending', 'Run events waiting to be written to the database.', (s) => s.runs?.persister.pending)
-    gauge('chat_db_writes_pending', 'Writes queued or running in the in-process write queue.', (s) => s.database?.writes.pending)
+    gauge(
+      'chat_event_persist_pending',
+      'Run events waiting to be written to the database.',
+      (s) => s.runs?.persister.pending,
+    )
+    gauge(
+      'chat_db_writes_pending',
+      'Writes queued or running in the in-process write queue.',
+      (s) => s.database?.writes.pending,
+    )
 
     new Gauge({
       name: 'chat_llm_queue_depth',
@@ -165,7 +228,8 @@ export class Metrics {
       collect() {
         this.reset()
         const llm = sources().llm
-        for (const [model, depth] of safely(llm && (() => llm.depths()))) if (typeof depth === 'number') this.set({ model }, depth)
+        for (const [model, depth] of safely(llm && (() => llm.depths())))
+          if (typeof depth === 'number') this.set({ model }, depth)
       },
     })
     const circuits = this.#circuits
@@ -177,9 +241,13 @@ export class Metrics {
       collect() {
         this.reset()
         const llm = sources().llm
-        const states = new Map<string, string>([...circuits, ...(safely(llm && (() => llm.circuits())) as [string, string][])])
+        const states = new Map<string, string>([
+          ...circuits,
+          ...(safely(llm && (() => llm.circuits())) as [string, string][]),
+        ])
         for (const [host, current] of states) {
-          for (const state of new Set<string>([...CIRCUIT_STATES, current])) this.set({ host, state }, state === current ? 1 : 0)
+          for (const state of new Set<string>([...CIRCUIT_STATES, current]))
+            this.set({ host, state }, state === current ? 1 : 0)
         }
       },
     })
@@ -204,7 +272,8 @@ export class Metrics {
       this.runs.inc({ status: outcome.status, agent: outcome.agent })
       if (outcome.status === 'failed') this.runFailures.inc({ code: outcome.error?.code ?? 'unknown' })
       if (Number.isFinite(run.durationMs)) this.runDuration.observe({ status: outcome.status }, run.durationMs / 1000)
-      if (typeof run.firstTokenMs === 'number' && Number.isFinite(run.firstTokenMs)) this.firstToken.observe(run.firstTokenMs / 1000)
+      if (typeof run.firstTokenMs === 'number' && Number.isFinite(run.firstTokenMs))
+        this.firstToken.observe(run.firstTokenMs / 1000)
     } catch {}
   }
 

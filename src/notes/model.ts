@@ -3,6 +3,10 @@ import { NOTE_BODY_MAX, NOTE_TITLE_MAX } from './service'
 
 export const noteParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
 export const createNoteBody = t.Object({
-  title: t.String({ minLength: 1, maxLength: NOTE_TITLE_MAX, error: `title must be 1 to ${NOTE_TITLE_MAX} characters` }),
+  title: t.String({
+    minLength: 1,
+    maxLength: NOTE_TITLE_MAX,
+    error: `title must be 1 to ${NOTE_TITLE_MAX} characters`,
+  }),
   body: t.String({ maxLength: NOTE_BODY_MAX, error: `body must be a string of at most ${NOTE_BODY_MAX} characters` }),
 })

@@ -20,7 +20,8 @@ export function notesService(notes: NotesRepository) {
       const title = input.title?.trim() ?? ''
       const body = input.body?.trim() ?? ''
       if (!title) throw new InvalidInputError('a note needs a title')
-      if (title.length > NOTE_TITLE_MAX) throw new InvalidInputError(`a note title is at most ${NOTE_TITLE_MAX} characters`)
+      if (title.length > NOTE_TITLE_MAX)
+        throw new InvalidInputError(`a note title is at most ${NOTE_TITLE_MAX} characters`)
       if (body.length > NOTE_BODY_MAX) throw new InvalidInputError(`a note body is at most ${NOTE_BODY_MAX} characters`)
       return notes.create({ title, body, toolCallId: input.toolCallId })
     },

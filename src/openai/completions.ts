@@ -11,7 +11,16 @@ import { parseChatCompletionRequest, textOf, type ChatCompletionRequest } from '
 import type { ModelCatalog } from './models'
 import { RunEventStream } from './run-events'
 import { runFailure, withRetryAfter, type StopReason } from './failures'
-import { chunkObject, completionObject, sseData, sseError, SSE_DONE, SSE_KEEPALIVE, usageOf, type FinishReason } from './wire'
+import {
+  chunkObject,
+  completionObject,
+  sseData,
+  sseError,
+  SSE_DONE,
+  SSE_KEEPALIVE,
+  usageOf,
+  type FinishReason,
+} from './wire'
 
 const KEEPALIVE_MS = 15_000
 
@@ -32,7 +41,6 @@ export interface CompletionCall {
   /** Aborted when the client goes away. */
   signal: AbortSignal
 }
-
 
 function optionsOf(request: ChatCompletionRequest): ModelOptions | undefined {
   const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined
@@ -56,14 +64,18 @@ function optionsOf(request: ChatCompletionRequest): ModelOptions | undefined {
  */
 export async function chatCompletion(deps: CompletionDeps, call: CompletionCall): Promise<Response> {
   // curl -d without -H sends a form; say so instead of reporting its odd "fields".
-  if (!call.contentType?.toLowerCase().startsWith('application/json')) throw new AppError(400, 'invalid_request', 'send the body as JSON with Content-Type: application/json')
+  if (!call.contentType?.toLowerCase().startsWith('application/json'))
+    throw new AppError(400, 'invalid_request', 'send the body as JSON with Content-Type: application/json')
   const request = parseChatCompletionRequest(call.body)
   const last = request.messages.at(-1)!
-  if (last.role !== 'user') throw new AppError(400, 'invalid_request', 'messages: the last message must be from the user')
+  if (last.role !== 'user')
+    throw new AppError(400, 'invalid_request', 'messages: the last message must be from the user')
   const content = textOf(last)
   if (!content.trim()) throw new AppError(400, 'invalid_request', 'messages: the last user message is empty')
   const choice = await deps.catalog.resolve(request.model)
-  const history: Message[] = request.messages.slice(0, -1).map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: textOf(m) }))
+  const history: Message[] = request.messages
+    .slice(0, -1)
+    .map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: textOf(m) }))
   const firstUser = request.messages.find((m) => m.role === 'user')!
 
   const events = new RunEventStream(deps.bus, call.apiUser.userId)
@@ -73,7 +85,16 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
   try {
     const started = await call.apiUser.context.run(() =>
       deps.runs.start(
-        { content, threadId: call.threadId, agent: choice.agent, model: choice.model, history, title: textOf(firstUser), options: optionsOf(request), requestId: call.apiUser.context.requestId },
+        {
+          content,
+          threadId: call.threadId,
+          agent: choice.agent,
+          model: choice.model,
+          history,
+          title: textOf(firstUser),
+          options: optionsOf(request),
+          requestId: call.apiUser.context.requestId,
+        },
         (accepted) => {
           runId = accepted.runId
           threadId = accepted.threadId
@@ -106,7 +127,8 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
   const created = Math.floor(Date.now() / 1000)
   const headers = { 'x-thread-id': threadId, 'x-run-id': runId, 'cache-control': 'no-store' }
   // The outcome is settled before agent_completed is published, so this never waits.
-  const finishReason = async (): Promise<FinishReason> => ((await outcome).finishReason === 'length' ? 'length' : 'stop')
+  const finishReason = async (): Promise<FinishReason> =>
+    (await outcome).finishReason === 'length' ? 'length' : 'stop'
 
   if (!request.stream) {
     try {
@@ -114,7 +136,14 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
       while ((event = await events.next()) && event.type !== 'agent_completed') {}
       if (!event) throw new AppError(503, 'server_shutdown', 'the run ended without an answer')
       if (event.status !== 'completed') throw runFailure(event, stopped)
-      const body = completionObject({ runId, created, model: request.model, content: event.message.content, finishReason: await finishReason(), usage: usageOf(event.usage) })
+      const body = completionObject({
+        runId,
+        created,
+        model: request.model,
+        content: event.message.content,
+        finishReason: await finishReason(),
+        usage: usageOf(event.usage),
+      })
       return new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json', ...headers } })
     } finally {
       release()
@@ -134,7 +163,9 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
 
   const includeUsage = request.stream_options?.include_usage === true
   const chunk = (delta: { role?: 'assistant'; content?: string }, finishReason: FinishReason | null = null) =>
-    sseData(chunkObject({ runId, created, model: request.model, delta, finishReason, ...(includeUsage && { usage: null }) }))
+    sseData(
+      chunkObject({ runId, created, model: request.model, delta, finishReason, ...(includeUsage && { usage: null }) }),
+    )
 
   const body = new ReadableStream<Uint8Array>({
     async start(controller) {
@@ -159,7 +190,19 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
             const rest = event.message.content.startsWith(streamed) ? event.message.content.slice(streamed.length) : ''
             if (rest) send(chunk({ content: rest }))
             send(chunk({}, await finishReason()))
-            if (includeUsage) send(sseData(chunkObject({ runId, created, model: request.model, delta: {}, usage: usageOf(event.usage), noChoices: true })))
+            if (includeUsage)
+              send(
+                sseData(
+                  chunkObject({
+                    runId,
+                    created,
+                    model: request.model,
+                    delta: {},
+                    usage: usageOf(event.usage),
+                    noChoices: true,
+                  }),
+                ),
+              )
             send(SSE_DONE)
           } else {
             const failure = runFailure(event, stopped)
@@ -180,5 +223,7 @@ export async function chatCompletion(deps: CompletionDeps, call: CompletionCall)
       release()
     },
   })
-  return new Response(body, { headers: { 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', ...headers } })
+  return new Response(body, {
+    headers: { 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', ...headers },
+  })
 }

@@ -8,7 +8,12 @@ type Completed = Extract<RunEvent, { type: 'agent_completed' }>
 
 /** The HTTP status of a run that did not complete (PROTOCOL.md §7: 503 model down, 429 busy…). */
 export function runFailure(event: Completed, stopped: StopReason | undefined): AppError {
-  if (stopped === 'revoked') return new AppError(401, 'api_key_revoked', 'the API key was revoked while this request was running; the run was cancelled')
+  if (stopped === 'revoked')
+    return new AppError(
+      401,
+      'api_key_revoked',
+      'the API key was revoked while this request was running; the run was cancelled',
+    )
   const code = event.error?.code ?? 'internal_error'
   const message = event.error?.message ?? 'the run did not complete'
   switch (code) {
@@ -23,7 +28,9 @@ export function runFailure(event: Completed, stopped: StopReason | undefined): A
     case 'quota_exceeded': {
       // A quota refusal is expected at run start (a thrown 429); this covers one decided later.
       const seconds = Number((event.error as { retryAfter?: unknown } | undefined)?.retryAfter)
-      return new AppError(429, code, message, { 'Retry-After': String(Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : 60) })
+      return new AppError(429, code, message, {
+        'Retry-After': String(Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : 60),
+      })
     }
     case 'timeout':
       return new AppError(504, code, message)
@@ -41,7 +48,10 @@ export function runFailure(event: Completed, stopped: StopReason | undefined): A
 export function withRetryAfter(error: unknown): unknown {
   if (error instanceof AppError && error.status === 429 && !error.headers['Retry-After']) {
     const seconds = Number((error as { retryAfter?: unknown }).retryAfter)
-    return new AppError(429, error.code, error.message, { ...error.headers, 'Retry-After': String(Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : 1) })
+    return new AppError(429, error.code, error.message, {
+      ...error.headers,
+      'Retry-After': String(Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : 1),
+    })
   }
   return error
 }

@@ -10,7 +10,12 @@ const textPart = Type.Object({ type: Type.Literal('text'), text: Type.String() }
 const content = Type.Union([Type.String(), Type.Array(textPart)])
 
 const message = Type.Object({
-  role: Type.Union([Type.Literal('system'), Type.Literal('developer'), Type.Literal('user'), Type.Literal('assistant')]),
+  role: Type.Union([
+    Type.Literal('system'),
+    Type.Literal('developer'),
+    Type.Literal('user'),
+    Type.Literal('assistant'),
+  ]),
   content: Type.Union([content, Type.Null()]),
   name: Type.Optional(Type.String()),
 })
@@ -25,7 +30,9 @@ export const chatCompletionRequest = Type.Object(
     model: Type.String({ minLength: 1, maxLength: 200 }),
     messages: Type.Array(message, { minItems: 1 }),
     stream: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-    stream_options: Type.Optional(Type.Union([Type.Object({ include_usage: Type.Optional(Type.Boolean()) }), Type.Null()])),
+    stream_options: Type.Optional(
+      Type.Union([Type.Object({ include_usage: Type.Optional(Type.Boolean()) }), Type.Null()]),
+    ),
     temperature: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()])),
     top_p: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()])),
     max_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
@@ -45,21 +52,37 @@ const invalid = (message: string, code = 'invalid_request') => new AppError(400,
 
 /** Validates a parsed body; every refusal is a 400 that names the field and what was wrong. */
 export function parseChatCompletionRequest(body: unknown): ChatCompletionRequest {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalid('the request body must be a JSON object with model and messages')
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw invalid('the request body must be a JSON object with model and messages')
   const known = new Set(Object.keys(chatCompletionRequest.properties))
   const unknown = Object.keys(body).filter((key) => !known.has(key))
-  if (unknown.length) throw invalid(`unsupported parameter${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 5).join(', ')} (this server takes ${[...known].join(', ')})`, 'unsupported_parameter')
+  if (unknown.length)
+    throw invalid(
+      `unsupported parameter${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 5).join(', ')} (this server takes ${[...known].join(', ')})`,
+      'unsupported_parameter',
+    )
   const messages = (body as { messages?: unknown }).messages
-  if (Array.isArray(messages) && messages.length > MAX_MESSAGES) throw invalid(`messages has ${messages.length} entries; at most ${MAX_MESSAGES} are accepted`, 'context_length_exceeded')
+  if (Array.isArray(messages) && messages.length > MAX_MESSAGES)
+    throw invalid(
+      `messages has ${messages.length} entries; at most ${MAX_MESSAGES} are accepted`,
+      'context_length_exceeded',
+    )
   const first = Value.Errors(chatCompletionRequest, body).First()
   if (first) {
-    const path = first.path.replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.')
+    const path = first.path
+      .replace(/^\//, '')
+      .replace(/\/(\d+)/g, '[$1]')
+      .replace(/\//g, '.')
     const missing = first.value === undefined
     throw invalid(`${path || 'body'}: ${missing ? 'is required' : first.message.replace(/^Expected/, 'expected')}`)
   }
   const request = body as ChatCompletionRequest
   const chars = request.messages.reduce((n, m) => n + textOf(m).length, 0)
-  if (chars > MAX_MESSAGE_CHARS) throw invalid(`the messages hold ${chars} characters; at most ${MAX_MESSAGE_CHARS} are accepted`, 'context_length_exceeded')
+  if (chars > MAX_MESSAGE_CHARS)
+    throw invalid(
+      `the messages hold ${chars} characters; at most ${MAX_MESSAGE_CHARS} are accepted`,
+      'context_length_exceeded',
+    )
   return request
 }
 

@@ -15,7 +15,11 @@ export interface ModelChoice {
  * The models /v1 offers (PROTOCOL.md §7): Ollama's, plus `agent:<id>` for each agent. Ollama's
  * list is kept for a few seconds so a busy client does not ask Ollama once per call.
  */
-export function modelCatalog(llm: Pick<LlmProvider, 'listModels' | 'listChatModels' | 'describeHosts'>, defaultModel: string, opts: { cacheMs?: number } = {}) {
+export function modelCatalog(
+  llm: Pick<LlmProvider, 'listModels' | 'listChatModels' | 'describeHosts'>,
+  defaultModel: string,
+  opts: { cacheMs?: number } = {},
+) {
   const cacheMs = opts.cacheMs ?? 5000
   let cached: { at: number; models: string[] } | undefined
   const created = Math.floor(Date.now() / 1000)
@@ -41,7 +45,12 @@ export function modelCatalog(llm: Pick<LlmProvider, 'listModels' | 'listChatMode
         object: 'list' as const,
         data: [
           ...models.map((id) => ({ id, object: 'model' as const, created, owned_by: 'ollama' })),
-          ...listAgents().map((agent) => ({ id: `${AGENT_MODEL_PREFIX}${agent.id}`, object: 'model' as const, created, owned_by: 'local-chat-server' })),
+          ...listAgents().map((agent) => ({
+            id: `${AGENT_MODEL_PREFIX}${agent.id}`,
+            object: 'model' as const,
+            created,
+            owned_by: 'local-chat-server',
+          })),
         ],
       }
     },
@@ -54,7 +63,12 @@ export function modelCatalog(llm: Pick<LlmProvider, 'listModels' | 'listChatMode
         return { agent: agent.id, model: defaultModel }
       }
       const found = (await ollamaModels()).find((m) => sameModel(m, name))
-      if (!found) throw new AppError(404, 'model_not_found', `the model "${name}" is not available; GET /v1/models lists them (pull others with \`ollama pull ${name}\`)`)
+      if (!found)
+        throw new AppError(
+          404,
+          'model_not_found',
+          `the model "${name}" is not available; GET /v1/models lists them (pull others with \`ollama pull ${name}\`)`,
+        )
       return { agent: 'triage', model: name }
     },
   }

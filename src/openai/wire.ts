@@ -18,13 +18,27 @@ export const usageOf = (usage: { promptTokens: number; completionTokens: number 
 
 export const completionId = (runId: string) => `chatcmpl-${runId}`
 
-export function completionObject(input: { runId: string; created: number; model: string; content: string; finishReason: FinishReason; usage: Usage }) {
+export function completionObject(input: {
+  runId: string
+  created: number
+  model: string
+  content: string
+  finishReason: FinishReason
+  usage: Usage
+}) {
   return {
     id: completionId(input.runId),
     object: 'chat.completion' as const,
     created: input.created,
     model: input.model,
-    choices: [{ index: 0, message: { role: 'assistant' as const, content: input.content, refusal: null }, logprobs: null, finish_reason: input.finishReason }],
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant' as const, content: input.content, refusal: null },
+        logprobs: null,
+        finish_reason: input.finishReason,
+      },
+    ],
     usage: input.usage,
     system_fingerprint: null,
   }
@@ -46,7 +60,9 @@ export function chunkObject(input: {
     created: input.created,
     model: input.model,
     system_fingerprint: null,
-    choices: input.noChoices ? [] : [{ index: 0, delta: input.delta, logprobs: null, finish_reason: input.finishReason ?? null }],
+    choices: input.noChoices
+      ? []
+      : [{ index: 0, delta: input.delta, logprobs: null, finish_reason: input.finishReason ?? null }],
     ...(input.usage !== undefined && { usage: input.usage }),
   }
 }
@@ -59,4 +75,5 @@ export const SSE_DONE = encoder.encode('data: [DONE]\n\n')
 /** An SSE comment: clients ignore it; proxies see a live connection during long tool calls. */
 export const SSE_KEEPALIVE = encoder.encode(': keep-alive\n\n')
 /** An error after the stream started: the official clients throw it as an APIError. */
-export const sseError = (status: number, code: string, message: string) => sseData(openaiErrorBody(status, code, message))
+export const sseError = (status: number, code: string, message: string) =>
+  sseData(openaiErrorBody(status, code, message))

@@ -2,7 +2,15 @@
 
 export type ClientFrame =
   | { type: 'auth'; token: string }
-  | { type: 'chat'; requestId: string; content: string; threadId?: string; agent?: string; model?: string; parentId?: string | null }
+  | {
+      type: 'chat'
+      requestId: string
+      content: string
+      threadId?: string
+      agent?: string
+      model?: string
+      parentId?: string | null
+    }
   | { type: 'regenerate'; requestId: string; messageId: string; agent?: string; model?: string }
   | { type: 'cancel'; runId: string }
   | { type: 'resume'; runId: string; afterSeq: number }

@@ -32,7 +32,15 @@ export type RunEventBody =
   | { type: 'agent_thinking'; text?: string; status?: string }
   | { type: 'message_delta'; delta: string }
   | { type: 'tool_executing'; toolCallId: string; tool: string; args: unknown }
-  | { type: 'tool_completed'; toolCallId: string; tool: string; ok: boolean; result?: unknown; error?: EventError; durationMs: number }
+  | {
+      type: 'tool_completed'
+      toolCallId: string
+      tool: string
+      ok: boolean
+      result?: unknown
+      error?: EventError
+      durationMs: number
+    }
   | { type: 'agent_handoff'; from: string; to: string }
   | {
       type: 'agent_completed'
@@ -56,7 +64,15 @@ export interface RunEventEnvelope {
 export type RunEvent = RunEventBody & RunEventEnvelope
 
 /** Every event type, in the order a run may first emit them. */
-export const RUN_EVENT_TYPES = ['agent_started', 'agent_thinking', 'message_delta', 'tool_executing', 'tool_completed', 'agent_handoff', 'agent_completed'] as const satisfies readonly RunEventType[]
+export const RUN_EVENT_TYPES = [
+  'agent_started',
+  'agent_thinking',
+  'message_delta',
+  'tool_executing',
+  'tool_completed',
+  'agent_handoff',
+  'agent_completed',
+] as const satisfies readonly RunEventType[]
 
 // A type added to RunEventBody but not to RUN_EVENT_TYPES fails to compile here.
 type Missing = Exclude<RunEventType, (typeof RUN_EVENT_TYPES)[number]>
@@ -66,9 +82,20 @@ void allListed
 const runEventTypes: ReadonlySet<string> = new Set(RUN_EVENT_TYPES)
 
 /** The five events the product promises on every run that uses a tool. */
-export const CRITICAL_EVENTS = ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed'] as const satisfies readonly RunEventType[]
+export const CRITICAL_EVENTS = [
+  'agent_started',
+  'agent_thinking',
+  'tool_executing',
+  'tool_completed',
+  'agent_completed',
+] as const satisfies readonly RunEventType[]
 
 /** Whether a received frame is a run event (and not one of the control frames). */
 export function isRunEvent(frame: { type?: unknown; runId?: unknown; seq?: unknown }): frame is RunEvent {
-  return typeof frame.type === 'string' && runEventTypes.has(frame.type) && typeof frame.runId === 'string' && typeof frame.seq === 'number'
+  return (
+    typeof frame.type === 'string' &&
+    runEventTypes.has(frame.type) &&
+    typeof frame.runId === 'string' &&
+    typeof frame.seq === 'number'
+  )
 }

@@ -29,18 +29,21 @@ export class EventOrderGuard {
 
   check(event: RunEventBody): void {
     if (this.#completed) throw new EventOrderError(`${event.type} after agent_completed`)
-    if (!this.#started && event.type !== 'agent_started') throw new EventOrderError(`${event.type} before agent_started`)
+    if (!this.#started && event.type !== 'agent_started')
+      throw new EventOrderError(`${event.type} before agent_started`)
     switch (event.type) {
       case 'agent_started':
         if (this.#started) throw new EventOrderError('agent_started twice')
         this.#started = true
         break
       case 'tool_executing':
-        if (this.#openTools.has(event.toolCallId)) throw new EventOrderError(`tool call ${event.toolCallId} started twice`)
+        if (this.#openTools.has(event.toolCallId))
+          throw new EventOrderError(`tool call ${event.toolCallId} started twice`)
         this.#openTools.add(event.toolCallId)
         break
       case 'tool_completed':
-        if (!this.#openTools.delete(event.toolCallId)) throw new EventOrderError(`tool_completed for unknown call ${event.toolCallId}`)
+        if (!this.#openTools.delete(event.toolCallId))
+          throw new EventOrderError(`tool_completed for unknown call ${event.toolCallId}`)
         break
       case 'agent_completed':
         this.#completed = true

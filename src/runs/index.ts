@@ -10,7 +10,10 @@ const EVENTS_PAGE = 1000
 export function runRoutes(runs: RunManager, repo: RunsRepository, guard: AuthGuard) {
   return new Elysia({ name: 'run-routes' })
     .use(guard)
-    .get('/api/runs/:runId', async ({ params }) => ({ run: await repo.get(params.runId) }), { auth: true, params: runParams })
+    .get('/api/runs/:runId', async ({ params }) => ({ run: await repo.get(params.runId) }), {
+      auth: true,
+      params: runParams,
+    })
     .get(
       '/api/runs/:runId/events',
       async ({ params, query }) => {

@@ -66,7 +66,8 @@ export class EventPersister {
     this.#pending = []
     if (batch.length === 0) return this.#writing
     this.#writing = this.#writing.then(async () => {
-      for (let i = 0; i < batch.length; i += this.#maxBatch) await this.#write(batch.slice(i, i + this.#maxBatch).map((b) => b.row))
+      for (let i = 0; i < batch.length; i += this.#maxBatch)
+        await this.#write(batch.slice(i, i + this.#maxBatch).map((b) => b.row))
       this.#deliverBatch(() => {
         for (const { onStored } of batch) onStored()
       })
@@ -129,7 +130,15 @@ export class RunJournal {
    * The journal of a run continued after its process died: its stored events come first (so a
    * `resume` from any seq is served from memory), new ones continue their seq.
    */
-  static reopen(runId: string, userId: string, threadId: string, agent: string, persister: EventPersister, publisher: EventPublisher, stored: JournalEntry[]): RunJournal {
+  static reopen(
+    runId: string,
+    userId: string,
+    threadId: string,
+    agent: string,
+    persister: EventPersister,
+    publisher: EventPublisher,
+    stored: JournalEntry[],
+  ): RunJournal {
     const journal = new RunJournal(runId, userId, threadId, agent, persister, publisher, stored.at(-1)?.event.seq ?? 0)
     journal.entries.push(...stored)
     const open = new Set<string>()
@@ -144,13 +153,23 @@ export class RunJournal {
   append(body: RunEventBody): RunEvent {
     this.#guard.check(body)
     if (body.type === 'message_delta') this.firstDeltaAt ??= performance.now()
-    const event = { ...body, runId: this.runId, threadId: this.threadId, seq: ++this.#seq, ts: new Date().toISOString(), agent: this.agent } as RunEvent
+    const event = {
+      ...body,
+      runId: this.runId,
+      threadId: this.threadId,
+      seq: ++this.#seq,
+      ts: new Date().toISOString(),
+      agent: this.agent,
+    } as RunEvent
     const entry = { event, wire: JSON.stringify(event) }
     this.entries.push(entry)
-    this.persister.add({ runId: this.runId, seq: event.seq, userId: this.userId, type: event.type, data: entry.wire }, () => {
-      this.#publishedSeq = event.seq
-      this.publisher.publish(this.userId, entry)
-    })
+    this.persister.add(
+      { runId: this.runId, seq: event.seq, userId: this.userId, type: event.type, data: entry.wire },
+      () => {
+        this.#publishedSeq = event.seq
+        this.publisher.publish(this.userId, entry)
+      },
+    )
     return event
   }
 

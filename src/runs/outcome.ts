@@ -19,11 +19,20 @@ export class RunStop extends Error {
       case 'cancelled':
         return { status: 'cancelled', error: { code: 'cancelled', message: 'the run was cancelled' } }
       case 'shutdown':
-        return { status: 'cancelled', error: { code: 'server_shutdown', message: 'the server shut down before the run finished' } }
+        return {
+          status: 'cancelled',
+          error: { code: 'server_shutdown', message: 'the server shut down before the run finished' },
+        }
       case 'timeout':
-        return { status: 'failed', error: { code: 'timeout', message: 'the run took longer than allowed and was stopped' } }
+        return {
+          status: 'failed',
+          error: { code: 'timeout', message: 'the run took longer than allowed and was stopped' },
+        }
       case 'node_lost':
-        return { status: 'failed', error: { code: 'node_lost', message: 'the server process running this run stopped' } }
+        return {
+          status: 'failed',
+          error: { code: 'node_lost', message: 'the server process running this run stopped' },
+        }
     }
   }
 }

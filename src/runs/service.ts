@@ -99,7 +99,10 @@ export interface RunManagerDeps {
   remoteCancel?: (runId: string) => Promise<void>
   /** Observers (metrics, alerts). */
   onRunResumed?: (run: { runId: string; userId: string }) => void
-  onRunFinished?: (outcome: RunOutcome, run: { runId: string; userId: string; durationMs: number; firstTokenMs?: number }) => void
+  onRunFinished?: (
+    outcome: RunOutcome,
+    run: { runId: string; userId: string; durationMs: number; firstTokenMs?: number },
+  ) => void
 }
 
 const titleFrom = (text: string) => {
@@ -137,7 +140,8 @@ export class RunManager {
     input: StartRunInput,
     onAccepted?: (run: { runId: string; threadId: string }) => void,
   ): Promise<{ runId: string; threadId: string; done: Promise<void>; outcome: Promise<RunOutcome> }> {
-    if (!this.#accepting) throw new AppError(503, 'server_shutting_down', 'the server is shutting down; try again in a moment')
+    if (!this.#accepting)
+      throw new AppError(503, 'server_shutting_down', 'the server is shutting down; try again in a moment')
     const caller = currentContext()
     const agentId = input.agent ?? 'triage'
     const agent = getAgent(agentId)
@@ -147,7 +151,11 @@ export class RunManager {
 
     const runId = newId()
     if (!(await this.deps.limiter.tryAcquire(caller.userId, this.deps.maxRunsPerUser, runId))) {
-      throw new AppError(429, 'too_many_runs', `you already have ${this.deps.maxRunsPerUser} runs in progress; wait for one to finish or cancel it`)
+      throw new AppError(
+        429,
+        'too_many_runs',
+        `you already have ${this.deps.maxRunsPerUser} runs in progress; wait for one to finish or cancel it`,
+      )
     }
     const model = input.model || this.deps.defaultModel
     let admitted = false
@@ -158,7 +166,10 @@ export class RunManager {
       const threadId = turn.threadId ?? (await this.deps.threads.create(titleFrom(input.title ?? content))).id
       const history = input.history ?? (turn.historyLeaf ? await this.#history(threadId, turn.historyLeaf) : [])
       const answerParentId = turn.userMessage?.id ?? turn.answerParentId
-      await this.deps.runs.start({ id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId, answerParentId }, turn.userMessage)
+      await this.deps.runs.start(
+        { id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId, answerParentId },
+        turn.userMessage,
+      )
 
       const controller = new AbortController()
       const context = createUserContext({
@@ -171,12 +182,24 @@ export class RunManager {
       })
       const journal = new RunJournal(runId, caller.userId, threadId, agent.id, this.persister, this.deps.publisher)
       const { promise: outcome, resolve: settle } = Promise.withResolvers<RunOutcome>()
-      const active: ActiveRun = { journal, context, controller, done: Promise.resolve(), outcome, settle, answerParentId }
+      const active: ActiveRun = {
+        journal,
+        context,
+        controller,
+        done: Promise.resolve(),
+        outcome,
+        settle,
+        answerParentId,
+      }
       this.active.set(runId, active)
       // Told before the run's first event, so a client sees run_accepted ahead of agent_started.
       onAccepted?.({ runId, threadId })
       // Detached from the caller's context: the run must not end with the socket or request.
-      active.done = runWithoutUser(() => context.run(() => this.#execute(active, model, [...history, { role: 'user', content }], { options: input.options })))
+      active.done = runWithoutUser(() =>
+        context.run(() =>
+          this.#execute(active, model, [...history, { role: 'user', content }], { options: input.options }),
+        ),
+      )
       return { runId, threadId, done: active.done, outcome }
     } catch (error) {
       await this.deps.limiter.release(caller.userId, runId)
@@ -198,9 +221,21 @@ export class RunManager {
   }> {
     if (input.regenerate) {
       const target = await this.deps.messages.get(input.regenerate) // 404 when foreign or unknown
-      const question = target.role === 'user' ? target : target.parentId ? await this.deps.messages.get(target.parentId) : undefined
-      if (question?.role !== 'user') throw new AppError(400, 'invalid_input', 'this message does not answer a user message, so it cannot be regenerated')
-      return { content: question.content, threadId: target.threadId, userMessage: null, answerParentId: question.id, historyLeaf: question.parentId }
+      const question =
+        target.role === 'user' ? target : target.parentId ? await this.deps.messages.get(target.parentId) : undefined
+      if (question?.role !== 'user')
+        throw new AppError(
+          400,
+          'invalid_input',
+          'this message does not answer a user message, so it cannot be regenerated',
+        )
+      return {
+        content: question.content,
+        threadId: target.threadId,
+        userMessage: null,
+        answerParentId: question.id,
+        historyLeaf: question.parentId,
+      }
     }
     const content = input.content.trim()
     if (!content) throw new AppError(400, 'invalid_input', 'content must not be empty')
@@ -209,9 +244,22 @@ export class RunManager {
     if (input.parentId) {
       const parent = await this.deps.messages.get(input.parentId) // 404 when foreign or unknown
       if (threadId && parent.threadId !== threadId) throw new NotFoundError('message')
-      return { content, threadId: parent.threadId, userMessage: { id: newId(), parentId: parent.id }, answerParentId: null, historyLeaf: parent.id }
+      return {
+        content,
+        threadId: parent.threadId,
+        userMessage: { id: newId(), parentId: parent.id },
+        answerParentId: null,
+        historyLeaf: parent.id,
+      }
     }
-    if (input.parentId === null || !threadId) return { content, threadId, userMessage: { id: newId(), parentId: null }, answerParentId: null, historyLeaf: null }
+    if (input.parentId === null || !threadId)
+      return {
+        content,
+        threadId,
+        userMessage: { id: newId(), parentId: null },
+        answerParentId: null,
+        historyLeaf: null,
+      }
     // After the newest message: the leaf is settled inside the write that stores the message.
     const leaf = await this.deps.threads.leafOf(threadId)
     return { content, threadId, userMessage: { id: newId() }, answerParentId: null, historyLeaf: leaf }
@@ -232,12 +280,26 @@ export class RunManager {
     return kept
   }
 
-  async #execute(run: ActiveRun, model: string, conversation: Message[], extra: { resume?: RunState; options?: ModelOptions } = {}): Promise<void> {
+  async #execute(
+    run: ActiveRun,
+    model: string,
+    conversation: Message[],
+    extra: { resume?: RunState; options?: ModelOptions } = {},
+  ): Promise<void> {
     const { journal, context } = run
     const timeout = setTimeout(() => run.controller.abort(new RunStop('timeout')), this.deps.runTimeoutMs)
-    let outcome: RunOutcome = { status: 'failed', content: '', agent: journal.agent, error: { code: 'internal_error', message: 'the run failed unexpectedly' }, usage: { promptTokens: 0, completionTokens: 0, steps: 0 } }
+    let outcome: RunOutcome = {
+      status: 'failed',
+      content: '',
+      agent: journal.agent,
+      error: { code: 'internal_error', message: 'the run failed unexpectedly' },
+      usage: { promptTokens: 0, completionTokens: 0, steps: 0 },
+    }
     try {
-      const ended = await runAgent({ journal, context, model, agent: journal.agent, conversation, resume: extra.resume, options: extra.options }, this.deps.runner)
+      const ended = await runAgent(
+        { journal, context, model, agent: journal.agent, conversation, resume: extra.resume, options: extra.options },
+        this.deps.runner,
+      )
       outcome = outcomeAfterStop(ended, run.controller.signal)
     } catch (error) {
       log.error('run crashed', { error: String(error) })
@@ -248,7 +310,9 @@ export class RunManager {
       run.settle(outcome)
       await this.#complete(run, outcome)
       this.active.delete(journal.runId)
-      await this.deps.limiter.release(context.userId, journal.runId).catch((error) => log.error('could not release the run slot', { error: String(error) }))
+      await this.deps.limiter
+        .release(context.userId, journal.runId)
+        .catch((error) => log.error('could not release the run slot', { error: String(error) }))
       await context.dispose().catch(() => {})
       this.#keepRecent(journal)
       this.deps.onRunFinished?.(outcome, {
@@ -292,7 +356,9 @@ export class RunManager {
     })
     await this.persister.flush()
     // The thread was marked as active by the answer's own write (messages.add).
-    await this.deps.runs.finish(journal.runId, outcome.status, outcome.error, outcome.agent).catch((error) => log.error('could not close the run', { error: String(error) }))
+    await this.deps.runs
+      .finish(journal.runId, outcome.status, outcome.error, outcome.agent)
+      .catch((error) => log.error('could not close the run', { error: String(error) }))
   }
 
   #keepRecent(journal: RunJournal) {
@@ -330,7 +396,11 @@ export class RunManager {
    * The active user's run events after `afterSeq` (at most `limit`: a page), from memory when the
    * run is recent, else from the database.
    */
-  async eventsAfter(runId: string, afterSeq: number, limit?: number): Promise<{ entries: JournalEntry[]; done: boolean }> {
+  async eventsAfter(
+    runId: string,
+    afterSeq: number,
+    limit?: number,
+  ): Promise<{ entries: JournalEntry[]; done: boolean }> {
     const userId = currentContext().userId
     const journal = this.#journal(runId)
     if (journal && journal.userId === userId) {
@@ -346,7 +416,11 @@ export class RunManager {
     const run = await this.deps.runs.get(runId)
     const rows = await this.deps.runs.eventsAfter(runId, afterSeq, limit)
     const entries = rows.map((wire) => ({ event: JSON.parse(wire) as RunEvent, wire }))
-    return { entries, done: run.status !== 'running' && entries.at(-1)?.event.type === 'agent_completed' ? true : run.status !== 'running' }
+    return {
+      entries,
+      done:
+        run.status !== 'running' && entries.at(-1)?.event.type === 'agent_completed' ? true : run.status !== 'running',
+    }
   }
 
   /**
@@ -365,9 +439,14 @@ export class RunManager {
     opts: { createdBefore?: number; republishTail?: number } = {},
   ): Promise<{ resumed: number; failed: number }> {
     const maxAttempts = this.deps.maxResumeAttempts ?? 2
-    const stale = (await this.deps.journalStore.listRunning(nodeIds)).filter((row) => !this.active.has(row.id) && (opts.createdBefore === undefined || row.createdAt < opts.createdBefore))
+    const stale = (await this.deps.journalStore.listRunning(nodeIds)).filter(
+      (row) => !this.active.has(row.id) && (opts.createdBefore === undefined || row.createdAt < opts.createdBefore),
+    )
     const exhausted = stale.filter((row) => row.resumeAttempts >= maxAttempts)
-    let failed = exhausted.length > 0 ? await this.recoverInterrupted(code, message, nodeIds, { ...opts, only: exhausted.map((r) => r.id) }) : 0
+    let failed =
+      exhausted.length > 0
+        ? await this.recoverInterrupted(code, message, nodeIds, { ...opts, only: exhausted.map((r) => r.id) })
+        : 0
     let resumed = 0
     for (const row of stale.filter((r) => r.resumeAttempts < maxAttempts)) {
       // Claimed by a conditional update, so two survivors never both continue one run.
@@ -382,9 +461,22 @@ export class RunManager {
     return { resumed, failed }
   }
 
-  async #resume(row: { id: string; userId: string; threadId: string; agent: string; model: string; input: string; answerParentId?: string | null }, republishTail?: number): Promise<boolean> {
+  async #resume(
+    row: {
+      id: string
+      userId: string
+      threadId: string
+      agent: string
+      model: string
+      input: string
+      answerParentId?: string | null
+    },
+    republishTail?: number,
+  ): Promise<boolean> {
     const context = createUserContext({ userId: row.userId, role: 'member', runId: row.id })
-    const stored = await context.run(async () => (await this.deps.runs.eventsAfter(row.id, 0)).map((wire) => ({ event: JSON.parse(wire) as RunEvent, wire })))
+    const stored = await context.run(async () =>
+      (await this.deps.runs.eventsAfter(row.id, 0)).map((wire) => ({ event: JSON.parse(wire) as RunEvent, wire })),
+    )
     if (republishTail) for (const entry of stored.slice(-republishTail)) this.deps.publisher.publish(row.userId, entry)
     const last = stored.at(-1)?.event
     if (last?.type === 'agent_completed') {
@@ -396,22 +488,56 @@ export class RunManager {
     await this.deps.limiter.tryAcquire(row.userId, Number.MAX_SAFE_INTEGER, row.id) // counted against the user again until it ends
     // The branch it answered on: up to the parent of its question (runs from before the message
     // tree have no answerParentId; their question is the user message stored with the run).
-    const answerParentId = row.answerParentId ?? (await context.run(() => this.deps.messages.userMessageOfRun(row.id)))?.id ?? null
-    const question = answerParentId ? await context.run(() => this.deps.messages.get(answerParentId)).catch(() => undefined) : undefined
+    const answerParentId =
+      row.answerParentId ?? (await context.run(() => this.deps.messages.userMessageOfRun(row.id)))?.id ?? null
+    const question = answerParentId
+      ? await context.run(() => this.deps.messages.get(answerParentId)).catch(() => undefined)
+      : undefined
     const history = question?.parentId ? await context.run(() => this.#history(row.threadId, question.parentId!)) : []
     const conversation: Message[] = [...history, { role: 'user', content: row.input }]
     // Nothing stored yet (it died before its first event was written): it simply starts again.
-    const state = stored.length > 0 ? replayRun(stored.map((e) => e.event), conversation, row.agent) : undefined
+    const state =
+      stored.length > 0
+        ? replayRun(
+            stored.map((e) => e.event),
+            conversation,
+            row.agent,
+          )
+        : undefined
     await context.dispose()
     const controller = new AbortController()
-    const runContext = createUserContext({ userId: row.userId, role: 'member', runId: row.id, metadata: { threadId: row.threadId, model: row.model, resumed: true }, signal: controller.signal })
-    const journal = RunJournal.reopen(row.id, row.userId, row.threadId, state?.agent ?? row.agent, this.persister, this.deps.publisher, stored)
+    const runContext = createUserContext({
+      userId: row.userId,
+      role: 'member',
+      runId: row.id,
+      metadata: { threadId: row.threadId, model: row.model, resumed: true },
+      signal: controller.signal,
+    })
+    const journal = RunJournal.reopen(
+      row.id,
+      row.userId,
+      row.threadId,
+      state?.agent ?? row.agent,
+      this.persister,
+      this.deps.publisher,
+      stored,
+    )
     const { promise: outcome, resolve: settle } = Promise.withResolvers<RunOutcome>()
-    const active: ActiveRun = { journal, context: runContext, controller, done: Promise.resolve(), outcome, settle, answerParentId }
+    const active: ActiveRun = {
+      journal,
+      context: runContext,
+      controller,
+      done: Promise.resolve(),
+      outcome,
+      settle,
+      answerParentId,
+    }
     this.active.set(row.id, active)
     log.info('resuming a run interrupted by the last stop', { runId: row.id, fromSeq: journal.lastSeq })
     this.deps.onRunResumed?.({ runId: row.id, userId: row.userId })
-    active.done = runWithoutUser(() => runContext.run(() => this.#execute(active, row.model, conversation, { resume: state })))
+    active.done = runWithoutUser(() =>
+      runContext.run(() => this.#execute(active, row.model, conversation, { resume: state })),
+    )
     return true
   }
 
@@ -430,7 +556,10 @@ export class RunManager {
     opts: { createdBefore?: number; republishTail?: number; only?: string[] } = {},
   ): Promise<number> {
     const stale = (await this.deps.journalStore.listRunning(nodeIds)).filter(
-      (row) => !this.active.has(row.id) && (opts.createdBefore === undefined || row.createdAt < opts.createdBefore) && (!opts.only || opts.only.includes(row.id)),
+      (row) =>
+        !this.active.has(row.id) &&
+        (opts.createdBefore === undefined || row.createdAt < opts.createdBefore) &&
+        (!opts.only || opts.only.includes(row.id)),
     )
     for (const row of stale) {
       const context = createUserContext({ userId: row.userId, role: 'member', runId: row.id })
@@ -443,12 +572,29 @@ export class RunManager {
             this.deps.publisher.publish(row.userId, { event, wire })
           }
         }
-        const journal = new RunJournal(row.id, row.userId, row.threadId, row.agent, this.persister, this.deps.publisher, lastSeq)
+        const journal = new RunJournal(
+          row.id,
+          row.userId,
+          row.threadId,
+          row.agent,
+          this.persister,
+          this.deps.publisher,
+          lastSeq,
+        )
         if (lastSeq === 0) journal.append({ type: 'agent_started', input: row.input })
         const error = { code, message }
         const content = ''
         const question = await this.deps.messages.userMessageOfRun(row.id)
-        const saved = await this.deps.messages.add({ threadId: row.threadId, role: 'assistant', content, agent: row.agent, runId: row.id, parentId: row.answerParentId ?? question?.id ?? null, status: 'failed', error })
+        const saved = await this.deps.messages.add({
+          threadId: row.threadId,
+          role: 'assistant',
+          content,
+          agent: row.agent,
+          runId: row.id,
+          parentId: row.answerParentId ?? question?.id ?? null,
+          status: 'failed',
+          error,
+        })
         journal.append({ type: 'agent_completed', status: 'failed', message: { id: saved.id, content }, error })
         await this.persister.flush()
         await this.deps.runs.finish(row.id, 'failed', error)

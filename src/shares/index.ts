@@ -10,24 +10,40 @@ const originOf = (request: Request) => new URL(request.url).origin
 export function shareRoutes(shares: SharesService, guard: AuthGuard) {
   return new Elysia({ name: 'share-routes' })
     .use(guard)
-    .post('/api/threads/:id/share', async ({ params, request, set }) => {
-      const share = await shares.create(params.id, originOf(request))
-      set.status = 201
-      return { share }
-    }, { auth: true, params: shareParams })
-    .get('/api/shares', async ({ query, request }) => {
-      const page = await shares.list(query, originOf(request))
-      return { shares: page.items, nextCursor: page.nextCursor }
-    }, { auth: true, query: shareListQuery })
-    .delete('/api/shares/:id', async ({ params, set }) => {
-      await shares.revoke(params.id)
-      set.status = 204
-      return undefined
-    }, { auth: true, params: shareParams })
-    .get('/api/shares/:id/public', async ({ params, set }) => {
-      // Readable by anyone with the link, but never cached by shared caches: revoking must bite.
-      set.headers['cache-control'] = 'no-store'
-      set.headers['referrer-policy'] = 'no-referrer'
-      return shares.readPublic(params.id)
-    }, { params: shareParams })
+    .post(
+      '/api/threads/:id/share',
+      async ({ params, request, set }) => {
+        const share = await shares.create(params.id, originOf(request))
+        set.status = 201
+        return { share }
+      },
+      { auth: true, params: shareParams },
+    )
+    .get(
+      '/api/shares',
+      async ({ query, request }) => {
+        const page = await shares.list(query, originOf(request))
+        return { shares: page.items, nextCursor: page.nextCursor }
+      },
+      { auth: true, query: shareListQuery },
+    )
+    .delete(
+      '/api/shares/:id',
+      async ({ params, set }) => {
+        await shares.revoke(params.id)
+        set.status = 204
+        return undefined
+      },
+      { auth: true, params: shareParams },
+    )
+    .get(
+      '/api/shares/:id/public',
+      async ({ params, set }) => {
+        // Readable by anyone with the link, but never cached by shared caches: revoking must bite.
+        set.headers['cache-control'] = 'no-store'
+        set.headers['referrer-policy'] = 'no-referrer'
+        return shares.readPublic(params.id)
+      },
+      { params: shareParams },
+    )
 }

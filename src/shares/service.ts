@@ -11,9 +11,16 @@ export interface ShareView extends ShareRecord {
 }
 
 /** Read-only snapshot links of a thread's current branch (PROTOCOL.md §6). */
-export function sharesService(deps: { shares: SharesRepository; threads: ThreadsRepository; messages: MessagesRepository; audit?: ShareAudit }) {
+export function sharesService(deps: {
+  shares: SharesRepository
+  threads: ThreadsRepository
+  messages: MessagesRepository
+  audit?: ShareAudit
+}) {
   const recordShareAudit: ShareAudit = deps.audit ?? (() => {})
-  const withUrl = (origin: string) => (share: ShareRecord): ShareView => ({ ...share, url: `${origin}/s/${share.id}` })
+  const withUrl =
+    (origin: string) =>
+    (share: ShareRecord): ShareView => ({ ...share, url: `${origin}/s/${share.id}` })
 
   return {
     /** Copies the current branch as it is now; later messages never reach the share. */

@@ -17,13 +17,16 @@ export interface ChatStack {
 }
 
 /** The last user message of a chat request (what the scripted model answers to). */
-export const lastUserText = (messages: { role: string; content: string }[]) => [...messages].reverse().find((m) => m.role === 'user')?.content ?? ''
+export const lastUserText = (messages: { role: string; content: string }[]) =>
+  [...messages].reverse().find((m) => m.role === 'user')?.content ?? ''
 
 /**
  * A real server wired to a scripted Ollama on loopback. Without a handler, each request is
  * answered with `echo: <last user message>` so concurrent users can tell their answers apart.
  */
-export async function startChatStack(opts: { env?: Record<string, string>; handler?: ChatHandler } = {}): Promise<ChatStack> {
+export async function startChatStack(
+  opts: { env?: Record<string, string>; handler?: ChatHandler } = {},
+): Promise<ChatStack> {
   const ollama = await startFakeOllama({
     handler: opts.handler ?? ((req) => ({ content: `echo: ${lastUserText(req.messages)}`, chunkSize: 3 })),
   })

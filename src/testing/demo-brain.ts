@@ -99,10 +99,12 @@ function paramName(tool: any, candidates: string[], type = 'string'): string {
 }
 
 const STOPWORDS = new Set(
-  ('a an the and or but of to in on at for with about from by is are was were be been it its this that these those ' +
+  (
+    'a an the and or but of to in on at for with about from by is are was were be been it its this that these those ' +
     'i me my we our you your he she they them what which who whom when where why how do does did can could would ' +
     'should will shall please find search look up show tell give any some all note notes remember saved save history ' +
-    'there have has had again know').split(' '),
+    'there have has had again know'
+  ).split(' '),
 )
 
 function keywords(userText: string, max = 5): string[] {
@@ -112,7 +114,10 @@ function keywords(userText: string, max = 5): string[] {
 
 function firstWords(s: string, n: number): string {
   const words = s.trim().split(/\s+/).filter(Boolean)
-  const head = words.slice(0, n).join(' ').replace(/[\s.,;:!?]+$/, '')
+  const head = words
+    .slice(0, n)
+    .join(' ')
+    .replace(/[\s.,;:!?]+$/, '')
   return words.length > n ? `${head}…` : head
 }
 
@@ -132,7 +137,11 @@ const ROUTES: { tool: string; label: string; pattern: RegExp }[] = [
     pattern: /\b(data|csv|datasets?|sales|sells?|regions?|average|avg|sum|totals?|revenue|columns?|rows?|chart)\b/gi,
   },
   { tool: 'transfer_to_notes_assistant', label: 'notes assistant', pattern: /\b(notes?|remember|history|jot)\b/gi },
-  { tool: 'transfer_to_planner', label: 'planner', pattern: /\b(plan|planning|schedule|time|today|tomorrow|agenda|week)\b/gi },
+  {
+    tool: 'transfer_to_planner',
+    label: 'planner',
+    pattern: /\b(plan|planning|schedule|time|today|tomorrow|agenda|week)\b/gi,
+  },
   {
     tool: 'transfer_to_researcher',
     label: 'researcher',
@@ -193,9 +202,13 @@ function queryFromDatasets(result: unknown, question = ''): Decision {
   // (not a date), and for the figure a money-like column before any other number.
   const asked = (name: string) => question.toLowerCase().includes(name.toLowerCase())
   const texts = dataset.columns.filter((c) => isText(c.type) || (!isNumber(c.type) && !isTemporal(c.type)))
-  const textCol = texts.find((c) => asked(c.name)) ?? texts.find((c) => !/date|time|day|month|year/i.test(c.name)) ?? texts[0]
+  const textCol =
+    texts.find((c) => asked(c.name)) ?? texts.find((c) => !/date|time|day|month|year/i.test(c.name)) ?? texts[0]
   const numbers = dataset.columns.filter((c) => isNumber(c.type))
-  const numCol = numbers.find((c) => asked(c.name)) ?? numbers.find((c) => /amount|revenue|sales|total|price|value/i.test(c.name)) ?? numbers[0]
+  const numCol =
+    numbers.find((c) => asked(c.name)) ??
+    numbers.find((c) => /amount|revenue|sales|total|price|value/i.test(c.name)) ??
+    numbers[0]
   if (!textCol || !numCol) {
     return {
       thinking: `Looking at the request… ${dataset.name} lacks a text or number column to group by.`,
@@ -223,11 +236,15 @@ const REMEMBER = /\b(remember|save|store|jot|write down|note down|make a note|ta
 function notesCall(userText: string, tools: Map<string, any>): Decision | undefined {
   if (tools.has('save_note') && REMEMBER.test(userText)) {
     const tool = tools.get('save_note')
-    const body = capitalise(
-      userText
-        .replace(/^\s*(please\s+)?(can you\s+)?(remember|save|store|jot down|write down|note down|make a note|take a note)(\s+(a note|this|that))?\s*(:|that\b|to\b)?\s*/i, '')
-        .trim(),
-    ) || userText.trim()
+    const body =
+      capitalise(
+        userText
+          .replace(
+            /^\s*(please\s+)?(can you\s+)?(remember|save|store|jot down|write down|note down|make a note|take a note)(\s+(a note|this|that))?\s*(:|that\b|to\b)?\s*/i,
+            '',
+          )
+          .trim(),
+      ) || userText.trim()
     return {
       thinking: 'Looking at the request… the user wants this remembered, so I will save a note.',
       toolCalls: [
@@ -257,11 +274,17 @@ function notesCall(userText: string, tools: Map<string, any>): Decision | undefi
 }
 
 function researchCall(messages: Msg[], tools: Map<string, any>, userText: string): Decision | undefined {
-  if (!tools.has('search_documents') || lastToolResult(messages, 'search_documents', lastUserIndex(messages)) >= 0) return undefined
+  if (!tools.has('search_documents') || lastToolResult(messages, 'search_documents', lastUserIndex(messages)) >= 0)
+    return undefined
   const words = keywords(userText.replace(ROUTES.at(-1)!.pattern, ' '))
   return {
     thinking: `Looking at the request… I will search the documents for ${words.join(', ') || 'the question'}.`,
-    toolCalls: [{ name: 'search_documents', arguments: { [paramName(tools.get('search_documents'), ['query', 'q'])]: words.join(' ') || userText } }],
+    toolCalls: [
+      {
+        name: 'search_documents',
+        arguments: { [paramName(tools.get('search_documents'), ['query', 'q'])]: words.join(' ') || userText },
+      },
+    ],
   }
 }
 
@@ -304,14 +327,20 @@ function summariseQuery(result: unknown): string {
     Array.isArray(r) ? Object.fromEntries(columns.map((c, i) => [c, r[i]])) : isRecord(r) ? r : {},
   )
   if (rows.length === 0) return 'The query returned no rows. Focus on checking the dataset name and filters.'
-  const numeric = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN)
+  const numeric = (v: unknown) =>
+    typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN
   const numCol = columns.find((c) => rows.every((r) => Number.isFinite(numeric(r[c]))))
   const labelCol = columns.find((c) => c !== numCol && rows.some((r) => typeof r[c] === 'string'))
   if (!numCol) return `The query returned ${rows.length} row(s) without numeric figures. Focus on adding an aggregate.`
   const label = (r: Record<string, unknown>, i: number) => (labelCol ? String(r[labelCol]) : `row ${i + 1}`)
-  const ranked = rows.map((r, i) => ({ name: label(r, i), value: numeric(r[numCol]) })).sort((a, b) => b.value - a.value)
+  const ranked = rows
+    .map((r, i) => ({ name: label(r, i), value: numeric(r[numCol]) }))
+    .sort((a, b) => b.value - a.value)
   const [top, second] = ranked as [{ name: string; value: number }, { name: string; value: number } | undefined]
-  const figures = ranked.slice(0, 8).map((r) => `${r.name} ${fmt(r.value)}`).join(', ')
+  const figures = ranked
+    .slice(0, 8)
+    .map((r) => `${r.name} ${fmt(r.value)}`)
+    .join(', ')
   const lead =
     second && second.value > 0
       ? ` It is ${fmt(((top.value - second.value) / second.value) * 100)}% ahead of ${second.name}.`
@@ -343,9 +372,14 @@ function summariseSearch(result: unknown): string {
       : []
   const notes: any[] = Array.isArray(list) ? list : []
   if (notes.length === 0) return 'I found no matching notes. Focus on saving one: say "remember that …".'
-  const titles = notes.slice(0, 5).map((n) => (isRecord(n) ? String(n.title ?? n.name ?? firstWords(text(n.body ?? n.content), 6)) : text(n)))
+  const titles = notes
+    .slice(0, 5)
+    .map((n) => (isRecord(n) ? String(n.title ?? n.name ?? firstWords(text(n.body ?? n.content), 6)) : text(n)))
   const first = notes[0]
-  const detail = isRecord(first) && (first.body ?? first.content) ? ` It says: "${firstWords(text(first.body ?? first.content), 25)}"` : ''
+  const detail =
+    isRecord(first) && (first.body ?? first.content)
+      ? ` It says: "${firstWords(text(first.body ?? first.content), 25)}"`
+      : ''
   return `I found ${notes.length} note${notes.length === 1 ? '' : 's'}: ${titles.join('; ')}.${detail} Focus on "${titles[0]}", the closest match.`
 }
 
@@ -357,7 +391,8 @@ function firstSentence(text: string): string {
 
 function summariseDocuments(result: unknown): string {
   const passages: any[] = isRecord(result) && Array.isArray(result.passages) ? result.passages : []
-  if (passages.length === 0) return 'I found nothing about this in your documents. Focus on uploading the right document on the Documents page.'
+  if (passages.length === 0)
+    return 'I found nothing about this in your documents. Focus on uploading the right document on the Documents page.'
   const used = passages.slice(0, 2)
   const lines = used.map((p) => `${firstSentence(text(p.text))}${typeof p.n === 'number' ? ` [${p.n}]` : ''}`)
   const names = [...new Set(used.map((p) => text(p.documentName)))]
@@ -365,8 +400,11 @@ function summariseDocuments(result: unknown): string {
 }
 
 function summarisePlan(result: unknown, userText: string): string {
-  const raw = isRecord(result) ? (result.now ?? result.time ?? result.iso ?? result.datetime ?? result.current_time) : result
-  const found = typeof raw === 'string' ? raw : text(result).match(/\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})?/)?.[0]
+  const raw = isRecord(result)
+    ? (result.now ?? result.time ?? result.iso ?? result.datetime ?? result.current_time)
+    : result
+  const found =
+    typeof raw === 'string' ? raw : text(result).match(/\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})?/)?.[0]
   const when = found ? new Date(found) : undefined
   const nowText = when && !Number.isNaN(when.getTime()) ? when.toUTCString() : found || 'now'
   const topic = keywords(userText, 4).filter((w) => !/^(plan|schedule|today|tomorrow|time|day)$/.test(w))
@@ -412,12 +450,21 @@ function summarise(name: string | undefined, content: unknown, messages: Msg[], 
 // Plain answers when no tool applies
 
 function plainAnswer(messages: Msg[], userText: string): Decision {
-  const instructions = messages.filter((m) => m.role === 'system' || m.role === 'user').map((m) => text(m.content)).join('\n')
+  const instructions = messages
+    .filter((m) => m.role === 'system' || m.role === 'user')
+    .map((m) => text(m.content))
+    .join('\n')
   if (/\btitle\b/i.test(instructions)) {
     // Title generation: the subject is usually the last line that isn't the instruction itself.
-    const lines = instructions.split('\n').map((l) => l.trim()).filter((l) => l && !/\btitle\b/i.test(l))
+    const lines = instructions
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !/\btitle\b/i.test(l))
     const subject = (lines.at(-1) ?? userText).replace(/^(user|assistant)\s*:\s*/i, '').replace(/["“”]/g, '')
-    return { thinking: 'Looking at the request… a short title is wanted.', content: capitalise(firstWords(subject, 6).replace(/…$/, '')) || 'New chat' }
+    return {
+      thinking: 'Looking at the request… a short title is wanted.',
+      content: capitalise(firstWords(subject, 6).replace(/…$/, '')) || 'New chat',
+    }
   }
   const quoted = firstWords(userText, 20)
   return {
@@ -439,7 +486,8 @@ export function decide(req: ChatRequestRecord): Decision {
 
   if (last?.role === 'tool') {
     const name = toolNameOf(messages, messages.length - 1)
-    if (name === 'list_datasets' && tools.has('query_dataset')) return queryFromDatasets(parseJson(last.content), userText)
+    if (name === 'list_datasets' && tools.has('query_dataset'))
+      return queryFromDatasets(parseJson(last.content), userText)
     // After a hand-off the specialist starts working rather than summarising the transfer.
     if (name?.startsWith('transfer_to_')) {
       const next = specialistCall(messages, tools, userText)

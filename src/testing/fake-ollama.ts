@@ -142,7 +142,7 @@ export function fakeEmbedding(text: string, dimensions = FAKE_EMBEDDING_DIMENSIO
   const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
   for (const word of words) {
     const h = fnv1a(word)
-    vector[h % dimensions] += (h >>> 31) === 1 ? -1 : 1
+    vector[h % dimensions] += h >>> 31 === 1 ? -1 : 1
   }
   const norm = Math.hypot(...vector)
   if (norm === 0) {
@@ -276,7 +276,14 @@ interface Script {
 }
 
 function toScript(reply: ContentReply | StreamErrorReply | HangAfterReply, think: unknown): Script {
-  const base = { thinking: '', toolCalls: [], chunkSize: DEFAULT_CHUNK_SIZE, chunkDelayMs: 0, firstChunkDelayMs: 0, doneReason: 'stop' }
+  const base = {
+    thinking: '',
+    toolCalls: [],
+    chunkSize: DEFAULT_CHUNK_SIZE,
+    chunkDelayMs: 0,
+    firstChunkDelayMs: 0,
+    doneReason: 'stop',
+  }
   if ('streamError' in reply) {
     return { ...base, content: reply.afterContent ?? '', ending: { kind: 'error', message: reply.streamError } }
   }
@@ -297,7 +304,8 @@ function toScript(reply: ContentReply | StreamErrorReply | HangAfterReply, think
 /** The text of a final assistant message without tool calls: what Ollama continues. */
 export function prefillOf(messages: any[]): string | undefined {
   const last = messages.at(-1)
-  if (!isRecord(last) || last.role !== 'assistant' || (Array.isArray(last.tool_calls) && last.tool_calls.length > 0)) return undefined
+  if (!isRecord(last) || last.role !== 'assistant' || (Array.isArray(last.tool_calls) && last.tool_calls.length > 0))
+    return undefined
   return typeof last.content === 'string' && last.content !== '' ? last.content : undefined
 }
 
@@ -311,7 +319,8 @@ function wireToolCalls(calls: ToolCallSpec[]): WireToolCall[] {
 /** The message pieces of a streamed answer, in Ollama's order: thinking, content, tool calls. */
 function streamPieces(script: Script): WireMessage[] {
   const pieces: WireMessage[] = []
-  for (const t of chunkText(script.thinking, script.chunkSize)) pieces.push({ role: 'assistant', content: '', thinking: t })
+  for (const t of chunkText(script.thinking, script.chunkSize))
+    pieces.push({ role: 'assistant', content: '', thinking: t })
   for (const c of chunkText(script.content, script.chunkSize)) pieces.push({ role: 'assistant', content: c })
   if (script.toolCalls.length > 0) {
     pieces.push({ role: 'assistant', content: '', tool_calls: wireToolCalls(script.toolCalls) })
@@ -407,7 +416,9 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   const isEmbedModel = (name: string) => embedModels.some((m) => withTag(m) === withTag(name))
   const hasModel = (name: string) => fake.models.some((m) => withTag(m) === withTag(name)) || isEmbedModel(name)
   const capabilitiesOf = (name: string) =>
-    opts.capabilities?.[name] ?? opts.capabilities?.[withTag(name)] ?? (isEmbedModel(name) || /embed/i.test(name) ? ['embedding'] : ['completion', 'tools', 'thinking'])
+    opts.capabilities?.[name] ??
+    opts.capabilities?.[withTag(name)] ??
+    (isEmbedModel(name) || /embed/i.test(name) ? ['embedding'] : ['completion', 'tools', 'thinking'])
 
   let embedCall = 0
   async function answerEmbed(req: Request): Promise<Response> {
@@ -416,13 +427,16 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     const model = body.model
     if (typeof model !== 'string' || model === '') return json({ error: 'model is required' }, 400)
     if (!hasModel(model)) return json({ error: `model "${model}" not found, try pulling it first` }, 404)
-    if (!capabilitiesOf(model).includes('embedding')) return json({ error: `"${model}" does not support embeddings` }, 400)
+    if (!capabilitiesOf(model).includes('embedding'))
+      return json({ error: `"${model}" does not support embeddings` }, 400)
     const input = typeof body.input === 'string' ? [body.input] : Array.isArray(body.input) ? body.input : undefined
-    if (!input || input.some((t) => typeof t !== 'string')) return json({ error: 'input must be a string or a list of strings' }, 400)
+    if (!input || input.some((t) => typeof t !== 'string'))
+      return json({ error: 'input must be a string or a list of strings' }, 400)
     const failure = opts.embedFailure?.(embedCall++)
     if (failure) return json({ error: `scripted embed failure ${failure}` }, failure)
     const startedNs = Bun.nanoseconds()
-    if (opts.embedDelayMs && !(await sleep(opts.embedDelayMs, AbortSignal.any([req.signal, shutdown.signal])))) return json({ error: 'request aborted' }, 499)
+    if (opts.embedDelayMs && !(await sleep(opts.embedDelayMs, AbortSignal.any([req.signal, shutdown.signal]))))
+      return json({ error: 'request aborted' }, 499)
     fake.embedded += input.length
     fake.embedCalls.push(input.length)
     const total = Math.max(1, Math.round(Bun.nanoseconds() - startedNs))
@@ -539,7 +553,11 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     }
 
     inFlight++
-    const body$ = generatorStream(lines(), () => streamAbort.abort(), () => inFlight--)
+    const body$ = generatorStream(
+      lines(),
+      () => streamAbort.abort(),
+      () => inFlight--,
+    )
     return new Response(body$, { headers: { 'Content-Type': 'application/x-ndjson' } })
   }
 

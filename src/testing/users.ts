@@ -20,7 +20,11 @@ export async function registerUser(server: Pick<TestServer, 'api'>, name = 'user
   return { id: body.user.id, email, password, accessToken: body.accessToken, refreshToken: body.refreshToken }
 }
 
-export async function registerUsers(server: Pick<TestServer, 'api'>, count: number, name = 'user'): Promise<TestUser[]> {
+export async function registerUsers(
+  server: Pick<TestServer, 'api'>,
+  count: number,
+  name = 'user',
+): Promise<TestUser[]> {
   const users: TestUser[] = []
   // Sequential: argon2 hashing of many at once only slows every test on 2 cores.
   for (let i = 0; i < count; i++) users.push(await registerUser(server, `${name}${i}`))

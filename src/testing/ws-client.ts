@@ -78,7 +78,10 @@ export class WsClient {
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter)
         const summary = this.frames.map((f) => f.type + (f.seq ? `#${f.seq}` : ''))
-        const shown = summary.length > 40 ? [...summary.slice(0, 20), `… ${summary.length - 40} more …`, ...summary.slice(-20)] : summary
+        const shown =
+          summary.length > 40
+            ? [...summary.slice(0, 20), `… ${summary.length - 40} more …`, ...summary.slice(-20)]
+            : summary
         reject(new Error(`timed out waiting for ${what}; frames so far: ${JSON.stringify(shown)}`))
       }, timeoutMs)
       this.#waiters.add(waiter)
@@ -86,10 +89,15 @@ export class WsClient {
   }
 
   /** Sends a chat frame and returns its `run_accepted`. */
-  async chat(content: string, extra: { threadId?: string; agent?: string; model?: string } = {}): Promise<{ runId: string; threadId: string }> {
+  async chat(
+    content: string,
+    extra: { threadId?: string; agent?: string; model?: string } = {},
+  ): Promise<{ runId: string; threadId: string }> {
     const requestId = crypto.randomUUID()
     this.send({ type: 'chat', requestId, content, ...extra })
-    const accepted = await this.waitFor((f) => (f.type === 'run_accepted' || f.type === 'error') && f.requestId === requestId)
+    const accepted = await this.waitFor(
+      (f) => (f.type === 'run_accepted' || f.type === 'error') && f.requestId === requestId,
+    )
     if (accepted.type === 'error') throw new Error(`chat refused: ${accepted.code}: ${accepted.message}`)
     return { runId: accepted.runId, threadId: accepted.threadId }
   }

@@ -17,25 +17,51 @@ export interface ThreadExport {
 }
 
 export function threadExport(thread: ThreadView, leafId: string | null, messages: MessageView[]): ThreadExport {
-  return { format: THREAD_EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), thread: { ...thread, currentLeafId: leafId }, messages }
+  return {
+    format: THREAD_EXPORT_FORMAT,
+    version: 1,
+    exportedAt: new Date().toISOString(),
+    thread: { ...thread, currentLeafId: leafId },
+    messages,
+  }
 }
 
 const speaker = (m: MessageView) => (m.role === 'user' ? 'You' : m.role === 'assistant' ? 'Assistant' : 'System')
 
 const outcomeNote = (m: MessageView) =>
-  m.status === 'cancelled' ? '\n\n_(stopped before it finished)_' : m.status === 'failed' ? `\n\n_(failed: ${m.error?.message ?? 'unknown error'})_` : ''
+  m.status === 'cancelled'
+    ? '\n\n_(stopped before it finished)_'
+    : m.status === 'failed'
+      ? `\n\n_(failed: ${m.error?.message ?? 'unknown error'})_`
+      : ''
 
 /** The thread's current branch as Markdown: a heading, then each message under its speaker. */
 export function threadMarkdown(thread: ThreadView, branch: MessageView[]): string {
-  const parts = [`# ${thread.title}`, '', `_Exported ${new Date().toISOString().slice(0, 10)} · started ${thread.createdAt.slice(0, 10)}_`, '']
+  const parts = [
+    `# ${thread.title}`,
+    '',
+    `_Exported ${new Date().toISOString().slice(0, 10)} · started ${thread.createdAt.slice(0, 10)}_`,
+    '',
+  ]
   for (const m of branch) {
-    parts.push(`## ${speaker(m)} · ${m.createdAt.replace('T', ' ').slice(0, 16)} UTC`, '', `${m.content}${outcomeNote(m)}`.trim() || '_(no text)_', '')
+    parts.push(
+      `## ${speaker(m)} · ${m.createdAt.replace('T', ' ').slice(0, 16)} UTC`,
+      '',
+      `${m.content}${outcomeNote(m)}`.trim() || '_(no text)_',
+      '',
+    )
   }
   return parts.join('\n')
 }
 
 /** A file name from a title: letters, digits and dashes only. */
 export function exportFileName(title: string, ext: string): string {
-  const base = title.normalize('NFKD').replace(/[^\p{L}\p{N}]+/gu, '-').replace(/^-+|-+$/g, '').slice(0, 60).toLowerCase() || 'chat'
+  const base =
+    title
+      .normalize('NFKD')
+      .replace(/[^\p{L}\p{N}]+/gu, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60)
+      .toLowerCase() || 'chat'
   return `${base.replace(/[^\x20-\x7e]/g, '') || 'chat'}.${ext}`
 }

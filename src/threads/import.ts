@@ -12,7 +12,6 @@ export type { ImportedMessage, ImportedThread }
  * Everything is checked before anything is written; the first problem is reported.
  */
 
-
 export class InvalidImportError extends AppError {
   constructor(message: string) {
     super(400, 'invalid_import', message)
@@ -34,7 +33,9 @@ const ourMessage = Type.Object({
   content: Type.String(),
   agent: Type.Optional(Type.String({ maxLength: 64 })),
   status: Type.Optional(Type.Union([Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')])),
-  error: Type.Optional(Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.String({ maxLength: 2000 }) })),
+  error: Type.Optional(
+    Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.String({ maxLength: 2000 }) }),
+  ),
   createdAt: isoDate,
 })
 const ourThread = Type.Object({
@@ -55,7 +56,16 @@ const chatgptMessage = Type.Object({
   id: Type.Optional(Type.String()),
   author: Type.Object({ role: Type.String() }),
   create_time: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
-  content: Type.Optional(Type.Union([Type.Object({ content_type: Type.Optional(Type.String()), parts: Type.Optional(Type.Array(Type.Unknown())), text: Type.Optional(Type.String()) }), Type.Null()])),
+  content: Type.Optional(
+    Type.Union([
+      Type.Object({
+        content_type: Type.Optional(Type.String()),
+        parts: Type.Optional(Type.Array(Type.Unknown())),
+        text: Type.Optional(Type.String()),
+      }),
+      Type.Null(),
+    ]),
+  ),
   metadata: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
   recipient: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 })
@@ -87,13 +97,17 @@ const toMs = (iso: string, where: string) => {
   return ms
 }
 
-const titleOf = (title: string | null | undefined) => (title ?? '').replace(/\s+/g, ' ').trim().slice(0, TITLE_MAX) || 'Imported chat'
+const titleOf = (title: string | null | undefined) =>
+  (title ?? '').replace(/\s+/g, ' ').trim().slice(0, TITLE_MAX) || 'Imported chat'
 
 function fromOurs(value: Static<typeof ourThread>, where: string): ImportedThread {
   const keys = new Set(value.messages.map((m) => m.id))
   if (keys.size !== value.messages.length) throw new InvalidImportError(`${where}/messages: two messages share one id`)
   const messages = value.messages.map((m, i): ImportedMessage => {
-    if (m.parentId !== null && !keys.has(m.parentId)) throw new InvalidImportError(`${where}/messages/${i}/parentId: no message has the id "${m.parentId.slice(0, 80)}"`)
+    if (m.parentId !== null && !keys.has(m.parentId))
+      throw new InvalidImportError(
+        `${where}/messages/${i}/parentId: no message has the id "${m.parentId.slice(0, 80)}"`,
+      )
     return {
       key: m.id,
       parentKey: m.parentId,
@@ -107,12 +121,19 @@ function fromOurs(value: Static<typeof ourThread>, where: string): ImportedThrea
   })
   assertAcyclic(messages, where)
   const createdAt = toMs(value.thread.createdAt, `${where}/thread/createdAt`)
-  const leafKey = value.thread.currentLeafId && keys.has(value.thread.currentLeafId) ? value.thread.currentLeafId : newestKey(messages)
-  const updatedAt = value.thread.updatedAt ? toMs(value.thread.updatedAt, `${where}/thread/updatedAt`) : Math.max(createdAt, ...messages.map((m) => m.createdAt))
+  const leafKey =
+    value.thread.currentLeafId && keys.has(value.thread.currentLeafId)
+      ? value.thread.currentLeafId
+      : newestKey(messages)
+  const updatedAt = value.thread.updatedAt
+    ? toMs(value.thread.updatedAt, `${where}/thread/updatedAt`)
+    : Math.max(createdAt, ...messages.map((m) => m.createdAt))
   return { title: titleOf(value.thread.title), createdAt, updatedAt, leafKey, messages }
 }
 
-const newestKey = (messages: ImportedMessage[]) => messages.reduce<ImportedMessage | undefined>((a, m) => (!a || m.createdAt >= a.createdAt ? m : a), undefined)?.key ?? null
+const newestKey = (messages: ImportedMessage[]) =>
+  messages.reduce<ImportedMessage | undefined>((a, m) => (!a || m.createdAt >= a.createdAt ? m : a), undefined)?.key ??
+  null
 
 /** A parent chain that loops would make the branch walk endless: refuse it. */
 function assertAcyclic(messages: ImportedMessage[], where: string) {
@@ -134,7 +155,13 @@ function chatgptText(message: Static<typeof chatgptMessage>): string {
   if (!content) return ''
   if (Array.isArray(content.parts)) {
     return content.parts
-      .map((p) => (typeof p === 'string' ? p : p && typeof p === 'object' && (p as any).content_type === 'image_asset_pointer' ? '[image]' : ''))
+      .map((p) =>
+        typeof p === 'string'
+          ? p
+          : p && typeof p === 'object' && (p as any).content_type === 'image_asset_pointer'
+            ? '[image]'
+            : '',
+      )
       .filter(Boolean)
       .join('\n')
       .trim()
@@ -185,8 +212,12 @@ function fromChatgpt(conversation: Static<typeof chatgptConversation>, where: st
   const messages = [...kept.values()].sort((a, b) => a.createdAt - b.createdAt)
   assertAcyclic(messages, `${where}/mapping`)
   const leafKey = keptAncestor(conversation.current_node) ?? newestKey(messages)
-  const createdAt = typeof conversation.create_time === 'number' ? Math.round(conversation.create_time * 1000) : (messages[0]?.createdAt ?? Date.now())
-  const updatedAt = Math.round((conversation.update_time ?? 0) * 1000) || Math.max(createdAt, ...messages.map((m) => m.createdAt))
+  const createdAt =
+    typeof conversation.create_time === 'number'
+      ? Math.round(conversation.create_time * 1000)
+      : (messages[0]?.createdAt ?? Date.now())
+  const updatedAt =
+    Math.round((conversation.update_time ?? 0) * 1000) || Math.max(createdAt, ...messages.map((m) => m.createdAt))
   return { title: titleOf(conversation.title), createdAt, updatedAt, leafKey, messages }
 }
 
@@ -207,10 +238,13 @@ export function readImport(body: unknown): ImportedThread[] {
     if (why) throw new InvalidImportError(`not a thread export: ${why}`)
     threads = [fromOurs(body as Static<typeof ourThread>, '')]
   } else {
-    throw new InvalidImportError('expected a thread export of this server, an account export, or a ChatGPT conversations.json (a list of conversations with a "mapping")')
+    throw new InvalidImportError(
+      'expected a thread export of this server, an account export, or a ChatGPT conversations.json (a list of conversations with a "mapping")',
+    )
   }
   if (threads.length === 0) throw new InvalidImportError('there is no conversation to import')
-  if (threads.length > IMPORT_MAX_THREADS) throw new InvalidImportError(`at most ${IMPORT_MAX_THREADS} conversations per import`)
+  if (threads.length > IMPORT_MAX_THREADS)
+    throw new InvalidImportError(`at most ${IMPORT_MAX_THREADS} conversations per import`)
   const total = threads.reduce((n, t) => n + t.messages.length, 0)
   if (total > IMPORT_MAX_MESSAGES) throw new InvalidImportError(`at most ${IMPORT_MAX_MESSAGES} messages per import`)
   return threads

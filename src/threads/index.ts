@@ -1,42 +1,86 @@
 import { Elysia } from 'elysia'
 import type { AuthGuard } from '../auth/guard'
 import type { ThreadsService } from './service'
-import { createThreadBody, exportQuery, messageListQuery, threadListQuery, threadParams, updateThreadBody } from './model'
+import {
+  createThreadBody,
+  exportQuery,
+  messageListQuery,
+  threadListQuery,
+  threadParams,
+  updateThreadBody,
+} from './model'
 import { readBodyLimited } from '../http/read-body'
 
 /** /api/threads (PROTOCOL.md §2, §5 paging, §6 branches). */
 export function threadRoutes(threads: ThreadsService, guard: AuthGuard, opts: { importMaxBytes: number }) {
-  return new Elysia({ name: 'thread-routes' })
-    .use(guard)
-    .get('/api/threads', async ({ query }) => {
-      const page = await threads.list(query)
-      return { threads: page.items, nextCursor: page.nextCursor }
-    }, { auth: true, query: threadListQuery })
-    .post('/api/threads', async ({ body, set }) => {
-      set.status = 201
-      return { thread: await threads.create(body?.title) }
-    }, { auth: true, body: createThreadBody })
-    .get('/api/threads/:id', async ({ params }) => ({ thread: await threads.get(params.id) }), { auth: true, params: threadParams })
-    .patch('/api/threads/:id', async ({ params, body }) => ({ thread: await threads.update(params.id, body) }), { auth: true, params: threadParams, body: updateThreadBody })
-    .delete('/api/threads/:id', async ({ params, set }) => {
-      await threads.remove(params.id)
-      set.status = 204
-      return undefined
-    }, { auth: true, params: threadParams })
-    .get('/api/threads/:id/messages', async ({ params, query }) => {
-      const page = await threads.messages(params.id, query)
-      return { messages: page.items, nextCursor: page.nextCursor }
-    }, { auth: true, params: threadParams, query: messageListQuery })
-    .get('/api/threads/:id/export', async ({ params, query }) => {
-      const file = await threads.export(params.id, query.format)
-      return new Response(file.body, {
-        headers: { 'content-type': file.type, 'content-disposition': `attachment; filename="${file.fileName}"`, 'cache-control': 'no-store' },
+  return (
+    new Elysia({ name: 'thread-routes' })
+      .use(guard)
+      .get(
+        '/api/threads',
+        async ({ query }) => {
+          const page = await threads.list(query)
+          return { threads: page.items, nextCursor: page.nextCursor }
+        },
+        { auth: true, query: threadListQuery },
+      )
+      .post(
+        '/api/threads',
+        async ({ body, set }) => {
+          set.status = 201
+          return { thread: await threads.create(body?.title) }
+        },
+        { auth: true, body: createThreadBody },
+      )
+      .get('/api/threads/:id', async ({ params }) => ({ thread: await threads.get(params.id) }), {
+        auth: true,
+        params: threadParams,
       })
-    }, { auth: true, params: threadParams, query: exportQuery })
-    // Larger than other bodies: read here, limited as it streams (the global parser skips this path).
-    .post('/api/threads/import', async ({ request, set }) => {
-      const created = await threads.import(await readBodyLimited(request, opts.importMaxBytes))
-      set.status = 201
-      return { threads: created }
-    }, { auth: true, parse: () => ({ deferred: true }) })
+      .patch('/api/threads/:id', async ({ params, body }) => ({ thread: await threads.update(params.id, body) }), {
+        auth: true,
+        params: threadParams,
+        body: updateThreadBody,
+      })
+      .delete(
+        '/api/threads/:id',
+        async ({ params, set }) => {
+          await threads.remove(params.id)
+          set.status = 204
+          return undefined
+        },
+        { auth: true, params: threadParams },
+      )
+      .get(
+        '/api/threads/:id/messages',
+        async ({ params, query }) => {
+          const page = await threads.messages(params.id, query)
+          return { messages: page.items, nextCursor: page.nextCursor }
+        },
+        { auth: true, params: threadParams, query: messageListQuery },
+      )
+      .get(
+        '/api/threads/:id/export',
+        async ({ params, query }) => {
+          const file = await threads.export(params.id, query.format)
+          return new Response(file.body, {
+            headers: {
+              'content-type': file.type,
+              'content-disposition': `attachment; filename="${file.fileName}"`,
+              'cache-control': 'no-store',
+            },
+          })
+        },
+        { auth: true, params: threadParams, query: exportQuery },
+      )
+      // Larger than other bodies: read here, limited as it streams (the global parser skips this path).
+      .post(
+        '/api/threads/import',
+        async ({ request, set }) => {
+          const created = await threads.import(await readBodyLimited(request, opts.importMaxBytes))
+          set.status = 201
+          return { threads: created }
+        },
+        { auth: true, parse: () => ({ deferred: true }) },
+      )
+  )
 }

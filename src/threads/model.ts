@@ -12,8 +12,13 @@ export const updateThreadBody = t.Object(
   },
   { minProperties: 1, error: 'send title, pinned or archived' },
 )
-export const threadListQuery = t.Object({ ...pageQuery, archived: t.Optional(t.Union([t.Literal('true'), t.Literal('false')])) })
-export const exportQuery = t.Object({ format: t.Optional(t.Union([t.Literal('json'), t.Literal('markdown')], { error: 'format is json or markdown' })) })
+export const threadListQuery = t.Object({
+  ...pageQuery,
+  archived: t.Optional(t.Union([t.Literal('true'), t.Literal('false')])),
+})
+export const exportQuery = t.Object({
+  format: t.Optional(t.Union([t.Literal('json'), t.Literal('markdown')], { error: 'format is json or markdown' })),
+})
 export const messageListQuery = t.Object({
   ...pageQuery,
   leaf: t.Optional(t.String({ minLength: 1, maxLength: 64 })),

@@ -10,7 +10,8 @@ export const DEFAULT_THREAD_TITLE = 'New chat'
 /** Threads and their messages for the active user. */
 export function threadsService(threads: ThreadsRepository, messages: MessagesRepository) {
   return {
-    list: (query: { limit?: string; cursor?: string; archived?: string } = {}) => threads.page(pageRequest(query, 3), { archived: query.archived === 'true' }),
+    list: (query: { limit?: string; cursor?: string; archived?: string } = {}) =>
+      threads.page(pageRequest(query, 3), { archived: query.archived === 'true' }),
     get: (id: string) => threads.get(id),
     create: (title?: string) => threads.create(title?.trim() || DEFAULT_THREAD_TITLE),
     rename(id: string, title: string) {
@@ -19,7 +20,8 @@ export function threadsService(threads: ThreadsRepository, messages: MessagesRep
     update(id: string, changes: { title?: string; pinned?: boolean; archived?: boolean }) {
       // The schema counts characters before trimming; a blank title must not become ''.
       const title = changes.title?.trim()
-      if (changes.title !== undefined && !title) return Promise.reject(new InvalidInputError('title must be 1 to 200 characters'))
+      if (changes.title !== undefined && !title)
+        return Promise.reject(new InvalidInputError('title must be 1 to 200 characters'))
       return threads.update(id, { ...changes, ...(title !== undefined && { title }) })
     },
     remove: (id: string) => threads.remove(id),
@@ -43,15 +45,26 @@ export function threadsService(threads: ThreadsRepository, messages: MessagesRep
     },
 
     /** The whole thread as a download: every branch in JSON, the current branch in Markdown. */
-    async export(threadId: string, format: 'json' | 'markdown' = 'json'): Promise<{ fileName: string; type: string; body: string }> {
+    async export(
+      threadId: string,
+      format: 'json' | 'markdown' = 'json',
+    ): Promise<{ fileName: string; type: string; body: string }> {
       const thread = await threads.get(threadId)
       const leaf = await threads.leafOf(threadId)
       if (format === 'markdown') {
         const branch = leaf ? await messages.branch(threadId, leaf) : []
-        return { fileName: exportFileName(thread.title, 'md'), type: 'text/markdown; charset=utf-8', body: threadMarkdown(thread, branch) }
+        return {
+          fileName: exportFileName(thread.title, 'md'),
+          type: 'text/markdown; charset=utf-8',
+          body: threadMarkdown(thread, branch),
+        }
       }
       const all = await messages.listForThread(threadId)
-      return { fileName: exportFileName(thread.title, 'json'), type: 'application/json; charset=utf-8', body: JSON.stringify(threadExport(thread, leaf, all), null, 2) }
+      return {
+        fileName: exportFileName(thread.title, 'json'),
+        type: 'application/json; charset=utf-8',
+        body: JSON.stringify(threadExport(thread, leaf, all), null, 2),
+      }
     },
 
     /** The same document for the account export (`GET /api/me/export`): one per thread. */

@@ -5,7 +5,9 @@ import { MAX_ERROR_MESSAGE, clip, type ToolFailure } from './failure'
 
 /** Parses (a JSON string from some models), forgives, converts ("5" → 5) and validates. */
 export function prepareArguments(tool: ToolDefinition, raw: unknown): { args: any } | { error: ToolFailure } {
-  const invalid = (message: string) => ({ error: { code: 'invalid_arguments', message: clip(`${tool.name}: ${message}`, MAX_ERROR_MESSAGE) } })
+  const invalid = (message: string) => ({
+    error: { code: 'invalid_arguments', message: clip(`${tool.name}: ${message}`, MAX_ERROR_MESSAGE) },
+  })
   let value: unknown = raw
   if (typeof value === 'string') {
     if (value.trim() === '') value = {}
@@ -83,14 +85,19 @@ function pathOf(path: string): string {
 
 function friendly(error: ValueError): string {
   const schema = error.schema as any
-  const consts = Array.isArray(schema.anyOf) && schema.anyOf.every((s: any) => 'const' in s) ? schema.anyOf.map((s: any) => JSON.stringify(s.const)) : undefined
+  const consts =
+    Array.isArray(schema.anyOf) && schema.anyOf.every((s: any) => 'const' in s)
+      ? schema.anyOf.map((s: any) => JSON.stringify(s.const))
+      : undefined
   if (consts) return `must be one of ${consts.join(', ')}`
   const got = error.value === undefined ? 'nothing' : Array.isArray(error.value) ? 'a list' : typeof error.value
   switch (schema.type) {
     case 'string':
       if (typeof error.value === 'string') {
-        if (schema.minLength !== undefined && error.value.length < schema.minLength) return schema.minLength === 1 ? 'must not be empty' : `must be at least ${schema.minLength} characters`
-        if (schema.maxLength !== undefined && error.value.length > schema.maxLength) return `must be at most ${schema.maxLength} characters`
+        if (schema.minLength !== undefined && error.value.length < schema.minLength)
+          return schema.minLength === 1 ? 'must not be empty' : `must be at least ${schema.minLength} characters`
+        if (schema.maxLength !== undefined && error.value.length > schema.maxLength)
+          return `must be at most ${schema.maxLength} characters`
         return error.message
       }
       return error.value === undefined ? 'is required' : `must be a string, got ${got}`
@@ -105,8 +112,10 @@ function friendly(error: ValueError): string {
       return error.value === undefined ? 'is required' : `must be a number, got ${got}`
     case 'array':
       if (Array.isArray(error.value)) {
-        if (schema.maxItems !== undefined && error.value.length > schema.maxItems) return `must have at most ${schema.maxItems} items`
-        if (schema.minItems !== undefined && error.value.length < schema.minItems) return `must have at least ${schema.minItems} items`
+        if (schema.maxItems !== undefined && error.value.length > schema.maxItems)
+          return `must have at most ${schema.maxItems} items`
+        if (schema.minItems !== undefined && error.value.length < schema.minItems)
+          return `must have at least ${schema.minItems} items`
         return error.message
       }
       return error.value === undefined ? 'is required' : `must be a list, got ${got}`

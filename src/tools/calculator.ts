@@ -20,30 +20,47 @@ export const MAX_NESTING_DEPTH = 64
 type Fn = { min: number; max: number; apply: (args: number[]) => number }
 
 const functions: Record<string, Fn> = Object.assign(Object.create(null), {
-  sqrt: { min: 1, max: 1, apply: ([x]: number[]) => {
-    if (x < 0) throw new CalculatorError('sqrt of a negative number is not a real number')
-    return Math.sqrt(x)
-  } },
+  sqrt: {
+    min: 1,
+    max: 1,
+    apply: ([x]: number[]) => {
+      if (x < 0) throw new CalculatorError('sqrt of a negative number is not a real number')
+      return Math.sqrt(x)
+    },
+  },
   abs: { min: 1, max: 1, apply: ([x]: number[]) => Math.abs(x) },
-  round: { min: 1, max: 2, apply: ([x, digits = 0]: number[]) => {
-    if (!Number.isInteger(digits) || digits < 0 || digits > 15) throw new CalculatorError('round(x, digits) needs digits to be a whole number from 0 to 15')
-    const factor = 10 ** digits
-    return Math.round((x + Number.EPSILON * Math.sign(x)) * factor) / factor
-  } },
+  round: {
+    min: 1,
+    max: 2,
+    apply: ([x, digits = 0]: number[]) => {
+      if (!Number.isInteger(digits) || digits < 0 || digits > 15)
+        throw new CalculatorError('round(x, digits) needs digits to be a whole number from 0 to 15')
+      const factor = 10 ** digits
+      return Math.round((x + Number.EPSILON * Math.sign(x)) * factor) / factor
+    },
+  },
   floor: { min: 1, max: 1, apply: ([x]: number[]) => Math.floor(x) },
   ceil: { min: 1, max: 1, apply: ([x]: number[]) => Math.ceil(x) },
   min: { min: 1, max: 100, apply: (args: number[]) => Math.min(...args) },
   max: { min: 1, max: 100, apply: (args: number[]) => Math.max(...args) },
-  log: { min: 1, max: 2, apply: ([x, base]: number[]) => {
-    if (x <= 0) throw new CalculatorError('log is only defined for positive numbers')
-    if (base === undefined) return Math.log10(x)
-    if (base <= 0 || base === 1) throw new CalculatorError('log base must be positive and not 1')
-    return Math.log(x) / Math.log(base)
-  } },
-  ln: { min: 1, max: 1, apply: ([x]: number[]) => {
-    if (x <= 0) throw new CalculatorError('ln is only defined for positive numbers')
-    return Math.log(x)
-  } },
+  log: {
+    min: 1,
+    max: 2,
+    apply: ([x, base]: number[]) => {
+      if (x <= 0) throw new CalculatorError('log is only defined for positive numbers')
+      if (base === undefined) return Math.log10(x)
+      if (base <= 0 || base === 1) throw new CalculatorError('log base must be positive and not 1')
+      return Math.log(x) / Math.log(base)
+    },
+  },
+  ln: {
+    min: 1,
+    max: 1,
+    apply: ([x]: number[]) => {
+      if (x <= 0) throw new CalculatorError('ln is only defined for positive numbers')
+      return Math.log(x)
+    },
+  },
   exp: { min: 1, max: 1, apply: ([x]: number[]) => Math.exp(x) },
 })
 
@@ -92,7 +109,9 @@ function tokenize(input: string): Token[] {
       i++
       continue
     }
-    throw new CalculatorError(`unexpected character "${ch}" at position ${i + 1}; only numbers, + - * / % ^, parentheses and math functions are allowed`)
+    throw new CalculatorError(
+      `unexpected character "${ch}" at position ${i + 1}; only numbers, + - * / % ^, parentheses and math functions are allowed`,
+    )
   }
   tokens.push({ kind: 'end', pos: input.length })
   return tokens
@@ -135,7 +154,8 @@ class Parser {
 
   /** Every recursion goes through here, so hostile nesting ends in a clear error, not a stack overflow. */
   private nested<T>(fn: () => T): T {
-    if (++this.#depth > MAX_NESTING_DEPTH) throw new CalculatorError(`expression is nested too deeply (more than ${MAX_NESTING_DEPTH} levels)`)
+    if (++this.#depth > MAX_NESTING_DEPTH)
+      throw new CalculatorError(`expression is nested too deeply (more than ${MAX_NESTING_DEPTH} levels)`)
     try {
       return fn()
     } finally {
@@ -184,7 +204,8 @@ class Parser {
     const exponent = this.nested(() => this.unary())
     if (base === 0 && exponent < 0) throw new CalculatorError('division by zero (0 raised to a negative power)')
     const value = base ** exponent
-    if (Number.isNaN(value)) throw new CalculatorError('a negative number raised to a fractional power is not a real number')
+    if (Number.isNaN(value))
+      throw new CalculatorError('a negative number raised to a fractional power is not a real number')
     return value
   }
 
@@ -201,24 +222,31 @@ class Parser {
       const constant = constants[t.value]
       if (constant !== undefined) return constant
       if (functions[t.value]) throw new CalculatorError(`function ${t.value} needs parentheses, e.g. ${t.value}(2)`)
-      throw new CalculatorError(`unknown name "${t.value}"; known functions: ${Object.keys(functions).join(', ')}; constants: pi, e`)
+      throw new CalculatorError(
+        `unknown name "${t.value}"; known functions: ${Object.keys(functions).join(', ')}; constants: pi, e`,
+      )
     }
     throw new CalculatorError(t.kind === 'end' ? 'the expression ends too early' : `unexpected ${describe(t)}`)
   }
 
   private call(name: string, pos: number): number {
     const fn = functions[name]
-    if (!fn) throw new CalculatorError(`unknown function "${name}" at position ${pos + 1}; known functions: ${Object.keys(functions).join(', ')}`)
+    if (!fn)
+      throw new CalculatorError(
+        `unknown function "${name}" at position ${pos + 1}; known functions: ${Object.keys(functions).join(', ')}`,
+      )
     this.expect('(')
     const args: number[] = []
     if (!this.isOp(')')) {
       do {
-        if (args.length >= fn.max) throw new CalculatorError(`${name} takes at most ${fn.max} argument${fn.max === 1 ? '' : 's'}`)
+        if (args.length >= fn.max)
+          throw new CalculatorError(`${name} takes at most ${fn.max} argument${fn.max === 1 ? '' : 's'}`)
         args.push(this.nested(() => this.expr()))
       } while (this.isOp(',') && this.take())
     }
     this.expect(')')
-    if (args.length < fn.min) throw new CalculatorError(`${name} needs at least ${fn.min} argument${fn.min === 1 ? '' : 's'}`)
+    if (args.length < fn.min)
+      throw new CalculatorError(`${name} needs at least ${fn.min} argument${fn.min === 1 ? '' : 's'}`)
     return fn.apply(args)
   }
 }
@@ -230,7 +258,8 @@ class Parser {
  */
 export function calculate(expression: string): number {
   if (typeof expression !== 'string') throw new CalculatorError('expression must be a string')
-  if (expression.length > MAX_EXPRESSION_LENGTH) throw new CalculatorError(`expression is too long (at most ${MAX_EXPRESSION_LENGTH} characters)`)
+  if (expression.length > MAX_EXPRESSION_LENGTH)
+    throw new CalculatorError(`expression is too long (at most ${MAX_EXPRESSION_LENGTH} characters)`)
   if (expression.trim() === '') throw new CalculatorError('expression is empty')
   const value = new Parser(tokenize(expression)).parse()
   if (Number.isNaN(value)) throw new CalculatorError('the result is not a number')

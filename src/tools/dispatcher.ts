@@ -24,7 +24,10 @@ export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024
  * context (the run's), so repositories inside a tool act for the run's owner and nobody else.
  * Nothing here throws at the caller: every failure is an `ok: false` outcome the model can read.
  */
-export function createToolDispatcher(tools: ToolDefinition[], opts: ToolDispatcherOptions): ToolDispatcher & { names(): string[] } {
+export function createToolDispatcher(
+  tools: ToolDefinition[],
+  opts: ToolDispatcherOptions,
+): ToolDispatcher & { names(): string[] } {
   const registry = new Map<string, ToolDefinition>()
   for (const tool of tools) {
     if (registry.has(tool.name)) throw new Error(`tool ${tool.name} is defined twice`)
@@ -36,20 +39,30 @@ export function createToolDispatcher(tools: ToolDefinition[], opts: ToolDispatch
   function specOf(tool: ToolDefinition): OllamaToolSpec {
     let spec = specCache.get(tool.name)
     if (!spec) {
-      spec = { type: 'function', function: { name: tool.name, description: tool.description, parameters: toJsonSchema(tool.parameters) } }
+      spec = {
+        type: 'function',
+        function: { name: tool.name, description: tool.description, parameters: toJsonSchema(tool.parameters) },
+      }
       specCache.set(tool.name, spec)
     }
     return spec
   }
 
-  async function call(name: string, rawArgs: unknown, callOpts: { signal: AbortSignal; allowed?: readonly string[]; toolCallId?: string }): Promise<ToolOutcome> {
+  async function call(
+    name: string,
+    rawArgs: unknown,
+    callOpts: { signal: AbortSignal; allowed?: readonly string[]; toolCallId?: string },
+  ): Promise<ToolOutcome> {
     const started = performance.now()
     const fail = (error: ToolFailure): ToolOutcome => ({ ok: false, error, durationMs: elapsed(started) })
 
     const tool = registry.get(name)
     if (!tool || (callOpts.allowed && !callOpts.allowed.includes(name))) {
       const available = [...registry.keys()].filter((n) => !callOpts.allowed || callOpts.allowed.includes(n))
-      return fail({ code: 'unknown_tool', message: `there is no tool named "${clip(String(name), 100)}"${available.length ? `; available tools: ${available.join(', ')}` : ''}` })
+      return fail({
+        code: 'unknown_tool',
+        message: `there is no tool named "${clip(String(name), 100)}"${available.length ? `; available tools: ${available.join(', ')}` : ''}`,
+      })
     }
 
     const parsed = prepareArguments(tool, rawArgs)
@@ -61,10 +74,14 @@ export function createToolDispatcher(tools: ToolDefinition[], opts: ToolDispatch
     } catch {
       return fail({ code: 'tool_error', message: 'tool calls must run for a user (no user context is active)' })
     }
-    if (callOpts.signal.aborted || parent.signal.aborted) return fail({ code: 'cancelled', message: 'the tool call was cancelled before it started' })
+    if (callOpts.signal.aborted || parent.signal.aborted)
+      return fail({ code: 'cancelled', message: 'the tool call was cancelled before it started' })
 
     const timeout = new AbortController()
-    const timer = setTimeout(() => timeout.abort(new ToolError(`${name} took longer than ${opts.timeoutMs} ms`, 'tool_timeout')), opts.timeoutMs)
+    const timer = setTimeout(
+      () => timeout.abort(new ToolError(`${name} took longer than ${opts.timeoutMs} ms`, 'tool_timeout')),
+      opts.timeoutMs,
+    )
     const child = parent.child({ metadata: { tool: name }, signal: AbortSignal.any([callOpts.signal, timeout.signal]) })
     let onAbort: (() => void) | undefined
     try {
@@ -74,15 +91,19 @@ export function createToolDispatcher(tools: ToolDefinition[], opts: ToolDispatch
         child.signal.addEventListener('abort', onAbort, { once: true })
       })
       stopped.catch(() => {})
-      const running = child.run(async () => tool.execute(parsed.args, { signal: child.signal, context: child, toolCallId: callOpts.toolCallId }))
+      const running = child.run(async () =>
+        tool.execute(parsed.args, { signal: child.signal, context: child, toolCallId: callOpts.toolCallId }),
+      )
       running.catch(() => {})
       const result = await Promise.race([running, stopped])
       const fitted = fitResult(result, maxBytes)
       if ('error' in fitted) return fail(fitted.error)
       return { ok: true, result: fitted.value, durationMs: elapsed(started) }
     } catch (error) {
-      if (timeout.signal.aborted) return fail({ code: 'tool_timeout', message: `${name} took longer than ${opts.timeoutMs} ms and was stopped` })
-      if (callOpts.signal.aborted || parent.signal.aborted) return fail({ code: 'cancelled', message: `${name} was cancelled` })
+      if (timeout.signal.aborted)
+        return fail({ code: 'tool_timeout', message: `${name} took longer than ${opts.timeoutMs} ms and was stopped` })
+      if (callOpts.signal.aborted || parent.signal.aborted)
+        return fail({ code: 'cancelled', message: `${name} was cancelled` })
       return fail(errorOf(error))
     } finally {
       clearTimeout(timer)

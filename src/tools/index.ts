@@ -24,7 +24,16 @@ export interface ToolServices {
   now?: () => Date
 }
 
-export const BUILTIN_TOOL_NAMES = ['calculate', 'current_time', 'save_note', 'search_notes', 'search_history', 'list_datasets', 'query_dataset', 'search_documents'] as const
+export const BUILTIN_TOOL_NAMES = [
+  'calculate',
+  'current_time',
+  'save_note',
+  'search_notes',
+  'search_history',
+  'list_datasets',
+  'query_dataset',
+  'search_documents',
+] as const
 export type BuiltinToolName = (typeof BUILTIN_TOOL_NAMES)[number]
 
 /** The tools of PROTOCOL.md §4 (the transfer tools are not here: the run loop handles them). */

@@ -5,7 +5,11 @@ export function toJsonSchema(schema: TSchema): unknown {
   const walk = (node: any): any => {
     if (Array.isArray(node)) return node.map(walk)
     if (!node || typeof node !== 'object') return node
-    if (Array.isArray(node.anyOf) && node.anyOf.length > 0 && node.anyOf.every((s: any) => typeof s?.const === 'string')) {
+    if (
+      Array.isArray(node.anyOf) &&
+      node.anyOf.length > 0 &&
+      node.anyOf.every((s: any) => typeof s?.const === 'string')
+    ) {
       const { anyOf, ...rest } = node
       return { ...walk(rest), type: 'string', enum: anyOf.map((s: any) => s.const) }
     }

@@ -50,5 +50,9 @@ export interface ToolDispatcher {
    * the given abort signal. Unknown tool, invalid arguments, a throw or a timeout all come back
    * as `ok: false` — the run goes on.
    */
-  call(name: string, args: unknown, opts: { signal: AbortSignal; allowed?: readonly string[]; toolCallId?: string }): Promise<ToolOutcome>
+  call(
+    name: string,
+    args: unknown,
+    opts: { signal: AbortSignal; allowed?: readonly string[]; toolCallId?: string },
+  ): Promise<ToolOutcome>
 }

@@ -5,10 +5,12 @@ import { usageQuery } from './model'
 
 /** `GET /api/usage`: the caller's own usage and quota (PROTOCOL.md §5). */
 export function usageRoutes(usage: UsageService, guard: AuthGuard) {
-  return new Elysia({ name: 'usage-routes' })
-    .use(guard)
-    .get('/api/usage', ({ query, set }) => {
+  return new Elysia({ name: 'usage-routes' }).use(guard).get(
+    '/api/usage',
+    ({ query, set }) => {
       set.headers['cache-control'] = 'no-store'
       return usage.mine(query)
-    }, { auth: true, query: usageQuery })
+    },
+    { auth: true, query: usageQuery },
+  )
 }

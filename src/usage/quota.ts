@@ -20,7 +20,12 @@ export interface QuotaGate {
  * process sharing the database (cluster mode shares it by definition) counts against the same
  * rows: no Redis state to lose, and a restart forgets nothing.
  */
-export function databaseQuota(deps: { usage: UsageRepository; users: UsersRepository; defaults: QuotaLimits; now?: () => number }) {
+export function databaseQuota(deps: {
+  usage: UsageRepository
+  users: UsersRepository
+  defaults: QuotaLimits
+  now?: () => number
+}) {
   const now = deps.now ?? Date.now
 
   async function limitsOf(userId: string): Promise<QuotaLimits> {
@@ -45,18 +50,28 @@ export function databaseQuota(deps: { usage: UsageRepository; users: UsersReposi
       if (await deps.usage.admit({ userId, runId: run.runId, model: run.model, at, ...limits })) return
       const events = await deps.usage.window(userId, at - DAY_MS)
       const retryAfter = Math.max(1, secondsUntilFits(limits, events, at))
-      const which = limits.runsPerDay > 0 && events.length >= limits.runsPerDay ? `${limits.runsPerDay} runs` : `${limits.tokensPerDay} tokens`
-      throw new QuotaExceededError(retryAfter, `you have used your quota of ${which} in the last 24 hours; try again in ${formatWait(retryAfter)}`)
+      const which =
+        limits.runsPerDay > 0 && events.length >= limits.runsPerDay
+          ? `${limits.runsPerDay} runs`
+          : `${limits.tokensPerDay} tokens`
+      throw new QuotaExceededError(
+        retryAfter,
+        `you have used your quota of ${which} in the last 24 hours; try again in ${formatWait(retryAfter)}`,
+      )
     },
 
     async cancel(runId: string): Promise<void> {
-      await deps.usage.cancel(runId).catch((error) => log.error('could not take back a quota admission', { runId, error: String(error) }))
+      await deps.usage
+        .cancel(runId)
+        .catch((error) => log.error('could not take back a quota admission', { runId, error: String(error) }))
     },
 
     async settle(runId: string, usage: { promptTokens: number; completionTokens: number }): Promise<void> {
       const prompt = Math.max(0, Math.floor(usage.promptTokens || 0))
       const completion = Math.max(0, Math.floor(usage.completionTokens || 0))
-      await deps.usage.settle(runId, prompt, completion).catch((error) => log.error('could not count a run’s tokens', { runId, error: String(error) }))
+      await deps.usage
+        .settle(runId, prompt, completion)
+        .catch((error) => log.error('could not count a run’s tokens', { runId, error: String(error) }))
     },
   } satisfies QuotaGate & Record<string, unknown>
 }

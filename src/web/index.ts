@@ -178,7 +178,15 @@ const NOT_SHARED = `<!doctype html><html lang="en"><head><meta charset="utf-8"><
 async function sharePage({ request, params }: { request: Request; params: { id: string } }, options: WebOptions) {
   const exists = params.id.length <= 64 && options.shareExists ? await options.shareExists(params.id) : false
   if (!exists) {
-    return new Response(NOT_SHARED, { status: 404, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...SECURITY_HEADERS, 'content-security-policy': CSP } })
+    return new Response(NOT_SHARED, {
+      status: 404,
+      headers: {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        ...SECURITY_HEADERS,
+        'content-security-policy': CSP,
+      },
+    })
   }
   try {
     const bundle = await loadWebBundle(options)
@@ -197,7 +205,9 @@ export function webRoutes(options: WebOptions = {}) {
     .get('/s/:id', serveShare)
     .onStart(() => {
       // Warm the bundle in the background so the first page load is quick; never blocks start-up.
-      void loadWebBundle(options).catch((error) => log.error('web UI build failed', { error: String(error?.message ?? error) }))
+      void loadWebBundle(options).catch((error) =>
+        log.error('web UI build failed', { error: String(error?.message ?? error) }),
+      )
     })
     .get('/', servePage)
     .head('/', servePage)

@@ -90,7 +90,11 @@ export class Connection {
    * are sent after it, minus any the replay already covered. Pages are read one at a time as
    * the client takes them, so a long run's replay never sits in memory whole.
    */
-  async resume(runId: string, afterSeq: number, load: (afterSeq: number, limit: number) => Promise<JournalEntry[]>): Promise<number> {
+  async resume(
+    runId: string,
+    afterSeq: number,
+    load: (afterSeq: number, limit: number) => Promise<JournalEntry[]>,
+  ): Promise<number> {
     this.#resuming.set(runId, [])
     let replayed = 0
     let last = afterSeq

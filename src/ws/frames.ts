@@ -2,13 +2,21 @@ import { MAX_CHAT_CONTENT, type ClientFrame } from '../protocol'
 
 /** Checks client → server frames (their types: src/protocol) by hand: small, and errors must be precise. */
 
-export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; code: string; message: string; requestId?: string }
+export type ParsedFrame =
+  | { ok: true; frame: ClientFrame }
+  | { ok: false; code: string; message: string; requestId?: string }
 
-const bad = (code: string, message: string, requestId?: string): ParsedFrame => ({ ok: false, code, message, ...(requestId !== undefined && { requestId }) })
+const bad = (code: string, message: string, requestId?: string): ParsedFrame => ({
+  ok: false,
+  code,
+  message,
+  ...(requestId !== undefined && { requestId }),
+})
 
 function optionalString(value: unknown, name: string, max: number): string | undefined | Error {
   if (value === undefined || value === null) return undefined
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) return new Error(`${name} must be a non-empty string of at most ${max} characters`)
+  if (typeof value !== 'string' || value.length === 0 || value.length > max)
+    return new Error(`${name} must be a non-empty string of at most ${max} characters`)
   return value
 }
 
@@ -22,8 +30,10 @@ export function parseClientFrame(message: unknown): ParsedFrame {
       return bad('invalid_json', 'the frame is not valid JSON')
     }
   }
-  if (data instanceof Uint8Array || data instanceof ArrayBuffer || Buffer.isBuffer(data)) return bad('invalid_frame', 'binary frames are not supported; send JSON text')
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return bad('invalid_frame', 'a frame must be a JSON object with a "type"')
+  if (data instanceof Uint8Array || data instanceof ArrayBuffer || Buffer.isBuffer(data))
+    return bad('invalid_frame', 'binary frames are not supported; send JSON text')
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    return bad('invalid_frame', 'a frame must be a JSON object with a "type"')
   const f = data as Record<string, unknown>
   const requestId = typeof f.requestId === 'string' ? f.requestId : undefined
   if (typeof f.type !== 'string') return bad('invalid_frame', 'the frame has no "type"', requestId)
@@ -35,15 +45,19 @@ export function parseClientFrame(message: unknown): ParsedFrame {
     case 'ping':
       return { ok: true, frame: { type: 'ping' } }
     case 'chat': {
-      if (typeof f.requestId !== 'string' || !f.requestId || f.requestId.length > 200) return bad('missing_field', 'chat needs "requestId" (a string)', requestId)
-      if (typeof f.content !== 'string' || !f.content.trim()) return bad('missing_field', 'chat needs non-empty "content"', requestId)
-      if (f.content.length > MAX_CHAT_CONTENT) return bad('content_too_long', `content is longer than ${MAX_CHAT_CONTENT} characters`, requestId)
+      if (typeof f.requestId !== 'string' || !f.requestId || f.requestId.length > 200)
+        return bad('missing_field', 'chat needs "requestId" (a string)', requestId)
+      if (typeof f.content !== 'string' || !f.content.trim())
+        return bad('missing_field', 'chat needs non-empty "content"', requestId)
+      if (f.content.length > MAX_CHAT_CONTENT)
+        return bad('content_too_long', `content is longer than ${MAX_CHAT_CONTENT} characters`, requestId)
       const threadId = optionalString(f.threadId, 'threadId', 64)
       const agent = optionalString(f.agent, 'agent', 64)
       const model = optionalString(f.model, 'model', 200)
       // parentId: absent = after the thread's newest message, null = a new root (PROTOCOL.md §6).
       const parentId = f.parentId === null ? null : optionalString(f.parentId, 'parentId', 64)
-      for (const v of [threadId, agent, model, parentId]) if (v instanceof Error) return bad('invalid_field', v.message, requestId)
+      for (const v of [threadId, agent, model, parentId])
+        if (v instanceof Error) return bad('invalid_field', v.message, requestId)
       return {
         ok: true,
         frame: {
@@ -58,12 +72,23 @@ export function parseClientFrame(message: unknown): ParsedFrame {
       }
     }
     case 'regenerate': {
-      if (typeof f.requestId !== 'string' || !f.requestId || f.requestId.length > 200) return bad('missing_field', 'regenerate needs "requestId" (a string)', requestId)
-      if (typeof f.messageId !== 'string' || !f.messageId || f.messageId.length > 64) return bad('missing_field', 'regenerate needs "messageId" (the answer to replace)', requestId)
+      if (typeof f.requestId !== 'string' || !f.requestId || f.requestId.length > 200)
+        return bad('missing_field', 'regenerate needs "requestId" (a string)', requestId)
+      if (typeof f.messageId !== 'string' || !f.messageId || f.messageId.length > 64)
+        return bad('missing_field', 'regenerate needs "messageId" (the answer to replace)', requestId)
       const agent = optionalString(f.agent, 'agent', 64)
       const model = optionalString(f.model, 'model', 200)
       for (const v of [agent, model]) if (v instanceof Error) return bad('invalid_field', v.message, requestId)
-      return { ok: true, frame: { type: 'regenerate', requestId: f.requestId, messageId: f.messageId, agent: agent as string | undefined, model: model as string | undefined } }
+      return {
+        ok: true,
+        frame: {
+          type: 'regenerate',
+          requestId: f.requestId,
+          messageId: f.messageId,
+          agent: agent as string | undefined,
+          model: model as string | undefined,
+        },
+      }
     }
     case 'cancel':
       if (typeof f.runId !== 'string' || !f.runId) return bad('missing_field', 'cancel needs "runId"', requestId)
@@ -71,7 +96,8 @@ export function parseClientFrame(message: unknown): ParsedFrame {
     case 'resume': {
       if (typeof f.runId !== 'string' || !f.runId) return bad('missing_field', 'resume needs "runId"', requestId)
       const afterSeq = f.afterSeq ?? 0
-      if (typeof afterSeq !== 'number' || !Number.isInteger(afterSeq) || afterSeq < 0) return bad('invalid_field', 'afterSeq must be a whole number ≥ 0', requestId)
+      if (typeof afterSeq !== 'number' || !Number.isInteger(afterSeq) || afterSeq < 0)
+        return bad('invalid_field', 'afterSeq must be a whole number ≥ 0', requestId)
       return { ok: true, frame: { type: 'resume', runId: f.runId, afterSeq } }
     }
     default:

@@ -12,7 +12,6 @@ import type { ConnectionRegistry } from './registry'
 import { parseClientFrame } from './frames'
 import { INBOUND_DEFAULTS, InboundQueue, frameBytes, type InboundLimits } from './inbound'
 
-
 export interface WsOptions {
   access: AccessTokens
   /** Ended sessions close their sockets with 4401 (PROTOCOL.md §5). */
@@ -47,7 +46,12 @@ interface SocketState {
   session?: Pick<AccessClaims, 'userId' | 'familyId' | 'issuedAtMs'>
 }
 
-const errorFrame = (code: string, message: string, requestId?: string): ErrorFrame => ({ type: 'error', code, message, ...(requestId !== undefined && { requestId }) })
+const errorFrame = (code: string, message: string, requestId?: string): ErrorFrame => ({
+  type: 'error',
+  code,
+  message,
+  ...(requestId !== undefined && { requestId }),
+})
 
 /** The WebSocket endpoint of PROTOCOL.md §3. */
 export function wsRoutes(opts: WsOptions) {
@@ -66,11 +70,19 @@ export function wsRoutes(opts: WsOptions) {
       if (!state?.session || !opts.sessions) continue
       const verdict = await opts.sessions.check(state.session)
       if (verdict.ok) continue
-      connection.sendFrame(errorFrame(verdict.code, verdict.code === 'account_disabled' ? 'this account is disabled' : 'this session has ended; sign in again'))
+      connection.sendFrame(
+        errorFrame(
+          verdict.code,
+          verdict.code === 'account_disabled' ? 'this account is disabled' : 'this session has ended; sign in again',
+        ),
+      )
       close(state, CLOSE_CODES.unauthorized, verdict.code)
     }
   }
-  opts.sessions?.onChange((userId) => void closeEnded(userId).catch((error) => log.error('closing ended sessions failed', { error: String(error) })))
+  opts.sessions?.onChange(
+    (userId) =>
+      void closeEnded(userId).catch((error) => log.error('closing ended sessions failed', { error: String(error) })),
+  )
 
   function clearTimers(state: SocketState) {
     clearTimeout(state.authTimer)
@@ -83,11 +95,19 @@ export function wsRoutes(opts: WsOptions) {
     clearTimeout(state.warnTimer)
     clearTimeout(state.expiryTimer)
     const msLeft = expiresAtSeconds * 1000 - Date.now()
-    state.warnTimer = setTimeout(() => state.connection?.sendFrame({ type: 'token_expiring', expiresAt: expiresAtSeconds }), Math.max(0, msLeft - warnBefore))
-    state.expiryTimer = setTimeout(() => {
-      state.connection?.sendFrame(errorFrame('token_expired', 'the access token expired; reconnect with a fresh token and resume your runs'))
-      close(state, CLOSE_CODES.unauthorized, 'token expired')
-    }, Math.max(0, msLeft))
+    state.warnTimer = setTimeout(
+      () => state.connection?.sendFrame({ type: 'token_expiring', expiresAt: expiresAtSeconds }),
+      Math.max(0, msLeft - warnBefore),
+    )
+    state.expiryTimer = setTimeout(
+      () => {
+        state.connection?.sendFrame(
+          errorFrame('token_expired', 'the access token expired; reconnect with a fresh token and resume your runs'),
+        )
+        close(state, CLOSE_CODES.unauthorized, 'token expired')
+      },
+      Math.max(0, msLeft),
+    )
   }
 
   function close(state: SocketState, code: number, reason: string) {
@@ -143,7 +163,9 @@ export function wsRoutes(opts: WsOptions) {
     if (claims.userId !== connection.userId) return close(state, CLOSE_CODES.wrongUser, 'token of another user')
     const verdict = opts.sessions ? await opts.sessions.check(claims) : { ok: true as const }
     if (!verdict.ok) {
-      connection.sendFrame(errorFrame(verdict.code, 'this token\'s session has ended; the connection keeps its current token'))
+      connection.sendFrame(
+        errorFrame(verdict.code, "this token's session has ended; the connection keeps its current token"),
+      )
       return
     }
     state.session = claims
@@ -161,15 +183,30 @@ export function wsRoutes(opts: WsOptions) {
         return
       case 'chat': {
         await opts.runs.start(
-          { content: frame.content, threadId: frame.threadId, agent: frame.agent, model: frame.model, requestId: frame.requestId, parentId: frame.parentId },
-          ({ runId, threadId }) => connection.sendFrame({ type: 'run_accepted', requestId: frame.requestId, runId, threadId }),
+          {
+            content: frame.content,
+            threadId: frame.threadId,
+            agent: frame.agent,
+            model: frame.model,
+            requestId: frame.requestId,
+            parentId: frame.parentId,
+          },
+          ({ runId, threadId }) =>
+            connection.sendFrame({ type: 'run_accepted', requestId: frame.requestId, runId, threadId }),
         )
         return
       }
       case 'regenerate': {
         await opts.runs.start(
-          { content: '', regenerate: frame.messageId, agent: frame.agent, model: frame.model, requestId: frame.requestId },
-          ({ runId, threadId }) => connection.sendFrame({ type: 'run_accepted', requestId: frame.requestId, runId, threadId }),
+          {
+            content: '',
+            regenerate: frame.messageId,
+            agent: frame.agent,
+            model: frame.model,
+            requestId: frame.requestId,
+          },
+          ({ runId, threadId }) =>
+            connection.sendFrame({ type: 'run_accepted', requestId: frame.requestId, runId, threadId }),
         )
         return
       }
@@ -177,7 +214,11 @@ export function wsRoutes(opts: WsOptions) {
         await opts.runs.cancel(frame.runId)
         return
       case 'resume':
-        await connection.resume(frame.runId, frame.afterSeq, async (after, limit) => (await opts.runs.eventsAfter(frame.runId, after, limit)).entries)
+        await connection.resume(
+          frame.runId,
+          frame.afterSeq,
+          async (after, limit) => (await opts.runs.eventsAfter(frame.runId, after, limit)).entries,
+        )
         return
     }
   }
@@ -187,7 +228,8 @@ export function wsRoutes(opts: WsOptions) {
     const connection = state.connection
     if (!connection) {
       // Before authentication only an `auth` frame is acceptable.
-      if (!parsed.ok || parsed.frame.type !== 'auth') return close(state, CLOSE_CODES.unauthorized, 'the first frame must be auth')
+      if (!parsed.ok || parsed.frame.type !== 'auth')
+        return close(state, CLOSE_CODES.unauthorized, 'the first frame must be auth')
       return authenticate(state, parsed.frame.token)
     }
     if (!parsed.ok) {
@@ -200,10 +242,18 @@ export function wsRoutes(opts: WsOptions) {
         const requestId = 'requestId' in frame ? frame.requestId : undefined
         // A failed cancel or resume names its run, so a client with several can tell which.
         const about = 'runId' in frame ? { runId: frame.runId } : {}
-        if (error instanceof AppError) connection.sendFrame({ ...errorFrame(error.code, error.message, requestId), ...about, ...(error instanceof QuotaExceededError && { retryAfter: error.retryAfter }) })
+        if (error instanceof AppError)
+          connection.sendFrame({
+            ...errorFrame(error.code, error.message, requestId),
+            ...about,
+            ...(error instanceof QuotaExceededError && { retryAfter: error.retryAfter }),
+          })
         else {
           log.error('websocket frame failed', { type: frame.type, error: String(error) })
-          connection.sendFrame({ ...errorFrame('internal_error', 'the server could not handle this frame', requestId), ...about })
+          connection.sendFrame({
+            ...errorFrame('internal_error', 'the server could not handle this frame', requestId),
+            ...about,
+          })
         }
       }),
     )
@@ -211,7 +261,11 @@ export function wsRoutes(opts: WsOptions) {
 
   return new Elysia({ name: 'ws' }).ws('/ws', {
     open(ws) {
-      const state: SocketState = { raw: ws.raw as unknown as RawSocket, queue: Promise.resolve(), inbound: new InboundQueue(inboundLimits) }
+      const state: SocketState = {
+        raw: ws.raw as unknown as RawSocket,
+        queue: Promise.resolve(),
+        inbound: new InboundQueue(inboundLimits),
+      }
       states.set(ws.raw, state)
       state.authTimer = setTimeout(() => close(state, CLOSE_CODES.authTimeout, 'authentication timeout'), authTimeoutMs)
     },

@@ -14,10 +14,19 @@ warnIfNoRedis('tests/cluster/control.test.ts')
 
 describe.skipIf(!redisAvailable)('cancel, run cap and login limit across processes', () => {
   // A model that streams forever (slowly): a run ends only when it is cancelled.
-  const { cluster, users: [alice, bob] } = useCluster(
+  const {
+    cluster,
+    users: [alice, bob],
+  } = useCluster(
     {
       nodes: 3,
-      env: { MAX_RUNS_PER_USER: '2', LOGIN_RATE_LIMIT: '3', LOGIN_RATE_WINDOW: '300', REGISTER_RATE_LIMIT: '3', TRUSTED_PROXIES: '127.0.0.1' },
+      env: {
+        MAX_RUNS_PER_USER: '2',
+        LOGIN_RATE_LIMIT: '3',
+        LOGIN_RATE_WINDOW: '300',
+        REGISTER_RATE_LIMIT: '3',
+        TRUSTED_PROXIES: '127.0.0.1',
+      },
       handler: () => ({ content: 'la '.repeat(5000), chunkSize: 3, chunkDelayMs: 20 }),
     },
     2,
@@ -73,11 +82,19 @@ describe.skipIf(!redisAvailable)('cancel, run cap and login limit across process
     // Cancelling one (from yet another process) frees its slot for every process.
     sockets[2].send({ type: 'cancel', runId: first.runId })
     await sockets[0].completion(first.runId)
-    const third = await eventually(() => sockets[2].chat('now there is room').catch(() => undefined), 5000, 'a free slot')
+    const third = await eventually(
+      () => sockets[2].chat('now there is room').catch(() => undefined),
+      5000,
+      'a free slot',
+    )
     await expect(sockets[0].chat('full again')).rejects.toThrow(/too_many_runs/)
     for (const runId of [second.runId, third.runId]) sockets[0].send({ type: 'cancel', runId })
     bobSocket.send({ type: 'cancel', runId: bobs.runId })
-    await Promise.all([sockets[0].completion(second.runId), sockets[0].completion(third.runId), bobSocket.completion(bobs.runId)])
+    await Promise.all([
+      sockets[0].completion(second.runId),
+      sockets[0].completion(third.runId),
+      bobSocket.completion(bobs.runId),
+    ])
     for (const ws of sockets) ws.close()
     bobSocket.close()
   })
@@ -86,7 +103,8 @@ describe.skipIf(!redisAvailable)('cancel, run cap and login limit across process
     const email = bob.email
     const statuses: number[] = []
     // Three wrong passwords, one on each process: each an ordinary 401.
-    for (const node of [0, 1, 2]) statuses.push((await cluster.api(node, '/api/auth/login', { body: { email, password: 'wrong' } })).status)
+    for (const node of [0, 1, 2])
+      statuses.push((await cluster.api(node, '/api/auth/login', { body: { email, password: 'wrong' } })).status)
     expect(statuses).toEqual([401, 401, 401])
     // The fourth, whichever process gets it, is refused — even with the right password.
     for (const node of [0, 1, 2]) {
@@ -96,7 +114,10 @@ describe.skipIf(!redisAvailable)('cancel, run cap and login limit across process
       expect(((await res.json()) as any).error.code).toBe('rate_limited')
     }
     // Another account is not affected, on any process.
-    for (const node of [0, 1, 2]) expect((await cluster.api(node, '/api/auth/login', { body: { email: alice.email, password: alice.password } })).status).toBe(200)
+    for (const node of [0, 1, 2])
+      expect(
+        (await cluster.api(node, '/api/auth/login', { body: { email: alice.email, password: alice.password } })).status,
+      ).toBe(200)
   })
 
   test('REGISTER_RATE_LIMIT counts registrations from one address on every process', async () => {
@@ -104,7 +125,10 @@ describe.skipIf(!redisAvailable)('cancel, run cap and login limit across process
       fetch(`${cluster.nodes[node].base}/api/auth/register`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
-        body: JSON.stringify({ email: `reg-${crypto.randomUUID()}@cluster.test`, password: `pw-${crypto.randomUUID()}` }),
+        body: JSON.stringify({
+          email: `reg-${crypto.randomUUID()}@cluster.test`,
+          password: `pw-${crypto.randomUUID()}`,
+        }),
       })
     for (const node of [0, 1, 2]) expect((await register(node, '203.0.113.7')).status).toBe(201)
     for (const node of [0, 1, 2]) {

@@ -35,7 +35,10 @@ describe.skipIf(!redisAvailable)('10 users with connections spread over 3 proces
     const sockets = new Map<string, { ws: WsClient; node: number }[]>()
     for (const [i, user] of users.entries()) {
       const nodes = i % 2 === 0 ? [0, 1, 2] : [i % 3, (i + 1) % 3]
-      sockets.set(user.id, await Promise.all(nodes.map(async (node) => ({ ws: await cluster.connect(user, node), node }))))
+      sockets.set(
+        user.id,
+        await Promise.all(nodes.map(async (node) => ({ ws: await cluster.connect(user, node), node }))),
+      )
     }
 
     // Every user starts RUNS_PER_USER runs at once, each from a different socket (so on
@@ -55,9 +58,13 @@ describe.skipIf(!redisAvailable)('10 users with connections spread over 3 proces
     expect(new Set(runs.map((r) => r.node)).size).toBe(3) // runs execute on every process
 
     // Each run's end reaches every socket of its owner.
-    await Promise.all(runs.flatMap((run) => sockets.get(run.user.id)!.map(({ ws }) => ws.completion(run.runId, 30_000))))
+    await Promise.all(
+      runs.flatMap((run) => sockets.get(run.user.id)!.map(({ ws }) => ws.completion(run.runId, 30_000))),
+    )
 
-    const runIdsOf = new Map(users.map((u) => [u.id, new Set(runs.filter((r) => r.user.id === u.id).map((r) => r.runId))]))
+    const runIdsOf = new Map(
+      users.map((u) => [u.id, new Set(runs.filter((r) => r.user.id === u.id).map((r) => r.runId))]),
+    )
     const problems: string[] = []
     for (const run of runs) {
       // The journal as stored (read through a process that did not run it).
@@ -70,16 +77,20 @@ describe.skipIf(!redisAvailable)('10 users with connections spread over 3 proces
         const seen = ws.eventsOf(run.runId)
         const where = `run ${run.runId} (on process ${run.node}) on a socket on process ${node}`
         if (seqProblem(seen)) problems.push(`${where}: ${seqProblem(seen)}`)
-        else if (seen.length !== stored.length) problems.push(`${where}: ${seen.length} events, ${stored.length} stored`)
-        else if (JSON.stringify(seen) !== JSON.stringify(stored)) problems.push(`${where}: events differ from the stored ones`)
+        else if (seen.length !== stored.length)
+          problems.push(`${where}: ${seen.length} events, ${stored.length} stored`)
+        else if (JSON.stringify(seen) !== JSON.stringify(stored))
+          problems.push(`${where}: events differ from the stored ones`)
       }
     }
     // Nothing of another user's runs on any socket (run events, accepted frames, errors).
     for (const [userId, mine] of sockets) {
       for (const { ws, node } of mine) {
         for (const frame of ws.frames) {
-          if (frame.runId !== undefined && !runIdsOf.get(userId)!.has(frame.runId)) problems.push(`socket of ${userId} on process ${node} got ${frame.type} of run ${frame.runId}`)
-          if (frame.type === 'error') problems.push(`socket of ${userId} on process ${node} got an error: ${frame.code} ${frame.message}`)
+          if (frame.runId !== undefined && !runIdsOf.get(userId)!.has(frame.runId))
+            problems.push(`socket of ${userId} on process ${node} got ${frame.type} of run ${frame.runId}`)
+          if (frame.type === 'error')
+            problems.push(`socket of ${userId} on process ${node} got an error: ${frame.code} ${frame.message}`)
         }
         const foreign = ws.frames.filter((f: Frame) => typeof f.input === 'string' && !f.input.includes(userId))
         if (foreign.length) problems.push(`socket of ${userId} on process ${node} saw another user's question`)
@@ -89,7 +100,9 @@ describe.skipIf(!redisAvailable)('10 users with connections spread over 3 proces
 
     // The same run cap holds afterwards: every slot was given back, cluster-wide.
     const user = users[0]
-    const again = await Promise.all(Array.from({ length: RUNS_PER_USER }, (_, r) => sockets.get(user.id)![r % 3].ws.chat(`again ${r}`)))
+    const again = await Promise.all(
+      Array.from({ length: RUNS_PER_USER }, (_, r) => sockets.get(user.id)![r % 3].ws.chat(`again ${r}`)),
+    )
     await Promise.all(again.map((run) => sockets.get(user.id)![0].ws.completion(run.runId)))
     for (const node of cluster.nodes) expect(node.alive).toBe(true)
   })

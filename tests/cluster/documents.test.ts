@@ -10,18 +10,29 @@ setDefaultTimeout(60_000)
 warnIfNoRedis('tests/cluster/documents.test.ts')
 
 describe.skipIf(!redisAvailable)('document status across processes', () => {
-  const { cluster, users: [alice, bob] } = useCluster({ nodes: 2 }, 2, 'docs')
+  const {
+    cluster,
+    users: [alice, bob],
+  } = useCluster({ nodes: 2 }, 2, 'docs')
 
   test('an upload on process 0 is followed on process 1 up to ready; another user hears nothing', async () => {
     const aliceOnB = await cluster.connect(alice, 1)
     const bobOnB = await cluster.connect(bob, 1)
-    const res = await cluster.api(0, '/api/documents', { token: alice.accessToken, body: { name: 'river.txt', text: 'The river floods every spring.\n\nThe dam was built in 1950.' } })
+    const res = await cluster.api(0, '/api/documents', {
+      token: alice.accessToken,
+      body: { name: 'river.txt', text: 'The river floods every spring.\n\nThe dam was built in 1950.' },
+    })
     expect(res.status).toBe(202)
     const { document } = (await res.json()) as any
-    const ready = await aliceOnB.waitFor((f) => f.type === 'document_status' && f.document.id === document.id && f.document.status === 'ready', 30_000)
+    const ready = await aliceOnB.waitFor(
+      (f) => f.type === 'document_status' && f.document.id === document.id && f.document.status === 'ready',
+      30_000,
+    )
     expect(ready.document).toMatchObject({ name: 'river.txt', progress: 1 })
     // Each status reached process 1 once (not also echoed back by the process that sent it).
-    const statuses = aliceOnB.frames.filter((f) => f.type === 'document_status').map((f) => `${f.document.status}:${f.document.progress}`)
+    const statuses = aliceOnB.frames
+      .filter((f) => f.type === 'document_status')
+      .map((f) => `${f.document.status}:${f.document.progress}`)
     expect(new Set(statuses).size).toBe(statuses.length)
     const { document: onB } = await cluster.json(1, `/api/documents/${document.id}`, { token: alice.accessToken })
     expect(onB.status).toBe('ready')

@@ -23,7 +23,11 @@ describe.skipIf(!redisAvailable)('kill -9 of a process mid-run', () => {
     {
       nodes: 3,
       env: { MAX_RUNS_PER_USER: '3' },
-      handler: (req) => ({ content: lastUserText(req.messages).startsWith('control') ? 'z'.repeat(20_000) : ANSWER, chunkSize: 2, chunkDelayMs: 10 }),
+      handler: (req) => ({
+        content: lastUserText(req.messages).startsWith('control') ? 'z'.repeat(20_000) : ANSWER,
+        chunkSize: 2,
+        chunkDelayMs: 10,
+      }),
     },
     3,
     'survivor',
@@ -32,11 +36,26 @@ describe.skipIf(!redisAvailable)('kill -9 of a process mid-run', () => {
   test('a survivor continues its runs within 15 s, to their complete answers, delivered on the survivors', async () => {
     const victim = 0
     // Each user: a socket on the victim (where the runs start) and one on each survivor.
-    const sockets = await Promise.all(users.map(async (user) => ({ user, onVictim: await cluster.connect(user, victim), onSurvivors: [await cluster.connect(user, 1), await cluster.connect(user, 2)] })))
-    const runs = await Promise.all(sockets.flatMap((s) => [0, 1].map(async (r) => ({ ...(await s.onVictim.chat(`run ${r}`)), ...s }))))
+    const sockets = await Promise.all(
+      users.map(async (user) => ({
+        user,
+        onVictim: await cluster.connect(user, victim),
+        onSurvivors: [await cluster.connect(user, 1), await cluster.connect(user, 2)],
+      })),
+    )
+    const runs = await Promise.all(
+      sockets.flatMap((s) => [0, 1].map(async (r) => ({ ...(await s.onVictim.chat(`run ${r}`)), ...s }))),
+    )
     // A control run on a survivor, which must not be touched (user 0's third slot).
     const control = { ...(await sockets[0].onSurvivors[0].chat('control run on a survivor')), ...sockets[0] }
-    await Promise.all([...runs, control].map((run) => run.onSurvivors[1].until(() => run.onSurvivors[1].eventsOf(run.runId).filter((e) => e.type === 'message_delta').length >= 3, 20_000)))
+    await Promise.all(
+      [...runs, control].map((run) =>
+        run.onSurvivors[1].until(
+          () => run.onSurvivors[1].eventsOf(run.runId).filter((e) => e.type === 'message_delta').length >= 3,
+          20_000,
+        ),
+      ),
+    )
 
     const killedAt = Date.now()
     await cluster.nodes[victim].kill('SIGKILL')
@@ -48,7 +67,10 @@ describe.skipIf(!redisAvailable)('kill -9 of a process mid-run', () => {
     await Promise.all(
       runs.flatMap((run) =>
         run.onSurvivors.map(async (ws: WsClient) => {
-          await ws.waitFor((f) => f.type === 'agent_thinking' && f.status === 'resumed' && f.runId === run.runId, 15_000 - (Date.now() - killedAt))
+          await ws.waitFor(
+            (f) => f.type === 'agent_thinking' && f.status === 'resumed' && f.runId === run.runId,
+            15_000 - (Date.now() - killedAt),
+          )
           resumedAfter.push(Date.now() - killedAt)
         }),
       ),
@@ -66,13 +88,19 @@ describe.skipIf(!redisAvailable)('kill -9 of a process mid-run', () => {
       // Resumed once, one agent_completed, last: the whole answer, streamed exactly once.
       expect(stored.filter((e) => e.type === 'agent_thinking' && e.status === 'resumed')).toHaveLength(1)
       expect(stored.filter((e) => e.type === 'agent_completed')).toHaveLength(1)
-      expect(stored.at(-1)).toMatchObject({ type: 'agent_completed', status: 'completed', message: { content: ANSWER } })
+      expect(stored.at(-1)).toMatchObject({
+        type: 'agent_completed',
+        status: 'completed',
+        message: { content: ANSWER },
+      })
       expect(streamedText(stored)).toBe(ANSWER)
       // The survivors' sockets hold the whole stored run, in order, once each.
       for (const ws of run.onSurvivors) expect(ws.eventsOf(run.runId)).toEqual(stored)
       const { run: row } = await cluster.json(2, `/api/runs/${run.runId}`, { token: run.user.accessToken })
       expect(row.status).toBe('completed')
-      const { messages } = await cluster.json(2, `/api/threads/${run.threadId}/messages`, { token: run.user.accessToken })
+      const { messages } = await cluster.json(2, `/api/threads/${run.threadId}/messages`, {
+        token: run.user.accessToken,
+      })
       expect(messages.at(-1)).toMatchObject({ role: 'assistant', id: stored.at(-1).message.id, content: ANSWER })
     }
 
@@ -99,7 +127,11 @@ describe.skipIf(!redisAvailable)('a run that has used up its resumes', () => {
   let users: TestUser[]
   beforeAll(async () => {
     // RUN_RESUME_MAX_ATTEMPTS=0: no resume is left, so a lost process's runs are failed at once.
-    cluster = await startCluster({ nodes: 2, env: { RUN_RESUME_MAX_ATTEMPTS: '0' }, handler: () => ({ content: ANSWER, chunkSize: 2, chunkDelayMs: 10 }) })
+    cluster = await startCluster({
+      nodes: 2,
+      env: { RUN_RESUME_MAX_ATTEMPTS: '0' },
+      handler: () => ({ content: ANSWER, chunkSize: 2, chunkDelayMs: 10 }),
+    })
     users = await cluster.register(1, 'exhausted')
   })
   afterAll(() => cluster?.close())

@@ -17,13 +17,23 @@ const ALPHABET = 'abcdefghijklmnopqrstuvwxyz'.repeat(4)
 const deltas = (ws: WsClient, runId: string) => ws.eventsOf(runId).filter((e) => e.type === 'message_delta').length
 
 /** From the replay on (the last occurrence of afterSeq + 1), the events a socket holds. */
-const fromReplay = (events: Frame[], afterSeq: number) => events.slice(Math.max(0, events.findLastIndex((e) => e.seq === afterSeq + 1)))
+const fromReplay = (events: Frame[], afterSeq: number) =>
+  events.slice(
+    Math.max(
+      0,
+      events.findLastIndex((e) => e.seq === afterSeq + 1),
+    ),
+  )
 
 describe.skipIf(!redisAvailable)('resume on another process than the run’s', () => {
   let cluster: TestCluster
   let user: TestUser
   beforeAll(async () => {
-    cluster = await startCluster({ nodes: 2, env: { JOURNAL_GRACE_MS: '200', MAX_RUNS_PER_USER: '8' }, handler: () => ({ content: ALPHABET, chunkSize: 1, chunkDelayMs: 8 }) })
+    cluster = await startCluster({
+      nodes: 2,
+      env: { JOURNAL_GRACE_MS: '200', MAX_RUNS_PER_USER: '8' },
+      handler: () => ({ content: ALPHABET, chunkSize: 1, chunkDelayMs: 8 }),
+    })
     ;[user] = await cluster.register(1, 'resumer')
   })
   afterAll(() => cluster?.close())
@@ -36,7 +46,9 @@ describe.skipIf(!redisAvailable)('resume on another process than the run’s', (
       const { runId } = await onA.chat(`cut after ${cutAfter}`)
       // Under load the deltas are gathered into fewer events: a run may end before `cutAfter`
       // of them, and then the cut falls after its end (a resume of a finished run).
-      await onA.until(() => deltas(onA, runId) >= cutAfter || onA.eventsOf(runId).some((e) => e.type === 'agent_completed'))
+      await onA.until(
+        () => deltas(onA, runId) >= cutAfter || onA.eventsOf(runId).some((e) => e.type === 'agent_completed'),
+      )
       onA.close() // the network drops mid-run
       const before = onA.eventsOf(runId)
       const lastSeq = before.at(-1)!.seq

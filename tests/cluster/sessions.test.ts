@@ -20,7 +20,12 @@ describe.skipIf(!redisAvailable)('sessions end on every process', () => {
   let admin: TestServer
   beforeAll(async () => {
     cluster = await startCluster({ nodes: 2 })
-    admin = await startTestServer({ REDIS_URL: cluster.redis.url, DATABASE_URL: cluster.databaseUrl, JWT_SECRET: CLUSTER_SECRET, NODE_ID: `admin-${process.pid}` })
+    admin = await startTestServer({
+      REDIS_URL: cluster.redis.url,
+      DATABASE_URL: cluster.databaseUrl,
+      JWT_SECRET: CLUSTER_SECRET,
+      NODE_ID: `admin-${process.pid}`,
+    })
   })
   afterAll(async () => {
     await admin?.stop()
@@ -70,7 +75,12 @@ describe.skipIf(!redisAvailable)('sessions end on every process', () => {
 
   test('endAll and setDisabled on a third process reach both others', async () => {
     const [signedOut, disabled, bystander] = await cluster.register(3, 'admin-acts')
-    const sockets = await Promise.all([cluster.connect(signedOut, 0), cluster.connect(signedOut, 1), cluster.connect(disabled, 0), cluster.connect(disabled, 1)])
+    const sockets = await Promise.all([
+      cluster.connect(signedOut, 0),
+      cluster.connect(signedOut, 1),
+      cluster.connect(disabled, 0),
+      cluster.connect(disabled, 1),
+    ])
     for (const node of [0, 1]) for (const user of [signedOut, disabled, bystander]) await liveOn(node, user)
 
     await admin.services.sessions.endAll(signedOut.id, 'session_revoked')
@@ -86,8 +96,13 @@ describe.skipIf(!redisAvailable)('sessions end on every process', () => {
     await closed4401(sockets[3], 'account_disabled')
     // Neither refreshes nor signs in again on any process.
     for (const node of [0, 1]) {
-      expect((await cluster.api(node, '/api/auth/refresh', { body: { refreshToken: signedOut.refreshToken } })).status).toBe(401)
-      expect((await cluster.api(node, '/api/auth/login', { body: { email: disabled.email, password: disabled.password } })).status).toBe(403)
+      expect(
+        (await cluster.api(node, '/api/auth/refresh', { body: { refreshToken: signedOut.refreshToken } })).status,
+      ).toBe(401)
+      expect(
+        (await cluster.api(node, '/api/auth/login', { body: { email: disabled.email, password: disabled.password } }))
+          .status,
+      ).toBe(403)
     }
   })
 
@@ -98,7 +113,11 @@ describe.skipIf(!redisAvailable)('sessions end on every process', () => {
     const claims = await admin.services.access.verify(user.accessToken)
     expect(claims.role).toBe('member')
     expect(await admin.services.sessions.check(claims)).toEqual({ ok: true, role: 'admin' })
-    await eventually(async () => (await cluster.json(1, '/api/me', { token: user.accessToken })).user?.role === 'admin', 10_000, 'the new role on process 1')
+    await eventually(
+      async () => (await cluster.json(1, '/api/me', { token: user.accessToken })).user?.role === 'admin',
+      10_000,
+      'the new role on process 1',
+    )
   })
 
   // Last: it stops Redis.

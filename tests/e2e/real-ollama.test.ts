@@ -21,11 +21,15 @@ describe.skipIf(!ollama)('with a real model (OLLAMA_HOST)', () => {
   })
   afterAll(() => server?.close())
 
-  test('an optimisation question is routed to the data analyst and the answer uses the user\'s data', async () => {
+  test("an optimisation question is routed to the data analyst and the answer uses the user's data", async () => {
     const user = await registerUser(server)
-    expect((await server.api('/api/datasets', { token: user.accessToken, body: { name: 'sales', csv: SALES_CSV } })).status).toBe(201)
+    expect(
+      (await server.api('/api/datasets', { token: user.accessToken, body: { name: 'sales', csv: SALES_CSV } })).status,
+    ).toBe(201)
     const ws = await WsClient.connect(server.wsUrl, user.accessToken)
-    const { runId } = await ws.chat('Look at my sales dataset: which region brings in the most revenue, and where should I focus to grow sales?')
+    const { runId } = await ws.chat(
+      'Look at my sales dataset: which region brings in the most revenue, and where should I focus to grow sales?',
+    )
     const events = await ws.completion(runId, 280_000)
     expect(seqProblem(events)).toBeUndefined()
     const done = events.at(-1)!
@@ -39,8 +43,14 @@ describe.skipIf(!ollama)('with a real model (OLLAMA_HOST)', () => {
 
   test('two users chatting at once each get an answer about their own question only', async () => {
     const [a, b] = [await registerUser(server, 'a'), await registerUser(server, 'b')]
-    const [wa, wb] = await Promise.all([WsClient.connect(server.wsUrl, a.accessToken), WsClient.connect(server.wsUrl, b.accessToken)])
-    const [ra, rb] = await Promise.all([wa.chat('What is 12 times 12? Answer with the number.', { agent: 'planner' }), wb.chat('Name the capital of France in one word.')])
+    const [wa, wb] = await Promise.all([
+      WsClient.connect(server.wsUrl, a.accessToken),
+      WsClient.connect(server.wsUrl, b.accessToken),
+    ])
+    const [ra, rb] = await Promise.all([
+      wa.chat('What is 12 times 12? Answer with the number.', { agent: 'planner' }),
+      wb.chat('Name the capital of France in one word.'),
+    ])
     const [ea, eb] = await Promise.all([wa.completion(ra.runId, 280_000), wb.completion(rb.runId, 280_000)])
     expect(ea.at(-1)!.message.content).toContain('144')
     expect(eb.at(-1)!.message.content).toMatch(/Paris/i)
@@ -50,4 +60,3 @@ describe.skipIf(!ollama)('with a real model (OLLAMA_HOST)', () => {
     wb.close()
   })
 })
-

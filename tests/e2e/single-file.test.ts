@@ -21,8 +21,16 @@ const dirs = [buildDir]
 let ollama: FakeOllama
 
 beforeAll(async () => {
-  const build = Bun.spawn([process.execPath, 'scripts/build.ts', '--outfile', binary], { cwd: root, stdout: 'pipe', stderr: 'pipe' })
-  const [code, out, err] = await Promise.all([build.exited, new Response(build.stdout).text(), new Response(build.stderr).text()])
+  const build = Bun.spawn([process.execPath, 'scripts/build.ts', '--outfile', binary], {
+    cwd: root,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const [code, out, err] = await Promise.all([
+    build.exited,
+    new Response(build.stdout).text(),
+    new Response(build.stderr).text(),
+  ])
   if (code !== 0) throw new Error(`bun run build failed: ${out}${err}`)
   ollama = await startFakeOllama({
     // The planner calculates, then answers from the tool result.
@@ -43,7 +51,9 @@ test('the executable runs the whole server on its own', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chat-single-file-run-'))
   dirs.push(dir)
   // No bun on PATH, no DATABASE_URL: everything it needs is inside, and its data goes to ./data.
-  const child = spawnServer({ PATH: '/nonexistent', OLLAMA_HOST: ollama.url, DATABASE_URL: '', JWT_SECRET: '' }, dir, [binary])
+  const child = spawnServer({ PATH: '/nonexistent', OLLAMA_HOST: ollama.url, DATABASE_URL: '', JWT_SECRET: '' }, dir, [
+    binary,
+  ])
   try {
     const base = await child.url()
     expect(existsSync(join(dir, 'data', 'chat.db'))).toBe(true)
@@ -69,11 +79,24 @@ test('the executable runs the whole server on its own', async () => {
     const events = await ws.completion(runId)
     ws.close()
     for (const type of CRITICAL_EVENTS) expect(events.some((e) => e.type === type)).toBe(true)
-    expect(events.find((e) => e.type === 'tool_completed')).toMatchObject({ tool: 'calculate', ok: true, result: { value: 42 } })
-    expect(events.at(-1)).toMatchObject({ type: 'agent_completed', status: 'completed', message: { content: 'It is 42.' } })
+    expect(events.find((e) => e.type === 'tool_completed')).toMatchObject({
+      tool: 'calculate',
+      ok: true,
+      result: { value: 42 },
+    })
+    expect(events.at(-1)).toMatchObject({
+      type: 'agent_completed',
+      status: 'completed',
+      message: { content: 'It is 42.' },
+    })
 
     // `local-chat-server backup <file>` copies the live database (what `bun run backup` does).
-    const backup = Bun.spawn([binary, 'backup', join(dir, 'copy.db')], { cwd: dir, env: { PATH: '/nonexistent' }, stdout: 'pipe', stderr: 'pipe' })
+    const backup = Bun.spawn([binary, 'backup', join(dir, 'copy.db')], {
+      cwd: dir,
+      env: { PATH: '/nonexistent' },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
     const [backupCode, backupOut] = await Promise.all([backup.exited, new Response(backup.stdout).text()])
     expect(backupCode).toBe(0)
     expect(backupOut).toContain('integrity ok')

@@ -15,7 +15,13 @@ import { registerUser, type TestUser } from './users'
 import { type FakeOllama, type FakeOllamaOptions, startFakeOllama } from './fake-ollama'
 import { later } from './fixtures'
 
-const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable']
+const CANDIDATES = [
+  process.env.CHROMIUM_PATH,
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+]
 
 export const chromiumPath: string | undefined = CANDIDATES.find((p): p is string => !!p && existsSync(p))
 
@@ -77,7 +83,12 @@ export async function openPage(browser: Browser, baseUrl: string, opts: OpenPage
     const claims = JSON.parse(Buffer.from(String(s.accessToken).split('.')[1] ?? '', 'base64url').toString() || '{}')
     const stored = {
       // registerUser's emails are `<name>-<time>-<n>@example.test`
-      user: s.user ?? { id: s.id, email: s.email, name: s.email.split('@')[0].replace(/-\d+-\d+$/, ''), role: 'member' },
+      user: s.user ?? {
+        id: s.id,
+        email: s.email,
+        name: s.email.split('@')[0].replace(/-\d+-\d+$/, ''),
+        role: 'member',
+      },
       accessToken: s.accessToken,
       refreshToken: s.refreshToken,
       expiresIn: s.expiresIn ?? (claims.exp && claims.iat ? claims.exp - claims.iat : 900),
@@ -118,13 +129,20 @@ export async function signUpViaUi(page: Page, name = 'user'): Promise<{ email: s
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Name').fill(name)
   await page.getByLabel('Password').fill(password)
-  await page.getByRole('button', { name: setup === 'needs-admin' ? 'Create the admin account' : 'Create account' }).click()
+  await page
+    .getByRole('button', { name: setup === 'needs-admin' ? 'Create the admin account' : 'Create account' })
+    .click()
   await page.getByRole('button', { name: 'Sign out' }).waitFor()
   return { email, password }
 }
 
 /** A user registered through the API and a page already signed in as them. */
-export async function signedInPage(browser: Browser, server: Pick<TestServer, 'api' | 'url'>, name = 'user', opts: Omit<OpenPageOptions, 'session'> = {}): Promise<OpenedPage & { user: TestUser }> {
+export async function signedInPage(
+  browser: Browser,
+  server: Pick<TestServer, 'api' | 'url'>,
+  name = 'user',
+  opts: Omit<OpenPageOptions, 'session'> = {},
+): Promise<OpenedPage & { user: TestUser }> {
   const user = await registerUser(server, name)
   const opened = await openPage(browser, server.url, { ...opts, session: user })
   await opened.page.locator('.layout').waitFor({ state: 'attached' })
@@ -147,16 +165,27 @@ export async function sendMessage(page: Page, text: string) {
 export async function waitForRunEnd(page: Page, timeout = 15_000): Promise<string> {
   const turn = page.locator('.turn-assistant[data-run-id]').last()
   await turn.waitFor({ timeout })
-  await page.waitForFunction(() => {
-    const turns = document.querySelectorAll<HTMLElement>('.turn-assistant[data-run-id]')
-    return turns.length > 0 && !!turns[turns.length - 1].dataset.status
-  }, undefined, { timeout })
+  await page.waitForFunction(
+    () => {
+      const turns = document.querySelectorAll<HTMLElement>('.turn-assistant[data-run-id]')
+      return turns.length > 0 && !!turns[turns.length - 1].dataset.status
+    },
+    undefined,
+    { timeout },
+  )
   return (await turn.getAttribute('data-status')) ?? ''
 }
 
 /** Puts a small sales dataset in `user`'s account (through the API) and asks about it once the socket is up; returns the run's end status. */
-export async function askAboutSales(page: Page, server: Pick<TestServer, 'api'>, user: Pick<TestUser, 'accessToken'>): Promise<string> {
-  await server.api('/api/datasets', { token: user.accessToken, body: { name: 'sales', csv: 'region,amount\nNorth,5\nSouth,3\n' } })
+export async function askAboutSales(
+  page: Page,
+  server: Pick<TestServer, 'api'>,
+  user: Pick<TestUser, 'accessToken'>,
+): Promise<string> {
+  await server.api('/api/datasets', {
+    token: user.accessToken,
+    body: { name: 'sales', csv: 'region,amount\nNorth,5\nSouth,3\n' },
+  })
   await waitForSocket(page)
   await sendMessage(page, 'Which region sells most in my sales data?')
   return waitForRunEnd(page)
@@ -183,7 +212,10 @@ export async function lastAnswerText(page: Page): Promise<string> {
  * For a describe block: a fresh test server and one Chromium for all its tests, both closed
  * afterwards. `use` receives them (assign them to the file's variables).
  */
-export function withServerAndBrowser(use: (server: TestServer, browser: Browser) => void, env: Record<string, string> = {}) {
+export function withServerAndBrowser(
+  use: (server: TestServer, browser: Browser) => void,
+  env: Record<string, string> = {},
+) {
   let server: TestServer | undefined
   let browser: Browser | undefined
   beforeAll(async () => {

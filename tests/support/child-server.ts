@@ -23,7 +23,11 @@ export interface ChildServer {
  * `.env` or ./data of the checkout is used) with a clean environment plus `env`. `command` runs
  * something else instead (the single-file build).
  */
-export function spawnServer(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'chat-child-')), command: string[] = [process.execPath, 'run', entry]): ChildServer {
+export function spawnServer(
+  env: Record<string, string> = {},
+  dir = mkdtempSync(join(tmpdir(), 'chat-child-')),
+  command: string[] = [process.execPath, 'run', entry],
+): ChildServer {
   const proc = Bun.spawn(command, {
     cwd: dir,
     env: {
@@ -42,8 +46,7 @@ export function spawnServer(env: Record<string, string> = {}, dir = mkdtempSync(
   const lines: string[] = []
   const { promise: urlPromise, resolve: resolveUrl, reject: rejectUrl } = Promise.withResolvers<string>()
   urlPromise.catch(() => {}) // only a test that asks for the URL cares
-  const stdoutDone = 
-(async () => {
+  const stdoutDone = (async () => {
     const decoder = new TextDecoder()
     let buffered = ''
     for await (const chunk of proc.stdout) {

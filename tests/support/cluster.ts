@@ -47,7 +47,11 @@ export interface ApiOptions {
  * For a describe block: a cluster with `users` registered (`name`0, `name`1, …), closed after.
  *   const { cluster, users: [alice, bob] } = useCluster({ nodes: 2 }, 2, 'docs')
  */
-export function useCluster(opts: Parameters<typeof startCluster>[0], userCount: number, name: string): { cluster: TestCluster; users: TestUser[] } {
+export function useCluster(
+  opts: Parameters<typeof startCluster>[0],
+  userCount: number,
+  name: string,
+): { cluster: TestCluster; users: TestUser[] } {
   let cluster: TestCluster | undefined
   const users: TestUser[] = []
   beforeAll(async () => {
@@ -89,7 +93,9 @@ let clusterCounter = 0
  * Starts Redis (unless one is given), the scripted Ollama and `nodes` server processes. The
  * first process applies the migrations alone; the others start together once it listens.
  */
-export async function startCluster(opts: { nodes?: number; env?: Record<string, string>; handler?: ChatHandler; redis?: TestRedis } = {}): Promise<TestCluster> {
+export async function startCluster(
+  opts: { nodes?: number; env?: Record<string, string>; handler?: ChatHandler; redis?: TestRedis } = {},
+): Promise<TestCluster> {
   const count = opts.nodes ?? 2
   const root = mkdtempSync(join(tmpdir(), 'chat-cluster-'))
   const redis = opts.redis ?? (await startRedis())
@@ -124,7 +130,9 @@ export async function startCluster(opts: { nodes?: number; env?: Record<string, 
     try {
       base = await child.url()
     } catch (error) {
-      throw new Error(`cluster process ${index} did not start: ${(error as Error).message}\nstderr: ${stderr.join('\n')}`)
+      throw new Error(
+        `cluster process ${index} did not start: ${(error as Error).message}\nstderr: ${stderr.join('\n')}`,
+      )
     }
     return {
       index,
@@ -158,7 +166,10 @@ export async function startCluster(opts: { nodes?: number; env?: Record<string, 
   const api = (node: number, path: string, o: ApiOptions = {}) =>
     fetch(nodes[node].base + path, {
       method: o.method ?? (o.body !== undefined ? 'POST' : 'GET'),
-      headers: { ...(o.body !== undefined && { 'content-type': 'application/json' }), ...(o.token && { authorization: `Bearer ${o.token}` }) },
+      headers: {
+        ...(o.body !== undefined && { 'content-type': 'application/json' }),
+        ...(o.token && { authorization: `Bearer ${o.token}` }),
+      },
       body: o.body !== undefined ? JSON.stringify(o.body) : undefined,
     })
 
@@ -185,7 +196,13 @@ export async function startCluster(opts: { nodes?: number; env?: Record<string, 
         const res = await api(node, '/api/auth/register', { body: { email, password, name: `${name}${i}` } })
         if (res.status !== 201) throw new Error(`register on process ${node} failed: ${res.status} ${await res.text()}`)
         const body = (await res.json()) as any
-        users.push({ id: body.user.id, email, password, accessToken: body.accessToken, refreshToken: body.refreshToken })
+        users.push({
+          id: body.user.id,
+          email,
+          password,
+          accessToken: body.accessToken,
+          refreshToken: body.refreshToken,
+        })
       }
       return users
     },
@@ -220,23 +237,37 @@ export async function startCluster(opts: { nodes?: number; env?: Record<string, 
 export const runEvents = (ws: WsClient, runId: string) => ws.eventsOf(runId)
 
 /** Polls GET /api/runs/:id/events on `node` until `done`; returns every event, in order. */
-export async function pollEvents(cluster: TestCluster, node: number, runId: string, token: string, after = 0, timeoutMs = 20_000): Promise<any[]> {
+export async function pollEvents(
+  cluster: TestCluster,
+  node: number,
+  runId: string,
+  token: string,
+  after = 0,
+  timeoutMs = 20_000,
+): Promise<any[]> {
   const collected: any[] = []
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const page = await cluster.json(node, `/api/runs/${runId}/events?after=${after}`, { token })
     if (!Array.isArray(page.events)) throw new Error(`events of ${runId} on process ${node}: ${JSON.stringify(page)}`)
-    for (const e of page.events) if (e.seq <= after) throw new Error(`the fallback returned seq ${e.seq} for after=${after}`)
+    for (const e of page.events)
+      if (e.seq <= after) throw new Error(`the fallback returned seq ${e.seq} for after=${after}`)
     collected.push(...page.events)
     if (page.events.length) after = page.events.at(-1).seq
     if (page.done) return collected
-    if (Date.now() > deadline) throw new Error(`run ${runId} not done on process ${node} after ${timeoutMs} ms; ${collected.length} events`)
+    if (Date.now() > deadline)
+      throw new Error(`run ${runId} not done on process ${node} after ${timeoutMs} ms; ${collected.length} events`)
     await Bun.sleep(25)
   }
 }
 
 /** Waits until `check` holds, polling every `everyMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, what = 'the condition', everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+  what = 'the condition',
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await check()

@@ -44,6 +44,7 @@ export const OTHER_SALES_AMOUNT_BY_REGION: Record<string, number> = { Mars: 1000
 export function generatedCsv(rows: number, columns = 3): string {
   const header = Array.from({ length: columns }, (_, c) => (c === 0 ? 'id' : `col${c}`)).join(',')
   const lines = [header]
-  for (let r = 0; r < rows; r++) lines.push(Array.from({ length: columns }, (_, c) => (c === 0 ? r : `${c}-${r % 7}`)).join(','))
+  for (let r = 0; r < rows; r++)
+    lines.push(Array.from({ length: columns }, (_, c) => (c === 0 ? r : `${c}-${r % 7}`)).join(','))
   return lines.join('\n') + '\n'
 }

@@ -11,14 +11,29 @@ export async function uploadText(server: TestServer, user: TestUser, name: strin
   return server.api('/api/documents', { token: user.accessToken, body: { name, text } })
 }
 
-export async function uploadFile(server: TestServer, user: TestUser, name: string, content: BlobPart, type = 'application/octet-stream'): Promise<Response> {
+export async function uploadFile(
+  server: TestServer,
+  user: TestUser,
+  name: string,
+  content: BlobPart,
+  type = 'application/octet-stream',
+): Promise<Response> {
   const form = new FormData()
   form.append('file', new File([content], name, { type }))
-  return fetch(`${server.url}/api/documents`, { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` }, body: form })
+  return fetch(`${server.url}/api/documents`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${user.accessToken}` },
+    body: form,
+  })
 }
 
 /** Polls GET /api/documents/:id until ingestion ends (ready or failed). */
-export async function waitForDocument(server: TestServer, user: TestUser, id: string, timeoutMs = 20_000): Promise<any> {
+export async function waitForDocument(
+  server: TestServer,
+  user: TestUser,
+  id: string,
+  timeoutMs = 20_000,
+): Promise<any> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const res = await server.api(`/api/documents/${id}`, { token: user.accessToken })

@@ -6,7 +6,11 @@ import type { ApiInit, TestServer } from '../../src/testing/server'
  * `{"error":{"code","message"}}`, JSON, no stack trace — with the given status (and code).
  * Returns the parsed body.
  */
-export async function expectError(res: Response, status: number, code?: string): Promise<{ error: { code: string; message: string } }> {
+export async function expectError(
+  res: Response,
+  status: number,
+  code?: string,
+): Promise<{ error: { code: string; message: string } }> {
   const text = await res.text()
   expect({ status: res.status, text }).toMatchObject({ status })
   expect(res.headers.get('content-type') ?? '').toContain('application/json')

@@ -86,11 +86,14 @@ function adapterFactory(clientRecord: () => Record<string, unknown> | undefined)
       return live(this.key(id))
     }
     async findByUid(uid: string) {
-      for (const [key, e] of store) if (key.startsWith(`${this.model}:`) && e.payload?.uid === uid && e.expiresAt > Date.now()) return e.payload
+      for (const [key, e] of store)
+        if (key.startsWith(`${this.model}:`) && e.payload?.uid === uid && e.expiresAt > Date.now()) return e.payload
       return undefined
     }
     async findByUserCode(userCode: string) {
-      for (const [key, e] of store) if (key.startsWith(`${this.model}:`) && e.payload?.userCode === userCode && e.expiresAt > Date.now()) return e.payload
+      for (const [key, e] of store)
+        if (key.startsWith(`${this.model}:`) && e.payload?.userCode === userCode && e.expiresAt > Date.now())
+          return e.payload
       return undefined
     }
     async consume(id: string) {
@@ -109,10 +112,12 @@ function adapterFactory(clientRecord: () => Record<string, unknown> | undefined)
 /** Runs `fn` with oidc-provider's development-mode console warnings filtered out. */
 function quietly<T>(fn: () => T): T {
   const { warn, info } = console
-  const keep = (orig: (...a: any[]) => void) => (...args: any[]) => {
-    if (typeof args[0] === 'string' && args[0].includes('oidc-provider')) return
-    orig(...args)
-  }
+  const keep =
+    (orig: (...a: any[]) => void) =>
+    (...args: any[]) => {
+      if (typeof args[0] === 'string' && args[0].includes('oidc-provider')) return
+      orig(...args)
+    }
   console.warn = keep(warn)
   console.info = keep(info)
   try {
@@ -144,7 +149,8 @@ type ProviderClass = new (issuer: string, configuration: Record<string, unknown>
 // Imported lazily so its "unsupported runtime" notice (it targets Node; it runs fine on Bun) stays quiet.
 const providerModule = 'oidc-provider'
 let providerClass: Promise<ProviderClass> | undefined
-const loadProvider = () => (providerClass ??= quietly(() => import(providerModule)).then((m: any) => m.default as ProviderClass))
+const loadProvider = () =>
+  (providerClass ??= quietly(() => import(providerModule)).then((m: any) => m.default as ProviderClass))
 
 /**
  * Starts the provider on 127.0.0.1, port 0, with one confidential client
@@ -182,7 +188,12 @@ export async function startOidcProvider(
   const issuer = `http://127.0.0.1:${port}`
 
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  const jwk = { ...(privateKey.export({ format: 'jwk' }) as Record<string, unknown>), kid: 'test-key', use: 'sig', alg: 'RS256' }
+  const jwk = {
+    ...(privateKey.export({ format: 'jwk' }) as Record<string, unknown>),
+    kid: 'test-key',
+    use: 'sig',
+    alg: 'RS256',
+  }
 
   const clientRecord = () =>
     redirectUris.length
@@ -280,7 +291,10 @@ export async function freePort(): Promise<number> {
  * between), then that callback is added to the provider's client. Several servers may share one
  * provider. `env` overrides anything (e.g. OIDC_LINK_BY_EMAIL, ALLOW_SIGNUP).
  */
-export async function startOidcTestServer(idp: TestOidcProvider, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startOidcTestServer(
+  idp: TestOidcProvider,
+  env: Record<string, string> = {},
+): Promise<TestServer> {
   let lastError: unknown
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort()
@@ -291,7 +305,12 @@ export async function startOidcTestServer(idp: TestOidcProvider, env: Record<str
       return server
     } catch (error) {
       lastError = error
-      if (!/EADDRINUSE|address already in use|port .* in use/i.test(String((error as any)?.code ?? '') + String((error as Error)?.message))) throw error
+      if (
+        !/EADDRINUSE|address already in use|port .* in use/i.test(
+          String((error as any)?.code ?? '') + String((error as Error)?.message),
+        )
+      )
+        throw error
     }
   }
   throw lastError
@@ -337,14 +356,20 @@ export class CookieJar {
     const out: string[] = []
     for (const [id, c] of jar) {
       if (c.expiresAt <= Date.now()) continue
-      if (u.pathname === c.path || u.pathname.startsWith(c.path.endsWith('/') ? c.path : c.path + '/')) out.push(`${id.split(';')[0]}=${c.value}`)
+      if (u.pathname === c.path || u.pathname.startsWith(c.path.endsWith('/') ? c.path : c.path + '/'))
+        out.push(`${id.split(';')[0]}=${c.value}`)
     }
     return out.join('; ')
   }
 
   /** Every cookie for an origin (name → value), for assertions. */
   all(origin: string): Record<string, string> {
-    return Object.fromEntries([...(this.cookies.get(new URL(origin).origin) ?? new Map()).entries()].map(([id, c]) => [id.split(';')[0], c.value]))
+    return Object.fromEntries(
+      [...(this.cookies.get(new URL(origin).origin) ?? new Map()).entries()].map(([id, c]) => [
+        id.split(';')[0],
+        c.value,
+      ]),
+    )
   }
 }
 
@@ -377,7 +402,11 @@ async function parsePage(html: string, baseUrl: string): Promise<{ forms: Parsed
   await new HTMLRewriter()
     .on('form', {
       element(el) {
-        forms.push({ action: new URL(decode(el.getAttribute('action')) || baseUrl, baseUrl).href, method: (el.getAttribute('method') ?? 'get').toLowerCase(), fields: {} })
+        forms.push({
+          action: new URL(decode(el.getAttribute('action')) || baseUrl, baseUrl).href,
+          method: (el.getAttribute('method') ?? 'get').toLowerCase(),
+          fields: {},
+        })
       },
     })
     .on('form input', {
@@ -428,7 +457,8 @@ export async function authorizeAtProvider(authUrl: string, opts: AuthorizeOption
       continue
     }
     const html = await response.text()
-    if (response.status !== 200) throw new Error(`provider answered ${response.status} at ${url}: ${html.slice(0, 500)}`)
+    if (response.status !== 200)
+      throw new Error(`provider answered ${response.status} at ${url}: ${html.slice(0, 500)}`)
     const { forms, links } = await parsePage(html, url)
     const form = forms.find((f) => f.fields.prompt === 'login' || f.fields.prompt === 'consent')
     if (!form) throw new Error(`no login or consent form at ${url}: ${html.slice(0, 500)}`)
@@ -442,7 +472,11 @@ export async function authorizeAtProvider(authUrl: string, opts: AuthorizeOption
     const fields = { ...form.fields }
     if (prompt === 'login') Object.assign(fields, { login: opts.login, password: opts.password ?? 'any-password' })
     url = form.action
-    init = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() }
+    init = {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    }
   }
   throw new Error(`sign-in at the provider did not finish within ${opts.maxSteps ?? 20} steps`)
 }
@@ -460,12 +494,17 @@ export interface StartedSignIn {
 export async function startSignIn(serverUrl: string, jar = new CookieJar()): Promise<StartedSignIn> {
   const response = await jarFetch(jar, `${serverUrl}/api/auth/oidc/login`)
   const location = response.headers.get('location')
-  if (response.status !== 302 || !location) throw new Error(`login did not redirect: ${response.status} ${await response.text()}`)
+  if (response.status !== 302 || !location)
+    throw new Error(`login did not redirect: ${response.status} ${await response.text()}`)
   return { authUrl: location, state: new URL(location).searchParams.get('state') ?? '', jar, response }
 }
 
 /** Requests the callback URL as the browser holding `jar` would (JSON or HTML). */
-export function finishSignIn(callbackUrl: string, jar: CookieJar, opts: { accept?: 'json' | 'html' } = {}): Promise<Response> {
+export function finishSignIn(
+  callbackUrl: string,
+  jar: CookieJar,
+  opts: { accept?: 'json' | 'html' } = {},
+): Promise<Response> {
   const accept = opts.accept === 'html' ? 'text/html,application/xhtml+xml,*/*;q=0.8' : 'application/json'
   return jarFetch(jar, callbackUrl, { headers: { accept } })
 }
@@ -476,7 +515,11 @@ export function finishSignIn(callbackUrl: string, jar: CookieJar, opts: { accept
  */
 export async function oidcSignIn(
   serverUrl: string,
-  opts: AuthorizeOptions & { accept?: 'json' | 'html'; serverJar?: CookieJar; beforeCallback?: (started: StartedSignIn, callbackUrl: string) => void | Promise<void> },
+  opts: AuthorizeOptions & {
+    accept?: 'json' | 'html'
+    serverJar?: CookieJar
+    beforeCallback?: (started: StartedSignIn, callbackUrl: string) => void | Promise<void>
+  },
 ): Promise<{ response: Response; callbackUrl: string; started: StartedSignIn }> {
   const started = await startSignIn(serverUrl, opts.serverJar)
   const callbackUrl = await authorizeAtProvider(started.authUrl, opts)

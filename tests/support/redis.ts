@@ -14,7 +14,9 @@ import type { Subprocess } from 'bun'
 
 /** The binary: $REDIS_SERVER when set (only it), else PATH, else Debian's /usr/bin/redis-server. */
 export const redisBinary: string | undefined = (() => {
-  const candidates = process.env.REDIS_SERVER ? [process.env.REDIS_SERVER] : [Bun.which('redis-server') ?? undefined, '/usr/bin/redis-server']
+  const candidates = process.env.REDIS_SERVER
+    ? [process.env.REDIS_SERVER]
+    : [Bun.which('redis-server') ?? undefined, '/usr/bin/redis-server']
   return candidates.find((c): c is string => !!c && existsSync(c))
 })()
 
@@ -23,7 +25,9 @@ export const redisAvailable = redisBinary !== undefined
 /** Says once, clearly, why the cluster tests of a file are skipped. */
 export function warnIfNoRedis(what: string) {
   if (!redisAvailable) {
-    console.warn(`[skip] ${what}: no redis-server binary (install the Debian package "redis-server" — .ci/run does — or set REDIS_SERVER=/path/to/redis-server)`)
+    console.warn(
+      `[skip] ${what}: no redis-server binary (install the Debian package "redis-server" — .ci/run does — or set REDIS_SERVER=/path/to/redis-server)`,
+    )
   }
 }
 
@@ -81,7 +85,8 @@ async function waitForPing(port: number, proc: Subprocess, log: string[], timeou
       }).catch(() => resolve(false))
     })
     if (ok) return
-    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms:\n${log.join('\n')}`)
+    if (Date.now() > deadline)
+      throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms:\n${log.join('\n')}`)
     await Bun.sleep(25)
   }
 }
@@ -108,12 +113,31 @@ export async function startRedis(): Promise<TestRedis> {
   async function launch(attempts = 5) {
     for (let attempt = 1; ; attempt++) {
       port ||= await freePort()
-      const child = Bun.spawn([redisBinary!, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--protected-mode', 'yes'], {
-        cwd: dir,
-        stdin: 'ignore',
-        stdout: 'pipe',
-        stderr: 'pipe',
-      })
+      const child = Bun.spawn(
+        [
+          redisBinary!,
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+          '--daemonize',
+          'no',
+          '--protected-mode',
+          'yes',
+        ],
+        {
+          cwd: dir,
+          stdin: 'ignore',
+          stdout: 'pipe',
+          stderr: 'pipe',
+        },
+      )
       void pump(child.stdout)
       void pump(child.stderr)
       try {

@@ -15,7 +15,9 @@ export async function openToolStack(opts: { users?: number; timeoutMs?: number; 
   const db: TestDatabase = await openTestDatabase()
   const notes = notesService(notesRepository(db.database))
   const datasets = datasetsService(datasetsRepository(db.database))
-  const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: db.repos.messages, now: opts.now }), { timeoutMs: opts.timeoutMs ?? 5000 })
+  const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: db.repos.messages, now: opts.now }), {
+    timeoutMs: opts.timeoutMs ?? 5000,
+  })
   const users: UserView[] = await createDbUsers(db.database, opts.users ?? 2)
   return { db, notes, datasets, tools, users, close: () => db.close() }
 }

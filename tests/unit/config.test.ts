@@ -57,7 +57,11 @@ describe('defaults (PROTOCOL.md §1)', () => {
   })
 
   test('document settings are taken', () => {
-    const config = loadConfig({ JWT_SECRET: SECRET, DOCUMENT_MAX_BYTES: '1048576', OLLAMA_EMBED_MODEL: 'mxbai-embed-large' })
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      DOCUMENT_MAX_BYTES: '1048576',
+      OLLAMA_EMBED_MODEL: 'mxbai-embed-large',
+    })
     expect(config.documentMaxBytes).toBe(1_048_576)
     expect(config.ollamaEmbedModel).toBe('mxbai-embed-large')
   })
@@ -189,7 +193,10 @@ describe('.env', () => {
   test('fills unset variables and never overrides set ones', () => {
     const dir = tempDir()
     const path = join(dir, '.env')
-    writeFileSync(path, ['# comment', 'PORT=4000', 'export LOG_LEVEL="warn"', "OLLAMA_MODEL='qwen3'", 'HOST=0.0.0.0', ''].join('\n'))
+    writeFileSync(
+      path,
+      ['# comment', 'PORT=4000', 'export LOG_LEVEL="warn"', "OLLAMA_MODEL='qwen3'", 'HOST=0.0.0.0', ''].join('\n'),
+    )
     const env: Record<string, string | undefined> = { HOST: '127.0.0.2' }
     readDotEnv(path, env)
     expect(env).toEqual({ HOST: '127.0.0.2', PORT: '4000', LOG_LEVEL: 'warn', OLLAMA_MODEL: 'qwen3' })
@@ -199,7 +206,17 @@ describe('.env', () => {
 
 describe('quotas', () => {
   test('QUOTA_* default to 0 (no limit) and take whole numbers', () => {
-    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: ':memory:' }).quota).toEqual({ runsPerDay: 0, tokensPerDay: 0 })
-    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: ':memory:', QUOTA_RUNS_PER_DAY: '50', QUOTA_TOKENS_PER_DAY: '200000' }).quota).toEqual({ runsPerDay: 50, tokensPerDay: 200000 })
+    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: ':memory:' }).quota).toEqual({
+      runsPerDay: 0,
+      tokensPerDay: 0,
+    })
+    expect(
+      loadConfig({
+        JWT_SECRET: SECRET,
+        DATABASE_URL: ':memory:',
+        QUOTA_RUNS_PER_DAY: '50',
+        QUOTA_TOKENS_PER_DAY: '200000',
+      }).quota,
+    ).toEqual({ runsPerDay: 50, tokensPerDay: 200000 })
   })
 })

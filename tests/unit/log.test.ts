@@ -88,14 +88,21 @@ describe('log lines', () => {
 
 describe('context ids', () => {
   test('every line inside a user context carries its user, request, run and connection ids', async () => {
-    const ctx = createUserContext({ userId: 'user_1', role: 'member', requestId: 'req_1', runId: 'run_1', connectionId: 'conn_1' })
+    const ctx = createUserContext({
+      userId: 'user_1',
+      role: 'member',
+      requestId: 'req_1',
+      runId: 'run_1',
+      connectionId: 'conn_1',
+    })
     await ctx.run(async () => {
       log.info('before await')
       await Bun.sleep(1)
       log.warn('after await') // the ids survive async hops
     })
     const [a, b] = entries()
-    for (const line of [a, b]) expect(line).toMatchObject({ userId: 'user_1', requestId: 'req_1', runId: 'run_1', connectionId: 'conn_1' })
+    for (const line of [a, b])
+      expect(line).toMatchObject({ userId: 'user_1', requestId: 'req_1', runId: 'run_1', connectionId: 'conn_1' })
     await ctx.dispose()
   })
 
@@ -141,11 +148,23 @@ describe('redaction', () => {
       accessToken: jwt,
       refresh_token: 'rt-very-secret-value',
       headers: { Authorization: `Bearer ${jwt}`, cookie: 'session=abc123secret', accept: 'application/json' },
-      config: { jwtSecret: 'jwt-secret-value-0123456789', clientSecret: 'oidc-client-secret', apiKey: 'key-123-secret' },
+      config: {
+        jwtSecret: 'jwt-secret-value-0123456789',
+        clientSecret: 'oidc-client-secret',
+        apiKey: 'key-123-secret',
+      },
       usage: { promptTokens: 12, completionTokens: 34 },
     })
     const text = lines[0]
-    for (const secret of ['hunter2-password', jwt, 'rt-very-secret-value', 'abc123secret', 'jwt-secret-value', 'oidc-client-secret', 'key-123-secret']) {
+    for (const secret of [
+      'hunter2-password',
+      jwt,
+      'rt-very-secret-value',
+      'abc123secret',
+      'jwt-secret-value',
+      'oidc-client-secret',
+      'key-123-secret',
+    ]) {
       expect(text).not.toContain(secret)
     }
     const line = only()

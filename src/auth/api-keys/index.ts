@@ -7,18 +7,30 @@ import { createKeyBody, keyParams, listKeysQuery } from './model'
 export function apiKeyRoutes(keys: ApiKeysService, guard: AuthGuard) {
   return new Elysia({ name: 'api-key-routes' })
     .use(guard)
-    .post('/api/keys', async ({ body, set }) => {
-      set.status = 201
-      set.headers['cache-control'] = 'no-store'
-      return keys.create(body)
-    }, { auth: true, body: createKeyBody })
-    .get('/api/keys', ({ query, set }) => {
-      set.headers['cache-control'] = 'no-store'
-      return keys.list(query)
-    }, { auth: true, query: listKeysQuery })
-    .delete('/api/keys/:id', async ({ params, set }) => {
-      await keys.revoke(params.id)
-      set.status = 204
-      return undefined
-    }, { auth: true, params: keyParams })
+    .post(
+      '/api/keys',
+      async ({ body, set }) => {
+        set.status = 201
+        set.headers['cache-control'] = 'no-store'
+        return keys.create(body)
+      },
+      { auth: true, body: createKeyBody },
+    )
+    .get(
+      '/api/keys',
+      ({ query, set }) => {
+        set.headers['cache-control'] = 'no-store'
+        return keys.list(query)
+      },
+      { auth: true, query: listKeysQuery },
+    )
+    .delete(
+      '/api/keys/:id',
+      async ({ params, set }) => {
+        await keys.revoke(params.id)
+        set.status = 204
+        return undefined
+      },
+      { auth: true, params: keyParams },
+    )
 }

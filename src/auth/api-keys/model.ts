@@ -3,12 +3,21 @@ import { t } from 'elysia'
 export const KEY_NAME_MAX = 100
 export const KEY_EXPIRY_MAX_DAYS = 3650
 
-export const createKeyBody = t.Object(
-  {
-    name: t.String({ minLength: 1, maxLength: KEY_NAME_MAX, pattern: '\\S', error: `name must be 1 to ${KEY_NAME_MAX} characters` }),
-    expiresInDays: t.Optional(t.Integer({ minimum: 1, maximum: KEY_EXPIRY_MAX_DAYS, error: `expiresInDays must be a whole number from 1 to ${KEY_EXPIRY_MAX_DAYS}` })),
-  },
-)
+export const createKeyBody = t.Object({
+  name: t.String({
+    minLength: 1,
+    maxLength: KEY_NAME_MAX,
+    pattern: '\\S',
+    error: `name must be 1 to ${KEY_NAME_MAX} characters`,
+  }),
+  expiresInDays: t.Optional(
+    t.Integer({
+      minimum: 1,
+      maximum: KEY_EXPIRY_MAX_DAYS,
+      error: `expiresInDays must be a whole number from 1 to ${KEY_EXPIRY_MAX_DAYS}`,
+    }),
+  ),
+})
 
 /** PROTOCOL.md §5 list paging. */
 export const listKeysQuery = t.Object({

@@ -30,7 +30,12 @@ export function apiKeysService(repo: ApiKeysRepository, opts: { touchIntervalMs?
     async create(input: { name: string; expiresInDays?: number }): Promise<{ key: ApiKeyView; secret: string }> {
       const secret = newSecret()
       const expiresAt = input.expiresInDays ? Date.now() + input.expiresInDays * DAY_MS : null
-      const key = await repo.create({ name: input.name.trim(), prefix: shownPrefix(secret), secretHash: hashSecret(secret), expiresAt })
+      const key = await repo.create({
+        name: input.name.trim(),
+        prefix: shownPrefix(secret),
+        secretHash: hashSecret(secret),
+        expiresAt,
+      })
       auditHook({ action: 'api_key_created', actorId: currentUser().userId, targetId: key.id })
       return { key, secret }
     },
@@ -50,15 +55,22 @@ export function apiKeysService(repo: ApiKeysRepository, opts: { touchIntervalMs?
     /** The key's user, or 401: unknown, revoked, expired, or not a key at all (a JWT). */
     async authenticate(token: string | undefined): Promise<KeyIdentity> {
       if (!token) throw new UnauthorizedError('missing_api_key', 'an API key is required: Authorization: Bearer lcs_…')
-      if (!looksLikeKey(token)) throw new UnauthorizedError('invalid_api_key', 'this endpoint takes API keys (lcs_…), not access tokens; create one under Settings → API keys')
+      if (!looksLikeKey(token))
+        throw new UnauthorizedError(
+          'invalid_api_key',
+          'this endpoint takes API keys (lcs_…), not access tokens; create one under Settings → API keys',
+        )
       const found = await repo.findBySecretHash(hashSecret(token))
       if (!found) throw new UnauthorizedError('invalid_api_key', 'the API key is not valid')
       const now = Date.now()
       if (found.revokedAt !== null) throw new UnauthorizedError('api_key_revoked', 'this API key was revoked')
       if (found.disabled) throw new UnauthorizedError('account_disabled', 'this account is disabled')
-      if (found.expiresAt !== null && found.expiresAt <= now) throw new UnauthorizedError('api_key_expired', 'this API key has expired; create a new one')
+      if (found.expiresAt !== null && found.expiresAt <= now)
+        throw new UnauthorizedError('api_key_expired', 'this API key has expired; create a new one')
       if (found.lastUsedAt === null || now - found.lastUsedAt >= touchIntervalMs) {
-        void repo.touch(found.keyId, now).catch((error) => log.warn('could not record API key use', { error: String(error) }))
+        void repo
+          .touch(found.keyId, now)
+          .catch((error) => log.warn('could not record API key use', { error: String(error) }))
       }
       return { keyId: found.keyId, userId: found.userId, role: found.role }
     },

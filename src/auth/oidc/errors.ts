@@ -12,7 +12,8 @@ export function errorText(error: unknown): string {
 
 export /** True for failures to reach the provider at all (refused, reset, DNS, timeout, 5xx). */
 function isUnreachable(error: unknown): boolean {
-  if (error instanceof client.ResponseBodyError || error instanceof client.WWWAuthenticateChallengeError) return error.status >= 500
+  if (error instanceof client.ResponseBodyError || error instanceof client.WWWAuthenticateChallengeError)
+    return error.status >= 500
   if (error instanceof client.ClientError) {
     const status = (error.cause as any)?.status
     return typeof status === 'number' && status >= 500
@@ -23,7 +24,9 @@ function isUnreachable(error: unknown): boolean {
   return (
     name === 'AbortError' ||
     name === 'TimeoutError' ||
-    /ECONN|ConnectionRefused|ConnectionClosed|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|FailedToOpenSocket|UNABLE_TO|CERT|TLS/i.test(code) ||
+    /ECONN|ConnectionRefused|ConnectionClosed|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|FailedToOpenSocket|UNABLE_TO|CERT|TLS/i.test(
+      code,
+    ) ||
     (error instanceof TypeError && /fetch|network|connect/i.test(error.message))
   )
 }

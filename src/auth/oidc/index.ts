@@ -58,7 +58,12 @@ ${body}
 `
 }
 
-function html(status: number, content: string, nonce: string, extraHeaders: Record<string, string | undefined> = {}): Response {
+function html(
+  status: number,
+  content: string,
+  nonce: string,
+  extraHeaders: Record<string, string | undefined> = {},
+): Response {
   const headers = new Headers({
     ...baseHeaders,
     'content-type': 'text/html; charset=utf-8',
@@ -119,9 +124,14 @@ function failure(request: Request, error: unknown): Response {
     ;({ status, code, message } = error)
     if (error instanceof OidcError) clearCookie = error.clearCookie
   } else {
-    log.error('oidc sign-in failed unexpectedly', { error: error instanceof Error ? error.message : String(error), stack: (error as Error)?.stack })
+    log.error('oidc sign-in failed unexpectedly', {
+      error: error instanceof Error ? error.message : String(error),
+      stack: (error as Error)?.stack,
+    })
   }
-  return wantsJson(request) ? json(status, errorBody(code, message), { 'set-cookie': clearCookie }) : errorPage(status, code, message, clearCookie)
+  return wantsJson(request)
+    ? json(status, errorBody(code, message), { 'set-cookie': clearCookie })
+    : errorPage(status, code, message, clearCookie)
 }
 
 const notConfigured = () =>
@@ -133,40 +143,47 @@ const notConfigured = () =>
  * With `oidc` undefined (no OIDC_* configuration) the first two answer 404 `oidc_not_configured`.
  */
 export function oidcRoutes(oidc: OidcService | undefined, guard: AuthGuard) {
-  return new Elysia({ name: 'oidc-routes' })
-    .use(guard)
-    // Linking an SSO identity to an existing account happens only from a signed-in session of
-    // that account: this answers the provider URL to send the browser to (and binds it by cookie).
-    .post(
-      '/api/auth/oidc/link',
-      async ({ request, user }) => {
+  return (
+    new Elysia({ name: 'oidc-routes' })
+      .use(guard)
+      // Linking an SSO identity to an existing account happens only from a signed-in session of
+      // that account: this answers the provider URL to send the browser to (and binds it by cookie).
+      .post(
+        '/api/auth/oidc/link',
+        async ({ request, user }) => {
+          if (!oidc) return notConfigured()
+          try {
+            const { url, setCookie } = await oidc.loginUrl(user.id)
+            return json(200, { url }, { 'set-cookie': setCookie })
+          } catch (error) {
+            return failure(new Request(request.url, { headers: { accept: 'application/json' } }), error)
+          }
+        },
+        { auth: true },
+      )
+      .get('/api/auth/oidc/config', () => json(200, { enabled: !!oidc }))
+      .get('/api/auth/oidc/login', async ({ request }) => {
         if (!oidc) return notConfigured()
         try {
-          const { url, setCookie } = await oidc.loginUrl(user.id)
-          return json(200, { url }, { 'set-cookie': setCookie })
+          const { url, setCookie } = await oidc.loginUrl()
+          return new Response(null, {
+            status: 302,
+            headers: { ...baseHeaders, location: url, 'set-cookie': setCookie },
+          })
         } catch (error) {
-          return failure(new Request(request.url, { headers: { accept: 'application/json' } }), error)
+          return failure(request, error)
         }
-      },
-      { auth: true },
-    )
-    .get('/api/auth/oidc/config', () => json(200, { enabled: !!oidc }))
-    .get('/api/auth/oidc/login', async ({ request }) => {
-      if (!oidc) return notConfigured()
-      try {
-        const { url, setCookie } = await oidc.loginUrl()
-        return new Response(null, { status: 302, headers: { ...baseHeaders, location: url, 'set-cookie': setCookie } })
-      } catch (error) {
-        return failure(request, error)
-      }
-    })
-    .get('/api/auth/oidc/callback', async ({ request }) => {
-      if (!oidc) return notConfigured()
-      try {
-        const { session, clearCookie } = await oidc.callback(new URL(request.url), request.headers.get('cookie'))
-        return wantsJson(request) ? json(200, session, { 'set-cookie': clearCookie }) : sessionPage(session, clearCookie)
-      } catch (error) {
-        return failure(request, error)
-      }
-    })
+      })
+      .get('/api/auth/oidc/callback', async ({ request }) => {
+        if (!oidc) return notConfigured()
+        try {
+          const { session, clearCookie } = await oidc.callback(new URL(request.url), request.headers.get('cookie'))
+          return wantsJson(request)
+            ? json(200, session, { 'set-cookie': clearCookie })
+            : sessionPage(session, clearCookie)
+        } catch (error) {
+          return failure(request, error)
+        }
+      })
+  )
 }

@@ -27,7 +27,10 @@ function displayName(claims: Record<string, unknown>, email: string): string {
 
 const emailPattern = /^[^\s@]+@[^\s@]+$/
 
-export type LinkingUsers = Pick<UsersRepository, 'findByIdentity' | 'findByEmail' | 'findById' | 'create' | 'linkIdentity'>
+export type LinkingUsers = Pick<
+  UsersRepository,
+  'findByIdentity' | 'findByEmail' | 'findById' | 'create' | 'linkIdentity'
+>
 
 export function accountLinking(users: LinkingUsers, allowSignup: boolean) {
   /** Finds or creates the account of an identity (see docs/oidc.md "Linking rules"). */
@@ -39,7 +42,11 @@ export function accountLinking(users: LinkingUsers, allowSignup: boolean) {
     const rawEmail = claimString(claims.email)?.toLowerCase()
     const email = rawEmail && rawEmail.length <= 254 && emailPattern.test(rawEmail) ? rawEmail : undefined
     if (!email) {
-      throw new OidcError(400, 'oidc_email_missing', 'the identity provider did not share an email address; allow the "email" scope for this application at the provider')
+      throw new OidcError(
+        400,
+        'oidc_email_missing',
+        'the identity provider did not share an email address; allow the "email" scope for this application at the provider',
+      )
     }
 
     // Never linked automatically (even with a verified email): whoever registered the address
@@ -57,7 +64,12 @@ export function accountLinking(users: LinkingUsers, allowSignup: boolean) {
       throw conflict()
     } else {
       const created = await users.create({ email, name: displayName(claims, email) }, allowSignup)
-      if (created === 'closed') throw new OidcError(403, 'signup_closed', 'sign-up is closed on this server, and this identity has no account yet; ask an admin for an account')
+      if (created === 'closed')
+        throw new OidcError(
+          403,
+          'signup_closed',
+          'sign-up is closed on this server, and this identity has no account yet; ask an admin for an account',
+        )
       if (created === 'taken') {
         // Lost a race with a concurrent sign-in of the same identity, or with a registration.
         const raced = await users.findByIdentity(issuer, subject)
@@ -69,7 +81,8 @@ export function accountLinking(users: LinkingUsers, allowSignup: boolean) {
     }
     // Read back through the identity: if a concurrent sign-in linked first, both agree on its user.
     const linked = await users.findByIdentity(issuer, subject)
-    if (!linked) throw new OidcError(409, 'oidc_account_exists', 'this identity could not be linked to an account; try again')
+    if (!linked)
+      throw new OidcError(409, 'oidc_account_exists', 'this identity could not be linked to an account; try again')
     return linked
   }
 
@@ -77,17 +90,37 @@ export function accountLinking(users: LinkingUsers, allowSignup: boolean) {
   async function linkToAccount(userId: string, issuer: string, claims: Record<string, unknown>) {
     const subject = String(claims.sub)
     const verified = claims.email_verified === true || claims.email_verified === 'true'
-    if (!verified) throw new OidcError(403, 'oidc_email_unverified', 'the identity provider has not verified this identity\'s email, so it cannot be linked; verify it at the provider and try again')
+    if (!verified)
+      throw new OidcError(
+        403,
+        'oidc_email_unverified',
+        "the identity provider has not verified this identity's email, so it cannot be linked; verify it at the provider and try again",
+      )
     const account = await users.findById(userId)
-    if (!account || account.disabled) throw new OidcError(401, 'session_revoked', 'the account that started linking no longer exists or is disabled; sign in again')
+    if (!account || account.disabled)
+      throw new OidcError(
+        401,
+        'session_revoked',
+        'the account that started linking no longer exists or is disabled; sign in again',
+      )
     const known = await users.findByIdentity(issuer, subject)
-    if (known && known.id !== userId) throw new OidcError(409, 'oidc_identity_in_use', 'this single sign-on identity already belongs to another account')
+    if (known && known.id !== userId)
+      throw new OidcError(
+        409,
+        'oidc_identity_in_use',
+        'this single sign-on identity already belongs to another account',
+      )
     if (!known) {
       await users.linkIdentity(userId, issuer, subject)
       log.info('oidc identity linked from a signed-in session', { userId, issuer })
     }
     const linked = await users.findByIdentity(issuer, subject)
-    if (linked?.id !== userId) throw new OidcError(409, 'oidc_identity_in_use', 'this single sign-on identity already belongs to another account')
+    if (linked?.id !== userId)
+      throw new OidcError(
+        409,
+        'oidc_identity_in_use',
+        'this single sign-on identity already belongs to another account',
+      )
     return linked
   }
 

@@ -91,9 +91,16 @@ export function oidcService(deps: OidcServiceDeps) {
       const methods = probe.serverMetadata().token_endpoint_auth_methods_supported
       // client_secret_basic is the spec's default; fall back to _post when only that is offered.
       const clientAuth =
-        !methods || methods.includes('client_secret_basic') ? client.ClientSecretBasic(config.clientSecret) : client.ClientSecretPost(config.clientSecret)
+        !methods || methods.includes('client_secret_basic')
+          ? client.ClientSecretBasic(config.clientSecret)
+          : client.ClientSecretPost(config.clientSecret)
       const metadata = probe.serverMetadata()
-      const configured = new client.Configuration(metadata, config.clientId, { client_secret: config.clientSecret, redirect_uris: [config.redirectUri] }, clientAuth)
+      const configured = new client.Configuration(
+        metadata,
+        config.clientId,
+        { client_secret: config.clientSecret, redirect_uris: [config.redirectUri] },
+        clientAuth,
+      )
       if (insecure) client.allowInsecureRequests(configured)
       if (deps.fetch) configured[client.customFetch] = deps.fetch as any
       configured.timeout = DISCOVERY_TIMEOUT_S
@@ -113,7 +120,11 @@ export function oidcService(deps: OidcServiceDeps) {
     } catch (error) {
       if (isUnreachable(error)) throw unavailable()
       // Reachable but not a usable OpenID provider (wrong issuer, bad metadata…): still "down" for users.
-      throw new OidcError(503, 'oidc_unavailable', 'the identity provider is misconfigured or not answering as expected; an admin should check OIDC_ISSUER')
+      throw new OidcError(
+        503,
+        'oidc_unavailable',
+        'the identity provider is misconfigured or not answering as expected; an admin should check OIDC_ISSUER',
+      )
     }
   }
 
@@ -146,7 +157,11 @@ export function oidcService(deps: OidcServiceDeps) {
         nonce,
       })
       pending.put(state, { codeVerifier, nonce, bindingHash: sha256(binding), ...(linkUserId && { linkUserId }) })
-      return { url: url.href, state, setCookie: setCookie(stateCookieName(state), binding, Math.floor(pending.ttlMs / 1000)) }
+      return {
+        url: url.href,
+        state,
+        setCookie: setCookie(stateCookieName(state), binding, Math.floor(pending.ttlMs / 1000)),
+      }
     },
 
     /**
@@ -172,20 +187,65 @@ export function oidcService(deps: OidcServiceDeps) {
       if (providerError) {
         // error_description is logged, never shown: anyone can craft this URL, so echoing free
         // text from it would let them put their words on our page.
-        log.info('oidc provider returned an error', { oauthError: providerError.slice(0, 64), description: params.get('error_description')?.slice(0, 300) })
+        log.info('oidc provider returned an error', {
+          oauthError: providerError.slice(0, 64),
+          description: params.get('error_description')?.slice(0, 300),
+        })
         if (providerError === 'access_denied') {
-          throw fail(new OidcError(401, 'oidc_access_denied', 'sign-in was cancelled or access was denied at the identity provider'))
+          throw fail(
+            new OidcError(
+              401,
+              'oidc_access_denied',
+              'sign-in was cancelled or access was denied at the identity provider',
+            ),
+          )
         }
         const safeCode = providerError.replace(/[^a-z0-9_]/gi, '').slice(0, 64) || 'unknown_error'
-        throw fail(new OidcError(400, 'oidc_provider_error', `the identity provider refused the sign-in (${safeCode}); try again, or ask an admin to check the server log`))
+        throw fail(
+          new OidcError(
+            400,
+            'oidc_provider_error',
+            `the identity provider refused the sign-in (${safeCode}); try again, or ask an admin to check the server log`,
+          ),
+        )
       }
-      if (!state) throw fail(new OidcError(400, 'oidc_invalid_state', 'the sign-in response has no state; start the sign-in again'))
-      if (!record) throw fail(new OidcError(400, 'oidc_invalid_state', 'this sign-in link is unknown, expired or already used; start the sign-in again'))
+      if (!state)
+        throw fail(
+          new OidcError(400, 'oidc_invalid_state', 'the sign-in response has no state; start the sign-in again'),
+        )
+      if (!record)
+        throw fail(
+          new OidcError(
+            400,
+            'oidc_invalid_state',
+            'this sign-in link is unknown, expired or already used; start the sign-in again',
+          ),
+        )
       if (!binding) {
-        throw fail(new OidcError(400, 'oidc_browser_mismatch', 'this sign-in was not started in this browser (or its cookie expired); start the sign-in again from this browser'))
+        throw fail(
+          new OidcError(
+            400,
+            'oidc_browser_mismatch',
+            'this sign-in was not started in this browser (or its cookie expired); start the sign-in again from this browser',
+          ),
+        )
       }
-      if (!bound) throw fail(new OidcError(400, 'oidc_browser_mismatch', 'this sign-in was started in another browser; start the sign-in again from this browser'))
-      if (!params.get('code')) throw fail(new OidcError(400, 'oidc_invalid_response', 'the identity provider returned no authorization code; start the sign-in again'))
+      if (!bound)
+        throw fail(
+          new OidcError(
+            400,
+            'oidc_browser_mismatch',
+            'this sign-in was started in another browser; start the sign-in again from this browser',
+          ),
+        )
+      if (!params.get('code'))
+        throw fail(
+          new OidcError(
+            400,
+            'oidc_invalid_response',
+            'the identity provider returned no authorization code; start the sign-in again',
+          ),
+        )
 
       const configured = await requireConfiguration().catch((error) => {
         throw fail(error)
@@ -203,19 +263,42 @@ export function oidcService(deps: OidcServiceDeps) {
           idTokenExpected: true,
         })
       } catch (error) {
-        log.warn('oidc code exchange failed', { error: errorText(error), code: (error as any)?.code, oauthError: (error as any)?.error })
+        log.warn('oidc code exchange failed', {
+          error: errorText(error),
+          code: (error as any)?.code,
+          oauthError: (error as any)?.error,
+        })
         if (isUnreachable(error)) throw fail(unavailable())
         if ((error as any)?.code === 'OAUTH_JWT_CLAIM_COMPARISON_FAILED' && failedClaim(error) === 'nonce') {
-          throw fail(new OidcError(401, 'oidc_nonce_mismatch', 'the identity provider answered for a different sign-in (nonce mismatch); start the sign-in again'))
+          throw fail(
+            new OidcError(
+              401,
+              'oidc_nonce_mismatch',
+              'the identity provider answered for a different sign-in (nonce mismatch); start the sign-in again',
+            ),
+          )
         }
         if (error instanceof client.ResponseBodyError || error instanceof client.WWWAuthenticateChallengeError) {
-          throw fail(new OidcError(401, 'oidc_code_exchange_failed', 'the identity provider did not accept the sign-in code (it may be expired or already used); start the sign-in again'))
+          throw fail(
+            new OidcError(
+              401,
+              'oidc_code_exchange_failed',
+              'the identity provider did not accept the sign-in code (it may be expired or already used); start the sign-in again',
+            ),
+          )
         }
-        throw fail(new OidcError(401, 'oidc_invalid_response', 'the identity provider\'s answer could not be verified; start the sign-in again'))
+        throw fail(
+          new OidcError(
+            401,
+            'oidc_invalid_response',
+            "the identity provider's answer could not be verified; start the sign-in again",
+          ),
+        )
       }
 
       const idClaims = tokens.claims()
-      if (!idClaims) throw fail(new OidcError(401, 'oidc_invalid_response', 'the identity provider returned no ID token'))
+      if (!idClaims)
+        throw fail(new OidcError(401, 'oidc_invalid_response', 'the identity provider returned no ID token'))
       let claims: Record<string, unknown> = { ...idClaims }
       if (!claimString(claims.email)) {
         // Some providers (and oidc-provider by default) put profile claims only in userinfo.
@@ -228,7 +311,9 @@ export function oidcService(deps: OidcServiceDeps) {
       }
 
       try {
-        const user = record.linkUserId ? await linkToAccount(record.linkUserId, idClaims.iss, claims) : await resolveUser(idClaims.iss, claims)
+        const user = record.linkUserId
+          ? await linkToAccount(record.linkUserId, idClaims.iss, claims)
+          : await resolveUser(idClaims.iss, claims)
         if (user.disabled) throw new OidcError(403, 'account_disabled', 'this account is disabled; ask an admin')
         await auth.signedIn(user.id)
         return { session: await auth.session(userView(user)), clearCookie }

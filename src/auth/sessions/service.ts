@@ -3,7 +3,14 @@ import type { UsersRepository } from '../../db/repositories/users'
 import { UnauthorizedError } from '../../http/errors'
 import { log } from '../../log'
 import type { RefreshTokenStore } from '../refresh-tokens'
-import { RevocationView, type EndAllCode, type SessionChange, type SessionVerdict, type TokenSession, type UserState } from './view'
+import {
+  RevocationView,
+  type EndAllCode,
+  type SessionChange,
+  type SessionVerdict,
+  type TokenSession,
+  type UserState,
+} from './view'
 
 export type { SessionChange, SessionVerdict, EndAllCode } from './view'
 
@@ -67,7 +74,11 @@ export function sessionsService(deps: SessionsDeps) {
           role: row.role,
           disabled: row.disabled,
           validAfter,
-          endCode: row.disabled ? 'account_disabled' : validAfter === state.validAfter ? state.endCode : 'session_revoked',
+          endCode: row.disabled
+            ? 'account_disabled'
+            : validAfter === state.validAfter
+              ? state.endCode
+              : 'session_revoked',
           deleted: false,
           changedAt: row.sessionsChangedAt,
         })
@@ -90,7 +101,14 @@ export function sessionsService(deps: SessionsDeps) {
       try {
         const row = await deps.users.sessionState(userId)
         const state: UserState = row
-          ? { role: row.role, disabled: row.disabled, validAfter: row.sessionsValidAfter ?? 0, endCode: row.disabled ? 'account_disabled' : 'session_revoked', deleted: false, changedAt: row.sessionsChangedAt ?? 0 }
+          ? {
+              role: row.role,
+              disabled: row.disabled,
+              validAfter: row.sessionsValidAfter ?? 0,
+              endCode: row.disabled ? 'account_disabled' : 'session_revoked',
+              deleted: false,
+              changedAt: row.sessionsChangedAt ?? 0,
+            }
           : { role: 'member', disabled: false, validAfter: 0, endCode: 'session_revoked', deleted: true, changedAt: 0 }
         if (gen !== generation) return state
         view.setUser(userId, state)
@@ -137,7 +155,10 @@ export function sessionsService(deps: SessionsDeps) {
       usersSeen = Math.max(usersSeen, now)
       const every = deps.pollMs ?? 500
       if (every > 0 && !poller) {
-        poller = setInterval(() => void poll().catch((error) => log.debug('session poll failed', { error: String(error) })), every)
+        poller = setInterval(
+          () => void poll().catch((error) => log.debug('session poll failed', { error: String(error) })),
+          every,
+        )
         poller.unref?.()
       }
     },
@@ -162,7 +183,13 @@ export function sessionsService(deps: SessionsDeps) {
     /** `check`, throwing the 401 the HTTP routes answer with. */
     async require(token: TokenSession): Promise<{ role: Role }> {
       const verdict = await this.check(token)
-      if (!verdict.ok) throw new UnauthorizedError(verdict.code, verdict.code === 'account_disabled' ? 'this account is disabled; ask an admin' : 'this session has ended; sign in again')
+      if (!verdict.ok)
+        throw new UnauthorizedError(
+          verdict.code,
+          verdict.code === 'account_disabled'
+            ? 'this account is disabled; ask an admin'
+            : 'this session has ended; sign in again',
+        )
       return { role: verdict.role }
     },
 
@@ -188,7 +215,8 @@ export function sessionsService(deps: SessionsDeps) {
      */
     async endOthers(userId: string, keepFamilyId: string) {
       const at = Date.now()
-      for (const familyId of await deps.refresh.revokeOthersOf(userId, keepFamilyId, 'password_changed')) publish({ op: 'family', userId, familyId, at })
+      for (const familyId of await deps.refresh.revokeOthersOf(userId, keepFamilyId, 'password_changed'))
+        publish({ op: 'family', userId, familyId, at })
     },
 
     /** Disabling also ends every session (re-enabling does not bring them back). */

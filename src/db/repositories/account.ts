@@ -43,7 +43,15 @@ export function accountRepository({ db }: Database) {
 
     async runs() {
       const rows = await db
-        .select({ id: runs.id, threadId: runs.threadId, status: runs.status, agent: runs.agent, model: runs.model, createdAt: runs.createdAt, finishedAt: runs.finishedAt })
+        .select({
+          id: runs.id,
+          threadId: runs.threadId,
+          status: runs.status,
+          agent: runs.agent,
+          model: runs.model,
+          createdAt: runs.createdAt,
+          finishedAt: runs.finishedAt,
+        })
         .from(runs)
         .where(eq(runs.userId, ownerId()))
         .orderBy(asc(runs.createdAt))
@@ -51,14 +59,20 @@ export function accountRepository({ db }: Database) {
     },
 
     async notes() {
-      return (await db.select().from(notes).where(eq(notes.userId, ownerId())).orderBy(asc(notes.createdAt))).map(exported)
+      return (await db.select().from(notes).where(eq(notes.userId, ownerId())).orderBy(asc(notes.createdAt))).map(
+        exported,
+      )
     },
 
     async datasetsWithRows() {
       const me = ownerId()
       const [sets, rows] = await Promise.all([
         db.select().from(datasets).where(eq(datasets.userId, me)).orderBy(asc(datasets.createdAt)),
-        db.select().from(datasetRows).where(eq(datasetRows.userId, me)).orderBy(asc(datasetRows.datasetId), asc(datasetRows.idx)),
+        db
+          .select()
+          .from(datasetRows)
+          .where(eq(datasetRows.userId, me))
+          .orderBy(asc(datasetRows.datasetId), asc(datasetRows.idx)),
       ])
       const byDataset = new Map<string, unknown[]>()
       for (const r of rows) {
@@ -70,7 +84,11 @@ export function accountRepository({ db }: Database) {
     },
 
     async usage() {
-      const rows = await db.select().from(usageDaily).where(eq(usageDaily.userId, ownerId())).orderBy(asc(usageDaily.day), asc(usageDaily.model))
+      const rows = await db
+        .select()
+        .from(usageDaily)
+        .where(eq(usageDaily.userId, ownerId()))
+        .orderBy(asc(usageDaily.day), asc(usageDaily.model))
       return rows.map(exported)
     },
   }

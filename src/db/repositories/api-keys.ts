@@ -53,7 +53,12 @@ export function apiKeysRepository({ db, write }: Database) {
   const mine = (id: string) => and(eq(apiKeys.id, id), eq(apiKeys.userId, ownerId()), isNull(apiKeys.revokedAt))
 
   return {
-    async create(input: { name: string; prefix: string; secretHash: string; expiresAt: number | null }): Promise<ApiKeyView> {
+    async create(input: {
+      name: string
+      prefix: string
+      secretHash: string
+      expiresAt: number | null
+    }): Promise<ApiKeyView> {
       const row = { id: newId(), userId: ownerId(), createdAt: Date.now(), ...input }
       const [saved] = await write((db) => db.insert(apiKeys).values(row).returning())
       return view(saved)
@@ -62,7 +67,10 @@ export function apiKeysRepository({ db, write }: Database) {
     /** The active user's live (not revoked) keys, newest first, keyset-paged. */
     async list(limit: number, after?: KeyCursor): Promise<{ keys: ApiKeyView[]; next?: KeyCursor }> {
       const page = after
-        ? or(lt(apiKeys.createdAt, after.createdAt), and(eq(apiKeys.createdAt, after.createdAt), lt(apiKeys.id, after.id)))
+        ? or(
+            lt(apiKeys.createdAt, after.createdAt),
+            and(eq(apiKeys.createdAt, after.createdAt), lt(apiKeys.id, after.id)),
+          )
         : undefined
       const rows = await db
         .select()
@@ -79,14 +87,24 @@ export function apiKeysRepository({ db, write }: Database) {
     /** Revokes one of the active user's keys; another user's or an unknown one is not found. */
     async revoke(id: string): Promise<void> {
       const where = mine(id)
-      const revoked = await write((db) => db.update(apiKeys).set({ revokedAt: Date.now() }).where(where).returning({ id: apiKeys.id }))
+      const revoked = await write((db) =>
+        db.update(apiKeys).set({ revokedAt: Date.now() }).where(where).returning({ id: apiKeys.id }),
+      )
       if (revoked.length === 0) throw new NotFoundError('API key')
     },
 
     /** Unscoped on purpose: the lookup that authenticates a key (see above). */
     async findBySecretHash(secretHash: string): Promise<KeyOwner | undefined> {
       const [row] = await db
-        .select({ keyId: apiKeys.id, userId: apiKeys.userId, role: users.role, disabled: users.disabled, expiresAt: apiKeys.expiresAt, revokedAt: apiKeys.revokedAt, lastUsedAt: apiKeys.lastUsedAt })
+        .select({
+          keyId: apiKeys.id,
+          userId: apiKeys.userId,
+          role: users.role,
+          disabled: users.disabled,
+          expiresAt: apiKeys.expiresAt,
+          revokedAt: apiKeys.revokedAt,
+          lastUsedAt: apiKeys.lastUsedAt,
+        })
         .from(apiKeys)
         .innerJoin(users, eq(users.id, apiKeys.userId))
         .where(eq(apiKeys.secretHash, secretHash))

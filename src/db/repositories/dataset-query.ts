@@ -68,12 +68,14 @@ export function compileDatasetQuery(query: DatasetQuery, scope: QueryScope): Com
   const col = (column: DatasetColumn) => `json_extract(data, ${bind(jsonPath(column.name))})`
 
   const limit = query.limit ?? DEFAULT_QUERY_LIMIT
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_QUERY_LIMIT) throw new DatasetQueryError(`limit must be a whole number from 1 to ${MAX_QUERY_LIMIT}`)
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_QUERY_LIMIT)
+    throw new DatasetQueryError(`limit must be a whole number from 1 to ${MAX_QUERY_LIMIT}`)
   const where = query.where ?? []
   if (where.length > MAX_WHERE) throw new DatasetQueryError(`at most ${MAX_WHERE} where conditions are allowed`)
   const groupBy = (query.groupBy ?? []).map((name) => resolve(name, 'groupBy'))
   if (groupBy.length > MAX_GROUP_BY) throw new DatasetQueryError(`at most ${MAX_GROUP_BY} groupBy columns are allowed`)
-  if (new Set(groupBy.map((c) => c.name)).size !== groupBy.length) throw new DatasetQueryError('groupBy names a column twice')
+  if (new Set(groupBy.map((c) => c.name)).size !== groupBy.length)
+    throw new DatasetQueryError('groupBy names a column twice')
 
   // SELECT list first: its parameters come first in the statement.
   const select: string[] = []
@@ -88,13 +90,22 @@ export function compileDatasetQuery(query: DatasetQuery, scope: QueryScope): Com
     }
     if (query.aggregate) {
       const { fn } = query.aggregate
-      if (!(AGGREGATE_FNS as readonly string[]).includes(fn)) throw new DatasetQueryError(`aggregate.fn must be one of ${AGGREGATE_FNS.join(', ')}`)
-      if (query.aggregate.column !== undefined && query.aggregate.column !== '') aggregateTarget = resolve(query.aggregate.column, 'aggregate.column')
+      if (!(AGGREGATE_FNS as readonly string[]).includes(fn))
+        throw new DatasetQueryError(`aggregate.fn must be one of ${AGGREGATE_FNS.join(', ')}`)
+      if (query.aggregate.column !== undefined && query.aggregate.column !== '')
+        aggregateTarget = resolve(query.aggregate.column, 'aggregate.column')
       if (fn !== 'count' && !aggregateTarget) throw new DatasetQueryError(`aggregate ${fn} needs a column`)
       if ((fn === 'sum' || fn === 'avg') && aggregateTarget!.type !== 'number') {
-        throw new DatasetQueryError(`column "${aggregateTarget!.name}" holds text; ${fn} needs a number column (${numberColumns(scope.columns)})`)
+        throw new DatasetQueryError(
+          `column "${aggregateTarget!.name}" holds text; ${fn} needs a number column (${numberColumns(scope.columns)})`,
+        )
       }
-      const expr = fn === 'count' ? (aggregateTarget ? `count(${col(aggregateTarget)})` : 'count(*)') : `${fn}(${col(aggregateTarget!)})`
+      const expr =
+        fn === 'count'
+          ? aggregateTarget
+            ? `count(${col(aggregateTarget)})`
+            : 'count(*)'
+          : `${fn}(${col(aggregateTarget!)})`
       aggregateName = aggregateTarget ? `${fn}_${aggregateTarget.name}` : 'count'
       select.push(`${expr} AS c${select.length}`)
       columns.push(aggregateName)
@@ -113,16 +124,28 @@ export function compileDatasetQuery(query: DatasetQuery, scope: QueryScope): Com
   if (groupBy.length) sql += ` GROUP BY ${groupBy.map((_, i) => i + 1).join(', ')}`
 
   const dir = query.orderBy?.dir === 'desc' ? 'DESC' : 'ASC'
-  if (query.orderBy?.dir !== undefined && query.orderBy.dir !== 'asc' && query.orderBy.dir !== 'desc') throw new DatasetQueryError('orderBy.dir must be "asc" or "desc"')
+  if (query.orderBy?.dir !== undefined && query.orderBy.dir !== 'asc' && query.orderBy.dir !== 'desc')
+    throw new DatasetQueryError('orderBy.dir must be "asc" or "desc"')
   if (aggregated) {
     let ordinal: number | undefined
     if (query.orderBy) {
       const wanted = query.orderBy.column
       const byName = columns.indexOf(wanted)
       const byInsensitive = columns.findIndex((c) => c.toLowerCase() === wanted.toLowerCase())
-      const isAggregateInput = aggregateName !== undefined && (wanted === aggregateTarget?.name || wanted === query.aggregate?.fn)
-      ordinal = byName >= 0 ? byName + 1 : isAggregateInput ? columns.length : byInsensitive >= 0 ? byInsensitive + 1 : undefined
-      if (ordinal === undefined) throw new DatasetQueryError(`cannot order by "${wanted}": a grouped result can be ordered by ${columns.map((c) => `"${c}"`).join(', ')}`)
+      const isAggregateInput =
+        aggregateName !== undefined && (wanted === aggregateTarget?.name || wanted === query.aggregate?.fn)
+      ordinal =
+        byName >= 0
+          ? byName + 1
+          : isAggregateInput
+            ? columns.length
+            : byInsensitive >= 0
+              ? byInsensitive + 1
+              : undefined
+      if (ordinal === undefined)
+        throw new DatasetQueryError(
+          `cannot order by "${wanted}": a grouped result can be ordered by ${columns.map((c) => `"${c}"`).join(', ')}`,
+        )
     }
     const order = ordinal ? [`${ordinal} ${dir}`] : []
     for (let i = 1; i <= groupBy.length; i++) if (i !== ordinal) order.push(`${i} ASC`)
@@ -150,7 +173,8 @@ function compileCondition(
   const at = `where[${i}]`
   const column = resolve(condition.column, `${at}.column`)
   const op = condition.op
-  if (!(WHERE_OPS as readonly string[]).includes(op)) throw new DatasetQueryError(`${at}.op must be one of ${WHERE_OPS.join(' ')}`)
+  if (!(WHERE_OPS as readonly string[]).includes(op))
+    throw new DatasetQueryError(`${at}.op must be one of ${WHERE_OPS.join(' ')}`)
   const value = condition.value
 
   if (value === null || value === undefined) {
@@ -163,9 +187,16 @@ function compileCondition(
     return `instr(lower(CAST(${col(column)} AS TEXT)), lower(${bind(String(value))})) > 0`
   }
   if (column.type === 'number') {
-    const number = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value.trim().replace(/,/g, '')) : NaN
+    const number =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && value.trim() !== ''
+          ? Number(value.trim().replace(/,/g, ''))
+          : NaN
     if (!Number.isFinite(number)) {
-      throw new DatasetQueryError(`${at}: column "${column.name}" holds numbers, but the value ${JSON.stringify(value)} is not a number`)
+      throw new DatasetQueryError(
+        `${at}: column "${column.name}" holds numbers, but the value ${JSON.stringify(value)} is not a number`,
+      )
     }
     return `${col(column)} ${op} ${bind(number)}`
   }
@@ -181,7 +212,9 @@ function columnResolver(columns: readonly DatasetColumn[]) {
     if (exact) return exact
     const loose = columns.filter((c) => c.name.toLowerCase() === name.trim().toLowerCase())
     if (loose.length === 1) return loose[0]
-    throw new DatasetQueryError(`unknown column "${name.slice(0, 100)}" in ${where}; the dataset's columns are ${columns.map((c) => `"${c.name}"`).join(', ')}`)
+    throw new DatasetQueryError(
+      `unknown column "${name.slice(0, 100)}" in ${where}; the dataset's columns are ${columns.map((c) => `"${c.name}"`).join(', ')}`,
+    )
   }
 }
 
@@ -198,7 +231,10 @@ function tidy(value: unknown): unknown {
 }
 
 /** Turns the statement's raw rows into `{columns, rows}` objects keyed by the result column names. */
-export function shapeResult(compiled: CompiledQuery, raw: Record<string, unknown>[]): { columns: string[]; rows: Record<string, unknown>[] } {
+export function shapeResult(
+  compiled: CompiledQuery,
+  raw: Record<string, unknown>[],
+): { columns: string[]; rows: Record<string, unknown>[] } {
   if (compiled.mode === 'rows') {
     const rows = raw.map((r) => {
       const data = JSON.parse(String(r.data)) as Record<string, unknown>

@@ -37,12 +37,14 @@ function isUniqueViolation(error: unknown): boolean {
   return false
 }
 
-const exists = (name: string) => new ConflictError('dataset_exists', `you already have a dataset named "${name}"; delete it or choose another name`)
+const exists = (name: string) =>
+  new ConflictError('dataset_exists', `you already have a dataset named "${name}"; delete it or choose another name`)
 
 /** CSV datasets of the active user and their rows; another user's dataset is "not found". */
 export function datasetsRepository({ db, client, write }: Database) {
   const mine = (id: string) => and(eq(datasets.id, id), eq(datasets.userId, ownerId()))
-  const sameName = (userId: string, name: string) => and(eq(datasets.userId, userId), sql`lower(${datasets.name}) = lower(${name})`)
+  const sameName = (userId: string, name: string) =>
+    and(eq(datasets.userId, userId), sql`lower(${datasets.name}) = lower(${name})`)
 
   async function get(id: string): Promise<DatasetView> {
     const [row] = await db.select().from(datasets).where(mine(id))
@@ -52,7 +54,11 @@ export function datasetsRepository({ db, client, write }: Database) {
 
   return {
     async list(): Promise<DatasetView[]> {
-      const rows = await db.select().from(datasets).where(eq(datasets.userId, ownerId())).orderBy(desc(datasets.createdAt), desc(datasets.id))
+      const rows = await db
+        .select()
+        .from(datasets)
+        .where(eq(datasets.userId, ownerId()))
+        .orderBy(desc(datasets.createdAt), desc(datasets.id))
       return rows.map(view)
     },
 
@@ -73,9 +79,15 @@ export function datasetsRepository({ db, client, write }: Database) {
     /** By id, else by name (exact, then ignoring case); undefined when the user has none such. */
     async find(ref: string): Promise<DatasetView | undefined> {
       const userId = ownerId()
-      const [byId] = await db.select().from(datasets).where(and(eq(datasets.id, ref), eq(datasets.userId, userId)))
+      const [byId] = await db
+        .select()
+        .from(datasets)
+        .where(and(eq(datasets.id, ref), eq(datasets.userId, userId)))
       if (byId) return view(byId)
-      const [byName] = await db.select().from(datasets).where(and(eq(datasets.userId, userId), eq(datasets.name, ref)))
+      const [byName] = await db
+        .select()
+        .from(datasets)
+        .where(and(eq(datasets.userId, userId), eq(datasets.name, ref)))
       if (byName) return view(byName)
       const loose = await db.select().from(datasets).where(sameName(userId, ref.trim())).limit(2)
       return loose.length === 1 ? view(loose[0]) : undefined
@@ -101,7 +113,9 @@ export function datasetsRepository({ db, client, write }: Database) {
           await db.batch([
             db.insert(datasets).values(record),
             ...chunks.map(({ start, json }) =>
-              db.run(sql`INSERT INTO ${datasetRows} (dataset_id, idx, user_id, data) SELECT ${id}, ${start} + CAST(key AS INTEGER), ${userId}, value FROM json_each(${json})`),
+              db.run(
+                sql`INSERT INTO ${datasetRows} (dataset_id, idx, user_id, data) SELECT ${id}, ${start} + CAST(key AS INTEGER), ${userId}, value FROM json_each(${json})`,
+              ),
             ),
           ])
         })
@@ -134,7 +148,11 @@ export function datasetsRepository({ db, client, write }: Database) {
     /** Runs a `query_dataset` request over one of the user's datasets (see dataset-query.ts). */
     async query(id: string, request: DatasetQuery): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
       const dataset = await get(id)
-      const compiled = compileDatasetQuery(request, { userId: ownerId(), datasetId: dataset.id, columns: dataset.columns })
+      const compiled = compileDatasetQuery(request, {
+        userId: ownerId(),
+        datasetId: dataset.id,
+        columns: dataset.columns,
+      })
       const result = await client.execute({ sql: compiled.sql, args: compiled.args })
       return shapeResult(compiled, result.rows as unknown as Record<string, unknown>[])
     },

@@ -71,18 +71,44 @@ export function documentsRepository({ db, client, write }: Database) {
   return {
     async create(input: { name: string; mime: string; bytes: number }): Promise<DocumentView> {
       const now = Date.now()
-      const row = { id: newId(), userId: ownerId(), name: input.name, mime: input.mime, bytes: input.bytes, status: 'processing' as const, progress: 0, chunks: 0, pages: 0, createdAt: now, updatedAt: now }
+      const row = {
+        id: newId(),
+        userId: ownerId(),
+        name: input.name,
+        mime: input.mime,
+        bytes: input.bytes,
+        status: 'processing' as const,
+        progress: 0,
+        chunks: 0,
+        pages: 0,
+        createdAt: now,
+        updatedAt: now,
+      }
       const [saved] = await write((db) => db.insert(documents).values(row).returning())
       return view(saved)
     },
 
     /** Newest first, `limit` per page, `cursor` from the previous page. */
-    async list(opts: { limit: number; cursor?: string }): Promise<{ documents: DocumentView[]; nextCursor: string | null }> {
+    async list(opts: {
+      limit: number
+      cursor?: string
+    }): Promise<{ documents: DocumentView[]; nextCursor: string | null }> {
       const after = opts.cursor ? decodeCursor(opts.cursor) : undefined
       const where = after
-        ? and(eq(documents.userId, ownerId()), or(lt(documents.createdAt, after.createdAt), and(eq(documents.createdAt, after.createdAt), lt(documents.id, after.id))))
+        ? and(
+            eq(documents.userId, ownerId()),
+            or(
+              lt(documents.createdAt, after.createdAt),
+              and(eq(documents.createdAt, after.createdAt), lt(documents.id, after.id)),
+            ),
+          )
         : eq(documents.userId, ownerId())
-      const rows = await db.select().from(documents).where(where).orderBy(desc(documents.createdAt), desc(documents.id)).limit(opts.limit + 1)
+      const rows = await db
+        .select()
+        .from(documents)
+        .where(where)
+        .orderBy(desc(documents.createdAt), desc(documents.id))
+        .limit(opts.limit + 1)
       const page = rows.slice(0, opts.limit)
       return { documents: page.map(view), nextCursor: rows.length > opts.limit ? encodeCursor(page.at(-1)!) : null }
     },
@@ -101,9 +127,25 @@ export function documentsRepository({ db, client, write }: Database) {
     },
 
     /** Moves ingestion along; undefined when the document is gone (deleted meanwhile). */
-    async update(id: string, change: { status?: DocumentStatus; progress?: number; chunks?: number; pages?: number; error?: string | null; text?: string }): Promise<DocumentView | undefined> {
+    async update(
+      id: string,
+      change: {
+        status?: DocumentStatus
+        progress?: number
+        chunks?: number
+        pages?: number
+        error?: string | null
+        text?: string
+      },
+    ): Promise<DocumentView | undefined> {
       const where = mine(id)
-      const [row] = await write((db) => db.update(documents).set({ ...change, updatedAt: Date.now() }).where(where).returning())
+      const [row] = await write((db) =>
+        db
+          .update(documents)
+          .set({ ...change, updatedAt: Date.now() })
+          .where(where)
+          .returning(),
+      )
       return row && view(row)
     },
 
@@ -134,7 +176,11 @@ export function documentsRepository({ db, client, write }: Database) {
     /** Drops a document's chunks (a failed ingestion leaves no half of a document searchable). */
     async clearChunks(documentId: string): Promise<void> {
       const userId = ownerId()
-      await write((db) => db.delete(documentChunks).where(and(eq(documentChunks.userId, userId), eq(documentChunks.documentId, documentId))))
+      await write((db) =>
+        db
+          .delete(documentChunks)
+          .where(and(eq(documentChunks.userId, userId), eq(documentChunks.documentId, documentId))),
+      )
     },
 
     /** The user's chunks nearest to `embedding` (cosine distance), nearest first. */
@@ -172,16 +218,34 @@ export function documentsRepository({ db, client, write }: Database) {
     async chunks(ids: string[]): Promise<ChunkView[]> {
       if (ids.length === 0) return []
       const rows = await db
-        .select({ chunkId: documentChunks.id, documentId: documentChunks.documentId, documentName: documents.name, text: documentChunks.text })
+        .select({
+          chunkId: documentChunks.id,
+          documentId: documentChunks.documentId,
+          documentName: documents.name,
+          text: documentChunks.text,
+        })
         .from(documentChunks)
-        .innerJoin(documents, and(eq(documents.id, documentChunks.documentId), eq(documents.userId, documentChunks.userId)))
+        .innerJoin(
+          documents,
+          and(eq(documents.id, documentChunks.documentId), eq(documents.userId, documentChunks.userId)),
+        )
         .where(and(eq(documentChunks.userId, ownerId()), inArray(documentChunks.id, ids)))
       return rows
     },
 
     /** The extracted text of each of the user's documents (account export). */
     async texts(): Promise<{ id: string; name: string; mime: string; text: string | null; createdAt: string }[]> {
-      const rows = await db.select({ id: documents.id, name: documents.name, mime: documents.mime, text: documents.text, createdAt: documents.createdAt }).from(documents).where(eq(documents.userId, ownerId())).orderBy(desc(documents.createdAt))
+      const rows = await db
+        .select({
+          id: documents.id,
+          name: documents.name,
+          mime: documents.mime,
+          text: documents.text,
+          createdAt: documents.createdAt,
+        })
+        .from(documents)
+        .where(eq(documents.userId, ownerId()))
+        .orderBy(desc(documents.createdAt))
       return rows.map((r) => ({ ...r, createdAt: iso(r.createdAt) }))
     },
 
@@ -191,14 +255,21 @@ export function documentsRepository({ db, client, write }: Database) {
      */
     async failInterrupted(message: string): Promise<number> {
       const rows = await write((db) =>
-        db.update(documents).set({ status: 'failed', error: message, updatedAt: Date.now() }).where(eq(documents.status, 'processing')).returning({ id: documents.id }),
+        db
+          .update(documents)
+          .set({ status: 'failed', error: message, updatedAt: Date.now() })
+          .where(eq(documents.status, 'processing'))
+          .returning({ id: documents.id }),
       )
       return rows.length
     },
 
     /** Chunks of one user (benchmarks and tests). */
     async countChunks(): Promise<number> {
-      const [row] = await db.select({ n: sql<number>`count(*)` }).from(documentChunks).where(eq(documentChunks.userId, ownerId()))
+      const [row] = await db
+        .select({ n: sql<number>`count(*)` })
+        .from(documentChunks)
+        .where(eq(documentChunks.userId, ownerId()))
       return Number(row?.n ?? 0)
     },
   }

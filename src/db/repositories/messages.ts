@@ -60,7 +60,10 @@ export const messageView = (row: Row): MessageView => ({
 
 /** Turns free text into an FTS5 query of quoted terms, so user text is never FTS syntax. */
 export function ftsQuery(text: string): string | undefined {
-  const terms = text.toLowerCase().match(/[\p{L}\p{N}_]+/gu)?.slice(0, 16)
+  const terms = text
+    .toLowerCase()
+    .match(/[\p{L}\p{N}_]+/gu)
+    ?.slice(0, 16)
   if (!terms?.length) return undefined
   return terms.map((t) => `"${t}"`).join(' OR ')
 }
@@ -73,7 +76,10 @@ export function ftsQuery(text: string): string | undefined {
  * applies to every row.
  */
 export function messageRowsById(db: Db, userId: string, ids: string[]) {
-  return db.select().from(messages).where(and(sql`+${messages.userId} = ${userId}`, inArray(messages.id, ids)))
+  return db
+    .select()
+    .from(messages)
+    .where(and(sql`+${messages.userId} = ${userId}`, inArray(messages.id, ids)))
 }
 
 /** Messages of the active user's threads. Callers check the thread first (threads repository). */
@@ -109,7 +115,10 @@ export function messagesRepository({ db, client, write }: Database) {
   async function childrenOf(threadId: string, parentIds: (string | null)[]): Promise<Map<string | null, string[]>> {
     const ids = parentIds.filter((p): p is string => p !== null)
     const wantsRoots = parentIds.includes(null)
-    const conditions = [...(ids.length ? [inArray(messages.parentId, ids)] : []), ...(wantsRoots ? [isNull(messages.parentId)] : [])]
+    const conditions = [
+      ...(ids.length ? [inArray(messages.parentId, ids)] : []),
+      ...(wantsRoots ? [isNull(messages.parentId)] : []),
+    ]
     const out = new Map<string | null, string[]>()
     if (conditions.length === 0) return out
     const rows = await db
@@ -146,12 +155,19 @@ export function messagesRepository({ db, client, write }: Database) {
 
     /** Every message of a thread (all branches), oldest first: export and tests. */
     async listForThread(threadId: string): Promise<MessageView[]> {
-      const rows = await db.select().from(messages).where(mineIn(threadId)).orderBy(asc(messages.createdAt), asc(messages.id))
+      const rows = await db
+        .select()
+        .from(messages)
+        .where(mineIn(threadId))
+        .orderBy(asc(messages.createdAt), asc(messages.id))
       return rows.map(messageView)
     },
 
     async get(id: string): Promise<MessageView & { threadId: string }> {
-      const [row] = await db.select().from(messages).where(and(eq(messages.id, id), eq(messages.userId, ownerId())))
+      const [row] = await db
+        .select()
+        .from(messages)
+        .where(and(eq(messages.id, id), eq(messages.userId, ownerId())))
       if (!row) throw new NotFoundError('message')
       return { ...messageView(row), threadId: row.threadId }
     },
@@ -189,7 +205,10 @@ export function messagesRepository({ db, client, write }: Database) {
 
     /** The newest `limit` messages of the thread's current branch, oldest first. */
     async recent(threadId: string, limit: number): Promise<MessageView[]> {
-      const [thread] = await db.select({ leafId: threads.leafId }).from(threads).where(and(eq(threads.id, threadId), eq(threads.userId, ownerId())))
+      const [thread] = await db
+        .select({ leafId: threads.leafId })
+        .from(threads)
+        .where(and(eq(threads.id, threadId), eq(threads.userId, ownerId())))
       if (!thread?.leafId) return []
       return (await path(threadId, thread.leafId)).slice(-limit).map(messageView)
     },
@@ -200,7 +219,10 @@ export function messagesRepository({ db, client, write }: Database) {
       const saved = await write(async (db) => {
         let parentId = input.parentId
         if (parentId === undefined) {
-          const [thread] = await db.select({ leafId: threads.leafId }).from(threads).where(and(eq(threads.id, input.threadId), eq(threads.userId, userId)))
+          const [thread] = await db
+            .select({ leafId: threads.leafId })
+            .from(threads)
+            .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId)))
           parentId = thread?.leafId ?? null
         }
         const row = {
@@ -253,7 +275,11 @@ export function messagesRepository({ db, client, write }: Database) {
               ORDER BY rank LIMIT ?`,
         args: [match, ownerId(), limit],
       })
-      return result.rows.map((r) => ({ threadId: String(r.threadId), role: String(r.role), snippet: String(r.snippet) }))
+      return result.rows.map((r) => ({
+        threadId: String(r.threadId),
+        role: String(r.role),
+        snippet: String(r.snippet),
+      }))
     },
   }
 }

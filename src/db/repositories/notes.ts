@@ -27,7 +27,8 @@ const view = (row: typeof notes.$inferSelect): NoteView => ({
 })
 
 const SNIPPET_CHARS = 160
-const leadingSnippet = (body: string) => (body.length > SNIPPET_CHARS ? `${body.slice(0, SNIPPET_CHARS).trimEnd()}…` : body)
+const leadingSnippet = (body: string) =>
+  body.length > SNIPPET_CHARS ? `${body.slice(0, SNIPPET_CHARS).trimEnd()}…` : body
 
 /** Notes of the active user; another user's note is "not found". */
 export function notesRepository({ db, client, write }: Database) {
@@ -35,7 +36,12 @@ export function notesRepository({ db, client, write }: Database) {
 
   /** Newest first. */
   async function list(limit = 1000): Promise<NoteView[]> {
-    const rows = await db.select().from(notes).where(eq(notes.userId, ownerId())).orderBy(desc(notes.createdAt), desc(notes.id)).limit(limit)
+    const rows = await db
+      .select()
+      .from(notes)
+      .where(eq(notes.userId, ownerId()))
+      .orderBy(desc(notes.createdAt), desc(notes.id))
+      .limit(limit)
     return rows.map(view)
   }
 
@@ -66,10 +72,20 @@ export function notesRepository({ db, client, write }: Database) {
      */
     async create(input: { title: string; body: string; toolCallId?: string }): Promise<NoteView> {
       const userId = ownerId()
-      const row = { id: newId(), userId, title: input.title, body: input.body, toolCallId: input.toolCallId, createdAt: Date.now() }
+      const row = {
+        id: newId(),
+        userId,
+        title: input.title,
+        body: input.body,
+        toolCallId: input.toolCallId,
+        createdAt: Date.now(),
+      }
       const [saved] = await write((db) => db.insert(notes).values(row).onConflictDoNothing().returning())
       if (saved) return view(saved)
-      const [existing] = await db.select().from(notes).where(and(eq(notes.userId, userId), eq(notes.toolCallId, input.toolCallId ?? '')))
+      const [existing] = await db
+        .select()
+        .from(notes)
+        .where(and(eq(notes.userId, userId), eq(notes.toolCallId, input.toolCallId ?? '')))
       if (!existing) throw new Error('the note could not be saved')
       return view(existing)
     },
@@ -100,7 +116,11 @@ export function notesRepository({ db, client, write }: Database) {
       })
       return result.rows.map((r) => {
         const snippet = String(r.snippet ?? '')
-        return { id: String(r.id), title: String(r.title), snippet: snippet.trim() ? snippet : leadingSnippet(String(r.body)) }
+        return {
+          id: String(r.id),
+          title: String(r.title),
+          snippet: snippet.trim() ? snippet : leadingSnippet(String(r.body)),
+        }
       })
     },
   }

@@ -41,7 +41,14 @@ export function runsRepository({ db, write }: Database) {
   const mine = (id: string) => and(eq(runs.id, id), eq(runs.userId, ownerId()))
 
   return {
-    async create(input: { id: string; threadId: string; agent: string; model: string; input: string; nodeId?: string }): Promise<RunView> {
+    async create(input: {
+      id: string
+      threadId: string
+      agent: string
+      model: string
+      input: string
+      nodeId?: string
+    }): Promise<RunView> {
       const row = { ...input, userId: ownerId(), status: 'running' as const, createdAt: Date.now() }
       const [saved] = await write((db) => db.insert(runs).values(row).returning())
       return view(saved)
@@ -52,7 +59,15 @@ export function runsRepository({ db, write }: Database) {
      * top. One write instead of three keeps run start (and the event writes queued behind it) fast.
      */
     async start(
-      input: { id: string; threadId: string; agent: string; model: string; input: string; nodeId?: string; answerParentId?: string | null },
+      input: {
+        id: string
+        threadId: string
+        agent: string
+        model: string
+        input: string
+        nodeId?: string
+        answerParentId?: string | null
+      },
       /**
        * The user message this run answers, stored here; `null` when it exists already (a
        * regenerate). `parentId` undefined: after the thread's leaf as it is at this write, so
@@ -64,10 +79,16 @@ export function runsRepository({ db, write }: Database) {
       const now = Date.now()
       const row = { ...input, userId, status: 'running' as const, createdAt: now }
       const thread = and(eq(threads.id, input.threadId), eq(threads.userId, userId))
-      const touch = { updatedAt: sql`max(${threads.updatedAt} + 1, ${now})`, ...(userMessage && { leafId: userMessage.id }) }
+      const touch = {
+        updatedAt: sql`max(${threads.updatedAt} + 1, ${now})`,
+        ...(userMessage && { leafId: userMessage.id }),
+      }
       const saved = await write(async (db) => {
         if (!userMessage) {
-          const [[run]] = await db.batch([db.insert(runs).values(row).returning(), db.update(threads).set(touch).where(thread)])
+          const [[run]] = await db.batch([
+            db.insert(runs).values(row).returning(),
+            db.update(threads).set(touch).where(thread),
+          ])
           return run
         }
         let parentId = userMessage.parentId
@@ -77,7 +98,16 @@ export function runsRepository({ db, write }: Database) {
         }
         const [[run]] = await db.batch([
           db.insert(runs).values(row).returning(),
-          db.insert(messages).values({ id: userMessage.id, userId, threadId: input.threadId, role: 'user', content: input.input, runId: input.id, createdAt: now, parentId }),
+          db.insert(messages).values({
+            id: userMessage.id,
+            userId,
+            threadId: input.threadId,
+            role: 'user',
+            content: input.input,
+            runId: input.id,
+            createdAt: now,
+            parentId,
+          }),
           db.update(threads).set(touch).where(thread),
         ])
         return run
@@ -96,12 +126,23 @@ export function runsRepository({ db, write }: Database) {
       return row && view(row)
     },
 
-    async finish(id: string, status: Exclude<RunStatus, 'running'>, error?: { code: string; message: string }, agent?: string): Promise<void> {
+    async finish(
+      id: string,
+      status: Exclude<RunStatus, 'running'>,
+      error?: { code: string; message: string },
+      agent?: string,
+    ): Promise<void> {
       const where = and(mine(id), eq(runs.status, 'running'))
       await write((db) =>
         db
           .update(runs)
-          .set({ status, finishedAt: Date.now(), errorCode: error?.code, errorMessage: error?.message, ...(agent && { agent }) })
+          .set({
+            status,
+            finishedAt: Date.now(),
+            errorCode: error?.code,
+            errorMessage: error?.message,
+            ...(agent && { agent }),
+          })
           .where(where),
       )
     },
@@ -122,7 +163,10 @@ export function runsRepository({ db, write }: Database) {
 /** Rows per multi-row insert, largest first: any batch is a few statements of four fixed texts. */
 const EVENT_INSERT_SIZES = [64, 16, 4, 1]
 const eventInsertSql = new Map(
-  EVENT_INSERT_SIZES.map((n) => [n, `INSERT INTO run_events (run_id, seq, user_id, type, data) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`]),
+  EVENT_INSERT_SIZES.map((n) => [
+    n,
+    `INSERT INTO run_events (run_id, seq, user_id, type, data) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`,
+  ]),
 )
 
 /**
@@ -157,7 +201,9 @@ export function runJournalStore({ db, client, write }: Database) {
 
     /** Runs left `running` (by a crash, or by a dead process in cluster mode). */
     async listRunning(nodeIds?: string[]) {
-      const where = nodeIds ? and(eq(runs.status, 'running'), inArray(runs.nodeId, nodeIds)) : eq(runs.status, 'running')
+      const where = nodeIds
+        ? and(eq(runs.status, 'running'), inArray(runs.nodeId, nodeIds))
+        : eq(runs.status, 'running')
       return db.select().from(runs).where(where)
     },
 

@@ -24,7 +24,10 @@ const CLOSE = '\uE001'
  * user text is never FTS syntax.
  */
 export function searchQuery(text: string): string | undefined {
-  const terms = text.toLowerCase().match(/[\p{L}\p{N}_]+/gu)?.slice(0, 16)
+  const terms = text
+    .toLowerCase()
+    .match(/[\p{L}\p{N}_]+/gu)
+    ?.slice(0, 16)
   if (!terms?.length) return undefined
   return terms.map((t, i) => (i === terms.length - 1 ? `"${t}"*` : `"${t}"`)).join(' ')
 }
@@ -72,7 +75,14 @@ export function searchRepository({ client }: Database) {
                 WHERE threads_fts MATCH ? AND t.user_id = ?
               ) ${after}
               ORDER BY score, kind, id LIMIT ?`,
-        args: [match, userId, match, userId, ...(page.after ? (page.after as (string | number)[]) : []), page.limit + 1],
+        args: [
+          match,
+          userId,
+          match,
+          userId,
+          ...(page.after ? (page.after as (string | number)[]) : []),
+          page.limit + 1,
+        ],
       })
       const rows = result.rows
       const more = rows.length > page.limit
@@ -91,7 +101,10 @@ export function searchRepository({ client }: Database) {
         }
       })
       const last = kept.at(-1)
-      return { items, nextCursor: more && last ? encodeCursor([Number(last.score), Number(last.kind), String(last.id)]) : null }
+      return {
+        items,
+        nextCursor: more && last ? encodeCursor([Number(last.score), Number(last.kind), String(last.id)]) : null,
+      }
     },
   }
 }

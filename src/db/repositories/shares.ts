@@ -37,7 +37,19 @@ export function sharesRepository({ db, write }: Database) {
   return {
     async create(input: { threadId: string; title: string; messages: SharedMessage[] }): Promise<ShareRecord> {
       const userId = ownerId()
-      const [row] = await write((db) => db.insert(shares).values({ id: newShareId(), userId, threadId: input.threadId, title: input.title, messages: input.messages, createdAt: Date.now() }).returning())
+      const [row] = await write((db) =>
+        db
+          .insert(shares)
+          .values({
+            id: newShareId(),
+            userId,
+            threadId: input.threadId,
+            title: input.title,
+            messages: input.messages,
+            createdAt: Date.now(),
+          })
+          .returning(),
+      )
       return record(row)
     },
 
@@ -55,7 +67,12 @@ export function sharesRepository({ db, write }: Database) {
 
     /** Revoking deletes the snapshot: the link stops working at once. */
     async remove(id: string): Promise<ShareRecord> {
-      const [row] = await write((db) => db.delete(shares).where(and(eq(shares.id, id), eq(shares.userId, ownerId()))).returning())
+      const [row] = await write((db) =>
+        db
+          .delete(shares)
+          .where(and(eq(shares.id, id), eq(shares.userId, ownerId())))
+          .returning(),
+      )
       if (!row) throw new NotFoundError('share')
       return record(row)
     },
@@ -65,7 +82,10 @@ export function sharesRepository({ db, write }: Database) {
      * returns only the snapshot (title, time, messages) — never the owner or the thread.
      */
     async readPublic(id: string): Promise<PublicShare | undefined> {
-      const [row] = await db.select({ title: shares.title, createdAt: shares.createdAt, messages: shares.messages }).from(shares).where(eq(shares.id, id))
+      const [row] = await db
+        .select({ title: shares.title, createdAt: shares.createdAt, messages: shares.messages })
+        .from(shares)
+        .where(eq(shares.id, id))
       return row && { title: row.title, createdAt: iso(row.createdAt), messages: row.messages }
     },
   }

@@ -57,13 +57,19 @@ export function threadsRepository({ db, write }: Database) {
   return {
     /** Every thread of the user, newest activity first (exports; the API pages with `page`). */
     async list(): Promise<ThreadView[]> {
-      const rows = await db.select().from(threads).where(eq(threads.userId, ownerId())).orderBy(desc(threads.updatedAt), desc(threads.id))
+      const rows = await db
+        .select()
+        .from(threads)
+        .where(eq(threads.userId, ownerId()))
+        .orderBy(desc(threads.updatedAt), desc(threads.id))
       return rows.map(view)
     },
 
     /** One page of the active or archived threads: pinned first, then newest activity. */
     async page(page: PageRequest, opts: { archived?: boolean } = {}): Promise<Page<ThreadView>> {
-      const after = page.after && sql`(${threads.pinned}, ${threads.updatedAt}, ${threads.id}) < (${page.after[0]}, ${page.after[1]}, ${page.after[2]})`
+      const after =
+        page.after &&
+        sql`(${threads.pinned}, ${threads.updatedAt}, ${threads.id}) < (${page.after[0]}, ${page.after[1]}, ${page.after[2]})`
       const rows = await db
         .select()
         .from(threads)
@@ -94,7 +100,9 @@ export function threadsRepository({ db, write }: Database) {
     async create(title: string): Promise<ThreadView> {
       const userId = ownerId()
       const now = Date.now()
-      const [row] = await write((db) => db.insert(threads).values({ id: newId(), userId, title, createdAt: now, updatedAt: now }).returning())
+      const [row] = await write((db) =>
+        db.insert(threads).values({ id: newId(), userId, title, createdAt: now, updatedAt: now }).returning(),
+      )
       return view(row)
     },
 
@@ -116,7 +124,12 @@ export function threadsRepository({ db, write }: Database) {
     /** Marks activity so the thread sorts first. */
     async touch(id: string): Promise<void> {
       const where = mine(id)
-      await write((db) => db.update(threads).set({ updatedAt: sql`max(${threads.updatedAt} + 1, ${Date.now()})` }).where(where))
+      await write((db) =>
+        db
+          .update(threads)
+          .set({ updatedAt: sql`max(${threads.updatedAt} + 1, ${Date.now()})` })
+          .where(where),
+      )
     },
 
     /**
@@ -131,7 +144,14 @@ export function threadsRepository({ db, write }: Database) {
         const id = newId()
         const ids = new Map(t.messages.map((m) => [m.key, newId()]))
         statements.push(
-          db.insert(threads).values({ id, userId, title: t.title, createdAt: t.createdAt, updatedAt: t.updatedAt, leafId: t.leafKey ? (ids.get(t.leafKey) ?? null) : null }),
+          db.insert(threads).values({
+            id,
+            userId,
+            title: t.title,
+            createdAt: t.createdAt,
+            updatedAt: t.updatedAt,
+            leafId: t.leafKey ? (ids.get(t.leafKey) ?? null) : null,
+          }),
         )
         const rows = t.messages.map((m) => ({
           id: ids.get(m.key)!,

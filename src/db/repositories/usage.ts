@@ -29,7 +29,14 @@ export interface WindowEvent {
 export function usageRepository({ db, write }: Database) {
   return {
     /** Counts a run if the user is under both limits (0 = none); false when refused. */
-    async admit(input: { userId: string; runId: string; model: string; at: number; runsPerDay: number; tokensPerDay: number }): Promise<boolean> {
+    async admit(input: {
+      userId: string
+      runId: string
+      model: string
+      at: number
+      runsPerDay: number
+      tokensPerDay: number
+    }): Promise<boolean> {
       const { userId, runId, model, at, runsPerDay, tokensPerDay } = input
       const since = at - DAY_MS
       const day = utcDay(at)
@@ -65,7 +72,9 @@ export function usageRepository({ db, write }: Database) {
           db.run(sql`UPDATE usage_daily SET prompt_tokens = prompt_tokens + ${promptTokens}, completion_tokens = completion_tokens + ${completionTokens}
             WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`),
           db.update(usageEvents).set({ promptTokens, completionTokens }).where(eq(usageEvents.runId, runId)),
-          db.run(sql`DELETE FROM usage_events WHERE user_id = (SELECT user_id FROM usage_events WHERE run_id = ${runId}) AND at < ${Date.now() - 2 * DAY_MS}`),
+          db.run(
+            sql`DELETE FROM usage_events WHERE user_id = (SELECT user_id FROM usage_events WHERE run_id = ${runId}) AND at < ${Date.now() - 2 * DAY_MS}`,
+          ),
         ]),
       )
     },
@@ -73,7 +82,10 @@ export function usageRepository({ db, write }: Database) {
     /** The user's counted runs in the window, oldest first. */
     async window(userId: string, since: number): Promise<WindowEvent[]> {
       return db
-        .select({ at: usageEvents.at, tokens: sql<number>`${usageEvents.promptTokens} + ${usageEvents.completionTokens}` })
+        .select({
+          at: usageEvents.at,
+          tokens: sql<number>`${usageEvents.promptTokens} + ${usageEvents.completionTokens}`,
+        })
         .from(usageEvents)
         .where(and(eq(usageEvents.userId, userId), gt(usageEvents.at, since)))
         .orderBy(asc(usageEvents.at))
@@ -89,12 +101,27 @@ export function usageRepository({ db, write }: Database) {
     },
 
     /** Everyone's days for admins, newest first, keyset-paged on (day, user, model). */
-    async all(opts: { from: string; to: string; userId?: string; limit: number; after?: [string, string, string] }): Promise<UsageRow[]> {
-      const after = opts.after && sql`(${usageDaily.day}, ${usageDaily.userId}, ${usageDaily.model}) < (${opts.after[0]}, ${opts.after[1]}, ${opts.after[2]})`
+    async all(opts: {
+      from: string
+      to: string
+      userId?: string
+      limit: number
+      after?: [string, string, string]
+    }): Promise<UsageRow[]> {
+      const after =
+        opts.after &&
+        sql`(${usageDaily.day}, ${usageDaily.userId}, ${usageDaily.model}) < (${opts.after[0]}, ${opts.after[1]}, ${opts.after[2]})`
       return db
         .select()
         .from(usageDaily)
-        .where(and(gte(usageDaily.day, opts.from), lte(usageDaily.day, opts.to), opts.userId ? eq(usageDaily.userId, opts.userId) : undefined, after))
+        .where(
+          and(
+            gte(usageDaily.day, opts.from),
+            lte(usageDaily.day, opts.to),
+            opts.userId ? eq(usageDaily.userId, opts.userId) : undefined,
+            after,
+          ),
+        )
         .orderBy(desc(usageDaily.day), desc(usageDaily.userId), desc(usageDaily.model))
         .limit(opts.limit)
     },

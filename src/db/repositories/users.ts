@@ -51,25 +51,47 @@ export function usersRepository({ db, write }: Database) {
      * The first account becomes admin; decided inside the write queue so two can't both be
      * first. `role` (admin-created accounts) overrides the default `member` for later ones.
      */
-    async create(input: { email: string; name: string; passwordHash?: string; role?: Role }, allowIfNotFirst: boolean): Promise<UserRow | 'closed' | 'taken'> {
+    async create(
+      input: { email: string; name: string; passwordHash?: string; role?: Role },
+      allowIfNotFirst: boolean,
+    ): Promise<UserRow | 'closed' | 'taken'> {
       return write(async (db) => {
         const [{ n }] = await db.select({ n: count() }).from(users)
         if (n > 0 && !allowIfNotFirst) return 'closed'
-        const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.email, input.email.toLowerCase()))
+        const [existing] = await db
+          .select({ id: users.id })
+          .from(users)
+          .where(eq(users.email, input.email.toLowerCase()))
         if (existing) return 'taken'
         const role: Role = n === 0 ? 'admin' : (input.role ?? 'member')
         const [row] = await db
           .insert(users)
-          .values({ id: newId(), email: input.email.toLowerCase(), name: input.name, passwordHash: input.passwordHash, role, createdAt: Date.now() })
+          .values({
+            id: newId(),
+            email: input.email.toLowerCase(),
+            name: input.name,
+            passwordHash: input.passwordHash,
+            role,
+            createdAt: Date.now(),
+          })
           .returning()
         return row
       })
     },
 
     /** What the session view needs of a user (src/auth/sessions); undefined when the account is gone. */
-    async sessionState(id: string): Promise<{ role: Role; disabled: boolean; sessionsValidAfter: number | null; sessionsChangedAt: number | null } | undefined> {
+    async sessionState(
+      id: string,
+    ): Promise<
+      { role: Role; disabled: boolean; sessionsValidAfter: number | null; sessionsChangedAt: number | null } | undefined
+    > {
       const [row] = await db
-        .select({ role: users.role, disabled: users.disabled, sessionsValidAfter: users.sessionsValidAfter, sessionsChangedAt: users.sessionsChangedAt })
+        .select({
+          role: users.role,
+          disabled: users.disabled,
+          sessionsValidAfter: users.sessionsValidAfter,
+          sessionsChangedAt: users.sessionsChangedAt,
+        })
         .from(users)
         .where(eq(users.id, id))
       return row
@@ -77,7 +99,15 @@ export function usersRepository({ db, write }: Database) {
 
     /** Voids every access token issued before `at` (ms); never moves the time back. */
     async endSessionsBefore(id: string, at: number): Promise<void> {
-      await write((db) => db.update(users).set({ sessionsValidAfter: sql`max(coalesce(${users.sessionsValidAfter}, 0), ${at})`, sessionsChangedAt: Date.now() }).where(eq(users.id, id)))
+      await write((db) =>
+        db
+          .update(users)
+          .set({
+            sessionsValidAfter: sql`max(coalesce(${users.sessionsValidAfter}, 0), ${at})`,
+            sessionsChangedAt: Date.now(),
+          })
+          .where(eq(users.id, id)),
+      )
     },
 
     async setDisabled(id: string, disabled: boolean): Promise<void> {
@@ -89,9 +119,19 @@ export function usersRepository({ db, write }: Database) {
     },
 
     /** Users whose session state changed after `sinceMs` (the session view polls this). */
-    async sessionChangesSince(sinceMs: number): Promise<{ id: string; role: Role; disabled: boolean; sessionsValidAfter: number | null; sessionsChangedAt: number }[]> {
+    async sessionChangesSince(
+      sinceMs: number,
+    ): Promise<
+      { id: string; role: Role; disabled: boolean; sessionsValidAfter: number | null; sessionsChangedAt: number }[]
+    > {
       const rows = await db
-        .select({ id: users.id, role: users.role, disabled: users.disabled, sessionsValidAfter: users.sessionsValidAfter, sessionsChangedAt: users.sessionsChangedAt })
+        .select({
+          id: users.id,
+          role: users.role,
+          disabled: users.disabled,
+          sessionsValidAfter: users.sessionsValidAfter,
+          sessionsChangedAt: users.sessionsChangedAt,
+        })
         .from(users)
         .where(gt(users.sessionsChangedAt, sinceMs))
       return rows.map((r) => ({ ...r, sessionsChangedAt: r.sessionsChangedAt! }))
@@ -107,7 +147,9 @@ export function usersRepository({ db, write }: Database) {
     },
 
     async linkIdentity(userId: string, issuer: string, subject: string): Promise<void> {
-      await write((db) => db.insert(oidcIdentities).values({ userId, issuer, subject, createdAt: Date.now() }).onConflictDoNothing())
+      await write((db) =>
+        db.insert(oidcIdentities).values({ userId, issuer, subject, createdAt: Date.now() }).onConflictDoNothing(),
+      )
     },
 
     /** One page of accounts in creation order (ids are time-ordered UUIDv7), after `afterId`. */
@@ -135,11 +177,16 @@ export function usersRepository({ db, write }: Database) {
       }
       const removesAdmin = patch.role === 'member' || patch.disabled === true
       return write(async (db) => {
-        if (Object.keys(set).length === 0) return (await db.select().from(users).where(eq(users.id, id)))[0] ?? 'not_found'
+        if (Object.keys(set).length === 0)
+          return (await db.select().from(users).where(eq(users.id, id)))[0] ?? 'not_found'
         const guard = removesAdmin
           ? sql`(NOT ${activeAdmin} OR (SELECT count(*) FROM ${users} AS other WHERE other.role = 'admin' AND other.disabled = 0 AND other.id != ${id}) > 0)`
           : undefined
-        const [row] = await db.update(users).set(set).where(and(eq(users.id, id), guard)).returning()
+        const [row] = await db
+          .update(users)
+          .set(set)
+          .where(and(eq(users.id, id), guard))
+          .returning()
         if (row) return row
         const [exists] = await db.select({ id: users.id }).from(users).where(eq(users.id, id))
         return exists ? 'last_admin' : 'not_found'
@@ -147,7 +194,9 @@ export function usersRepository({ db, write }: Database) {
     },
 
     async setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
-      const rows = await write((db) => db.update(users).set({ passwordHash }).where(eq(users.id, id)).returning({ id: users.id }))
+      const rows = await write((db) =>
+        db.update(users).set({ passwordHash }).where(eq(users.id, id)).returning({ id: users.id }),
+      )
       return rows.length > 0
     },
 
@@ -163,7 +212,10 @@ export function usersRepository({ db, write }: Database) {
     async delete(id: string): Promise<'deleted' | 'not_found' | 'last_admin'> {
       return write(async (db) => {
         const guard = sql`(NOT ${activeAdmin} OR (SELECT count(*) FROM ${users} AS other WHERE other.role = 'admin' AND other.disabled = 0 AND other.id != ${id}) > 0 OR (SELECT count(*) FROM ${users} AS other WHERE other.id != ${id}) = 0)`
-        const rows = await db.delete(users).where(and(eq(users.id, id), guard)).returning({ id: users.id })
+        const rows = await db
+          .delete(users)
+          .where(and(eq(users.id, id), guard))
+          .returning({ id: users.id })
         if (rows.length) return 'deleted'
         const [exists] = await db.select({ id: users.id }).from(users).where(eq(users.id, id))
         return exists ? 'last_admin' : 'not_found'

@@ -1,12 +1,20 @@
 import { Type } from '@sinclair/typebox'
 import type { DatasetsService } from '../../datasets/service'
-import { AGGREGATE_FNS, DEFAULT_QUERY_LIMIT, MAX_GROUP_BY, MAX_QUERY_LIMIT, MAX_WHERE, WHERE_OPS } from '../../db/repositories/dataset-query'
+import {
+  AGGREGATE_FNS,
+  DEFAULT_QUERY_LIMIT,
+  MAX_GROUP_BY,
+  MAX_QUERY_LIMIT,
+  MAX_WHERE,
+  WHERE_OPS,
+} from '../../db/repositories/dataset-query'
 import { defineTool, withoutNulls } from './define'
 
 export function listDatasetsTool(datasets: DatasetsService) {
   return defineTool({
     name: 'list_datasets',
-    description: 'List the user\'s uploaded CSV datasets with their columns (name and type) and row counts. Call this first to learn the dataset and column names.',
+    description:
+      "List the user's uploaded CSV datasets with their columns (name and type) and row counts. Call this first to learn the dataset and column names.",
     parameters: Type.Object({}),
     async execute() {
       const all = await datasets.list()
@@ -26,26 +34,59 @@ const queryParameters = Type.Object({
         op: literals(WHERE_OPS),
         value: Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean(), Type.Null()]),
       }),
-      { maxItems: MAX_WHERE, description: 'filters, all must hold, e.g. [{"column":"region","op":"=","value":"North"}]' },
+      {
+        maxItems: MAX_WHERE,
+        description: 'filters, all must hold, e.g. [{"column":"region","op":"=","value":"North"}]',
+      },
     ),
   ),
-  groupBy: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: MAX_GROUP_BY, description: 'columns to group by, e.g. ["region"]' })),
+  groupBy: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+      maxItems: MAX_GROUP_BY,
+      description: 'columns to group by, e.g. ["region"]',
+    }),
+  ),
   aggregate: Type.Optional(
     Type.Object(
       {
         fn: literals(AGGREGATE_FNS),
-        column: Type.Optional(Type.String({ maxLength: 200, description: 'the column to aggregate (not needed for count)' })),
+        column: Type.Optional(
+          Type.String({ maxLength: 200, description: 'the column to aggregate (not needed for count)' }),
+        ),
       },
       { description: 'e.g. {"fn":"sum","column":"amount"}; the result column is named fn_column, or count' },
     ),
   ),
   orderBy: Type.Optional(
-    Type.Object({ column: Type.String({ minLength: 1, maxLength: 200 }), dir: Type.Optional(literals(['asc', 'desc'] as const)) }, { description: 'e.g. {"column":"sum_amount","dir":"desc"}' }),
+    Type.Object(
+      { column: Type.String({ minLength: 1, maxLength: 200 }), dir: Type.Optional(literals(['asc', 'desc'] as const)) },
+      { description: 'e.g. {"column":"sum_amount","dir":"desc"}' },
+    ),
   ),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_QUERY_LIMIT, description: `at most this many rows (default ${DEFAULT_QUERY_LIMIT})` })),
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_QUERY_LIMIT,
+      description: `at most this many rows (default ${DEFAULT_QUERY_LIMIT})`,
+    }),
+  ),
 })
 
-const opSynonyms: Record<string, string> = { '==': '=', '===': '=', eq: '=', equals: '=', '<>': '!=', '!==': '!=', ne: '!=', lt: '<', lte: '<=', gt: '>', gte: '>=', like: 'contains', includes: 'contains' }
+const opSynonyms: Record<string, string> = {
+  '==': '=',
+  '===': '=',
+  eq: '=',
+  equals: '=',
+  '<>': '!=',
+  '!==': '!=',
+  ne: '!=',
+  lt: '<',
+  lte: '<=',
+  gt: '>',
+  gte: '>=',
+  like: 'contains',
+  includes: 'contains',
+}
 
 /** Forgives the shapes small models tend to send: a lone string or object where a list is asked for, upper-case words. */
 function normalizeQuery(args: Record<string, unknown>): Record<string, unknown> {
@@ -82,7 +123,7 @@ export function queryDatasetTool(datasets: DatasetsService) {
   return defineTool({
     name: 'query_dataset',
     description:
-      'Query one of the user\'s CSV datasets: filter rows (where), group them (groupBy) and compute one aggregate (count, sum, avg, min, max), sort (orderBy) and limit. ' +
+      "Query one of the user's CSV datasets: filter rows (where), group them (groupBy) and compute one aggregate (count, sum, avg, min, max), sort (orderBy) and limit. " +
       'Returns {columns, rows}. Example: total amount per region, largest first: ' +
       '{"dataset":"sales","groupBy":["region"],"aggregate":{"fn":"sum","column":"amount"},"orderBy":{"column":"sum_amount","dir":"desc"}}',
     parameters: queryParameters,

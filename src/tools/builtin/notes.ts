@@ -6,7 +6,8 @@ import { defineTool } from './define'
 export function saveNoteTool(notes: NotesService) {
   return defineTool({
     name: 'save_note',
-    description: 'Save a note for the user (a reminder, a plan, a fact to remember). Returns the new note\'s id and title.',
+    description:
+      "Save a note for the user (a reminder, a plan, a fact to remember). Returns the new note's id and title.",
     parameters: Type.Object({
       title: Type.String({ minLength: 1, maxLength: NOTE_TITLE_MAX, description: 'a short title' }),
       body: Type.String({ maxLength: NOTE_BODY_MAX, description: 'the note text' }),
@@ -22,10 +23,17 @@ export function saveNoteTool(notes: NotesService) {
 export function searchNotesTool(notes: NotesService) {
   return defineTool({
     name: 'search_notes',
-    description: 'Search the user\'s saved notes by words in their title or text. Returns the best matches with a snippet. An empty query lists the newest notes.',
+    description:
+      "Search the user's saved notes by words in their title or text. Returns the best matches with a snippet. An empty query lists the newest notes.",
     parameters: Type.Object({
       query: Type.String({ maxLength: 500, description: 'words to look for' }),
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: NOTE_SEARCH_MAX, description: `how many notes at most (default ${NOTE_SEARCH_DEFAULT})` })),
+      limit: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: NOTE_SEARCH_MAX,
+          description: `how many notes at most (default ${NOTE_SEARCH_DEFAULT})`,
+        }),
+      ),
     }),
     async execute({ query, limit }) {
       return { notes: await notes.search(query, limit ?? NOTE_SEARCH_DEFAULT) }

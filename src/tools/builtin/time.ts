@@ -30,7 +30,14 @@ export function wallTimeIso(date: Date, timeZone: string): string {
     second: '2-digit',
   }).formatToParts(date)
   const get = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value)
-  const [year, month, day, hour, minute, second] = [get('year'), get('month'), get('day'), get('hour') % 24, get('minute'), get('second')]
+  const [year, month, day, hour, minute, second] = [
+    get('year'),
+    get('month'),
+    get('day'),
+    get('hour') % 24,
+    get('minute'),
+    get('second'),
+  ]
   const wholeSeconds = Math.floor(date.getTime() / 1000) * 1000
   const offsetMinutes = Math.round((Date.UTC(year, month - 1, day, hour, minute, second) - wholeSeconds) / 60_000)
   const sign = offsetMinutes < 0 ? '-' : '+'
@@ -41,14 +48,20 @@ export function wallTimeIso(date: Date, timeZone: string): string {
 export function currentTimeTool(now: () => Date = () => new Date()) {
   return defineTool({
     name: 'current_time',
-    description: 'Get the current date and time, optionally in an IANA time zone such as "Europe/Paris" or "America/New_York". Use it whenever the answer depends on today\'s date or the time.',
+    description:
+      'Get the current date and time, optionally in an IANA time zone such as "Europe/Paris" or "America/New_York". Use it whenever the answer depends on today\'s date or the time.',
     parameters: Type.Object({
-      timezone: Type.Optional(Type.String({ maxLength: 64, description: 'IANA time zone name; omit for the server\'s zone' })),
+      timezone: Type.Optional(
+        Type.String({ maxLength: 64, description: "IANA time zone name; omit for the server's zone" }),
+      ),
     }),
     async execute({ timezone }) {
       const requested = timezone?.trim() || serverTimeZone()
       const zone = canonicalTimeZone(requested)
-      if (!zone) throw new ToolError(`unknown time zone "${requested}"; use an IANA name such as "Europe/Berlin", "America/New_York" or "UTC"`)
+      if (!zone)
+        throw new ToolError(
+          `unknown time zone "${requested}"; use an IANA name such as "Europe/Berlin", "America/New_York" or "UTC"`,
+        )
       return { iso: wallTimeIso(now(), zone), timezone: zone }
     },
   })

@@ -44,7 +44,8 @@ export function enhanceCodeBlocks(container: Element) {
   for (const pre of container.querySelectorAll('pre')) {
     if (pre.parentElement?.classList.contains('code-block')) continue
     const code = pre.querySelector('code')
-    const language = [...(code?.classList ?? [])].find((c) => c.startsWith('language-'))?.slice('language-'.length) ?? ''
+    const language =
+      [...(code?.classList ?? [])].find((c) => c.startsWith('language-'))?.slice('language-'.length) ?? ''
     const wrap = document.createElement('div')
     wrap.className = 'code-block'
     const head = document.createElement('div')
@@ -52,7 +53,10 @@ export function enhanceCodeBlocks(container: Element) {
     const lang = document.createElement('span')
     lang.className = 'code-lang'
     lang.textContent = language || 'text'
-    head.append(lang, copyButton(() => (code ?? pre).textContent ?? '', 'Copy', `Copy ${language || 'code'}`))
+    head.append(
+      lang,
+      copyButton(() => (code ?? pre).textContent ?? '', 'Copy', `Copy ${language || 'code'}`),
+    )
     pre.replaceWith(wrap)
     wrap.append(head, pre)
   }

@@ -26,7 +26,12 @@ import { SearchBox } from './views/search'
 
 const ACTIVE_RUNS_KEY = 'chat-active-runs'
 /** The admin area's pages (`#/admin/<page>`). */
-const ADMIN_VIEWS: Record<string, new (ctx: AppContext) => View> = { users: AdminUsersView, usage: AdminUsageView, audit: AdminAuditView, status: AdminStatusView }
+const ADMIN_VIEWS: Record<string, new (ctx: AppContext) => View> = {
+  users: AdminUsersView,
+  usage: AdminUsageView,
+  audit: AdminAuditView,
+  status: AdminStatusView,
+}
 const root = document.getElementById('app')!
 const liveRegion = h('div', { class: 'sr-only', 'aria-live': 'polite', role: 'status', id: 'announcer' })
 const toasts = h('div', { class: 'toasts', 'aria-live': 'assertive' })
@@ -126,15 +131,35 @@ class SignedInApp {
 
     // ---- shell ----
     const user = session.user
-    this.#menuBtn = h('button', { type: 'button', class: 'icon-btn menu-btn', 'aria-label': 'Show chats and pages', 'aria-expanded': 'false', 'aria-controls': 'sidebar' }, icon(icons.menu))
+    this.#menuBtn = h(
+      'button',
+      {
+        type: 'button',
+        class: 'icon-btn menu-btn',
+        'aria-label': 'Show chats and pages',
+        'aria-expanded': 'false',
+        'aria-controls': 'sidebar',
+      },
+      icon(icons.menu),
+    )
     this.#menuBtn.addEventListener('click', () => this.#toggleSidebar())
     this.#connection = h('div', { class: 'connection', role: 'status', 'aria-live': 'polite' })
-    const newChat = h('a', { class: 'btn btn-primary new-chat', href: '#/' }, icon(icons.plus), h('span', null, 'New chat'))
+    const newChat = h(
+      'a',
+      { class: 'btn btn-primary new-chat', href: '#/' },
+      icon(icons.plus),
+      h('span', null, 'New chat'),
+    )
     newChat.addEventListener('click', () => {
       // Already on a new chat: just focus the box.
       if (location.hash === '#/' || location.hash === '') (this.#view as ChatView | undefined)?.focus?.()
     })
-    const signOut = h('button', { type: 'button', class: 'btn btn-ghost sign-out' }, icon(icons.logout), h('span', null, 'Sign out'))
+    const signOut = h(
+      'button',
+      { type: 'button', class: 'btn btn-ghost sign-out' },
+      icon(icons.logout),
+      h('span', null, 'Sign out'),
+    )
     signOut.addEventListener('click', () => void this.signOut())
     // Linking single sign-on happens only from a signed-in session of the account (docs/oidc.md).
     const linkSso = h('button', { type: 'button', class: 'btn-link link-sso', hidden: true }, 'Link SSO')
@@ -157,11 +182,31 @@ class SignedInApp {
         'nav',
         { class: 'pages', 'aria-label': 'Pages' },
         h('a', { href: '#/notes', class: 'page-link', dataset: { page: 'notes' } }, icon(icons.notes), 'Notes'),
-        h('a', { href: '#/datasets', class: 'page-link', dataset: { page: 'datasets' } }, icon(icons.table), 'Datasets'),
-        h('a', { href: '#/documents', class: 'page-link', dataset: { page: 'documents' } }, icon(icons.notes), 'Documents'),
+        h(
+          'a',
+          { href: '#/datasets', class: 'page-link', dataset: { page: 'datasets' } },
+          icon(icons.table),
+          'Datasets',
+        ),
+        h(
+          'a',
+          { href: '#/documents', class: 'page-link', dataset: { page: 'documents' } },
+          icon(icons.notes),
+          'Documents',
+        ),
         h('a', { href: '#/usage', class: 'page-link', dataset: { page: 'usage' } }, icon(icons.table), 'Usage'),
-        h('a', { href: '#/settings', class: 'page-link', dataset: { page: 'settings' } }, icon(icons.settings), 'Settings'),
-        h('a', { href: '#/settings/api-keys', class: 'page-link', dataset: { page: 'settings/api-keys' } }, icon(icons.pencil), 'API keys'),
+        h(
+          'a',
+          { href: '#/settings', class: 'page-link', dataset: { page: 'settings' } },
+          icon(icons.settings),
+          'Settings',
+        ),
+        h(
+          'a',
+          { href: '#/settings/api-keys', class: 'page-link', dataset: { page: 'settings/api-keys' } },
+          icon(icons.pencil),
+          'API keys',
+        ),
         this.#importControl(),
       ),
       // Shown to admins only; the server enforces it either way (403 for members).
@@ -170,17 +215,50 @@ class SignedInApp {
             'nav',
             { class: 'pages admin-pages', 'aria-label': 'Admin' },
             h('span', { class: 'pages-heading muted' }, 'Admin'),
-            ...(['users', 'usage', 'audit', 'status'] as const).map((page) => h('a', { href: `#/admin/${page}`, class: 'page-link', dataset: { page: `admin/${page}` } }, page[0].toUpperCase() + page.slice(1))),
+            ...(['users', 'usage', 'audit', 'status'] as const).map((page) =>
+              h(
+                'a',
+                { href: `#/admin/${page}`, class: 'page-link', dataset: { page: `admin/${page}` } },
+                page[0].toUpperCase() + page.slice(1),
+              ),
+            ),
           )
         : null,
-      h('div', { class: 'account' }, h('div', { class: 'account-who' }, h('span', { class: 'account-name' }, user?.name ?? ''), h('span', { class: 'account-email muted' }, user?.email ?? ''), linkSso), signOut),
+      h(
+        'div',
+        { class: 'account' },
+        h(
+          'div',
+          { class: 'account-who' },
+          h('span', { class: 'account-name' }, user?.name ?? ''),
+          h('span', { class: 'account-email muted' }, user?.email ?? ''),
+          linkSso,
+        ),
+        signOut,
+      ),
     )
     this.#main = h('main', { class: 'main', id: 'main', tabindex: '-1' })
     const scrim = h('div', { class: 'scrim', 'aria-hidden': 'true' })
     scrim.addEventListener('click', () => this.#toggleSidebar(false))
     root.replaceChildren(
-      h('a', { class: 'skip-link', href: '#main', onclick: (e: Event) => (e.preventDefault(), this.#main.focus()) }, 'Skip to content'),
-      h('div', { class: 'layout' }, this.#sidebar, scrim, h('div', { class: 'content' }, h('header', { class: 'topbar' }, this.#menuBtn, h('span', { class: 'topbar-title' }, 'Local Chat')), this.#connection, this.#main)),
+      h(
+        'a',
+        { class: 'skip-link', href: '#main', onclick: (e: Event) => (e.preventDefault(), this.#main.focus()) },
+        'Skip to content',
+      ),
+      h(
+        'div',
+        { class: 'layout' },
+        this.#sidebar,
+        scrim,
+        h(
+          'div',
+          { class: 'content' },
+          h('header', { class: 'topbar' }, this.#menuBtn, h('span', { class: 'topbar-title' }, 'Local Chat')),
+          this.#connection,
+          this.#main,
+        ),
+      ),
     )
     this.#sidebar.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && this.#sidebar.classList.contains('open')) {
@@ -193,7 +271,8 @@ class SignedInApp {
     this.#disposers.push(
       this.socket.onStatus((s) => this.#showConnection(s)),
       this.socket.onEvent((e) => {
-        if (e.type === 'agent_started' && !this.#threads.threads.some((t) => t.id === e.threadId)) this.#threads.refreshSoon()
+        if (e.type === 'agent_started' && !this.#threads.threads.some((t) => t.id === e.threadId))
+          this.#threads.refreshSoon()
       }),
       session.onChange((change) => {
         if (change.kind === 'token') this.socket.updateToken(change.session.accessToken)
@@ -203,7 +282,8 @@ class SignedInApp {
     const onKey = (e: KeyboardEvent) => {
       if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'k') {
         e.preventDefault()
-        if (!this.#sidebar.classList.contains('open') && matchMedia('(max-width: 760px)').matches) this.#toggleSidebar(true)
+        if (!this.#sidebar.classList.contains('open') && matchMedia('(max-width: 760px)').matches)
+          this.#toggleSidebar(true)
         this.#search.focus()
       }
     }
@@ -229,7 +309,14 @@ class SignedInApp {
 
   /** "Import chats": our JSON export or a ChatGPT conversations.json, read from a file. */
   #importControl(): HTMLElement {
-    const input = h('input', { type: 'file', accept: '.json,application/json', class: 'sr-only', id: 'import-file', tabindex: '-1', 'aria-label': 'Chat file to import' }) as HTMLInputElement
+    const input = h('input', {
+      type: 'file',
+      accept: '.json,application/json',
+      class: 'sr-only',
+      id: 'import-file',
+      tabindex: '-1',
+      'aria-label': 'Chat file to import',
+    }) as HTMLInputElement
     const button = h('button', { type: 'button', class: 'page-link import-btn' }, icon(icons.upload), 'Import chats')
     button.addEventListener('click', () => input.click())
     input.addEventListener('change', async () => {
@@ -286,7 +373,14 @@ class SignedInApp {
     // `#/c/<thread>/<message>`: the branch through that message (a version switch or a search jump).
     const [section, id, leaf] = hash.split('/')
     const current = this.#view
-    if (section === 'c' && id && current instanceof ChatView && current.threadId === id && current.leaf === (leaf || undefined)) return
+    if (
+      section === 'c' &&
+      id &&
+      current instanceof ChatView &&
+      current.threadId === id &&
+      current.leaf === (leaf || undefined)
+    )
+      return
     current?.dispose()
     let view: View
     let threadId: string | undefined

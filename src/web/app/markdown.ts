@@ -27,7 +27,8 @@ function purifier() {
       }
       if (el.tagName === 'IMG') {
         const src = el.getAttribute('src')
-        if (src !== null && !/^(?:https?:|data:image\/(?:png|gif|jpe?g|webp);)/i.test(src.trim())) el.removeAttribute('src')
+        if (src !== null && !/^(?:https?:|data:image\/(?:png|gif|jpe?g|webp);)/i.test(src.trim()))
+          el.removeAttribute('src')
         el.setAttribute('loading', 'lazy')
         el.setAttribute('referrerpolicy', 'no-referrer')
       }
@@ -38,7 +39,24 @@ function purifier() {
 
 const CONFIG = {
   USE_PROFILES: { html: true },
-  FORBID_TAGS: ['style', 'form', 'input', 'button', 'textarea', 'select', 'option', 'iframe', 'frame', 'object', 'embed', 'base', 'link', 'meta', 'svg', 'math'],
+  FORBID_TAGS: [
+    'style',
+    'form',
+    'input',
+    'button',
+    'textarea',
+    'select',
+    'option',
+    'iframe',
+    'frame',
+    'object',
+    'embed',
+    'base',
+    'link',
+    'meta',
+    'svg',
+    'math',
+  ],
   FORBID_ATTR: ['style', 'srcset', 'action', 'formaction', 'xlink:href'],
   ALLOW_DATA_ATTR: false,
 }

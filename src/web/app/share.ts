@@ -51,7 +51,10 @@ async function load() {
   const id = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] ?? '')
   const res = await fetch(`/api/shares/${encodeURIComponent(id)}/public`, { referrerPolicy: 'no-referrer' })
   if (!res.ok) {
-    root.replaceChildren(el('h1', 'share-title', 'This link is not available'), el('p', 'muted', 'It may have been revoked by the person who shared it.'))
+    root.replaceChildren(
+      el('h1', 'share-title', 'This link is not available'),
+      el('p', 'muted', 'It may have been revoked by the person who shared it.'),
+    )
     return
   }
   render((await res.json()) as PublicShare)

@@ -1,5 +1,19 @@
 import type { SessionManager } from './session'
-import type { Agent, ApiKey, Dataset, DocumentInfo, Message, Note, Page, RunEvent, RunInfo, SearchResult, Share, Thread, User } from './types'
+import type {
+  Agent,
+  ApiKey,
+  Dataset,
+  DocumentInfo,
+  Message,
+  Note,
+  Page,
+  RunEvent,
+  RunInfo,
+  SearchResult,
+  Share,
+  Thread,
+  User,
+} from './types'
 
 export class ApiError extends Error {
   constructor(
@@ -56,7 +70,13 @@ export class Api {
       return this.fetchImpl(path, {
         method: opts.method ?? (opts.body === undefined && !opts.form ? 'GET' : 'POST'),
         headers,
-        body: opts.form ?? (opts.body === undefined ? undefined : opts.body instanceof RawJson ? opts.body.text : JSON.stringify(opts.body)),
+        body:
+          opts.form ??
+          (opts.body === undefined
+            ? undefined
+            : opts.body instanceof RawJson
+              ? opts.body.text
+              : JSON.stringify(opts.body)),
         signal: opts.signal,
       })
     }
@@ -77,7 +97,10 @@ export class Api {
 
   // ---- auth ------------------------------------------------------------------------------
   register(email: string, password: string, name?: string) {
-    return this.request<SessionAnswer>('/api/auth/register', { body: { email, password, ...(name ? { name } : {}) }, auth: false })
+    return this.request<SessionAnswer>('/api/auth/register', {
+      body: { email, password, ...(name ? { name } : {}) },
+      auth: false,
+    })
   }
   login(email: string, password: string) {
     return this.request<SessionAnswer>('/api/auth/login', { body: { email, password }, auth: false })
@@ -116,7 +139,9 @@ export class Api {
     let cursor: string | null = null
     do {
       const sep = path.includes('?') ? '&' : '?'
-      const body: Record<string, unknown> & { nextCursor?: string | null } = await this.request(`${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+      const body: Record<string, unknown> & { nextCursor?: string | null } = await this.request(
+        `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      )
       items.push(...((body[key] as T[]) ?? []))
       cursor = body.nextCursor ?? null
     } while (cursor)
@@ -136,7 +161,12 @@ export class Api {
     return { items: body.threads, nextCursor: body.nextCursor ?? null }
   }
   async updateThread(id: string, changes: { title?: string; pinned?: boolean; archived?: boolean }) {
-    return (await this.request<{ thread: Thread }>(`/api/threads/${encodeURIComponent(id)}`, { method: 'PATCH', body: changes })).thread
+    return (
+      await this.request<{ thread: Thread }>(`/api/threads/${encodeURIComponent(id)}`, {
+        method: 'PATCH',
+        body: changes,
+      })
+    ).thread
   }
   async createThread(title?: string) {
     return (await this.request<{ thread: Thread }>('/api/threads', { body: title ? { title } : {} })).thread
@@ -145,7 +175,12 @@ export class Api {
     return (await this.request<{ thread: Thread }>(`/api/threads/${encodeURIComponent(id)}`)).thread
   }
   async renameThread(id: string, title: string) {
-    return (await this.request<{ thread: Thread }>(`/api/threads/${encodeURIComponent(id)}`, { method: 'PATCH', body: { title } })).thread
+    return (
+      await this.request<{ thread: Thread }>(`/api/threads/${encodeURIComponent(id)}`, {
+        method: 'PATCH',
+        body: { title },
+      })
+    ).thread
   }
   deleteThread(id: string) {
     return this.request<void>(`/api/threads/${encodeURIComponent(id)}`, { method: 'DELETE' })
@@ -158,24 +193,36 @@ export class Api {
   /** A download of the thread (JSON: every branch; Markdown: the current branch). */
   async exportThread(threadId: string, format: 'json' | 'markdown'): Promise<{ blob: Blob; fileName: string }> {
     const token = await this.session.freshToken()
-    const res = await this.fetchImpl(`/api/threads/${encodeURIComponent(threadId)}/export?format=${format}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+    const res = await this.fetchImpl(`/api/threads/${encodeURIComponent(threadId)}/export?format=${format}`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    })
     if (!res.ok) throw await errorOf(res)
-    const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `chat.${format === 'json' ? 'json' : 'md'}`
+    const name =
+      /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ??
+      `chat.${format === 'json' ? 'json' : 'md'}`
     return { blob: await res.blob(), fileName: name }
   }
   /** Imports a file's text as it is (our JSON export or a ChatGPT conversations.json). */
   async importThreads(text: string) {
-    return (await this.request<{ threads: { id: string; title: string }[] }>('/api/threads/import', { body: new RawJson(text) })).threads
+    return (
+      await this.request<{ threads: { id: string; title: string }[] }>('/api/threads/import', {
+        body: new RawJson(text),
+      })
+    ).threads
   }
 
   // ---- search and shares -----------------------------------------------------------------
   search(q: string, opts: { cursor?: string | null; limit?: number; signal?: AbortSignal } = {}) {
     const query = new URLSearchParams({ q, limit: String(opts.limit ?? 20) })
     if (opts.cursor) query.set('cursor', opts.cursor)
-    return this.request<{ results: SearchResult[]; nextCursor: string | null }>(`/api/search?${query}`, { signal: opts.signal })
+    return this.request<{ results: SearchResult[]; nextCursor: string | null }>(`/api/search?${query}`, {
+      signal: opts.signal,
+    })
   }
   async share(threadId: string) {
-    return (await this.request<{ share: Share }>(`/api/threads/${encodeURIComponent(threadId)}/share`, { method: 'POST' })).share
+    return (
+      await this.request<{ share: Share }>(`/api/threads/${encodeURIComponent(threadId)}/share`, { method: 'POST' })
+    ).share
   }
   shares() {
     return this.#all<Share>('/api/shares', 'shares')
@@ -189,7 +236,9 @@ export class Api {
     return (await this.request<{ run: RunInfo }>(`/api/runs/${encodeURIComponent(runId)}`)).run
   }
   runEvents(runId: string, after: number) {
-    return this.request<{ events: RunEvent[]; done: boolean }>(`/api/runs/${encodeURIComponent(runId)}/events?after=${after}`)
+    return this.request<{ events: RunEvent[]; done: boolean }>(
+      `/api/runs/${encodeURIComponent(runId)}/events?after=${after}`,
+    )
   }
 
   // ---- agents & models -------------------------------------------------------------------
@@ -223,7 +272,9 @@ export class Api {
     return (await this.request<{ dataset: Dataset }>('/api/datasets', { body: { name, csv } })).dataset
   }
   dataset(id: string) {
-    return this.request<{ dataset: Dataset; rows: Record<string, unknown>[] | unknown[][] }>(`/api/datasets/${encodeURIComponent(id)}`)
+    return this.request<{ dataset: Dataset; rows: Record<string, unknown>[] | unknown[][] }>(
+      `/api/datasets/${encodeURIComponent(id)}`,
+    )
   }
   deleteDataset(id: string) {
     return this.request<void>(`/api/datasets/${encodeURIComponent(id)}`, { method: 'DELETE' })
@@ -231,10 +282,14 @@ export class Api {
 
   // ---- API keys (Settings) ---------------------------------------------------------------
   apiKeys(cursor?: string) {
-    return this.request<{ keys: ApiKey[]; nextCursor: string | null }>(`/api/keys?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+    return this.request<{ keys: ApiKey[]; nextCursor: string | null }>(
+      `/api/keys?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    )
   }
   createApiKey(name: string, expiresInDays?: number) {
-    return this.request<{ key: ApiKey; secret: string }>('/api/keys', { body: { name, ...(expiresInDays ? { expiresInDays } : {}) } })
+    return this.request<{ key: ApiKey; secret: string }>('/api/keys', {
+      body: { name, ...(expiresInDays ? { expiresInDays } : {}) },
+    })
   }
   revokeApiKey(id: string) {
     return this.request<void>(`/api/keys/${encodeURIComponent(id)}`, { method: 'DELETE' })
@@ -242,7 +297,8 @@ export class Api {
 
   // ---- documents -------------------------------------------------------------------------
   async documents() {
-    return (await this.request<{ documents: DocumentInfo[]; nextCursor: string | null }>('/api/documents?limit=200')).documents
+    return (await this.request<{ documents: DocumentInfo[]; nextCursor: string | null }>('/api/documents?limit=200'))
+      .documents
   }
   async uploadDocument(file: File) {
     const form = new FormData()

@@ -10,7 +10,9 @@ const LOCK_NAME = 'chat-session-refresh'
 /** The key of the newest session in the shared store (IndexedDB). */
 const SHARED_KEY = 'session'
 
-export type SessionChange = { kind: 'token'; session: StoredSession } | { kind: 'signed-out'; reason: 'logout' | 'expired' }
+export type SessionChange =
+  | { kind: 'token'; session: StoredSession }
+  | { kind: 'signed-out'; reason: 'logout' | 'expired' }
 
 export interface SessionDeps {
   storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>
@@ -42,7 +44,14 @@ function jwtLifeSeconds(token: string): number | undefined {
   try {
     const part = token.split('.')[1]
     if (!part) return undefined
-    const json = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '=')))
+    const json = JSON.parse(
+      atob(
+        part
+          .replace(/-/g, '+')
+          .replace(/_/g, '/')
+          .padEnd(Math.ceil(part.length / 4) * 4, '='),
+      ),
+    )
     const life = Number(json.exp) - Number(json.iat)
     return Number.isFinite(life) && life > 0 ? life : undefined
   } catch {
@@ -138,7 +147,13 @@ export class SessionManager {
 
   /** Stores a fresh login/register answer. */
   signIn(answer: { user: User; accessToken: string; refreshToken: string; expiresIn: number }) {
-    const session = { user: answer.user, accessToken: answer.accessToken, refreshToken: answer.refreshToken, expiresIn: answer.expiresIn, obtainedAt: this.#deps.now() }
+    const session = {
+      user: answer.user,
+      accessToken: answer.accessToken,
+      refreshToken: answer.refreshToken,
+      expiresIn: answer.expiresIn,
+      obtainedAt: this.#deps.now(),
+    }
     void this.#deps.shared?.put(SHARED_KEY, session).catch(() => {})
     this.#adopt(session, true)
   }
@@ -180,7 +195,10 @@ export class SessionManager {
       if (this.#session) {
         this.#session = undefined
         this.#deps.clearTimeout(this.#timer)
-        this.#emit({ kind: 'signed-out', reason: this.#deps.storage.getItem(ENDED_KEY) === 'expired' ? 'expired' : 'logout' })
+        this.#emit({
+          kind: 'signed-out',
+          reason: this.#deps.storage.getItem(ENDED_KEY) === 'expired' ? 'expired' : 'logout',
+        })
       }
       return
     }
@@ -227,7 +245,13 @@ export class SessionManager {
         }
         if (res.ok) {
           const body = (await res.json()) as { accessToken: string; refreshToken: string; expiresIn: number }
-          const next = { user: stored.user, accessToken: body.accessToken, refreshToken: body.refreshToken, expiresIn: body.expiresIn, obtainedAt: this.#deps.now() }
+          const next = {
+            user: stored.user,
+            accessToken: body.accessToken,
+            refreshToken: body.refreshToken,
+            expiresIn: body.expiresIn,
+            obtainedAt: this.#deps.now(),
+          }
           // Handed over before the lock is released: the next holder reads it whatever localStorage shows.
           await this.#deps.shared?.put(SHARED_KEY, next).catch(() => {})
           this.#adopt(next, true)

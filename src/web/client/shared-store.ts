@@ -20,7 +20,10 @@ export interface SharedStore {
 const STORE = 'kv'
 
 /** The store, or undefined where IndexedDB is missing (callers then do without). */
-export function indexedDbStore(dbName = 'chat-client', idb: IDBFactory | undefined = (globalThis as any).indexedDB): SharedStore | undefined {
+export function indexedDbStore(
+  dbName = 'chat-client',
+  idb: IDBFactory | undefined = (globalThis as any).indexedDB,
+): SharedStore | undefined {
   if (!idb) return undefined
   let opened: Promise<IDBDatabase> | undefined
   const open = () =>
@@ -35,7 +38,10 @@ export function indexedDbStore(dbName = 'chat-client', idb: IDBFactory | undefin
       throw error
     }))
 
-  async function transact<T>(mode: IDBTransactionMode, body: (store: IDBObjectStore, done: (value: T) => void) => void): Promise<T> {
+  async function transact<T>(
+    mode: IDBTransactionMode,
+    body: (store: IDBObjectStore, done: (value: T) => void) => void,
+  ): Promise<T> {
     const db = await open()
     return new Promise<T>((resolve, reject) => {
       const tx = db.transaction(STORE, mode)

@@ -11,7 +11,14 @@
  *  - falls back to polling `GET /api/runs/:id/events?after=N` while the socket cannot be used.
  */
 import { RunSequencer, type RunState } from './runs'
-import { CLOSE_CODES, isRunEvent, type ClientFrame, type ControlFrame, type RunEvent, type ServerFrame } from '../../protocol'
+import {
+  CLOSE_CODES,
+  isRunEvent,
+  type ClientFrame,
+  type ControlFrame,
+  type RunEvent,
+  type ServerFrame,
+} from '../../protocol'
 import { toEpochMs } from './session'
 
 export type SocketStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'polling' | 'stopped'
@@ -87,7 +94,8 @@ export interface ChatSocketOptions {
 type Listener<T> = (value: T) => void
 
 let requestCounter = 0
-const newRequestId = () => `r${Date.now().toString(36)}${(++requestCounter).toString(36)}${Math.random().toString(36).slice(2, 6)}`
+const newRequestId = () =>
+  `r${Date.now().toString(36)}${(++requestCounter).toString(36)}${Math.random().toString(36).slice(2, 6)}`
 
 interface PendingChat {
   frame: ClientFrame
@@ -98,7 +106,8 @@ interface PendingChat {
 
 export class ChatSocket {
   readonly runs = new RunSequencer()
-  #opts: Required<Omit<ChatSocketOptions, 'fetchEvents' | 'activeRuns' | 'onTokenExpiring' | 'signedIn'>> & Pick<ChatSocketOptions, 'fetchEvents' | 'activeRuns' | 'onTokenExpiring' | 'signedIn'>
+  #opts: Required<Omit<ChatSocketOptions, 'fetchEvents' | 'activeRuns' | 'onTokenExpiring' | 'signedIn'>> &
+    Pick<ChatSocketOptions, 'fetchEvents' | 'activeRuns' | 'onTokenExpiring' | 'signedIn'>
   #ws: WebSocketLike | undefined
   #status: SocketStatus = 'idle'
   #ready = false
@@ -129,7 +138,9 @@ export class ChatSocket {
       // biome-ignore lint/complexity/useArrowFunction: called with `new`, which an arrow function refuses
       WebSocket: function (url: string) {
         return new (globalThis as any).WebSocket(url)
-      } as unknown as new (url: string) => WebSocketLike,
+      } as unknown as new (
+        url: string,
+      ) => WebSocketLike,
       backoffInitialMs: 500,
       backoffMaxMs: 15_000,
       pollAfterFailures: 2,
@@ -305,7 +316,9 @@ export class ChatSocket {
     for (const [id, p] of this.#pendingChats) {
       if (!p.sent) continue
       this.#pendingChats.delete(id)
-      p.reject(new SocketRequestError('connection_lost', 'the connection dropped before the server confirmed the message'))
+      p.reject(
+        new SocketRequestError('connection_lost', 'the connection dropped before the server confirmed the message'),
+      )
     }
     if (this.#stopped) return
     if (code === CLOSE_CODES.unauthorized) this.#forceRefresh = true
@@ -354,7 +367,8 @@ export class ChatSocket {
         this.#startHeartbeat()
         if (this.#token && this.#token !== this.#authToken) this.#sendAuth(this.#token)
         // Catch up every run we know is unfinished, then send what waited for the socket.
-        for (const run of this.runs.unfinished()) this.#send({ type: 'resume', runId: run.runId, afterSeq: run.lastSeq })
+        for (const run of this.runs.unfinished())
+          this.#send({ type: 'resume', runId: run.runId, afterSeq: run.lastSeq })
         for (const [, p] of this.#pendingChats) {
           if (!p.sent) p.sent = this.#send(p.frame)
         }
@@ -429,18 +443,21 @@ export class ChatSocket {
     clearInterval(this.#heartbeatTimer)
     const every = this.#opts.heartbeatMs
     this.#pingSentAt = 0
-    this.#heartbeatTimer = setInterval(() => {
-      if (!this.#ready) return
-      const silent = Date.now() - this.#lastFrameAt
-      if (this.#pingSentAt && silent > every * 2) {
-        this.#dropSocket() // no answer to our ping: the connection is dead
-      } else if (silent >= every) {
-        this.#pingSentAt = Date.now()
-        this.#send({ type: 'ping' })
-      } else {
-        this.#pingSentAt = 0
-      }
-    }, Math.max(250, Math.floor(every / 3)))
+    this.#heartbeatTimer = setInterval(
+      () => {
+        if (!this.#ready) return
+        const silent = Date.now() - this.#lastFrameAt
+        if (this.#pingSentAt && silent > every * 2) {
+          this.#dropSocket() // no answer to our ping: the connection is dead
+        } else if (silent >= every) {
+          this.#pingSentAt = Date.now()
+          this.#send({ type: 'ping' })
+        } else {
+          this.#pingSentAt = 0
+        }
+      },
+      Math.max(250, Math.floor(every / 3)),
+    )
   }
 
   // ---- HTTP fallback ---------------------------------------------------------------------
@@ -471,7 +488,8 @@ export class ChatSocket {
     if (!this.#opts.fetchEvents) return
     try {
       const { events } = await this.#opts.fetchEvents(run.runId, run.lastSeq)
-      for (const event of events) this.#deliver({ ...event, runId: event.runId ?? run.runId, threadId: event.threadId ?? run.threadId })
+      for (const event of events)
+        this.#deliver({ ...event, runId: event.runId ?? run.runId, threadId: event.threadId ?? run.threadId })
     } catch (error: any) {
       if (error?.status === 404) {
         this.runs.forget(run.runId)

@@ -79,7 +79,8 @@ export function storageLock(deps: StorageLockDeps): TabLock {
     const run = queue.then(async () => {
       await acquire()
       const stop = keepRenewing(() => {
-        if (read(deps.storage, deps.key)?.owner === me) deps.storage.setItem(deps.key, JSON.stringify({ owner: me, until: now() + leaseMs }))
+        if (read(deps.storage, deps.key)?.owner === me)
+          deps.storage.setItem(deps.key, JSON.stringify({ owner: me, until: now() + leaseMs }))
       }, leaseMs)
       try {
         return await fn()
@@ -126,7 +127,10 @@ export function sharedStoreLock(deps: {
   fallback?: TabLock
   owner?: ReturnType<typeof lockOwner>
 }): TabLock {
-  const owner = deps.owner ?? { me: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`, isEarlierLoadOfThisTab: () => false }
+  const owner = deps.owner ?? {
+    me: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`,
+    isEarlierLoadOfThisTab: () => false,
+  }
   const me = owner.me
   const now = deps.now ?? (() => Date.now())
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
@@ -136,7 +140,9 @@ export function sharedStoreLock(deps: {
   async function acquire() {
     for (;;) {
       const claimed = await deps.store.update<LockRecord>(deps.key, (held) =>
-        held && held.owner !== me && held.until > now() && !owner.isEarlierLoadOfThisTab(held.owner) ? undefined : { owner: me, until: now() + leaseMs },
+        held && held.owner !== me && held.until > now() && !owner.isEarlierLoadOfThisTab(held.owner)
+          ? undefined
+          : { owner: me, until: now() + leaseMs },
       )
       if (claimed) return
       await sleep(30 + Math.random() * 40)
@@ -152,7 +158,15 @@ export function sharedStoreLock(deps: {
         if (deps.fallback) return deps.fallback(fn)
         throw error
       }
-      const stop = keepRenewing(() => deps.store.update<LockRecord>(deps.key, (held) => (held?.owner === me ? { owner: me, until: now() + leaseMs } : undefined)).catch(() => {}), leaseMs)
+      const stop = keepRenewing(
+        () =>
+          deps.store
+            .update<LockRecord>(deps.key, (held) =>
+              held?.owner === me ? { owner: me, until: now() + leaseMs } : undefined,
+            )
+            .catch(() => {}),
+        leaseMs,
+      )
       try {
         return await fn()
       } finally {
@@ -170,5 +184,7 @@ export function tabLock(name: string, storage: StorageLockDeps['storage'], share
   const locks = (globalThis as any).navigator?.locks
   if (locks?.request) return (fn) => locks.request(name, fn)
   const inStorage = storageLock({ storage, key: `${name}-lock` })
-  return shared ? sharedStoreLock({ store: shared, key: `${name}-lock`, fallback: inStorage, owner: lockOwner() }) : inStorage
+  return shared
+    ? sharedStoreLock({ store: shared, key: `${name}-lock`, fallback: inStorage, owner: lockOwner() })
+    : inStorage
 }

@@ -41,7 +41,13 @@ export interface StatusSnapshot {
   queueDepth: number
   hosts: { host: string; state: string }[]
   lastHour: { runsFinished: number; failureRate: number | null; firstTokenSeconds: number | null }
-  series: { at: string; runsActive: number; queueDepth: number; firstTokenSeconds: number | null; failureRate: number | null }[]
+  series: {
+    at: string
+    runsActive: number
+    queueDepth: number
+    firstTokenSeconds: number | null
+    failureRate: number | null
+  }[]
   alerts: { at: string; alert: string; outcome: string }[]
 }
 export type Page<K extends string, T> = { [key in K]: T[] } & { nextCursor: string | null }
@@ -54,26 +60,34 @@ const id = encodeURIComponent
 
 export function teamsApi(api: Api, session: SessionManager) {
   return {
-    usage: (from?: string, to?: string) => api.request<{ usage: UsageRow[]; quota: Quota }>(`/api/usage${qs({ from, to })}`),
+    usage: (from?: string, to?: string) =>
+      api.request<{ usage: UsageRow[]; quota: Quota }>(`/api/usage${qs({ from, to })}`),
     changePassword: (currentPassword: string, newPassword: string) =>
-      api.request<void>('/api/me/password', { body: { currentPassword, newPassword, refreshToken: session.session?.refreshToken } }),
+      api.request<void>('/api/me/password', {
+        body: { currentPassword, newPassword, refreshToken: session.session?.refreshToken },
+      }),
     deleteAccount: (password: string) => api.request<void>('/api/me', { method: 'DELETE', body: { password } }),
     /** The export as a Blob (an authenticated download; the page then saves it). */
     async exportBlob(): Promise<{ blob: Blob; filename: string }> {
       const token = await session.freshToken()
       const res = await fetch('/api/me/export', { headers: token ? { authorization: `Bearer ${token}` } : {} })
       if (!res.ok) throw new Error(`export failed (${res.status})`)
-      const filename = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'chat-export.json'
+      const filename =
+        /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'chat-export.json'
       return { blob: await res.blob(), filename }
     },
 
-    users: (cursor?: string | null, limit = 50) => api.request<Page<'users', AdminUser>>(`/api/admin/users${qs({ limit, cursor })}`),
-    createUser: (input: { email: string; password: string; name?: string; role?: string }) => api.request<{ user: AdminUser }>('/api/admin/users', { body: input }),
-    updateUser: (userId: string, patch: Record<string, unknown>) => api.request<{ user: AdminUser }>(`/api/admin/users/${id(userId)}`, { method: 'PATCH', body: patch }),
+    users: (cursor?: string | null, limit = 50) =>
+      api.request<Page<'users', AdminUser>>(`/api/admin/users${qs({ limit, cursor })}`),
+    createUser: (input: { email: string; password: string; name?: string; role?: string }) =>
+      api.request<{ user: AdminUser }>('/api/admin/users', { body: input }),
+    updateUser: (userId: string, patch: Record<string, unknown>) =>
+      api.request<{ user: AdminUser }>(`/api/admin/users/${id(userId)}`, { method: 'PATCH', body: patch }),
     signOutUser: (userId: string) => api.request<void>(`/api/admin/users/${id(userId)}/sign-out`, { method: 'POST' }),
     allUsage: (q: { from?: string; to?: string; userId?: string; cursor?: string | null }) =>
       api.request<Page<'usage', UsageRow & { userId: string }>>(`/api/admin/usage${qs({ ...q, limit: 200 })}`),
-    audit: (q: { actorId?: string; action?: string; cursor?: string | null }) => api.request<Page<'events', AuditEvent>>(`/api/admin/audit${qs({ ...q, limit: 50 })}`),
+    audit: (q: { actorId?: string; action?: string; cursor?: string | null }) =>
+      api.request<Page<'events', AuditEvent>>(`/api/admin/audit${qs({ ...q, limit: 50 })}`),
     status: () => api.request<StatusSnapshot>('/api/admin/status'),
   }
 }

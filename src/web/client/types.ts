@@ -115,5 +115,13 @@ export interface Dataset {
 }
 
 /** Run events, server frames and their helpers are the wire contract's (src/protocol). */
-export type { Citation, ControlFrame, ErrorFrame, RunEvent, RunEventType, RunStatusFinal as FinalStatus, ServerFrame } from '../../protocol'
+export type {
+  Citation,
+  ControlFrame,
+  ErrorFrame,
+  RunEvent,
+  RunEventType,
+  RunStatusFinal as FinalStatus,
+  ServerFrame,
+} from '../../protocol'
 export { RUN_EVENT_TYPES, isRunEvent } from '../../protocol'

@@ -4,7 +4,16 @@
  */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Page } from 'playwright-core'
-import { chromiumPath, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack, askAboutSales } from '../../support/browser'
+import {
+  chromiumPath,
+  openPage,
+  sendMessage,
+  signedInPage,
+  waitForRunEnd,
+  waitForSocket,
+  useBrowserStack,
+  askAboutSales,
+} from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(60_000)
@@ -15,9 +24,16 @@ const { server, browser } = useBrowserStack({ ollama: { handler: createDemoBrain
 async function unnamedControls(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const bad: string[] = []
-    for (const el of document.querySelectorAll<HTMLElement>('button, a[href], input, select, textarea, summary, [tabindex]:not([tabindex="-1"])')) {
+    for (const el of document.querySelectorAll<HTMLElement>(
+      'button, a[href], input, select, textarea, summary, [tabindex]:not([tabindex="-1"])',
+    )) {
       if (el.closest('[hidden]') || (el as HTMLInputElement).type === 'hidden') continue
-      const labelled = (el as HTMLInputElement).labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || el.textContent?.trim() || el.getAttribute('title')
+      const labelled =
+        (el as HTMLInputElement).labels?.length ||
+        el.getAttribute('aria-label') ||
+        el.getAttribute('aria-labelledby') ||
+        el.textContent?.trim() ||
+        el.getAttribute('title')
       if (!labelled) bad.push(el.outerHTML.slice(0, 120))
     }
     return bad
@@ -110,14 +126,18 @@ describe.skipIf(!chromiumPath)('browser: accessibility', () => {
       const order: string[] = []
       for (let i = 0; i < 12; i++) {
         await page.keyboard.press('Tab')
-        order.push(await page.evaluate(() => {
-          const el = document.activeElement as HTMLElement
-          return el.className || el.id || el.tagName
-        }))
+        order.push(
+          await page.evaluate(() => {
+            const el = document.activeElement as HTMLElement
+            return el.className || el.id || el.tagName
+          }),
+        )
       }
       expect(order[0]).toBe('skip-link')
       expect(order.indexOf('btn btn-primary new-chat')).toBeGreaterThan(0)
-      expect(order.findIndex((c) => c.includes('thread-link'))).toBeGreaterThan(order.indexOf('btn btn-primary new-chat'))
+      expect(order.findIndex((c) => c.includes('thread-link'))).toBeGreaterThan(
+        order.indexOf('btn btn-primary new-chat'),
+      )
       await context.close()
     })
   }
@@ -129,7 +149,9 @@ describe.skipIf(!chromiumPath)('browser: accessibility', () => {
     await page.locator('.note-item').waitFor()
     expect(await unnamedControls(page)).toEqual([])
     await page.getByRole('link', { name: 'Datasets' }).click()
-    await page.getByLabel('CSV file', { exact: true }).setInputFiles({ name: 'd.csv', mimeType: 'text/csv', buffer: Buffer.from('a,b\n1,x\n') })
+    await page
+      .getByLabel('CSV file', { exact: true })
+      .setInputFiles({ name: 'd.csv', mimeType: 'text/csv', buffer: Buffer.from('a,b\n1,x\n') })
     await page.getByRole('button', { name: 'Upload' }).click()
     await page.locator('.column-chip').first().waitFor()
     expect(await unnamedControls(page)).toEqual([])
@@ -140,7 +162,10 @@ describe.skipIf(!chromiumPath)('browser: accessibility', () => {
     test(`documents page and source chips (${scheme}): named controls, AA contrast`, async () => {
       const { page, context, user } = await signedInPage(browser, server, `a11y-docs-${scheme}`)
       await page.emulateMedia({ colorScheme: scheme })
-      const res = await server.api('/api/documents', { token: user.accessToken, body: { name: 'tides.md', text: 'The tide rises twice a day in the harbour.' } })
+      const res = await server.api('/api/documents', {
+        token: user.accessToken,
+        body: { name: 'tides.md', text: 'The tide rises twice a day in the harbour.' },
+      })
       expect(res.status).toBe(202)
       await waitForSocket(page)
       await page.getByRole('link', { name: 'Documents', exact: true }).click()
@@ -161,7 +186,8 @@ describe.skipIf(!chromiumPath)('browser: accessibility', () => {
       await page.getByRole('link', { name: 'Documents', exact: true }).click()
       await page.locator('.document-item').waitFor()
       const pageRatios = await contrasts(page, ['.document-name', '.document-state'])
-      for (const [sel, ratio] of Object.entries(pageRatios)) if (ratio < 4.5) throw new Error(`${scheme}: contrast of ${sel} is ${ratio}:1, below 4.5:1`)
+      for (const [sel, ratio] of Object.entries(pageRatios))
+        if (ratio < 4.5) throw new Error(`${scheme}: contrast of ${sel} is ${ratio}:1, below 4.5:1`)
       await context.close()
     })
   }

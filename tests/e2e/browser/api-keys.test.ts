@@ -12,13 +12,28 @@ const { server, browser } = useBrowserStack()
 const unnamedControls = (page: Page) =>
   page.evaluate(() =>
     [...document.querySelectorAll<HTMLElement>('button, a[href], input, select, textarea')]
-      .filter((el) => !el.closest('[hidden]') && !((el as HTMLInputElement).labels?.length || el.getAttribute('aria-label') || el.textContent?.trim() || el.getAttribute('title')))
+      .filter(
+        (el) =>
+          !el.closest('[hidden]') &&
+          !(
+            (el as HTMLInputElement).labels?.length ||
+            el.getAttribute('aria-label') ||
+            el.textContent?.trim() ||
+            el.getAttribute('title')
+          ),
+      )
       .map((el) => el.outerHTML.slice(0, 120)),
   )
 
 /** The status of an MCP tools/list call with this key (200 when the key works; no model needed). */
 const keyStatus = async (secret: string) =>
-  (await server.api('/mcp', { token: secret, body: { jsonrpc: '2.0', id: 1, method: 'tools/list' }, headers: { accept: 'application/json, text/event-stream' } })).status
+  (
+    await server.api('/mcp', {
+      token: secret,
+      body: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      headers: { accept: 'application/json, text/event-stream' },
+    })
+  ).status
 
 describe.skipIf(!chromiumPath)('browser: Settings → API keys', () => {
   test('create a key: the secret is shown once and copies and works; it is listed without the secret; revoke ends it', async () => {
@@ -96,14 +111,21 @@ describe.skipIf(!chromiumPath)('browser: Settings → API keys', () => {
 
 describe.skipIf(!chromiumPath)('browser: a /v1 call shows in the user’s open UI', () => {
   const { server: live, browser: chrome } = useBrowserStack({
-    ollama: { handler: (req) => ({ content: `from the API: ${lastUserText(req.messages)}`, chunkSize: 4, chunkDelayMs: 2 }) },
+    ollama: {
+      handler: (req) => ({ content: `from the API: ${lastUserText(req.messages)}`, chunkSize: 4, chunkDelayMs: 2 }),
+    },
   })
 
   test('the new thread appears in the sidebar while the tab is open, and holds the answer', async () => {
     const { page, context, user, errors } = await signedInPage(chrome, live, 'watcher')
     await waitForSocket(page)
-    const { secret } = (await (await live.api('/api/keys', { token: user.accessToken, body: { name: 'script' } })).json()) as any
-    const res = await live.api('/v1/chat/completions', { token: secret, body: { model: 'agent:triage', messages: [{ role: 'user', content: 'water the tomatoes at six' }] } })
+    const { secret } = (await (
+      await live.api('/api/keys', { token: user.accessToken, body: { name: 'script' } })
+    ).json()) as any
+    const res = await live.api('/v1/chat/completions', {
+      token: secret,
+      body: { model: 'agent:triage', messages: [{ role: 'user', content: 'water the tomatoes at six' }] },
+    })
     expect(res.status).toBe(200)
     const link = page.locator('.thread-link', { hasText: 'water the tomatoes at six' })
     await link.waitFor() // no reload: the socket's agent_started made the list refresh

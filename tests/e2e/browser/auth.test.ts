@@ -1,6 +1,13 @@
 /** Sign up, sign in, sign out and the SSO button, through the real UI. */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { chromiumPath, useBrowserStack, openPage, signUpViaUi, signedInPage, waitForSocket } from '../../support/browser'
+import {
+  chromiumPath,
+  useBrowserStack,
+  openPage,
+  signUpViaUi,
+  signedInPage,
+  waitForSocket,
+} from '../../support/browser'
 import { registerUser } from '../../support/users'
 
 setDefaultTimeout(60_000) // a real browser on a busy 2-core machine
@@ -108,7 +115,16 @@ describe.skipIf(!chromiumPath)('browser: accounts', () => {
     const page = await context.newPage()
     await page.goto('/')
     await page.evaluate((u) => {
-      localStorage.setItem('chat-session', JSON.stringify({ user: { id: u.id, email: u.email, name: 'SSO person', role: 'member' }, accessToken: u.accessToken, refreshToken: u.refreshToken, expiresIn: 900, obtainedAt: Date.now() }))
+      localStorage.setItem(
+        'chat-session',
+        JSON.stringify({
+          user: { id: u.id, email: u.email, name: 'SSO person', role: 'member' },
+          accessToken: u.accessToken,
+          refreshToken: u.refreshToken,
+          expiresIn: 900,
+          obtainedAt: Date.now(),
+        }),
+      )
     }, user)
     await page.goto('/') // the callback redirects to /
     await page.reload()

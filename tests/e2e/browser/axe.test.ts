@@ -6,7 +6,17 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import type { Page } from 'playwright-core'
-import { chromiumPath, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack, askAboutSales, regenerateLast } from '../../support/browser'
+import {
+  chromiumPath,
+  openPage,
+  sendMessage,
+  signedInPage,
+  waitForRunEnd,
+  waitForSocket,
+  useBrowserStack,
+  askAboutSales,
+  regenerateLast,
+} from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(90_000)
@@ -19,7 +29,11 @@ const { server, browser, ollama: fake } = useBrowserStack({ ollama: {} })
 async function violations(page: Page): Promise<string[]> {
   // Evaluated through the DevTools protocol, so the page's CSP does not block it.
   await page.evaluate(AXE)
-  const result: any = await page.evaluate(() => (window as any).axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }))
+  const result: any = await page.evaluate(() =>
+    (window as any).axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }),
+  )
   // axe really ran and checked something (an empty result would hide a broken setup).
   expect(result.passes.length).toBeGreaterThan(5)
   return result.violations.flatMap((v: any) => v.nodes.map((n: any) => `${v.id}: ${n.target.join(' ')}`))
@@ -75,7 +89,11 @@ describe.skipIf(!chromiumPath)('browser: axe-core', () => {
     await sendMessage(page, 'share me')
     await waitForRunEnd(page)
     const threadId = decodeURIComponent(new URL(page.url()).hash.split('/')[2])
-    const share = ((await (await server.api(`/api/threads/${threadId}/share`, { token: user.accessToken, method: 'POST' })).json()) as any).share
+    const share = (
+      (await (
+        await server.api(`/api/threads/${threadId}/share`, { token: user.accessToken, method: 'POST' })
+      ).json()) as any
+    ).share
     const outsider = await openPage(browser, server.url, { path: new URL(share.url).pathname })
     await outsider.page.locator('.share-assistant .answer').waitFor()
     expect(await violations(outsider.page)).toEqual([])

@@ -7,7 +7,17 @@ import { beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
-import { chromiumPath, lastAnswerText, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack, askAboutSales } from '../../support/browser'
+import {
+  chromiumPath,
+  lastAnswerText,
+  openPage,
+  sendMessage,
+  signedInPage,
+  waitForRunEnd,
+  waitForSocket,
+  useBrowserStack,
+  askAboutSales,
+} from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(60_000)
@@ -34,7 +44,12 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
 
   test('streams the answer token by token into a new thread; Enter sends, Shift+Enter adds a line', async () => {
     const answer = 'Paris is the capital of France. It sits on the Seine and has about two million inhabitants.'
-    fake.setHandler(() => ({ thinking: 'The user asks about geography.', content: answer, chunkSize: 3, chunkDelayMs: 15 }))
+    fake.setHandler(() => ({
+      thinking: 'The user asks about geography.',
+      content: answer,
+      chunkSize: 3,
+      chunkDelayMs: 15,
+    }))
     const { page, context, errors } = await signedInPage(browser, server, 'streamer')
     await waitForSocket(page)
 
@@ -64,7 +79,9 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     expect(lengths.every((n, i) => i === 0 || n > lengths[i - 1])).toBe(true)
     expect(await lastAnswerText(page)).toBe(answer)
     await page.locator('.turn-assistant .run-status', { hasText: 'Completed' }).waitFor()
-    expect(await page.locator('.thinking-block .thinking-text').last().textContent()).toBe('The user asks about geography.')
+    expect(await page.locator('.thinking-block .thinking-text').last().textContent()).toBe(
+      'The user asks about geography.',
+    )
     expect(await page.locator('.turn-user .bubble').textContent()).toBe('What is the capital\nof France?')
 
     // The new thread is in the list, open, and in the URL.
@@ -119,33 +136,51 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
   test('a data-analyst run shows the hand-off, a card per tool call with its result, and the answer', async () => {
     fake.setHandler(createDemoBrain({ chunkDelayMs: 4 }))
     // A stable, readable account for the screenshot.
-    const res = await server.api('/api/auth/register', { body: { email: 'ada@example.test', password: 'analytical-engine', name: 'Ada' } })
+    const res = await server.api('/api/auth/register', {
+      body: { email: 'ada@example.test', password: 'analytical-engine', name: 'Ada' },
+    })
     expect(res.status).toBe(201)
     const ada = (await res.json()) as any
     const user = { ...ada, id: ada.user.id, email: ada.user.email }
     const { page, context, errors } = await openPage(browser, server.url, { session: user })
-    const csv = 'region,product,amount\nNorth,Widget,1200\nSouth,Gadget,800\nNorth,Gizmo,600\nEast,Widget,400\nSouth,Widget,300\n'
-    expect((await server.api('/api/datasets', { token: user.accessToken, body: { name: 'sales', csv } })).status).toBe(201)
+    const csv =
+      'region,product,amount\nNorth,Widget,1200\nSouth,Gadget,800\nNorth,Gizmo,600\nEast,Widget,400\nSouth,Widget,300\n'
+    expect((await server.api('/api/datasets', { token: user.accessToken, body: { name: 'sales', csv } })).status).toBe(
+      201,
+    )
     await waitForSocket(page)
     await sendMessage(page, 'Which region sells most in my sales csv?')
     expect(await waitForRunEnd(page)).toBe('completed')
 
     const handoff = page.locator('.handoff')
-    expect((await handoff.evaluate((el) => el.textContent ?? '')).replace(/\s+/g, ' ').trim()).toBe('Auto → Data analyst')
+    expect((await handoff.evaluate((el) => el.textContent ?? '')).replace(/\s+/g, ' ').trim()).toBe(
+      'Auto → Data analyst',
+    )
     const cards = page.locator('.tool-card')
-    expect(await cards.evaluateAll((els) => els.map((el) => [(el as HTMLElement).dataset.tool, (el as HTMLElement).dataset.state]))).toEqual([
+    expect(
+      await cards.evaluateAll((els) =>
+        els.map((el) => [(el as HTMLElement).dataset.tool, (el as HTMLElement).dataset.state]),
+      ),
+    ).toEqual([
       ['list_datasets', 'ok'],
       ['query_dataset', 'ok'],
     ])
     // The process is folded into one Steps row once the answer is there; the tools speak in words.
     expect(await page.locator('.steps').last().getAttribute('open')).toBeNull()
-    expect(await cards.nth(1).locator('.tool-name').evaluate((el) => el.textContent)).toBe('Queried sales by region (total amount)')
+    expect(
+      await cards
+        .nth(1)
+        .locator('.tool-name')
+        .evaluate((el) => el.textContent),
+    ).toBe('Queried sales by region (total amount)')
     await page.locator('.steps > summary').last().click()
     const query = cards.nth(1)
     await query.locator('summary').click()
     expect(await query.locator('.tool-args').textContent()).toContain('groupBy: ["region"]')
     // A tabular result is shown as a table.
-    const resultRows = await query.locator('.tool-result tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)))
+    const resultRows = await query
+      .locator('.tool-result tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)))
     expect(resultRows[0]).toEqual(['North', (1800).toLocaleString('en-US')])
     expect(await query.locator('.tool-state').textContent()).toMatch(/done · \d+(\.\d+)? m?s/)
     expect(await lastAnswerText(page)).toContain('North has the largest sum_amount (1,800)')
@@ -169,7 +204,9 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     expect(await askAboutSales(page, server, user)).toBe('completed')
     const overflow = await page.evaluate(() => {
       const log = document.querySelector('.messages')!
-      const wide = [...log.querySelectorAll<HTMLElement>('*')].filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+      const wide = [...log.querySelectorAll<HTMLElement>('*')].filter(
+        (el) => el.getBoundingClientRect().right > window.innerWidth + 1,
+      )
       return { scroll: log.scrollWidth - log.clientWidth, wide: wide.map((el) => el.className).slice(0, 5) }
     })
     expect(overflow).toEqual({ scroll: 0, wide: [] })
@@ -212,8 +249,8 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
   test('model output with <script>, <img onerror> or javascript: links is inert', async () => {
     const evil = [
       'Here you go: <script>window.__pwned = "script"; alert("script")</script>',
-      '<img src=x onerror="window.__pwned = \'img\'; alert(\'img\')">',
-      '[click me](javascript:window.__pwned=\'link\')',
+      "<img src=x onerror=\"window.__pwned = 'img'; alert('img')\">",
+      "[click me](javascript:window.__pwned='link')",
       '<a href="javascript:alert(1)" id="evil-link">or me</a>',
       '<svg onload="window.__pwned=\'svg\'"></svg> **still bold**',
     ].join('\n\n')
@@ -229,8 +266,18 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
       expect(dialogs).toEqual([])
       const answer = page.locator('.turn-assistant .answer').last()
       expect(await answer.locator('script, svg, iframe, object').count()).toBe(0)
-      expect(await answer.evaluate((el) => [...el.querySelectorAll('*')].filter((n) => [...n.attributes].some((a) => a.name.startsWith('on'))).length)).toBe(0)
-      expect(await answer.evaluate((el) => [...el.querySelectorAll('a')].filter((a) => /^\s*javascript:/i.test(a.getAttribute('href') ?? '')).length)).toBe(0)
+      expect(
+        await answer.evaluate(
+          (el) =>
+            [...el.querySelectorAll('*')].filter((n) => [...n.attributes].some((a) => a.name.startsWith('on'))).length,
+        ),
+      ).toBe(0)
+      expect(
+        await answer.evaluate(
+          (el) =>
+            [...el.querySelectorAll('a')].filter((a) => /^\s*javascript:/i.test(a.getAttribute('href') ?? '')).length,
+        ),
+      ).toBe(0)
       expect(await answer.locator('strong').textContent()).toBe('still bold')
       // Clicking the would-be links does nothing.
       for (const link of await answer.locator('a').all()) await link.click()
@@ -253,7 +300,9 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     await waitForSocket(page)
     // The pickers are filled once /api/agents and /api/models answer.
     await page.locator('#agent-select option[value="planner"]').waitFor({ state: 'attached' })
-    const agents = await page.locator('#agent-select option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))
+    const agents = await page
+      .locator('#agent-select option')
+      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))
     expect(agents).toEqual(expect.arrayContaining(['triage', 'data_analyst', 'notes_assistant', 'planner']))
     expect(await page.locator('#agent-select').inputValue()).toBe('triage')
     await page.locator('#model-select option', { hasText: 'qwen3' }).waitFor({ state: 'attached' })
@@ -275,7 +324,9 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
   test('a failing model list leaves a usable default', async () => {
     fake.setHandler(() => ({ content: 'Still here.', chunkDelayMs: 1 }))
     const { page, context } = await signedInPage(browser, server, 'nomodels')
-    await context.route('**/api/models', (route) => route.fulfill({ status: 503, json: { error: { code: 'llm_unavailable', message: 'down' } } }))
+    await context.route('**/api/models', (route) =>
+      route.fulfill({ status: 503, json: { error: { code: 'llm_unavailable', message: 'down' } } }),
+    )
     await page.reload()
     await waitForSocket(page)
     expect(await page.locator('#model-select option').count()).toBe(1)
@@ -286,7 +337,11 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
   })
 
   test('a run started in another tab shows up live in the matching thread', async () => {
-    fake.setHandler((req) => ({ content: `Reply to ${lastUser(req.messages)} with some more words to stream.`, chunkSize: 3, chunkDelayMs: 10 }))
+    fake.setHandler((req) => ({
+      content: `Reply to ${lastUser(req.messages)} with some more words to stream.`,
+      chunkSize: 3,
+      chunkDelayMs: 10,
+    }))
     const first = await signedInPage(browser, server, 'twotabs')
     await waitForSocket(first.page)
     await sendMessage(first.page, 'first question')

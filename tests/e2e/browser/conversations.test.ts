@@ -6,7 +6,15 @@
  */
 import { beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Page } from 'playwright-core'
-import { chromiumPath, openPage, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
+import {
+  chromiumPath,
+  openPage,
+  sendMessage,
+  signedInPage,
+  waitForRunEnd,
+  waitForSocket,
+  useBrowserStack,
+} from '../../support/browser'
 import { lastUserText } from '../../support/chat-stack'
 
 setDefaultTimeout(90_000)
@@ -17,7 +25,9 @@ const { server, browser, ollama: fake } = useBrowserStack({ ollama: {} })
 const shown = (page: Page) =>
   page.evaluate(() =>
     [...document.querySelectorAll<HTMLElement>('.messages .turn')].map((t) =>
-      t.classList.contains('turn-user') ? `user:${t.querySelector('.bubble')?.textContent?.trim()}` : `assistant:${[...t.querySelectorAll<HTMLElement>('.answer')].map((a) => a.innerText.trim()).join(' ')}`,
+      t.classList.contains('turn-user')
+        ? `user:${t.querySelector('.bubble')?.textContent?.trim()}`
+        : `assistant:${[...t.querySelectorAll<HTMLElement>('.answer')].map((a) => a.innerText.trim()).join(' ')}`,
     ),
   )
 
@@ -27,7 +37,9 @@ async function chatOnce(page: Page, text: string) {
   await waitForRunEnd(page)
   // The turn gets its controls once the server has told its ids.
   await page.locator('.turn-assistant[data-message-id]').last().waitFor()
-  await page.waitForFunction(() => [...document.querySelectorAll('.turn')].every((t) => t.hasAttribute('data-message-id')))
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('.turn')].every((t) => t.hasAttribute('data-message-id')),
+  )
 }
 
 const threadIdOf = (page: Page) => decodeURIComponent(new URL(page.url()).hash.split('/')[2] ?? '')
@@ -41,23 +53,43 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
     await chatOnce(page, 'first question')
     await chatOnce(page, 'second question')
 
-    await page.locator('.turn-user', { hasText: 'second question' }).getByRole('button', { name: 'Edit message' }).click()
+    await page
+      .locator('.turn-user', { hasText: 'second question' })
+      .getByRole('button', { name: 'Edit message' })
+      .click()
     const box = page.getByRole('textbox', { name: 'Edit your message' })
     await box.fill('second question, edited')
     await page.getByRole('button', { name: 'Save and send' }).click()
     await page.locator('.turn-assistant .answer', { hasText: 'echo: second question, edited' }).waitFor()
-    await page.waitForFunction(() => [...document.querySelectorAll('.turn')].every((t) => t.hasAttribute('data-message-id')))
-    expect(await shown(page)).toEqual(['user:first question', 'assistant:echo: first question', 'user:second question, edited', 'assistant:echo: second question, edited'])
-    const switcher = page.locator('.turn-user', { hasText: 'second question, edited' }).getByRole('group', { name: 'Version 2 of 2' })
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('.turn')].every((t) => t.hasAttribute('data-message-id')),
+    )
+    expect(await shown(page)).toEqual([
+      'user:first question',
+      'assistant:echo: first question',
+      'user:second question, edited',
+      'assistant:echo: second question, edited',
+    ])
+    const switcher = page
+      .locator('.turn-user', { hasText: 'second question, edited' })
+      .getByRole('group', { name: 'Version 2 of 2' })
     await switcher.waitFor()
 
     // The model only saw the edited branch.
-    const request = fake.requests.at(-1)!.messages.filter((m: any) => m.role !== 'system').map((m: any) => m.content)
+    const request = fake.requests
+      .at(-1)!
+      .messages.filter((m: any) => m.role !== 'system')
+      .map((m: any) => m.content)
     expect(request).toEqual(['first question', 'echo: first question', 'second question, edited'])
 
     await switcher.getByRole('button', { name: 'Previous version' }).click()
     await page.getByRole('group', { name: 'Version 1 of 2' }).waitFor()
-    expect(await shown(page)).toEqual(['user:first question', 'assistant:echo: first question', 'user:second question', 'assistant:echo: second question'])
+    expect(await shown(page)).toEqual([
+      'user:first question',
+      'assistant:echo: first question',
+      'user:second question',
+      'assistant:echo: second question',
+    ])
     await page.getByRole('button', { name: 'Next version' }).click()
     await page.getByRole('group', { name: 'Version 2 of 2' }).waitFor()
     expect((await shown(page)).at(-1)).toBe('assistant:echo: second question, edited')
@@ -123,7 +155,10 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
     await chatOnce(page, 'something else entirely')
     const threadId = threadIdOf(page)
     // Edit the first question so the walrus one is on an older branch.
-    await page.locator('.turn-user', { hasText: 'the walrus question' }).getByRole('button', { name: 'Edit message' }).click()
+    await page
+      .locator('.turn-user', { hasText: 'the walrus question' })
+      .getByRole('button', { name: 'Edit message' })
+      .click()
     await page.getByRole('textbox', { name: 'Edit your message' }).fill('a kinder question')
     await page.getByRole('button', { name: 'Save and send' }).click()
     await page.locator('.turn-assistant .answer', { hasText: 'echo: a kinder question' }).waitFor()
@@ -156,18 +191,25 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
     const original = threadIdOf(page)
 
     await page.locator('.export-menu summary').click()
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'JSON (every version)' }).click()])
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'JSON (every version)' }).click(),
+    ])
     expect(download.suggestedFilename()).toBe('keep-this.json')
     const text = await Bun.file((await download.path())!).text()
     expect(JSON.parse(text).messages.length).toBe(3)
 
-    await page.locator('#import-file').setInputFiles({ name: 'keep-this.json', mimeType: 'application/json', buffer: Buffer.from(text) })
+    await page
+      .locator('#import-file')
+      .setInputFiles({ name: 'keep-this.json', mimeType: 'application/json', buffer: Buffer.from(text) })
     await page.waitForFunction((id) => !location.hash.includes(id) && location.hash.startsWith('#/c/'), original)
     await page.locator('.turn-assistant .answer', { hasText: 'second take' }).waitFor()
     await page.locator('.turn-assistant').getByRole('group', { name: 'Version 2 of 2' }).waitFor()
     expect(await page.locator('.chat-title').textContent()).toBe('keep this')
     // A bad file says why and adds nothing.
-    await page.locator('#import-file').setInputFiles({ name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from('{"nope":1}') })
+    await page
+      .locator('#import-file')
+      .setInputFiles({ name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from('{"nope":1}') })
     await page.locator('.toast', { hasText: 'Could not import bad.json' }).waitFor()
     await context.close()
   })
@@ -199,7 +241,8 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
 
   test('pin moves a chat to the top; archive hides it until "Archived chats"', async () => {
     const { page, context, user } = await signedInPage(browser, server, 'organiser')
-    for (const title of ['alpha', 'beta', 'gamma']) await server.api('/api/threads', { token: user.accessToken, body: { title } })
+    for (const title of ['alpha', 'beta', 'gamma'])
+      await server.api('/api/threads', { token: user.accessToken, body: { title } })
     await page.reload()
     const titles = () => page.locator('.thread-list .thread-title').allTextContents()
     await page.locator('.thread-item').nth(2).waitFor()
@@ -212,14 +255,20 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
     expect(await titles()).toEqual(['alpha', 'beta'])
     await page.getByRole('button', { name: 'Archived chats' }).click()
     await page.getByRole('heading', { name: 'Archived chats' }).waitFor()
-    await page.waitForFunction(() => [...document.querySelectorAll('.thread-item .thread-title')].map((e) => e.textContent).join() === 'gamma')
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('.thread-item .thread-title')].map((e) => e.textContent).join() === 'gamma',
+    )
     await page.getByRole('button', { name: 'Unarchive “gamma”' }).click()
     await page.getByText('No archived chats').waitFor()
     await page.getByRole('button', { name: 'Back to chats' }).click()
     await page.waitForFunction(() => document.querySelectorAll('.thread-item').length === 3)
 
     // One Tab stop per row: Tab goes from one row's link to the next row's; arrows reach the actions.
-    const focusedRow = () => page.evaluate(() => `${document.activeElement?.className}:${document.activeElement?.closest('.thread-item')?.querySelector('.thread-title')?.textContent}`)
+    const focusedRow = () =>
+      page.evaluate(
+        () =>
+          `${document.activeElement?.className}:${document.activeElement?.closest('.thread-item')?.querySelector('.thread-title')?.textContent}`,
+      )
     await page.locator('.thread-link').first().focus()
     await page.keyboard.press('Tab')
     expect(await focusedRow()).toBe('thread-link:gamma')
@@ -238,7 +287,14 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
     // 130 threads straight into the database (fast), then the list shows them page by page.
     const ids = await (async () => {
       const made: string[] = []
-      for (let i = 0; i < 130; i++) made.push(((await (await server.api('/api/threads', { token: user.accessToken, body: { title: `chat ${i}` } })).json()) as any).thread.id)
+      for (let i = 0; i < 130; i++)
+        made.push(
+          (
+            (await (
+              await server.api('/api/threads', { token: user.accessToken, body: { title: `chat ${i}` } })
+            ).json()) as any
+          ).thread.id,
+        )
       return made
     })()
     expect(ids.length).toBe(130)
@@ -247,7 +303,12 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
     expect(await page.locator('.thread-item').count()).toBeLessThanOrEqual(100)
     for (let i = 0; i < 10 && (await page.locator('.thread-item').count()) < 130; i++) {
       await page.locator('.thread-item').last().scrollIntoViewIfNeeded()
-      await page.waitForFunction((n) => document.querySelectorAll('.thread-item').length > n || document.querySelectorAll('.thread-item').length >= 130, await page.locator('.thread-item').count())
+      await page.waitForFunction(
+        (n) =>
+          document.querySelectorAll('.thread-item').length > n ||
+          document.querySelectorAll('.thread-item').length >= 130,
+        await page.locator('.thread-item').count(),
+      )
     }
     expect(await page.locator('.thread-item').count()).toBe(130)
     expect(await page.locator('.thread-item .thread-title').last().textContent()).toBe('chat 0')

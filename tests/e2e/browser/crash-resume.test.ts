@@ -6,7 +6,15 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import type { Browser } from 'playwright-core'
-import { chromiumPath, lastAnswerText, launchBrowser, sendMessage, signedInPage, waitForRunEnd, waitForSocket } from '../../support/browser'
+import {
+  chromiumPath,
+  lastAnswerText,
+  launchBrowser,
+  sendMessage,
+  signedInPage,
+  waitForRunEnd,
+  waitForSocket,
+} from '../../support/browser'
 import { spawnServer, type ChildServer } from '../../support/child-server'
 import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
 
@@ -39,14 +47,25 @@ describe.skipIf(!chromiumPath)('browser: an answer survives kill -9 of the serve
     const server = {
       url,
       api: (path: string, init: { body?: unknown; token?: string } = {}) =>
-        fetch(url + path, { method: init.body === undefined ? 'GET' : 'POST', headers: { 'content-type': 'application/json', ...(init.token && { authorization: `Bearer ${init.token}` }) }, body: init.body === undefined ? undefined : JSON.stringify(init.body) }),
+        fetch(url + path, {
+          method: init.body === undefined ? 'GET' : 'POST',
+          headers: { 'content-type': 'application/json', ...(init.token && { authorization: `Bearer ${init.token}` }) },
+          body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        }),
     }
     try {
       const { page, context, errors } = await signedInPage(browser, server, 'crash')
       await waitForSocket(page)
       await sendMessage(page, 'Count for me')
       // Part of the answer is on screen.
-      await page.waitForFunction(() => [...document.querySelectorAll('.turn-assistant[data-run-id] .answer')].some((a) => (a.textContent?.length ?? 0) >= 60), undefined, { timeout: 20_000 })
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll('.turn-assistant[data-run-id] .answer')].some(
+            (a) => (a.textContent?.length ?? 0) >= 60,
+          ),
+        undefined,
+        { timeout: 20_000 },
+      )
 
       child.proc.kill('SIGKILL')
       await child.proc.exited

@@ -1,6 +1,13 @@
 /** The Documents page (upload, live progress, delete) and source chips under a cited answer. */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { chromiumPath, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
+import {
+  chromiumPath,
+  sendMessage,
+  signedInPage,
+  waitForRunEnd,
+  waitForSocket,
+  useBrowserStack,
+} from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
 import { addTextDocument } from '../../support/documents'
 
@@ -9,7 +16,8 @@ setDefaultTimeout(60_000)
 // A slow scripted embedder, so the progress bar is visible while a document is processed.
 const { server, browser } = useBrowserStack({ ollama: { handler: createDemoBrain(), embedDelayMs: 150 } })
 
-const FASTNET = 'The Fastnet lighthouse stands on a rock off the coast of Cork.\n\nIts granite tower was finished in 1904.'
+const FASTNET =
+  'The Fastnet lighthouse stands on a rock off the coast of Cork.\n\nIts granite tower was finished in 1904.'
 
 describe.skipIf(!chromiumPath)('browser: documents and citations', () => {
   test('upload a Markdown file: a progress bar while processing, then ready; a wrong type is refused; delete', async () => {
@@ -22,11 +30,17 @@ describe.skipIf(!chromiumPath)('browser: documents and citations', () => {
     await page.evaluate(() => {
       const seen: number[] = ((window as any).__progress = [])
       new MutationObserver(() => {
-        for (const bar of document.querySelectorAll<HTMLProgressElement>('.document-progress')) if (!seen.includes(bar.value)) seen.push(bar.value)
+        for (const bar of document.querySelectorAll<HTMLProgressElement>('.document-progress'))
+          if (!seen.includes(bar.value)) seen.push(bar.value)
       }).observe(document.body, { subtree: true, childList: true, attributes: true })
     })
-    const text = Array.from({ length: 600 }, (_, i) => `Section ${i}: the harbour master logs ship number ${i} at dawn.`).join('\n\n')
-    await page.getByLabel('Files (.txt, .md, .html, .pdf)').setInputFiles({ name: 'harbour.md', mimeType: 'text/markdown', buffer: Buffer.from(text) })
+    const text = Array.from(
+      { length: 600 },
+      (_, i) => `Section ${i}: the harbour master logs ship number ${i} at dawn.`,
+    ).join('\n\n')
+    await page
+      .getByLabel('Files (.txt, .md, .html, .pdf)')
+      .setInputFiles({ name: 'harbour.md', mimeType: 'text/markdown', buffer: Buffer.from(text) })
     await page.getByRole('button', { name: 'Upload' }).click()
     const item = page.locator('.document-item', { hasText: 'harbour.md' })
     await item.getByText(/Ready · \d+ passages/).waitFor({ timeout: 30_000 })
@@ -38,20 +52,27 @@ describe.skipIf(!chromiumPath)('browser: documents and citations', () => {
     expect(api.documents).toHaveLength(1)
     expect(api.documents[0]).toMatchObject({ name: 'harbour.md', status: 'ready', progress: 1 })
 
-    await page.getByLabel('Files (.txt, .md, .html, .pdf)').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]) })
+    await page.getByLabel('Files (.txt, .md, .html, .pdf)').setInputFiles({
+      name: 'photo.png',
+      mimeType: 'image/png',
+      buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]),
+    })
     await page.getByRole('button', { name: 'Upload' }).click()
     await page.getByRole('alert').filter({ hasText: 'photo.png' }).waitFor()
 
     await page.getByRole('button', { name: 'Delete document “harbour.md”' }).click()
     await page.getByText('No documents yet.').waitFor()
-    expect(((await (await server.api('/api/documents', { token: user.accessToken })).json()) as any).documents).toEqual([])
+    expect(((await (await server.api('/api/documents', { token: user.accessToken })).json()) as any).documents).toEqual(
+      [],
+    )
     expect(errors).toEqual([])
     await context.close()
   })
 
   test('the list shows the newest first, as the API does, also after a reload', async () => {
     const { page, context, user, errors } = await signedInPage(browser, server, 'lister', { path: '/#/documents' })
-    for (const name of ['first.txt', 'second.txt', 'third.txt']) await addTextDocument(server, user, name, `The ${name} document.`)
+    for (const name of ['first.txt', 'second.txt', 'third.txt'])
+      await addTextDocument(server, user, name, `The ${name} document.`)
     await page.reload()
     await page.locator('.document-item').nth(2).waitFor()
     const shown = await page.locator('.document-name').allTextContents()

@@ -20,7 +20,10 @@ async function bundleRenderer(): Promise<string> {
   try {
     const entry = join(dir, 'entry.ts')
     const module = resolve(import.meta.dir, '../../../src/web/app/markdown.ts')
-    writeFileSync(entry, `import { renderMarkdown } from ${JSON.stringify(module)}\n;(window as any).renderMarkdown = renderMarkdown\n`)
+    writeFileSync(
+      entry,
+      `import { renderMarkdown } from ${JSON.stringify(module)}\n;(window as any).renderMarkdown = renderMarkdown\n`,
+    )
     const result = await Bun.build({ entrypoints: [entry], target: 'browser', format: 'iife' })
     if (!result.success) throw new Error(result.logs.join('\n'))
     return await result.outputs[0].text()
@@ -57,7 +60,9 @@ describe.skipIf(!chromiumPath)('markdown rendering is sanitised', () => {
   })
 
   test('renders ordinary Markdown', async () => {
-    const html = await render('# Title\n\n**bold** and `code`\n\n- one\n- two\n\n```\n<script>x()</script>\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |')
+    const html = await render(
+      '# Title\n\n**bold** and `code`\n\n- one\n- two\n\n```\n<script>x()</script>\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |',
+    )
     expect(html).toContain('<h1>Title</h1>')
     expect(html).toContain('<strong>bold</strong>')
     expect(html).toContain('<li>one</li>')
@@ -67,7 +72,9 @@ describe.skipIf(!chromiumPath)('markdown rendering is sanitised', () => {
 
   test('safe links keep their target and open without an opener', async () => {
     await render('[docs](https://example.com/docs) and <https://example.org>')
-    const links = await page.$$eval('#out a', (as) => as.map((a) => [a.getAttribute('href'), a.getAttribute('target'), a.getAttribute('rel')]))
+    const links = await page.$$eval('#out a', (as) =>
+      as.map((a) => [a.getAttribute('href'), a.getAttribute('target'), a.getAttribute('rel')]),
+    )
     expect(links[0]).toEqual(['https://example.com/docs', '_blank', 'noopener noreferrer nofollow'])
     expect(links[1][0]).toBe('https://example.org')
   })
@@ -92,7 +99,12 @@ describe.skipIf(!chromiumPath)('markdown rendering is sanitised', () => {
       expect(await pwned()).toBeUndefined()
       expect(html).not.toMatch(/<script|<iframe|<object|<embed|<style|<form/i)
       expect(html).not.toMatch(/<[^>]*\son[a-z]+\s*=/i) // inside a tag; as plain text it is harmless
-      expect(await page.$$eval('#out *', (els) => els.filter((el) => [...el.attributes].some((a) => a.name.startsWith('on'))).length)).toBe(0)
+      expect(
+        await page.$$eval(
+          '#out *',
+          (els) => els.filter((el) => [...el.attributes].some((a) => a.name.startsWith('on'))).length,
+        ),
+      ).toBe(0)
       expect(dialogs).toEqual([])
     })
   }

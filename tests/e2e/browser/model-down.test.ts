@@ -3,7 +3,14 @@
  * operator's hint behind Details), and a run that fails says it once, in plain words.
  */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { chromiumPath, sendMessage, signedInPage, waitForRunEnd, waitForSocket, useBrowserStack } from '../../support/browser'
+import {
+  chromiumPath,
+  sendMessage,
+  signedInPage,
+  waitForRunEnd,
+  waitForSocket,
+  useBrowserStack,
+} from '../../support/browser'
 
 setDefaultTimeout(60_000)
 
@@ -24,7 +31,9 @@ describe.skipIf(!chromiumPath)('browser: model down', () => {
     await sendMessage(page, 'hello?')
     expect(await waitForRunEnd(page)).toBe('failed')
     const turn = page.locator('.turn-assistant').last()
-    expect(await turn.locator('.failure-text').allTextContents()).toEqual(['Failed: The AI model is not reachable right now. Try again in a moment.'])
+    expect(await turn.locator('.failure-text').allTextContents()).toEqual([
+      'Failed: The AI model is not reachable right now. Try again in a moment.',
+    ])
     // The operator's text is there once, folded; it is not repeated as the answer.
     expect(await turn.locator('.answer').count()).toBe(0)
     expect(await turn.locator('.failure-details p').isVisible()).toBe(false)

@@ -37,7 +37,11 @@ describe.skipIf(!chromiumPath)('browser: sign in with SSO', () => {
 
   test('the SSO button goes through the provider and lands signed in, with a session that works', async () => {
     const { page, context, errors } = await openPage(browser, server.url)
-    await page.getByRole('button', { name: /sign in with sso/i }).or(page.getByRole('link', { name: /sign in with sso/i })).first().click()
+    await page
+      .getByRole('button', { name: /sign in with sso/i })
+      .or(page.getByRole('link', { name: /sign in with sso/i }))
+      .first()
+      .click()
     await page.waitForURL((url) => url.origin === new URL(idp.issuer).origin)
     await signInAtProvider(page, 'alice')
     await page.waitForURL((url) => url.origin === new URL(server.url).origin && !url.pathname.startsWith('/api/'))
@@ -55,8 +59,15 @@ describe.skipIf(!chromiumPath)('browser: sign in with SSO', () => {
   test('a password account links SSO from its own session ("Link SSO"); SSO then signs in to that account', async () => {
     const password = `pw-${crypto.randomUUID()}`
     const email = `linker-${crypto.randomUUID().slice(0, 8)}@example.test`
-    const registered = (await (await server.api('/api/auth/register', { body: { email, password, name: 'Linker' } })).json()) as any
-    idp.accounts.set('browser-linker', { sub: 'browser-linker', email: `someone-else-${crypto.randomUUID().slice(0, 8)}@idp.example.test`, email_verified: true, name: 'Linker at IdP' })
+    const registered = (await (
+      await server.api('/api/auth/register', { body: { email, password, name: 'Linker' } })
+    ).json()) as any
+    idp.accounts.set('browser-linker', {
+      sub: 'browser-linker',
+      email: `someone-else-${crypto.randomUUID().slice(0, 8)}@idp.example.test`,
+      email_verified: true,
+      name: 'Linker at IdP',
+    })
     const { page, context, errors } = await openPage(browser, server.url)
     await page.getByLabel('Email').fill(email)
     await page.getByLabel('Password').fill(password)
@@ -97,7 +108,9 @@ describe.skipIf(!chromiumPath)('browser: sign in with SSO', () => {
   })
 
   test('a callback with a forged state is refused with a clear page', async () => {
-    const { page, context } = await openPage(browser, server.url, { path: '/api/auth/oidc/callback?code=forged&state=forged' })
+    const { page, context } = await openPage(browser, server.url, {
+      path: '/api/auth/oidc/callback?code=forged&state=forged',
+    })
     const response = await page.reload()
     expect(response?.status()).toBeGreaterThanOrEqual(400)
     expect(response?.status()).toBeLessThan(500)

@@ -5,7 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Browser, Page } from 'playwright-core'
-import { chromiumPath, lastAnswerText, launchBrowser, sendMessage, signedInPage, waitForRunEnd, waitForSocket } from '../../support/browser'
+import {
+  chromiumPath,
+  lastAnswerText,
+  launchBrowser,
+  sendMessage,
+  signedInPage,
+  waitForRunEnd,
+  waitForSocket,
+} from '../../support/browser'
 import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
 import { startTestServer, type TestServer } from '../../support/server'
 
@@ -30,7 +38,6 @@ async function waitForAnswerLength(page: Page, minChars: number) {
     { timeout: 20_000 },
   )
 }
-
 
 beforeAll(async () => {
   if (!chromiumPath) return

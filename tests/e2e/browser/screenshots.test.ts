@@ -7,12 +7,24 @@ import { beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
-import { chromiumPath, openPage, sendMessage, waitForRunEnd, waitForSocket, useBrowserStack, regenerateLast } from '../../support/browser'
+import {
+  chromiumPath,
+  openPage,
+  sendMessage,
+  waitForRunEnd,
+  waitForSocket,
+  useBrowserStack,
+  regenerateLast,
+} from '../../support/browser'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(120_000)
 
-const dir = join(import.meta.dir, '../../..', process.env.UPDATE_SCREENSHOTS ? 'docs/screenshots' : 'test-results/screenshots')
+const dir = join(
+  import.meta.dir,
+  '../../..',
+  process.env.UPDATE_SCREENSHOTS ? 'docs/screenshots' : 'test-results/screenshots',
+)
 
 const { server, browser, ollama: fake } = useBrowserStack({ ollama: {} })
 
@@ -34,12 +46,21 @@ describe.skipIf(!chromiumPath)('browser: screenshots', () => {
     await shot(first.page, 'first-run-desktop')
     await first.context.close()
 
-    const res = await server.api('/api/auth/register', { body: { email: 'ada@example.test', password: 'analytical-engine-1843', name: 'Ada' } })
+    const res = await server.api('/api/auth/register', {
+      body: { email: 'ada@example.test', password: 'analytical-engine-1843', name: 'Ada' },
+    })
     const ada = (await res.json()) as any
-    const session = { user: ada.user, accessToken: ada.accessToken, refreshToken: ada.refreshToken, expiresIn: ada.expiresIn }
-    const csv = 'region,product,amount\nNorth,Widget,1200\nSouth,Gadget,800\nNorth,Gizmo,600\nEast,Widget,400\nSouth,Widget,300\n'
+    const session = {
+      user: ada.user,
+      accessToken: ada.accessToken,
+      refreshToken: ada.refreshToken,
+      expiresIn: ada.expiresIn,
+    }
+    const csv =
+      'region,product,amount\nNorth,Widget,1200\nSouth,Gadget,800\nNorth,Gizmo,600\nEast,Widget,400\nSouth,Widget,300\n'
     await server.api('/api/datasets', { token: ada.accessToken, body: { name: 'sales', csv } })
-    for (const title of ['Trip to Lisbon', 'Quarterly report draft', 'Sourdough starter']) await server.api('/api/threads', { token: ada.accessToken, body: { title } })
+    for (const title of ['Trip to Lisbon', 'Quarterly report draft', 'Sourdough starter'])
+      await server.api('/api/threads', { token: ada.accessToken, body: { title } })
 
     const { page, context } = await openPage(browser, server.url, { session })
     await page.setViewportSize({ width: 1280, height: 860 })
@@ -50,9 +71,13 @@ describe.skipIf(!chromiumPath)('browser: screenshots', () => {
     await sendMessage(page, 'Which region sells most in my sales data?')
     expect(await waitForRunEnd(page)).toBe('completed')
     await regenerateLast(page)
-    await page.waitForFunction(() => !!document.querySelector('.turn-assistant .run-status')?.textContent?.includes('Completed'))
+    await page.waitForFunction(
+      () => !!document.querySelector('.turn-assistant .run-status')?.textContent?.includes('Completed'),
+    )
     await page.getByRole('button', { name: 'Pin “Quarterly report draft”' }).click()
-    await page.waitForFunction(() => document.querySelector('.thread-item.pinned .thread-title')?.textContent === 'Quarterly report draft')
+    await page.waitForFunction(
+      () => document.querySelector('.thread-item.pinned .thread-title')?.textContent === 'Quarterly report draft',
+    )
     await shot(page, 'chat-desktop')
 
     await page.locator('.steps > summary').last().click()

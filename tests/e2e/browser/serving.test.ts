@@ -49,7 +49,10 @@ describe('serving the web UI', () => {
       expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(100)
     }
     // gzip for clients that ask for it
-    const raw = await fetch(server.url + js!, { headers: { 'accept-encoding': 'gzip' }, decompress: false } as RequestInit)
+    const raw = await fetch(server.url + js!, {
+      headers: { 'accept-encoding': 'gzip' },
+      decompress: false,
+    } as RequestInit)
     expect(raw.headers.get('content-encoding')).toBe('gzip')
   })
 

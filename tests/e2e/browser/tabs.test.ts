@@ -7,7 +7,15 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { chromiumPath, lastAnswerText, launchBrowser, sendMessage, signedInPage, waitForRunEnd, waitForSocket } from '../../support/browser'
+import {
+  chromiumPath,
+  lastAnswerText,
+  launchBrowser,
+  sendMessage,
+  signedInPage,
+  waitForRunEnd,
+  waitForSocket,
+} from '../../support/browser'
 import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
 import { startTestServer, type TestServer } from '../../support/server'
 import { lastUserText } from '../../support/chat-stack'
@@ -19,11 +27,14 @@ let fake: FakeOllama
 let browser: Browser
 
 /** The scripted answer to "tab N": long enough (~10 s streamed) for several 5 s token lives. */
-const answerTo = (question: string) => `Answer to ${question}: ` + Array.from({ length: 180 }, (_, i) => `w${i}`).join(' ') + '.'
+const answerTo = (question: string) =>
+  `Answer to ${question}: ` + Array.from({ length: 180 }, (_, i) => `w${i}`).join(' ') + '.'
 
 describe.skipIf(!chromiumPath)('browser: three tabs, short-lived tokens', () => {
   beforeAll(async () => {
-    fake = await startFakeOllama({ handler: (req) => ({ content: answerTo(lastUserText(req.messages)), chunkSize: 4, chunkDelayMs: 40 }) })
+    fake = await startFakeOllama({
+      handler: (req) => ({ content: answerTo(lastUserText(req.messages)), chunkSize: 4, chunkDelayMs: 40 }),
+    })
     server = await startTestServer({ OLLAMA_HOST: fake.url, ACCESS_TOKEN_TTL: '5', OLLAMA_SLOTS: '3' })
     browser = await launchBrowser()
   })
@@ -38,51 +49,56 @@ describe.skipIf(!chromiumPath)('browser: three tabs, short-lived tokens', () => 
   test.each([
     ['with Web Locks', false],
     ['without Web Locks (a plain-http LAN address)', true],
-  ])('%s: every tab streams its chat to the end through several refreshes; no refresh token is presented twice', async (_, hideWebLocks) => {
-    // Hidden before the first page loads (a reload mid-refresh could lose a just-rotated token).
-    const hide = (context: BrowserContext) => context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }))
-    const first = await signedInPage(browser, server, 'tabs', hideWebLocks ? { init: hide } : {})
-    expect(await first.page.evaluate(() => !!navigator.locks)).toBe(!hideWebLocks)
-    const pages: Page[] = [first.page, await first.context.newPage(), await first.context.newPage()]
-    const presented: string[] = []
-    const refreshStatuses: number[] = []
-    const signOuts: string[] = []
-    for (const [i, page] of pages.entries()) {
-      page.on('request', (request) => {
-        if (request.url().endsWith('/api/auth/refresh')) presented.push(JSON.parse(request.postData() ?? '{}').refreshToken)
-      })
-      page.on('response', (response) => {
-        if (response.url().endsWith('/api/auth/refresh')) refreshStatuses.push(response.status())
-      })
-      if (i > 0) await page.goto('/')
-    }
-    for (const page of pages) await waitForSocket(page)
-    for (const [i, page] of pages.entries()) {
-      // A tab that shows the sign-in form was signed out: recorded, and the test fails below.
-      await page.exposeFunction('__signedOut', () => signOuts.push(`tab ${i + 1}`))
-      await page.evaluate(() => {
-        new MutationObserver(() => {
-          if (document.querySelector('#auth-heading')) (window as any).__signedOut()
-        }).observe(document.body, { childList: true, subtree: true })
-      })
-    }
+  ])(
+    '%s: every tab streams its chat to the end through several refreshes; no refresh token is presented twice',
+    async (_, hideWebLocks) => {
+      // Hidden before the first page loads (a reload mid-refresh could lose a just-rotated token).
+      const hide = (context: BrowserContext) =>
+        context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }))
+      const first = await signedInPage(browser, server, 'tabs', hideWebLocks ? { init: hide } : {})
+      expect(await first.page.evaluate(() => !!navigator.locks)).toBe(!hideWebLocks)
+      const pages: Page[] = [first.page, await first.context.newPage(), await first.context.newPage()]
+      const presented: string[] = []
+      const refreshStatuses: number[] = []
+      const signOuts: string[] = []
+      for (const [i, page] of pages.entries()) {
+        page.on('request', (request) => {
+          if (request.url().endsWith('/api/auth/refresh'))
+            presented.push(JSON.parse(request.postData() ?? '{}').refreshToken)
+        })
+        page.on('response', (response) => {
+          if (response.url().endsWith('/api/auth/refresh')) refreshStatuses.push(response.status())
+        })
+        if (i > 0) await page.goto('/')
+      }
+      for (const page of pages) await waitForSocket(page)
+      for (const [i, page] of pages.entries()) {
+        // A tab that shows the sign-in form was signed out: recorded, and the test fails below.
+        await page.exposeFunction('__signedOut', () => signOuts.push(`tab ${i + 1}`))
+        await page.evaluate(() => {
+          new MutationObserver(() => {
+            if (document.querySelector('#auth-heading')) (window as any).__signedOut()
+          }).observe(document.body, { childList: true, subtree: true })
+        })
+      }
 
-    await Promise.all(pages.map((page, i) => sendMessage(page, `tab ${i + 1}`)))
-    const statuses = await Promise.all(pages.map((page) => waitForRunEnd(page, 90_000)))
-    expect(statuses).toEqual(['completed', 'completed', 'completed'])
-    // No event lost: each tab shows its whole answer, exactly.
-    for (const [i, page] of pages.entries()) expect(await lastAnswerText(page)).toBe(answerTo(`tab ${i + 1}`))
+      await Promise.all(pages.map((page, i) => sendMessage(page, `tab ${i + 1}`)))
+      const statuses = await Promise.all(pages.map((page) => waitForRunEnd(page, 90_000)))
+      expect(statuses).toEqual(['completed', 'completed', 'completed'])
+      // No event lost: each tab shows its whole answer, exactly.
+      for (const [i, page] of pages.entries()) expect(await lastAnswerText(page)).toBe(answerTo(`tab ${i + 1}`))
 
-    // Several refreshes happened while streaming, each with a refresh token no one presented before.
-    expect(presented.length).toBeGreaterThanOrEqual(2)
-    expect(new Set(presented).size).toBe(presented.length)
-    expect(refreshStatuses.every((s) => s === 200)).toBe(true)
-    expect(signOuts).toEqual([])
-    // Every tab is still signed in with the one shared, working session.
-    for (const page of pages) await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 5_000 })
-    const stored = await pages[0].evaluate(() => JSON.parse(localStorage.getItem('chat-session')!))
-    expect((await server.api('/api/threads', { token: stored.accessToken })).status).toBe(200)
-    expect(first.errors).toEqual([])
-    await first.context.close()
-  })
+      // Several refreshes happened while streaming, each with a refresh token no one presented before.
+      expect(presented.length).toBeGreaterThanOrEqual(2)
+      expect(new Set(presented).size).toBe(presented.length)
+      expect(refreshStatuses.every((s) => s === 200)).toBe(true)
+      expect(signOuts).toEqual([])
+      // Every tab is still signed in with the one shared, working session.
+      for (const page of pages) await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 5_000 })
+      const stored = await pages[0].evaluate(() => JSON.parse(localStorage.getItem('chat-session')!))
+      expect((await server.api('/api/threads', { token: stored.accessToken })).status).toBe(200)
+      expect(first.errors).toEqual([])
+      await first.context.close()
+    },
+  )
 })

@@ -19,7 +19,12 @@ let admin: TestUser
 
 /** Opens the UI signed in as `user` with the role the server gave it. */
 async function pageAs(user: TestUser, role: 'admin' | 'member', path = '/') {
-  const session = { user: { id: user.id, email: user.email, name: user.email.split('@')[0].replace(/-\d+-\d+$/, ''), role }, accessToken: user.accessToken, refreshToken: user.refreshToken, expiresIn: 900 }
+  const session = {
+    user: { id: user.id, email: user.email, name: user.email.split('@')[0].replace(/-\d+-\d+$/, ''), role },
+    accessToken: user.accessToken,
+    refreshToken: user.refreshToken,
+    expiresIn: 900,
+  }
   const opened = await openPage(browser, server.url, { session, path })
   await opened.page.locator('.layout').waitFor({ state: 'attached' })
   return opened
@@ -66,7 +71,10 @@ describe.skipIf(!chromiumPath)('browser: admin area', () => {
     const session = (await (await login(server, { email, password })).json()) as any
     expect(session.user).toMatchObject({ email, name: 'Made In UI', role: 'member' })
 
-    const users = async () => ((await (await server.api('/api/admin/users?limit=200', { token: admin.accessToken })).json()) as any).users.find((u: any) => u.email === email)
+    const users = async () =>
+      ((await (await server.api('/api/admin/users?limit=200', { token: admin.accessToken })).json()) as any).users.find(
+        (u: any) => u.email === email,
+      )
     await row.getByLabel(`Role of ${email}`).selectOption('admin')
     await until(users, (u) => u.role === 'admin', 'the promotion')
 
@@ -82,7 +90,11 @@ describe.skipIf(!chromiumPath)('browser: admin area', () => {
 
     const fresh = (await (await login(server, { email, password })).json()) as any
     await row.getByRole('button', { name: 'Sign out everywhere' }).click()
-    await until(() => refresh(server, fresh.refreshToken).then((r) => r.status), (status) => status === 401, 'the sign-out')
+    await until(
+      () => refresh(server, fresh.refreshToken).then((r) => r.status),
+      (status) => status === 401,
+      'the sign-out',
+    )
 
     // The last admin stays: demoting yourself while alone is refused, and the UI says so.
     await page.locator(`tr[data-email="${email}"]`).getByLabel(`Role of ${email}`).selectOption('member')
@@ -151,7 +163,11 @@ describe.skipIf(!chromiumPath)('browser: admin area', () => {
     await page.waitForFunction(() => document.querySelector('.stat-failures .stat-value')?.textContent === '100 %')
     await page.locator('.host').first().waitFor()
     const first = await page.locator('.status-at').getAttribute('data-at')
-    await page.waitForFunction((before) => (document.querySelector('.status-at') as HTMLElement | null)?.dataset.at !== before, first, { timeout: 20_000 })
+    await page.waitForFunction(
+      (before) => (document.querySelector('.status-at') as HTMLElement | null)?.dataset.at !== before,
+      first,
+      { timeout: 20_000 },
+    )
     expect(errors).toEqual([])
     await context.close()
   })
@@ -221,7 +237,10 @@ describe.skipIf(!chromiumPath)('browser: settings', () => {
     expect((await login(server, { email: user.email, password: newPassword })).status).toBe(200)
     await page.getByLabel('Password', { exact: true }).fill(newPassword)
     await page.getByRole('button', { name: 'Delete my account' }).click()
-    await page.getByRole('button', { name: /Sign in/ }).first().waitFor()
+    await page
+      .getByRole('button', { name: /Sign in/ })
+      .first()
+      .waitFor()
     expect((await login(server, { email: user.email, password: newPassword })).status).toBe(401)
     expect(errors).toEqual([])
     await context.close()

@@ -53,7 +53,13 @@ describe('GET /api/me/export', () => {
     expect(res.headers.get('cache-control')).toBe('no-store')
     const text = await res.text()
     const doc = JSON.parse(text)
-    expect(doc.profile).toEqual({ id: alice.user.id, email: alice.user.email, name: 'alice', role: 'member', createdAt: expect.any(String) })
+    expect(doc.profile).toEqual({
+      id: alice.user.id,
+      email: alice.user.email,
+      name: 'alice',
+      role: 'member',
+      createdAt: expect.any(String),
+    })
     expect(doc.threads).toHaveLength(1)
     const contents = doc.threads[0].messages.map((m: any) => [m.role, m.content])
     expect(contents).toEqual([
@@ -76,7 +82,11 @@ describe('GET /api/me/export', () => {
   })
 
   test('the export is audited as data_exported, without any of its content', async () => {
-    const audit = await expectJson(await stack.server.api(`/api/admin/audit?actorId=${alice.user.id}&action=data_exported`, { token: admin.accessToken }))
+    const audit = await expectJson(
+      await stack.server.api(`/api/admin/audit?actorId=${alice.user.id}&action=data_exported`, {
+        token: admin.accessToken,
+      }),
+    )
     expect(audit.events.length).toBeGreaterThanOrEqual(1)
     expect(audit.events[0]).toMatchObject({ actorId: alice.user.id, action: 'data_exported', targetId: alice.user.id })
     expect(JSON.stringify(audit)).not.toContain(secret)
@@ -86,9 +96,30 @@ describe('GET /api/me/export', () => {
 describe('POST /api/me/password', () => {
   test('a wrong current password or a bad new one changes nothing', async () => {
     const { user } = await stack.userWithSocket('pw-bad')
-    await expectError(await stack.server.api('/api/me/password', { token: user.accessToken, body: { currentPassword: 'wrong password', newPassword: 'a whole new password' } }), 403, 'invalid_credentials')
-    await expectError(await stack.server.api('/api/me/password', { token: user.accessToken, body: { currentPassword: user.password, newPassword: 'short' } }), 400, 'invalid_input')
-    await expectError(await stack.server.api('/api/me/password', { token: user.accessToken, body: { newPassword: 'a whole new password' } }), 400, 'invalid_input')
+    await expectError(
+      await stack.server.api('/api/me/password', {
+        token: user.accessToken,
+        body: { currentPassword: 'wrong password', newPassword: 'a whole new password' },
+      }),
+      403,
+      'invalid_credentials',
+    )
+    await expectError(
+      await stack.server.api('/api/me/password', {
+        token: user.accessToken,
+        body: { currentPassword: user.password, newPassword: 'short' },
+      }),
+      400,
+      'invalid_input',
+    )
+    await expectError(
+      await stack.server.api('/api/me/password', {
+        token: user.accessToken,
+        body: { newPassword: 'a whole new password' },
+      }),
+      400,
+      'invalid_input',
+    )
     await expectJson(await login(stack.server, user))
     await expectJson(await refresh(stack.server, user.refreshToken))
   })
@@ -98,7 +129,10 @@ describe('POST /api/me/password', () => {
     const other = await expectJson(await login(stack.server, user))
     const kept = await expectJson(await login(stack.server, user))
     const newPassword = `new-${crypto.randomUUID()}`
-    const res = await stack.server.api('/api/me/password', { token: user.accessToken, body: { currentPassword: user.password, newPassword, refreshToken: kept.refreshToken } })
+    const res = await stack.server.api('/api/me/password', {
+      token: user.accessToken,
+      body: { currentPassword: user.password, newPassword, refreshToken: kept.refreshToken },
+    })
     expect(res.status).toBe(204)
     await expectError(await login(stack.server, user), 401, 'invalid_credentials')
     await expectJson(await login(stack.server, { email: user.email, password: newPassword }))
@@ -111,8 +145,20 @@ describe('POST /api/me/password', () => {
 describe('DELETE /api/me', () => {
   test('a wrong or missing password deletes nothing', async () => {
     const before = await rowsPerTable(stack.server.services.database.client, alice.user.id)
-    await expectError(await stack.server.api('/api/me', { method: 'DELETE', token: alice.user.accessToken, body: { password: 'not my password' } }), 403, 'invalid_credentials')
-    await expectError(await stack.server.api('/api/me', { method: 'DELETE', token: alice.user.accessToken, body: {} }), 403, 'invalid_credentials')
+    await expectError(
+      await stack.server.api('/api/me', {
+        method: 'DELETE',
+        token: alice.user.accessToken,
+        body: { password: 'not my password' },
+      }),
+      403,
+      'invalid_credentials',
+    )
+    await expectError(
+      await stack.server.api('/api/me', { method: 'DELETE', token: alice.user.accessToken, body: {} }),
+      403,
+      'invalid_credentials',
+    )
     expect(await rowsPerTable(stack.server.services.database.client, alice.user.id)).toEqual(before)
   })
 
@@ -121,12 +167,28 @@ describe('DELETE /api/me', () => {
     const aliceBefore = await rowsPerTable(client, alice.user.id)
     const bobBefore = await rowsPerTable(client, bob.user.id)
     // The fixture really put rows in the tables that matter.
-    for (const table of ['users', 'threads', 'messages', 'runs', 'run_events', 'notes', 'datasets', 'dataset_rows', 'usage_daily', 'usage_events', 'refresh_token_families']) {
+    for (const table of [
+      'users',
+      'threads',
+      'messages',
+      'runs',
+      'run_events',
+      'notes',
+      'datasets',
+      'dataset_rows',
+      'usage_daily',
+      'usage_events',
+      'refresh_token_families',
+    ]) {
       expect({ table, n: aliceBefore[table] }).toEqual({ table, n: expect.any(Number) })
       expect(aliceBefore[table]).toBeGreaterThan(0)
     }
 
-    const res = await stack.server.api('/api/me', { method: 'DELETE', token: alice.user.accessToken, body: { password: alice.user.password } })
+    const res = await stack.server.api('/api/me', {
+      method: 'DELETE',
+      token: alice.user.accessToken,
+      body: { password: alice.user.password },
+    })
     expect(res.status).toBe(204)
 
     const aliceAfter = await rowsPerTable(client, alice.user.id)
@@ -134,31 +196,60 @@ describe('DELETE /api/me', () => {
     expect(Object.keys(aliceAfter).sort()).toEqual(Object.keys(aliceBefore).sort())
     expect(await rowsPerTable(client, bob.user.id)).toEqual(bobBefore)
     // Full-text indexes forget the texts too.
-    const fts = await client.execute({ sql: 'SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH ?', args: [`"${secret}"`] })
+    const fts = await client.execute({
+      sql: 'SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH ?',
+      args: [`"${secret}"`],
+    })
     expect(Number(fts.rows[0].n)).toBe(0)
-    const notesFts = await client.execute({ sql: 'SELECT count(*) AS n FROM notes_fts WHERE notes_fts MATCH ?', args: [`"${secret}"`] })
+    const notesFts = await client.execute({
+      sql: 'SELECT count(*) AS n FROM notes_fts WHERE notes_fts MATCH ?',
+      args: [`"${secret}"`],
+    })
     expect(Number(notesFts.rows[0].n)).toBe(0)
 
     // The account is gone: sign-in, refresh and its token fail; bob's data still answers.
     await expectError(await login(stack.server, alice.user), 401, 'invalid_credentials')
     await expectError(await refresh(stack.server, alice.user.refreshToken), 401)
     await expectError(await stack.server.api('/api/me', { token: alice.user.accessToken }), 401, 'session_revoked')
-    expect((await expectJson(await stack.server.api('/api/notes', { token: bob.user.accessToken }))).notes).toHaveLength(1)
+    expect(
+      (await expectJson(await stack.server.api('/api/notes', { token: bob.user.accessToken }))).notes,
+    ).toHaveLength(1)
 
     // The audit log keeps the event, with the id as an opaque reference and no content.
-    const audit = await expectJson(await stack.server.api(`/api/admin/audit?action=account_deleted`, { token: admin.accessToken }))
-    expect(audit.events[0]).toMatchObject({ actorId: alice.user.id, targetId: alice.user.id, action: 'account_deleted' })
-    expect((await expectJson(await stack.server.api('/api/admin/users?limit=200', { token: admin.accessToken }))).users.map((u: any) => u.id)).not.toContain(alice.user.id)
+    const audit = await expectJson(
+      await stack.server.api(`/api/admin/audit?action=account_deleted`, { token: admin.accessToken }),
+    )
+    expect(audit.events[0]).toMatchObject({
+      actorId: alice.user.id,
+      targetId: alice.user.id,
+      action: 'account_deleted',
+    })
+    expect(
+      (await expectJson(await stack.server.api('/api/admin/users?limit=200', { token: admin.accessToken }))).users.map(
+        (u: any) => u.id,
+      ),
+    ).not.toContain(alice.user.id)
   })
 
   test('the last active admin cannot delete the account while others exist (409 last_admin)', async () => {
-    await expectError(await stack.server.api('/api/me', { method: 'DELETE', token: admin.accessToken, body: { password: admin.password } }), 409, 'last_admin')
+    await expectError(
+      await stack.server.api('/api/me', {
+        method: 'DELETE',
+        token: admin.accessToken,
+        body: { password: admin.password },
+      }),
+      409,
+      'last_admin',
+    )
     expect((await expectJson(await login(stack.server, admin))).user.role).toBe('admin')
   })
 
   test('an account without a password (single sign-on) deletes with a token issued in the last 5 minutes', async () => {
     const { server } = stack
-    const created = await server.services.repos.users.create({ email: `sso-${crypto.randomUUID()}@example.test`, name: 'SSO' }, true)
+    const created = await server.services.repos.users.create(
+      { email: `sso-${crypto.randomUUID()}@example.test`, name: 'SSO' },
+      true,
+    )
     if (typeof created === 'string') throw new Error(created)
     const ttl = server.config.accessTokenTtl
     const now = Math.floor(Date.now() / 1000)

@@ -24,33 +24,59 @@ afterAll(async () => {
   await server?.close()
 })
 
-const adminApi = (path: string, init: { method?: string; body?: unknown; token?: string } = {}) => server.api(path, { token: admin.accessToken, ...init })
-const patchUser = (id: string, body: unknown, token = admin.accessToken) => server.api(`/api/admin/users/${id}`, { method: 'PATCH', body, token })
+const adminApi = (path: string, init: { method?: string; body?: unknown; token?: string } = {}) =>
+  server.api(path, { token: admin.accessToken, ...init })
+const patchUser = (id: string, body: unknown, token = admin.accessToken) =>
+  server.api(`/api/admin/users/${id}`, { method: 'PATCH', body, token })
 
 /** Creates an account through the admin API and signs it in. */
 async function createMember(name: string, role?: 'admin' | 'member'): Promise<TestUser> {
   const email = `${name}-${crypto.randomUUID()}@example.test`
   const password = `pw-${crypto.randomUUID()}`
-  const created = await expectJson(await adminApi('/api/admin/users', { body: { email, password, name, ...(role && { role }) } }), 201)
+  const created = await expectJson(
+    await adminApi('/api/admin/users', { body: { email, password, name, ...(role && { role }) } }),
+    201,
+  )
   const session = await expectJson(await login(server, { email, password }))
   return { id: created.user.id, email, password, accessToken: session.accessToken, refreshToken: session.refreshToken }
 }
 
 describe('accounts', () => {
   test('an admin creates accounts while sign-up is closed; they are members unless said otherwise', async () => {
-    await expectError(await server.api('/api/auth/register', { body: { email: `x-${crypto.randomUUID()}@example.test`, password: 'long enough pw' } }), 403, 'signup_closed')
+    await expectError(
+      await server.api('/api/auth/register', {
+        body: { email: `x-${crypto.randomUUID()}@example.test`, password: 'long enough pw' },
+      }),
+      403,
+      'signup_closed',
+    )
     bob = await createMember('bob')
     const me = await expectJson(await server.api('/api/me', { token: bob.accessToken }))
     expect(me.user).toEqual({ id: bob.id, email: bob.email, name: 'bob', role: 'member' })
 
     const listed = await allPages<any>(server, '/api/admin/users', admin.accessToken, 'users', 1)
     const row = listed.find((u) => u.id === bob.id)
-    expect(row).toEqual({ id: bob.id, email: bob.email, name: 'bob', role: 'member', disabled: false, createdAt: expect.any(String), lastActiveAt: expect.any(String), quota: null })
+    expect(row).toEqual({
+      id: bob.id,
+      email: bob.email,
+      name: 'bob',
+      role: 'member',
+      disabled: false,
+      createdAt: expect.any(String),
+      lastActiveAt: expect.any(String),
+      quota: null,
+    })
     expect(JSON.stringify(listed)).not.toMatch(/password|hash/i)
   })
 
   test('the user list pages with limit and cursor, each account once, in creation order', async () => {
-    for (let i = 0; i < 3; i++) await expectJson(await adminApi('/api/admin/users', { body: { email: `page-${i}-${crypto.randomUUID()}@example.test`, password: `pw-${crypto.randomUUID()}` } }), 201)
+    for (let i = 0; i < 3; i++)
+      await expectJson(
+        await adminApi('/api/admin/users', {
+          body: { email: `page-${i}-${crypto.randomUUID()}@example.test`, password: `pw-${crypto.randomUUID()}` },
+        }),
+        201,
+      )
     const all = await allPages<any>(server, '/api/admin/users', admin.accessToken, 'users', 2)
     const whole = await expectJson(await adminApi('/api/admin/users?limit=200'))
     expect(whole.nextCursor).toBeNull()
@@ -63,12 +89,25 @@ describe('accounts', () => {
   })
 
   test('bad paging, bodies and ids are 400/404/409 in the envelope and change nothing', async () => {
-    for (const q of ['limit=0', 'limit=201', 'limit=abc', 'cursor=not-a-cursor']) await expectError(await adminApi(`/api/admin/users?${q}`), 400)
+    for (const q of ['limit=0', 'limit=201', 'limit=abc', 'cursor=not-a-cursor'])
+      await expectError(await adminApi(`/api/admin/users?${q}`), 400)
     const email = `dup-${crypto.randomUUID()}@example.test`
-    await expectError(await adminApi('/api/admin/users', { body: { email: 'not-an-email', password: 'long enough pw' } }), 400, 'invalid_input')
+    await expectError(
+      await adminApi('/api/admin/users', { body: { email: 'not-an-email', password: 'long enough pw' } }),
+      400,
+      'invalid_input',
+    )
     await expectError(await adminApi('/api/admin/users', { body: { email, password: 'short' } }), 400, 'invalid_input')
-    await expectError(await adminApi('/api/admin/users', { body: { email, password: 'long enough pw', role: 'root' } }), 400, 'invalid_input')
-    await expectError(await adminApi('/api/admin/users', { body: { email: bob.email, password: 'long enough pw' } }), 409, 'email_taken')
+    await expectError(
+      await adminApi('/api/admin/users', { body: { email, password: 'long enough pw', role: 'root' } }),
+      400,
+      'invalid_input',
+    )
+    await expectError(
+      await adminApi('/api/admin/users', { body: { email: bob.email, password: 'long enough pw' } }),
+      409,
+      'email_taken',
+    )
     await expectError(await adminApi('/api/admin/users', { body: '{"email":' }), 400)
     await expectError(await login(server, { email, password: 'long enough pw' }), 401, 'invalid_credentials')
 
@@ -79,7 +118,9 @@ describe('accounts', () => {
     await expectError(await patchUser(bob.id, { email: 'new@example.test' }), 400, 'invalid_input')
     await expectError(await patchUser('no-such-user', { role: 'admin' }), 404, 'not_found')
     await expectError(await adminApi('/api/admin/users/no-such-user/sign-out', { method: 'POST' }), 404, 'not_found')
-    const row = (await allPages<any>(server, '/api/admin/users', admin.accessToken, 'users', 200)).find((u) => u.id === bob.id)
+    const row = (await allPages<any>(server, '/api/admin/users', admin.accessToken, 'users', 200)).find(
+      (u) => u.id === bob.id,
+    )
     expect(row).toMatchObject({ role: 'member', disabled: false, quota: null, email: bob.email })
   })
 })
@@ -95,9 +136,12 @@ describe('roles', () => {
       ['GET', '/api/admin/audit'],
       ['GET', '/api/admin/status'],
     ]
-    for (const [method, path, body] of routes) await expectError(await server.api(path, { method, body, token: bob.accessToken }), 403, 'forbidden')
+    for (const [method, path, body] of routes)
+      await expectError(await server.api(path, { method, body, token: bob.accessToken }), 403, 'forbidden')
     for (const [method, path, body] of routes) await expectError(await server.api(path, { method, body }), 401)
-    expect((await expectJson(await adminApi('/api/admin/users'))).users.find((u: any) => u.id === admin.id).role).toBe('admin')
+    expect((await expectJson(await adminApi('/api/admin/users'))).users.find((u: any) => u.id === admin.id).role).toBe(
+      'admin',
+    )
   })
 
   test('a promotion and a demotion apply on the next request of live sessions', async () => {
@@ -107,7 +151,9 @@ describe('roles', () => {
     // The same access token, issued while carol was a member, now reaches the admin API.
     await expectJson(await server.api('/api/admin/users', { token: carol.accessToken }))
     expect((await expectJson(await server.api('/api/me', { token: carol.accessToken }))).user.role).toBe('admin')
-    expect((await expectJson(await patchUser(carol.id, { role: 'member' }, carol.accessToken))).user.role).toBe('member')
+    expect((await expectJson(await patchUser(carol.id, { role: 'member' }, carol.accessToken))).user.role).toBe(
+      'member',
+    )
     await expectError(await server.api('/api/admin/users', { token: carol.accessToken }), 403, 'forbidden')
   })
 
@@ -115,7 +161,9 @@ describe('roles', () => {
     await expectError(await patchUser(admin.id, { role: 'member' }), 409, 'last_admin')
     await expectError(await patchUser(admin.id, { disabled: true }), 409, 'last_admin')
     await expectError(await patchUser(admin.id, { role: 'member', quota: { runsPerDay: 3 } }), 409, 'last_admin')
-    const row = (await expectJson(await adminApi('/api/admin/users?limit=200'))).users.find((u: any) => u.id === admin.id)
+    const row = (await expectJson(await adminApi('/api/admin/users?limit=200'))).users.find(
+      (u: any) => u.id === admin.id,
+    )
     expect(row).toMatchObject({ role: 'admin', disabled: false, quota: null })
 
     const dave = await createMember('dave', 'admin')
@@ -133,10 +181,15 @@ describe('roles', () => {
     const zed = await createMember('zed', 'admin')
     await expectJson(await patchUser(admin.id, { role: 'member' }, zed.accessToken))
     // admin is a member now; erin and zed both step down at once: one of them must stay.
-    const results = await Promise.all([patchUser(erin.id, { role: 'member' }, erin.accessToken), patchUser(zed.id, { role: 'member' }, zed.accessToken)])
+    const results = await Promise.all([
+      patchUser(erin.id, { role: 'member' }, erin.accessToken),
+      patchUser(zed.id, { role: 'member' }, zed.accessToken),
+    ])
     expect(results.map((r) => r.status).sort()).toEqual([200, 409])
     const survivor = results[0].status === 200 ? zed : erin
-    const admins = (await allPages<any>(server, '/api/admin/users', survivor.accessToken, 'users', 200)).filter((u) => u.role === 'admin' && !u.disabled)
+    const admins = (await allPages<any>(server, '/api/admin/users', survivor.accessToken, 'users', 200)).filter(
+      (u) => u.role === 'admin' && !u.disabled,
+    )
     expect(admins.map((u) => u.id)).toEqual([survivor.id])
     // Put admin back in charge for the rest of the file.
     await expectJson(await patchUser(admin.id, { role: 'admin' }, survivor.accessToken))
@@ -152,7 +205,11 @@ describe('sessions', () => {
     await expectError(await refresh(server, frank.refreshToken), 401)
     await expectError(await login(server, frank), 403, 'account_disabled')
     // A wrong password still says only "invalid credentials": disabled-ness is no oracle.
-    await expectError(await login(server, { email: frank.email, password: 'wrong password!' }), 401, 'invalid_credentials')
+    await expectError(
+      await login(server, { email: frank.email, password: 'wrong password!' }),
+      401,
+      'invalid_credentials',
+    )
 
     await expectJson(await patchUser(frank.id, { disabled: false }))
     const session = await expectJson(await login(server, frank))
@@ -182,10 +239,16 @@ describe('quotas', () => {
 
     const partial = await expectJson(await patchUser(bob.id, { quota: { runsPerDay: 7 } }))
     expect(partial.user.quota).toEqual({ runsPerDay: 7, tokensPerDay: null })
-    expect((await expectJson(await server.api('/api/usage', { token: bob.accessToken }))).quota).toMatchObject({ runsPerDay: 7, tokensPerDay: 0 })
+    expect((await expectJson(await server.api('/api/usage', { token: bob.accessToken }))).quota).toMatchObject({
+      runsPerDay: 7,
+      tokensPerDay: 0,
+    })
 
     const cleared = await expectJson(await patchUser(bob.id, { quota: null }))
     expect(cleared.user.quota).toBeNull()
-    expect((await expectJson(await server.api('/api/usage', { token: bob.accessToken }))).quota).toMatchObject({ runsPerDay: 0, tokensPerDay: 0 })
+    expect((await expectJson(await server.api('/api/usage', { token: bob.accessToken }))).quota).toMatchObject({
+      runsPerDay: 0,
+      tokensPerDay: 0,
+    })
   })
 })

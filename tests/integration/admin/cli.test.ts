@@ -11,7 +11,10 @@ import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(90_000)
 
-const { server, users: [admin] } = useTestServer({ users: ['admin'] })
+const {
+  server,
+  users: [admin],
+} = useTestServer({ users: ['admin'] })
 
 const root = join(import.meta.dir, '../../..')
 
@@ -19,13 +22,25 @@ const root = join(import.meta.dir, '../../..')
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const proc = Bun.spawn(['bun', 'run', 'admin', ...args], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: server.config.databaseUrl, DATA_DIR: server.dataDir, JWT_SECRET: server.config.jwtSecret },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      DATABASE_URL: server.config.databaseUrl,
+      DATA_DIR: server.dataDir,
+      JWT_SECRET: server.config.jwtSecret,
+    },
     stdout: 'pipe',
     stderr: 'pipe',
   })
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ])
   // `bun run` itself echoes the script line and adds 'error: script "admin" exited with code N'.
-  const ours = err.split('\n').filter((line) => line && !/^\$ /.test(line) && !/^error: script "admin" exited with code/.test(line))
+  const ours = err
+    .split('\n')
+    .filter((line) => line && !/^\$ /.test(line) && !/^error: script "admin" exited with code/.test(line))
   return { code, out: out.trim(), err: ours.join('\n') }
 }
 
@@ -110,7 +125,9 @@ describe('bun run admin', () => {
   test('the shell’s actions are in the audit log, with no actor and via "cli", without the password', async () => {
     const audit = await expectJson(await server.api('/api/admin/audit?limit=200', { token: admin.accessToken }))
     const fromShell = audit.events.filter((e: any) => e.detail?.via === 'cli')
-    expect(new Set(fromShell.map((e: any) => e.action))).toEqual(new Set(['user_created', 'user_updated', 'user_signed_out', 'password_changed']))
+    expect(new Set(fromShell.map((e: any) => e.action))).toEqual(
+      new Set(['user_created', 'user_updated', 'user_signed_out', 'password_changed']),
+    )
     expect(fromShell.every((e: any) => e.actorId === null)).toBe(true)
     expect(JSON.stringify(audit)).not.toContain(password)
   })

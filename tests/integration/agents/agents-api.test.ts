@@ -3,7 +3,10 @@ import { expect, test } from 'bun:test'
 import { expectError, expectJson } from '../../support/http'
 import { useTestServer } from '../../support/fixtures'
 
-const { server, users: [user] } = useTestServer({ users: ['agents'] })
+const {
+  server,
+  users: [user],
+} = useTestServer({ users: ['agents'] })
 
 test('lists the five agents with their tools', async () => {
   const { agents } = await expectJson(await server.api('/api/agents', { token: user.accessToken }))
@@ -15,7 +18,12 @@ test('lists the five agents with their tools', async () => {
   }
   const tools = Object.fromEntries(agents.map((a: any) => [a.id, a.tools]))
   expect(tools).toEqual({
-    triage: ['transfer_to_data_analyst', 'transfer_to_notes_assistant', 'transfer_to_planner', 'transfer_to_researcher'],
+    triage: [
+      'transfer_to_data_analyst',
+      'transfer_to_notes_assistant',
+      'transfer_to_planner',
+      'transfer_to_researcher',
+    ],
     data_analyst: ['list_datasets', 'query_dataset', 'calculate'],
     notes_assistant: ['save_note', 'search_notes', 'search_history'],
     planner: ['current_time', 'calculate', 'save_note'],

@@ -20,7 +20,7 @@ async function uploadSales(token: string, csv = SALES_CSV, name = 'sales') {
   expect(res.status).toBe(201)
 }
 
-describe('triage → specialist handoff with tools over the user\'s own data', () => {
+describe("triage → specialist handoff with tools over the user's own data", () => {
   test('"which region sells most?" is handed to the data analyst, who queries the CSV and answers with its numbers', async () => {
     const { user, ws } = await stack.userWithSocket()
     await uploadSales(user.accessToken)
@@ -31,7 +31,10 @@ describe('triage → specialist handoff with tools over the user\'s own data', (
     const handoff = events.find((e) => e.type === 'agent_handoff')!
     expect(handoff).toMatchObject({ from: 'triage', to: 'data_analyst', agent: 'triage' })
     // The transfer itself is not a tool call.
-    expect(events.filter((e) => e.type === 'tool_executing').map((e) => e.tool)).toEqual(['list_datasets', 'query_dataset'])
+    expect(events.filter((e) => e.type === 'tool_executing').map((e) => e.tool)).toEqual([
+      'list_datasets',
+      'query_dataset',
+    ])
     // Events after the handoff carry the specialist.
     const after = events.slice(events.indexOf(handoff) + 1)
     expect(after.every((e) => e.agent === 'data_analyst')).toBe(true)
@@ -49,14 +52,22 @@ describe('triage → specialist handoff with tools over the user\'s own data', (
     expect(done.message.content).toContain('2,050.71')
 
     // The specialist got the conversation so far: the user's question, and the transfer.
-    const specialistCall = stack.ollama.requests.find((r) => r.tools?.some((t: any) => t.function.name === 'query_dataset'))!
+    const specialistCall = stack.ollama.requests.find((r) =>
+      r.tools?.some((t: any) => t.function.name === 'query_dataset'),
+    )!
     expect(specialistCall.messages[0].role).toBe('system')
-    expect(specialistCall.messages.some((m: any) => m.role === 'user' && m.content.includes('Which region sells most'))).toBe(true)
-    expect(specialistCall.messages.some((m: any) => m.role === 'tool' && m.tool_name === 'transfer_to_data_analyst')).toBe(true)
+    expect(
+      specialistCall.messages.some((m: any) => m.role === 'user' && m.content.includes('Which region sells most')),
+    ).toBe(true)
+    expect(
+      specialistCall.messages.some((m: any) => m.role === 'tool' && m.tool_name === 'transfer_to_data_analyst'),
+    ).toBe(true)
 
     const run = (await (await stack.server.api(`/api/runs/${runId}`, { token: user.accessToken })).json()) as any
     expect(run.run.agent).toBe('data_analyst')
-    const messages = (await (await stack.server.api(`/api/threads/${threadId}/messages`, { token: user.accessToken })).json()) as any
+    const messages = (await (
+      await stack.server.api(`/api/threads/${threadId}/messages`, { token: user.accessToken })
+    ).json()) as any
     expect(messages.messages.at(-1)).toMatchObject({ role: 'assistant', agent: 'data_analyst', runId })
   })
 
@@ -87,9 +98,16 @@ describe('triage → specialist handoff with tools over the user\'s own data', (
     const b = await stack.userWithSocket('b')
     await uploadSales(a.user.accessToken)
     await uploadSales(b.user.accessToken, OTHER_SALES_CSV)
-    const [ra, rb] = await Promise.all([a.ws.chat('Which region sells most in my sales data?'), b.ws.chat('Which region sells most in my sales data?')])
+    const [ra, rb] = await Promise.all([
+      a.ws.chat('Which region sells most in my sales data?'),
+      b.ws.chat('Which region sells most in my sales data?'),
+    ])
     const [ea, eb] = await Promise.all([a.ws.completion(ra.runId), b.ws.completion(rb.runId)])
-    const rowsOf = (events: Frame[]) => events.find((e) => e.type === 'tool_completed' && e.tool === 'query_dataset')!.result.rows.map((r: any) => r.region).sort()
+    const rowsOf = (events: Frame[]) =>
+      events
+        .find((e) => e.type === 'tool_completed' && e.tool === 'query_dataset')!
+        .result.rows.map((r: any) => r.region)
+        .sort()
     expect(rowsOf(ea)).toEqual(['East', 'North', 'South', 'West'])
     expect(rowsOf(eb)).toEqual(['Mars', 'North'])
     expect(ea.at(-1)!.message.content).not.toContain('Mars')
@@ -103,9 +121,13 @@ describe('triage → specialist handoff with tools over the user\'s own data', (
     const saved = await a.ws.completion(save.runId)
     expect(saved.find((e) => e.type === 'tool_completed' && e.tool === 'save_note')!.ok).toBe(true)
 
-    const [sa, sb] = await Promise.all([a.ws.chat('search my notes for the vault code', { agent: 'notes_assistant' }), b.ws.chat('search my notes for the vault code', { agent: 'notes_assistant' })])
+    const [sa, sb] = await Promise.all([
+      a.ws.chat('search my notes for the vault code', { agent: 'notes_assistant' }),
+      b.ws.chat('search my notes for the vault code', { agent: 'notes_assistant' }),
+    ])
     const [ea, eb] = await Promise.all([a.ws.completion(sa.runId), b.ws.completion(sb.runId)])
-    const found = (events: Frame[]) => events.find((e) => e.type === 'tool_completed' && e.tool === 'search_notes')!.result.notes
+    const found = (events: Frame[]) =>
+      events.find((e) => e.type === 'tool_completed' && e.tool === 'search_notes')!.result.notes
     expect(JSON.stringify(found(ea))).toContain('4471')
     expect(found(eb)).toEqual([])
     expect(JSON.stringify(eb)).not.toContain('4471')

@@ -39,7 +39,8 @@ function startReceiver(opts: { status?: number; delayMs?: number } = {}) {
     async waitFor(alert: string, count = 1, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs
       while (of(alert).length < count) {
-        if (Date.now() > deadline) throw new Error(`no ${alert} alert arrived; got ${JSON.stringify(received.map((r) => r.body.alert))}`)
+        if (Date.now() > deadline)
+          throw new Error(`no ${alert} alert arrived; got ${JSON.stringify(received.map((r) => r.body.alert))}`)
         await Bun.sleep(10)
       }
       return of(alert)
@@ -98,7 +99,13 @@ describe('a server whose Ollama is down', () => {
     const [alert] = await receiver.waitFor('run_failure_rate')
     expectPayloadShape(alert)
     expect(alert.body.severity).toBe('critical')
-    expect(alert.body.details).toMatchObject({ failed: 4, total: 4, rate: 1, threshold: 0.5, lastError: 'llm_unavailable' })
+    expect(alert.body.details).toMatchObject({
+      failed: 4,
+      total: 4,
+      rate: 1,
+      threshold: 0.5,
+      lastError: 'llm_unavailable',
+    })
     expect(alert.body.message).toContain('4 of the last 4 runs failed')
 
     // A second burst within the interval sends nothing more.
@@ -107,7 +114,9 @@ describe('a server whose Ollama is down', () => {
     await Bun.sleep(100)
     expect(receiver.of('run_failure_rate')).toHaveLength(1)
     expect(server.runtime.alerts.failureWindow()).toEqual({ total: 8, failed: 8 })
-    const counted = (await server.runtime.metrics.alerts.get()).values.filter((v) => v.labels.alert === 'run_failure_rate')
+    const counted = (await server.runtime.metrics.alerts.get()).values.filter(
+      (v) => v.labels.alert === 'run_failure_rate',
+    )
     expect(counted.find((v) => v.labels.outcome === 'suppressed')?.value).toBe(4)
     expect(counted.find((v) => v.labels.outcome === 'sent')?.value).toBe(1)
   })
@@ -231,7 +240,13 @@ describe('the notifier itself', () => {
   test('old runs leave the sliding window', () => {
     let now = 0
     const raised: string[] = []
-    const alerts = new Alerts({ minIntervalMs: 0, failureMinRuns: 3, failureWindowMs: 1000, now: () => now, onAlert: (a) => raised.push(a) })
+    const alerts = new Alerts({
+      minIntervalMs: 0,
+      failureMinRuns: 3,
+      failureWindowMs: 1000,
+      now: () => now,
+      onAlert: (a) => raised.push(a),
+    })
     alerts.runFinished({ status: 'failed' })
     alerts.runFinished({ status: 'failed' })
     now = 1500
@@ -261,7 +276,11 @@ describe('the notifier itself', () => {
     await alerts.flush()
     expect(broken.received).toHaveLength(1)
     broken.stop()
-    const nowhere = new Alerts({ webhookUrl: 'http://127.0.0.1:9/hook', minIntervalMs: 0, onAlert: (_a, o) => outcomes.push(o) })
+    const nowhere = new Alerts({
+      webhookUrl: 'http://127.0.0.1:9/hook',
+      minIntervalMs: 0,
+      onAlert: (_a, o) => outcomes.push(o),
+    })
     expect(() => nowhere.raise('isolation_guard', 'critical', 'guard tripped in a test')).not.toThrow()
     await nowhere.flush()
     expect(outcomes).toEqual(['failed', 'failed'])

@@ -17,7 +17,10 @@ afterAll(() => stack.close())
 
 const createKey = async (user: TestUser, body: unknown = { name: 'script' }) =>
   expectJson<{ key: any; secret: string }>(await stack.server.api('/api/keys', { token: user.accessToken, body }), 201)
-const listKeys = async (user: TestUser, query = '') => expectJson<{ keys: any[]; nextCursor: string | null }>(await stack.server.api(`/api/keys${query}`, { token: user.accessToken }))
+const listKeys = async (user: TestUser, query = '') =>
+  expectJson<{ keys: any[]; nextCursor: string | null }>(
+    await stack.server.api(`/api/keys${query}`, { token: user.accessToken }),
+  )
 /** A /v1 call with a bearer token; its status says whether the token is accepted there. */
 const v1Models = (token: string) => stack.server.api('/v1/models', { token })
 
@@ -35,7 +38,10 @@ describe('creating a key', () => {
     expect(row).toEqual(key)
     expect(JSON.stringify(listed)).not.toContain(secret)
 
-    const stored = await stack.server.services.database.client.execute({ sql: 'SELECT * FROM api_keys WHERE id = ?', args: [key.id] })
+    const stored = await stack.server.services.database.client.execute({
+      sql: 'SELECT * FROM api_keys WHERE id = ?',
+      args: [key.id],
+    })
     expect(JSON.stringify(stored.rows)).not.toContain(secret)
     expect(stored.rows[0].secret_hash).toBe(new Bun.CryptoHasher('sha256').update(secret).digest('hex'))
   })
@@ -45,10 +51,22 @@ describe('creating a key', () => {
     const days = (Date.parse(key.expiresAt) - Date.parse(key.createdAt)) / 86_400_000
     expect(days).toBeCloseTo(30, 3)
     const before = (await listKeys(bob)).keys.length
-    for (const body of [{}, { name: '' }, { name: '   ' }, { name: 'x'.repeat(101) }, { name: 'ok', expiresInDays: 0 }, { name: 'ok', expiresInDays: 1.5 }, { name: 7 }]) {
+    for (const body of [
+      {},
+      { name: '' },
+      { name: '   ' },
+      { name: 'x'.repeat(101) },
+      { name: 'ok', expiresInDays: 0 },
+      { name: 'ok', expiresInDays: 1.5 },
+      { name: 7 },
+    ]) {
       await expectError(await stack.server.api('/api/keys', { token: bob.accessToken, body }), 400)
     }
-    await expectError(await stack.server.api('/api/keys', { token: bob.accessToken, body: '{"name":' }), 400, 'invalid_json')
+    await expectError(
+      await stack.server.api('/api/keys', { token: bob.accessToken, body: '{"name":' }),
+      400,
+      'invalid_json',
+    )
     expect((await listKeys(bob)).keys.length).toBe(before)
   })
 
@@ -64,12 +82,16 @@ describe('where a key works', () => {
   test('a key authenticates on /v1 and /mcp but never on /api/*; a JWT is refused on /v1 and /mcp', async () => {
     const { secret } = await createKey(alice)
     expect((await v1Models(secret)).status).toBe(200)
-    for (const path of ['/api/me', '/api/threads', '/api/notes']) await expectError(await stack.server.api(path, { token: secret }), 401)
+    for (const path of ['/api/me', '/api/threads', '/api/notes'])
+      await expectError(await stack.server.api(path, { token: secret }), 401)
 
     const jwt = await v1Models(alice.accessToken)
     expect(jwt.status).toBe(401)
     expect(((await jwt.json()) as any).error.code).toBe('invalid_api_key')
-    const mcp = await stack.server.api('/mcp', { token: alice.accessToken, body: { jsonrpc: '2.0', id: 1, method: 'tools/list' } })
+    const mcp = await stack.server.api('/mcp', {
+      token: alice.accessToken,
+      body: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+    })
     await expectError(mcp, 401, 'invalid_api_key')
   })
 
@@ -82,7 +104,10 @@ describe('where a key works', () => {
     const { key, secret } = await createKey(bob, { name: 'short', expiresInDays: 1 })
     expect((await v1Models(secret)).status).toBe(200)
     // Move the expiry into the past instead of waiting a day.
-    await stack.server.services.database.client.execute({ sql: 'UPDATE api_keys SET expires_at = ? WHERE id = ?', args: [Date.now() - 1000, key.id] })
+    await stack.server.services.database.client.execute({
+      sql: 'UPDATE api_keys SET expires_at = ? WHERE id = ?',
+      args: [Date.now() - 1000, key.id],
+    })
     const res = await v1Models(secret)
     expect(res.status).toBe(401)
     expect(((await res.json()) as any).error.code).toBe('api_key_expired')
@@ -110,12 +135,20 @@ describe('revoking a key', () => {
     expect(after.status).toBe(401)
     expect(((await after.json()) as any).error.code).toBe('api_key_revoked')
     expect((await listKeys(alice)).keys.map((k) => k.id)).not.toContain(key.id)
-    await expectError(await stack.server.api(`/api/keys/${key.id}`, { token: alice.accessToken, method: 'DELETE' }), 404, 'not_found')
+    await expectError(
+      await stack.server.api(`/api/keys/${key.id}`, { token: alice.accessToken, method: 'DELETE' }),
+      404,
+      'not_found',
+    )
   })
 
   test("another user's key is a 404 and keeps working", async () => {
     const { key, secret } = await createKey(alice, { name: 'mine' })
-    await expectError(await stack.server.api(`/api/keys/${key.id}`, { token: bob.accessToken, method: 'DELETE' }), 404, 'not_found')
+    await expectError(
+      await stack.server.api(`/api/keys/${key.id}`, { token: bob.accessToken, method: 'DELETE' }),
+      404,
+      'not_found',
+    )
     expect((await listKeys(bob)).keys.map((k) => k.id)).not.toContain(key.id)
     expect((await v1Models(secret)).status).toBe(200)
   })

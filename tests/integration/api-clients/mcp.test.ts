@@ -21,12 +21,19 @@ let bobMcp: Client
 const clients: Client[] = []
 
 async function newKey(user: TestUser) {
-  return (await expectJson<{ secret: string }>(await stack.server.api('/api/keys', { token: user.accessToken, body: { name: 'mcp' } }), 201)).secret
+  return (
+    await expectJson<{ secret: string }>(
+      await stack.server.api('/api/keys', { token: user.accessToken, body: { name: 'mcp' } }),
+      201,
+    )
+  ).secret
 }
 
 async function connect(secret: string): Promise<Client> {
   const client = new Client({ name: 'test-client', version: '1.0.0' })
-  const transport = new StreamableHTTPClientTransport(new URL(`${stack.server.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${secret}` } } })
+  const transport = new StreamableHTTPClientTransport(new URL(`${stack.server.url}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${secret}` } },
+  })
   await client.connect(transport)
   clients.push(client)
   return client
@@ -57,7 +64,18 @@ describe('tools/list', () => {
     const { tools } = await aliceMcp.listTools()
     // search_documents joins the list when document search registers it (PROTOCOL.md §8).
     const documents = stack.server.services.tools.names().includes('search_documents') ? ['search_documents'] : []
-    expect(tools.map((t) => t.name).sort()).toEqual(['calculate', 'current_time', 'list_datasets', 'query_dataset', 'save_note', 'search_history', 'search_notes', ...documents].sort())
+    expect(tools.map((t) => t.name).sort()).toEqual(
+      [
+        'calculate',
+        'current_time',
+        'list_datasets',
+        'query_dataset',
+        'save_note',
+        'search_history',
+        'search_notes',
+        ...documents,
+      ].sort(),
+    )
     for (const tool of tools) {
       // The same JSON schema the agents send to Ollama.
       expect(tool.inputSchema).toEqual(stack.server.services.tools.specs([tool.name])[0].function.parameters as any)
@@ -70,8 +88,23 @@ describe('tools/list', () => {
     expect(byName.calculate.inputSchema.required).toEqual(['expression'])
     expect(Object.keys(byName.save_note.inputSchema.properties!).sort()).toEqual(['body', 'title'])
     expect(Object.keys(byName.search_notes.inputSchema.properties!).sort()).toEqual(['limit', 'query'])
-    expect(Object.keys(byName.query_dataset.inputSchema.properties!).sort()).toEqual(['aggregate', 'dataset', 'groupBy', 'limit', 'orderBy', 'where'])
-    expect((byName.query_dataset.inputSchema.properties as any).where.items.properties.op.enum).toEqual(['=', '!=', '<', '<=', '>', '>=', 'contains'])
+    expect(Object.keys(byName.query_dataset.inputSchema.properties!).sort()).toEqual([
+      'aggregate',
+      'dataset',
+      'groupBy',
+      'limit',
+      'orderBy',
+      'where',
+    ])
+    expect((byName.query_dataset.inputSchema.properties as any).where.items.properties.op.enum).toEqual([
+      '=',
+      '!=',
+      '<',
+      '<=',
+      '>',
+      '>=',
+      'contains',
+    ])
   })
 })
 
@@ -98,7 +131,10 @@ describe('tools/call, each tool', () => {
   })
 
   test('search_history finds the user’s own messages', async () => {
-    const res = await stack.server.api('/v1/chat/completions', { token: await newKey(alice), body: { model: 'llama3.2', messages: [{ role: 'user', content: 'the zucchini harvest was large' }] } })
+    const res = await stack.server.api('/v1/chat/completions', {
+      token: await newKey(alice),
+      body: { model: 'llama3.2', messages: [{ role: 'user', content: 'the zucchini harvest was large' }] },
+    })
     expect(res.status).toBe(200)
     const result = await call(aliceMcp, 'search_history', { query: 'zucchini' })
     expect(result.messages.length).toBeGreaterThan(0)
@@ -107,11 +143,19 @@ describe('tools/call, each tool', () => {
   })
 
   test('list_datasets and query_dataset', async () => {
-    await expectJson(await stack.server.api('/api/datasets', { token: alice.accessToken, body: { name: 'sales', csv: SALES_CSV } }), 201)
+    await expectJson(
+      await stack.server.api('/api/datasets', { token: alice.accessToken, body: { name: 'sales', csv: SALES_CSV } }),
+      201,
+    )
     const { datasets } = await call(aliceMcp, 'list_datasets')
     expect(datasets).toHaveLength(1)
     expect(datasets[0]).toMatchObject({ name: 'sales', rowCount: SALES_ROW_COUNT })
-    const result = await call(aliceMcp, 'query_dataset', { dataset: 'sales', groupBy: ['region'], aggregate: { fn: 'sum', column: 'amount' }, orderBy: { column: 'region' } })
+    const result = await call(aliceMcp, 'query_dataset', {
+      dataset: 'sales',
+      groupBy: ['region'],
+      aggregate: { fn: 'sum', column: 'amount' },
+      orderBy: { column: 'region' },
+    })
     expect(result.columns).toEqual(['region', 'sum_amount'])
     expect(Object.fromEntries(result.rows.map((r: any) => [r.region, r.sum_amount]))).toEqual(SALES_AMOUNT_BY_REGION)
   })
@@ -134,7 +178,13 @@ describe('tools/call, each tool', () => {
 describe('isolation between two keys of two users', () => {
   test('each sees only their own notes and datasets', async () => {
     await call(bobMcp, 'save_note', { title: 'Bob secret', body: 'the saffron is hidden in the blue jar' })
-    await expectJson(await stack.server.api('/api/datasets', { token: bob.accessToken, body: { name: 'sales', csv: OTHER_SALES_CSV } }), 201)
+    await expectJson(
+      await stack.server.api('/api/datasets', {
+        token: bob.accessToken,
+        body: { name: 'sales', csv: OTHER_SALES_CSV },
+      }),
+      201,
+    )
 
     const aliceNotes = await call(aliceMcp, 'search_notes', { query: 'saffron' })
     const bobNotes = await call(bobMcp, 'search_notes', { query: 'saffron' })
@@ -144,7 +194,11 @@ describe('isolation between two keys of two users', () => {
     const aliceSets = (await call(aliceMcp, 'list_datasets')).datasets
     const bobSets = (await call(bobMcp, 'list_datasets')).datasets
     expect(aliceSets.map((d: any) => d.id)).not.toContain(bobSets[0].id)
-    const bobQuery = await call(bobMcp, 'query_dataset', { dataset: 'sales', groupBy: ['region'], aggregate: { fn: 'sum', column: 'amount' } })
+    const bobQuery = await call(bobMcp, 'query_dataset', {
+      dataset: 'sales',
+      groupBy: ['region'],
+      aggregate: { fn: 'sum', column: 'amount' },
+    })
     expect(bobQuery.rows.map((r: any) => r.region).sort()).toEqual(['Mars', 'North'])
     // Alice naming Bob's dataset by id gets "unknown dataset", never his rows.
     const foreign: any = await aliceMcp.callTool({ name: 'query_dataset', arguments: { dataset: bobSets[0].id } })
@@ -154,7 +208,11 @@ describe('isolation between two keys of two users', () => {
 
   test('calls of both users at once stay apart', async () => {
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => (i % 2 ? call(bobMcp, 'search_notes', { query: 'saffron' }) : call(aliceMcp, 'search_notes', { query: 'saffron' }))),
+      Array.from({ length: 10 }, (_, i) =>
+        i % 2
+          ? call(bobMcp, 'search_notes', { query: 'saffron' })
+          : call(aliceMcp, 'search_notes', { query: 'saffron' }),
+      ),
     )
     results.forEach((r, i) => {
       expect(r.notes.map((n: any) => n.title)).toEqual([i % 2 ? 'Bob secret' : 'Alice plan'])
@@ -166,14 +224,23 @@ describe('transport and keys', () => {
   test('a JWT, an unknown key or no key is 401; a revoked key stops at once', async () => {
     const body = { jsonrpc: '2.0', id: 1, method: 'tools/list' }
     const headers = { accept: 'application/json, text/event-stream' }
-    await expectError(await stack.server.api('/mcp', { token: alice.accessToken, body, headers }), 401, 'invalid_api_key')
+    await expectError(
+      await stack.server.api('/mcp', { token: alice.accessToken, body, headers }),
+      401,
+      'invalid_api_key',
+    )
     await expectError(await stack.server.api('/mcp', { token: 'lcs_unknown', body, headers }), 401, 'invalid_api_key')
     await expectError(await stack.server.api('/mcp', { body, headers }), 401, 'missing_api_key')
 
-    const created = await expectJson(await stack.server.api('/api/keys', { token: alice.accessToken, body: { name: 'short-lived' } }), 201)
+    const created = await expectJson(
+      await stack.server.api('/api/keys', { token: alice.accessToken, body: { name: 'short-lived' } }),
+      201,
+    )
     const client = await connect(created.secret)
     expect((await client.listTools()).tools.length).toBeGreaterThan(0)
-    expect((await stack.server.api(`/api/keys/${created.key.id}`, { token: alice.accessToken, method: 'DELETE' })).status).toBe(204)
+    expect(
+      (await stack.server.api(`/api/keys/${created.key.id}`, { token: alice.accessToken, method: 'DELETE' })).status,
+    ).toBe(204)
     const error = await client.listTools().catch((e) => e)
     expect(error).toBeInstanceOf(Error)
     expect(String(error.message)).toMatch(/401|revoked/i)
@@ -181,9 +248,15 @@ describe('transport and keys', () => {
 
   test('GET and DELETE are 405 (a stateless server); malformed JSON-RPC is a JSON-RPC error', async () => {
     const secret = await newKey(alice)
-    expect((await stack.server.api('/mcp', { token: secret, headers: { accept: 'text/event-stream' } })).status).toBe(405)
+    expect((await stack.server.api('/mcp', { token: secret, headers: { accept: 'text/event-stream' } })).status).toBe(
+      405,
+    )
     expect((await stack.server.api('/mcp', { token: secret, method: 'DELETE' })).status).toBe(405)
-    const bad = await stack.server.api('/mcp', { token: secret, body: { not: 'json-rpc' }, headers: { accept: 'application/json, text/event-stream' } })
+    const bad = await stack.server.api('/mcp', {
+      token: secret,
+      body: { not: 'json-rpc' },
+      headers: { accept: 'application/json, text/event-stream' },
+    })
     expect(bad.status).toBe(400)
     expect(((await bad.json()) as any).error.code).toBeLessThan(0)
   })

@@ -27,13 +27,23 @@ function script(req: ChatRequestRecord): Reply {
   const text = lastUserText(req.messages)
   if (text.includes('silent')) return { hang: true }
   if (text.includes('hang')) return { hangAfter: 'partial answer ' }
-  if (text.includes('long')) return { content: 'one two three four five six seven eight nine ten', chunkSize: 4, chunkDelayMs: 2 }
-  if (text.includes('system?')) return { content: `system says: ${req.messages.filter((m) => m.role === 'system').map((m) => m.content).at(-1)}` }
+  if (text.includes('long'))
+    return { content: 'one two three four five six seven eight nine ten', chunkSize: 4, chunkDelayMs: 2 }
+  if (text.includes('system?'))
+    return {
+      content: `system says: ${req.messages
+        .filter((m) => m.role === 'system')
+        .map((m) => m.content)
+        .at(-1)}`,
+    }
   return { content: `echo: ${text}`, chunkSize: 3 }
 }
 
 async function newKey(user: TestUser, name = 'test') {
-  const body = await expectJson<{ key: { id: string }; secret: string }>(await stack.server.api('/api/keys', { token: user.accessToken, body: { name } }), 201)
+  const body = await expectJson<{ key: { id: string }; secret: string }>(
+    await stack.server.api('/api/keys', { token: user.accessToken, body: { name } }),
+    201,
+  )
   return { id: body.key.id, secret: body.secret }
 }
 
@@ -70,7 +80,13 @@ describe('models', () => {
       ids.push(model.id)
     }
     expect(ids).toContain('llama3.2:latest')
-    expect(ids.filter((id) => id.startsWith('agent:')).sort()).toEqual(['agent:data_analyst', 'agent:notes_assistant', 'agent:planner', 'agent:researcher', 'agent:triage'])
+    expect(ids.filter((id) => id.startsWith('agent:')).sort()).toEqual([
+      'agent:data_analyst',
+      'agent:notes_assistant',
+      'agent:planner',
+      'agent:researcher',
+      'agent:triage',
+    ])
   })
 })
 
@@ -96,9 +112,13 @@ describe('chat.completions.create', () => {
 
     // A new thread titled from the first user message, holding the question and the answer.
     const threadId = response.headers.get('x-thread-id')!
-    const { thread } = await expectJson(await stack.server.api(`/api/threads/${threadId}`, { token: alice.accessToken }))
+    const { thread } = await expectJson(
+      await stack.server.api(`/api/threads/${threadId}`, { token: alice.accessToken }),
+    )
     expect(thread.title).toBe('hello from a script')
-    const { messages } = await expectJson(await stack.server.api(`/api/threads/${threadId}/messages`, { token: alice.accessToken }))
+    const { messages } = await expectJson(
+      await stack.server.api(`/api/threads/${threadId}/messages`, { token: alice.accessToken }),
+    )
     expect(messages.map((m: any) => [m.role, m.content])).toEqual([
       ['user', 'hello from a script'],
       ['assistant', 'echo: hello from a script'],
@@ -107,7 +127,11 @@ describe('chat.completions.create', () => {
 
   test('streamed: chat.completion.chunk deltas that add up to the answer, then finish_reason', async () => {
     const { data: stream, response } = await client(aliceKey.secret)
-      .chat.completions.create({ model: 'llama3.2', stream: true, messages: [{ role: 'user', content: 'a long answer please' }] })
+      .chat.completions.create({
+        model: 'llama3.2',
+        stream: true,
+        messages: [{ role: 'user', content: 'a long answer please' }],
+      })
       .withResponse()
     expect(response.headers.get('content-type')).toContain('text/event-stream')
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = []
@@ -124,7 +148,12 @@ describe('chat.completions.create', () => {
   })
 
   test('stream_options.include_usage adds a last chunk with usage and no choices', async () => {
-    const stream = await client(aliceKey.secret).chat.completions.create({ model: 'llama3.2', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'count me' }] })
+    const stream = await client(aliceKey.secret).chat.completions.create({
+      model: 'llama3.2',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'count me' }],
+    })
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = []
     for await (const chunk of stream) chunks.push(chunk)
     expect(chunks.at(-1)!.choices).toEqual([])
@@ -133,9 +162,13 @@ describe('chat.completions.create', () => {
   })
 
   test('agent:<id> runs that agent on the default model', async () => {
-    const { data, response } = await client(aliceKey.secret).chat.completions.create({ model: 'agent:planner', messages: [{ role: 'user', content: 'plan it' }] }).withResponse()
+    const { data, response } = await client(aliceKey.secret)
+      .chat.completions.create({ model: 'agent:planner', messages: [{ role: 'user', content: 'plan it' }] })
+      .withResponse()
     expect(data.choices[0].message.content).toBe('echo: plan it')
-    const { run } = await expectJson(await stack.server.api(`/api/runs/${response.headers.get('x-run-id')}`, { token: alice.accessToken }))
+    const { run } = await expectJson(
+      await stack.server.api(`/api/runs/${response.headers.get('x-run-id')}`, { token: alice.accessToken }),
+    )
     expect(run.agent).toBe('planner')
     expect(stack.ollama.requests.at(-1)!.model).toBe(stack.server.config.ollamaModel)
   })
@@ -150,7 +183,13 @@ describe('chat.completions.create', () => {
           { role: 'system', content: 'be brief' },
           { role: 'user', content: 'first question' },
           { role: 'assistant', content: 'first answer' },
-          { role: 'user', content: [{ type: 'text', text: 'what does the system? ' }, { type: 'text', text: 'say' }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what does the system? ' },
+              { type: 'text', text: 'say' },
+            ],
+          },
         ],
       })
       .withResponse()
@@ -170,19 +209,37 @@ describe('chat.completions.create', () => {
     stack.ollama.setHandler((req) => {
       const limit = (req.options as { num_predict?: number } | undefined)?.num_predict
       const words = 'one two three four five six'.split(' ')
-      return limit && limit < words.length ? { content: words.slice(0, limit).join(' '), doneReason: 'length' } : { content: words.join(' ') }
+      return limit && limit < words.length
+        ? { content: words.slice(0, limit).join(' '), doneReason: 'length' }
+        : { content: words.join(' ') }
     })
     try {
-      const cut = await client(aliceKey.secret).chat.completions.create({ model: 'llama3.2', max_tokens: 2, messages: [{ role: 'user', content: 'count' }] })
+      const cut = await client(aliceKey.secret).chat.completions.create({
+        model: 'llama3.2',
+        max_tokens: 2,
+        messages: [{ role: 'user', content: 'count' }],
+      })
       expect(cut.choices[0]).toMatchObject({ finish_reason: 'length', message: { content: 'one two' } })
       expect(stack.ollama.requests.at(-1)!.options).toMatchObject({ num_predict: 2 })
       let streamedFinish: string | null = null
-      for await (const chunk of await client(aliceKey.secret).chat.completions.create({ model: 'llama3.2', max_tokens: 2, stream: true, messages: [{ role: 'user', content: 'count' }] })) {
+      for await (const chunk of await client(aliceKey.secret).chat.completions.create({
+        model: 'llama3.2',
+        max_tokens: 2,
+        stream: true,
+        messages: [{ role: 'user', content: 'count' }],
+      })) {
         streamedFinish = chunk.choices[0]?.finish_reason ?? streamedFinish
       }
       expect(streamedFinish).toBe('length')
-      const whole = await client(aliceKey.secret).chat.completions.create({ model: 'llama3.2', max_tokens: 50, messages: [{ role: 'user', content: 'count' }] })
-      expect(whole.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: 'one two three four five six' } })
+      const whole = await client(aliceKey.secret).chat.completions.create({
+        model: 'llama3.2',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'count' }],
+      })
+      expect(whole.choices[0]).toMatchObject({
+        finish_reason: 'stop',
+        message: { content: 'one two three four five six' },
+      })
     } finally {
       stack.ollama.setHandler(script)
     }
@@ -193,10 +250,18 @@ describe('chat.completions.create', () => {
     stack.ollama.setHandler((req) =>
       req.messages.some((m: any) => m.role === 'tool')
         ? { content: 'planned', chunkSize: 1 }
-        : { content: 'handing over to the planner now', chunkSize: 1, toolCalls: [{ name: 'transfer_to_planner', arguments: { reason: 'a plan' } }] },
+        : {
+            content: 'handing over to the planner now',
+            chunkSize: 1,
+            toolCalls: [{ name: 'transfer_to_planner', arguments: { reason: 'a plan' } }],
+          },
     )
     try {
-      const answer = await client(aliceKey.secret).chat.completions.create({ model: 'llama3.2', max_tokens: 20, messages: [{ role: 'user', content: 'plan' }] })
+      const answer = await client(aliceKey.secret).chat.completions.create({
+        model: 'llama3.2',
+        max_tokens: 20,
+        messages: [{ role: 'user', content: 'plan' }],
+      })
       expect(answer.usage!.completion_tokens).toBeGreaterThan(20)
       expect(answer.choices[0].message.content).toContain('planned')
       expect(answer.choices[0].finish_reason).toBe('stop')
@@ -206,16 +271,33 @@ describe('chat.completions.create', () => {
   })
 
   test('streamed and not, the answer is the stored answer (also when the step limit adds a note)', async () => {
-    const limited = await startChatStack({ env: { MAX_AGENT_STEPS: '1' }, handler: () => ({ content: 'Let me compute. ', toolCalls: [{ name: 'calculate', arguments: { expression: '6*7' } }] }) })
+    const limited = await startChatStack({
+      env: { MAX_AGENT_STEPS: '1' },
+      handler: () => ({
+        content: 'Let me compute. ',
+        toolCalls: [{ name: 'calculate', arguments: { expression: '6*7' } }],
+      }),
+    })
     try {
       const user = await registerUser(limited.server, 'stepper')
-      const key = await expectJson(await limited.server.api('/api/keys', { token: user.accessToken, body: { name: 'k' } }), 201)
+      const key = await expectJson(
+        await limited.server.api('/api/keys', { token: user.accessToken, body: { name: 'k' } }),
+        201,
+      )
       const api = new OpenAI({ apiKey: key.secret, baseURL: `${limited.server.url}/v1`, maxRetries: 0 })
-      const whole = await api.chat.completions.create({ model: 'agent:planner', messages: [{ role: 'user', content: 'what is 6*7?' }] })
+      const whole = await api.chat.completions.create({
+        model: 'agent:planner',
+        messages: [{ role: 'user', content: 'what is 6*7?' }],
+      })
       expect(whole.choices[0].message.content).toStartWith('Let me compute. ')
       expect(whole.choices[0].message.content).toContain('I stopped after 1 steps')
       let streamed = ''
-      for await (const chunk of await api.chat.completions.create({ model: 'agent:planner', stream: true, messages: [{ role: 'user', content: 'what is 6*7?' }] })) streamed += chunk.choices[0]?.delta.content ?? ''
+      for await (const chunk of await api.chat.completions.create({
+        model: 'agent:planner',
+        stream: true,
+        messages: [{ role: 'user', content: 'what is 6*7?' }],
+      }))
+        streamed += chunk.choices[0]?.delta.content ?? ''
       expect(streamed).toBe(whole.choices[0].message.content!)
     } finally {
       await limited.close()
@@ -224,30 +306,44 @@ describe('chat.completions.create', () => {
 
   test('X-Thread-Id continues a thread of the user; another user’s thread is a 404', async () => {
     const api = client(aliceKey.secret)
-    const first = await api.chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'turn one' }] }).withResponse()
+    const first = await api.chat.completions
+      .create({ model: 'llama3.2', messages: [{ role: 'user', content: 'turn one' }] })
+      .withResponse()
     const threadId = first.response.headers.get('x-thread-id')!
     const second = await api.chat.completions
-      .create({ model: 'llama3.2', messages: [{ role: 'user', content: 'turn two' }] }, { headers: { 'X-Thread-Id': threadId } })
+      .create(
+        { model: 'llama3.2', messages: [{ role: 'user', content: 'turn two' }] },
+        { headers: { 'X-Thread-Id': threadId } },
+      )
       .withResponse()
     expect(second.response.headers.get('x-thread-id')).toBe(threadId)
-    const { messages } = await expectJson(await stack.server.api(`/api/threads/${threadId}/messages`, { token: alice.accessToken }))
+    const { messages } = await expectJson(
+      await stack.server.api(`/api/threads/${threadId}/messages`, { token: alice.accessToken }),
+    )
     expect(messages.map((m: any) => m.content)).toEqual(['turn one', 'echo: turn one', 'turn two', 'echo: turn two'])
 
     const bob = await registerUser(stack.server, 'bob')
     const bobKey = await newKey(bob)
     const foreign = await client(bobKey.secret)
-      .chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'sneak in' }] }, { headers: { 'X-Thread-Id': threadId } })
+      .chat.completions.create(
+        { model: 'llama3.2', messages: [{ role: 'user', content: 'sneak in' }] },
+        { headers: { 'X-Thread-Id': threadId } },
+      )
       .catch((e) => e)
     expect(foreign).toBeInstanceOf(OpenAI.NotFoundError)
     expect(foreign.code).toBe('not_found')
-    const after = await expectJson(await stack.server.api(`/api/threads/${threadId}/messages`, { token: alice.accessToken }))
+    const after = await expectJson(
+      await stack.server.api(`/api/threads/${threadId}/messages`, { token: alice.accessToken }),
+    )
     expect(after.messages).toHaveLength(4)
   })
 })
 
 describe('errors in OpenAI’s shape', () => {
   test('a bad key is AuthenticationError (401)', async () => {
-    const error = await client('lcs_nope').chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e)
+    const error = await client('lcs_nope')
+      .chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e) => e)
     expect(error).toBeInstanceOf(OpenAI.AuthenticationError)
     expect(error.status).toBe(401)
     expect(error.code).toBe('invalid_api_key')
@@ -257,7 +353,9 @@ describe('errors in OpenAI’s shape', () => {
   test('an unknown model or agent is NotFoundError (404) and starts no run', async () => {
     const before = stack.ollama.requests.length
     for (const model of ['no-such-model', 'agent:nobody']) {
-      const error = await client(aliceKey.secret).chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] }).catch((e) => e)
+      const error = await client(aliceKey.secret)
+        .chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] })
+        .catch((e) => e)
       expect(error).toBeInstanceOf(OpenAI.NotFoundError)
       expect(error.code).toBe('model_not_found')
     }
@@ -268,12 +366,21 @@ describe('errors in OpenAI’s shape', () => {
     const limited = await startChatStack({ handler: script, env: { MAX_RUNS_PER_USER: '1' } })
     try {
       const user = await registerUser(limited.server, 'busy')
-      const key = await expectJson(await limited.server.api('/api/keys', { token: user.accessToken, body: { name: 'k' } }), 201)
+      const key = await expectJson(
+        await limited.server.api('/api/keys', { token: user.accessToken, body: { name: 'k' } }),
+        201,
+      )
       const api = new OpenAI({ apiKey: key.secret, baseURL: `${limited.server.url}/v1`, maxRetries: 0 })
-      const busy = await api.chat.completions.create({ model: 'llama3.2', stream: true, messages: [{ role: 'user', content: 'hang here' }] })
+      const busy = await api.chat.completions.create({
+        model: 'llama3.2',
+        stream: true,
+        messages: [{ role: 'user', content: 'hang here' }],
+      })
       const iterator = busy[Symbol.asyncIterator]()
       await iterator.next() // the first run is streaming and holds the user's only slot
-      const error = await api.chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'one more' }] }).catch((e) => e)
+      const error = await api.chat.completions
+        .create({ model: 'llama3.2', messages: [{ role: 'user', content: 'one more' }] })
+        .catch((e) => e)
       expect(error).toBeInstanceOf(OpenAI.RateLimitError)
       expect(error.code).toBe('too_many_runs')
       expect(Number(error.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
@@ -288,9 +395,21 @@ describe('errors in OpenAI’s shape', () => {
     await down.ollama.close()
     try {
       const user = await registerUser(down.server, 'offline')
-      const key = await expectJson(await down.server.api('/api/keys', { token: user.accessToken, body: { name: 'k' } }), 201)
+      const key = await expectJson(
+        await down.server.api('/api/keys', { token: user.accessToken, body: { name: 'k' } }),
+        201,
+      )
       const api = new OpenAI({ apiKey: key.secret, baseURL: `${down.server.url}/v1`, maxRetries: 0 })
-      for (const call of [() => api.models.list(), () => api.chat.completions.create({ model: 'agent:triage', messages: [{ role: 'user', content: 'x' }] }), () => api.chat.completions.create({ model: 'agent:triage', stream: true, messages: [{ role: 'user', content: 'x' }] })]) {
+      for (const call of [
+        () => api.models.list(),
+        () => api.chat.completions.create({ model: 'agent:triage', messages: [{ role: 'user', content: 'x' }] }),
+        () =>
+          api.chat.completions.create({
+            model: 'agent:triage',
+            stream: true,
+            messages: [{ role: 'user', content: 'x' }],
+          }),
+      ]) {
         const error = await call().catch((e) => e)
         expect(error).toBeInstanceOf(OpenAI.InternalServerError)
         expect(error.status).toBe(503)
@@ -304,22 +423,61 @@ describe('errors in OpenAI’s shape', () => {
 })
 
 describe('bad input is a clear 400 and starts nothing', () => {
-  const raw = (body: string | object, token = aliceKey.secret) => stack.server.api('/v1/chat/completions', { token, body })
+  const raw = (body: string | object, token = aliceKey.secret) =>
+    stack.server.api('/v1/chat/completions', { token, body })
 
   test.each([
     ['malformed JSON', '{"model": "llama3.2", "messages": [', 'invalid_json', 'not valid JSON'],
     ['a JSON array', '[1,2]', 'invalid_request', 'JSON object'],
-    ['an unknown field', { model: 'llama3.2', messages: [{ role: 'user', content: 'x' }], tools: [] }, 'unsupported_parameter', 'tools'],
+    [
+      'an unknown field',
+      { model: 'llama3.2', messages: [{ role: 'user', content: 'x' }], tools: [] },
+      'unsupported_parameter',
+      'tools',
+    ],
     ['no messages', { model: 'llama3.2', messages: [] }, 'invalid_request', 'messages'],
     ['no model', { messages: [{ role: 'user', content: 'x' }] }, 'invalid_request', 'model'],
-    ['a bad role', { model: 'llama3.2', messages: [{ role: 'wizard', content: 'x' }] }, 'invalid_request', 'messages[0]'],
-    ['temperature out of range', { model: 'llama3.2', temperature: 9, messages: [{ role: 'user', content: 'x' }] }, 'invalid_request', 'temperature'],
-    ['the last message not from the user', { model: 'llama3.2', messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'y' }] }, 'invalid_request', 'last message'],
-    ['too many messages', { model: 'llama3.2', messages: Array.from({ length: 1001 }, () => ({ role: 'user', content: 'x' })) }, 'context_length_exceeded', '1001'],
-    ['messages too long', { model: 'llama3.2', messages: [{ role: 'user', content: 'x'.repeat(400_001) }] }, 'context_length_exceeded', 'characters'],
+    [
+      'a bad role',
+      { model: 'llama3.2', messages: [{ role: 'wizard', content: 'x' }] },
+      'invalid_request',
+      'messages[0]',
+    ],
+    [
+      'temperature out of range',
+      { model: 'llama3.2', temperature: 9, messages: [{ role: 'user', content: 'x' }] },
+      'invalid_request',
+      'temperature',
+    ],
+    [
+      'the last message not from the user',
+      {
+        model: 'llama3.2',
+        messages: [
+          { role: 'user', content: 'x' },
+          { role: 'assistant', content: 'y' },
+        ],
+      },
+      'invalid_request',
+      'last message',
+    ],
+    [
+      'too many messages',
+      { model: 'llama3.2', messages: Array.from({ length: 1001 }, () => ({ role: 'user', content: 'x' })) },
+      'context_length_exceeded',
+      '1001',
+    ],
+    [
+      'messages too long',
+      { model: 'llama3.2', messages: [{ role: 'user', content: 'x'.repeat(400_001) }] },
+      'context_length_exceeded',
+      'characters',
+    ],
   ] as const)('%s', async (_name, body, code, words) => {
     const before = stack.ollama.requests.length
-    const { threads: threadsBefore } = await expectJson(await stack.server.api('/api/threads', { token: alice.accessToken }))
+    const { threads: threadsBefore } = await expectJson(
+      await stack.server.api('/api/threads', { token: alice.accessToken }),
+    )
     const res = await raw(body as any)
     expect(res.status).toBe(400)
     const error = ((await res.json()) as any).error
@@ -344,14 +502,21 @@ describe('bad input is a clear 400 and starts nothing', () => {
   test('a body over 8 MiB is 413 in OpenAI’s shape', async () => {
     const res = await raw({ model: 'llama3.2', messages: [{ role: 'user', content: 'x'.repeat(9 * 1024 * 1024) }] })
     expect(res.status).toBe(413)
-    expect(((await res.json()) as any).error).toMatchObject({ code: 'payload_too_large', type: 'invalid_request_error' })
+    expect(((await res.json()) as any).error).toMatchObject({
+      code: 'payload_too_large',
+      type: 'invalid_request_error',
+    })
   })
 })
 
 describe('ending early', () => {
   test('a client that disconnects mid-stream cancels its run', async () => {
     const { data: stream, response } = await client(aliceKey.secret)
-      .chat.completions.create({ model: 'llama3.2', stream: true, messages: [{ role: 'user', content: 'hang on the line' }] })
+      .chat.completions.create({
+        model: 'llama3.2',
+        stream: true,
+        messages: [{ role: 'user', content: 'hang on the line' }],
+      })
       .withResponse()
     const runId = response.headers.get('x-run-id')!
     const iterator = stream[Symbol.asyncIterator]()
@@ -369,9 +534,15 @@ describe('ending early', () => {
       method: 'POST',
       signal: controller.signal,
       headers: { authorization: `Bearer ${aliceKey.secret}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'llama3.2', stream: true, messages: [{ role: 'user', content: 'silent: waiting for the model' }] }),
+      body: JSON.stringify({
+        model: 'llama3.2',
+        stream: true,
+        messages: [{ role: 'user', content: 'silent: waiting for the model' }],
+      }),
     }).catch((e) => e)
-    const started = await aliceWs.waitFor((f) => f.type === 'agent_started' && f.input === 'silent: waiting for the model')
+    const started = await aliceWs.waitFor(
+      (f) => f.type === 'agent_started' && f.input === 'silent: waiting for the model',
+    )
     controller.abort()
     await pending
     expect(await finishedStatus(alice, started.runId)).toBe('cancelled')
@@ -380,9 +551,14 @@ describe('ending early', () => {
   test('a non-streamed call whose client gives up cancels its run', async () => {
     const controller = new AbortController()
     const pending = client(aliceKey.secret)
-      .chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'hang then give up' }] }, { signal: controller.signal })
+      .chat.completions.create(
+        { model: 'llama3.2', messages: [{ role: 'user', content: 'hang then give up' }] },
+        { signal: controller.signal },
+      )
       .catch((e) => e)
-    const delta = await aliceWs.waitFor((f) => f.type === 'message_delta' && aliceWs.eventsOf(f.runId)[0]?.input === 'hang then give up')
+    const delta = await aliceWs.waitFor(
+      (f) => f.type === 'message_delta' && aliceWs.eventsOf(f.runId)[0]?.input === 'hang then give up',
+    )
     controller.abort()
     expect(await pending).toBeInstanceOf(OpenAI.APIUserAbortError)
     expect(await finishedStatus(alice, delta.runId)).toBe('cancelled')
@@ -393,8 +569,12 @@ describe('ending early', () => {
     const pending = client(key.secret)
       .chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'hang while I revoke' }] })
       .catch((e) => e)
-    const delta = await aliceWs.waitFor((f) => f.type === 'message_delta' && aliceWs.eventsOf(f.runId)[0]?.input === 'hang while I revoke')
-    expect((await stack.server.api(`/api/keys/${key.id}`, { token: alice.accessToken, method: 'DELETE' })).status).toBe(204)
+    const delta = await aliceWs.waitFor(
+      (f) => f.type === 'message_delta' && aliceWs.eventsOf(f.runId)[0]?.input === 'hang while I revoke',
+    )
+    expect((await stack.server.api(`/api/keys/${key.id}`, { token: alice.accessToken, method: 'DELETE' })).status).toBe(
+      204,
+    )
     const error = await pending
     expect(error).toBeInstanceOf(OpenAI.AuthenticationError)
     expect(error.code).toBe('api_key_revoked')
@@ -404,7 +584,11 @@ describe('ending early', () => {
   test('revoking the key mid-stream ends the stream with api_key_revoked and cancels the run', async () => {
     const key = await newKey(alice, 'revoked mid-stream')
     const { data: stream, response } = await client(key.secret)
-      .chat.completions.create({ model: 'llama3.2', stream: true, messages: [{ role: 'user', content: 'hang until revoked' }] })
+      .chat.completions.create({
+        model: 'llama3.2',
+        stream: true,
+        messages: [{ role: 'user', content: 'hang until revoked' }],
+      })
       .withResponse()
     const runId = response.headers.get('x-run-id')!
     const received: string[] = []
@@ -415,14 +599,18 @@ describe('ending early', () => {
       (e) => e,
     )
     await aliceWs.waitFor((f) => f.runId === runId && f.type === 'message_delta')
-    expect((await stack.server.api(`/api/keys/${key.id}`, { token: alice.accessToken, method: 'DELETE' })).status).toBe(204)
+    expect((await stack.server.api(`/api/keys/${key.id}`, { token: alice.accessToken, method: 'DELETE' })).status).toBe(
+      204,
+    )
     const error = await reading
     expect(error).toBeInstanceOf(OpenAI.APIError)
     expect(error.code).toBe('api_key_revoked')
     expect(received.join('')).toBe('partial answer ')
     expect(await finishedStatus(alice, runId)).toBe('cancelled')
     expect(stack.server.runtime.runs.active.has(runId)).toBe(false)
-    const again = await client(key.secret).models.list().catch((e) => e)
+    const again = await client(key.secret)
+      .models.list()
+      .catch((e) => e)
     expect(again).toBeInstanceOf(OpenAI.AuthenticationError)
   })
 })
@@ -432,7 +620,9 @@ describe('isolation', () => {
     const bob = await registerUser(stack.server, 'bob-watcher')
     const bobWs = await WsClient.connect(stack.server.wsUrl, bob.accessToken)
     try {
-      const { response } = await client(aliceKey.secret).chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'private words' }] }).withResponse()
+      const { response } = await client(aliceKey.secret)
+        .chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'private words' }] })
+        .withResponse()
       const runId = response.headers.get('x-run-id')!
       await aliceWs.completion(runId)
       // Bob's socket answers a ping after the run completed: anything of the run would have come first.
@@ -455,12 +645,19 @@ describe('isolation', () => {
       return client(key.secret)
         .chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content }] })
         .withResponse()
-        .then(({ data, response }) => ({ user, content, answer: data.choices[0].message.content, threadId: response.headers.get('x-thread-id')! }))
+        .then(({ data, response }) => ({
+          user,
+          content,
+          answer: data.choices[0].message.content,
+          threadId: response.headers.get('x-thread-id')!,
+        }))
     })
     for (const call of await Promise.all(calls)) {
       expect(call.answer).toBe(`echo: ${call.content}`)
       const other = call.user === carol ? alice : carol
-      expect((await stack.server.api(`/api/threads/${call.threadId}`, { token: call.user.accessToken })).status).toBe(200)
+      expect((await stack.server.api(`/api/threads/${call.threadId}`, { token: call.user.accessToken })).status).toBe(
+        200,
+      )
       expect((await stack.server.api(`/api/threads/${call.threadId}`, { token: other.accessToken })).status).toBe(404)
     }
   })

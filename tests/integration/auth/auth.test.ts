@@ -15,7 +15,10 @@ import { useTestServer } from '../../support/fixtures'
 // Set per file because bun 1.4 applies a preload's setDefaultTimeout to the first file only.
 setDefaultTimeout(30_000)
 
-const { server, users: [alice, bob] } = useTestServer({ users: ['alice', 'bob'] })
+const {
+  server,
+  users: [alice, bob],
+} = useTestServer({ users: ['alice', 'bob'] })
 
 const me = (token: string) => server.api('/api/me', { token })
 const refresh = (refreshToken: string) => server.api('/api/auth/refresh', { body: { refreshToken } })
@@ -24,13 +27,19 @@ const login = (email: string, password: string) => server.api('/api/auth/login',
 describe('register', () => {
   test('201 with user, tokens and expiry; the first account is admin, the next a member', async () => {
     const email = `carol-${crypto.randomUUID()}@Example.test`
-    const res = await server.api('/api/auth/register', { body: { email, password: 'correct horse battery', name: 'Carol' } })
+    const res = await server.api('/api/auth/register', {
+      body: { email, password: 'correct horse battery', name: 'Carol' },
+    })
     const body = await expectJson(res, 201)
     expect(Object.keys(body).sort()).toEqual(['accessToken', 'expiresIn', 'refreshToken', 'user'])
     expect(body.user).toEqual({ id: expect.any(String), email: email.toLowerCase(), name: 'Carol', role: 'member' })
     expect(body.expiresIn).toBe(900)
     expect(typeof body.refreshToken).toBe('string')
-    expect(decodePayload(body.accessToken)).toMatchObject({ sub: body.user.id, iss: server.config.jwtIssuer, aud: server.config.jwtAudience })
+    expect(decodePayload(body.accessToken)).toMatchObject({
+      sub: body.user.id,
+      iss: server.config.jwtIssuer,
+      aud: server.config.jwtAudience,
+    })
     expect(JSON.stringify(body)).not.toMatch(/password|hash/i)
 
     expect((await expectJson(await me(alice.accessToken))).user).toMatchObject({ id: alice.id, role: 'admin' })
@@ -40,12 +49,21 @@ describe('register', () => {
   test('a name defaults to the part of the email before @', async () => {
     // Validation runs before hashing, so only one argon2 hash here.
     const email = `dave-${crypto.randomUUID()}@example.test`
-    const body = await expectJson(await server.api('/api/auth/register', { body: { email, password: 'quiet orbit lantern' } }), 201)
+    const body = await expectJson(
+      await server.api('/api/auth/register', { body: { email, password: 'quiet orbit lantern' } }),
+      201,
+    )
     expect(body.user.name).toBe(email.split('@')[0])
   })
 
   test('409 email_taken, whatever the case of the address', async () => {
-    await expectError(await server.api('/api/auth/register', { body: { email: alice.email.toUpperCase(), password: 'another password' } }), 409, 'email_taken')
+    await expectError(
+      await server.api('/api/auth/register', {
+        body: { email: alice.email.toUpperCase(), password: 'another password' },
+      }),
+      409,
+      'email_taken',
+    )
   })
 
   test('400 on a bad email, a short password or a missing field', async () => {
@@ -64,24 +82,45 @@ describe('register', () => {
   test('400 weak_password for common and guessable passwords, saying why; nothing is created', async () => {
     for (const password of ['password', '12345678', 'qwertyuiop', 'iloveyou12', 'Password1!']) {
       const email = `weak-${crypto.randomUUID()}@example.test`
-      const body = await expectError(await server.api('/api/auth/register', { body: { email, password } }), 400, 'weak_password')
+      const body = await expectError(
+        await server.api('/api/auth/register', { body: { email, password } }),
+        400,
+        'weak_password',
+      )
       expect(body.error.message).toMatch(/too weak: .*(common|guess|used)/i)
       // Nothing was created: the same email registers with a strong password.
       expect((await server.api('/api/auth/login', { body: { email, password } })).status).toBe(401)
     }
     // The email and name count as guessable words.
     const email = `frederick-${crypto.randomUUID().slice(0, 8)}@example.test`
-    await expectError(await server.api('/api/auth/register', { body: { email, password: email.split('@')[0], name: 'Frederick' } }), 400, 'weak_password')
+    await expectError(
+      await server.api('/api/auth/register', { body: { email, password: email.split('@')[0], name: 'Frederick' } }),
+      400,
+      'weak_password',
+    )
   })
 
   test('ALLOW_SIGNUP=false closes register except for the first user (403)', async () => {
     const closed = await startTestServer({ ALLOW_SIGNUP: 'false' })
     try {
-      const first = await expectJson(await closed.api('/api/auth/register', { body: { email: 'root@example.test', password: 'quiet orbit lantern' } }), 201)
+      const first = await expectJson(
+        await closed.api('/api/auth/register', {
+          body: { email: 'root@example.test', password: 'quiet orbit lantern' },
+        }),
+        201,
+      )
       expect(first.user.role).toBe('admin')
-      await expectError(await closed.api('/api/auth/register', { body: { email: 'guest@example.test', password: 'quiet orbit lantern' } }), 403, 'signup_closed')
+      await expectError(
+        await closed.api('/api/auth/register', {
+          body: { email: 'guest@example.test', password: 'quiet orbit lantern' },
+        }),
+        403,
+        'signup_closed',
+      )
       // The existing account still logs in.
-      await expectJson(await closed.api('/api/auth/login', { body: { email: 'root@example.test', password: 'quiet orbit lantern' } }))
+      await expectJson(
+        await closed.api('/api/auth/login', { body: { email: 'root@example.test', password: 'quiet orbit lantern' } }),
+      )
     } finally {
       await closed.close()
     }
@@ -100,7 +139,11 @@ describe('login', () => {
 
   test('401 invalid_credentials for a wrong password and for an unknown email, alike', async () => {
     const wrong = await expectError(await login(bob.email, 'not the password'), 401, 'invalid_credentials')
-    const unknown = await expectError(await login(`nobody-${crypto.randomUUID()}@example.test`, 'whatever pw'), 401, 'invalid_credentials')
+    const unknown = await expectError(
+      await login(`nobody-${crypto.randomUUID()}@example.test`, 'whatever pw'),
+      401,
+      'invalid_credentials',
+    )
     expect(unknown.error.message).toBe(wrong.error.message)
   })
 })
@@ -144,7 +187,10 @@ describe('refresh tokens', () => {
     const session = await expectJson(await login(bob.email, bob.password))
     // Age the stored token in the real database rather than waiting 30 days.
     const hash = new Bun.CryptoHasher('sha256').update(session.refreshToken).digest('hex')
-    const aged = await server.services.database.client.execute({ sql: 'UPDATE refresh_tokens SET expires_at = ? WHERE token_hash = ?', args: [Date.now() - 1000, hash] })
+    const aged = await server.services.database.client.execute({
+      sql: 'UPDATE refresh_tokens SET expires_at = ? WHERE token_hash = ?',
+      args: [Date.now() - 1000, hash],
+    })
     expect(aged.rowsAffected).toBe(1)
     await expectError(await refresh(session.refreshToken), 401, 'refresh_token_expired')
   })
@@ -191,7 +237,10 @@ describe('/api/me and access tokens', () => {
       ['tampered payload', tamperPayload(bob.accessToken, (p) => (p.sub = alice.id))],
       ['tampered role', tamperPayload(bob.accessToken, (p) => (p.role = 'admin'))],
       ['alg none', unsignedToken(cfg, alice.id)],
-      ['wrong secret', await forgeAccessToken(cfg, { sub: alice.id, secret: 'another-secret-that-is-also-long-enough-000' })],
+      [
+        'wrong secret',
+        await forgeAccessToken(cfg, { sub: alice.id, secret: 'another-secret-that-is-also-long-enough-000' }),
+      ],
       ['wrong issuer', await forgeAccessToken(cfg, { sub: alice.id, issuer: 'someone-else' })],
       ['wrong audience', await forgeAccessToken(cfg, { sub: alice.id, audience: 'another-service' })],
       ['missing sub', await forgeAccessToken(cfg, { sub: null })],
@@ -202,7 +251,10 @@ describe('/api/me and access tokens', () => {
     for (const [name, token] of cases) {
       const res = await me(token)
       const body = await expectError(res, 401)
-      expect({ name, code: body.error.code }).toEqual({ name, code: name === 'expired' ? 'token_expired' : 'invalid_token' })
+      expect({ name, code: body.error.code }).toEqual({
+        name,
+        code: name === 'expired' ? 'token_expired' : 'invalid_token',
+      })
       // Not on a protected thread route either.
       await expectError(await server.api('/api/threads', { token }), 401)
     }
@@ -216,11 +268,17 @@ describe('abuse limits (LOGIN_RATE_LIMIT=3, TRUSTED_PROXIES=127.0.0.1)', () => {
   // The test client is the trusted proxy, so X-Forwarded-For says where each "client" is.
   const { server: limited } = useTestServer({ env: { LOGIN_RATE_LIMIT: '3', TRUSTED_PROXIES: '127.0.0.1' } })
 
-  const from = (address: string, body: unknown, path = '/api/auth/login') => limited.api(path, { body, headers: { 'x-forwarded-for': address } })
+  const from = (address: string, body: unknown, path = '/api/auth/login') =>
+    limited.api(path, { body, headers: { 'x-forwarded-for': address } })
 
   test('failures of one account from one address back off with 429 + Retry-After; the owner elsewhere still signs in', async () => {
     const owner = await registerUser(limited, 'owner')
-    for (let i = 0; i < 3; i++) await expectError(await from('203.0.113.66', { email: owner.email, password: 'wrong password' }), 401, 'invalid_credentials')
+    for (let i = 0; i < 3; i++)
+      await expectError(
+        await from('203.0.113.66', { email: owner.email, password: 'wrong password' }),
+        401,
+        'invalid_credentials',
+      )
     // The attacker's address is held back — even with the right password.
     const res = await from('203.0.113.66', { email: owner.email, password: owner.password })
     const retryAfter = Number(res.headers.get('retry-after'))
@@ -234,16 +292,31 @@ describe('abuse limits (LOGIN_RATE_LIMIT=3, TRUSTED_PROXIES=127.0.0.1)', () => {
 
   test('successful logins never count: a team behind one address signs in as often as it likes', async () => {
     const user = await registerUser(limited, 'team')
-    for (let i = 0; i < 12; i++) await expectJson(await from('192.0.2.10', { email: user.email, password: user.password }))
+    for (let i = 0; i < 12; i++)
+      await expectJson(await from('192.0.2.10', { email: user.email, password: user.password }))
     // A success also clears that address's failures for the account: three more typos pass.
-    for (let i = 0; i < 2; i++) await expectError(await from('192.0.2.10', { email: user.email, password: 'typo password' }), 401, 'invalid_credentials')
+    for (let i = 0; i < 2; i++)
+      await expectError(
+        await from('192.0.2.10', { email: user.email, password: 'typo password' }),
+        401,
+        'invalid_credentials',
+      )
     await expectJson(await from('192.0.2.10', { email: user.email, password: user.password }))
-    for (let i = 0; i < 2; i++) await expectError(await from('192.0.2.10', { email: user.email, password: 'typo password' }), 401, 'invalid_credentials')
+    for (let i = 0; i < 2; i++)
+      await expectError(
+        await from('192.0.2.10', { email: user.email, password: 'typo password' }),
+        401,
+        'invalid_credentials',
+      )
     await expectJson(await from('192.0.2.10', { email: user.email, password: user.password }))
   })
 
   test('one address failing across many accounts is refused after 10 × the limit (credential stuffing)', async () => {
-    const attempts = await Promise.all(Array.from({ length: 30 }, (_, i) => from('203.0.113.99', { email: `stuffed-${i}@example.test`, password: 'whatever pw' })))
+    const attempts = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        from('203.0.113.99', { email: `stuffed-${i}@example.test`, password: 'whatever pw' }),
+      ),
+    )
     const statuses = attempts.map((r) => r.status)
     // Counted when they start, so even a parallel burst can't slip past: exactly 30 allowed.
     expect(statuses.filter((s) => s === 401).length).toBe(30)
@@ -251,12 +324,18 @@ describe('abuse limits (LOGIN_RATE_LIMIT=3, TRUSTED_PROXIES=127.0.0.1)', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
     await expectError(res, 429, 'rate_limited')
     // Another address is not affected.
-    await expectError(await from('203.0.113.100', { email: 'stuffed-31@example.test', password: 'whatever pw' }), 401, 'invalid_credentials')
+    await expectError(
+      await from('203.0.113.100', { email: 'stuffed-31@example.test', password: 'whatever pw' }),
+      401,
+      'invalid_credentials',
+    )
   })
 
   test('a parallel burst of guesses at one account gets only the free attempts through', async () => {
     const victim = await registerUser(limited, 'burst')
-    const answers = await Promise.all(Array.from({ length: 10 }, () => from('203.0.113.5', { email: victim.email, password: 'guess password' })))
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => from('203.0.113.5', { email: victim.email, password: 'guess password' })),
+    )
     expect(answers.map((r) => r.status).sort()).toEqual([401, 401, 401, 429, 429, 429, 429, 429, 429, 429])
   })
 
@@ -264,7 +343,10 @@ describe('abuse limits (LOGIN_RATE_LIMIT=3, TRUSTED_PROXIES=127.0.0.1)', () => {
     const capped = await startTestServer({ REGISTER_RATE_LIMIT: '3', TRUSTED_PROXIES: '127.0.0.1' })
     try {
       const register = (address: string) =>
-        capped.api('/api/auth/register', { body: { email: `reg-${crypto.randomUUID()}@example.test`, password: `pw-${crypto.randomUUID()}` }, headers: { 'x-forwarded-for': address } })
+        capped.api('/api/auth/register', {
+          body: { email: `reg-${crypto.randomUUID()}@example.test`, password: `pw-${crypto.randomUUID()}` },
+          headers: { 'x-forwarded-for': address },
+        })
       for (let i = 0; i < 3; i++) expect((await register('198.51.100.50')).status).toBe(201)
       const res = await register('198.51.100.50')
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
@@ -282,10 +364,16 @@ describe('X-Forwarded-For from an untrusted peer is ignored', () => {
     try {
       const user = await registerUser(plain, 'spoof')
       for (let i = 0; i < 2; i++) {
-        const res = await plain.api('/api/auth/login', { body: { email: user.email, password: 'wrong password' }, headers: { 'x-forwarded-for': `10.0.0.${i}` } })
+        const res = await plain.api('/api/auth/login', {
+          body: { email: user.email, password: 'wrong password' },
+          headers: { 'x-forwarded-for': `10.0.0.${i}` },
+        })
         await expectError(res, 401, 'invalid_credentials')
       }
-      const res = await plain.api('/api/auth/login', { body: { email: user.email, password: user.password }, headers: { 'x-forwarded-for': '10.0.0.99' } })
+      const res = await plain.api('/api/auth/login', {
+        body: { email: user.email, password: user.password },
+        headers: { 'x-forwarded-for': '10.0.0.99' },
+      })
       await expectError(res, 429, 'rate_limited')
     } finally {
       await plain.close()
@@ -295,20 +383,33 @@ describe('X-Forwarded-For from an untrusted peer is ignored', () => {
 
 describe("another user's threads", () => {
   test('are 404 for GET, PATCH, DELETE and messages, never in the list, and left unchanged', async () => {
-    const created = await expectJson(await server.api('/api/threads', { token: alice.accessToken, body: { title: 'alice private' } }), 201)
+    const created = await expectJson(
+      await server.api('/api/threads', { token: alice.accessToken, body: { title: 'alice private' } }),
+      201,
+    )
     const id = created.thread.id
-    await asUser(alice, () => server.services.repos.messages.add({ threadId: id, role: 'user', content: 'alice secret' }))
+    await asUser(alice, () =>
+      server.services.repos.messages.add({ threadId: id, role: 'user', content: 'alice secret' }),
+    )
 
     const notFound = [
       await server.api(`/api/threads/${id}`, { token: bob.accessToken }),
-      await server.api(`/api/threads/${id}`, { token: bob.accessToken, method: 'PATCH', body: { title: 'bob was here' } }),
+      await server.api(`/api/threads/${id}`, {
+        token: bob.accessToken,
+        method: 'PATCH',
+        body: { title: 'bob was here' },
+      }),
       await server.api(`/api/threads/${id}`, { token: bob.accessToken, method: 'DELETE' }),
       await server.api(`/api/threads/${id}/messages`, { token: bob.accessToken }),
     ]
     const bodies = []
     for (const res of notFound) bodies.push(await expectError(res, 404, 'not_found'))
     // Exactly what a thread that does not exist answers: nothing tells the two apart.
-    const missing = await expectError(await server.api(`/api/threads/${crypto.randomUUID()}`, { token: bob.accessToken }), 404, 'not_found')
+    const missing = await expectError(
+      await server.api(`/api/threads/${crypto.randomUUID()}`, { token: bob.accessToken }),
+      404,
+      'not_found',
+    )
     expect(bodies[0]).toEqual(missing)
     for (const body of bodies) expect(JSON.stringify(body)).not.toContain('alice')
 
@@ -322,7 +423,8 @@ describe("another user's threads", () => {
   })
 
   test('concurrent requests of two users never see each other (per-request context)', async () => {
-    const mk = (user: TestUser, i: number) => server.api('/api/threads', { token: user.accessToken, body: { title: `${user === alice ? 'A' : 'B'}-${i}` } })
+    const mk = (user: TestUser, i: number) =>
+      server.api('/api/threads', { token: user.accessToken, body: { title: `${user === alice ? 'A' : 'B'}-${i}` } })
     const made = await Promise.all(Array.from({ length: 40 }, (_, i) => mk(i % 2 ? bob : alice, i)))
     for (const res of made) expect(res.status).toBe(201)
 

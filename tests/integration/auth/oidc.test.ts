@@ -16,7 +16,9 @@ import { oidcService, pendingLogins } from '../../../src/auth/oidc/service'
 
 /** Nothing that looks like a stack trace, a file path or an exception name may reach a client. */
 function expectNoStackTrace(body: string) {
-  expect(body).not.toMatch(/\bat\s+\S+\s*\(|\.(ts|js):\d+|node_modules|\bstack\b|TypeError|ReferenceError|OperationProcessingError|ClientError/)
+  expect(body).not.toMatch(
+    /\bat\s+\S+\s*\(|\.(ts|js):\d+|node_modules|\bstack\b|TypeError|ReferenceError|OperationProcessingError|ClientError/,
+  )
 }
 
 async function expectJsonError(response: Response, status: number, code: string) {
@@ -58,7 +60,12 @@ beforeAll(async () => {
     accounts: [
       { sub: 'alice', email: 'alice@idp.example.test', email_verified: true, name: 'Alice Example' },
       { sub: 'bob', email: 'bob@idp.example.test', email_verified: true, name: 'Bob Example' },
-      { sub: 'evil', email: 'evil@idp.example.test', email_verified: true, name: '</script><script>alert(1)</script>"\'&' },
+      {
+        sub: 'evil',
+        email: 'evil@idp.example.test',
+        email_verified: true,
+        name: '</script><script>alert(1)</script>"\'&',
+      },
       { sub: 'linkme', email: 'linkme@example.test', email_verified: true, name: 'Link Me' },
       { sub: 'unverified', email: 'unverified@example.test', email_verified: false, name: 'Not Verified' },
       { sub: 'noemail', name: 'No Email' },
@@ -213,17 +220,25 @@ describe('OIDC sign-in through a real provider', () => {
   })
 
   test('bad, unknown or missing state is a clear 400', async () => {
-    const bogus = await server.api('/api/auth/oidc/callback?code=abc&state=not-a-real-state', { headers: { accept: 'application/json' } })
+    const bogus = await server.api('/api/auth/oidc/callback?code=abc&state=not-a-real-state', {
+      headers: { accept: 'application/json' },
+    })
     await expectJsonError(bogus, 400, 'oidc_invalid_state')
     const none = await server.api('/api/auth/oidc/callback?code=abc', { headers: { accept: 'application/json' } })
     await expectJsonError(none, 400, 'oidc_invalid_state')
-    const page = await fetch(`${server.url}/api/auth/oidc/callback?code=abc&state=%3Cscript%3Ealert(1)%3C%2Fscript%3E`, { headers: { accept: 'text/html' } })
+    const page = await fetch(
+      `${server.url}/api/auth/oidc/callback?code=abc&state=%3Cscript%3Ealert(1)%3C%2Fscript%3E`,
+      { headers: { accept: 'text/html' } },
+    )
     const html = await expectHtmlError(page, 400, 'oidc_invalid_state')
     expect(html).not.toContain('alert(1)')
   })
 
   test('another provider error is reported by its code only, never echoing free text from the URL', async () => {
-    const res = await fetch(`${server.url}/api/auth/oidc/callback?error=server_error&error_description=${encodeURIComponent('Call +1 555 0100 to unlock <b>now</b>')}&state=x`, { headers: { accept: 'text/html' } })
+    const res = await fetch(
+      `${server.url}/api/auth/oidc/callback?error=server_error&error_description=${encodeURIComponent('Call +1 555 0100 to unlock <b>now</b>')}&state=x`,
+      { headers: { accept: 'text/html' } },
+    )
     const html = await expectHtmlError(res, 400, 'oidc_provider_error')
     expect(html).toContain('server_error')
     expect(html).not.toContain('555')
@@ -244,7 +259,10 @@ describe('OIDC sign-in through a real provider', () => {
     await expectJsonError(await finishSignIn(callbackUrl, new CookieJar()), 400, 'oidc_browser_mismatch')
     // Attacker forges a cookie of the right name: the binding secret doesn't match.
     const [name] = Object.keys(started.jar.all(server.url))
-    const forged = await fetch(callbackUrl, { headers: { accept: 'application/json', cookie: `${name}=forged-value` }, redirect: 'manual' })
+    const forged = await fetch(callbackUrl, {
+      headers: { accept: 'application/json', cookie: `${name}=forged-value` },
+      redirect: 'manual',
+    })
     await expectJsonError(forged, 400, 'oidc_browser_mismatch')
     // Browser check happens before the code is exchanged, so the victim's own sign-in still works.
     const res = await finishSignIn(callbackUrl, started.jar)
@@ -307,7 +325,10 @@ describe('OIDC linking rules', () => {
   /** POST /api/auth/oidc/link as `token`, then through the provider as `login`; the callback's answer. */
   async function linkAs(token: string, login: string) {
     const jar = new CookieJar()
-    const started = await jarFetch(jar, `${linking.url}/api/auth/oidc/link`, { method: 'POST', headers: { authorization: `Bearer ${token}`, accept: 'application/json' } })
+    const started = await jarFetch(jar, `${linking.url}/api/auth/oidc/link`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+    })
     expect(started.status).toBe(200)
     const { url } = (await started.json()) as { url: string }
     const callbackUrl = await authorizeAtProvider(url, { login })
@@ -317,7 +338,12 @@ describe('OIDC linking rules', () => {
   test('even with OIDC_LINK_BY_EMAIL=true and a verified email, a password account registered first is not linked (no takeover)', async () => {
     // The attacker registers the victim's address before the victim ever uses SSO.
     const squatter = await registerUser(linking, 'squatter')
-    idp.accounts.set('victim', { sub: 'victim', email: squatter.email.toUpperCase(), email_verified: true, name: 'Victim' })
+    idp.accounts.set('victim', {
+      sub: 'victim',
+      email: squatter.email.toUpperCase(),
+      email_verified: true,
+      name: 'Victim',
+    })
     const { response } = await oidcSignIn(linking.url, { login: 'victim' })
     await expectJsonError(response, 409, 'oidc_account_exists')
     // Nothing was linked: the squatter's account does not gain the victim's identity.
@@ -328,26 +354,43 @@ describe('OIDC linking rules', () => {
 
   test('a signed-in user links an identity to their own account; it then signs in to that account', async () => {
     const existing = await registerUser(linking, 'linked')
-    idp.accounts.set('linker', { sub: 'linker', email: `other-${crypto.randomUUID()}@idp.example.test`, email_verified: true, name: 'Linker' })
+    idp.accounts.set('linker', {
+      sub: 'linker',
+      email: `other-${crypto.randomUUID()}@idp.example.test`,
+      email_verified: true,
+      name: 'Linker',
+    })
     const linked = await linkAs(existing.accessToken, 'linker')
     expect(linked.status).toBe(200)
     expect(((await linked.json()) as any).user.id).toBe(existing.id)
     // The identity now maps to the account for good, and the password still works.
     const again = (await (await oidcSignIn(linking.url, { login: 'linker' })).response.json()) as any
     expect(again.user.id).toBe(existing.id)
-    expect((await linking.api('/api/auth/login', { body: { email: existing.email, password: existing.password } })).status).toBe(200)
+    expect(
+      (await linking.api('/api/auth/login', { body: { email: existing.email, password: existing.password } })).status,
+    ).toBe(200)
   })
 
   test('linking needs a signed-in session, a verified email, and an identity no other account holds', async () => {
     await expectJsonError(await linking.api('/api/auth/oidc/link', { method: 'POST' }), 401, 'unauthorized')
     const [first, second] = [await registerUser(linking, 'l1'), await registerUser(linking, 'l2')]
-    idp.accounts.set('unverified-claimer', { sub: 'unverified-claimer', email: first.email, email_verified: false, name: 'Claimer' })
+    idp.accounts.set('unverified-claimer', {
+      sub: 'unverified-claimer',
+      email: first.email,
+      email_verified: false,
+      name: 'Claimer',
+    })
     const unverified = await linkAs(first.accessToken, 'unverified-claimer')
     const body = await expectJsonError(unverified, 403, 'oidc_email_unverified')
     expect(body.error.message).toContain('verified')
     expect(await linking.services.repos.users.findByIdentity(idp.issuer, 'unverified-claimer')).toBeUndefined()
 
-    idp.accounts.set('taken', { sub: 'taken', email: `taken-${crypto.randomUUID()}@idp.example.test`, email_verified: true, name: 'Taken' })
+    idp.accounts.set('taken', {
+      sub: 'taken',
+      email: `taken-${crypto.randomUUID()}@idp.example.test`,
+      email_verified: true,
+      name: 'Taken',
+    })
     expect((await linkAs(first.accessToken, 'taken')).status).toBe(200)
     await expectJsonError(await linkAs(second.accessToken, 'taken'), 409, 'oidc_identity_in_use')
     expect((await linking.services.repos.users.findByIdentity(idp.issuer, 'taken'))?.id).toBe(first.id)
@@ -362,7 +405,12 @@ describe('OIDC linking rules', () => {
 
 describe('OIDC and disabled accounts', () => {
   test('a disabled account cannot sign in through SSO (403 account_disabled); enabled again, it can', async () => {
-    idp.accounts.set('to-disable', { sub: 'to-disable', email: `to-disable-${crypto.randomUUID().slice(0, 8)}@idp.example.test`, email_verified: true, name: 'To Disable' })
+    idp.accounts.set('to-disable', {
+      sub: 'to-disable',
+      email: `to-disable-${crypto.randomUUID().slice(0, 8)}@idp.example.test`,
+      email_verified: true,
+      name: 'To Disable',
+    })
     const first = (await (await oidcSignIn(server.url, { login: 'to-disable' })).response.json()) as any
     await server.services.sessions.setDisabled(first.user.id, true)
     await expectJsonError((await oidcSignIn(server.url, { login: 'to-disable' })).response, 403, 'account_disabled')
@@ -390,7 +438,11 @@ describe('OIDC with sign-up closed', () => {
     const second = await oidcSignIn(closed.url, { login: 'bob' })
     const body = await expectJsonError(second.response, 403, 'signup_closed')
     expect(body.error.message).toMatch(/sign-up is closed/)
-    await expectHtmlError((await oidcSignIn(closed.url, { login: 'bob', accept: 'html' })).response, 403, 'signup_closed')
+    await expectHtmlError(
+      (await oidcSignIn(closed.url, { login: 'bob', accept: 'html' })).response,
+      403,
+      'signup_closed',
+    )
 
     // Known identities keep signing in.
     expect((await oidcSignIn(closed.url, { login: 'alice' })).response.status).toBe(200)
@@ -447,7 +499,10 @@ describe('OIDC failures of the provider or its configuration', () => {
       const { response } = await oidcSignIn(own.url, { login: 'alice' })
       expect(response.status).toBe(200)
       expect(minimal.requests.filter((r) => r.path === '/me')).toHaveLength(1)
-      expect(((await response.json()) as any).user).toMatchObject({ email: 'alice@idp.example.test', name: 'Alice Example' })
+      expect(((await response.json()) as any).user).toMatchObject({
+        email: 'alice@idp.example.test',
+        name: 'Alice Example',
+      })
     } finally {
       await own.close()
       await minimal.close()

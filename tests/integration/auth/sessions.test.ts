@@ -24,7 +24,8 @@ beforeAll(async () => {
 })
 afterAll(() => server?.close())
 
-const login = async (user: TestUser) => expectJson(await server.api('/api/auth/login', { body: { email: user.email, password: user.password } }))
+const login = async (user: TestUser) =>
+  expectJson(await server.api('/api/auth/login', { body: { email: user.email, password: user.password } }))
 const refresh = (refreshToken: string) => server.api('/api/auth/refresh', { body: { refreshToken } })
 
 /** Asserts the token is refused with `code` on more than one route. */
@@ -78,7 +79,7 @@ describe('one sign-in ends', () => {
     await expectError(await refresh(rotated.refreshToken), 401)
   })
 
-  test('a socket re-authenticated with an ended session\'s token keeps its own and is told why', async () => {
+  test("a socket re-authenticated with an ended session's token keeps its own and is told why", async () => {
     const user = await registerUser(server, 'reauth')
     const second = await login(user)
     const ws = await WsClient.connect(server.wsUrl, second.accessToken)
@@ -96,7 +97,10 @@ describe('every session of a user ends (services.sessions)', () => {
     const user = await registerUser(server, 'endall')
     const bystander = await registerUser(server, 'bystander')
     const second = await login(user)
-    const sockets = await Promise.all([WsClient.connect(server.wsUrl, user.accessToken), WsClient.connect(server.wsUrl, second.accessToken)])
+    const sockets = await Promise.all([
+      WsClient.connect(server.wsUrl, user.accessToken),
+      WsClient.connect(server.wsUrl, second.accessToken),
+    ])
     const bystanderWs = await WsClient.connect(server.wsUrl, bystander.accessToken)
 
     await server.services.sessions.endAll(user.id, 'session_revoked')
@@ -116,7 +120,7 @@ describe('every session of a user ends (services.sessions)', () => {
     await expectJson(await refresh(again.refreshToken))
   })
 
-  test('endOthers (password change): every other sign-in ends at once, the caller\'s own goes on', async () => {
+  test("endOthers (password change): every other sign-in ends at once, the caller's own goes on", async () => {
     const user = await registerUser(server, 'others')
     const [second, third] = [await login(user), await login(user)]
     const otherWs = await WsClient.connect(server.wsUrl, second.accessToken)
@@ -141,7 +145,11 @@ describe('every session of a user ends (services.sessions)', () => {
     await server.services.sessions.setDisabled(user.id, true)
     await expectEnded(user.accessToken, 'account_disabled')
     await expectClosed(ws, 'account_disabled')
-    await expectError(await server.api('/api/auth/login', { body: { email: user.email, password: user.password } }), 403, 'account_disabled')
+    await expectError(
+      await server.api('/api/auth/login', { body: { email: user.email, password: user.password } }),
+      403,
+      'account_disabled',
+    )
     await expectError(await refresh(user.refreshToken), 401)
     // A socket can't start with it either.
     const late = await WsClient.open(server.wsUrl)
@@ -186,13 +194,25 @@ describe('every session of a user ends (services.sessions)', () => {
 
 describe('changes made by another process on the same database (bun run admin)', () => {
   test('disable and sign-out written by another process end the sessions here within a moment', async () => {
-    const [disabled, signedOut, bystander] = [await registerUser(server, 'cli-di'), await registerUser(server, 'cli-so'), await registerUser(server, 'cli-ok')]
-    const sockets = [await WsClient.connect(server.wsUrl, disabled.accessToken), await WsClient.connect(server.wsUrl, signedOut.accessToken)]
+    const [disabled, signedOut, bystander] = [
+      await registerUser(server, 'cli-di'),
+      await registerUser(server, 'cli-so'),
+      await registerUser(server, 'cli-ok'),
+    ]
+    const sockets = [
+      await WsClient.connect(server.wsUrl, disabled.accessToken),
+      await WsClient.connect(server.wsUrl, signedOut.accessToken),
+    ]
     for (const user of [disabled, signedOut, bystander]) await expectLive(user.accessToken, user.id)
 
     // What `bun run admin disable/sign-out` does: its own connection, its own sessions service, no Redis.
     const other = await openDatabase(server.config.databaseUrl)
-    const cli = sessionsService({ users: usersRepository(other), refresh: refreshTokenStore(other, 60), accessTokenTtlSeconds: 60, pollMs: 0 })
+    const cli = sessionsService({
+      users: usersRepository(other),
+      refresh: refreshTokenStore(other, 60),
+      accessTokenTtlSeconds: 60,
+      pollMs: 0,
+    })
     try {
       await cli.setDisabled(disabled.id, true)
       await cli.endAll(signedOut.id, 'session_revoked')
@@ -216,7 +236,12 @@ describe('revocations survive a restart', () => {
     let second: TestServer | undefined
     try {
       await registerUser(first, 'root')
-      const [loggedOut, signedOut, disabled, untouched] = [await registerUser(first, 'lo'), await registerUser(first, 'so'), await registerUser(first, 'di'), await registerUser(first, 'ok')]
+      const [loggedOut, signedOut, disabled, untouched] = [
+        await registerUser(first, 'lo'),
+        await registerUser(first, 'so'),
+        await registerUser(first, 'di'),
+        await registerUser(first, 'ok'),
+      ]
       expect((await first.api('/api/auth/logout', { body: { refreshToken: loggedOut.refreshToken } })).status).toBe(204)
       await first.services.sessions.endAll(signedOut.id, 'session_revoked')
       await first.services.sessions.setDisabled(disabled.id, true)
@@ -226,7 +251,9 @@ describe('revocations survive a restart', () => {
       await expectError(await second.api('/api/me', { token: loggedOut.accessToken }), 401, 'session_revoked')
       await expectError(await second.api('/api/me', { token: signedOut.accessToken }), 401, 'session_revoked')
       await expectError(await second.api('/api/me', { token: disabled.accessToken }), 401, 'account_disabled')
-      expect((await expectJson(await second.api('/api/me', { token: untouched.accessToken }))).user.id).toBe(untouched.id)
+      expect((await expectJson(await second.api('/api/me', { token: untouched.accessToken }))).user.id).toBe(
+        untouched.id,
+      )
     } finally {
       await second?.close()
       await first.close()

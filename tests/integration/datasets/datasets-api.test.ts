@@ -5,12 +5,24 @@
 import { describe, expect, test } from 'bun:test'
 import type { TestUser } from '../../support/users'
 import { expectError, expectJson, expectUnauthorized } from '../../support/http'
-import { generatedCsv, OTHER_SALES_CSV, SALES_COLUMNS, SALES_CSV, SALES_FIRST_ROW, SALES_ROW_COUNT } from '../../support/data'
+import {
+  generatedCsv,
+  OTHER_SALES_CSV,
+  SALES_COLUMNS,
+  SALES_CSV,
+  SALES_FIRST_ROW,
+  SALES_ROW_COUNT,
+} from '../../support/data'
 import { useTestServer } from '../../support/fixtures'
 
-const { server, users: [alice, bob], as } = useTestServer({ users: ['ds-alice', 'ds-bob'] })
+const {
+  server,
+  users: [alice, bob],
+  as,
+} = useTestServer({ users: ['ds-alice', 'ds-bob'] })
 
-const upload = async (user: TestUser, name: string, csv: string) => (await expectJson(await as(user)('/api/datasets', { body: { name, csv } }), 201)).dataset
+const upload = async (user: TestUser, name: string, csv: string) =>
+  (await expectJson(await as(user)('/api/datasets', { body: { name, csv } }), 201)).dataset
 
 describe('upload and read', () => {
   test('a sales CSV is stored with inferred column types and its rows', async () => {
@@ -39,7 +51,13 @@ describe('upload and read', () => {
       args: [dataset.id],
     })
     const [row] = stored.rows as unknown as Record<string, unknown>[]
-    expect({ n: row.n, lo: row.lo, hi: row.hi, aligned: row.aligned, owners: row.owners }).toEqual({ n: 12_345, lo: 0, hi: 12_344, aligned: 12_345, owners: 1 })
+    expect({ n: row.n, lo: row.lo, hi: row.hi, aligned: row.aligned, owners: row.owners }).toEqual({
+      n: 12_345,
+      lo: 0,
+      hi: 12_344,
+      aligned: 12_345,
+      owners: 1,
+    })
   })
 
   test('delete removes the dataset and its rows', async () => {
@@ -48,8 +66,13 @@ describe('upload and read', () => {
     expect(res.status).toBe(204)
     await expectError(await as(alice)(`/api/datasets/${dataset.id}`), 404, 'not_found')
     await expectError(await as(alice)(`/api/datasets/${dataset.id}`, { method: 'DELETE' }), 404, 'not_found')
-    expect((await expectJson(await as(alice)('/api/datasets'))).datasets.map((d: any) => d.id)).not.toContain(dataset.id)
-    const left = await server.services.database.client.execute({ sql: 'SELECT count(*) AS n FROM dataset_rows WHERE dataset_id = ?', args: [dataset.id] })
+    expect((await expectJson(await as(alice)('/api/datasets'))).datasets.map((d: any) => d.id)).not.toContain(
+      dataset.id,
+    )
+    const left = await server.services.database.client.execute({
+      sql: 'SELECT count(*) AS n FROM dataset_rows WHERE dataset_id = ?',
+      args: [dataset.id],
+    })
     expect(Number(left.rows[0].n)).toBe(0)
     // The name is free again.
     await upload(alice, 'temporary', SALES_CSV)
@@ -59,19 +82,39 @@ describe('upload and read', () => {
 describe('errors', () => {
   test('a duplicate name (any case) is 409 dataset_exists', async () => {
     await upload(alice, 'Quarterly', SALES_CSV)
-    await expectError(await as(alice)('/api/datasets', { body: { name: 'Quarterly', csv: SALES_CSV } }), 409, 'dataset_exists')
-    await expectError(await as(alice)('/api/datasets', { body: { name: ' quarterly ', csv: SALES_CSV } }), 409, 'dataset_exists')
+    await expectError(
+      await as(alice)('/api/datasets', { body: { name: 'Quarterly', csv: SALES_CSV } }),
+      409,
+      'dataset_exists',
+    )
+    await expectError(
+      await as(alice)('/api/datasets', { body: { name: ' quarterly ', csv: SALES_CSV } }),
+      409,
+      'dataset_exists',
+    )
     // Another user may use the same name.
     await upload(bob, 'Quarterly', OTHER_SALES_CSV)
   })
 
   test('bad CSV is 400 invalid_input with a clear message', async () => {
-    const ragged = await expectError(await as(alice)('/api/datasets', { body: { name: 'ragged', csv: 'a,b\n1,2\n3\n' } }), 400, 'invalid_input')
+    const ragged = await expectError(
+      await as(alice)('/api/datasets', { body: { name: 'ragged', csv: 'a,b\n1,2\n3\n' } }),
+      400,
+      'invalid_input',
+    )
     expect(ragged.error.message).toContain('line 3')
-    const dup = await expectError(await as(alice)('/api/datasets', { body: { name: 'dup', csv: 'a,a\n1,2\n' } }), 400, 'invalid_input')
+    const dup = await expectError(
+      await as(alice)('/api/datasets', { body: { name: 'dup', csv: 'a,a\n1,2\n' } }),
+      400,
+      'invalid_input',
+    )
     expect(dup.error.message).toContain('twice')
     await expectError(await as(alice)('/api/datasets', { body: { name: 'empty', csv: '' } }), 400, 'invalid_input')
-    await expectError(await as(alice)('/api/datasets', { body: { name: 'headless', csv: 'a,,b\n1,2,3\n' } }), 400, 'invalid_input')
+    await expectError(
+      await as(alice)('/api/datasets', { body: { name: 'headless', csv: 'a,,b\n1,2,3\n' } }),
+      400,
+      'invalid_input',
+    )
     await expectError(await as(alice)('/api/datasets', { body: { name: '', csv: SALES_CSV } }), 400, 'invalid_input')
     await expectError(await as(alice)('/api/datasets', { body: { name: '   ', csv: SALES_CSV } }), 400, 'invalid_input')
     await expectError(await as(alice)('/api/datasets', { body: { name: 'no-csv' } }), 400, 'invalid_input')

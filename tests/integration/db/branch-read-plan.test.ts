@@ -18,7 +18,9 @@ describe('branch reads on a heavy user', () => {
     const c = t.database.client
     // Statistics like a team's: one heavy user among many light ones (the average per user is
     // small, which is what made the user_id index look cheap).
-    await c.execute("INSERT INTO users (id, email, name, role) VALUES ('heavy', 'heavy@example.test', 'heavy', 'user'), ('other', 'other@example.test', 'other', 'user')")
+    await c.execute(
+      "INSERT INTO users (id, email, name, role) VALUES ('heavy', 'heavy@example.test', 'heavy', 'user'), ('other', 'other@example.test', 'other', 'user')",
+    )
     await c.execute(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1999)
       INSERT INTO users (id, email, name, role) SELECT printf('l%04d', i), printf('l%04d@example.test', i), 'light', 'user' FROM n`)
     await c.execute(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1999)
@@ -27,11 +29,15 @@ describe('branch reads on a heavy user', () => {
       INSERT INTO messages (id, user_id, thread_id, role, content, created_at) SELECT printf('lm%05d', i), printf('l%04d', i / 2), printf('lt%04d', i / 2), 'user', 'x', i FROM n`)
     await c.execute(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 49)
       INSERT INTO threads (id, user_id, title, created_at, updated_at) SELECT printf('t%02d', i), 'heavy', 't', i, i FROM n`)
-    await c.execute("INSERT INTO threads (id, user_id, title, created_at, updated_at) VALUES ('o1', 'other', 'o', 0, 0)")
+    await c.execute(
+      "INSERT INTO threads (id, user_id, title, created_at, updated_at) VALUES ('o1', 'other', 'o', 0, 0)",
+    )
     await c.execute(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 4999)
       INSERT INTO messages (id, user_id, thread_id, role, content, created_at, parent_id)
       SELECT printf('m%05d', i), 'heavy', printf('t%02d', i / 100), 'user', 'x', i, CASE WHEN i % 100 = 0 THEN NULL ELSE printf('m%05d', i - 1) END FROM n`)
-    await c.execute("INSERT INTO messages (id, user_id, thread_id, role, content, created_at) VALUES ('foreign', 'other', 'o1', 'user', 'not yours', 0)")
+    await c.execute(
+      "INSERT INTO messages (id, user_id, thread_id, role, content, created_at) VALUES ('foreign', 'other', 'o1', 'user', 'not yours', 0)",
+    )
     await c.execute('ANALYZE')
 
     const ids = [...Array.from({ length: 100 }, (_, i) => `m${String(100 + i).padStart(5, '0')}`), 'foreign']

@@ -26,7 +26,13 @@ afterAll(async () => {
 /** An error's message with its causes (drizzle wraps the libsql error in `cause`). */
 const errorText = (error: any): string => (error ? `${String(error)} ${errorText(error.cause)}` : '')
 
-const runInput = (threadId: string) => ({ id: crypto.randomUUID(), threadId, agent: 'triage', model: 'llama3.2', input: 'hi' })
+const runInput = (threadId: string) => ({
+  id: crypto.randomUUID(),
+  threadId,
+  agent: 'triage',
+  model: 'llama3.2',
+  input: 'hi',
+})
 
 /** Resolves to the rejection of `p` (fails when it resolves). */
 async function rejection(p: Promise<unknown>): Promise<any> {
@@ -51,7 +57,8 @@ describe('scoped repositories', () => {
           for (let i = 0; i < 4; i++) {
             const thread = await threads.create(`${user.name} thread ${i}`)
             const msgs = []
-            for (let j = 0; j < 3; j++) msgs.push(await messages.add({ threadId: thread.id, role: 'user', content: `${user.name} says ${j}` }))
+            for (let j = 0; j < 3; j++)
+              msgs.push(await messages.add({ threadId: thread.id, role: 'user', content: `${user.name} says ${j}` }))
             const run = await runs.create(runInput(thread.id))
             mine.push({ thread, msgs, run })
           }
@@ -98,7 +105,9 @@ describe('scoped repositories', () => {
       // As the owner left it (adding a message marks the thread active).
       return { thread: await threads.get(created.id), run }
     })
-    await journal.appendBatch([{ runId: run.id, seq: 1, userId: owner.id, type: 'agent_started', data: '{"type":"agent_started"}' }])
+    await journal.appendBatch([
+      { runId: run.id, seq: 1, userId: owner.id, type: 'agent_started', data: '{"type":"agent_started"}' },
+    ])
 
     await asUser(intruder, async () => {
       expect(await rejection(threads.get(thread.id))).toBeInstanceOf(NotFoundError)
@@ -135,7 +144,9 @@ describe('scoped repositories', () => {
 
     // Through the repositories: the row is stamped with the intruder's id, which the key refuses.
     await asUser(intruder, async () => {
-      expect(errorText(await rejection(messages.add({ threadId: thread.id, role: 'user', content: 'injected' })))).toMatch(/FOREIGN KEY/i)
+      expect(
+        errorText(await rejection(messages.add({ threadId: thread.id, role: 'user', content: 'injected' }))),
+      ).toMatch(/FOREIGN KEY/i)
       expect(errorText(await rejection(runs.create(runInput(thread.id))))).toMatch(/FOREIGN KEY/i)
     })
 
@@ -145,20 +156,11 @@ describe('scoped repositories', () => {
     expect(
       errorText(
         await rejection(
-          raw('INSERT INTO messages (id, user_id, thread_id, role, content, created_at) VALUES (?, ?, ?, ?, ?, ?)', [crypto.randomUUID(), intruder.id, thread.id, 'user', 'x', now]),
-        ),
-      ),
-    ).toMatch(/FOREIGN KEY/i)
-    expect(
-      errorText(
-        await rejection(
-          raw('INSERT INTO runs (id, user_id, thread_id, status, agent, model, input, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+          raw('INSERT INTO messages (id, user_id, thread_id, role, content, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
             crypto.randomUUID(),
             intruder.id,
             thread.id,
-            'running',
-            'triage',
-            'm',
+            'user',
             'x',
             now,
           ]),
@@ -166,12 +168,37 @@ describe('scoped repositories', () => {
       ),
     ).toMatch(/FOREIGN KEY/i)
     expect(
-      errorText(await rejection(raw('INSERT INTO run_events (run_id, seq, user_id, type, data, created_at) VALUES (?, ?, ?, ?, ?, ?)', [run.id, 1, intruder.id, 'agent_started', '{}', now]))),
+      errorText(
+        await rejection(
+          raw(
+            'INSERT INTO runs (id, user_id, thread_id, status, agent, model, input, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            [crypto.randomUUID(), intruder.id, thread.id, 'running', 'triage', 'm', 'x', now],
+          ),
+        ),
+      ),
+    ).toMatch(/FOREIGN KEY/i)
+    expect(
+      errorText(
+        await rejection(
+          raw('INSERT INTO run_events (run_id, seq, user_id, type, data, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+            run.id,
+            1,
+            intruder.id,
+            'agent_started',
+            '{}',
+            now,
+          ]),
+        ),
+      ),
     ).toMatch(/FOREIGN KEY/i)
     // Moving an existing row to another user is refused too.
     await asUser(owner, () => messages.add({ threadId: thread.id, role: 'user', content: 'mine' }))
-    expect(errorText(await rejection(raw('UPDATE messages SET user_id = ? WHERE thread_id = ?', [intruder.id, thread.id])))).toMatch(/FOREIGN KEY/i)
-    expect(errorText(await rejection(raw('UPDATE runs SET user_id = ? WHERE id = ?', [intruder.id, run.id])))).toMatch(/FOREIGN KEY/i)
+    expect(
+      errorText(await rejection(raw('UPDATE messages SET user_id = ? WHERE thread_id = ?', [intruder.id, thread.id]))),
+    ).toMatch(/FOREIGN KEY/i)
+    expect(errorText(await rejection(raw('UPDATE runs SET user_id = ? WHERE id = ?', [intruder.id, run.id])))).toMatch(
+      /FOREIGN KEY/i,
+    )
 
     const count = await raw('SELECT count(*) AS n FROM messages WHERE user_id = ?', [intruder.id])
     expect(Number(count.rows[0].n)).toBe(0)
@@ -190,12 +217,17 @@ describe('scoped repositories', () => {
         }),
       ),
     )
-    await journal.appendBatch(made.map(({ run }, i) => ({ runId: run.id, seq: 1, userId: [a, b][i].id, type: 'agent_started', data: '{}' })))
+    await journal.appendBatch(
+      made.map(({ run }, i) => ({ runId: run.id, seq: 1, userId: [a, b][i].id, type: 'agent_started', data: '{}' })),
+    )
 
     await asUser(a, () => threads.remove(made[0].thread.id))
 
     const left = async (table: string, column: string, id: string) =>
-      Number((await t.database.client.execute({ sql: `SELECT count(*) AS n FROM ${table} WHERE ${column} = ?`, args: [id] })).rows[0].n)
+      Number(
+        (await t.database.client.execute({ sql: `SELECT count(*) AS n FROM ${table} WHERE ${column} = ?`, args: [id] }))
+          .rows[0].n,
+      )
     expect(await left('messages', 'thread_id', made[0].thread.id)).toBe(0)
     expect(await left('runs', 'thread_id', made[0].thread.id)).toBe(0)
     expect(await left('run_events', 'run_id', made[0].run.id)).toBe(0)
@@ -255,7 +287,9 @@ describe('writes under load', () => {
         }),
       ),
     )
-    const failures = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))
+    const failures = results
+      .filter((r) => r.status === 'rejected')
+      .map((r) => String((r as PromiseRejectedResult).reason))
     expect(failures).toEqual([])
 
     await Promise.all(
@@ -295,7 +329,10 @@ describe('property: random interleaved operations never cross users', () => {
     fc.record({ kind: fc.constant('getThread' as const), target }),
     fc.record({ kind: fc.constant('rename' as const), target, title }),
     fc.record({ kind: fc.constant('deleteThread' as const), target }),
-    { arbitrary: fc.record({ kind: fc.constant('addMessage' as const), target, content: fc.string({ maxLength: 30 }) }), weight: 2 },
+    {
+      arbitrary: fc.record({ kind: fc.constant('addMessage' as const), target, content: fc.string({ maxLength: 30 }) }),
+      weight: 2,
+    },
     fc.record({ kind: fc.constant('listMessages' as const), target }),
     fc.record({ kind: fc.constant('createRun' as const), target }),
     fc.record({ kind: fc.constant('getRun' as const), target }),
@@ -334,14 +371,18 @@ describe('property: random interleaved operations never cross users', () => {
             (v) => ({ ok: true as const, v }),
             (e) => ({ ok: false as const, e }),
           )
-          if (outcome.ok || !(outcome.e instanceof NotFoundError)) problems.push(`${what}: expected not found, got ${outcome.ok ? JSON.stringify(outcome.v) : String(outcome.e)}`)
+          if (outcome.ok || !(outcome.e instanceof NotFoundError))
+            problems.push(
+              `${what}: expected not found, got ${outcome.ok ? JSON.stringify(outcome.v) : String(outcome.e)}`,
+            )
         }
         const expectRefused = async (what: string, p: Promise<unknown>) => {
           const outcome = await p.then(
             (v) => ({ ok: true as const, v }),
             (e) => ({ ok: false as const, e }),
           )
-          if (outcome.ok || !/FOREIGN KEY/i.test(errorText(outcome.e))) problems.push(`${what}: expected a foreign key refusal, got ${outcome.ok ? 'success' : String(outcome.e)}`)
+          if (outcome.ok || !/FOREIGN KEY/i.test(errorText(outcome.e)))
+            problems.push(`${what}: expected a foreign key refusal, got ${outcome.ok ? 'success' : String(outcome.e)}`)
         }
 
         async function play(user: UserView, ops: [Op, string][]) {
@@ -362,8 +403,10 @@ describe('property: random interleaved operations never cross users', () => {
               case 'listThreads': {
                 const listed = await threads.list()
                 const foreign = listed.filter((x) => !mine.has(x.id))
-                if (foreign.length || listed.length !== mine.size) problems.push(`${label}: listed ${listed.map((x) => x.id)} but owns ${[...mine.keys()]}`)
-                for (const x of listed) if (mine.get(x.id)?.title !== x.title) problems.push(`${label}: title of ${x.id} is ${x.title}`)
+                if (foreign.length || listed.length !== mine.size)
+                  problems.push(`${label}: listed ${listed.map((x) => x.id)} but owns ${[...mine.keys()]}`)
+                for (const x of listed)
+                  if (mine.get(x.id)?.title !== x.title) problems.push(`${label}: title of ${x.id} is ${x.title}`)
                 break
               }
               case 'getThread':
@@ -393,7 +436,8 @@ describe('property: random interleaved operations never cross users', () => {
               case 'listMessages': {
                 const listed = (await messages.listForThread(threadId)).map((m) => m.content)
                 const expected = own?.messages ?? []
-                if (JSON.stringify(listed) !== JSON.stringify(expected)) problems.push(`${label}: messages ${JSON.stringify(listed)} != ${JSON.stringify(expected)}`)
+                if (JSON.stringify(listed) !== JSON.stringify(expected))
+                  problems.push(`${label}: messages ${JSON.stringify(listed)} != ${JSON.stringify(expected)}`)
                 break
               }
               case 'createRun':
@@ -416,7 +460,8 @@ describe('property: random interleaved operations never cross users', () => {
                   if (ownThread && status) ownThread.runs.set(runId, 'completed')
                 } else if (status) {
                   const got = await runs.get(runId)
-                  if (got.status !== status || got.threadId !== runThread.get(runId)) problems.push(`${runLabel}: ${JSON.stringify(got)} != ${status}`)
+                  if (got.status !== status || got.threadId !== runThread.get(runId))
+                    problems.push(`${runLabel}: ${JSON.stringify(got)} != ${status}`)
                 } else await expectNotFound(runLabel, runs.get(runId))
                 break
               }
@@ -433,7 +478,9 @@ describe('property: random interleaved operations never cross users', () => {
           await asUser(user, async () => {
             const mine = model.get(user.id)!
             const listed = await threads.list()
-            expect(new Map(listed.map((x) => [x.id, x.title]))).toEqual(new Map([...mine].map(([id, m]) => [id, m.title])))
+            expect(new Map(listed.map((x) => [x.id, x.title]))).toEqual(
+              new Map([...mine].map(([id, m]) => [id, m.title])),
+            )
             for (const [id, m] of mine) {
               expect((await messages.listForThread(id)).map((x) => x.content)).toEqual(m.messages)
               for (const [runId, status] of m.runs) expect((await runs.get(runId)).status).toBe(status)

@@ -21,7 +21,13 @@ describe('journal store', () => {
     for (const size of sizes) {
       const batch = Array.from({ length: size }, () => {
         seq++
-        return { runId: run.id, seq, userId: user.id, type: 'message_delta', data: JSON.stringify({ seq, delta: `d${seq}` }) }
+        return {
+          runId: run.id,
+          seq,
+          userId: user.id,
+          type: 'message_delta',
+          data: JSON.stringify({ seq, delta: `d${seq}` }),
+        }
       })
       await journal.appendBatch(batch)
       await journal.appendBatch(batch.slice(0, 2)) // already stored: ignored

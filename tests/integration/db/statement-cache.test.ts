@@ -21,10 +21,15 @@ describe('prepared-statement cache', () => {
         await c.execute({ sql: 'INSERT INTO t (v) VALUES (?)', args: [`v${i}`] })
         const count = await c.execute({ sql: 'SELECT count(*) AS n, max(id) AS top FROM t WHERE id <= ?', args: [i] })
         if (Number(count.rows[0].n) !== i || Number(count.rows[0].top) !== i) wrong++
-        const tail = await c.execute({ sql: 'SELECT id, v FROM t WHERE id > ? ORDER BY id', args: [Math.max(0, i - 20)] })
+        const tail = await c.execute({
+          sql: 'SELECT id, v FROM t WHERE id > ? ORDER BY id',
+          args: [Math.max(0, i - 20)],
+        })
         if (tail.rows.length !== Math.min(i, 20) || tail.rows.at(-1)?.v !== `v${i}`) wrong++
         // A failing execution of a cached statement leaves it usable.
-        await expect(c.execute({ sql: 'INSERT INTO t (id, v) VALUES (?, ?)', args: [1, 'duplicate'] })).rejects.toThrow()
+        await expect(
+          c.execute({ sql: 'INSERT INTO t (id, v) VALUES (?, ?)', args: [1, 'duplicate'] }),
+        ).rejects.toThrow()
         if (i % 500 === 0) Bun.gc(true)
       }
       expect(wrong).toBe(0)

@@ -13,7 +13,9 @@ describe('write queue', () => {
         order.push('running')
         await gate
       })
-      const ordinary = ['n1', 'n2', 'n3'].map((label) => database.write(async (db) => (order.push(label), db.run('SELECT 1'))))
+      const ordinary = ['n1', 'n2', 'n3'].map((label) =>
+        database.write(async (db) => (order.push(label), db.run('SELECT 1'))),
+      )
       const urgent = ['u1', 'u2'].map((label) => database.write(async () => void order.push(label), { urgent: true }))
       expect(database.writes.pending).toBe(6)
       open()

@@ -30,7 +30,8 @@ const LIGHTHOUSE = [
   'Keepers lived in the tower in shifts of four weeks until the light was automated in 1989.',
 ].join('\n')
 
-const toolResults = (events: Frame[], tool: string) => events.filter((e) => e.type === 'tool_completed' && e.tool === tool)
+const toolResults = (events: Frame[], tool: string) =>
+  events.filter((e) => e.type === 'tool_completed' && e.tool === tool)
 
 describe('the researcher answers with citations', () => {
   test('triage hands a document question to the researcher; its answer cites numbered passages with verbatim quotes, also in GET …/messages', async () => {
@@ -53,7 +54,9 @@ describe('the researcher answers with citations', () => {
     expect(passages.map((p: any) => p.n)).toEqual(passages.map((_: unknown, i: number) => i + 1))
     expect(passages.every((p: any) => p.documentId === doc.id)).toBe(true)
     // The model saw the same numbers.
-    const researcherCall = stack.ollama.requests.findLast((r) => r.messages.some((m: any) => m.role === 'tool' && m.tool_name === 'search_documents'))!
+    const researcherCall = stack.ollama.requests.findLast((r) =>
+      r.messages.some((m: any) => m.role === 'tool' && m.tool_name === 'search_documents'),
+    )!
     const seen = JSON.parse(researcherCall.messages.findLast((m: any) => m.tool_name === 'search_documents').content)
     expect(seen.passages.map((p: any) => p.n)).toEqual(passages.map((p: any) => p.n))
 
@@ -71,7 +74,9 @@ describe('the researcher answers with citations', () => {
       expect(c.documentId).not.toBe(planted.id)
     }
 
-    const stored = (await (await stack.server.api(`/api/threads/${threadId}/messages`, { token: user.accessToken })).json()) as any
+    const stored = (await (
+      await stack.server.api(`/api/threads/${threadId}/messages`, { token: user.accessToken })
+    ).json()) as any
     const answer = stored.messages.at(-1)
     expect(answer).toMatchObject({ role: 'assistant', agent: 'researcher', content, citations })
     ws.close()
@@ -84,14 +89,22 @@ describe('the researcher answers with citations', () => {
     let step = 0
     script = (_req): Reply => {
       step++
-      if (step === 1) return { toolCalls: [{ name: 'search_documents', arguments: { query: 'granite tower lighthouse', limit: 1 } }] }
-      if (step === 2) return { toolCalls: [{ name: 'search_documents', arguments: { query: 'copper kettle', limit: 1 } }] }
-      if (step === 3) return { toolCalls: [{ name: 'search_documents', arguments: { query: 'granite tower lighthouse', limit: 1 } }] }
-      return { content: 'The tower is granite [1]. Copper kettles are fast [2]. Moon bases exist [7]. Both [1, 9]. Also [3].', chunkSize: 5 }
+      if (step === 1)
+        return { toolCalls: [{ name: 'search_documents', arguments: { query: 'granite tower lighthouse', limit: 1 } }] }
+      if (step === 2)
+        return { toolCalls: [{ name: 'search_documents', arguments: { query: 'copper kettle', limit: 1 } }] }
+      if (step === 3)
+        return { toolCalls: [{ name: 'search_documents', arguments: { query: 'granite tower lighthouse', limit: 1 } }] }
+      return {
+        content: 'The tower is granite [1]. Copper kettles are fast [2]. Moon bases exist [7]. Both [1, 9]. Also [3].',
+        chunkSize: 5,
+      }
     }
     const { runId, threadId } = await ws.chat('tell me about towers and kettles', { agent: 'researcher' })
     const events = await ws.completion(runId)
-    const results = toolResults(events, 'search_documents').map((e) => e.result.passages.map((p: any) => ({ n: p.n, chunkId: p.chunkId })))
+    const results = toolResults(events, 'search_documents').map((e) =>
+      e.result.passages.map((p: any) => ({ n: p.n, chunkId: p.chunkId })),
+    )
     expect(results).toHaveLength(3)
     expect(results[0][0].n).toBe(1)
     expect(results[1][0].n).toBe(2)
@@ -101,10 +114,14 @@ describe('the researcher answers with citations', () => {
     const done = events.at(-1)!
     // The streamed text still has what the model wrote; the completed and stored answer does not.
     expect(streamedText(events)).toContain('[7]')
-    expect(done.message.content).toBe('The tower is granite [1]. Copper kettles are fast [2]. Moon bases exist. Both [1]. Also.')
+    expect(done.message.content).toBe(
+      'The tower is granite [1]. Copper kettles are fast [2]. Moon bases exist. Both [1]. Also.',
+    )
     expect(done.message.citations.map((c: any) => c.n)).toEqual([1, 2])
     expect(done.message.citations[1].quote).toBe('A copper kettle boils water faster than a cast iron one.')
-    const stored = (await (await stack.server.api(`/api/threads/${threadId}/messages`, { token: user.accessToken })).json()) as any
+    const stored = (await (
+      await stack.server.api(`/api/threads/${threadId}/messages`, { token: user.accessToken })
+    ).json()) as any
     expect(stored.messages.at(-1).content).toBe(done.message.content)
     expect(stored.messages.at(-1).citations).toEqual(done.message.citations)
     ws.close()
@@ -119,7 +136,12 @@ describe('the researcher answers with citations', () => {
     expect(plain.message.content).toBe('Invented source and another.')
     expect(plain.message.citations).toBeUndefined()
 
-    const doc = await addTextDocument(stack.server, user, 'temporary.txt', 'The ferry leaves the harbour at seven every morning.')
+    const doc = await addTextDocument(
+      stack.server,
+      user,
+      'temporary.txt',
+      'The ferry leaves the harbour at seven every morning.',
+    )
     let step = 0
     script = async () => {
       step++
@@ -154,14 +176,24 @@ describe('isolation', () => {
     expect(wire).not.toContain(planted.id)
     expect(wire).not.toContain('ceramic owl')
     expect(events.at(-1)!.message.citations).toEqual([])
-    const messages = JSON.stringify(await (await stack.server.api(`/api/threads/${threadId}/messages`, { token: other.accessToken })).json())
+    const messages = JSON.stringify(
+      await (await stack.server.api(`/api/threads/${threadId}/messages`, { token: other.accessToken })).json(),
+    )
     expect(messages).not.toContain('ceramic owl')
     // Nothing reached the model either.
-    expect(stack.ollama.requests.filter((r) => lastUserText(r.messages).includes('vault combination')).some((r) => JSON.stringify(r.messages).includes('ceramic owl'))).toBe(false)
+    expect(
+      stack.ollama.requests
+        .filter((r) => lastUserText(r.messages).includes('vault combination'))
+        .some((r) => JSON.stringify(r.messages).includes('ceramic owl')),
+    ).toBe(false)
     // The documents API: not listed, not readable, not deletable.
-    expect(JSON.stringify(await (await stack.server.api('/api/documents', { token: other.accessToken })).json())).not.toContain(planted.id)
+    expect(
+      JSON.stringify(await (await stack.server.api('/api/documents', { token: other.accessToken })).json()),
+    ).not.toContain(planted.id)
     expect((await stack.server.api(`/api/documents/${planted.id}`, { token: other.accessToken })).status).toBe(404)
-    expect((await stack.server.api(`/api/documents/${planted.id}`, { method: 'DELETE', token: other.accessToken })).status).toBe(404)
+    expect(
+      (await stack.server.api(`/api/documents/${planted.id}`, { method: 'DELETE', token: other.accessToken })).status,
+    ).toBe(404)
     // The owner's own run finds it, so the search itself works.
     const own = await ownerWs.chat('According to my documents, where is the vault combination written?')
     const ownEvents = await ownerWs.completion(own.runId)

@@ -9,7 +9,14 @@ import { startTestServer, type TestServer } from '../../support/server'
 import { registerUser, type TestUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
 import { WsClient } from '../../support/ws-client'
-import { addTextDocument, makePdf, searchDocumentsAs, uploadFile, uploadText, waitForDocument } from '../../support/documents'
+import {
+  addTextDocument,
+  makePdf,
+  searchDocumentsAs,
+  uploadFile,
+  uploadText,
+  waitForDocument,
+} from '../../support/documents'
 
 setDefaultTimeout(30_000)
 
@@ -29,23 +36,41 @@ afterAll(async () => {
   await ollama?.close()
 })
 
-const as = (user: TestUser) => (path: string, init: { method?: string; body?: unknown } = {}) => server.api(path, { token: user.accessToken, ...init })
+const as =
+  (user: TestUser) =>
+  (path: string, init: { method?: string; body?: unknown } = {}) =>
+    server.api(path, { token: user.accessToken, ...init })
 
 describe('upload and ingestion', () => {
   test('JSON text is accepted with 202 and ingested; the owner sees document_status frames up to ready', async () => {
     const ws = await WsClient.connect(server.wsUrl, alice.accessToken)
     const bobWs = await WsClient.connect(server.wsUrl, bob.accessToken)
     try {
-      const text = Array.from({ length: 120 }, (_, i) => `Paragraph ${i} talks about the lighthouse keeper and the northern storm number ${i}.`).join('\n\n')
+      const text = Array.from(
+        { length: 120 },
+        (_, i) => `Paragraph ${i} talks about the lighthouse keeper and the northern storm number ${i}.`,
+      ).join('\n\n')
       const res = await uploadText(server, alice, 'lighthouse.md', text)
       const { document } = await expectJson(res, 202)
-      expect(document).toMatchObject({ name: 'lighthouse.md', mime: 'text/markdown', bytes: Buffer.byteLength(text), status: 'processing', progress: 0, chunks: 0 })
+      expect(document).toMatchObject({
+        name: 'lighthouse.md',
+        mime: 'text/markdown',
+        bytes: Buffer.byteLength(text),
+        status: 'processing',
+        progress: 0,
+        chunks: 0,
+      })
       expect(typeof document.id).toBe('string')
 
-      const ready = await ws.waitFor((f) => f.type === 'document_status' && f.document.id === document.id && f.document.status === 'ready', 20_000)
+      const ready = await ws.waitFor(
+        (f) => f.type === 'document_status' && f.document.id === document.id && f.document.status === 'ready',
+        20_000,
+      )
       expect(ready.document.progress).toBe(1)
       expect(ready.document.chunks).toBeGreaterThan(1)
-      const progress = ws.frames.filter((f) => f.type === 'document_status' && f.document.id === document.id).map((f) => f.document.progress)
+      const progress = ws.frames
+        .filter((f) => f.type === 'document_status' && f.document.id === document.id)
+        .map((f) => f.document.progress)
       // Progress only moves forward, and there was at least one step between 0 and 1.
       expect(progress).toEqual([...progress].sort((a, b) => a - b))
       expect(progress.some((p) => p > 0 && p < 1)).toBe(true)
@@ -53,7 +78,12 @@ describe('upload and ingestion', () => {
       expect(ollama.embedCalls.length).toBeLessThan(ready.document.chunks)
 
       const stored = await expectJson(await as(alice)(`/api/documents/${document.id}`))
-      expect(stored.document).toMatchObject({ id: document.id, status: 'ready', progress: 1, chunks: ready.document.chunks })
+      expect(stored.document).toMatchObject({
+        id: document.id,
+        status: 'ready',
+        progress: 1,
+        chunks: ready.document.chunks,
+      })
       // Another user's socket heard nothing of it.
       expect(bobWs.frames.some((f) => f.type === 'document_status')).toBe(false)
     } finally {
@@ -63,7 +93,8 @@ describe('upload and ingestion', () => {
   })
 
   test('multipart .txt, .md and .html files are read; HTML through a parser (scripts and tags gone, entities decoded)', async () => {
-    const html = '<html><head><title>Garden guide</title><script>var secret = "tomato-script"</script><style>p{color:red}</style></head><body><h1>Roses</h1><p>Roses need &amp; love full sun.</p></body></html>'
+    const html =
+      '<html><head><title>Garden guide</title><script>var secret = "tomato-script"</script><style>p{color:red}</style></head><body><h1>Roses</h1><p>Roses need &amp; love full sun.</p></body></html>'
     for (const [name, content, mime] of [
       ['plain.txt', 'Plain words about kettles.', 'text/plain'],
       ['notes.md', '# Title\n\nMarkdown words about teapots.', 'text/markdown'],
@@ -95,7 +126,10 @@ describe('upload and ingestion', () => {
   })
 
   test('a PDF with no text layer fails with a reason', async () => {
-    const { document } = await expectJson(await uploadFile(server, alice, 'blank.pdf', await makePdf(['']), 'application/pdf'), 202)
+    const { document } = await expectJson(
+      await uploadFile(server, alice, 'blank.pdf', await makePdf(['']), 'application/pdf'),
+      202,
+    )
     const done = await waitForDocument(server, alice, document.id)
     expect(done.status).toBe('failed')
     expect(done.error).toMatch(/no text/)
@@ -108,19 +142,48 @@ describe('type and content checks', () => {
   test('other types are 400 unsupported_document and store nothing', async () => {
     const before = (await expectJson(await as(alice)('/api/documents?limit=200'))).documents.length
     await expectError(await uploadFile(server, alice, 'sheet.csv', 'a,b\n1,2'), 400, 'unsupported_document')
-    await expectError(await uploadFile(server, alice, 'photo.png', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0])), 400, 'unsupported_document')
+    await expectError(
+      await uploadFile(
+        server,
+        alice,
+        'photo.png',
+        new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0]),
+      ),
+      400,
+      'unsupported_document',
+    )
     await expectError(await uploadFile(server, alice, 'noextension', 'words'), 400, 'unsupported_document')
     expect((await expectJson(await as(alice)('/api/documents?limit=200'))).documents.length).toBe(before)
   })
 
   test('content that does not match the extension is refused', async () => {
     // Text named .pdf, a PDF named .txt, binary bytes named .txt, "HTML" without markup.
-    await expectError(await uploadFile(server, alice, 'fake.pdf', 'just some words, not a PDF'), 400, 'unsupported_document')
-    await expectError(await uploadFile(server, alice, 'real.txt', await makePdf(['hidden'])), 400, 'unsupported_document')
-    await expectError(await uploadFile(server, alice, 'binary.txt', new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x00, 0xff, 0xfe, 0x00])), 400, 'unsupported_document')
-    await expectError(await uploadFile(server, alice, 'page.html', 'no markup here at all'), 400, 'unsupported_document')
+    await expectError(
+      await uploadFile(server, alice, 'fake.pdf', 'just some words, not a PDF'),
+      400,
+      'unsupported_document',
+    )
+    await expectError(
+      await uploadFile(server, alice, 'real.txt', await makePdf(['hidden'])),
+      400,
+      'unsupported_document',
+    )
+    await expectError(
+      await uploadFile(server, alice, 'binary.txt', new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x00, 0xff, 0xfe, 0x00])),
+      400,
+      'unsupported_document',
+    )
+    await expectError(
+      await uploadFile(server, alice, 'page.html', 'no markup here at all'),
+      400,
+      'unsupported_document',
+    )
     // A PDF header on a broken file.
-    await expectError(await uploadFile(server, alice, 'broken.pdf', '%PDF-1.7\nthis is not a real pdf body'), 400, 'unsupported_document')
+    await expectError(
+      await uploadFile(server, alice, 'broken.pdf', '%PDF-1.7\nthis is not a real pdf body'),
+      400,
+      'unsupported_document',
+    )
     await expectError(await uploadText(server, alice, 'paper.pdf', 'text named as a pdf'), 400, 'unsupported_document')
   })
 
@@ -130,7 +193,15 @@ describe('type and content checks', () => {
     await expectError(await as(alice)('/api/documents', { body: '{not json' }), 400, 'invalid_json')
     const form = new FormData()
     form.append('other', 'no file field')
-    await expectError(await fetch(`${server.url}/api/documents`, { method: 'POST', headers: { authorization: `Bearer ${alice.accessToken}` }, body: form }), 400, 'invalid_input')
+    await expectError(
+      await fetch(`${server.url}/api/documents`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice.accessToken}` },
+        body: form,
+      }),
+      400,
+      'invalid_input',
+    )
     await expectError(await server.api('/api/documents', { body: { name: 'a.txt', text: 'x' } }), 401)
   })
 })
@@ -140,7 +211,14 @@ describe('size limit', () => {
     const small = await startTestServer({ OLLAMA_HOST: ollama.url, DOCUMENT_MAX_BYTES: '2048' })
     try {
       const carol = await registerUser(small, 'doc-carol')
-      await expectError(await small.api('/api/documents', { token: carol.accessToken, body: { name: 'big.txt', text: 'x'.repeat(3000) } }), 413, 'payload_too_large')
+      await expectError(
+        await small.api('/api/documents', {
+          token: carol.accessToken,
+          body: { name: 'big.txt', text: 'x'.repeat(3000) },
+        }),
+        413,
+        'payload_too_large',
+      )
       await expectError(await uploadFile(small, carol, 'big.txt', 'y'.repeat(3000)), 413, 'payload_too_large')
       // A streamed body with no Content-Length is counted as it arrives.
       const stream = new ReadableStream({
@@ -149,11 +227,21 @@ describe('size limit', () => {
           controller.close()
         },
       })
-      const res = await fetch(`${small.url}/api/documents`, { method: 'POST', headers: { authorization: `Bearer ${carol.accessToken}`, 'content-type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit)
+      const res = await fetch(`${small.url}/api/documents`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${carol.accessToken}`, 'content-type': 'application/json' },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit)
       await expectError(res, 413, 'payload_too_large')
-      const { document } = await expectJson(await small.api('/api/documents', { token: carol.accessToken, body: { name: 'ok.txt', text: 'fits' } }), 202)
+      const { document } = await expectJson(
+        await small.api('/api/documents', { token: carol.accessToken, body: { name: 'ok.txt', text: 'fits' } }),
+        202,
+      )
       expect(document.bytes).toBe(4)
-      expect((await expectJson(await small.api('/api/documents', { token: carol.accessToken }))).documents).toHaveLength(1)
+      expect(
+        (await expectJson(await small.api('/api/documents', { token: carol.accessToken }))).documents,
+      ).toHaveLength(1)
     } finally {
       await small.close()
     }
@@ -165,7 +253,11 @@ describe('size limit', () => {
     const { document } = await expectJson(res, 202)
     expect(document.bytes).toBe(Buffer.byteLength(text))
     await as(alice)(`/api/documents/${document.id}`, { method: 'DELETE' })
-    await expectError(await as(alice)('/api/notes', { body: { title: 't', body: 'x'.repeat(9 * 1024 * 1024) } }), 413, 'payload_too_large')
+    await expectError(
+      await as(alice)('/api/notes', { body: { title: 't', body: 'x'.repeat(9 * 1024 * 1024) } }),
+      413,
+      'payload_too_large',
+    )
   })
 })
 
@@ -173,12 +265,17 @@ describe('list, read, delete', () => {
   test('§5 paging: limit, opaque cursor, nextCursor null on the last page; bad limits are 400', async () => {
     const dave = await registerUser(server, 'doc-dave')
     const ids: string[] = []
-    for (let i = 0; i < 5; i++) ids.push((await expectJson(await uploadText(server, dave, `d${i}.txt`, `document number ${i}`), 202)).document.id)
+    for (let i = 0; i < 5; i++)
+      ids.push((await expectJson(await uploadText(server, dave, `d${i}.txt`, `document number ${i}`), 202)).document.id)
     const seen: string[] = []
     let cursor: string | null = null
     let pages = 0
     do {
-      const page: any = await expectJson(await server.api(`/api/documents?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { token: dave.accessToken }))
+      const page: any = await expectJson(
+        await server.api(`/api/documents?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, {
+          token: dave.accessToken,
+        }),
+      )
       expect(page.documents.length).toBeLessThanOrEqual(2)
       seen.push(...page.documents.map((d: any) => d.id))
       cursor = page.nextCursor
@@ -189,7 +286,8 @@ describe('list, read, delete', () => {
     const all = await expectJson(await server.api('/api/documents', { token: dave.accessToken }))
     expect(all.documents).toHaveLength(5)
     expect(all.nextCursor).toBeNull()
-    for (const bad of ['0', '201', '-1', 'abc', '1.5']) await expectError(await server.api(`/api/documents?limit=${bad}`, { token: dave.accessToken }), 400)
+    for (const bad of ['0', '201', '-1', 'abc', '1.5'])
+      await expectError(await server.api(`/api/documents?limit=${bad}`, { token: dave.accessToken }), 400)
     await expectError(await server.api('/api/documents?cursor=garbage', { token: dave.accessToken }), 400)
   })
 
@@ -199,9 +297,15 @@ describe('list, read, delete', () => {
     expect((await as(alice)(`/api/documents/${doc.id}`, { method: 'DELETE' })).status).toBe(204)
     await expectError(await as(alice)(`/api/documents/${doc.id}`), 404, 'not_found')
     expect((await searchAs(alice, 'walrus ice floe')).some((p: any) => p.documentId === doc.id)).toBe(false)
-    const left = await server.services.database.client.execute({ sql: 'SELECT count(*) AS n FROM document_chunks WHERE document_id = ?', args: [doc.id] })
+    const left = await server.services.database.client.execute({
+      sql: 'SELECT count(*) AS n FROM document_chunks WHERE document_id = ?',
+      args: [doc.id],
+    })
     expect(Number(left.rows[0].n)).toBe(0)
-    const fts = await server.services.database.client.execute({ sql: "SELECT count(*) AS n FROM document_chunks_fts WHERE document_chunks_fts MATCH 'walrus'", args: [] })
+    const fts = await server.services.database.client.execute({
+      sql: "SELECT count(*) AS n FROM document_chunks_fts WHERE document_chunks_fts MATCH 'walrus'",
+      args: [],
+    })
     expect(Number(fts.rows[0].n)).toBe(0)
     await expectError(await as(alice)(`/api/documents/${doc.id}`, { method: 'DELETE' }), 404)
   })
@@ -233,12 +337,17 @@ describe('embedding model down', () => {
     const down = await startTestServer({ OLLAMA_HOST: 'http://127.0.0.1:9' })
     try {
       const erin = await registerUser(down, 'doc-erin')
-      const { document } = await expectJson(await uploadText(down, erin, 'note.txt', 'Words that cannot be embedded today.'), 202)
+      const { document } = await expectJson(
+        await uploadText(down, erin, 'note.txt', 'Words that cannot be embedded today.'),
+        202,
+      )
       const done = await waitForDocument(down, erin, document.id)
       expect(done.status).toBe('failed')
       expect(done.error).toMatch(/embedding failed/)
       expect(done.error).toMatch(/ollama/i)
-      expect((await expectJson(await down.api('/api/documents', { token: erin.accessToken }))).documents[0]).toMatchObject({ id: document.id, status: 'failed' })
+      expect(
+        (await expectJson(await down.api('/api/documents', { token: erin.accessToken }))).documents[0],
+      ).toMatchObject({ id: document.id, status: 'failed' })
     } finally {
       await down.close()
     }
@@ -252,13 +361,18 @@ describe('a failure half-way', () => {
     try {
       const frank = await registerUser(half, 'doc-frank')
       // 40 paragraphs of ~700 characters: one chunk each, so two embed batches (32 + 8).
-      const text = Array.from({ length: 40 }, (_, i) => `Chapter ${i} describes the glacier retreating ${i} metres. `.repeat(12)).join('\n\n')
+      const text = Array.from({ length: 40 }, (_, i) =>
+        `Chapter ${i} describes the glacier retreating ${i} metres. `.repeat(12),
+      ).join('\n\n')
       const { document } = await expectJson(await uploadText(half, frank, 'glacier.txt', text), 202)
       const done = await waitForDocument(half, frank, document.id)
       expect(flaky.embedCalls.length).toBe(1) // the first batch was embedded (and stored) before the failure
       expect(done).toMatchObject({ status: 'failed', chunks: 0 })
       expect(done.error).toMatch(/embedding failed/)
-      const left = await half.services.database.client.execute({ sql: 'SELECT count(*) AS n FROM document_chunks WHERE document_id = ?', args: [document.id] })
+      const left = await half.services.database.client.execute({
+        sql: 'SELECT count(*) AS n FROM document_chunks WHERE document_id = ?',
+        args: [document.id],
+      })
       expect(Number(left.rows[0].n)).toBe(0)
       expect(await searchDocumentsAs(half, frank, 'glacier retreating')).toEqual([])
     } finally {
@@ -281,7 +395,9 @@ describe('queue share', () => {
       const refused = await uploadText(small, gina, 'd7.txt', text)
       expect(refused.headers.get('retry-after')).toBe('10')
       await expectError(refused, 429, 'too_many_documents')
-      expect((await expectJson(await small.api('/api/documents', { token: gina.accessToken }))).documents).toHaveLength(7)
+      expect((await expectJson(await small.api('/api/documents', { token: gina.accessToken }))).documents).toHaveLength(
+        7,
+      )
       await expectJson(await uploadText(small, hal, 'mine.txt', text), 202)
     } finally {
       await small.close()

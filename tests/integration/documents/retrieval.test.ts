@@ -22,15 +22,39 @@ function prng(seed: number) {
   }
 }
 const random = prng(20261201)
-const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'zen', 'dar', 'pel', 'qua', 'bri', 'fos', 'gul', 'hax']
-const VOCABULARY = Array.from({ length: 400 }, (_, i) => SYLLABLES[i % 16] + SYLLABLES[Math.floor(i / 16) % 16] + SYLLABLES[(i * 7) % 16])
+const SYLLABLES = [
+  'ka',
+  'lo',
+  'mi',
+  'ne',
+  'ru',
+  'sa',
+  'ti',
+  'vo',
+  'zen',
+  'dar',
+  'pel',
+  'qua',
+  'bri',
+  'fos',
+  'gul',
+  'hax',
+]
+const VOCABULARY = Array.from(
+  { length: 400 },
+  (_, i) => SYLLABLES[i % 16] + SYLLABLES[Math.floor(i / 16) % 16] + SYLLABLES[(i * 7) % 16],
+)
 const word = () => VOCABULARY[Math.floor(random() * VOCABULARY.length)]
 const sentence = (n: number) => `${Array.from({ length: n }, word).join(' ')}.`
-const documentText = (paragraphs: number) => Array.from({ length: paragraphs }, () => Array.from({ length: 6 }, () => sentence(12)).join(' ')).join('\n\n')
+const documentText = (paragraphs: number) =>
+  Array.from({ length: paragraphs }, () => Array.from({ length: 6 }, () => sentence(12)).join(' ')).join('\n\n')
 
 /** A user row written straight through the repository (no password hashing: they only hold data). */
 async function plantUser(name: string): Promise<string> {
-  const row = await server.services.repos.users.create({ email: `${name}-${crypto.randomUUID()}@example.test`, name }, true)
+  const row = await server.services.repos.users.create(
+    { email: `${name}-${crypto.randomUUID()}@example.test`, name },
+    true,
+  )
   if (typeof row === 'string') throw new Error(`could not create ${name}: ${row}`)
   return row.id
 }
@@ -44,8 +68,10 @@ beforeAll(async () => {
   owner = await plantUser('owner')
   for (let i = 0; i < 50; i++) others.push(await plantUser(`other${i}`))
   const documents = server.services.documents
-  for (let d = 0; d < 12; d++) await asUser(owner, () => documents.uploadText({ name: `own-${d}.txt`, text: documentText(4) }))
-  for (const other of others) await asUser(other, () => documents.uploadText({ name: 'theirs.txt', text: documentText(6) }))
+  for (let d = 0; d < 12; d++)
+    await asUser(owner, () => documents.uploadText({ name: `own-${d}.txt`, text: documentText(4) }))
+  for (const other of others)
+    await asUser(other, () => documents.uploadText({ name: 'theirs.txt', text: documentText(6) }))
   await documents.ingest.idle()
 })
 afterAll(async () => {
@@ -59,7 +85,9 @@ describe('recall with 50 other users in the table', () => {
   test("the vector top 5 equals the brute-force top 5 over the owner's own chunks in ≥ 95 % of queries", async () => {
     const { client } = server.services.database
     const total = Number((await client.execute('SELECT count(*) AS n FROM document_chunks')).rows[0].n)
-    const ownRows = (await client.execute({ sql: 'SELECT id, text FROM document_chunks WHERE user_id = ?', args: [owner] })).rows
+    const ownRows = (
+      await client.execute({ sql: 'SELECT id, text FROM document_chunks WHERE user_id = ?', args: [owner] })
+    ).rows
     expect(ownRows.length).toBeGreaterThan(10)
     expect(total - ownRows.length).toBeGreaterThan(ownRows.length * 3) // most rows are other users'
     const ownVectors = ownRows.map((r) => ({ id: String(r.id), vector: fakeEmbedding(String(r.text)) }))
@@ -68,19 +96,31 @@ describe('recall with 50 other users in the table', () => {
     let equal = 0
     for (const query of queries) {
       const q = fakeEmbedding(query)
-      const reference = ownVectors.map((c) => ({ id: c.id, d: cosineDistance(q, c.vector) })).sort((a, b) => a.d - b.d).slice(0, 5)
+      const reference = ownVectors
+        .map((c) => ({ id: c.id, d: cosineDistance(q, c.vector) }))
+        .sort((a, b) => a.d - b.d)
+        .slice(0, 5)
       const found = await asUser(owner, () => server.services.repos.documents.nearest(Float32Array.from(q), 5))
       expect(found.every((hit) => ownVectors.some((c) => c.id === hit.chunkId))).toBe(true)
       // Same set; a tie at the boundary may pick either of equally distant chunks.
       const boundary = reference[4].d
-      const sameSet = found.every((hit) => reference.some((r) => r.id === hit.chunkId) || Math.abs(hit.distance - boundary) < 1e-6)
+      const sameSet = found.every(
+        (hit) => reference.some((r) => r.id === hit.chunkId) || Math.abs(hit.distance - boundary) < 1e-6,
+      )
       if (sameSet && found.length === 5) equal++
     }
     expect(equal / queries.length).toBeGreaterThanOrEqual(0.95)
   })
 
   test("search_documents (keywords and vectors fused) returns only the owner's passages, best first", async () => {
-    const ownIds = new Set((await server.services.database.client.execute({ sql: 'SELECT id FROM document_chunks WHERE user_id = ?', args: [owner] })).rows.map((r) => String(r.id)))
+    const ownIds = new Set(
+      (
+        await server.services.database.client.execute({
+          sql: 'SELECT id FROM document_chunks WHERE user_id = ?',
+          args: [owner],
+        })
+      ).rows.map((r) => String(r.id)),
+    )
     for (let i = 0; i < 10; i++) {
       const query = Array.from({ length: 3 }, word).join(' ')
       const passages = await asUser(owner, () => server.services.documents.search(query, 8))
@@ -95,7 +135,12 @@ describe('recall with 50 other users in the table', () => {
   })
 
   test('a chunk shared word for word ranks first for its own words', async () => {
-    const row = (await server.services.database.client.execute({ sql: 'SELECT id, text FROM document_chunks WHERE user_id = ? LIMIT 1', args: [owner] })).rows[0]
+    const row = (
+      await server.services.database.client.execute({
+        sql: 'SELECT id, text FROM document_chunks WHERE user_id = ? LIMIT 1',
+        args: [owner],
+      })
+    ).rows[0]
     const words = String(row.text).split(/\s+/).slice(0, 12).join(' ')
     const [best] = await asUser(owner, () => server.services.documents.search(words, 5))
     expect(best.chunkId).toBe(String(row.id))

@@ -22,7 +22,8 @@ function chunkedBody(total: number, prefix = '') {
   const stream = new ReadableStream<Uint8Array>({
     pull(controller) {
       if (produced >= total) return controller.close()
-      const chunk = produced === 0 && head.byteLength ? head : new Uint8Array(Math.min(64 * 1024, total - produced)).fill(0x61)
+      const chunk =
+        produced === 0 && head.byteLength ? head : new Uint8Array(Math.min(64 * 1024, total - produced)).fill(0x61)
       produced += chunk.byteLength
       controller.enqueue(chunk)
     },
@@ -30,9 +31,13 @@ function chunkedBody(total: number, prefix = '') {
   return { stream, produced: () => produced }
 }
 
-const { server, users: [user] } = useTestServer({ users: ['bodies'] })
+const {
+  server,
+  users: [user],
+} = useTestServer({ users: ['bodies'] })
 
-const threadCount = async () => (await expectJson(await server.api('/api/threads', { token: user.accessToken }))).threads.length
+const threadCount = async () =>
+  (await expectJson(await server.api('/api/threads', { token: user.accessToken }))).threads.length
 
 describe('the real server', () => {
   test('a chunked 20 MB body is cut at the limit with the 413 envelope, and changes nothing', async () => {
@@ -62,7 +67,10 @@ describe('the real server', () => {
   })
 
   test('a body just over 8 MiB with Content-Length is 413; one under it is parsed as usual', async () => {
-    const over = await server.api('/api/threads', { token: user.accessToken, body: { title: 'x'.repeat(DEFAULT_BODY_LIMIT) } })
+    const over = await server.api('/api/threads', {
+      token: user.accessToken,
+      body: { title: 'x'.repeat(DEFAULT_BODY_LIMIT) },
+    })
     await expectError(over, 413, 'payload_too_large')
     // A chunked body under the limit is read and parsed normally.
     const json = new TextEncoder().encode(JSON.stringify({ title: 'chunked but small' }))
@@ -80,7 +88,6 @@ describe('the real server', () => {
     } as RequestInit)
     expect((await expectJson(res, 201)).thread.title).toBe('chunked but small')
   })
-
 })
 
 describe('per-route limits and other body types', () => {
@@ -90,8 +97,12 @@ describe('per-route limits and other body types', () => {
     app = new Elysia()
       .use(errorHandler)
       .use(bodyLimit({ defaultBytes: 1 * MiB, routes: [{ method: 'POST', path: '/big/:id', maxBytes: 4 * MiB }] }))
-      .post('/small', ({ body }) => ({ length: (body as { data: string }).data.length }), { body: t.Object({ data: t.String() }) })
-      .post('/big/:id', ({ body, params }) => ({ id: params.id, length: (body as { data: string }).data.length }), { body: t.Object({ data: t.String() }) })
+      .post('/small', ({ body }) => ({ length: (body as { data: string }).data.length }), {
+        body: t.Object({ data: t.String() }),
+      })
+      .post('/big/:id', ({ body, params }) => ({ id: params.id, length: (body as { data: string }).data.length }), {
+        body: t.Object({ data: t.String() }),
+      })
       .post('/text', ({ body }) => ({ length: String(body).length }))
       .post('/form', ({ body }) => ({ size: ((body as { file: File }).file as File).size }))
       .post('/peer', ({ body, request, server }) => ({ body, address: server?.requestIP(request)?.address ?? null }))
@@ -101,28 +112,47 @@ describe('per-route limits and other body types', () => {
   afterAll(() => app?.stop(true))
 
   const post = (path: string, body: BodyInit, headers: Record<string, string> = {}) =>
-    fetch(url + path, { method: 'POST', body, headers, ...(body instanceof ReadableStream && { duplex: 'half' }) } as RequestInit)
+    fetch(url + path, {
+      method: 'POST',
+      body,
+      headers,
+      ...(body instanceof ReadableStream && { duplex: 'half' }),
+    } as RequestInit)
 
   test('a route with its own limit takes more than the default; others keep the default', async () => {
     const two = JSON.stringify({ data: 'y'.repeat(2 * MiB) })
     await expectError(await post('/small', two, { 'content-type': 'application/json' }), 413, 'payload_too_large')
-    expect(await expectJson(await post('/big/7', two, { 'content-type': 'application/json' }))).toEqual({ id: '7', length: 2 * MiB })
+    expect(await expectJson(await post('/big/7', two, { 'content-type': 'application/json' }))).toEqual({
+      id: '7',
+      length: 2 * MiB,
+    })
     // Chunked, the same: the big route reads 2 MiB, and cuts 6 MiB at its own limit.
     const chunkedOk = chunkedBody(2 * MiB, '{"data":"')
     const ok = await post('/big/8', chunkedOk.stream, { 'content-type': 'application/json' })
     // Not valid JSON (no closing quote) but read in full: the limit let it through to the parser.
     await expectError(ok, 400, 'invalid_json')
     const chunkedBig = chunkedBody(6 * MiB, '{"data":"')
-    await expectError(await post('/big/9', chunkedBig.stream, { 'content-type': 'application/json' }), 413, 'payload_too_large')
+    await expectError(
+      await post('/big/9', chunkedBig.stream, { 'content-type': 'application/json' }),
+      413,
+      'payload_too_large',
+    )
   })
 
   test('the request stays the one Bun knows: the peer address (rate limits, audit) is still found', async () => {
-    expect(await expectJson(await post('/peer', '{"a":1}', { 'content-type': 'application/json' }))).toEqual({ body: { a: 1 }, address: expect.stringContaining('127.0.0.1') })
+    expect(await expectJson(await post('/peer', '{"a":1}', { 'content-type': 'application/json' }))).toEqual({
+      body: { a: 1 },
+      address: expect.stringContaining('127.0.0.1'),
+    })
   })
 
   test('text and multipart bodies are limited too, chunked or not', async () => {
     expect(await expectJson(await post('/text', 'hello', { 'content-type': 'text/plain' }))).toEqual({ length: 5 })
-    await expectError(await post('/text', chunkedBody(3 * MiB).stream, { 'content-type': 'text/plain' }), 413, 'payload_too_large')
+    await expectError(
+      await post('/text', chunkedBody(3 * MiB).stream, { 'content-type': 'text/plain' }),
+      413,
+      'payload_too_large',
+    )
     const form = new FormData()
     form.set('file', new File(['hello'], 'a.txt'))
     expect(await expectJson(await post('/form', form))).toEqual({ size: 5 })

@@ -22,7 +22,11 @@ beforeAll(async () => {
 })
 
 function expectBaseHeaders(res: Response, what: string) {
-  expect({ what, nosniff: res.headers.get('x-content-type-options'), referrer: res.headers.get('referrer-policy') }).toEqual({ what, nosniff: 'nosniff', referrer: 'no-referrer' })
+  expect({
+    what,
+    nosniff: res.headers.get('x-content-type-options'),
+    referrer: res.headers.get('referrer-policy'),
+  }).toEqual({ what, nosniff: 'nosniff', referrer: 'no-referrer' })
 }
 
 /** The script the page loads (a hashed asset). */
@@ -125,12 +129,22 @@ describe('/ready', () => {
   })
 
   test('a member sees no more than an anonymous caller; an admin sees hosts, circuits and queue', async () => {
-    expect(await expectJson(await server.api('/ready', { token: member.accessToken }))).toEqual({ status: 'ready', database: 'ok', ollama: 'unreachable' })
+    expect(await expectJson(await server.api('/ready', { token: member.accessToken }))).toEqual({
+      status: 'ready',
+      database: 'ok',
+      ollama: 'unreachable',
+    })
     const detail = await expectJson(await server.api('/ready', { token: admin.accessToken }))
     expect(detail).toMatchObject({ status: 'ready', database: 'ok', ollama: 'unreachable' })
-    expect(detail.ollamaHosts).toEqual([expect.objectContaining({ host: 'http://127.0.0.1:9', reachable: false, circuit: 'closed' })])
+    expect(detail.ollamaHosts).toEqual([
+      expect.objectContaining({ host: 'http://127.0.0.1:9', reachable: false, circuit: 'closed' }),
+    ])
     expect(detail.ollamaQueue).toEqual({ depths: {}, queued: 0, inFlight: 0 })
     // A forged or broken token is just anonymous.
-    expect(await expectJson(await server.api('/ready', { token: 'not-a-token' }))).toEqual({ status: 'ready', database: 'ok', ollama: 'unreachable' })
+    expect(await expectJson(await server.api('/ready', { token: 'not-a-token' }))).toEqual({
+      status: 'ready',
+      database: 'ok',
+      ollama: 'unreachable',
+    })
   })
 })

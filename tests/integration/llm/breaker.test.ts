@@ -18,7 +18,11 @@ const echo: ChatHandler = (req) => ({ content: `echo: ${lastUserText(req.message
 async function ready(stack: ChatStack) {
   const res = await stack.adminReady()
   expect(res.status).toBe(200)
-  return (await res.json()) as { ollama: string; ollamaHosts: { host: string; reachable: boolean; circuit: string }[]; ollamaQueue: unknown }
+  return (await res.json()) as {
+    ollama: string
+    ollamaHosts: { host: string; reachable: boolean; circuit: string }[]
+    ollamaQueue: unknown
+  }
 }
 
 async function circuitOf(stack: ChatStack) {
@@ -58,14 +62,19 @@ describe('a host answering 503', () => {
     const { ws } = await stack.userWithSocket()
     expect(await circuitOf(stack)).toBe('closed')
 
-    stack.ollama.enqueue({ httpError: 503, message: 'server busy, please try again' }, { httpError: 503, message: 'server busy, please try again' })
+    stack.ollama.enqueue(
+      { httpError: 503, message: 'server busy, please try again' },
+      { httpError: 503, message: 'server busy, please try again' },
+    )
     for (const content of ['first', 'second']) {
       const done = await runToEnd(ws, content)
       expect(done.status).toBe('failed')
       expect(done.error.code).toBe('llm_unavailable')
     }
     const body = await ready(stack)
-    expect(body.ollamaHosts).toEqual([expect.objectContaining({ host: stack.ollama.url, reachable: true, circuit: 'open' })])
+    expect(body.ollamaHosts).toEqual([
+      expect.objectContaining({ host: stack.ollama.url, reachable: true, circuit: 'open' }),
+    ])
 
     // Open: the run fails at once with a message saying the host is down, without a request to Ollama.
     const before = stack.ollama.requests.length
@@ -93,7 +102,8 @@ describe('a host answering 503', () => {
     const stack = await startChatStack({ env: { BREAKER_FAILURES: '2', BREAKER_COOLDOWN_MS: '60000' }, handler: echo })
     stacks.push(stack)
     const { ws } = await stack.userWithSocket()
-    for (let i = 0; i < 3; i++) stack.ollama.enqueue({ httpError: 404, message: 'model "nope" not found, try pulling it first' })
+    for (let i = 0; i < 3; i++)
+      stack.ollama.enqueue({ httpError: 404, message: 'model "nope" not found, try pulling it first' })
     for (let i = 0; i < 3; i++) {
       const { runId } = await ws.chat(`try ${i}`, { model: 'nope' })
       expect((await ws.completion(runId)).at(-1)!.error.code).toBe('model_not_found')
@@ -142,7 +152,10 @@ describe("one user's failing requests", () => {
   })
 
   test('the same 500 for requests of two users (the host is broken for everyone) opens the circuit; others then fail fast', async () => {
-    const stack = await startChatStack({ env: { BREAKER_FAILURES: '2', BREAKER_COOLDOWN_MS: '60000' }, handler: () => ({ httpError: 500, message: 'model failed to load: out of memory' }) })
+    const stack = await startChatStack({
+      env: { BREAKER_FAILURES: '2', BREAKER_COOLDOWN_MS: '60000' },
+      handler: () => ({ httpError: 500, message: 'model failed to load: out of memory' }),
+    })
     stacks.push(stack)
     const alice = await stack.userWithSocket('alice')
     const bob = await stack.userWithSocket('bob')
@@ -236,7 +249,11 @@ describe('the provider over several hosts', () => {
     const b = await startFakeOllama({ handler: () => ({ hang: true }) })
     extraFakes.push(a, b)
     const dead = await deadUrl()
-    const provider = createOllamaProvider([dead, a.url, b.url], { slots: 1, breakerFailures: 1, breakerCooldownMs: 60_000 })
+    const provider = createOllamaProvider([dead, a.url, b.url], {
+      slots: 1,
+      breakerFailures: 1,
+      breakerCooldownMs: 60_000,
+    })
     providers.push(provider)
 
     // The dead host is first and idle: it gets the first call, fails, and its circuit opens.
@@ -268,7 +285,9 @@ describe('the provider over several hosts', () => {
   })
 
   test('the slot is held for the whole streamed answer and released when it ends', async () => {
-    const fake = await startFakeOllama({ handler: () => ({ content: 'a slow streamed answer', chunkSize: 2, chunkDelayMs: 5 }) })
+    const fake = await startFakeOllama({
+      handler: () => ({ content: 'a slow streamed answer', chunkSize: 2, chunkDelayMs: 5 }),
+    })
     extraFakes.push(fake)
     const provider = createOllamaProvider([fake.url], { slots: 1 })
     providers.push(provider)

@@ -24,7 +24,9 @@ beforeAll(async () => {
     handler: (req) => {
       const text = lastUserText(req.messages)
       received.push(text)
-      return new Promise<Reply>((resolve) => held.push({ text, answer: () => resolve({ content: `echo: ${text}`, chunkSize: 4, chunkDelayMs: 2 }) }))
+      return new Promise<Reply>((resolve) =>
+        held.push({ text, answer: () => resolve({ content: `echo: ${text}`, chunkSize: 4, chunkDelayMs: 2 }) }),
+      )
     },
   })
 })
@@ -33,7 +35,8 @@ afterAll(() => stack.close())
 async function until(check: () => boolean, what: string, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; model received ${JSON.stringify(received)}`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; model received ${JSON.stringify(received)}`)
     await Bun.sleep(10)
   }
 }
@@ -52,12 +55,15 @@ describe('the fair queue in front of the model', () => {
     for (let i = 1; i <= 8; i++) aRuns.push((await a.ws.chat(`A-${i}`)).runId)
     // A-1 has the only slot; A-2…A-8 wait in the queue, each told its place.
     await until(() => received.length === 1, 'the first call of A at the model')
-    const queuedStatus = (runId: string) => a.ws.eventsOf(runId).find((e) => e.type === 'agent_thinking' && /queued/.test(e.status ?? ''))
+    const queuedStatus = (runId: string) =>
+      a.ws.eventsOf(runId).find((e) => e.type === 'agent_thinking' && /queued/.test(e.status ?? ''))
     await a.ws.until(() => aRuns.slice(1).every((id) => queuedStatus(id)), 10_000, 'A-2…A-8 queued')
     expect(received).toEqual(['A-1'])
 
     const bRun = (await b.ws.chat('B-1')).runId
-    const bQueued = await b.ws.waitFor((f) => f.runId === bRun && f.type === 'agent_thinking' && /queued/.test(f.status ?? ''))
+    const bQueued = await b.ws.waitFor(
+      (f) => f.runId === bRun && f.type === 'agent_thinking' && /queued/.test(f.status ?? ''),
+    )
     expect(bQueued.status).toContain('queued')
     expect(bQueued.status).toContain('1') // next in line, ahead of A's seven
     expect(received).toEqual(['A-1'])

@@ -61,14 +61,18 @@ class Scrape {
     return sample ? Number(sample.value) : 0
   }
   /** A histogram's count, sum and cumulative buckets for one label set (zeros when absent). */
-  histogram(name: string, labels: Record<string, string> = {}): { count: number; sum: number; buckets: Record<string, number> } {
+  histogram(
+    name: string,
+    labels: Record<string, string> = {},
+  ): { count: number; sum: number; buckets: Record<string, number> } {
     expect(this.family(name).type).toBe('HISTOGRAM')
     const matches = (m: Sample) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v)
     const one = (suffix: string) => this.series.get(name + suffix)?.metrics.find(matches)
     const count = one('_count')
     if (!count) return { count: 0, sum: 0, buckets: {} }
     const buckets: Record<string, number> = {}
-    for (const m of this.series.get(name + '_bucket')?.metrics ?? []) if (matches(m) && m.labels?.le) buckets[m.labels.le] = Number(m.value)
+    for (const m of this.series.get(name + '_bucket')?.metrics ?? [])
+      if (matches(m) && m.labels?.le) buckets[m.labels.le] = Number(m.value)
     return { count: Number(count.value), sum: Number(one('_sum')?.value), buckets }
   }
 }
@@ -81,7 +85,11 @@ async function scrape(server: Pick<TestServer, 'api'>): Promise<Scrape> {
 }
 
 /** Waits until `check` holds on a fresh scrape (collect-time gauges follow closes asynchronously). */
-async function scrapeUntil(server: Pick<TestServer, 'api'>, check: (s: Scrape) => boolean, what: string): Promise<Scrape> {
+async function scrapeUntil(
+  server: Pick<TestServer, 'api'>,
+  check: (s: Scrape) => boolean,
+  what: string,
+): Promise<Scrape> {
   const deadline = Date.now() + 5000
   for (;;) {
     const s = await scrape(server)
@@ -156,7 +164,9 @@ describe('GET /metrics', () => {
     expect(after.value('chat_ws_events_delivered_total') - deliveredBefore).toBe(received)
     expect(after.value('chat_ws_send_failures_total')).toBe(0)
     expect(after.value('chat_ws_slow_connections_closed_total')).toBe(0)
-    expect(after.histogram('chat_event_delivery_lag_seconds').count).toBeGreaterThanOrEqual(alice.ws.eventsOf(a.runId).length)
+    expect(after.histogram('chat_event_delivery_lag_seconds').count).toBeGreaterThanOrEqual(
+      alice.ws.eventsOf(a.runId).length,
+    )
 
     // Registering users, creating threads, storing messages and events all went through the write queue.
     const writes = after.histogram('chat_db_write_duration_seconds')
@@ -167,7 +177,11 @@ describe('GET /metrics', () => {
 
     // A closed socket leaves the gauges at the next scrape.
     bob.ws.close()
-    const closed = await scrapeUntil(stack.server, (s) => s.value('chat_ws_connections') === 1, 'the connection gauge to drop')
+    const closed = await scrapeUntil(
+      stack.server,
+      (s) => s.value('chat_ws_connections') === 1,
+      'the connection gauge to drop',
+    )
     expect(closed.value('chat_ws_connected_users')).toBe(1)
     expect(closed.value('chat_ws_connections_peak')).toBeGreaterThanOrEqual(2)
   })

@@ -7,9 +7,14 @@ import type { TestUser } from '../../support/users'
 import { expectError, expectJson, expectUnauthorized } from '../../support/http'
 import { useTestServer } from '../../support/fixtures'
 
-const { server, users: [alice, bob], as } = useTestServer({ users: ['notes-alice', 'notes-bob'] })
+const {
+  server,
+  users: [alice, bob],
+  as,
+} = useTestServer({ users: ['notes-alice', 'notes-bob'] })
 
-const createNote = async (user: TestUser, title: string, body: string) => (await expectJson(await as(user)('/api/notes', { body: { title, body } }), 201)).note
+const createNote = async (user: TestUser, title: string, body: string) =>
+  (await expectJson(await as(user)('/api/notes', { body: { title, body } }), 201)).note
 
 describe('notes CRUD', () => {
   test('create, list newest first, delete', async () => {
@@ -35,10 +40,22 @@ describe('notes CRUD', () => {
     expect((await createNote(alice, 'Just a title', '')).body).toBe('')
     await expectError(await as(alice)('/api/notes', { body: { body: 'no title' } }), 400, 'invalid_input')
     await expectError(await as(alice)('/api/notes', { body: { title: '', body: 'x' } }), 400, 'invalid_input')
-    const blank = await expectError(await as(alice)('/api/notes', { body: { title: '   ', body: 'x' } }), 400, 'invalid_input')
+    const blank = await expectError(
+      await as(alice)('/api/notes', { body: { title: '   ', body: 'x' } }),
+      400,
+      'invalid_input',
+    )
     expect(blank.error.message).toContain('title')
-    await expectError(await as(alice)('/api/notes', { body: { title: 'x'.repeat(201), body: 'x' } }), 400, 'invalid_input')
-    await expectError(await as(alice)('/api/notes', { body: { title: 'x', body: 'y'.repeat(20_001) } }), 400, 'invalid_input')
+    await expectError(
+      await as(alice)('/api/notes', { body: { title: 'x'.repeat(201), body: 'x' } }),
+      400,
+      'invalid_input',
+    )
+    await expectError(
+      await as(alice)('/api/notes', { body: { title: 'x', body: 'y'.repeat(20_001) } }),
+      400,
+      'invalid_input',
+    )
     await expectError(await as(alice)('/api/notes', { body: '{"title":' }), 400, 'invalid_json')
   })
 

@@ -51,7 +51,11 @@ test('a backup taken under write load is consistent, complete and starts a serve
     const before = [...finished] // every run here was committed before the backup began
     const target = join(outDir, 'copy.db')
     const child = runBackup(stack.server.config.databaseUrl, target)
-    const [code, out, err] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()])
+    const [code, out, err] = await Promise.all([
+      child.exited,
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+    ])
     expect({ code, failed: err.includes('backup failed') }).toEqual({ code: 0, failed: false })
     expect(out).toContain('integrity ok')
     // The server kept serving writes through the backup and after it.
@@ -63,7 +67,10 @@ test('a backup taken under write load is consistent, complete and starts a serve
     try {
       const integrity = await copy.execute('PRAGMA integrity_check')
       expect(integrity.rows.map((r) => r[0])).toEqual(['ok'])
-      const stored = await copy.execute({ sql: `SELECT id FROM runs WHERE status = 'completed' AND id IN (${before.map(() => '?').join(',')})`, args: before })
+      const stored = await copy.execute({
+        sql: `SELECT id FROM runs WHERE status = 'completed' AND id IN (${before.map(() => '?').join(',')})`,
+        args: before,
+      })
       expect(stored.rows.length).toBe(before.length)
       // Each of those runs has its whole journal, ending with agent_completed.
       const ends = await copy.execute({
@@ -80,7 +87,9 @@ test('a backup taken under write load is consistent, complete and starts a serve
     dirs.push(restoredDir)
     const restored = await startTestServer({ DATA_DIR: restoredDir, DATABASE_URL: `file:${target}` })
     try {
-      const login = await expectJson(await restored.api('/api/auth/login', { body: { email: user.email, password: user.password } }))
+      const login = await expectJson(
+        await restored.api('/api/auth/login', { body: { email: user.email, password: user.password } }),
+      )
       const run = await expectJson(await restored.api(`/api/runs/${before[0]}`, { token: login.accessToken }))
       expect(run.run.status).toBe('completed')
     } finally {

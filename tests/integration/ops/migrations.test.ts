@@ -31,8 +31,12 @@ const tempDir = (prefix: string) => {
 async function snapshot(url: string) {
   const client = createClient({ url })
   try {
-    const schema = (await client.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")).rows.map((r) => [r.type, r.name, r.sql])
-    const applied = (await client.execute(`SELECT hash, created_at FROM "${MIGRATIONS_TABLE}" ORDER BY created_at`)).rows.map((r) => [r.hash, Number(r.created_at)])
+    const schema = (await client.execute('SELECT type, name, sql FROM sqlite_master ORDER BY type, name')).rows.map(
+      (r) => [r.type, r.name, r.sql],
+    )
+    const applied = (
+      await client.execute(`SELECT hash, created_at FROM "${MIGRATIONS_TABLE}" ORDER BY created_at`)
+    ).rows.map((r) => [r.hash, Number(r.created_at)])
     const users = (await client.execute('SELECT id, email FROM users ORDER BY id')).rows.map((r) => [r.id, r.email])
     return { schema, applied, users }
   } finally {
@@ -45,7 +49,10 @@ async function currentDatabase() {
   const dir = tempDir('chat-migrate-')
   const url = `file:${join(dir, 'chat.db')}`
   const database = await openDatabase(url)
-  await database.client.execute({ sql: "INSERT INTO users (id, email, name, role) VALUES ('u1', 'kept@example.com', 'Kept', 'admin')", args: [] })
+  await database.client.execute({
+    sql: "INSERT INTO users (id, email, name, role) VALUES ('u1', 'kept@example.com', 'Kept', 'admin')",
+    args: [],
+  })
   database.close()
   return { dir, url }
 }
@@ -71,10 +78,16 @@ describe('migrations', () => {
     const before = await snapshot(url)
     const folder = migrationsWith([
       ['0098_fine', 'CREATE TABLE `fine_table` (`x` integer);'],
-      ['0099_broken', 'ALTER TABLE `users` ADD `extra` text;\n--> statement-breakpoint\nINSERT INTO users (id, email, name) VALUES (\'u2\', \'new@example.com\', \'New\');\n--> statement-breakpoint\nCREATE TABLE `broken` (`x` integer REFERENCES;'],
+      [
+        '0099_broken',
+        "ALTER TABLE `users` ADD `extra` text;\n--> statement-breakpoint\nINSERT INTO users (id, email, name) VALUES ('u2', 'new@example.com', 'New');\n--> statement-breakpoint\nCREATE TABLE `broken` (`x` integer REFERENCES;",
+      ],
     ])
     let error: unknown
-    await openDatabase(url, undefined, { migrationsFolder: folder }).then((db) => db.close(), (e) => (error = e))
+    await openDatabase(url, undefined, { migrationsFolder: folder }).then(
+      (db) => db.close(),
+      (e) => (error = e),
+    )
     expect(error).toBeInstanceOf(MigrationError)
     expect((error as Error).message).toContain('0099_broken')
     expect((error as Error).message).toContain('as it was')
@@ -97,11 +110,17 @@ describe('migrations', () => {
     const { url } = await currentDatabase()
     const newest = Math.max(...(await readMigrations()).map((m) => m.when))
     const client = createClient({ url })
-    await client.execute({ sql: `INSERT INTO "${MIGRATIONS_TABLE}" (hash, created_at) VALUES ('from-the-future', ?)`, args: [newest + 86_400_000] })
+    await client.execute({
+      sql: `INSERT INTO "${MIGRATIONS_TABLE}" (hash, created_at) VALUES ('from-the-future', ?)`,
+      args: [newest + 86_400_000],
+    })
     client.close()
     const before = await snapshot(url)
     let error: unknown
-    await openDatabase(url).then((db) => db.close(), (e) => (error = e))
+    await openDatabase(url).then(
+      (db) => db.close(),
+      (e) => (error = e),
+    )
     expect(error).toBeInstanceOf(DatabaseTooNewError)
     expect((error as Error).message).toContain('newer version')
     expect(await snapshot(url)).toEqual(before)
@@ -116,7 +135,10 @@ describe('migrations', () => {
     expect(await child.proc.exited).toBe(0)
     const url = `file:${join(child.dir, 'data', 'chat.db')}`
     const client = createClient({ url })
-    await client.execute({ sql: `INSERT INTO "${MIGRATIONS_TABLE}" (hash, created_at) VALUES ('from-the-future', ?)`, args: [Date.now() + 10 * 365 * 86_400_000] })
+    await client.execute({
+      sql: `INSERT INTO "${MIGRATIONS_TABLE}" (hash, created_at) VALUES ('from-the-future', ?)`,
+      args: [Date.now() + 10 * 365 * 86_400_000],
+    })
     client.close()
     const before = await snapshot(url)
 

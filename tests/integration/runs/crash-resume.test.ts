@@ -46,7 +46,8 @@ async function start(dir?: string, env: Record<string, string> = {}): Promise<Ch
   if (!dir) dirs.push(child.dir)
   return { ...child, base: await child.url() }
 }
-const get = (base: string, path: string, token: string) => fetch(base + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>)
+const get = (base: string, path: string, token: string) =>
+  fetch(base + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>)
 
 /** The stored journal once the run is done (HTTP fallback, every page). */
 async function finalJournal(base: string, runId: string, token: string): Promise<Frame[]> {
@@ -72,7 +73,14 @@ function shape(events: Frame[]) {
   const types: string[] = []
   for (const e of events) {
     if (e.type === 'agent_thinking') continue
-    const label = e.type === 'tool_executing' ? `tool_executing ${e.tool} ${JSON.stringify(e.args)}` : e.type === 'tool_completed' ? `tool_completed ${e.tool} ${e.ok}` : e.type === 'agent_completed' ? `agent_completed ${e.status}` : e.type
+    const label =
+      e.type === 'tool_executing'
+        ? `tool_executing ${e.tool} ${JSON.stringify(e.args)}`
+        : e.type === 'tool_completed'
+          ? `tool_completed ${e.tool} ${e.ok}`
+          : e.type === 'agent_completed'
+            ? `agent_completed ${e.status}`
+            : e.type
     if (label === 'message_delta' && types.at(-1) === 'message_delta') continue
     types.push(label)
   }
@@ -80,7 +88,13 @@ function shape(events: Frame[]) {
 }
 
 /** Checks a resumed run against the contract and against `reference`, a run never interrupted. */
-async function expectContinued(base: string, user: TestUser, runId: string, seenBeforeKill: Frame[], reference: Frame[]) {
+async function expectContinued(
+  base: string,
+  user: TestUser,
+  runId: string,
+  seenBeforeKill: Frame[],
+  reference: Frame[],
+) {
   const events = await finalJournal(base, runId, user.accessToken)
   expect(seqProblem(events)).toBeUndefined()
   expect(events.slice(0, seenBeforeKill.length)).toEqual(seenBeforeKill)
@@ -101,7 +115,17 @@ async function crashAt(stage: { before?: () => void; killWhen: (events: Frame[])
   const first = await start()
   let user: TestUser, ws: WsClient, runId: string
   try {
-    user = await registerUser({ api: (path, init) => fetch(first.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }) }, 'crash')
+    user = await registerUser(
+      {
+        api: (path, init) =>
+          fetch(first.base + path, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(init?.body),
+          }),
+      },
+      'crash',
+    )
     ws = await WsClient.connect(first.base.replace('http', 'ws') + '/ws', user.accessToken)
     runId = (await ws.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })).runId
     await waitUntil(() => stage.killWhen(ws.eventsOf(runId)), 'the stage to kill at')
@@ -122,7 +146,10 @@ async function crashAt(stage: { before?: () => void; killWhen: (events: Frame[])
     const metrics = await (await fetch(`${second.base}/metrics`)).text()
     expect(metrics).toMatch(/^chat_runs_resumed_total 1$/m)
     const live = await WsClient.connect(second.base.replace('http', 'ws') + '/ws', user.accessToken)
-    const reference = await live.completion((await live.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })).runId, 20_000)
+    const reference = await live.completion(
+      (await live.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })).runId,
+      20_000,
+    )
     live.close()
     const checked = await expectContinued(second.base, user, runId, seen, reference)
     return { ...checked, events, notes, seen, requests: ollama.requests }
@@ -143,7 +170,9 @@ describe('kill -9 at each stage of a run', () => {
   })
 
   test('between tool_executing and tool_completed: the call runs again under its id, and the note is saved once', async () => {
-    const { notes, completed, seen } = await crashAt({ killWhen: (events) => events.some((e) => e.type === 'tool_executing') })
+    const { notes, completed, seen } = await crashAt({
+      killWhen: (events) => events.some((e) => e.type === 'tool_executing'),
+    })
     const announced = seen.find((e) => e.type === 'tool_executing')!
     // The call the crash cut is completed under the id it was announced with: no second call.
     expect(completed[0].toolCallId).toBe(announced.toolCallId)
@@ -170,7 +199,9 @@ describe('kill -9 at each stage of a run', () => {
 
   test('mid-stream: the answer is continued from the text already streamed (prefill)', async () => {
     const before = ollama.requests.length
-    const { events, seen } = await crashAt({ killWhen: (events) => events.filter((e) => e.type === 'message_delta').length >= 3 })
+    const { events, seen } = await crashAt({
+      killWhen: (events) => events.filter((e) => e.type === 'message_delta').length >= 3,
+    })
     const streamedBefore = streamedText(seen)
     expect(streamedBefore.length).toBeGreaterThan(0)
     expect(streamedBefore.length).toBeLessThan(FINAL.length)
@@ -187,7 +218,17 @@ test('a crash after the note was saved but before tool_completed was stored save
   // tool_completed on is taken back out (the note row stays, as its commit came first).
   hold.first = hold.second = false
   const first = await start()
-  const user = await registerUser({ api: (path, init) => fetch(first.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }) }, 'crafted')
+  const user = await registerUser(
+    {
+      api: (path, init) =>
+        fetch(first.base + path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(init?.body),
+        }),
+    },
+    'crafted',
+  )
   const ws = await WsClient.connect(first.base.replace('http', 'ws') + '/ws', user.accessToken)
   const { runId } = await ws.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })
   const reference = await ws.completion(runId, 20_000)
@@ -221,12 +262,26 @@ test('a run that takes its process down every time is failed with server_restart
   hold.first = true // the model never answers: every life of the process ends mid-run
   let child = await start()
   const dir = child.dir
-  const user = await registerUser({ api: (path, init) => fetch(child.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }) }, 'doomed')
+  const user = await registerUser(
+    {
+      api: (path, init) =>
+        fetch(child.base + path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(init?.body),
+        }),
+    },
+    'doomed',
+  )
   const ws = await WsClient.connect(child.base.replace('http', 'ws') + '/ws', user.accessToken)
   const { runId } = await ws.chat('this one crashes the server', { agent: 'notes_assistant' })
-  await waitUntil(() => ws.eventsOf(runId).some((e) => e.type === 'agent_thinking') && ollama.inFlight() > 0, 'the model call')
+  await waitUntil(
+    () => ws.eventsOf(runId).some((e) => e.type === 'agent_thinking') && ollama.inFlight() > 0,
+    'the model call',
+  )
   ws.close()
-  const stored = async () => (await get(child.base, `/api/runs/${runId}/events?after=0`, user.accessToken)).events as Frame[]
+  const stored = async () =>
+    (await get(child.base, `/api/runs/${runId}/events?after=0`, user.accessToken)).events as Frame[]
   try {
     // Default RUN_RESUME_MAX_ATTEMPTS = 2: two lives resume it, the third fails it.
     for (let life = 1; life <= 2; life++) {
@@ -245,7 +300,11 @@ test('a run that takes its process down every time is failed with server_restart
     child = await start(dir)
     const events = await finalJournal(child.base, runId, user.accessToken)
     expect(seqProblem(events)).toBeUndefined()
-    expect(events.at(-1)).toMatchObject({ type: 'agent_completed', status: 'failed', error: { code: 'server_restart' } })
+    expect(events.at(-1)).toMatchObject({
+      type: 'agent_completed',
+      status: 'failed',
+      error: { code: 'server_restart' },
+    })
     expect(events.filter((e) => e.type === 'agent_thinking' && e.status === 'resumed')).toHaveLength(2)
     expect((await get(child.base, `/api/runs/${runId}`, user.accessToken)).run.status).toBe('failed')
   } finally {

@@ -21,9 +21,15 @@ describe('events of a deleted thread', () => {
     const before = await stack.server.api(`/api/runs/${runId}/events?after=0`, { token: user.accessToken })
     expect(before.status).toBe(200) // readable while the thread exists
 
-    expect((await stack.server.api(`/api/threads/${threadId}`, { method: 'DELETE', token: user.accessToken })).status).toBe(204)
+    expect(
+      (await stack.server.api(`/api/threads/${threadId}`, { method: 'DELETE', token: user.accessToken })).status,
+    ).toBe(204)
 
-    await expectError(await stack.server.api(`/api/runs/${runId}/events?after=0`, { token: user.accessToken }), 404, 'not_found')
+    await expectError(
+      await stack.server.api(`/api/runs/${runId}/events?after=0`, { token: user.accessToken }),
+      404,
+      'not_found',
+    )
     await expectError(await stack.server.api(`/api/runs/${runId}`, { token: user.accessToken }), 404, 'not_found')
     const from = ws.frames.length
     ws.send({ type: 'resume', runId, afterSeq: 0 })

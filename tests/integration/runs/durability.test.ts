@@ -27,9 +27,15 @@ async function start(env: Record<string, string>, dir?: string): Promise<ChildSe
 
 /** What registerUsers needs from a server: POSTs of JSON to it. */
 const postTo = (base: string) => ({
-  api: (path: string, init?: { body?: unknown }) => fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(init?.body) }),
+  api: (path: string, init?: { body?: unknown }) =>
+    fetch(base + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(init?.body),
+    }),
 })
-const api = (base: string, path: string, token: string) => fetch(base + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>)
+const api = (base: string, path: string, token: string) =>
+  fetch(base + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>)
 
 const ANSWER = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ') // ~400 characters
 
@@ -39,11 +45,21 @@ describe('kill -9 in the middle of 50 streaming runs', () => {
     const ollama = await startFakeOllama({ handler: () => ({ content: ANSWER, chunkSize: 2, chunkDelayMs: 10 }) })
     const first = await start({ OLLAMA_HOST: ollama.url, MAX_RUNS_PER_USER: '10', OLLAMA_SLOTS: '50' })
     const users = await registerUsers(postTo(first.base), 5, 'durable')
-    const sockets = await Promise.all(users.map((u) => WsClient.connect(first.base.replace('http', 'ws') + '/ws', u.accessToken)))
-    const runs = await Promise.all(sockets.flatMap((ws, i) => Array.from({ length: 10 }, (_, r) => ws.chat(`user ${i} run ${r}`).then((run) => ({ ...run, ws, user: users[i] })))))
+    const sockets = await Promise.all(
+      users.map((u) => WsClient.connect(first.base.replace('http', 'ws') + '/ws', u.accessToken)),
+    )
+    const runs = await Promise.all(
+      sockets.flatMap((ws, i) =>
+        Array.from({ length: 10 }, (_, r) =>
+          ws.chat(`user ${i} run ${r}`).then((run) => ({ ...run, ws, user: users[i] })),
+        ),
+      ),
+    )
     expect(runs).toHaveLength(50)
     // Every run has streamed something before the kill.
-    await Promise.all(runs.map((run) => run.ws.until(() => run.ws.eventsOf(run.runId).some((e) => e.type === 'message_delta'), 20_000)))
+    await Promise.all(
+      runs.map((run) => run.ws.until(() => run.ws.eventsOf(run.runId).some((e) => e.type === 'message_delta'), 20_000)),
+    )
 
     first.proc.kill('SIGKILL')
     await first.proc.exited
@@ -54,7 +70,9 @@ describe('kill -9 in the middle of 50 streaming runs', () => {
 
     const second = await start({ OLLAMA_HOST: ollama.url, MAX_RUNS_PER_USER: '10', OLLAMA_SLOTS: '50' }, first.dir)
     try {
-      expect(second.lines.some((l) => l.includes('resumed runs interrupted by the last stop') && l.includes('"count":50'))).toBe(true)
+      expect(
+        second.lines.some((l) => l.includes('resumed runs interrupted by the last stop') && l.includes('"count":50')),
+      ).toBe(true)
       // A client that saw up to seq N resumes on the new process and gets exactly the rest, live.
       const watched = runs[0]
       const seen0 = seenBeforeKill.get(watched.runId)!
@@ -109,7 +127,9 @@ describe('kill -9 in the middle of 50 streaming runs', () => {
 
 describe('SIGTERM drains', () => {
   test('in-flight runs finish within the grace period; the process exits 0', async () => {
-    const ollama = await startFakeOllama({ handler: () => ({ content: 'finishing up nicely', chunkSize: 2, chunkDelayMs: 30 }) })
+    const ollama = await startFakeOllama({
+      handler: () => ({ content: 'finishing up nicely', chunkSize: 2, chunkDelayMs: 30 }),
+    })
     const child = await start({ OLLAMA_HOST: ollama.url, SHUTDOWN_GRACE_MS: '5000' })
     try {
       const [user] = await registerUsers(postTo(child.base), 1, 'drain')

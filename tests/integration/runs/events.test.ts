@@ -14,7 +14,10 @@ describe('the five critical events of a tool-using run', () => {
   test('arrive in order with seq 1..n, matching tool call ids, and the answer stored', async () => {
     const { user, ws } = await stack.userWithSocket()
     stack.ollama.enqueue(
-      { thinking: 'I should compute this.', toolCalls: [{ name: 'calculate', arguments: { expression: '(17 + 25) * 2' } }] },
+      {
+        thinking: 'I should compute this.',
+        toolCalls: [{ name: 'calculate', arguments: { expression: '(17 + 25) * 2' } }],
+      },
       { content: 'The result is 84.', chunkSize: 4 },
     )
     const { runId, threadId } = await ws.chat('what is (17+25)*2?', { agent: 'data_analyst' })
@@ -54,9 +57,13 @@ describe('the five critical events of a tool-using run', () => {
 
     // The model got the tool result back as a role:"tool" message.
     const second = stack.ollama.requests.at(-1)!
-    expect(second.messages.some((m: any) => m.role === 'tool' && m.tool_name === 'calculate' && m.content.includes('84'))).toBe(true)
+    expect(
+      second.messages.some((m: any) => m.role === 'tool' && m.tool_name === 'calculate' && m.content.includes('84')),
+    ).toBe(true)
 
-    const messages = (await (await stack.server.api(`/api/threads/${threadId}/messages`, { token: user.accessToken })).json()) as any
+    const messages = (await (
+      await stack.server.api(`/api/threads/${threadId}/messages`, { token: user.accessToken })
+    ).json()) as any
     expect(messages.messages.map((m: any) => [m.role, m.content])).toEqual([
       ['user', 'what is (17+25)*2?'],
       ['assistant', 'The result is 84.'],
@@ -82,7 +89,10 @@ describe('the five critical events of a tool-using run', () => {
 
   test('a failing tool completes with ok:false, the model is told, and the run still completes', async () => {
     const { ws } = await stack.userWithSocket()
-    stack.ollama.enqueue({ toolCalls: [{ name: 'calculate', arguments: { expression: '1/0' } }] }, { content: 'Division by zero is undefined.' })
+    stack.ollama.enqueue(
+      { toolCalls: [{ name: 'calculate', arguments: { expression: '1/0' } }] },
+      { content: 'Division by zero is undefined.' },
+    )
     const { runId } = await ws.chat('divide one by zero', { agent: 'data_analyst' })
     const events = await ws.completion(runId)
     const completed = events.find((e) => e.type === 'tool_completed')!
@@ -97,7 +107,12 @@ describe('the five critical events of a tool-using run', () => {
   test('an unknown tool and invalid arguments are tool errors, not run failures', async () => {
     const { ws } = await stack.userWithSocket()
     stack.ollama.enqueue(
-      { toolCalls: [{ name: 'rm_rf', arguments: {} }, { name: 'calculate', arguments: { expression: { nested: true } } }] },
+      {
+        toolCalls: [
+          { name: 'rm_rf', arguments: {} },
+          { name: 'calculate', arguments: { expression: { nested: true } } },
+        ],
+      },
       { content: 'Sorry.' },
     )
     const { runId } = await ws.chat('do things', { agent: 'data_analyst' })
@@ -233,7 +248,7 @@ describe('limits', () => {
     try {
       const { ws } = await capped.userWithSocket()
       const first = await ws.chat('one')
-      await ws.chat("two")
+      await ws.chat('two')
       ws.send({ type: 'chat', requestId: 'third', content: 'three' })
       const error = await ws.waitFor((f) => f.type === 'error' && f.requestId === 'third')
       expect(error.code).toBe('too_many_runs')

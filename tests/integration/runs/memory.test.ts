@@ -9,7 +9,9 @@ describe('memory bounds', () => {
   test("finished runs' journals leave memory after the grace period; per-user state goes with the last connection and run", async () => {
     const { runtime } = stack.server
     const users = await Promise.all([stack.userWithSocket('a'), stack.userWithSocket('b')])
-    const runs = await Promise.all(users.flatMap(({ ws }) => [ws.chat('one'), ws.chat('two')].map((p) => p.then((r) => ({ ws, ...r })))))
+    const runs = await Promise.all(
+      users.flatMap(({ ws }) => [ws.chat('one'), ws.chat('two')].map((p) => p.then((r) => ({ ws, ...r })))),
+    )
     await Promise.all(runs.map(({ ws, runId }) => ws.completion(runId)))
     expect(runtime.runs.active.size).toBe(0)
     expect(runtime.runs.journalsInMemory).toBe(4) // kept for resumes…

@@ -12,7 +12,10 @@ beforeAll(async () => {
     env: { MAX_RUNS_PER_USER: '4' },
     handler: (req) => {
       const text = lastUserText(req.messages)
-      if (text.startsWith('crash-tool')) return req.messages.some((m: any) => m.role === 'tool') ? { content: 'tool failed, sorry' } : { toolCalls: [{ name: 'query_dataset', arguments: { dataset: 'does-not-exist' } }] }
+      if (text.startsWith('crash-tool'))
+        return req.messages.some((m: any) => m.role === 'tool')
+          ? { content: 'tool failed, sorry' }
+          : { toolCalls: [{ name: 'query_dataset', arguments: { dataset: 'does-not-exist' } }] }
       if (text.startsWith('model-error')) return { streamError: 'model exploded', afterContent: 'partial' }
       return { content: `echo: ${text}`, chunkSize: 3, chunkDelayMs: 1 }
     },
@@ -20,24 +23,35 @@ beforeAll(async () => {
 })
 afterAll(() => stack.close())
 
-const runEvents = (ws: WsClient, runId: string) => ws.frames.filter((f) => f.runId === runId && typeof f.seq === 'number')
+const runEvents = (ws: WsClient, runId: string) =>
+  ws.frames.filter((f) => f.runId === runId && typeof f.seq === 'number')
 
 describe('10+ users with several connections each, chatting at once', () => {
-  test('every connection sees all of its owner\'s runs, complete and in order, and nothing else', async () => {
+  test("every connection sees all of its owner's runs, complete and in order, and nothing else", async () => {
     const USERS = 12
     const CONNECTIONS = 3
     const RUNS = 2
     const users = await registerUsers(stack.server, USERS, 'multi')
-    const sockets = await Promise.all(users.map((u) => Promise.all(Array.from({ length: CONNECTIONS }, () => WsClient.connect(stack.server.wsUrl, u.accessToken)))))
+    const sockets = await Promise.all(
+      users.map((u) =>
+        Promise.all(Array.from({ length: CONNECTIONS }, () => WsClient.connect(stack.server.wsUrl, u.accessToken))),
+      ),
+    )
 
     // All users start all their runs at once, each from a different connection.
     const started = await Promise.all(
-      users.flatMap((u, i) => Array.from({ length: RUNS }, (_, r) => sockets[i][r % CONNECTIONS].chat(`user ${u.id} question ${r}`).then((run) => ({ user: i, r, ...run })))),
+      users.flatMap((u, i) =>
+        Array.from({ length: RUNS }, (_, r) =>
+          sockets[i][r % CONNECTIONS].chat(`user ${u.id} question ${r}`).then((run) => ({ user: i, r, ...run })),
+        ),
+      ),
     )
     const runsOf = (i: number) => started.filter((s) => s.user === i)
 
     // Wait until every connection of every user has seen every one of its owner's runs finish.
-    await Promise.all(users.flatMap((_, i) => sockets[i].flatMap((ws) => runsOf(i).map((run) => ws.completion(run.runId, 30_000)))))
+    await Promise.all(
+      users.flatMap((_, i) => sockets[i].flatMap((ws) => runsOf(i).map((run) => ws.completion(run.runId, 30_000)))),
+    )
 
     for (let i = 0; i < USERS; i++) {
       const mine = new Set(runsOf(i).map((r) => r.runId))
@@ -53,7 +67,14 @@ describe('10+ users with several connections each, chatting at once', () => {
           expect(streamedText(events)).toBe(`echo: user ${users[i].id} question ${run.r}`)
         }
         // Frames outside runs are only this connection's own (ready, run_accepted).
-        expect(JSON.stringify(ws.frames)).not.toMatch(new RegExp(users.filter((_, j) => j !== i).map((u) => u.id).join('|')))
+        expect(JSON.stringify(ws.frames)).not.toMatch(
+          new RegExp(
+            users
+              .filter((_, j) => j !== i)
+              .map((u) => u.id)
+              .join('|'),
+          ),
+        )
       }
     }
     for (const group of sockets) for (const ws of group) ws.close()
@@ -90,7 +111,9 @@ describe('failure isolation', () => {
 
 describe('connections opened mid-run', () => {
   test('receive the rest live, and resume fills in what came before without duplicates', async () => {
-    const slow = await startChatStack({ handler: () => ({ content: 'abcdefghijklmnopqrstuvwxyz', chunkSize: 1, chunkDelayMs: 15 }) })
+    const slow = await startChatStack({
+      handler: () => ({ content: 'abcdefghijklmnopqrstuvwxyz', chunkSize: 1, chunkDelayMs: 15 }),
+    })
     try {
       const { user, ws: first } = await slow.userWithSocket()
       const { runId } = await first.chat('go')

@@ -10,11 +10,15 @@ const ALPHABET = 'abcdefghijklmnopqrstuvwxyz'.repeat(2)
 let stack: ChatStack
 beforeAll(async () => {
   // A slow, steady stream: one letter every 10 ms, so a run is long enough to cut in the middle.
-  stack = await startChatStack({ env: { JOURNAL_GRACE_MS: '300' }, handler: () => ({ content: ALPHABET, chunkSize: 1, chunkDelayMs: 10 }) })
+  stack = await startChatStack({
+    env: { JOURNAL_GRACE_MS: '300' },
+    handler: () => ({ content: ALPHABET, chunkSize: 1, chunkDelayMs: 10 }),
+  })
 })
 afterAll(() => stack.close())
 
-const runEvents = (ws: WsClient, runId: string) => ws.frames.filter((f) => f.runId === runId && typeof f.seq === 'number')
+const runEvents = (ws: WsClient, runId: string) =>
+  ws.frames.filter((f) => f.runId === runId && typeof f.seq === 'number')
 const deltas = (ws: WsClient, runId: string) => runEvents(ws, runId).filter((e) => e.type === 'message_delta').length
 
 describe('resume after a disconnect', () => {
@@ -71,7 +75,9 @@ describe('HTTP fallback delivery', () => {
     const { user, ws } = await stack.userWithSocket()
     const { runId } = await ws.chat('http please')
     await ws.until(() => deltas(ws, runId) >= 3)
-    const partial = (await (await stack.server.api(`/api/runs/${runId}/events?after=0`, { token: user.accessToken })).json()) as any
+    const partial = (await (
+      await stack.server.api(`/api/runs/${runId}/events?after=0`, { token: user.accessToken })
+    ).json()) as any
     expect(partial.done).toBe(false)
     expect(seqProblem(partial.events)).toBeUndefined()
 
@@ -79,7 +85,9 @@ describe('HTTP fallback delivery', () => {
     let after = partial.events.at(-1).seq
     const collected: Frame[] = [...partial.events]
     for (let i = 0; i < 200; i++) {
-      const page = (await (await stack.server.api(`/api/runs/${runId}/events?after=${after}`, { token: user.accessToken })).json()) as any
+      const page = (await (
+        await stack.server.api(`/api/runs/${runId}/events?after=${after}`, { token: user.accessToken })
+      ).json()) as any
       expect(page.events.every((e: Frame) => e.seq > after)).toBe(true)
       collected.push(...page.events)
       if (page.events.length) after = page.events.at(-1).seq
@@ -110,7 +118,9 @@ describe('token refresh during an active chat', () => {
     const { user, ws } = await stack.userWithSocket()
     const { runId } = await ws.chat('long answer')
     await ws.until(() => deltas(ws, runId) >= 5)
-    const refreshed = (await (await stack.server.api('/api/auth/refresh', { body: { refreshToken: user.refreshToken } })).json()) as any
+    const refreshed = (await (
+      await stack.server.api('/api/auth/refresh', { body: { refreshToken: user.refreshToken } })
+    ).json()) as any
     ws.send({ type: 'auth', token: refreshed.accessToken })
     await ws.waitFor((f) => f.type === 'auth_ok')
     const events = await ws.completion(runId)
@@ -124,7 +134,10 @@ describe('token refresh during an active chat', () => {
   })
 
   test('expiry without renewal closes 4401, the run goes on and stays resumable', async () => {
-    const short = await startChatStack({ env: { ACCESS_TOKEN_TTL: '2' }, handler: () => ({ content: ALPHABET.repeat(3), chunkSize: 1, chunkDelayMs: 20 }) })
+    const short = await startChatStack({
+      env: { ACCESS_TOKEN_TTL: '2' },
+      handler: () => ({ content: ALPHABET.repeat(3), chunkSize: 1, chunkDelayMs: 20 }),
+    })
     try {
       const { user, ws } = await short.userWithSocket()
       const { runId } = await ws.chat('long answer')
@@ -134,7 +147,10 @@ describe('token refresh during an active chat', () => {
       expect(seen.at(-1)!.type).not.toBe('agent_completed') // it expired mid-run
 
       // Back with a token that outlives the rest of the run (as a longer ACCESS_TOKEN_TTL gives).
-      const again = await WsClient.connect(short.server.wsUrl, await forgeAccessToken(short.server.config, { sub: user.id }))
+      const again = await WsClient.connect(
+        short.server.wsUrl,
+        await forgeAccessToken(short.server.config, { sub: user.id }),
+      )
       again.send({ type: 'resume', runId, afterSeq: seen.at(-1)!.seq })
       const rest = await again.completion(runId)
       const all = [...seen, ...rest]

@@ -11,37 +11,66 @@ import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(30_000)
 
-const { server, users: [alice, bob], as } = useTestServer({ users: ['alice', 'bob'] })
+const {
+  server,
+  users: [alice, bob],
+  as,
+} = useTestServer({ users: ['alice', 'bob'] })
 
 async function thread(user: TestUser, title: string, contents: string[]) {
   const t = (await expectJson(await as(user)('/api/threads', { body: { title } }), 201)).thread
   const ids: string[] = []
   await asUser(user, async () => {
-    for (const [i, content] of contents.entries()) ids.push((await server.services.repos.messages.add({ threadId: t.id, role: i % 2 ? 'assistant' : 'user', content })).id)
+    for (const [i, content] of contents.entries())
+      ids.push(
+        (await server.services.repos.messages.add({ threadId: t.id, role: i % 2 ? 'assistant' : 'user', content })).id,
+      )
   })
   return { id: t.id as string, ids }
 }
 
-const search = async (user: TestUser, q: string, extra = '') => (await expectJson(await as(user)(`/api/search?q=${encodeURIComponent(q)}${extra}`))) as { results: any[]; nextCursor: string | null }
+const search = async (user: TestUser, q: string, extra = '') =>
+  (await expectJson(await as(user)(`/api/search?q=${encodeURIComponent(q)}${extra}`))) as {
+    results: any[]
+    nextCursor: string | null
+  }
 
 describe('search', () => {
   test('finds own messages and titles with highlight ranges on the matched words', async () => {
-    const trip = await thread(alice, 'Lisbon itinerary', ['Plan three days in Lisbon please', 'Day one: Alfama and the castle. Day two: Belém.'])
+    const trip = await thread(alice, 'Lisbon itinerary', [
+      'Plan three days in Lisbon please',
+      'Day one: Alfama and the castle. Day two: Belém.',
+    ])
     await thread(bob, 'Lisbon for bob', ['bob also goes to Lisbon'])
     const { results, nextCursor } = await search(alice, 'lisbon')
     expect(nextCursor).toBeNull()
     expect(results.map((r) => r.threadId).every((id) => id === trip.id)).toBe(true)
     const title = results.find((r) => r.messageId === null)
-    expect(title).toMatchObject({ threadId: trip.id, threadTitle: 'Lisbon itinerary', role: null, snippet: 'Lisbon itinerary', highlights: [[0, 6]] })
+    expect(title).toMatchObject({
+      threadId: trip.id,
+      threadTitle: 'Lisbon itinerary',
+      role: null,
+      snippet: 'Lisbon itinerary',
+      highlights: [[0, 6]],
+    })
     const message = results.find((r) => r.messageId === trip.ids[0])
-    expect(message).toMatchObject({ threadTitle: 'Lisbon itinerary', role: 'user', snippet: 'Plan three days in Lisbon please' })
-    for (const r of results) for (const [start, end] of r.highlights) expect(r.snippet.slice(start, end).toLowerCase()).toBe('lisbon')
+    expect(message).toMatchObject({
+      threadTitle: 'Lisbon itinerary',
+      role: 'user',
+      snippet: 'Plan three days in Lisbon please',
+    })
+    for (const r of results)
+      for (const [start, end] of r.highlights) expect(r.snippet.slice(start, end).toLowerCase()).toBe('lisbon')
     expect(JSON.stringify(results)).not.toContain('bob')
     expect(results.every((r) => !/[\uE000\uE001<>]/.test(r.snippet))).toBe(true)
   })
 
   test('every word must match (stems too); the last word also as a prefix; best first', async () => {
-    const t = await thread(alice, 'Cooking', ['the recipe for bread', 'bread bread bread, baking bread all day', 'nothing to see'])
+    const t = await thread(alice, 'Cooking', [
+      'the recipe for bread',
+      'bread bread bread, baking bread all day',
+      'nothing to see',
+    ])
     expect((await search(alice, 'baking bread')).results.map((r) => r.messageId)).toEqual([t.ids[1]])
     expect((await search(alice, 'bake')).results.map((r) => r.messageId)).toEqual([t.ids[1]])
     expect((await search(alice, 'reci')).results.map((r) => r.messageId)).toEqual([t.ids[0]])
@@ -52,7 +81,11 @@ describe('search', () => {
   })
 
   test('pages through many hits without repeats', async () => {
-    const t = await thread(alice, 'Many', Array.from({ length: 9 }, (_, i) => `walrus fact number ${i}`))
+    const t = await thread(
+      alice,
+      'Many',
+      Array.from({ length: 9 }, (_, i) => `walrus fact number ${i}`),
+    )
     const seen: string[] = []
     let cursor: string | null = null
     do {
@@ -65,20 +98,35 @@ describe('search', () => {
   })
 
   test('an empty or missing q is 400; bad limit or cursor too; no token is 401', async () => {
-    for (const path of ['/api/search', '/api/search?q=', '/api/search?q=%20%20', '/api/search?q=x&limit=0', '/api/search?q=x&cursor=zz']) await expectError(await as(alice)(path), 400)
+    for (const path of [
+      '/api/search',
+      '/api/search?q=',
+      '/api/search?q=%20%20',
+      '/api/search?q=x&limit=0',
+      '/api/search?q=x&cursor=zz',
+    ])
+      await expectError(await as(alice)(path), 400)
     await expectError(await server.api('/api/search?q=lisbon'), 401)
     expect((await search(alice, '!!!')).results).toEqual([])
   })
 
-  test('the full-text matches are read first, then joined to the user\'s rows (not a MATCH per row)', async () => {
-    for (const [fts, table] of [['threads_fts', 'threads'], ['messages_fts', 'messages'], ['notes_fts', 'notes']]) {
+  test("the full-text matches are read first, then joined to the user's rows (not a MATCH per row)", async () => {
+    for (const [fts, table] of [
+      ['threads_fts', 'threads'],
+      ['messages_fts', 'messages'],
+      ['notes_fts', 'notes'],
+    ]) {
       const plan = await server.services.database.client.execute(
         `EXPLAIN QUERY PLAN SELECT x.id FROM ${fts} CROSS JOIN ${table} x ON x.rowid = ${fts}.rowid WHERE ${fts} MATCH 'a' AND x.user_id = 'u'`,
       )
       expect(String(plan.rows[0].detail)).toStartWith(`SCAN ${fts}`)
     }
     // The statements the repositories run use that shape.
-    const sources = await Promise.all(['search', 'messages', 'notes'].map((f) => Bun.file(`${import.meta.dir}/../../../src/db/repositories/${f}.ts`).text()))
+    const sources = await Promise.all(
+      ['search', 'messages', 'notes'].map((f) =>
+        Bun.file(`${import.meta.dir}/../../../src/db/repositories/${f}.ts`).text(),
+      ),
+    )
     for (const source of sources) expect(source).toMatch(/_fts CROSS JOIN/)
     expect(sources.join('\n')).not.toMatch(/_fts JOIN/)
   })

@@ -7,12 +7,17 @@ import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(30_000) // a hang guard for a file that starts a server and hashes passwords
 
-const { server, users: [user] } = useTestServer({ users: ['at-rest'] })
+const {
+  server,
+  users: [user],
+} = useTestServer({ users: ['at-rest'] })
 
 /** Every text value in every row of every table of the database file. */
 async function everyStoredText(): Promise<string> {
   const { client } = server.services.database
-  const tables = await client.execute("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")
+  const tables = await client.execute(
+    "select name from sqlite_master where type = 'table' and name not like 'sqlite_%'",
+  )
   const parts: string[] = []
   for (const row of tables.rows) {
     const rows = await client.execute(`select * from "${String(row.name).replaceAll('"', '""')}"`)

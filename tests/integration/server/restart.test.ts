@@ -35,7 +35,10 @@ describe('restart', () => {
     try {
       user = await registerUser(first, 'restart')
       threads = []
-      for (const title of ['kept one', 'kept two']) threads.push((await expectJson(await first.api('/api/threads', { token: user.accessToken, body: { title } }), 201)).thread)
+      for (const title of ['kept one', 'kept two'])
+        threads.push(
+          (await expectJson(await first.api('/api/threads', { token: user.accessToken, body: { title } }), 201)).thread,
+        )
       await asUser(user, async () => {
         await first.services.repos.messages.add({ threadId: threads[0].id, role: 'user', content: 'remember me' })
         await first.services.repos.messages.add({ threadId: threads[0].id, role: 'assistant', content: 'I will' })
@@ -52,7 +55,9 @@ describe('restart', () => {
 
       const listed = (await expectJson(await second.api('/api/threads', { token: user.accessToken }))).threads
       expect(listed).toEqual([...threads].reverse())
-      const messages = (await expectJson(await second.api(`/api/threads/${threads[0].id}/messages`, { token: user.accessToken }))).messages
+      const messages = (
+        await expectJson(await second.api(`/api/threads/${threads[0].id}/messages`, { token: user.accessToken }))
+      ).messages
       expect(messages.map((m: any) => [m.role, m.content])).toEqual([
         ['user', 'remember me'],
         ['assistant', 'I will'],
@@ -60,7 +65,9 @@ describe('restart', () => {
 
       // The password and the refresh token family were stored too.
       await expectJson(await second.api('/api/auth/login', { body: { email: user.email, password: user.password } }))
-      const rotated = await expectJson(await second.api('/api/auth/refresh', { body: { refreshToken: user.refreshToken } }))
+      const rotated = await expectJson(
+        await second.api('/api/auth/refresh', { body: { refreshToken: user.refreshToken } }),
+      )
       expect(rotated.refreshToken).not.toBe(user.refreshToken)
       // The first account stays the only admin: the next one is a member.
       const next = await registerUser(second, 'after')

@@ -12,15 +12,25 @@ import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(30_000)
 
-const { server, users: [owner, stranger], as } = useTestServer({ users: ['sharer', 'stranger'] })
+const {
+  server,
+  users: [owner, stranger],
+  as,
+} = useTestServer({ users: ['sharer', 'stranger'] })
 
-const add = (user: TestUser, input: Parameters<TestServer['services']['repos']['messages']['add']>[0]) => asUser(user, () => server.services.repos.messages.add(input))
+const add = (user: TestUser, input: Parameters<TestServer['services']['repos']['messages']['add']>[0]) =>
+  asUser(user, () => server.services.repos.messages.add(input))
 
 /** q1 → a1 → (q2 "secret branch" → a2 | q2b → a2b); current branch: the second. */
 async function sharedThread(user: TestUser) {
   const thread = (await expectJson(await as(user)('/api/threads', { body: { title: 'Holiday plans' } }), 201)).thread
   const q1 = await add(user, { threadId: thread.id, role: 'user', content: 'Where should we go?' })
-  const a1 = await add(user, { threadId: thread.id, role: 'assistant', content: 'How about **Lisbon**?', agent: 'planner' })
+  const a1 = await add(user, {
+    threadId: thread.id,
+    role: 'assistant',
+    content: 'How about **Lisbon**?',
+    agent: 'planner',
+  })
   await add(user, { threadId: thread.id, role: 'user', content: 'secret branch question' })
   await add(user, { threadId: thread.id, role: 'assistant', content: 'secret branch answer' })
   await add(user, { threadId: thread.id, role: 'user', content: 'And in winter?', parentId: a1.id })
@@ -29,7 +39,7 @@ async function sharedThread(user: TestUser) {
 }
 
 describe('shares', () => {
-  test('a snapshot of the current branch, public without login, with nobody\'s identity', async () => {
+  test("a snapshot of the current branch, public without login, with nobody's identity", async () => {
     const { thread } = await sharedThread(owner)
     const { share } = await expectJson(await as(owner)(`/api/threads/${thread.id}/share`, { method: 'POST' }), 201)
     expect(Object.keys(share).sort()).toEqual(['createdAt', 'id', 'threadId', 'url'])
@@ -55,7 +65,8 @@ describe('shares', () => {
       ],
     })
     const text = JSON.stringify(pub)
-    for (const secret of ['secret branch', 'a later message', owner.id, owner.email, 'sharer', thread.id]) expect(text).not.toContain(secret)
+    for (const secret of ['secret branch', 'a later message', owner.id, owner.email, 'sharer', thread.id])
+      expect(text).not.toContain(secret)
 
     const page = await fetch(share.url)
     expect(page.status).toBe(200)
@@ -85,7 +96,11 @@ describe('shares', () => {
   })
 
   test('unknown ids are 404 on the API and the page; deleting the thread revokes its shares', async () => {
-    await expectError(await server.api(`/api/shares/${Buffer.alloc(18).toString('base64url')}/public`), 404, 'not_found')
+    await expectError(
+      await server.api(`/api/shares/${Buffer.alloc(18).toString('base64url')}/public`),
+      404,
+      'not_found',
+    )
     const page = await fetch(`${server.url}/s/nope`)
     expect(page.status).toBe(404)
     expect(await page.text()).toContain('not available')

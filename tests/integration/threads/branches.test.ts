@@ -25,13 +25,19 @@ afterAll(async () => {
 })
 
 const api = (path: string) => stack.server.api(path, { token: user.accessToken })
-const branch = async (threadId: string, leaf?: string) => (await expectJson(await api(`/api/threads/${threadId}/messages${leaf ? `?leaf=${leaf}` : ''}`))).messages as any[]
+const branch = async (threadId: string, leaf?: string) =>
+  (await expectJson(await api(`/api/threads/${threadId}/messages${leaf ? `?leaf=${leaf}` : ''}`))).messages as any[]
 
 /** Sends a frame that starts a run and waits for the run's end. */
-async function run(client: WsClient, frame: Record<string, unknown>): Promise<{ runId: string; threadId: string; completed: Frame }> {
+async function run(
+  client: WsClient,
+  frame: Record<string, unknown>,
+): Promise<{ runId: string; threadId: string; completed: Frame }> {
   const requestId = crypto.randomUUID()
   client.send({ requestId, ...frame })
-  const accepted = await client.waitFor((f) => (f.type === 'run_accepted' || f.type === 'error') && f.requestId === requestId)
+  const accepted = await client.waitFor(
+    (f) => (f.type === 'run_accepted' || f.type === 'error') && f.requestId === requestId,
+  )
   if (accepted.type === 'error') throw new Error(`${accepted.code}: ${accepted.message}`)
   const completed = await client.waitFor((f) => f.type === 'agent_completed' && f.runId === accepted.runId)
   return { runId: accepted.runId, threadId: accepted.threadId, completed }
@@ -46,7 +52,9 @@ function modelSaw(text: string) {
 async function refused(client: WsClient, frame: Record<string, unknown>): Promise<Frame> {
   const requestId = crypto.randomUUID()
   client.send({ requestId, ...frame })
-  const answer = await client.waitFor((f) => (f.type === 'run_accepted' || f.type === 'error') && f.requestId === requestId)
+  const answer = await client.waitFor(
+    (f) => (f.type === 'run_accepted' || f.type === 'error') && f.requestId === requestId,
+  )
   expect(answer.type).toBe('error')
   return answer
 }
@@ -57,7 +65,12 @@ describe('branches', () => {
     const threadId = first.threadId
     await run(ws, { type: 'chat', content: 'two', threadId })
     const chain = await branch(threadId)
-    expect(chain.map((m) => `${m.role}:${m.content}`)).toEqual(['user:one', 'assistant:echo: one', 'user:two', 'assistant:echo: two'])
+    expect(chain.map((m) => `${m.role}:${m.content}`)).toEqual([
+      'user:one',
+      'assistant:echo: one',
+      'user:two',
+      'assistant:echo: two',
+    ])
     expect(chain.map((m) => m.parentId)).toEqual([null, chain[0].id, chain[1].id, chain[2].id])
     for (const m of chain) expect(m.siblingIds).toEqual([m.id])
     expect(chain[1]).toMatchObject({ status: 'completed' })
@@ -79,8 +92,21 @@ describe('branches', () => {
 
     // Continuing the old branch (parentId = its leaf) answers with that branch's memory.
     await run(ws, { type: 'chat', content: 'three', threadId, parentId: chain[3].id })
-    expect(modelSaw('three')).toEqual(['user:one', 'assistant:echo: one', 'user:two', 'assistant:echo: two', 'user:three'])
-    expect((await branch(threadId)).map((m) => m.content)).toEqual(['one', 'echo: one', 'two', 'echo: two', 'three', 'echo: three'])
+    expect(modelSaw('three')).toEqual([
+      'user:one',
+      'assistant:echo: one',
+      'user:two',
+      'assistant:echo: two',
+      'user:three',
+    ])
+    expect((await branch(threadId)).map((m) => m.content)).toEqual([
+      'one',
+      'echo: one',
+      'two',
+      'echo: two',
+      'three',
+      'echo: three',
+    ])
   })
 
   test('parentId null edits the first message: a second root', async () => {
@@ -108,7 +134,10 @@ describe('branches', () => {
     expect(after[3].parentId).toBe(before[2].id)
     expect(after[3].siblingIds).toEqual([answer.id, after[3].id])
     expect(after[2].id).toBe(before[2].id) // no new user message
-    const lastRequest = stack.ollama.requests.at(-1)!.messages.filter((m: any) => m.role !== 'system').map((m: any) => m.content)
+    const lastRequest = stack.ollama.requests
+      .at(-1)!
+      .messages.filter((m: any) => m.role !== 'system')
+      .map((m: any) => m.content)
     expect(lastRequest).toEqual(['alpha', 'echo: alpha', 'beta'])
   })
 
@@ -117,14 +146,21 @@ describe('branches', () => {
     const mine = await run(ws, { type: 'chat', content: 'private' })
     const myMessages = await branch(mine.threadId)
     expect((await refused(other.ws, { type: 'regenerate', messageId: myMessages[1].id })).code).toBe('not_found')
-    expect((await refused(other.ws, { type: 'chat', content: 'sneak', parentId: myMessages[1].id })).code).toBe('not_found')
+    expect((await refused(other.ws, { type: 'chat', content: 'sneak', parentId: myMessages[1].id })).code).toBe(
+      'not_found',
+    )
     expect((await refused(ws, { type: 'regenerate', messageId: crypto.randomUUID() })).code).toBe('not_found')
     expect((await refused(ws, { type: 'regenerate' })).code).toBe('missing_field')
     expect((await refused(ws, { type: 'chat', content: 'x', parentId: 42 })).code).toBe('invalid_field')
     const elsewhere = await run(ws, { type: 'chat', content: 'another thread' })
-    expect((await refused(ws, { type: 'chat', content: 'x', threadId: elsewhere.threadId, parentId: myMessages[1].id })).code).toBe('not_found')
+    expect(
+      (await refused(ws, { type: 'chat', content: 'x', threadId: elsewhere.threadId, parentId: myMessages[1].id }))
+        .code,
+    ).toBe('not_found')
     expect(await branch(mine.threadId)).toEqual(myMessages)
-    const res = await stack.server.api(`/api/threads/${mine.threadId}/messages?leaf=${myMessages[1].id}`, { token: other.user.accessToken })
+    const res = await stack.server.api(`/api/threads/${mine.threadId}/messages?leaf=${myMessages[1].id}`, {
+      token: other.user.accessToken,
+    })
     expect(res.status).toBe(404)
     // A leaf from another thread of the same user is not found either.
     expect((await api(`/api/threads/${elsewhere.threadId}/messages?leaf=${myMessages[1].id}`)).status).toBe(404)
@@ -137,12 +173,27 @@ describe('outcomes stay', () => {
     const requestId = crypto.randomUUID()
     ws.send({ type: 'chat', requestId, content: 'cancel me' })
     const accepted = await ws.waitFor((f) => f.type === 'run_accepted' && f.requestId === requestId)
-    await ws.until(() => ws.eventsOf(accepted.runId).map((e) => e.delta ?? '').join('') === 'partial answer')
+    await ws.until(
+      () =>
+        ws
+          .eventsOf(accepted.runId)
+          .map((e) => e.delta ?? '')
+          .join('') === 'partial answer',
+    )
     ws.send({ type: 'cancel', runId: accepted.runId })
     const completed = await ws.waitFor((f) => f.type === 'agent_completed' && f.runId === accepted.runId)
-    expect(completed).toMatchObject({ status: 'cancelled', message: { content: 'partial answer' }, error: { code: 'cancelled' } })
+    expect(completed).toMatchObject({
+      status: 'cancelled',
+      message: { content: 'partial answer' },
+      error: { code: 'cancelled' },
+    })
     const [, answer] = await branch(accepted.threadId)
-    expect(answer).toMatchObject({ role: 'assistant', content: 'partial answer', status: 'cancelled', error: { code: 'cancelled' } })
+    expect(answer).toMatchObject({
+      role: 'assistant',
+      content: 'partial answer',
+      status: 'cancelled',
+      error: { code: 'cancelled' },
+    })
     expect(answer.id).toBe(completed.message.id)
   })
 
@@ -154,9 +205,15 @@ describe('outcomes stay', () => {
       try {
         const { threadId, completed } = await run(client, { type: 'chat', content: 'anyone there?' })
         expect(completed).toMatchObject({ status: 'failed', error: { code: 'llm_unavailable' } })
-        const messages = (await expectJson(await down.api(`/api/threads/${threadId}/messages`, { token: someone.accessToken }))).messages
+        const messages = (
+          await expectJson(await down.api(`/api/threads/${threadId}/messages`, { token: someone.accessToken }))
+        ).messages
         expect(messages.map((m: any) => m.role)).toEqual(['user', 'assistant'])
-        expect(messages[1]).toMatchObject({ status: 'failed', error: { code: 'llm_unavailable', message: completed.error.message }, content: '' })
+        expect(messages[1]).toMatchObject({
+          status: 'failed',
+          error: { code: 'llm_unavailable', message: completed.error.message },
+          content: '',
+        })
       } finally {
         client.close()
       }
@@ -176,8 +233,17 @@ describe('switching branches', () => {
     await run(ws, { type: 'chat', content: 'right', threadId, parentId: base[1].id })
     const right = await branch(threadId)
     const leftQuestion = right[2].siblingIds.find((id: string) => id !== right[2].id)
-    const followed = (await expectJson(await api(`/api/threads/${threadId}/messages?leaf=${leftQuestion}&follow=latest`))).messages
-    expect(followed.map((m: any) => m.content)).toEqual(['base', 'echo: base', 'left', 'echo: left', 'left more', 'echo: left more'])
+    const followed = (
+      await expectJson(await api(`/api/threads/${threadId}/messages?leaf=${leftQuestion}&follow=latest`))
+    ).messages
+    expect(followed.map((m: any) => m.content)).toEqual([
+      'base',
+      'echo: base',
+      'left',
+      'echo: left',
+      'left more',
+      'echo: left more',
+    ])
     const exact = await branch(threadId, leftQuestion)
     expect(exact.map((m: any) => m.content)).toEqual(['base', 'echo: base', 'left'])
     expect((await api(`/api/threads/${threadId}/messages?follow=sideways&leaf=${leftQuestion}`)).status).toBe(400)

@@ -17,14 +17,39 @@ setDefaultTimeout(30_000)
 
 const chatgpt = readFileSync(join(import.meta.dir, '../../fixtures/chatgpt-conversations.json'), 'utf8')
 
-const { server, users: [user] } = useTestServer({ env: { IMPORT_MAX_BYTES: String(64 * 1024) }, users: ['porter'] })
+const {
+  server,
+  users: [user],
+} = useTestServer({ env: { IMPORT_MAX_BYTES: String(64 * 1024) }, users: ['porter'] })
 
-const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) => server.api(path, { token: user.accessToken, ...init })
+const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
+  server.api(path, { token: user.accessToken, ...init })
 const importBody = (body: string, token = user.accessToken) =>
-  fetch(`${server.url}/api/threads/import`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body })
-const threadCount = async () => Number((await server.services.database.client.execute({ sql: 'SELECT count(*) AS n FROM threads WHERE user_id = ?', args: [user.id] })).rows[0].n)
-const messageCount = async () => Number((await server.services.database.client.execute({ sql: 'SELECT count(*) AS n FROM messages WHERE user_id = ?', args: [user.id] })).rows[0].n)
-const branch = async (threadId: string, leaf?: string) => (await expectJson(await api(`/api/threads/${threadId}/messages${leaf ? `?leaf=${leaf}` : ''}`))).messages as any[]
+  fetch(`${server.url}/api/threads/import`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body,
+  })
+const threadCount = async () =>
+  Number(
+    (
+      await server.services.database.client.execute({
+        sql: 'SELECT count(*) AS n FROM threads WHERE user_id = ?',
+        args: [user.id],
+      })
+    ).rows[0].n,
+  )
+const messageCount = async () =>
+  Number(
+    (
+      await server.services.database.client.execute({
+        sql: 'SELECT count(*) AS n FROM messages WHERE user_id = ?',
+        args: [user.id],
+      })
+    ).rows[0].n,
+  )
+const branch = async (threadId: string, leaf?: string) =>
+  (await expectJson(await api(`/api/threads/${threadId}/messages${leaf ? `?leaf=${leaf}` : ''}`))).messages as any[]
 
 /** A thread with two branches: q1 → a1 → (q2 → a2 | q2b → a2b); the current branch is the second. */
 async function branchedThread() {
@@ -34,9 +59,20 @@ async function branchedThread() {
     const q1 = await add({ threadId: thread.id, role: 'user', content: 'question one' })
     const a1 = await add({ threadId: thread.id, role: 'assistant', content: 'answer one', agent: 'triage' })
     const q2 = await add({ threadId: thread.id, role: 'user', content: 'question two' })
-    const a2 = await add({ threadId: thread.id, role: 'assistant', content: 'half an ans', status: 'cancelled', error: { code: 'cancelled', message: 'the run was cancelled' } })
+    const a2 = await add({
+      threadId: thread.id,
+      role: 'assistant',
+      content: 'half an ans',
+      status: 'cancelled',
+      error: { code: 'cancelled', message: 'the run was cancelled' },
+    })
     const q2b = await add({ threadId: thread.id, role: 'user', content: 'question two, better', parentId: a1.id })
-    const a2b = await add({ threadId: thread.id, role: 'assistant', content: '```js\nconsole.log(2)\n```', agent: 'planner' })
+    const a2b = await add({
+      threadId: thread.id,
+      role: 'assistant',
+      content: '```js\nconsole.log(2)\n```',
+      agent: 'planner',
+    })
     return { q1, a1, q2, a2, q2b, a2b }
   })
   return { thread, ids }
@@ -50,8 +86,19 @@ describe('export', () => {
     expect(res.headers.get('content-disposition')).toBe('attachment; filename="branchy-a-b.json"')
     expect(res.headers.get('content-type')).toContain('application/json')
     const doc: any = await res.json()
-    expect(doc).toMatchObject({ format: 'local-chat-thread', version: 1, thread: { id: thread.id, title: 'Branchy: a/b?', currentLeafId: ids.a2b.id } })
-    expect(doc.messages.map((m: any) => m.content)).toEqual(['question one', 'answer one', 'question two', 'half an ans', 'question two, better', '```js\nconsole.log(2)\n```'])
+    expect(doc).toMatchObject({
+      format: 'local-chat-thread',
+      version: 1,
+      thread: { id: thread.id, title: 'Branchy: a/b?', currentLeafId: ids.a2b.id },
+    })
+    expect(doc.messages.map((m: any) => m.content)).toEqual([
+      'question one',
+      'answer one',
+      'question two',
+      'half an ans',
+      'question two, better',
+      '```js\nconsole.log(2)\n```',
+    ])
     expect(doc.messages[3]).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' }, parentId: ids.q2.id })
     // The default is JSON too.
     expect(((await (await api(`/api/threads/${thread.id}/export`)).json()) as any).messages.length).toBe(6)
@@ -70,10 +117,14 @@ describe('export', () => {
     expect(text.indexOf('## You')).toBeLessThan(text.indexOf('## Assistant'))
   })
 
-  test('another user\'s thread, an unknown format or no token are refused', async () => {
+  test("another user's thread, an unknown format or no token are refused", async () => {
     const { thread } = await branchedThread()
     const other = await registerUser(server, 'other')
-    await expectError(await server.api(`/api/threads/${thread.id}/export`, { token: other.accessToken }), 404, 'not_found')
+    await expectError(
+      await server.api(`/api/threads/${thread.id}/export`, { token: other.accessToken }),
+      404,
+      'not_found',
+    )
     await expectError(await api(`/api/threads/${thread.id}/export?format=pdf`), 400)
     await expectError(await server.api(`/api/threads/${thread.id}/export`), 401)
   })
@@ -90,7 +141,16 @@ describe('import', () => {
     expect(copy).not.toBe(thread.id)
     const original = await branch(thread.id)
     const imported = await branch(copy)
-    const shape = (ms: any[]) => ms.map((m) => ({ role: m.role, content: m.content, createdAt: m.createdAt, agent: m.agent, status: m.status, error: m.error, siblings: m.siblingIds.length }))
+    const shape = (ms: any[]) =>
+      ms.map((m) => ({
+        role: m.role,
+        content: m.content,
+        createdAt: m.createdAt,
+        agent: m.agent,
+        status: m.status,
+        error: m.error,
+        siblings: m.siblingIds.length,
+      }))
     expect(shape(imported)).toEqual(shape(original))
     expect(imported.map((m) => m.id)).not.toContain(ids.q1.id)
     // The other branch came along too.
@@ -103,10 +163,21 @@ describe('import', () => {
   test('an account export (its threads, each in the thread-export shape) imports every thread', async () => {
     const one = await branchedThread()
     const two = await branchedThread()
-    const docs = await Promise.all([one, two].map(async ({ thread }) => (await api(`/api/threads/${thread.id}/export`)).json()))
-    const { threads } = await expectJson(await importBody(JSON.stringify({ profile: { name: 'someone' }, threads: docs, notes: [] })), 201)
+    const docs = await Promise.all(
+      [one, two].map(async ({ thread }) => (await api(`/api/threads/${thread.id}/export`)).json()),
+    )
+    const { threads } = await expectJson(
+      await importBody(JSON.stringify({ profile: { name: 'someone' }, threads: docs, notes: [] })),
+      201,
+    )
     expect(threads.length).toBe(2)
-    for (const t of threads) expect((await branch(t.id)).map((m) => m.content)).toEqual(['question one', 'answer one', 'question two, better', '```js\nconsole.log(2)\n```'])
+    for (const t of threads)
+      expect((await branch(t.id)).map((m) => m.content)).toEqual([
+        'question one',
+        'answer one',
+        'question two, better',
+        '```js\nconsole.log(2)\n```',
+      ])
   })
 
   test('a ChatGPT conversations.json: branches kept, current_node is the default branch, original times', async () => {
@@ -134,7 +205,10 @@ describe('import', () => {
     const receipt = await branch(threads[1].id)
     expect(receipt.map((m) => m.role)).toEqual(['user', 'assistant'])
     expect(receipt[0].content).toBe('[image]\nHere is my receipt. What did I spend on food in total?')
-    expect(receipt[1]).toMatchObject({ content: 'You spent **€44.25** on food: 12.40 + 8.75 + 23.10.', status: 'completed' })
+    expect(receipt[1]).toMatchObject({
+      content: 'You spent **€44.25** on food: 12.40 + 8.75 + 23.10.',
+      status: 'completed',
+    })
     const listed = (await expectJson(await api('/api/threads?limit=200'))).threads
     expect(listed.find((t: any) => t.id === threads[1].id).createdAt).toBe(new Date(1718000000500).toISOString())
   })
@@ -180,7 +254,11 @@ describe('import', () => {
         controller.close()
       },
     })
-    const res = await fetch(`${server.url}/api/threads/import`, { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}`, 'content-type': 'application/json' }, body: chunked })
+    const res = await fetch(`${server.url}/api/threads/import`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.accessToken}`, 'content-type': 'application/json' },
+      body: chunked,
+    })
     await expectError(res, 413, 'payload_too_large')
     await expectError(await server.api('/api/threads/import', { body: chatgpt }), 401)
   })

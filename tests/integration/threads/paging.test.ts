@@ -19,7 +19,9 @@ async function allPages(get: (path: string) => Promise<Response>, base: string, 
   let cursor: string | null = null
   do {
     const sep = base.includes('?') ? '&' : '?'
-    const body: any = await expectJson(await get(`${base}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`))
+    const body: any = await expectJson(
+      await get(`${base}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
+    )
     pages.push(body[key])
     cursor = body.nextCursor
     expect(pages.length).toBeLessThan(100)
@@ -49,18 +51,28 @@ describe('threads', () => {
     const first: any = await expectJson(await api('/api/threads?limit=2'))
     expect(first.threads.map((t: any) => t.title)).toEqual(['old5', 'old4'])
     for (let i = 0; i < 3; i++) await expectJson(await api('/api/threads', { body: { title: `new${i}` } }), 201)
-    const rest = await allPages((p) => api(p), `/api/threads?cursor=${encodeURIComponent(first.nextCursor)}`, 'threads', 2)
+    const rest = await allPages(
+      (p) => api(p),
+      `/api/threads?cursor=${encodeURIComponent(first.nextCursor)}`,
+      'threads',
+      2,
+    )
     expect(rest.flat().map((t) => t.title)).toEqual(['old3', 'old2', 'old1', 'old0'])
   })
 
   test('limit outside 1–200, or a cursor we did not give out, is a 400', async () => {
     const user = await registerUser(server, 'limits')
     const api = as(user)
-    for (const limit of ['0', '201', '-1', 'abc', '1.5', '']) await expectError(await api(`/api/threads?limit=${limit}`), 400)
+    for (const limit of ['0', '201', '-1', 'abc', '1.5', ''])
+      await expectError(await api(`/api/threads?limit=${limit}`), 400)
     await expectJson(await api('/api/threads?limit=200'))
     await expectJson(await api('/api/threads?limit=1'))
     await expectError(await api('/api/threads?cursor=not-a-cursor'), 400, 'invalid_cursor')
-    await expectError(await api(`/api/threads?cursor=${Buffer.from('[1]').toString('base64url')}`), 400, 'invalid_cursor')
+    await expectError(
+      await api(`/api/threads?cursor=${Buffer.from('[1]').toString('base64url')}`),
+      400,
+      'invalid_cursor',
+    )
     for (const path of ['/api/notes', '/api/datasets']) {
       await expectError(await api(`${path}?limit=0`), 400)
       await expectError(await api(`${path}?cursor=%%%`), 400)
@@ -82,10 +94,15 @@ describe('pin and archive', () => {
     const user = await registerUser(server, 'organiser')
     const api = as(user)
     const made: any[] = []
-    for (const title of ['a', 'b', 'c', 'd']) made.push((await expectJson(await api('/api/threads', { body: { title } }), 201)).thread)
-    const pinned = (await expectJson(await api(`/api/threads/${made[0].id}`, { method: 'PATCH', body: { pinned: true } }))).thread
+    for (const title of ['a', 'b', 'c', 'd'])
+      made.push((await expectJson(await api('/api/threads', { body: { title } }), 201)).thread)
+    const pinned = (
+      await expectJson(await api(`/api/threads/${made[0].id}`, { method: 'PATCH', body: { pinned: true } }))
+    ).thread
     expect(pinned).toMatchObject({ title: 'a', pinned: true, archived: false, updatedAt: made[0].updatedAt })
-    const archived = (await expectJson(await api(`/api/threads/${made[2].id}`, { method: 'PATCH', body: { archived: true } }))).thread
+    const archived = (
+      await expectJson(await api(`/api/threads/${made[2].id}`, { method: 'PATCH', body: { archived: true } }))
+    ).thread
     expect(archived.archived).toBe(true)
 
     expect((await expectJson(await api('/api/threads'))).threads.map((t: any) => t.title)).toEqual(['a', 'd', 'b'])
@@ -93,8 +110,15 @@ describe('pin and archive', () => {
     const pages = await allPages(api, '/api/threads', 'threads', 1)
     expect(pages.flat().map((t) => t.title)).toEqual(['a', 'd', 'b'])
 
-    await expectJson(await api(`/api/threads/${made[2].id}`, { method: 'PATCH', body: { archived: false, title: 'c again' } }))
-    expect((await expectJson(await api('/api/threads'))).threads.map((t: any) => t.title)).toEqual(['a', 'c again', 'd', 'b'])
+    await expectJson(
+      await api(`/api/threads/${made[2].id}`, { method: 'PATCH', body: { archived: false, title: 'c again' } }),
+    )
+    expect((await expectJson(await api('/api/threads'))).threads.map((t: any) => t.title)).toEqual([
+      'a',
+      'c again',
+      'd',
+      'b',
+    ])
     expect((await expectJson(await api('/api/threads?archived=true'))).threads).toEqual([])
   })
 
@@ -102,10 +126,15 @@ describe('pin and archive', () => {
     const user = await registerUser(server, 'strict')
     const api = as(user)
     const thread = (await expectJson(await api('/api/threads', { body: { title: 'mine' } }), 201)).thread
-    for (const body of [{ pinned: 'yes' }, { archived: 1 }, {}, { pinned: null }]) await expectError(await api(`/api/threads/${thread.id}`, { method: 'PATCH', body }), 400)
+    for (const body of [{ pinned: 'yes' }, { archived: 1 }, {}, { pinned: null }])
+      await expectError(await api(`/api/threads/${thread.id}`, { method: 'PATCH', body }), 400)
     await expectError(await api('/api/threads?archived=maybe'), 400)
     const stranger = await registerUser(server, 'stranger')
-    await expectError(await as(stranger)(`/api/threads/${thread.id}`, { method: 'PATCH', body: { pinned: true } }), 404, 'not_found')
+    await expectError(
+      await as(stranger)(`/api/threads/${thread.id}`, { method: 'PATCH', body: { pinned: true } }),
+      404,
+      'not_found',
+    )
     expect((await expectJson(await api(`/api/threads/${thread.id}`))).thread).toEqual(thread)
   })
 })
@@ -116,7 +145,12 @@ describe('messages, notes, datasets', () => {
     const api = as(user)
     const thread = (await expectJson(await api('/api/threads', { body: { title: 'long' } }), 201)).thread
     await asUser(user, async () => {
-      for (let i = 0; i < 5; i++) await server.services.repos.messages.add({ threadId: thread.id, role: i % 2 ? 'assistant' : 'user', content: `m${i}` })
+      for (let i = 0; i < 5; i++)
+        await server.services.repos.messages.add({
+          threadId: thread.id,
+          role: i % 2 ? 'assistant' : 'user',
+          content: `m${i}`,
+        })
     })
     const pages = await allPages(api, `/api/threads/${thread.id}/messages`, 'messages', 2)
     expect(pages.map((p) => p.map((m: any) => m.content))).toEqual([['m0', 'm1'], ['m2', 'm3'], ['m4']])
@@ -125,14 +159,22 @@ describe('messages, notes, datasets', () => {
     // Messages added after the first page do not restart or shift the branch being read.
     const first: any = await expectJson(await api(`/api/threads/${thread.id}/messages?limit=2`))
     await asUser(user, () => server.services.repos.messages.add({ threadId: thread.id, role: 'user', content: 'm5' }))
-    const second: any = await expectJson(await api(`/api/threads/${thread.id}/messages?limit=2&cursor=${encodeURIComponent(first.nextCursor)}`))
+    const second: any = await expectJson(
+      await api(`/api/threads/${thread.id}/messages?limit=2&cursor=${encodeURIComponent(first.nextCursor)}`),
+    )
     expect(second.messages.map((m: any) => m.content)).toEqual(['m2', 'm3'])
-    const third: any = await expectJson(await api(`/api/threads/${thread.id}/messages?limit=2&cursor=${encodeURIComponent(second.nextCursor)}`))
+    const third: any = await expectJson(
+      await api(`/api/threads/${thread.id}/messages?limit=2&cursor=${encodeURIComponent(second.nextCursor)}`),
+    )
     expect(third.messages.map((m: any) => m.content)).toEqual(['m4'])
     expect(third.nextCursor).toBeNull()
     // A cursor naming messages of another thread, or made up, is refused.
     const other = (await expectJson(await api('/api/threads', { body: { title: 'other' } }), 201)).thread
-    await expectError(await api(`/api/threads/${other.id}/messages?cursor=${encodeURIComponent(first.nextCursor)}`), 400, 'invalid_cursor')
+    await expectError(
+      await api(`/api/threads/${other.id}/messages?cursor=${encodeURIComponent(first.nextCursor)}`),
+      400,
+      'invalid_cursor',
+    )
   })
 
   test('notes and datasets page newest first', async () => {
@@ -141,7 +183,8 @@ describe('messages, notes, datasets', () => {
     for (let i = 0; i < 5; i++) await expectJson(await api('/api/notes', { body: { title: `n${i}`, body: 'b' } }), 201)
     const notes = await allPages(api, '/api/notes', 'notes', 2)
     expect(notes.flat().map((n) => n.title)).toEqual(['n4', 'n3', 'n2', 'n1', 'n0'])
-    for (let i = 0; i < 3; i++) await expectJson(await api('/api/datasets', { body: { name: `d${i}`, csv: 'a,b\n1,2\n' } }), 201)
+    for (let i = 0; i < 3; i++)
+      await expectJson(await api('/api/datasets', { body: { name: `d${i}`, csv: 'a,b\n1,2\n' } }), 201)
     const datasets = await allPages(api, '/api/datasets', 'datasets', 2)
     expect(datasets.map((p) => p.map((d: any) => d.name))).toEqual([['d2', 'd1'], ['d0']])
   })

@@ -13,10 +13,15 @@ import { useTestServer } from '../../support/fixtures'
 // Set per file because bun 1.4 applies a preload's setDefaultTimeout to the first file only.
 setDefaultTimeout(30_000)
 
-const { server, users: [user] } = useTestServer({ users: ['threads'] })
+const {
+  server,
+  users: [user],
+} = useTestServer({ users: ['threads'] })
 
-const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) => server.api(path, { token: user.accessToken, ...init })
-const create = async (title?: string) => (await expectJson(await api('/api/threads', { body: title === undefined ? {} : { title } }), 201)).thread
+const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
+  server.api(path, { token: user.accessToken, ...init })
+const create = async (title?: string) =>
+  (await expectJson(await api('/api/threads', { body: title === undefined ? {} : { title } }), 201)).thread
 
 describe('CRUD', () => {
   test('create, read, rename, list and delete a thread', async () => {
@@ -29,7 +34,11 @@ describe('CRUD', () => {
 
     expect(await expectJson(await api(`/api/threads/${thread.id}`))).toEqual({ thread })
 
-    const renamed = (await expectJson(await api(`/api/threads/${thread.id}`, { method: 'PATCH', body: { title: '  Trip to Porto  ' } }))).thread
+    const renamed = (
+      await expectJson(
+        await api(`/api/threads/${thread.id}`, { method: 'PATCH', body: { title: '  Trip to Porto  ' } }),
+      )
+    ).thread
     expect(renamed).toMatchObject({ id: thread.id, title: 'Trip to Porto', createdAt: thread.createdAt })
     expect(Date.parse(renamed.updatedAt)).toBeGreaterThanOrEqual(Date.parse(thread.updatedAt))
     expect((await expectJson(await api(`/api/threads/${thread.id}`))).thread).toEqual(renamed)
@@ -37,7 +46,10 @@ describe('CRUD', () => {
     const listed = (await expectJson(await api('/api/threads'))).threads
     expect(listed).toContainEqual(renamed)
 
-    expect(await expectJson(await api(`/api/threads/${thread.id}/messages`))).toEqual({ messages: [], nextCursor: null })
+    expect(await expectJson(await api(`/api/threads/${thread.id}/messages`))).toEqual({
+      messages: [],
+      nextCursor: null,
+    })
 
     const deleted = await api(`/api/threads/${thread.id}`, { method: 'DELETE' })
     expect(deleted.status).toBe(204)
@@ -64,7 +76,14 @@ describe('CRUD', () => {
     })
     const listed = (await expectJson(await api(`/api/threads/${thread.id}/messages`))).messages
     expect(listed).toEqual([
-      { id: expect.any(String), role: 'user', content: 'first', createdAt: expect.any(String), parentId: null, siblingIds: [listed[0].id] },
+      {
+        id: expect.any(String),
+        role: 'user',
+        content: 'first',
+        createdAt: expect.any(String),
+        parentId: null,
+        siblingIds: [listed[0].id],
+      },
       {
         id: expect.any(String),
         role: 'assistant',
@@ -78,7 +97,10 @@ describe('CRUD', () => {
       },
     ])
     expect((await api(`/api/threads/${thread.id}`, { method: 'DELETE' })).status).toBe(204)
-    const left = await server.services.database.client.execute({ sql: 'SELECT count(*) AS n FROM messages WHERE thread_id = ?', args: [thread.id] })
+    const left = await server.services.database.client.execute({
+      sql: 'SELECT count(*) AS n FROM messages WHERE thread_id = ?',
+      args: [thread.id],
+    })
     expect(Number(left.rows[0].n)).toBe(0)
   })
 })
@@ -89,11 +111,13 @@ describe('listing', () => {
     const as = (path: string, init: any = {}) => server.api(path, { token: fresh.accessToken, ...init })
     expect(await expectJson(await as('/api/threads'))).toEqual({ threads: [], nextCursor: null })
     const made = []
-    for (const title of ['one', 'two', 'three', 'four']) made.push((await expectJson(await as('/api/threads', { body: { title } }), 201)).thread)
+    for (const title of ['one', 'two', 'three', 'four'])
+      made.push((await expectJson(await as('/api/threads', { body: { title } }), 201)).thread)
     const listed = (await expectJson(await as('/api/threads'))).threads
     expect(listed.map((t: any) => t.title)).toEqual(['four', 'three', 'two', 'one'])
     expect(listed).toEqual([...made].reverse())
-    for (let i = 1; i < listed.length; i++) expect(Date.parse(listed[i - 1].updatedAt)).toBeGreaterThanOrEqual(Date.parse(listed[i].updatedAt))
+    for (let i = 1; i < listed.length; i++)
+      expect(Date.parse(listed[i - 1].updatedAt)).toBeGreaterThanOrEqual(Date.parse(listed[i].updatedAt))
   })
 })
 
@@ -109,14 +133,20 @@ describe('validation', () => {
     await expectError(await api('/api/threads', { body: { title: 'x'.repeat(201) } }), 400, 'invalid_input')
     await expectError(await api('/api/threads', { body: { title: ['a'] } }), 400, 'invalid_input')
     // 200 is fine; the rejected attempts changed nothing.
-    expect((await expectJson(await api(path, { method: 'PATCH', body: { title: 'y'.repeat(200) } }))).thread.title).toBe('y'.repeat(200))
+    expect(
+      (await expectJson(await api(path, { method: 'PATCH', body: { title: 'y'.repeat(200) } }))).thread.title,
+    ).toBe('y'.repeat(200))
   })
 
   test('invalid JSON → 400 invalid_json', async () => {
     await expectError(await api('/api/threads', { body: '{"title": ' }), 400, 'invalid_json')
     await expectError(await api('/api/threads', { body: '{title: "x"}' }), 400, 'invalid_json')
     const thread = await create('json')
-    await expectError(await api(`/api/threads/${thread.id}`, { method: 'PATCH', body: 'not json' }), 400, 'invalid_json')
+    await expectError(
+      await api(`/api/threads/${thread.id}`, { method: 'PATCH', body: 'not json' }),
+      400,
+      'invalid_json',
+    )
     await expectError(await server.api('/api/auth/login', { body: '{"email":' }), 400, 'invalid_json')
   })
 
@@ -151,7 +181,11 @@ describe('routes and auth', () => {
 
   test('/health and /ready answer without auth; /ready says the database is up and Ollama is not', async () => {
     expect(await expectJson(await server.api('/health'))).toEqual({ status: 'ok' })
-    expect(await expectJson(await server.api('/ready'))).toMatchObject({ status: 'ready', database: 'ok', ollama: 'unreachable' })
+    expect(await expectJson(await server.api('/ready'))).toMatchObject({
+      status: 'ready',
+      database: 'ok',
+      ollama: 'unreachable',
+    })
   })
 
   test('/ready is 503 when the database does not answer (and /health stays up)', async () => {
@@ -170,7 +204,10 @@ describe('routes and auth', () => {
 
 describe('request size', () => {
   test('a body over 8 MiB is 413 with the error envelope', async () => {
-    const res = await server.api('/api/threads', { token: user.accessToken, body: { title: "x".repeat(9 * 1024 * 1024) } })
+    const res = await server.api('/api/threads', {
+      token: user.accessToken,
+      body: { title: 'x'.repeat(9 * 1024 * 1024) },
+    })
     expect(res.status).toBe(413)
     expect(((await res.json()) as any).error.code).toBe('payload_too_large')
   })

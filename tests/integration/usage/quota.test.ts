@@ -40,7 +40,8 @@ async function completedRun(ws: WsClient, content: string, extra: Record<string,
   return done.usage as { promptTokens: number; completionTokens: number }
 }
 
-const usageOf = (token: string, query = '') => stack.server.api(`/api/usage${query}`, { token }).then((r) => expectJson(r))
+const usageOf = (token: string, query = '') =>
+  stack.server.api(`/api/usage${query}`, { token }).then((r) => expectJson(r))
 const threadsOf = (token: string) => stack.server.api('/api/threads', { token }).then((r) => expectJson(r))
 
 describe('runs per day (QUOTA_RUNS_PER_DAY=2)', () => {
@@ -65,11 +66,28 @@ describe('runs per day (QUOTA_RUNS_PER_DAY=2)', () => {
     const usage = await usageOf(user.accessToken)
     const today = new Date().toISOString().slice(0, 10)
     expect(usage.usage.sort((a: any, b: any) => a.model.localeCompare(b.model))).toEqual([
-      { day: today, model: 'model-a', runs: 1, promptTokens: first.promptTokens, completionTokens: first.completionTokens },
-      { day: today, model: 'model-b', runs: 1, promptTokens: second.promptTokens, completionTokens: second.completionTokens },
+      {
+        day: today,
+        model: 'model-a',
+        runs: 1,
+        promptTokens: first.promptTokens,
+        completionTokens: first.completionTokens,
+      },
+      {
+        day: today,
+        model: 'model-b',
+        runs: 1,
+        promptTokens: second.promptTokens,
+        completionTokens: second.completionTokens,
+      },
     ])
     expect(first.promptTokens).toBeGreaterThan(0)
-    expect(usage.quota).toMatchObject({ runsPerDay: 2, tokensPerDay: 0, runsUsed: 2, tokensUsed: first.promptTokens + first.completionTokens + second.promptTokens + second.completionTokens })
+    expect(usage.quota).toMatchObject({
+      runsPerDay: 2,
+      tokensPerDay: 0,
+      runsUsed: 2,
+      tokensUsed: first.promptTokens + first.completionTokens + second.promptTokens + second.completionTokens,
+    })
     const resetsAt = Date.parse(usage.quota.resetsAt)
     expect(resetsAt).toBeGreaterThanOrEqual(started + DAY_S * 1000)
     expect(resetsAt).toBeLessThanOrEqual(Date.now() + DAY_S * 1000)
@@ -84,13 +102,31 @@ describe('runs per day (QUOTA_RUNS_PER_DAY=2)', () => {
     await completedRun(ws, 'a')
     await completedRun(ws, 'b')
     expect((await send(ws, 'c')).code).toBe('quota_exceeded')
-    await expectJson(await stack.server.api(`/api/admin/users/${user.id}`, { method: 'PATCH', token: admin.user.accessToken, body: { quota: { runsPerDay: 3 } } }))
+    await expectJson(
+      await stack.server.api(`/api/admin/users/${user.id}`, {
+        method: 'PATCH',
+        token: admin.user.accessToken,
+        body: { quota: { runsPerDay: 3 } },
+      }),
+    )
     await completedRun(ws, 'c')
     expect((await send(ws, 'd')).code).toBe('quota_exceeded')
     // 0 = no limit for this user.
-    await expectJson(await stack.server.api(`/api/admin/users/${user.id}`, { method: 'PATCH', token: admin.user.accessToken, body: { quota: { runsPerDay: 0 } } }))
+    await expectJson(
+      await stack.server.api(`/api/admin/users/${user.id}`, {
+        method: 'PATCH',
+        token: admin.user.accessToken,
+        body: { quota: { runsPerDay: 0 } },
+      }),
+    )
     await completedRun(ws, 'd')
-    await expectJson(await stack.server.api(`/api/admin/users/${user.id}`, { method: 'PATCH', token: admin.user.accessToken, body: { quota: null } }))
+    await expectJson(
+      await stack.server.api(`/api/admin/users/${user.id}`, {
+        method: 'PATCH',
+        token: admin.user.accessToken,
+        body: { quota: null },
+      }),
+    )
     expect((await send(ws, 'e')).code).toBe('quota_exceeded')
     expect((await usageOf(user.accessToken)).quota).toMatchObject({ runsPerDay: 2, runsUsed: 4 })
   })
@@ -105,7 +141,13 @@ describe('runs per day (QUOTA_RUNS_PER_DAY=2)', () => {
 describe('tokens per day', () => {
   test('once the tokens Ollama reported reach the limit, the next run waits until they leave the window', async () => {
     const { user, ws } = await stack.userWithSocket('tokens')
-    await expectJson(await stack.server.api(`/api/admin/users/${user.id}`, { method: 'PATCH', token: admin.user.accessToken, body: { quota: { runsPerDay: 0, tokensPerDay: 5 } } }))
+    await expectJson(
+      await stack.server.api(`/api/admin/users/${user.id}`, {
+        method: 'PATCH',
+        token: admin.user.accessToken,
+        body: { quota: { runsPerDay: 0, tokensPerDay: 5 } },
+      }),
+    )
     const started = Date.now()
     // Under the limit (0 used): admitted, and it uses more than 5 tokens.
     const usage = await completedRun(ws, 'count my tokens please')
@@ -115,7 +157,12 @@ describe('tokens per day', () => {
     expect(refused.retryAfter).toBeLessThanOrEqual(DAY_S)
     expect(refused.retryAfter).toBeGreaterThanOrEqual(DAY_S - Math.ceil((Date.now() - started) / 1000) - 1)
     const mine = await usageOf(user.accessToken)
-    expect(mine.quota).toMatchObject({ runsPerDay: 0, tokensPerDay: 5, runsUsed: 1, tokensUsed: usage.promptTokens + usage.completionTokens })
+    expect(mine.quota).toMatchObject({
+      runsPerDay: 0,
+      tokensPerDay: 5,
+      runsUsed: 1,
+      tokensUsed: usage.promptTokens + usage.completionTokens,
+    })
   })
 })
 
@@ -137,7 +184,11 @@ describe('usage reports', () => {
     const all: any[] = []
     let cursor: string | null = null
     do {
-      const body: any = await expectJson(await stack.server.api(`/api/admin/usage?limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: admin.user.accessToken }))
+      const body: any = await expectJson(
+        await stack.server.api(`/api/admin/usage?limit=1${cursor ? `&cursor=${cursor}` : ''}`, {
+          token: admin.user.accessToken,
+        }),
+      )
       expect(body.usage.length).toBeLessThanOrEqual(1)
       all.push(...body.usage)
       cursor = body.nextCursor
@@ -145,10 +196,13 @@ describe('usage reports', () => {
     const users = new Set(all.map((r) => r.userId))
     expect(users.size).toBeGreaterThanOrEqual(5)
     expect(new Set(all.map((r) => `${r.userId}/${r.day}/${r.model}`)).size).toBe(all.length)
-    for (const row of all) expect(Object.keys(row).sort()).toEqual(['completionTokens', 'day', 'model', 'promptTokens', 'runs', 'userId'])
+    for (const row of all)
+      expect(Object.keys(row).sort()).toEqual(['completionTokens', 'day', 'model', 'promptTokens', 'runs', 'userId'])
 
     const one = all[0].userId
-    const filtered = await expectJson(await stack.server.api(`/api/admin/usage?userId=${one}&limit=200`, { token: admin.user.accessToken }))
+    const filtered = await expectJson(
+      await stack.server.api(`/api/admin/usage?userId=${one}&limit=200`, { token: admin.user.accessToken }),
+    )
     expect(filtered.usage.length).toBeGreaterThan(0)
     expect(filtered.usage.every((r: any) => r.userId === one)).toBe(true)
     const { user } = await stack.userWithSocket('member')

@@ -39,7 +39,11 @@ test('two servers on one database admit exactly QUOTA_RUNS_PER_DAY runs of a bur
 
   const requests = Array.from({ length: 8 }, (_, i) => ({ ws: sockets[i % 2], requestId: crypto.randomUUID() }))
   for (const r of requests) r.ws.send({ type: 'chat', requestId: r.requestId, content: `burst ${r.requestId}` })
-  const answers: Frame[] = await Promise.all(requests.map((r) => r.ws.waitFor((f) => (f.type === 'run_accepted' || f.type === 'error') && f.requestId === r.requestId)))
+  const answers: Frame[] = await Promise.all(
+    requests.map((r) =>
+      r.ws.waitFor((f) => (f.type === 'run_accepted' || f.type === 'error') && f.requestId === r.requestId),
+    ),
+  )
 
   const accepted = answers.filter((f) => f.type === 'run_accepted')
   const refused = answers.filter((f) => f.type === 'error')

@@ -11,7 +11,10 @@ let stack: ChatStack
 beforeAll(async () => {
   stack = await startChatStack({
     env: { WS_MAX_BUFFERED_BYTES: String(256 * 1024), OLLAMA_SLOTS: '4' },
-    handler: (req) => (req.messages.at(-1).content === 'flood' ? { content: BIG, chunkSize: 64 * 1024 } : { content: 'small answer', chunkSize: 2, chunkDelayMs: 2 }),
+    handler: (req) =>
+      req.messages.at(-1).content === 'flood'
+        ? { content: BIG, chunkSize: 64 * 1024 }
+        : { content: 'small answer', chunkSize: 2, chunkDelayMs: 2 },
   })
 })
 afterAll(() => stack.close())
@@ -28,7 +31,10 @@ async function stuckReader(port: number, token: string): Promise<{ socket: Socke
   const send = (text: string) => {
     const payload = Buffer.from(text)
     const mask = crypto.getRandomValues(new Uint8Array(4))
-    const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 255])
+    const header =
+      payload.length < 126
+        ? Buffer.from([0x81, 0x80 | payload.length])
+        : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 255])
     socket.write(Buffer.concat([header, Buffer.from(mask), Buffer.from(payload.map((b, i) => b ^ mask[i % 4]))]))
   }
   send(JSON.stringify({ type: 'auth', token }))
@@ -58,7 +64,9 @@ describe('a slow reader', () => {
 
     // Its run went on without it and can be fetched whole afterwards.
     const threads = (await (await stack.server.api('/api/threads', { token: slow.user.accessToken })).json()) as any
-    const messages = (await (await stack.server.api(`/api/threads/${threads.threads[0].id}/messages`, { token: slow.user.accessToken })).json()) as any
+    const messages = (await (
+      await stack.server.api(`/api/threads/${threads.threads[0].id}/messages`, { token: slow.user.accessToken })
+    ).json()) as any
     const floodRunId = messages.messages[0].runId
     const again = await WsClient.connect(stack.server.wsUrl, slow.user.accessToken)
     again.send({ type: 'resume', runId: floodRunId, afterSeq: 0 })

@@ -17,7 +17,11 @@ describe('bad frames get an error frame and never close the connection', () => {
     ['chat with blank content', { type: 'chat', requestId: 'r1', content: '   ' }, 'missing_field'],
     ['chat with a non-string threadId', { type: 'chat', requestId: 'r1', content: 'hi', threadId: 5 }, 'invalid_field'],
     ['chat for an unknown thread', { type: 'chat', requestId: 'r1', content: 'hi', threadId: 'nope' }, 'not_found'],
-    ['chat with an unknown agent', { type: 'chat', requestId: 'r1', content: 'hi', agent: 'overlord' }, 'unknown_agent'],
+    [
+      'chat with an unknown agent',
+      { type: 'chat', requestId: 'r1', content: 'hi', agent: 'overlord' },
+      'unknown_agent',
+    ],
     ['cancel without runId', { type: 'cancel' }, 'missing_field'],
     ['cancel of an unknown run', { type: 'cancel', runId: 'nope' }, 'not_found'],
     ['resume without runId', { type: 'resume', afterSeq: 0 }, 'missing_field'],
@@ -51,7 +55,7 @@ describe('bad frames get an error frame and never close the connection', () => {
     expect(error.requestId).toBe('req-42')
   })
 
-  test('a chat for another user\'s thread is not found and reveals nothing', async () => {
+  test("a chat for another user's thread is not found and reveals nothing", async () => {
     const alice = await stack.userWithSocket('alice')
     const bob = await stack.userWithSocket('bob')
     const { threadId } = await alice.ws.chat('my secret plan')

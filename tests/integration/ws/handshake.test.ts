@@ -28,7 +28,10 @@ describe('WebSocket authentication (PROTOCOL.md §3)', () => {
 
   test('an expired token closes with 4401', async () => {
     const user = await registerUser(stack.server)
-    const expired = await forgeAccessToken(stack.server.config, { sub: user.id, exp: Math.floor(Date.now() / 1000) - 10 })
+    const expired = await forgeAccessToken(stack.server.config, {
+      sub: user.id,
+      exp: Math.floor(Date.now() / 1000) - 10,
+    })
     const ws = await WsClient.open(stack.server.wsUrl)
     ws.send({ type: 'auth', token: expired })
     expect((await ws.closed).code).toBe(4401)
@@ -57,7 +60,9 @@ describe('WebSocket authentication (PROTOCOL.md §3)', () => {
   test('re-auth with a fresh token of the same user answers auth_ok', async () => {
     const user = await registerUser(stack.server)
     const ws = await WsClient.connect(stack.server.wsUrl, user.accessToken)
-    const refreshed = (await (await stack.server.api('/api/auth/refresh', { body: { refreshToken: user.refreshToken } })).json()) as any
+    const refreshed = (await (
+      await stack.server.api('/api/auth/refresh', { body: { refreshToken: user.refreshToken } })
+    ).json()) as any
     ws.send({ type: 'auth', token: refreshed.accessToken })
     const ok = await ws.waitFor((f) => f.type === 'auth_ok')
     expect(ok.expiresAt).toBeGreaterThan(Date.now() / 1000)
@@ -106,7 +111,10 @@ describe('token expiry on a live connection', () => {
       const { user, ws } = await short.userWithSocket()
       await ws.waitFor((f) => f.type === 'token_expiring', 5000)
       // A longer-lived token of the same user, as a refresh with a longer TTL would give.
-      const renewed = await forgeAccessToken(short.server.config, { sub: user.id, exp: Math.floor(Date.now() / 1000) + 60 })
+      const renewed = await forgeAccessToken(short.server.config, {
+        sub: user.id,
+        exp: Math.floor(Date.now() / 1000) + 60,
+      })
       ws.send({ type: 'auth', token: renewed })
       await ws.waitFor((f) => f.type === 'auth_ok')
       await Bun.sleep(3500) // past the first token's expiry

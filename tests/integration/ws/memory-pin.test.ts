@@ -45,7 +45,10 @@ function resetPeak() {
 
 beforeAll(async () => {
   ollama = await startFakeOllama({
-    handler: (req) => (lastUserText(req.messages) === 'big' ? { thinking: BIG_THINKING, content: 'done thinking', chunkSize: 32 * 1024, chunkDelayMs: 1 } : { content: `echo: ${lastUserText(req.messages)}`, chunkSize: 3 }),
+    handler: (req) =>
+      lastUserText(req.messages) === 'big'
+        ? { thinking: BIG_THINKING, content: 'done thinking', chunkSize: 32 * 1024, chunkDelayMs: 1 }
+        : { content: `echo: ${lastUserText(req.messages)}`, chunkSize: 3 },
   })
   child = spawnServer({
     OLLAMA_HOST: ollama.url,
@@ -68,12 +71,16 @@ afterAll(async () => {
 const api = (path: string, init: { method?: string; token?: string; body?: unknown } = {}) =>
   fetch(base + path, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-    headers: { ...(init.body !== undefined && { 'content-type': 'application/json' }), ...(init.token && { authorization: `Bearer ${init.token}` }) },
+    headers: {
+      ...(init.body !== undefined && { 'content-type': 'application/json' }),
+      ...(init.token && { authorization: `Bearer ${init.token}` }),
+    },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   })
 
 /** The thinking text a run streamed. */
-const thoughtText = (events: { type: string; text?: string }[]) => events.map((e) => (e.type === 'agent_thinking' ? (e.text ?? '') : '')).join('')
+const thoughtText = (events: { type: string; text?: string }[]) =>
+  events.map((e) => (e.type === 'agent_thinking' ? (e.text ?? '') : '')).join('')
 
 /** One masked client text frame (RFC 6455 §5.2), any length. */
 function clientFrame(text: string): Buffer {

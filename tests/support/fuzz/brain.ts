@@ -38,7 +38,9 @@ function witness(world: World, req: ChatRequestRecord, messages: Msg[], lastUser
   for (const [i, message] of messages.entries()) {
     for (const m of textOf(message.content).matchAll(SECRET)) {
       if (m[1] !== owner) {
-        world.violations.push(`the model was sent user ${m[1]}'s marker "${m[0]}" in a request of user ${owner} (message ${i}, role ${message.role}, model ${req.model})`)
+        world.violations.push(
+          `the model was sent user ${m[1]}'s marker "${m[0]}" in a request of user ${owner} (message ${i}, role ${message.role}, model ${req.model})`,
+        )
       }
     }
   }
@@ -64,7 +66,8 @@ export function fuzzBrain(world: World): ChatHandler {
     const marker = /secret-\d+-[a-z0-9]+/.exec(text)?.[0] ?? 'nobody'
     const result = lastTool ? textOf(lastTool.content).slice(0, 600) : 'no tool'
     // After search_documents, cite: [1] and [2] when returned, [7] never (the server drops it).
-    if (lastTool && textOf(lastTool.content).includes('"passages"')) return { content: `answer for ${marker}: from the documents [1] and [2, 7]. ${result}`, chunkSize: 64 }
+    if (lastTool && textOf(lastTool.content).includes('"passages"'))
+      return { content: `answer for ${marker}: from the documents [1] and [2, 7]. ${result}`, chunkSize: 64 }
     return { content: `answer for ${marker}: ${result}`, chunkSize: slow ? 4 : 64, chunkDelayMs: slow ? 20 : 0 }
   }
 }

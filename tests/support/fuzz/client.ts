@@ -29,8 +29,14 @@ export interface RequestOptions extends ScanOptions {
 }
 
 /** One request, as `viewer` (null: anonymous), with the envelope check and the leak scan. */
-export async function request(stack: FuzzStack, viewer: FuzzUser | null, method: string, path: string, opts: RequestOptions = {}): Promise<Answer> {
-  const token = opts.token === undefined ? viewer?.accessToken : opts.token ?? undefined
+export async function request(
+  stack: FuzzStack,
+  viewer: FuzzUser | null,
+  method: string,
+  path: string,
+  opts: RequestOptions = {},
+): Promise<Answer> {
+  const token = opts.token === undefined ? viewer?.accessToken : (opts.token ?? undefined)
   const res = await stack.server.api(path, { method, token, body: opts.body, headers: opts.headers })
   const text = await res.text()
   const where = `${method} ${path} → ${res.status}`
@@ -45,12 +51,14 @@ export async function request(stack: FuzzStack, viewer: FuzzUser | null, method:
 
 /** Throws unless the answer has one of the statuses. */
 export function expectStatus(answer: Answer, ...statuses: number[]) {
-  if (!statuses.includes(answer.status)) throw new FuzzFailure(`${answer.where}: expected ${statuses.join(' or ')}: ${answer.text.slice(0, 300)}`)
+  if (!statuses.includes(answer.status))
+    throw new FuzzFailure(`${answer.where}: expected ${statuses.join(' or ')}: ${answer.text.slice(0, 300)}`)
 }
 
 /** Another user's (or a missing) resource: 404 `not_found`, never 403, never content. */
 export function expectNotFound(answer: Answer) {
-  if (answer.status !== 404 || answer.json?.error?.code !== 'not_found') throw new FuzzFailure(`${answer.where}: expected 404 not_found: ${answer.text.slice(0, 300)}`)
+  if (answer.status !== 404 || answer.json?.error?.code !== 'not_found')
+    throw new FuzzFailure(`${answer.where}: expected 404 not_found: ${answer.text.slice(0, 300)}`)
 }
 
 /** Opens and authenticates a socket for `user`; the `ready` frame is scanned with the rest. */
@@ -72,11 +80,18 @@ export async function roundTrip(socket: FuzzSocket, frames: (object | string)[],
   for (const frame of frames) socket.client.send(frame)
   socket.client.send({ type: 'ping' })
   let pong = -1
-  await socket.client.until(() => {
-    const list = socket.client.frames
-    for (let i = from; i < list.length; i++) if (list[i]!.type === 'pong') return (pong = i) >= 0
-    return socket.client.closeCode !== undefined
-  }, timeoutMs, 'a pong')
-  if (pong < 0) throw new FuzzFailure(`the socket closed (${socket.client.closeCode}) instead of answering frames ${JSON.stringify(frames).slice(0, 300)}`)
+  await socket.client.until(
+    () => {
+      const list = socket.client.frames
+      for (let i = from; i < list.length; i++) if (list[i]!.type === 'pong') return (pong = i) >= 0
+      return socket.client.closeCode !== undefined
+    },
+    timeoutMs,
+    'a pong',
+  )
+  if (pong < 0)
+    throw new FuzzFailure(
+      `the socket closed (${socket.client.closeCode}) instead of answering frames ${JSON.stringify(frames).slice(0, 300)}`,
+    )
   return socket.client.frames.slice(from, pong)
 }

@@ -29,7 +29,9 @@ function leak(world: World, viewer: FuzzUser | null, token: string, where: strin
   const owner = world.ownerOf(token)!
   const at = text.indexOf(token)
   const excerpt = text.slice(Math.max(0, at - 120), at + token.length + 120)
-  throw new FuzzFailure(`${where}: ${viewer ? `user ${viewer.index}` : 'an anonymous client'} received ${owner.kind} "${token}" of user ${owner.owner}: …${excerpt}…`)
+  throw new FuzzFailure(
+    `${where}: ${viewer ? `user ${viewer.index}` : 'an anonymous client'} received ${owner.kind} "${token}" of user ${owner.owner}: …${excerpt}…`,
+  )
 }
 
 /**
@@ -64,7 +66,8 @@ const STACK = /\bat .+:\d+:\d+|\.ts:\d+|node_modules/
  */
 export function checkEnvelope(status: number, text: string, where: string, openai = false) {
   if (status >= 500) throw new FuzzFailure(`${where}: status ${status}: ${text.slice(0, 300)}`)
-  if (STACK.test(text)) throw new FuzzFailure(`${where}: the answer shows a stack trace or source path: ${text.slice(0, 300)}`)
+  if (STACK.test(text))
+    throw new FuzzFailure(`${where}: the answer shows a stack trace or source path: ${text.slice(0, 300)}`)
   if (status < 400) return
   let body: any
   try {
@@ -74,7 +77,12 @@ export function checkEnvelope(status: number, text: string, where: string, opena
   }
   const keys = body && typeof body === 'object' ? Object.keys(body) : []
   const inner = body?.error && typeof body.error === 'object' ? Object.keys(body.error).sort().join(',') : ''
-  if (keys.join(',') !== 'error' || inner !== (openai ? 'code,message,type' : 'code,message') || !/^[a-z][a-z0-9_]*$/.test(body.error.code) || typeof body.error.message !== 'string') {
+  if (
+    keys.join(',') !== 'error' ||
+    inner !== (openai ? 'code,message,type' : 'code,message') ||
+    !/^[a-z][a-z0-9_]*$/.test(body.error.code) ||
+    typeof body.error.message !== 'string'
+  ) {
     throw new FuzzFailure(`${where}: error ${status} is not the error envelope: ${text.slice(0, 200)}`)
   }
 }
@@ -95,13 +103,15 @@ export function scanSockets(world: World, user: FuzzUser, trim = false) {
     for (; socket.scanned < frames.length; socket.scanned++) {
       const frame = frames[socket.scanned]!
       const where = `ws frame ${frame.type} to user ${user.index}`
-      if (frame.type === 'ready' && frame.userId !== user.id) throw new FuzzFailure(`${where}: ready names user ${frame.userId}`)
+      if (frame.type === 'ready' && frame.userId !== user.id)
+        throw new FuzzFailure(`${where}: ready names user ${frame.userId}`)
       scan(world, user, JSON.stringify(frame), where)
       // A run event must be of a run of this user (scan() made unknown run ids theirs, so a
       // run of another user is caught above; this also catches a run the oracle saw as nobody's).
       if (typeof frame.seq === 'number' && typeof frame.runId === 'string') {
         const owner = world.ownerOf(frame.runId.toLowerCase())
-        if (owner && owner.owner !== user.index) throw new FuzzFailure(`${where}: an event of user ${owner.owner}'s run ${frame.runId}`)
+        if (owner && owner.owner !== user.index)
+          throw new FuzzFailure(`${where}: an event of user ${owner.owner}'s run ${frame.runId}`)
       }
     }
     if (trim && socket.scanned > 1000) {

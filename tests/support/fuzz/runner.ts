@@ -45,7 +45,9 @@ export interface FuzzReport {
 }
 
 /** Starts the scripted model and a real server, registers the users and gives each some data and a socket. */
-export async function startFuzzStack(opts: { users?: number; env?: Record<string, string> } = {}): Promise<FuzzStackHandle> {
+export async function startFuzzStack(
+  opts: { users?: number; env?: Record<string, string> } = {},
+): Promise<FuzzStackHandle> {
   const world = new World()
   const ollama = await startFakeOllama({ handler: fuzzBrain(world) })
   const server = await startTestServer({
@@ -65,7 +67,14 @@ export async function startFuzzStack(opts: { users?: number; env?: Record<string
     if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`)
     const body = (await res.json()) as any
     // Odd users are hostile: most of their requests name other users' ids, runs and tokens.
-    world.addUser({ id: body.user.id, email, password, accessToken: body.accessToken, refreshToken: body.refreshToken, hostile: i % 2 === 1 })
+    world.addUser({
+      id: body.user.id,
+      email,
+      password,
+      accessToken: body.accessToken,
+      refreshToken: body.refreshToken,
+      hostile: i % 2 === 1,
+    })
   }
   world.makeDecoy(world.users[users]!)
   for (const user of world.users) {
@@ -73,7 +82,9 @@ export async function startFuzzStack(opts: { users?: number; env?: Record<string
     const thread = await ctx.http('POST', '/api/threads', { body: { title: world.content(user, 'first thread') } })
     expectStatus(thread, 201)
     user.threads.set(thread.json.thread.id, { title: thread.json.thread.title })
-    const note = await ctx.http('POST', '/api/notes', { body: { title: world.content(user, 'first note'), body: world.content(user, 'body') } })
+    const note = await ctx.http('POST', '/api/notes', {
+      body: { title: world.content(user, 'first note'), body: world.content(user, 'body') },
+    })
     expectStatus(note, 201)
     user.notes.set(note.json.note.id, { title: note.json.note.title })
     await createDataset(ctx, false)
@@ -129,7 +140,8 @@ export async function settle(stack: FuzzStack): Promise<number> {
         expectStatus(answer, 200)
         status = answer.json.run.status
         if (status !== 'running') break
-        if (Date.now() > deadline) throw new FuzzFailure(`user ${user.index}'s run ${runId} is still running after 60 s`)
+        if (Date.now() > deadline)
+          throw new FuzzFailure(`user ${user.index}'s run ${runId} is still running after 60 s`)
         await sleep(10)
       }
       run.finished = true
@@ -141,19 +153,32 @@ export async function settle(stack: FuzzStack): Promise<number> {
       const done = answer.json.events.find((e: any) => e.type === 'tool_completed' && e.tool === expectation.tool)
       const where = `user ${user.index}'s run ${runId} (${expectation.tool})`
       if (!done) throw new FuzzFailure(`${where}: no tool_completed in ${answer.text.slice(0, 400)}`)
-      if (done.ok !== expectation.ok) throw new FuzzFailure(`${where}: tool_completed ok=${done.ok}, expected ${expectation.ok}: ${JSON.stringify(done).slice(0, 400)}`)
-      if (expectation.resultIncludes && !JSON.stringify(done.result).includes(expectation.resultIncludes)) throw new FuzzFailure(`${where}: the result is not the user's own data: ${JSON.stringify(done.result).slice(0, 300)}`)
+      if (done.ok !== expectation.ok)
+        throw new FuzzFailure(
+          `${where}: tool_completed ok=${done.ok}, expected ${expectation.ok}: ${JSON.stringify(done).slice(0, 400)}`,
+        )
+      if (expectation.resultIncludes && !JSON.stringify(done.result).includes(expectation.resultIncludes))
+        throw new FuzzFailure(
+          `${where}: the result is not the user's own data: ${JSON.stringify(done.result).slice(0, 300)}`,
+        )
       if (expectation.ownDocuments) {
         const completed = answer.json.events.find((e: any) => e.type === 'agent_completed')
         const passages: any[] = done.result?.passages ?? []
         const citations: any[] = completed?.message?.citations ?? []
         // A citation is kept only for a passage this run was given ([7] never is).
-        for (const c of citations) if (!passages.some((p) => p.n === c.n && p.documentId === c.documentId)) throw new FuzzFailure(`${where}: citation [${c.n}] of document ${c.documentId} was not returned to the run`)
-        if (/\[\s*(\d+\s*,\s*)*7\s*\]/.test(String(completed?.message?.content)) && !passages.some((p) => p.n === 7)) throw new FuzzFailure(`${where}: the stored answer kept the marker [7]`)
+        for (const c of citations)
+          if (!passages.some((p) => p.n === c.n && p.documentId === c.documentId))
+            throw new FuzzFailure(`${where}: citation [${c.n}] of document ${c.documentId} was not returned to the run`)
+        if (/\[\s*(\d+\s*,\s*)*7\s*\]/.test(String(completed?.message?.content)) && !passages.some((p) => p.n === 7))
+          throw new FuzzFailure(`${where}: the stored answer kept the marker [7]`)
         const cited = [...passages, ...citations]
         for (const p of cited) {
-          if (stack.world.ownerOf(String(p.documentId).toLowerCase())?.owner !== user.index) throw new FuzzFailure(`${where}: passage or citation of document ${p.documentId}, not one of the user's: ${JSON.stringify(p).slice(0, 300)}`)
-          if (!String(p.text ?? p.quote ?? '').includes(user.marker) && !String(p.documentName).includes(user.marker)) throw new FuzzFailure(`${where}: a passage not written by the user: ${JSON.stringify(p).slice(0, 300)}`)
+          if (stack.world.ownerOf(String(p.documentId).toLowerCase())?.owner !== user.index)
+            throw new FuzzFailure(
+              `${where}: passage or citation of document ${p.documentId}, not one of the user's: ${JSON.stringify(p).slice(0, 300)}`,
+            )
+          if (!String(p.text ?? p.quote ?? '').includes(user.marker) && !String(p.documentName).includes(user.marker))
+            throw new FuzzFailure(`${where}: a passage not written by the user: ${JSON.stringify(p).slice(0, 300)}`)
         }
       }
       checked++
@@ -179,7 +204,8 @@ export async function runFuzz(stack: FuzzStack, opts: FuzzOptions): Promise<Fuzz
   let total = 0
   for (const op of catalogue) weights.push((total += op.weight))
   const SCALE = 1_000_000
-  const opAt = (n: number) => catalogue[weights.findIndex((w) => (n / SCALE) * total < w)] ?? catalogue[catalogue.length - 1]!
+  const opAt = (n: number) =>
+    catalogue[weights.findIndex((w) => (n / SCALE) * total < w)] ?? catalogue[catalogue.length - 1]!
   const users = world.users.length
   // noBias: fast-check favours small numbers by default, which would make the first ops of the
   // catalogue and user 0 far more frequent than their weights say.
@@ -219,18 +245,23 @@ export async function runFuzz(stack: FuzzStack, opts: FuzzOptions): Promise<Fuzz
     checkWorld(world)
   }
 
-  const property = fc.asyncProperty(fc.array(stepArb, { minLength: stepsPerRun, maxLength: stepsPerRun }), async (plan) => {
-    fcRuns++
-    for (const specs of plan) {
-      if (world.operations() >= opts.operations) break
-      await runStep(specs)
-    }
-    runsChecked += await settle(stack)
-    if (opts.progress && performance.now() - lastProgress > 10_000) {
-      lastProgress = performance.now()
-      opts.progress(`${world.operations()} operations, ${steps} steps, ${runsChecked} runs checked, ${Math.round((performance.now() - started) / 1000)} s`)
-    }
-  })
+  const property = fc.asyncProperty(
+    fc.array(stepArb, { minLength: stepsPerRun, maxLength: stepsPerRun }),
+    async (plan) => {
+      fcRuns++
+      for (const specs of plan) {
+        if (world.operations() >= opts.operations) break
+        await runStep(specs)
+      }
+      runsChecked += await settle(stack)
+      if (opts.progress && performance.now() - lastProgress > 10_000) {
+        lastProgress = performance.now()
+        opts.progress(
+          `${world.operations()} operations, ${steps} steps, ${runsChecked} runs checked, ${Math.round((performance.now() - started) / 1000)} s`,
+        )
+      }
+    },
+  )
   const numRuns = Math.ceil(opts.operations / stepsPerRun)
   const details = await fc.check(property, { seed: opts.seed, numRuns, endOnFailure: true })
   if (details.failed) {
@@ -245,8 +276,17 @@ export async function runFuzz(stack: FuzzStack, opts: FuzzOptions): Promise<Fuzz
     )
   }
   const counts: Record<string, Record<string, number>> = {}
-  for (const [op, byOutcome] of [...world.counts].sort(([a], [b]) => a.localeCompare(b))) counts[op] = Object.fromEntries([...byOutcome].sort(([a], [b]) => a.localeCompare(b)))
-  return { seed: opts.seed, operations: world.operations(), steps, fcRuns, runsChecked, ms: Math.round(performance.now() - started), counts }
+  for (const [op, byOutcome] of [...world.counts].sort(([a], [b]) => a.localeCompare(b)))
+    counts[op] = Object.fromEntries([...byOutcome].sort(([a], [b]) => a.localeCompare(b)))
+  return {
+    seed: opts.seed,
+    operations: world.operations(),
+    steps,
+    fcRuns,
+    runsChecked,
+    ms: Math.round(performance.now() - started),
+    counts,
+  }
 }
 
 /** FUZZ_SEED / FUZZ_RUNS from the environment, with defaults. */
@@ -254,7 +294,8 @@ export function fuzzSettings(defaultOperations: number): { seed: number; operati
   const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0
   const operations = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : defaultOperations
   if (!Number.isInteger(seed)) throw new Error(`FUZZ_SEED must be an integer, got ${process.env.FUZZ_SEED}`)
-  if (!Number.isInteger(operations) || operations < 1) throw new Error(`FUZZ_RUNS must be a positive integer, got ${process.env.FUZZ_RUNS}`)
+  if (!Number.isInteger(operations) || operations < 1)
+    throw new Error(`FUZZ_RUNS must be a positive integer, got ${process.env.FUZZ_RUNS}`)
   return { seed, operations }
 }
 
@@ -265,7 +306,11 @@ export function formatReport(report: FuzzReport): string {
   ]
   for (const [op, byOutcome] of Object.entries(report.counts)) {
     const n = Object.values(byOutcome).reduce((a, b) => a + b, 0)
-    lines.push(`  ${op.padEnd(28)} ${String(n).padStart(7)}  ${Object.entries(byOutcome).map(([k, v]) => `${k}=${v}`).join(' ')}`)
+    lines.push(
+      `  ${op.padEnd(28)} ${String(n).padStart(7)}  ${Object.entries(byOutcome)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    )
   }
   return lines.join('\n')
 }

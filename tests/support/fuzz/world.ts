@@ -129,7 +129,8 @@ export class World {
 
   own(token: string, owner: number, kind: TokenKind) {
     const known = this.tokens.get(token)
-    if (known && known.owner !== owner) throw new FuzzFailure(`${kind} ${token} of user ${owner} was already seen as user ${known.owner}'s ${known.kind}`)
+    if (known && known.owner !== owner)
+      throw new FuzzFailure(`${kind} ${token} of user ${owner} was already seen as user ${known.owner}'s ${known.kind}`)
     if (!known) this.tokens.set(token, { owner, kind })
   }
 
@@ -147,7 +148,14 @@ export class World {
     else if (known.owner !== actor.index) actor.sent.add(token)
   }
 
-  addUser(input: { id: string; email: string; password: string; accessToken: string; refreshToken: string; hostile: boolean }): FuzzUser {
+  addUser(input: {
+    id: string
+    email: string
+    password: string
+    accessToken: string
+    refreshToken: string
+    hostile: boolean
+  }): FuzzUser {
     const index = this.users.length
     const user: FuzzUser = {
       index,

@@ -3,7 +3,14 @@ import { test, expect } from 'bun:test'
 import { createMetrics } from '../../../src/metrics'
 import { statusBoard } from '../../../src/admin/status'
 
-const outcome = (status: 'completed' | 'failed') => ({ status, content: '', agent: 'triage', usage: { promptTokens: 0, completionTokens: 0, steps: 1 }, ...(status === 'failed' && { error: { code: 'timeout', message: 'x' } }) }) as any
+const outcome = (status: 'completed' | 'failed') =>
+  ({
+    status,
+    content: '',
+    agent: 'triage',
+    usage: { promptTokens: 0, completionTokens: 0, steps: 1 },
+    ...(status === 'failed' && { error: { code: 'timeout', message: 'x' } }),
+  }) as any
 
 test('failure rate and first-token latency per step come from the run counters and histogram', async () => {
   const metrics = createMetrics({ processMetrics: false })

@@ -1,14 +1,32 @@
 import { describe, expect, test } from 'bun:test'
-import { agentToolSpecs, AGENT_IDS, getAgent, handoffReason, handoffTarget, listAgents, transferToolNames, transferTools } from '../../../src/agents/definitions'
+import {
+  agentToolSpecs,
+  AGENT_IDS,
+  getAgent,
+  handoffReason,
+  handoffTarget,
+  listAgents,
+  transferToolNames,
+  transferTools,
+} from '../../../src/agents/definitions'
 import { BUILTIN_TOOL_NAMES, builtinTools } from '../../../src/tools'
 import { createToolDispatcher } from '../../../src/tools/dispatcher'
 
 // The services are never called here: only names and specs are read.
-const dispatcher = createToolDispatcher(builtinTools({ notes: {} as any, datasets: {} as any, messages: {} as any, documents: {} as any }), { timeoutMs: 1000 })
+const dispatcher = createToolDispatcher(
+  builtinTools({ notes: {} as any, datasets: {} as any, messages: {} as any, documents: {} as any }),
+  { timeoutMs: 1000 },
+)
 
 describe('agent definitions (PROTOCOL.md §4)', () => {
   test('the five agents with the protocol tool lists', () => {
-    expect(listAgents().map((a) => a.id)).toEqual(['triage', 'data_analyst', 'notes_assistant', 'planner', 'researcher'])
+    expect(listAgents().map((a) => a.id)).toEqual([
+      'triage',
+      'data_analyst',
+      'notes_assistant',
+      'planner',
+      'researcher',
+    ])
     expect(getAgent('triage')!.tools).toEqual([])
     expect(getAgent('triage')!.handoffs).toEqual(['data_analyst', 'notes_assistant', 'planner', 'researcher'])
     expect(getAgent('researcher')!.tools).toEqual(['search_documents', 'save_note'])
@@ -46,10 +64,19 @@ describe('agent definitions (PROTOCOL.md §4)', () => {
 
 describe('handoffs', () => {
   test('transfer tools are Ollama specs taking {reason}', () => {
-    expect(transferTools.map((t) => t.function.name)).toEqual(['transfer_to_data_analyst', 'transfer_to_notes_assistant', 'transfer_to_planner', 'transfer_to_researcher'])
+    expect(transferTools.map((t) => t.function.name)).toEqual([
+      'transfer_to_data_analyst',
+      'transfer_to_notes_assistant',
+      'transfer_to_planner',
+      'transfer_to_researcher',
+    ])
     for (const spec of transferTools) {
       expect(spec.type).toBe('function')
-      expect(spec.function.parameters).toMatchObject({ type: 'object', properties: { reason: { type: 'string' } }, required: ['reason'] })
+      expect(spec.function.parameters).toMatchObject({
+        type: 'object',
+        properties: { reason: { type: 'string' } },
+        required: ['reason'],
+      })
     }
   })
 
@@ -58,7 +85,8 @@ describe('handoffs', () => {
     expect(handoffTarget('transfer_to_notes_assistant')).toBe('notes_assistant')
     expect(handoffTarget('transfer_to_planner')).toBe('planner')
     expect(handoffTarget('transfer_to_researcher', 'triage')).toBe('researcher')
-    for (const name of ['transfer_to_triage', 'calculate', 'constructor', '__proto__', 'transfer_to_']) expect(handoffTarget(name)).toBeUndefined()
+    for (const name of ['transfer_to_triage', 'calculate', 'constructor', '__proto__', 'transfer_to_'])
+      expect(handoffTarget(name)).toBeUndefined()
   })
 
   test('with a source agent, only its own handoffs count', () => {
@@ -74,8 +102,20 @@ describe('handoffs', () => {
   })
 
   test('agentToolSpecs: dispatched tools then the agent’s transfer tools', () => {
-    expect(agentToolSpecs(getAgent('triage')!, dispatcher).map((s) => s.function.name)).toEqual(['transfer_to_data_analyst', 'transfer_to_notes_assistant', 'transfer_to_planner', 'transfer_to_researcher'])
-    expect(agentToolSpecs(getAgent('researcher')!, dispatcher).map((s) => s.function.name)).toEqual(['search_documents', 'save_note'])
-    expect(agentToolSpecs(getAgent('planner')!, dispatcher).map((s) => s.function.name)).toEqual(['current_time', 'calculate', 'save_note'])
+    expect(agentToolSpecs(getAgent('triage')!, dispatcher).map((s) => s.function.name)).toEqual([
+      'transfer_to_data_analyst',
+      'transfer_to_notes_assistant',
+      'transfer_to_planner',
+      'transfer_to_researcher',
+    ])
+    expect(agentToolSpecs(getAgent('researcher')!, dispatcher).map((s) => s.function.name)).toEqual([
+      'search_documents',
+      'save_note',
+    ])
+    expect(agentToolSpecs(getAgent('planner')!, dispatcher).map((s) => s.function.name)).toEqual([
+      'current_time',
+      'calculate',
+      'save_note',
+    ])
   })
 })

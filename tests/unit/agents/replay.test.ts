@@ -32,7 +32,14 @@ describe('replayRun', () => {
 
   test('cut mid-answer: the streamed text becomes the prefill; thinking text and queue statuses are not steps', () => {
     const state = replayRun(
-      journal(started, { type: 'agent_thinking', status: 'queued: 1 ahead of you for the model' }, step(1), { type: 'agent_thinking', text: 'hmm' }, { type: 'message_delta', delta: 'Hello ' }, { type: 'message_delta', delta: 'wor' }),
+      journal(
+        started,
+        { type: 'agent_thinking', status: 'queued: 1 ahead of you for the model' },
+        step(1),
+        { type: 'agent_thinking', text: 'hmm' },
+        { type: 'message_delta', delta: 'Hello ' },
+        { type: 'message_delta', delta: 'wor' },
+      ),
       base,
       'triage',
     )
@@ -47,7 +54,14 @@ describe('replayRun', () => {
         { type: 'agent_handoff', from: 'triage', to: 'notes_assistant' },
         step(2),
         { type: 'tool_executing', toolCallId: 'c1', tool: 'save_note', args: { title: 'Milk', body: 'buy' } },
-        { type: 'tool_completed', toolCallId: 'c1', tool: 'save_note', ok: true, result: { id: 'n1', title: 'Milk' }, durationMs: 3 },
+        {
+          type: 'tool_completed',
+          toolCallId: 'c1',
+          tool: 'save_note',
+          ok: true,
+          result: { id: 'n1', title: 'Milk' },
+          durationMs: 3,
+        },
       ),
       base,
       'triage',
@@ -57,9 +71,21 @@ describe('replayRun', () => {
     expect(state.messages).toEqual([
       { role: 'system', content: getAgent('notes_assistant')!.systemPrompt },
       ...base,
-      { role: 'assistant', content: '', tool_calls: [{ function: { name: 'transfer_to_notes_assistant', arguments: {} } }] },
-      { role: 'tool', tool_name: 'transfer_to_notes_assistant', content: JSON.stringify({ transferred_to: 'notes_assistant', reason: '' }) },
-      { role: 'assistant', content: '', tool_calls: [{ function: { name: 'save_note', arguments: { title: 'Milk', body: 'buy' } } }] },
+      {
+        role: 'assistant',
+        content: '',
+        tool_calls: [{ function: { name: 'transfer_to_notes_assistant', arguments: {} } }],
+      },
+      {
+        role: 'tool',
+        tool_name: 'transfer_to_notes_assistant',
+        content: JSON.stringify({ transferred_to: 'notes_assistant', reason: '' }),
+      },
+      {
+        role: 'assistant',
+        content: '',
+        tool_calls: [{ function: { name: 'save_note', arguments: { title: 'Milk', body: 'buy' } } }],
+      },
       { role: 'tool', tool_name: 'save_note', content: JSON.stringify({ id: 'n1', title: 'Milk' }) },
     ] as Message[])
   })
@@ -71,7 +97,14 @@ describe('replayRun', () => {
         step(1),
         { type: 'message_delta', delta: 'Let me check. ' },
         { type: 'tool_executing', toolCallId: 'c1', tool: 'calculate', args: { expression: '1/0' } },
-        { type: 'tool_completed', toolCallId: 'c1', tool: 'calculate', ok: false, error: { code: 'tool_error', message: 'division by zero' }, durationMs: 1 },
+        {
+          type: 'tool_completed',
+          toolCallId: 'c1',
+          tool: 'calculate',
+          ok: false,
+          error: { code: 'tool_error', message: 'division by zero' },
+          durationMs: 1,
+        },
         { type: 'tool_executing', toolCallId: 'c2', tool: 'save_note', args: { title: 'A', body: 'b' } },
       ),
       base,
@@ -81,8 +114,19 @@ describe('replayRun', () => {
     expect(state.answer).toBe('Let me check. ')
     expect(state.prefill).toBeUndefined()
     expect(state.messages.slice(-2)).toEqual([
-      { role: 'assistant', content: 'Let me check. ', tool_calls: [{ function: { name: 'calculate', arguments: { expression: '1/0' } } }, { function: { name: 'save_note', arguments: { title: 'A', body: 'b' } } }] },
-      { role: 'tool', tool_name: 'calculate', content: JSON.stringify({ error: { code: 'tool_error', message: 'division by zero' } }) },
+      {
+        role: 'assistant',
+        content: 'Let me check. ',
+        tool_calls: [
+          { function: { name: 'calculate', arguments: { expression: '1/0' } } },
+          { function: { name: 'save_note', arguments: { title: 'A', body: 'b' } } },
+        ],
+      },
+      {
+        role: 'tool',
+        tool_name: 'calculate',
+        content: JSON.stringify({ error: { code: 'tool_error', message: 'division by zero' } }),
+      },
     ] as Message[])
   })
 
@@ -93,7 +137,14 @@ describe('replayRun', () => {
         step(1),
         { type: 'message_delta', delta: 'First. ' },
         { type: 'tool_executing', toolCallId: 'c1', tool: 'current_time', args: {} },
-        { type: 'tool_completed', toolCallId: 'c1', tool: 'current_time', ok: true, result: { iso: 'x', timezone: 'UTC' }, durationMs: 1 },
+        {
+          type: 'tool_completed',
+          toolCallId: 'c1',
+          tool: 'current_time',
+          ok: true,
+          result: { iso: 'x', timezone: 'UTC' },
+          durationMs: 1,
+        },
         step(2),
         { type: 'message_delta', delta: 'Then' },
       ),

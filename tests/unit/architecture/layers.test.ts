@@ -81,7 +81,12 @@ async function readImports(): Promise<Import[]> {
       for (const m of text.matchAll(pattern)) {
         const spec = m[1]
         if (!spec.startsWith('.')) out.push({ file, target: spec, relative: false })
-        else out.push({ file, target: path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)), relative: true })
+        else
+          out.push({
+            file,
+            target: path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)),
+            relative: true,
+          })
       }
     }
   }
@@ -103,18 +108,22 @@ function violations(imports: Import[]): string[] {
     if (from === to) continue
     const a = layerOf.get(from)
     const b = layerOf.get(to)
-    if (a === undefined || b === undefined) out.push(`${file} → ${target}: ${a === undefined ? from : to} has no layer in LAYERS`)
+    if (a === undefined || b === undefined)
+      out.push(`${file} → ${target}: ${a === undefined ? from : to} has no layer in LAYERS`)
     else if (b < a) out.push(`${file} → ${target}: ${from} may not import ${to} (a higher layer)`)
-    else if (b === a && !PEERS.has(`${from}>${to}`)) out.push(`${file} → ${target}: ${from} and ${to} share a layer; list the arrow in PEERS if it is meant`)
+    else if (b === a && !PEERS.has(`${from}>${to}`))
+      out.push(`${file} → ${target}: ${from} and ${to} share a layer; list the arrow in PEERS if it is meant`)
   }
   return out
 }
 
 /** Strongly connected groups of more than one file: each is an import cycle. */
 function cycles(imports: Import[], files: Set<string>): string[][] {
-  const resolve = (target: string) => (files.has(`${target}.ts`) ? `${target}.ts` : files.has(`${target}/index.ts`) ? `${target}/index.ts` : target)
+  const resolve = (target: string) =>
+    files.has(`${target}.ts`) ? `${target}.ts` : files.has(`${target}/index.ts`) ? `${target}/index.ts` : target
   const edges = new Map<string, Set<string>>()
-  for (const i of imports) if (i.relative) (edges.get(i.file) ?? edges.set(i.file, new Set()).get(i.file)!).add(resolve(i.target))
+  for (const i of imports)
+    if (i.relative) (edges.get(i.file) ?? edges.set(i.file, new Set()).get(i.file)!).add(resolve(i.target))
   // Tarjan's algorithm.
   let next = 0
   const index = new Map<string, number>()
@@ -178,10 +187,14 @@ describe('the layering of src/', () => {
     const imports = await readImports()
     const browser = imports.filter((i) => BROWSER.some((dir) => i.file.startsWith(dir)))
     expect(browser.length).toBeGreaterThan(10)
-    const strays = browser.filter((i) => i.relative && !BROWSER.some((dir) => i.target.startsWith(dir)) && folderOf(i.target) !== 'protocol')
+    const strays = browser.filter(
+      (i) => i.relative && !BROWSER.some((dir) => i.target.startsWith(dir)) && folderOf(i.target) !== 'protocol',
+    )
     expect(strays.map((i) => `${i.file} → ${i.target}`)).toEqual([])
     const protocol = imports.filter((i) => folderOf(i.file) === 'protocol')
-    expect(protocol.filter((i) => !i.relative || folderOf(i.target) !== 'protocol').map((i) => `${i.file} → ${i.target}`)).toEqual([])
+    expect(
+      protocol.filter((i) => !i.relative || folderOf(i.target) !== 'protocol').map((i) => `${i.file} → ${i.target}`),
+    ).toEqual([])
   })
 
   test('no import cycle between files, inside a folder either', async () => {
@@ -193,6 +206,8 @@ describe('the layering of src/', () => {
       { file: 'llm/breaker.ts', target: 'llm/provider', relative: true },
       { file: 'llm/provider.ts', target: 'llm/breaker', relative: true },
     ]
-    expect(cycles(loop, new Set(['llm/breaker.ts', 'llm/provider.ts']))).toEqual([['llm/breaker.ts', 'llm/provider.ts']])
+    expect(cycles(loop, new Set(['llm/breaker.ts', 'llm/provider.ts']))).toEqual([
+      ['llm/breaker.ts', 'llm/provider.ts'],
+    ])
   })
 })

@@ -3,7 +3,9 @@ import { test, expect } from 'bun:test'
 import { cleanDetail } from '../../../src/audit'
 
 test('keeps scalar facts under harmless keys', () => {
-  expect(cleanDetail({ role: 'admin', disabled: true, runsPerDay: 3, tokensPerDay: null, tool: 'save_note', via: 'cli' })).toEqual({ role: 'admin', disabled: true, runsPerDay: 3, tokensPerDay: null, tool: 'save_note', via: 'cli' })
+  expect(
+    cleanDetail({ role: 'admin', disabled: true, runsPerDay: 3, tokensPerDay: null, tool: 'save_note', via: 'cli' }),
+  ).toEqual({ role: 'admin', disabled: true, runsPerDay: 3, tokensPerDay: null, tool: 'save_note', via: 'cli' })
 })
 
 test('drops passwords, tokens, keys, secrets and content-bearing keys, whatever a caller passes', () => {

@@ -28,8 +28,16 @@ describe('password policy', () => {
   })
 
   test('passphrases and random passwords pass', () => {
-    for (const password of ['correct horse battery', 'quiet orbit lantern', `pw-${crypto.randomUUID()}`, 'Tr0ub4dor&3x']) {
-      expect({ password, verdict: checkPassword(password) }).toEqual({ password, verdict: { ok: true, score: expect.any(Number) } })
+    for (const password of [
+      'correct horse battery',
+      'quiet orbit lantern',
+      `pw-${crypto.randomUUID()}`,
+      'Tr0ub4dor&3x',
+    ]) {
+      expect({ password, verdict: checkPassword(password) }).toEqual({
+        password,
+        verdict: { ok: true, score: expect.any(Number) },
+      })
     }
   })
 
@@ -47,7 +55,10 @@ describe('password policy', () => {
       thrown = error
     }
     expect(thrown).toBeInstanceOf(AppError)
-    expect({ status: (thrown as AppError).status, code: (thrown as AppError).code }).toEqual({ status: 400, code: 'weak_password' })
+    expect({ status: (thrown as AppError).status, code: (thrown as AppError).code }).toEqual({
+      status: 400,
+      code: 'weak_password',
+    })
     expect(() => assertStrongPassword('correct horse battery')).not.toThrow()
   })
 })

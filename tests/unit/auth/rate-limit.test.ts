@@ -56,7 +56,12 @@ describe('client address and TRUSTED_PROXIES', () => {
 
   test('TRUSTED_PROXIES is validated at start', () => {
     const base = { JWT_SECRET: 'x'.repeat(40) }
-    expect(loadConfig({ ...base, TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8, ::1, loopback' }).trustedProxies).toEqual(['127.0.0.1', '10.0.0.0/8', '::1', 'loopback'])
+    expect(loadConfig({ ...base, TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8, ::1, loopback' }).trustedProxies).toEqual([
+      '127.0.0.1',
+      '10.0.0.0/8',
+      '::1',
+      'loopback',
+    ])
     expect(loadConfig(base).trustedProxies).toEqual([])
     expect(() => loadConfig({ ...base, TRUSTED_PROXIES: '10.0.0.0/33' })).toThrow(ConfigError)
     expect(() => loadConfig({ ...base, TRUSTED_PROXIES: 'proxy.example' })).toThrow(/TRUSTED_PROXIES/)

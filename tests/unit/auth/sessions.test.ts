@@ -2,7 +2,12 @@
 import { describe, expect, test } from 'bun:test'
 import { sessionsService, type SessionChange } from '../../../src/auth/sessions/service'
 
-type Row = { role: 'admin' | 'member'; disabled: boolean; sessionsValidAfter: number | null; sessionsChangedAt?: number }
+type Row = {
+  role: 'admin' | 'member'
+  disabled: boolean
+  sessionsValidAfter: number | null
+  sessionsChangedAt?: number
+}
 
 function fakeDb() {
   const rows = new Map<string, Row>()
@@ -57,7 +62,13 @@ function fakeDb() {
       async sessionChangesSince(since: number) {
         const snapshot = [...rows]
           .filter(([, r]) => (r.sessionsChangedAt ?? 0) > since)
-          .map(([id, r]) => ({ id, role: r.role, disabled: r.disabled, sessionsValidAfter: r.sessionsValidAfter, sessionsChangedAt: r.sessionsChangedAt! }))
+          .map(([id, r]) => ({
+            id,
+            role: r.role,
+            disabled: r.disabled,
+            sessionsValidAfter: r.sessionsValidAfter,
+            sessionsChangedAt: r.sessionsChangedAt!,
+          }))
         await pollGate
         return snapshot
       },
@@ -71,7 +82,9 @@ function fakeDb() {
         return [] as string[]
       },
       async revokedSince(since: number) {
-        return [...revoked].filter(([, r]) => r.at > since).map(([id, r]) => ({ id, userId: r.userId, revokedAt: r.at }))
+        return [...revoked]
+          .filter(([, r]) => r.at > since)
+          .map(([id, r]) => ({ id, userId: r.userId, revokedAt: r.at }))
       },
     },
   }
@@ -109,7 +122,12 @@ describe('sessions service', () => {
     db.rows.set('u1', { role: 'member', disabled: false, sessionsValidAfter: null })
     const sent: SessionChange[] = []
     const told: (string | undefined)[] = []
-    const sessions = sessionsService({ users: db.users, refresh: db.refresh, accessTokenTtlSeconds: 60, broadcast: (c) => sent.push(c) })
+    const sessions = sessionsService({
+      users: db.users,
+      refresh: db.refresh,
+      accessTokenTtlSeconds: 60,
+      broadcast: (c) => sent.push(c),
+    })
     sessions.onChange((userId) => told.push(userId))
     const before = token('u1', 'f1')
     expect(await sessions.check(before)).toEqual({ ok: true, role: 'member' })
@@ -171,7 +189,12 @@ describe('sessions service', () => {
 
   test('a poll that read a row before a change applied here does not undo the change', async () => {
     const db = fakeDb()
-    db.rows.set('u1', { role: 'member', disabled: false, sessionsValidAfter: null, sessionsChangedAt: Date.now() - 1000 })
+    db.rows.set('u1', {
+      role: 'member',
+      disabled: false,
+      sessionsValidAfter: null,
+      sessionsChangedAt: Date.now() - 1000,
+    })
     const sessions = sessionsService({ users: db.users, refresh: db.refresh, accessTokenTtlSeconds: 60, pollMs: 0 })
     await sessions.start()
     expect(await sessions.check(token('u1'))).toEqual({ ok: true, role: 'member' })

@@ -97,7 +97,9 @@ describe('factory', () => {
   })
 
   test('hundreds of interleaved async tasks each only ever see their own user', async () => {
-    const users = Array.from({ length: 12 }, (_, i) => createUserContext({ userId: `user-${i}`, role: i === 0 ? 'admin' : 'member' }))
+    const users = Array.from({ length: 12 }, (_, i) =>
+      createUserContext({ userId: `user-${i}`, role: i === 0 ? 'admin' : 'member' }),
+    )
     const random = rng(20240611)
     const wrong: string[] = []
     let checks = 0
@@ -122,10 +124,13 @@ describe('factory', () => {
             await Promise.all([
               randomYield(r).then(() => check(me, `task ${n} fan-out then`)),
               new Promise<void>((resolve) =>
-                setTimeout(() => {
-                  check(me, `task ${n} fan-out timer`)
-                  resolve()
-                }, Math.floor(r() * 3)),
+                setTimeout(
+                  () => {
+                    check(me, `task ${n} fan-out timer`)
+                    resolve()
+                  },
+                  Math.floor(r() * 3),
+                ),
               ),
               (async () => {
                 await randomYield(r)
@@ -349,7 +354,13 @@ describe('disposal leaves nothing behind', () => {
   /** One request's worth of context: root, two children, a grandchild, cleanups, listeners. */
   async function churn(count: number, longLived: AbortSignal) {
     for (let i = 0; i < count; i++) {
-      const root = createUserContext({ userId: `user-${i % 50}`, role: 'member', requestId: `req-${i}`, metadata: { i }, signal: longLived })
+      const root = createUserContext({
+        userId: `user-${i % 50}`,
+        role: 'member',
+        requestId: `req-${i}`,
+        metadata: { i },
+        signal: longLived,
+      })
       const buffer = new Uint8Array(256) // something worth leaking if a closure kept it
       root.onDispose(() => void buffer.fill(0))
       root.signal.addEventListener('abort', () => buffer.fill(1))

@@ -50,7 +50,9 @@ describe('parseCsv', () => {
   })
 
   test('quoted fields, commas, newlines, a BOM and CRLF are handled', () => {
-    const { columns, rows } = parseCsv('\ufeffcity,"population, 2020",motto\r\n"Paris","2,148,000","Fluctuat nec\r\nmergitur"\r\nLyon,522250,"say ""hi"""\r\n')
+    const { columns, rows } = parseCsv(
+      '\ufeffcity,"population, 2020",motto\r\n"Paris","2,148,000","Fluctuat nec\r\nmergitur"\r\nLyon,522250,"say ""hi"""\r\n',
+    )
     expect(columns.map((c) => c.name)).toEqual(['city', 'population, 2020', 'motto'])
     expect(columns[1].type).toBe('number')
     expect(rows[0]).toEqual({ city: 'Paris', 'population, 2020': 2148000, motto: 'Fluctuat nec\r\nmergitur' })
@@ -64,7 +66,10 @@ describe('parseCsv', () => {
   test('header problems are 400 errors with a clear message', () => {
     expect(refused('')).toEqual({ status: 400, message: expect.stringContaining('empty') })
     expect(refused('a,b\n')).toEqual({ status: 400, message: expect.stringContaining('no data rows') })
-    expect(refused('a,,c\n1,2,3\n')).toEqual({ status: 400, message: expect.stringContaining('column 2 of the header row has no name') })
+    expect(refused('a,,c\n1,2,3\n')).toEqual({
+      status: 400,
+      message: expect.stringContaining('column 2 of the header row has no name'),
+    })
     expect(refused('a,b,A\n1,2,3\n')).toEqual({ status: 400, message: expect.stringContaining('"A" twice') })
     expect(refused(`${'x'.repeat(201)}\n1\n`).message).toContain('longer than')
   })
@@ -75,9 +80,18 @@ describe('parseCsv', () => {
   })
 
   test('size limits are 413 errors', () => {
-    expect(refused(generatedCsv(50), { maxBytes: 100, maxRows: 1000, maxColumns: 10 })).toEqual({ status: 413, message: expect.stringContaining('MB') })
-    expect(refused(generatedCsv(11), { maxBytes: 1e6, maxRows: 10, maxColumns: 10 })).toEqual({ status: 413, message: expect.stringContaining('more than 10 rows') })
-    expect(refused(generatedCsv(2, 11), { maxBytes: 1e6, maxRows: 10, maxColumns: 10 })).toEqual({ status: 413, message: expect.stringContaining('11 columns') })
+    expect(refused(generatedCsv(50), { maxBytes: 100, maxRows: 1000, maxColumns: 10 })).toEqual({
+      status: 413,
+      message: expect.stringContaining('MB'),
+    })
+    expect(refused(generatedCsv(11), { maxBytes: 1e6, maxRows: 10, maxColumns: 10 })).toEqual({
+      status: 413,
+      message: expect.stringContaining('more than 10 rows'),
+    })
+    expect(refused(generatedCsv(2, 11), { maxBytes: 1e6, maxRows: 10, maxColumns: 10 })).toEqual({
+      status: 413,
+      message: expect.stringContaining('11 columns'),
+    })
     // Exactly at the limits is fine.
     expect(parseCsv(generatedCsv(10, 10), { maxBytes: 1e6, maxRows: 10, maxColumns: 10 }).rows).toHaveLength(10)
   })

@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { compileDatasetQuery, jsonPath, shapeResult, type DatasetQuery } from '../../../src/db/repositories/dataset-query'
+import {
+  compileDatasetQuery,
+  jsonPath,
+  shapeResult,
+  type DatasetQuery,
+} from '../../../src/db/repositories/dataset-query'
 import type { DatasetColumn } from '../../../src/db/schema'
 import { asUser } from '../../support/db'
 import { openToolStack, type ToolStack } from '../../support/tool-stack'
@@ -28,7 +33,12 @@ const HOSTILE = [
 
 describe('compilation', () => {
   test('user and dataset are always bound in the WHERE', () => {
-    for (const query of [{}, { groupBy: ['region'] }, { aggregate: { fn: 'count' as const } }, { where: [{ column: 'region', op: '=' as const, value: 'North' }] }]) {
+    for (const query of [
+      {},
+      { groupBy: ['region'] },
+      { aggregate: { fn: 'count' as const } },
+      { where: [{ column: 'region', op: '=' as const, value: 'North' }] },
+    ]) {
       const compiled = compile(query)
       expect(compiled.sql).toContain('WHERE user_id = ? AND dataset_id = ?')
       expect(compiled.args).toContain('user-1')
@@ -41,12 +51,19 @@ describe('compilation', () => {
     const compiled = compile({})
     expect(compiled.mode).toBe('rows')
     expect(compiled.columns).toEqual(['date', 'region', 'product', 'units', 'amount'])
-    expect(compiled.sql).toBe('SELECT data FROM dataset_rows WHERE user_id = ? AND dataset_id = ? ORDER BY idx ASC LIMIT ?')
+    expect(compiled.sql).toBe(
+      'SELECT data FROM dataset_rows WHERE user_id = ? AND dataset_id = ? ORDER BY idx ASC LIMIT ?',
+    )
     expect(compiled.args).toEqual(['user-1', 'ds-1', 100])
   })
 
   test('group + aggregate: one statement, JSON paths bound, ordinals for GROUP/ORDER BY', () => {
-    const compiled = compile({ groupBy: ['region'], aggregate: { fn: 'sum', column: 'amount' }, orderBy: { column: 'sum_amount', dir: 'desc' }, limit: 10 })
+    const compiled = compile({
+      groupBy: ['region'],
+      aggregate: { fn: 'sum', column: 'amount' },
+      orderBy: { column: 'sum_amount', dir: 'desc' },
+      limit: 10,
+    })
     expect(compiled.columns).toEqual(['region', 'sum_amount'])
     expect(compiled.sql).toBe(
       'SELECT json_extract(data, ?) AS c0, sum(json_extract(data, ?)) AS c1 FROM dataset_rows WHERE user_id = ? AND dataset_id = ? GROUP BY 1 ORDER BY 2 DESC, 1 ASC LIMIT ?',
@@ -67,13 +84,28 @@ describe('compilation', () => {
     expect(compiled.sql).toContain('json_extract(data, ?) >= ?')
     expect(compiled.sql).toContain('instr(lower(CAST(json_extract(data, ?) AS TEXT)), lower(?)) > 0')
     expect(compiled.sql).toContain('json_extract(data, ?) IS NOT NULL')
-    expect(compiled.args).toEqual(['user-1', 'ds-1', '$."region"', 'North', '$."amount"', 400, '$."product"', 'dg', '$."units"', 100])
+    expect(compiled.args).toEqual([
+      'user-1',
+      'ds-1',
+      '$."region"',
+      'North',
+      '$."amount"',
+      400,
+      '$."product"',
+      'dg',
+      '$."units"',
+      100,
+    ])
     expect(compiled.sql.split('?').length - 1).toBe(compiled.args.length)
   })
 
   test('count without a column is named count; with one, count_<column>', () => {
     expect(compile({ aggregate: { fn: 'count' } }).columns).toEqual(['count'])
-    expect(compile({ groupBy: ['region', 'product'], aggregate: { fn: 'count', column: 'units' } }).columns).toEqual(['region', 'product', 'count_units'])
+    expect(compile({ groupBy: ['region', 'product'], aggregate: { fn: 'count', column: 'units' } }).columns).toEqual([
+      'region',
+      'product',
+      'count_units',
+    ])
     expect(compile({ groupBy: ['region'] }).columns).toEqual(['region'])
   })
 
@@ -82,7 +114,13 @@ describe('compilation', () => {
   })
 
   test('ordering a grouped result by the aggregated column means the aggregate', () => {
-    expect(compile({ groupBy: ['region'], aggregate: { fn: 'sum', column: 'amount' }, orderBy: { column: 'amount', dir: 'desc' } }).sql).toContain('ORDER BY 2 DESC')
+    expect(
+      compile({
+        groupBy: ['region'],
+        aggregate: { fn: 'sum', column: 'amount' },
+        orderBy: { column: 'amount', dir: 'desc' },
+      }).sql,
+    ).toContain('ORDER BY 2 DESC')
   })
 
   test('unknown columns are refused with the list of real ones', () => {
@@ -105,8 +143,12 @@ describe('compilation', () => {
     expect(compileError({ where: [{ column: 'amount', op: '>', value: null }] })).toContain('needs a value')
     expect(compileError({ aggregate: { fn: 'sum', column: 'region' } })).toContain('holds text')
     expect(compileError({ aggregate: { fn: 'avg' } })).toContain('needs a column')
-    expect(compileError({ aggregate: { fn: 'drop' as any, column: 'amount' } })).toContain('aggregate.fn must be one of')
-    expect(compileError({ where: [{ column: 'region', op: 'OR 1=1' as any, value: 'x' }] })).toContain('op must be one of')
+    expect(compileError({ aggregate: { fn: 'drop' as any, column: 'amount' } })).toContain(
+      'aggregate.fn must be one of',
+    )
+    expect(compileError({ where: [{ column: 'region', op: 'OR 1=1' as any, value: 'x' }] })).toContain(
+      'op must be one of',
+    )
     expect(compileError({ orderBy: { column: 'amount', dir: 'desc; DROP' as any } })).toContain('asc')
     expect(compileError({ limit: 0 })).toContain('limit')
     expect(compileError({ limit: 1001 })).toContain('limit')
@@ -116,16 +158,27 @@ describe('compilation', () => {
 
   test('hostile values never reach the SQL text', () => {
     for (const value of HOSTILE) {
-      const compiled = compile({ where: [{ column: 'region', op: '=', value }, { column: 'product', op: 'contains', value }] })
+      const compiled = compile({
+        where: [
+          { column: 'region', op: '=', value },
+          { column: 'product', op: 'contains', value },
+        ],
+      })
       expect(compiled.sql).not.toContain(value)
       expect(compiled.args.filter((a) => a === value)).toHaveLength(2)
     }
   })
 
   test('hostile column names travel only as bound JSON paths', () => {
-    const weird: DatasetColumn[] = [...columns, ...HOSTILE.filter((n) => !n.includes('"')).map((name) => ({ name, type: 'text' as const }))]
+    const weird: DatasetColumn[] = [
+      ...columns,
+      ...HOSTILE.filter((n) => !n.includes('"')).map((name) => ({ name, type: 'text' as const })),
+    ]
     for (const name of HOSTILE.filter((n) => !n.includes('"'))) {
-      const compiled = compileDatasetQuery({ groupBy: [name], where: [{ column: name, op: '!=', value: 'z' }] }, { ...scope, columns: weird })
+      const compiled = compileDatasetQuery(
+        { groupBy: [name], where: [{ column: name, op: '!=', value: 'z' }] },
+        { ...scope, columns: weird },
+      )
       expect(compiled.sql).not.toContain(name)
       expect(compiled.args).toContain(jsonPath(name))
       expect(compiled.columns).toEqual([name])
@@ -141,7 +194,10 @@ describe('compilation', () => {
 
   test('shapeResult keys aggregate rows by result names and tidies floats', () => {
     const compiled = compile({ groupBy: ['region'], aggregate: { fn: 'avg', column: 'amount' } })
-    expect(shapeResult(compiled, [{ c0: 'North', c1: 0.1 + 0.2 }])).toEqual({ columns: ['region', 'avg_amount'], rows: [{ region: 'North', avg_amount: 0.3 }] })
+    expect(shapeResult(compiled, [{ c0: 'North', c1: 0.1 + 0.2 }])).toEqual({
+      columns: ['region', 'avg_amount'],
+      rows: [{ region: 'North', avg_amount: 0.3 }],
+    })
   })
 })
 
@@ -153,7 +209,10 @@ describe('execution against SQLite', () => {
   beforeAll(async () => {
     stack = await openToolStack({ users: 1 })
     datasetId = await asUser(stack.users[0], async () => {
-      await stack.datasets.create({ name: 'weird', csv: `region,${weirdName.includes(',') ? `"${weirdName}"` : weirdName}\nNorth,5\nSouth,7\n` })
+      await stack.datasets.create({
+        name: 'weird',
+        csv: `region,${weirdName.includes(',') ? `"${weirdName}"` : weirdName}\nNorth,5\nSouth,7\n`,
+      })
       return (await stack.datasets.create({ name: 'sales', csv: SALES_CSV })).id
     })
   })

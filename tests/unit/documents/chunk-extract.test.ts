@@ -1,6 +1,12 @@
 import { describe, expect, test } from 'bun:test'
 import { CHUNK_MAX_CHARS, chunkText, chunkTextInSlices } from '../../../src/documents/chunk'
-import { checkDocument, extractDocumentText, htmlText, mimeFromName, UnsupportedDocumentError } from '../../../src/documents/extract'
+import {
+  checkDocument,
+  extractDocumentText,
+  htmlText,
+  mimeFromName,
+  UnsupportedDocumentError,
+} from '../../../src/documents/extract'
 import { fuseRankings } from '../../../src/documents/search'
 import { makePdf } from '../../support/documents'
 
@@ -50,13 +56,18 @@ describe('text extraction and type checks', () => {
   })
 
   test('htmlText keeps visible text, drops scripts/styles/comments, decodes entities, keeps blocks apart', () => {
-    const text = htmlText('<html><head><title>T</title><style>b{}</style></head><body><!-- hidden --><p>One &lt;b&gt; &amp; two</p><script>alert(1)</script><ul><li>a</li><li>b</li></ul><p>Caf&eacute;</p></body></html>')
+    const text = htmlText(
+      '<html><head><title>T</title><style>b{}</style></head><body><!-- hidden --><p>One &lt;b&gt; &amp; two</p><script>alert(1)</script><ul><li>a</li><li>b</li></ul><p>Caf&eacute;</p></body></html>',
+    )
     expect(text).toBe('T\n\nOne <b> & two\n\na\n\nb\n\nCafé')
   })
 
   test('extraction turns CR and CRLF line ends into LF, also across the 1 MiB slices', async () => {
     const head = 'a'.repeat(1024 * 1024 - 1) // the first slice ends with the "\r" of a "\r\n"
-    const { text } = await extractDocumentText('text/plain', new TextEncoder().encode(`${head}\r\nline two\rline three\r\n`))
+    const { text } = await extractDocumentText(
+      'text/plain',
+      new TextEncoder().encode(`${head}\r\nline two\rline three\r\n`),
+    )
     expect(text).toBe(`${head}\nline two\nline three\n`)
   })
 

@@ -10,7 +10,10 @@ const CHUNKS: Record<string, string> = {
 
 /** The real checker over an in-memory stand-in for the chunk lookup (ids → text). */
 const check: CheckCitations = citationChecker({
-  chunks: async (ids: string[]) => ids.filter((id) => CHUNKS[id]).map((id) => ({ chunkId: id, documentId: `doc-${id}`, documentName: `${id}.txt`, text: CHUNKS[id] })),
+  chunks: async (ids: string[]) =>
+    ids
+      .filter((id) => CHUNKS[id])
+      .map((id) => ({ chunkId: id, documentId: `doc-${id}`, documentName: `${id}.txt`, text: CHUNKS[id] })),
 })
 
 describe('CitationLedger', () => {
@@ -43,11 +46,21 @@ describe('resolveCitations', () => {
 
   test('keeps retrieved, checked numbers with a verbatim quote; removes the rest', async () => {
     const ledger = ledgerWith('a', 'b', 'gone')
-    const { content, citations } = await resolveCitations('Giraffes eat acacia leaves [1]. The Nile flows north [2][3]. Made up [4]. Mixed [1, 4].', ledger, check)
+    const { content, citations } = await resolveCitations(
+      'Giraffes eat acacia leaves [1]. The Nile flows north [2][3]. Made up [4]. Mixed [1, 4].',
+      ledger,
+      check,
+    )
     expect(content).toBe('Giraffes eat acacia leaves [1]. The Nile flows north [2]. Made up. Mixed [1].')
     expect(citations).toEqual([
       { n: 1, documentId: 'doc-a', documentName: 'a.txt', chunkId: 'a', quote: 'They eat acacia leaves.' },
-      { n: 2, documentId: 'doc-b', documentName: 'b.txt', chunkId: 'b', quote: 'It flows north into the Mediterranean.' },
+      {
+        n: 2,
+        documentId: 'doc-b',
+        documentName: 'b.txt',
+        chunkId: 'b',
+        quote: 'It flows north into the Mediterranean.',
+      },
     ])
   })
 

@@ -25,10 +25,16 @@ function recorder() {
 const text = (s: string) => new TextEncoder().encode(s)
 
 describe('IngestQueue', () => {
-  test('users take turns: a pile of one user\'s uploads does not hold another user\'s back', async () => {
+  test("users take turns: a pile of one user's uploads does not hold another user's back", async () => {
     const r = recorder()
-    const queue = new IngestQueue({ documents: r.documents, embedder: () => async (texts) => texts.map(() => new Float32Array(768)), notify: () => {}, concurrency: 1 })
-    for (const id of ['a1', 'a2', 'a3']) queue.add({ userId: 'alice', documentId: id, mime: 'text/plain', bytes: text(`document ${id}`) })
+    const queue = new IngestQueue({
+      documents: r.documents,
+      embedder: () => async (texts) => texts.map(() => new Float32Array(768)),
+      notify: () => {},
+      concurrency: 1,
+    })
+    for (const id of ['a1', 'a2', 'a3'])
+      queue.add({ userId: 'alice', documentId: id, mime: 'text/plain', bytes: text(`document ${id}`) })
     queue.add({ userId: 'bob', documentId: 'b1', mime: 'text/plain', bytes: text('document b1') })
     expect(queue.queuedBytes('alice')).toBe(text('document a2').byteLength * 2) // a1 is running
     await queue.idle()
@@ -42,7 +48,12 @@ describe('IngestQueue', () => {
     const r = recorder()
     let release!: () => void
     const gate = new Promise<void>((resolve) => (release = resolve))
-    const queue = new IngestQueue({ documents: r.documents, embedder: () => async (texts) => (await gate, texts.map(() => new Float32Array(768))), notify: () => {}, concurrency: 1 })
+    const queue = new IngestQueue({
+      documents: r.documents,
+      embedder: () => async (texts) => (await gate, texts.map(() => new Float32Array(768))),
+      notify: () => {},
+      concurrency: 1,
+    })
     queue.add({ userId: 'alice', documentId: 'a1', mime: 'text/plain', bytes: text('one') })
     queue.add({ userId: 'alice', documentId: 'a2', mime: 'text/plain', bytes: text('two') })
     queue.cancel('a2')

@@ -6,7 +6,8 @@ import { log } from '../../../src/log'
 
 log.setLevel('silent') // the crash below is logged on purpose
 
-const quota = () => new AppError(429, 'quota_exceeded', 'you used your 100 runs of the last 24 hours', { 'Retry-After': '1800' })
+const quota = () =>
+  new AppError(429, 'quota_exceeded', 'you used your 100 runs of the last 24 hours', { 'Retry-After': '1800' })
 
 const app = new Elysia()
   .use(errorHandler)
@@ -31,7 +32,13 @@ describe('OpenAI error shape on /v1', () => {
     const res = await call('/v1/quota')
     expect(res.status).toBe(429)
     expect(res.headers.get('retry-after')).toBe('1800')
-    expect(await res.json()).toEqual({ error: { message: 'you used your 100 runs of the last 24 hours', type: 'insufficient_quota', code: 'quota_exceeded' } })
+    expect(await res.json()).toEqual({
+      error: {
+        message: 'you used your 100 runs of the last 24 hours',
+        type: 'insufficient_quota',
+        code: 'quota_exceeded',
+      },
+    })
   })
 
   test('too_many_runs is 429 rate_limit_error', async () => {
@@ -41,7 +48,11 @@ describe('OpenAI error shape on /v1', () => {
   })
 
   test('validation, bad JSON, unknown routes and crashes: OpenAI shape, no internals', async () => {
-    const typed = await call('/v1/typed', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":"x"}' })
+    const typed = await call('/v1/typed', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":"x"}',
+    })
     expect(typed.status).toBe(400)
     expect(((await typed.json()) as any).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_input' })
     const bad = await call('/v1/typed', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' })
@@ -59,6 +70,8 @@ describe('OpenAI error shape on /v1', () => {
   test('outside /v1 the §2 envelope is unchanged', async () => {
     const res = await call('/api/quota')
     expect(res.status).toBe(429)
-    expect(await res.json()).toEqual({ error: { code: 'quota_exceeded', message: 'you used your 100 runs of the last 24 hours' } })
+    expect(await res.json()).toEqual({
+      error: { code: 'quota_exceeded', message: 'you used your 100 runs of the last 24 hours' },
+    })
   })
 })

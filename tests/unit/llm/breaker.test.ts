@@ -8,7 +8,12 @@ const HOST = 'http://gpu1:11434'
 function breaker(failures = 3, cooldownMs = 10_000) {
   let now = 1_000_000
   const changes: [CircuitState, CircuitState][] = []
-  const b = new CircuitBreaker(HOST, { failures, cooldownMs, now: () => now, onStateChange: (host, from, to) => host === HOST && changes.push([from, to]) })
+  const b = new CircuitBreaker(HOST, {
+    failures,
+    cooldownMs,
+    now: () => now,
+    onStateChange: (host, from, to) => host === HOST && changes.push([from, to]),
+  })
   return {
     b,
     changes,
@@ -28,7 +33,8 @@ function breaker(failures = 3, cooldownMs = 10_000) {
 }
 
 const down = () => new LlmError('llm_unavailable', 'connection refused')
-const http = (status: number, code: 'llm_error' | 'llm_unavailable' | 'model_not_found' = 'llm_error') => new LlmError(code, `status ${status}`, status)
+const http = (status: number, code: 'llm_error' | 'llm_unavailable' | 'model_not_found' = 'llm_error') =>
+  new LlmError(code, `status ${status}`, status)
 const abort = () => Object.assign(new Error('aborted'), { name: 'AbortError' })
 
 describe('what counts as a failure', () => {

@@ -94,7 +94,12 @@ describe('what the real ollama client throws, mapped (against the scripted Ollam
 
   async function failureOf(host: OllamaHost, model = 'llama3.2') {
     try {
-      for await (const _ of host.chat({ model, messages: [{ role: 'user', content: 'hi' }], signal: new AbortController().signal, userId: 'u' })) {
+      for await (const _ of host.chat({
+        model,
+        messages: [{ role: 'user', content: 'hi' }],
+        signal: new AbortController().signal,
+        userId: 'u',
+      })) {
       }
     } catch (error) {
       return error as LlmError

@@ -6,7 +6,11 @@ const settle = () => new Promise((resolve) => setImmediate(resolve))
 
 /** A scheduler plus a log of who got a slot, in order; `next()` ends the oldest call in flight. */
 function harness(opts: { slots?: number | ((model: string) => number); perUser?: number; max?: number } = {}) {
-  const scheduler = new FairScheduler({ slots: opts.slots ?? 1, maxQueuedPerUser: opts.perUser ?? 100, maxQueued: opts.max ?? 1000 })
+  const scheduler = new FairScheduler({
+    slots: opts.slots ?? 1,
+    maxQueuedPerUser: opts.perUser ?? 100,
+    maxQueued: opts.max ?? 1000,
+  })
   const served: string[] = []
   const held: Lease[] = []
   const positions = new Map<string, number[]>()
@@ -118,7 +122,9 @@ describe('queue caps: clear errors, never silent drops', () => {
     expect(h.scheduler.queuedOf('a')).toBe(2)
     await h.next()
     expect(h.scheduler.queuedOf('a')).toBe(1)
-    await expect(Promise.race([h.ask('a', 'a5').then(() => 'served'), settle().then(() => 'queued')])).resolves.toBe('queued')
+    await expect(Promise.race([h.ask('a', 'a5').then(() => 'served'), settle().then(() => 'queued')])).resolves.toBe(
+      'queued',
+    )
   })
 
   test('over the global cap: server_busy', async () => {
@@ -284,11 +290,23 @@ describe('queue positions at scale', () => {
 
   test('with a report interval, places go out in passes, not once per grant', async () => {
     const interval = 200
-    const scheduler = new FairScheduler({ slots: 1, maxQueuedPerUser: 10, maxQueued: 10_000, reportIntervalMs: interval })
+    const scheduler = new FairScheduler({
+      slots: 1,
+      maxQueuedPerUser: 10,
+      maxQueued: 10_000,
+      reportIntervalMs: interval,
+    })
     const reports = new Map<number, number[]>()
     const first = await scheduler.acquire({ model: 'm', userId: 'holder' })
     const leases: Promise<Lease>[] = []
-    for (let i = 0; i < 500; i++) leases.push(scheduler.acquire({ model: 'm', userId: `u${i}`, onQueued: (p) => reports.set(i, [...(reports.get(i) ?? []), p]) }))
+    for (let i = 0; i < 500; i++)
+      leases.push(
+        scheduler.acquire({
+          model: 'm',
+          userId: `u${i}`,
+          onQueued: (p) => reports.set(i, [...(reports.get(i) ?? []), p]),
+        }),
+      )
     // Every newcomer hears its first place in one pass.
     while (reports.size < 500) await Bun.sleep(5)
     expect(reports.get(0)).toEqual([1])

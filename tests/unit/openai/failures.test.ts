@@ -4,7 +4,17 @@ import { AppError } from '../../../src/http/errors'
 import { runFailure, withRetryAfter } from '../../../src/openai/failures'
 
 const completed = (code: string, extra: Record<string, unknown> = {}) =>
-  ({ type: 'agent_completed', status: 'failed', message: { id: 'm', content: '' }, error: { code, message: `${code} happened`, ...extra }, runId: 'r', threadId: 't', seq: 3, ts: '', agent: 'triage' }) as any
+  ({
+    type: 'agent_completed',
+    status: 'failed',
+    message: { id: 'm', content: '' },
+    error: { code, message: `${code} happened`, ...extra },
+    runId: 'r',
+    threadId: 't',
+    seq: 3,
+    ts: '',
+    agent: 'triage',
+  }) as any
 
 describe('runFailure', () => {
   test.each([
@@ -30,7 +40,9 @@ describe('runFailure', () => {
   test('429s carry Retry-After: the quota’s own seconds, else 1', () => {
     expect(runFailure(completed('quota_exceeded', { retryAfter: 42.3 }), undefined).headers['Retry-After']).toBe('43')
     expect(runFailure(completed('too_many_runs'), undefined).headers['Retry-After']).toBe('1')
-    const refused = withRetryAfter(Object.assign(new AppError(429, 'quota_exceeded', 'over quota'), { retryAfter: 120 })) as AppError
+    const refused = withRetryAfter(
+      Object.assign(new AppError(429, 'quota_exceeded', 'over quota'), { retryAfter: 120 }),
+    ) as AppError
     expect(refused.headers['Retry-After']).toBe('120')
     expect((withRetryAfter(new AppError(429, 'too_many_runs', 'busy')) as AppError).headers['Retry-After']).toBe('1')
     const given = new AppError(429, 'quota_exceeded', 'q', { 'Retry-After': '7' })

@@ -19,7 +19,13 @@ describe('parseChatCompletionRequest', () => {
       model: 'llama3.2',
       messages: [
         { role: 'developer', content: 'rules' },
-        { role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'a' },
+            { type: 'text', text: 'b' },
+          ],
+        },
       ],
       stream: true,
       stream_options: { include_usage: true },
@@ -40,10 +46,14 @@ describe('parseChatCompletionRequest', () => {
   test('points at the bad field', () => {
     expect(refusal({ model: 'm', messages: [{ role: 'user', content: 5 }] }).message).toContain('messages[0].content')
     expect(refusal({ model: 'm', messages: [{ role: 'user', content: 'x' }], n: 2 }).message).toContain('n')
-    expect(refusal({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }).status).toBe(400)
+    expect(
+      refusal({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }).status,
+    ).toBe(400)
   })
 
   test('refuses huge conversations before anything runs', () => {
-    expect(refusal({ model: 'm', messages: [{ role: 'user', content: 'y'.repeat(MAX_MESSAGE_CHARS + 1) }] }).code).toBe('context_length_exceeded')
+    expect(refusal({ model: 'm', messages: [{ role: 'user', content: 'y'.repeat(MAX_MESSAGE_CHARS + 1) }] }).code).toBe(
+      'context_length_exceeded',
+    )
   })
 })

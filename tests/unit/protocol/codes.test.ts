@@ -34,7 +34,8 @@ describe('src/protocol codes', () => {
     const known = new Set<string>(Object.values(ERROR_CODES))
     const used = new Map<string, string>()
     for (const { file, text } of await sources()) {
-      for (const pattern of CODE_PATTERNS) for (const m of text.matchAll(pattern)) if (!used.has(m[1])) used.set(m[1], file)
+      for (const pattern of CODE_PATTERNS)
+        for (const m of text.matchAll(pattern)) if (!used.has(m[1])) used.set(m[1], file)
     }
     // The scan must find the codes we know are used, or it is scanning nothing.
     expect(used.has('quota_exceeded')).toBe(true)

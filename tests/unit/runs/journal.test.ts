@@ -21,7 +21,9 @@ function memoryStore(opts: { failTimes?: number; delayMs?: number } = {}) {
 
 function journalWith(store: RunJournalStore, published: JournalEntry[] = []) {
   const persister = new EventPersister(store)
-  const journal = new RunJournal('run-1', 'user-1', 'thread-1', 'triage', persister, { publish: (_user, entry) => published.push(entry) })
+  const journal = new RunJournal('run-1', 'user-1', 'thread-1', 'triage', persister, {
+    publish: (_user, entry) => published.push(entry),
+  })
   return { journal, persister, published }
 }
 
@@ -29,15 +31,25 @@ const started: RunEventBody = { type: 'agent_started', input: 'hi' }
 const done: RunEventBody = { type: 'agent_completed', status: 'completed', message: { id: 'm', content: 'ok' } }
 
 describe('event ordering rules', () => {
-  const order = (...events: RunEventBody[]) => () => {
-    const guard = new EventOrderGuard()
-    for (const e of events) guard.check(e)
-  }
+  const order =
+    (...events: RunEventBody[]) =>
+    () => {
+      const guard = new EventOrderGuard()
+      for (const e of events) guard.check(e)
+    }
   const exec = (id: string): RunEventBody => ({ type: 'tool_executing', toolCallId: id, tool: 't', args: {} })
-  const comp = (id: string): RunEventBody => ({ type: 'tool_completed', toolCallId: id, tool: 't', ok: true, durationMs: 1 })
+  const comp = (id: string): RunEventBody => ({
+    type: 'tool_completed',
+    toolCallId: id,
+    tool: 't',
+    ok: true,
+    durationMs: 1,
+  })
 
   test('a well-formed run passes', () => {
-    expect(order(started, { type: 'agent_thinking' }, exec('a'), comp('a'), { type: 'message_delta', delta: 'x' }, done)).not.toThrow()
+    expect(
+      order(started, { type: 'agent_thinking' }, exec('a'), comp('a'), { type: 'message_delta', delta: 'x' }, done),
+    ).not.toThrow()
   })
   test('nothing before agent_started', () => expect(order({ type: 'agent_thinking' })).toThrow(EventOrderError))
   test('agent_started only once', () => expect(order(started, started)).toThrow(EventOrderError))
@@ -186,7 +198,9 @@ describe('replay boundaries', () => {
         calls.push(published.length - before)
       },
     })
-    const journal = new RunJournal('run-1', 'user-1', 'thread-1', 'triage', persister, { publish: (_user, entry) => published.push(entry) })
+    const journal = new RunJournal('run-1', 'user-1', 'thread-1', 'triage', persister, {
+      publish: (_user, entry) => published.push(entry),
+    })
     journal.append(started)
     journal.append({ type: 'message_delta', delta: 'a' })
     journal.append(done)

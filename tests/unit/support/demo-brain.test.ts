@@ -9,7 +9,10 @@ const tool = (name: string, properties: Record<string, { type: string }> = {}): 
 })
 const TRIAGE = [tool('transfer_to_data_analyst'), tool('transfer_to_notes_assistant'), tool('transfer_to_planner')]
 const ANALYST = [tool('list_datasets'), tool('query_dataset')]
-const NOTES = [tool('save_note', { title: { type: 'string' }, body: { type: 'string' } }), tool('search_notes', { query: { type: 'string' } })]
+const NOTES = [
+  tool('save_note', { title: { type: 'string' }, body: { type: 'string' } }),
+  tool('search_notes', { query: { type: 'string' } }),
+]
 const PLANNER = [tool('current_time')]
 
 const DATASETS = {
@@ -79,7 +82,14 @@ describe('data analyst', () => {
       },
     ])
 
-    const result = { columns: ['region', 'sum_amount'], rows: [['East', 900], ['West', 1500], ['North', 300]] }
+    const result = {
+      columns: ['region', 'sum_amount'],
+      rows: [
+        ['East', 900],
+        ['West', 1500],
+        ['North', 300],
+      ],
+    }
     const third = ask([q, toolMsg('list_datasets', DATASETS), toolMsg('query_dataset', result)], ANALYST)
     expect(third.toolCalls).toBeUndefined()
     expect(third.content).toStartWith('West has the largest sum_amount (1,500)')
@@ -88,7 +98,13 @@ describe('data analyst', () => {
   })
 
   test('summarises object rows too', () => {
-    const result = { columns: [{ name: 'region' }, { name: 'sum_amount' }], rows: [{ region: 'A', sum_amount: 1 }, { region: 'B', sum_amount: 5 }] }
+    const result = {
+      columns: [{ name: 'region' }, { name: 'sum_amount' }],
+      rows: [
+        { region: 'A', sum_amount: 1 },
+        { region: 'B', sum_amount: 5 },
+      ],
+    }
     expect(ask([user('x'), toolMsg('query_dataset', result)], ANALYST).content).toStartWith('B has the largest')
   })
 
@@ -111,9 +127,15 @@ describe('notes assistant', () => {
   test('saves a note when asked to remember, using the schema’s argument names', () => {
     const r = ask([user('Please remember that the dentist is on Friday at 3pm')], NOTES)
     expect(r.toolCalls).toEqual([
-      { name: 'save_note', arguments: { title: 'The dentist is on Friday at…', body: 'The dentist is on Friday at 3pm' } },
+      {
+        name: 'save_note',
+        arguments: { title: 'The dentist is on Friday at…', body: 'The dentist is on Friday at 3pm' },
+      },
     ])
-    const custom = ask([user('remember: buy milk')], [tool('save_note', { name: { type: 'string' }, text: { type: 'string' } })])
+    const custom = ask(
+      [user('remember: buy milk')],
+      [tool('save_note', { name: { type: 'string' }, text: { type: 'string' } })],
+    )
     expect(custom.toolCalls![0]!.arguments).toEqual({ name: 'Buy milk', text: 'Buy milk' })
   })
 
@@ -123,10 +145,13 @@ describe('notes assistant', () => {
   })
 
   test('confirms a saved note and summarises a search', () => {
-    expect(ask([user('remember x'), toolMsg('save_note', { id: 7, title: 'Dentist Friday' })], NOTES).content).toContain(
-      '"Dentist Friday"',
+    expect(
+      ask([user('remember x'), toolMsg('save_note', { id: 7, title: 'Dentist Friday' })], NOTES).content,
+    ).toContain('"Dentist Friday"')
+    const found = ask(
+      [user('dentist?'), toolMsg('search_notes', { notes: [{ title: 'Dentist Friday', body: 'at 3pm' }] })],
+      NOTES,
     )
-    const found = ask([user('dentist?'), toolMsg('search_notes', { notes: [{ title: 'Dentist Friday', body: 'at 3pm' }] })], NOTES)
     expect(found.content).toContain('I found 1 note: Dentist Friday')
     expect(found.content).toContain('Focus on')
   })
@@ -142,7 +167,12 @@ describe('planner', () => {
   })
 
   test('asks again for the time on a new question', () => {
-    const messages = [user('plan today'), toolMsg('current_time', { now: '2025-03-04T13:00:00Z' }), { role: 'assistant', content: 'ok' }, user('and tomorrow?')]
+    const messages = [
+      user('plan today'),
+      toolMsg('current_time', { now: '2025-03-04T13:00:00Z' }),
+      { role: 'assistant', content: 'ok' },
+      user('and tomorrow?'),
+    ]
     expect(calls(ask(messages, PLANNER))).toEqual(['current_time'])
   })
 })
@@ -155,12 +185,17 @@ describe('general', () => {
   })
 
   test('makes a short title when asked for one without tools', () => {
-    const r = ask([{ role: 'system', content: 'Write a short title for this conversation.' }, user('how do I bake sourdough bread at home quickly')])
+    const r = ask([
+      { role: 'system', content: 'Write a short title for this conversation.' },
+      user('how do I bake sourdough bread at home quickly'),
+    ])
     expect(r.content).toBe('How do I bake sourdough bread')
   })
 
   test('reports tool errors', () => {
-    expect(ask([user('x'), toolMsg('query_dataset', { error: 'unknown column' })], ANALYST).content).toContain('unknown column')
+    expect(ask([user('x'), toolMsg('query_dataset', { error: 'unknown column' })], ANALYST).content).toContain(
+      'unknown column',
+    )
   })
 
   test('createDemoBrain passes chunking options through', () => {
@@ -177,14 +212,24 @@ test('a full data-analyst loop through the real client', async () => {
     const messages: Message[] = [user('which region sells most?')]
     const results: Record<string, unknown> = {
       list_datasets: DATASETS,
-      query_dataset: { columns: ['region', 'sum_amount'], rows: [['West', 10], ['East', 4]] },
+      query_dataset: {
+        columns: ['region', 'sum_amount'],
+        rows: [
+          ['West', 10],
+          ['East', 4],
+        ],
+      },
     }
     for (let turn = 0; turn < 5; turn++) {
       const res = await client.chat({ model: 'llama3.2', messages, tools: ANALYST, think: true })
       messages.push(res.message)
       if (!res.message.tool_calls?.length) break
       for (const call of res.message.tool_calls) {
-        messages.push({ role: 'tool', tool_name: call.function.name, content: JSON.stringify(results[call.function.name]) })
+        messages.push({
+          role: 'tool',
+          tool_name: call.function.name,
+          content: JSON.stringify(results[call.function.name]),
+        })
       }
     }
     expect(fake.requests).toHaveLength(3)

@@ -323,7 +323,10 @@ describe('/api/embed', () => {
 
   test('deterministic, normalised 768-dimension vectors through the real client; shared words are closer', async () => {
     const before = fake.embedded
-    const { embeddings } = await client.embed({ model: 'nomic-embed-text', input: ['red apples and green pears', 'green pears are sweet', 'the train leaves at noon'] })
+    const { embeddings } = await client.embed({
+      model: 'nomic-embed-text',
+      input: ['red apples and green pears', 'green pears are sweet', 'the train leaves at noon'],
+    })
     expect(embeddings).toHaveLength(3)
     for (const e of embeddings) {
       expect(e).toHaveLength(FAKE_EMBEDDING_DIMENSIONS)

@@ -9,12 +9,20 @@ import { FuzzFailure, World } from '../../support/fuzz/world'
 
 function twoUsers() {
   const world = new World()
-  const user = (i: number) => world.addUser({ id: crypto.randomUUID(), email: `fuzz${i}-abc@example.test`, password: 'x', accessToken: 't', refreshToken: 'r', hostile: i === 1 })
+  const user = (i: number) =>
+    world.addUser({
+      id: crypto.randomUUID(),
+      email: `fuzz${i}-abc@example.test`,
+      password: 'x',
+      accessToken: 't',
+      refreshToken: 'r',
+      hostile: i === 1,
+    })
   return { world, a: user(0), b: user(1) }
 }
 
 describe('scan', () => {
-  test('another user\'s secret marker, id, dataset name or email is a leak; the viewer\'s own are not', () => {
+  test("another user's secret marker, id, dataset name or email is a leak; the viewer's own are not", () => {
     const { world, a, b } = twoUsers()
     const bThread = crypto.randomUUID()
     world.own(bThread, b.index, 'id')
@@ -30,41 +38,54 @@ describe('scan', () => {
     const bRun = crypto.randomUUID()
     world.own(bRun, b.index, 'id')
     world.send(a, bRun)
-    expect(() => scan(world, a, JSON.stringify({ type: 'error', code: 'not_found', runId: bRun }), 'echo')).not.toThrow()
-    expect(() => scan(world, a, JSON.stringify({ type: 'message_delta', runId: bRun, delta: b.marker }), 'leak')).toThrow(/secret/)
+    expect(() =>
+      scan(world, a, JSON.stringify({ type: 'error', code: 'not_found', runId: bRun }), 'echo'),
+    ).not.toThrow()
+    expect(() =>
+      scan(world, a, JSON.stringify({ type: 'message_delta', runId: bRun, delta: b.marker }), 'leak'),
+    ).toThrow(/secret/)
     // b's secret marker can never be "sent" by a: it is not in a's allowances.
     expect(a.sent.has(b.marker)).toBe(false)
   })
 
-  test('an unknown id becomes the first viewer\'s; reaching a second user is then a leak', () => {
+  test("an unknown id becomes the first viewer's; reaching a second user is then a leak", () => {
     const { world, a, b } = twoUsers()
     const noteId = crypto.randomUUID()
     scan(world, a, JSON.stringify({ notes: [{ id: noteId }] }), 'first sight')
     expect(world.ownerOf(noteId)).toEqual({ owner: a.index, kind: 'id' })
-    expect(() => scan(world, b, JSON.stringify({ notes: [{ id: noteId }] }), 'second sight')).toThrow(/user 1 received id/)
+    expect(() => scan(world, b, JSON.stringify({ notes: [{ id: noteId }] }), 'second sight')).toThrow(
+      /user 1 received id/,
+    )
   })
 
-  test('an anonymous client may see nobody\'s anything; admins may see accounts but not content', () => {
+  test("an anonymous client may see nobody's anything; admins may see accounts but not content", () => {
     const { world, a, b } = twoUsers()
     expect(() => scan(world, null, `metrics ${a.id}`, 'anon')).toThrow(/anonymous/)
-    expect(() => scan(world, a, JSON.stringify({ users: [{ id: b.id, email: b.email }] }), 'admin', { allowAccounts: true })).not.toThrow()
-    expect(() => scan(world, a, JSON.stringify({ users: [{ id: b.id, note: b.marker }] }), 'admin', { allowAccounts: true })).toThrow(/secret/)
+    expect(() =>
+      scan(world, a, JSON.stringify({ users: [{ id: b.id, email: b.email }] }), 'admin', { allowAccounts: true }),
+    ).not.toThrow()
+    expect(() =>
+      scan(world, a, JSON.stringify({ users: [{ id: b.id, note: b.marker }] }), 'admin', { allowAccounts: true }),
+    ).toThrow(/secret/)
   })
 
-  test('admin views may name other users\' ids without claiming unknown ones; never their markers, dataset names or keys', () => {
+  test("admin views may name other users' ids without claiming unknown ones; never their markers, dataset names or keys", () => {
     const { world, a, b } = twoUsers()
     const bThread = crypto.randomUUID()
     world.own(bThread, b.index, 'id')
     world.own(`${b.nameTag}x1`, b.index, 'name')
     const admin = { allowAccounts: true, allowIds: true }
     const unknown = crypto.randomUUID()
-    expect(() => scan(world, a, JSON.stringify({ events: [{ targetId: bThread, id: unknown }] }), 'audit', admin)).not.toThrow()
+    expect(() =>
+      scan(world, a, JSON.stringify({ events: [{ targetId: bThread, id: unknown }] }), 'audit', admin),
+    ).not.toThrow()
     expect(world.ownerOf(unknown)).toBeUndefined()
-    for (const content of [b.marker, `${b.nameTag}x1`]) expect(() => scan(world, a, JSON.stringify({ detail: content }), 'audit', admin)).toThrow(FuzzFailure)
+    for (const content of [b.marker, `${b.nameTag}x1`])
+      expect(() => scan(world, a, JSON.stringify({ detail: content }), 'audit', admin)).toThrow(FuzzFailure)
     expect(() => scan(world, a, JSON.stringify({ id: bThread }), 'member')).toThrow(/user 0 received id/)
   })
 
-  test('another user\'s API key secret or prefix is a leak', () => {
+  test("another user's API key secret or prefix is a leak", () => {
     const { world, a, b } = twoUsers()
     const secret = `lcs_${'A1b2_C3d-'.repeat(4)}xyz1234`
     world.own(secret, b.index, 'secret')
@@ -85,7 +106,7 @@ describe('checkEnvelope', () => {
     expect(() => checkEnvelope(200, 'Error\n    at handler (/app/src/x.ts:10:5)', 'x')).toThrow(/stack/)
   })
 
-  test('/v1 answers use OpenAI\'s error shape instead', () => {
+  test("/v1 answers use OpenAI's error shape instead", () => {
     const openai = '{"error":{"message":"thread not found","type":"not_found_error","code":"not_found"}}'
     expect(() => checkEnvelope(404, openai, 'x', true)).not.toThrow()
     expect(() => checkEnvelope(404, openai, 'x')).toThrow(/envelope/)
@@ -100,14 +121,26 @@ describe('the scripted model', () => {
     const text = `${a.marker}-1 hi\n#call transfer_to_data_analyst {"reason":"x"}\n#call query_dataset {"dataset":"sales"}`
     expect(directives(text).map((d) => d.name)).toEqual(['transfer_to_data_analyst', 'query_dataset'])
     const tools = (...names: string[]) => names.map((name) => ({ type: 'function', function: { name } }))
-    const triage = await brain({ model: 'm', messages: [{ role: 'user', content: text }], tools: tools('transfer_to_data_analyst'), receivedAt: 0 }, { callIndex: 0 })
+    const triage = await brain(
+      {
+        model: 'm',
+        messages: [{ role: 'user', content: text }],
+        tools: tools('transfer_to_data_analyst'),
+        receivedAt: 0,
+      },
+      { callIndex: 0 },
+    )
     expect(triage).toMatchObject({ toolCalls: [{ name: 'transfer_to_data_analyst' }] })
     const analyst = await brain(
       {
         model: 'm',
         messages: [
           { role: 'user', content: text },
-          { role: 'assistant', content: '', tool_calls: [{ function: { name: 'transfer_to_data_analyst', arguments: {} } }] },
+          {
+            role: 'assistant',
+            content: '',
+            tool_calls: [{ function: { name: 'transfer_to_data_analyst', arguments: {} } }],
+          },
           { role: 'tool', content: '{}' },
         ],
         tools: tools('query_dataset', 'list_datasets'),
@@ -133,9 +166,19 @@ describe('the scripted model', () => {
     expect(world.violations).toEqual([])
   })
 
-  test('records a violation when a prompt carries another user\'s marker', async () => {
+  test("records a violation when a prompt carries another user's marker", async () => {
     const { world, a, b } = twoUsers()
-    await fuzzBrain(world)({ model: 'm', messages: [{ role: 'user', content: `${b.marker}-1 old` }, { role: 'user', content: `${a.marker}-2 now` }], receivedAt: 0 }, { callIndex: 0 })
+    await fuzzBrain(world)(
+      {
+        model: 'm',
+        messages: [
+          { role: 'user', content: `${b.marker}-1 old` },
+          { role: 'user', content: `${a.marker}-2 now` },
+        ],
+        receivedAt: 0,
+      },
+      { callIndex: 0 },
+    )
     expect(world.violations).toHaveLength(1)
     expect(world.violations[0]).toContain(`user 1's marker`)
   })

@@ -3,8 +3,18 @@ import { describe, expect, test } from 'bun:test'
 import { InvalidImportError, readImport } from '../../../src/threads/import'
 import { searchQuery, stripMarkers } from '../../../src/db/repositories/search'
 
-const node = (id: string, parent: string | null, children: string[], message: unknown = null) => ({ id, parent, children, message })
-const msg = (role: string, text: string, t: number, extra: Record<string, unknown> = {}) => ({ author: { role }, create_time: t, content: { content_type: 'text', parts: [text] }, ...extra })
+const node = (id: string, parent: string | null, children: string[], message: unknown = null) => ({
+  id,
+  parent,
+  children,
+  message,
+})
+const msg = (role: string, text: string, t: number, extra: Record<string, unknown> = {}) => ({
+  author: { role },
+  create_time: t,
+  content: { content_type: 'text', parts: [text] },
+  ...extra,
+})
 
 describe('readImport: ChatGPT', () => {
   test('dropped nodes hand their children to the nearest kept ancestor; current_node picks the default branch', () => {
@@ -36,13 +46,23 @@ describe('readImport: ChatGPT', () => {
   })
 
   test('a current_node that was dropped falls back to its kept ancestor; a missing title is "Imported chat"', () => {
-    const [thread] = readImport([{ mapping: { q: node('q', null, ['h'], msg('user', 'hi', 1)), h: node('h', 'q', [], msg('assistant', 'x', 2, { metadata: { is_visually_hidden_from_conversation: true } })) }, current_node: 'h' }])
+    const [thread] = readImport([
+      {
+        mapping: {
+          q: node('q', null, ['h'], msg('user', 'hi', 1)),
+          h: node('h', 'q', [], msg('assistant', 'x', 2, { metadata: { is_visually_hidden_from_conversation: true } })),
+        },
+        current_node: 'h',
+      },
+    ])
     expect(thread.title).toBe('Imported chat')
     expect(thread.leafKey).toBe('q')
   })
 
   test('loops and wrong shapes are refused with where and what', () => {
-    const loop = [{ mapping: { a: node('a', 'b', [], msg('user', 'a', 1)), b: node('b', 'a', [], msg('assistant', 'b', 2)) } }]
+    const loop = [
+      { mapping: { a: node('a', 'b', [], msg('user', 'a', 1)), b: node('b', 'a', [], msg('assistant', 'b', 2)) } },
+    ]
     expect(() => readImport(loop)).toThrow(/loop/)
     expect(() => readImport([{ mapping: { a: { message: { author: {} } } } }])).toThrow(InvalidImportError)
     expect(() => readImport([{ mapping: { a: { message: { author: {} } } } }])).toThrow(/\/0\/mapping\/a\/message/)
@@ -56,20 +76,36 @@ describe('readImport: ours', () => {
       thread: { title: 'T', createdAt: '2026-01-01T00:00:00.000Z', currentLeafId: 'b' },
       messages: [
         { id: 'q', parentId: null, role: 'user', content: 'q', createdAt: '2026-01-01T00:00:01.000Z' },
-        { id: 'a', parentId: 'q', role: 'assistant', content: 'partial', status: 'cancelled', error: { code: 'cancelled', message: 'stopped' }, createdAt: '2026-01-01T00:00:02.000Z' },
+        {
+          id: 'a',
+          parentId: 'q',
+          role: 'assistant',
+          content: 'partial',
+          status: 'cancelled',
+          error: { code: 'cancelled', message: 'stopped' },
+          createdAt: '2026-01-01T00:00:02.000Z',
+        },
         { id: 'b', parentId: 'q', role: 'assistant', content: 'full', createdAt: '2026-01-01T00:00:03.000Z' },
       ],
     })
     expect(thread.leafKey).toBe('b')
     expect(thread.messages[1]).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' } })
     expect(thread.messages[2].status).toBe('completed')
-    expect(() => readImport({ thread: { title: 'T', createdAt: 'not-a-date-at-all' }, messages: [] })).toThrow(/not a date/)
+    expect(() => readImport({ thread: { title: 'T', createdAt: 'not-a-date-at-all' }, messages: [] })).toThrow(
+      /not a date/,
+    )
   })
 })
 
 describe('search helpers', () => {
   test('markers become highlight ranges; queries are quoted words, the last a prefix', () => {
-    expect(stripMarkers('a \uE000bc\uE001 d \uE000e\uE001')).toEqual({ text: 'a bc d e', highlights: [[2, 4], [7, 8]] })
+    expect(stripMarkers('a \uE000bc\uE001 d \uE000e\uE001')).toEqual({
+      text: 'a bc d e',
+      highlights: [
+        [2, 4],
+        [7, 8],
+      ],
+    })
     expect(searchQuery('Hello, "world" OR x*')).toBe('"hello" "world" "or" "x"*')
     expect(searchQuery('!!!')).toBeUndefined()
   })

@@ -6,7 +6,11 @@ import { createUserContext, currentContext, currentUser, type UserContext } from
 
 const never = () => new AbortController().signal
 
-function tool(name: string, execute: ToolDefinition['execute'], parameters: ToolDefinition['parameters'] = Type.Object({})): ToolDefinition {
+function tool(
+  name: string,
+  execute: ToolDefinition['execute'],
+  parameters: ToolDefinition['parameters'] = Type.Object({}),
+): ToolDefinition {
   return { name, description: `the ${name} tool`, parameters, execute }
 }
 
@@ -45,7 +49,9 @@ describe('argument validation', () => {
   const call = (args: unknown) => asUser('u1', () => tools.call('echo', args, { signal: never() }))
 
   test('valid arguments reach the tool', async () => {
-    expect(success(await call({ text: 'hi', count: 3, mode: 'loud' }))).toEqual({ args: { text: 'hi', count: 3, mode: 'loud' } })
+    expect(success(await call({ text: 'hi', count: 3, mode: 'loud' }))).toEqual({
+      args: { text: 'hi', count: 3, mode: 'loud' },
+    })
   })
 
   test('a numeric string for a number is converted', async () => {
@@ -67,7 +73,9 @@ describe('argument validation', () => {
   })
 
   test('a JSON __proto__ key neither reaches the tool nor pollutes prototypes', async () => {
-    const result = success(await call('{"text":"hi","__proto__":{"polluted":true},"constructor":{"prototype":{"bad":1}}}'))
+    const result = success(
+      await call('{"text":"hi","__proto__":{"polluted":true},"constructor":{"prototype":{"bad":1}}}'),
+    )
     expect(Object.keys(result.args)).toEqual(['text'])
     expect(({} as any).polluted).toBeUndefined()
     expect(({} as any).bad).toBeUndefined()
@@ -95,17 +103,26 @@ describe('argument validation', () => {
 
   test('invalid arguments never run the tool', async () => {
     let ran = 0
-    const counted = createToolDispatcher([tool('t', async () => ++ran, Type.Object({ n: Type.Number() }))], { timeoutMs: 1000 })
+    const counted = createToolDispatcher([tool('t', async () => ++ran, Type.Object({ n: Type.Number() }))], {
+      timeoutMs: 1000,
+    })
     await asUser('u1', () => counted.call('t', { n: 'abc' }, { signal: never() }))
     expect(ran).toBe(0)
   })
 
   test('a tool may normalise arguments before validation', async () => {
     const t = createToolDispatcher(
-      [{ ...tool('list', async (args) => args, Type.Object({ items: Type.Array(Type.String()) })), normalize: (a) => (typeof a.items === 'string' ? { ...a, items: [a.items] } : a) }],
+      [
+        {
+          ...tool('list', async (args) => args, Type.Object({ items: Type.Array(Type.String()) })),
+          normalize: (a) => (typeof a.items === 'string' ? { ...a, items: [a.items] } : a),
+        },
+      ],
       { timeoutMs: 1000 },
     )
-    expect(success(await asUser('u1', () => t.call('list', { items: 'one' }, { signal: never() })))).toEqual({ items: ['one'] })
+    expect(success(await asUser('u1', () => t.call('list', { items: 'one' }, { signal: never() })))).toEqual({
+      items: ['one'],
+    })
   })
 })
 
@@ -143,7 +160,10 @@ describe('unknown and disallowed tools', () => {
 describe('timeouts, aborts and errors', () => {
   test('a tool that never finishes ends with tool_timeout, and its signal is aborted', async () => {
     let seen: AbortSignal | undefined
-    const tools = createToolDispatcher([tool('hang', (_args, { signal }) => ((seen = signal), new Promise(() => {})))], { timeoutMs: 50 })
+    const tools = createToolDispatcher(
+      [tool('hang', (_args, { signal }) => ((seen = signal), new Promise(() => {})))],
+      { timeoutMs: 50 },
+    )
     const started = performance.now()
     const error = failure(await asUser('u1', () => tools.call('hang', {}, { signal: never() })))
     expect(error.code).toBe('tool_timeout')
@@ -155,7 +175,10 @@ describe('timeouts, aborts and errors', () => {
   test('the caller aborting mid-call ends it with cancelled at once', async () => {
     const controller = new AbortController()
     let seen: AbortSignal | undefined
-    const tools = createToolDispatcher([tool('slow', (_args, { signal }) => ((seen = signal), new Promise(() => {})))], { timeoutMs: 10_000 })
+    const tools = createToolDispatcher(
+      [tool('slow', (_args, { signal }) => ((seen = signal), new Promise(() => {})))],
+      { timeoutMs: 10_000 },
+    )
     setTimeout(() => controller.abort(), 20)
     const started = performance.now()
     const error = failure(await asUser('u1', () => tools.call('slow', {}, { signal: controller.signal })))
@@ -225,22 +248,34 @@ describe('timeouts, aborts and errors', () => {
 
 describe('results', () => {
   test('results are plain JSON: dates become strings, undefined becomes null', async () => {
-    const tools = createToolDispatcher([tool('date', async () => ({ at: new Date(0), skip: undefined })), tool('nothing', async () => undefined)], { timeoutMs: 1000 })
-    expect(success(await asUser('u1', () => tools.call('date', {}, { signal: never() })))).toEqual({ at: '1970-01-01T00:00:00.000Z' })
+    const tools = createToolDispatcher(
+      [tool('date', async () => ({ at: new Date(0), skip: undefined })), tool('nothing', async () => undefined)],
+      { timeoutMs: 1000 },
+    )
+    expect(success(await asUser('u1', () => tools.call('date', {}, { signal: never() })))).toEqual({
+      at: '1970-01-01T00:00:00.000Z',
+    })
     expect(success(await asUser('u1', () => tools.call('nothing', {}, { signal: never() })))).toBeNull()
   })
 
   test('a result that is not JSON data is a tool error', async () => {
     const cyclic: any = {}
     cyclic.self = cyclic
-    const tools = createToolDispatcher([tool('big', async () => ({ n: 1n })), tool('cycle', async () => cyclic)], { timeoutMs: 1000 })
+    const tools = createToolDispatcher([tool('big', async () => ({ n: 1n })), tool('cycle', async () => cyclic)], {
+      timeoutMs: 1000,
+    })
     expect(failure(await asUser('u1', () => tools.call('big', {}, { signal: never() }))).code).toBe('tool_error')
-    expect(failure(await asUser('u1', () => tools.call('cycle', {}, { signal: never() }))).message).toContain('not JSON')
+    expect(failure(await asUser('u1', () => tools.call('cycle', {}, { signal: never() }))).message).toContain(
+      'not JSON',
+    )
   })
 
   test('an oversized list is cut to fit and marked truncated', async () => {
     const rows = Array.from({ length: 5000 }, (_, i) => ({ id: i, text: 'x'.repeat(40) }))
-    const tools = createToolDispatcher([tool('rows', async () => ({ columns: ['id', 'text'], rows }))], { timeoutMs: 1000, maxResultBytes: 16 * 1024 })
+    const tools = createToolDispatcher([tool('rows', async () => ({ columns: ['id', 'text'], rows }))], {
+      timeoutMs: 1000,
+      maxResultBytes: 16 * 1024,
+    })
     const result = success(await asUser('u1', () => tools.call('rows', {}, { signal: never() })))
     expect(result.truncated).toBe(true)
     expect(result.columns).toEqual(['id', 'text'])
@@ -304,21 +339,30 @@ describe('user context of a call', () => {
   test('two users calling concurrently each see only their own context', async () => {
     const tools = createToolDispatcher(
       [
-        tool('whoami', async (args: any, call) => {
-          const seen: string[] = []
-          for (let i = 0; i < 5; i++) {
-            await Bun.sleep(Math.random() * 5)
-            seen.push(currentUser().userId, call.context.userId)
-          }
-          return { seen, label: args.label }
-        }, Type.Object({ label: Type.String() })),
+        tool(
+          'whoami',
+          async (args: any, call) => {
+            const seen: string[] = []
+            for (let i = 0; i < 5; i++) {
+              await Bun.sleep(Math.random() * 5)
+              seen.push(currentUser().userId, call.context.userId)
+            }
+            return { seen, label: args.label }
+          },
+          Type.Object({ label: Type.String() }),
+        ),
       ],
       { timeoutMs: 2000 },
     )
     const users = ['alice', 'bob', 'carol', 'dave']
     const results = await Promise.all(
       users.flatMap((user) =>
-        Array.from({ length: 5 }, (_, i) => asUser(user, async () => ({ user, result: success(await tools.call('whoami', { label: `same-${i}` }, { signal: never() })) }))),
+        Array.from({ length: 5 }, (_, i) =>
+          asUser(user, async () => ({
+            user,
+            result: success(await tools.call('whoami', { label: `same-${i}` }, { signal: never() })),
+          })),
+        ),
       ),
     )
     for (const { user, result } of results) {

@@ -11,7 +11,13 @@ const ago = (ms: number, tokens = 0) => ({ at: now - ms, tokens })
 describe('secondsUntilFits', () => {
   test('0 when under every limit or when there are no limits', () => {
     expect(secondsUntilFits({ runsPerDay: 3, tokensPerDay: 0 }, [ago(1000), ago(500)], now)).toBe(0)
-    expect(secondsUntilFits({ runsPerDay: 0, tokensPerDay: 0 }, Array.from({ length: 50 }, (_, i) => ago(i * 1000, 100)), now)).toBe(0)
+    expect(
+      secondsUntilFits(
+        { runsPerDay: 0, tokensPerDay: 0 },
+        Array.from({ length: 50 }, (_, i) => ago(i * 1000, 100)),
+        now,
+      ),
+    ).toBe(0)
   })
 
   test('runs: waits for the oldest run that must leave (the count − limit + 1-th oldest)', () => {
@@ -45,7 +51,13 @@ describe('secondsUntilFits', () => {
 describe('quotaStatus', () => {
   test('totals and resetsAt from the oldest counted run; null when nothing counts or nothing limits', () => {
     const events = [ago(3 * 3600_000, 7), ago(3600_000, 5)]
-    expect(quotaStatus({ runsPerDay: 5, tokensPerDay: 0 }, events)).toEqual({ runsPerDay: 5, tokensPerDay: 0, runsUsed: 2, tokensUsed: 12, resetsAt: new Date(now - 3 * 3600_000 + DAY).toISOString() })
+    expect(quotaStatus({ runsPerDay: 5, tokensPerDay: 0 }, events)).toEqual({
+      runsPerDay: 5,
+      tokensPerDay: 0,
+      runsUsed: 2,
+      tokensUsed: 12,
+      resetsAt: new Date(now - 3 * 3600_000 + DAY).toISOString(),
+    })
     expect(quotaStatus({ runsPerDay: 5, tokensPerDay: 0 }, []).resetsAt).toBeNull()
     expect(quotaStatus({ runsPerDay: 0, tokensPerDay: 0 }, events).resetsAt).toBeNull()
   })

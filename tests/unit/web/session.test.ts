@@ -31,7 +31,9 @@ function setup(opts: { stored?: object; respond?: (n: number) => Response | Prom
   const calls: any[] = []
   const fetch = async (url: string, init?: RequestInit) => {
     calls.push({ url, body: JSON.parse(String(init?.body)) })
-    return opts.respond ? opts.respond(calls.length) : Response.json({ accessToken: jwt(900, `n${calls.length}`), refreshToken: `r${calls.length}`, expiresIn: 900 })
+    return opts.respond
+      ? opts.respond(calls.length)
+      : Response.json({ accessToken: jwt(900, `n${calls.length}`), refreshToken: `r${calls.length}`, expiresIn: 900 })
   }
   const session = new SessionManager({ storage, fetch })
   managers.push(session)
@@ -40,7 +42,14 @@ function setup(opts: { stored?: object; respond?: (n: number) => Response | Prom
   return { session, storage, calls, changes }
 }
 
-const stored = (over: object = {}) => ({ user, accessToken: jwt(900, 'a'), refreshToken: 'r0', expiresIn: 900, obtainedAt: Date.now(), ...over })
+const stored = (over: object = {}) => ({
+  user,
+  accessToken: jwt(900, 'a'),
+  refreshToken: 'r0',
+  expiresIn: 900,
+  obtainedAt: Date.now(),
+  ...over,
+})
 
 describe('SessionManager', () => {
   test('reads the session the OIDC callback or another tab stored, and persists a sign-in', () => {
@@ -65,14 +74,20 @@ describe('SessionManager', () => {
 
   test('adopts the tokens another tab already refreshed instead of spending a used refresh token', async () => {
     const { session, calls, storage } = setup({ stored: stored() })
-    storage.setItem(SESSION_KEY, JSON.stringify(stored({ accessToken: jwt(900, 'other-tab'), refreshToken: 'r-other' })))
+    storage.setItem(
+      SESSION_KEY,
+      JSON.stringify(stored({ accessToken: jwt(900, 'other-tab'), refreshToken: 'r-other' })),
+    )
     expect(await session.refresh()).toBe(jwt(900, 'other-tab'))
     expect(calls).toEqual([])
     expect(session.session!.refreshToken).toBe('r-other')
   })
 
   test('a rejected refresh signs out; a network failure keeps the session', async () => {
-    const rejected = setup({ stored: stored(), respond: () => Response.json({ error: { code: 'refresh_token_reused' } }, { status: 401 }) })
+    const rejected = setup({
+      stored: stored(),
+      respond: () => Response.json({ error: { code: 'refresh_token_reused' } }, { status: 401 }),
+    })
     expect(await rejected.session.refresh()).toBeUndefined()
     expect(rejected.storage.getItem(SESSION_KEY)).toBeNull()
     expect(rejected.changes).toEqual([{ kind: 'signed-out', reason: 'expired' }])
@@ -133,7 +148,10 @@ describe('SessionManager', () => {
     const storage = new MemoryStorage()
     storage.setItem(SESSION_KEY, JSON.stringify(stored()))
     const fetch = async () => Response.json({})
-    const [a, b] = [new SessionManager({ storage, fetch, shared: null }), new SessionManager({ storage, fetch, shared: null })]
+    const [a, b] = [
+      new SessionManager({ storage, fetch, shared: null }),
+      new SessionManager({ storage, fetch, shared: null }),
+    ]
     managers.push(a, b)
     const seen: SessionChange[] = []
     b.onChange((c) => seen.push(c))

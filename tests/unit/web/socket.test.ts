@@ -90,7 +90,16 @@ async function connect(socket: ChatSocket, index = FakeWS.all.length) {
 }
 
 const ev = (seq: number, extra: Partial<RunEvent> & Record<string, unknown> = {}): RunEvent =>
-  ({ type: 'message_delta', delta: `d${seq}`, runId: 'run1', threadId: 't1', seq, ts: new Date().toISOString(), agent: 'triage', ...extra }) as RunEvent
+  ({
+    type: 'message_delta',
+    delta: `d${seq}`,
+    runId: 'run1',
+    threadId: 't1',
+    seq,
+    ts: new Date().toISOString(),
+    agent: 'triage',
+    ...extra,
+  }) as RunEvent
 
 describe('RunSequencer', () => {
   test('delivers in seq order, drops duplicates, waits behind gaps', () => {
@@ -274,7 +283,10 @@ describe('ChatSocket', () => {
 
   test('when the socket keeps failing, unfinished runs are polled over HTTP until it is back', async () => {
     const calls: [string, number][] = []
-    const script: Record<number, RunEvent[]> = { 2: [ev(3), ev(4)], 4: [ev(5, { type: 'agent_completed', status: 'completed', message: { id: 'm', content: '' } } as any)] }
+    const script: Record<number, RunEvent[]> = {
+      2: [ev(3), ev(4)],
+      4: [ev(5, { type: 'agent_completed', status: 'completed', message: { id: 'm', content: '' } } as any)],
+    }
     const { socket, events } = client({
       pollAfterFailures: 2,
       pollIntervalMs: 10,

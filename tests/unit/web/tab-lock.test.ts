@@ -65,12 +65,25 @@ describe('storageLock (no Web Locks: plain-http origins)', () => {
     const storage = new MemoryStorage()
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
     const jwt = (tag: string) => `${b64({ alg: 'HS256' })}.${b64({ iat: 1000, exp: 1900, tag })}.sig`
-    storage.setItem(SESSION_KEY, JSON.stringify({ user: { id: 'u' }, accessToken: jwt('a'), refreshToken: 'r0', expiresIn: 900, obtainedAt: Date.now() }))
+    storage.setItem(
+      SESSION_KEY,
+      JSON.stringify({
+        user: { id: 'u' },
+        accessToken: jwt('a'),
+        refreshToken: 'r0',
+        expiresIn: 900,
+        obtainedAt: Date.now(),
+      }),
+    )
     const presented: string[] = []
     const fetch = async (_url: string, init?: RequestInit) => {
       presented.push(JSON.parse(String(init?.body)).refreshToken)
       await Bun.sleep(10)
-      return Response.json({ accessToken: jwt(`n${presented.length}`), refreshToken: `r${presented.length}`, expiresIn: 900 })
+      return Response.json({
+        accessToken: jwt(`n${presented.length}`),
+        refreshToken: `r${presented.length}`,
+        expiresIn: 900,
+      })
     }
     // No navigator.locks under bun: each manager gets the localStorage lock, as a plain-http tab would.
     const tabs = Array.from({ length: 3 }, () => new SessionManager({ storage, fetch }))
@@ -106,7 +119,10 @@ describe('IndexedDB: the lock and the hand-over between tabs', () => {
 
   test('a live holder keeps the lock past its lease (renewed); a vanished one loses it after the lease', async () => {
     const idb = new IDBFactory()
-    const [a, b] = [sharedStoreLock({ store: indexedDbStore('r', idb)!, key: 'lock', leaseMs: 60 }), sharedStoreLock({ store: indexedDbStore('r', idb)!, key: 'lock', leaseMs: 60 })]
+    const [a, b] = [
+      sharedStoreLock({ store: indexedDbStore('r', idb)!, key: 'lock', leaseMs: 60 }),
+      sharedStoreLock({ store: indexedDbStore('r', idb)!, key: 'lock', leaseMs: 60 }),
+    ]
     const events: string[] = []
     let release!: () => void
     const held = a(() => new Promise<void>((resolve) => ((release = resolve), events.push('a in'))))
@@ -126,7 +142,11 @@ describe('IndexedDB: the lock and the hand-over between tabs', () => {
     const idb = new IDBFactory()
     const store = indexedDbStore('reload', idb)!
     await store.put('lock', { owner: 'tab1.oldload', until: Date.now() + 60_000 })
-    const reloaded = sharedStoreLock({ store, key: 'lock', owner: { me: 'tab1.newload', isEarlierLoadOfThisTab: (o) => o.startsWith('tab1.') && o !== 'tab1.newload' } })
+    const reloaded = sharedStoreLock({
+      store,
+      key: 'lock',
+      owner: { me: 'tab1.newload', isEarlierLoadOfThisTab: (o) => o.startsWith('tab1.') && o !== 'tab1.newload' },
+    })
     expect(await reloaded(async () => 'mine')).toBe('mine')
     // Another tab's live lock is still respected.
     const until = Date.now() + 150
@@ -137,7 +157,13 @@ describe('IndexedDB: the lock and the hand-over between tabs', () => {
   test('a tab whose localStorage still shows the spent tokens adopts the handed-over ones instead of spending them again', async () => {
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
     const jwt = (tag: string) => `${b64({ alg: 'HS256' })}.${b64({ iat: 1000, exp: 1900, tag })}.sig`
-    const initial = JSON.stringify({ user: { id: 'u' }, accessToken: jwt('a'), refreshToken: 'r0', expiresIn: 900, obtainedAt: Date.now() - 1000 })
+    const initial = JSON.stringify({
+      user: { id: 'u' },
+      accessToken: jwt('a'),
+      refreshToken: 'r0',
+      expiresIn: 900,
+      obtainedAt: Date.now() - 1000,
+    })
     // Each tab has its own copy of localStorage (another renderer process) that never catches up here.
     const [storageA, storageB] = [new MemoryStorage(), new MemoryStorage()]
     storageA.setItem(SESSION_KEY, initial)
@@ -149,7 +175,11 @@ describe('IndexedDB: the lock and the hand-over between tabs', () => {
     const presented: string[] = []
     const fetch = async (_url: string, init?: RequestInit) => {
       presented.push(JSON.parse(String(init?.body)).refreshToken)
-      return Response.json({ accessToken: jwt(`n${presented.length}`), refreshToken: `r${presented.length}`, expiresIn: 900 })
+      return Response.json({
+        accessToken: jwt(`n${presented.length}`),
+        refreshToken: `r${presented.length}`,
+        expiresIn: 900,
+      })
     }
     const a = new SessionManager({ storage: storageA, fetch, withLock, shared: indexedDbStore('s', idb) })
     const b = new SessionManager({ storage: storageB, fetch, withLock, shared: indexedDbStore('s', idb) })
@@ -158,7 +188,12 @@ describe('IndexedDB: the lock and the hand-over between tabs', () => {
     expect(presented).toEqual(['r0'])
     expect(b.session!.refreshToken).toBe('r1')
     // Without the hand-over the lagging tab would have presented r0 again (a reuse: everyone signed out).
-    const c = new SessionManager({ storage: Object.assign(new MemoryStorage(), { map: new Map([[SESSION_KEY, initial]]) }), fetch, withLock, shared: null })
+    const c = new SessionManager({
+      storage: Object.assign(new MemoryStorage(), { map: new Map([[SESSION_KEY, initial]]) }),
+      fetch,
+      withLock,
+      shared: null,
+    })
     await c.refresh()
     expect(presented).toEqual(['r0', 'r0'])
     for (const m of [a, b, c]) m.dispose()

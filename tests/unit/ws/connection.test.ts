@@ -27,8 +27,21 @@ const entry = (runId: string, seq: number): JournalEntry => {
 }
 const seqsOf = (sent: string[]) => sent.map((s) => JSON.parse(s).seq)
 
-function connection(userId: string, socket: RawSocket, s = stats(), maxBufferedBytes = 1 << 20, replayStallMs?: number) {
-  return new Connection(`c-${userId}-${Math.random()}`, createUserContext({ userId, role: 'member' }), socket, { maxBufferedBytes, replayStallMs }, s, 0)
+function connection(
+  userId: string,
+  socket: RawSocket,
+  s = stats(),
+  maxBufferedBytes = 1 << 20,
+  replayStallMs?: number,
+) {
+  return new Connection(
+    `c-${userId}-${Math.random()}`,
+    createUserContext({ userId, role: 'member' }),
+    socket,
+    { maxBufferedBytes, replayStallMs },
+    s,
+    0,
+  )
 }
 
 describe('delivery on one connection', () => {
@@ -71,7 +84,15 @@ describe('delivery on one connection', () => {
     const { socket, sent } = recordingSocket()
     const c = connection('u1', socket, stats(), 64 << 20)
     const big = (seq: number): JournalEntry => {
-      const event = { type: 'message_delta', delta: 'd'.repeat(300_000), runId: 'r', threadId: 't', seq, ts: '', agent: 'triage' } as any
+      const event = {
+        type: 'message_delta',
+        delta: 'd'.repeat(300_000),
+        runId: 'r',
+        threadId: 't',
+        seq,
+        ts: '',
+        agent: 'triage',
+      } as any
       return { event, wire: JSON.stringify(event) }
     }
     const journal = Array.from({ length: 40 }, (_, i) => big(i + 1))
@@ -176,7 +197,15 @@ describe("the registry's batch delivery", () => {
     const registry = new ConnectionRegistry()
     const corks: number[] = []
     const rec = recordingSocket()
-    const socket: RawSocket = { ...rec.socket, readyState: 1, cork: (write) => { const before = rec.sent.length; write(); corks.push(rec.sent.length - before) } }
+    const socket: RawSocket = {
+      ...rec.socket,
+      readyState: 1,
+      cork: (write) => {
+        const before = rec.sent.length
+        write()
+        corks.push(rec.sent.length - before)
+      },
+    }
     registry.add(connection('alice', socket, registry.stats))
     registry.deliverBatch(() => {
       for (const seq of [1, 2, 3]) registry.deliver('alice', entry('ra', seq))
@@ -206,8 +235,14 @@ describe('client frames', () => {
 
   test('valid frames come back typed; resume defaults afterSeq to 0; requestId is echoed on errors', () => {
     expect(parseClientFrame('{"type":"ping"}')).toEqual({ ok: true, frame: { type: 'ping' } })
-    expect(parseClientFrame({ type: 'resume', runId: 'r' })).toEqual({ ok: true, frame: { type: 'resume', runId: 'r', afterSeq: 0 } })
-    expect(parseClientFrame({ type: 'chat', requestId: 'q', content: 'hi', threadId: 't' })).toMatchObject({ ok: true, frame: { type: 'chat', requestId: 'q', content: 'hi', threadId: 't' } })
+    expect(parseClientFrame({ type: 'resume', runId: 'r' })).toEqual({
+      ok: true,
+      frame: { type: 'resume', runId: 'r', afterSeq: 0 },
+    })
+    expect(parseClientFrame({ type: 'chat', requestId: 'q', content: 'hi', threadId: 't' })).toMatchObject({
+      ok: true,
+      frame: { type: 'chat', requestId: 'q', content: 'hi', threadId: 't' },
+    })
     expect(parseClientFrame({ type: 'chat', requestId: 'q7' })).toMatchObject({ ok: false, requestId: 'q7' })
   })
 })

@@ -3,7 +3,23 @@ import { teamsApi, type AuditEvent, type TeamsApi } from '../../client/teams-api
 import type { AppContext, View } from '../context'
 import { formatTime, h } from '../dom'
 
-const ACTIONS = ['login', 'login_failed', 'logout', 'refresh_reused', 'user_created', 'user_updated', 'user_signed_out', 'password_changed', 'account_deleted', 'data_exported', 'api_key_created', 'api_key_revoked', 'share_created', 'share_revoked', 'mcp_tool_called']
+const ACTIONS = [
+  'login',
+  'login_failed',
+  'logout',
+  'refresh_reused',
+  'user_created',
+  'user_updated',
+  'user_signed_out',
+  'password_changed',
+  'account_deleted',
+  'data_exported',
+  'api_key_created',
+  'api_key_revoked',
+  'share_created',
+  'share_revoked',
+  'mcp_tool_called',
+]
 
 export class AdminAuditView implements View {
   readonly el: HTMLElement
@@ -19,7 +35,12 @@ export class AdminAuditView implements View {
   constructor(ctx: AppContext) {
     this.#teams = teamsApi(ctx.api, ctx.session)
     this.#actor = h('select', { id: 'audit-actor' }, h('option', { value: '' }, 'Anyone')) as HTMLSelectElement
-    this.#action = h('select', { id: 'audit-action' }, h('option', { value: '' }, 'Any action'), ...ACTIONS.map((a) => h('option', { value: a }, a))) as HTMLSelectElement
+    this.#action = h(
+      'select',
+      { id: 'audit-action' },
+      h('option', { value: '' }, 'Any action'),
+      ...ACTIONS.map((a) => h('option', { value: a }, a)),
+    ) as HTMLSelectElement
     for (const select of [this.#actor, this.#action]) select.addEventListener('change', () => void this.#reload())
     this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
     this.#more = h('button', { type: 'button', class: 'btn btn-secondary load-more', hidden: true }, 'Load more')
@@ -28,9 +49,39 @@ export class AdminAuditView implements View {
       'section',
       { class: 'page admin-page admin-audit', 'aria-labelledby': 'admin-audit-heading' },
       h('h1', { id: 'admin-audit-heading' }, 'Audit log'),
-      h('p', { class: 'muted page-intro' }, 'Who did what to which account. No content, passwords or keys are ever recorded.'),
-      h('div', { class: 'card filters' }, h('div', { class: 'form-grid' }, h('div', { class: 'field' }, h('label', { for: 'audit-actor' }, 'Actor'), this.#actor), h('div', { class: 'field' }, h('label', { for: 'audit-action' }, 'Action'), this.#action))),
-      h('div', { class: 'table-wrap' }, h('table', { class: 'data-table audit-table' }, h('thead', null, h('tr', null, ...['Time', 'Actor', 'Action', 'Target', 'Address', 'Detail'].map((c) => h('th', { scope: 'col' }, c)))), this.#rows)),
+      h(
+        'p',
+        { class: 'muted page-intro' },
+        'Who did what to which account. No content, passwords or keys are ever recorded.',
+      ),
+      h(
+        'div',
+        { class: 'card filters' },
+        h(
+          'div',
+          { class: 'form-grid' },
+          h('div', { class: 'field' }, h('label', { for: 'audit-actor' }, 'Actor'), this.#actor),
+          h('div', { class: 'field' }, h('label', { for: 'audit-action' }, 'Action'), this.#action),
+        ),
+      ),
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          { class: 'data-table audit-table' },
+          h(
+            'thead',
+            null,
+            h(
+              'tr',
+              null,
+              ...['Time', 'Actor', 'Action', 'Target', 'Address', 'Detail'].map((c) => h('th', { scope: 'col' }, c)),
+            ),
+          ),
+          this.#rows,
+        ),
+      ),
       this.#status,
       this.#more,
     )
@@ -65,7 +116,11 @@ export class AdminAuditView implements View {
 
   async #load() {
     try {
-      const page = await this.#teams.audit({ actorId: this.#actor.value || undefined, action: this.#action.value || undefined, cursor: this.#cursor })
+      const page = await this.#teams.audit({
+        actorId: this.#actor.value || undefined,
+        action: this.#action.value || undefined,
+        cursor: this.#cursor,
+      })
       for (const e of page.events) this.#rows.append(this.#row(e))
       this.#cursor = page.nextCursor
       this.#more.hidden = !page.nextCursor
@@ -76,8 +131,21 @@ export class AdminAuditView implements View {
   }
 
   #row(e: AuditEvent) {
-    const detail = e.detail ? Object.entries(e.detail).map(([k, v]) => `${k}: ${v}`).join(', ') : ''
-    return h('tr', { dataset: { action: e.action } }, h('td', null, h('time', { datetime: e.at }, formatTime(e.at))), h('td', null, this.#who(e.actorId)), h('td', { class: 'audit-action' }, e.action), h('td', null, this.#who(e.targetId)), h('td', null, e.ip ?? ''), h('td', null, detail))
+    const detail = e.detail
+      ? Object.entries(e.detail)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ')
+      : ''
+    return h(
+      'tr',
+      { dataset: { action: e.action } },
+      h('td', null, h('time', { datetime: e.at }, formatTime(e.at))),
+      h('td', null, this.#who(e.actorId)),
+      h('td', { class: 'audit-action' }, e.action),
+      h('td', null, this.#who(e.targetId)),
+      h('td', null, e.ip ?? ''),
+      h('td', null, detail),
+    )
   }
 
   dispose() {}

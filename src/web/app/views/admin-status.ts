@@ -16,13 +16,26 @@ export class AdminStatusView implements View {
 
   constructor(ctx: AppContext) {
     const teams = teamsApi(ctx.api, ctx.session)
-    this.el = h('section', { class: 'page admin-page admin-status', 'aria-labelledby': 'admin-status-heading' }, h('h1', { id: 'admin-status-heading' }, 'Status'), h('p', { class: 'muted page-intro' }, `The same figures /metrics exports, refreshed every ${REFRESH_MS / 1000} s.`), this.#body)
+    this.el = h(
+      'section',
+      { class: 'page admin-page admin-status', 'aria-labelledby': 'admin-status-heading' },
+      h('h1', { id: 'admin-status-heading' }, 'Status'),
+      h(
+        'p',
+        { class: 'muted page-intro' },
+        `The same figures /metrics exports, refreshed every ${REFRESH_MS / 1000} s.`,
+      ),
+      this.#body,
+    )
     const tick = async () => {
       try {
         const snapshot = await teams.status()
         if (!this.#disposed) this.#render(snapshot)
       } catch (err) {
-        if (!this.#disposed) this.#body.replaceChildren(h('p', { class: 'form-error', role: 'alert' }, `Could not load the status: ${(err as Error).message}`))
+        if (!this.#disposed)
+          this.#body.replaceChildren(
+            h('p', { class: 'form-error', role: 'alert' }, `Could not load the status: ${(err as Error).message}`),
+          )
       }
       if (!this.#disposed) this.#timer = setTimeout(tick, REFRESH_MS)
     }
@@ -30,17 +43,70 @@ export class AdminStatusView implements View {
   }
 
   #render(s: StatusSnapshot) {
-    const tile = (label: string, value: string, cls: string) => h('div', { class: `card stat ${cls}` }, h('span', { class: 'stat-value' }, value), h('span', { class: 'stat-label muted' }, label))
+    const tile = (label: string, value: string, cls: string) =>
+      h(
+        'div',
+        { class: `card stat ${cls}` },
+        h('span', { class: 'stat-value' }, value),
+        h('span', { class: 'stat-label muted' }, label),
+      )
     const label = (at: string) => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
     this.#body.replaceChildren(
-      h('div', { class: 'stat-grid' }, tile('runs in progress', String(s.runsActive), 'stat-runs'), tile('waiting for the model', String(s.queueDepth), 'stat-queue'), tile('failure rate, last hour', pct(s.lastHour.failureRate), 'stat-failures'), tile('first token, last hour', secs(s.lastHour.firstTokenSeconds), 'stat-first-token')),
-      h('div', { class: 'chart-grid' }, h('div', { class: 'card chart-card' }, h('h2', { class: 'section-heading' }, 'First-token latency'), lineChart(s.series.map((p) => ({ label: label(p.at), value: p.firstTokenSeconds })), { label: 'Mean seconds to the first token over the last hour', format: (n) => `${n.toFixed(2)} s` })), h('div', { class: 'card chart-card' }, h('h2', { class: 'section-heading' }, 'Run failure rate'), lineChart(s.series.map((p) => ({ label: label(p.at), value: p.failureRate })), { label: 'Share of failed runs over the last hour', max: 1, format: (n) => `${Math.round(n * 100)} %` }))),
+      h(
+        'div',
+        { class: 'stat-grid' },
+        tile('runs in progress', String(s.runsActive), 'stat-runs'),
+        tile('waiting for the model', String(s.queueDepth), 'stat-queue'),
+        tile('failure rate, last hour', pct(s.lastHour.failureRate), 'stat-failures'),
+        tile('first token, last hour', secs(s.lastHour.firstTokenSeconds), 'stat-first-token'),
+      ),
+      h(
+        'div',
+        { class: 'chart-grid' },
+        h(
+          'div',
+          { class: 'card chart-card' },
+          h('h2', { class: 'section-heading' }, 'First-token latency'),
+          lineChart(
+            s.series.map((p) => ({ label: label(p.at), value: p.firstTokenSeconds })),
+            { label: 'Mean seconds to the first token over the last hour', format: (n) => `${n.toFixed(2)} s` },
+          ),
+        ),
+        h(
+          'div',
+          { class: 'card chart-card' },
+          h('h2', { class: 'section-heading' }, 'Run failure rate'),
+          lineChart(
+            s.series.map((p) => ({ label: label(p.at), value: p.failureRate })),
+            { label: 'Share of failed runs over the last hour', max: 1, format: (n) => `${Math.round(n * 100)} %` },
+          ),
+        ),
+      ),
       h('h2', { class: 'section-heading' }, 'Model hosts'),
       s.hosts.length
-        ? h('ul', { class: 'host-list' }, ...s.hosts.map((host) => h('li', { class: `card host host-${host.state}`, dataset: { state: host.state } }, h('span', { class: 'host-name' }, host.host), h('span', { class: 'host-state' }, `circuit ${host.state}`))))
+        ? h(
+            'ul',
+            { class: 'host-list' },
+            ...s.hosts.map((host) =>
+              h(
+                'li',
+                { class: `card host host-${host.state}`, dataset: { state: host.state } },
+                h('span', { class: 'host-name' }, host.host),
+                h('span', { class: 'host-state' }, `circuit ${host.state}`),
+              ),
+            ),
+          )
         : h('p', { class: 'muted' }, 'No model host has been used yet.'),
       h('h2', { class: 'section-heading' }, 'Recent alerts'),
-      s.alerts.length ? h('ul', { class: 'alert-list' }, ...s.alerts.map((a) => h('li', null, h('time', { datetime: a.at }, formatTime(a.at)), ` ${a.alert} (${a.outcome})`))) : h('p', { class: 'muted' }, 'No alerts.'),
+      s.alerts.length
+        ? h(
+            'ul',
+            { class: 'alert-list' },
+            ...s.alerts.map((a) =>
+              h('li', null, h('time', { datetime: a.at }, formatTime(a.at)), ` ${a.alert} (${a.outcome})`),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No alerts.'),
       h('p', { class: 'muted status-at', dataset: { at: s.at } }, `Updated ${formatTime(s.at)}`),
     )
   }

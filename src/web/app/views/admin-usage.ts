@@ -36,19 +36,41 @@ export class AdminUsageView implements View {
   constructor(private readonly ctx: AppContext) {
     this.#teams = teamsApi(ctx.api, ctx.session)
     const today = new Date().toISOString().slice(0, 10)
-    this.#from = h('input', { id: 'usage-from', type: 'date', value: new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10) }) as HTMLInputElement
+    this.#from = h('input', {
+      id: 'usage-from',
+      type: 'date',
+      value: new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10),
+    }) as HTMLInputElement
     this.#to = h('input', { id: 'usage-to', type: 'date', value: today }) as HTMLInputElement
     const apply = h('button', { type: 'submit', class: 'btn btn-secondary' }, 'Show')
     const csv = h('button', { type: 'button', class: 'btn btn-secondary download-csv' }, 'Download CSV')
     csv.addEventListener('click', () => this.#downloadCsv())
-    const form = h('form', { class: 'card filters', 'aria-label': 'Date range' }, h('div', { class: 'form-grid' }, h('div', { class: 'field' }, h('label', { for: 'usage-from' }, 'From'), this.#from), h('div', { class: 'field' }, h('label', { for: 'usage-to' }, 'To'), this.#to)), h('div', { class: 'form-actions' }, apply, csv))
+    const form = h(
+      'form',
+      { class: 'card filters', 'aria-label': 'Date range' },
+      h(
+        'div',
+        { class: 'form-grid' },
+        h('div', { class: 'field' }, h('label', { for: 'usage-from' }, 'From'), this.#from),
+        h('div', { class: 'field' }, h('label', { for: 'usage-to' }, 'To'), this.#to),
+      ),
+      h('div', { class: 'form-actions' }, apply, csv),
+    )
     form.addEventListener('submit', (e) => {
       e.preventDefault()
       void this.#load()
     })
     this.#table = h('table', { class: 'data-table admin-usage-table' })
     this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
-    this.el = h('section', { class: 'page admin-page admin-usage', 'aria-labelledby': 'admin-usage-heading' }, h('h1', { id: 'admin-usage-heading' }, 'Usage'), h('p', { class: 'muted page-intro' }, 'Runs and tokens per user, day and model (UTC days). Counts only.'), form, this.#status, h('div', { class: 'table-wrap' }, this.#table))
+    this.el = h(
+      'section',
+      { class: 'page admin-page admin-usage', 'aria-labelledby': 'admin-usage-heading' },
+      h('h1', { id: 'admin-usage-heading' }, 'Usage'),
+      h('p', { class: 'muted page-intro' }, 'Runs and tokens per user, day and model (UTC days). Counts only.'),
+      form,
+      this.#status,
+      h('div', { class: 'table-wrap' }, this.#table),
+    )
     void this.#load()
   }
 
@@ -65,8 +87,13 @@ export class AdminUsageView implements View {
       const rows: Row[] = []
       cursor = null
       for (let i = 0; i < MAX_PAGES; i++) {
-        const page = await this.#teams.allUsage({ from: this.#from.value || undefined, to: this.#to.value || undefined, cursor })
-        for (const r of page.usage) rows.push({ ...r, email: emails.get(r.userId) ?? `(deleted ${r.userId.slice(0, 8)})` })
+        const page = await this.#teams.allUsage({
+          from: this.#from.value || undefined,
+          to: this.#to.value || undefined,
+          cursor,
+        })
+        for (const r of page.usage)
+          rows.push({ ...r, email: emails.get(r.userId) ?? `(deleted ${r.userId.slice(0, 8)})` })
         if (!(cursor = page.nextCursor)) break
       }
       this.#rows = rows
@@ -91,23 +118,59 @@ export class AdminUsageView implements View {
       null,
       ...COLUMNS.map(([key, label]) => {
         const active = this.#sort.key === key
-        const button = h('button', { type: 'button', class: 'sort-btn', dataset: { key } }, label, active ? (this.#sort.dir === 1 ? ' ▲' : ' ▼') : '')
+        const button = h(
+          'button',
+          { type: 'button', class: 'sort-btn', dataset: { key } },
+          label,
+          active ? (this.#sort.dir === 1 ? ' ▲' : ' ▼') : '',
+        )
         button.addEventListener('click', () => {
-          this.#sort = { key, dir: active ? ((-this.#sort.dir) as 1 | -1) : key === 'day' || typeof this.#rows[0]?.[key] === 'number' ? -1 : 1 }
+          this.#sort = {
+            key,
+            dir: active
+              ? (-this.#sort.dir as 1 | -1)
+              : key === 'day' || typeof this.#rows[0]?.[key] === 'number'
+                ? -1
+                : 1,
+          }
           this.#render()
           this.#table.querySelector<HTMLButtonElement>(`.sort-btn[data-key="${key}"]`)?.focus()
         })
-        return h('th', { scope: 'col', 'aria-sort': active ? (this.#sort.dir === 1 ? 'ascending' : 'descending') : 'none' }, button)
+        return h(
+          'th',
+          { scope: 'col', 'aria-sort': active ? (this.#sort.dir === 1 ? 'ascending' : 'descending') : 'none' },
+          button,
+        )
       }),
     )
-    const body = h('tbody', null, ...this.#sorted().map((r) => h('tr', null, ...COLUMNS.map(([key]) => h('td', { class: typeof r[key] === 'number' ? 'num' : undefined }, typeof r[key] === 'number' ? (r[key] as number).toLocaleString() : String(r[key]))))))
+    const body = h(
+      'tbody',
+      null,
+      ...this.#sorted().map((r) =>
+        h(
+          'tr',
+          null,
+          ...COLUMNS.map(([key]) =>
+            h(
+              'td',
+              { class: typeof r[key] === 'number' ? 'num' : undefined },
+              typeof r[key] === 'number' ? (r[key] as number).toLocaleString() : String(r[key]),
+            ),
+          ),
+        ),
+      ),
+    )
     this.#table.replaceChildren(h('thead', null, head), body)
   }
 
   #downloadCsv() {
     const lines = [['day', 'user_id', 'email', 'model', 'runs', 'prompt_tokens', 'completion_tokens'].join(',')]
-    for (const r of this.#sorted()) lines.push([r.day, r.userId, r.email, r.model, r.runs, r.promptTokens, r.completionTokens].map(csvCell).join(','))
-    saveBlob(new Blob([lines.join('\r\n') + '\r\n'], { type: 'text/csv' }), `usage-${this.#from.value}-${this.#to.value}.csv`)
+    for (const r of this.#sorted())
+      lines.push([r.day, r.userId, r.email, r.model, r.runs, r.promptTokens, r.completionTokens].map(csvCell).join(','))
+    saveBlob(
+      new Blob([lines.join('\r\n') + '\r\n'], { type: 'text/csv' }),
+      `usage-${this.#from.value}-${this.#to.value}.csv`,
+    )
     this.ctx.announce('Usage CSV downloaded.')
   }
 

@@ -26,7 +26,22 @@ export class AdminUsersView implements View {
       h(
         'div',
         { class: 'table-wrap' },
-        h('table', { class: 'data-table users-table' }, h('thead', null, h('tr', null, ...['Email', 'Name', 'Role', 'State', 'Last active', 'Quota (runs / tokens per day)', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))), this.#rows),
+        h(
+          'table',
+          { class: 'data-table users-table' },
+          h(
+            'thead',
+            null,
+            h(
+              'tr',
+              null,
+              ...['Email', 'Name', 'Role', 'State', 'Last active', 'Quota (runs / tokens per day)', 'Actions'].map(
+                (c) => h('th', { scope: 'col' }, c),
+              ),
+            ),
+          ),
+          this.#rows,
+        ),
       ),
       this.#status,
       this.#more,
@@ -35,17 +50,39 @@ export class AdminUsersView implements View {
   }
 
   #createForm() {
-    const email = h('input', { id: 'new-user-email', type: 'email', required: true, autocomplete: 'off' }) as HTMLInputElement
+    const email = h('input', {
+      id: 'new-user-email',
+      type: 'email',
+      required: true,
+      autocomplete: 'off',
+    }) as HTMLInputElement
     const name = h('input', { id: 'new-user-name', autocomplete: 'off' }) as HTMLInputElement
-    const password = h('input', { id: 'new-user-password', type: 'password', autocomplete: 'new-password', minlength: '8' }) as HTMLInputElement
-    const role = h('select', { id: 'new-user-role' }, h('option', { value: 'member' }, 'Member'), h('option', { value: 'admin' }, 'Admin')) as HTMLSelectElement
+    const password = h('input', {
+      id: 'new-user-password',
+      type: 'password',
+      autocomplete: 'new-password',
+      minlength: '8',
+    }) as HTMLInputElement
+    const role = h(
+      'select',
+      { id: 'new-user-role' },
+      h('option', { value: 'member' }, 'Member'),
+      h('option', { value: 'admin' }, 'Admin'),
+    ) as HTMLSelectElement
     const error = h('p', { class: 'form-error', role: 'alert' })
     const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create account')
     const form = h(
       'form',
       { class: 'card create-user', 'aria-label': 'Create an account', novalidate: true },
       h('h2', { class: 'section-heading' }, 'New account'),
-      h('div', { class: 'form-grid' }, h('div', { class: 'field' }, h('label', { for: 'new-user-email' }, 'Email'), email), h('div', { class: 'field' }, h('label', { for: 'new-user-name' }, 'Name'), name), h('div', { class: 'field' }, h('label', { for: 'new-user-password' }, 'Password'), password), h('div', { class: 'field' }, h('label', { for: 'new-user-role' }, 'Role'), role)),
+      h(
+        'div',
+        { class: 'form-grid' },
+        h('div', { class: 'field' }, h('label', { for: 'new-user-email' }, 'Email'), email),
+        h('div', { class: 'field' }, h('label', { for: 'new-user-name' }, 'Name'), name),
+        h('div', { class: 'field' }, h('label', { for: 'new-user-password' }, 'Password'), password),
+        h('div', { class: 'field' }, h('label', { for: 'new-user-role' }, 'Role'), role),
+      ),
       error,
       h('div', { class: 'form-actions' }, submit),
     )
@@ -54,7 +91,12 @@ export class AdminUsersView implements View {
       error.textContent = ''
       submit.disabled = true
       try {
-        const { user } = await this.#teams.createUser({ email: email.value.trim(), password: password.value, name: name.value.trim() || undefined, role: role.value })
+        const { user } = await this.#teams.createUser({
+          email: email.value.trim(),
+          password: password.value,
+          name: name.value.trim() || undefined,
+          role: role.value,
+        })
         this.ctx.announce(`Account ${user.email} created.`)
         email.value = name.value = password.value = ''
         this.#cursor = null
@@ -84,11 +126,34 @@ export class AdminUsersView implements View {
   #row(user: AdminUser): HTMLTableRowElement {
     const tr = h('tr', { dataset: { userId: user.id, email: user.email } })
     const fill = (u: AdminUser) => {
-      const role = h('select', { 'aria-label': `Role of ${u.email}`, class: 'user-role' }, h('option', { value: 'member', selected: u.role === 'member' }, 'Member'), h('option', { value: 'admin', selected: u.role === 'admin' }, 'Admin')) as HTMLSelectElement
-      const runs = h('input', { type: 'number', min: '0', step: '1', class: 'quota-input quota-runs', 'aria-label': `Runs per day for ${u.email} (empty: default, 0: no limit)`, value: u.quota?.runsPerDay ?? '' }) as HTMLInputElement
-      const tokens = h('input', { type: 'number', min: '0', step: '1', class: 'quota-input quota-tokens', 'aria-label': `Tokens per day for ${u.email} (empty: default, 0: no limit)`, value: u.quota?.tokensPerDay ?? '' }) as HTMLInputElement
+      const role = h(
+        'select',
+        { 'aria-label': `Role of ${u.email}`, class: 'user-role' },
+        h('option', { value: 'member', selected: u.role === 'member' }, 'Member'),
+        h('option', { value: 'admin', selected: u.role === 'admin' }, 'Admin'),
+      ) as HTMLSelectElement
+      const runs = h('input', {
+        type: 'number',
+        min: '0',
+        step: '1',
+        class: 'quota-input quota-runs',
+        'aria-label': `Runs per day for ${u.email} (empty: default, 0: no limit)`,
+        value: u.quota?.runsPerDay ?? '',
+      }) as HTMLInputElement
+      const tokens = h('input', {
+        type: 'number',
+        min: '0',
+        step: '1',
+        class: 'quota-input quota-tokens',
+        'aria-label': `Tokens per day for ${u.email} (empty: default, 0: no limit)`,
+        value: u.quota?.tokensPerDay ?? '',
+      }) as HTMLInputElement
       const saveQuota = h('button', { type: 'button', class: 'btn btn-small save-quota' }, 'Save quota')
-      const toggle = h('button', { type: 'button', class: 'btn btn-small toggle-disabled' }, u.disabled ? 'Enable' : 'Disable')
+      const toggle = h(
+        'button',
+        { type: 'button', class: 'btn btn-small toggle-disabled' },
+        u.disabled ? 'Enable' : 'Disable',
+      )
       const signOut = h('button', { type: 'button', class: 'btn btn-small sign-out-user' }, 'Sign out everywhere')
       // biome-ignore lint/suspicious/noConfusingVoidType: actions answer a user, or nothing (a delete)
       const act = async (what: string, fn: () => Promise<AdminUser | void>) => {
@@ -101,11 +166,27 @@ export class AdminUsersView implements View {
           fill(u)
         }
       }
-      role.addEventListener('change', () => void act('Role changed', async () => (await this.#teams.updateUser(u.id, { role: role.value })).user))
-      toggle.addEventListener('click', () => void act(u.disabled ? 'Enabled' : 'Disabled', async () => (await this.#teams.updateUser(u.id, { disabled: !u.disabled })).user))
+      role.addEventListener(
+        'change',
+        () => void act('Role changed', async () => (await this.#teams.updateUser(u.id, { role: role.value })).user),
+      )
+      toggle.addEventListener(
+        'click',
+        () =>
+          void act(
+            u.disabled ? 'Enabled' : 'Disabled',
+            async () => (await this.#teams.updateUser(u.id, { disabled: !u.disabled })).user,
+          ),
+      )
       saveQuota.addEventListener('click', () => {
         const value = (input: HTMLInputElement) => (input.value.trim() === '' ? undefined : Number(input.value))
-        const quota = value(runs) === undefined && value(tokens) === undefined ? null : { ...(value(runs) !== undefined && { runsPerDay: value(runs) }), ...(value(tokens) !== undefined && { tokensPerDay: value(tokens) }) }
+        const quota =
+          value(runs) === undefined && value(tokens) === undefined
+            ? null
+            : {
+                ...(value(runs) !== undefined && { runsPerDay: value(runs) }),
+                ...(value(tokens) !== undefined && { tokensPerDay: value(tokens) }),
+              }
         void act('Quota saved', async () => (await this.#teams.updateUser(u.id, { quota })).user)
       })
       signOut.addEventListener('click', () => void act('Signed out everywhere', () => this.#teams.signOutUser(u.id)))

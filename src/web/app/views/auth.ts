@@ -5,17 +5,47 @@ import { h } from '../dom'
 export function authView(api: Api, opts: { notice?: string; onSignedIn(answer: SessionAnswer): void }): HTMLElement {
   let mode: 'signin' | 'signup' = 'signin'
   const heading = h('h1', { id: 'auth-heading' }, 'Sign in')
-  const email = h('input', { id: 'auth-email', name: 'email', type: 'email', autocomplete: 'username', required: true, spellcheck: 'false' }) as HTMLInputElement
-  const name = h('input', { id: 'auth-name', name: 'name', type: 'text', autocomplete: 'name', maxlength: '100' }) as HTMLInputElement
-  const password = h('input', { id: 'auth-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true, 'aria-describedby': 'password-hint' }) as HTMLInputElement
-  const nameField = h('div', { class: 'field' }, h('label', { for: 'auth-name' }, 'Name ', h('span', { class: 'muted' }, '(optional)')), name)
+  const email = h('input', {
+    id: 'auth-email',
+    name: 'email',
+    type: 'email',
+    autocomplete: 'username',
+    required: true,
+    spellcheck: 'false',
+  }) as HTMLInputElement
+  const name = h('input', {
+    id: 'auth-name',
+    name: 'name',
+    type: 'text',
+    autocomplete: 'name',
+    maxlength: '100',
+  }) as HTMLInputElement
+  const password = h('input', {
+    id: 'auth-password',
+    name: 'password',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+    'aria-describedby': 'password-hint',
+  }) as HTMLInputElement
+  const nameField = h(
+    'div',
+    { class: 'field' },
+    h('label', { for: 'auth-name' }, 'Name ', h('span', { class: 'muted' }, '(optional)')),
+    name,
+  )
   const hint = h('p', { id: 'password-hint', class: 'field-hint' })
   const error = h('p', { class: 'form-error', role: 'alert', id: 'auth-error' })
   const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Sign in')
   const switchText = h('span', null, 'No account yet?')
   const switchBtn = h('button', { type: 'button', class: 'btn-link switch-mode' }, 'Create one')
   const switchRow = h('p', { class: 'switch' }, switchText, ' ', switchBtn)
-  const sso = h('div', { class: 'sso' }, h('div', { class: 'divider' }, h('span', null, 'or')), h('a', { class: 'btn btn-block btn-secondary sso-btn', href: '/api/auth/oidc/login' }, 'Sign in with SSO'))
+  const sso = h(
+    'div',
+    { class: 'sso' },
+    h('div', { class: 'divider' }, h('span', null, 'or')),
+    h('a', { class: 'btn btn-block btn-secondary sso-btn', href: '/api/auth/oidc/login' }, 'Sign in with SSO'),
+  )
   sso.hidden = true
   void api.oidcEnabled().then((on) => (sso.hidden = !on))
 
@@ -52,7 +82,8 @@ export function authView(api: Api, opts: { notice?: string; onSignedIn(answer: S
     setMode('signup')
     heading.textContent = 'Create the admin account'
     submit.textContent = 'Create the admin account'
-    intro.textContent = 'Nobody has an account on this server yet. The first account manages the server; everyone else signs up after it.'
+    intro.textContent =
+      'Nobody has an account on this server yet. The first account manages the server; everyone else signs up after it.'
     intro.hidden = false
     switchRow.hidden = true
   })
@@ -77,7 +108,10 @@ export function authView(api: Api, opts: { notice?: string; onSignedIn(answer: S
     submit.disabled = true
     submit.setAttribute('aria-busy', 'true')
     try {
-      const answer = mode === 'signup' ? await api.register(email.value.trim(), password.value, name.value.trim() || undefined) : await api.login(email.value.trim(), password.value)
+      const answer =
+        mode === 'signup'
+          ? await api.register(email.value.trim(), password.value, name.value.trim() || undefined)
+          : await api.login(email.value.trim(), password.value)
       opts.onSignedIn(answer)
     } catch (err) {
       const e = err as ApiError

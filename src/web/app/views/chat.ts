@@ -109,19 +109,37 @@ export class ChatView implements View {
     const prefs = loadPrefs()
     this.#agent = h('select', { id: 'agent-select', class: 'select' })
     const agents = ctx.agents.length ? ctx.agents : [{ id: 'triage', name: 'Auto' }]
-    for (const a of agents) this.#agent.append(h('option', { value: a.id, title: (a as any).description }, ctx.agentName(a.id) || a.name))
-    this.#agent.value = agents.some((a) => a.id === prefs.agent) ? prefs.agent! : agents.some((a) => a.id === 'triage') ? 'triage' : agents[0].id
+    for (const a of agents)
+      this.#agent.append(h('option', { value: a.id, title: (a as any).description }, ctx.agentName(a.id) || a.name))
+    this.#agent.value = agents.some((a) => a.id === prefs.agent)
+      ? prefs.agent!
+      : agents.some((a) => a.id === 'triage')
+        ? 'triage'
+        : agents[0].id
     this.#model = h('select', { id: 'model-select', class: 'select' })
-    this.#model.append(h('option', { value: '' }, ctx.models.default ? `Default (${ctx.models.default})` : 'Default model'))
+    this.#model.append(
+      h('option', { value: '' }, ctx.models.default ? `Default (${ctx.models.default})` : 'Default model'),
+    )
     for (const m of ctx.models.models) if (m !== ctx.models.default) this.#model.append(h('option', { value: m }, m))
-    if (prefs.model && ctx.models.models.includes(prefs.model) && prefs.model !== ctx.models.default) this.#model.value = prefs.model
+    if (prefs.model && ctx.models.models.includes(prefs.model) && prefs.model !== ctx.models.default)
+      this.#model.value = prefs.model
     if (ctx.models.failed) this.#model.title = 'The model list could not be loaded; the server default is used.'
     const remember = () => savePrefs({ agent: this.#agent.value, model: this.#model.value || undefined })
     this.#agent.addEventListener('change', remember)
     this.#model.addEventListener('change', remember)
 
-    this.#send = h('button', { type: 'submit', class: 'btn btn-primary send-btn' }, icon(icons.send), h('span', null, 'Send'))
-    this.#stop = h('button', { type: 'button', class: 'btn btn-danger stop-btn', onclick: () => this.#stopRuns() }, icon(icons.stop), h('span', null, 'Stop'))
+    this.#send = h(
+      'button',
+      { type: 'submit', class: 'btn btn-primary send-btn' },
+      icon(icons.send),
+      h('span', null, 'Send'),
+    )
+    this.#stop = h(
+      'button',
+      { type: 'button', class: 'btn btn-danger stop-btn', onclick: () => this.#stopRuns() },
+      icon(icons.stop),
+      h('span', null, 'Stop'),
+    )
     this.#stop.hidden = true
 
     const form = h(
@@ -132,7 +150,12 @@ export class ChatView implements View {
       h(
         'div',
         { class: 'composer-bar' },
-        h('div', { class: 'pickers' }, h('label', { class: 'picker' }, h('span', null, 'Agent'), this.#agent), h('label', { class: 'picker' }, h('span', null, 'Model'), this.#model)),
+        h(
+          'div',
+          { class: 'pickers' },
+          h('label', { class: 'picker' }, h('span', null, 'Agent'), this.#agent),
+          h('label', { class: 'picker' }, h('span', null, 'Model'), this.#model),
+        ),
         h('div', { class: 'composer-actions' }, this.#stop, this.#send),
       ),
       h('p', { id: 'composer-hint', class: 'sr-only' }, 'Enter sends, Shift+Enter starts a new line.'),
@@ -183,7 +206,12 @@ export class ChatView implements View {
         h(
           'li',
           null,
-          h('button', { type: 'button', class: 'starter', onclick: () => this.#useStarter(text) }, h('span', { class: 'starter-label' }, label), h('span', { class: 'starter-text' }, text)),
+          h(
+            'button',
+            { type: 'button', class: 'starter', onclick: () => this.#useStarter(text) },
+            h('span', { class: 'starter-label' }, label),
+            h('span', { class: 'starter-text' }, text),
+          ),
         ),
       ),
     )
@@ -210,17 +238,33 @@ export class ChatView implements View {
     }
     let messages: Message[]
     try {
-      const [thread, list] = await Promise.all([this.#ctx.api.thread(threadId), this.#ctx.api.messages(threadId, this.leaf)])
+      const [thread, list] = await Promise.all([
+        this.#ctx.api.thread(threadId),
+        this.#ctx.api.messages(threadId, this.leaf),
+      ])
       this.#title.textContent = thread.title
       messages = list
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         this.#title.textContent = 'Chat not found'
-        this.#log.append(h('p', { class: 'notice' }, 'This chat does not exist or was deleted. ', h('a', { href: '#/' }, 'Start a new chat')))
+        this.#log.append(
+          h(
+            'p',
+            { class: 'notice' },
+            'This chat does not exist or was deleted. ',
+            h('a', { href: '#/' }, 'Start a new chat'),
+          ),
+        )
         return
       }
       this.#title.textContent = 'Chat'
-      this.#log.append(h('p', { class: 'notice notice-error', role: 'alert' }, `Could not load this chat: ${(error as Error).message}`))
+      this.#log.append(
+        h(
+          'p',
+          { class: 'notice notice-error', role: 'alert' },
+          `Could not load this chat: ${(error as Error).message}`,
+        ),
+      )
       return
     }
     if (this.threadId !== threadId) return
@@ -243,7 +287,8 @@ export class ChatView implements View {
     // A finished one only when its question is on this branch (other branches' runs stay there).
     const asked = new Set(messages.flatMap((m) => (m.role === 'user' && m.runId ? [m.runId] : [])))
     for (const run of this.#ctx.socket.runs.runs.values()) {
-      if (run.threadId === threadId && !this.#answered.has(run.runId) && (!run.done || asked.has(run.runId))) for (const e of run.events) this.#apply(e)
+      if (run.threadId === threadId && !this.#answered.has(run.runId) && (!run.done || asked.has(run.runId)))
+        for (const e of run.events) this.#apply(e)
     }
     // A question without an answer: its run may still be going (started elsewhere).
     for (const runId of unanswered) {
@@ -320,7 +365,13 @@ export class ChatView implements View {
     if (!this.#loaded || event.threadId !== this.threadId) return
     this.#apply(event)
     if (event.type === 'agent_completed') {
-      this.#ctx.announce(event.status === 'completed' ? 'Answer complete.' : event.status === 'cancelled' ? 'Run cancelled.' : 'The run failed.')
+      this.#ctx.announce(
+        event.status === 'completed'
+          ? 'Answer complete.'
+          : event.status === 'cancelled'
+            ? 'Run cancelled.'
+            : 'The run failed.',
+      )
       this.#ctx.refreshThreads()
       this.#refreshTitle()
       void this.#syncControls()
@@ -408,7 +459,9 @@ export class ChatView implements View {
       if (!m.runId || this.#log.querySelector(`[data-message-id="${CSS.escape(m.id)}"]`)) continue
       const el =
         m.role === 'assistant'
-          ? this.#log.querySelector<HTMLElement>(`.turn-assistant[data-run-id="${CSS.escape(m.runId)}"]:not([data-message-id])`)
+          ? this.#log.querySelector<HTMLElement>(
+              `.turn-assistant[data-run-id="${CSS.escape(m.runId)}"]:not([data-message-id])`,
+            )
           : (this.#ownBubbles.get(m.runId) ?? null)
       if (el?.isConnected) decorateMessage(el, m, this.#actions)
     }
@@ -525,7 +578,11 @@ function modelDownBanner(hint?: string): HTMLElement {
     h(
       'div',
       null,
-      h('p', { class: 'model-banner-text' }, 'The AI model is not reachable right now, so answers will fail until it is back. Your chats are safe.'),
+      h(
+        'p',
+        { class: 'model-banner-text' },
+        'The AI model is not reachable right now, so answers will fail until it is back. Your chats are safe.',
+      ),
       hint ? h('details', null, h('summary', null, 'Details'), h('p', { class: 'model-banner-hint' }, hint)) : null,
     ),
   )

@@ -12,8 +12,20 @@ export class DatasetsView implements View {
   #detail: HTMLElement
 
   constructor(private readonly ctx: AppContext) {
-    const file = h('input', { id: 'dataset-file', name: 'file', type: 'file', accept: '.csv,text/csv', required: true }) as HTMLInputElement
-    const name = h('input', { id: 'dataset-name', name: 'name', required: true, maxlength: '100', autocomplete: 'off' }) as HTMLInputElement
+    const file = h('input', {
+      id: 'dataset-file',
+      name: 'file',
+      type: 'file',
+      accept: '.csv,text/csv',
+      required: true,
+    }) as HTMLInputElement
+    const name = h('input', {
+      id: 'dataset-name',
+      name: 'name',
+      required: true,
+      maxlength: '100',
+      autocomplete: 'off',
+    }) as HTMLInputElement
     const error = h('p', { class: 'form-error', role: 'alert' })
     const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Upload')
     file.addEventListener('change', () => {
@@ -92,7 +104,16 @@ export class DatasetsView implements View {
     for (const d of datasets) {
       const open = h('button', { type: 'button', class: 'btn-link dataset-open' }, d.name)
       open.addEventListener('click', () => void this.#show(d))
-      const del = h('button', { type: 'button', class: 'icon-btn delete-dataset', 'aria-label': `Delete dataset “${d.name}”`, title: 'Delete' }, icon(icons.trash))
+      const del = h(
+        'button',
+        {
+          type: 'button',
+          class: 'icon-btn delete-dataset',
+          'aria-label': `Delete dataset “${d.name}”`,
+          title: 'Delete',
+        },
+        icon(icons.trash),
+      )
       del.addEventListener('click', async () => {
         del.disabled = true
         try {
@@ -103,7 +124,10 @@ export class DatasetsView implements View {
           }
           this.ctx.announce(`Dataset ${d.name} deleted.`)
           await this.#load()
-          ;(this.#list.querySelector<HTMLElement>('.dataset-open') ?? this.el.querySelector<HTMLElement>('#dataset-file'))?.focus()
+          ;(
+            this.#list.querySelector<HTMLElement>('.dataset-open') ??
+            this.el.querySelector<HTMLElement>('#dataset-file')
+          )?.focus()
         } catch (err) {
           del.disabled = false
           this.ctx.toast(`Could not delete the dataset: ${(err as Error).message}`)
@@ -114,7 +138,13 @@ export class DatasetsView implements View {
         h(
           'li',
           { class: 'card dataset-item', dataset: { datasetId: d.id } },
-          h('div', { class: 'dataset-main' }, icon(icons.table), open, h('span', { class: 'muted' }, `${d.rowCount ?? '?'} rows · ${cols} column${cols === 1 ? '' : 's'}`)),
+          h(
+            'div',
+            { class: 'dataset-main' },
+            icon(icons.table),
+            open,
+            h('span', { class: 'muted' }, `${d.rowCount ?? '?'} rows · ${cols} column${cols === 1 ? '' : 's'}`),
+          ),
           del,
         ),
       )
@@ -150,7 +180,14 @@ export class DatasetsView implements View {
       h(
         'ul',
         { class: 'column-list', 'aria-label': 'Columns and types' },
-        columns.map((c) => h('li', { class: 'column-chip', dataset: { column: c.name, type: c.type } }, h('span', { class: 'column-name' }, c.name), h('span', { class: 'column-type' }, c.type))),
+        columns.map((c) =>
+          h(
+            'li',
+            { class: 'column-chip', dataset: { column: c.name, type: c.type } },
+            h('span', { class: 'column-name' }, c.name),
+            h('span', { class: 'column-type' }, c.type),
+          ),
+        ),
       ),
       preview.length
         ? [
@@ -161,8 +198,32 @@ export class DatasetsView implements View {
               h(
                 'table',
                 { class: 'data-table' },
-                h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c.name)))),
-                h('tbody', null, preview.map((row) => h('tr', null, columns.map((c, i) => h('td', { class: /int|num|float|real|dec/i.test(c.type) ? 'num' : undefined }, cell(row, i, c.name)))))),
+                h(
+                  'thead',
+                  null,
+                  h(
+                    'tr',
+                    null,
+                    columns.map((c) => h('th', { scope: 'col' }, c.name)),
+                  ),
+                ),
+                h(
+                  'tbody',
+                  null,
+                  preview.map((row) =>
+                    h(
+                      'tr',
+                      null,
+                      columns.map((c, i) =>
+                        h(
+                          'td',
+                          { class: /int|num|float|real|dec/i.test(c.type) ? 'num' : undefined },
+                          cell(row, i, c.name),
+                        ),
+                      ),
+                    ),
+                  ),
+                ),
               ),
             ),
           ]

@@ -11,7 +11,8 @@ const ACCEPT = '.txt,.md,.markdown,.html,.htm,.pdf,text/plain,text/markdown,text
 /** The server's default DOCUMENT_MAX_BYTES; the server has the last word. */
 const MAX_BYTES = 20 * 1024 * 1024
 
-const sizeText = (bytes: number) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`)
+const sizeText = (bytes: number) =>
+  bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`
 
 export class DocumentsView implements View {
   readonly el: HTMLElement
@@ -22,7 +23,14 @@ export class DocumentsView implements View {
   #unsubscribe: () => void
 
   constructor(private readonly ctx: AppContext) {
-    const file = h('input', { id: 'document-file', name: 'file', type: 'file', accept: ACCEPT, multiple: true, required: true }) as HTMLInputElement
+    const file = h('input', {
+      id: 'document-file',
+      name: 'file',
+      type: 'file',
+      accept: ACCEPT,
+      multiple: true,
+      required: true,
+    }) as HTMLInputElement
     const error = h('p', { class: 'form-error', role: 'alert' })
     const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Upload')
     const form = h(
@@ -69,7 +77,11 @@ export class DocumentsView implements View {
       'section',
       { class: 'page documents-page', 'aria-labelledby': 'documents-heading' },
       h('h1', { id: 'documents-heading' }, 'Documents'),
-      h('p', { class: 'muted page-intro' }, 'Upload your documents, then ask the researcher about them in a chat. Answers cite the passages they use.'),
+      h(
+        'p',
+        { class: 'muted page-intro' },
+        'Upload your documents, then ask the researcher about them in a chat. Answers cite the passages they use.',
+      ),
       form,
       h('h2', { class: 'section-heading' }, 'Your documents'),
       this.#status,
@@ -109,21 +121,49 @@ export class DocumentsView implements View {
     else if (place === 'end') this.#list.append(row)
     else this.#list.prepend(row)
     this.#items.set(d.id, row)
-    if (known && known.status === 'processing' && d.status !== 'processing') this.ctx.announce(d.status === 'ready' ? `${d.name} is ready.` : `${d.name} failed: ${d.error ?? 'unknown error'}`)
+    if (known && known.status === 'processing' && d.status !== 'processing')
+      this.ctx.announce(
+        d.status === 'ready' ? `${d.name} is ready.` : `${d.name} failed: ${d.error ?? 'unknown error'}`,
+      )
     this.#updateStatus()
   }
 
   #row(d: DocumentInfo): HTMLLIElement {
     const percent = Math.round((d.progress ?? 0) * 100)
-    const bar = h('progress', { class: 'document-progress', max: '100', value: String(percent), 'aria-label': `Processing ${d.name}`, 'aria-valuetext': `${percent}%` }) as HTMLProgressElement
+    const bar = h('progress', {
+      class: 'document-progress',
+      max: '100',
+      value: String(percent),
+      'aria-label': `Processing ${d.name}`,
+      'aria-valuetext': `${percent}%`,
+    }) as HTMLProgressElement
     bar.value = percent
     const state =
       d.status === 'processing'
         ? h('span', { class: 'document-state' }, bar, h('span', { class: 'muted' }, `${percent}%`))
         : d.status === 'ready'
-          ? h('span', { class: 'document-state state-ready' }, icon(icons.check), `Ready · ${d.chunks} passage${d.chunks === 1 ? '' : 's'}`)
-          : h('span', { class: 'document-state state-failed' }, icon(icons.alert), `Failed: ${d.error ?? 'unknown error'}`)
-    const del = h('button', { type: 'button', class: 'icon-btn delete-document', 'aria-label': `Delete document “${d.name}”`, title: 'Delete' }, icon(icons.trash))
+          ? h(
+              'span',
+              { class: 'document-state state-ready' },
+              icon(icons.check),
+              `Ready · ${d.chunks} passage${d.chunks === 1 ? '' : 's'}`,
+            )
+          : h(
+              'span',
+              { class: 'document-state state-failed' },
+              icon(icons.alert),
+              `Failed: ${d.error ?? 'unknown error'}`,
+            )
+    const del = h(
+      'button',
+      {
+        type: 'button',
+        class: 'icon-btn delete-document',
+        'aria-label': `Delete document “${d.name}”`,
+        title: 'Delete',
+      },
+      icon(icons.trash),
+    )
     del.addEventListener('click', async () => {
       del.disabled = true
       try {
@@ -133,7 +173,10 @@ export class DocumentsView implements View {
         this.#documents.delete(d.id)
         this.#updateStatus()
         this.ctx.announce(`Document ${d.name} deleted.`)
-        ;(this.#list.querySelector<HTMLElement>('.delete-document') ?? this.el.querySelector<HTMLElement>('#document-file'))?.focus()
+        ;(
+          this.#list.querySelector<HTMLElement>('.delete-document') ??
+          this.el.querySelector<HTMLElement>('#document-file')
+        )?.focus()
       } catch (err) {
         del.disabled = false
         this.ctx.toast(`Could not delete the document: ${(err as Error).message}`)
@@ -142,7 +185,14 @@ export class DocumentsView implements View {
     return h(
       'li',
       { class: 'card document-item', dataset: { documentId: d.id, status: d.status } },
-      h('div', { class: 'document-main' }, icon(icons.notes), h('span', { class: 'document-name' }, d.name), h('span', { class: 'muted' }, sizeText(d.bytes)), state),
+      h(
+        'div',
+        { class: 'document-main' },
+        icon(icons.notes),
+        h('span', { class: 'document-name' }, d.name),
+        h('span', { class: 'muted' }, sizeText(d.bytes)),
+        state,
+      ),
       del,
     )
   }

@@ -23,11 +23,30 @@ export function siblingSwitcher(message: Message, onSwitch: (id: string) => void
     const next = siblings[index + delta]
     if (next) onSwitch(next)
   }
-  const prev = h('button', { type: 'button', class: 'icon-btn branch-prev', 'aria-label': 'Previous version', disabled: index <= 0 }, '‹')
-  const next = h('button', { type: 'button', class: 'icon-btn branch-next', 'aria-label': 'Next version', disabled: index >= siblings.length - 1 }, '›')
+  const prev = h(
+    'button',
+    { type: 'button', class: 'icon-btn branch-prev', 'aria-label': 'Previous version', disabled: index <= 0 },
+    '‹',
+  )
+  const next = h(
+    'button',
+    {
+      type: 'button',
+      class: 'icon-btn branch-next',
+      'aria-label': 'Next version',
+      disabled: index >= siblings.length - 1,
+    },
+    '›',
+  )
   prev.addEventListener('click', go(-1))
   next.addEventListener('click', go(1))
-  return h('div', { class: 'branch-switcher', role: 'group', 'aria-label': `Version ${index + 1} of ${siblings.length}` }, prev, h('span', { class: 'branch-count', 'aria-hidden': 'true' }, `${index + 1} / ${siblings.length}`), next)
+  return h(
+    'div',
+    { class: 'branch-switcher', role: 'group', 'aria-label': `Version ${index + 1} of ${siblings.length}` },
+    prev,
+    h('span', { class: 'branch-count', 'aria-hidden': 'true' }, `${index + 1} / ${siblings.length}`),
+    next,
+  )
 }
 
 /** Adds the controls to a rendered message (once); returns the row. */
@@ -39,7 +58,11 @@ export function decorateMessage(el: HTMLElement, message: Message, actions: Mess
   if (switcher) row.append(switcher)
   if (message.role === 'user') {
     if (actions.edit) {
-      const edit = h('button', { type: 'button', class: 'btn btn-ghost btn-small edit-btn', 'aria-label': 'Edit message' }, 'Edit')
+      const edit = h(
+        'button',
+        { type: 'button', class: 'btn btn-ghost btn-small edit-btn', 'aria-label': 'Edit message' },
+        'Edit',
+      )
       edit.addEventListener('click', () => actions.edit!(message, el))
       row.append(edit)
     }
@@ -47,7 +70,15 @@ export function decorateMessage(el: HTMLElement, message: Message, actions: Mess
     if (message.content) row.append(copyButton(() => message.content, 'Copy', 'Copy answer'))
     if (actions.regenerate) {
       const retry = message.status === 'failed' || message.status === 'cancelled'
-      const button = h('button', { type: 'button', class: `btn btn-ghost btn-small ${retry ? 'retry-btn' : 'regenerate-btn'}`, 'aria-label': retry ? 'Retry' : 'Regenerate answer' }, retry ? 'Retry' : 'Regenerate')
+      const button = h(
+        'button',
+        {
+          type: 'button',
+          class: `btn btn-ghost btn-small ${retry ? 'retry-btn' : 'regenerate-btn'}`,
+          'aria-label': retry ? 'Retry' : 'Regenerate answer',
+        },
+        retry ? 'Retry' : 'Regenerate',
+      )
       button.addEventListener('click', () => actions.regenerate!(message, el))
       row.append(button)
     }
@@ -60,7 +91,11 @@ export function decorateMessage(el: HTMLElement, message: Message, actions: Mess
 export function editInPlace(bubble: HTMLElement, text: string): Promise<string | null> {
   return new Promise((resolve) => {
     const saved = [...bubble.childNodes]
-    const area = h('textarea', { class: 'edit-input', rows: '3', 'aria-label': 'Edit your message' }) as HTMLTextAreaElement
+    const area = h('textarea', {
+      class: 'edit-input',
+      rows: '3',
+      'aria-label': 'Edit your message',
+    }) as HTMLTextAreaElement
     area.value = text
     const save = h('button', { type: 'submit', class: 'btn btn-primary btn-small' }, 'Save and send')
     const cancel = h('button', { type: 'button', class: 'btn btn-small' }, 'Cancel')

@@ -9,10 +9,21 @@ export class NotesView implements View {
   #status: HTMLElement
 
   constructor(private readonly ctx: AppContext) {
-    const title = h('input', { id: 'note-title', name: 'title', required: true, maxlength: '200', autocomplete: 'off' }) as HTMLInputElement
+    const title = h('input', {
+      id: 'note-title',
+      name: 'title',
+      required: true,
+      maxlength: '200',
+      autocomplete: 'off',
+    }) as HTMLInputElement
     const body = h('textarea', { id: 'note-body', name: 'body', rows: '4' }) as HTMLTextAreaElement
     const error = h('p', { class: 'form-error', role: 'alert' })
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, icon(icons.plus), h('span', null, 'Add note'))
+    const submit = h(
+      'button',
+      { type: 'submit', class: 'btn btn-primary' },
+      icon(icons.plus),
+      h('span', null, 'Add note'),
+    )
     const form = h(
       'form',
       { class: 'card note-form', 'aria-label': 'Add a note', novalidate: true },
@@ -45,7 +56,16 @@ export class NotesView implements View {
     })
     this.#list = h('ul', { class: 'note-list', 'aria-label': 'Your notes' })
     this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
-    this.el = h('section', { class: 'page notes-page', 'aria-labelledby': 'notes-heading' }, h('h1', { id: 'notes-heading' }, 'Notes'), h('p', { class: 'muted page-intro' }, 'Your notes are also available to the notes assistant in chats.'), form, h('h2', { class: 'section-heading' }, 'Saved notes'), this.#status, this.#list)
+    this.el = h(
+      'section',
+      { class: 'page notes-page', 'aria-labelledby': 'notes-heading' },
+      h('h1', { id: 'notes-heading' }, 'Notes'),
+      h('p', { class: 'muted page-intro' }, 'Your notes are also available to the notes assistant in chats.'),
+      form,
+      h('h2', { class: 'section-heading' }, 'Saved notes'),
+      this.#status,
+      this.#list,
+    )
     void this.#load()
   }
 
@@ -63,14 +83,20 @@ export class NotesView implements View {
     clear(this.#list)
     this.#status.textContent = notes.length ? '' : 'No notes yet.'
     for (const n of notes) {
-      const del = h('button', { type: 'button', class: 'icon-btn delete-note', 'aria-label': `Delete note “${n.title}”`, title: 'Delete' }, icon(icons.trash))
+      const del = h(
+        'button',
+        { type: 'button', class: 'icon-btn delete-note', 'aria-label': `Delete note “${n.title}”`, title: 'Delete' },
+        icon(icons.trash),
+      )
       del.addEventListener('click', async () => {
         del.disabled = true
         try {
           await this.ctx.api.deleteNote(n.id)
           this.ctx.announce('Note deleted.')
           await this.#load()
-          ;(this.#list.querySelector<HTMLElement>('.delete-note') ?? this.el.querySelector<HTMLElement>('#note-title'))?.focus()
+          ;(
+            this.#list.querySelector<HTMLElement>('.delete-note') ?? this.el.querySelector<HTMLElement>('#note-title')
+          )?.focus()
         } catch (err) {
           del.disabled = false
           this.ctx.toast(`Could not delete the note: ${(err as Error).message}`)
@@ -80,7 +106,13 @@ export class NotesView implements View {
         h(
           'li',
           { class: 'card note-item', dataset: { noteId: n.id } },
-          h('div', { class: 'note-head' }, h('h3', { class: 'note-title' }, n.title), h('time', { class: 'muted', datetime: n.createdAt }, formatTime(n.createdAt)), del),
+          h(
+            'div',
+            { class: 'note-head' },
+            h('h3', { class: 'note-title' }, n.title),
+            h('time', { class: 'muted', datetime: n.createdAt }, formatTime(n.createdAt)),
+            del,
+          ),
           n.body ? h('p', { class: 'note-body' }, n.body) : null,
         ),
       )

@@ -39,7 +39,12 @@ export class RunView {
     this.#agentEl = h('span', { class: 'agent-badge' })
     this.#blocks = h('div', { class: 'run-blocks' })
     this.#indicatorText = h('span', { class: 'indicator-text' }, 'Thinking…')
-    this.#indicator = h('div', { class: 'thinking-indicator', role: 'status' }, h('span', { class: 'dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')), this.#indicatorText)
+    this.#indicator = h(
+      'div',
+      { class: 'thinking-indicator', role: 'status' },
+      h('span', { class: 'dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')),
+      this.#indicatorText,
+    )
     this.#statusEl = h('div', { class: 'run-status', role: 'status' })
     this.el = h(
       'article',
@@ -118,7 +123,12 @@ export class RunView {
     if (!this.#steps) {
       const live = h('span', { class: 'steps-live' })
       const body = h('div', { class: 'steps-body' })
-      const el = h('details', { class: 'steps', open: true }, h('summary', null, h('span', { class: 'steps-label' }, 'Steps'), live), body) as HTMLDetailsElement
+      const el = h(
+        'details',
+        { class: 'steps', open: true },
+        h('summary', null, h('span', { class: 'steps-label' }, 'Steps'), live),
+        body,
+      ) as HTMLDetailsElement
       this.#blocks.prepend(el)
       this.#steps = { el, live, body, names: [] }
     }
@@ -131,7 +141,12 @@ export class RunView {
 
   #thinkingText(text: string | undefined) {
     if (!this.#thinking) {
-      const summary = h('summary', null, h('span', { class: 'thinking-label' }, 'Thinking…'), h('span', { class: 'thinking-preview' }))
+      const summary = h(
+        'summary',
+        null,
+        h('span', { class: 'thinking-label' }, 'Thinking…'),
+        h('span', { class: 'thinking-preview' }),
+      )
       const textEl = h('div', { class: 'thinking-text' })
       const el = h('details', { class: 'thinking-block', open: true }, summary, textEl)
       this.#thinking = { el, text: textEl, summary, content: '' }
@@ -224,10 +239,17 @@ export class RunView {
       event.ok ? `done · ${formatDuration(event.durationMs)}` : `failed · ${formatDuration(event.durationMs)}`,
     )
     const wrap = card.querySelector('.tool-result-wrap')!
-    const error = typeof event.error === 'string' ? event.error : event.error?.message ? `${event.error.message}${event.error.code ? ` (${event.error.code})` : ''}` : undefined
+    const error =
+      typeof event.error === 'string'
+        ? event.error
+        : event.error?.message
+          ? `${event.error.message}${event.error.code ? ` (${event.error.code})` : ''}`
+          : undefined
     wrap.replaceChildren(
       h('div', { class: 'tool-label' }, event.ok ? 'Result' : 'Error'),
-      event.ok ? resultView(event.result) : h('pre', { class: 'tool-error' }, error ?? prettyJson(event.error ?? 'failed')),
+      event.ok
+        ? resultView(event.result)
+        : h('pre', { class: 'tool-error' }, error ?? prettyJson(event.error ?? 'failed')),
     )
   }
 
@@ -262,7 +284,8 @@ export class RunView {
     if (sources) this.#blocks.append(sources)
     this.el.setAttribute('aria-busy', 'false')
     this.el.dataset.status = event.status
-    const took = this.#startedAt && Date.parse(event.ts) ? ` · ${formatDuration(Date.parse(event.ts) - this.#startedAt)}` : ''
+    const took =
+      this.#startedAt && Date.parse(event.ts) ? ` · ${formatDuration(Date.parse(event.ts) - this.#startedAt)}` : ''
     if (event.status === 'completed') {
       this.#statusEl.replaceChildren(icon(icons.check), `Completed${took}`)
     } else {
@@ -272,7 +295,17 @@ export class RunView {
   }
 
   /** A finished answer from the thread history (no events at hand), with how it ended. */
-  static fromMessage(message: { content: string; agent?: string; runId?: string; status?: string; error?: { code: string; message: string }; citations?: Citation[] }, agentName: AgentNamer): HTMLElement {
+  static fromMessage(
+    message: {
+      content: string
+      agent?: string
+      runId?: string
+      status?: string
+      error?: { code: string; message: string }
+      citations?: Citation[]
+    },
+    agentName: AgentNamer,
+  ): HTMLElement {
     const status = message.status ?? 'completed'
     const blocks = h('div', { class: 'run-blocks' })
     if (message.content) {
@@ -285,9 +318,15 @@ export class RunView {
     return h(
       'article',
       { class: 'turn turn-assistant', dataset: { runId: message.runId, status }, 'aria-label': 'Assistant answer' },
-      h('div', { class: 'turn-meta' }, h('span', { class: 'agent-badge' }, message.agent ? agentName(message.agent) : 'Assistant')),
+      h(
+        'div',
+        { class: 'turn-meta' },
+        h('span', { class: 'agent-badge' }, message.agent ? agentName(message.agent) : 'Assistant'),
+      ),
       blocks,
-      status === 'completed' ? null : h('div', { class: `run-status status-${status}`, role: 'status' }, ...outcomeContent(status, message.error)),
+      status === 'completed'
+        ? null
+        : h('div', { class: `run-status status-${status}`, role: 'status' }, ...outcomeContent(status, message.error)),
     )
   }
 }
@@ -319,8 +358,18 @@ function plainFailure(code: string | undefined): string {
 /** The status line of a run that did not complete: Cancelled, or Failed with one plain sentence. */
 function outcomeContent(status: string, error: { code?: string; message?: string } | undefined): Node[] {
   if (status === 'cancelled') return [icon(icons.stop), h('span', null, 'Cancelled')]
-  const details = error?.message ? h('details', { class: 'failure-details' }, h('summary', null, 'Details'), h('p', null, error.message)) : null
-  return [icon(icons.alert), h('span', { class: 'failure' }, h('span', { class: 'failure-text' }, `Failed: ${plainFailure(error?.code)}`), details)]
+  const details = error?.message
+    ? h('details', { class: 'failure-details' }, h('summary', null, 'Details'), h('p', null, error.message))
+    : null
+  return [
+    icon(icons.alert),
+    h(
+      'span',
+      { class: 'failure' },
+      h('span', { class: 'failure-text' }, `Failed: ${plainFailure(error?.code)}`),
+      details,
+    ),
+  ]
 }
 
 const quoted = (value: unknown) => (typeof value === 'string' && value.trim() ? `“${value.trim().slice(0, 60)}”` : '')
@@ -334,9 +383,13 @@ export function toolInWords(tool: string, args: unknown): (string | HTMLElement)
       return ['Looked at your datasets']
     case 'query_dataset': {
       const agg = a.aggregate && typeof a.aggregate === 'object' ? a.aggregate : undefined
-      const what = agg?.fn ? ` (${agg.fn === 'count' ? 'counted rows' : `${{ sum: 'total', avg: 'average', min: 'lowest', max: 'highest' }[agg.fn as string] ?? agg.fn} ${agg.column ?? ''}`.trim()})` : ''
+      const what = agg?.fn
+        ? ` (${agg.fn === 'count' ? 'counted rows' : `${{ sum: 'total', avg: 'average', min: 'lowest', max: 'highest' }[agg.fn as string] ?? agg.fn} ${agg.column ?? ''}`.trim()})`
+        : ''
       const by = list(a.groupBy)
-      return ['Queried ', h('em', null, String(a.dataset ?? 'a dataset')), by ? ` by ${by}` : '', what].filter(Boolean) as (string | HTMLElement)[]
+      return ['Queried ', h('em', null, String(a.dataset ?? 'a dataset')), by ? ` by ${by}` : '', what].filter(
+        Boolean,
+      ) as (string | HTMLElement)[]
     }
     case 'calculate':
       return [`Calculated ${typeof a.expression === 'string' ? a.expression.slice(0, 60) : ''}`.trim()]
@@ -379,10 +432,36 @@ function resultView(result: unknown): HTMLElement {
       h(
         'table',
         { class: 'data-table tool-table' },
-        h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', null, rows.map((row) => h('tr', null, columns.map((c, i) => h('td', { class: typeof (Array.isArray(row) ? row[i] : (row as any)?.[c]) === 'number' ? 'num' : undefined }, cell(row, i, c)))))),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            columns.map((c) => h('th', { scope: 'col' }, c)),
+          ),
+        ),
+        h(
+          'tbody',
+          null,
+          rows.map((row) =>
+            h(
+              'tr',
+              null,
+              columns.map((c, i) =>
+                h(
+                  'td',
+                  { class: typeof (Array.isArray(row) ? row[i] : (row as any)?.[c]) === 'number' ? 'num' : undefined },
+                  cell(row, i, c),
+                ),
+              ),
+            ),
+          ),
+        ),
       ),
-      (r.rows as unknown[]).length > rows.length ? h('p', { class: 'muted' }, `… ${(r.rows as unknown[]).length - rows.length} more rows`) : null,
+      (r.rows as unknown[]).length > rows.length
+        ? h('p', { class: 'muted' }, `… ${(r.rows as unknown[]).length - rows.length} more rows`)
+        : null,
     )
   }
   return h('pre', { class: 'tool-result' }, prettyJson(result))

@@ -21,7 +21,14 @@ export class SearchBox {
     private readonly api: Api,
     private readonly hooks: { onActive(active: boolean): void },
   ) {
-    this.input = h('input', { type: 'search', id: 'search-input', class: 'search-input', placeholder: 'Search chats (Ctrl K)', autocomplete: 'off', 'aria-controls': 'search-results' }) as HTMLInputElement
+    this.input = h('input', {
+      type: 'search',
+      id: 'search-input',
+      class: 'search-input',
+      placeholder: 'Search chats (Ctrl K)',
+      autocomplete: 'off',
+      'aria-controls': 'search-results',
+    }) as HTMLInputElement
     this.input.addEventListener('input', () => this.#schedule())
     this.input.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') {
@@ -50,7 +57,12 @@ export class SearchBox {
     this.el = h(
       'div',
       { class: 'search', role: 'search' },
-      h('label', { for: 'search-input', class: 'search-label' }, icon(icons.search), h('span', { class: 'sr-only' }, 'Search chats')),
+      h(
+        'label',
+        { for: 'search-input', class: 'search-label' },
+        icon(icons.search),
+        h('span', { class: 'sr-only' }, 'Search chats'),
+      ),
       this.input,
       panel,
     )
@@ -96,7 +108,9 @@ export class SearchBox {
       this.#cursor = page.nextCursor
       this.#more.hidden = !page.nextCursor
       const count = this.#results.children.length
-      this.#status.textContent = count ? `${count}${page.nextCursor ? '+' : ''} result${count === 1 ? '' : 's'}` : 'Nothing found'
+      this.#status.textContent = count
+        ? `${count}${page.nextCursor ? '+' : ''} result${count === 1 ? '' : 's'}`
+        : 'Nothing found'
     } catch (error) {
       if (abort.signal.aborted) return
       this.#status.textContent = `Search failed: ${(error as Error).message}`
@@ -119,7 +133,9 @@ export function markedSnippet(snippet: string, highlights: [number, number][]): 
 }
 
 function resultItem(r: SearchResult): HTMLLIElement {
-  const href = r.messageId ? `#/c/${encodeURIComponent(r.threadId)}/${encodeURIComponent(r.messageId)}` : `#/c/${encodeURIComponent(r.threadId)}`
+  const href = r.messageId
+    ? `#/c/${encodeURIComponent(r.threadId)}/${encodeURIComponent(r.messageId)}`
+    : `#/c/${encodeURIComponent(r.threadId)}`
   const who = r.role === 'user' ? 'You' : r.role === 'assistant' ? 'Answer' : 'Title'
   return h(
     'li',
@@ -128,7 +144,12 @@ function resultItem(r: SearchResult): HTMLLIElement {
       'a',
       { href, class: 'search-link', dataset: { threadId: r.threadId, messageId: r.messageId ?? undefined } },
       h('span', { class: 'search-thread' }, r.threadTitle),
-      h('span', { class: 'search-snippet' }, h('span', { class: 'search-who' }, `${who}: `), ...markedSnippet(r.snippet, r.highlights)),
+      h(
+        'span',
+        { class: 'search-snippet' },
+        h('span', { class: 'search-who' }, `${who}: `),
+        ...markedSnippet(r.snippet, r.highlights),
+      ),
     ),
   )
 }

@@ -24,14 +24,36 @@ export class ApiKeysView implements View {
   #cursor: string | null = null
 
   constructor(private readonly ctx: AppContext) {
-    const name = h('input', { id: 'key-name', name: 'name', required: true, maxlength: '100', autocomplete: 'off', placeholder: 'e.g. home automation' }) as HTMLInputElement
-    const expiry = h('select', { id: 'key-expiry', name: 'expiry' }, EXPIRY_CHOICES.map(([value, label]) => h('option', { value }, label))) as HTMLSelectElement
+    const name = h('input', {
+      id: 'key-name',
+      name: 'name',
+      required: true,
+      maxlength: '100',
+      autocomplete: 'off',
+      placeholder: 'e.g. home automation',
+    }) as HTMLInputElement
+    const expiry = h(
+      'select',
+      { id: 'key-expiry', name: 'expiry' },
+      EXPIRY_CHOICES.map(([value, label]) => h('option', { value }, label)),
+    ) as HTMLSelectElement
     const error = h('p', { class: 'form-error', role: 'alert' })
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, icon(icons.plus), h('span', null, 'Create key'))
+    const submit = h(
+      'button',
+      { type: 'submit', class: 'btn btn-primary' },
+      icon(icons.plus),
+      h('span', null, 'Create key'),
+    )
     const form = h(
       'form',
       { class: 'card key-form', 'aria-label': 'Create an API key', novalidate: true },
-      h('div', { class: 'field' }, h('label', { for: 'key-name' }, 'Name'), name, h('p', { class: 'field-hint' }, 'Where the key will be used, so you can tell keys apart.')),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'key-name' }, 'Name'),
+        name,
+        h('p', { class: 'field-hint' }, 'Where the key will be used, so you can tell keys apart.'),
+      ),
       h('div', { class: 'field' }, h('label', { for: 'key-expiry' }, 'Expires'), expiry),
       error,
       h('div', { class: 'form-actions' }, submit),
@@ -46,7 +68,10 @@ export class ApiKeysView implements View {
       }
       submit.disabled = true
       try {
-        const { key, secret } = await ctx.api.createApiKey(name.value.trim(), expiry.value ? Number(expiry.value) : undefined)
+        const { key, secret } = await ctx.api.createApiKey(
+          name.value.trim(),
+          expiry.value ? Number(expiry.value) : undefined,
+        )
         name.value = ''
         expiry.value = ''
         this.#showSecret(key, secret)
@@ -89,9 +114,21 @@ export class ApiKeysView implements View {
 
   /** The secret, once: a read-only field with a copy button. Leaving the page forgets it. */
   #showSecret(key: ApiKey, secret: string) {
-    const field = h('input', { id: 'new-key-secret', class: 'key-secret', readonly: true, value: secret, spellcheck: 'false', autocomplete: 'off' }) as HTMLInputElement
+    const field = h('input', {
+      id: 'new-key-secret',
+      class: 'key-secret',
+      readonly: true,
+      value: secret,
+      spellcheck: 'false',
+      autocomplete: 'off',
+    }) as HTMLInputElement
     const copied = h('span', { class: 'muted copy-status', role: 'status' })
-    const copy = h('button', { type: 'button', class: 'btn btn-secondary copy-key' }, icon(icons.copy), h('span', null, 'Copy'))
+    const copy = h(
+      'button',
+      { type: 'button', class: 'btn btn-secondary copy-key' },
+      icon(icons.copy),
+      h('span', null, 'Copy'),
+    )
     copy.addEventListener('click', async () => {
       try {
         await navigator.clipboard.writeText(secret)
@@ -114,7 +151,12 @@ export class ApiKeysView implements View {
       { class: 'card key-reveal', role: 'region', 'aria-label': 'New API key' },
       h('h2', { class: 'key-reveal-title' }, `Key “${key.name}” created`),
       h('p', { class: 'notice' }, 'Copy this key now. It is shown only once: the server keeps only a hash of it.'),
-      h('div', { class: 'field' }, h('label', { for: 'new-key-secret' }, 'Secret key'), h('div', { class: 'key-secret-row' }, field, copy)),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'new-key-secret' }, 'Secret key'),
+        h('div', { class: 'key-secret-row' }, field, copy),
+      ),
       h('div', { class: 'form-actions' }, copied, done),
     )
     this.#reveal.replaceChildren(panel)
@@ -138,7 +180,12 @@ export class ApiKeysView implements View {
     this.#status.textContent = this.#keys.length ? '' : 'No API keys yet.'
     this.#more.hidden = !this.#cursor
     for (const key of this.#keys) {
-      const revoke = h('button', { type: 'button', class: 'btn btn-danger btn-small revoke-key', 'aria-label': `Revoke key “${key.name}”` }, icon(icons.trash), h('span', null, 'Revoke'))
+      const revoke = h(
+        'button',
+        { type: 'button', class: 'btn btn-danger btn-small revoke-key', 'aria-label': `Revoke key “${key.name}”` },
+        icon(icons.trash),
+        h('span', null, 'Revoke'),
+      )
       const actions = h('div', { class: 'key-actions' }, revoke)
       // Revoking breaks whatever uses the key, so it asks first (inline, like deleting a chat).
       revoke.addEventListener('click', () => {
@@ -154,13 +201,23 @@ export class ApiKeysView implements View {
             await this.ctx.api.revokeApiKey(key.id)
             this.ctx.announce(`Key “${key.name}” revoked.`)
             await this.#load()
-            ;(this.#list.querySelector<HTMLElement>('.revoke-key') ?? this.el.querySelector<HTMLElement>('#key-name'))?.focus()
+            ;(
+              this.#list.querySelector<HTMLElement>('.revoke-key') ?? this.el.querySelector<HTMLElement>('#key-name')
+            )?.focus()
           } catch (err) {
             yes.disabled = false
             this.ctx.toast(`Could not revoke the key: ${(err as Error).message}`)
           }
         })
-        actions.replaceChildren(h('div', { class: 'confirm-row', role: 'group', 'aria-label': `Revoke key “${key.name}”?` }, h('span', { class: 'confirm-text' }, 'Anything using this key stops working at once.'), yes, no))
+        actions.replaceChildren(
+          h(
+            'div',
+            { class: 'confirm-row', role: 'group', 'aria-label': `Revoke key “${key.name}”?` },
+            h('span', { class: 'confirm-text' }, 'Anything using this key stops working at once.'),
+            yes,
+            no,
+          ),
+        )
         yes.focus()
       })
       const expired = key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.now()
@@ -180,9 +237,19 @@ export class ApiKeysView implements View {
             h('dt', null, 'Created'),
             h('dd', null, h('time', { datetime: key.createdAt }, formatTime(key.createdAt))),
             h('dt', null, 'Last used'),
-            h('dd', { class: 'key-last-used' }, key.lastUsedAt ? h('time', { datetime: key.lastUsedAt }, formatTime(key.lastUsedAt)) : 'Never'),
+            h(
+              'dd',
+              { class: 'key-last-used' },
+              key.lastUsedAt ? h('time', { datetime: key.lastUsedAt }, formatTime(key.lastUsedAt)) : 'Never',
+            ),
             h('dt', null, 'Expires'),
-            h('dd', { class: expired ? 'key-expired' : undefined }, key.expiresAt ? [expired ? 'Expired ' : '', h('time', { datetime: key.expiresAt }, formatTime(key.expiresAt))] : 'Never'),
+            h(
+              'dd',
+              { class: expired ? 'key-expired' : undefined },
+              key.expiresAt
+                ? [expired ? 'Expired ' : '', h('time', { datetime: key.expiresAt }, formatTime(key.expiresAt))]
+                : 'Never',
+            ),
           ),
           actions,
         ),

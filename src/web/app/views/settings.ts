@@ -18,7 +18,16 @@ export class SettingsView implements View {
         'div',
         { class: 'card profile-card', 'aria-label': 'Profile' },
         h('h2', { class: 'section-heading' }, 'Profile'),
-        h('dl', { class: 'profile' }, h('dt', null, 'Name'), h('dd', null, user?.name ?? ''), h('dt', null, 'Email'), h('dd', null, user?.email ?? ''), h('dt', null, 'Role'), h('dd', { class: 'profile-role' }, user?.role ?? '')),
+        h(
+          'dl',
+          { class: 'profile' },
+          h('dt', null, 'Name'),
+          h('dd', null, user?.name ?? ''),
+          h('dt', null, 'Email'),
+          h('dd', null, user?.email ?? ''),
+          h('dt', null, 'Role'),
+          h('dd', { class: 'profile-role' }, user?.role ?? ''),
+        ),
         h('p', { class: 'muted' }, h('a', { href: '#/usage' }, 'See your usage and quota')),
       ),
       this.#passwordForm(teams),
@@ -28,8 +37,19 @@ export class SettingsView implements View {
   }
 
   #passwordForm(teams: ReturnType<typeof teamsApi>) {
-    const current = h('input', { id: 'current-password', type: 'password', autocomplete: 'current-password', required: true }) as HTMLInputElement
-    const next = h('input', { id: 'new-password', type: 'password', autocomplete: 'new-password', required: true, minlength: '8' }) as HTMLInputElement
+    const current = h('input', {
+      id: 'current-password',
+      type: 'password',
+      autocomplete: 'current-password',
+      required: true,
+    }) as HTMLInputElement
+    const next = h('input', {
+      id: 'new-password',
+      type: 'password',
+      autocomplete: 'new-password',
+      required: true,
+      minlength: '8',
+    }) as HTMLInputElement
     const message = h('p', { class: 'form-error', role: 'alert' })
     const done = h('p', { class: 'form-ok', role: 'status' })
     const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Change password')
@@ -38,7 +58,13 @@ export class SettingsView implements View {
       { class: 'card password-form', 'aria-label': 'Change password', novalidate: true },
       h('h2', { class: 'section-heading' }, 'Password'),
       h('div', { class: 'field' }, h('label', { for: 'current-password' }, 'Current password'), current),
-      h('div', { class: 'field' }, h('label', { for: 'new-password' }, 'New password'), next, h('p', { class: 'field-hint' }, 'At least 8 characters. Your other sessions are signed out.')),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'new-password' }, 'New password'),
+        next,
+        h('p', { class: 'field-hint' }, 'At least 8 characters. Your other sessions are signed out.'),
+      ),
       message,
       done,
       h('div', { class: 'form-actions' }, submit),
@@ -48,7 +74,8 @@ export class SettingsView implements View {
       message.textContent = ''
       done.textContent = ''
       if (!current.value || next.value.length < 8) {
-        message.textContent = next.value.length < 8 ? 'The new password needs at least 8 characters.' : 'Enter your current password.'
+        message.textContent =
+          next.value.length < 8 ? 'The new password needs at least 8 characters.' : 'Enter your current password.'
         return
       }
       submit.disabled = true
@@ -83,11 +110,22 @@ export class SettingsView implements View {
         button.disabled = false
       }
     })
-    return h('div', { class: 'card export-card', 'aria-label': 'Your data' }, h('h2', { class: 'section-heading' }, 'Your data'), h('p', null, 'One JSON file with your profile, chats, notes, datasets and usage.'), button, status)
+    return h(
+      'div',
+      { class: 'card export-card', 'aria-label': 'Your data' },
+      h('h2', { class: 'section-heading' }, 'Your data'),
+      h('p', null, 'One JSON file with your profile, chats, notes, datasets and usage.'),
+      button,
+      status,
+    )
   }
 
   #deleteCard(teams: ReturnType<typeof teamsApi>) {
-    const password = h('input', { id: 'delete-password', type: 'password', autocomplete: 'current-password' }) as HTMLInputElement
+    const password = h('input', {
+      id: 'delete-password',
+      type: 'password',
+      autocomplete: 'current-password',
+    }) as HTMLInputElement
     const confirm = h('input', { id: 'delete-confirm', type: 'checkbox' }) as HTMLInputElement
     const message = h('p', { class: 'form-error', role: 'alert' })
     const submit = h('button', { type: 'submit', class: 'btn btn-danger delete-account' }, 'Delete my account')
@@ -95,9 +133,18 @@ export class SettingsView implements View {
       'form',
       { class: 'card danger-card', 'aria-label': 'Delete account', novalidate: true },
       h('h2', { class: 'section-heading' }, 'Delete account'),
-      h('p', null, 'This deletes your account and everything in it — chats, notes, datasets, usage. It cannot be undone.'),
+      h(
+        'p',
+        null,
+        'This deletes your account and everything in it — chats, notes, datasets, usage. It cannot be undone.',
+      ),
       h('div', { class: 'field' }, h('label', { for: 'delete-password' }, 'Password'), password),
-      h('div', { class: 'field field-check' }, confirm, h('label', { for: 'delete-confirm' }, 'I understand that everything is deleted for good')),
+      h(
+        'div',
+        { class: 'field field-check' },
+        confirm,
+        h('label', { for: 'delete-confirm' }, 'I understand that everything is deleted for good'),
+      ),
       message,
       h('div', { class: 'form-actions' }, submit),
     )

@@ -14,13 +14,21 @@ export function sourcesView(citations: Citation[]): HTMLElement | null {
     const id = `source-${++nextId}`
     const chip = h(
       'button',
-      { type: 'button', class: 'source-chip', 'aria-expanded': 'false', 'aria-controls': id, dataset: { n: String(c.n), documentId: c.documentId, chunkId: c.chunkId }, title: c.documentName },
+      {
+        type: 'button',
+        class: 'source-chip',
+        'aria-expanded': 'false',
+        'aria-controls': id,
+        dataset: { n: String(c.n), documentId: c.documentId, chunkId: c.chunkId },
+        title: c.documentName,
+      },
       h('span', { class: 'source-n' }, String(c.n)),
       h('span', { class: 'source-name' }, c.documentName),
     )
     chip.addEventListener('click', () => {
       const open = chip.getAttribute('aria-expanded') === 'true'
-      for (const other of chip.parentElement!.querySelectorAll('.source-chip')) other.setAttribute('aria-expanded', 'false')
+      for (const other of chip.parentElement!.querySelectorAll('.source-chip'))
+        other.setAttribute('aria-expanded', 'false')
       if (open) {
         panel.hidden = true
         return
@@ -28,10 +36,19 @@ export function sourcesView(citations: Citation[]): HTMLElement | null {
       chip.setAttribute('aria-expanded', 'true')
       panel.id = id
       panel.setAttribute('aria-label', `Source ${c.n}: ${c.documentName}`)
-      panel.replaceChildren(h('div', { class: 'source-title' }, icon(icons.notes), `[${c.n}] ${c.documentName}`), h('blockquote', { class: 'source-quote' }, c.quote))
+      panel.replaceChildren(
+        h('div', { class: 'source-title' }, icon(icons.notes), `[${c.n}] ${c.documentName}`),
+        h('blockquote', { class: 'source-quote' }, c.quote),
+      )
       panel.hidden = false
     })
     return chip
   })
-  return h('div', { class: 'sources' }, h('div', { class: 'sources-label' }, 'Sources'), h('div', { class: 'source-chips', role: 'group', 'aria-label': 'Sources' }, chips), panel)
+  return h(
+    'div',
+    { class: 'sources' },
+    h('div', { class: 'sources-label' }, 'Sources'),
+    h('div', { class: 'source-chips', role: 'group', 'aria-label': 'Sources' }, chips),
+    panel,
+  )
 }

@@ -43,7 +43,12 @@ export function threadActions(ctx: AppContext, threadId: () => string | undefine
   // ---- share ----
   const panel = h('div', { class: 'share-panel card', role: 'dialog', 'aria-label': 'Share this chat' })
   panel.hidden = true
-  const shareBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-small share-btn', 'aria-expanded': 'false' }, icon(icons.share), h('span', null, 'Share'))
+  const shareBtn = h(
+    'button',
+    { type: 'button', class: 'btn btn-ghost btn-small share-btn', 'aria-expanded': 'false' },
+    icon(icons.share),
+    h('span', null, 'Share'),
+  )
   const close = () => {
     panel.hidden = true
     shareBtn.setAttribute('aria-expanded', 'false')
@@ -55,7 +60,12 @@ export function threadActions(ctx: AppContext, threadId: () => string | undefine
     shareBtn.disabled = true
     try {
       const share = await ctx.api.share(id)
-      const url = h('input', { class: 'share-url', readonly: true, value: share.url, 'aria-label': 'Share link' }) as HTMLInputElement
+      const url = h('input', {
+        class: 'share-url',
+        readonly: true,
+        value: share.url,
+        'aria-label': 'Share link',
+      }) as HTMLInputElement
       const revoke = h('button', { type: 'button', class: 'btn btn-small btn-danger revoke-btn' }, 'Stop sharing')
       revoke.addEventListener('click', async () => {
         try {
@@ -68,9 +78,18 @@ export function threadActions(ctx: AppContext, threadId: () => string | undefine
         }
       })
       panel.replaceChildren(
-        h('p', { class: 'share-note' }, 'Anyone with this link can read this chat as it is now. Later messages are not included.'),
+        h(
+          'p',
+          { class: 'share-note' },
+          'Anyone with this link can read this chat as it is now. Later messages are not included.',
+        ),
         url,
-        h('div', { class: 'form-actions' }, revoke, copyButton(() => share.url, 'Copy link')),
+        h(
+          'div',
+          { class: 'form-actions' },
+          revoke,
+          copyButton(() => share.url, 'Copy link'),
+        ),
       )
       panel.hidden = false
       shareBtn.setAttribute('aria-expanded', 'true')

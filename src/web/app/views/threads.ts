@@ -34,11 +34,21 @@ export class ThreadList {
     this.#sentinel = h('div', { class: 'thread-sentinel', 'aria-hidden': 'true' })
     this.#toggle = h('button', { type: 'button', class: 'btn-link archived-toggle' }, 'Archived chats')
     this.#toggle.addEventListener('click', () => this.showArchived(!this.#archived))
-    this.el = h('nav', { class: 'threads', 'aria-labelledby': 'threads-heading' }, this.#heading, this.#list, this.#sentinel, h('p', { class: 'archived-row' }, this.#toggle))
+    this.el = h(
+      'nav',
+      { class: 'threads', 'aria-labelledby': 'threads-heading' },
+      this.#heading,
+      this.#list,
+      this.#sentinel,
+      h('p', { class: 'archived-row' }, this.#toggle),
+    )
     if (typeof IntersectionObserver !== 'undefined') {
-      this.#observer = new IntersectionObserver((entries) => {
-        if (entries.some((e) => e.isIntersecting)) void this.loadMore()
-      }, { root: this.el, rootMargin: '200px' })
+      this.#observer = new IntersectionObserver(
+        (entries) => {
+          if (entries.some((e) => e.isIntersecting)) void this.loadMore()
+        },
+        { root: this.el, rootMargin: '200px' },
+      )
       this.#observer.observe(this.#sentinel)
     }
   }
@@ -108,7 +118,10 @@ export class ThreadList {
 
   #render() {
     const focused = document.activeElement
-    const focusKey = focused instanceof HTMLElement && this.#list.contains(focused) ? `${focused.closest('li')?.dataset.threadId}|${focused.className}` : undefined
+    const focusKey =
+      focused instanceof HTMLElement && this.#list.contains(focused)
+        ? `${focused.closest('li')?.dataset.threadId}|${focused.className}`
+        : undefined
     clear(this.#list)
     if (this.#threads.length === 0) {
       this.#list.append(h('li', { class: 'thread-empty muted' }, this.#archived ? 'No archived chats' : 'No chats yet'))
@@ -118,7 +131,9 @@ export class ThreadList {
     this.setCurrent(this.#current)
     if (focusKey) {
       const [id, cls] = focusKey.split('|')
-      const again = [...this.#list.querySelectorAll<HTMLElement>(`li[data-thread-id] *`)].find((el) => el.closest('li')?.dataset.threadId === id && el.className === cls)
+      const again = [...this.#list.querySelectorAll<HTMLElement>(`li[data-thread-id] *`)].find(
+        (el) => el.closest('li')?.dataset.threadId === id && el.className === cls,
+      )
       again?.focus()
     }
   }
@@ -134,13 +149,29 @@ export class ThreadList {
     )
     // Actions are reached with → from the link, so the row stays one Tab stop.
     const action = (cls: string, label: string, title: string, svg: string, run: () => void) => {
-      const b = h('button', { type: 'button', class: `icon-btn ${cls}`, 'aria-label': label, title, tabindex: '-1' }, icon(svg))
+      const b = h(
+        'button',
+        { type: 'button', class: `icon-btn ${cls}`, 'aria-label': label, title, tabindex: '-1' },
+        icon(svg),
+      )
       b.addEventListener('click', run)
       return b
     }
-    const pin = action('pin-btn', `${t.pinned ? 'Unpin' : 'Pin'} “${t.title}”`, t.pinned ? 'Unpin' : 'Pin', icons.pin, () => void this.#update(t, { pinned: !t.pinned }))
+    const pin = action(
+      'pin-btn',
+      `${t.pinned ? 'Unpin' : 'Pin'} “${t.title}”`,
+      t.pinned ? 'Unpin' : 'Pin',
+      icons.pin,
+      () => void this.#update(t, { pinned: !t.pinned }),
+    )
     const rename = action('rename-btn', `Rename “${t.title}”`, 'Rename', icons.pencil, () => this.#startRename(li, t))
-    const archive = action('archive-btn', `${t.archived ? 'Unarchive' : 'Archive'} “${t.title}”`, t.archived ? 'Unarchive' : 'Archive', icons.archive, () => void this.#update(t, { archived: !t.archived }))
+    const archive = action(
+      'archive-btn',
+      `${t.archived ? 'Unarchive' : 'Archive'} “${t.title}”`,
+      t.archived ? 'Unarchive' : 'Archive',
+      icons.archive,
+      () => void this.#update(t, { archived: !t.archived }),
+    )
     const del = action('delete-btn', `Delete “${t.title}”`, 'Delete', icons.trash, () => this.#confirmDelete(li, t))
     li.append(link, h('div', { class: 'thread-actions' }, pin, rename, archive, del))
     return li
@@ -152,9 +183,13 @@ export class ThreadList {
     const li = target.closest<HTMLLIElement>('li.thread-item')
     if (!li || target.tagName === 'INPUT') return
     const rows = [...this.#list.querySelectorAll<HTMLLIElement>('li.thread-item')]
-    const stops = [li.querySelector<HTMLElement>('.thread-link'), ...li.querySelectorAll<HTMLElement>('.thread-actions button')].filter(Boolean) as HTMLElement[]
+    const stops = [
+      li.querySelector<HTMLElement>('.thread-link'),
+      ...li.querySelectorAll<HTMLElement>('.thread-actions button'),
+    ].filter(Boolean) as HTMLElement[]
     const index = rows.indexOf(li)
-    const focusRow = (i: number) => rows[Math.max(0, Math.min(rows.length - 1, i))]?.querySelector<HTMLElement>('.thread-link')?.focus()
+    const focusRow = (i: number) =>
+      rows[Math.max(0, Math.min(rows.length - 1, i))]?.querySelector<HTMLElement>('.thread-link')?.focus()
     switch (e.key) {
       case 'ArrowDown':
         focusRow(index + 1)
@@ -192,7 +227,12 @@ export class ThreadList {
 
   #startRename(li: HTMLLIElement, t: Thread) {
     this.#editing = t.id
-    const input = h('input', { class: 'rename-input', value: t.title, maxlength: '200', 'aria-label': `New title for “${t.title}”` }) as HTMLInputElement
+    const input = h('input', {
+      class: 'rename-input',
+      value: t.title,
+      maxlength: '200',
+      'aria-label': `New title for “${t.title}”`,
+    }) as HTMLInputElement
     let done = false
     const finish = async (save: boolean) => {
       if (done) return
@@ -246,7 +286,9 @@ export class ThreadList {
         this.#editing = undefined
         this.#render()
         this.hooks.onDeleted(t.id)
-        ;(this.#list.querySelector<HTMLElement>('.thread-link') ?? document.querySelector<HTMLElement>('.new-chat'))?.focus()
+        ;(
+          this.#list.querySelector<HTMLElement>('.thread-link') ?? document.querySelector<HTMLElement>('.new-chat')
+        )?.focus()
       } catch (error) {
         this.hooks.onError(`Could not delete: ${(error as Error).message}`)
         restore()
@@ -255,7 +297,15 @@ export class ThreadList {
     li.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') restore()
     })
-    li.replaceChildren(h('div', { class: 'confirm-row', role: 'group', 'aria-label': `Delete “${t.title}”?` }, h('span', { class: 'confirm-text' }, 'Delete this chat?'), confirm, cancel))
+    li.replaceChildren(
+      h(
+        'div',
+        { class: 'confirm-row', role: 'group', 'aria-label': `Delete “${t.title}”?` },
+        h('span', { class: 'confirm-text' }, 'Delete this chat?'),
+        confirm,
+        cancel,
+      ),
+    )
     confirm.focus()
   }
 }

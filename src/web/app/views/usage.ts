@@ -13,11 +13,25 @@ export class UsageView implements View {
 
   constructor(ctx: AppContext) {
     this.#body = h('div', { class: 'usage-body' }, h('p', { class: 'muted', role: 'status' }, 'Loading…'))
-    this.el = h('section', { class: 'page usage-page', 'aria-labelledby': 'usage-heading' }, h('h1', { id: 'usage-heading' }, 'Usage'), h('p', { class: 'muted page-intro' }, 'Your runs and tokens over the last 30 days, and your quota for the last 24 hours.'), this.#body)
+    this.el = h(
+      'section',
+      { class: 'page usage-page', 'aria-labelledby': 'usage-heading' },
+      h('h1', { id: 'usage-heading' }, 'Usage'),
+      h(
+        'p',
+        { class: 'muted page-intro' },
+        'Your runs and tokens over the last 30 days, and your quota for the last 24 hours.',
+      ),
+      this.#body,
+    )
     teamsApi(ctx.api, ctx.session)
       .usage()
       .then(({ usage, quota }) => this.#render(usage, quota))
-      .catch((err) => this.#body.replaceChildren(h('p', { class: 'form-error', role: 'alert' }, `Could not load your usage: ${(err as Error).message}`)))
+      .catch((err) =>
+        this.#body.replaceChildren(
+          h('p', { class: 'form-error', role: 'alert' }, `Could not load your usage: ${(err as Error).message}`),
+        ),
+      )
   }
 
   #render(usage: UsageRow[], quota: Quota) {
@@ -31,8 +45,18 @@ export class UsageView implements View {
       perDay.set(row.day, day)
     }
     const days = [...perDay.entries()].sort(([a], [b]) => a.localeCompare(b))
-    const limit = (used: number, max: number, what: string) => (max > 0 ? `${used.toLocaleString()} of ${max.toLocaleString()} ${what}` : `${used.toLocaleString()} ${what} (no limit)`)
-    const totals = usage.reduce((t, r) => ({ runs: t.runs + r.runs, prompt: t.prompt + r.promptTokens, completion: t.completion + r.completionTokens }), { runs: 0, prompt: 0, completion: 0 })
+    const limit = (used: number, max: number, what: string) =>
+      max > 0
+        ? `${used.toLocaleString()} of ${max.toLocaleString()} ${what}`
+        : `${used.toLocaleString()} ${what} (no limit)`
+    const totals = usage.reduce(
+      (t, r) => ({
+        runs: t.runs + r.runs,
+        prompt: t.prompt + r.promptTokens,
+        completion: t.completion + r.completionTokens,
+      }),
+      { runs: 0, prompt: 0, completion: 0 },
+    )
     this.#body.replaceChildren(
       h(
         'div',
@@ -40,12 +64,28 @@ export class UsageView implements View {
         h('h2', { class: 'section-heading' }, 'Last 24 hours'),
         h('p', { class: 'quota-runs' }, limit(quota.runsUsed, quota.runsPerDay, 'runs')),
         h('p', { class: 'quota-tokens' }, limit(quota.tokensUsed, quota.tokensPerDay, 'tokens')),
-        quota.resetsAt ? h('p', { class: 'muted' }, `The oldest counted run leaves the window at ${formatTime(quota.resetsAt)}.`) : null,
+        quota.resetsAt
+          ? h('p', { class: 'muted' }, `The oldest counted run leaves the window at ${formatTime(quota.resetsAt)}.`)
+          : null,
       ),
       h('h2', { class: 'section-heading' }, 'Runs per day'),
-      h('div', { class: 'card chart-card' }, barChart(days.map(([label, d]) => ({ label, value: d.runs })), { label: 'Runs per day over the last 30 days', format: (n) => `${n} runs` })),
+      h(
+        'div',
+        { class: 'card chart-card' },
+        barChart(
+          days.map(([label, d]) => ({ label, value: d.runs })),
+          { label: 'Runs per day over the last 30 days', format: (n) => `${n} runs` },
+        ),
+      ),
       h('h2', { class: 'section-heading' }, 'Tokens per day'),
-      h('div', { class: 'card chart-card' }, barChart(days.map(([label, d]) => ({ label, value: d.tokens })), { label: 'Tokens per day over the last 30 days', format: (n) => `${n.toLocaleString()} tokens` })),
+      h(
+        'div',
+        { class: 'card chart-card' },
+        barChart(
+          days.map(([label, d]) => ({ label, value: d.tokens })),
+          { label: 'Tokens per day over the last 30 days', format: (n) => `${n.toLocaleString()} tokens` },
+        ),
+      ),
       h('h2', { class: 'section-heading' }, 'By day and model'),
       usage.length
         ? h(
@@ -54,13 +94,47 @@ export class UsageView implements View {
             h(
               'table',
               { class: 'data-table usage-table' },
-              h('thead', null, h('tr', null, ...['Day', 'Model', 'Runs', 'Prompt tokens', 'Completion tokens'].map((c) => h('th', { scope: 'col' }, c)))),
+              h(
+                'thead',
+                null,
+                h(
+                  'tr',
+                  null,
+                  ...['Day', 'Model', 'Runs', 'Prompt tokens', 'Completion tokens'].map((c) =>
+                    h('th', { scope: 'col' }, c),
+                  ),
+                ),
+              ),
               h(
                 'tbody',
                 null,
-                ...[...usage].reverse().map((r) => h('tr', null, h('td', null, r.day), h('td', null, r.model), h('td', { class: 'num' }, r.runs), h('td', { class: 'num' }, r.promptTokens.toLocaleString()), h('td', { class: 'num' }, r.completionTokens.toLocaleString()))),
+                ...[...usage]
+                  .reverse()
+                  .map((r) =>
+                    h(
+                      'tr',
+                      null,
+                      h('td', null, r.day),
+                      h('td', null, r.model),
+                      h('td', { class: 'num' }, r.runs),
+                      h('td', { class: 'num' }, r.promptTokens.toLocaleString()),
+                      h('td', { class: 'num' }, r.completionTokens.toLocaleString()),
+                    ),
+                  ),
               ),
-              h('tfoot', null, h('tr', null, h('th', { scope: 'row' }, 'Total'), h('td'), h('td', { class: 'num' }, totals.runs), h('td', { class: 'num' }, totals.prompt.toLocaleString()), h('td', { class: 'num' }, totals.completion.toLocaleString()))),
+              h(
+                'tfoot',
+                null,
+                h(
+                  'tr',
+                  null,
+                  h('th', { scope: 'row' }, 'Total'),
+                  h('td'),
+                  h('td', { class: 'num' }, totals.runs),
+                  h('td', { class: 'num' }, totals.prompt.toLocaleString()),
+                  h('td', { class: 'num' }, totals.completion.toLocaleString()),
+                ),
+              ),
             ),
           )
         : h('p', { class: 'muted' }, 'No runs in the last 30 days.'),

@@ -12,13 +12,17 @@ import { readOwn } from './shapes'
 /** A fresh session by password; a refused login (rate limited) leaves the user without a refresh token. */
 export async function login(stack: FuzzStack, user: FuzzUser): Promise<string> {
   // Scanned as the user who signs in: the answer is theirs, whoever's step caused it.
-  const answer = await request(stack, user, 'POST', '/api/auth/login', { token: null, body: { email: user.email, password: user.password } })
+  const answer = await request(stack, user, 'POST', '/api/auth/login', {
+    token: null,
+    body: { email: user.email, password: user.password },
+  })
   if (answer.status === 429) {
     user.refreshToken = undefined
     return 'rate-limited'
   }
   expectStatus(answer, 200)
-  if (answer.json.user.id !== user.id) throw new FuzzFailure(`${answer.where}: logged in as ${answer.json.user.id}, not ${user.id}`)
+  if (answer.json.user.id !== user.id)
+    throw new FuzzFailure(`${answer.where}: logged in as ${answer.json.user.id}, not ${user.id}`)
   // A new session: the old family's tokens are stale from now on.
   user.staleRefreshTokens.push(...user.spentRefreshTokens, ...(user.refreshToken ? [user.refreshToken] : []))
   user.spentRefreshTokens = []
@@ -49,7 +53,8 @@ async function afterRevocation(ctx: StepContext, user: FuzzUser) {
 
 export const authOps: FuzzOp[] = [
   readOwn('auth.me', 3, '/api/me', (ctx, answer) => {
-    if (answer.json.user.id !== ctx.actor.id || answer.json.user.email !== ctx.actor.email.toLowerCase()) throw new FuzzFailure(`${answer.where}: not user ${ctx.actor.index}: ${answer.text}`)
+    if (answer.json.user.id !== ctx.actor.id || answer.json.user.email !== ctx.actor.email.toLowerCase())
+      throw new FuzzFailure(`${answer.where}: not user ${ctx.actor.index}: ${answer.text}`)
   }),
   {
     name: 'auth.refresh',
@@ -77,7 +82,10 @@ export const authOps: FuzzOp[] = [
         // A token of an ended session: refused. Whether the live session survives that is the
         // server's choice; the victim just refreshes (or signs in again) and carries on.
         if (!victim.refreshToken) return `${who}-stale-401-relogin-${await login(ctx.stack, victim)}`
-        const probe = await request(ctx.stack, victim, 'POST', '/api/auth/refresh', { token: null, body: { refreshToken: victim.refreshToken } })
+        const probe = await request(ctx.stack, victim, 'POST', '/api/auth/refresh', {
+          token: null,
+          body: { refreshToken: victim.refreshToken },
+        })
         expectStatus(probe, 200, 401)
         if (probe.status === 401) return `${who}-stale-401-revoked-${await afterRevocation(ctx, victim)}`
         victim.spentRefreshTokens.push(victim.refreshToken)
@@ -85,9 +93,16 @@ export const authOps: FuzzOp[] = [
         victim.refreshToken = probe.json.refreshToken
         return `${who}-stale-401`
       }
-      if (answer.json.error.code !== 'refresh_token_reused') throw new FuzzFailure(`${answer.where}: a spent token of the live family gave ${answer.json.error.code}, expected refresh_token_reused`)
+      if (answer.json.error.code !== 'refresh_token_reused')
+        throw new FuzzFailure(
+          `${answer.where}: a spent token of the live family gave ${answer.json.error.code}, expected refresh_token_reused`,
+        )
       // The family is revoked (RFC 9700 §4.14.2): the victim's current refresh token is dead too.
-      if (victim.refreshToken) expectStatus(await ctx.http('POST', '/api/auth/refresh', { token: null, body: { refreshToken: victim.refreshToken } }), 401)
+      if (victim.refreshToken)
+        expectStatus(
+          await ctx.http('POST', '/api/auth/refresh', { token: null, body: { refreshToken: victim.refreshToken } }),
+          401,
+        )
       return `${who}-reused-401-relogin-${await afterRevocation(ctx, victim)}`
     },
   },
@@ -96,9 +111,15 @@ export const authOps: FuzzOp[] = [
     weight: 0.3,
     async run(ctx) {
       if (!ctx.actor.refreshToken) return `relogin-${await login(ctx.stack, ctx.actor)}`
-      const answer = await ctx.http('POST', '/api/auth/logout', { token: null, body: { refreshToken: ctx.actor.refreshToken } })
+      const answer = await ctx.http('POST', '/api/auth/logout', {
+        token: null,
+        body: { refreshToken: ctx.actor.refreshToken },
+      })
       expectStatus(answer, 204)
-      const replay = await ctx.http('POST', '/api/auth/refresh', { token: null, body: { refreshToken: ctx.actor.refreshToken } })
+      const replay = await ctx.http('POST', '/api/auth/refresh', {
+        token: null,
+        body: { refreshToken: ctx.actor.refreshToken },
+      })
       expectStatus(replay, 401)
       return `own-relogin-${await afterRevocation(ctx, ctx.actor)}`
     },
@@ -109,8 +130,14 @@ export const authOps: FuzzOp[] = [
     async run(ctx) {
       // Against the decoy account (or an unknown address): failures may slow that account's
       // logins down, and the decoy never needs to sign in.
-      const email = ctx.rand.bool(0.8) && ctx.world.decoy ? ctx.send(ctx.world.decoy.email.toLowerCase()) : `nobody-${ctx.rand.int(1000)}@example.test`
-      const answer = await ctx.http('POST', '/api/auth/login', { token: null, body: { email, password: 'wrong-password-0' } })
+      const email =
+        ctx.rand.bool(0.8) && ctx.world.decoy
+          ? ctx.send(ctx.world.decoy.email.toLowerCase())
+          : `nobody-${ctx.rand.int(1000)}@example.test`
+      const answer = await ctx.http('POST', '/api/auth/login', {
+        token: null,
+        body: { email, password: 'wrong-password-0' },
+      })
       expectStatus(answer, 401, 429)
       return String(answer.status)
     },
@@ -123,9 +150,14 @@ export const authOps: FuzzOp[] = [
       // it may still work until it expires, or be refused; it never shows anyone else's data.
       const token = ctx.rand.pick(ctx.actor.oldAccessTokens)
       if (!token) return 'none-yet'
-      const answer = await ctx.http('GET', ctx.rand.pick(['/api/me', '/api/threads', '/api/notes', '/api/datasets'])!, { token })
+      const answer = await ctx.http('GET', ctx.rand.pick(['/api/me', '/api/threads', '/api/notes', '/api/datasets'])!, {
+        token,
+      })
       expectStatus(answer, 200, 401)
-      if (answer.status === 200 && answer.json.user && answer.json.user.id !== ctx.actor.id) throw new FuzzFailure(`${answer.where}: an old token of user ${ctx.actor.index} answered as ${answer.json.user.id}`)
+      if (answer.status === 200 && answer.json.user && answer.json.user.id !== ctx.actor.id)
+        throw new FuzzFailure(
+          `${answer.where}: an old token of user ${ctx.actor.index} answered as ${answer.json.user.id}`,
+        )
       return String(answer.status)
     },
   },
@@ -135,9 +167,13 @@ export const authOps: FuzzOp[] = [
     async run(ctx) {
       // Someone else's email (in another case): 409, and nothing of that account in the answer.
       const email = ctx.send(ctx.target.email.toLowerCase())
-      const answer = await ctx.http('POST', '/api/auth/register', { token: null, body: { email: email.toUpperCase(), password: `Taken-${crypto.randomUUID()}` } })
+      const answer = await ctx.http('POST', '/api/auth/register', {
+        token: null,
+        body: { email: email.toUpperCase(), password: `Taken-${crypto.randomUUID()}` },
+      })
       expectStatus(answer, 409, 429)
-      if (answer.status === 409 && answer.json.error.code !== 'email_taken') throw new FuzzFailure(`${answer.where}: ${answer.text}`)
+      if (answer.status === 409 && answer.json.error.code !== 'email_taken')
+        throw new FuzzFailure(`${answer.where}: ${answer.text}`)
       return String(answer.status)
     },
   },
@@ -147,7 +183,8 @@ export const authOps: FuzzOp[] = [
     async run(ctx) {
       // Every way of claiming to be the target without their token must be a 401.
       const cfg = ctx.stack.server.config
-      const other = ctx.target !== ctx.actor ? ctx.target : ctx.world.users[(ctx.actor.index + 1) % ctx.world.users.length]!
+      const other =
+        ctx.target !== ctx.actor ? ctx.target : ctx.world.users[(ctx.actor.index + 1) % ctx.world.users.length]!
       const victim = ctx.send(other.id)
       const kind = ctx.rand.pick(['tampered-sub', 'wrong-secret', 'alg-none', 'expired', 'garbage'] as const)!
       const token =
@@ -158,7 +195,11 @@ export const authOps: FuzzOp[] = [
             : kind === 'alg-none'
               ? unsignedToken(cfg, victim)
               : kind === 'expired'
-                ? await forgeAccessToken(cfg, { sub: victim, exp: Math.floor(Date.now() / 1000) - 60, iat: Math.floor(Date.now() / 1000) - 120 })
+                ? await forgeAccessToken(cfg, {
+                    sub: victim,
+                    exp: Math.floor(Date.now() / 1000) - 60,
+                    iat: Math.floor(Date.now() / 1000) - 120,
+                  })
                 : 'not.a.token'
       const answer = await ctx.http('GET', ctx.rand.pick(PROTECTED)!, { token })
       expectStatus(answer, 401)

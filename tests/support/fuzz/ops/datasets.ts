@@ -18,7 +18,8 @@ export function datasetName(world: World, user: FuzzUser, shared: boolean): stri
 /** Rows carry the owner's secret marker, so a row shown to anyone else is caught. */
 export function datasetCsv(world: World, user: FuzzUser): string {
   const rows = ['region,amount,tag']
-  for (const [i, region] of ['North', 'South', 'East'].entries()) rows.push(`${region},${(user.index + 1) * 100 + i},${world.content(user, 'row')}`)
+  for (const [i, region] of ['North', 'South', 'East'].entries())
+    rows.push(`${region},${(user.index + 1) * 100 + i},${world.content(user, 'row')}`)
   return rows.join('\n') + '\n'
 }
 
@@ -39,8 +40,14 @@ export const datasetOps: FuzzOp[] = [
     async run(ctx) {
       const answer = await listAll(ctx, '/api/datasets', 'datasets')
       const listed = new Map<string, string>(answer.items.map((d: any) => [d.id, d.name]))
-      for (const id of listed.keys()) if (ctx.world.ownerOf(id)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: dataset ${id} is not user ${ctx.actor.index}'s`)
-      for (const [id, model] of ctx.actor.datasets) if (listed.get(id) !== model.name) throw new FuzzFailure(`${answer.where}: user ${ctx.actor.index}'s dataset ${id} "${model.name}" is missing or renamed`)
+      for (const id of listed.keys())
+        if (ctx.world.ownerOf(id)?.owner !== ctx.actor.index)
+          throw new FuzzFailure(`${answer.where}: dataset ${id} is not user ${ctx.actor.index}'s`)
+      for (const [id, model] of ctx.actor.datasets)
+        if (listed.get(id) !== model.name)
+          throw new FuzzFailure(
+            `${answer.where}: user ${ctx.actor.index}'s dataset ${id} "${model.name}" is missing or renamed`,
+          )
       return 'own'
     },
   },
@@ -49,12 +56,36 @@ export const datasetOps: FuzzOp[] = [
     weight: 2,
     run: (ctx) => createDataset(ctx, ctx.rand.bool(0.3)),
   },
-  onRef({ name: 'datasets.get', weight: 3, pick: (ctx) => pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets), method: 'GET', path: (id) => `/api/datasets/${id}`, status: 200 }, (ctx, id, answer) => {
-    if (answer.json.dataset.id !== id || !answer.json.rows.every((row: any) => String(row.tag).includes(ctx.actor.marker))) throw new FuzzFailure(`${answer.where}: not the user's own rows: ${answer.text.slice(0, 300)}`)
-  }),
-  onRef({ name: 'datasets.delete', weight: 1, pick: (ctx) => pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets), method: 'DELETE', path: (id) => `/api/datasets/${id}`, status: 204 }, (ctx, id) => {
-    ctx.actor.datasets.delete(id)
-    ctx.actor.deletedDatasets.add(id)
-    ctx.actor.datasetsVersion++
-  }),
+  onRef(
+    {
+      name: 'datasets.get',
+      weight: 3,
+      pick: (ctx) => pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets),
+      method: 'GET',
+      path: (id) => `/api/datasets/${id}`,
+      status: 200,
+    },
+    (ctx, id, answer) => {
+      if (
+        answer.json.dataset.id !== id ||
+        !answer.json.rows.every((row: any) => String(row.tag).includes(ctx.actor.marker))
+      )
+        throw new FuzzFailure(`${answer.where}: not the user's own rows: ${answer.text.slice(0, 300)}`)
+    },
+  ),
+  onRef(
+    {
+      name: 'datasets.delete',
+      weight: 1,
+      pick: (ctx) => pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets),
+      method: 'DELETE',
+      path: (id) => `/api/datasets/${id}`,
+      status: 204,
+    },
+    (ctx, id) => {
+      ctx.actor.datasets.delete(id)
+      ctx.actor.deletedDatasets.add(id)
+      ctx.actor.datasetsVersion++
+    },
+  ),
 ]

@@ -36,8 +36,14 @@ export const documentOps: FuzzOp[] = [
     async run(ctx) {
       const { items, where } = await listAll(ctx, '/api/documents', 'documents')
       const listed = new Map(items.map((d: any) => [d.id, d.name]))
-      for (const id of listed.keys()) if (!ctx.actor.documents.has(id)) throw new FuzzFailure(`${where}: document ${id} is not a live document of user ${ctx.actor.index}`)
-      for (const [id, model] of ctx.actor.documents) if (listed.get(id) !== model.name) throw new FuzzFailure(`${where}: user ${ctx.actor.index}'s document ${id} "${model.name}" is missing or renamed`)
+      for (const id of listed.keys())
+        if (!ctx.actor.documents.has(id))
+          throw new FuzzFailure(`${where}: document ${id} is not a live document of user ${ctx.actor.index}`)
+      for (const [id, model] of ctx.actor.documents)
+        if (listed.get(id) !== model.name)
+          throw new FuzzFailure(
+            `${where}: user ${ctx.actor.index}'s document ${id} "${model.name}" is missing or renamed`,
+          )
       return 'own'
     },
   },
@@ -47,17 +53,29 @@ export const documentOps: FuzzOp[] = [
     async run(ctx) {
       const r = ref(ctx)
       const answer = await ctx.http('GET', `/api/documents/${r.id}`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
+      if (!r.mine) return (expectNotFound(answer), label(ctx, r))
       expectStatus(answer, 200)
-      if (answer.json.document.id !== r.id || answer.json.document.name !== ctx.actor.documents.get(r.id)!.name) throw new FuzzFailure(`${answer.where}: not the document the model expects: ${answer.text.slice(0, 200)}`)
-      if (answer.json.document.status === 'failed') throw new FuzzFailure(`${answer.where}: ingestion failed: ${answer.json.document.error}`)
+      if (answer.json.document.id !== r.id || answer.json.document.name !== ctx.actor.documents.get(r.id)!.name)
+        throw new FuzzFailure(`${answer.where}: not the document the model expects: ${answer.text.slice(0, 200)}`)
+      if (answer.json.document.status === 'failed')
+        throw new FuzzFailure(`${answer.where}: ingestion failed: ${answer.json.document.error}`)
       return `own-${answer.json.document.status}`
     },
   },
-  onRef({ name: 'documents.delete', weight: 1, pick: ref, method: 'DELETE', path: (id) => `/api/documents/${id}`, status: 204 }, (ctx, id) => {
-    ctx.actor.documents.delete(id)
-    ctx.actor.deletedDocuments.add(id)
-  }),
+  onRef(
+    {
+      name: 'documents.delete',
+      weight: 1,
+      pick: ref,
+      method: 'DELETE',
+      path: (id) => `/api/documents/${id}`,
+      status: 204,
+    },
+    (ctx, id) => {
+      ctx.actor.documents.delete(id)
+      ctx.actor.deletedDocuments.add(id)
+    },
+  ),
   {
     name: 'ws.chat-documents',
     weight: 2,
@@ -66,15 +84,25 @@ export const documentOps: FuzzOp[] = [
       // word only the target's documents contain: passages must be the actor's in every case
       // (checked once the run ends: runner.ts › settle).
       const foreign = ctx.hostile && ctx.rand.bool(0.5)
-      const query = foreign ? ctx.send(ctx.target.docWord) : ctx.rand.pick([ctx.actor.docWord, 'warehouse inventory', 'routing'])!
+      const query = foreign
+        ? ctx.send(ctx.target.docWord)
+        : ctx.rand.pick([ctx.actor.docWord, 'warehouse inventory', 'routing'])!
       const viaTriage = ctx.rand.bool(0.3)
       const call = `#call search_documents ${JSON.stringify({ query, limit: ctx.rand.pick([3, 5, 20]) })}`
-      const content = [ctx.world.content(ctx.actor, 'question'), ...(viaTriage ? ['#call transfer_to_researcher {"reason":"documents"}'] : []), call].join('\n')
+      const content = [
+        ctx.world.content(ctx.actor, 'question'),
+        ...(viaTriage ? ['#call transfer_to_researcher {"reason":"documents"}'] : []),
+        call,
+      ].join('\n')
       const result = await sendChat(ctx, { content, agent: viaTriage ? undefined : 'researcher' })
       if (result.error === 'too_many_runs') return 'too-many-runs'
       if (result.error) throw new FuzzFailure(`a document chat of user ${ctx.actor.index} was refused: ${result.error}`)
       if (!ctx.actor.threads.has(result.threadId!)) ctx.actor.threads.set(result.threadId!, { title: '' })
-      ctx.actor.runs.set(result.runId!, { threadId: result.threadId!, expect: { tool: 'search_documents', ok: true, ownDocuments: true }, finished: false })
+      ctx.actor.runs.set(result.runId!, {
+        threadId: result.threadId!,
+        expect: { tool: 'search_documents', ok: true, ownDocuments: true },
+        finished: false,
+      })
       return foreign ? 'foreign-word' : 'own'
     },
   },

@@ -10,9 +10,13 @@ export async function listAll(ctx: StepContext, path: string, key: string): Prom
   const join = path.includes('?') ? '&' : '?'
   for (let page = 0; ; page++) {
     if (page > 100) throw new FuzzFailure(`GET ${path}: more than 100 pages`)
-    const answer = await ctx.http('GET', `${path}${join}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+    const answer = await ctx.http(
+      'GET',
+      `${path}${join}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    )
     expectStatus(answer, 200)
-    if (!Array.isArray(answer.json[key])) throw new FuzzFailure(`${answer.where}: no ${key} list: ${answer.text.slice(0, 200)}`)
+    if (!Array.isArray(answer.json[key]))
+      throw new FuzzFailure(`${answer.where}: no ${key} list: ${answer.text.slice(0, 200)}`)
     items.push(...answer.json[key])
     cursor = answer.json.nextCursor ?? null
     if (!cursor) return { items, where: `GET ${path} (${page + 1} pages)` }

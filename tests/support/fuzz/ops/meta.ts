@@ -6,13 +6,26 @@ import { readOwn } from './shapes'
 
 /** A protected route of each area, for the "no token" and "bad token" ops. */
 export const PROTECTED = [
-  '/api/me', '/api/threads', '/api/notes', '/api/datasets', '/api/agents', '/api/models',
-  '/api/shares', '/api/documents', '/api/keys', '/api/usage', '/api/me/export', '/api/search?q=secret', '/api/admin/users', '/api/admin/audit',
+  '/api/me',
+  '/api/threads',
+  '/api/notes',
+  '/api/datasets',
+  '/api/agents',
+  '/api/models',
+  '/api/shares',
+  '/api/documents',
+  '/api/keys',
+  '/api/usage',
+  '/api/me/export',
+  '/api/search?q=secret',
+  '/api/admin/users',
+  '/api/admin/audit',
 ]
 
 export const metaOps: FuzzOp[] = [
   readOwn('agents.list', 1, '/api/agents', (_ctx, answer) => {
-    if (!Array.isArray(answer.json.agents) || answer.json.agents.length === 0) throw new FuzzFailure(`${answer.where}: no agents`)
+    if (!Array.isArray(answer.json.agents) || answer.json.agents.length === 0)
+      throw new FuzzFailure(`${answer.where}: no agents`)
   }),
   {
     name: 'models.list',
@@ -28,7 +41,15 @@ export const metaOps: FuzzOp[] = [
     weight: 1,
     async run(ctx) {
       // Public endpoints may be read by anyone: nothing of any user may appear in them.
-      const path = ctx.rand.pick(['/health', '/ready', '/metrics', '/', '/api/auth/oidc/config', '/api/auth/oidc/login', '/api/auth/oidc/callback?code=x&state=y'])!
+      const path = ctx.rand.pick([
+        '/health',
+        '/ready',
+        '/metrics',
+        '/',
+        '/api/auth/oidc/config',
+        '/api/auth/oidc/login',
+        '/api/auth/oidc/callback?code=x&state=y',
+      ])!
       const answer = await ctx.anon('GET', path)
       expectStatus(answer, 200, 302, 400, 404, 503)
       return path
@@ -38,7 +59,10 @@ export const metaOps: FuzzOp[] = [
     name: 'anonymous.protected',
     weight: 1,
     async run(ctx) {
-      const path = ctx.rand.pick([...PROTECTED, `/api/threads/${ctx.send(ctx.rand.pick([...ctx.target.threads.keys()]) ?? crypto.randomUUID())}`])!
+      const path = ctx.rand.pick([
+        ...PROTECTED,
+        `/api/threads/${ctx.send(ctx.rand.pick([...ctx.target.threads.keys()]) ?? crypto.randomUUID())}`,
+      ])!
       const answer = await ctx.anon('GET', path)
       expectStatus(answer, 401)
       return '401'
@@ -73,7 +97,10 @@ export const metaOps: FuzzOp[] = [
     name: 'anonymous.unknown-route',
     weight: 1,
     async run(ctx) {
-      const answer = await ctx.http(ctx.rand.pick(['GET', 'POST', 'PUT'])!, ctx.rand.pick(['/api/nope', '/api/threads/x/y/z', '/api/admin/nope', '/api/users'])!)
+      const answer = await ctx.http(
+        ctx.rand.pick(['GET', 'POST', 'PUT'])!,
+        ctx.rand.pick(['/api/nope', '/api/threads/x/y/z', '/api/admin/nope', '/api/users'])!,
+      )
       expectStatus(answer, 404, 401)
       return String(answer.status)
     },

@@ -16,10 +16,15 @@ export const noteOps: FuzzOp[] = [
       for (const note of answer.items) {
         listed.add(note.id)
         // Notes saved by tools during runs are new to the model; the scan made them the actor's.
-        if (ctx.world.ownerOf(note.id)?.owner !== ctx.actor.index) throw new FuzzFailure(`${answer.where}: note ${note.id} is not user ${ctx.actor.index}'s`)
-        if (!note.title.includes(ctx.actor.marker)) throw new FuzzFailure(`${answer.where}: note ${note.id} "${note.title}" was not written by user ${ctx.actor.index}`)
+        if (ctx.world.ownerOf(note.id)?.owner !== ctx.actor.index)
+          throw new FuzzFailure(`${answer.where}: note ${note.id} is not user ${ctx.actor.index}'s`)
+        if (!note.title.includes(ctx.actor.marker))
+          throw new FuzzFailure(
+            `${answer.where}: note ${note.id} "${note.title}" was not written by user ${ctx.actor.index}`,
+          )
       }
-      for (const id of ctx.actor.notes.keys()) if (!listed.has(id)) throw new FuzzFailure(`${answer.where}: user ${ctx.actor.index}'s note ${id} is missing`)
+      for (const id of ctx.actor.notes.keys())
+        if (!listed.has(id)) throw new FuzzFailure(`${answer.where}: user ${ctx.actor.index}'s note ${id} is missing`)
       return 'own'
     },
   },
@@ -28,14 +33,26 @@ export const noteOps: FuzzOp[] = [
     weight: 3,
     async run(ctx) {
       const title = ctx.world.content(ctx.actor, 'note')
-      const answer = await ctx.http('POST', '/api/notes', { body: { title, body: ctx.world.content(ctx.actor, 'note body') } })
+      const answer = await ctx.http('POST', '/api/notes', {
+        body: { title, body: ctx.world.content(ctx.actor, 'note body') },
+      })
       expectStatus(answer, 201)
       ctx.actor.notes.set(answer.json.note.id, { title })
       return 'own'
     },
   },
-  onRef({ name: 'notes.delete', weight: 2, pick: (ctx) => pickRef(ctx, ctx.target.notes.keys(), ctx.target.deletedNotes), method: 'DELETE', path: (id) => `/api/notes/${id}`, status: 204 }, (ctx, id) => {
-    ctx.actor.notes.delete(id)
-    ctx.actor.deletedNotes.add(id)
-  }),
+  onRef(
+    {
+      name: 'notes.delete',
+      weight: 2,
+      pick: (ctx) => pickRef(ctx, ctx.target.notes.keys(), ctx.target.deletedNotes),
+      method: 'DELETE',
+      path: (id) => `/api/notes/${id}`,
+      status: 204,
+    },
+    (ctx, id) => {
+      ctx.actor.notes.delete(id)
+      ctx.actor.deletedNotes.add(id)
+    },
+  ),
 ]

@@ -4,7 +4,12 @@ import { label, type Ref } from './pick'
 import type { FuzzOp, StepContext } from './types'
 
 /** GET `path` as the actor: a 200 whose body `check` accepts (it throws a FuzzFailure if not). */
-export function readOwn(name: string, weight: number, path: string, check: (ctx: StepContext, answer: Answer) => void): FuzzOp {
+export function readOwn(
+  name: string,
+  weight: number,
+  path: string,
+  check: (ctx: StepContext, answer: Answer) => void,
+): FuzzOp {
   return {
     name,
     weight,
@@ -39,7 +44,7 @@ export function onRef(spec: RefOpSpec, check: (ctx: StepContext, id: string, ans
     async run(ctx) {
       const r = spec.pick(ctx)
       const answer = await ctx.http(spec.method, spec.path(r.id))
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
+      if (!r.mine) return (expectNotFound(answer), label(ctx, r))
       expectStatus(answer, spec.status)
       check(ctx, r.id, answer)
       return 'own'

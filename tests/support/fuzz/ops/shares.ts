@@ -33,16 +33,31 @@ async function readPublic(ctx: StepContext, owner: FuzzUser, id: string) {
   // Message texts are the owner's to share (a quoted tool result may name their own ids); the
   // rest of the answer names nothing of the owner: no account, no thread id, no other fields.
   const threadId = owner.shares.get(id)?.threadId
-  const frame = JSON.stringify({ ...answer.json, title: '', messages: answer.json.messages.map(({ content: _, ...m }: any) => m) }).toLowerCase()
+  const frame = JSON.stringify({
+    ...answer.json,
+    title: '',
+    messages: answer.json.messages.map(({ content: _, ...m }: any) => m),
+  }).toLowerCase()
   for (const secret of [owner.id, owner.email, threadId]) {
-    if (secret && frame.includes(secret.toLowerCase())) throw new FuzzFailure(`${answer.where}: the public share names its owner's account or thread (${secret}): ${answer.text.slice(0, 600)}`)
+    if (secret && frame.includes(secret.toLowerCase()))
+      throw new FuzzFailure(
+        `${answer.where}: the public share names its owner's account or thread (${secret}): ${answer.text.slice(0, 600)}`,
+      )
   }
   const fields = new Set(['role', 'content', 'agent', 'createdAt'])
-  if (Object.keys(answer.json).sort().join() !== 'createdAt,messages,title' || answer.json.messages.some((m: any) => Object.keys(m).some((k) => !fields.has(k)))) {
-    throw new FuzzFailure(`${answer.where}: the public share has fields beyond title, createdAt and messages {role, content, agent, createdAt}: ${answer.text.slice(0, 300)}`)
+  if (
+    Object.keys(answer.json).sort().join() !== 'createdAt,messages,title' ||
+    answer.json.messages.some((m: any) => Object.keys(m).some((k) => !fields.has(k)))
+  ) {
+    throw new FuzzFailure(
+      `${answer.where}: the public share has fields beyond title, createdAt and messages {role, content, agent, createdAt}: ${answer.text.slice(0, 300)}`,
+    )
   }
   for (const m of answer.json.messages) {
-    if (typeof m.content !== 'string' || (m.role === 'user' && !m.content.includes(owner.marker))) throw new FuzzFailure(`${answer.where}: a shared message not written by user ${owner.index}: ${JSON.stringify(m).slice(0, 200)}`)
+    if (typeof m.content !== 'string' || (m.role === 'user' && !m.content.includes(owner.marker)))
+      throw new FuzzFailure(
+        `${answer.where}: a shared message not written by user ${owner.index}: ${JSON.stringify(m).slice(0, 200)}`,
+      )
   }
   return answer
 }
@@ -54,10 +69,11 @@ export const shareOps: FuzzOp[] = [
     async run(ctx) {
       const r = pickRef(ctx, ctx.target.threads.keys(), ctx.target.deletedThreads)
       const answer = await ctx.http('POST', `/api/threads/${r.id}/share`)
-      if (!r.mine) return expectNotFound(answer), label(ctx, r)
+      if (!r.mine) return (expectNotFound(answer), label(ctx, r))
       expectStatus(answer, 201)
       const share = answer.json.share
-      if (share.threadId !== r.id || !String(share.url).endsWith(`/s/${share.id}`)) throw new FuzzFailure(`${answer.where}: not a share of thread ${r.id}: ${answer.text}`)
+      if (share.threadId !== r.id || !String(share.url).endsWith(`/s/${share.id}`))
+        throw new FuzzFailure(`${answer.where}: not a share of thread ${r.id}: ${answer.text}`)
       ctx.world.own(share.id, ctx.actor.index, 'id')
       ctx.actor.shares.set(share.id, { threadId: r.id })
       // The snapshot as first read: it must never change while the share lives.
@@ -73,8 +89,13 @@ export const shareOps: FuzzOp[] = [
     async run(ctx) {
       const { items, where } = await listAll(ctx, '/api/shares', 'shares')
       const listed = new Set(items.map((s: any) => s.id))
-      for (const s of items) if (!ctx.actor.shares.has(s.id)) throw new FuzzFailure(`${where}: share ${s.id} (thread ${s.threadId}) is not a live share of user ${ctx.actor.index}`)
-      for (const id of ctx.actor.shares.keys()) if (!listed.has(id)) throw new FuzzFailure(`${where}: user ${ctx.actor.index}'s share ${id} is missing`)
+      for (const s of items)
+        if (!ctx.actor.shares.has(s.id))
+          throw new FuzzFailure(
+            `${where}: share ${s.id} (thread ${s.threadId}) is not a live share of user ${ctx.actor.index}`,
+          )
+      for (const id of ctx.actor.shares.keys())
+        if (!listed.has(id)) throw new FuzzFailure(`${where}: user ${ctx.actor.index}'s share ${id} is missing`)
       return 'own'
     },
   },
@@ -83,12 +104,21 @@ export const shareOps: FuzzOp[] = [
     weight: 1,
     async run(ctx) {
       const live = [...ctx.target.shares.keys()]
-      const kind = ctx.rand.weighted([[live.length ? 6 : 0, 'live'], [ctx.target.goneShares.size ? 1 : 0, 'gone'], [1, 'made-up']] as const)
-      const id = kind === 'live' ? ctx.rand.pick(live)! : kind === 'gone' ? ctx.rand.pick([...ctx.target.goneShares])! : madeUpShareId()
+      const kind = ctx.rand.weighted([
+        [live.length ? 6 : 0, 'live'],
+        [ctx.target.goneShares.size ? 1 : 0, 'gone'],
+        [1, 'made-up'],
+      ] as const)
+      const id =
+        kind === 'live'
+          ? ctx.rand.pick(live)!
+          : kind === 'gone'
+            ? ctx.rand.pick([...ctx.target.goneShares])!
+            : madeUpShareId()
       ctx.send(id)
       const mine = kind === 'live' && !ctx.hostile
       const answer = await ctx.http('DELETE', `/api/shares/${id}`)
-      if (!mine) return expectNotFound(answer), ctx.hostile && kind === 'live' ? 'foreign-404' : 'missing-404'
+      if (!mine) return (expectNotFound(answer), ctx.hostile && kind === 'live' ? 'foreign-404' : 'missing-404')
       expectStatus(answer, 204)
       ctx.actor.shares.delete(id)
       ctx.actor.goneShares.add(id)
@@ -102,13 +132,16 @@ export const shareOps: FuzzOp[] = [
       const share = anyShare(ctx)
       if (!share.owner) {
         const answer = await ctx.anon('GET', `/api/shares/${share.id}/public`)
-        return expectNotFound(answer), 'made-up-404'
+        return (expectNotFound(answer), 'made-up-404')
       }
       const answer = await readPublic(ctx, share.owner, share.id)
-      if (!share.live) return expectNotFound(answer), 'revoked-404'
+      if (!share.live) return (expectNotFound(answer), 'revoked-404')
       expectStatus(answer, 200)
       const model = share.owner.shares.get(share.id)!
-      if (model.snapshot !== undefined && answer.text !== model.snapshot) throw new FuzzFailure(`${answer.where}: the snapshot changed: was ${model.snapshot.slice(0, 300)}, now ${answer.text.slice(0, 300)}`)
+      if (model.snapshot !== undefined && answer.text !== model.snapshot)
+        throw new FuzzFailure(
+          `${answer.where}: the snapshot changed: was ${model.snapshot.slice(0, 300)}, now ${answer.text.slice(0, 300)}`,
+        )
       return 'live'
     },
   },

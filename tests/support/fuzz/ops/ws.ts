@@ -15,7 +15,18 @@ const MAX_SOCKETS = 3
 /** The socket's close, or a failure when the server keeps it open. */
 async function closedWithin(client: WsClient, ms = 30_000) {
   let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new FuzzFailure(`the server kept a socket open that it must close; frames: ${JSON.stringify(client.frames).slice(0, 300)}`)), ms)))
+  const timeout = new Promise<never>(
+    (_, reject) =>
+      (timer = setTimeout(
+        () =>
+          reject(
+            new FuzzFailure(
+              `the server kept a socket open that it must close; frames: ${JSON.stringify(client.frames).slice(0, 300)}`,
+            ),
+          ),
+        ms,
+      )),
+  )
   try {
     return await Promise.race([client.closed, timeout])
   } finally {
@@ -43,8 +54,17 @@ async function badToken(ctx: StepContext): Promise<[string, string]> {
   const other = ctx.target !== ctx.actor ? ctx.target : ctx.world.users[(ctx.actor.index + 1) % ctx.world.users.length]!
   const victim = ctx.send(other.id)
   if (kind === 'tampered') return [kind, tamperPayload(ctx.actor.accessToken, (p) => void (p.sub = victim))]
-  if (kind === 'wrong-secret') return [kind, await forgeAccessToken(cfg, { sub: victim, secret: 'another-secret-entirely-0123456789abcdef' })]
-  if (kind === 'expired') return [kind, await forgeAccessToken(cfg, { sub: victim, exp: Math.floor(Date.now() / 1000) - 5, iat: Math.floor(Date.now() / 1000) - 60 })]
+  if (kind === 'wrong-secret')
+    return [kind, await forgeAccessToken(cfg, { sub: victim, secret: 'another-secret-entirely-0123456789abcdef' })]
+  if (kind === 'expired')
+    return [
+      kind,
+      await forgeAccessToken(cfg, {
+        sub: victim,
+        exp: Math.floor(Date.now() / 1000) - 5,
+        iat: Math.floor(Date.now() / 1000) - 60,
+      }),
+    ]
   return [kind, 'x.y.z']
 }
 
@@ -90,10 +110,16 @@ export const wsOps: FuzzOp[] = [
       const frames = await roundTrip(await ctx.socket(), [{ type: 'cancel', runId }])
       const error = frames.find((f) => f.type === 'error' && f.runId === runId)
       if (mine) {
-        if (error) throw new FuzzFailure(`cancelling user ${ctx.actor.index}'s own run ${runId} failed: ${JSON.stringify(error)}`)
+        if (error)
+          throw new FuzzFailure(
+            `cancelling user ${ctx.actor.index}'s own run ${runId} failed: ${JSON.stringify(error)}`,
+          )
         return 'own'
       }
-      if (error?.code !== 'not_found') throw new FuzzFailure(`cancelling run ${runId} (not user ${ctx.actor.index}'s) gave ${JSON.stringify(error)}, expected not_found`)
+      if (error?.code !== 'not_found')
+        throw new FuzzFailure(
+          `cancelling run ${runId} (not user ${ctx.actor.index}'s) gave ${JSON.stringify(error)}, expected not_found`,
+        )
       return ctx.hostile ? 'foreign-not-found' : 'missing-not-found'
     },
   },
@@ -106,13 +132,18 @@ export const wsOps: FuzzOp[] = [
       const frames = await roundTrip(await ctx.socket(), [{ type: 'resume', runId, afterSeq }])
       const error = frames.find((f) => f.type === 'error' && f.runId === runId)
       if (mine) {
-        if (error) throw new FuzzFailure(`resuming user ${ctx.actor.index}'s own run ${runId} failed: ${JSON.stringify(error)}`)
+        if (error)
+          throw new FuzzFailure(`resuming user ${ctx.actor.index}'s own run ${runId} failed: ${JSON.stringify(error)}`)
         return 'own'
       }
-      if (error?.code !== 'not_found') throw new FuzzFailure(`resuming run ${runId} (not user ${ctx.actor.index}'s) gave ${JSON.stringify(error)}, expected not_found`)
+      if (error?.code !== 'not_found')
+        throw new FuzzFailure(
+          `resuming run ${runId} (not user ${ctx.actor.index}'s) gave ${JSON.stringify(error)}, expected not_found`,
+        )
       if (ctx.hostile) {
         // (Live events of the actor's own run of a deleted thread may still arrive while it ends.)
-        if (frames.some((f) => f.runId === runId && typeof f.seq === 'number')) throw new FuzzFailure(`resuming another user's run ${runId} replayed events`)
+        if (frames.some((f) => f.runId === runId && typeof f.seq === 'number'))
+          throw new FuzzFailure(`resuming another user's run ${runId} replayed events`)
         return 'foreign-not-found'
       }
       return ctx.actor.runs.get(runId)?.deleted ? 'own-deleted-not-found' : 'missing-not-found'
@@ -125,7 +156,8 @@ export const wsOps: FuzzOp[] = [
       const [name, frame, code] = ctx.rand.pick(MALFORMED)!
       const frames = await roundTrip(await ctx.socket(), [frame])
       const error = frames.find((f) => f.type === 'error')
-      if (error?.code !== code) throw new FuzzFailure(`malformed frame ${name} got ${JSON.stringify(error)}, expected ${code}`)
+      if (error?.code !== code)
+        throw new FuzzFailure(`malformed frame ${name} got ${JSON.stringify(error)}, expected ${code}`)
       return name
     },
   },
@@ -141,13 +173,17 @@ export const wsOps: FuzzOp[] = [
       ] as const)
       if (kind === 'own') {
         const frames = await roundTrip(socket, [{ type: 'auth', token: ctx.actor.accessToken }])
-        if (!frames.some((f) => f.type === 'auth_ok')) throw new FuzzFailure(`re-auth with user ${ctx.actor.index}'s own token got ${JSON.stringify(frames).slice(0, 200)}`)
+        if (!frames.some((f) => f.type === 'auth_ok'))
+          throw new FuzzFailure(
+            `re-auth with user ${ctx.actor.index}'s own token got ${JSON.stringify(frames).slice(0, 200)}`,
+          )
         return 'own'
       }
       if (kind === 'bad') {
         const [what, token] = await badToken(ctx)
         const frames = await roundTrip(socket, [{ type: 'auth', token }])
-        if (frames.find((f) => f.type === 'error')?.code !== 'invalid_token') throw new FuzzFailure(`re-auth with a ${what} token got ${JSON.stringify(frames).slice(0, 200)}`)
+        if (frames.find((f) => f.type === 'error')?.code !== 'invalid_token')
+          throw new FuzzFailure(`re-auth with a ${what} token got ${JSON.stringify(frames).slice(0, 200)}`)
         return `bad-${what}`
       }
       // A real token of another user on this connection: it must close (4403), never switch users.
@@ -180,8 +216,12 @@ export const wsOps: FuzzOp[] = [
         const [what, token] = notAuthFirst ? ['chat-first', ''] : await badToken(ctx)
         client.send(notAuthFirst ? { type: 'chat', requestId: 'r', content: 'hi' } : { type: 'auth', token })
         const { code } = await closedWithin(client)
-        for (const frame of client.frames) scan(ctx.world, null, JSON.stringify(frame), `ws frame ${frame.type} before auth`)
-        if (code !== 4401 || client.frames.some((f) => f.type === 'ready')) throw new FuzzFailure(`a ${what} auth closed with ${code} after frames ${JSON.stringify(client.frames).slice(0, 200)}`)
+        for (const frame of client.frames)
+          scan(ctx.world, null, JSON.stringify(frame), `ws frame ${frame.type} before auth`)
+        if (code !== 4401 || client.frames.some((f) => f.type === 'ready'))
+          throw new FuzzFailure(
+            `a ${what} auth closed with ${code} after frames ${JSON.stringify(client.frames).slice(0, 200)}`,
+          )
         return what
       } finally {
         client.close()
