@@ -259,11 +259,11 @@ describe('the notifier itself', () => {
     const slow = startReceiver({ delayMs: 5_000 })
     const outcomes: string[] = []
     const alerts = new Alerts({ webhookUrl: slow.url, timeoutMs: 200, onAlert: (_a, o) => outcomes.push(o) })
-    const started = performance.now()
+    // raise() answers at once (a plain true, not a promise that waits for the POST)…
     expect(alerts.raise('run_failure_rate', 'critical', 'many runs failed')).toBe(true)
-    expect(performance.now() - started).toBeLessThan(50)
+    expect(outcomes).toEqual([])
+    // …and the POST is given up at the timeout: a receiver that answers after 5 s would have made it 'sent'.
     await alerts.flush()
-    expect(performance.now() - started).toBeLessThan(2_000)
     expect(outcomes).toEqual(['failed'])
     slow.stop()
   })
