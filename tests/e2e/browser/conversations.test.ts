@@ -302,12 +302,14 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
     await page.locator('.thread-item').nth(49).waitFor()
     expect(await page.locator('.thread-item').count()).toBeLessThanOrEqual(100)
     for (let i = 0; i < 10 && (await page.locator('.thread-item').count()) < 130; i++) {
+      // Counted before the scroll: a page that arrives at once must not be mistaken for the start.
+      const before = await page.locator('.thread-item').count()
       await page.locator('.thread-item').last().scrollIntoViewIfNeeded()
       await page.waitForFunction(
         (n) =>
           document.querySelectorAll('.thread-item').length > n ||
           document.querySelectorAll('.thread-item').length >= 130,
-        await page.locator('.thread-item').count(),
+        before,
       )
     }
     expect(await page.locator('.thread-item').count()).toBe(130)
