@@ -161,16 +161,20 @@ export async function sendMessage(page: Page, text: string) {
   await box.press('Enter')
 }
 
-/** Waits for the newest assistant turn to finish; returns its final status. */
-export async function waitForRunEnd(page: Page, timeout = 15_000): Promise<string> {
+/**
+ * Waits for the newest assistant turn to finish; returns its final status. With `after` (the
+ * number of answers on the page before the message was sent), the answer waited for is a new
+ * one, not the previous run's.
+ */
+export async function waitForRunEnd(page: Page, timeout = 15_000, after = 0): Promise<string> {
   const turn = page.locator('.turn-assistant[data-run-id]').last()
   await turn.waitFor({ timeout })
   await page.waitForFunction(
-    () => {
+    (after) => {
       const turns = document.querySelectorAll<HTMLElement>('.turn-assistant[data-run-id]')
-      return turns.length > 0 && !!turns[turns.length - 1].dataset.status
+      return turns.length > after && !!turns[turns.length - 1].dataset.status
     },
-    undefined,
+    after,
     { timeout },
   )
   return (await turn.getAttribute('data-status')) ?? ''

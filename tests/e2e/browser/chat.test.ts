@@ -115,7 +115,8 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     await Promise.all([sendMessage(alice.page, 'alice question one'), sendMessage(bob.page, 'bob question one')])
     await Promise.all([waitForRunEnd(alice.page), waitForRunEnd(bob.page)])
     await Promise.all([sendMessage(alice.page, 'alice question two'), sendMessage(bob.page, 'bob question two')])
-    await Promise.all([waitForRunEnd(alice.page), waitForRunEnd(bob.page)])
+    // Each page already shows one answer: wait for the second.
+    await Promise.all([waitForRunEnd(alice.page, 15_000, 1), waitForRunEnd(bob.page, 15_000, 1)])
 
     expect(await lastAnswerText(alice.page)).toBe(`Answer for alice question two: ${'lorem ipsum '.repeat(12).trim()}.`)
     expect(await lastAnswerText(bob.page)).toBe(`Answer for bob question two: ${'lorem ipsum '.repeat(12).trim()}.`)
@@ -229,8 +230,9 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     await page.waitForFunction(() => (document.querySelector('.stop-btn') as HTMLElement).hidden)
     // The composer works again.
     fake.setHandler(() => ({ content: 'Short one.', chunkDelayMs: 1 }))
+    const answers = await page.locator('.turn-assistant[data-run-id]').count()
     await sendMessage(page, 'Something short')
-    expect(await waitForRunEnd(page)).toBe('completed')
+    expect(await waitForRunEnd(page, 15_000, answers)).toBe('completed')
     expect(await lastAnswerText(page)).toBe('Short one.')
     await context.close()
   })

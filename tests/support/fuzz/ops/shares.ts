@@ -24,6 +24,19 @@ function anyShare(ctx: StepContext): { id: string; owner?: FuzzUser; live: boole
 }
 
 /**
+ * Whether a share the model held live when the step began is still live, once a removal racing
+ * this read (the owner's revoke or thread delete, running at the same time) has been recorded.
+ * A 404 for a share that stays live is a failure; one whose removal lands meanwhile is not.
+ */
+async function stillLive(share: { id: string; owner?: FuzzUser }): Promise<boolean> {
+  for (let waited = 0; waited < 5_000; waited += 10) {
+    if (!share.owner?.shares.has(share.id)) return false
+    await Bun.sleep(10)
+  }
+  return true
+}
+
+/**
  * The public snapshot, read anonymously: it is scanned as if its owner read it (their content
  * may show, nobody else's) and must name nothing of the owner's account or thread.
  */
@@ -136,6 +149,7 @@ export const shareOps: FuzzOp[] = [
       }
       const answer = await readPublic(ctx, share.owner, share.id)
       if (!share.live) return (expectNotFound(answer), 'revoked-404')
+      if (answer.status === 404 && !(await stillLive(share))) return 'removed-meanwhile-404'
       expectStatus(answer, 200)
       const model = share.owner.shares.get(share.id)!
       if (model.snapshot !== undefined && answer.text !== model.snapshot)
@@ -155,6 +169,7 @@ export const shareOps: FuzzOp[] = [
       const text = await res.text()
       const where = `GET /s/${share.id} → ${res.status}`
       scan(ctx.world, null, text, where)
+      if (share.live && res.status === 404 && !(await stillLive(share))) return 'removed-meanwhile-404'
       if (res.status !== (share.live ? 200 : 404)) throw new FuzzFailure(`${where}: expected ${share.live ? 200 : 404}`)
       return share.live ? 'live' : 'gone-404'
     },
