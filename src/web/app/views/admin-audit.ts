@@ -108,19 +108,25 @@ export class AdminAuditView implements View {
     return this.#emails.get(id) ?? `${id.slice(0, 8)}… (deleted)`
   }
 
+  /** Bumped by each change of filter: an answer for an older filter is dropped, not shown. */
+  #generation = 0
+
   async #reload() {
+    this.#generation++
     this.#cursor = null
     this.#rows.replaceChildren()
     await this.#load()
   }
 
   async #load() {
+    const generation = this.#generation
     try {
       const page = await this.#teams.audit({
         actorId: this.#actor.value || undefined,
         action: this.#action.value || undefined,
         cursor: this.#cursor,
       })
+      if (generation !== this.#generation) return // the filters changed while it loaded
       for (const e of page.events) this.#rows.append(this.#row(e))
       this.#cursor = page.nextCursor
       this.#more.hidden = !page.nextCursor

@@ -89,8 +89,8 @@ export const threadOps: FuzzOp[] = [
       // Its runs (and their events) go with it.
       for (const run of ctx.actor.runs.values()) if (run.threadId === id) run.deleted = true
       // And its shares.
-      for (const [id, share] of ctx.actor.shares)
-        if (share.threadId === id) ctx.actor.shares.delete(id), ctx.actor.goneShares.add(id)
+      for (const [shareId, share] of ctx.actor.shares)
+        if (share.threadId === id) ctx.actor.shares.delete(shareId), ctx.actor.goneShares.add(shareId)
     },
   ),
   onRef(
