@@ -172,25 +172,31 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
     }
   }
 
+  /** One call in the fair queue (per model, round-robin by user) on a host picked for it. */
+  async function onOneHost<T>(
+    request: { model: string; userId: string; signal: AbortSignal },
+    call: (host: (typeof pool)[number]) => Promise<T>,
+  ): Promise<T> {
+    if (allOpen()) throw allDown()
+    return scheduler.run({ model: request.model, userId: request.userId, signal: request.signal }, async () => {
+      request.signal.throwIfAborted()
+      const host = pick(request.model)
+      if (!host) throw noHost()
+      try {
+        return await call(host)
+      } finally {
+        afterCall(host)
+      }
+    })
+  }
+
   return {
     hosts: pool,
     scheduler,
     breakers,
     describeHosts: () => hosts.join(', '),
     chat,
-    async complete(request) {
-      if (allOpen()) throw allDown()
-      return scheduler.run({ model: request.model, userId: request.userId, signal: request.signal }, async () => {
-        request.signal.throwIfAborted()
-        const host = pick(request.model)
-        if (!host) throw noHost()
-        try {
-          return await host.complete(request)
-        } finally {
-          afterCall(host)
-        }
-      })
-    },
+    complete: (request) => onOneHost(request, (host) => host.complete(request)),
     async listModels() {
       const lists = await Promise.allSettled(pool.map((h) => h.listModels()))
       const ok = lists.filter((l): l is PromiseFulfilledResult<string[]> => l.status === 'fulfilled')
@@ -205,19 +211,7 @@ export function createOllamaProvider(hostList: string[], options: OllamaProvider
       return all.filter((_, i) => verdicts[i].includes('completion'))
     },
     /** Embeddings wait in the same fair queue as chat calls (per model, round-robin by user). */
-    async embed(request: EmbedRequest) {
-      if (allOpen()) throw allDown()
-      return scheduler.run({ model: request.model, userId: request.userId, signal: request.signal }, async () => {
-        request.signal.throwIfAborted()
-        const host = pick(request.model)
-        if (!host) throw noHost()
-        try {
-          return await host.embed(request)
-        } finally {
-          afterCall(host)
-        }
-      })
-    },
+    embed: (request: EmbedRequest) => onOneHost(request, (host) => host.embed(request)),
     async supportsThinking(model) {
       const host = pick(model)
       return host ? host.supportsThinking(model) : false

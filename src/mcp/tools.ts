@@ -1,3 +1,4 @@
+import { BUILTIN_TOOL_NAMES } from '../tools'
 import type { ToolDispatcher } from '../tools/types'
 
 /**
@@ -5,16 +6,7 @@ import type { ToolDispatcher } from '../tools/types'
  * here is offered once a tool of that name is registered with the dispatcher, so a new tool
  * (search_documents) appears on /mcp by being registered, with no change here.
  */
-export const MCP_TOOL_NAMES = [
-  'calculate',
-  'current_time',
-  'save_note',
-  'search_notes',
-  'search_history',
-  'list_datasets',
-  'query_dataset',
-  'search_documents',
-] as const
+export const MCP_TOOL_NAMES = BUILTIN_TOOL_NAMES
 
 /** The MCP view of the registered tools: name, description and the JSON schema of §4. */
 export function mcpTools(dispatcher: Pick<ToolDispatcher, 'specs'>) {
