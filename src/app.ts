@@ -95,7 +95,7 @@ export async function createServices(config: Config, database?: Database) {
     apiKeys: apiKeysRepository(db),
     search: searchRepository(db),
     shares: sharesRepository(db),
-    documents: documentsRepository(db),
+    documents: documentsRepository(db, { vectorCacheBytes: config.documentVectorCacheBytes }),
   }
   // Cluster mode: events, cancels, run caps, login limits and liveness go through Redis.
   const cluster = config.redisUrl ? new RedisCluster(config.redisUrl, config.nodeId) : undefined

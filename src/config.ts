@@ -19,6 +19,8 @@ export interface Config {
   ollamaEmbedModel: string
   /** Largest document upload in bytes (DOCUMENT_MAX_BYTES). */
   documentMaxBytes: number
+  /** Memory for the searching users' document vectors (DOCUMENT_VECTOR_CACHE_MB; 0 = none). */
+  documentVectorCacheBytes: number
   jwtSecret: string
   jwtIssuer: string
   jwtAudience: string
@@ -235,6 +237,7 @@ export function loadConfig(env: Env = process.env): Config {
     ollamaModel: env.OLLAMA_MODEL || 'llama3.2',
     ollamaEmbedModel: env.OLLAMA_EMBED_MODEL?.trim() || 'nomic-embed-text',
     documentMaxBytes: intVar(env, 'DOCUMENT_MAX_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    documentVectorCacheBytes: intVar(env, 'DOCUMENT_VECTOR_CACHE_MB', 256, 0, 64 * 1024) * 1024 * 1024,
     jwtSecret,
     jwtIssuer: env.JWT_ISSUER || 'local-chat-server',
     jwtAudience: env.JWT_AUDIENCE || 'local-chat-server',

@@ -414,3 +414,13 @@ export const documentChunks = sqliteTable(
     index('document_chunks_document').on(t.documentId, t.userId),
   ],
 )
+
+/**
+ * Per user, chunk vectors ever added and removed (kept by triggers on `document_chunks`,
+ * migration 0008): tells the in-memory vector copy whether it is current.
+ */
+export const documentVectorVersions = sqliteTable('document_vector_versions', {
+  userId: text('user_id').primaryKey(),
+  added: integer('added').notNull().default(0),
+  removed: integer('removed').notNull().default(0),
+})

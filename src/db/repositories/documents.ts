@@ -3,7 +3,11 @@ import type { Database } from '../client'
 import { documentChunks, documents, type DocumentStatus } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { InvalidInputError, NotFoundError } from '../../http/errors'
+import { DocumentVectorCache, type VectorHit } from './document-vectors'
 import { ftsQuery } from './messages'
+
+/** Memory for the searching users' vectors unless configured (DOCUMENT_VECTOR_CACHE_MB). */
+export const DEFAULT_VECTOR_CACHE_BYTES = 256 * 1024 * 1024
 
 export interface DocumentView {
   id: string
@@ -65,7 +69,11 @@ const vectorBytes = (v: Float32Array) => new Uint8Array(v.buffer, v.byteOffset, 
  * the query itself: the vector and keyword searches rank only the user's own rows (brute force
  * over them), so other users' chunks can neither leak in nor push the user's out of the top k.
  */
-export function documentsRepository({ db, client, write }: Database) {
+export function documentsRepository(
+  { db, client, write }: Database,
+  options: { vectorCacheBytes: number } = { vectorCacheBytes: DEFAULT_VECTOR_CACHE_BYTES },
+) {
+  const vectors = new DocumentVectorCache(client, options.vectorCacheBytes)
   const mine = (id: string) => and(eq(documents.id, id), eq(documents.userId, ownerId()))
 
   return {
@@ -183,8 +191,13 @@ export function documentsRepository({ db, client, write }: Database) {
       )
     },
 
-    /** The user's chunks nearest to `embedding` (cosine distance), nearest first. */
-    async nearest(embedding: Float32Array, k: number): Promise<{ chunkId: string; distance: number }[]> {
+    /**
+     * The user's chunks nearest to `embedding` (cosine distance), nearest first: from the user's
+     * vectors held in memory, or (too many to hold) by SQLite over the user's rows.
+     */
+    async nearest(embedding: Float32Array, k: number): Promise<VectorHit[]> {
+      const held = await vectors.nearest(ownerId(), embedding, k)
+      if (held) return held
       const result = await client.execute({
         sql: `SELECT id, vector_distance_cos(embedding, ?) AS distance FROM document_chunks
               WHERE user_id = ? AND embedding IS NOT NULL ORDER BY distance ASC, id ASC LIMIT ?`,
