@@ -21,6 +21,7 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { createUserContext } from '../../src/context/user-context'
+import { documentsRepository } from '../../src/db/repositories/documents'
 import { providerEmbedder, type Embedder } from '../../src/documents/embedder'
 import { TEXT_PAGE_CHARS } from '../../src/documents/extract'
 import { fakeEmbedding } from '../../src/testing/fake-ollama'
@@ -84,15 +85,19 @@ const [reader, ...others] = await mintUsers(
   1 + Math.ceil((TOTAL_CHUNKS - USER_CHUNKS) / CHUNKS_PER_DOCUMENT / 10),
   'docs',
 )
+// Documents are ingested concurrently, so embed calls overlap: what is excluded is the wall
+// time during which at least one call was in flight, not the sum of the calls' times.
 let embedMs = 0
 let embedCalls = 0
+let inFlight = 0
+let busySince = 0
 const real: Embedder = providerEmbedder(runtime.llm, services.config.ollamaEmbedModel)
 const timed: Embedder = async (texts, opts) => {
-  const started = performance.now()
+  if (inFlight++ === 0) busySince = performance.now()
   try {
     return await real(texts, opts)
   } finally {
-    embedMs += performance.now() - started
+    if (--inFlight === 0) embedMs += performance.now() - busySince
     embedCalls++
   }
 }
@@ -120,7 +125,7 @@ printTable(
     ['pages/s, scripted embedder excluded', round(PAGES / ((ingestMs - embedMs) / 1000), 1)],
     ['chunks stored', ingested],
     ['embed calls (batches of ≤ 32)', embedCalls],
-    ['time in the scripted embedder', `${fmtMs(embedMs)} of ${fmtMs(ingestMs)}`],
+    ['time with an embed call in flight', `${fmtMs(embedMs)} of ${fmtMs(ingestMs)}`],
   ],
   ['figure', 'value'],
 )
@@ -177,15 +182,29 @@ console.log(
 )
 
 const queries = Array.from({ length: QUERIES }, () => words(4))
-const legs = { vector: [] as number[], keyword: [] as number[], search: [] as number[] }
+const legs = { vector: [] as number[], sqlite: [] as number[], keyword: [] as number[], search: [] as number[] }
+// Same-run baseline: the same vector search by SQLite over the user's rows (no vectors in memory).
+const sqliteScan = documentsRepository(services.database, { vectorCacheBytes: 0 })
+let firstSearchMs = 0
 await asUser(reader.id, async () => {
+  // The first search after a change reads the user's vectors into memory: measured once, apart.
+  const fresh = documentsRepository(services.database, { vectorCacheBytes: services.config.documentVectorCacheBytes })
+  const started = performance.now()
+  await fresh.nearest(Float32Array.from(fakeEmbedding(queries[0])), 50)
+  firstSearchMs = performance.now() - started
   // Warm-up: the first scans read the pages from disk into the cache.
   for (const q of queries.slice(0, 5)) await documents.search(q, 5)
   for (const q of queries) {
     const vector = Float32Array.from(fakeEmbedding(q))
     let t = performance.now()
-    await services.repos.documents.nearest(vector, 50)
+    const held = await services.repos.documents.nearest(vector, 50)
     legs.vector.push(performance.now() - t)
+    t = performance.now()
+    const scanned = await sqliteScan.nearest(vector, 50)
+    legs.sqlite.push(performance.now() - t)
+    // Equal up to float rounding (ties may fall either side of it, so compare distances, not ids).
+    if (held.length !== scanned.length || held.some((h, i) => Math.abs(h.distance - scanned[i].distance) > 1e-5))
+      throw new Error('the vectors in memory and the SQLite scan ranked differently')
     t = performance.now()
     await services.repos.documents.keywordMatches(q, 50)
     legs.keyword.push(performance.now() - t)
@@ -195,22 +214,27 @@ await asUser(reader.id, async () => {
     if (passages.length === 0) throw new Error('a search found nothing')
   }
 })
+const LEG_NAMES: Record<keyof typeof legs, string> = {
+  vector: 'vector leg (exact, vectors in memory, k=50)',
+  sqlite: 'baseline: vector leg by SQLite scan, k=50',
+  keyword: 'keyword leg (FTS5, k=50)',
+  search: 'search_documents (embed + both + fuse)',
+}
 const summaries = Object.fromEntries(Object.entries(legs).map(([k, v]) => [k, summarize(v)]))
 console.log(
   `\nretrieval, ${QUERIES} queries for one user with ${mine.toLocaleString('en-US')} chunks among ${total.toLocaleString('en-US')}:`,
 )
 printTable(
   Object.entries(summaries).map(([k, s]) => [
-    k === 'search'
-      ? 'search_documents (embed + both + fuse)'
-      : k === 'vector'
-        ? 'vector leg (brute force, k=50)'
-        : 'keyword leg (FTS5, k=50)',
+    LEG_NAMES[k as keyof typeof legs],
     fmtMs(s.p50),
     fmtMs(s.p95),
     fmtMs(s.max),
   ]),
   ['query', 'p50', 'p95', 'max'],
+)
+console.log(
+  `vector leg: in memory ${round(summaries.sqlite.p50 / summaries.vector.p50, 1)}× faster than the SQLite scan (p50); the first search after a change, which reads the user's ${mine.toLocaleString('en-US')} vectors, took ${fmtMs(firstSearchMs)}`,
 )
 
 // ---- 3. bytes per chunk ---------------------------------------------------------------------
@@ -232,6 +256,7 @@ recordResult('documents', {
     chunksIngested: ingested,
     retrieval: summaries,
     bytesPerChunk: Math.round(bytes / total),
+    firstSearchMs: round(firstSearchMs),
   },
   targets: [
     {
