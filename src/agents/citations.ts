@@ -1,5 +1,8 @@
 import type { Citation } from '../db/schema'
 
+/** The tool whose passages are numbered for citations (PROTOCOL.md §8). */
+export const CITED_TOOL = 'search_documents'
+
 /** What the run loop needs to check citations (the documents feature provides it). */
 export type CheckCitations = (requests: { n: number; chunkId: string; claim: string }[]) => Promise<Citation[]>
 
@@ -47,6 +50,23 @@ export class CitationLedger {
       return { ...(p as object), n }
     })
     return { ...(result as object), passages: numbered }
+  }
+
+  /**
+   * Takes back the numbers a stored (already numbered) result gave out: a run resumed after a
+   * crash keeps the numbers its model has seen, and later passages continue after them.
+   */
+  restore(result: unknown): void {
+    this.#searched = true
+    const passages = (result as { passages?: unknown })?.passages
+    if (!Array.isArray(passages)) return
+    for (const p of passages) {
+      const { chunkId, n } = (p ?? {}) as { chunkId?: unknown; n?: unknown }
+      if (typeof chunkId !== 'string' || !Number.isSafeInteger(n) || this.#byNumber.has(n as number)) continue
+      if (this.#byChunk.has(chunkId)) continue
+      this.#byChunk.set(chunkId, n as number)
+      this.#byNumber.set(n as number, { n: n as number, chunkId })
+    }
   }
 
   chunkOf(n: number): string | undefined {

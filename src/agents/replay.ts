@@ -1,5 +1,6 @@
 import type { Message } from 'ollama'
 import type { RunEvent } from '../protocol'
+import { CITED_TOOL } from './citations'
 import { getAgent, TRANSFER_TARGETS } from './definitions'
 
 /** A tool call announced (`tool_executing` stored) whose `tool_completed` never was. */
@@ -27,6 +28,8 @@ export interface RunState {
    * Ollama continues), and only the continuation is streamed.
    */
   prefill?: string
+  /** Results of the run's finished `search_documents` calls, numbered as the model saw them. */
+  citedResults: unknown[]
 }
 
 /** `agent_thinking` statuses that open a model step (src/agents/runner.ts). */
@@ -48,6 +51,7 @@ export function replayRun(events: RunEvent[], base: Message[], startAgent: strin
   const messages: Message[] = [{ role: 'system', content: getAgent(agent)?.systemPrompt ?? '' }, ...base]
   let answer = ''
   let steps = 0
+  const citedResults: unknown[] = []
   let step: { text: string; calls: OpenToolCall[]; results: Map<string, unknown>; handoff?: string } | undefined
 
   const closeStep = () => {
@@ -102,6 +106,7 @@ export function replayRun(events: RunEvent[], base: Message[], startAgent: strin
         break
       case 'tool_completed':
         step?.results.set(event.toolCallId, event.ok ? event.result : { error: event.error })
+        if (event.ok && event.tool === CITED_TOOL) citedResults.push(event.result)
         break
       case 'agent_handoff':
         if (step) step.handoff = event.to
@@ -113,8 +118,8 @@ export function replayRun(events: RunEvent[], base: Message[], startAgent: strin
   // neither was cut while the model answered.
   const last = step
   if (last && !last.handoff && last.calls.length === 0)
-    return { agent, messages, answer, steps, openCalls: [], prefill: last.text }
+    return { agent, messages, answer, steps, openCalls: [], prefill: last.text, citedResults }
   closeStep()
   const openCalls = last ? last.calls.filter((c) => !last.results.has(c.id)) : []
-  return { agent, messages, answer, steps, openCalls }
+  return { agent, messages, answer, steps, openCalls, citedResults }
 }

@@ -6,7 +6,7 @@ import { LlmError } from '../llm/errors'
 import type { EventError, RunEventBody, RunStatusFinal } from '../protocol'
 import { agentToolSpecs, getAgent, handoffReason, handoffTarget } from './definitions'
 import type { OpenToolCall, RunState } from './replay'
-import { CitationLedger, resolveCitations, type CheckCitations } from './citations'
+import { CITED_TOOL, CitationLedger, resolveCitations, type CheckCitations } from './citations'
 import type { Citation } from '../db/schema'
 
 /**
@@ -37,9 +37,6 @@ export interface AgentOutcome {
   /** Checked citations of the answer; present when the run retrieved document passages. */
   citations?: Citation[]
 }
-
-/** The tool whose passages are numbered for citations (PROTOCOL.md §8). */
-export const CITED_TOOL = 'search_documents'
 
 export interface AgentRunInput {
   journal: RunEventSink
@@ -116,6 +113,7 @@ function errorOf(error: unknown, signal: AbortSignal): { status: RunStatusFinal;
  */
 export async function runAgent(input: AgentRunInput, deps: RunnerDeps): Promise<AgentOutcome> {
   const ledger = new CitationLedger()
+  for (const result of input.resume?.citedResults ?? []) ledger.restore(result)
   const outcome = await stepLoop(input, deps, ledger)
   return withCitations(outcome, ledger, deps.checkCitations)
 }

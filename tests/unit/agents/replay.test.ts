@@ -153,4 +153,43 @@ describe('replayRun', () => {
     )
     expect(state).toMatchObject({ steps: 2, answer: 'First. ', prefill: 'Then', openCalls: [] })
   })
+
+  test('the numbered results of finished document searches are kept, so citations keep their numbers', () => {
+    const numbered = {
+      passages: [
+        { chunkId: 'k1', n: 1 },
+        { chunkId: 'k2', n: 2 },
+      ],
+    }
+    const state = replayRun(
+      journal(
+        { ...started, agent: 'researcher' },
+        step(1),
+        { type: 'tool_executing', toolCallId: 's1', tool: 'search_documents', args: { query: 'q' } },
+        {
+          type: 'tool_completed',
+          toolCallId: 's1',
+          tool: 'search_documents',
+          ok: true,
+          result: numbered,
+          durationMs: 1,
+        },
+        { type: 'tool_executing', toolCallId: 't1', tool: 'current_time', args: {} },
+        {
+          type: 'tool_completed',
+          toolCallId: 't1',
+          tool: 'current_time',
+          ok: true,
+          result: { iso: 'x' },
+          durationMs: 1,
+        },
+        step(2),
+        { type: 'message_delta', delta: 'It says so [2' },
+      ),
+      base,
+      'researcher',
+    )
+    expect(state.citedResults).toEqual([numbered])
+    expect(state.prefill).toBe('It says so [2')
+  })
 })

@@ -30,6 +30,29 @@ describe('CitationLedger', () => {
     expect(third.passages[0].n).toBe(4)
   })
 
+  test('a resumed run takes back the numbers it gave out; new passages continue after them', async () => {
+    const ledger = new CitationLedger()
+    ledger.restore({
+      passages: [
+        { chunkId: 'a', n: 1 },
+        { chunkId: 'b', n: 2 },
+      ],
+    })
+    expect(ledger.searched).toBe(true)
+    expect([ledger.chunkOf(1), ledger.chunkOf(2)]).toEqual(['a', 'b'])
+    const next = ledger.number({ passages: [{ chunkId: 'b' }, { chunkId: 'c' }] }) as any
+    expect(next.passages.map((p: any) => p.n)).toEqual([2, 3])
+    // A marker the model wrote before the crash still resolves to its passage.
+    const check = async (requests: { n: number; chunkId: string; claim: string }[]) =>
+      requests.map((r) => ({ n: r.n, documentId: 'd', documentName: 'doc.txt', chunkId: r.chunkId, quote: 'q' }))
+    const { content, citations } = await resolveCitations('First fact [1]. Second [3].', ledger, check)
+    expect(content).toBe('First fact [1]. Second [3].')
+    expect(citations.map((c) => [c.n, c.chunkId])).toEqual([
+      [1, 'a'],
+      [3, 'c'],
+    ])
+  })
+
   test('results that are not passage lists pass through unchanged', () => {
     const ledger = new CitationLedger()
     expect(ledger.number({ error: 'x' })).toEqual({ error: 'x' })
