@@ -50,7 +50,7 @@ const lines = (t: Transcript) => t.entries.map((e: Entry) => (e.kind === 'questi
 /** Runs a whole answer through the model: started, deltas, completed. */
 function answer(t: Transcript, runId: string, input: string, words: string[]) {
   t.apply(started(runId, input))
-  words.forEach((w, i) => t.apply(delta(runId, i + 2, w)))
+  for (const [i, w] of words.entries()) t.apply(delta(runId, i + 2, w))
   t.apply(completed(runId, words.length + 2, 'completed', words.join('')))
 }
 
