@@ -136,12 +136,14 @@ export class Transcript {
 
   /** The thread's messages on the branch shown (a branch switch loads another list). */
   load(messages: readonly Message[]) {
+    // Messages sent before the history came stay, after it, still waiting for their runs.
+    const sending = this.#entries.filter((e): e is Question => e.kind === 'question' && e.state === 'sending')
     this.#entries = []
     this.#answeredRuns.clear()
     this.#questionOfRun.clear()
-    this.#requests.clear()
     this.#held.clear()
     this.#awaitingRun = []
+    this.#requests = new Map(sending.flatMap((q) => (q.requestId ? [[q.requestId, q.key] as const] : [])))
     for (const m of messages) {
       if (m.role === 'user') {
         const q: Question = { kind: 'question', key: this.#key(), content: m.content, state: 'stored', message: m }
@@ -165,6 +167,7 @@ export class Transcript {
         })
       }
     }
+    this.#entries.push(...sending)
   }
 
   /**

@@ -226,13 +226,24 @@ describe('Transcript', () => {
   test('branch switch: loading another branch replaces everything, and its runs are what it wants', () => {
     const t = new Transcript(T)
     t.load([msg('u1', 'user', 'q', { runId: 'r1' }), msg('a1', 'assistant', 'v1', { runId: 'r1' })])
-    t.send('req', 'pending on the old branch')
+    answer(t, 'r-live-old', 'shown before', ['x'])
     t.load([msg('u1', 'user', 'q', { runId: 'r1' }), msg('a2', 'assistant', 'v2', { runId: 'r2' })])
     expect(lines(t)).toEqual(['q:q', 'a:v2'])
-    expect(t.pendingRequests).toBe(0)
+    expect(t.answerOf('r-live-old')).toBeUndefined()
     // A finished run of another branch stays there; an unfinished one of the thread shows.
     expect(t.wants('r-other', true)).toBe(false)
     expect(t.wants('r-live', false)).toBe(true)
+  })
+
+  test('a message sent before the history arrived stays after it, still waiting for its run', () => {
+    const t = new Transcript(T)
+    t.send('req', 'typed early')
+    t.load([msg('u1', 'user', 'q', { runId: 'r1' }), msg('a1', 'assistant', 'a', { runId: 'r1' })])
+    expect(lines(t)).toEqual(['q:q', 'a:a', 'q:typed early'])
+    expect(t.pendingRequests).toBe(1)
+    t.accepted('req', 'r2', T)
+    answer(t, 'r2', 'typed early', ['late'])
+    expect(lines(t)).toEqual(['q:q', 'a:a', 'q:typed early', 'a:late'])
   })
 
   test('after a run ends, the server ids attach to the turns shown without them', () => {
