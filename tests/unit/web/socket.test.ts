@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { ChatSocket, type ChatSocketOptions, SocketRequestError } from '../../../src/web/client/socket'
 import { RunSequencer } from '../../../src/web/client/runs'
+import { CLOSE_CODES } from '../../../src/protocol'
 import type { RunEvent } from '../../../src/web/client/types'
 
 class FakeWS {
@@ -241,7 +242,7 @@ describe('ChatSocket', () => {
       },
     })
     const ws1 = await connect(socket)
-    ws1.drop(4401)
+    ws1.drop(CLOSE_CODES.unauthorized)
     const ws2 = await connect(socket, 1)
     expect(refreshed).toBe(1)
     expect(ws2.sent[0]).toEqual({ type: 'auth', token: 'token-new' })
@@ -315,7 +316,29 @@ describe('ChatSocket', () => {
     const ws = await connect(socket)
     await until(() => ws.types().includes('ping'), 2000)
     await until(() => FakeWS.all.length === 2, 2000) // no pong: dropped and reconnected
-    expect(ws.closedWith).toBe(4000)
+    expect(ws.closedWith).toBe(CLOSE_CODES.reconnecting)
+  })
+
+  test('its state is the transport state: open, then waiting after a drop; networkLost and reconnectNow act at once', async () => {
+    const { socket } = client({ backoffInitialMs: 60_000, backoffMaxMs: 60_000 })
+    expect(socket.state).toEqual({ kind: 'idle' })
+    const ws1 = await connect(socket)
+    expect(socket.state).toEqual({ kind: 'open' })
+    socket.networkLost()
+    expect(ws1.closedWith).toBe(CLOSE_CODES.reconnecting)
+    expect(socket.state).toMatchObject({ kind: 'waiting', failures: 0, refresh: false })
+    expect(socket.status).toBe('reconnecting')
+    // A minute of back-off, cut short by the browser coming back online.
+    socket.reconnectNow()
+    expect(socket.state).toMatchObject({ kind: 'connecting', failures: 0 })
+    const ws2 = await connect(socket, 1)
+    expect(ws2.sent[0]).toEqual({ type: 'auth', token: 'token-1' })
+    expect(socket.state).toEqual({ kind: 'open' })
+    socket.reconnectNow() // a live socket is left alone
+    expect(FakeWS.all.length).toBe(2)
+    socket.stop()
+    expect(socket.state).toEqual({ kind: 'stopped' })
+    expect(ws2.closedWith).toBe(CLOSE_CODES.normal)
   })
 
   test('cancel and track send their frames; stop fails pending requests', async () => {
