@@ -69,7 +69,7 @@ export class Transcript {
   threadId: string | undefined
   #entries: Entry[] = []
   #counter = 0
-  /** Runs answered in the loaded history: their replays add nothing. */
+  /** Runs answered in the loaded history (or taken out by an edit): their replays add nothing. */
   #answeredRuns = new Set<string>()
   /** Run id → key of the question it answers. */
   #questionOfRun = new Map<string, string>()
@@ -276,6 +276,8 @@ export class Transcript {
     if (index < 0) return []
     const removed = this.#entries.splice(index)
     const gone = new Set(removed.map((e) => e.key))
+    // Their runs belong to the branch left behind: a late replay must not bring them back.
+    for (const e of removed) if (e.kind === 'answer' && e.runId) this.#answeredRuns.add(e.runId)
     for (const [runId, k] of this.#questionOfRun) if (gone.has(k)) this.#questionOfRun.delete(runId)
     for (const [requestId, k] of this.#requests) if (gone.has(k)) this.#requests.delete(requestId)
     this.#awaitingRun = this.#awaitingRun.filter((k) => !gone.has(k))

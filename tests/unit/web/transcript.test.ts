@@ -199,7 +199,20 @@ describe('Transcript', () => {
     t.send('req', 'two, edited')
     t.accepted('req', 'r3', T)
     answer(t, 'r3', 'two, edited', ['A3'])
+    expect(t.apply(started('r2', 'two'))).toBe(false) // the old branch's run stays out
     expect(lines(t)).toEqual(['q:one', 'a:A1', 'q:two, edited', 'a:A3'])
+  })
+
+  test('a live answer taken out by an edit does not come back with a replay of its run', () => {
+    const t = new Transcript(T)
+    const q = t.send('req', 'draft')
+    t.accepted('req', 'run1', T)
+    answer(t, 'run1', 'draft', ['old'])
+    t.truncateFrom(q.key)
+    expect(t.entries).toEqual([])
+    expect(t.apply(started('run1', 'draft'))).toBe(false)
+    expect(t.apply(delta('run1', 2, 'old'))).toBe(false)
+    expect(t.entries).toEqual([])
   })
 
   test('regenerate: the old answer leaves; the new one comes under the same question', () => {
