@@ -1,4 +1,8 @@
-/** The chat view: a thread's history, live runs, and the composer. */
+/**
+ * The chat view: a thread's history, live runs, and the composer. What the log shows is the
+ * Transcript model (client/transcript.ts); this view feeds it what happens and renders it,
+ * one element per entry key.
+ */
 import { ApiError } from '../../client/api'
 import { SocketRequestError } from '../../client/socket'
 import { type Answer, type Question, Transcript } from '../../client/transcript'
