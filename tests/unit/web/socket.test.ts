@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { ChatSocket, type ChatSocketOptions, SocketRequestError } from '../../../src/web/client/socket'
 import { RunSequencer } from '../../../src/web/client/runs'
+import { CLOSE_CODES } from '../../../src/protocol'
 import type { RunEvent } from '../../../src/web/client/types'
 
 class FakeWS {
@@ -241,7 +242,7 @@ describe('ChatSocket', () => {
       },
     })
     const ws1 = await connect(socket)
-    ws1.drop(4401)
+    ws1.drop(CLOSE_CODES.unauthorized)
     const ws2 = await connect(socket, 1)
     expect(refreshed).toBe(1)
     expect(ws2.sent[0]).toEqual({ type: 'auth', token: 'token-new' })
@@ -258,18 +259,22 @@ describe('ChatSocket', () => {
     const { socket } = client({ random: () => 1, backoffInitialMs: 20, backoffMaxMs: 80 })
     socket.start()
     const times: number[] = []
+    const delays: number[] = []
     for (let i = 0; i < 5; i++) {
       await until(() => FakeWS.all.length > i, 3000)
       times.push(performance.now())
       FakeWS.all[i].drop(1006) // never got to ready: a failed attempt
+      const state = socket.state
+      if (state.kind === 'waiting') delays.push(state.delayMs)
     }
+    // The delay the transport waits, doubling from the first failure up to the cap...
+    expect(delays).toEqual([40, 80, 80, 80, 80])
+    // ...and the timer really waits it (lower bounds only: a loaded machine may be late, never early).
     const gaps = times.slice(1).map((t, i) => t - times[i])
-    // 20, 40, 80, 80 ms (plus scheduling noise)
-    expect(gaps[0]).toBeGreaterThanOrEqual(18)
-    expect(gaps[1]).toBeGreaterThanOrEqual(38)
+    expect(gaps[0]).toBeGreaterThanOrEqual(38)
+    expect(gaps[1]).toBeGreaterThanOrEqual(78)
     expect(gaps[2]).toBeGreaterThanOrEqual(78)
     expect(gaps[3]).toBeGreaterThanOrEqual(78)
-    expect(gaps[3]).toBeLessThan(400)
   })
 
   test('a chat sent on a socket that drops before run_accepted fails with connection_lost', async () => {
@@ -315,7 +320,29 @@ describe('ChatSocket', () => {
     const ws = await connect(socket)
     await until(() => ws.types().includes('ping'), 2000)
     await until(() => FakeWS.all.length === 2, 2000) // no pong: dropped and reconnected
-    expect(ws.closedWith).toBe(4000)
+    expect(ws.closedWith).toBe(CLOSE_CODES.reconnecting)
+  })
+
+  test('its state is the transport state: open, then waiting after a drop; networkLost and reconnectNow act at once', async () => {
+    const { socket } = client({ backoffInitialMs: 60_000, backoffMaxMs: 60_000 })
+    expect(socket.state).toEqual({ kind: 'idle' })
+    const ws1 = await connect(socket)
+    expect(socket.state).toEqual({ kind: 'open' })
+    socket.networkLost()
+    expect(ws1.closedWith).toBe(CLOSE_CODES.reconnecting)
+    expect(socket.state).toMatchObject({ kind: 'waiting', failures: 0, refresh: false })
+    expect(socket.status).toBe('reconnecting')
+    // A minute of back-off, cut short by the browser coming back online.
+    socket.reconnectNow()
+    expect(socket.state).toMatchObject({ kind: 'connecting', failures: 0 })
+    const ws2 = await connect(socket, 1)
+    expect(ws2.sent[0]).toEqual({ type: 'auth', token: 'token-1' })
+    expect(socket.state).toEqual({ kind: 'open' })
+    socket.reconnectNow() // a live socket is left alone
+    expect(FakeWS.all.length).toBe(2)
+    socket.stop()
+    expect(socket.state).toEqual({ kind: 'stopped' })
+    expect(ws2.closedWith).toBe(CLOSE_CODES.normal)
   })
 
   test('cancel and track send their frames; stop fails pending requests', async () => {

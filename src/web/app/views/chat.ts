@@ -1,7 +1,12 @@
-/** The chat view: a thread's history, live runs, and the composer. */
+/**
+ * The chat view: a thread's history, live runs, and the composer. What the log shows is the
+ * Transcript model (client/transcript.ts); this view feeds it what happens and renders it,
+ * one element per entry key.
+ */
 import { ApiError } from '../../client/api'
 import { SocketRequestError } from '../../client/socket'
-import type { RunEvent } from '../../../protocol'
+import { type Answer, type Question, Transcript } from '../../client/transcript'
+import { ERROR_CODES, type RunEvent } from '../../../protocol'
 import type { Message } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { h, icon, icons } from '../dom'
@@ -24,12 +29,6 @@ function savePrefs(prefs: { agent?: string; model?: string }) {
   } catch {}
 }
 
-interface Claimable {
-  content: string
-  el: HTMLElement
-  claimed: boolean
-}
-
 export class ChatView implements View {
   readonly el: HTMLElement
   threadId: string | undefined
@@ -42,15 +41,16 @@ export class ChatView implements View {
   #stop: HTMLButtonElement
   #agent: HTMLSelectElement
   #model: HTMLSelectElement
-  #runs = new Map<string, RunView>()
-  /** Messages sent from this view that await `run_accepted`, by requestId. */
-  #requests = new Map<string, { content: string; bubble: HTMLElement }>()
-  /** User bubbles of runs started here, by runId: the run's answer goes right after it. */
-  #ownBubbles = new Map<string, HTMLElement>()
-  /** User messages shown from history (or unconfirmed sends) that a replayed run may belong to. */
-  #claimable: Claimable[] = []
-  /** Runs whose answer is already in the history. */
-  #answered = new Set<string>()
+  /** What the log shows: the model it is rendered from. */
+  #transcript: Transcript
+  /** The element of each transcript entry, by entry key. */
+  #elements = new Map<string, HTMLElement>()
+  /** The live drawing of each streaming answer, by entry key, and how many of its events it drew. */
+  #runViews = new Map<string, { view: RunView; drawn: number }>()
+  /** The message id each element got its controls for, by entry key. */
+  #decorated = new Map<string, string>()
+  /** The failure note under a question, by entry key. */
+  #notes = new Map<string, HTMLElement>()
   #stick = true
   #loaded = false
   #disposers: (() => void)[] = []
@@ -63,12 +63,13 @@ export class ChatView implements View {
     this.#ctx = ctx
     this.threadId = threadId
     this.leaf = leaf
+    this.#transcript = new Transcript(threadId)
     this.#actions = {
       switchTo: (id) => {
         if (this.threadId) location.hash = `#/c/${encodeURIComponent(this.threadId)}/${encodeURIComponent(id)}`
       },
-      edit: (message, turn) => void this.#edit(message, turn),
-      regenerate: (message, turn) => this.#regenerate(message, turn),
+      edit: (message) => void this.#edit(message),
+      regenerate: (message) => this.#regenerate(message),
     }
     this.#title = h('h1', { class: 'chat-title', id: 'chat-title' }, threadId ? ' ' : 'New chat')
     this.#empty = h(
@@ -225,7 +226,7 @@ export class ChatView implements View {
 
   dispose() {
     for (const d of this.#disposers) d()
-    for (const run of this.#runs.values()) run.flush()
+    for (const { view } of this.#runViews.values()) view.flush()
   }
 
   // ---- loading ---------------------------------------------------------------------------
@@ -268,30 +269,17 @@ export class ChatView implements View {
       return
     }
     if (this.threadId !== threadId) return
-    for (const m of messages) if (m.role === 'assistant' && m.runId) this.#answered.add(m.runId)
-    const unanswered: string[] = []
-    for (const m of messages) {
-      if (m.role === 'user') {
-        const bubble = userBubble(m.content)
-        decorateMessage(bubble, m, this.#actions)
-        this.#log.append(bubble)
-        this.#claimable.push({ content: m.content, el: bubble, claimed: false })
-        if (m.runId && !this.#answered.has(m.runId)) unanswered.push(m.runId)
-      } else if (m.role === 'assistant') {
-        this.#log.append(this.#historyAnswer(m))
-      }
-    }
-    this.#empty.hidden = messages.length > 0 || this.#runs.size > 0
+    this.#transcript.load(messages)
     this.#loaded = true
-    // Runs this page already follows (live, or resumed after a reload).
-    // A finished one only when its question is on this branch (other branches' runs stay there).
-    const asked = new Set(messages.flatMap((m) => (m.role === 'user' && m.runId ? [m.runId] : [])))
+    // Runs this page already follows (live, or resumed after a reload) that belong on this branch.
     for (const run of this.#ctx.socket.runs.runs.values()) {
-      if (run.threadId === threadId && !this.#answered.has(run.runId) && (!run.done || asked.has(run.runId)))
-        for (const e of run.events) this.#apply(e)
+      if (run.threadId === threadId && this.#transcript.wants(run.runId, run.done))
+        for (const e of run.events) this.#transcript.apply(e)
     }
+    this.#render()
+    this.#empty.hidden = this.#transcript.entries.length > 0
     // A question without an answer: its run may still be going (started elsewhere).
-    for (const runId of unanswered) {
+    for (const runId of this.#transcript.unansweredRuns()) {
       if (this.#ctx.socket.runs.get(runId)) continue
       this.#ctx.api
         .run(runId)
@@ -310,9 +298,9 @@ export class ChatView implements View {
     this.#updateControls()
   }
 
-  #historyAnswer(m: Message): HTMLElement {
+  /** A stored answer; its "Show steps" swaps in the full run, drawn from its events. */
+  #historyAnswer(key: string, m: Message): HTMLElement {
     const el = RunView.fromMessage(m, this.#ctx.agentName)
-    decorateMessage(el, m, this.#actions)
     if (m.runId) {
       const runId = m.runId
       const button = h('button', { type: 'button', class: 'btn-link steps-btn' }, 'Show steps')
@@ -326,6 +314,7 @@ export class ChatView implements View {
           view.flush()
           decorateMessage(view.el, m, this.#actions)
           el.replaceWith(view.el)
+          if (this.#elements.get(key) === el) this.#elements.set(key, view.el)
         } catch (error) {
           button.disabled = false
           button.textContent = 'Show steps'
@@ -340,10 +329,7 @@ export class ChatView implements View {
   // ---- live events -----------------------------------------------------------------------
 
   #onAccepted(requestId: string, runId: string, threadId: string) {
-    const request = this.#requests.get(requestId)
-    if (!request) return
-    this.#requests.delete(requestId)
-    this.#ownBubbles.set(runId, request.bubble)
+    if (!this.#transcript.accepted(requestId, runId, threadId)) return
     if (!this.threadId) {
       this.threadId = threadId
       this.#headerActions.hidden = false
@@ -355,15 +341,20 @@ export class ChatView implements View {
         .then((t) => (this.#title.textContent = t.title))
         .catch(() => {})
     }
-    // Events that came in before the acceptance was processed.
+    // Events that came in before the acceptance was processed (the model skips what it has).
     const run = this.#ctx.socket.runs.get(runId)
-    if (run) for (const e of run.events) this.#apply(e)
+    if (run) for (const e of run.events) this.#transcript.apply(e)
+    this.#render()
+    this.#scrollToEnd()
     this.#updateControls()
   }
 
   #onEvent(event: RunEvent) {
     if (!this.#loaded || event.threadId !== this.threadId) return
-    this.#apply(event)
+    if (!this.#transcript.apply(event)) return
+    this.#render()
+    this.#scrollToEnd()
+    this.#updateControls()
     if (event.type === 'agent_completed') {
       this.#ctx.announce(
         event.status === 'completed'
@@ -378,46 +369,86 @@ export class ChatView implements View {
     }
   }
 
-  #apply(event: RunEvent) {
-    if (this.#answered.has(event.runId)) return
-    let view = this.#runs.get(event.runId)
-    if (!view) {
-      view = new RunView(event.runId, this.#ctx.agentName)
-      this.#runs.set(event.runId, view)
-      this.#place(view, event)
-      this.#empty.hidden = true
+  // ---- rendering the transcript ----------------------------------------------------------
+
+  /** Makes the log show the transcript: elements made, updated, ordered and removed by entry key. */
+  #render() {
+    const entries = this.#transcript.entries
+    const keys = new Set(entries.map((e) => e.key))
+    for (const [key, el] of this.#elements) {
+      if (keys.has(key)) continue
+      el.remove()
+      this.#elements.delete(key)
+      this.#runViews.get(key)?.view.flush()
+      this.#runViews.delete(key)
+      this.#decorated.delete(key)
+      this.#notes.delete(key)
     }
-    const before = view.done
-    view.apply(event)
-    this.#scrollToEnd()
-    if (view.done !== before) this.#updateControls()
-    else if (event.type === 'agent_started') this.#updateControls()
+    let previous: HTMLElement | undefined
+    for (const entry of entries) {
+      const el = entry.kind === 'question' ? this.#renderQuestion(entry) : this.#renderAnswer(entry)
+      if (previous ? previous.nextElementSibling !== el : this.#log.firstElementChild !== el) {
+        if (previous) previous.after(el)
+        else this.#log.prepend(el)
+      }
+      previous = el
+    }
+    if (entries.length > 0) this.#empty.hidden = true
   }
 
-  /** Puts a run's answer after the question it belongs to. */
-  #place(view: RunView, first: RunEvent) {
-    const own = this.#ownBubbles.get(view.runId)
-    if (own) {
-      own.after(view.el)
-      return
+  #renderQuestion(q: Question): HTMLElement {
+    let el = this.#elements.get(q.key)
+    if (!el) {
+      el = q.content !== null ? userBubble(q.content) : h('div')
+      this.#elements.set(q.key, el)
     }
-    if (first.type === 'agent_started') {
-      for (let i = this.#claimable.length - 1; i >= 0; i--) {
-        const c = this.#claimable[i]
-        if (!c.claimed && c.content === first.input) {
-          c.claimed = true
-          const next = c.el.nextElementSibling
-          // Only when no answer already follows that question.
-          if (!next || next.classList.contains('turn-user')) {
-            c.el.after(view.el)
-            return
-          }
-        }
+    // Why it was not sent, or that it may not have arrived.
+    const note = this.#notes.get(q.key)
+    const text = q.error ? failureNote(q.error) : undefined
+    if (note && note.dataset.text !== text) {
+      note.remove()
+      this.#notes.delete(q.key)
+    }
+    if (q.error && text && !this.#notes.has(q.key)) {
+      const lost = q.error.code === ERROR_CODES.connectionLost
+      const added = h(
+        'p',
+        { class: lost ? 'bubble-note' : 'bubble-note bubble-error', role: 'alert', dataset: { text } },
+        text,
+      )
+      el.append(added)
+      this.#notes.set(q.key, added)
+    }
+    if (q.message) this.#decorate(q.key, el, q.message)
+    return el
+  }
+
+  #renderAnswer(a: Answer): HTMLElement {
+    let el = this.#elements.get(a.key)
+    if (!el && a.events.length === 0 && a.message) {
+      el = this.#historyAnswer(a.key, a.message)
+      this.#elements.set(a.key, el)
+    }
+    if (!el || this.#runViews.has(a.key)) {
+      let live = this.#runViews.get(a.key)
+      if (!live) {
+        live = { view: new RunView(a.runId ?? a.key, this.#ctx.agentName), drawn: 0 }
+        this.#runViews.set(a.key, live)
+        this.#elements.set(a.key, live.view.el)
       }
-      // A run started in another tab or device: show its question too.
-      this.#log.append(userBubble(first.input))
+      for (const e of a.events.slice(live.drawn)) live.view.apply(e)
+      live.drawn = a.events.length
+      el = live.view.el
     }
-    this.#log.append(view.el)
+    if (a.message) this.#decorate(a.key, el, a.message)
+    return el
+  }
+
+  /** Gives a turn its controls (versions, Copy, Edit, Regenerate) once its message is known. */
+  #decorate(key: string, el: HTMLElement, message: Message) {
+    if (this.#decorated.get(key) === message.id && el.dataset.messageId === message.id) return
+    decorateMessage(el, message, this.#actions)
+    this.#decorated.set(key, message.id)
   }
 
   async #refreshTitle() {
@@ -431,14 +462,13 @@ export class ChatView implements View {
   // ---- sending and stopping --------------------------------------------------------------
 
   #activeRunIds(): string[] {
-    const ids = new Set<string>()
-    for (const [id, view] of this.#runs) if (!view.done) ids.add(id)
+    const ids = new Set(this.#transcript.activeRunIds())
     if (this.threadId) for (const r of this.#ctx.socket.activeRunsOf(this.threadId)) ids.add(r.runId)
     return [...ids]
   }
 
   #busy(): boolean {
-    return this.#requests.size > 0 || this.#activeRunIds().length > 0
+    return this.#transcript.pendingRequests > 0 || this.#activeRunIds().length > 0
   }
 
   /**
@@ -455,43 +485,29 @@ export class ChatView implements View {
       return
     }
     if (threadId !== this.threadId) return
-    for (const m of messages) {
-      if (!m.runId || this.#log.querySelector(`[data-message-id="${CSS.escape(m.id)}"]`)) continue
-      const el =
-        m.role === 'assistant'
-          ? this.#log.querySelector<HTMLElement>(
-              `.turn-assistant[data-run-id="${CSS.escape(m.runId)}"]:not([data-message-id])`,
-            )
-          : (this.#ownBubbles.get(m.runId) ?? null)
-      if (el?.isConnected) decorateMessage(el, m, this.#actions)
-    }
+    if (this.#transcript.attachMessages(messages).length > 0) this.#render()
   }
 
   /** Edit and resend: a new version of this message after the same parent; what followed it leaves the view. */
-  async #edit(message: Message, bubble: HTMLElement) {
-    if (this.#busy()) return
-    const content = await editInPlace(bubble.querySelector<HTMLElement>('.bubble') ?? bubble, message.content)
+  async #edit(message: Message) {
+    const entry = this.#transcript.byMessageId(message.id)
+    const el = entry && this.#elements.get(entry.key)
+    if (!entry || !el || this.#busy()) return
+    const content = await editInPlace(el.querySelector<HTMLElement>('.bubble') ?? el, message.content)
     if (content === null || this.#busy()) return
-    this.#removeFrom(bubble)
+    this.#transcript.truncateFrom(entry.key)
+    this.#render()
     this.#sendMessage(content, { parentId: message.parentId ?? null })
   }
 
   /** A new answer to the same question; the old one stays as another version. */
-  #regenerate(message: Message, turn: HTMLElement) {
-    if (this.#busy()) return
-    const question = turn.previousElementSibling as HTMLElement | null
-    this.#removeFrom(turn)
-    this.#sendMessage(null, { regenerate: message.id, anchor: question ?? undefined })
-  }
-
-  /** Takes an element and everything after it out of the log (a new branch replaces them). */
-  #removeFrom(el: Element) {
-    let node: Element | null = el
-    while (node) {
-      const next: Element | null = node.nextElementSibling
-      node.remove()
-      node = next
-    }
+  #regenerate(message: Message) {
+    const entry = this.#transcript.byMessageId(message.id)
+    if (!entry || this.#busy()) return
+    const question = this.#transcript.questionBefore(entry.key)
+    this.#transcript.truncateFrom(entry.key)
+    this.#render()
+    this.#sendMessage(null, { regenerate: message.id, regenerateOf: question?.key })
   }
 
   #submit() {
@@ -500,15 +516,11 @@ export class ChatView implements View {
     this.#input.value = ''
     this.#autosize()
     // Typed under an older branch (opened by a version switch or a search jump): continue that branch.
-    const shownLast = [...this.#log.querySelectorAll<HTMLElement>('[data-message-id]')].at(-1)?.dataset.messageId
+    const shownLast = this.#transcript.lastMessageId()
     this.#sendMessage(content, this.leaf && shownLast ? { parentId: shownLast } : {})
   }
 
-  #sendMessage(content: string | null, opts: { parentId?: string | null; regenerate?: string; anchor?: HTMLElement }) {
-    const bubble = opts.anchor ?? (content !== null ? userBubble(content) : h('div'))
-    if (!opts.anchor) this.#log.append(bubble)
-    this.#empty.hidden = true
-    this.#scrollToEnd(true)
+  #sendMessage(content: string | null, opts: { parentId?: string | null; regenerate?: string; regenerateOf?: string }) {
     const { requestId, accepted } = this.#ctx.socket.chat({
       content: content ?? '',
       threadId: this.threadId,
@@ -517,16 +529,18 @@ export class ChatView implements View {
       ...(opts.parentId !== undefined && { parentId: opts.parentId }),
       ...(opts.regenerate && { regenerate: opts.regenerate }),
     })
-    this.#requests.set(requestId, { content: content ?? '', bubble })
+    this.#transcript.send(requestId, content, { regenerateOf: opts.regenerateOf })
+    this.#render()
+    this.#scrollToEnd(true)
     this.#updateControls()
     accepted.catch((error) => {
-      this.#requests.delete(requestId)
-      const lost = error instanceof SocketRequestError && error.code === 'connection_lost'
-      const text = lost
-        ? 'The connection dropped before the server confirmed this message; if it arrived, its answer will appear here.'
-        : `Not sent: ${(error as Error).message}`
-      bubble.append(h('p', { class: lost ? 'bubble-note' : 'bubble-note bubble-error', role: 'alert' }, text))
-      if (lost && content !== null) this.#claimable.push({ content, el: bubble, claimed: false })
+      const code = error instanceof SocketRequestError ? error.code : ERROR_CODES.internalError
+      this.#transcript.rejected(
+        requestId,
+        { code, message: (error as Error).message },
+        code === ERROR_CODES.connectionLost,
+      )
+      this.#render()
       this.#updateControls()
     })
   }
@@ -567,6 +581,13 @@ export class ChatView implements View {
     this.#stick = true
     this.#log.scrollTop = this.#log.scrollHeight
   }
+}
+
+/** The note under a question that was not sent, or whose arrival is unknown. */
+function failureNote(error: { code: string; message: string }): string {
+  return error.code === ERROR_CODES.connectionLost
+    ? 'The connection dropped before the server confirmed this message; if it arrived, its answer will appear here.'
+    : `Not sent: ${error.message}`
 }
 
 /** Shown before anyone sends when the model list could not be had: one plain sentence, the operator's hint behind Details. */

@@ -3,7 +3,7 @@
  * folds into one "Steps" row — open and live while the run works, closed when it is done — and
  * the answer below it carries the weight. Feed it events in seq order with `apply`.
  */
-import type { Citation, RunEvent } from '../../../protocol'
+import { type Citation, ERROR_CODES, type RunEvent } from '../../../protocol'
 import { formatDuration, h, icon, icons, prettyJson } from '../dom'
 import { setMarkdown } from '../markdown'
 import { enhanceCodeBlocks } from '../code-blocks'
@@ -339,16 +339,16 @@ function renderAnswer(el: HTMLElement, text: string) {
 /** What a person needs to know about a failure, in plain words; the operator's hint is behind "Details". */
 function plainFailure(code: string | undefined): string {
   switch (code) {
-    case 'llm_unavailable':
-    case 'circuit_open':
+    case ERROR_CODES.llmUnavailable:
+    case 'circuit_open': // older servers' name for an open circuit breaker
       return 'The AI model is not reachable right now. Try again in a moment.'
-    case 'timeout':
+    case ERROR_CODES.timeout:
       return 'This took too long and was stopped.'
-    case 'server_restart':
-    case 'server_shutdown':
-    case 'node_lost':
+    case 'server_restart': // written by src/runs when a restart fails a run it cannot resume
+    case ERROR_CODES.serverShutdown:
+    case ERROR_CODES.nodeLost:
       return 'The server restarted before this answer was finished.'
-    case 'quota_exceeded':
+    case ERROR_CODES.quotaExceeded:
       return 'You have reached your usage limit for now.'
     default:
       return 'Something went wrong while answering.'
