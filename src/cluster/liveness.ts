@@ -1,4 +1,5 @@
 import { log } from '../log'
+import { ERROR_CODES } from '../protocol'
 import type { RunJournalStore } from '../db/repositories/runs'
 import type { RunManager } from '../runs/service'
 import type { RedisCluster } from './redis'
@@ -37,7 +38,7 @@ export function startLivenessSweeper(
         // Claimed like any takeover: a survivor that already took our old runs over does it.
         if (await cluster.claimTakeover(cluster.nodeId)) {
           const { resumed, failed } = await runs.resumeInterrupted(
-            'server_restart',
+            ERROR_CODES.serverRestart,
             'the server restarted while this run was in progress',
             [cluster.nodeId],
             { createdBefore: startedAt },

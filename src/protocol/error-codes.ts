@@ -63,6 +63,7 @@ export const ERROR_CODES = {
   quotaExceeded: 'quota_exceeded',
   serverShuttingDown: 'server_shutting_down',
   serverShutdown: 'server_shutdown',
+  serverRestart: 'server_restart',
   nodeLost: 'node_lost',
   cancelled: 'cancelled',
   timeout: 'timeout',

@@ -12,6 +12,7 @@ import { RunStop, outcomeAfterStop, type RunOutcome } from './outcome'
 import { replayRun, type RunState } from '../agents/replay'
 import type { ModelOptions } from '../llm/provider'
 import type { RunEvent } from './events'
+import { ERROR_CODES } from '../protocol'
 import type { QuotaGate } from '../usage/quota'
 import { EventPersister, RunJournal, type DeliverBatch, type EventPublisher, type JournalEntry } from './journal'
 
@@ -433,7 +434,7 @@ export class RunManager {
    * Resolves once every run is resumed or closed; returns how many of each.
    */
   async resumeInterrupted(
-    code = 'server_restart',
+    code: string = ERROR_CODES.serverRestart,
     message = 'the server restarted while this run was in progress',
     nodeIds?: string[],
     opts: { createdBefore?: number; republishTail?: number } = {},
@@ -550,7 +551,7 @@ export class RunManager {
    * `createdBefore` (ms) leaves runs created since alone.
    */
   async recoverInterrupted(
-    code = 'server_restart',
+    code: string = ERROR_CODES.serverRestart,
     message = 'the server restarted while this run was in progress',
     nodeIds?: string[],
     opts: { createdBefore?: number; republishTail?: number; only?: string[] } = {},

@@ -340,11 +340,10 @@ function renderAnswer(el: HTMLElement, text: string) {
 function plainFailure(code: string | undefined): string {
   switch (code) {
     case ERROR_CODES.llmUnavailable:
-    case 'circuit_open': // older servers' name for an open circuit breaker
       return 'The AI model is not reachable right now. Try again in a moment.'
     case ERROR_CODES.timeout:
       return 'This took too long and was stopped.'
-    case 'server_restart': // written by src/runs when a restart fails a run it cannot resume
+    case ERROR_CODES.serverRestart:
     case ERROR_CODES.serverShutdown:
     case ERROR_CODES.nodeLost:
       return 'The server restarted before this answer was finished.'
