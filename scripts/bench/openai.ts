@@ -15,21 +15,14 @@
  *  2. separate runs, interleaved: `chat` frame → first `message_delta` versus request sent →
  *     first content chunk (adds key check, body validation, model lookup and the HTTP request).
  */
-import {
-  arg,
-  commandLine,
-  fmtMs,
-  intArg,
-  printMachine,
-  printTable,
-  recordResult,
-  registerUsersHttp,
-  startBenchServer,
-  startModelProcess,
-  summarize,
-  type Summary,
-  runBenchmark,
-} from './lib'
+import { arg, intArg } from './lib/args'
+import { startModelProcess } from './lib/load-clients'
+import { printMachine } from './lib/machine'
+import { fmtMs, summarize, type Summary } from './lib/numbers'
+import { commandLine, printTable, recordResult } from './lib/results'
+import { runBenchmark } from './lib/run'
+import { startBenchServer } from './lib/server'
+import { registerUsersHttp } from './lib/users'
 
 const ROUNDS = intArg('rounds', 200)
 const TTFC = intArg('ttfc', 20)

@@ -13,7 +13,7 @@ import { openDatabase } from '../../src/db/client'
 import { threadsRepository } from '../../src/db/repositories/threads'
 import { searchRepository } from '../../src/db/repositories/search'
 import { createUserContext } from '../../src/context/user-context'
-import { intArg } from './lib'
+import { intArg } from './lib/args'
 
 const big = intArg('big', 200_000)
 const dir = mkdtempSync(join(tmpdir(), 'bench-paging-'))

@@ -15,18 +15,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDatabase } from '../../src/db/client'
 import { fill } from './history-fixture'
-import {
-  commandLine,
-  fmtBytes,
-  fmtMs,
-  intArg,
-  load,
-  printMachine,
-  printTable,
-  recordResult,
-  round,
-  summarize,
-} from './lib'
+import { intArg } from './lib/args'
+import { load, printMachine } from './lib/machine'
+import { fmtBytes, fmtMs, round, summarize } from './lib/numbers'
+import { commandLine, printTable, recordResult } from './lib/results'
+import { runBenchmark } from './lib/run'
 
 const MESSAGES = intArg('messages', 300_000)
 const TRIALS = intArg('trials', 3)
@@ -81,8 +74,7 @@ async function startOnce(dataDir: string): Promise<number> {
   }
 }
 
-let exitCode = 0
-try {
+await runBenchmark('start-up benchmark', async () => {
   const emptyDir = join(dir, 'empty')
   const bigDir = join(dir, 'big')
   mkdirSync(emptyDir)
@@ -136,10 +128,4 @@ try {
       },
     ],
   })
-} catch (error) {
-  console.error(error)
-  exitCode = 1
-} finally {
-  rmSync(dir, { recursive: true, force: true })
-}
-process.exit(exitCode)
+}, [() => rmSync(dir, { recursive: true, force: true })])
