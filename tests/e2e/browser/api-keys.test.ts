@@ -1,7 +1,8 @@
 /** Settings → API keys in the browser: create (secret shown once, copyable), list, revoke. */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Page } from 'playwright-core'
-import { chromiumPath, lastAnswerText, signedInPage, waitForSocket, useBrowserStack } from '../../support/browser'
+import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
+import { lastAnswerText, waitForSocket } from '../../support/chat-page'
 import { lastUserText } from '../../support/chat-stack'
 
 setDefaultTimeout(60_000)

@@ -6,17 +6,8 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import type { Page } from 'playwright-core'
-import {
-  chromiumPath,
-  openPage,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-  useBrowserStack,
-  askAboutSales,
-  regenerateLast,
-} from '../../support/browser'
+import { chromiumPath, openPage, signedInPage, useBrowserStack } from '../../support/browser'
+import { askAboutSales, regenerateLast, sendMessage, waitForRunEnd, waitForSocket } from '../../support/chat-page'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(90_000)

@@ -6,18 +6,15 @@
 import { beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Page } from 'playwright-core'
+import { chromiumPath, openPage, signedInPage, useBrowserStack } from '../../support/browser'
 import {
-  chromiumPath,
+  askAboutSales,
   lastAnswerText,
-  openPage,
   sendMessage,
-  signedInPage,
+  waitForAnswerChars,
   waitForRunEnd,
   waitForSocket,
-  useBrowserStack,
-  askAboutSales,
-} from '../../support/browser'
+} from '../../support/chat-page'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(60_000)
@@ -25,19 +22,6 @@ setDefaultTimeout(60_000)
 const { server, browser, ollama: fake } = useBrowserStack({ ollama: { models: ['llama3.2', 'qwen3'] } })
 
 const lastUser = (messages: any[]) => [...messages].reverse().find((m) => m.role === 'user')?.content ?? ''
-
-/** Waits until the newest answer has some text but the run is not over yet. */
-async function waitForPartialAnswer(page: Page, minChars = 10) {
-  await page.waitForFunction(
-    (min) => {
-      const turns = document.querySelectorAll<HTMLElement>('.turn-assistant[data-run-id]')
-      const last = turns[turns.length - 1]
-      return !!last && !last.dataset.status && (last.querySelector('.answer')?.textContent?.length ?? 0) >= min
-    },
-    minChars,
-    { timeout: 15_000 },
-  )
-}
 
 describe.skipIf(!chromiumPath)('browser: chat', () => {
   beforeEach(() => fake.setHandler(undefined))
@@ -221,7 +205,7 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
     const { page, context } = await signedInPage(browser, server, 'stopper')
     await waitForSocket(page)
     await sendMessage(page, 'Tell me a very long story')
-    await waitForPartialAnswer(page, 20)
+    await waitForAnswerChars(page, 20, { unfinished: true, timeout: 15_000 })
     const stop = page.getByRole('button', { name: 'Stop' })
     await stop.click()
     expect(await waitForRunEnd(page)).toBe('cancelled')

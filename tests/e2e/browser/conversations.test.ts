@@ -6,15 +6,8 @@
  */
 import { beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Page } from 'playwright-core'
-import {
-  chromiumPath,
-  openPage,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-  useBrowserStack,
-} from '../../support/browser'
+import { chromiumPath, openPage, signedInPage, useBrowserStack } from '../../support/browser'
+import { sendMessage, waitForRunEnd, waitForSocket } from '../../support/chat-page'
 import { lastUserText } from '../../support/chat-stack'
 
 setDefaultTimeout(90_000)

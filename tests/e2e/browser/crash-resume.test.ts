@@ -3,38 +3,25 @@
  * shows an answer streaming, and restarted on the same port and data folder. The page
  * reconnects, resumes, and the same answer goes on to its end, every word exactly once.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { rmSync } from 'node:fs'
-import type { Browser } from 'playwright-core'
-import {
-  chromiumPath,
-  lastAnswerText,
-  launchBrowser,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-} from '../../support/browser'
+import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
+import { lastAnswerText, sendMessage, waitForAnswerChars, waitForRunEnd, waitForSocket } from '../../support/chat-page'
 import { spawnServer, type ChildServer } from '../../support/child-server'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
+import { apiFetch } from '../../support/server'
 
 setDefaultTimeout(90_000)
 
 const SECRET = 'browser-crash-test-secret-that-is-long-enough-0123456789'
 const ANSWER = Array.from({ length: 160 }, (_, i) => `w${i + 1}`).join(' ') + '.'
 
-let fake: FakeOllama
-let browser: Browser
-const dirs: string[] = []
-
-beforeAll(async () => {
-  if (!chromiumPath) return
-  fake = await startFakeOllama({ handler: () => ({ content: ANSWER, chunkSize: 6, chunkDelayMs: 25 }) })
-  browser = await launchBrowser()
+// Chromium and the scripted model for the file; the server is a child process the test kills.
+const { browser, ollama: fake } = useBrowserStack({
+  ollama: { handler: () => ({ content: ANSWER, chunkSize: 6, chunkDelayMs: 25 }) },
+  server: false,
 })
-afterAll(async () => {
-  await browser?.close()
-  await fake?.close()
+const dirs: string[] = []
+afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
@@ -44,28 +31,13 @@ describe.skipIf(!chromiumPath)('browser: an answer survives kill -9 of the serve
     dirs.push(child.dir)
     const url = await child.url()
     const port = new URL(url).port
-    const server = {
-      url,
-      api: (path: string, init: { body?: unknown; token?: string } = {}) =>
-        fetch(url + path, {
-          method: init.body === undefined ? 'GET' : 'POST',
-          headers: { 'content-type': 'application/json', ...(init.token && { authorization: `Bearer ${init.token}` }) },
-          body: init.body === undefined ? undefined : JSON.stringify(init.body),
-        }),
-    }
+    const server = { url, api: apiFetch(url) }
     try {
       const { page, context, errors } = await signedInPage(browser, server, 'crash')
       await waitForSocket(page)
       await sendMessage(page, 'Count for me')
       // Part of the answer is on screen.
-      await page.waitForFunction(
-        () =>
-          [...document.querySelectorAll('.turn-assistant[data-run-id] .answer')].some(
-            (a) => (a.textContent?.length ?? 0) >= 60,
-          ),
-        undefined,
-        { timeout: 20_000 },
-      )
+      await waitForAnswerChars(page, 60)
 
       child.proc.kill('SIGKILL')
       await child.proc.exited

@@ -4,50 +4,19 @@
  * exactly the scripted one — no token lost, none doubled.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser, Page } from 'playwright-core'
-import {
-  chromiumPath,
-  lastAnswerText,
-  launchBrowser,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-} from '../../support/browser'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
+import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
+import { lastAnswerText, sendMessage, waitForAnswerChars, waitForRunEnd, waitForSocket } from '../../support/chat-page'
 import { startTestServer, type TestServer } from '../../support/server'
 
 setDefaultTimeout(90_000)
-
-let fake: FakeOllama
-let browser: Browser
 
 /** A long answer with distinct, numbered words so a lost or doubled token is obvious. */
 function script(words: number) {
   return Array.from({ length: words }, (_, i) => `w${i + 1}`).join(' ') + '.'
 }
 
-async function waitForAnswerLength(page: Page, minChars: number) {
-  await page.waitForFunction(
-    (min) => {
-      const turns = document.querySelectorAll<HTMLElement>('.turn-assistant[data-run-id]')
-      const last = turns[turns.length - 1]
-      return !!last && (last.querySelector('.answer')?.textContent?.length ?? 0) >= min
-    },
-    minChars,
-    { timeout: 20_000 },
-  )
-}
-
-beforeAll(async () => {
-  if (!chromiumPath) return
-  fake = await startFakeOllama()
-  browser = await launchBrowser()
-})
-afterAll(async () => {
-  await browser?.close()
-  await fake?.close()
-})
+// One Chromium and one scripted model for the file; a test server per describe block.
+const { browser, ollama: fake } = useBrowserStack({ ollama: {}, server: false })
 
 describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
   let server: TestServer
@@ -66,7 +35,7 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
     page.on('websocket', () => sockets++)
     await waitForSocket(page)
     await sendMessage(page, 'Count for me')
-    await waitForAnswerLength(page, 60)
+    await waitForAnswerChars(page, 60)
 
     await context.setOffline(true)
     await page.waitForFunction(() => document.body.dataset.connection !== 'open')
@@ -95,7 +64,7 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
     await page.reload()
     await waitForSocket(page)
     await sendMessage(page, 'Count through the cut')
-    await waitForAnswerLength(page, 60)
+    await waitForAnswerChars(page, 60)
     await routes[0].close({ code: 4000, reason: 'cut by test' })
     expect(await waitForRunEnd(page, 30_000)).toBe('completed')
     expect(await lastAnswerText(page)).toBe(answer)
@@ -109,7 +78,7 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
     const { page, context } = await signedInPage(browser, server, 'reloader')
     await waitForSocket(page)
     await sendMessage(page, 'Count again')
-    await waitForAnswerLength(page, 60)
+    await waitForAnswerChars(page, 60)
     await page.waitForURL(/#\/c\//)
     const runId = await page.locator('.turn-assistant[data-run-id]').last().getAttribute('data-run-id')
 
@@ -129,7 +98,7 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
     const { page, context } = await signedInPage(browser, server, 'poller')
     await waitForSocket(page)
     await sendMessage(page, 'Count over HTTP')
-    await waitForAnswerLength(page, 30)
+    await waitForAnswerChars(page, 30)
 
     // From now on every WebSocket is refused; then the current one drops.
     const polls: string[] = []

@@ -13,6 +13,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnServer, type ChildServer } from '../../support/child-server'
 import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
+import { apiFetch } from '../../support/server'
 import { registerUser, type TestUser } from '../../support/users'
 import { WsClient, seqProblem, streamedText, type Frame } from '../../support/ws-client'
 
@@ -41,10 +42,15 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
-async function start(dir?: string, env: Record<string, string> = {}): Promise<ChildServer & { base: string }> {
+/** The entry point as a child process on the scripted model; `api` as a test server's (registerUser takes it). */
+async function start(
+  dir?: string,
+  env: Record<string, string> = {},
+): Promise<ChildServer & { base: string; wsUrl: string; api: ReturnType<typeof apiFetch> }> {
   const child = spawnServer({ JWT_SECRET: SECRET, OLLAMA_HOST: ollama.url, LOG_LEVEL: 'info', ...env }, dir)
   if (!dir) dirs.push(child.dir)
-  return { ...child, base: await child.url() }
+  const base = await child.url()
+  return { ...child, base, wsUrl: `${base.replace(/^http/, 'ws')}/ws`, api: apiFetch(base) }
 }
 const get = (base: string, path: string, token: string) =>
   fetch(base + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>)
@@ -115,18 +121,8 @@ async function crashAt(stage: { before?: () => void; killWhen: (events: Frame[])
   const first = await start()
   let user: TestUser, ws: WsClient, runId: string
   try {
-    user = await registerUser(
-      {
-        api: (path, init) =>
-          fetch(first.base + path, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(init?.body),
-          }),
-      },
-      'crash',
-    )
-    ws = await WsClient.connect(first.base.replace('http', 'ws') + '/ws', user.accessToken)
+    user = await registerUser(first, 'crash')
+    ws = await WsClient.connect(first.wsUrl, user.accessToken)
     runId = (await ws.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })).runId
     await waitUntil(() => stage.killWhen(ws.eventsOf(runId)), 'the stage to kill at')
   } finally {
@@ -145,7 +141,7 @@ async function crashAt(stage: { before?: () => void; killWhen: (events: Frame[])
     const notes = (await get(second.base, '/api/notes', user.accessToken)).notes
     const metrics = await (await fetch(`${second.base}/metrics`)).text()
     expect(metrics).toMatch(/^chat_runs_resumed_total 1$/m)
-    const live = await WsClient.connect(second.base.replace('http', 'ws') + '/ws', user.accessToken)
+    const live = await WsClient.connect(second.wsUrl, user.accessToken)
     const reference = await live.completion(
       (await live.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })).runId,
       20_000,
@@ -218,18 +214,8 @@ test('a crash after the note was saved but before tool_completed was stored save
   // tool_completed on is taken back out (the note row stays, as its commit came first).
   hold.first = hold.second = false
   const first = await start()
-  const user = await registerUser(
-    {
-      api: (path, init) =>
-        fetch(first.base + path, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(init?.body),
-        }),
-    },
-    'crafted',
-  )
-  const ws = await WsClient.connect(first.base.replace('http', 'ws') + '/ws', user.accessToken)
+  const user = await registerUser(first, 'crafted')
+  const ws = await WsClient.connect(first.wsUrl, user.accessToken)
   const { runId } = await ws.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })
   const reference = await ws.completion(runId, 20_000)
   ws.close()
@@ -262,18 +248,8 @@ test('a run that takes its process down every time is failed with server_restart
   hold.first = true // the model never answers: every life of the process ends mid-run
   let child = await start()
   const dir = child.dir
-  const user = await registerUser(
-    {
-      api: (path, init) =>
-        fetch(child.base + path, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(init?.body),
-        }),
-    },
-    'doomed',
-  )
-  const ws = await WsClient.connect(child.base.replace('http', 'ws') + '/ws', user.accessToken)
+  const user = await registerUser(child, 'doomed')
+  const ws = await WsClient.connect(child.wsUrl, user.accessToken)
   const { runId } = await ws.chat('this one crashes the server', { agent: 'notes_assistant' })
   await waitUntil(
     () => ws.eventsOf(runId).some((e) => e.type === 'agent_thinking') && ollama.inFlight() > 0,
