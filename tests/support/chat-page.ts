@@ -89,3 +89,10 @@ export async function waitForAnswerChars(
     { timeout: opts.timeout ?? 20_000 },
   )
 }
+
+/** Once the socket is up, sends `text` and waits until `minChars` of its answer are on screen. */
+export async function askUntilPartial(page: Page, text: string, minChars: number) {
+  await waitForSocket(page)
+  await sendMessage(page, text)
+  await waitForAnswerChars(page, minChars)
+}

@@ -2,6 +2,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Page } from 'playwright-core'
 import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
+import { expectRequiredField } from '../../support/forms'
 import { lastAnswerText, waitForSocket } from '../../support/chat-page'
 import { lastUserText } from '../../support/chat-stack'
 
@@ -103,9 +104,7 @@ describe.skipIf(!chromiumPath)('browser: Settings → API keys', () => {
 
   test('a name is required', async () => {
     const { page, context } = await signedInPage(browser, server, 'keyholder2', { path: '/#/settings/api-keys' })
-    await page.getByRole('button', { name: 'Create key' }).click()
-    await page.getByRole('alert').filter({ hasText: 'Give the key a name' }).waitFor()
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('key-name')
+    await expectRequiredField(page, { submit: 'Create key', alert: 'Give the key a name', fieldId: 'key-name' })
     await context.close()
   })
 })

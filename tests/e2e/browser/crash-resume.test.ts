@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
-import { lastAnswerText, sendMessage, waitForAnswerChars, waitForRunEnd, waitForSocket } from '../../support/chat-page'
+import { askUntilPartial, lastAnswerText, waitForRunEnd } from '../../support/chat-page'
 import { spawnServer, type ChildServer } from '../../support/child-server'
 import { apiFetch } from '../../support/server'
 
@@ -34,10 +34,8 @@ describe.skipIf(!chromiumPath)('browser: an answer survives kill -9 of the serve
     const server = { url, api: apiFetch(url) }
     try {
       const { page, context, errors } = await signedInPage(browser, server, 'crash')
-      await waitForSocket(page)
-      await sendMessage(page, 'Count for me')
       // Part of the answer is on screen.
-      await waitForAnswerChars(page, 60)
+      await askUntilPartial(page, 'Count for me', 60)
 
       child.proc.kill('SIGKILL')
       await child.proc.exited
