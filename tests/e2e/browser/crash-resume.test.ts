@@ -3,12 +3,10 @@
  * shows an answer streaming, and restarted on the same port and data folder. The page
  * reconnects, resumes, and the same answer goes on to its end, every word exactly once.
  */
-import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { rmSync } from 'node:fs'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
 import { askUntilPartial, lastAnswerText, waitForRunEnd } from '../../support/chat-page'
-import { spawnServer, type ChildServer } from '../../support/child-server'
-import { apiFetch } from '../../support/server'
+import { useChildServers } from '../../support/child-server'
 
 setDefaultTimeout(90_000)
 
@@ -20,18 +18,13 @@ const { browser, ollama: fake } = useBrowserStack({
   ollama: { handler: () => ({ content: ANSWER, chunkSize: 6, chunkDelayMs: 25 }) },
   server: false,
 })
-const dirs: string[] = []
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-})
+const start = useChildServers(() => ({ JWT_SECRET: SECRET, OLLAMA_HOST: fake.url }))
 
 describe.skipIf(!chromiumPath)('browser: an answer survives kill -9 of the server', () => {
   test('the page reconnects to the restarted server and the answer streams on to its end, exactly once', async () => {
-    let child: ChildServer = spawnServer({ JWT_SECRET: SECRET, OLLAMA_HOST: fake.url })
-    dirs.push(child.dir)
-    const url = await child.url()
-    const port = new URL(url).port
-    const server = { url, api: apiFetch(url) }
+    let child = await start()
+    const port = new URL(child.base).port
+    const server = { url: child.base, api: child.api }
     try {
       const { page, context, errors } = await signedInPage(browser, server, 'crash')
       // Part of the answer is on screen.
@@ -44,8 +37,7 @@ describe.skipIf(!chromiumPath)('browser: an answer survives kill -9 of the serve
       expect(cutAt).toBeLessThan(ANSWER.length)
 
       // Same data folder, same port: the page's own reconnect finds it.
-      child = spawnServer({ JWT_SECRET: SECRET, OLLAMA_HOST: fake.url, PORT: port }, child.dir)
-      await child.url()
+      child = await start({ PORT: port }, child.dir)
       expect(await waitForRunEnd(page, 60_000)).toBe('completed')
       // One answer block, the whole answer: nothing lost, nothing doubled, no seam.
       expect(await lastAnswerText(page)).toBe(ANSWER)

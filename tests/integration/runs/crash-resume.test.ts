@@ -9,11 +9,9 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createClient } from '@libsql/client'
-import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { spawnServer, type ChildServer } from '../../support/child-server'
+import { useChildServers } from '../../support/child-server'
 import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
-import { apiFetch } from '../../support/server'
 import { registerUser, type TestUser } from '../../support/users'
 import { WsClient, seqProblem, streamedText, type Frame } from '../../support/ws-client'
 
@@ -26,7 +24,6 @@ const NOTE = { title: 'Groceries', body: 'milk and eggs' }
 /** Gates the scripted model: a held call hangs (the run waits for the model) until released. */
 const hold = { first: false, second: false }
 let ollama: FakeOllama
-const dirs: string[] = []
 
 beforeAll(async () => {
   ollama = await startFakeOllama({
@@ -39,19 +36,10 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await ollama?.close()
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
-/** The entry point as a child process on the scripted model; `api` as a test server's (registerUser takes it). */
-async function start(
-  dir?: string,
-  env: Record<string, string> = {},
-): Promise<ChildServer & { base: string; wsUrl: string; api: ReturnType<typeof apiFetch> }> {
-  const child = spawnServer({ JWT_SECRET: SECRET, OLLAMA_HOST: ollama.url, LOG_LEVEL: 'info', ...env }, dir)
-  if (!dir) dirs.push(child.dir)
-  const base = await child.url()
-  return { ...child, base, wsUrl: `${base.replace(/^http/, 'ws')}/ws`, api: apiFetch(base) }
-}
+/** The entry point as a child process on the scripted model. */
+const start = useChildServers(() => ({ JWT_SECRET: SECRET, OLLAMA_HOST: ollama.url, LOG_LEVEL: 'info' }))
 const get = (base: string, path: string, token: string) =>
   fetch(base + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>)
 
@@ -134,7 +122,7 @@ async function crashAt(stage: { before?: () => void; killWhen: (events: Frame[])
   expect(seen.some((e) => e.type === 'agent_completed')).toBe(false)
 
   hold.first = hold.second = false
-  const second = await start(first.dir)
+  const second = await start({}, first.dir)
   try {
     // The reference: the same request on the restarted server, never interrupted.
     const events = await finalJournal(second.base, runId, user.accessToken)
@@ -230,7 +218,7 @@ test('a crash after the note was saved but before tool_completed was stored save
   ])
   db.close()
 
-  const second = await start(first.dir)
+  const second = await start({}, first.dir)
   try {
     const { completed } = await expectContinued(second.base, user, runId, reference.slice(0, cut.seq - 1), reference)
     expect(completed[0].toolCallId).toBe(cut.toolCallId)
@@ -264,7 +252,7 @@ test('a run that takes its process down every time is failed with server_restart
       const asked = ollama.requests.length
       child.proc.kill('SIGKILL')
       await child.proc.exited
-      child = await start(dir)
+      child = await start({}, dir)
       const deadline = Date.now() + 20_000
       while (ollama.requests.length === asked && Date.now() < deadline) await Bun.sleep(20) // the resumed run asks the model again
       const events = await stored()
@@ -273,7 +261,7 @@ test('a run that takes its process down every time is failed with server_restart
     }
     child.proc.kill('SIGKILL')
     await child.proc.exited
-    child = await start(dir)
+    child = await start({}, dir)
     const events = await finalJournal(child.base, runId, user.accessToken)
     expect(seqProblem(events)).toBeUndefined()
     expect(events.at(-1)).toMatchObject({
