@@ -16,7 +16,7 @@
  *     first content chunk (adds key check, body validation, model lookup and the HTTP request).
  */
 import { arg, intArg } from './lib/args'
-import { startModelProcess } from './lib/load-clients'
+import { echoModel, startModelProcess } from './lib/load-clients'
 import { printMachine } from './lib/machine'
 import { fmtMs, summarize, type Summary } from './lib/numbers'
 import { commandLine, printTable, recordResult } from './lib/results'
@@ -32,13 +32,7 @@ const CHARS = intArg('chars', 120)
 const MODEL = arg('model', 'llama3.2')
 
 printMachine(`/v1 vs WebSocket first-token latency: ${ROUNDS} rounds, model time to first chunk ${TTFC} ms`)
-const modelProcess = await startModelProcess({
-  mode: 'echo',
-  firstChunkDelayMs: TTFC,
-  chunkSize: CHUNK,
-  chunkDelayMs: DELAY,
-  padding: CHARS,
-})
+const modelProcess = await startModelProcess(echoModel({ ttfc: TTFC, chunk: CHUNK, delay: DELAY, chars: CHARS }))
 const bs = await startBenchServer({ ollamaUrl: modelProcess.url })
 
 /** A WebSocket that records when each run's first message_delta and agent_completed arrive. */

@@ -20,7 +20,7 @@
  */
 import { Ollama } from 'ollama'
 import { arg, intArgs } from './lib/args'
-import { LoadClients, startModelProcess } from './lib/load-clients'
+import { LoadClients, echoModel, startModelProcess } from './lib/load-clients'
 import { printMachine } from './lib/machine'
 import { fmtMs, round, summarize, type Summary } from './lib/numbers'
 import { commandLine, printTable, recordResult } from './lib/results'
@@ -45,13 +45,7 @@ printMachine(
   `server overhead: ${USERS} users × ${ROUNDS} chats, model time to first chunk ${TTFC} ms, think ${THINK[0]}–${THINK[1]} ms`,
 )
 const clients = await LoadClients.spawn()
-const modelProcess = await startModelProcess({
-  mode: 'echo',
-  firstChunkDelayMs: TTFC,
-  chunkSize: CHUNK,
-  chunkDelayMs: DELAY,
-  padding: CHARS,
-})
+const modelProcess = await startModelProcess(echoModel({ ttfc: TTFC, chunk: CHUNK, delay: DELAY, chars: CHARS }))
 const ollamaUrl = modelProcess.url
 const bs = await startBenchServer({ ollamaUrl })
 const model = bs.server.services.config.ollamaModel

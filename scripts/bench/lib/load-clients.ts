@@ -16,6 +16,18 @@ export type FakeSpec =
   | { mode: 'echo'; chunkSize?: number; chunkDelayMs?: number; firstChunkDelayMs?: number; padding?: number }
 
 /**
+ * The echo model of the latency benchmarks from their flags: the first chunk after `ttfc` ms,
+ * then `chunk` characters every `delay` ms, the question padded by `chars` characters.
+ */
+export const echoModel = (flags: { ttfc: number; chunk: number; delay: number; chars: number }): FakeSpec => ({
+  mode: 'echo',
+  firstChunkDelayMs: flags.ttfc,
+  chunkSize: flags.chunk,
+  chunkDelayMs: flags.delay,
+  padding: flags.chars,
+})
+
+/**
  * The scripted Ollama (src/testing/fake-ollama.ts) in a child process of its own, as a real
  * Ollama runs outside the server: its streaming costs neither the server's process nor the
  * clients' (whose clock measures latencies).

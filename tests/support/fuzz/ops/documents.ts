@@ -7,7 +7,7 @@ import { expectNotFound, expectStatus } from '../client'
 import { FuzzFailure } from '../world'
 import { sendChat } from './chat'
 import { expectListedAreLive, listAll } from './list'
-import { label } from './pick'
+import { label, ownOrForeignWord } from './pick'
 import type { FuzzOp, StepContext } from './types'
 import { deleteKept, type Kept, pickKept } from './shapes'
 
@@ -64,10 +64,11 @@ export const documentOps: FuzzOp[] = [
       // The query is the actor's own word, a word every user's documents share, or (hostile) a
       // word only the target's documents contain: passages must be the actor's in every case
       // (checked once the run ends: runner.ts › settle).
-      const foreign = ctx.hostile && ctx.rand.bool(0.5)
-      const query = foreign
-        ? ctx.send(ctx.target.docWord)
-        : ctx.rand.pick([ctx.actor.docWord, 'warehouse inventory', 'routing'])!
+      const { foreign, word: query } = ownOrForeignWord(ctx, ctx.target.docWord, [
+        ctx.actor.docWord,
+        'warehouse inventory',
+        'routing',
+      ])
       const viaTriage = ctx.rand.bool(0.3)
       const call = `#call search_documents ${JSON.stringify({ query, limit: ctx.rand.pick([3, 5, 20]) })}`
       const content = [
