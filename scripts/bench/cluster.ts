@@ -24,12 +24,12 @@
  * sockets. Figure: frames received / (last frame − first frame), at the clients.
  * Target: cluster ≥ 50 % of in memory. Also reported: frames lost or doubled (must be 0).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RunningServer } from '../../src/app'
 import { intArgs } from './lib/args'
 import { answerCommands, CommandChild } from './lib/commands'
+import { benchTempDir } from './lib/temp-dir'
 import { describeFrames, frameFigures, frameRate } from './lib/frames'
 import { type Counters, LoadClients } from './lib/load-clients'
 import { printMachine } from './lib/machine'
@@ -184,7 +184,7 @@ async function main() {
   )
 
   const redis = await startRedis()
-  const dirs = [mkdtempSync(join(tmpdir(), 'chat-bench-single-')), mkdtempSync(join(tmpdir(), 'chat-bench-cluster-'))]
+  const dirs = [benchTempDir('chat-bench-single-'), benchTempDir('chat-bench-cluster-')]
   const secret = `bench-secret-${crypto.randomUUID()}-0123456789abcdef`
   const common = {
     HOST: '127.0.0.1',

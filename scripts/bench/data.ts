@@ -22,8 +22,7 @@
  *     thread touch batch), against the same on an empty database.
  * Finally: the file's bytes (after a WAL checkpoint) per message.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDatabase, type Database } from '../../src/db/client'
 import { threadsRepository } from '../../src/db/repositories/threads'
@@ -38,6 +37,7 @@ import { load, printMachine } from './lib/machine'
 import { fmtBytes, fmtMs, round, summarize, type Summary } from './lib/numbers'
 import { commandLine, printTable, recordResult } from './lib/results'
 import { runBenchmark } from './lib/run'
+import { benchTempDir } from './lib/temp-dir'
 
 const USERS = intArg('users', 1000)
 const THREADS = intArg('threads', 1000)
@@ -51,7 +51,7 @@ printMachine(
   `long history: ${USERS} users; the heavy one has ${THREADS.toLocaleString('en-US')} threads and ${MESSAGES.toLocaleString('en-US')} messages`,
 )
 const loadStart = load()
-const dir = mkdtempSync(join(tmpdir(), 'bench-data-'))
+const dir = benchTempDir('bench-data-')
 
 async function timed(fn: () => Promise<unknown>): Promise<Summary> {
   for (let i = 0; i < 5; i++) await fn()

@@ -10,8 +10,7 @@
  * spawns the real entry point (`bun run start`) on the file and polls GET /health every 5 ms;
  * the figure is spawn → first 200. The model host is not reachable (start-up must not wait for it).
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDatabase } from '../../src/db/client'
 import { fill } from './history-fixture'
@@ -20,6 +19,7 @@ import { load, printMachine } from './lib/machine'
 import { fmtBytes, fmtMs, round, summarize } from './lib/numbers'
 import { commandLine, printTable, recordResult } from './lib/results'
 import { runBenchmark } from './lib/run'
+import { benchTempDir } from './lib/temp-dir'
 
 const MESSAGES = intArg('messages', 300_000)
 const TRIALS = intArg('trials', 3)
@@ -30,7 +30,7 @@ printMachine(
   `start-up: bun run start → first answered request, ${MESSAGES.toLocaleString('en-US')} messages against an empty database`,
 )
 const loadStart = load()
-const dir = mkdtempSync(join(tmpdir(), 'bench-startup-'))
+const dir = benchTempDir('bench-startup-')
 
 async function freePort(): Promise<number> {
   const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })

@@ -2,11 +2,11 @@
  * The server under test: the real server (startServer(loadConfig(...))) on 127.0.0.1:0 with a
  * temp-file database, wired to the scripted Ollama of src/testing/fake-ollama.ts.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RunningServer } from '../../../src/app'
 import type { ChatHandler, FakeOllama, FakeOllamaOptions } from '../../../src/testing/fake-ollama'
+import { benchTempDir } from './temp-dir'
 
 export interface BenchServer {
   server: RunningServer
@@ -52,7 +52,7 @@ export async function startBenchServer(
   const { loadConfig } = await import('../../../src/config')
   const { startServer } = await import('../../../src/app')
   const fake = opts.ollamaUrl ? undefined : await startFakeOllama({ ...opts.fake, handler: opts.handler })
-  const dataDir = mkdtempSync(join(tmpdir(), 'chat-bench-'))
+  const dataDir = benchTempDir('chat-bench-')
   const env: Record<string, string> = {
     HOST: '127.0.0.1',
     PORT: '0',
