@@ -84,3 +84,18 @@ export function useTestDatabase(): TestDatabase {
   })
   return later('the test database', () => t)
 }
+
+/**
+ * Anything with a close(), started before the file's (or describe block's) tests and closed after
+ * them: `const linking = useStarted('the linking server', () => startOidcTestServer(idp, env))`.
+ */
+export function useStarted<T extends { close(): unknown }>(what: string, start: () => Promise<T>): T {
+  let started: T | undefined
+  beforeAll(async () => {
+    started = await start()
+  })
+  afterAll(async () => {
+    await started?.close()
+  })
+  return later(what, () => started)
+}

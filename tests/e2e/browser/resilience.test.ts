@@ -3,10 +3,11 @@
  * long run, and a socket that cannot be used at all. In each case the rendered answer must be
  * exactly the scripted one — no token lost, none doubled.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
 import { askUntilPartial, lastAnswerText, sendMessage, waitForRunEnd, waitForSocket } from '../../support/chat-page'
-import { startTestServer, type TestServer } from '../../support/server'
+import { useStarted } from '../../support/fixtures'
+import { startTestServer } from '../../support/server'
 
 setDefaultTimeout(90_000)
 
@@ -24,13 +25,7 @@ function scriptAnswer(words: number, chunkSize: number, chunkDelayMs: number) {
 const { browser, ollama: fake } = useBrowserStack({ ollama: {}, server: false })
 
 describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
-  let server: TestServer
-  beforeAll(async () => {
-    server = await startTestServer({ OLLAMA_HOST: fake.url })
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useStarted('the test server', () => startTestServer({ OLLAMA_HOST: fake.url }))
 
   test('going offline mid-run and back: reconnects, resumes, every token exactly once', async () => {
     const answer = scriptAnswer(220, 6, 20)
@@ -116,13 +111,7 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
 })
 
 describe.skipIf(!chromiumPath)('browser: short-lived access tokens', () => {
-  let server: TestServer
-  beforeAll(async () => {
-    server = await startTestServer({ OLLAMA_HOST: fake.url, ACCESS_TOKEN_TTL: '5' })
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useStarted('the test server', () => startTestServer({ OLLAMA_HOST: fake.url, ACCESS_TOKEN_TTL: '5' }))
 
   test('a token expiring during a long run is refreshed in-band; the run is not interrupted', async () => {
     const answer = scriptAnswer(240, 4, 35) // ~9 s: two token lives

@@ -58,6 +58,12 @@ async function clientOfNewUser(server: TestServer, name: string) {
   return client((await newKey(user, 'k', server)).secret, server)
 }
 
+/** A streamed completion of `content` (one user message, llama3.2) with alice's key, and its HTTP response. */
+const streamAsAlice = (content: string) =>
+  client(aliceKey.secret)
+    .chat.completions.create({ model: 'llama3.2', stream: true, messages: [{ role: 'user', content }] })
+    .withResponse()
+
 /** Waits until the run's row says it finished; returns its status. */
 async function finishedStatus(user: TestUser, runId: string): Promise<string> {
   for (let i = 0; i < 500; i++) {
@@ -135,13 +141,7 @@ describe('chat.completions.create', () => {
   })
 
   test('streamed: chat.completion.chunk deltas that add up to the answer, then finish_reason', async () => {
-    const { data: stream, response } = await client(aliceKey.secret)
-      .chat.completions.create({
-        model: 'llama3.2',
-        stream: true,
-        messages: [{ role: 'user', content: 'a long answer please' }],
-      })
-      .withResponse()
+    const { data: stream, response } = await streamAsAlice('a long answer please')
     expect(response.headers.get('content-type')).toContain('text/event-stream')
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = []
     for await (const chunk of stream) chunks.push(chunk)
@@ -505,13 +505,7 @@ describe('bad input is a clear 400 and starts nothing', () => {
 
 describe('ending early', () => {
   test('a client that disconnects mid-stream cancels its run', async () => {
-    const { data: stream, response } = await client(aliceKey.secret)
-      .chat.completions.create({
-        model: 'llama3.2',
-        stream: true,
-        messages: [{ role: 'user', content: 'hang on the line' }],
-      })
-      .withResponse()
+    const { data: stream, response } = await streamAsAlice('hang on the line')
     const runId = response.headers.get('x-run-id')!
     const iterator = stream[Symbol.asyncIterator]()
     expect((await iterator.next()).value?.choices[0].delta.role).toBe('assistant')
