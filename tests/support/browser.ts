@@ -156,24 +156,15 @@ export async function signedInPage(
 export { askAboutSales, lastAnswerText, regenerateLast, sendMessage, waitForRunEnd, waitForSocket } from './chat-page'
 
 /**
- * For a describe block: a fresh test server and one Chromium for all its tests, both closed
- * afterwards. `use` receives them (assign them to the file's variables).
+ * useBrowserStack({ env }) for a describe block, handed to `use` once started (for files whose
+ * helpers read file-level variables; `use` assigns them).
  */
 export function withServerAndBrowser(
   use: (server: TestServer, browser: Browser) => void,
   env: Record<string, string> = {},
 ) {
-  let server: TestServer | undefined
-  let browser: Browser | undefined
-  beforeAll(async () => {
-    server = await startTestServer(env)
-    browser = await launchBrowser()
-    use(server, browser)
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const stack = useBrowserStack({ env })
+  beforeAll(() => use(stack.server, stack.browser))
 }
 
 export interface BrowserStack {
