@@ -14,6 +14,7 @@ import { startTestServer, type TestServer } from './server'
 import { registerUser, type TestUser } from './users'
 import { type FakeOllama, type FakeOllamaOptions, startFakeOllama } from './fake-ollama'
 import { later } from './fixtures'
+import { waitForSocket } from './chat-page'
 
 const CANDIDATES = [
   process.env.CHROMIUM_PATH,
@@ -147,6 +148,18 @@ export async function signedInPage(
   const opened = await openPage(browser, server.url, { ...opts, session: user })
   await opened.page.locator('.layout').waitFor({ state: 'attached' })
   return { ...opened, user }
+}
+
+/** signedInPage, once the page's socket is up: where a test that sends messages starts. */
+export async function signedInChat(
+  browser: Browser,
+  server: Pick<TestServer, 'api' | 'url'>,
+  name = 'user',
+  opts: Omit<OpenPageOptions, 'session'> = {},
+): Promise<OpenedPage & { user: TestUser }> {
+  const opened = await signedInPage(browser, server, name, opts)
+  await waitForSocket(opened.page)
+  return opened
 }
 
 /**

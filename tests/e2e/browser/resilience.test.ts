@@ -4,7 +4,7 @@
  * exactly the scripted one — no token lost, none doubled.
  */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
+import { chromiumPath, signedInChat, signedInPage, useBrowserStack } from '../../support/browser'
 import { askUntilPartial, lastAnswerText, sendMessage, waitForRunEnd, waitForSocket } from '../../support/chat-page'
 import { useStarted } from '../../support/fixtures'
 import { startTestServer } from '../../support/server'
@@ -49,8 +49,7 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
 
   test('a socket cut without warning (no offline event) reconnects and resumes exactly', async () => {
     const answer = scriptAnswer(220, 6, 12)
-    const { page, context } = await signedInPage(browser, server, 'cut')
-    await waitForSocket(page)
+    const { page, context } = await signedInChat(browser, server, 'cut')
     // Proxy every new socket to the server, keeping a handle to cut it.
     const routes: import('playwright-core').WebSocketRoute[] = []
     await page.routeWebSocket(/\/ws$/, (ws) => {
