@@ -9,29 +9,21 @@
  * them, complete (seq 1..n), once, and reach nobody else. Every `--tool-every`-th run asks the
  * planner agent for a `calculate` tool call, so it carries all five critical events. Later runs
  * of a user continue the thread of its first one (history is read). The clients live in a
- * child process and the scripted model in another (scripts/bench/lib.ts), so the heap figures
+ * child process and the scripted model in another (scripts/bench/lib/load-clients.ts), so the heap figures
  * are the server's.
  *
  * `--inject-faults` checks the checker: it wraps the server's registry.deliver to drop one
  * event, write one twice on the raw sockets and send one to another user; the soak must then report them and fail.
  */
-import {
-  LoadClients,
-  startModelProcess,
-  commandLine,
-  fmtBytes,
-  fmtMemory,
-  fmtMs,
-  intArg,
-  makeUsers,
-  memory,
-  printMachine,
-  recordResult,
-  round,
-  startBenchServer,
-  summarize,
-  runBenchmark,
-} from './bench/lib'
+import { intArg } from './bench/lib/args'
+import { LoadClients, startModelProcess } from './bench/lib/load-clients'
+import { printMachine } from './bench/lib/machine'
+import { fmtMemory, memory } from './bench/lib/memory'
+import { fmtBytes, fmtMs, round, summarize } from './bench/lib/numbers'
+import { commandLine, recordResult } from './bench/lib/results'
+import { runBenchmark } from './bench/lib/run'
+import { startBenchServer } from './bench/lib/server'
+import { makeUsers } from './bench/lib/users'
 
 const RUNS = intArg('runs', 1000)
 const USERS = intArg('users', 50)

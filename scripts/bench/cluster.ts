@@ -9,7 +9,7 @@
  *  - a real `redis-server` on a free loopback port (tests/support/redis.ts; Debian package);
  *  - S: one server, no REDIS_URL (the single-process default);
  *  - A and B: two servers with REDIS_URL, sharing one database file;
- *  - the WebSocket clients (scripts/bench/lib.ts LoadClients), counting frames.
+ *  - the WebSocket clients (scripts/bench/lib/load-clients.ts), counting frames.
  * S, A and B are `startServer()` in a driver child of this script (`--driver`), which can also
  * feed a run's events straight into real RunJournals (real persister and database rows, the
  * server's bus, registry and connections), without a model in the way:
@@ -24,25 +24,19 @@
  * sockets. Figure: frames received / (last frame − first frame), at the clients.
  * Target: cluster ≥ 50 % of in memory. Also reported: frames lost or doubled (must be 0).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RunningServer } from '../../src/app'
-import {
-  BENCH_ENV,
-  LoadClients,
-  answerCommands,
-  commandLine,
-  fmtMs,
-  fmtRate,
-  intArgs,
-  mintUsers,
-  printMachine,
-  recordResult,
-  round,
-  type BenchUser,
-  type Counters,
-} from './lib'
+import { intArgs } from './lib/args'
+import { answerCommands, CommandChild } from './lib/commands'
+import { benchTempDir } from './lib/temp-dir'
+import { describeFrames, frameFigures, frameRate } from './lib/frames'
+import { type Counters, LoadClients } from './lib/load-clients'
+import { printMachine } from './lib/machine'
+import { fmtMs, fmtRate, round } from './lib/numbers'
+import { commandLine, recordResult } from './lib/results'
+import { BENCH_ENV } from './lib/server'
+import { type BenchUser, mintUsers } from './lib/users'
 
 // ---------------------------------------------------------------------------------------------
 // The driver child: one server, and a way to push events through its journals.
@@ -114,60 +108,34 @@ async function runDriver() {
     }
   }
 
-  async function handle(cmd: any): Promise<unknown> {
-    switch (cmd.cmd) {
-      case 'start':
+  answerCommands(
+    {
+      start: async (cmd) => {
         server = await startServer(loadConfig(cmd.env))
         return {
           url: server.url,
           wsUrl: `${server.url.replace(/^http/, 'ws')}/ws`,
           nodeId: server.services.config.nodeId,
         }
-      case 'users':
-        return mintUsers(server!, cmd.count, cmd.prefix)
-      case 'replay':
-        return replay(cmd.spec)
-      case 'exit':
-        await server?.stop()
-        setTimeout(() => process.exit(0), 10)
-        return {}
-      default:
-        throw new Error(`unknown command ${cmd.cmd}`)
-    }
-  }
-  answerCommands(handle)
+      },
+      users: (cmd) => mintUsers(server!, cmd.count, cmd.prefix),
+      replay: (cmd) => replay(cmd.spec),
+    },
+    () => server?.stop(),
+  )
 }
 
 /** The parent's handle on a driver child. */
 class Driver {
-  #next = 0
-  readonly #pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>()
   url = ''
   wsUrl = ''
   private constructor(
     readonly name: string,
-    private readonly proc: ReturnType<typeof Bun.spawn>,
+    private readonly child: CommandChild,
   ) {}
 
   static async start(name: string, env: Record<string, string>): Promise<Driver> {
-    let self: Driver | undefined
-    const proc = Bun.spawn(['bun', import.meta.path, '--driver'], {
-      stdout: 'inherit',
-      stderr: 'inherit',
-      ipc(message: any) {
-        if (!self) return
-        const waiter = self.#pending.get(message.id)
-        if (!waiter) return
-        self!.#pending.delete(message.id)
-        if (message.ok) waiter.resolve(message.result)
-        else waiter.reject(new Error(`${name}: ${message.error}`))
-      },
-    })
-    self = new Driver(name, proc)
-    void proc.exited.then((code) => {
-      for (const w of self!.#pending.values()) w.reject(new Error(`${name} exited with ${code}`))
-      self!.#pending.clear()
-    })
+    const self = new Driver(name, CommandChild.spawn(import.meta.path, '--driver', name))
     const { url, wsUrl } = await self.call({ cmd: 'start', env })
     self.url = url
     self.wsUrl = wsUrl
@@ -175,11 +143,7 @@ class Driver {
   }
 
   call<T = any>(command: Record<string, unknown>): Promise<T> {
-    const id = ++this.#next
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject })
-      this.proc.send({ id, ...command })
-    })
+    return this.child.call(command)
   }
 
   users(count: number, prefix: string): Promise<BenchUser[]> {
@@ -190,12 +154,8 @@ class Driver {
     return this.call({ cmd: 'replay', spec })
   }
 
-  async stop() {
-    try {
-      await Promise.race([this.call({ cmd: 'exit' }), Bun.sleep(5000)])
-    } catch {}
-    this.proc.kill()
-    await this.proc.exited
+  stop() {
+    return this.child.stop(5000)
   }
 }
 
@@ -224,7 +184,7 @@ async function main() {
   )
 
   const redis = await startRedis()
-  const dirs = [mkdtempSync(join(tmpdir(), 'chat-bench-single-')), mkdtempSync(join(tmpdir(), 'chat-bench-cluster-'))]
+  const dirs = [benchTempDir('chat-bench-single-'), benchTempDir('chat-bench-cluster-')]
   const secret = `bench-secret-${crypto.randomUUID()}-0123456789abcdef`
   const common = {
     HOST: '127.0.0.1',
@@ -284,9 +244,8 @@ async function main() {
       chars: CHARS,
     })
     const expected = USERS * RUNS * (EVENTS + 3) * CONNS
-    const rate = (c: Counters) => (c.lastAt > c.firstAt ? c.eventFrames / ((c.lastAt - c.firstAt) / 1000) : 0)
     const describe = (label: string, c: Counters) =>
-      `${label}: ${c.eventFrames.toLocaleString('en-US')} frames (${(c.eventBytes / 2 ** 20).toFixed(1)} MiB) in ${fmtMs(c.lastAt - c.firstAt)} → ${fmtRate(rate(c))}` +
+      describeFrames(label, c) +
       (c.eventFrames !== expected ? `  (! expected ${expected.toLocaleString('en-US')})` : '')
 
     async function measure(driver: Driver, lc: LoadClients, users: BenchUser[]) {
@@ -316,10 +275,11 @@ async function main() {
           (c.fed.publishFailures ? `  (${c.fed.publishFailures} publish failures)` : ''),
       )
     }
-    const median = (list: Counters[]) => [...list].sort((x, y) => rate(x) - rate(y))[Math.floor(list.length / 2)]
+    const median = (list: Counters[]) =>
+      [...list].sort((x, y) => frameRate(x) - frameRate(y))[Math.floor(list.length / 2)]
     const mm = median(memoryTrials)
     const mc = median(clusterTrials)
-    const ratio = rate(mc) / rate(mm)
+    const ratio = frameRate(mc) / frameRate(mm)
     const lost = (list: Counters[]) => list.reduce((n, c) => n + Math.max(0, expected - c.eventFrames), 0)
     const extra = (list: Counters[]) => list.reduce((n, c) => n + Math.max(0, c.eventFrames - expected), 0)
     console.log(`\ncluster / in memory: ${(ratio * 100).toFixed(1)} %`)
@@ -328,30 +288,18 @@ async function main() {
       params: { users: USERS, conns: CONNS, runs: RUNS, events: EVENTS, chars: CHARS, trials: TRIALS, nodes: 2 },
       figures: {
         expectedFramesPerTrial: expected,
-        inMemory: {
-          frames: mm.eventFrames,
-          bytes: mm.eventBytes,
-          ms: round(mm.lastAt - mm.firstAt),
-          perSecond: Math.round(rate(mm)),
-          trials: memoryTrials.map((c) => Math.round(rate(c))),
-        },
-        cluster: {
-          frames: mc.eventFrames,
-          bytes: mc.eventBytes,
-          ms: round(mc.lastAt - mc.firstAt),
-          perSecond: Math.round(rate(mc)),
-          trials: clusterTrials.map((c) => Math.round(rate(c))),
-        },
+        inMemory: frameFigures(mm, memoryTrials),
+        cluster: frameFigures(mc, clusterTrials),
         ratio: round(ratio, 3),
         lost: { inMemory: lost(memoryTrials), cluster: lost(clusterTrials) },
         extra: { inMemory: extra(memoryTrials), cluster: extra(clusterTrials) },
         publishFailures: clusterTrials.reduce((n, c) => n + c.fed.publishFailures, 0),
       },
       targets: [
-        { name: 'in memory: S → clients on S (frames/s, median)', value: fmtRate(rate(mm)), target: 'baseline' },
+        { name: 'in memory: S → clients on S (frames/s, median)', value: fmtRate(frameRate(mm)), target: 'baseline' },
         {
           name: 'cluster: A → Redis → B → clients on B (frames/s, median)',
-          value: fmtRate(rate(mc)),
+          value: fmtRate(frameRate(mc)),
           target: 'reported',
         },
         { name: 'cluster / in memory', value: `${(ratio * 100).toFixed(1)} %`, target: '≥ 50 %', met: ratio >= 0.5 },

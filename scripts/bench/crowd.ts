@@ -14,21 +14,13 @@
  * and published).
  */
 import { Ollama } from 'ollama'
-import {
-  LoadClients,
-  startModelProcess,
-  commandLine,
-  fmtMs,
-  intArg,
-  makeUsers,
-  printMachine,
-  printTable,
-  recordResult,
-  round,
-  startBenchServer,
-  summarize,
-  load,
-} from './lib'
+import { intArg } from './lib/args'
+import { LoadClients, startModelProcess } from './lib/load-clients'
+import { load, printMachine } from './lib/machine'
+import { fmtMs, round, summarize } from './lib/numbers'
+import { commandLine, printTable, recordResult } from './lib/results'
+import { startBenchServer } from './lib/server'
+import { makeUsers } from './lib/users'
 
 const USERS = intArg('users', 100)
 const TRIALS = intArg('trials', 5)

@@ -22,8 +22,7 @@
  *     thread touch batch), against the same on an empty database.
  * Finally: the file's bytes (after a WAL checkpoint) per message.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDatabase, type Database } from '../../src/db/client'
 import { threadsRepository } from '../../src/db/repositories/threads'
@@ -33,19 +32,12 @@ import { searchRepository } from '../../src/db/repositories/search'
 import { createUserContext } from '../../src/context/user-context'
 import { newId } from '../../src/db/scope'
 import { fill, WORDS } from './history-fixture'
-import {
-  commandLine,
-  fmtBytes,
-  fmtMs,
-  intArg,
-  load,
-  printMachine,
-  printTable,
-  recordResult,
-  round,
-  summarize,
-  type Summary,
-} from './lib'
+import { intArg } from './lib/args'
+import { load, printMachine } from './lib/machine'
+import { fmtBytes, fmtMs, round, summarize, type Summary } from './lib/numbers'
+import { commandLine, printTable, recordResult } from './lib/results'
+import { runBenchmark } from './lib/run'
+import { benchTempDir } from './lib/temp-dir'
 
 const USERS = intArg('users', 1000)
 const THREADS = intArg('threads', 1000)
@@ -59,7 +51,7 @@ printMachine(
   `long history: ${USERS} users; the heavy one has ${THREADS.toLocaleString('en-US')} threads and ${MESSAGES.toLocaleString('en-US')} messages`,
 )
 const loadStart = load()
-const dir = mkdtempSync(join(tmpdir(), 'bench-data-'))
+const dir = benchTempDir('bench-data-')
 
 async function timed(fn: () => Promise<unknown>): Promise<Summary> {
   for (let i = 0; i < 5; i++) await fn()
@@ -112,8 +104,7 @@ async function readsOf(db: Database, userId: string, threadId: string) {
   return out
 }
 
-let exitCode = 0
-try {
+await runBenchmark('data benchmark', async () => {
   // The same-run baseline: the run start on an empty database (one user, one thread).
   const empty = await openDatabase(`file:${join(dir, 'empty.db')}`)
   await fill(empty, { users: 1, heavyThreads: 1, heavyMessages: 2, lightThreads: 0, lightMessages: 0 })
@@ -224,10 +215,4 @@ try {
       { name: 'database bytes per message', value: round(bytes / Number(messageCount), 0), target: 'reported' },
     ],
   })
-} catch (error) {
-  console.error(error)
-  exitCode = 1
-} finally {
-  rmSync(dir, { recursive: true, force: true })
-}
-process.exit(exitCode)
+}, [() => rmSync(dir, { recursive: true, force: true })])

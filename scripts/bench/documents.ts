@@ -25,19 +25,12 @@ import { documentsRepository } from '../../src/db/repositories/documents'
 import { providerEmbedder, type Embedder } from '../../src/documents/embedder'
 import { TEXT_PAGE_CHARS } from '../../src/documents/extract'
 import { fakeEmbedding } from '../../src/testing/fake-ollama'
-import {
-  commandLine,
-  fmtBytes,
-  fmtMs,
-  intArg,
-  mintUsers,
-  printMachine,
-  printTable,
-  recordResult,
-  round,
-  startBenchServer,
-  summarize,
-} from './lib'
+import { intArg } from './lib/args'
+import { printMachine } from './lib/machine'
+import { fmtBytes, fmtMs, round, summarize } from './lib/numbers'
+import { commandLine, printTable, recordResult } from './lib/results'
+import { startBenchServer } from './lib/server'
+import { mintUsers } from './lib/users'
 
 const PAGES = intArg('pages', 200)
 const USER_CHUNKS = intArg('user-chunks', 20_000)

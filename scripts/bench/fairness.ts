@@ -22,19 +22,13 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ChatRequestRecord } from '../../src/testing/fake-ollama'
 import { WsClient } from '../../src/testing/ws-client'
-import {
-  commandLine,
-  fmtMs,
-  intArg,
-  lastUserText,
-  printMachine,
-  printTable,
-  recordResult,
-  registerUsersHttp,
-  round,
-  startBenchServer,
-  runBenchmark,
-} from './lib'
+import { intArg } from './lib/args'
+import { printMachine } from './lib/machine'
+import { fmtMs, round } from './lib/numbers'
+import { commandLine, printTable, recordResult } from './lib/results'
+import { runBenchmark } from './lib/run'
+import { lastUserText, startBenchServer } from './lib/server'
+import { registerUsersHttp } from './lib/users'
 
 const FLOOD = intArg('flood', 20)
 const GEN_MS = intArg('gen-ms', 40)

@@ -25,22 +25,15 @@
  */
 import type { ServerWebSocket } from 'bun'
 import type { JournalEntry } from '../../src/runs/journal'
-import {
-  LoadClients,
-  startModelProcess,
-  commandLine,
-  fmtMs,
-  fmtRate,
-  intArgs,
-  makeUsers,
-  printMachine,
-  recordResult,
-  round,
-  startBenchServer,
-  type BenchUser,
-  type Counters,
-  runBenchmark,
-} from './lib'
+import { intArgs } from './lib/args'
+import { type Counters, LoadClients, startModelProcess } from './lib/load-clients'
+import { describeFrames, frameFigures, frameRate } from './lib/frames'
+import { printMachine } from './lib/machine'
+import { fmtMs, fmtRate, round } from './lib/numbers'
+import { commandLine, recordResult } from './lib/results'
+import { runBenchmark } from './lib/run'
+import { startBenchServer } from './lib/server'
+import { type BenchUser, makeUsers } from './lib/users'
 
 const {
   users: USERS,
@@ -63,10 +56,6 @@ const clients = await LoadClients.spawn()
 const modelProcess = await startModelProcess({ mode: 'fixed', content: text, chunkSize: CHUNK, chunkDelayMs: 0 })
 const ollamaUrl = modelProcess.url
 const bs = await startBenchServer({ ollamaUrl, env: { MAX_RUNS_PER_USER: String(Math.max(4, RUNS)) } })
-
-const rate = (c: Counters) => (c.lastAt > c.firstAt ? c.eventFrames / ((c.lastAt - c.firstAt) / 1000) : 0)
-const describe = (label: string, c: Counters) =>
-  `${label}: ${c.eventFrames.toLocaleString('en-US')} frames (${(c.eventBytes / 2 ** 20).toFixed(1)} MiB) in ${fmtMs(c.lastAt - c.firstAt)} → ${fmtRate(rate(c))}`
 
 /** Sends round by round (one frame per stream per tick), holding back while sockets are full. */
 async function pace(streams: { next: () => boolean }[], maxBuffered: () => number) {
@@ -119,7 +108,7 @@ await runBenchmark('fan-out benchmark', async () => {
     `\nA end to end: ${a.runs} runs (${JSON.stringify(a.statuses)}), ${modelCalls} model calls streaming ${chunks.toLocaleString('en-US')} chunks; ` +
       `${published.toLocaleString('en-US')} events published (${round(published / a.runs, 1)} per run after delta coalescing), ×${CONNS} connections`,
   )
-  console.log(describe('A end to end', ca))
+  console.log(describeFrames('A end to end', ca))
   console.log(
     `A: ${round(runsPerSecond, 0)} runs/s; server CPU ${round(cpuMsPerRun, 2)} ms per run (user + system, this process)`,
   )
@@ -215,7 +204,7 @@ await runBenchmark('fan-out benchmark', async () => {
       )
       await persister.flush()
       const c = await wait
-      console.log(describe(label, c) + (c.eventFrames < expected ? `  (! expected ${expected})` : ''))
+      console.log(describeFrames(label, c) + (c.eventFrames < expected ? `  (! expected ${expected})` : ''))
       return c
     }
   }
@@ -249,25 +238,26 @@ await runBenchmark('fan-out benchmark', async () => {
     const cc = await waitC
     cTrials.push(cc)
     console.log(
-      describe(`C bare Bun.serve,   trial ${t + 1}`, cc) +
+      describeFrames(`C bare Bun.serve,   trial ${t + 1}`, cc) +
         (cc.eventFrames < expected ? `  (! expected ${expected})` : ''),
     )
   }
   await clients.counters(true)
   await clients.closeConnections()
   bare.stop(true)
-  const median = (list: Counters[]) => [...list].sort((x, y) => rate(x) - rate(y))[Math.floor(list.length / 2)]
+  const median = (list: Counters[]) =>
+    [...list].sort((x, y) => frameRate(x) - frameRate(y))[Math.floor(list.length / 2)]
   const cb = median(bTrials)
   const cb0 = b0Trials.length ? median(b0Trials) : undefined
   const cc = median(cTrials)
 
-  const ratioA = rate(ca) / rate(cc)
-  const ratioB = rate(cb) / rate(cc)
+  const ratioA = frameRate(ca) / frameRate(cc)
+  const ratioB = frameRate(cb) / frameRate(cc)
   console.log(`\nratio A / C (end to end vs bare): ${(ratioA * 100).toFixed(1)} %`)
   console.log(`ratio B / C (journal → socket vs bare): ${(ratioB * 100).toFixed(1)} %`)
   if (cb0)
     console.log(
-      `ratio B' / C (without corked batch writes): ${((rate(cb0) / rate(cc)) * 100).toFixed(1)} %; B / B' ${(rate(cb) / rate(cb0)).toFixed(2)}×`,
+      `ratio B' / C (without corked batch writes): ${((frameRate(cb0) / frameRate(cc)) * 100).toFixed(1)} %; B / B' ${(frameRate(cb) / frameRate(cb0)).toFixed(2)}×`,
     )
   recordResult('fanout', {
     command: commandLine('bench:fanout'),
@@ -277,41 +267,27 @@ await runBenchmark('fan-out benchmark', async () => {
       modelCalls,
       chunks,
       eventsPublished: published,
-      endToEnd: {
-        frames: ca.eventFrames,
-        bytes: ca.eventBytes,
-        ms: round(ca.lastAt - ca.firstAt),
-        perSecond: Math.round(rate(ca)),
-      },
-      journalToSocket: {
-        frames: cb.eventFrames,
-        bytes: cb.eventBytes,
-        ms: round(cb.lastAt - cb.firstAt),
-        perSecond: Math.round(rate(cb)),
-        trials: bTrials.map((c) => Math.round(rate(c))),
-      },
+      endToEnd: frameFigures(ca),
+      journalToSocket: frameFigures(cb, bTrials),
       ...(cb0 && {
-        journalToSocketUncorked: { perSecond: Math.round(rate(cb0)), trials: b0Trials.map((c) => Math.round(rate(c))) },
+        journalToSocketUncorked: {
+          perSecond: Math.round(frameRate(cb0)),
+          trials: b0Trials.map((c) => Math.round(frameRate(c))),
+        },
       }),
-      bare: {
-        frames: cc.eventFrames,
-        bytes: cc.eventBytes,
-        ms: round(cc.lastAt - cc.firstAt),
-        perSecond: Math.round(rate(cc)),
-        trials: cTrials.map((c) => Math.round(rate(c))),
-      },
+      bare: frameFigures(cc, cTrials),
       ratioEndToEnd: round(ratioA, 3),
       ratioJournalToSocket: round(ratioB, 3),
     },
     targets: [
-      { name: 'A end to end (frames/s)', value: fmtRate(rate(ca)), target: 'reported' },
+      { name: 'A end to end (frames/s)', value: fmtRate(frameRate(ca)), target: 'reported' },
       { name: 'A runs/s', value: round(runsPerSecond, 0), target: '≥ 500', met: runsPerSecond >= 500 },
       { name: 'A server CPU per run', value: `${round(cpuMsPerRun, 2)} ms`, target: 'reported' },
-      { name: 'B journal → socket (frames/s, median)', value: fmtRate(rate(cb)), target: 'reported' },
+      { name: 'B journal → socket (frames/s, median)', value: fmtRate(frameRate(cb)), target: 'reported' },
       ...(cb0
-        ? [{ name: "B' one write per frame (frames/s, median)", value: fmtRate(rate(cb0)), target: 'reported' }]
+        ? [{ name: "B' one write per frame (frames/s, median)", value: fmtRate(frameRate(cb0)), target: 'reported' }]
         : []),
-      { name: 'C bare Bun.serve (frames/s, median)', value: fmtRate(rate(cc)), target: 'baseline' },
+      { name: 'C bare Bun.serve (frames/s, median)', value: fmtRate(frameRate(cc)), target: 'baseline' },
       { name: 'A / C', value: `${(ratioA * 100).toFixed(1)} %`, target: '≥ 50 %', met: ratioA >= 0.5 },
       {
         name: 'B / C',

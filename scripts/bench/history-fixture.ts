@@ -49,7 +49,9 @@ export async function fill(
   const text = (i: string) =>
     `coalesce((SELECT group_concat(w, ' ') FROM words WHERE k IN (${Array.from({ length: 20 }, (_, j) => `(${i} * ${7919 + j * 104729} + ${j * 31}) % 1998 + 1`).join(', ')}) AND k % 20 < 12 + (${i} % 9)), 'hello')` +
     ` || CASE WHEN ${i} % 100 = 7 THEN ' ${WORDS[0]}' ELSE '' END`
-  const perThread = Math.max(1, Math.floor(opts.heavyMessages / opts.heavyThreads))
+  // Rounded up, so the last messages fall in the last thread (rounded down, a remainder would
+  // name a thread past the last one).
+  const perThread = Math.max(1, Math.ceil(opts.heavyMessages / opts.heavyThreads))
   const CHUNK = 50_000
   for (let from = 0; from < opts.heavyMessages; from += CHUNK) {
     const to = Math.min(opts.heavyMessages, from + CHUNK) - 1

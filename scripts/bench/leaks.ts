@@ -16,26 +16,15 @@
  * a burst of runs is tens of MiB higher than a couple of seconds later. Memory is this process's (the server's; clients and the scripted
  * model run in child processes), after Bun.gc(true).
  */
-import {
-  LoadClients,
-  startModelProcess,
-  objectTypeCounts,
-  typeGrowth,
-  commandLine,
-  fmtBytes,
-  fmtMemory,
-  fmtMs,
-  intArg,
-  makeUsers,
-  memory,
-  printMachine,
-  printTable,
-  recordResult,
-  round,
-  startBenchServer,
-  type MemorySample,
-  runBenchmark,
-} from './lib'
+import { intArg } from './lib/args'
+import { LoadClients, startModelProcess } from './lib/load-clients'
+import { printMachine } from './lib/machine'
+import { fmtMemory, memory, type MemorySample, objectTypeCounts, typeGrowth } from './lib/memory'
+import { fmtBytes, fmtMs, round } from './lib/numbers'
+import { commandLine, printTable, recordResult } from './lib/results'
+import { runBenchmark } from './lib/run'
+import { startBenchServer } from './lib/server'
+import { makeUsers } from './lib/users'
 
 const RUNS = intArg('runs', 20_000)
 const USERS = intArg('users', 50)

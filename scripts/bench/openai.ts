@@ -15,21 +15,14 @@
  *  2. separate runs, interleaved: `chat` frame → first `message_delta` versus request sent →
  *     first content chunk (adds key check, body validation, model lookup and the HTTP request).
  */
-import {
-  arg,
-  commandLine,
-  fmtMs,
-  intArg,
-  printMachine,
-  printTable,
-  recordResult,
-  registerUsersHttp,
-  startBenchServer,
-  startModelProcess,
-  summarize,
-  type Summary,
-  runBenchmark,
-} from './lib'
+import { arg, intArg } from './lib/args'
+import { echoModel, startModelProcess } from './lib/load-clients'
+import { printMachine } from './lib/machine'
+import { fmtMs, summarize, type Summary } from './lib/numbers'
+import { commandLine, printTable, recordResult } from './lib/results'
+import { runBenchmark } from './lib/run'
+import { startBenchServer } from './lib/server'
+import { registerUsersHttp } from './lib/users'
 
 const ROUNDS = intArg('rounds', 200)
 const TTFC = intArg('ttfc', 20)
@@ -39,13 +32,7 @@ const CHARS = intArg('chars', 120)
 const MODEL = arg('model', 'llama3.2')
 
 printMachine(`/v1 vs WebSocket first-token latency: ${ROUNDS} rounds, model time to first chunk ${TTFC} ms`)
-const modelProcess = await startModelProcess({
-  mode: 'echo',
-  firstChunkDelayMs: TTFC,
-  chunkSize: CHUNK,
-  chunkDelayMs: DELAY,
-  padding: CHARS,
-})
+const modelProcess = await startModelProcess(echoModel({ ttfc: TTFC, chunk: CHUNK, delay: DELAY, chars: CHARS }))
 const bs = await startBenchServer({ ollamaUrl: modelProcess.url })
 
 /** A WebSocket that records when each run's first message_delta and agent_completed arrive. */

@@ -19,23 +19,14 @@
  * Overhead = server percentile − baseline percentile. Targets: p50 ≤ 5 ms, p95 ≤ 20 ms (steady).
  */
 import { Ollama } from 'ollama'
-import {
-  LoadClients,
-  startModelProcess,
-  arg,
-  commandLine,
-  fmtMs,
-  intArgs,
-  makeUsers,
-  printMachine,
-  printTable,
-  recordResult,
-  round,
-  startBenchServer,
-  summarize,
-  type Summary,
-  runBenchmark,
-} from './lib'
+import { arg, intArgs } from './lib/args'
+import { LoadClients, echoModel, startModelProcess } from './lib/load-clients'
+import { printMachine } from './lib/machine'
+import { fmtMs, round, summarize, type Summary } from './lib/numbers'
+import { commandLine, printTable, recordResult } from './lib/results'
+import { runBenchmark } from './lib/run'
+import { startBenchServer } from './lib/server'
+import { makeUsers } from './lib/users'
 
 const {
   users: USERS,
@@ -54,13 +45,7 @@ printMachine(
   `server overhead: ${USERS} users × ${ROUNDS} chats, model time to first chunk ${TTFC} ms, think ${THINK[0]}–${THINK[1]} ms`,
 )
 const clients = await LoadClients.spawn()
-const modelProcess = await startModelProcess({
-  mode: 'echo',
-  firstChunkDelayMs: TTFC,
-  chunkSize: CHUNK,
-  chunkDelayMs: DELAY,
-  padding: CHARS,
-})
+const modelProcess = await startModelProcess(echoModel({ ttfc: TTFC, chunk: CHUNK, delay: DELAY, chars: CHARS }))
 const ollamaUrl = modelProcess.url
 const bs = await startBenchServer({ ollamaUrl })
 const model = bs.server.services.config.ollamaModel

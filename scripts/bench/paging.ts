@@ -6,17 +6,17 @@
  *
  *   bun scripts/bench/paging.ts [--big 200000]
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDatabase } from '../../src/db/client'
 import { threadsRepository } from '../../src/db/repositories/threads'
 import { searchRepository } from '../../src/db/repositories/search'
 import { createUserContext } from '../../src/context/user-context'
-import { intArg } from './lib'
+import { intArg } from './lib/args'
+import { benchTempDir } from './lib/temp-dir'
 
 const big = intArg('big', 200_000)
-const dir = mkdtempSync(join(tmpdir(), 'bench-paging-'))
+const dir = benchTempDir('bench-paging-')
 
 async function measure(label: string, rows: number, fn: () => Promise<unknown>) {
   const times: number[] = []

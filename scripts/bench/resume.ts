@@ -18,7 +18,11 @@ import { rmSync } from 'node:fs'
 import { spawnServer } from '../../tests/support/child-server'
 import { startFakeOllama } from '../../src/testing/fake-ollama'
 import { WsClient, type Frame } from '../../src/testing/ws-client'
-import { commandLine, fmtMs, intArg, printMachine, recordResult, registerUsersHttp, summarize } from './lib'
+import { intArg } from './lib/args'
+import { printMachine } from './lib/machine'
+import { fmtMs, summarize } from './lib/numbers'
+import { commandLine, recordResult } from './lib/results'
+import { registerUsersHttp } from './lib/users'
 
 const runsWanted = intArg('runs', 100)
 const usersWanted = intArg('users', 10)

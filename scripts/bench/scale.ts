@@ -19,24 +19,15 @@
  * memory before opening them) / users, both after full collections and after a warm-up that
  * opened and closed 50 sockets and ran 50 chats.
  */
-import {
-  LoadClients,
-  startModelProcess,
-  commandLine,
-  fmtBytes,
-  fmtMemory,
-  fmtMs,
-  intArg,
-  machine,
-  makeUsers,
-  memory,
-  printMachine,
-  recordResult,
-  round,
-  startBenchServer,
-  summarize,
-  runBenchmark,
-} from './lib'
+import { intArg } from './lib/args'
+import { LoadClients, startModelProcess } from './lib/load-clients'
+import { machine, printMachine } from './lib/machine'
+import { fmtMemory, memory } from './lib/memory'
+import { fmtBytes, fmtMs, round, summarize } from './lib/numbers'
+import { commandLine, recordResult } from './lib/results'
+import { runBenchmark } from './lib/run'
+import { startBenchServer } from './lib/server'
+import { makeUsers } from './lib/users'
 
 const USERS = intArg('users', 1000)
 const HTTP_USERS = intArg('http-users', Math.min(USERS, 20))

@@ -10,23 +10,16 @@
  * spawns the real entry point (`bun run start`) on the file and polls GET /health every 5 ms;
  * the figure is spawn → first 200. The model host is not reachable (start-up must not wait for it).
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDatabase } from '../../src/db/client'
 import { fill } from './history-fixture'
-import {
-  commandLine,
-  fmtBytes,
-  fmtMs,
-  intArg,
-  load,
-  printMachine,
-  printTable,
-  recordResult,
-  round,
-  summarize,
-} from './lib'
+import { intArg } from './lib/args'
+import { load, printMachine } from './lib/machine'
+import { fmtBytes, fmtMs, round, summarize } from './lib/numbers'
+import { commandLine, printTable, recordResult } from './lib/results'
+import { runBenchmark } from './lib/run'
+import { benchTempDir } from './lib/temp-dir'
 
 const MESSAGES = intArg('messages', 300_000)
 const TRIALS = intArg('trials', 3)
@@ -37,7 +30,7 @@ printMachine(
   `start-up: bun run start → first answered request, ${MESSAGES.toLocaleString('en-US')} messages against an empty database`,
 )
 const loadStart = load()
-const dir = mkdtempSync(join(tmpdir(), 'bench-startup-'))
+const dir = benchTempDir('bench-startup-')
 
 async function freePort(): Promise<number> {
   const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
@@ -81,8 +74,7 @@ async function startOnce(dataDir: string): Promise<number> {
   }
 }
 
-let exitCode = 0
-try {
+await runBenchmark('start-up benchmark', async () => {
   const emptyDir = join(dir, 'empty')
   const bigDir = join(dir, 'big')
   mkdirSync(emptyDir)
@@ -136,10 +128,4 @@ try {
       },
     ],
   })
-} catch (error) {
-  console.error(error)
-  exitCode = 1
-} finally {
-  rmSync(dir, { recursive: true, force: true })
-}
-process.exit(exitCode)
+}, [() => rmSync(dir, { recursive: true, force: true })])

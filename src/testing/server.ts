@@ -35,14 +35,40 @@ export function apiFetch(baseUrl: string) {
 }
 
 /**
+ * Data folders of test servers not closed yet. A test that fails before its close(), or a file
+ * whose afterAll never ran, would leave them in the temp folder: removeUnclosedTestData() removes
+ * them (tests/support/preload.ts calls it after the whole run; scripts get it at process exit).
+ */
+const notClosed = new Set<string>()
+let exitHooked = false
+function removedAtExit(dir: string): string {
+  if (!exitHooked) {
+    exitHooked = true
+    process.once('exit', removeUnclosedTestData)
+  }
+  notClosed.add(dir)
+  return dir
+}
+
+/** Removes the data folders of every test server started here and not closed. */
+export function removeUnclosedTestData() {
+  for (const dir of notClosed) rmSync(dir, { recursive: true, force: true })
+  notClosed.clear()
+}
+
+/**
  * A real server on 127.0.0.1, port 0, with its own temp-file database (a real libsql file),
  * quiet and with no model unless `OLLAMA_HOST` is given. `env` takes the same variables as
  * production (PROTOCOL.md §1).
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   // The folder is made here, not by createChatServer, so that stop() leaves it for a restart.
-  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'chat-test-'))
-  const removeOwnData = () => !env.DATA_DIR && rmSync(dataDir, { recursive: true, force: true })
+  const dataDir = env.DATA_DIR ?? removedAtExit(mkdtempSync(join(tmpdir(), 'chat-test-')))
+  const removeOwnData = () => {
+    if (env.DATA_DIR) return
+    rmSync(dataDir, { recursive: true, force: true })
+    notClosed.delete(dataDir)
+  }
   let server: ChatServer
   try {
     server = await createChatServer({

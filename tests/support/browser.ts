@@ -14,6 +14,7 @@ import { startTestServer, type TestServer } from './server'
 import { registerUser, type TestUser } from './users'
 import { type FakeOllama, type FakeOllamaOptions, startFakeOllama } from './fake-ollama'
 import { later } from './fixtures'
+import { waitForSocket } from './chat-page'
 
 const CANDIDATES = [
   process.env.CHROMIUM_PATH,
@@ -149,115 +150,76 @@ export async function signedInPage(
   return { ...opened, user }
 }
 
-/** The socket is up (the UI shows no connection banner and the socket said `ready`). */
-export async function waitForSocket(page: Page) {
-  await page.waitForFunction(() => document.body.dataset.connection === 'open', undefined, { timeout: 10_000 })
-}
-
-/** Types a message into the composer and sends it with Enter. */
-export async function sendMessage(page: Page, text: string) {
-  const box = page.getByRole('textbox', { name: 'Message' })
-  await box.fill(text)
-  await box.press('Enter')
+/** signedInPage, once the page's socket is up: where a test that sends messages starts. */
+export async function signedInChat(
+  browser: Browser,
+  server: Pick<TestServer, 'api' | 'url'>,
+  name = 'user',
+  opts: Omit<OpenPageOptions, 'session'> = {},
+): Promise<OpenedPage & { user: TestUser }> {
+  const opened = await signedInPage(browser, server, name, opts)
+  await waitForSocket(opened.page)
+  return opened
 }
 
 /**
- * Waits for the newest assistant turn to finish; returns its final status. With `after` (the
- * number of answers on the page before the message was sent), the answer waited for is a new
- * one, not the previous run's.
+ * The chat page's actions live in tests/support/chat-page.ts; re-exported here for the tests
+ * that import them from this module.
  */
-export async function waitForRunEnd(page: Page, timeout = 15_000, after = 0): Promise<string> {
-  const turn = page.locator('.turn-assistant[data-run-id]').last()
-  await turn.waitFor({ timeout })
-  await page.waitForFunction(
-    (after) => {
-      const turns = document.querySelectorAll<HTMLElement>('.turn-assistant[data-run-id]')
-      return turns.length > after && !!turns[turns.length - 1].dataset.status
-    },
-    after,
-    { timeout },
-  )
-  return (await turn.getAttribute('data-status')) ?? ''
-}
-
-/** Puts a small sales dataset in `user`'s account (through the API) and asks about it once the socket is up; returns the run's end status. */
-export async function askAboutSales(
-  page: Page,
-  server: Pick<TestServer, 'api'>,
-  user: Pick<TestUser, 'accessToken'>,
-): Promise<string> {
-  await server.api('/api/datasets', {
-    token: user.accessToken,
-    body: { name: 'sales', csv: 'region,amount\nNorth,5\nSouth,3\n' },
-  })
-  await waitForSocket(page)
-  await sendMessage(page, 'Which region sells most in my sales data?')
-  return waitForRunEnd(page)
-}
-
-/** Regenerates the newest answer (once it is stored) and waits until it shows as version 2 of 2. */
-export async function regenerateLast(page: Page) {
-  await page.locator('.turn-assistant[data-message-id]').waitFor()
-  await page.getByRole('button', { name: 'Regenerate answer' }).click()
-  await page.locator('.turn-assistant').getByRole('group', { name: 'Version 2 of 2' }).waitFor()
-}
-
-/** The streamed answer text of the newest assistant turn (all answer blocks joined). */
-export async function lastAnswerText(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const turns = document.querySelectorAll<HTMLElement>('.turn-assistant')
-    const last = turns[turns.length - 1]
-    if (!last) return ''
-    return [...last.querySelectorAll<HTMLElement>('.answer')].map((a) => a.innerText.trim()).join('\n')
-  })
-}
+export { askAboutSales, lastAnswerText, regenerateLast, sendMessage, waitForRunEnd, waitForSocket } from './chat-page'
 
 /**
- * For a describe block: a fresh test server and one Chromium for all its tests, both closed
- * afterwards. `use` receives them (assign them to the file's variables).
+ * useBrowserStack({ env }) for a describe block, handed to `use` once started (for files whose
+ * helpers read file-level variables; `use` assigns them).
  */
 export function withServerAndBrowser(
   use: (server: TestServer, browser: Browser) => void,
   env: Record<string, string> = {},
 ) {
-  let server: TestServer | undefined
-  let browser: Browser | undefined
-  beforeAll(async () => {
-    server = await startTestServer(env)
-    browser = await launchBrowser()
-    use(server, browser)
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const stack = useBrowserStack({ env })
+  beforeAll(() => use(stack.server, stack.browser))
 }
 
 export interface BrowserStack {
+  /** The test server (not with `server: false`). */
   server: TestServer
   browser: Browser
   /** The scripted model the server answers from (only when `ollama` options were given). */
   ollama: FakeOllama
 }
 
+export interface BrowserStackOptions {
+  /** Starts a scripted Ollama with these options; the test server answers from it. */
+  ollama?: FakeOllamaOptions
+  /** More settings of the test server. */
+  env?: Record<string, string>
+  /** `false`: no test server — the file starts its own (a child process, one per describe block). */
+  server?: boolean
+}
+
 /**
  * The one browser fixture: Chromium, a test server and — given `ollama` options — a scripted
  * Ollama it answers from, started before the file's (or describe block's) tests and closed
- * after them. Without Chromium it starts nothing (the browser tests skip).
+ * after them, also when a test failed. Without Chromium it starts nothing (the browser tests skip).
  *
  *   const { server, browser, ollama } = useBrowserStack({ ollama: { handler: createDemoBrain() } })
  */
-export function useBrowserStack(opts: { ollama?: FakeOllamaOptions; env?: Record<string, string> } = {}): BrowserStack {
-  let started: BrowserStack | undefined
+export function useBrowserStack(opts: BrowserStackOptions = {}): BrowserStack {
+  let started: Partial<BrowserStack> | undefined
   beforeAll(async () => {
     if (!chromiumPath) return
-    const ollama = opts.ollama && (await startFakeOllama(opts.ollama))
-    const server = await startTestServer({ ...(ollama && { OLLAMA_HOST: ollama.url }), ...opts.env })
-    started = { server, browser: await launchBrowser(), ollama: ollama as FakeOllama }
+    started = {}
+    if (opts.ollama) started.ollama = await startFakeOllama(opts.ollama)
+    if (opts.server !== false)
+      started.server = await startTestServer({
+        ...(started.ollama && { OLLAMA_HOST: started.ollama.url }),
+        ...opts.env,
+      })
+    started.browser = await launchBrowser()
   })
   afterAll(async () => {
-    await started?.browser.close()
-    await started?.server.close()
+    await started?.browser?.close()
+    await started?.server?.close()
     await started?.ollama?.close()
   })
   return {

@@ -1,7 +1,9 @@
-import { mkdtempSync } from 'node:fs'
+import { afterAll } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Subprocess } from 'bun'
+import { apiFetch } from '../../src/testing/server'
 
 const entry = resolve(import.meta.dir, '../../src/index.ts')
 
@@ -65,4 +67,37 @@ export function spawnServer(
     rejectUrl(new Error(`server exited before logging its URL; stdout: ${lines.join('\n')}`))
   })()
   return { proc, dir, lines, url: () => urlPromise, stdoutDone }
+}
+
+/** A child server that logged its URL, with what tests call it through. */
+export interface RunningChild extends ChildServer {
+  base: string
+  wsUrl: string
+  /** fetch against it, like a test server's `api` (registerUser takes it). */
+  api: ReturnType<typeof apiFetch>
+}
+
+/**
+ * Child servers for a test file: `start(env, dir?)` spawns the entry point (the file's env, then
+ * `env`) and waits for its URL. After the file's tests (afterAll) any child still running is
+ * killed and the temp folders made here are removed — also when a test failed.
+ */
+export function useChildServers(fileEnv: () => Record<string, string> = () => ({})) {
+  const children: ChildServer[] = []
+  const dirs: string[] = []
+  afterAll(async () => {
+    for (const child of children)
+      if (child.proc.exitCode === null && child.proc.signalCode === null) {
+        child.proc.kill('SIGKILL')
+        await child.proc.exited
+      }
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  })
+  return async function start(env: Record<string, string> = {}, dir?: string): Promise<RunningChild> {
+    const child = spawnServer({ ...fileEnv(), ...env }, dir)
+    children.push(child)
+    if (!dir) dirs.push(child.dir)
+    const base = await child.url()
+    return { ...child, base, wsUrl: `${base.replace(/^http/, 'ws')}/ws`, api: apiFetch(base) }
+  }
 }

@@ -12,6 +12,7 @@ import { type ChatStack, startChatStack } from '../../src/testing/chat-stack'
 import type { ChatHandler } from '../../src/testing/fake-ollama'
 import { startTestServer, type TestServer } from '../../src/testing/server'
 import { apiAs, registerUser, type TestUser } from '../../src/testing/users'
+import { openTestDatabase, type TestDatabase } from './db'
 
 /** A stand-in for a value that a beforeAll hook will create. */
 export function later<T extends object>(what: string, get: () => T | undefined): T {
@@ -70,4 +71,31 @@ export function useChatStack(opts: { env?: Record<string, string>; handler?: Cha
     await stack?.close()
   })
   return later('the chat stack', () => stack)
+}
+
+/** A migrated libsql file of its own for the file's tests (openTestDatabase), removed afterwards. */
+export function useTestDatabase(): TestDatabase {
+  let t: TestDatabase | undefined
+  beforeAll(async () => {
+    t = await openTestDatabase()
+  })
+  afterAll(async () => {
+    await t?.close()
+  })
+  return later('the test database', () => t)
+}
+
+/**
+ * Anything with a close(), started before the file's (or describe block's) tests and closed after
+ * them: `const linking = useStarted('the linking server', () => startOidcTestServer(idp, env))`.
+ */
+export function useStarted<T extends { close(): unknown }>(what: string, start: () => Promise<T>): T {
+  let started: T | undefined
+  beforeAll(async () => {
+    started = await start()
+  })
+  afterAll(async () => {
+    await started?.close()
+  })
+  return later(what, () => started)
 }

@@ -4,16 +4,8 @@
  */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Page } from 'playwright-core'
-import {
-  chromiumPath,
-  openPage,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-  useBrowserStack,
-  askAboutSales,
-} from '../../support/browser'
+import { chromiumPath, openPage, signedInPage, useBrowserStack } from '../../support/browser'
+import { askAboutSales, sendMessage, waitForRunEnd, waitForSocket } from '../../support/chat-page'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(60_000)

@@ -1,7 +1,9 @@
 /** Settings → API keys in the browser: create (secret shown once, copyable), list, revoke. */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Page } from 'playwright-core'
-import { chromiumPath, lastAnswerText, signedInPage, waitForSocket, useBrowserStack } from '../../support/browser'
+import { chromiumPath, signedInChat, signedInPage, useBrowserStack } from '../../support/browser'
+import { expectRequiredField } from '../../support/forms'
+import { lastAnswerText } from '../../support/chat-page'
 import { lastUserText } from '../../support/chat-stack'
 
 setDefaultTimeout(60_000)
@@ -102,9 +104,7 @@ describe.skipIf(!chromiumPath)('browser: Settings → API keys', () => {
 
   test('a name is required', async () => {
     const { page, context } = await signedInPage(browser, server, 'keyholder2', { path: '/#/settings/api-keys' })
-    await page.getByRole('button', { name: 'Create key' }).click()
-    await page.getByRole('alert').filter({ hasText: 'Give the key a name' }).waitFor()
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('key-name')
+    await expectRequiredField(page, { submit: 'Create key', alert: 'Give the key a name', fieldId: 'key-name' })
     await context.close()
   })
 })
@@ -117,8 +117,7 @@ describe.skipIf(!chromiumPath)('browser: a /v1 call shows in the user’s open U
   })
 
   test('the new thread appears in the sidebar while the tab is open, and holds the answer', async () => {
-    const { page, context, user, errors } = await signedInPage(chrome, live, 'watcher')
-    await waitForSocket(page)
+    const { page, context, user, errors } = await signedInChat(chrome, live, 'watcher')
     const { secret } = (await (
       await live.api('/api/keys', { token: user.accessToken, body: { name: 'script' } })
     ).json()) as any

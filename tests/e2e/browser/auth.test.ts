@@ -1,13 +1,7 @@
 /** Sign up, sign in, sign out and the SSO button, through the real UI. */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import {
-  chromiumPath,
-  useBrowserStack,
-  openPage,
-  signUpViaUi,
-  signedInPage,
-  waitForSocket,
-} from '../../support/browser'
+import { chromiumPath, openPage, signedInPage, signUpViaUi, useBrowserStack } from '../../support/browser'
+import { waitForSocket } from '../../support/chat-page'
 import { registerUser } from '../../support/users'
 
 setDefaultTimeout(60_000) // a real browser on a busy 2-core machine

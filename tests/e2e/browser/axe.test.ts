@@ -6,17 +6,8 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import type { Page } from 'playwright-core'
-import {
-  chromiumPath,
-  openPage,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-  useBrowserStack,
-  askAboutSales,
-  regenerateLast,
-} from '../../support/browser'
+import { chromiumPath, openPage, signedInChat, signedInPage, useBrowserStack } from '../../support/browser'
+import { askAboutSales, regenerateLast, sendMessage, waitForRunEnd } from '../../support/chat-page'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(90_000)
@@ -84,8 +75,7 @@ describe.skipIf(!chromiumPath)('browser: axe-core', () => {
 
   test('the public share page, and its not-found page', async () => {
     fake.setHandler(() => ({ content: 'A shared **answer** with `code`.' }))
-    const { page, context, user } = await signedInPage(browser, server, 'axe-share')
-    await waitForSocket(page)
+    const { page, context, user } = await signedInChat(browser, server, 'axe-share')
     await sendMessage(page, 'share me')
     await waitForRunEnd(page)
     const threadId = decodeURIComponent(new URL(page.url()).hash.split('/')[2])

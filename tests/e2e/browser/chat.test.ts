@@ -6,18 +6,15 @@
 import { beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Page } from 'playwright-core'
+import { chromiumPath, openPage, signedInChat, signedInPage, useBrowserStack } from '../../support/browser'
 import {
-  chromiumPath,
+  askAboutSales,
   lastAnswerText,
-  openPage,
   sendMessage,
-  signedInPage,
+  waitForAnswerChars,
   waitForRunEnd,
   waitForSocket,
-  useBrowserStack,
-  askAboutSales,
-} from '../../support/browser'
+} from '../../support/chat-page'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(60_000)
@@ -25,19 +22,6 @@ setDefaultTimeout(60_000)
 const { server, browser, ollama: fake } = useBrowserStack({ ollama: { models: ['llama3.2', 'qwen3'] } })
 
 const lastUser = (messages: any[]) => [...messages].reverse().find((m) => m.role === 'user')?.content ?? ''
-
-/** Waits until the newest answer has some text but the run is not over yet. */
-async function waitForPartialAnswer(page: Page, minChars = 10) {
-  await page.waitForFunction(
-    (min) => {
-      const turns = document.querySelectorAll<HTMLElement>('.turn-assistant[data-run-id]')
-      const last = turns[turns.length - 1]
-      return !!last && !last.dataset.status && (last.querySelector('.answer')?.textContent?.length ?? 0) >= min
-    },
-    minChars,
-    { timeout: 15_000 },
-  )
-}
 
 describe.skipIf(!chromiumPath)('browser: chat', () => {
   beforeEach(() => fake.setHandler(undefined))
@@ -50,8 +34,7 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
       chunkSize: 3,
       chunkDelayMs: 15,
     }))
-    const { page, context, errors } = await signedInPage(browser, server, 'streamer')
-    await waitForSocket(page)
+    const { page, context, errors } = await signedInChat(browser, server, 'streamer')
 
     // Record every length the answer goes through, to prove it is rendered as it streams.
     // The message list may still be rendering on a loaded machine: observe it once it exists.
@@ -218,10 +201,9 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
 
   test('Stop cancels the run and says so', async () => {
     fake.setHandler(() => ({ content: 'word '.repeat(400), chunkSize: 5, chunkDelayMs: 25 }))
-    const { page, context } = await signedInPage(browser, server, 'stopper')
-    await waitForSocket(page)
+    const { page, context } = await signedInChat(browser, server, 'stopper')
     await sendMessage(page, 'Tell me a very long story')
-    await waitForPartialAnswer(page, 20)
+    await waitForAnswerChars(page, 20, { unfinished: true, timeout: 15_000 })
     const stop = page.getByRole('button', { name: 'Stop' })
     await stop.click()
     expect(await waitForRunEnd(page)).toBe('cancelled')
@@ -239,8 +221,7 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
 
   test('a failed run shows the reason', async () => {
     fake.setHandler(() => ({ streamError: 'the model ran out of memory', afterContent: 'Partial ' }))
-    const { page, context } = await signedInPage(browser, server, 'failer')
-    await waitForSocket(page)
+    const { page, context } = await signedInChat(browser, server, 'failer')
     await sendMessage(page, 'Fail please')
     expect(await waitForRunEnd(page)).toBe('failed')
     const status = await page.locator('.run-status.status-failed').textContent()
@@ -257,8 +238,7 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
       '<svg onload="window.__pwned=\'svg\'"></svg> **still bold**',
     ].join('\n\n')
     fake.setHandler(() => ({ content: evil, chunkSize: 7, chunkDelayMs: 2 }))
-    const { page, context, dialogs } = await signedInPage(browser, server, 'xss')
-    await waitForSocket(page)
+    const { page, context, dialogs } = await signedInChat(browser, server, 'xss')
     await sendMessage(page, 'Say something nasty')
     expect(await waitForRunEnd(page)).toBe('completed')
 
@@ -298,8 +278,7 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
 
   test('agent and model pickers come from the server and are used for the run', async () => {
     fake.setHandler(() => ({ content: 'Planned.', chunkDelayMs: 1 }))
-    const { page, context } = await signedInPage(browser, server, 'picker')
-    await waitForSocket(page)
+    const { page, context } = await signedInChat(browser, server, 'picker')
     // The pickers are filled once /api/agents and /api/models answer.
     await page.locator('#agent-select option[value="planner"]').waitFor({ state: 'attached' })
     const agents = await page
@@ -344,8 +323,7 @@ describe.skipIf(!chromiumPath)('browser: chat', () => {
       chunkSize: 3,
       chunkDelayMs: 10,
     }))
-    const first = await signedInPage(browser, server, 'twotabs')
-    await waitForSocket(first.page)
+    const first = await signedInChat(browser, server, 'twotabs')
     await sendMessage(first.page, 'first question')
     await waitForRunEnd(first.page)
     await first.page.waitForURL(/#\/c\//)

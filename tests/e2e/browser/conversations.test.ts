@@ -6,15 +6,8 @@
  */
 import { beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Page } from 'playwright-core'
-import {
-  chromiumPath,
-  openPage,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-  useBrowserStack,
-} from '../../support/browser'
+import { chromiumPath, openPage, signedInChat, signedInPage, useBrowserStack } from '../../support/browser'
+import { sendMessage, waitForRunEnd, waitForSocket } from '../../support/chat-page'
 import { lastUserText } from '../../support/chat-stack'
 
 setDefaultTimeout(90_000)
@@ -48,8 +41,7 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
   beforeEach(() => fake.setHandler((req) => ({ content: `echo: ${lastUserText(req.messages)}` })))
 
   test('edit and resend makes a second version; the switcher moves between them', async () => {
-    const { page, context, errors } = await signedInPage(browser, server, 'editor')
-    await waitForSocket(page)
+    const { page, context, errors } = await signedInChat(browser, server, 'editor')
     await chatOnce(page, 'first question')
     await chatOnce(page, 'second question')
 
@@ -120,8 +112,7 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
   })
 
   test('a stopped answer stays Cancelled after a reload, with its text and a Retry', async () => {
-    const { page, context } = await signedInPage(browser, server, 'stopper')
-    await waitForSocket(page)
+    const { page, context } = await signedInChat(browser, server, 'stopper')
     fake.setHandler(() => ({ hangAfter: 'partial words' }))
     await sendMessage(page, 'go slowly')
     await page.locator('.turn-assistant .answer', { hasText: 'partial words' }).waitFor()
@@ -138,8 +129,7 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
   })
 
   test('code blocks are labelled with their language and have Copy', async () => {
-    const { page, context } = await signedInPage(browser, server, 'coder')
-    await waitForSocket(page)
+    const { page, context } = await signedInChat(browser, server, 'coder')
     fake.setHandler(() => ({ content: 'Here:\n\n```python\nprint("hi")\n```\n' }))
     await chatOnce(page, 'code please')
     const block = page.locator('.code-block').last()
@@ -149,8 +139,7 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
   })
 
   test('search (Ctrl+K) finds a message and jumps to it in its thread and branch', async () => {
-    const { page, context, user, errors } = await signedInPage(browser, server, 'searcher')
-    await waitForSocket(page)
+    const { page, context, user, errors } = await signedInChat(browser, server, 'searcher')
     await chatOnce(page, 'the walrus question')
     await chatOnce(page, 'something else entirely')
     const threadId = threadIdOf(page)
@@ -182,8 +171,7 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
   })
 
   test('export as JSON, then import it back as a new chat with both versions', async () => {
-    const { page, context } = await signedInPage(browser, server, 'exporter')
-    await waitForSocket(page)
+    const { page, context } = await signedInChat(browser, server, 'exporter')
     await chatOnce(page, 'keep this')
     fake.setHandler(() => ({ content: 'second take' }))
     await page.getByRole('button', { name: 'Regenerate answer' }).click()
@@ -215,8 +203,7 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
   })
 
   test('share, open the link signed out (no identity shown), then revoke: the link is a 404', async () => {
-    const { page, context, user } = await signedInPage(browser, server, 'publisher')
-    await waitForSocket(page)
+    const { page, context, user } = await signedInChat(browser, server, 'publisher')
     fake.setHandler(() => ({ content: 'Use **bold** and `code`.\n\n<img src=x onerror="window.__pwned=1">' }))
     await chatOnce(page, 'formatting tips')
     await page.getByRole('button', { name: 'Share' }).click()
@@ -318,8 +305,7 @@ describe.skipIf(!chromiumPath)('browser: conversations', () => {
   })
 
   test('phone: one header, a short placeholder, a labelled Stop, and the full title', async () => {
-    const { page, context } = await signedInPage(browser, server, 'pocket', { phone: true })
-    await waitForSocket(page)
+    const { page, context } = await signedInChat(browser, server, 'pocket', { phone: true })
     expect(await page.getByRole('textbox', { name: 'Message' }).getAttribute('placeholder')).toBe('Message…')
     // One header: the app's bar does not take a row of its own above the chat header.
     const bar = await page.locator('.topbar').boundingBox()

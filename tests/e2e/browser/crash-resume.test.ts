@@ -3,69 +3,32 @@
  * shows an answer streaming, and restarted on the same port and data folder. The page
  * reconnects, resumes, and the same answer goes on to its end, every word exactly once.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { rmSync } from 'node:fs'
-import type { Browser } from 'playwright-core'
-import {
-  chromiumPath,
-  lastAnswerText,
-  launchBrowser,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-} from '../../support/browser'
-import { spawnServer, type ChildServer } from '../../support/child-server'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
+import { askUntilPartial, lastAnswerText, waitForRunEnd } from '../../support/chat-page'
+import { useChildServers } from '../../support/child-server'
 
 setDefaultTimeout(90_000)
 
 const SECRET = 'browser-crash-test-secret-that-is-long-enough-0123456789'
 const ANSWER = Array.from({ length: 160 }, (_, i) => `w${i + 1}`).join(' ') + '.'
 
-let fake: FakeOllama
-let browser: Browser
-const dirs: string[] = []
-
-beforeAll(async () => {
-  if (!chromiumPath) return
-  fake = await startFakeOllama({ handler: () => ({ content: ANSWER, chunkSize: 6, chunkDelayMs: 25 }) })
-  browser = await launchBrowser()
+// Chromium and the scripted model for the file; the server is a child process the test kills.
+const { browser, ollama: fake } = useBrowserStack({
+  ollama: { handler: () => ({ content: ANSWER, chunkSize: 6, chunkDelayMs: 25 }) },
+  server: false,
 })
-afterAll(async () => {
-  await browser?.close()
-  await fake?.close()
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-})
+const start = useChildServers(() => ({ JWT_SECRET: SECRET, OLLAMA_HOST: fake.url }))
 
 describe.skipIf(!chromiumPath)('browser: an answer survives kill -9 of the server', () => {
   test('the page reconnects to the restarted server and the answer streams on to its end, exactly once', async () => {
-    let child: ChildServer = spawnServer({ JWT_SECRET: SECRET, OLLAMA_HOST: fake.url })
-    dirs.push(child.dir)
-    const url = await child.url()
-    const port = new URL(url).port
-    const server = {
-      url,
-      api: (path: string, init: { body?: unknown; token?: string } = {}) =>
-        fetch(url + path, {
-          method: init.body === undefined ? 'GET' : 'POST',
-          headers: { 'content-type': 'application/json', ...(init.token && { authorization: `Bearer ${init.token}` }) },
-          body: init.body === undefined ? undefined : JSON.stringify(init.body),
-        }),
-    }
+    let child = await start()
+    const port = new URL(child.base).port
+    const server = { url: child.base, api: child.api }
     try {
       const { page, context, errors } = await signedInPage(browser, server, 'crash')
-      await waitForSocket(page)
-      await sendMessage(page, 'Count for me')
       // Part of the answer is on screen.
-      await page.waitForFunction(
-        () =>
-          [...document.querySelectorAll('.turn-assistant[data-run-id] .answer')].some(
-            (a) => (a.textContent?.length ?? 0) >= 60,
-          ),
-        undefined,
-        { timeout: 20_000 },
-      )
+      await askUntilPartial(page, 'Count for me', 60)
 
       child.proc.kill('SIGKILL')
       await child.proc.exited
@@ -74,8 +37,7 @@ describe.skipIf(!chromiumPath)('browser: an answer survives kill -9 of the serve
       expect(cutAt).toBeLessThan(ANSWER.length)
 
       // Same data folder, same port: the page's own reconnect finds it.
-      child = spawnServer({ JWT_SECRET: SECRET, OLLAMA_HOST: fake.url, PORT: port }, child.dir)
-      await child.url()
+      child = await start({ PORT: port }, child.dir)
       expect(await waitForRunEnd(page, 60_000)).toBe('completed')
       // One answer block, the whole answer: nothing lost, nothing doubled, no seam.
       expect(await lastAnswerText(page)).toBe(ANSWER)

@@ -1,13 +1,7 @@
 /** The Documents page (upload, live progress, delete) and source chips under a cited answer. */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import {
-  chromiumPath,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-  useBrowserStack,
-} from '../../support/browser'
+import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
+import { sendMessage, waitForRunEnd, waitForSocket } from '../../support/chat-page'
 import { createDemoBrain } from '../../support/demo-brain'
 import { addTextDocument } from '../../support/documents'
 

@@ -3,14 +3,8 @@
  * operator's hint behind Details), and a run that fails says it once, in plain words.
  */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import {
-  chromiumPath,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-  useBrowserStack,
-} from '../../support/browser'
+import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
+import { sendMessage, waitForRunEnd, waitForSocket } from '../../support/chat-page'
 
 setDefaultTimeout(60_000)
 

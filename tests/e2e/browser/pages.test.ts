@@ -1,6 +1,7 @@
 /** The notes and datasets pages (no WebSocket needed). */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { chromiumPath, useBrowserStack, signedInPage } from '../../support/browser'
+import { expectRequiredField } from '../../support/forms'
 
 setDefaultTimeout(60_000)
 
@@ -43,9 +44,7 @@ describe.skipIf(!chromiumPath)('browser: notes and datasets', () => {
 
   test('notes: a title is required', async () => {
     const { page, context } = await signedInPage(browser, server, 'noter2', { path: '/#/notes' })
-    await page.getByRole('button', { name: 'Add note' }).click()
-    await page.getByRole('alert').filter({ hasText: 'Give the note a title' }).waitFor()
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('note-title')
+    await expectRequiredField(page, { submit: 'Add note', alert: 'Give the note a title', fieldId: 'note-title' })
     await context.close()
   })
 

@@ -3,70 +3,36 @@
  * long run, and a socket that cannot be used at all. In each case the rendered answer must be
  * exactly the scripted one — no token lost, none doubled.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser, Page } from 'playwright-core'
-import {
-  chromiumPath,
-  lastAnswerText,
-  launchBrowser,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-} from '../../support/browser'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
-import { startTestServer, type TestServer } from '../../support/server'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { chromiumPath, signedInChat, signedInPage, useBrowserStack } from '../../support/browser'
+import { askUntilPartial, lastAnswerText, sendMessage, waitForRunEnd, waitForSocket } from '../../support/chat-page'
+import { useStarted } from '../../support/fixtures'
+import { startTestServer } from '../../support/server'
 
 setDefaultTimeout(90_000)
 
-let fake: FakeOllama
-let browser: Browser
-
-/** A long answer with distinct, numbered words so a lost or doubled token is obvious. */
-function script(words: number) {
-  return Array.from({ length: words }, (_, i) => `w${i + 1}`).join(' ') + '.'
+/**
+ * Scripts the model to stream a long answer of distinct, numbered words (so a lost or doubled
+ * token is obvious), `chunkSize` characters every `chunkDelayMs`; returns the answer.
+ */
+function scriptAnswer(words: number, chunkSize: number, chunkDelayMs: number) {
+  const answer = Array.from({ length: words }, (_, i) => `w${i + 1}`).join(' ') + '.'
+  fake.setHandler(() => ({ content: answer, chunkSize, chunkDelayMs }))
+  return answer
 }
 
-async function waitForAnswerLength(page: Page, minChars: number) {
-  await page.waitForFunction(
-    (min) => {
-      const turns = document.querySelectorAll<HTMLElement>('.turn-assistant[data-run-id]')
-      const last = turns[turns.length - 1]
-      return !!last && (last.querySelector('.answer')?.textContent?.length ?? 0) >= min
-    },
-    minChars,
-    { timeout: 20_000 },
-  )
-}
-
-beforeAll(async () => {
-  if (!chromiumPath) return
-  fake = await startFakeOllama()
-  browser = await launchBrowser()
-})
-afterAll(async () => {
-  await browser?.close()
-  await fake?.close()
-})
+// One Chromium and one scripted model for the file; a test server per describe block.
+const { browser, ollama: fake } = useBrowserStack({ ollama: {}, server: false })
 
 describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
-  let server: TestServer
-  beforeAll(async () => {
-    server = await startTestServer({ OLLAMA_HOST: fake.url })
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useStarted('the test server', () => startTestServer({ OLLAMA_HOST: fake.url }))
 
   test('going offline mid-run and back: reconnects, resumes, every token exactly once', async () => {
-    const answer = script(220)
-    fake.setHandler(() => ({ content: answer, chunkSize: 6, chunkDelayMs: 20 }))
+    const answer = scriptAnswer(220, 6, 20)
     const { page, context } = await signedInPage(browser, server, 'offline')
     let sockets = 0
     page.on('websocket', () => sockets++)
-    await waitForSocket(page)
-    await sendMessage(page, 'Count for me')
-    await waitForAnswerLength(page, 60)
+    await askUntilPartial(page, 'Count for me', 60)
 
     await context.setOffline(true)
     await page.waitForFunction(() => document.body.dataset.connection !== 'open')
@@ -82,10 +48,8 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
   })
 
   test('a socket cut without warning (no offline event) reconnects and resumes exactly', async () => {
-    const answer = script(220)
-    fake.setHandler(() => ({ content: answer, chunkSize: 6, chunkDelayMs: 12 }))
-    const { page, context } = await signedInPage(browser, server, 'cut')
-    await waitForSocket(page)
+    const answer = scriptAnswer(220, 6, 12)
+    const { page, context } = await signedInChat(browser, server, 'cut')
     // Proxy every new socket to the server, keeping a handle to cut it.
     const routes: import('playwright-core').WebSocketRoute[] = []
     await page.routeWebSocket(/\/ws$/, (ws) => {
@@ -93,9 +57,7 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
       routes.push(ws)
     })
     await page.reload()
-    await waitForSocket(page)
-    await sendMessage(page, 'Count through the cut')
-    await waitForAnswerLength(page, 60)
+    await askUntilPartial(page, 'Count through the cut', 60)
     await routes[0].close({ code: 4000, reason: 'cut by test' })
     expect(await waitForRunEnd(page, 30_000)).toBe('completed')
     expect(await lastAnswerText(page)).toBe(answer)
@@ -104,12 +66,9 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
   })
 
   test('reloading the page mid-run resumes the same run', async () => {
-    const answer = script(200)
-    fake.setHandler(() => ({ content: answer, chunkSize: 6, chunkDelayMs: 25 }))
+    const answer = scriptAnswer(200, 6, 25)
     const { page, context } = await signedInPage(browser, server, 'reloader')
-    await waitForSocket(page)
-    await sendMessage(page, 'Count again')
-    await waitForAnswerLength(page, 60)
+    await askUntilPartial(page, 'Count again', 60)
     await page.waitForURL(/#\/c\//)
     const runId = await page.locator('.turn-assistant[data-run-id]').last().getAttribute('data-run-id')
 
@@ -124,12 +83,9 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
   })
 
   test('when the WebSocket cannot be used, the run is followed over HTTP', async () => {
-    const answer = script(400)
-    fake.setHandler(() => ({ content: answer, chunkSize: 6, chunkDelayMs: 15 }))
+    const answer = scriptAnswer(400, 6, 15)
     const { page, context } = await signedInPage(browser, server, 'poller')
-    await waitForSocket(page)
-    await sendMessage(page, 'Count over HTTP')
-    await waitForAnswerLength(page, 30)
+    await askUntilPartial(page, 'Count over HTTP', 30)
 
     // From now on every WebSocket is refused; then the current one drops.
     const polls: string[] = []
@@ -154,17 +110,10 @@ describe.skipIf(!chromiumPath)('browser: the answer survives', () => {
 })
 
 describe.skipIf(!chromiumPath)('browser: short-lived access tokens', () => {
-  let server: TestServer
-  beforeAll(async () => {
-    server = await startTestServer({ OLLAMA_HOST: fake.url, ACCESS_TOKEN_TTL: '5' })
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const server = useStarted('the test server', () => startTestServer({ OLLAMA_HOST: fake.url, ACCESS_TOKEN_TTL: '5' }))
 
   test('a token expiring during a long run is refreshed in-band; the run is not interrupted', async () => {
-    const answer = script(240)
-    fake.setHandler(() => ({ content: answer, chunkSize: 4, chunkDelayMs: 35 })) // ~9 s: two token lives
+    const answer = scriptAnswer(240, 4, 35) // ~9 s: two token lives
     const { page, context } = await signedInPage(browser, server, 'longrun')
     await waitForSocket(page) // this first socket is not watched; the one after the reload is
     const sockets: { closed: boolean; auths: number }[] = []

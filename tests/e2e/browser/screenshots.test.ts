@@ -7,15 +7,8 @@ import { beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
-import {
-  chromiumPath,
-  openPage,
-  sendMessage,
-  waitForRunEnd,
-  waitForSocket,
-  useBrowserStack,
-  regenerateLast,
-} from '../../support/browser'
+import { chromiumPath, openPage, useBrowserStack } from '../../support/browser'
+import { regenerateLast, sendMessage, waitForRunEnd, waitForSocket } from '../../support/chat-page'
 import { createDemoBrain } from '../../support/demo-brain'
 
 setDefaultTimeout(120_000)

@@ -5,43 +5,24 @@
  * result (localStorage). Three tabs, 5 s access tokens, a chat streaming in each through several
  * refreshes: nobody is signed out, every refresh token is presented once, no event is lost.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import {
-  chromiumPath,
-  lastAnswerText,
-  launchBrowser,
-  sendMessage,
-  signedInPage,
-  waitForRunEnd,
-  waitForSocket,
-} from '../../support/browser'
-import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
-import { startTestServer, type TestServer } from '../../support/server'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import type { BrowserContext, Page } from 'playwright-core'
+import { chromiumPath, signedInPage, useBrowserStack } from '../../support/browser'
+import { lastAnswerText, sendMessage, waitForRunEnd, waitForSocket } from '../../support/chat-page'
 import { lastUserText } from '../../support/chat-stack'
 
 setDefaultTimeout(120_000) // three tabs of a real browser streaming on a busy 2-core machine
-
-let server: TestServer
-let fake: FakeOllama
-let browser: Browser
 
 /** The scripted answer to "tab N": long enough (~10 s streamed) for several 5 s token lives. */
 const answerTo = (question: string) =>
   `Answer to ${question}: ` + Array.from({ length: 180 }, (_, i) => `w${i}`).join(' ') + '.'
 
 describe.skipIf(!chromiumPath)('browser: three tabs, short-lived tokens', () => {
-  beforeAll(async () => {
-    fake = await startFakeOllama({
+  const { server, browser } = useBrowserStack({
+    ollama: {
       handler: (req) => ({ content: answerTo(lastUserText(req.messages)), chunkSize: 4, chunkDelayMs: 40 }),
-    })
-    server = await startTestServer({ OLLAMA_HOST: fake.url, ACCESS_TOKEN_TTL: '5', OLLAMA_SLOTS: '3' })
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    await fake?.close()
+    },
+    env: { ACCESS_TOKEN_TTL: '5', OLLAMA_SLOTS: '3' },
   })
 
   // Web Locks exist only in secure contexts; a server opened as http://192.168.x.y has none, and

@@ -181,33 +181,10 @@ describe('no admin route shows content', () => {
     const status = await stack.server.api('/api/admin/status', { token })
     expect(status.status).toBe(200)
     bodies.push(await status.text())
-    bodies.push(
-      await (
-        await stack.server.api(`/api/admin/users/${victim.user.id}`, {
-          method: 'PATCH',
-          token,
-          body: { quota: { runsPerDay: 100 } },
-        })
-      ).text(),
-    )
-    bodies.push(
-      await (
-        await stack.server.api(`/api/admin/users/${victim.user.id}`, {
-          method: 'PATCH',
-          token,
-          body: { disabled: true },
-        })
-      ).text(),
-    )
-    bodies.push(
-      await (
-        await stack.server.api(`/api/admin/users/${victim.user.id}`, {
-          method: 'PATCH',
-          token,
-          body: { disabled: false },
-        })
-      ).text(),
-    )
+    for (const body of [{ quota: { runsPerDay: 100 } }, { disabled: true }, { disabled: false }]) {
+      const res = await stack.server.api(`/api/admin/users/${victim.user.id}`, { method: 'PATCH', token, body })
+      bodies.push(await res.text())
+    }
     // The victim's usage is visible (counts), their words are not.
     expect(bodies.join('\n')).toContain(victim.user.id)
     for (const text of Object.values(texts))

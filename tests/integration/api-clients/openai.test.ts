@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import OpenAI from 'openai'
 import { lastUserText, startChatStack, type ChatStack } from '../../support/chat-stack'
+import type { TestServer } from '../../support/server'
 import { registerUser, type TestUser } from '../../support/users'
 import { WsClient, streamedText } from '../../support/ws-client'
 import { expectJson } from '../../support/http'
@@ -39,15 +40,29 @@ function script(req: ChatRequestRecord): Reply {
   return { content: `echo: ${text}`, chunkSize: 3 }
 }
 
-async function newKey(user: TestUser, name = 'test') {
+/** A new API key of `user` on `server` (the file's stack by default). */
+async function newKey(user: TestUser, name = 'test', server: TestServer = stack.server) {
   const body = await expectJson<{ key: { id: string }; secret: string }>(
-    await stack.server.api('/api/keys', { token: user.accessToken, body: { name } }),
+    await server.api('/api/keys', { token: user.accessToken, body: { name } }),
     201,
   )
   return { id: body.key.id, secret: body.secret }
 }
 
-const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${stack.server.url}/v1`, maxRetries: 0 })
+const client = (apiKey: string, server: TestServer = stack.server) =>
+  new OpenAI({ apiKey, baseURL: `${server.url}/v1`, maxRetries: 0 })
+
+/** The `openai` client of a new user (`name`) of another stack, with an API key of their own. */
+async function clientOfNewUser(server: TestServer, name: string) {
+  const user = await registerUser(server, name)
+  return client((await newKey(user, 'k', server)).secret, server)
+}
+
+/** A streamed completion of `content` (one user message, llama3.2) with alice's key, and its HTTP response. */
+const streamAsAlice = (content: string) =>
+  client(aliceKey.secret)
+    .chat.completions.create({ model: 'llama3.2', stream: true, messages: [{ role: 'user', content }] })
+    .withResponse()
 
 /** Waits until the run's row says it finished; returns its status. */
 async function finishedStatus(user: TestUser, runId: string): Promise<string> {
@@ -126,13 +141,7 @@ describe('chat.completions.create', () => {
   })
 
   test('streamed: chat.completion.chunk deltas that add up to the answer, then finish_reason', async () => {
-    const { data: stream, response } = await client(aliceKey.secret)
-      .chat.completions.create({
-        model: 'llama3.2',
-        stream: true,
-        messages: [{ role: 'user', content: 'a long answer please' }],
-      })
-      .withResponse()
+    const { data: stream, response } = await streamAsAlice('a long answer please')
     expect(response.headers.get('content-type')).toContain('text/event-stream')
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = []
     for await (const chunk of stream) chunks.push(chunk)
@@ -279,12 +288,7 @@ describe('chat.completions.create', () => {
       }),
     })
     try {
-      const user = await registerUser(limited.server, 'stepper')
-      const key = await expectJson(
-        await limited.server.api('/api/keys', { token: user.accessToken, body: { name: 'k' } }),
-        201,
-      )
-      const api = new OpenAI({ apiKey: key.secret, baseURL: `${limited.server.url}/v1`, maxRetries: 0 })
+      const api = await clientOfNewUser(limited.server, 'stepper')
       const whole = await api.chat.completions.create({
         model: 'agent:planner',
         messages: [{ role: 'user', content: 'what is 6*7?' }],
@@ -365,12 +369,7 @@ describe('errors in OpenAI’s shape', () => {
   test('too many runs is RateLimitError (429) with Retry-After', async () => {
     const limited = await startChatStack({ handler: script, env: { MAX_RUNS_PER_USER: '1' } })
     try {
-      const user = await registerUser(limited.server, 'busy')
-      const key = await expectJson(
-        await limited.server.api('/api/keys', { token: user.accessToken, body: { name: 'k' } }),
-        201,
-      )
-      const api = new OpenAI({ apiKey: key.secret, baseURL: `${limited.server.url}/v1`, maxRetries: 0 })
+      const api = await clientOfNewUser(limited.server, 'busy')
       const busy = await api.chat.completions.create({
         model: 'llama3.2',
         stream: true,
@@ -394,12 +393,7 @@ describe('errors in OpenAI’s shape', () => {
     const down = await startChatStack({ handler: script })
     await down.ollama.close()
     try {
-      const user = await registerUser(down.server, 'offline')
-      const key = await expectJson(
-        await down.server.api('/api/keys', { token: user.accessToken, body: { name: 'k' } }),
-        201,
-      )
-      const api = new OpenAI({ apiKey: key.secret, baseURL: `${down.server.url}/v1`, maxRetries: 0 })
+      const api = await clientOfNewUser(down.server, 'offline')
       for (const call of [
         () => api.models.list(),
         () => api.chat.completions.create({ model: 'agent:triage', messages: [{ role: 'user', content: 'x' }] }),
@@ -511,13 +505,7 @@ describe('bad input is a clear 400 and starts nothing', () => {
 
 describe('ending early', () => {
   test('a client that disconnects mid-stream cancels its run', async () => {
-    const { data: stream, response } = await client(aliceKey.secret)
-      .chat.completions.create({
-        model: 'llama3.2',
-        stream: true,
-        messages: [{ role: 'user', content: 'hang on the line' }],
-      })
-      .withResponse()
+    const { data: stream, response } = await streamAsAlice('hang on the line')
     const runId = response.headers.get('x-run-id')!
     const iterator = stream[Symbol.asyncIterator]()
     expect((await iterator.next()).value?.choices[0].delta.role).toBe('assistant')

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { startTestServer, type TestServer } from '../../support/server'
 import { registerUser } from '../../support/users'
+import { useStarted, useTestServer } from '../../support/fixtures'
 import {
   CookieJar,
   authorizeAtProvider,
@@ -313,14 +314,7 @@ describe('OIDC sign-in through a real provider', () => {
 })
 
 describe('OIDC linking rules', () => {
-  let linking: TestServer
-
-  beforeAll(async () => {
-    linking = await startOidcTestServer(idp, { OIDC_LINK_BY_EMAIL: 'true' })
-  })
-  afterAll(async () => {
-    await linking?.close()
-  })
+  const linking = useStarted('the linking server', () => startOidcTestServer(idp, { OIDC_LINK_BY_EMAIL: 'true' }))
 
   /** POST /api/auth/oidc/link as `token`, then through the provider as `login`; the callback's answer. */
   async function linkAs(token: string, login: string) {
@@ -422,13 +416,7 @@ describe('OIDC and disabled accounts', () => {
 })
 
 describe('OIDC with sign-up closed', () => {
-  let closed: TestServer
-  beforeAll(async () => {
-    closed = await startOidcTestServer(idp, { ALLOW_SIGNUP: 'false' })
-  })
-  afterAll(async () => {
-    await closed?.close()
-  })
+  const closed = useStarted('the closed server', () => startOidcTestServer(idp, { ALLOW_SIGNUP: 'false' }))
 
   test('the first user may still sign up through SSO; later new identities get a clear 403', async () => {
     const first = await oidcSignIn(closed.url, { login: 'alice' })
@@ -536,13 +524,7 @@ describe('OIDC failures of the provider or its configuration', () => {
 })
 
 describe('OIDC not configured', () => {
-  let plain: TestServer
-  beforeAll(async () => {
-    plain = await startTestServer()
-  })
-  afterAll(async () => {
-    await plain?.close()
-  })
+  const { server: plain } = useTestServer()
 
   test('login and callback answer 404 oidc_not_configured; config says disabled', async () => {
     await expectJsonError(await plain.api('/api/auth/oidc/login'), 404, 'oidc_not_configured')

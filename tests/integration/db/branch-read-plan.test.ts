@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { openTestDatabase, type TestDatabase } from '../../support/db'
+import { describe, expect, test } from 'bun:test'
+import { useTestDatabase } from '../../support/fixtures'
 import { messageRowsById } from '../../../src/db/repositories/messages'
 
-let t: TestDatabase
-beforeAll(async () => {
-  t = await openTestDatabase()
-})
-afterAll(() => t.close())
+const t = useTestDatabase()
 
 /**
  * A thread's messages are fetched by primary key, whatever the planner's statistics say about

@@ -3,9 +3,10 @@
  * and the composite foreign keys refuse a child row under another user's parent even when no
  * repository is involved. Real libsql file, real migrations, real user contexts.
  */
-import { test, expect, describe, beforeAll, afterAll, setDefaultTimeout } from 'bun:test'
+import { test, expect, describe, setDefaultTimeout } from 'bun:test'
 import fc from 'fast-check'
-import { asUser, createDbUsers, openTestDatabase, type TestDatabase } from '../../support/db'
+import { asUser, createDbUsers } from '../../support/db'
+import { useTestDatabase } from '../../support/fixtures'
 import { MissingUserContextError, onIsolationGuard, runWithoutUser } from '../../../src/context/user-context'
 import { NotFoundError } from '../../../src/http/errors'
 import type { UserView } from '../../../src/db/repositories/users'
@@ -14,14 +15,7 @@ import type { UserView } from '../../../src/db/repositories/users'
 // Set per file because bun 1.4 applies a preload's setDefaultTimeout to the first file only.
 setDefaultTimeout(30_000)
 
-let t: TestDatabase
-
-beforeAll(async () => {
-  t = await openTestDatabase()
-})
-afterAll(async () => {
-  await t.close()
-})
+const t = useTestDatabase()
 
 /** An error's message with its causes (drizzle wraps the libsql error in `cause`). */
 const errorText = (error: any): string => (error ? `${String(error)} ${errorText(error.cause)}` : '')

@@ -1,11 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { asUser, createDbUsers, openTestDatabase, type TestDatabase } from '../../support/db'
+import { describe, expect, test } from 'bun:test'
+import { asUser, createDbUsers } from '../../support/db'
+import { useTestDatabase } from '../../support/fixtures'
 
-let t: TestDatabase
-beforeAll(async () => {
-  t = await openTestDatabase()
-})
-afterAll(() => t.close())
+const t = useTestDatabase()
 
 /** The run journal's group commit: batches of any size land whole, in order, once. */
 describe('journal store', () => {

@@ -9,9 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createClient } from '@libsql/client'
-import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { spawnServer, type ChildServer } from '../../support/child-server'
+import { useChildServers } from '../../support/child-server'
 import { startFakeOllama, type FakeOllama } from '../../support/fake-ollama'
 import { registerUser, type TestUser } from '../../support/users'
 import { WsClient, seqProblem, streamedText, type Frame } from '../../support/ws-client'
@@ -25,7 +24,6 @@ const NOTE = { title: 'Groceries', body: 'milk and eggs' }
 /** Gates the scripted model: a held call hangs (the run waits for the model) until released. */
 const hold = { first: false, second: false }
 let ollama: FakeOllama
-const dirs: string[] = []
 
 beforeAll(async () => {
   ollama = await startFakeOllama({
@@ -38,14 +36,10 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await ollama?.close()
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
-async function start(dir?: string, env: Record<string, string> = {}): Promise<ChildServer & { base: string }> {
-  const child = spawnServer({ JWT_SECRET: SECRET, OLLAMA_HOST: ollama.url, LOG_LEVEL: 'info', ...env }, dir)
-  if (!dir) dirs.push(child.dir)
-  return { ...child, base: await child.url() }
-}
+/** The entry point as a child process on the scripted model. */
+const start = useChildServers(() => ({ JWT_SECRET: SECRET, OLLAMA_HOST: ollama.url, LOG_LEVEL: 'info' }))
 const get = (base: string, path: string, token: string) =>
   fetch(base + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>)
 
@@ -115,18 +109,8 @@ async function crashAt(stage: { before?: () => void; killWhen: (events: Frame[])
   const first = await start()
   let user: TestUser, ws: WsClient, runId: string
   try {
-    user = await registerUser(
-      {
-        api: (path, init) =>
-          fetch(first.base + path, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(init?.body),
-          }),
-      },
-      'crash',
-    )
-    ws = await WsClient.connect(first.base.replace('http', 'ws') + '/ws', user.accessToken)
+    user = await registerUser(first, 'crash')
+    ws = await WsClient.connect(first.wsUrl, user.accessToken)
     runId = (await ws.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })).runId
     await waitUntil(() => stage.killWhen(ws.eventsOf(runId)), 'the stage to kill at')
   } finally {
@@ -138,14 +122,14 @@ async function crashAt(stage: { before?: () => void; killWhen: (events: Frame[])
   expect(seen.some((e) => e.type === 'agent_completed')).toBe(false)
 
   hold.first = hold.second = false
-  const second = await start(first.dir)
+  const second = await start({}, first.dir)
   try {
     // The reference: the same request on the restarted server, never interrupted.
     const events = await finalJournal(second.base, runId, user.accessToken)
     const notes = (await get(second.base, '/api/notes', user.accessToken)).notes
     const metrics = await (await fetch(`${second.base}/metrics`)).text()
     expect(metrics).toMatch(/^chat_runs_resumed_total 1$/m)
-    const live = await WsClient.connect(second.base.replace('http', 'ws') + '/ws', user.accessToken)
+    const live = await WsClient.connect(second.wsUrl, user.accessToken)
     const reference = await live.completion(
       (await live.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })).runId,
       20_000,
@@ -218,18 +202,8 @@ test('a crash after the note was saved but before tool_completed was stored save
   // tool_completed on is taken back out (the note row stays, as its commit came first).
   hold.first = hold.second = false
   const first = await start()
-  const user = await registerUser(
-    {
-      api: (path, init) =>
-        fetch(first.base + path, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(init?.body),
-        }),
-    },
-    'crafted',
-  )
-  const ws = await WsClient.connect(first.base.replace('http', 'ws') + '/ws', user.accessToken)
+  const user = await registerUser(first, 'crafted')
+  const ws = await WsClient.connect(first.wsUrl, user.accessToken)
   const { runId } = await ws.chat('remember to buy milk and eggs', { agent: 'notes_assistant' })
   const reference = await ws.completion(runId, 20_000)
   ws.close()
@@ -244,7 +218,7 @@ test('a crash after the note was saved but before tool_completed was stored save
   ])
   db.close()
 
-  const second = await start(first.dir)
+  const second = await start({}, first.dir)
   try {
     const { completed } = await expectContinued(second.base, user, runId, reference.slice(0, cut.seq - 1), reference)
     expect(completed[0].toolCallId).toBe(cut.toolCallId)
@@ -262,18 +236,8 @@ test('a run that takes its process down every time is failed with server_restart
   hold.first = true // the model never answers: every life of the process ends mid-run
   let child = await start()
   const dir = child.dir
-  const user = await registerUser(
-    {
-      api: (path, init) =>
-        fetch(child.base + path, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(init?.body),
-        }),
-    },
-    'doomed',
-  )
-  const ws = await WsClient.connect(child.base.replace('http', 'ws') + '/ws', user.accessToken)
+  const user = await registerUser(child, 'doomed')
+  const ws = await WsClient.connect(child.wsUrl, user.accessToken)
   const { runId } = await ws.chat('this one crashes the server', { agent: 'notes_assistant' })
   await waitUntil(
     () => ws.eventsOf(runId).some((e) => e.type === 'agent_thinking') && ollama.inFlight() > 0,
@@ -288,7 +252,7 @@ test('a run that takes its process down every time is failed with server_restart
       const asked = ollama.requests.length
       child.proc.kill('SIGKILL')
       await child.proc.exited
-      child = await start(dir)
+      child = await start({}, dir)
       const deadline = Date.now() + 20_000
       while (ollama.requests.length === asked && Date.now() < deadline) await Bun.sleep(20) // the resumed run asks the model again
       const events = await stored()
@@ -297,7 +261,7 @@ test('a run that takes its process down every time is failed with server_restart
     }
     child.proc.kill('SIGKILL')
     await child.proc.exited
-    child = await start(dir)
+    child = await start({}, dir)
     const events = await finalJournal(child.base, runId, user.accessToken)
     expect(seqProblem(events)).toBeUndefined()
     expect(events.at(-1)).toMatchObject({

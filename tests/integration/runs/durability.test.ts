@@ -3,9 +3,8 @@
  * streaming runs, then a restart on the same database file that continues them (PROTOCOL.md
  * §9); and SIGTERM draining.
  */
-import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { rmSync } from 'node:fs'
-import { spawnServer, type ChildServer } from '../../support/child-server'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { type RunningChild, useChildServers } from '../../support/child-server'
 import { startFakeOllama } from '../../support/fake-ollama'
 import { registerUsers } from '../../support/users'
 import { WsClient, seqProblem, streamedText, type Frame } from '../../support/ws-client'
@@ -13,27 +12,7 @@ import { WsClient, seqProblem, streamedText, type Frame } from '../../support/ws
 setDefaultTimeout(60_000)
 
 const SECRET = 'durability-test-secret-that-is-long-enough-0123456789'
-const dirs: string[] = []
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-})
-
-async function start(env: Record<string, string>, dir?: string): Promise<ChildServer & { base: string }> {
-  const child = spawnServer({ JWT_SECRET: SECRET, LOG_LEVEL: 'info', ...env }, dir)
-  if (!dir) dirs.push(child.dir)
-  const base = await child.url()
-  return { ...child, base }
-}
-
-/** What registerUsers needs from a server: POSTs of JSON to it. */
-const postTo = (base: string) => ({
-  api: (path: string, init?: { body?: unknown }) =>
-    fetch(base + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(init?.body),
-    }),
-})
+const start = useChildServers(() => ({ JWT_SECRET: SECRET, LOG_LEVEL: 'info' }))
 const api = (base: string, path: string, token: string) =>
   fetch(base + path, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>)
 
@@ -44,10 +23,8 @@ describe('kill -9 in the middle of 50 streaming runs', () => {
     // A slow stream: every run is mid-answer when the process dies.
     const ollama = await startFakeOllama({ handler: () => ({ content: ANSWER, chunkSize: 2, chunkDelayMs: 10 }) })
     const first = await start({ OLLAMA_HOST: ollama.url, MAX_RUNS_PER_USER: '10', OLLAMA_SLOTS: '50' })
-    const users = await registerUsers(postTo(first.base), 5, 'durable')
-    const sockets = await Promise.all(
-      users.map((u) => WsClient.connect(first.base.replace('http', 'ws') + '/ws', u.accessToken)),
-    )
+    const users = await registerUsers(first, 5, 'durable')
+    const sockets = await Promise.all(users.map((u) => WsClient.connect(first.wsUrl, u.accessToken)))
     const runs = await Promise.all(
       sockets.flatMap((ws, i) =>
         Array.from({ length: 10 }, (_, r) =>
@@ -76,7 +53,7 @@ describe('kill -9 in the middle of 50 streaming runs', () => {
       // A client that saw up to seq N resumes on the new process and gets exactly the rest, live.
       const watched = runs[0]
       const seen0 = seenBeforeKill.get(watched.runId)!
-      const ws = await WsClient.connect(second.base.replace('http', 'ws') + '/ws', watched.user.accessToken)
+      const ws = await WsClient.connect(second.wsUrl, watched.user.accessToken)
       ws.send({ type: 'resume', runId: watched.runId, afterSeq: seen0.at(-1)!.seq })
       // (Live events of the run may reach the new socket before its resume is answered: the
       // client keeps one event per seq.)
@@ -125,6 +102,13 @@ describe('kill -9 in the middle of 50 streaming runs', () => {
   })
 })
 
+/** A new user of `child` on a socket of their own, and the run their `question` started. */
+async function runOn(child: RunningChild, question: string) {
+  const [user] = await registerUsers(child, 1, 'drain')
+  const ws = await WsClient.connect(child.wsUrl, user.accessToken)
+  return { ws, runId: (await ws.chat(question)).runId }
+}
+
 describe('SIGTERM drains', () => {
   test('in-flight runs finish within the grace period; the process exits 0', async () => {
     const ollama = await startFakeOllama({
@@ -132,9 +116,7 @@ describe('SIGTERM drains', () => {
     })
     const child = await start({ OLLAMA_HOST: ollama.url, SHUTDOWN_GRACE_MS: '5000' })
     try {
-      const [user] = await registerUsers(postTo(child.base), 1, 'drain')
-      const ws = await WsClient.connect(child.base.replace('http', 'ws') + '/ws', user.accessToken)
-      const { runId } = await ws.chat('please finish')
+      const { ws, runId } = await runOn(child, 'please finish')
       await ws.waitFor((f) => f.type === 'message_delta' && f.runId === runId)
       child.proc.kill('SIGTERM')
       const events = await ws.completion(runId)
@@ -151,9 +133,7 @@ describe('SIGTERM drains', () => {
     const ollama = await startFakeOllama({ handler: () => ({ hang: true }) })
     const child = await start({ OLLAMA_HOST: ollama.url, SHUTDOWN_GRACE_MS: '1500' })
     try {
-      const [user] = await registerUsers(postTo(child.base), 1, 'drain')
-      const ws = await WsClient.connect(child.base.replace('http', 'ws') + '/ws', user.accessToken)
-      const { runId } = await ws.chat('this never ends')
+      const { ws, runId } = await runOn(child, 'this never ends')
       await ws.waitFor((f) => f.type === 'agent_thinking' && f.runId === runId)
       child.proc.kill('SIGTERM')
       await Bun.sleep(300)

@@ -21,6 +21,14 @@ const runEvents = (ws: WsClient, runId: string) =>
   ws.frames.filter((f) => f.runId === runId && typeof f.seq === 'number')
 const deltas = (ws: WsClient, runId: string) => runEvents(ws, runId).filter((e) => e.type === 'message_delta').length
 
+/** A new user on a socket, with a run of `question` that has streamed at least `minDeltas` deltas. */
+async function midRun(question: string, minDeltas: number) {
+  const { user, ws } = await stack.userWithSocket()
+  const { runId } = await ws.chat(question)
+  await ws.until(() => deltas(ws, runId) >= minDeltas)
+  return { user, ws, runId }
+}
+
 describe('resume after a disconnect', () => {
   test('replays exactly the missing events, then continues live: no gap, no duplicate', async () => {
     const user = await registerUser(stack.server)
@@ -72,9 +80,7 @@ describe('resume after a disconnect', () => {
 
 describe('HTTP fallback delivery', () => {
   test('GET /api/runs/:id/events?after=N returns the events with seq > N and done', async () => {
-    const { user, ws } = await stack.userWithSocket()
-    const { runId } = await ws.chat('http please')
-    await ws.until(() => deltas(ws, runId) >= 3)
+    const { user, ws, runId } = await midRun('http please', 3)
     const partial = (await (
       await stack.server.api(`/api/runs/${runId}/events?after=0`, { token: user.accessToken })
     ).json()) as any
@@ -115,9 +121,7 @@ describe('HTTP fallback delivery', () => {
 
 describe('token refresh during an active chat', () => {
   test('re-auth in the middle of a streaming run loses no event', async () => {
-    const { user, ws } = await stack.userWithSocket()
-    const { runId } = await ws.chat('long answer')
-    await ws.until(() => deltas(ws, runId) >= 5)
+    const { user, ws, runId } = await midRun('long answer', 5)
     const refreshed = (await (
       await stack.server.api('/api/auth/refresh', { body: { refreshToken: user.refreshToken } })
     ).json()) as any

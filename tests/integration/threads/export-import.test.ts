@@ -30,20 +30,12 @@ const importBody = (body: string, token = user.accessToken) =>
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body,
   })
-const threadCount = async () =>
+/** How many rows of `table` the user owns, counted in the database itself. */
+const rowsOwned = async (table: 'threads' | 'messages') =>
   Number(
     (
       await server.services.database.client.execute({
-        sql: 'SELECT count(*) AS n FROM threads WHERE user_id = ?',
-        args: [user.id],
-      })
-    ).rows[0].n,
-  )
-const messageCount = async () =>
-  Number(
-    (
-      await server.services.database.client.execute({
-        sql: 'SELECT count(*) AS n FROM messages WHERE user_id = ?',
+        sql: `SELECT count(*) AS n FROM ${table} WHERE user_id = ?`,
         args: [user.id],
       })
     ).rows[0].n,
@@ -181,10 +173,10 @@ describe('import', () => {
   })
 
   test('a ChatGPT conversations.json: branches kept, current_node is the default branch, original times', async () => {
-    const before = await threadCount()
+    const before = await rowsOwned('threads')
     const { threads } = await expectJson(await importBody(chatgpt), 201)
     expect(threads.map((t: any) => t.title)).toEqual(['Sourdough starter smells odd', 'Receipt total'])
-    expect(await threadCount()).toBe(before + 2)
+    expect(await rowsOwned('threads')).toBe(before + 2)
 
     const sourdough = await branch(threads[0].id)
     expect(sourdough.map((m) => `${m.role}:${m.content.slice(0, 20)}`)).toEqual([
@@ -222,8 +214,8 @@ describe('import', () => {
     const loop = structuredClone(badParent)
     loop.messages[2].parentId = loop.messages[3].id
     loop.messages[0].parentId = null
-    const threads0 = await threadCount()
-    const messages0 = await messageCount()
+    const threads0 = await rowsOwned('threads')
+    const messages0 = await rowsOwned('messages')
     const cases: [string, RegExp][] = [
       ['not json at all', /not valid JSON/],
       ['{"hello":"world"}', /expected a thread export/],
@@ -241,8 +233,8 @@ describe('import', () => {
       expect(error.message).toMatch(why)
     }
     // Nothing half-written: the valid first conversation of brokenSecond did not land.
-    expect(await threadCount()).toBe(threads0)
-    expect(await messageCount()).toBe(messages0)
+    expect(await rowsOwned('threads')).toBe(threads0)
+    expect(await rowsOwned('messages')).toBe(messages0)
   })
 
   test('over IMPORT_MAX_BYTES is 413, declared or streamed; no token is 401', async () => {

@@ -25,6 +25,17 @@ afterAll(async () => {
 })
 
 /** Sends a chat frame; resolves with run_accepted or the error frame. */
+/** The admin sets `user`'s quota (null: back to the default); the PATCH must succeed. */
+async function setQuota(user: TestUser, quota: Record<string, number> | null) {
+  await expectJson(
+    await stack.server.api(`/api/admin/users/${user.id}`, {
+      method: 'PATCH',
+      token: admin.user.accessToken,
+      body: { quota },
+    }),
+  )
+}
+
 async function send(ws: WsClient, content: string, extra: Record<string, unknown> = {}): Promise<Frame> {
   const requestId = crypto.randomUUID()
   ws.send({ type: 'chat', requestId, content, ...extra })
@@ -102,31 +113,13 @@ describe('runs per day (QUOTA_RUNS_PER_DAY=2)', () => {
     await completedRun(ws, 'a')
     await completedRun(ws, 'b')
     expect((await send(ws, 'c')).code).toBe('quota_exceeded')
-    await expectJson(
-      await stack.server.api(`/api/admin/users/${user.id}`, {
-        method: 'PATCH',
-        token: admin.user.accessToken,
-        body: { quota: { runsPerDay: 3 } },
-      }),
-    )
+    await setQuota(user, { runsPerDay: 3 })
     await completedRun(ws, 'c')
     expect((await send(ws, 'd')).code).toBe('quota_exceeded')
     // 0 = no limit for this user.
-    await expectJson(
-      await stack.server.api(`/api/admin/users/${user.id}`, {
-        method: 'PATCH',
-        token: admin.user.accessToken,
-        body: { quota: { runsPerDay: 0 } },
-      }),
-    )
+    await setQuota(user, { runsPerDay: 0 })
     await completedRun(ws, 'd')
-    await expectJson(
-      await stack.server.api(`/api/admin/users/${user.id}`, {
-        method: 'PATCH',
-        token: admin.user.accessToken,
-        body: { quota: null },
-      }),
-    )
+    await setQuota(user, null)
     expect((await send(ws, 'e')).code).toBe('quota_exceeded')
     expect((await usageOf(user.accessToken)).quota).toMatchObject({ runsPerDay: 2, runsUsed: 4 })
   })
@@ -141,13 +134,7 @@ describe('runs per day (QUOTA_RUNS_PER_DAY=2)', () => {
 describe('tokens per day', () => {
   test('once the tokens Ollama reported reach the limit, the next run waits until they leave the window', async () => {
     const { user, ws } = await stack.userWithSocket('tokens')
-    await expectJson(
-      await stack.server.api(`/api/admin/users/${user.id}`, {
-        method: 'PATCH',
-        token: admin.user.accessToken,
-        body: { quota: { runsPerDay: 0, tokensPerDay: 5 } },
-      }),
-    )
+    await setQuota(user, { runsPerDay: 0, tokensPerDay: 5 })
     const started = Date.now()
     // Under the limit (0 used): admitted, and it uses more than 5 tokens.
     const usage = await completedRun(ws, 'count my tokens please')

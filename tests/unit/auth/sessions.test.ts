@@ -9,11 +9,27 @@ type Row = {
   sessionsChangedAt?: number
 }
 
+/** Where reads wait while it is held: `hold()` closes it and answers the function that opens it. */
+function gate() {
+  let closed: Promise<void> | undefined
+  return {
+    passed: () => closed,
+    hold() {
+      let open!: () => void
+      closed = new Promise((resolve) => (open = resolve))
+      return () => {
+        closed = undefined
+        open()
+      }
+    },
+  }
+}
+
 function fakeDb() {
   const rows = new Map<string, Row>()
   const revoked = new Map<string, { userId: string; at: number }>()
-  let gate: Promise<void> | undefined
-  let pollGate: Promise<void> | undefined
+  const stateGate = gate()
+  const pollGate = gate()
   let reads = 0
   return {
     rows,
@@ -22,29 +38,15 @@ function fakeDb() {
       return reads
     },
     /** Holds sessionChangesSince answers (read already) until `open()`. */
-    holdPoll() {
-      let open!: () => void
-      pollGate = new Promise((resolve) => (open = resolve))
-      return () => {
-        pollGate = undefined
-        open()
-      }
-    },
+    holdPoll: pollGate.hold,
     /** Holds the next sessionState reads until `open()`. */
-    hold() {
-      let open!: () => void
-      gate = new Promise((resolve) => (open = resolve))
-      return () => {
-        gate = undefined
-        open()
-      }
-    },
+    hold: stateGate.hold,
     users: {
       async sessionState(id: string) {
         reads++
         const row = rows.get(id)
         const snapshot = row && { ...row, sessionsChangedAt: row.sessionsChangedAt ?? null }
-        await gate
+        await stateGate.passed()
         return snapshot
       },
       async endSessionsBefore(id: string, at: number) {
@@ -69,7 +71,7 @@ function fakeDb() {
             sessionsValidAfter: r.sessionsValidAfter,
             sessionsChangedAt: r.sessionsChangedAt!,
           }))
-        await pollGate
+        await pollGate.passed()
         return snapshot
       },
     },

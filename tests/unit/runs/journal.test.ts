@@ -129,20 +129,22 @@ describe('persistence: group commit, then publish', () => {
   })
 
   test('a failing write is retried, and delivery goes on if it keeps failing', async () => {
-    const retried = memoryStore({ failTimes: 2 })
-    const a = journalWith(retried.store)
-    a.journal.append(started)
-    await a.persister.flush()
+    /** One event appended to a journal whose store fails its first `failTimes` writes, then flushed. */
+    const appendOnce = async (failTimes: number) => {
+      const { store, rows } = memoryStore({ failTimes })
+      const { journal, persister, published } = journalWith(store)
+      journal.append(started)
+      await persister.flush()
+      return { rows, failures: persister.failures, published }
+    }
+    const retried = await appendOnce(2)
     expect(retried.rows).toHaveLength(1)
-    expect(a.persister.failures).toBe(0)
+    expect(retried.failures).toBe(0)
 
-    const broken = memoryStore({ failTimes: 99 })
-    const b = journalWith(broken.store)
-    b.journal.append(started)
-    await b.persister.flush()
+    const broken = await appendOnce(99)
     expect(broken.rows).toHaveLength(0)
-    expect(b.persister.failures).toBe(1)
-    expect(b.published).toHaveLength(1)
+    expect(broken.failures).toBe(1)
+    expect(broken.published).toHaveLength(1)
   })
 })
 

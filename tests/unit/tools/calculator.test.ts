@@ -65,29 +65,28 @@ describe('calculator errors', () => {
     expect(error('0 ^ -1')).toContain('division by zero')
   })
 
-  test('non-finite and non-real results are errors', () => {
-    expect(error('10 ^ 400')).toContain('too large')
-    expect(error('exp(1000)')).toContain('too large')
-    expect(error('sqrt(-1)')).toContain('not a real number')
-    expect(error('(-8) ^ 0.5')).toContain('not a real number')
-    expect(error('ln(0)')).toContain('positive')
-    expect(error('log(-1)')).toContain('positive')
-  })
-
-  test('syntax errors name what went wrong', () => {
-    expect(error('')).toContain('empty')
-    expect(error('   ')).toContain('empty')
-    expect(error('1 +')).toContain('ends too early')
-    expect(error('(1 + 2')).toContain('expected ")"')
-    expect(error('1 + 2)')).toContain('unexpected ")"')
-    expect(error('2 3')).toContain('unexpected "3"')
-    expect(error('2e')).toContain('unexpected "e"')
-    expect(error('sqrt')).toContain('needs parentheses')
-    expect(error('sqrt()')).toContain('at least 1 argument')
-    expect(error('sqrt(1, 2)')).toContain('at most 1 argument')
-    expect(error('round(1.5, 0.5)')).toContain('whole number')
-    expect(error('foo(1)')).toContain('unknown function "foo"')
-    expect(error('x + 1')).toContain('unknown name "x"')
+  test.each([
+    ['non-finite or non-real result', '10 ^ 400', 'too large'],
+    ['non-finite or non-real result', 'exp(1000)', 'too large'],
+    ['non-finite or non-real result', 'sqrt(-1)', 'not a real number'],
+    ['non-finite or non-real result', '(-8) ^ 0.5', 'not a real number'],
+    ['non-finite or non-real result', 'ln(0)', 'positive'],
+    ['non-finite or non-real result', 'log(-1)', 'positive'],
+    ['syntax error', '', 'empty'],
+    ['syntax error', '   ', 'empty'],
+    ['syntax error', '1 +', 'ends too early'],
+    ['syntax error', '(1 + 2', 'expected ")"'],
+    ['syntax error', '1 + 2)', 'unexpected ")"'],
+    ['syntax error', '2 3', 'unexpected "3"'],
+    ['syntax error', '2e', 'unexpected "e"'],
+    ['syntax error', 'sqrt', 'needs parentheses'],
+    ['syntax error', 'sqrt()', 'at least 1 argument'],
+    ['syntax error', 'sqrt(1, 2)', 'at most 1 argument'],
+    ['syntax error', 'round(1.5, 0.5)', 'whole number'],
+    ['syntax error', 'foo(1)', 'unknown function "foo"'],
+    ['syntax error', 'x + 1', 'unknown name "x"'],
+  ])('%s: %p says what is wrong', (_, expression, message) => {
+    expect(error(expression)).toContain(message)
   })
 
   test.each([

@@ -1,19 +1,7 @@
 /** The browser's session keeper (src/web/client/session.ts): storage, refresh, other tabs. */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { SESSION_KEY, SessionManager, type SessionChange } from '../../../src/web/client/session'
-
-class MemoryStorage {
-  map = new Map<string, string>()
-  getItem(k: string) {
-    return this.map.get(k) ?? null
-  }
-  setItem(k: string, v: string) {
-    this.map.set(k, v)
-  }
-  removeItem(k: string) {
-    this.map.delete(k)
-  }
-}
+import { MemoryStorage } from '../../support/memory-storage'
 
 const user = { id: 'u1', email: 'a@example.test', name: 'A', role: 'member' }
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')

@@ -8,19 +8,7 @@ import { IDBFactory } from 'fake-indexeddb'
 import { sharedStoreLock, storageLock, type TabLock } from '../../../src/web/client/tab-lock'
 import { indexedDbStore } from '../../../src/web/client/shared-store'
 import { SESSION_KEY, SessionManager } from '../../../src/web/client/session'
-
-class MemoryStorage {
-  map = new Map<string, string>()
-  getItem(k: string) {
-    return this.map.get(k) ?? null
-  }
-  setItem(k: string, v: string) {
-    this.map.set(k, v)
-  }
-  removeItem(k: string) {
-    this.map.delete(k)
-  }
-}
+import { MemoryStorage } from '../../support/memory-storage'
 
 describe('storageLock (no Web Locks: plain-http origins)', () => {
   test('tabs sharing one storage run their critical sections one at a time', async () => {

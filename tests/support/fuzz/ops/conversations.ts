@@ -5,7 +5,7 @@
 import { expectNotFound, expectStatus } from '../client'
 import { FuzzFailure } from '../world'
 import { sendFrame } from './chat'
-import { label, pickRef } from './pick'
+import { label, ownOrForeignWord, pickRef } from './pick'
 import type { FuzzOp, StepContext } from './types'
 
 const threadRef = (ctx: StepContext) => pickRef(ctx, ctx.target.threads.keys(), ctx.target.deletedThreads)
@@ -147,10 +147,12 @@ export const conversationOps: FuzzOp[] = [
     async run(ctx) {
       // Another user's marker must find nothing (the actor sent it, so an echo
       // of it would pass the scan: the results are checked instead).
-      const foreign = ctx.hostile && ctx.rand.bool(0.5)
-      const q = foreign
-        ? ctx.send(ctx.target.marker)
-        : ctx.rand.pick(['secret', ctx.actor.marker, 'answer', 'hello branch'])!
+      const { foreign, word: q } = ownOrForeignWord(ctx, ctx.target.marker, [
+        'secret',
+        ctx.actor.marker,
+        'answer',
+        'hello branch',
+      ])
       const answer = await ctx.http(
         'GET',
         `/api/search?q=${encodeURIComponent(q)}&limit=${ctx.rand.pick([5, 50, 200])}`,

@@ -2,10 +2,11 @@
 import { expectStatus } from '../client'
 import { FuzzFailure } from '../world'
 import { listAll } from './list'
-import { pickRef } from './pick'
 import type { FuzzOp, FuzzUser, StepContext } from './types'
 import type { World } from '../world'
-import { onRef } from './shapes'
+import { deleteKept, type Kept, onRef, pickKept } from './shapes'
+
+const DATASETS: Kept = { live: (u) => u.datasets, deleted: (u) => u.deletedDatasets }
 
 /** A dataset name: usually the user's own tag, sometimes one every user may have ("sales"). */
 export function datasetName(world: World, user: FuzzUser, shared: boolean): string {
@@ -60,7 +61,7 @@ export const datasetOps: FuzzOp[] = [
     {
       name: 'datasets.get',
       weight: 3,
-      pick: (ctx) => pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets),
+      pick: pickKept(DATASETS),
       method: 'GET',
       path: (id) => `/api/datasets/${id}`,
       status: 200,
@@ -73,19 +74,11 @@ export const datasetOps: FuzzOp[] = [
         throw new FuzzFailure(`${answer.where}: not the user's own rows: ${answer.text.slice(0, 300)}`)
     },
   ),
-  onRef(
-    {
-      name: 'datasets.delete',
-      weight: 1,
-      pick: (ctx) => pickRef(ctx, ctx.target.datasets.keys(), ctx.target.deletedDatasets),
-      method: 'DELETE',
-      path: (id) => `/api/datasets/${id}`,
-      status: 204,
-    },
-    (ctx, id) => {
-      ctx.actor.datasets.delete(id)
-      ctx.actor.deletedDatasets.add(id)
-      ctx.actor.datasetsVersion++
-    },
+  deleteKept(
+    'datasets.delete',
+    1,
+    DATASETS,
+    (id) => `/api/datasets/${id}`,
+    (ctx) => ctx.actor.datasetsVersion++,
   ),
 ]

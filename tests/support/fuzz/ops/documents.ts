@@ -6,12 +6,13 @@
 import { expectNotFound, expectStatus } from '../client'
 import { FuzzFailure } from '../world'
 import { sendChat } from './chat'
-import { listAll } from './list'
-import { label, pickRef } from './pick'
+import { expectListedAreLive, listAll } from './list'
+import { label, ownOrForeignWord } from './pick'
 import type { FuzzOp, StepContext } from './types'
-import { onRef } from './shapes'
+import { deleteKept, type Kept, pickKept } from './shapes'
 
-const ref = (ctx: StepContext) => pickRef(ctx, ctx.target.documents.keys(), ctx.target.deletedDocuments)
+const DOCUMENTS: Kept = { live: (u) => u.documents, deleted: (u) => u.deletedDocuments }
+const ref = pickKept(DOCUMENTS)
 
 export async function createDocument(ctx: StepContext): Promise<string> {
   const { actor, world } = ctx
@@ -35,15 +36,8 @@ export const documentOps: FuzzOp[] = [
     weight: 1,
     async run(ctx) {
       const { items, where } = await listAll(ctx, '/api/documents', 'documents')
-      const listed = new Map(items.map((d: any) => [d.id, d.name]))
-      for (const id of listed.keys())
-        if (!ctx.actor.documents.has(id))
-          throw new FuzzFailure(`${where}: document ${id} is not a live document of user ${ctx.actor.index}`)
-      for (const [id, model] of ctx.actor.documents)
-        if (listed.get(id) !== model.name)
-          throw new FuzzFailure(
-            `${where}: user ${ctx.actor.index}'s document ${id} "${model.name}" is missing or renamed`,
-          )
+      const listed = new Map<string, unknown>(items.map((d: any) => [d.id, d.name]))
+      expectListedAreLive(where, 'document', ctx.actor, listed, ctx.actor.documents, (model) => model.name)
       return 'own'
     },
   },
@@ -62,20 +56,7 @@ export const documentOps: FuzzOp[] = [
       return `own-${answer.json.document.status}`
     },
   },
-  onRef(
-    {
-      name: 'documents.delete',
-      weight: 1,
-      pick: ref,
-      method: 'DELETE',
-      path: (id) => `/api/documents/${id}`,
-      status: 204,
-    },
-    (ctx, id) => {
-      ctx.actor.documents.delete(id)
-      ctx.actor.deletedDocuments.add(id)
-    },
-  ),
+  deleteKept('documents.delete', 1, DOCUMENTS, (id) => `/api/documents/${id}`),
   {
     name: 'ws.chat-documents',
     weight: 2,
@@ -83,10 +64,11 @@ export const documentOps: FuzzOp[] = [
       // The query is the actor's own word, a word every user's documents share, or (hostile) a
       // word only the target's documents contain: passages must be the actor's in every case
       // (checked once the run ends: runner.ts › settle).
-      const foreign = ctx.hostile && ctx.rand.bool(0.5)
-      const query = foreign
-        ? ctx.send(ctx.target.docWord)
-        : ctx.rand.pick([ctx.actor.docWord, 'warehouse inventory', 'routing'])!
+      const { foreign, word: query } = ownOrForeignWord(ctx, ctx.target.docWord, [
+        ctx.actor.docWord,
+        'warehouse inventory',
+        'routing',
+      ])
       const viaTriage = ctx.rand.bool(0.3)
       const call = `#call search_documents ${JSON.stringify({ query, limit: ctx.rand.pick([3, 5, 20]) })}`
       const content = [

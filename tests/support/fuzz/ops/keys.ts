@@ -5,7 +5,7 @@
  */
 import { expectStatus, type Answer } from '../client'
 import { FuzzFailure } from '../world'
-import { listAll } from './list'
+import { expectListedAreLive, listAll } from './list'
 import { pickRef } from './pick'
 import type { FuzzOp, StepContext } from './types'
 import { onRef } from './shapes'
@@ -56,12 +56,8 @@ export const keyOps: FuzzOp[] = [
     weight: 1,
     async run(ctx) {
       const { items, where } = await listAll(ctx, '/api/keys', 'keys')
-      const listed = new Set(items.map((k: any) => k.id))
-      for (const id of listed)
-        if (!ctx.actor.keys.has(id))
-          throw new FuzzFailure(`${where}: key ${id} is not a live key of user ${ctx.actor.index}`)
-      for (const id of ctx.actor.keys.keys())
-        if (!listed.has(id)) throw new FuzzFailure(`${where}: user ${ctx.actor.index}'s key ${id} is missing`)
+      const listed = new Map<string, unknown>(items.map((k: any) => [k.id, k.name]))
+      expectListedAreLive(where, 'key', ctx.actor, listed, ctx.actor.keys)
       if (items.some((k: any) => 'secret' in k || 'hash' in k))
         throw new FuzzFailure(`${where}: a listed key shows its secret`)
       return 'own'

@@ -2,9 +2,10 @@
 import { expectStatus } from '../client'
 import { FuzzFailure } from '../world'
 import { listAll } from './list'
-import { pickRef } from './pick'
 import type { FuzzOp } from './types'
-import { onRef } from './shapes'
+import { deleteKept, type Kept } from './shapes'
+
+const NOTES: Kept = { live: (u) => u.notes, deleted: (u) => u.deletedNotes }
 
 export const noteOps: FuzzOp[] = [
   {
@@ -41,18 +42,5 @@ export const noteOps: FuzzOp[] = [
       return 'own'
     },
   },
-  onRef(
-    {
-      name: 'notes.delete',
-      weight: 2,
-      pick: (ctx) => pickRef(ctx, ctx.target.notes.keys(), ctx.target.deletedNotes),
-      method: 'DELETE',
-      path: (id) => `/api/notes/${id}`,
-      status: 204,
-    },
-    (ctx, id) => {
-      ctx.actor.notes.delete(id)
-      ctx.actor.deletedNotes.add(id)
-    },
-  ),
+  deleteKept('notes.delete', 2, NOTES, (id) => `/api/notes/${id}`),
 ]

@@ -22,3 +22,13 @@ export function pickRef(ctx: StepContext, alive: Iterable<string>, deleted: Iter
 
 /** The outcome label for counts. */
 export const label = (ctx: StepContext, ref: Ref) => (ref.mine ? 'own' : ctx.hostile ? 'foreign-404' : 'missing-404')
+
+/**
+ * A word to look for: when hostile, half the time one only the target's data contains (sent by
+ * the actor, so an echo of it is no leak; what is found must still be the actor's), else one of
+ * `own`.
+ */
+export function ownOrForeignWord(ctx: StepContext, targetWord: string, own: string[]) {
+  const foreign = ctx.hostile && ctx.rand.bool(0.5)
+  return { foreign, word: foreign ? ctx.send(targetWord) : ctx.rand.pick(own)! }
+}

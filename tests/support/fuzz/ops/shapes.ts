@@ -1,7 +1,7 @@
 /** The two shapes most ops share, so each op says only what is its own. */
 import { type Answer, expectNotFound, expectStatus } from '../client'
-import { label, type Ref } from './pick'
-import type { FuzzOp, StepContext } from './types'
+import { label, pickRef, type Ref } from './pick'
+import type { FuzzOp, FuzzUser, StepContext } from './types'
 
 /** GET `path` as the actor: a 200 whose body `check` accepts (it throws a FuzzFailure if not). */
 export function readOwn(
@@ -50,4 +50,32 @@ export function onRef(spec: RefOpSpec, check: (ctx: StepContext, id: string, ans
       return 'own'
     },
   }
+}
+
+/** A kind of resource the user model keeps as live ids (a Map) and deleted ids (a Set). */
+export interface Kept {
+  live: (user: FuzzUser) => Map<string, unknown>
+  deleted: (user: FuzzUser) => Set<string>
+}
+
+/** Picks an id of this kind: the target's live ones mostly, sometimes a deleted or made-up one. */
+export const pickKept = (kind: Kept) => (ctx: StepContext) =>
+  pickRef(ctx, kind.live(ctx.target).keys(), kind.deleted(ctx.target))
+
+/**
+ * DELETE `path(id)` on a picked id of this kind: the actor's own live one answers 204 and moves
+ * to its deleted ids (then `after` runs); anything else is a 404.
+ */
+export function deleteKept(
+  name: string,
+  weight: number,
+  kind: Kept,
+  path: (id: string) => string,
+  after?: (ctx: StepContext) => void,
+): FuzzOp {
+  return onRef({ name, weight, pick: pickKept(kind), method: 'DELETE', path, status: 204 }, (ctx, id) => {
+    kind.live(ctx.actor).delete(id)
+    kind.deleted(ctx.actor).add(id)
+    after?.(ctx)
+  })
 }

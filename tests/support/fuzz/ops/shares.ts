@@ -6,7 +6,7 @@
 import { expectNotFound, expectStatus, request } from '../client'
 import { scan } from '../oracle'
 import { FuzzFailure, type FuzzUser } from '../world'
-import { listAll } from './list'
+import { expectListedAreLive, listAll } from './list'
 import { label, pickRef } from './pick'
 import type { FuzzOp, StepContext } from './types'
 
@@ -101,14 +101,8 @@ export const shareOps: FuzzOp[] = [
     weight: 1,
     async run(ctx) {
       const { items, where } = await listAll(ctx, '/api/shares', 'shares')
-      const listed = new Set(items.map((s: any) => s.id))
-      for (const s of items)
-        if (!ctx.actor.shares.has(s.id))
-          throw new FuzzFailure(
-            `${where}: share ${s.id} (thread ${s.threadId}) is not a live share of user ${ctx.actor.index}`,
-          )
-      for (const id of ctx.actor.shares.keys())
-        if (!listed.has(id)) throw new FuzzFailure(`${where}: user ${ctx.actor.index}'s share ${id} is missing`)
+      const listed = new Map<string, unknown>(items.map((s: any) => [s.id, `thread ${s.threadId}`]))
+      expectListedAreLive(where, 'share', ctx.actor, listed, ctx.actor.shares)
       return 'own'
     },
   },
