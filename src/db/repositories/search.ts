@@ -2,17 +2,9 @@ import type { Database } from '../client'
 import { ownerId } from '../scope'
 import { encodeCursor, type Page, type PageRequest } from '../paging'
 
-export interface SearchHit {
-  threadId: string
-  threadTitle: string
-  /** null for a hit on the thread's title. */
-  messageId: string | null
-  role: string | null
-  snippet: string
-  /** [start, end) ranges into `snippet` of the words that matched. */
-  highlights: [number, number][]
-  createdAt: string
-}
+import type { SearchHit } from '../../protocol'
+
+export type { SearchHit }
 
 // Private-use characters mark matches inside FTS5's snippet; they are removed before answering.
 const OPEN = '\uE000'

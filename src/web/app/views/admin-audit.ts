@@ -2,24 +2,7 @@
 import { teamsApi, type AuditEvent, type TeamsApi } from '../../client/teams-api'
 import type { AppContext, View } from '../context'
 import { formatTime, h } from '../dom'
-
-const ACTIONS = [
-  'login',
-  'login_failed',
-  'logout',
-  'refresh_reused',
-  'user_created',
-  'user_updated',
-  'user_signed_out',
-  'password_changed',
-  'account_deleted',
-  'data_exported',
-  'api_key_created',
-  'api_key_revoked',
-  'share_created',
-  'share_revoked',
-  'mcp_tool_called',
-]
+import { AUDIT_ACTIONS } from '../../../protocol'
 
 export class AdminAuditView implements View {
   readonly el: HTMLElement
@@ -39,7 +22,7 @@ export class AdminAuditView implements View {
       'select',
       { id: 'audit-action' },
       h('option', { value: '' }, 'Any action'),
-      ...ACTIONS.map((a) => h('option', { value: a }, a)),
+      ...AUDIT_ACTIONS.map((a) => h('option', { value: a }, a)),
     ) as HTMLSelectElement
     for (const select of [this.#actor, this.#action]) select.addEventListener('change', () => void this.#reload())
     this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
