@@ -2,6 +2,9 @@
 import type { Dataset } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { append, clear, h, icon, icons } from '../dom'
+import { cardForm, field, FormProblem } from './kit/form'
+import { deleteButton, focusFirst } from './kit/list'
+import { pageSection, sectionHeading, statusLine } from './kit/page'
 
 const MAX_BYTES = 5 * 1024 * 1024
 
@@ -26,63 +29,41 @@ export class DatasetsView implements View {
       maxlength: '100',
       autocomplete: 'off',
     }) as HTMLInputElement
-    const error = h('p', { class: 'form-error', role: 'alert' })
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Upload')
     file.addEventListener('change', () => {
       const f = file.files?.[0]
       if (f && !name.value.trim()) name.value = f.name.replace(/\.csv$/i, '')
     })
-    const form = h(
-      'form',
-      { class: 'card dataset-form', 'aria-label': 'Upload a CSV file', novalidate: true },
-      h('div', { class: 'field' }, h('label', { for: 'dataset-file' }, 'CSV file'), file),
-      h('div', { class: 'field' }, h('label', { for: 'dataset-name' }, 'Name'), name),
-      error,
-      h('div', { class: 'form-actions' }, submit),
-    )
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault()
-      error.textContent = ''
-      const f = file.files?.[0]
-      if (!f) {
-        error.textContent = 'Choose a CSV file.'
-        file.focus()
-        return
-      }
-      if (f.size > MAX_BYTES) {
-        error.textContent = 'That file is larger than 5 MB.'
-        return
-      }
-      if (!name.value.trim()) {
-        error.textContent = 'Give the dataset a name.'
-        name.focus()
-        return
-      }
-      submit.disabled = true
-      submit.textContent = 'Uploading…'
-      try {
+    const form: HTMLFormElement = cardForm({
+      class: 'dataset-form',
+      label: 'Upload a CSV file',
+      body: [field('CSV file', file), field('Name', name)],
+      submit: 'Upload',
+      busy: 'Uploading…',
+      failure: 'Could not upload',
+      send: async () => {
+        const f = file.files?.[0]
+        if (!f) throw new FormProblem('Choose a CSV file.', file)
+        if (f.size > MAX_BYTES) throw new FormProblem('That file is larger than 5 MB.')
+        if (!name.value.trim()) throw new FormProblem('Give the dataset a name.', name)
         const dataset = await ctx.api.uploadDataset(name.value.trim(), await f.text())
         form.reset()
         ctx.announce(`Dataset ${dataset.name} uploaded.`)
         await this.#load()
         await this.#show(dataset)
-      } catch (err) {
-        error.textContent = `Could not upload: ${(err as Error).message}`
-      } finally {
-        submit.disabled = false
-        submit.textContent = 'Upload'
-      }
+      },
     })
     this.#list = h('ul', { class: 'dataset-list', 'aria-label': 'Your datasets' })
-    this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
+    this.#status = statusLine()
     this.#detail = h('section', { class: 'dataset-detail', 'aria-live': 'polite' })
-    this.el = h(
-      'section',
-      { class: 'page datasets-page', 'aria-labelledby': 'datasets-heading' },
-      h('h1', { id: 'datasets-heading' }, 'Datasets'),
-      h('p', { class: 'muted page-intro' }, 'Upload CSV files, then ask the data analyst about them in a chat.'),
+    this.el = pageSection(
+      {
+        class: 'datasets-page',
+        headingId: 'datasets-heading',
+        title: 'Datasets',
+        intro: 'Upload CSV files, then ask the data analyst about them in a chat.',
+      },
       form,
-      h('h2', { class: 'section-heading' }, 'Your datasets'),
+      sectionHeading('Your datasets'),
       this.#status,
       this.#list,
       this.#detail,
@@ -104,19 +85,12 @@ export class DatasetsView implements View {
     for (const d of datasets) {
       const open = h('button', { type: 'button', class: 'btn-link dataset-open' }, d.name)
       open.addEventListener('click', () => void this.#show(d))
-      const del = h(
-        'button',
-        {
-          type: 'button',
-          class: 'icon-btn delete-dataset',
-          'aria-label': `Delete dataset “${d.name}”`,
-          title: 'Delete',
-        },
-        icon(icons.trash),
-      )
-      del.addEventListener('click', async () => {
-        del.disabled = true
-        try {
+      const del = deleteButton({
+        class: 'delete-dataset',
+        label: `Delete dataset “${d.name}”`,
+        failure: 'Could not delete the dataset',
+        ctx: this.ctx,
+        remove: async () => {
           await this.ctx.api.deleteDataset(d.id)
           if (this.#detail.dataset.datasetId === d.id) {
             clear(this.#detail)
@@ -124,14 +98,8 @@ export class DatasetsView implements View {
           }
           this.ctx.announce(`Dataset ${d.name} deleted.`)
           await this.#load()
-          ;(
-            this.#list.querySelector<HTMLElement>('.dataset-open') ??
-            this.el.querySelector<HTMLElement>('#dataset-file')
-          )?.focus()
-        } catch (err) {
-          del.disabled = false
-          this.ctx.toast(`Could not delete the dataset: ${(err as Error).message}`)
-        }
+          focusFirst(this.#list.querySelector('.dataset-open'), this.el.querySelector('#dataset-file'))
+        },
       })
       const cols = d.columns?.length ?? 0
       this.#list.append(
