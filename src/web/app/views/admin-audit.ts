@@ -2,6 +2,10 @@
 import { teamsApi, type AuditEvent, type TeamsApi } from '../../client/teams-api'
 import type { AppContext, View } from '../context'
 import { formatTime, h } from '../dom'
+import { field } from './kit/form'
+import { loadMoreButton } from './kit/list'
+import { pageSection, statusLine } from './kit/page'
+import { dataTable } from './kit/table'
 import { AUDIT_ACTIONS } from '../../../protocol'
 
 export class AdminAuditView implements View {
@@ -25,46 +29,21 @@ export class AdminAuditView implements View {
       ...AUDIT_ACTIONS.map((a) => h('option', { value: a }, a)),
     ) as HTMLSelectElement
     for (const select of [this.#actor, this.#action]) select.addEventListener('change', () => void this.#reload())
-    this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
-    this.#more = h('button', { type: 'button', class: 'btn btn-secondary load-more', hidden: true }, 'Load more')
-    this.#more.addEventListener('click', () => void this.#load())
-    this.el = h(
-      'section',
-      { class: 'page admin-page admin-audit', 'aria-labelledby': 'admin-audit-heading' },
-      h('h1', { id: 'admin-audit-heading' }, 'Audit log'),
-      h(
-        'p',
-        { class: 'muted page-intro' },
-        'Who did what to which account. No content, passwords or keys are ever recorded.',
-      ),
+    this.#status = statusLine()
+    this.#more = loadMoreButton(() => this.#load())
+    this.el = pageSection(
+      {
+        class: 'admin-page admin-audit',
+        headingId: 'admin-audit-heading',
+        title: 'Audit log',
+        intro: 'Who did what to which account. No content, passwords or keys are ever recorded.',
+      },
       h(
         'div',
         { class: 'card filters' },
-        h(
-          'div',
-          { class: 'form-grid' },
-          h('div', { class: 'field' }, h('label', { for: 'audit-actor' }, 'Actor'), this.#actor),
-          h('div', { class: 'field' }, h('label', { for: 'audit-action' }, 'Action'), this.#action),
-        ),
+        h('div', { class: 'form-grid' }, field('Actor', this.#actor), field('Action', this.#action)),
       ),
-      h(
-        'div',
-        { class: 'table-wrap' },
-        h(
-          'table',
-          { class: 'data-table audit-table' },
-          h(
-            'thead',
-            null,
-            h(
-              'tr',
-              null,
-              ...['Time', 'Actor', 'Action', 'Target', 'Address', 'Detail'].map((c) => h('th', { scope: 'col' }, c)),
-            ),
-          ),
-          this.#rows,
-        ),
-      ),
+      dataTable('audit-table', ['Time', 'Actor', 'Action', 'Target', 'Address', 'Detail'], this.#rows),
       this.#status,
       this.#more,
     )

@@ -38,3 +38,10 @@ export function deleteButton(spec: DeleteButtonSpec): HTMLButtonElement {
 export function focusFirst(...candidates: (HTMLElement | null)[]): void {
   candidates.find((c) => c !== null)?.focus()
 }
+
+/** "Load more" under a paged list: hidden until a page says more follow. */
+export function loadMoreButton(load: () => Promise<void>): HTMLButtonElement {
+  const button = h('button', { type: 'button', class: 'btn btn-secondary load-more', hidden: true }, 'Load more')
+  button.addEventListener('click', () => void load())
+  return button
+}

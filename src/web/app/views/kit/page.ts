@@ -33,3 +33,8 @@ export function statusLine(text = 'Loading…'): HTMLParagraphElement {
 export function sectionHeading(text: string): HTMLHeadingElement {
   return h('h2', { class: 'section-heading' }, text)
 }
+
+/** An alert line in place of what could not be loaded. */
+export function alertLine(text: string): HTMLParagraphElement {
+  return h('p', { class: 'form-error', role: 'alert' }, text)
+}
