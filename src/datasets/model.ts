@@ -1,7 +1,8 @@
 import { t } from 'elysia'
 import { DATASET_NAME_MAX } from './service'
+import { idParams } from '../http/id-params'
 
-export const datasetParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
+export const datasetParams = idParams
 /** The CSV's size is checked by the service (413 with a clear message), not here. */
 export const createDatasetBody = t.Object({
   name: t.String({

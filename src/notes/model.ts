@@ -1,7 +1,8 @@
 import { t } from 'elysia'
 import { NOTE_BODY_MAX, NOTE_TITLE_MAX } from './service'
+import { idParams } from '../http/id-params'
 
-export const noteParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
+export const noteParams = idParams
 export const createNoteBody = t.Object({
   title: t.String({
     minLength: 1,

@@ -1,7 +1,8 @@
 import { t } from 'elysia'
 import { pageQuery } from '../http/page-query'
+import { idParams } from '../http/id-params'
 
-export const threadParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
+export const threadParams = idParams
 export const createThreadBody = t.Optional(t.Object({ title: t.Optional(t.String({ maxLength: 200 })) }))
 /** At least one of the fields; a title is 1–200 characters. */
 export const updateThreadBody = t.Object(

@@ -1,4 +1,5 @@
 import { t } from 'elysia'
+import { idParams } from '../../http/id-params'
 
 export const KEY_NAME_MAX = 100
 export const KEY_EXPIRY_MAX_DAYS = 3650
@@ -25,4 +26,4 @@ export const listKeysQuery = t.Object({
   cursor: t.Optional(t.String({ maxLength: 200, error: 'cursor is not valid' })),
 })
 
-export const keyParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
+export const keyParams = idParams
