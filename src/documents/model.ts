@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { idParams } from '../http/id-params'
+import { idParams } from '../http/route-schemas'
 
 export const documentParams = idParams
 

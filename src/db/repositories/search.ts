@@ -1,6 +1,7 @@
 import type { Database } from '../client'
 import { ownerId } from '../scope'
 import { encodeCursor, type Page, type PageRequest } from '../paging'
+import { searchWords } from './messages'
 
 import type { SearchHit } from '../../protocol'
 
@@ -16,11 +17,8 @@ const CLOSE = '\uE001'
  * user text is never FTS syntax.
  */
 export function searchQuery(text: string): string | undefined {
-  const terms = text
-    .toLowerCase()
-    .match(/[\p{L}\p{N}_]+/gu)
-    ?.slice(0, 16)
-  if (!terms?.length) return undefined
+  const terms = searchWords(text)
+  if (!terms.length) return undefined
   return terms.map((t, i) => (i === terms.length - 1 ? `"${t}"*` : `"${t}"`)).join(' ')
 }
 

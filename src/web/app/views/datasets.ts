@@ -5,6 +5,7 @@ import { append, clear, h, icon, icons } from '../dom'
 import { cardForm, field, FormProblem } from './kit/form'
 import { deleteButton, focusFirst } from './kit/list'
 import { pageSection, sectionHeading, statusLine } from './kit/page'
+import { tableHead } from './kit/table'
 
 const MAX_BYTES = 5 * 1024 * 1024
 
@@ -166,15 +167,7 @@ export class DatasetsView implements View {
               h(
                 'table',
                 { class: 'data-table' },
-                h(
-                  'thead',
-                  null,
-                  h(
-                    'tr',
-                    null,
-                    columns.map((c) => h('th', { scope: 'col' }, c.name)),
-                  ),
-                ),
+                tableHead(columns.map((c) => c.name)),
                 h(
                   'tbody',
                   null,
