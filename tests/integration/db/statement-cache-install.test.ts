@@ -1,10 +1,13 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import LibsqlDatabase from 'libsql'
 import { openDatabase } from '../../../src/db/client'
 import { cachesStatements, withStatementCache } from '../../../src/db/statement-cache'
 
 type Connection = { prepare(sql: string): object; close(): void }
 const Database = LibsqlDatabase as unknown as new (path: string) => Connection
+
+// One test starts a second bun process, which a loaded machine may start slowly.
+setDefaultTimeout(30_000)
 
 /**
  * The prepared-statement cache (src/db/statement-cache.ts) is opt-in per connection:
