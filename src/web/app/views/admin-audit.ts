@@ -4,7 +4,7 @@ import type { AppContext, View } from '../context'
 import { formatTime, h } from '../dom'
 import { field } from './kit/form'
 import { loadMoreButton } from './kit/list'
-import { pageSection, statusLine } from './kit/page'
+import { loadReporting, pageSection, statusLine } from './kit/page'
 import { dataTable } from './kit/table'
 import { AUDIT_ACTIONS } from '../../../protocol'
 
@@ -82,7 +82,7 @@ export class AdminAuditView implements View {
 
   async #load() {
     const generation = this.#generation
-    try {
+    await loadReporting(this.#status, 'the audit log', async () => {
       const page = await this.#teams.audit({
         actorId: this.#actor.value || undefined,
         action: this.#action.value || undefined,
@@ -93,9 +93,7 @@ export class AdminAuditView implements View {
       this.#cursor = page.nextCursor
       this.#more.hidden = !page.nextCursor
       this.#status.textContent = this.#rows.children.length ? '' : 'No events.'
-    } catch (err) {
-      this.#status.textContent = `Could not load the audit log: ${(err as Error).message}`
-    }
+    })
   }
 
   #row(e: AuditEvent) {

@@ -3,7 +3,7 @@ import { saveBlob, teamsApi, type TeamsApi, type UsageRow } from '../../client/t
 import type { AppContext, View } from '../context'
 import { h } from '../dom'
 import { field } from './kit/form'
-import { pageSection, statusLine } from './kit/page'
+import { loadReporting, pageSection, statusLine } from './kit/page'
 
 type Row = UsageRow & { userId: string; email: string }
 type Key = 'day' | 'email' | 'model' | 'runs' | 'promptTokens' | 'completionTokens'
@@ -75,7 +75,7 @@ export class AdminUsageView implements View {
 
   async #load() {
     this.#status.textContent = 'Loading…'
-    try {
+    await loadReporting(this.#status, 'usage', async () => {
       const emails = new Map<string, string>()
       let cursor: string | null = null
       for (let i = 0; i < MAX_PAGES; i++) {
@@ -98,9 +98,7 @@ export class AdminUsageView implements View {
       this.#rows = rows
       this.#status.textContent = rows.length ? `${rows.length} rows` : 'No usage in this range.'
       this.#render()
-    } catch (err) {
-      this.#status.textContent = `Could not load usage: ${(err as Error).message}`
-    }
+    })
   }
 
   #sorted(): Row[] {

@@ -4,7 +4,7 @@ import type { AppContext, View } from '../context'
 import { formatTime, h } from '../dom'
 import { cardForm, field } from './kit/form'
 import { loadMoreButton } from './kit/list'
-import { pageSection, sectionHeading, statusLine } from './kit/page'
+import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
 import { dataTable } from './kit/table'
 
 /** A per-day quota of one user: empty is the server's default, 0 no limit. */
@@ -104,15 +104,13 @@ export class AdminUsersView implements View {
   }
 
   async #load() {
-    try {
+    await loadReporting(this.#status, 'the accounts', async () => {
       const page = await this.#teams.users(this.#cursor)
       for (const user of page.users) this.#rows.append(this.#row(user))
       this.#cursor = page.nextCursor
       this.#more.hidden = !page.nextCursor
       this.#status.textContent = this.#rows.children.length ? '' : 'No accounts.'
-    } catch (err) {
-      this.#status.textContent = `Could not load the accounts: ${(err as Error).message}`
-    }
+    })
   }
 
   #row(user: AdminUser): HTMLTableRowElement {

@@ -4,7 +4,7 @@ import type { AppContext, View } from '../context'
 import { append, clear, h, icon, icons } from '../dom'
 import { cardForm, field, FormProblem } from './kit/form'
 import { deleteButton, focusFirst } from './kit/list'
-import { pageSection, sectionHeading, statusLine } from './kit/page'
+import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
 import { tableHead } from './kit/table'
 
 const MAX_BYTES = 5 * 1024 * 1024
@@ -73,11 +73,9 @@ export class DatasetsView implements View {
   }
 
   async #load() {
-    try {
+    await loadReporting(this.#status, 'datasets', async () => {
       this.#render(await this.ctx.api.datasets())
-    } catch (err) {
-      this.#status.textContent = `Could not load datasets: ${(err as Error).message}`
-    }
+    })
   }
 
   #render(datasets: Dataset[]) {

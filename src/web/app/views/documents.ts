@@ -8,7 +8,7 @@ import type { AppContext, View } from '../context'
 import { clear, h, icon, icons } from '../dom'
 import { cardForm, field, FormProblem } from './kit/form'
 import { deleteButton, focusFirst } from './kit/list'
-import { pageSection, sectionHeading, statusLine } from './kit/page'
+import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
 
 const ACCEPT = '.txt,.md,.markdown,.html,.htm,.pdf,text/plain,text/markdown,text/html,application/pdf'
 /** The server's default DOCUMENT_MAX_BYTES; the server has the last word. */
@@ -84,15 +84,13 @@ export class DocumentsView implements View {
   }
 
   async #load() {
-    try {
+    await loadReporting(this.#status, 'documents', async () => {
       const documents = await this.ctx.api.documents()
       clear(this.#list)
       this.#items.clear()
       for (const d of documents) this.#upsert(d, 'end') // the API lists newest first
       this.#updateStatus()
-    } catch (err) {
-      this.#status.textContent = `Could not load documents: ${(err as Error).message}`
-    }
+    })
   }
 
   #updateStatus() {

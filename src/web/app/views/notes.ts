@@ -3,7 +3,7 @@ import type { Note } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { clear, formatTime, h, icon, icons } from '../dom'
 import { cardForm, field, FormProblem } from './kit/form'
-import { pageSection, sectionHeading, statusLine } from './kit/page'
+import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
 import { deleteButton, focusFirst } from './kit/list'
 
 export class NotesView implements View {
@@ -54,13 +54,11 @@ export class NotesView implements View {
   }
 
   async #load() {
-    try {
+    await loadReporting(this.#status, 'notes', async () => {
       const notes = await this.ctx.api.notes()
       notes.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''))
       this.#render(notes)
-    } catch (err) {
-      this.#status.textContent = `Could not load notes: ${(err as Error).message}`
-    }
+    })
   }
 
   #render(notes: Note[]) {

@@ -6,7 +6,7 @@ import type { ApiKey } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { clear, formatTime, h, icon, icons } from '../dom'
 import { cardForm, field, FormProblem } from './kit/form'
-import { pageSection, sectionHeading, statusLine } from './kit/page'
+import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
 
 const EXPIRY_CHOICES: [string, string][] = [
   ['', 'Never'],
@@ -140,14 +140,12 @@ export class ApiKeysView implements View {
   }
 
   async #load(cursor?: string) {
-    try {
+    await loadReporting(this.#status, 'API keys', async () => {
       const page = await this.ctx.api.apiKeys(cursor)
       this.#keys = cursor ? [...this.#keys, ...page.keys] : page.keys
       this.#cursor = page.nextCursor
       this.#render()
-    } catch (err) {
-      this.#status.textContent = `Could not load API keys: ${(err as Error).message}`
-    }
+    })
   }
 
   #render() {

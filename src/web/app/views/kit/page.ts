@@ -38,3 +38,12 @@ export function sectionHeading(text: string): HTMLHeadingElement {
 export function alertLine(text: string): HTMLParagraphElement {
   return h('p', { class: 'form-error', role: 'alert' }, text)
 }
+
+/** Runs a page's load; if it fails, the page's status line says so (`Could not load notes: …`). */
+export async function loadReporting(status: HTMLElement, what: string, load: () => Promise<void>): Promise<void> {
+  try {
+    await load()
+  } catch (err) {
+    status.textContent = `Could not load ${what}: ${(err as Error).message}`
+  }
+}
