@@ -23,16 +23,8 @@ describe('prepared-statement cache installation', () => {
       await import('./src/db/client.ts')
       console.log(JSON.stringify({ prepare: Database.prototype.prepare === prepare, exec: Database.prototype.exec === exec }))
     `
-    const child = Bun.spawn([process.execPath, '-e', script], {
-      cwd: `${import.meta.dir}/../../..`,
-      stdout: 'pipe',
-      stderr: 'pipe',
-    })
-    const [out, err, code] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.exited,
-    ])
+    const child = Bun.spawnSync([process.execPath, '-e', script], { cwd: `${import.meta.dir}/../../..` })
+    const [out, err, code] = [child.stdout.toString(), child.stderr.toString(), child.exitCode]
     // The verdict is the last line (stderr rides along to explain a failure).
     const verdict = out.trim().split('\n').at(-1)
     expect({ code, verdict, err: code === 0 ? '' : err }).toEqual({
