@@ -84,21 +84,15 @@ export class DatasetsView implements View {
     for (const d of datasets) {
       const open = h('button', { type: 'button', class: 'btn-link dataset-open' }, d.name)
       open.addEventListener('click', () => void this.#show(d))
-      const del = deleteButton({
-        class: 'delete-dataset',
-        label: `Delete dataset “${d.name}”`,
-        failure: 'Could not delete the dataset',
-        ctx: this.ctx,
-        remove: async () => {
-          await this.ctx.api.deleteDataset(d.id)
-          if (this.#detail.dataset.datasetId === d.id) {
-            clear(this.#detail)
-            delete this.#detail.dataset.datasetId
-          }
-          this.ctx.announce(`Dataset ${d.name} deleted.`)
-          await this.#load()
-          focusFirst(this.#list.querySelector('.dataset-open'), this.el.querySelector('#dataset-file'))
-        },
+      const del = deleteButton(this.ctx, 'dataset', d.name, async () => {
+        await this.ctx.api.deleteDataset(d.id)
+        if (this.#detail.dataset.datasetId === d.id) {
+          clear(this.#detail)
+          delete this.#detail.dataset.datasetId
+        }
+        this.ctx.announce(`Dataset ${d.name} deleted.`)
+        await this.#load()
+        focusFirst(this.#list.querySelector('.dataset-open'), this.el.querySelector('#dataset-file'))
       })
       const cols = d.columns?.length ?? 0
       this.#list.append(

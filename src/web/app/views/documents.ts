@@ -141,20 +141,14 @@ export class DocumentsView implements View {
               icon(icons.alert),
               `Failed: ${d.error ?? 'unknown error'}`,
             )
-    const del = deleteButton({
-      class: 'delete-document',
-      label: `Delete document “${d.name}”`,
-      failure: 'Could not delete the document',
-      ctx: this.ctx,
-      remove: async () => {
-        await this.ctx.api.deleteDocument(d.id)
-        this.#items.get(d.id)?.remove()
-        this.#items.delete(d.id)
-        this.#documents.delete(d.id)
-        this.#updateStatus()
-        this.ctx.announce(`Document ${d.name} deleted.`)
-        focusFirst(this.#list.querySelector('.delete-document'), this.el.querySelector('#document-file'))
-      },
+    const del = deleteButton(this.ctx, 'document', d.name, async () => {
+      await this.ctx.api.deleteDocument(d.id)
+      this.#items.get(d.id)?.remove()
+      this.#items.delete(d.id)
+      this.#documents.delete(d.id)
+      this.#updateStatus()
+      this.ctx.announce(`Document ${d.name} deleted.`)
+      focusFirst(this.#list.querySelector('.delete-document'), this.el.querySelector('#document-file'))
     })
     return h(
       'li',

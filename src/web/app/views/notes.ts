@@ -65,17 +65,11 @@ export class NotesView implements View {
     clear(this.#list)
     this.#status.textContent = notes.length ? '' : 'No notes yet.'
     for (const n of notes) {
-      const del = deleteButton({
-        class: 'delete-note',
-        label: `Delete note “${n.title}”`,
-        failure: 'Could not delete the note',
-        ctx: this.ctx,
-        remove: async () => {
-          await this.ctx.api.deleteNote(n.id)
-          this.ctx.announce('Note deleted.')
-          await this.#load()
-          focusFirst(this.#list.querySelector('.delete-note'), this.el.querySelector('#note-title'))
-        },
+      const del = deleteButton(this.ctx, 'note', n.title, async () => {
+        await this.ctx.api.deleteNote(n.id)
+        this.ctx.announce('Note deleted.')
+        await this.#load()
+        focusFirst(this.#list.querySelector('.delete-note'), this.el.querySelector('#note-title'))
       })
       this.#list.append(
         h(

@@ -2,33 +2,28 @@
 import type { AppContext } from '../../context'
 import { h, icon, icons } from '../../dom'
 
-export interface DeleteButtonSpec {
-  /** The button's own class, beside `icon-btn` (e.g. `delete-note`). */
-  class: string
-  /** Its accessible name, naming the item. */
-  label: string
-  /** Deletes the item and updates the page. */
-  remove: () => Promise<void>
-  /** Prefixes the failure's message in the toast: `Could not delete the note` → `Could not delete the note: …`. */
-  failure: string
-  /** Where the failure is shown. */
-  ctx: Pick<AppContext, 'toast'>
-}
-
-/** A trash-can button that deletes one item: disabled while it works, back with a toast if it fails. */
-export function deleteButton(spec: DeleteButtonSpec): HTMLButtonElement {
+/**
+ * A trash-can button that deletes one item (a `noun` named `name`): disabled while `remove`
+ * deletes it and updates the page, back with a toast if that fails.
+ */
+export function deleteButton(
+  ctx: Pick<AppContext, 'toast'>,
+  noun: string,
+  name: string,
+  remove: () => Promise<void>,
+): HTMLButtonElement {
   const button = h(
     'button',
-    { type: 'button', class: `icon-btn ${spec.class}`, 'aria-label': spec.label, title: 'Delete' },
+    { type: 'button', class: `icon-btn delete-${noun}`, 'aria-label': `Delete ${noun} “${name}”`, title: 'Delete' },
     icon(icons.trash),
   )
   button.addEventListener('click', async () => {
     button.disabled = true
     try {
-      await spec.remove()
+      await remove()
     } catch (err) {
       button.disabled = false
-      spec.ctx.toast(`${spec.failure}: ${(err as Error).message}`)
+      ctx.toast(`Could not delete the ${noun}: ${(err as Error).message}`)
     }
   })
   return button
