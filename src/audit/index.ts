@@ -4,7 +4,6 @@ import { log } from '../log'
 
 import type { AuditAction, AuditDetail, AuditEventView } from '../protocol'
 
-export { AUDIT_ACTIONS } from '../protocol'
 export type { AuditAction, AuditDetail, AuditEventView }
 
 export interface AuditInput {
