@@ -1,5 +1,13 @@
 /** REST resources that the server answers and the browser reads, in their JSON shapes. */
 
+/** A note (PROTOCOL.md §2): the same notes the note tools read and write. */
+export interface NoteView {
+  id: string
+  title: string
+  body: string
+  createdAt: string
+}
+
 /** A search hit (PROTOCOL.md §6). */
 export interface SearchHit {
   threadId: string

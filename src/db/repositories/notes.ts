@@ -1,17 +1,13 @@
 import { and, eq } from 'drizzle-orm'
 import type { Database } from '../client'
+import type { NoteView } from '../../protocol'
 import { notes } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { ftsQuery } from './messages'
 import type { Page, PageRequest } from '../paging'
 import { ownedRows } from './owned-rows'
 
-export interface NoteView {
-  id: string
-  title: string
-  body: string
-  createdAt: string
-}
+export type { NoteView }
 
 export interface NoteHit {
   id: string

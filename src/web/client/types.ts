@@ -1,5 +1,5 @@
 /** Wire types of PROTOCOL.md as the browser sees them. */
-import type { ApiKeyView, Citation, DocumentStatusView, SearchHit } from '../../protocol'
+import type { ApiKeyView, Citation, DocumentStatusView, NoteView, SearchHit } from '../../protocol'
 
 export interface User {
   id: string
@@ -79,12 +79,7 @@ export interface Agent {
 /** A personal API key as listed (PROTOCOL.md §7): never the secret. */
 export type ApiKey = ApiKeyView
 
-export interface Note {
-  id: string
-  title: string
-  body: string
-  createdAt: string
-}
+export type Note = NoteView
 
 export interface Column {
   name: string
