@@ -1,4 +1,4 @@
-import type { AuditLog } from '../audit'
+import type { AuditAction, AuditDetail, AuditLog } from '../audit'
 import type { AuthService } from '../auth/service'
 import type { Role } from '../context/user-context'
 import type { AccountPatch, UserRow, UsersRepository } from '../db/repositories/users'
@@ -59,6 +59,10 @@ export function adminService(deps: {
     ...(actor.via && { via: actor.via }),
   })
 
+  /** Every admin action is recorded: who, on which account, from where (never content). */
+  const record = (actor: Actor, action: AuditAction, targetId: string, extra?: AuditDetail) =>
+    audit.record({ actorId: actor.actorId, action, targetId, ip: actor.ip, detail: detail(actor, extra) })
+
   async function find(id: string): Promise<UserRow> {
     const row = await users.findById(id)
     if (!row) throw new NotFoundError('user')
@@ -86,13 +90,7 @@ export function adminService(deps: {
       input: { email: string; password: string; name?: string; role?: Role },
     ): Promise<AdminUserView> {
       const created = await deps.auth.createAccount(input, true)
-      await audit.record({
-        actorId: actor.actorId,
-        action: 'user_created',
-        targetId: created.id,
-        ip: actor.ip,
-        detail: detail(actor, { role: created.role }),
-      })
+      await record(actor, 'user_created', created.id, { role: created.role })
       return adminUserView(await find(created.id))
     },
 
@@ -127,26 +125,14 @@ export function adminService(deps: {
         changed.runsPerDay = patch.quota?.runsPerDay ?? null
         changed.tokensPerDay = patch.quota?.tokensPerDay ?? null
       }
-      await audit.record({
-        actorId: actor.actorId,
-        action: 'user_updated',
-        targetId: id,
-        ip: actor.ip,
-        detail: detail(actor, changed),
-      })
+      await record(actor, 'user_updated', id, changed)
       return adminUserView(result)
     },
 
     async signOut(actor: Actor, id: string): Promise<void> {
       await find(id)
       await sessions.signOut(id)
-      await audit.record({
-        actorId: actor.actorId,
-        action: 'user_signed_out',
-        targetId: id,
-        ip: actor.ip,
-        detail: detail(actor),
-      })
+      await record(actor, 'user_signed_out', id)
     },
 
     /** The shell's reset (the admin API never sets another user's password). */
@@ -154,13 +140,7 @@ export function adminService(deps: {
       await find(id)
       await deps.auth.setPassword(id, password)
       await sessions.passwordChanged(id)
-      await audit.record({
-        actorId: actor.actorId,
-        action: 'password_changed',
-        targetId: id,
-        ip: actor.ip,
-        detail: detail(actor),
-      })
+      await record(actor, 'password_changed', id)
     },
   }
 }

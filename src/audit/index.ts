@@ -2,27 +2,9 @@ import type { AuditRepository, AuditRow } from '../db/repositories/audit'
 import { iso, newId } from '../db/scope'
 import { log } from '../log'
 
-/** Every action the audit log knows (PROTOCOL.md §5). */
-export const AUDIT_ACTIONS = [
-  'login',
-  'login_failed',
-  'logout',
-  'refresh_reused',
-  'user_created',
-  'user_updated',
-  'user_signed_out',
-  'account_deleted',
-  'data_exported',
-  'password_changed',
-  'api_key_created',
-  'api_key_revoked',
-  'share_created',
-  'share_revoked',
-  'mcp_tool_called',
-] as const
-export type AuditAction = (typeof AUDIT_ACTIONS)[number]
+import type { AuditAction, AuditDetail, AuditEventView } from '../protocol'
 
-export type AuditDetail = Record<string, string | number | boolean | null>
+export type { AuditAction, AuditDetail, AuditEventView }
 
 export interface AuditInput {
   /** Who did it: a user id, or null for the server itself / the shell (`bun run admin`). */
@@ -32,16 +14,6 @@ export interface AuditInput {
   targetId?: string | null
   ip?: string | null
   /** Small non-content facts: a new role, a tool's name. Never text, passwords, tokens or keys. */
-  detail?: AuditDetail
-}
-
-export interface AuditEventView {
-  id: string
-  at: string
-  actorId: string | null
-  action: string
-  targetId?: string
-  ip?: string
   detail?: AuditDetail
 }
 

@@ -10,6 +10,17 @@ export function bearerToken(header: string | undefined | null): string | undefin
   return match?.[1]
 }
 
+/** The after-response hook of a guard: the user context it made for the request is disposed. */
+export function disposeContextOf(contexts: WeakMap<Request, UserContext>) {
+  return ({ request }: { request: Request }) => {
+    const context = contexts.get(request)
+    if (context) void context.dispose().catch(() => {})
+  }
+}
+
+/** The caller's request id (a proxy's `x-request-id`), or a new one. */
+export const requestIdOf = (request: Request) => request.headers.get('x-request-id') ?? crypto.randomUUID()
+
 /**
  * The `auth` macro: verifies the bearer token, checks that its session is still live, and makes
  * the rest of the request run inside the user's context, so services and repositories find the
@@ -24,10 +35,7 @@ export function authGuard(access: AccessTokens, sessions: Pick<SessionsService, 
       // Synchronous on purpose: entering the slot here makes it the store for the whole request.
       slots.set(request, enterRequestSlot())
     })
-    .onAfterResponse({ as: 'global' }, ({ request }) => {
-      const context = contexts.get(request)
-      if (context) void context.dispose().catch(() => {})
-    })
+    .onAfterResponse({ as: 'global' }, disposeContextOf(contexts))
     .macro({
       auth: {
         async resolve({ request }) {
@@ -46,7 +54,7 @@ export function authGuard(access: AccessTokens, sessions: Pick<SessionsService, 
           const context = createUserContext({
             userId: claims.userId,
             role,
-            requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(),
+            requestId: requestIdOf(request),
             signal: request.signal,
           })
           const slot = slots.get(request)

@@ -7,16 +7,25 @@ export interface RateLimiter {
 }
 
 /**
+ * Entries by key, dropped once `expiresAt(entry)` has passed: swept every minute, so a flood of
+ * one-off keys cannot grow the process (readers check the time themselves too).
+ */
+function sweptMap<V>(expiresAt: (value: V) => number): Map<string, V> {
+  const map = new Map<string, V>()
+  const sweep = setInterval(() => {
+    const now = Date.now()
+    for (const [key, value] of map) if (expiresAt(value) <= now) map.delete(key)
+  }, 60_000)
+  sweep.unref?.()
+  return map
+}
+
+/**
  * Fixed-window counter per key in this process. Cluster mode swaps in a Redis-backed one
  * behind the same interface so the limit holds across processes.
  */
 export function memoryRateLimiter(max: number, windowSeconds: number): RateLimiter {
-  const windows = new Map<string, { count: number; resetAt: number }>()
-  const sweep = setInterval(() => {
-    const now = Date.now()
-    for (const [key, w] of windows) if (w.resetAt <= now) windows.delete(key)
-  }, 60_000)
-  sweep.unref?.()
+  const windows = sweptMap<{ count: number; resetAt: number }>((w) => w.resetAt)
 
   return {
     async hit(key) {
@@ -62,12 +71,7 @@ export function backoffMs(failures: number, free: number, capSeconds: number): n
 }
 
 export function memoryFailureLimiter(free: number, windowSeconds: number): FailureLimiter {
-  const keys = new Map<string, { failures: number; lockedUntil: number; forgetAt: number }>()
-  const sweep = setInterval(() => {
-    const now = Date.now()
-    for (const [key, k] of keys) if (k.forgetAt <= now) keys.delete(key)
-  }, 60_000)
-  sweep.unref?.()
+  const keys = sweptMap<{ failures: number; lockedUntil: number; forgetAt: number }>((k) => k.forgetAt)
 
   return {
     async attempt(key) {

@@ -1,5 +1,5 @@
 import { and, eq, gt, isNull, ne } from 'drizzle-orm'
-import type { Database } from '../db/client'
+import type { Database, Db } from '../db/client'
 import { refreshTokenFamilies, refreshTokens } from '../db/schema'
 import { newId } from '../db/scope'
 
@@ -16,6 +16,21 @@ export type RotateResult =
  * spends a token with one conditional UPDATE, so two racing refreshes can't both win; a spent
  * token presented again revokes its whole family (RFC 9700 §4.14.2).
  */
+/** Revokes the live refresh families of a user, but `keepFamilyId`'s; answers the revoked ids. */
+function revokeFamilies(db: Db, userId: string, reason: string, keepFamilyId?: string) {
+  return db
+    .update(refreshTokenFamilies)
+    .set({ revokedAt: Date.now(), revokedReason: reason })
+    .where(
+      and(
+        eq(refreshTokenFamilies.userId, userId),
+        isNull(refreshTokenFamilies.revokedAt),
+        keepFamilyId ? ne(refreshTokenFamilies.id, keepFamilyId) : undefined,
+      ),
+    )
+    .returning({ id: refreshTokenFamilies.id })
+}
+
 export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
   async function issue(userId: string, familyId: string, db: Database['db']) {
     const token = randomToken()
@@ -91,20 +106,7 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
           )[0]
         : undefined
       const keepFamily = keep && keep.userId === userId ? keep.familyId : undefined
-      const rows = await write((db) =>
-        db
-          .update(refreshTokenFamilies)
-          .set({ revokedAt: Date.now(), revokedReason: reason })
-          .where(
-            and(
-              eq(refreshTokenFamilies.userId, userId),
-              isNull(refreshTokenFamilies.revokedAt),
-              keepFamily ? ne(refreshTokenFamilies.id, keepFamily) : undefined,
-            ),
-          )
-          .returning({ id: refreshTokenFamilies.id }),
-      )
-      return rows.length
+      return (await write((db) => revokeFamilies(db, userId, reason, keepFamily))).length
     },
 
     /** The user a refresh token belongs to (for logout's audit event), without spending it. */
@@ -150,20 +152,7 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
 
     /** Revokes every live family of a user but one; answers the ids it revoked. */
     async revokeOthersOf(userId: string, keepFamilyId: string, reason: string): Promise<string[]> {
-      return write(async (db) => {
-        const rows = await db
-          .update(refreshTokenFamilies)
-          .set({ revokedAt: Date.now(), revokedReason: reason })
-          .where(
-            and(
-              eq(refreshTokenFamilies.userId, userId),
-              isNull(refreshTokenFamilies.revokedAt),
-              ne(refreshTokenFamilies.id, keepFamilyId),
-            ),
-          )
-          .returning({ id: refreshTokenFamilies.id })
-        return rows.map((r) => r.id)
-      })
+      return (await write((db) => revokeFamilies(db, userId, reason, keepFamilyId))).map((r) => r.id)
     },
 
     /** Families revoked since `sinceMs`: their access tokens may still be unexpired. */

@@ -6,9 +6,7 @@ import { dirname } from 'node:path'
 import * as schema from './schema'
 import { applyMigrations, readMigrations } from './migrations'
 import { log } from '../log'
-import { installStatementCache } from './statement-cache'
-
-installStatementCache()
+import { withStatementCache } from './statement-cache'
 
 export type Db = LibSQLDatabase<typeof schema>
 
@@ -135,7 +133,10 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
   const isLocal = url.startsWith('file:') || url === ':memory:'
   // Locally one connection is enough (SQLite calls are synchronous anyway) and it keeps the
   // per-connection pragmas below in force for every statement.
-  const client = createClient({ url, authToken, ...(isLocal ? { concurrency: 1, timeout: 5000 } : {}) })
+  // A local client opens its one connection at once; that connection caches its statements.
+  const client = withStatementCache(() =>
+    createClient({ url, authToken, ...(isLocal ? { concurrency: 1, timeout: 5000 } : {}) }),
+  )
   if (isLocal) {
     // A new file gets 16 KiB pages (an existing one keeps its own): a document search scans one
     // 3 KiB vector per chunk of the user's, and bigger pages keep a document's vectors on a few

@@ -17,6 +17,11 @@ import LibsqlDatabase from 'libsql'
  * connection's cache: a cached `SELECT *` would otherwise keep its old column list. The least
  * recently used text is dropped past `MAX_PER_CONNECTION` (multi-row inserts of varying length
  * make new texts).
+ *
+ * Opt-in per connection: importing this module changes nothing. `withStatementCache` wraps the
+ * opening of a client (src/db/client.ts, `openDatabase`), and the connections that run a statement
+ * while it opens — the one a local client opens at once to check the file — cache theirs; every
+ * other libsql connection in the process prepares as libsql always does.
  */
 const MAX_PER_CONNECTION = 1000
 
@@ -28,24 +33,48 @@ interface NativeDatabase {
 /** Statements that change the schema: never cached, and they drop the connection's cache. */
 const SCHEMA_CHANGE = /^\s*(create|alter|drop)\b/i
 const Database = LibsqlDatabase as unknown as { prototype: NativeDatabase }
+/** The connections that cache, each with its statements by SQL text. */
 const caches = new WeakMap<object, Map<string, Statement>>()
-let installed = false
+/** True while `withStatementCache` opens a client: a connection that prepares now enrols. */
+let enrolling = false
+let hooked = false
 
-export function installStatementCache(): void {
-  if (installed) return
-  installed = true
+/**
+ * Runs `open` (which opens a libsql client synchronously, as `createClient` does) so that the
+ * connections it opens cache their prepared statements. Safe to call any number of times.
+ */
+export function withStatementCache<T>(open: () => T): T {
+  hookPrototype()
+  enrolling = true
+  try {
+    return open()
+  } finally {
+    enrolling = false
+  }
+}
+
+/** Whether a libsql connection caches its statements (for tests). */
+export function cachesStatements(connection: object): boolean {
+  return caches.has(connection)
+}
+
+/** libsql offers no per-connection hook, so its prototype gets one, once, that asks `caches`. */
+function hookPrototype(): void {
+  if (hooked) return
+  hooked = true
   const { prepare, exec } = Database.prototype
   Database.prototype.exec = function execClearingCache(this: NativeDatabase, sql: string) {
-    caches.delete(this)
+    caches.get(this)?.clear()
     return exec.call(this, sql)
   }
   Database.prototype.prepare = function cachedPrepare(this: NativeDatabase, sql: string): Statement {
+    if (enrolling && !caches.has(this)) caches.set(this, new Map())
+    const cache = caches.get(this)
+    if (!cache) return prepare.call(this, sql)
     if (SCHEMA_CHANGE.test(sql)) {
-      caches.delete(this)
+      cache.clear()
       return prepare.call(this, sql)
     }
-    let cache = caches.get(this)
-    if (!cache) caches.set(this, (cache = new Map()))
     const hit = cache.get(sql)
     if (hit) {
       // Most recently used last: a Map keeps insertion order.

@@ -3,33 +3,11 @@ import type { AuthGuard } from '../auth/guard'
 import { AppError, InvalidInputError } from '../http/errors'
 import { DEFAULT_LIST_LIMIT, documentParams, listDocumentsQuery } from './model'
 import { DocumentTooLargeError, DOCUMENT_NAME_MAX, type DocumentsService } from './service'
+import { deleteById } from '../http/answers'
+import { readBytesLimited } from '../http/read-body'
 
 /** Room for the multipart envelope (boundaries, part headers) around a file of the largest size. */
 const MULTIPART_SLACK = 64 * 1024
-
-/**
- * Reads a request body, counting as it streams, and stops at `limit` bytes: a chunked upload
- * without Content-Length cannot slip past the document size limit.
- */
-async function readLimited(request: Request, limit: number, tooLarge: () => Error): Promise<Uint8Array> {
-  const declared = Number(request.headers.get('content-length') ?? NaN)
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge()
-  if (!request.body) return new Uint8Array()
-  const parts: Uint8Array[] = []
-  let total = 0
-  const reader = request.body.getReader()
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > limit) {
-      await reader.cancel().catch(() => {})
-      throw tooLarge()
-    }
-    parts.push(value)
-  }
-  return Buffer.concat(parts)
-}
 
 /** /api/documents (PROTOCOL.md §8): upload, list, read and delete the user's documents. */
 export function documentRoutes(documents: DocumentsService, guard: AuthGuard, maxBytes: number) {
@@ -42,7 +20,7 @@ export function documentRoutes(documents: DocumentsService, guard: AuthGuard, ma
       '/api/documents',
       async ({ request, set }) => {
         const type = (request.headers.get('content-type') ?? '').toLowerCase()
-        const raw = await readLimited(request, maxBytes + MULTIPART_SLACK, tooLarge)
+        const raw = await readBytesLimited(request, maxBytes + MULTIPART_SLACK, tooLarge)
         let document
         if (type.startsWith('multipart/form-data')) {
           let form: FormData
@@ -94,11 +72,7 @@ export function documentRoutes(documents: DocumentsService, guard: AuthGuard, ma
     })
     .delete(
       '/api/documents/:id',
-      async ({ params, set }) => {
-        await documents.remove(params.id)
-        set.status = 204
-        return undefined
-      },
+      deleteById((id) => documents.remove(id)),
       { auth: true, params: documentParams },
     )
 }

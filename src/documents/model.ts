@@ -1,6 +1,7 @@
 import { t } from 'elysia'
+import { idParams } from '../http/route-schemas'
 
-export const documentParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
+export const documentParams = idParams
 
 /** §5 paging: `limit` 1–200 (default 50), `cursor` opaque. */
 export const listDocumentsQuery = t.Object({

@@ -1,12 +1,9 @@
 import { t } from 'elysia'
 import { NOTE_BODY_MAX, NOTE_TITLE_MAX } from './service'
+import { boundedText, idParams } from '../http/route-schemas'
 
-export const noteParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
+export const noteParams = idParams
 export const createNoteBody = t.Object({
-  title: t.String({
-    minLength: 1,
-    maxLength: NOTE_TITLE_MAX,
-    error: `title must be 1 to ${NOTE_TITLE_MAX} characters`,
-  }),
+  title: boundedText('title', NOTE_TITLE_MAX),
   body: t.String({ maxLength: NOTE_BODY_MAX, error: `body must be a string of at most ${NOTE_BODY_MAX} characters` }),
 })

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import type { AuthGuard } from '../auth/guard'
 import type { SharesService } from './service'
 import { shareListQuery, shareParams } from './model'
+import { created, deleteById, namedPage } from '../http/answers'
 
 /** The origin links are built on: the one the caller reached us by. */
 const originOf = (request: Request) => new URL(request.url).origin
@@ -12,28 +13,17 @@ export function shareRoutes(shares: SharesService, guard: AuthGuard) {
     .use(guard)
     .post(
       '/api/threads/:id/share',
-      async ({ params, request, set }) => {
-        const share = await shares.create(params.id, originOf(request))
-        set.status = 201
-        return { share }
-      },
+      async ({ params, request, set }) => created(set, { share: await shares.create(params.id, originOf(request)) }),
       { auth: true, params: shareParams },
     )
     .get(
       '/api/shares',
-      async ({ query, request }) => {
-        const page = await shares.list(query, originOf(request))
-        return { shares: page.items, nextCursor: page.nextCursor }
-      },
+      async ({ query, request }) => namedPage('shares', await shares.list(query, originOf(request))),
       { auth: true, query: shareListQuery },
     )
     .delete(
       '/api/shares/:id',
-      async ({ params, set }) => {
-        await shares.revoke(params.id)
-        set.status = 204
-        return undefined
-      },
+      deleteById((id) => shares.revoke(id)),
       { auth: true, params: shareParams },
     )
     .get(

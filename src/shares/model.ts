@@ -1,5 +1,6 @@
 import { t } from 'elysia'
 import { pageQuery } from '../http/page-query'
+import { idParams } from '../http/route-schemas'
 
-export const shareParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
+export const shareParams = idParams
 export const shareListQuery = t.Object(pageQuery)

@@ -10,28 +10,21 @@ import {
   updateThreadBody,
 } from './model'
 import { readBodyLimited } from '../http/read-body'
+import { created, deleteById, namedPage } from '../http/answers'
 
 /** /api/threads (PROTOCOL.md §2, §5 paging, §6 branches). */
 export function threadRoutes(threads: ThreadsService, guard: AuthGuard, opts: { importMaxBytes: number }) {
   return (
     new Elysia({ name: 'thread-routes' })
       .use(guard)
-      .get(
-        '/api/threads',
-        async ({ query }) => {
-          const page = await threads.list(query)
-          return { threads: page.items, nextCursor: page.nextCursor }
-        },
-        { auth: true, query: threadListQuery },
-      )
-      .post(
-        '/api/threads',
-        async ({ body, set }) => {
-          set.status = 201
-          return { thread: await threads.create(body?.title) }
-        },
-        { auth: true, body: createThreadBody },
-      )
+      .get('/api/threads', async ({ query }) => namedPage('threads', await threads.list(query)), {
+        auth: true,
+        query: threadListQuery,
+      })
+      .post('/api/threads', async ({ body, set }) => created(set, { thread: await threads.create(body?.title) }), {
+        auth: true,
+        body: createThreadBody,
+      })
       .get('/api/threads/:id', async ({ params }) => ({ thread: await threads.get(params.id) }), {
         auth: true,
         params: threadParams,
@@ -43,19 +36,12 @@ export function threadRoutes(threads: ThreadsService, guard: AuthGuard, opts: { 
       })
       .delete(
         '/api/threads/:id',
-        async ({ params, set }) => {
-          await threads.remove(params.id)
-          set.status = 204
-          return undefined
-        },
+        deleteById((id) => threads.remove(id)),
         { auth: true, params: threadParams },
       )
       .get(
         '/api/threads/:id/messages',
-        async ({ params, query }) => {
-          const page = await threads.messages(params.id, query)
-          return { messages: page.items, nextCursor: page.nextCursor }
-        },
+        async ({ params, query }) => namedPage('messages', await threads.messages(params.id, query)),
         { auth: true, params: threadParams, query: messageListQuery },
       )
       .get(

@@ -1,12 +1,13 @@
 import { t } from 'elysia'
 import { pageQuery } from '../http/page-query'
+import { boundedText, idParams } from '../http/route-schemas'
 
-export const threadParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
+export const threadParams = idParams
 export const createThreadBody = t.Optional(t.Object({ title: t.Optional(t.String({ maxLength: 200 })) }))
 /** At least one of the fields; a title is 1–200 characters. */
 export const updateThreadBody = t.Object(
   {
-    title: t.Optional(t.String({ minLength: 1, maxLength: 200, error: 'title must be 1 to 200 characters' })),
+    title: t.Optional(boundedText('title', 200)),
     pinned: t.Optional(t.Boolean({ error: 'pinned must be true or false' })),
     archived: t.Optional(t.Boolean({ error: 'archived must be true or false' })),
   },

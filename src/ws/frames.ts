@@ -20,6 +20,15 @@ function optionalString(value: unknown, name: string, max: number): string | und
   return value
 }
 
+/** The agent and model a run may name (chat, regenerate), or the first of them that is not valid. */
+function runChoice(f: Record<string, unknown>): { agent: string | undefined; model: string | undefined } | Error {
+  const agent = optionalString(f.agent, 'agent', 64)
+  if (agent instanceof Error) return agent
+  const model = optionalString(f.model, 'model', 200)
+  if (model instanceof Error) return model
+  return { agent, model }
+}
+
 /** Accepts what Elysia hands over (already-parsed JSON, or the raw string when it was not JSON). */
 export function parseClientFrame(message: unknown): ParsedFrame {
   let data = message
@@ -52,11 +61,10 @@ export function parseClientFrame(message: unknown): ParsedFrame {
       if (f.content.length > MAX_CHAT_CONTENT)
         return bad('content_too_long', `content is longer than ${MAX_CHAT_CONTENT} characters`, requestId)
       const threadId = optionalString(f.threadId, 'threadId', 64)
-      const agent = optionalString(f.agent, 'agent', 64)
-      const model = optionalString(f.model, 'model', 200)
+      const choice = runChoice(f)
       // parentId: absent = after the thread's newest message, null = a new root (PROTOCOL.md §6).
       const parentId = f.parentId === null ? null : optionalString(f.parentId, 'parentId', 64)
-      for (const v of [threadId, agent, model, parentId])
+      for (const v of [threadId, choice, parentId])
         if (v instanceof Error) return bad('invalid_field', v.message, requestId)
       return {
         ok: true,
@@ -65,8 +73,7 @@ export function parseClientFrame(message: unknown): ParsedFrame {
           requestId: f.requestId,
           content: f.content,
           threadId: threadId as string | undefined,
-          agent: agent as string | undefined,
-          model: model as string | undefined,
+          ...(choice as Exclude<typeof choice, Error>),
           ...('parentId' in f && { parentId: parentId as string | null | undefined }),
         },
       }
@@ -76,19 +83,9 @@ export function parseClientFrame(message: unknown): ParsedFrame {
         return bad('missing_field', 'regenerate needs "requestId" (a string)', requestId)
       if (typeof f.messageId !== 'string' || !f.messageId || f.messageId.length > 64)
         return bad('missing_field', 'regenerate needs "messageId" (the answer to replace)', requestId)
-      const agent = optionalString(f.agent, 'agent', 64)
-      const model = optionalString(f.model, 'model', 200)
-      for (const v of [agent, model]) if (v instanceof Error) return bad('invalid_field', v.message, requestId)
-      return {
-        ok: true,
-        frame: {
-          type: 'regenerate',
-          requestId: f.requestId,
-          messageId: f.messageId,
-          agent: agent as string | undefined,
-          model: model as string | undefined,
-        },
-      }
+      const choice = runChoice(f)
+      if (choice instanceof Error) return bad('invalid_field', choice.message, requestId)
+      return { ok: true, frame: { type: 'regenerate', requestId: f.requestId, messageId: f.messageId, ...choice } }
     }
     case 'cancel':
       if (typeof f.runId !== 'string' || !f.runId) return bad('missing_field', 'cancel needs "runId"', requestId)

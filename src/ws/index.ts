@@ -6,7 +6,7 @@ import type { SessionsService } from '../auth/sessions/service'
 import { AppError, QuotaExceededError } from '../http/errors'
 import { log } from '../log'
 import { CLOSE_CODES, type ClientFrame, type ErrorFrame } from '../protocol'
-import type { RunManager } from '../runs/service'
+import type { RunManager, StartRunInput } from '../runs/service'
 import { Connection, type RawSocket } from './connection'
 import type { ConnectionRegistry } from './registry'
 import { parseClientFrame } from './frames'
@@ -174,6 +174,13 @@ export function wsRoutes(opts: WsOptions) {
     connection.sendFrame({ type: 'auth_ok', expiresAt: claims.expiresAt })
   }
 
+  /** Starts a run; `run_accepted` names the request it answers (the runs service checks the rest). */
+  async function startRun(connection: Connection, input: StartRunInput & { requestId: string }) {
+    await opts.runs.start(input, ({ runId, threadId }) =>
+      connection.sendFrame({ type: 'run_accepted', requestId: input.requestId, runId, threadId }),
+    )
+  }
+
   async function handle(state: SocketState, connection: Connection, frame: ClientFrame) {
     switch (frame.type) {
       case 'auth':
@@ -181,35 +188,23 @@ export function wsRoutes(opts: WsOptions) {
       case 'ping':
         connection.sendFrame({ type: 'pong' })
         return
-      case 'chat': {
-        await opts.runs.start(
-          {
-            content: frame.content,
-            threadId: frame.threadId,
-            agent: frame.agent,
-            model: frame.model,
-            requestId: frame.requestId,
-            parentId: frame.parentId,
-          },
-          ({ runId, threadId }) =>
-            connection.sendFrame({ type: 'run_accepted', requestId: frame.requestId, runId, threadId }),
-        )
-        return
-      }
-      case 'regenerate': {
-        await opts.runs.start(
-          {
-            content: '',
-            regenerate: frame.messageId,
-            agent: frame.agent,
-            model: frame.model,
-            requestId: frame.requestId,
-          },
-          ({ runId, threadId }) =>
-            connection.sendFrame({ type: 'run_accepted', requestId: frame.requestId, runId, threadId }),
-        )
-        return
-      }
+      case 'chat':
+        return startRun(connection, {
+          content: frame.content,
+          threadId: frame.threadId,
+          agent: frame.agent,
+          model: frame.model,
+          requestId: frame.requestId,
+          parentId: frame.parentId,
+        })
+      case 'regenerate':
+        return startRun(connection, {
+          content: '',
+          regenerate: frame.messageId,
+          agent: frame.agent,
+          model: frame.model,
+          requestId: frame.requestId,
+        })
       case 'cancel':
         await opts.runs.cancel(frame.runId)
         return

@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia'
 import { createUserContext, type UserContext } from '../../context/user-context'
-import { bearerToken } from '../guard'
+import { bearerToken, disposeContextOf, requestIdOf } from '../guard'
 import type { ApiKeysService, KeyIdentity } from './service'
 
 /**
@@ -11,27 +11,22 @@ import type { ApiKeysService, KeyIdentity } from './service'
  */
 export function apiKeyGuard(keys: ApiKeysService) {
   const contexts = new WeakMap<Request, UserContext>()
-  return new Elysia({ name: 'api-key-guard' })
-    .onAfterResponse({ as: 'global' }, ({ request }) => {
-      const context = contexts.get(request)
-      if (context) void context.dispose().catch(() => {})
-    })
-    .macro({
-      apiKey: {
-        async resolve({ request }) {
-          const identity: KeyIdentity = await keys.authenticate(bearerToken(request.headers.get('authorization')))
-          const context = createUserContext({
-            userId: identity.userId,
-            role: identity.role,
-            requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(),
-            metadata: { apiKeyId: identity.keyId },
-            signal: request.signal,
-          })
-          contexts.set(request, context)
-          return { apiUser: { ...identity, context } }
-        },
+  return new Elysia({ name: 'api-key-guard' }).onAfterResponse({ as: 'global' }, disposeContextOf(contexts)).macro({
+    apiKey: {
+      async resolve({ request }) {
+        const identity: KeyIdentity = await keys.authenticate(bearerToken(request.headers.get('authorization')))
+        const context = createUserContext({
+          userId: identity.userId,
+          role: identity.role,
+          requestId: requestIdOf(request),
+          metadata: { apiKeyId: identity.keyId },
+          signal: request.signal,
+        })
+        contexts.set(request, context)
+        return { apiUser: { ...identity, context } }
       },
-    })
+    },
+  })
 }
 
 export type ApiKeyGuard = ReturnType<typeof apiKeyGuard>

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import type { AuthGuard } from '../guard'
 import type { ApiKeysService } from './service'
 import { createKeyBody, keyParams, listKeysQuery } from './model'
+import { deleteById } from '../../http/answers'
 
 /** /api/keys (PROTOCOL.md §7): managed with the user's access token, never with a key. */
 export function apiKeyRoutes(keys: ApiKeysService, guard: AuthGuard) {
@@ -26,11 +27,7 @@ export function apiKeyRoutes(keys: ApiKeysService, guard: AuthGuard) {
     )
     .delete(
       '/api/keys/:id',
-      async ({ params, set }) => {
-        await keys.revoke(params.id)
-        set.status = 204
-        return undefined
-      },
+      deleteById((id) => keys.revoke(id)),
       { auth: true, params: keyParams },
     )
 }

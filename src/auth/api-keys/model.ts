@@ -1,15 +1,12 @@
 import { t } from 'elysia'
+import { boundedText, idParams } from '../../http/route-schemas'
 
 export const KEY_NAME_MAX = 100
 export const KEY_EXPIRY_MAX_DAYS = 3650
 
 export const createKeyBody = t.Object({
-  name: t.String({
-    minLength: 1,
-    maxLength: KEY_NAME_MAX,
-    pattern: '\\S',
-    error: `name must be 1 to ${KEY_NAME_MAX} characters`,
-  }),
+  // Not blank: a name of spaces would tell keys apart no better than none.
+  name: boundedText('name', KEY_NAME_MAX, { pattern: '\\S' }),
   expiresInDays: t.Optional(
     t.Integer({
       minimum: 1,
@@ -25,4 +22,4 @@ export const listKeysQuery = t.Object({
   cursor: t.Optional(t.String({ maxLength: 200, error: 'cursor is not valid' })),
 })
 
-export const keyParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) })
+export const keyParams = idParams

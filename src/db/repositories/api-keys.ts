@@ -5,15 +5,9 @@ import { iso, newId, ownerId } from '../scope'
 import { NotFoundError } from '../../http/errors'
 import type { Role } from '../../context/user-context'
 
-/** What a user sees of a key: never the secret, never its hash. */
-export interface ApiKeyView {
-  id: string
-  name: string
-  prefix: string
-  createdAt: string
-  expiresAt: string | null
-  lastUsedAt: string | null
-}
+import type { ApiKeyView } from '../../protocol'
+
+export type { ApiKeyView }
 
 type ApiKeyRow = typeof apiKeys.$inferSelect
 

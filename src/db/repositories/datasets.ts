@@ -1,10 +1,11 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Database } from '../client'
 import { datasetRows, datasets, type DatasetColumn } from '../schema'
 import { iso, newId, ownerId } from '../scope'
-import { ConflictError, NotFoundError } from '../../http/errors'
+import { ConflictError } from '../../http/errors'
 import { compileDatasetQuery, shapeResult, type DatasetQuery } from './dataset-query'
-import { toPage, type Page, type PageRequest } from '../paging'
+import type { Page, PageRequest } from '../paging'
+import { ownedRows } from './owned-rows'
 
 export interface DatasetView {
   id: string
@@ -41,38 +42,23 @@ const exists = (name: string) =>
   new ConflictError('dataset_exists', `you already have a dataset named "${name}"; delete it or choose another name`)
 
 /** CSV datasets of the active user and their rows; another user's dataset is "not found". */
-export function datasetsRepository({ db, client, write }: Database) {
-  const mine = (id: string) => and(eq(datasets.id, id), eq(datasets.userId, ownerId()))
+export function datasetsRepository(database: Database) {
+  const { db, client, write } = database
+  const owned = ownedRows(database, datasets, 'dataset')
   const sameName = (userId: string, name: string) =>
     and(eq(datasets.userId, userId), sql`lower(${datasets.name}) = lower(${name})`)
 
   async function get(id: string): Promise<DatasetView> {
-    const [row] = await db.select().from(datasets).where(mine(id))
-    if (!row) throw new NotFoundError('dataset')
-    return view(row)
+    return view(await owned.get(id))
   }
 
   return {
     async list(): Promise<DatasetView[]> {
-      const rows = await db
-        .select()
-        .from(datasets)
-        .where(eq(datasets.userId, ownerId()))
-        .orderBy(desc(datasets.createdAt), desc(datasets.id))
-      return rows.map(view)
+      return (await owned.newest()).map(view)
     },
 
     /** One page, newest first, keyed by (createdAt, id). */
-    async page(page: PageRequest): Promise<Page<DatasetView>> {
-      const after = page.after && sql`(${datasets.createdAt}, ${datasets.id}) < (${page.after[0]}, ${page.after[1]})`
-      const rows = await db
-        .select()
-        .from(datasets)
-        .where(and(eq(datasets.userId, ownerId()), after))
-        .orderBy(desc(datasets.createdAt), desc(datasets.id))
-        .limit(page.limit + 1)
-      return toPage(rows, page.limit, (r) => [r.createdAt, r.id], view)
-    },
+    page: (page: PageRequest): Promise<Page<DatasetView>> => owned.page(page, view),
 
     get,
 
@@ -127,11 +113,7 @@ export function datasetsRepository({ db, client, write }: Database) {
     },
 
     /** Its rows go with it (the composite foreign key cascades). */
-    async remove(id: string): Promise<void> {
-      const where = mine(id)
-      const deleted = await write((db) => db.delete(datasets).where(where).returning({ id: datasets.id }))
-      if (deleted.length === 0) throw new NotFoundError('dataset')
-    },
+    remove: owned.remove,
 
     /** The first rows in file order. */
     async rows(id: string, limit = 100, offset = 0): Promise<DatasetRowData[]> {

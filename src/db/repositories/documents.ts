@@ -2,9 +2,10 @@ import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm'
 import type { Database } from '../client'
 import { documentChunks, documents, type DocumentStatus } from '../schema'
 import { iso, newId, ownerId } from '../scope'
-import { InvalidInputError, NotFoundError } from '../../http/errors'
+import { InvalidInputError } from '../../http/errors'
 import { DocumentVectorCache, type VectorHit } from './document-vectors'
 import { ftsQuery } from './messages'
+import { ownedRows } from './owned-rows'
 
 /** Memory for the searching users' vectors unless configured (DOCUMENT_VECTOR_CACHE_MB). */
 export const DEFAULT_VECTOR_CACHE_BYTES = 256 * 1024 * 1024
@@ -70,11 +71,13 @@ const vectorBytes = (v: Float32Array) => new Uint8Array(v.buffer, v.byteOffset, 
  * over them), so other users' chunks can neither leak in nor push the user's out of the top k.
  */
 export function documentsRepository(
-  { db, client, write }: Database,
+  database: Database,
   options: { vectorCacheBytes: number } = { vectorCacheBytes: DEFAULT_VECTOR_CACHE_BYTES },
 ) {
+  const { db, client, write } = database
+  const owned = ownedRows(database, documents, 'document')
+  const { mine } = owned
   const vectors = new DocumentVectorCache(client, options.vectorCacheBytes)
-  const mine = (id: string) => and(eq(documents.id, id), eq(documents.userId, ownerId()))
 
   return {
     async create(input: { name: string; mime: string; bytes: number }): Promise<DocumentView> {
@@ -122,17 +125,11 @@ export function documentsRepository(
     },
 
     async get(id: string): Promise<DocumentView> {
-      const [row] = await db.select().from(documents).where(mine(id))
-      if (!row) throw new NotFoundError('document')
-      return view(row)
+      return view(await owned.get(id))
     },
 
     /** Its chunks go with it (the composite foreign key cascades; triggers drop the index entries). */
-    async remove(id: string): Promise<void> {
-      const where = mine(id)
-      const deleted = await write((db) => db.delete(documents).where(where).returning({ id: documents.id }))
-      if (deleted.length === 0) throw new NotFoundError('document')
-    },
+    remove: owned.remove,
 
     /** Moves ingestion along; undefined when the document is gone (deleted meanwhile). */
     async update(

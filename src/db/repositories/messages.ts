@@ -60,12 +60,14 @@ export const messageView = (row: Row): MessageView => ({
 
 /** Turns free text into an FTS5 query of quoted terms, so user text is never FTS syntax. */
 export function ftsQuery(text: string): string | undefined {
-  const terms = text
-    .toLowerCase()
-    .match(/[\p{L}\p{N}_]+/gu)
-    ?.slice(0, 16)
-  if (!terms?.length) return undefined
+  const terms = searchWords(text)
+  if (!terms.length) return undefined
   return terms.map((t) => `"${t}"`).join(' OR ')
+}
+
+/** The words of what a person typed, lowercased (letters, digits, `_`): at most 16 of them. */
+export function searchWords(text: string): string[] {
+  return (text.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? []).slice(0, 16)
 }
 
 /**

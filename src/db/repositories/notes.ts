@@ -1,17 +1,13 @@
-import { and, desc, eq, sql } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import type { Database } from '../client'
+import type { NoteView } from '../../protocol'
 import { notes } from '../schema'
 import { iso, newId, ownerId } from '../scope'
-import { NotFoundError } from '../../http/errors'
 import { ftsQuery } from './messages'
-import { toPage, type Page, type PageRequest } from '../paging'
+import type { Page, PageRequest } from '../paging'
+import { ownedRows } from './owned-rows'
 
-export interface NoteView {
-  id: string
-  title: string
-  body: string
-  createdAt: string
-}
+export type { NoteView }
 
 export interface NoteHit {
   id: string
@@ -31,39 +27,23 @@ const leadingSnippet = (body: string) =>
   body.length > SNIPPET_CHARS ? `${body.slice(0, SNIPPET_CHARS).trimEnd()}…` : body
 
 /** Notes of the active user; another user's note is "not found". */
-export function notesRepository({ db, client, write }: Database) {
-  const mine = (id: string) => and(eq(notes.id, id), eq(notes.userId, ownerId()))
+export function notesRepository(database: Database) {
+  const { db, client, write } = database
+  const owned = ownedRows(database, notes, 'note')
 
   /** Newest first. */
   async function list(limit = 1000): Promise<NoteView[]> {
-    const rows = await db
-      .select()
-      .from(notes)
-      .where(eq(notes.userId, ownerId()))
-      .orderBy(desc(notes.createdAt), desc(notes.id))
-      .limit(limit)
-    return rows.map(view)
+    return (await owned.newest(limit)).map(view)
   }
 
   return {
     list,
 
     /** One page, newest first, keyed by (createdAt, id). */
-    async page(page: PageRequest): Promise<Page<NoteView>> {
-      const after = page.after && sql`(${notes.createdAt}, ${notes.id}) < (${page.after[0]}, ${page.after[1]})`
-      const rows = await db
-        .select()
-        .from(notes)
-        .where(and(eq(notes.userId, ownerId()), after))
-        .orderBy(desc(notes.createdAt), desc(notes.id))
-        .limit(page.limit + 1)
-      return toPage(rows, page.limit, (r) => [r.createdAt, r.id], view)
-    },
+    page: (page: PageRequest): Promise<Page<NoteView>> => owned.page(page, view),
 
     async get(id: string): Promise<NoteView> {
-      const [row] = await db.select().from(notes).where(mine(id))
-      if (!row) throw new NotFoundError('note')
-      return view(row)
+      return view(await owned.get(id))
     },
 
     /**
@@ -90,11 +70,7 @@ export function notesRepository({ db, client, write }: Database) {
       return view(existing)
     },
 
-    async remove(id: string): Promise<void> {
-      const where = mine(id)
-      const deleted = await write((db) => db.delete(notes).where(where).returning({ id: notes.id }))
-      if (deleted.length === 0) throw new NotFoundError('note')
-    },
+    remove: owned.remove,
 
     /**
      * Full-text search over the active user's notes (title and body), best match first. The FTS

@@ -37,18 +37,21 @@ export interface StoredEvent {
 }
 
 /** Runs and their event journal, scoped to the active user. */
+/** What a new run is given; its owner, status and time are the repository's. */
+interface NewRun {
+  id: string
+  threadId: string
+  agent: string
+  model: string
+  input: string
+  nodeId?: string
+}
+
 export function runsRepository({ db, write }: Database) {
   const mine = (id: string) => and(eq(runs.id, id), eq(runs.userId, ownerId()))
 
   return {
-    async create(input: {
-      id: string
-      threadId: string
-      agent: string
-      model: string
-      input: string
-      nodeId?: string
-    }): Promise<RunView> {
+    async create(input: NewRun): Promise<RunView> {
       const row = { ...input, userId: ownerId(), status: 'running' as const, createdAt: Date.now() }
       const [saved] = await write((db) => db.insert(runs).values(row).returning())
       return view(saved)
@@ -59,15 +62,7 @@ export function runsRepository({ db, write }: Database) {
      * top. One write instead of three keeps run start (and the event writes queued behind it) fast.
      */
     async start(
-      input: {
-        id: string
-        threadId: string
-        agent: string
-        model: string
-        input: string
-        nodeId?: string
-        answerParentId?: string | null
-      },
+      input: NewRun & { answerParentId?: string | null },
       /**
        * The user message this run answers, stored here; `null` when it exists already (a
        * regenerate). `parentId` undefined: after the thread's leaf as it is at this write, so

@@ -1,18 +1,11 @@
 import type { Database } from '../client'
 import { ownerId } from '../scope'
 import { encodeCursor, type Page, type PageRequest } from '../paging'
+import { searchWords } from './messages'
 
-export interface SearchHit {
-  threadId: string
-  threadTitle: string
-  /** null for a hit on the thread's title. */
-  messageId: string | null
-  role: string | null
-  snippet: string
-  /** [start, end) ranges into `snippet` of the words that matched. */
-  highlights: [number, number][]
-  createdAt: string
-}
+import type { SearchHit } from '../../protocol'
+
+export type { SearchHit }
 
 // Private-use characters mark matches inside FTS5's snippet; they are removed before answering.
 const OPEN = '\uE000'
@@ -24,11 +17,8 @@ const CLOSE = '\uE001'
  * user text is never FTS syntax.
  */
 export function searchQuery(text: string): string | undefined {
-  const terms = text
-    .toLowerCase()
-    .match(/[\p{L}\p{N}_]+/gu)
-    ?.slice(0, 16)
-  if (!terms?.length) return undefined
+  const terms = searchWords(text)
+  if (!terms.length) return undefined
   return terms.map((t, i) => (i === terms.length - 1 ? `"${t}"*` : `"${t}"`)).join(' ')
 }
 

@@ -1,10 +1,11 @@
-import { and, desc, eq, sql } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import { randomBytes } from 'node:crypto'
 import type { Database } from '../client'
 import { shares } from '../schema'
 import { iso, ownerId } from '../scope'
 import { NotFoundError } from '../../http/errors'
-import { toPage, type Page, type PageRequest } from '../paging'
+import type { Page, PageRequest } from '../paging'
+import { ownedRows } from './owned-rows'
 
 export interface SharedMessage {
   role: string
@@ -33,7 +34,9 @@ const record = (row: Row): ShareRecord => ({ id: row.id, threadId: row.threadId,
 export const newShareId = () => randomBytes(18).toString('base64url')
 
 /** Share snapshots. The owner manages their own; anyone holding an id may read that one. */
-export function sharesRepository({ db, write }: Database) {
+export function sharesRepository(database: Database) {
+  const { db, write } = database
+  const owned = ownedRows(database, shares, 'share')
   return {
     async create(input: { threadId: string; title: string; messages: SharedMessage[] }): Promise<ShareRecord> {
       const userId = ownerId()
@@ -54,16 +57,7 @@ export function sharesRepository({ db, write }: Database) {
     },
 
     /** The caller's live shares, newest first. */
-    async page(page: PageRequest): Promise<Page<ShareRecord>> {
-      const after = page.after && sql`(${shares.createdAt}, ${shares.id}) < (${page.after[0]}, ${page.after[1]})`
-      const rows = await db
-        .select()
-        .from(shares)
-        .where(and(eq(shares.userId, ownerId()), after))
-        .orderBy(desc(shares.createdAt), desc(shares.id))
-        .limit(page.limit + 1)
-      return toPage(rows, page.limit, (r) => [r.createdAt, r.id], record)
-    },
+    page: (page: PageRequest): Promise<Page<ShareRecord>> => owned.page(page, record),
 
     /** Revoking deletes the snapshot: the link stops working at once. */
     async remove(id: string): Promise<ShareRecord> {

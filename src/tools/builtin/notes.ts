@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { NotesService } from '../../notes/service'
 import { NOTE_BODY_MAX, NOTE_SEARCH_DEFAULT, NOTE_SEARCH_MAX, NOTE_TITLE_MAX } from '../../notes/service'
 import { defineTool } from './define'
+import { defineSearchTool } from './search-tool'
 
 export function saveNoteTool(notes: NotesService) {
   return defineTool({
@@ -21,22 +22,14 @@ export function saveNoteTool(notes: NotesService) {
 }
 
 export function searchNotesTool(notes: NotesService) {
-  return defineTool({
+  return defineSearchTool({
     name: 'search_notes',
     description:
       "Search the user's saved notes by words in their title or text. Returns the best matches with a snippet. An empty query lists the newest notes.",
-    parameters: Type.Object({
-      query: Type.String({ maxLength: 500, description: 'words to look for' }),
-      limit: Type.Optional(
-        Type.Integer({
-          minimum: 1,
-          maximum: NOTE_SEARCH_MAX,
-          description: `how many notes at most (default ${NOTE_SEARCH_DEFAULT})`,
-        }),
-      ),
-    }),
-    async execute({ query, limit }) {
-      return { notes: await notes.search(query, limit ?? NOTE_SEARCH_DEFAULT) }
-    },
+    query: { description: 'words to look for', allowEmpty: true },
+    results: 'notes',
+    defaultLimit: NOTE_SEARCH_DEFAULT,
+    maxLimit: NOTE_SEARCH_MAX,
+    search: (query, limit) => notes.search(query, limit),
   })
 }

@@ -1,6 +1,6 @@
 /** A tiny DOM helper: `h('button', { class: 'x', onclick: fn }, 'Text')`. No framework. */
 
-type Child = Node | string | number | null | undefined | false | Child[]
+export type Child = Node | string | number | null | undefined | false | Child[]
 type Props = Record<string, unknown>
 
 export function h<K extends keyof HTMLElementTagNameMap>(

@@ -41,6 +41,11 @@ const session = new SessionManager({ storage: localStorage, fetch: (input, init)
 const api = new Api(session)
 let app: SignedInApp | undefined
 
+/** A link of the sidebar to one of the pages (`#/notes`); the router marks the current one. */
+function pageLink(page: string, svg: string | null, label: string) {
+  return h('a', { href: `#/${page}`, class: 'page-link', dataset: { page } }, svg ? icon(svg) : null, label)
+}
+
 function announce(text: string) {
   liveRegion.textContent = ''
   setTimeout(() => (liveRegion.textContent = text), 30)
@@ -181,32 +186,12 @@ class SignedInApp {
       h(
         'nav',
         { class: 'pages', 'aria-label': 'Pages' },
-        h('a', { href: '#/notes', class: 'page-link', dataset: { page: 'notes' } }, icon(icons.notes), 'Notes'),
-        h(
-          'a',
-          { href: '#/datasets', class: 'page-link', dataset: { page: 'datasets' } },
-          icon(icons.table),
-          'Datasets',
-        ),
-        h(
-          'a',
-          { href: '#/documents', class: 'page-link', dataset: { page: 'documents' } },
-          icon(icons.notes),
-          'Documents',
-        ),
-        h('a', { href: '#/usage', class: 'page-link', dataset: { page: 'usage' } }, icon(icons.table), 'Usage'),
-        h(
-          'a',
-          { href: '#/settings', class: 'page-link', dataset: { page: 'settings' } },
-          icon(icons.settings),
-          'Settings',
-        ),
-        h(
-          'a',
-          { href: '#/settings/api-keys', class: 'page-link', dataset: { page: 'settings/api-keys' } },
-          icon(icons.pencil),
-          'API keys',
-        ),
+        pageLink('notes', icons.notes, 'Notes'),
+        pageLink('datasets', icons.table, 'Datasets'),
+        pageLink('documents', icons.notes, 'Documents'),
+        pageLink('usage', icons.table, 'Usage'),
+        pageLink('settings', icons.settings, 'Settings'),
+        pageLink('settings/api-keys', icons.pencil, 'API keys'),
         this.#importControl(),
       ),
       // Shown to admins only; the server enforces it either way (403 for members).
@@ -216,11 +201,7 @@ class SignedInApp {
             { class: 'pages admin-pages', 'aria-label': 'Admin' },
             h('span', { class: 'pages-heading muted' }, 'Admin'),
             ...(['users', 'usage', 'audit', 'status'] as const).map((page) =>
-              h(
-                'a',
-                { href: `#/admin/${page}`, class: 'page-link', dataset: { page: `admin/${page}` } },
-                page[0].toUpperCase() + page.slice(1),
-              ),
+              pageLink(`admin/${page}`, null, page[0].toUpperCase() + page.slice(1)),
             ),
           )
         : null,

@@ -145,15 +145,20 @@ export class SessionManager {
     }
   }
 
-  /** Stores a fresh login/register answer. */
-  signIn(answer: { user: User; accessToken: string; refreshToken: string; expiresIn: number }) {
-    const session = {
-      user: answer.user,
-      accessToken: answer.accessToken,
-      refreshToken: answer.refreshToken,
-      expiresIn: answer.expiresIn,
+  /** The session to store for fresh tokens (a login, register or refresh answer), stamped now. */
+  #stamped(user: User, tokens: { accessToken: string; refreshToken: string; expiresIn: number }): StoredSession {
+    return {
+      user,
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken,
+      expiresIn: tokens.expiresIn,
       obtainedAt: this.#deps.now(),
     }
+  }
+
+  /** Stores a fresh login/register answer. */
+  signIn(answer: { user: User; accessToken: string; refreshToken: string; expiresIn: number }) {
+    const session = this.#stamped(answer.user, answer)
     void this.#deps.shared?.put(SHARED_KEY, session).catch(() => {})
     this.#adopt(session, true)
   }
@@ -245,13 +250,7 @@ export class SessionManager {
         }
         if (res.ok) {
           const body = (await res.json()) as { accessToken: string; refreshToken: string; expiresIn: number }
-          const next = {
-            user: stored.user,
-            accessToken: body.accessToken,
-            refreshToken: body.refreshToken,
-            expiresIn: body.expiresIn,
-            obtainedAt: this.#deps.now(),
-          }
+          const next = this.#stamped(stored.user, body)
           // Handed over before the lock is released: the next holder reads it whatever localStorage shows.
           await this.#deps.shared?.put(SHARED_KEY, next).catch(() => {})
           this.#adopt(next, true)

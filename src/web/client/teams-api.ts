@@ -1,6 +1,7 @@
 /** The admin, usage and account routes of PROTOCOL.md §5, on top of the shared Api client. */
 import type { Api } from './api'
 import type { SessionManager } from './session'
+import type { AuditEventView } from '../../protocol'
 
 export interface UsageRow {
   day: string
@@ -26,15 +27,7 @@ export interface AdminUser {
   lastActiveAt: string | null
   quota: { runsPerDay: number | null; tokensPerDay: number | null } | null
 }
-export interface AuditEvent {
-  id: string
-  at: string
-  actorId: string | null
-  action: string
-  targetId?: string
-  ip?: string
-  detail?: Record<string, unknown>
-}
+export type AuditEvent = AuditEventView
 export interface StatusSnapshot {
   at: string
   runsActive: number

@@ -1,5 +1,5 @@
 /** Wire types of PROTOCOL.md as the browser sees them. */
-import type { Citation, DocumentStatusView } from '../../protocol'
+import type { ApiKeyView, Citation, DocumentStatusView, NoteView, SearchHit } from '../../protocol'
 
 export interface User {
   id: string
@@ -49,15 +49,7 @@ export interface Page<T> {
   nextCursor: string | null
 }
 
-export interface SearchResult {
-  threadId: string
-  threadTitle: string
-  messageId: string | null
-  role: string | null
-  snippet: string
-  highlights: [number, number][]
-  createdAt: string
-}
+export type SearchResult = SearchHit
 
 export interface Share {
   id: string
@@ -85,21 +77,9 @@ export interface Agent {
 }
 
 /** A personal API key as listed (PROTOCOL.md §7): never the secret. */
-export interface ApiKey {
-  id: string
-  name: string
-  prefix: string
-  createdAt: string
-  expiresAt: string | null
-  lastUsedAt: string | null
-}
+export type ApiKey = ApiKeyView
 
-export interface Note {
-  id: string
-  title: string
-  body: string
-  createdAt: string
-}
+export type Note = NoteView
 
 export interface Column {
   name: string

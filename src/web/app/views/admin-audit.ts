@@ -2,24 +2,11 @@
 import { teamsApi, type AuditEvent, type TeamsApi } from '../../client/teams-api'
 import type { AppContext, View } from '../context'
 import { formatTime, h } from '../dom'
-
-const ACTIONS = [
-  'login',
-  'login_failed',
-  'logout',
-  'refresh_reused',
-  'user_created',
-  'user_updated',
-  'user_signed_out',
-  'password_changed',
-  'account_deleted',
-  'data_exported',
-  'api_key_created',
-  'api_key_revoked',
-  'share_created',
-  'share_revoked',
-  'mcp_tool_called',
-]
+import { field } from './kit/form'
+import { loadMoreButton } from './kit/list'
+import { loadReporting, pageSection, statusLine } from './kit/page'
+import { dataTable } from './kit/table'
+import { AUDIT_ACTIONS } from '../../../protocol'
 
 export class AdminAuditView implements View {
   readonly el: HTMLElement
@@ -39,49 +26,24 @@ export class AdminAuditView implements View {
       'select',
       { id: 'audit-action' },
       h('option', { value: '' }, 'Any action'),
-      ...ACTIONS.map((a) => h('option', { value: a }, a)),
+      ...AUDIT_ACTIONS.map((a) => h('option', { value: a }, a)),
     ) as HTMLSelectElement
     for (const select of [this.#actor, this.#action]) select.addEventListener('change', () => void this.#reload())
-    this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
-    this.#more = h('button', { type: 'button', class: 'btn btn-secondary load-more', hidden: true }, 'Load more')
-    this.#more.addEventListener('click', () => void this.#load())
-    this.el = h(
-      'section',
-      { class: 'page admin-page admin-audit', 'aria-labelledby': 'admin-audit-heading' },
-      h('h1', { id: 'admin-audit-heading' }, 'Audit log'),
-      h(
-        'p',
-        { class: 'muted page-intro' },
-        'Who did what to which account. No content, passwords or keys are ever recorded.',
-      ),
+    this.#status = statusLine()
+    this.#more = loadMoreButton(() => this.#load())
+    this.el = pageSection(
+      {
+        class: 'admin-page admin-audit',
+        headingId: 'admin-audit-heading',
+        title: 'Audit log',
+        intro: 'Who did what to which account. No content, passwords or keys are ever recorded.',
+      },
       h(
         'div',
         { class: 'card filters' },
-        h(
-          'div',
-          { class: 'form-grid' },
-          h('div', { class: 'field' }, h('label', { for: 'audit-actor' }, 'Actor'), this.#actor),
-          h('div', { class: 'field' }, h('label', { for: 'audit-action' }, 'Action'), this.#action),
-        ),
+        h('div', { class: 'form-grid' }, field('Actor', this.#actor), field('Action', this.#action)),
       ),
-      h(
-        'div',
-        { class: 'table-wrap' },
-        h(
-          'table',
-          { class: 'data-table audit-table' },
-          h(
-            'thead',
-            null,
-            h(
-              'tr',
-              null,
-              ...['Time', 'Actor', 'Action', 'Target', 'Address', 'Detail'].map((c) => h('th', { scope: 'col' }, c)),
-            ),
-          ),
-          this.#rows,
-        ),
-      ),
+      dataTable('audit-table', ['Time', 'Actor', 'Action', 'Target', 'Address', 'Detail'], this.#rows),
       this.#status,
       this.#more,
     )
@@ -120,7 +82,7 @@ export class AdminAuditView implements View {
 
   async #load() {
     const generation = this.#generation
-    try {
+    await loadReporting(this.#status, 'the audit log', async () => {
       const page = await this.#teams.audit({
         actorId: this.#actor.value || undefined,
         action: this.#action.value || undefined,
@@ -131,9 +93,7 @@ export class AdminAuditView implements View {
       this.#cursor = page.nextCursor
       this.#more.hidden = !page.nextCursor
       this.#status.textContent = this.#rows.children.length ? '' : 'No events.'
-    } catch (err) {
-      this.#status.textContent = `Could not load the audit log: ${(err as Error).message}`
-    }
+    })
   }
 
   #row(e: AuditEvent) {

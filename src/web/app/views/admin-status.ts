@@ -3,28 +3,31 @@ import { teamsApi, type StatusSnapshot } from '../../client/teams-api'
 import { lineChart } from '../charts'
 import type { AppContext, View } from '../context'
 import { formatTime, h } from '../dom'
+import { alertLine, pageSection, sectionHeading, statusLine } from './kit/page'
 
 const REFRESH_MS = 5000
 const pct = (n: number | null) => (n === null ? '—' : `${Math.round(n * 100)} %`)
 const secs = (n: number | null) => (n === null ? '—' : `${n.toFixed(2)} s`)
 
+/** A list of `items`, or a muted line saying there are none. */
+const listOrNone = (listClass: string, items: HTMLLIElement[], none: string) =>
+  items.length ? h('ul', { class: listClass }, ...items) : h('p', { class: 'muted' }, none)
+
 export class AdminStatusView implements View {
   readonly el: HTMLElement
-  #body = h('div', { class: 'status-body', 'aria-live': 'off' }, h('p', { class: 'muted', role: 'status' }, 'Loading…'))
+  #body = h('div', { class: 'status-body', 'aria-live': 'off' }, statusLine())
   #timer: ReturnType<typeof setTimeout> | undefined
   #disposed = false
 
   constructor(ctx: AppContext) {
     const teams = teamsApi(ctx.api, ctx.session)
-    this.el = h(
-      'section',
-      { class: 'page admin-page admin-status', 'aria-labelledby': 'admin-status-heading' },
-      h('h1', { id: 'admin-status-heading' }, 'Status'),
-      h(
-        'p',
-        { class: 'muted page-intro' },
-        `The same figures /metrics exports, refreshed every ${REFRESH_MS / 1000} s.`,
-      ),
+    this.el = pageSection(
+      {
+        class: 'admin-page admin-status',
+        headingId: 'admin-status-heading',
+        title: 'Status',
+        intro: `The same figures /metrics exports, refreshed every ${REFRESH_MS / 1000} s.`,
+      },
       this.#body,
     )
     const tick = async () => {
@@ -33,9 +36,7 @@ export class AdminStatusView implements View {
         if (!this.#disposed) this.#render(snapshot)
       } catch (err) {
         if (!this.#disposed)
-          this.#body.replaceChildren(
-            h('p', { class: 'form-error', role: 'alert' }, `Could not load the status: ${(err as Error).message}`),
-          )
+          this.#body.replaceChildren(alertLine(`Could not load the status: ${(err as Error).message}`))
       }
       if (!this.#disposed) this.#timer = setTimeout(tick, REFRESH_MS)
     }
@@ -66,7 +67,7 @@ export class AdminStatusView implements View {
         h(
           'div',
           { class: 'card chart-card' },
-          h('h2', { class: 'section-heading' }, 'First-token latency'),
+          sectionHeading('First-token latency'),
           lineChart(
             s.series.map((p) => ({ label: label(p.at), value: p.firstTokenSeconds })),
             { label: 'Mean seconds to the first token over the last hour', format: (n) => `${n.toFixed(2)} s` },
@@ -75,38 +76,34 @@ export class AdminStatusView implements View {
         h(
           'div',
           { class: 'card chart-card' },
-          h('h2', { class: 'section-heading' }, 'Run failure rate'),
+          sectionHeading('Run failure rate'),
           lineChart(
             s.series.map((p) => ({ label: label(p.at), value: p.failureRate })),
             { label: 'Share of failed runs over the last hour', max: 1, format: (n) => `${Math.round(n * 100)} %` },
           ),
         ),
       ),
-      h('h2', { class: 'section-heading' }, 'Model hosts'),
-      s.hosts.length
-        ? h(
-            'ul',
-            { class: 'host-list' },
-            ...s.hosts.map((host) =>
-              h(
-                'li',
-                { class: `card host host-${host.state}`, dataset: { state: host.state } },
-                h('span', { class: 'host-name' }, host.host),
-                h('span', { class: 'host-state' }, `circuit ${host.state}`),
-              ),
-            ),
-          )
-        : h('p', { class: 'muted' }, 'No model host has been used yet.'),
-      h('h2', { class: 'section-heading' }, 'Recent alerts'),
-      s.alerts.length
-        ? h(
-            'ul',
-            { class: 'alert-list' },
-            ...s.alerts.map((a) =>
-              h('li', null, h('time', { datetime: a.at }, formatTime(a.at)), ` ${a.alert} (${a.outcome})`),
-            ),
-          )
-        : h('p', { class: 'muted' }, 'No alerts.'),
+      sectionHeading('Model hosts'),
+      listOrNone(
+        'host-list',
+        s.hosts.map((host) =>
+          h(
+            'li',
+            { class: `card host host-${host.state}`, dataset: { state: host.state } },
+            h('span', { class: 'host-name' }, host.host),
+            h('span', { class: 'host-state' }, `circuit ${host.state}`),
+          ),
+        ),
+        'No model host has been used yet.',
+      ),
+      sectionHeading('Recent alerts'),
+      listOrNone(
+        'alert-list',
+        s.alerts.map((a) =>
+          h('li', null, h('time', { datetime: a.at }, formatTime(a.at)), ` ${a.alert} (${a.outcome})`),
+        ),
+        'No alerts.',
+      ),
       h('p', { class: 'muted status-at', dataset: { at: s.at } }, `Updated ${formatTime(s.at)}`),
     )
   }

@@ -2,6 +2,8 @@
 import { saveBlob, teamsApi, type TeamsApi, type UsageRow } from '../../client/teams-api'
 import type { AppContext, View } from '../context'
 import { h } from '../dom'
+import { field } from './kit/form'
+import { loadReporting, pageSection, statusLine } from './kit/page'
 
 type Row = UsageRow & { userId: string; email: string }
 type Key = 'day' | 'email' | 'model' | 'runs' | 'promptTokens' | 'completionTokens'
@@ -48,12 +50,7 @@ export class AdminUsageView implements View {
     const form = h(
       'form',
       { class: 'card filters', 'aria-label': 'Date range' },
-      h(
-        'div',
-        { class: 'form-grid' },
-        h('div', { class: 'field' }, h('label', { for: 'usage-from' }, 'From'), this.#from),
-        h('div', { class: 'field' }, h('label', { for: 'usage-to' }, 'To'), this.#to),
-      ),
+      h('div', { class: 'form-grid' }, field('From', this.#from), field('To', this.#to)),
       h('div', { class: 'form-actions' }, apply, csv),
     )
     form.addEventListener('submit', (e) => {
@@ -61,12 +58,14 @@ export class AdminUsageView implements View {
       void this.#load()
     })
     this.#table = h('table', { class: 'data-table admin-usage-table' })
-    this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
-    this.el = h(
-      'section',
-      { class: 'page admin-page admin-usage', 'aria-labelledby': 'admin-usage-heading' },
-      h('h1', { id: 'admin-usage-heading' }, 'Usage'),
-      h('p', { class: 'muted page-intro' }, 'Runs and tokens per user, day and model (UTC days). Counts only.'),
+    this.#status = statusLine()
+    this.el = pageSection(
+      {
+        class: 'admin-page admin-usage',
+        headingId: 'admin-usage-heading',
+        title: 'Usage',
+        intro: 'Runs and tokens per user, day and model (UTC days). Counts only.',
+      },
       form,
       this.#status,
       h('div', { class: 'table-wrap' }, this.#table),
@@ -76,7 +75,7 @@ export class AdminUsageView implements View {
 
   async #load() {
     this.#status.textContent = 'Loading…'
-    try {
+    await loadReporting(this.#status, 'usage', async () => {
       const emails = new Map<string, string>()
       let cursor: string | null = null
       for (let i = 0; i < MAX_PAGES; i++) {
@@ -99,9 +98,7 @@ export class AdminUsageView implements View {
       this.#rows = rows
       this.#status.textContent = rows.length ? `${rows.length} rows` : 'No usage in this range.'
       this.#render()
-    } catch (err) {
-      this.#status.textContent = `Could not load usage: ${(err as Error).message}`
-    }
+    })
   }
 
   #sorted(): Row[] {

@@ -2,6 +2,22 @@
 import { teamsApi, type AdminUser, type TeamsApi } from '../../client/teams-api'
 import type { AppContext, View } from '../context'
 import { formatTime, h } from '../dom'
+import { cardForm, field } from './kit/form'
+import { loadMoreButton } from './kit/list'
+import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
+import { dataTable } from './kit/table'
+
+/** A per-day quota of one user: empty is the server's default, 0 no limit. */
+function quotaInput(kind: 'runs' | 'tokens', label: string, value: number | null | undefined): HTMLInputElement {
+  return h('input', {
+    type: 'number',
+    min: '0',
+    step: '1',
+    class: `quota-input quota-${kind}`,
+    'aria-label': `${label} (empty: default, 0: no limit)`,
+    value: value ?? '',
+  }) as HTMLInputElement
+}
 
 export class AdminUsersView implements View {
   readonly el: HTMLElement
@@ -14,34 +30,20 @@ export class AdminUsersView implements View {
   constructor(private readonly ctx: AppContext) {
     this.#teams = teamsApi(ctx.api, ctx.session)
     this.#rows = h('tbody')
-    this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
-    this.#more = h('button', { type: 'button', class: 'btn btn-secondary load-more', hidden: true }, 'Load more')
-    this.#more.addEventListener('click', () => void this.#load())
-    this.el = h(
-      'section',
-      { class: 'page admin-page admin-users', 'aria-labelledby': 'admin-users-heading' },
-      h('h1', { id: 'admin-users-heading' }, 'Users'),
-      h('p', { class: 'muted page-intro' }, 'Manage accounts. Admins never see what users wrote.'),
+    this.#status = statusLine()
+    this.#more = loadMoreButton(() => this.#load())
+    this.el = pageSection(
+      {
+        class: 'admin-page admin-users',
+        headingId: 'admin-users-heading',
+        title: 'Users',
+        intro: 'Manage accounts. Admins never see what users wrote.',
+      },
       this.#createForm(),
-      h(
-        'div',
-        { class: 'table-wrap' },
-        h(
-          'table',
-          { class: 'data-table users-table' },
-          h(
-            'thead',
-            null,
-            h(
-              'tr',
-              null,
-              ...['Email', 'Name', 'Role', 'State', 'Last active', 'Quota (runs / tokens per day)', 'Actions'].map(
-                (c) => h('th', { scope: 'col' }, c),
-              ),
-            ),
-          ),
-          this.#rows,
-        ),
+      dataTable(
+        'users-table',
+        ['Email', 'Name', 'Role', 'State', 'Last active', 'Quota (runs / tokens per day)', 'Actions'],
+        this.#rows,
       ),
       this.#status,
       this.#more,
@@ -69,28 +71,23 @@ export class AdminUsersView implements View {
       h('option', { value: 'member' }, 'Member'),
       h('option', { value: 'admin' }, 'Admin'),
     ) as HTMLSelectElement
-    const error = h('p', { class: 'form-error', role: 'alert' })
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create account')
-    const form = h(
-      'form',
-      { class: 'card create-user', 'aria-label': 'Create an account', novalidate: true },
-      h('h2', { class: 'section-heading' }, 'New account'),
-      h(
-        'div',
-        { class: 'form-grid' },
-        h('div', { class: 'field' }, h('label', { for: 'new-user-email' }, 'Email'), email),
-        h('div', { class: 'field' }, h('label', { for: 'new-user-name' }, 'Name'), name),
-        h('div', { class: 'field' }, h('label', { for: 'new-user-password' }, 'Password'), password),
-        h('div', { class: 'field' }, h('label', { for: 'new-user-role' }, 'Role'), role),
-      ),
-      error,
-      h('div', { class: 'form-actions' }, submit),
-    )
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault()
-      error.textContent = ''
-      submit.disabled = true
-      try {
+    return cardForm({
+      class: 'create-user',
+      label: 'Create an account',
+      body: [
+        sectionHeading('New account'),
+        h(
+          'div',
+          { class: 'form-grid' },
+          field('Email', email),
+          field('Name', name),
+          field('Password', password),
+          field('Role', role),
+        ),
+      ],
+      submit: 'Create account',
+      failure: 'Could not create the account',
+      send: async () => {
         const { user } = await this.#teams.createUser({
           email: email.value.trim(),
           password: password.value,
@@ -102,25 +99,18 @@ export class AdminUsersView implements View {
         this.#cursor = null
         this.#rows.replaceChildren()
         await this.#load()
-      } catch (err) {
-        error.textContent = `Could not create the account: ${(err as Error).message}`
-      } finally {
-        submit.disabled = false
-      }
+      },
     })
-    return form
   }
 
   async #load() {
-    try {
+    await loadReporting(this.#status, 'the accounts', async () => {
       const page = await this.#teams.users(this.#cursor)
       for (const user of page.users) this.#rows.append(this.#row(user))
       this.#cursor = page.nextCursor
       this.#more.hidden = !page.nextCursor
       this.#status.textContent = this.#rows.children.length ? '' : 'No accounts.'
-    } catch (err) {
-      this.#status.textContent = `Could not load the accounts: ${(err as Error).message}`
-    }
+    })
   }
 
   #row(user: AdminUser): HTMLTableRowElement {
@@ -132,22 +122,8 @@ export class AdminUsersView implements View {
         h('option', { value: 'member', selected: u.role === 'member' }, 'Member'),
         h('option', { value: 'admin', selected: u.role === 'admin' }, 'Admin'),
       ) as HTMLSelectElement
-      const runs = h('input', {
-        type: 'number',
-        min: '0',
-        step: '1',
-        class: 'quota-input quota-runs',
-        'aria-label': `Runs per day for ${u.email} (empty: default, 0: no limit)`,
-        value: u.quota?.runsPerDay ?? '',
-      }) as HTMLInputElement
-      const tokens = h('input', {
-        type: 'number',
-        min: '0',
-        step: '1',
-        class: 'quota-input quota-tokens',
-        'aria-label': `Tokens per day for ${u.email} (empty: default, 0: no limit)`,
-        value: u.quota?.tokensPerDay ?? '',
-      }) as HTMLInputElement
+      const runs = quotaInput('runs', `Runs per day for ${u.email}`, u.quota?.runsPerDay)
+      const tokens = quotaInput('tokens', `Tokens per day for ${u.email}`, u.quota?.tokensPerDay)
       const saveQuota = h('button', { type: 'button', class: 'btn btn-small save-quota' }, 'Save quota')
       const toggle = h(
         'button',

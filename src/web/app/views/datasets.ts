@@ -2,6 +2,10 @@
 import type { Dataset } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { append, clear, h, icon, icons } from '../dom'
+import { cardForm, field, FormProblem } from './kit/form'
+import { deleteButton, focusFirst } from './kit/list'
+import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
+import { tableHead } from './kit/table'
 
 const MAX_BYTES = 5 * 1024 * 1024
 
@@ -26,63 +30,41 @@ export class DatasetsView implements View {
       maxlength: '100',
       autocomplete: 'off',
     }) as HTMLInputElement
-    const error = h('p', { class: 'form-error', role: 'alert' })
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Upload')
     file.addEventListener('change', () => {
       const f = file.files?.[0]
       if (f && !name.value.trim()) name.value = f.name.replace(/\.csv$/i, '')
     })
-    const form = h(
-      'form',
-      { class: 'card dataset-form', 'aria-label': 'Upload a CSV file', novalidate: true },
-      h('div', { class: 'field' }, h('label', { for: 'dataset-file' }, 'CSV file'), file),
-      h('div', { class: 'field' }, h('label', { for: 'dataset-name' }, 'Name'), name),
-      error,
-      h('div', { class: 'form-actions' }, submit),
-    )
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault()
-      error.textContent = ''
-      const f = file.files?.[0]
-      if (!f) {
-        error.textContent = 'Choose a CSV file.'
-        file.focus()
-        return
-      }
-      if (f.size > MAX_BYTES) {
-        error.textContent = 'That file is larger than 5 MB.'
-        return
-      }
-      if (!name.value.trim()) {
-        error.textContent = 'Give the dataset a name.'
-        name.focus()
-        return
-      }
-      submit.disabled = true
-      submit.textContent = 'Uploading…'
-      try {
+    const form: HTMLFormElement = cardForm({
+      class: 'dataset-form',
+      label: 'Upload a CSV file',
+      body: [field('CSV file', file), field('Name', name)],
+      submit: 'Upload',
+      busy: 'Uploading…',
+      failure: 'Could not upload',
+      send: async () => {
+        const f = file.files?.[0]
+        if (!f) throw new FormProblem('Choose a CSV file.', file)
+        if (f.size > MAX_BYTES) throw new FormProblem('That file is larger than 5 MB.')
+        if (!name.value.trim()) throw new FormProblem('Give the dataset a name.', name)
         const dataset = await ctx.api.uploadDataset(name.value.trim(), await f.text())
         form.reset()
         ctx.announce(`Dataset ${dataset.name} uploaded.`)
         await this.#load()
         await this.#show(dataset)
-      } catch (err) {
-        error.textContent = `Could not upload: ${(err as Error).message}`
-      } finally {
-        submit.disabled = false
-        submit.textContent = 'Upload'
-      }
+      },
     })
     this.#list = h('ul', { class: 'dataset-list', 'aria-label': 'Your datasets' })
-    this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
+    this.#status = statusLine()
     this.#detail = h('section', { class: 'dataset-detail', 'aria-live': 'polite' })
-    this.el = h(
-      'section',
-      { class: 'page datasets-page', 'aria-labelledby': 'datasets-heading' },
-      h('h1', { id: 'datasets-heading' }, 'Datasets'),
-      h('p', { class: 'muted page-intro' }, 'Upload CSV files, then ask the data analyst about them in a chat.'),
+    this.el = pageSection(
+      {
+        class: 'datasets-page',
+        headingId: 'datasets-heading',
+        title: 'Datasets',
+        intro: 'Upload CSV files, then ask the data analyst about them in a chat.',
+      },
       form,
-      h('h2', { class: 'section-heading' }, 'Your datasets'),
+      sectionHeading('Your datasets'),
       this.#status,
       this.#list,
       this.#detail,
@@ -91,11 +73,9 @@ export class DatasetsView implements View {
   }
 
   async #load() {
-    try {
+    await loadReporting(this.#status, 'datasets', async () => {
       this.#render(await this.ctx.api.datasets())
-    } catch (err) {
-      this.#status.textContent = `Could not load datasets: ${(err as Error).message}`
-    }
+    })
   }
 
   #render(datasets: Dataset[]) {
@@ -104,34 +84,15 @@ export class DatasetsView implements View {
     for (const d of datasets) {
       const open = h('button', { type: 'button', class: 'btn-link dataset-open' }, d.name)
       open.addEventListener('click', () => void this.#show(d))
-      const del = h(
-        'button',
-        {
-          type: 'button',
-          class: 'icon-btn delete-dataset',
-          'aria-label': `Delete dataset “${d.name}”`,
-          title: 'Delete',
-        },
-        icon(icons.trash),
-      )
-      del.addEventListener('click', async () => {
-        del.disabled = true
-        try {
-          await this.ctx.api.deleteDataset(d.id)
-          if (this.#detail.dataset.datasetId === d.id) {
-            clear(this.#detail)
-            delete this.#detail.dataset.datasetId
-          }
-          this.ctx.announce(`Dataset ${d.name} deleted.`)
-          await this.#load()
-          ;(
-            this.#list.querySelector<HTMLElement>('.dataset-open') ??
-            this.el.querySelector<HTMLElement>('#dataset-file')
-          )?.focus()
-        } catch (err) {
-          del.disabled = false
-          this.ctx.toast(`Could not delete the dataset: ${(err as Error).message}`)
+      const del = deleteButton(this.ctx, 'dataset', d.name, async () => {
+        await this.ctx.api.deleteDataset(d.id)
+        if (this.#detail.dataset.datasetId === d.id) {
+          clear(this.#detail)
+          delete this.#detail.dataset.datasetId
         }
+        this.ctx.announce(`Dataset ${d.name} deleted.`)
+        await this.#load()
+        focusFirst(this.#list.querySelector('.dataset-open'), this.el.querySelector('#dataset-file'))
       })
       const cols = d.columns?.length ?? 0
       this.#list.append(
@@ -198,15 +159,7 @@ export class DatasetsView implements View {
               h(
                 'table',
                 { class: 'data-table' },
-                h(
-                  'thead',
-                  null,
-                  h(
-                    'tr',
-                    null,
-                    columns.map((c) => h('th', { scope: 'col' }, c.name)),
-                  ),
-                ),
+                tableHead(columns.map((c) => c.name)),
                 h(
                   'tbody',
                   null,

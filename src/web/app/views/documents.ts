@@ -6,6 +6,9 @@ import type { ControlFrame } from '../../../protocol'
 import type { DocumentInfo } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { clear, h, icon, icons } from '../dom'
+import { cardForm, field, FormProblem } from './kit/form'
+import { deleteButton, focusFirst } from './kit/list'
+import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
 
 const ACCEPT = '.txt,.md,.markdown,.html,.htm,.pdf,text/plain,text/markdown,text/html,application/pdf'
 /** The server's default DOCUMENT_MAX_BYTES; the server has the last word. */
@@ -31,59 +34,45 @@ export class DocumentsView implements View {
       multiple: true,
       required: true,
     }) as HTMLInputElement
-    const error = h('p', { class: 'form-error', role: 'alert' })
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Upload')
-    const form = h(
-      'form',
-      { class: 'card document-form', 'aria-label': 'Upload documents', novalidate: true },
-      h('div', { class: 'field' }, h('label', { for: 'document-file' }, 'Files (.txt, .md, .html, .pdf)'), file),
-      error,
-      h('div', { class: 'form-actions' }, submit),
-    )
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault()
-      error.textContent = ''
-      const files = [...(file.files ?? [])]
-      if (files.length === 0) {
-        error.textContent = 'Choose one or more files.'
-        file.focus()
-        return
-      }
-      const tooBig = files.find((f) => f.size > MAX_BYTES)
-      if (tooBig) {
-        error.textContent = `${tooBig.name} is larger than 20 MB.`
-        return
-      }
-      submit.disabled = true
-      submit.textContent = 'Uploading…'
-      const failed: string[] = []
-      for (const f of files) {
-        try {
-          const document = await ctx.api.uploadDocument(f)
-          this.#upsert(document)
-          ctx.announce(`${document.name} uploaded; processing.`)
-        } catch (err) {
-          failed.push(`${f.name}: ${(err as Error).message}`)
+    const form: HTMLFormElement = cardForm({
+      class: 'document-form',
+      label: 'Upload documents',
+      body: [field('Files (.txt, .md, .html, .pdf)', file)],
+      submit: 'Upload',
+      busy: 'Uploading…',
+      failure: 'Could not upload',
+      send: async () => {
+        const files = [...(file.files ?? [])]
+        if (files.length === 0) throw new FormProblem('Choose one or more files.', file)
+        const tooBig = files.find((f) => f.size > MAX_BYTES)
+        if (tooBig) throw new FormProblem(`${tooBig.name} is larger than 20 MB.`)
+        // Each file on its own: one that fails does not keep the others out.
+        const failed: string[] = []
+        for (const f of files) {
+          try {
+            const document = await ctx.api.uploadDocument(f)
+            this.#upsert(document)
+            ctx.announce(`${document.name} uploaded; processing.`)
+          } catch (err) {
+            failed.push(`${f.name}: ${(err as Error).message}`)
+          }
         }
-      }
-      if (failed.length) error.textContent = `Could not upload ${failed.join('; ')}`
-      else form.reset()
-      submit.disabled = false
-      submit.textContent = 'Upload'
+        if (failed.length) throw new FormProblem(`Could not upload ${failed.join('; ')}`)
+        form.reset()
+      },
     })
     this.#list = h('ul', { class: 'document-list', 'aria-label': 'Your documents' })
-    this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
-    this.el = h(
-      'section',
-      { class: 'page documents-page', 'aria-labelledby': 'documents-heading' },
-      h('h1', { id: 'documents-heading' }, 'Documents'),
-      h(
-        'p',
-        { class: 'muted page-intro' },
-        'Upload your documents, then ask the researcher about them in a chat. Answers cite the passages they use.',
-      ),
+    this.#status = statusLine()
+    this.el = pageSection(
+      {
+        class: 'documents-page',
+        headingId: 'documents-heading',
+        title: 'Documents',
+        intro:
+          'Upload your documents, then ask the researcher about them in a chat. Answers cite the passages they use.',
+      },
       form,
-      h('h2', { class: 'section-heading' }, 'Your documents'),
+      sectionHeading('Your documents'),
       this.#status,
       this.#list,
     )
@@ -95,15 +84,13 @@ export class DocumentsView implements View {
   }
 
   async #load() {
-    try {
+    await loadReporting(this.#status, 'documents', async () => {
       const documents = await this.ctx.api.documents()
       clear(this.#list)
       this.#items.clear()
       for (const d of documents) this.#upsert(d, 'end') // the API lists newest first
       this.#updateStatus()
-    } catch (err) {
-      this.#status.textContent = `Could not load documents: ${(err as Error).message}`
-    }
+    })
   }
 
   #updateStatus() {
@@ -154,33 +141,14 @@ export class DocumentsView implements View {
               icon(icons.alert),
               `Failed: ${d.error ?? 'unknown error'}`,
             )
-    const del = h(
-      'button',
-      {
-        type: 'button',
-        class: 'icon-btn delete-document',
-        'aria-label': `Delete document “${d.name}”`,
-        title: 'Delete',
-      },
-      icon(icons.trash),
-    )
-    del.addEventListener('click', async () => {
-      del.disabled = true
-      try {
-        await this.ctx.api.deleteDocument(d.id)
-        this.#items.get(d.id)?.remove()
-        this.#items.delete(d.id)
-        this.#documents.delete(d.id)
-        this.#updateStatus()
-        this.ctx.announce(`Document ${d.name} deleted.`)
-        ;(
-          this.#list.querySelector<HTMLElement>('.delete-document') ??
-          this.el.querySelector<HTMLElement>('#document-file')
-        )?.focus()
-      } catch (err) {
-        del.disabled = false
-        this.ctx.toast(`Could not delete the document: ${(err as Error).message}`)
-      }
+    const del = deleteButton(this.ctx, 'document', d.name, async () => {
+      await this.ctx.api.deleteDocument(d.id)
+      this.#items.get(d.id)?.remove()
+      this.#items.delete(d.id)
+      this.#documents.delete(d.id)
+      this.#updateStatus()
+      this.ctx.announce(`Document ${d.name} deleted.`)
+      focusFirst(this.#list.querySelector('.delete-document'), this.el.querySelector('#document-file'))
     })
     return h(
       'li',

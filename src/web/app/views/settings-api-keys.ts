@@ -5,6 +5,8 @@
 import type { ApiKey } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { clear, formatTime, h, icon, icons } from '../dom'
+import { cardForm, field, FormProblem } from './kit/form'
+import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
 
 const EXPIRY_CHOICES: [string, string][] = [
   ['', 'Never'],
@@ -37,37 +39,14 @@ export class ApiKeysView implements View {
       { id: 'key-expiry', name: 'expiry' },
       EXPIRY_CHOICES.map(([value, label]) => h('option', { value }, label)),
     ) as HTMLSelectElement
-    const error = h('p', { class: 'form-error', role: 'alert' })
-    const submit = h(
-      'button',
-      { type: 'submit', class: 'btn btn-primary' },
-      icon(icons.plus),
-      h('span', null, 'Create key'),
-    )
-    const form = h(
-      'form',
-      { class: 'card key-form', 'aria-label': 'Create an API key', novalidate: true },
-      h(
-        'div',
-        { class: 'field' },
-        h('label', { for: 'key-name' }, 'Name'),
-        name,
-        h('p', { class: 'field-hint' }, 'Where the key will be used, so you can tell keys apart.'),
-      ),
-      h('div', { class: 'field' }, h('label', { for: 'key-expiry' }, 'Expires'), expiry),
-      error,
-      h('div', { class: 'form-actions' }, submit),
-    )
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault()
-      error.textContent = ''
-      if (!name.value.trim()) {
-        error.textContent = 'Give the key a name.'
-        name.focus()
-        return
-      }
-      submit.disabled = true
-      try {
+    const form = cardForm({
+      class: 'key-form',
+      label: 'Create an API key',
+      body: [field('Name', name, 'Where the key will be used, so you can tell keys apart.'), field('Expires', expiry)],
+      submit: [icon(icons.plus), h('span', null, 'Create key')],
+      failure: 'Could not create the key',
+      send: async () => {
+        if (!name.value.trim()) throw new FormProblem('Give the key a name.', name)
         const { key, secret } = await ctx.api.createApiKey(
           name.value.trim(),
           expiry.value ? Number(expiry.value) : undefined,
@@ -76,35 +55,31 @@ export class ApiKeysView implements View {
         expiry.value = ''
         this.#showSecret(key, secret)
         await this.#load()
-      } catch (err) {
-        error.textContent = `Could not create the key: ${(err as Error).message}`
-      } finally {
-        submit.disabled = false
-      }
+      },
     })
 
     this.#reveal = h('div', { class: 'key-reveal-slot' })
     this.#list = h('ul', { class: 'key-list', 'aria-label': 'Your API keys' })
-    this.#status = h('p', { class: 'muted', role: 'status' }, 'Loading…')
+    this.#status = statusLine()
     this.#more = h('button', { type: 'button', class: 'btn btn-secondary', hidden: true }, 'Show more keys')
     this.#more.addEventListener('click', () => void this.#load(this.#cursor ?? undefined))
-    this.el = h(
-      'section',
-      { class: 'page settings-page api-keys-page', 'aria-labelledby': 'api-keys-heading' },
-      h('p', { class: 'muted breadcrumb' }, 'Settings'),
-      h('h1', { id: 'api-keys-heading' }, 'API keys'),
-      h(
-        'p',
-        { class: 'muted page-intro' },
-        'Personal keys let scripts, editors and assistants use this server as you: the OpenAI-compatible API under ',
-        h('code', null, '/v1'),
-        ' and the MCP server at ',
-        h('code', null, '/mcp'),
-        '. A key can do what you can do in a chat; revoke it when it is no longer needed.',
-      ),
+    this.el = pageSection(
+      {
+        class: 'settings-page api-keys-page',
+        headingId: 'api-keys-heading',
+        title: 'API keys',
+        breadcrumb: 'Settings',
+        intro: [
+          'Personal keys let scripts, editors and assistants use this server as you: the OpenAI-compatible API under ',
+          h('code', null, '/v1'),
+          ' and the MCP server at ',
+          h('code', null, '/mcp'),
+          '. A key can do what you can do in a chat; revoke it when it is no longer needed.',
+        ],
+      },
       form,
       this.#reveal,
-      h('h2', { class: 'section-heading' }, 'Your keys'),
+      sectionHeading('Your keys'),
       this.#status,
       this.#list,
       this.#more,
@@ -114,7 +89,7 @@ export class ApiKeysView implements View {
 
   /** The secret, once: a read-only field with a copy button. Leaving the page forgets it. */
   #showSecret(key: ApiKey, secret: string) {
-    const field = h('input', {
+    const secretField = h('input', {
       id: 'new-key-secret',
       class: 'key-secret',
       readonly: true,
@@ -134,7 +109,7 @@ export class ApiKeysView implements View {
         await navigator.clipboard.writeText(secret)
       } catch {
         // No clipboard permission (plain http on another host): select it for Ctrl+C instead.
-        field.select()
+        secretField.select()
         document.execCommand('copy')
       }
       copied.textContent = 'Copied.'
@@ -145,7 +120,7 @@ export class ApiKeysView implements View {
       clear(this.#reveal)
       this.el.querySelector<HTMLElement>('#key-name')?.focus()
     })
-    field.addEventListener('focus', () => field.select())
+    secretField.addEventListener('focus', () => secretField.select())
     const panel = h(
       'div',
       { class: 'card key-reveal', role: 'region', 'aria-label': 'New API key' },
@@ -155,7 +130,7 @@ export class ApiKeysView implements View {
         'div',
         { class: 'field' },
         h('label', { for: 'new-key-secret' }, 'Secret key'),
-        h('div', { class: 'key-secret-row' }, field, copy),
+        h('div', { class: 'key-secret-row' }, secretField, copy),
       ),
       h('div', { class: 'form-actions' }, copied, done),
     )
@@ -165,14 +140,12 @@ export class ApiKeysView implements View {
   }
 
   async #load(cursor?: string) {
-    try {
+    await loadReporting(this.#status, 'API keys', async () => {
       const page = await this.ctx.api.apiKeys(cursor)
       this.#keys = cursor ? [...this.#keys, ...page.keys] : page.keys
       this.#cursor = page.nextCursor
       this.#render()
-    } catch (err) {
-      this.#status.textContent = `Could not load API keys: ${(err as Error).message}`
-    }
+    })
   }
 
   #render() {

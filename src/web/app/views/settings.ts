@@ -3,6 +3,8 @@ import { teamsApi } from '../../client/teams-api'
 import { saveBlob } from '../../client/teams-api'
 import type { AppContext, View } from '../context'
 import { h } from '../dom'
+import { cardForm, field, FormProblem } from './kit/form'
+import { pageSection, sectionHeading } from './kit/page'
 
 export class SettingsView implements View {
   readonly el: HTMLElement
@@ -10,14 +12,12 @@ export class SettingsView implements View {
   constructor(private readonly ctx: AppContext) {
     const user = ctx.session.user
     const teams = teamsApi(ctx.api, ctx.session)
-    this.el = h(
-      'section',
-      { class: 'page settings-page', 'aria-labelledby': 'settings-heading' },
-      h('h1', { id: 'settings-heading' }, 'Settings'),
+    this.el = pageSection(
+      { class: 'settings-page', headingId: 'settings-heading', title: 'Settings' },
       h(
         'div',
         { class: 'card profile-card', 'aria-label': 'Profile' },
-        h('h2', { class: 'section-heading' }, 'Profile'),
+        sectionHeading('Profile'),
         h(
           'dl',
           { class: 'profile' },
@@ -50,48 +50,29 @@ export class SettingsView implements View {
       required: true,
       minlength: '8',
     }) as HTMLInputElement
-    const message = h('p', { class: 'form-error', role: 'alert' })
     const done = h('p', { class: 'form-ok', role: 'status' })
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Change password')
-    const form = h(
-      'form',
-      { class: 'card password-form', 'aria-label': 'Change password', novalidate: true },
-      h('h2', { class: 'section-heading' }, 'Password'),
-      h('div', { class: 'field' }, h('label', { for: 'current-password' }, 'Current password'), current),
-      h(
-        'div',
-        { class: 'field' },
-        h('label', { for: 'new-password' }, 'New password'),
-        next,
-        h('p', { class: 'field-hint' }, 'At least 8 characters. Your other sessions are signed out.'),
-      ),
-      message,
-      done,
-      h('div', { class: 'form-actions' }, submit),
-    )
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault()
-      message.textContent = ''
-      done.textContent = ''
-      if (!current.value || next.value.length < 8) {
-        message.textContent =
-          next.value.length < 8 ? 'The new password needs at least 8 characters.' : 'Enter your current password.'
-        return
-      }
-      submit.disabled = true
-      try {
+    return cardForm({
+      class: 'password-form',
+      label: 'Change password',
+      body: [
+        sectionHeading('Password'),
+        field('Current password', current),
+        field('New password', next, 'At least 8 characters. Your other sessions are signed out.'),
+      ],
+      after: done,
+      submit: 'Change password',
+      failure: 'Could not change the password',
+      send: async () => {
+        done.textContent = ''
+        if (next.value.length < 8) throw new FormProblem('The new password needs at least 8 characters.')
+        if (!current.value) throw new FormProblem('Enter your current password.')
         await teams.changePassword(current.value, next.value)
         current.value = ''
         next.value = ''
         done.textContent = 'Password changed. Your other sessions were signed out.'
         this.ctx.announce('Password changed.')
-      } catch (err) {
-        message.textContent = `Could not change the password: ${(err as Error).message}`
-      } finally {
-        submit.disabled = false
-      }
+      },
     })
-    return form
   }
 
   #exportCard(teams: ReturnType<typeof teamsApi>) {
@@ -113,7 +94,7 @@ export class SettingsView implements View {
     return h(
       'div',
       { class: 'card export-card', 'aria-label': 'Your data' },
-      h('h2', { class: 'section-heading' }, 'Your data'),
+      sectionHeading('Your data'),
       h('p', null, 'One JSON file with your profile, chats, notes, datasets and usage.'),
       button,
       status,
@@ -127,45 +108,33 @@ export class SettingsView implements View {
       autocomplete: 'current-password',
     }) as HTMLInputElement
     const confirm = h('input', { id: 'delete-confirm', type: 'checkbox' }) as HTMLInputElement
-    const message = h('p', { class: 'form-error', role: 'alert' })
-    const submit = h('button', { type: 'submit', class: 'btn btn-danger delete-account' }, 'Delete my account')
-    const form = h(
-      'form',
-      { class: 'card danger-card', 'aria-label': 'Delete account', novalidate: true },
-      h('h2', { class: 'section-heading' }, 'Delete account'),
-      h(
-        'p',
-        null,
-        'This deletes your account and everything in it — chats, notes, datasets, usage. It cannot be undone.',
-      ),
-      h('div', { class: 'field' }, h('label', { for: 'delete-password' }, 'Password'), password),
-      h(
-        'div',
-        { class: 'field field-check' },
-        confirm,
-        h('label', { for: 'delete-confirm' }, 'I understand that everything is deleted for good'),
-      ),
-      message,
-      h('div', { class: 'form-actions' }, submit),
-    )
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault()
-      message.textContent = ''
-      if (!confirm.checked) {
-        message.textContent = 'Tick the box to confirm.'
-        confirm.focus()
-        return
-      }
-      submit.disabled = true
-      try {
+    return cardForm({
+      class: 'danger-card',
+      label: 'Delete account',
+      body: [
+        sectionHeading('Delete account'),
+        h(
+          'p',
+          null,
+          'This deletes your account and everything in it — chats, notes, datasets, usage. It cannot be undone.',
+        ),
+        field('Password', password),
+        h(
+          'div',
+          { class: 'field field-check' },
+          confirm,
+          h('label', { for: 'delete-confirm' }, 'I understand that everything is deleted for good'),
+        ),
+      ],
+      submit: 'Delete my account',
+      submitClass: 'btn btn-danger delete-account',
+      failure: 'Could not delete the account',
+      send: async () => {
+        if (!confirm.checked) throw new FormProblem('Tick the box to confirm.', confirm)
         await teams.deleteAccount(password.value)
         this.ctx.session.clear('logout')
-      } catch (err) {
-        message.textContent = `Could not delete the account: ${(err as Error).message}`
-        submit.disabled = false
-      }
+      },
     })
-    return form
   }
 
   dispose() {}

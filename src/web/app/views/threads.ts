@@ -147,32 +147,24 @@ export class ThreadList {
       h('span', { class: 'thread-title' }, t.title),
       h('span', { class: 'thread-time' }, formatTime(t.updatedAt)),
     )
-    // Actions are reached with → from the link, so the row stays one Tab stop.
-    const action = (cls: string, label: string, title: string, svg: string, run: () => void) => {
+    // Actions are reached with → from the link, so the row stays one Tab stop. Each is named by
+    // what a click does now ("Unpin") and the thread's title.
+    const action = (cls: string, title: string, svg: string, run: () => void) => {
       const b = h(
         'button',
-        { type: 'button', class: `icon-btn ${cls}`, 'aria-label': label, title, tabindex: '-1' },
+        { type: 'button', class: `icon-btn ${cls}`, 'aria-label': `${title} “${t.title}”`, title, tabindex: '-1' },
         icon(svg),
       )
       b.addEventListener('click', run)
       return b
     }
-    const pin = action(
-      'pin-btn',
-      `${t.pinned ? 'Unpin' : 'Pin'} “${t.title}”`,
-      t.pinned ? 'Unpin' : 'Pin',
-      icons.pin,
-      () => void this.#update(t, { pinned: !t.pinned }),
-    )
-    const rename = action('rename-btn', `Rename “${t.title}”`, 'Rename', icons.pencil, () => this.#startRename(li, t))
-    const archive = action(
-      'archive-btn',
-      `${t.archived ? 'Unarchive' : 'Archive'} “${t.title}”`,
-      t.archived ? 'Unarchive' : 'Archive',
-      icons.archive,
-      () => void this.#update(t, { archived: !t.archived }),
-    )
-    const del = action('delete-btn', `Delete “${t.title}”`, 'Delete', icons.trash, () => this.#confirmDelete(li, t))
+    /** Pin and archive flip a flag of the thread; the button says which way ("Pin" or "Unpin"). */
+    const flip = (cls: string, flag: 'pinned' | 'archived', verb: string, svg: string) =>
+      action(cls, t[flag] ? `Un${verb.toLowerCase()}` : verb, svg, () => void this.#update(t, { [flag]: !t[flag] }))
+    const pin = flip('pin-btn', 'pinned', 'Pin', icons.pin)
+    const rename = action('rename-btn', 'Rename', icons.pencil, () => this.#startRename(li, t))
+    const archive = flip('archive-btn', 'archived', 'Archive', icons.archive)
+    const del = action('delete-btn', 'Delete', icons.trash, () => this.#confirmDelete(li, t))
     li.append(link, h('div', { class: 'thread-actions' }, pin, rename, archive, del))
     return li
   }

@@ -3,6 +3,7 @@ import { teamsApi, type Quota, type UsageRow } from '../../client/teams-api'
 import { barChart } from '../charts'
 import type { AppContext, View } from '../context'
 import { formatTime, h } from '../dom'
+import { alertLine, pageSection, statusLine } from './kit/page'
 
 const DAY = 86_400_000
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10)
@@ -12,26 +13,20 @@ export class UsageView implements View {
   #body: HTMLElement
 
   constructor(ctx: AppContext) {
-    this.#body = h('div', { class: 'usage-body' }, h('p', { class: 'muted', role: 'status' }, 'Loading…'))
-    this.el = h(
-      'section',
-      { class: 'page usage-page', 'aria-labelledby': 'usage-heading' },
-      h('h1', { id: 'usage-heading' }, 'Usage'),
-      h(
-        'p',
-        { class: 'muted page-intro' },
-        'Your runs and tokens over the last 30 days, and your quota for the last 24 hours.',
-      ),
+    this.#body = h('div', { class: 'usage-body' }, statusLine())
+    this.el = pageSection(
+      {
+        class: 'usage-page',
+        headingId: 'usage-heading',
+        title: 'Usage',
+        intro: 'Your runs and tokens over the last 30 days, and your quota for the last 24 hours.',
+      },
       this.#body,
     )
     teamsApi(ctx.api, ctx.session)
       .usage()
       .then(({ usage, quota }) => this.#render(usage, quota))
-      .catch((err) =>
-        this.#body.replaceChildren(
-          h('p', { class: 'form-error', role: 'alert' }, `Could not load your usage: ${(err as Error).message}`),
-        ),
-      )
+      .catch((err) => this.#body.replaceChildren(alertLine(`Could not load your usage: ${(err as Error).message}`)))
   }
 
   #render(usage: UsageRow[], quota: Quota) {
