@@ -52,26 +52,42 @@ export function searchRepository({ client }: Database) {
       const userId = ownerId()
       const after = page.after ? 'WHERE (score, kind, id) > (?, ?, ?)' : ''
       const result = await client.execute({
-        sql: `SELECT * FROM (
-                SELECT bm25(messages_fts) AS score, 1 AS kind, m.id AS id, m.thread_id AS threadId, t.title AS threadTitle, m.role AS role,
-                       snippet(messages_fts, 0, char(57344), char(57345), '…', 24) AS marked, m.created_at AS createdAt
-                FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
-                CROSS JOIN threads t ON t.id = m.thread_id AND t.user_id = m.user_id
-                WHERE messages_fts MATCH ? AND m.user_id = ?
-                UNION ALL
-                SELECT bm25(threads_fts) AS score, 0 AS kind, t.id AS id, t.id AS threadId, t.title AS threadTitle, NULL AS role,
-                       highlight(threads_fts, 0, char(57344), char(57345)) AS marked, t.created_at AS createdAt
-                FROM threads_fts CROSS JOIN threads t ON t.rowid = threads_fts.rowid
-                WHERE threads_fts MATCH ? AND t.user_id = ?
-              ) ${after}
-              ORDER BY score, kind, id LIMIT ?`,
+        // Ranked first, marked after: the inner query scores every match but carries only ids;
+        // snippets and titles are made for the page alone (a word in 10,000 of the user's
+        // messages made 10,000 snippets for a page of 20).
+        sql: `SELECT top.score, top.kind, top.id, top.threadId, t.title AS threadTitle, top.role, top.createdAt,
+                CASE top.kind
+                  WHEN 1 THEN (SELECT snippet(messages_fts, 0, char(57344), char(57345), '…', 24)
+                               FROM messages_fts WHERE messages_fts MATCH ? AND rowid = top.r)
+                  ELSE (SELECT highlight(threads_fts, 0, char(57344), char(57345))
+                        FROM threads_fts WHERE threads_fts MATCH ? AND rowid = top.r)
+                END AS marked
+              FROM (
+                SELECT * FROM (
+                  SELECT bm25(messages_fts) AS score, 1 AS kind, m.id AS id, m.rowid AS r, m.thread_id AS threadId,
+                         m.role AS role, m.created_at AS createdAt
+                  FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
+                  WHERE messages_fts MATCH ? AND m.user_id = ?
+                  UNION ALL
+                  SELECT bm25(threads_fts) AS score, 0 AS kind, t.id AS id, t.rowid AS r, t.id AS threadId,
+                         NULL AS role, t.created_at AS createdAt
+                  FROM threads_fts CROSS JOIN threads t ON t.rowid = threads_fts.rowid
+                  WHERE threads_fts MATCH ? AND t.user_id = ?
+                ) ${after}
+                ORDER BY score, kind, id LIMIT ?
+              ) top
+              CROSS JOIN threads t ON t.id = top.threadId AND t.user_id = ?
+              ORDER BY top.score, top.kind, top.id`,
         args: [
+          match,
+          match,
           match,
           userId,
           match,
           userId,
           ...(page.after ? (page.after as (string | number)[]) : []),
           page.limit + 1,
+          userId,
         ],
       })
       const rows = result.rows
