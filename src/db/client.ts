@@ -7,6 +7,8 @@ import * as schema from './schema'
 import { applyMigrations, readMigrations } from './migrations'
 import { log } from '../log'
 import { installStatementCache } from './statement-cache'
+import { GroupCommit, type Tx } from './group-commit'
+import { transactionGate } from './transaction-gate'
 
 installStatementCache()
 
@@ -116,6 +118,11 @@ export interface Database {
    * `urgent` ones (run-event batches) go ahead of the ordinary writes waiting.
    */
   write<T>(fn: (db: Db) => Promise<T>, opts?: { urgent?: boolean }): Promise<T>
+  /**
+   * A small write that may share its transaction with others queued at the same time (group
+   * commit, src/db/group-commit.ts); it runs in a savepoint of its own and resolves once committed.
+   */
+  writeInGroup<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
   writes: WriteQueue
   ping(): Promise<boolean>
   close(): void
@@ -135,7 +142,9 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
   const isLocal = url.startsWith('file:') || url === ':memory:'
   // Locally one connection is enough (SQLite calls are synchronous anyway) and it keeps the
   // per-connection pragmas below in force for every statement.
-  const client = createClient({ url, authToken, ...(isLocal ? { concurrency: 1, timeout: 5000 } : {}) })
+  const raw = createClient({ url, authToken, ...(isLocal ? { concurrency: 1, timeout: 5000 } : {}) })
+  const gate = transactionGate(raw)
+  const client = gate.client
   if (isLocal) {
     // A new file gets 16 KiB pages (an existing one keeps its own): a document search scans one
     // 3 KiB vector per chunk of the user's, and bigger pages keep a document's vectors on a few
@@ -157,11 +166,15 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
     throw error
   }
   const writes = new WriteQueue()
+  // The group commit's transactions hold the connection; everything else waits at the gate.
+  const groupDb = drizzle(raw, { schema })
+  const group = new GroupCommit(groupDb, (job) => writes.run(() => gate.hold(job)))
   return {
     db,
     client,
     writes,
     write: (fn, opts) => writes.run(() => fn(db), opts?.urgent),
+    writeInGroup: (fn) => group.run(fn),
     async ping() {
       try {
         await client.execute('SELECT 1')

@@ -83,7 +83,7 @@ export function messageRowsById(db: Db, userId: string, ids: string[]) {
 }
 
 /** Messages of the active user's threads. Callers check the thread first (threads repository). */
-export function messagesRepository({ db, client, write }: Database) {
+export function messagesRepository({ db, client, writeInGroup }: Database) {
   const mineIn = (threadId: string) => and(eq(messages.userId, ownerId()), eq(messages.threadId, threadId))
 
   /**
@@ -216,10 +216,10 @@ export function messagesRepository({ db, client, write }: Database) {
     /** Adds a message and makes it the thread's current leaf (and newest activity), in one write. */
     async add(input: NewMessage): Promise<MessageView> {
       const userId = ownerId()
-      const saved = await write(async (db) => {
+      const saved = await writeInGroup(async (tx) => {
         let parentId = input.parentId
         if (parentId === undefined) {
-          const [thread] = await db
+          const [thread] = await tx
             .select({ leafId: threads.leafId })
             .from(threads)
             .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId)))
@@ -240,14 +240,12 @@ export function messagesRepository({ db, client, write }: Database) {
           errorMessage: input.error?.message,
           citations: input.citations ?? null,
         } as const
-        const [[inserted]] = await db.batch([
-          db.insert(messages).values(row).returning(),
-          // The thread sorts first from now on: marked in the same statement (one write per answer, not two).
-          db
-            .update(threads)
-            .set({ leafId: row.id, updatedAt: sql`max(${threads.updatedAt} + 1, ${row.createdAt})` })
-            .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId))),
-        ])
+        const [inserted] = await tx.insert(messages).values(row).returning()
+        // The thread sorts first from now on: marked in the same transaction (one commit per answer, not two).
+        await tx
+          .update(threads)
+          .set({ leafId: row.id, updatedAt: sql`max(${threads.updatedAt} + 1, ${row.createdAt})` })
+          .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId)))
         return inserted
       })
       return messageView(saved)

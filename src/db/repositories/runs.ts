@@ -37,7 +37,7 @@ export interface StoredEvent {
 }
 
 /** Runs and their event journal, scoped to the active user. */
-export function runsRepository({ db, write }: Database) {
+export function runsRepository({ db, write, writeInGroup }: Database) {
   const mine = (id: string) => and(eq(runs.id, id), eq(runs.userId, ownerId()))
 
   return {
@@ -83,33 +83,29 @@ export function runsRepository({ db, write }: Database) {
         updatedAt: sql`max(${threads.updatedAt} + 1, ${now})`,
         ...(userMessage && { leafId: userMessage.id }),
       }
-      const saved = await write(async (db) => {
+      const saved = await writeInGroup(async (tx) => {
         if (!userMessage) {
-          const [[run]] = await db.batch([
-            db.insert(runs).values(row).returning(),
-            db.update(threads).set(touch).where(thread),
-          ])
+          const [run] = await tx.insert(runs).values(row).returning()
+          await tx.update(threads).set(touch).where(thread)
           return run
         }
         let parentId = userMessage.parentId
         if (parentId === undefined) {
-          const [current] = await db.select({ leafId: threads.leafId }).from(threads).where(thread)
+          const [current] = await tx.select({ leafId: threads.leafId }).from(threads).where(thread)
           parentId = current?.leafId ?? null
         }
-        const [[run]] = await db.batch([
-          db.insert(runs).values(row).returning(),
-          db.insert(messages).values({
-            id: userMessage.id,
-            userId,
-            threadId: input.threadId,
-            role: 'user',
-            content: input.input,
-            runId: input.id,
-            createdAt: now,
-            parentId,
-          }),
-          db.update(threads).set(touch).where(thread),
-        ])
+        const [run] = await tx.insert(runs).values(row).returning()
+        await tx.insert(messages).values({
+          id: userMessage.id,
+          userId,
+          threadId: input.threadId,
+          role: 'user',
+          content: input.input,
+          runId: input.id,
+          createdAt: now,
+          parentId,
+        })
+        await tx.update(threads).set(touch).where(thread)
         return run
       })
       return view(saved)
@@ -133,8 +129,8 @@ export function runsRepository({ db, write }: Database) {
       agent?: string,
     ): Promise<void> {
       const where = and(mine(id), eq(runs.status, 'running'))
-      await write((db) =>
-        db
+      await writeInGroup((tx) =>
+        tx
           .update(runs)
           .set({
             status,

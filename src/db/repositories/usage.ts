@@ -26,7 +26,7 @@ export interface WindowEvent {
  * INSERT, atomic in SQLite, so processes sharing the database (cluster mode, the CLI) can't
  * both slip past a limit.
  */
-export function usageRepository({ db, write }: Database) {
+export function usageRepository({ db, writeInGroup }: Database) {
   return {
     /** Counts a run if the user is under both limits (0 = none); false when refused. */
     async admit(input: {
@@ -40,43 +40,38 @@ export function usageRepository({ db, write }: Database) {
       const { userId, runId, model, at, runsPerDay, tokensPerDay } = input
       const since = at - DAY_MS
       const day = utcDay(at)
-      const [inserted] = await write((db) =>
-        db.batch([
-          db.run(sql`INSERT INTO usage_events (run_id, user_id, model, day, at)
+      return writeInGroup(async (tx) => {
+        const inserted = await tx.run(sql`INSERT INTO usage_events (run_id, user_id, model, day, at)
             SELECT ${runId}, ${userId}, ${model}, ${day}, ${at}
             WHERE (${runsPerDay} = 0 OR (SELECT count(*) FROM usage_events WHERE user_id = ${userId} AND at > ${since}) < ${runsPerDay})
-              AND (${tokensPerDay} = 0 OR (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage_events WHERE user_id = ${userId} AND at > ${since}) < ${tokensPerDay})`),
-          db.run(sql`INSERT INTO usage_daily (user_id, day, model, runs, prompt_tokens, completion_tokens)
-            SELECT ${userId}, ${day}, ${model}, 1, 0, 0 WHERE EXISTS (SELECT 1 FROM usage_events WHERE run_id = ${runId})
-            ON CONFLICT (user_id, day, model) DO UPDATE SET runs = runs + 1`),
-        ]),
-      )
-      return inserted.rowsAffected === 1
+              AND (${tokensPerDay} = 0 OR (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage_events WHERE user_id = ${userId} AND at > ${since}) < ${tokensPerDay})`)
+        if (inserted.rowsAffected !== 1) return false
+        await tx.run(sql`INSERT INTO usage_daily (user_id, day, model, runs, prompt_tokens, completion_tokens)
+            VALUES (${userId}, ${day}, ${model}, 1, 0, 0)
+            ON CONFLICT (user_id, day, model) DO UPDATE SET runs = runs + 1`)
+        return true
+      })
     },
 
     /** Takes back an admission whose run never started. */
     async cancel(runId: string): Promise<void> {
-      await write((db) =>
-        db.batch([
-          db.run(sql`UPDATE usage_daily SET runs = max(runs - 1, 0)
-            WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`),
-          db.delete(usageEvents).where(eq(usageEvents.runId, runId)),
-        ]),
-      )
+      await writeInGroup(async (tx) => {
+        await tx.run(sql`UPDATE usage_daily SET runs = max(runs - 1, 0)
+            WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`)
+        await tx.delete(usageEvents).where(eq(usageEvents.runId, runId))
+      })
     },
 
     /** Adds a finished run's tokens to its window row and its day; drops window rows past any use. */
     async settle(runId: string, promptTokens: number, completionTokens: number): Promise<void> {
-      await write((db) =>
-        db.batch([
-          db.run(sql`UPDATE usage_daily SET prompt_tokens = prompt_tokens + ${promptTokens}, completion_tokens = completion_tokens + ${completionTokens}
-            WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`),
-          db.update(usageEvents).set({ promptTokens, completionTokens }).where(eq(usageEvents.runId, runId)),
-          db.run(
-            sql`DELETE FROM usage_events WHERE user_id = (SELECT user_id FROM usage_events WHERE run_id = ${runId}) AND at < ${Date.now() - 2 * DAY_MS}`,
-          ),
-        ]),
-      )
+      await writeInGroup(async (tx) => {
+        await tx.run(sql`UPDATE usage_daily SET prompt_tokens = prompt_tokens + ${promptTokens}, completion_tokens = completion_tokens + ${completionTokens}
+            WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`)
+        await tx.update(usageEvents).set({ promptTokens, completionTokens }).where(eq(usageEvents.runId, runId))
+        await tx.run(
+          sql`DELETE FROM usage_events WHERE user_id = (SELECT user_id FROM usage_events WHERE run_id = ${runId}) AND at < ${Date.now() - 2 * DAY_MS}`,
+        )
+      })
     },
 
     /** The user's counted runs in the window, oldest first. */
