@@ -1,5 +1,8 @@
 import { AsyncResource } from 'node:async_hooks'
-import type { Db } from './client'
+import type { LibSQLDatabase } from 'drizzle-orm/libsql'
+import type * as schema from './schema'
+
+type Db = LibSQLDatabase<typeof schema>
 
 /** A transaction handed to a grouped write (drizzle's, inside its own savepoint). */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]

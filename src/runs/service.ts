@@ -1,7 +1,7 @@
 import type { Message } from 'ollama'
 import { createUserContext, currentContext, runWithoutUser, type UserContext } from '../context/user-context'
 import type { MessagesRepository } from '../db/repositories/messages'
-import type { RunJournalStore, RunsRepository } from '../db/repositories/runs'
+import { AdmissionRefusedError, type RunJournalStore, type RunsRepository } from '../db/repositories/runs'
 import type { ThreadsRepository } from '../db/repositories/threads'
 import { newId } from '../db/scope'
 import { AppError, NotFoundError } from '../http/errors'
@@ -160,16 +160,31 @@ export class RunManager {
     const model = input.model || this.deps.defaultModel
     let admitted = false
     try {
-      // Counted before anything is written: a refused run leaves no thread, message or run behind.
-      await this.deps.quota?.admit(caller.userId, { runId, model })
-      admitted = true
-      const threadId = turn.threadId ?? (await this.deps.threads.create(titleFrom(input.title ?? content))).id
-      const history = input.history ?? (turn.historyLeaf ? await this.#history(threadId, turn.historyLeaf) : [])
+      const admission = await this.deps.quota?.admission(caller.userId, { runId, model })
+      // A history leaf always comes with its thread (a new thread has no history).
+      const history =
+        input.history ?? (turn.threadId && turn.historyLeaf ? await this.#history(turn.threadId, turn.historyLeaf) : [])
       const answerParentId = turn.userMessage?.id ?? turn.answerParentId
-      await this.deps.runs.start(
-        { id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId, answerParentId },
-        turn.userMessage,
-      )
+      // One write: the quota count first (a refused run leaves no thread, message or run
+      // behind), then a new thread if needed, the run and the user's message.
+      const { threadId } = await this.deps.runs
+        .start(
+          {
+            id: runId,
+            threadId: turn.threadId,
+            agent: agent.id,
+            model,
+            input: content,
+            nodeId: this.deps.nodeId,
+            answerParentId,
+          },
+          turn.userMessage,
+          { claim: admission?.claim, newThreadTitle: titleFrom(input.title ?? content) },
+        )
+        .catch(async (error) => {
+          throw error instanceof AdmissionRefusedError && admission ? await admission.refusal() : error
+        })
+      admitted = true
 
       const controller = new AbortController()
       const context = createUserContext({

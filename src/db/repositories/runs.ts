@@ -3,6 +3,7 @@ import type { InStatement } from '@libsql/client'
 import type { Database } from '../client'
 import { messages, runEvents, runs, threads } from '../schema'
 import { iso, newId, ownerId } from '../scope'
+import type { Tx } from '../group-commit'
 import { NotFoundError } from '../../http/errors'
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled'
@@ -36,6 +37,13 @@ export interface StoredEvent {
   data: string
 }
 
+/** A run's quota admission was refused inside its start: nothing was written. */
+export class AdmissionRefusedError extends Error {
+  constructor() {
+    super('the quota admission was refused')
+  }
+}
+
 /** Runs and their event journal, scoped to the active user. */
 export function runsRepository({ db, write, writeInGroup }: Database) {
   const mine = (id: string) => and(eq(runs.id, id), eq(runs.userId, ownerId()))
@@ -55,13 +63,16 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
     },
 
     /**
-     * Starts a run in one batch: the run row, the user's message, and the thread moved to the
-     * top. One write instead of three keeps run start (and the event writes queued behind it) fast.
+     * Starts a run in one transaction: its quota admission (`claim`), a new thread when there is
+     * none yet (`newThreadTitle`), the run row, the user's message, and the thread moved to the
+     * top. One write instead of three keeps run start (and the event writes queued behind it)
+     * fast. A refused claim writes nothing and throws AdmissionRefusedError.
      */
     async start(
       input: {
         id: string
-        threadId: string
+        /** Absent: a new thread, titled `options.newThreadTitle`. */
+        threadId?: string
         agent: string
         model: string
         input: string
@@ -74,16 +85,39 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
        * two sends racing on one thread still make a chain.
        */
       userMessage: { id: string; parentId?: string | null } | null = { id: newId(), parentId: null },
+      options: { claim?: (tx: Tx) => Promise<boolean>; newThreadTitle?: string } = {},
     ): Promise<RunView> {
       const userId = ownerId()
       const now = Date.now()
-      const row = { ...input, userId, status: 'running' as const, createdAt: now }
-      const thread = and(eq(threads.id, input.threadId), eq(threads.userId, userId))
+      const threadId = input.threadId ?? newId()
+      const row = { ...input, threadId, userId, status: 'running' as const, createdAt: now }
+      const thread = and(eq(threads.id, threadId), eq(threads.userId, userId))
       const touch = {
         updatedAt: sql`max(${threads.updatedAt} + 1, ${now})`,
         ...(userMessage && { leafId: userMessage.id }),
       }
       const saved = await writeInGroup(async (tx) => {
+        if (options.claim && !(await options.claim(tx))) throw new AdmissionRefusedError()
+        if (!input.threadId) {
+          // A new thread starts with this message as its leaf: no separate touch.
+          const title = options.newThreadTitle ?? input.input
+          await tx
+            .insert(threads)
+            .values({ id: threadId, userId, title, createdAt: now, updatedAt: now, leafId: userMessage?.id })
+          const [run] = await tx.insert(runs).values(row).returning()
+          if (userMessage)
+            await tx.insert(messages).values({
+              id: userMessage.id,
+              userId,
+              threadId,
+              role: 'user',
+              content: input.input,
+              runId: input.id,
+              createdAt: now,
+              parentId: userMessage.parentId ?? null,
+            })
+          return run
+        }
         if (!userMessage) {
           const [run] = await tx.insert(runs).values(row).returning()
           await tx.update(threads).set(touch).where(thread)
@@ -98,7 +132,7 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
         await tx.insert(messages).values({
           id: userMessage.id,
           userId,
-          threadId: input.threadId,
+          threadId,
           role: 'user',
           content: input.input,
           runId: input.id,
