@@ -49,7 +49,9 @@ export class GroupCommit {
 
   #schedule() {
     this.#queued = true
-    void this.enqueue(() => this.#commit())
+    // Joins the write queue at the end of this turn of the event loop, so the writes issued in
+    // the same turn (a crowd of run starts, the answers of runs ending together) share it.
+    setImmediate(() => void this.enqueue(() => this.#commit()))
   }
 
   async #commit(): Promise<void> {

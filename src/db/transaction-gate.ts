@@ -12,16 +12,24 @@ const BORROWING = new Set<PropertyKey>(['execute', 'batch', 'migrate', 'transact
  */
 export function transactionGate(raw: Client): { client: Client; hold<T>(fn: () => Promise<T>): Promise<T> } {
   let held: Promise<unknown> | undefined
+  const wrapped = new Map<PropertyKey, unknown>()
   const client = new Proxy(raw, {
     // The client keeps its state in private fields: its methods and getters run on the target.
     get(target, key) {
       const value = Reflect.get(target, key)
       if (typeof value !== 'function') return value
-      if (!BORROWING.has(key)) return value.bind(target)
-      return async (...args: unknown[]) => {
-        while (held) await held.catch(() => {})
-        return value.apply(target, args)
+      let fn = wrapped.get(key)
+      if (!fn) {
+        const call = (args: unknown[]) => value.apply(target, args)
+        const waitThenCall = async (args: unknown[]) => {
+          while (held) await held.catch(() => {})
+          return call(args)
+        }
+        // Straight through while nothing is held (the usual case): no extra promise per call.
+        fn = BORROWING.has(key) ? (...args: unknown[]) => (held ? waitThenCall(args) : call(args)) : value.bind(target)
+        wrapped.set(key, fn)
       }
+      return fn
     },
   })
   return {

@@ -362,18 +362,26 @@ export class RunManager {
     } catch (error) {
       log.error('could not store the answer', { error: String(error) })
     }
-    journal.append({
-      type: 'agent_completed',
-      status: outcome.status,
-      message: { id: messageId, content, ...(outcome.citations && { citations: outcome.citations }) },
-      ...(outcome.error && { error: outcome.error }),
-      usage: outcome.usage,
-    })
+    // The run's row is closed in the same write as its agent_completed (one commit, and a
+    // client that sees the event finds the run finished); the thread was marked as active by
+    // the answer's own write (messages.add).
+    const failuresBefore = this.persister.failures
+    journal.append(
+      {
+        type: 'agent_completed',
+        status: outcome.status,
+        message: { id: messageId, content, ...(outcome.citations && { citations: outcome.citations }) },
+        ...(outcome.error && { error: outcome.error }),
+        usage: outcome.usage,
+      },
+      { status: outcome.status, error: outcome.error, agent: outcome.agent },
+    )
     await this.persister.flush()
-    // The thread was marked as active by the answer's own write (messages.add).
-    await this.deps.runs
-      .finish(journal.runId, outcome.status, outcome.error, outcome.agent)
-      .catch((error) => log.error('could not close the run', { error: String(error) }))
+    // That write failed (even retried): the row is closed on its own, as it was before.
+    if (this.persister.failures !== failuresBefore)
+      await this.deps.runs
+        .finish(journal.runId, outcome.status, outcome.error, outcome.agent)
+        .catch((error) => log.error('could not close the run', { error: String(error) }))
   }
 
   #keepRecent(journal: RunJournal) {

@@ -35,7 +35,19 @@ export interface StoredEvent {
   userId: string
   type: string
   data: string
+  /** The run's `agent_completed`: its row is closed in the same transaction as the event. */
+  closesRun?: RunClose
 }
+
+/** How a run ended, for its row. */
+export interface RunClose {
+  status: Exclude<RunStatus, 'running'>
+  error?: { code: string; message: string }
+  agent?: string
+}
+
+const CLOSE_RUN_SQL = `UPDATE runs SET status = ?, finished_at = ?, error_code = ?, error_message = ?, agent = coalesce(?, agent)
+  WHERE id = ? AND user_id = ? AND status = 'running'`
 
 /** A run's quota admission was refused inside its start: nothing was written. */
 export class AdmissionRefusedError extends Error {
@@ -213,6 +225,14 @@ function eventInserts(events: StoredEvent[]): InStatement[] {
       for (const e of events.slice(i, i + size)) args.push(e.runId, e.seq, e.userId, e.type, e.data)
       statements.push({ sql: eventInsertSql.get(size)!, args })
     }
+  }
+  for (const e of events) {
+    if (!e.closesRun) continue
+    const { status, error, agent } = e.closesRun
+    statements.push({
+      sql: CLOSE_RUN_SQL,
+      args: [status, Date.now(), error?.code ?? null, error?.message ?? null, agent ?? null, e.runId, e.userId],
+    })
   }
   return statements
 }
