@@ -225,28 +225,30 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
             .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId)))
           parentId = thread?.leafId ?? null
         }
-        const row = {
+        const row: Row = {
           id: input.id ?? newId(),
           userId,
           threadId: input.threadId,
           role: input.role,
           content: input.content,
-          agent: input.agent,
-          runId: input.runId,
+          agent: input.agent ?? null,
+          runId: input.runId ?? null,
           createdAt: Date.now(),
           parentId,
-          status: input.status ?? (input.role === 'assistant' ? 'completed' : undefined),
-          errorCode: input.error?.code,
-          errorMessage: input.error?.message,
+          status: input.status ?? (input.role === 'assistant' ? 'completed' : null),
+          errorCode: input.error?.code ?? null,
+          errorMessage: input.error?.message ?? null,
           citations: input.citations ?? null,
-        } as const
-        const [inserted] = await tx.insert(messages).values(row).returning()
+        }
+        // No `returning`: the row is what was written (drizzle building the returning list
+        // was a visible part of each answer's cost), and the insert fails or stores it whole.
+        await tx.insert(messages).values(row)
         // The thread sorts first from now on: marked in the same transaction (one commit per answer, not two).
         await tx
           .update(threads)
           .set({ leafId: row.id, updatedAt: sql`max(${threads.updatedAt} + 1, ${row.createdAt})` })
           .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId)))
-        return inserted
+        return row
       })
       return messageView(saved)
     },

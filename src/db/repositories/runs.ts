@@ -19,7 +19,9 @@ export interface RunView {
 
 type RunRow = typeof runs.$inferSelect
 
-const view = (row: RunRow): RunView => ({
+const view = (
+  row: Pick<RunRow, 'id' | 'threadId' | 'status' | 'agent' | 'createdAt'> & { finishedAt?: number | null },
+): RunView => ({
   id: row.id,
   threadId: row.threadId,
   status: row.status,
@@ -116,7 +118,7 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
           await tx
             .insert(threads)
             .values({ id: threadId, userId, title, createdAt: now, updatedAt: now, leafId: userMessage?.id })
-          const [run] = await tx.insert(runs).values(row).returning()
+          await tx.insert(runs).values(row)
           if (userMessage)
             await tx.insert(messages).values({
               id: userMessage.id,
@@ -128,19 +130,19 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
               createdAt: now,
               parentId: userMessage.parentId ?? null,
             })
-          return run
+          return row
         }
         if (!userMessage) {
-          const [run] = await tx.insert(runs).values(row).returning()
+          await tx.insert(runs).values(row)
           await tx.update(threads).set(touch).where(thread)
-          return run
+          return row
         }
         let parentId = userMessage.parentId
         if (parentId === undefined) {
           const [current] = await tx.select({ leafId: threads.leafId }).from(threads).where(thread)
           parentId = current?.leafId ?? null
         }
-        const [run] = await tx.insert(runs).values(row).returning()
+        await tx.insert(runs).values(row)
         await tx.insert(messages).values({
           id: userMessage.id,
           userId,
@@ -152,7 +154,7 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
           parentId,
         })
         await tx.update(threads).set(touch).where(thread)
-        return run
+        return row
       })
       return view(saved)
     },
