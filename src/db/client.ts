@@ -121,6 +121,8 @@ export interface Database {
   /**
    * A small write that may share its transaction with others queued at the same time (group
    * commit, src/db/group-commit.ts); it runs in a savepoint of its own and resolves once committed.
+   * `fn` must use only `tx`: a call through `db`, `client` or another write would wait for the
+   * very transaction it runs in.
    */
   writeInGroup<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
   writes: WriteQueue
