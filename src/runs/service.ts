@@ -320,10 +320,10 @@ export class RunManager {
       log.error('run crashed', { error: String(error) })
     } finally {
       clearTimeout(timeout)
-      // Tokens are counted before the client hears "completed", so a usage read right after sees them.
-      await this.deps.quota?.settle(journal.runId, outcome.usage)
-      run.settle(outcome)
-      await this.#complete(run, outcome)
+      // Tokens are counted before the client hears "completed", so a usage read right after sees
+      // them; counted beside the answer's write, so both join one group commit.
+      const counted = this.deps.quota?.settle(journal.runId, outcome.usage)
+      await this.#complete(run, outcome, counted)
       this.active.delete(journal.runId)
       await this.deps.limiter
         .release(context.userId, journal.runId)
@@ -339,14 +339,17 @@ export class RunManager {
     }
   }
 
-  /** Stores the answer, emits the one `agent_completed`, persists the journal, closes the row. */
-  async #complete(run: ActiveRun, outcome: RunOutcome) {
+  /**
+   * Stores the answer (once `counted`, the quota's token count, is done too), settles the run's
+   * outcome, emits the one `agent_completed`, persists the journal, closes the row.
+   */
+  async #complete(run: ActiveRun, outcome: RunOutcome, counted?: Promise<void>) {
     const { journal } = run
     // The text streamed so far stays (a cancelled answer keeps it); the outcome is stored beside it.
     const content = outcome.content
     let messageId = newId()
-    try {
-      const saved = await this.deps.messages.add({
+    const [stored] = await Promise.allSettled([
+      this.deps.messages.add({
         id: messageId,
         threadId: journal.threadId,
         role: 'assistant',
@@ -357,11 +360,13 @@ export class RunManager {
         status: outcome.status,
         error: outcome.error,
         citations: outcome.citations,
-      })
-      messageId = saved.id
-    } catch (error) {
-      log.error('could not store the answer', { error: String(error) })
-    }
+      }),
+      counted,
+    ])
+    if (stored.status === 'fulfilled') messageId = stored.value.id
+    else log.error('could not store the answer', { error: String(stored.reason) })
+    // Before agent_completed is published: whoever waits for that event finds the outcome there.
+    run.settle(outcome)
     // The run's row is closed in the same write as its agent_completed (one commit, and a
     // client that sees the event finds the run finished); the thread was marked as active by
     // the answer's own write (messages.add).
