@@ -94,6 +94,7 @@ try {
 
   const rows: (string | number)[][] = []
   const overheads: { p50: number; p95: number }[] = []
+  const cpuPerRuns: number[] = []
   let lost = 0
   let duplicated = 0
   let misdelivered = 0
@@ -101,10 +102,15 @@ try {
     const base = summarize(await modelAlone())
     await Bun.sleep(200)
     trace.clear()
+    const cpuBefore = process.cpuUsage()
     const result = await clients.chat(
       users.map((u) => ({ userId: u.id, runs: 1 })),
       { timeoutMs: 120_000 },
     )
+    // This process is the server (clients and model run in their own): its CPU per run.
+    const cpu = process.cpuUsage(cpuBefore)
+    const cpuPerRun = (cpu.user + cpu.system) / 1000 / USERS
+    cpuPerRuns.push(cpuPerRun)
     lost += result.lost
     duplicated += result.duplicated
     misdelivered += result.misdelivered
@@ -119,16 +125,27 @@ try {
       fmtMs(server.p95),
       fmtMs(overhead.p50),
       fmtMs(overhead.p95),
+      fmtMs(cpuPerRun),
     ])
     await Bun.sleep(200)
   }
-  printTable(rows, ['trial', 'model alone p50', 'p95', 'server first delta p50', 'p95', 'overhead p50', 'overhead p95'])
+  printTable(rows, [
+    'trial',
+    'model alone p50',
+    'p95',
+    'server first delta p50',
+    'p95',
+    'overhead p50',
+    'overhead p95',
+    'server CPU per run',
+  ])
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const p50 = median(overheads.map((o) => o.p50))
   const p95 = median(overheads.map((o) => o.p95))
   console.log(
     `\nfirst-delta overhead, median of ${TRIALS} trials: p50 ${fmtMs(p50)}, p95 ${fmtMs(p95)} (target p95 ≤ ${TARGET_P95} ms: ${p95 <= TARGET_P95 ? 'met' : 'MISSED'})`,
   )
+  console.log(`server CPU per run (median of trials): ${fmtMs(median(cpuPerRuns))}`)
   console.log(`lost ${lost}, duplicated ${duplicated}, misdelivered ${misdelivered}`)
   if (lost + duplicated + misdelivered > 0) exitCode = 1
 
@@ -174,6 +191,7 @@ try {
     figures: {
       overheadP50: round(p50),
       overheadP95: round(p95),
+      cpuPerRunMs: round(median(cpuPerRuns)),
       trials: overheads.map((o) => ({ p50: round(o.p50), p95: round(o.p95) })),
       lost,
       duplicated,

@@ -7,6 +7,8 @@ import * as schema from './schema'
 import { applyMigrations, readMigrations } from './migrations'
 import { log } from '../log'
 import { withStatementCache } from './statement-cache'
+import { GroupCommit, type Tx } from './group-commit'
+import { transactionGate } from './transaction-gate'
 
 export type Db = LibSQLDatabase<typeof schema>
 
@@ -114,6 +116,13 @@ export interface Database {
    * `urgent` ones (run-event batches) go ahead of the ordinary writes waiting.
    */
   write<T>(fn: (db: Db) => Promise<T>, opts?: { urgent?: boolean }): Promise<T>
+  /**
+   * A small write that may share its transaction with others queued at the same time (group
+   * commit, src/db/group-commit.ts); it runs in a savepoint of its own and resolves once committed.
+   * `fn` must use only `tx`: a call through `db`, `client` or another write would wait for the
+   * very transaction it runs in.
+   */
+  writeInGroup<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
   writes: WriteQueue
   ping(): Promise<boolean>
   close(): void
@@ -134,9 +143,11 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
   // Locally one connection is enough (SQLite calls are synchronous anyway) and it keeps the
   // per-connection pragmas below in force for every statement.
   // A local client opens its one connection at once; that connection caches its statements.
-  const client = withStatementCache(() =>
+  const raw = withStatementCache(() =>
     createClient({ url, authToken, ...(isLocal ? { concurrency: 1, timeout: 5000 } : {}) }),
   )
+  const gate = transactionGate(raw)
+  const client = gate.client
   if (isLocal) {
     // A new file gets 16 KiB pages (an existing one keeps its own): a document search scans one
     // 3 KiB vector per chunk of the user's, and bigger pages keep a document's vectors on a few
@@ -158,11 +169,15 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
     throw error
   }
   const writes = new WriteQueue()
+  // The group commit's transactions hold the connection; everything else waits at the gate.
+  const groupDb = drizzle(raw, { schema })
+  const group = new GroupCommit(groupDb, (job) => writes.run(() => gate.hold(job)))
   return {
     db,
     client,
     writes,
     write: (fn, opts) => writes.run(() => fn(db), opts?.urgent),
+    writeInGroup: (fn) => group.run(fn),
     async ping() {
       try {
         await client.execute('SELECT 1')

@@ -1,4 +1,4 @@
-import type { RunJournalStore, StoredEvent } from '../db/repositories/runs'
+import type { RunClose, RunJournalStore, StoredEvent } from '../db/repositories/runs'
 import { log } from '../log'
 import { EventOrderGuard, type RunEvent, type RunEventBody } from './events'
 
@@ -150,7 +150,8 @@ export class RunJournal {
     return journal
   }
 
-  append(body: RunEventBody): RunEvent {
+  /** `closesRun` (with `agent_completed`): the run's row is closed in the same write as the event. */
+  append(body: RunEventBody, closesRun?: RunClose): RunEvent {
     this.#guard.check(body)
     if (body.type === 'message_delta') this.firstDeltaAt ??= performance.now()
     const event = {
@@ -164,7 +165,14 @@ export class RunJournal {
     const entry = { event, wire: JSON.stringify(event) }
     this.entries.push(entry)
     this.persister.add(
-      { runId: this.runId, seq: event.seq, userId: this.userId, type: event.type, data: entry.wire },
+      {
+        runId: this.runId,
+        seq: event.seq,
+        userId: this.userId,
+        type: event.type,
+        data: entry.wire,
+        ...(closesRun && { closesRun }),
+      },
       () => {
         this.#publishedSeq = event.seq
         this.publisher.publish(this.userId, entry)

@@ -1,7 +1,7 @@
 import type { Message } from 'ollama'
 import { createUserContext, currentContext, runWithoutUser, type UserContext } from '../context/user-context'
 import type { MessagesRepository } from '../db/repositories/messages'
-import type { RunJournalStore, RunsRepository } from '../db/repositories/runs'
+import { AdmissionRefusedError, type RunJournalStore, type RunsRepository } from '../db/repositories/runs'
 import type { ThreadsRepository } from '../db/repositories/threads'
 import { newId } from '../db/scope'
 import { AppError, NotFoundError } from '../http/errors'
@@ -161,16 +161,31 @@ export class RunManager {
     const model = input.model || this.deps.defaultModel
     let admitted = false
     try {
-      // Counted before anything is written: a refused run leaves no thread, message or run behind.
-      await this.deps.quota?.admit(caller.userId, { runId, model })
-      admitted = true
-      const threadId = turn.threadId ?? (await this.deps.threads.create(titleFrom(input.title ?? content))).id
-      const history = input.history ?? (turn.historyLeaf ? await this.#history(threadId, turn.historyLeaf) : [])
+      const admission = await this.deps.quota?.admission(caller.userId, { runId, model })
+      // A history leaf always comes with its thread (a new thread has no history).
+      const history =
+        input.history ?? (turn.threadId && turn.historyLeaf ? await this.#history(turn.threadId, turn.historyLeaf) : [])
       const answerParentId = turn.userMessage?.id ?? turn.answerParentId
-      await this.deps.runs.start(
-        { id: runId, threadId, agent: agent.id, model, input: content, nodeId: this.deps.nodeId, answerParentId },
-        turn.userMessage,
-      )
+      // One write: the quota count first (a refused run leaves no thread, message or run
+      // behind), then a new thread if needed, the run and the user's message.
+      const { threadId } = await this.deps.runs
+        .start(
+          {
+            id: runId,
+            threadId: turn.threadId,
+            agent: agent.id,
+            model,
+            input: content,
+            nodeId: this.deps.nodeId,
+            answerParentId,
+          },
+          turn.userMessage,
+          { claim: admission?.claim, newThreadTitle: titleFrom(input.title ?? content) },
+        )
+        .catch(async (error) => {
+          throw error instanceof AdmissionRefusedError && admission ? await admission.refusal() : error
+        })
+      admitted = true
 
       const controller = new AbortController()
       const context = createUserContext({
@@ -306,10 +321,10 @@ export class RunManager {
       log.error('run crashed', { error: String(error) })
     } finally {
       clearTimeout(timeout)
-      // Tokens are counted before the client hears "completed", so a usage read right after sees them.
-      await this.deps.quota?.settle(journal.runId, outcome.usage)
-      run.settle(outcome)
-      await this.#complete(run, outcome)
+      // Tokens are counted before the client hears "completed", so a usage read right after sees
+      // them; counted beside the answer's write, so both join one group commit.
+      const counted = this.deps.quota?.settle(journal.runId, outcome.usage)
+      await this.#complete(run, outcome, counted)
       this.active.delete(journal.runId)
       await this.deps.limiter
         .release(context.userId, journal.runId)
@@ -325,14 +340,17 @@ export class RunManager {
     }
   }
 
-  /** Stores the answer, emits the one `agent_completed`, persists the journal, closes the row. */
-  async #complete(run: ActiveRun, outcome: RunOutcome) {
+  /**
+   * Stores the answer (once `counted`, the quota's token count, is done too), settles the run's
+   * outcome, emits the one `agent_completed`, persists the journal, closes the row.
+   */
+  async #complete(run: ActiveRun, outcome: RunOutcome, counted?: Promise<void>) {
     const { journal } = run
     // The text streamed so far stays (a cancelled answer keeps it); the outcome is stored beside it.
     const content = outcome.content
     let messageId = newId()
-    try {
-      const saved = await this.deps.messages.add({
+    const [stored] = await Promise.allSettled([
+      this.deps.messages.add({
         id: messageId,
         threadId: journal.threadId,
         role: 'assistant',
@@ -343,23 +361,33 @@ export class RunManager {
         status: outcome.status,
         error: outcome.error,
         citations: outcome.citations,
-      })
-      messageId = saved.id
-    } catch (error) {
-      log.error('could not store the answer', { error: String(error) })
-    }
-    journal.append({
-      type: 'agent_completed',
-      status: outcome.status,
-      message: { id: messageId, content, ...(outcome.citations && { citations: outcome.citations }) },
-      ...(outcome.error && { error: outcome.error }),
-      usage: outcome.usage,
-    })
+      }),
+      counted,
+    ])
+    if (stored.status === 'fulfilled') messageId = stored.value.id
+    else log.error('could not store the answer', { error: String(stored.reason) })
+    // Before agent_completed is published: whoever waits for that event finds the outcome there.
+    run.settle(outcome)
+    // The run's row is closed in the same write as its agent_completed (one commit, and a
+    // client that sees the event finds the run finished); the thread was marked as active by
+    // the answer's own write (messages.add).
+    const failuresBefore = this.persister.failures
+    journal.append(
+      {
+        type: 'agent_completed',
+        status: outcome.status,
+        message: { id: messageId, content, ...(outcome.citations && { citations: outcome.citations }) },
+        ...(outcome.error && { error: outcome.error }),
+        usage: outcome.usage,
+      },
+      { status: outcome.status, error: outcome.error, agent: outcome.agent },
+    )
     await this.persister.flush()
-    // The thread was marked as active by the answer's own write (messages.add).
-    await this.deps.runs
-      .finish(journal.runId, outcome.status, outcome.error, outcome.agent)
-      .catch((error) => log.error('could not close the run', { error: String(error) }))
+    // That write failed (even retried): the row is closed on its own, as it was before.
+    if (this.persister.failures !== failuresBefore)
+      await this.deps.runs
+        .finish(journal.runId, outcome.status, outcome.error, outcome.agent)
+        .catch((error) => log.error('could not close the run', { error: String(error) }))
   }
 
   #keepRecent(journal: RunJournal) {

@@ -1,5 +1,6 @@
 import type { UsersRepository } from '../db/repositories/users'
-import { DAY_MS, type UsageRepository } from '../db/repositories/usage'
+import { admitIn, DAY_MS, type UsageRepository } from '../db/repositories/usage'
+import type { Tx } from '../db/group-commit'
 import { QuotaExceededError } from '../http/errors'
 import { log } from '../log'
 import { quotaStatus, secondsUntilFits, type QuotaLimits, type QuotaStatus } from './limits'
@@ -10,9 +11,19 @@ import { quotaStatus, secondsUntilFits, type QuotaLimits, type QuotaStatus } fro
  */
 export interface QuotaGate {
   admit(userId: string, run: { runId: string; model: string }): Promise<void>
+  /**
+   * The same count, to be made inside the write that starts the run (one transaction for both):
+   * `claim` counts it in `tx` or returns false (nothing written); `refusal` is then the error.
+   */
+  admission(userId: string, run: { runId: string; model: string }): Promise<Admission>
   /** Takes back an admitted run that never started. */
   cancel(runId: string): Promise<void>
   settle(runId: string, usage: { promptTokens: number; completionTokens: number }): Promise<void>
+}
+
+export interface Admission {
+  claim(tx: Tx): Promise<boolean>
+  refusal(): Promise<Error>
 }
 
 /**
@@ -36,6 +47,20 @@ export function databaseQuota(deps: {
     }
   }
 
+  /** quota_exceeded, with when the user's window has room again. */
+  async function refusal(userId: string, limits: QuotaLimits, at: number): Promise<Error> {
+    const events = await deps.usage.window(userId, at - DAY_MS)
+    const retryAfter = Math.max(1, secondsUntilFits(limits, events, at))
+    const which =
+      limits.runsPerDay > 0 && events.length >= limits.runsPerDay
+        ? `${limits.runsPerDay} runs`
+        : `${limits.tokensPerDay} tokens`
+    return new QuotaExceededError(
+      retryAfter,
+      `you have used your quota of ${which} in the last 24 hours; try again in ${formatWait(retryAfter)}`,
+    )
+  }
+
   return {
     limitsOf,
 
@@ -48,16 +73,16 @@ export function databaseQuota(deps: {
       const limits = await limitsOf(userId)
       const at = now()
       if (await deps.usage.admit({ userId, runId: run.runId, model: run.model, at, ...limits })) return
-      const events = await deps.usage.window(userId, at - DAY_MS)
-      const retryAfter = Math.max(1, secondsUntilFits(limits, events, at))
-      const which =
-        limits.runsPerDay > 0 && events.length >= limits.runsPerDay
-          ? `${limits.runsPerDay} runs`
-          : `${limits.tokensPerDay} tokens`
-      throw new QuotaExceededError(
-        retryAfter,
-        `you have used your quota of ${which} in the last 24 hours; try again in ${formatWait(retryAfter)}`,
-      )
+      throw await refusal(userId, limits, at)
+    },
+
+    async admission(userId: string, run: { runId: string; model: string }): Promise<Admission> {
+      const limits = await limitsOf(userId)
+      const at = now()
+      return {
+        claim: (tx) => admitIn(tx, { userId, runId: run.runId, model: run.model, at, ...limits }),
+        refusal: () => refusal(userId, limits, at),
+      }
     },
 
     async cancel(runId: string): Promise<void> {

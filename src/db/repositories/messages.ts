@@ -85,7 +85,7 @@ export function messageRowsById(db: Db, userId: string, ids: string[]) {
 }
 
 /** Messages of the active user's threads. Callers check the thread first (threads repository). */
-export function messagesRepository({ db, client, write }: Database) {
+export function messagesRepository({ db, client, writeInGroup }: Database) {
   const mineIn = (threadId: string) => and(eq(messages.userId, ownerId()), eq(messages.threadId, threadId))
 
   /**
@@ -218,39 +218,39 @@ export function messagesRepository({ db, client, write }: Database) {
     /** Adds a message and makes it the thread's current leaf (and newest activity), in one write. */
     async add(input: NewMessage): Promise<MessageView> {
       const userId = ownerId()
-      const saved = await write(async (db) => {
+      const saved = await writeInGroup(async (tx) => {
         let parentId = input.parentId
         if (parentId === undefined) {
-          const [thread] = await db
+          const [thread] = await tx
             .select({ leafId: threads.leafId })
             .from(threads)
             .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId)))
           parentId = thread?.leafId ?? null
         }
-        const row = {
+        const row: Row = {
           id: input.id ?? newId(),
           userId,
           threadId: input.threadId,
           role: input.role,
           content: input.content,
-          agent: input.agent,
-          runId: input.runId,
+          agent: input.agent ?? null,
+          runId: input.runId ?? null,
           createdAt: Date.now(),
           parentId,
-          status: input.status ?? (input.role === 'assistant' ? 'completed' : undefined),
-          errorCode: input.error?.code,
-          errorMessage: input.error?.message,
+          status: input.status ?? (input.role === 'assistant' ? 'completed' : null),
+          errorCode: input.error?.code ?? null,
+          errorMessage: input.error?.message ?? null,
           citations: input.citations ?? null,
-        } as const
-        const [[inserted]] = await db.batch([
-          db.insert(messages).values(row).returning(),
-          // The thread sorts first from now on: marked in the same statement (one write per answer, not two).
-          db
-            .update(threads)
-            .set({ leafId: row.id, updatedAt: sql`max(${threads.updatedAt} + 1, ${row.createdAt})` })
-            .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId))),
-        ])
-        return inserted
+        }
+        // No `returning`: the row is what was written (drizzle building the returning list
+        // was a visible part of each answer's cost), and the insert fails or stores it whole.
+        await tx.insert(messages).values(row)
+        // The thread sorts first from now on: marked in the same transaction (one commit per answer, not two).
+        await tx
+          .update(threads)
+          .set({ leafId: row.id, updatedAt: sql`max(${threads.updatedAt} + 1, ${row.createdAt})` })
+          .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId)))
+        return row
       })
       return messageView(saved)
     },

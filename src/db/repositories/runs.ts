@@ -3,6 +3,7 @@ import type { InStatement } from '@libsql/client'
 import type { Database } from '../client'
 import { messages, runEvents, runs, threads } from '../schema'
 import { iso, newId, ownerId } from '../scope'
+import type { Tx } from '../group-commit'
 import { NotFoundError } from '../../http/errors'
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled'
@@ -18,7 +19,9 @@ export interface RunView {
 
 type RunRow = typeof runs.$inferSelect
 
-const view = (row: RunRow): RunView => ({
+const view = (
+  row: Pick<RunRow, 'id' | 'threadId' | 'status' | 'agent' | 'createdAt'> & { finishedAt?: number | null },
+): RunView => ({
   id: row.id,
   threadId: row.threadId,
   status: row.status,
@@ -34,6 +37,25 @@ export interface StoredEvent {
   userId: string
   type: string
   data: string
+  /** The run's `agent_completed`: its row is closed in the same transaction as the event. */
+  closesRun?: RunClose
+}
+
+/** How a run ended, for its row. */
+export interface RunClose {
+  status: Exclude<RunStatus, 'running'>
+  error?: { code: string; message: string }
+  agent?: string
+}
+
+const CLOSE_RUN_SQL = `UPDATE runs SET status = ?, finished_at = ?, error_code = ?, error_message = ?, agent = coalesce(?, agent)
+  WHERE id = ? AND user_id = ? AND status = 'running'`
+
+/** A run's quota admission was refused inside its start: nothing was written. */
+export class AdmissionRefusedError extends Error {
+  constructor() {
+    super('the quota admission was refused')
+  }
 }
 
 /** Runs and their event journal, scoped to the active user. */
@@ -47,7 +69,7 @@ interface NewRun {
   nodeId?: string
 }
 
-export function runsRepository({ db, write }: Database) {
+export function runsRepository({ db, write, writeInGroup }: Database) {
   const mine = (id: string) => and(eq(runs.id, id), eq(runs.userId, ownerId()))
 
   return {
@@ -58,54 +80,79 @@ export function runsRepository({ db, write }: Database) {
     },
 
     /**
-     * Starts a run in one batch: the run row, the user's message, and the thread moved to the
-     * top. One write instead of three keeps run start (and the event writes queued behind it) fast.
+     * Starts a run in one transaction: its quota admission (`claim`), a new thread when there is
+     * none yet (`newThreadTitle`), the run row, the user's message, and the thread moved to the
+     * top. One write instead of three keeps run start (and the event writes queued behind it)
+     * fast. A refused claim writes nothing and throws AdmissionRefusedError.
      */
     async start(
-      input: NewRun & { answerParentId?: string | null },
+      input: Omit<NewRun, 'threadId'> & {
+        /** Absent: a new thread, titled `options.newThreadTitle`. */
+        threadId?: string
+        answerParentId?: string | null
+      },
       /**
        * The user message this run answers, stored here; `null` when it exists already (a
        * regenerate). `parentId` undefined: after the thread's leaf as it is at this write, so
        * two sends racing on one thread still make a chain.
        */
       userMessage: { id: string; parentId?: string | null } | null = { id: newId(), parentId: null },
+      options: { claim?: (tx: Tx) => Promise<boolean>; newThreadTitle?: string } = {},
     ): Promise<RunView> {
       const userId = ownerId()
       const now = Date.now()
-      const row = { ...input, userId, status: 'running' as const, createdAt: now }
-      const thread = and(eq(threads.id, input.threadId), eq(threads.userId, userId))
+      const threadId = input.threadId ?? newId()
+      const row = { ...input, threadId, userId, status: 'running' as const, createdAt: now }
+      const thread = and(eq(threads.id, threadId), eq(threads.userId, userId))
       const touch = {
         updatedAt: sql`max(${threads.updatedAt} + 1, ${now})`,
         ...(userMessage && { leafId: userMessage.id }),
       }
-      const saved = await write(async (db) => {
+      const saved = await writeInGroup(async (tx) => {
+        if (options.claim && !(await options.claim(tx))) throw new AdmissionRefusedError()
+        if (!input.threadId) {
+          // A new thread starts with this message as its leaf: no separate touch.
+          const title = options.newThreadTitle ?? input.input
+          await tx
+            .insert(threads)
+            .values({ id: threadId, userId, title, createdAt: now, updatedAt: now, leafId: userMessage?.id })
+          await tx.insert(runs).values(row)
+          if (userMessage)
+            await tx.insert(messages).values({
+              id: userMessage.id,
+              userId,
+              threadId,
+              role: 'user',
+              content: input.input,
+              runId: input.id,
+              createdAt: now,
+              parentId: userMessage.parentId ?? null,
+            })
+          return row
+        }
         if (!userMessage) {
-          const [[run]] = await db.batch([
-            db.insert(runs).values(row).returning(),
-            db.update(threads).set(touch).where(thread),
-          ])
-          return run
+          await tx.insert(runs).values(row)
+          await tx.update(threads).set(touch).where(thread)
+          return row
         }
         let parentId = userMessage.parentId
         if (parentId === undefined) {
-          const [current] = await db.select({ leafId: threads.leafId }).from(threads).where(thread)
+          const [current] = await tx.select({ leafId: threads.leafId }).from(threads).where(thread)
           parentId = current?.leafId ?? null
         }
-        const [[run]] = await db.batch([
-          db.insert(runs).values(row).returning(),
-          db.insert(messages).values({
-            id: userMessage.id,
-            userId,
-            threadId: input.threadId,
-            role: 'user',
-            content: input.input,
-            runId: input.id,
-            createdAt: now,
-            parentId,
-          }),
-          db.update(threads).set(touch).where(thread),
-        ])
-        return run
+        await tx.insert(runs).values(row)
+        await tx.insert(messages).values({
+          id: userMessage.id,
+          userId,
+          threadId,
+          role: 'user',
+          content: input.input,
+          runId: input.id,
+          createdAt: now,
+          parentId,
+        })
+        await tx.update(threads).set(touch).where(thread)
+        return row
       })
       return view(saved)
     },
@@ -128,8 +175,8 @@ export function runsRepository({ db, write }: Database) {
       agent?: string,
     ): Promise<void> {
       const where = and(mine(id), eq(runs.status, 'running'))
-      await write((db) =>
-        db
+      await writeInGroup((tx) =>
+        tx
           .update(runs)
           .set({
             status,
@@ -178,6 +225,14 @@ function eventInserts(events: StoredEvent[]): InStatement[] {
       for (const e of events.slice(i, i + size)) args.push(e.runId, e.seq, e.userId, e.type, e.data)
       statements.push({ sql: eventInsertSql.get(size)!, args })
     }
+  }
+  for (const e of events) {
+    if (!e.closesRun) continue
+    const { status, error, agent } = e.closesRun
+    statements.push({
+      sql: CLOSE_RUN_SQL,
+      args: [status, Date.now(), error?.code ?? null, error?.message ?? null, agent ?? null, e.runId, e.userId],
+    })
   }
   return statements
 }

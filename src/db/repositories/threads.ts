@@ -51,7 +51,7 @@ const view = (row: Row): ThreadView => ({
 const listKey = (row: Row) => [row.pinned ? 1 : 0, row.updatedAt, row.id]
 
 /** Threads of the active user; another user's thread is "not found". */
-export function threadsRepository({ db, write }: Database) {
+export function threadsRepository({ db, write, writeInGroup }: Database) {
   const mine = (id: string) => and(eq(threads.id, id), eq(threads.userId, ownerId()))
 
   return {
@@ -100,8 +100,8 @@ export function threadsRepository({ db, write }: Database) {
     async create(title: string): Promise<ThreadView> {
       const userId = ownerId()
       const now = Date.now()
-      const [row] = await write((db) =>
-        db.insert(threads).values({ id: newId(), userId, title, createdAt: now, updatedAt: now }).returning(),
+      const [row] = await writeInGroup((tx) =>
+        tx.insert(threads).values({ id: newId(), userId, title, createdAt: now, updatedAt: now }).returning(),
       )
       return view(row)
     },

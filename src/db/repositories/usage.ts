@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, gte, lte, sql } from 'drizzle-orm'
 import type { Database } from '../client'
+import type { Tx } from '../group-commit'
 import { usageDaily, usageEvents } from '../schema'
 import { ownerId } from '../scope'
 
@@ -20,63 +21,65 @@ export interface WindowEvent {
   tokens: number
 }
 
+export interface AdmissionInput {
+  userId: string
+  runId: string
+  model: string
+  at: number
+  runsPerDay: number
+  tokensPerDay: number
+}
+
+/**
+ * Counts a run if the user is under both limits (0 = none), inside `tx`; false when refused
+ * (nothing written). Run starts call it inside their own write, so admission and start are one
+ * transaction.
+ */
+export async function admitIn(tx: Tx, input: AdmissionInput): Promise<boolean> {
+  const { userId, runId, model, at, runsPerDay, tokensPerDay } = input
+  const since = at - DAY_MS
+  const day = utcDay(at)
+  const inserted = await tx.run(sql`INSERT INTO usage_events (run_id, user_id, model, day, at)
+            SELECT ${runId}, ${userId}, ${model}, ${day}, ${at}
+            WHERE (${runsPerDay} = 0 OR (SELECT count(*) FROM usage_events WHERE user_id = ${userId} AND at > ${since}) < ${runsPerDay})
+              AND (${tokensPerDay} = 0 OR (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage_events WHERE user_id = ${userId} AND at > ${since}) < ${tokensPerDay})`)
+  if (inserted.rowsAffected !== 1) return false
+  await tx.run(sql`INSERT INTO usage_daily (user_id, day, model, runs, prompt_tokens, completion_tokens)
+            VALUES (${userId}, ${day}, ${model}, 1, 0, 0)
+            ON CONFLICT (user_id, day, model) DO UPDATE SET runs = runs + 1`)
+  return true
+}
+
 /**
  * Usage counting. `usage_events` holds one row per admitted run (the rolling quota window);
  * `usage_daily` the per-day rollup the reports page through. Admission is one conditional
  * INSERT, atomic in SQLite, so processes sharing the database (cluster mode, the CLI) can't
  * both slip past a limit.
  */
-export function usageRepository({ db, write }: Database) {
+export function usageRepository({ db, writeInGroup }: Database) {
   return {
     /** Counts a run if the user is under both limits (0 = none); false when refused. */
-    async admit(input: {
-      userId: string
-      runId: string
-      model: string
-      at: number
-      runsPerDay: number
-      tokensPerDay: number
-    }): Promise<boolean> {
-      const { userId, runId, model, at, runsPerDay, tokensPerDay } = input
-      const since = at - DAY_MS
-      const day = utcDay(at)
-      const [inserted] = await write((db) =>
-        db.batch([
-          db.run(sql`INSERT INTO usage_events (run_id, user_id, model, day, at)
-            SELECT ${runId}, ${userId}, ${model}, ${day}, ${at}
-            WHERE (${runsPerDay} = 0 OR (SELECT count(*) FROM usage_events WHERE user_id = ${userId} AND at > ${since}) < ${runsPerDay})
-              AND (${tokensPerDay} = 0 OR (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage_events WHERE user_id = ${userId} AND at > ${since}) < ${tokensPerDay})`),
-          db.run(sql`INSERT INTO usage_daily (user_id, day, model, runs, prompt_tokens, completion_tokens)
-            SELECT ${userId}, ${day}, ${model}, 1, 0, 0 WHERE EXISTS (SELECT 1 FROM usage_events WHERE run_id = ${runId})
-            ON CONFLICT (user_id, day, model) DO UPDATE SET runs = runs + 1`),
-        ]),
-      )
-      return inserted.rowsAffected === 1
-    },
+    admit: (input: AdmissionInput): Promise<boolean> => writeInGroup((tx) => admitIn(tx, input)),
 
     /** Takes back an admission whose run never started. */
     async cancel(runId: string): Promise<void> {
-      await write((db) =>
-        db.batch([
-          db.run(sql`UPDATE usage_daily SET runs = max(runs - 1, 0)
-            WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`),
-          db.delete(usageEvents).where(eq(usageEvents.runId, runId)),
-        ]),
-      )
+      await writeInGroup(async (tx) => {
+        await tx.run(sql`UPDATE usage_daily SET runs = max(runs - 1, 0)
+            WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`)
+        await tx.delete(usageEvents).where(eq(usageEvents.runId, runId))
+      })
     },
 
     /** Adds a finished run's tokens to its window row and its day; drops window rows past any use. */
     async settle(runId: string, promptTokens: number, completionTokens: number): Promise<void> {
-      await write((db) =>
-        db.batch([
-          db.run(sql`UPDATE usage_daily SET prompt_tokens = prompt_tokens + ${promptTokens}, completion_tokens = completion_tokens + ${completionTokens}
-            WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`),
-          db.update(usageEvents).set({ promptTokens, completionTokens }).where(eq(usageEvents.runId, runId)),
-          db.run(
-            sql`DELETE FROM usage_events WHERE user_id = (SELECT user_id FROM usage_events WHERE run_id = ${runId}) AND at < ${Date.now() - 2 * DAY_MS}`,
-          ),
-        ]),
-      )
+      await writeInGroup(async (tx) => {
+        await tx.run(sql`UPDATE usage_daily SET prompt_tokens = prompt_tokens + ${promptTokens}, completion_tokens = completion_tokens + ${completionTokens}
+            WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`)
+        await tx.update(usageEvents).set({ promptTokens, completionTokens }).where(eq(usageEvents.runId, runId))
+        await tx.run(
+          sql`DELETE FROM usage_events WHERE user_id = (SELECT user_id FROM usage_events WHERE run_id = ${runId}) AND at < ${Date.now() - 2 * DAY_MS}`,
+        )
+      })
     },
 
     /** The user's counted runs in the window, oldest first. */

@@ -1,0 +1,84 @@
+import { AsyncResource } from 'node:async_hooks'
+import type { LibSQLDatabase } from 'drizzle-orm/libsql'
+import type * as schema from './schema'
+
+type Db = LibSQLDatabase<typeof schema>
+
+/** A transaction handed to a grouped write (drizzle's, inside its own savepoint). */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+
+interface Item {
+  fn: (tx: Tx) => Promise<unknown>
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+}
+
+/** Most writes in one transaction: a long one would hold the single writer (and the event loop). */
+const MAX_GROUP = 32
+
+/**
+ * Group commit for small writes of many callers (run starts, answers, run closes, quota counts).
+ * A commit is most of such a write's cost (WAL append, FTS5 segment flush, now and then a
+ * checkpoint), so the writes that queue up while the writer is busy share one transaction, each
+ * in a savepoint of its own: one caller's failure is rolled back alone and reaches only that
+ * caller, and every caller hears back only once the transaction is committed.
+ *
+ * One group waits in the write queue at a time; writes arriving meanwhile join it, and when it
+ * runs the ones arriving after start the next one.
+ */
+export class GroupCommit {
+  #items: Item[] = []
+  #queued = false
+
+  constructor(
+    private readonly db: Db,
+    private readonly enqueue: (job: () => Promise<void>) => Promise<void>,
+  ) {}
+
+  run<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      // Bound to the caller's async context (its user): the write runs later, from the queue.
+      this.#items.push({
+        fn: AsyncResource.bind(fn) as (tx: Tx) => Promise<unknown>,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      })
+      if (!this.#queued) this.#schedule()
+    })
+  }
+
+  #schedule() {
+    this.#queued = true
+    // Joins the write queue at the end of this turn of the event loop, so the writes issued in
+    // the same turn (a crowd of run starts, the answers of runs ending together) share it.
+    setImmediate(() => void this.enqueue(() => this.#commit()))
+  }
+
+  async #commit(): Promise<void> {
+    const items = this.#items.splice(0, MAX_GROUP)
+    this.#queued = false
+    if (this.#items.length > 0) this.#schedule()
+    if (items.length === 0) return
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = []
+    try {
+      await this.db.transaction(async (tx) => {
+        for (const item of items) {
+          try {
+            outcomes.push({ ok: true, value: await tx.transaction((sp) => item.fn(sp as unknown as Tx)) })
+          } catch (error) {
+            outcomes.push({ ok: false, error })
+          }
+        }
+      })
+    } catch (error) {
+      // The commit itself failed: nothing of the group is stored.
+      for (const item of items) item.reject(error)
+      return
+    }
+    items.forEach((item, i) => {
+      const outcome = outcomes[i]
+      if (outcome.ok) item.resolve(outcome.value)
+      else item.reject(outcome.error)
+    })
+  }
+}

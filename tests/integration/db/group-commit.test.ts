@@ -1,0 +1,91 @@
+import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'drizzle-orm'
+import { openDatabase } from '../../../src/db/client'
+import { createUserContext, maybeCurrentContext, runAsUser } from '../../../src/context/user-context'
+
+/** Group commit (src/db/group-commit.ts): writes queued together share one transaction. */
+describe('group commit', () => {
+  test('writes queued behind a busy writer share one transaction; a failing one is rolled back alone', async () => {
+    const database = await openDatabase(':memory:')
+    try {
+      await database.write((db) => db.run(sql`CREATE TABLE t (k TEXT PRIMARY KEY)`))
+      const { promise: gate, resolve: open } = Promise.withResolvers<void>()
+      const busy = database.write(() => gate)
+      const insert = (k: string) =>
+        database.writeInGroup(async (tx) => {
+          await tx.run(sql`INSERT INTO t VALUES (${k})`)
+          return k
+        })
+      const failing = database.writeInGroup(async (tx) => {
+        await tx.run(sql`INSERT INTO t VALUES ('bad')`)
+        await tx.run(sql`INSERT INTO t VALUES ('bad')`) // primary key violation: this write only
+      })
+      const ok = ['a', 'b', 'c'].map(insert)
+      open()
+      await busy
+      await expect(failing).rejects.toThrow()
+      expect(await Promise.all(ok)).toEqual(['a', 'b', 'c'])
+      const rows = await database.db.all<{ k: string }>(sql`SELECT k FROM t ORDER BY k`)
+      expect(rows.map((r) => r.k)).toEqual(['a', 'b', 'c'])
+    } finally {
+      database.close()
+    }
+  })
+
+  test('a group resolves its callers only once it is committed, and a reader waits for it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'group-commit-'))
+    const database = await openDatabase(`file:${join(dir, 'g.db')}`)
+    const other = await openDatabase(`file:${join(dir, 'g.db')}`)
+    try {
+      await database.write((db) => db.run(sql`CREATE TABLE t (k TEXT PRIMARY KEY)`))
+      const { promise: gate, resolve: open } = Promise.withResolvers<void>()
+      const busy = database.write(() => gate)
+      const seenByOtherConnection: number[] = []
+      const reads: Promise<number>[] = []
+      const writes = ['a', 'b'].map((k) =>
+        database.writeInGroup(async (tx) => {
+          await tx.run(sql`INSERT INTO t VALUES (${k})`)
+          // Another connection sees nothing of the group before its commit ('a' is not there for 'b').
+          const [row] = await other.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`)
+          seenByOtherConnection.push(Number(row.n))
+          // A read on the same client while the group holds its connection: waits for the commit.
+          reads.push(database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`).then(([r]) => Number(r.n)))
+        }),
+      )
+      open()
+      await Promise.all([busy, ...writes])
+      expect(seenByOtherConnection).toEqual([0, 0])
+      const [after] = await other.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`)
+      expect(Number(after.n)).toBe(2)
+      expect(await Promise.all(reads)).toEqual([2, 2])
+    } finally {
+      database.close()
+      other.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test("each grouped write runs in its caller's user context", async () => {
+    const database = await openDatabase(':memory:')
+    try {
+      const { promise: gate, resolve: open } = Promise.withResolvers<void>()
+      const busy = database.write(() => gate)
+      const seen: (string | undefined)[] = []
+      const a = createUserContext({ userId: 'user-a', role: 'member' })
+      const b = createUserContext({ userId: 'user-b', role: 'member' })
+      const writes = [
+        runAsUser(a, () => database.writeInGroup(async () => void seen.push(maybeCurrentContext()?.userId))),
+        runAsUser(b, () => database.writeInGroup(async () => void seen.push(maybeCurrentContext()?.userId))),
+        database.writeInGroup(async () => void seen.push(maybeCurrentContext()?.userId)),
+      ]
+      open()
+      await Promise.all([busy, ...writes])
+      expect(seen).toEqual(['user-a', 'user-b', undefined])
+    } finally {
+      database.close()
+    }
+  })
+})
