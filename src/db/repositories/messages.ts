@@ -92,17 +92,18 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
    * The branch ending at `leafId`, root first, walked up the parent links (one primary-key
    * lookup per message of the branch, whatever else the thread or the table holds).
    */
-  async function path(threadId: string, leafId: string): Promise<Row[]> {
+  /** The branch ending at `leafId`, root first; with `newest`, only that many ending at the leaf. */
+  async function path(threadId: string, leafId: string, newest = 100_001): Promise<Row[]> {
     const userId = ownerId()
     const result = await client.execute({
       sql: `WITH RECURSIVE up(id, parent_id, depth) AS (
               SELECT id, parent_id, 0 FROM messages WHERE id = ? AND user_id = ? AND thread_id = ?
               UNION ALL
               SELECT m.id, m.parent_id, up.depth + 1 FROM messages m JOIN up ON m.id = up.parent_id
-              WHERE m.user_id = ? AND m.thread_id = ? AND up.depth < 100000
+              WHERE m.user_id = ? AND m.thread_id = ? AND up.depth < ?
             )
             SELECT id FROM up ORDER BY depth DESC`,
-      args: [leafId, userId, threadId, userId, threadId],
+      args: [leafId, userId, threadId, userId, threadId, Math.max(0, newest - 1)],
     })
     const ids = result.rows.map((r) => String(r.id))
     if (ids.length === 0) return []
@@ -201,8 +202,8 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
 
     /** The newest `limit` messages of the branch ending at `leafId`, oldest first (conversation memory). */
     async recentOnBranch(threadId: string, leafId: string | null, limit: number): Promise<MessageView[]> {
-      if (!leafId) return []
-      return (await path(threadId, leafId)).slice(-limit).map(messageView)
+      if (!leafId || limit <= 0) return []
+      return (await path(threadId, leafId, limit)).map(messageView)
     },
 
     /** The newest `limit` messages of the thread's current branch, oldest first. */
@@ -211,8 +212,8 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
         .select({ leafId: threads.leafId })
         .from(threads)
         .where(and(eq(threads.id, threadId), eq(threads.userId, ownerId())))
-      if (!thread?.leafId) return []
-      return (await path(threadId, thread.leafId)).slice(-limit).map(messageView)
+      if (!thread?.leafId || limit <= 0) return []
+      return (await path(threadId, thread.leafId, limit)).map(messageView)
     },
 
     /** Adds a message and makes it the thread's current leaf (and newest activity), in one write. */

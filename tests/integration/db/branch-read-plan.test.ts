@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { useTestDatabase } from '../../support/fixtures'
-import { messageRowsById } from '../../../src/db/repositories/messages'
+import { messageRowsById, messagesRepository } from '../../../src/db/repositories/messages'
+import { asUser } from '../../support/db'
 
 const t = useTestDatabase()
 
@@ -45,5 +46,20 @@ describe('branch reads on a heavy user', () => {
 
     const rows = await messageRowsById(t.database.db, 'heavy', ids)
     expect(rows.map((r) => r.id).sort()).toEqual(ids.slice(0, 100))
+  })
+
+  test('conversation memory walks only the newest messages of a long branch, oldest first', async () => {
+    // Thread t01 above: m00100 (root) … m00199 (leaf), each answering the one before.
+    const messages = messagesRepository(t.database)
+    const newest = await asUser('heavy', () => messages.recentOnBranch('t01', 'm00199', 30))
+    expect(newest.map((m) => m.id)).toEqual(
+      Array.from({ length: 30 }, (_, i) => `m${String(170 + i).padStart(5, '0')}`),
+    )
+    const whole = await asUser('heavy', () => messages.branch('t01', 'm00199'))
+    expect(whole).toHaveLength(100)
+    expect(await asUser('heavy', () => messages.recentOnBranch('t01', 'm00199', 500))).toEqual(whole)
+    expect(await asUser('heavy', () => messages.recentOnBranch('t01', 'm00199', 0))).toEqual([])
+    // Another user's leaf is not walked at all.
+    expect(await asUser('other', () => messages.recentOnBranch('t01', 'm00199', 30))).toEqual([])
   })
 })
