@@ -80,7 +80,9 @@ import { CLOSE_CODES, MAX_FRAME_BYTES, type ServerFrame } from './protocol'
 
 /** Everything the features share, built once from the config. */
 export async function createServices(config: Config, database?: Database) {
-  const db = database ?? (await openDatabase(config.databaseUrl, config.databaseAuthToken))
+  const db =
+    database ??
+    (await openDatabase(config.databaseUrl, config.databaseAuthToken, { mmapBytes: config.sqliteMmapBytes }))
   const repos = {
     users: usersRepository(db),
     threads: threadsRepository(db),

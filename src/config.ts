@@ -21,6 +21,8 @@ export interface Config {
   documentMaxBytes: number
   /** Memory for the searching users' document vectors (DOCUMENT_VECTOR_CACHE_MB; 0 = none). */
   documentVectorCacheBytes: number
+  /** How much of the database file SQLite may map for reads (SQLITE_MMAP_MB; 0 = none). */
+  sqliteMmapBytes: number
   jwtSecret: string
   jwtIssuer: string
   jwtAudience: string
@@ -238,6 +240,7 @@ export function loadConfig(env: Env = process.env): Config {
     ollamaEmbedModel: env.OLLAMA_EMBED_MODEL?.trim() || 'nomic-embed-text',
     documentMaxBytes: intVar(env, 'DOCUMENT_MAX_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     documentVectorCacheBytes: intVar(env, 'DOCUMENT_VECTOR_CACHE_MB', 256, 0, 64 * 1024) * 1024 * 1024,
+    sqliteMmapBytes: intVar(env, 'SQLITE_MMAP_MB', 0, 0, 64 * 1024) * 1024 * 1024,
     jwtSecret,
     jwtIssuer: env.JWT_ISSUER || 'local-chat-server',
     jwtAudience: env.JWT_AUDIENCE || 'local-chat-server',

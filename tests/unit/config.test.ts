@@ -61,9 +61,17 @@ describe('defaults (PROTOCOL.md §1)', () => {
       JWT_SECRET: SECRET,
       DOCUMENT_MAX_BYTES: '1048576',
       OLLAMA_EMBED_MODEL: 'mxbai-embed-large',
+      DOCUMENT_VECTOR_CACHE_MB: '0',
+      SQLITE_MMAP_MB: '256',
     })
     expect(config.documentMaxBytes).toBe(1_048_576)
     expect(config.ollamaEmbedModel).toBe('mxbai-embed-large')
+    expect(config.documentVectorCacheBytes).toBe(0)
+    expect(config.sqliteMmapBytes).toBe(256 * 1024 * 1024)
+    expect(loadConfig({ JWT_SECRET: SECRET })).toMatchObject({
+      documentVectorCacheBytes: 256 * 1024 * 1024,
+      sqliteMmapBytes: 0,
+    })
   })
 
   test('set values are taken', () => {
@@ -139,6 +147,8 @@ describe('a bad value throws ConfigError naming the variable', () => {
     ['QUOTA_TOKENS_PER_DAY', { QUOTA_TOKENS_PER_DAY: 'lots' }],
     ['DOCUMENT_MAX_BYTES', { DOCUMENT_MAX_BYTES: '20MB' }],
     ['DOCUMENT_MAX_BYTES', { DOCUMENT_MAX_BYTES: '10' }],
+    ['DOCUMENT_VECTOR_CACHE_MB', { DOCUMENT_VECTOR_CACHE_MB: '-1' }],
+    ['SQLITE_MMAP_MB', { SQLITE_MMAP_MB: 'lots' }],
   ]
   for (const [variable, env] of cases) {
     test(`${variable}=${Object.values(env)[0]}`, () => {
