@@ -45,6 +45,8 @@ const MESSAGES = intArg('messages', 100_000)
 const LIGHT_THREADS = intArg('light-threads', 10)
 const LIGHT_MESSAGES = intArg('light-messages', 20)
 const READS = intArg('reads', 50)
+/** SQLITE_MMAP_MB for both databases (0 = the server's default: no mapping). */
+const MMAP_MB = intArg('mmap-mb', 0)
 const TARGETS = { page: 10, search: 50, runStartRatio: 1.1 }
 
 printMachine(
@@ -107,14 +109,14 @@ async function readsOf(db: Database, userId: string, threadId: string) {
 await runBenchmark('data benchmark', async () => {
   // The same-run baseline: the same reads on an empty database (one user, one thread as long as
   // the heavy user's threads, so the reads do the same work and only the database's size differs).
-  const empty = await openDatabase(`file:${join(dir, 'empty.db')}`)
+  const empty = await openDatabase(`file:${join(dir, 'empty.db')}`, undefined, { mmapBytes: MMAP_MB * 1024 * 1024 })
   const threadLength = Math.max(2, Math.ceil(MESSAGES / THREADS))
   await fill(empty, { users: 1, heavyThreads: 1, heavyMessages: threadLength, lightThreads: 0, lightMessages: 0 })
   const emptyReads = await readsOf(empty, 'u00000', 'h0000000')
   empty.close()
 
   const started = performance.now()
-  const db = await openDatabase(`file:${join(dir, 'big.db')}`)
+  const db = await openDatabase(`file:${join(dir, 'big.db')}`, undefined, { mmapBytes: MMAP_MB * 1024 * 1024 })
   await fill(db, {
     users: USERS,
     heavyThreads: THREADS,
@@ -184,6 +186,7 @@ await runBenchmark('data benchmark', async () => {
       lightThreads: LIGHT_THREADS,
       lightMessages: LIGHT_MESSAGES,
       reads: READS,
+      mmapMb: MMAP_MB,
     },
     figures: {
       fillMs: round(fillMs),

@@ -133,9 +133,9 @@ export interface OpenOptions {
   migrationsFolder?: string
   /**
    * How much of the file reads may map (SQLite's mmap_size; 0 = none, the default). Mapping saves
-   * copying pages out of the OS cache: a search over a large history touching thousands of pages
-   * took 40 instead of 47 ms with 256 MiB (docs/performance.md, "A long history"); mapped pages
-   * then count in the process's RSS as file cache.
+   * copying pages out of the OS cache, which a search over a large history touching thousands of
+   * pages does (docs/performance.md, "A long history"); mapped pages then count in the process's
+   * RSS as file cache.
    */
   mmapBytes?: number
 }
