@@ -108,6 +108,17 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
         updatedAt: sql`max(${threads.updatedAt} + 1, ${now})`,
         ...(userMessage && { leafId: userMessage.id }),
       }
+      /** The user's message this run answers, as stored. */
+      const question = (id: string, parentId: string | null) => ({
+        id,
+        userId,
+        threadId,
+        role: 'user' as const,
+        content: input.input,
+        runId: input.id,
+        createdAt: now,
+        parentId,
+      })
       const saved = await writeInGroup(async (tx) => {
         if (options.claim && !(await options.claim(tx))) throw new AdmissionRefusedError()
         if (!input.threadId) {
@@ -117,17 +128,7 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
             .insert(threads)
             .values({ id: threadId, userId, title, createdAt: now, updatedAt: now, leafId: userMessage?.id })
           await tx.insert(runs).values(row)
-          if (userMessage)
-            await tx.insert(messages).values({
-              id: userMessage.id,
-              userId,
-              threadId,
-              role: 'user',
-              content: input.input,
-              runId: input.id,
-              createdAt: now,
-              parentId: userMessage.parentId ?? null,
-            })
+          if (userMessage) await tx.insert(messages).values(question(userMessage.id, userMessage.parentId ?? null))
           return row
         }
         if (!userMessage) {
@@ -141,16 +142,7 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
           parentId = current?.leafId ?? null
         }
         await tx.insert(runs).values(row)
-        await tx.insert(messages).values({
-          id: userMessage.id,
-          userId,
-          threadId,
-          role: 'user',
-          content: input.input,
-          runId: input.id,
-          createdAt: now,
-          parentId,
-        })
+        await tx.insert(messages).values(question(userMessage.id, parentId))
         await tx.update(threads).set(touch).where(thread)
         return row
       })
