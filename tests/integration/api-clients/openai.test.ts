@@ -390,8 +390,9 @@ describe('errors in OpenAI’s shape', () => {
   })
 
   test('Ollama down: 503 with a message that says how to start it', async () => {
-    const down = await startChatStack({ handler: script })
-    await down.ollama.close()
+    // A port nothing listens on and no test binds (a closed fake's port may be taken by another
+    // process meanwhile, which then answers instead of refusing).
+    const down = await startChatStack({ handler: script, env: { OLLAMA_HOST: 'http://127.0.0.1:9' } })
     try {
       const api = await clientOfNewUser(down.server, 'offline')
       for (const call of [

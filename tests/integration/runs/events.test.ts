@@ -143,8 +143,9 @@ describe('the five critical events of a tool-using run', () => {
 
 describe('every run ends with exactly one agent_completed, whatever fails', () => {
   test('model down: failed, llm_unavailable, with how to start Ollama', async () => {
-    const down = await startChatStack()
-    await down.ollama.close() // nothing listens any more
+    // A port nothing listens on and no test binds (a closed fake's port may be taken by another
+    // process meanwhile, which then answers instead of refusing).
+    const down = await startChatStack({ env: { OLLAMA_HOST: 'http://127.0.0.1:9' } })
     try {
       const { ws } = await down.userWithSocket()
       const { runId } = await ws.chat('hello')
