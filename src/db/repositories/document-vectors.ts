@@ -19,6 +19,14 @@ interface UserVectors {
 }
 
 const NO_VERSION = { added: 0, removed: 0 }
+const EMPTY: UserVectors = {
+  ...NO_VERSION,
+  lastRowid: 0,
+  count: 0,
+  ids: [],
+  values: new Float32Array(0),
+  dimensions: 0,
+}
 
 /**
  * Each searching user's document vectors held in memory, normalised, so a vector search is one
@@ -62,16 +70,14 @@ export class DocumentVectorCache {
     const version = await this.version(userId)
     // Too many to hold (or holding switched off): not read at all.
     if ((version.added - version.removed) * dimensions * 4 > this.maxBytes) return undefined
-    let vectors = this.users.get(userId)
-    if (vectors && vectors.removed === version.removed && vectors.added === version.added) {
-      this.touch(userId, vectors)
-      return vectors
+    const held = this.users.get(userId)
+    if (held && held.removed === version.removed && held.added === version.added) {
+      this.touch(userId, held)
+      return held
     }
-    if (vectors && vectors.removed === version.removed) {
-      vectors = await this.extend(userId, vectors, version)
-    } else {
-      vectors = await this.read(userId, version)
-    }
+    // Only additions since: the rows after the copy's last; any removal: every row again.
+    const base = held && held.removed === version.removed ? held : EMPTY
+    const vectors = this.append(base, await this.rows(userId, base.lastRowid), version)
     this.store(userId, vectors)
     return vectors
   }
@@ -95,22 +101,6 @@ export class DocumentVectorCache {
       id: String(row.id),
       vector: new Float32Array(row.embedding as ArrayBuffer),
     }))
-  }
-
-  private async read(userId: string, version: { added: number; removed: number }): Promise<UserVectors> {
-    const empty: UserVectors = {
-      ...version,
-      lastRowid: 0,
-      count: 0,
-      ids: [],
-      values: new Float32Array(0),
-      dimensions: 0,
-    }
-    return this.append(empty, await this.rows(userId, 0), version)
-  }
-
-  private async extend(userId: string, held: UserVectors, version: { added: number; removed: number }) {
-    return this.append(held, await this.rows(userId, held.lastRowid), version)
   }
 
   private append(
