@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm'
 import type { Database } from '../client'
+import { ownerMatch } from '../fts'
 import { documentChunks, documents, type DocumentStatus } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { InvalidInputError } from '../../http/errors'
@@ -212,14 +213,13 @@ export function documentsRepository(
       const words = ftsQuery(query)
       if (!words) return []
       const userId = ownerId()
-      const owner = userId.replace(/[^\p{L}\p{N}]+/gu, ' ').trim()
       const result = await client.execute({
         sql: `SELECT c.id AS id FROM
                 (SELECT rowid, bm25(document_chunks_fts, 1.0, 0.0) AS score FROM document_chunks_fts
                  WHERE document_chunks_fts MATCH ? ORDER BY score, rowid LIMIT ?) f
               JOIN document_chunks c ON c.rowid = f.rowid
               WHERE c.user_id = ? ORDER BY f.score, f.rowid`,
-        args: [`user_id : "${owner}" AND text : (${words})`, k, userId],
+        args: [ownerMatch(userId, 'text', words), k, userId],
       })
       return result.rows.map((r) => ({ chunkId: String(r.id) }))
     },

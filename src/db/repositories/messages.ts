@@ -2,6 +2,7 @@ import { and, asc, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm'
 import type { Database, Db } from '../client'
 import { messages, threads, type Citation } from '../schema'
 import { iso, newId, ownerId } from '../scope'
+import { ownerMatch } from '../fts'
 import { NotFoundError } from '../../http/errors'
 import { encodeCursor, InvalidCursorError, type Page, type PageRequest } from '../paging'
 
@@ -271,12 +272,19 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
     async search(text: string, limit: number): Promise<{ threadId: string; role: string; snippet: string }[]> {
       const match = ftsQuery(text)
       if (!match) return []
+      const userId = ownerId()
       const result = await client.execute({
-        sql: `SELECT m.thread_id AS threadId, m.role AS role, snippet(messages_fts, 0, '', '', '…', 16) AS snippet
-              FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
-              WHERE messages_fts MATCH ? AND m.user_id = ?
-              ORDER BY rank LIMIT ?`,
-        args: [match, ownerId(), limit],
+        // Ranked first, snippets for the kept rows only; the index yields the user's matches alone.
+        sql: `SELECT m.thread_id AS threadId, m.role AS role,
+                (SELECT snippet(messages_fts, 0, '', '', '…', 16) FROM messages_fts
+                 WHERE messages_fts MATCH ?1 AND rowid = top.rowid) AS snippet
+              FROM (SELECT messages_fts.rowid AS rowid, bm25(messages_fts, 1.0, 0.0) AS score
+                    FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
+                    WHERE messages_fts MATCH ?1 AND m.user_id = ?2
+                    ORDER BY score, rowid LIMIT ?3) top
+              CROSS JOIN messages m ON m.rowid = top.rowid AND m.user_id = ?2
+              ORDER BY top.score, top.rowid`,
+        args: [ownerMatch(userId, 'content', match), userId, limit],
       })
       return result.rows.map((r) => ({
         threadId: String(r.threadId),

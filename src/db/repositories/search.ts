@@ -1,5 +1,6 @@
 import type { Database } from '../client'
 import { ownerId } from '../scope'
+import { ownerMatch } from '../fts'
 import { encodeCursor, type Page, type PageRequest } from '../paging'
 import { searchWords } from './messages'
 
@@ -50,6 +51,9 @@ export function searchRepository({ client }: Database) {
       const match = searchQuery(text)
       if (!match) return { items: [], nextCursor: null }
       const userId = ownerId()
+      // Messages: only the user's matches come out of the index (src/db/fts.ts); the word
+      // itself is searched in the text column alone, never in the owner column.
+      const inMessages = ownerMatch(userId, 'content', match)
       const after = page.after ? 'WHERE (score, kind, id) > (?, ?, ?)' : ''
       const result = await client.execute({
         // Ranked first, marked after: the inner query scores every match but carries only ids;
@@ -64,7 +68,7 @@ export function searchRepository({ client }: Database) {
                 END AS marked
               FROM (
                 SELECT * FROM (
-                  SELECT bm25(messages_fts) AS score, 1 AS kind, m.id AS id, m.rowid AS r, m.thread_id AS threadId,
+                  SELECT bm25(messages_fts, 1.0, 0.0) AS score, 1 AS kind, m.id AS id, m.rowid AS r, m.thread_id AS threadId,
                          m.role AS role, m.created_at AS createdAt
                   FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
                   WHERE messages_fts MATCH ? AND m.user_id = ?
@@ -79,9 +83,9 @@ export function searchRepository({ client }: Database) {
               CROSS JOIN threads t ON t.id = top.threadId AND t.user_id = ?
               ORDER BY top.score, top.kind, top.id`,
         args: [
+          inMessages,
           match,
-          match,
-          match,
+          inMessages,
           userId,
           match,
           userId,
