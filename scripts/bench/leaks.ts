@@ -14,7 +14,8 @@
  * ALERT_FAILURE_WINDOW_MS (300 s by default; 1 s here). Each sample is taken after `--settle-ms`
  * of idle time: the allocator returns freed pages to the system lazily, so RSS read right after
  * a burst of runs is tens of MiB higher than a couple of seconds later. Memory is this process's (the server's; clients and the scripted
- * model run in child processes), after Bun.gc(true).
+ * model run in child processes), after Bun.gc(true). Each sample also shows the allocator's own
+ * figures (mimalloc's committed bytes, bun:jsc memoryUsage) and the address space mapped (VmSize).
  */
 import { intArg } from './lib/args'
 import { LoadClients, startModelProcess } from './lib/load-clients'
@@ -127,8 +128,20 @@ await runBenchmark('leak benchmark', async () => {
         ? '—'
         : `${fmtBytes(s.mem.rssAnon)} / ${fmtBytes(s.mem.rssFile ?? 0)} / ${fmtBytes(s.mem.rssShmem ?? 0)}`,
       s.mem.objects.toLocaleString('en-US'),
+      s.mem.mallocCommitted === undefined ? '—' : fmtBytes(s.mem.mallocCommitted),
+      s.mem.vmSize === undefined ? '—' : fmtBytes(s.mem.vmSize),
     ]),
-    ['runs', 'heap used', 'vs first', 'rss', 'vs first', 'rss anon / file / shmem', 'objects'],
+    [
+      'runs',
+      'heap used',
+      'vs first',
+      'rss',
+      'vs first',
+      'rss anon / file / shmem',
+      'objects',
+      'allocator committed',
+      'mapped',
+    ],
   )
   // Least-squares slope over every sample: steadier than two points when RSS jitters.
   const slope = (k: Figure) => {

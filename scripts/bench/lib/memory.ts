@@ -13,16 +13,24 @@ export interface MemorySample {
   rssAnon?: number
   rssFile?: number
   rssShmem?: number
+  /** Address space reserved (VmSize): what the allocator has mapped, resident or not. */
+  vmSize?: number
+  /**
+   * The allocator's own figures (mimalloc, which in Bun serves native addons such as libsql too:
+   * glibc's malloc_info shows under 3 MiB): memory it has committed, and its peak RSS so far.
+   */
+  mallocCommitted?: number
+  mallocPeakRss?: number
 }
 
-function rssSplit(): Pick<MemorySample, 'rssAnon' | 'rssFile' | 'rssShmem'> {
+function rssSplit(): Pick<MemorySample, 'rssAnon' | 'rssFile' | 'rssShmem' | 'vmSize'> {
   try {
     const status = readFileSync('/proc/self/status', 'utf8')
     const kb = (name: string) => {
       const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)
       return m ? Number(m[1]) * 1024 : undefined
     }
-    return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), rssShmem: kb('RssShmem') }
+    return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), rssShmem: kb('RssShmem'), vmSize: kb('VmSize') }
   } catch {
     return {}
   }
@@ -30,7 +38,7 @@ function rssSplit(): Pick<MemorySample, 'rssAnon' | 'rssFile' | 'rssShmem'> {
 
 /** Memory of this process after full collections (three, with pauses for finalisers and timers). */
 export async function memory(): Promise<MemorySample> {
-  const { heapStats } = await import('bun:jsc')
+  const { heapStats, memoryUsage } = await import('bun:jsc')
   for (let i = 0; i < 3; i++) {
     Bun.gc(true)
     await Bun.sleep(30)
@@ -44,6 +52,8 @@ export async function memory(): Promise<MemorySample> {
     objects: stats.objectCount,
     external: usage.external,
     ...rssSplit(),
+    mallocCommitted: memoryUsage().currentCommit,
+    mallocPeakRss: memoryUsage().peak,
   }
 }
 
@@ -64,4 +74,4 @@ export function typeGrowth(a: Record<string, number>, b: Record<string, number>,
 }
 
 export const fmtMemory = (m: MemorySample) =>
-  `rss ${fmtBytes(m.rss)}${m.rssAnon !== undefined ? ` (anon ${fmtBytes(m.rssAnon)}, file ${fmtBytes(m.rssFile ?? 0)}, shmem ${fmtBytes(m.rssShmem ?? 0)})` : ''}, heap used ${fmtBytes(m.heapUsed)}, heap size ${fmtBytes(m.heapSize)}, ${m.objects.toLocaleString('en-US')} objects`
+  `rss ${fmtBytes(m.rss)}${m.rssAnon !== undefined ? ` (anon ${fmtBytes(m.rssAnon)}, file ${fmtBytes(m.rssFile ?? 0)}, shmem ${fmtBytes(m.rssShmem ?? 0)})` : ''}, heap used ${fmtBytes(m.heapUsed)}, heap size ${fmtBytes(m.heapSize)}, ${m.objects.toLocaleString('en-US')} objects${m.mallocCommitted !== undefined ? `, allocator: ${fmtBytes(m.mallocCommitted)} committed, ${fmtBytes(m.vmSize ?? 0)} mapped, RSS peak ${fmtBytes(m.mallocPeakRss ?? 0)}` : ''}`
