@@ -113,10 +113,6 @@ export const CLUSTER_SECRET = 'cluster-test-secret-that-is-long-enough-012345678
 
 let clusterCounter = 0
 
-/**
- * Starts Redis (unless one is given), the scripted Ollama and `nodes` server processes. The
- * first process applies the migrations alone; the others start together once it listens.
- */
 export interface ClusterOptions {
   /** How many server processes (default 2). */
   nodes?: number
@@ -128,6 +124,10 @@ export interface ClusterOptions {
   redis?: TestRedis
 }
 
+/**
+ * Starts Redis (unless one is given), the scripted Ollama and `nodes` server processes. The
+ * first process applies the migrations alone; the others start together once it listens.
+ */
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   const count = opts.nodes ?? 2
   const root = mkdtempSync(join(tmpdir(), 'chat-cluster-'))
