@@ -4,40 +4,46 @@
  * failure limit (LOGIN_RATE_LIMIT) and the registration limit (REGISTER_RATE_LIMIT) count every
  * process together.
  */
-import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { eventually, pollEvents, useCluster } from '../support/cluster'
-import { redisAvailable, warnIfNoRedis } from '../support/redis'
-import { seqProblem } from '../support/ws-client'
+import { expect, setDefaultTimeout, test } from 'bun:test'
+import { type DescribeClusterOptions, describeCluster, eventually, pollEvents } from '../support/cluster'
+import type { TestUser } from '../support/users'
+import { seqProblem, type WsClient } from '../support/ws-client'
 
 setDefaultTimeout(60_000)
-warnIfNoRedis('tests/cluster/control.test.ts')
 
-describe.skipIf(!redisAvailable)('cancel, run cap and login limit across processes', () => {
-  // A model that streams forever (slowly): a run ends only when it is cancelled.
-  const {
-    cluster,
-    users: [alice, bob],
-  } = useCluster(
-    {
-      nodes: 3,
-      env: {
-        MAX_RUNS_PER_USER: '2',
-        LOGIN_RATE_LIMIT: '3',
-        LOGIN_RATE_WINDOW: '300',
-        REGISTER_RATE_LIMIT: '3',
-        TRUSTED_PROXIES: '127.0.0.1',
-      },
-      handler: () => ({ content: 'la '.repeat(5000), chunkSize: 3, chunkDelayMs: 20 }),
-    },
-    2,
-    'control',
-  )
+/**
+ * Three processes with the limits under test, and a model that streams forever (slowly): a run
+ * ends only when it is cancelled.
+ */
+const CLUSTER: DescribeClusterOptions = {
+  nodes: 3,
+  env: {
+    MAX_RUNS_PER_USER: '2',
+    LOGIN_RATE_LIMIT: '3',
+    LOGIN_RATE_WINDOW: '300',
+    REGISTER_RATE_LIMIT: '3',
+    TRUSTED_PROXIES: '127.0.0.1',
+  },
+  handler: () => ({ content: 'la '.repeat(5000), chunkSize: 3, chunkDelayMs: 20 }),
+  users: 2,
+  userName: 'control',
+}
+
+const streaming = (ws: WsClient, runId: string) => ws.eventsOf(runId).some((e) => e.type === 'message_delta')
+
+describeCluster('cancel, run cap and login limit across processes', CLUSTER, ({ cluster, users: [alice, bob] }) => {
+  /** Alice's endless run, started on process 0 and streaming there, and a socket of `other` on process 1. */
+  async function runOnAAndSocketOnB(other: TestUser, question: string) {
+    const onA = await cluster.connect(alice, 0)
+    const onB = await cluster.connect(other, 1)
+    const { runId } = await onA.chat(question)
+    await onA.until(() => streaming(onA, runId))
+    return { onA, onB, runId }
+  }
 
   test('a cancel sent to another process ends the run `cancelled`, seen on both', async () => {
-    const onA = await cluster.connect(alice, 0)
-    const onB = await cluster.connect(alice, 1)
-    const { runId } = await onA.chat('never ending')
-    await onB.until(() => onB.eventsOf(runId).some((e) => e.type === 'message_delta'))
+    const { onA, onB, runId } = await runOnAAndSocketOnB(alice, 'never ending')
+    await onB.until(() => streaming(onB, runId))
     onB.send({ type: 'cancel', runId })
     for (const ws of [onA, onB]) {
       const events = await ws.completion(runId)
@@ -55,10 +61,7 @@ describe.skipIf(!redisAvailable)('cancel, run cap and login limit across process
   })
 
   test("a cancel of another user's run, sent to the other process, is not found and stops nothing", async () => {
-    const onA = await cluster.connect(alice, 0)
-    const bobOnB = await cluster.connect(bob, 1)
-    const { runId } = await onA.chat('mine alone')
-    await onA.until(() => onA.eventsOf(runId).some((e) => e.type === 'message_delta'))
+    const { onA, onB: bobOnB, runId } = await runOnAAndSocketOnB(bob, 'mine alone')
     bobOnB.send({ type: 'cancel', runId })
     expect((await bobOnB.waitFor((f) => f.type === 'error')).code).toBe('not_found')
     const seen = onA.eventsOf(runId).length

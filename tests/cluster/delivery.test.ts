@@ -4,32 +4,30 @@
  * at once. Every connection of a user sees every one of that user's runs exactly once, in seq
  * order with no gap, and nothing of anyone else's.
  */
-import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { lastUserText } from '../support/chat-stack'
-import { eventually, pollEvents, useCluster } from '../support/cluster'
-import { redisAvailable, warnIfNoRedis } from '../support/redis'
+import { type DescribeClusterOptions, describeCluster, eventually, pollEvents } from '../support/cluster'
 import { seqProblem, streamedText, type Frame, type WsClient } from '../support/ws-client'
 
 setDefaultTimeout(60_000)
-warnIfNoRedis('tests/cluster/delivery.test.ts')
 
 const USERS = 10
 const RUNS_PER_USER = 3
 const answerTo = (question: string) => `echo: ${question} `.repeat(4)
 
-describe.skipIf(!redisAvailable)('10 users with connections spread over 3 processes chat at once', () => {
-  // Each answer names its question (and so its user), streamed in small chunks with a small
-  // delay: runs overlap on every process and interleave on the bus.
-  const { cluster, users } = useCluster(
-    {
-      nodes: 3,
-      env: { MAX_RUNS_PER_USER: String(RUNS_PER_USER) },
-      handler: (req) => ({ content: answerTo(lastUserText(req.messages)), chunkSize: 3, chunkDelayMs: 4 }),
-    },
-    USERS,
-    'fanout',
-  )
+/**
+ * Each answer names its question (and so its user), streamed in small chunks with a small
+ * delay: runs overlap on every process and interleave on the bus.
+ */
+const CLUSTER: DescribeClusterOptions = {
+  nodes: 3,
+  env: { MAX_RUNS_PER_USER: String(RUNS_PER_USER) },
+  handler: (req) => ({ content: answerTo(lastUserText(req.messages)), chunkSize: 3, chunkDelayMs: 4 }),
+  users: USERS,
+  userName: 'fanout',
+}
 
+describeCluster('10 users with connections spread over 3 processes chat at once', CLUSTER, ({ cluster, users }) => {
   test('every connection sees each of its user’s runs once, in order, complete — and nothing else', async () => {
     // User i: sockets on processes i%3 and (i+1)%3; every other user also on the third one.
     const sockets = new Map<string, { ws: WsClient; node: number }[]>()

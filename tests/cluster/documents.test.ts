@@ -2,19 +2,14 @@
  * `document_status` frames in cluster mode: a document uploaded through one process reaches its
  * owner's sockets on another process (through Redis), and nobody else's.
  */
-import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { useCluster } from '../support/cluster'
-import { redisAvailable, warnIfNoRedis } from '../support/redis'
+import { expect, setDefaultTimeout, test } from 'bun:test'
+import { describeCluster, type DescribeClusterOptions } from '../support/cluster'
 
 setDefaultTimeout(60_000)
-warnIfNoRedis('tests/cluster/documents.test.ts')
 
-describe.skipIf(!redisAvailable)('document status across processes', () => {
-  const {
-    cluster,
-    users: [alice, bob],
-  } = useCluster({ nodes: 2 }, 2, 'docs')
+const CLUSTER: DescribeClusterOptions = { nodes: 2, users: 2, userName: 'docs' }
 
+describeCluster('document status across processes', CLUSTER, ({ cluster, users: [alice, bob] }) => {
   test('an upload on process 0 is followed on process 1 up to ready; another user hears nothing', async () => {
     const aliceOnB = await cluster.connect(alice, 1)
     const bobOnB = await cluster.connect(bob, 1)

@@ -120,6 +120,12 @@ export async function openPage(browser: Browser, baseUrl: string, opts: OpenPage
   return { context, page, errors, dialogs }
 }
 
+/** Follows the navigation link `name` and waits for the page it opens (whose heading says the same). */
+export async function openFromNav(page: Page, name: string) {
+  await page.getByRole('link', { name }).click()
+  await page.getByRole('heading', { name, level: 1 }).waitFor()
+}
+
 /** Signs up through the form; returns the credentials. */
 export async function signUpViaUi(page: Page, name = 'user'): Promise<{ email: string; password: string }> {
   const email = `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 7)}@example.test`
@@ -137,13 +143,15 @@ export async function signUpViaUi(page: Page, name = 'user'): Promise<{ email: s
   return { email, password }
 }
 
+export type SignedInPage = OpenedPage & { user: TestUser }
+
 /** A user registered through the API and a page already signed in as them. */
 export async function signedInPage(
   browser: Browser,
   server: Pick<TestServer, 'api' | 'url'>,
   name = 'user',
   opts: Omit<OpenPageOptions, 'session'> = {},
-): Promise<OpenedPage & { user: TestUser }> {
+): Promise<SignedInPage> {
   const user = await registerUser(server, name)
   const opened = await openPage(browser, server.url, { ...opts, session: user })
   await opened.page.locator('.layout').waitFor({ state: 'attached' })
@@ -151,13 +159,8 @@ export async function signedInPage(
 }
 
 /** signedInPage, once the page's socket is up: where a test that sends messages starts. */
-export async function signedInChat(
-  browser: Browser,
-  server: Pick<TestServer, 'api' | 'url'>,
-  name = 'user',
-  opts: Omit<OpenPageOptions, 'session'> = {},
-): Promise<OpenedPage & { user: TestUser }> {
-  const opened = await signedInPage(browser, server, name, opts)
+export async function signedInChat(...args: Parameters<typeof signedInPage>): Promise<SignedInPage> {
+  const opened = await signedInPage(...args)
   await waitForSocket(opened.page)
   return opened
 }

@@ -10,13 +10,13 @@
  *
  * Processes can be killed (`node.kill()`, SIGKILL) and Redis restarted (`cluster.redis`).
  */
-import { afterAll, beforeAll } from 'bun:test'
+import { afterAll, beforeAll, describe } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnServer, type ChildServer } from './child-server'
 import { startFakeOllama, type ChatHandler, type FakeOllama } from './fake-ollama'
-import { startRedis, type TestRedis } from './redis'
+import { redisAvailable, startRedis, type TestRedis, warnIfNoRedis } from './redis'
 import type { TestUser } from './users'
 import { WsClient } from './ws-client'
 import { later } from './fixtures'
@@ -48,7 +48,7 @@ export interface ApiOptions {
  *   const { cluster, users: [alice, bob] } = useCluster({ nodes: 2 }, 2, 'docs')
  */
 export function useCluster(
-  opts: Parameters<typeof startCluster>[0],
+  opts: ClusterOptions,
   userCount: number,
   name: string,
 ): { cluster: TestCluster; users: TestUser[] } {
@@ -63,6 +63,30 @@ export function useCluster(
     cluster: later('the cluster', () => cluster),
     users: Array.from({ length: userCount }, (_, i) => later(`${name} user ${i}`, () => users[i])),
   }
+}
+
+export interface DescribeClusterOptions extends ClusterOptions {
+  /** How many users to register once the cluster is up (`userName`0, `userName`1, …). */
+  users: number
+  userName: string
+}
+
+/**
+ * A describe block whose tests share one cluster with users (useCluster), skipped with a warning
+ * where there is no redis-server:
+ *   const CLUSTER = { nodes: 2, users: 2, userName: 'docs' }
+ *   describeCluster('document status', CLUSTER, ({ cluster, users: [alice, bob] }) => { … })
+ */
+export function describeCluster(
+  title: string,
+  opts: DescribeClusterOptions,
+  body: (fixture: ReturnType<typeof useCluster>) => void,
+) {
+  warnIfNoRedis(title)
+  describe.skipIf(!redisAvailable)(title, () => {
+    const { users, userName, ...clusterOpts } = opts
+    body(useCluster(clusterOpts, users, userName))
+  })
 }
 
 export interface TestCluster {
@@ -89,13 +113,22 @@ export const CLUSTER_SECRET = 'cluster-test-secret-that-is-long-enough-012345678
 
 let clusterCounter = 0
 
+export interface ClusterOptions {
+  /** How many server processes (default 2). */
+  nodes?: number
+  /** More settings of every process. */
+  env?: Record<string, string>
+  /** The scripted model all processes answer from. */
+  handler?: ChatHandler
+  /** A Redis to use (else one is started, and stopped by close()). */
+  redis?: TestRedis
+}
+
 /**
  * Starts Redis (unless one is given), the scripted Ollama and `nodes` server processes. The
  * first process applies the migrations alone; the others start together once it listens.
  */
-export async function startCluster(
-  opts: { nodes?: number; env?: Record<string, string>; handler?: ChatHandler; redis?: TestRedis } = {},
-): Promise<TestCluster> {
+export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   const count = opts.nodes ?? 2
   const root = mkdtempSync(join(tmpdir(), 'chat-cluster-'))
   const redis = opts.redis ?? (await startRedis())

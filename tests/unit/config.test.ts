@@ -6,7 +6,7 @@ import { test, expect, describe, afterAll } from 'bun:test'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError, loadConfig, readDotEnv } from '../../src/config'
+import { type Config, ConfigError, loadConfig, readDotEnv } from '../../src/config'
 
 const SECRET = 'a-test-secret-of-more-than-32-bytes-0123456789'
 const dirs: string[] = []
@@ -30,84 +30,49 @@ function configError(env: Record<string, string>): ConfigError {
   throw new Error(`loadConfig accepted ${JSON.stringify(env)}`)
 }
 
-describe('defaults (PROTOCOL.md §1)', () => {
-  test('an empty environment gives the documented defaults', () => {
-    // JWT_SECRET is given so this test writes nothing to ./data; its default is tested below.
-    const config = loadConfig({ JWT_SECRET: SECRET })
-    expect(config).toMatchObject({
-      host: '127.0.0.1',
-      port: 3000,
-      databaseUrl: 'file:./data/chat.db',
-      dataDir: './data',
-      ollamaHosts: ['http://127.0.0.1:11434'],
-      ollamaModel: 'llama3.2',
-      jwtSecret: SECRET,
-      accessTokenTtl: 900,
-      refreshTokenTtl: 2_592_000,
-      allowSignup: true,
-      logLevel: 'info',
-      maxRunsPerUser: 4,
-      runResumeMaxAttempts: 2,
-      ollamaEmbedModel: 'nomic-embed-text',
-      documentMaxBytes: 20_971_520,
-    })
-    expect(config.redisUrl).toBeUndefined()
-    expect(config.oidc).toBeUndefined()
-    expect(config.databaseAuthToken).toBeUndefined()
-  })
+const MB = 1024 * 1024
+const NO_QUOTA = { runsPerDay: 0, tokensPerDay: 0 }
 
-  test('document settings are taken', () => {
-    const config = loadConfig({
-      JWT_SECRET: SECRET,
-      DOCUMENT_MAX_BYTES: '1048576',
-      OLLAMA_EMBED_MODEL: 'mxbai-embed-large',
-      DOCUMENT_VECTOR_CACHE_MB: '0',
-      SQLITE_MMAP_MB: '256',
-    })
-    expect(config.documentMaxBytes).toBe(1_048_576)
-    expect(config.ollamaEmbedModel).toBe('mxbai-embed-large')
-    expect(config.documentVectorCacheBytes).toBe(0)
-    expect(config.sqliteMmapBytes).toBe(256 * 1024 * 1024)
-    expect(loadConfig({ JWT_SECRET: SECRET })).toMatchObject({
-      documentVectorCacheBytes: 256 * 1024 * 1024,
-      sqliteMmapBytes: 0,
-    })
-  })
+/**
+ * Each variable of PROTOCOL.md §1 and the setting it fills: the setting's value when the
+ * variable is unset, and a set value with what it becomes.
+ */
+type Setting = Config[keyof Config]
+const SETTINGS: [variable: string, setting: keyof Config, unset: Setting, set: string, becomes: Setting][] = [
+  ['HOST', 'host', '127.0.0.1', '0.0.0.0', '0.0.0.0'],
+  ['PORT', 'port', 3000, '0', 0],
+  ['DATABASE_URL', 'databaseUrl', 'file:./data/chat.db', 'libsql://db.example.test', 'libsql://db.example.test'],
+  ['DATABASE_AUTH_TOKEN', 'databaseAuthToken', undefined, 'tok', 'tok'],
+  ['DATA_DIR', 'dataDir', './data', '/var/lib/chat', '/var/lib/chat'],
+  [
+    'OLLAMA_HOST',
+    'ollamaHosts',
+    ['http://127.0.0.1:11434'],
+    'http://gpu1:11434, gpu2:11434/',
+    ['http://gpu1:11434', 'http://gpu2:11434'],
+  ],
+  ['OLLAMA_MODEL', 'ollamaModel', 'llama3.2', 'qwen3', 'qwen3'],
+  ['ACCESS_TOKEN_TTL', 'accessTokenTtl', 900, '60', 60],
+  ['REFRESH_TOKEN_TTL', 'refreshTokenTtl', 2_592_000, '3600', 3600],
+  ['ALLOW_SIGNUP', 'allowSignup', true, 'false', false],
+  ['LOG_LEVEL', 'logLevel', 'info', 'debug', 'debug'],
+  ['MAX_RUNS_PER_USER', 'maxRunsPerUser', 4, '2', 2],
+  ['REDIS_URL', 'redisUrl', undefined, 'redis://127.0.0.1:6379', 'redis://127.0.0.1:6379'],
+  ['RUN_RESUME_MAX_ATTEMPTS', 'runResumeMaxAttempts', 2, '0', 0],
+  ['OLLAMA_EMBED_MODEL', 'ollamaEmbedModel', 'nomic-embed-text', 'mxbai-embed-large', 'mxbai-embed-large'],
+  ['DOCUMENT_MAX_BYTES', 'documentMaxBytes', 20_971_520, '1048576', 1_048_576],
+  ['DOCUMENT_VECTOR_CACHE_MB', 'documentVectorCacheBytes', 256 * MB, '0', 0],
+  ['SQLITE_MMAP_MB', 'sqliteMmapBytes', 0, '256', 256 * MB],
+  // QUOTA_* default to 0 (no limit) and take whole numbers.
+  ['QUOTA_RUNS_PER_DAY', 'quota', NO_QUOTA, '50', { ...NO_QUOTA, runsPerDay: 50 }],
+  ['QUOTA_TOKENS_PER_DAY', 'quota', NO_QUOTA, '200000', { ...NO_QUOTA, tokensPerDay: 200_000 }],
+]
 
-  test('set values are taken', () => {
-    const config = loadConfig({
-      JWT_SECRET: SECRET,
-      HOST: '0.0.0.0',
-      PORT: '0',
-      DATABASE_URL: 'libsql://db.example.test',
-      DATABASE_AUTH_TOKEN: 'tok',
-      DATA_DIR: '/var/lib/chat',
-      OLLAMA_HOST: 'http://gpu1:11434, gpu2:11434/',
-      OLLAMA_MODEL: 'qwen3',
-      ACCESS_TOKEN_TTL: '60',
-      REFRESH_TOKEN_TTL: '3600',
-      ALLOW_SIGNUP: 'false',
-      LOG_LEVEL: 'debug',
-      MAX_RUNS_PER_USER: '2',
-      REDIS_URL: 'redis://127.0.0.1:6379',
-      RUN_RESUME_MAX_ATTEMPTS: '0',
-    })
-    expect(config).toMatchObject({
-      host: '0.0.0.0',
-      port: 0,
-      databaseUrl: 'libsql://db.example.test',
-      databaseAuthToken: 'tok',
-      dataDir: '/var/lib/chat',
-      ollamaHosts: ['http://gpu1:11434', 'http://gpu2:11434'],
-      ollamaModel: 'qwen3',
-      accessTokenTtl: 60,
-      refreshTokenTtl: 3600,
-      allowSignup: false,
-      logLevel: 'debug',
-      maxRunsPerUser: 2,
-      redisUrl: 'redis://127.0.0.1:6379',
-      runResumeMaxAttempts: 0,
-    })
+describe('settings (PROTOCOL.md §1)', () => {
+  // JWT_SECRET is given so these tests write nothing to ./data; its default is tested below.
+  test.each(SETTINGS)('%s sets %s: its default, or the value given', (variable, setting, unset, set, becomes) => {
+    expect(loadConfig({ JWT_SECRET: SECRET })[setting]).toEqual(unset)
+    expect(loadConfig({ JWT_SECRET: SECRET, [variable]: set })[setting]).toEqual(becomes)
   })
 
   test(':memory: and a file URL are accepted; the data folder follows the database file', () => {
@@ -116,6 +81,7 @@ describe('defaults (PROTOCOL.md §1)', () => {
   })
 
   test('OIDC is on only when all four variables are set', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).oidc).toBeUndefined()
     const config = loadConfig({
       JWT_SECRET: SECRET,
       OIDC_ISSUER: 'https://id.example.test',
@@ -211,22 +177,5 @@ describe('.env', () => {
     readDotEnv(path, env)
     expect(env).toEqual({ HOST: '127.0.0.2', PORT: '4000', LOG_LEVEL: 'warn', OLLAMA_MODEL: 'qwen3' })
     readDotEnv(join(dir, 'missing.env'), env) // a missing file is fine
-  })
-})
-
-describe('quotas', () => {
-  test('QUOTA_* default to 0 (no limit) and take whole numbers', () => {
-    expect(loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: ':memory:' }).quota).toEqual({
-      runsPerDay: 0,
-      tokensPerDay: 0,
-    })
-    expect(
-      loadConfig({
-        JWT_SECRET: SECRET,
-        DATABASE_URL: ':memory:',
-        QUOTA_RUNS_PER_DAY: '50',
-        QUOTA_TOKENS_PER_DAY: '200000',
-      }).quota,
-    ).toEqual({ runsPerDay: 50, tokensPerDay: 200000 })
   })
 })

@@ -86,25 +86,12 @@ describe('tools/list', () => {
       expect(tool.inputSchema.type).toBe('object')
     }
     expect(byName.calculate.inputSchema.required).toEqual(['expression'])
-    expect(Object.keys(byName.save_note.inputSchema.properties!).sort()).toEqual(['body', 'title'])
-    expect(Object.keys(byName.search_notes.inputSchema.properties!).sort()).toEqual(['limit', 'query'])
-    expect(Object.keys(byName.query_dataset.inputSchema.properties!).sort()).toEqual([
-      'aggregate',
-      'dataset',
-      'groupBy',
-      'limit',
-      'orderBy',
-      'where',
-    ])
-    expect((byName.query_dataset.inputSchema.properties as any).where.items.properties.op.enum).toEqual([
-      '=',
-      '!=',
-      '<',
-      '<=',
-      '>',
-      '>=',
-      'contains',
-    ])
+    const argumentNames = (tool: string) => Object.keys(byName[tool].inputSchema.properties!).sort()
+    expect(argumentNames('save_note')).toEqual(['body', 'title'])
+    expect(argumentNames('search_notes')).toEqual(['limit', 'query'])
+    expect(argumentNames('query_dataset')).toEqual(['aggregate', 'dataset', 'groupBy', 'limit', 'orderBy', 'where'])
+    const where = (byName.query_dataset.inputSchema.properties as any).where
+    expect(where.items.properties.op.enum).toEqual(['=', '!=', '<', '<=', '>', '>=', 'contains'])
   })
 })
 

@@ -86,7 +86,7 @@ export async function startFuzzStack(
       body: { title: world.content(user, 'first note'), body: world.content(user, 'body') },
     })
     expectStatus(note, 201)
-    user.notes.set(note.json.note.id, { title: note.json.note.title })
+    user.notes.live.set(note.json.note.id, { title: note.json.note.title })
     await createDataset(ctx, false)
     await createDocument(ctx)
     if (user.index % 2 === 0) await createDataset(ctx, true)

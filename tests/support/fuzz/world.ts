@@ -60,6 +60,14 @@ export interface ShareModel {
   snapshot?: string
 }
 
+/** What a user holds of one kind of resource: the live ones by id, and the ids deleted since. */
+export interface Kept<T> {
+  live: Map<string, T>
+  deleted: Set<string>
+}
+
+const kept = <T>(): Kept<T> => ({ live: new Map(), deleted: new Set() })
+
 export interface FuzzUser {
   index: number
   hostile: boolean
@@ -82,10 +90,8 @@ export interface FuzzUser {
   sockets: FuzzSocket[]
   threads: Map<string, ThreadModel>
   deletedThreads: Set<string>
-  notes: Map<string, { title: string }>
-  deletedNotes: Set<string>
-  datasets: Map<string, { name: string }>
-  deletedDatasets: Set<string>
+  notes: Kept<{ title: string }>
+  datasets: Kept<{ name: string }>
   /** Bumped on every upload or delete of this user's datasets. */
   datasetsVersion: number
   runs: Map<string, RunModel>
@@ -94,8 +100,7 @@ export interface FuzzUser {
   shares: Map<string, ShareModel>
   /** Revoked shares, and shares of deleted threads. */
   goneShares: Set<string>
-  documents: Map<string, { name: string }>
-  deletedDocuments: Set<string>
+  documents: Kept<{ name: string }>
   /** `docword<index><random>`: a word only this user's documents contain. */
   docWord: string
   /** Live API keys: id → secret. */
@@ -173,17 +178,14 @@ export class World {
       sockets: [],
       threads: new Map(),
       deletedThreads: new Set(),
-      notes: new Map(),
-      deletedNotes: new Set(),
-      datasets: new Map(),
-      deletedDatasets: new Set(),
+      notes: kept(),
+      datasets: kept(),
       datasetsVersion: 0,
       runs: new Map(),
       messages: new Map(),
       shares: new Map(),
       goneShares: new Set(),
-      documents: new Map(),
-      deletedDocuments: new Set(),
+      documents: kept(),
       docWord: `docword${index}${randomTag()}`,
       keys: new Map(),
       revokedKeys: new Map(),

@@ -23,48 +23,49 @@ function journal(...bodies: (RunEventBody & { agent?: string })[]): RunEvent[] {
 const started = { type: 'agent_started', input: 'save a note about milk' } as const
 const step = (n: number) => ({ type: 'agent_thinking', status: n === 1 ? 'thinking' : 'reading tool results' }) as const
 
+/** A tool call that finished: its tool_executing, then its tool_completed with a result or an error. */
+const toolCall = (
+  toolCallId: string,
+  tool: string,
+  args: Record<string, unknown>,
+  outcome: { result: unknown } | { error: { code: string; message: string } },
+): RunEventBody[] => [
+  { type: 'tool_executing', toolCallId, tool, args },
+  { type: 'tool_completed', toolCallId, tool, ok: 'result' in outcome, ...outcome, durationMs: 1 } as RunEventBody,
+]
+
+/** The state replayRun rebuilds from these events of a run that `agent` started (after `base`). */
+const replay = (agent: string, ...bodies: (RunEventBody & { agent?: string })[]) =>
+  replayRun(journal(...bodies), base, agent)
+
 describe('replayRun', () => {
   test('nothing streamed yet: the first step is asked again with no prefill', () => {
-    const state = replayRun(journal(started, step(1)), base, 'triage')
+    const state = replay('triage', started, step(1))
     expect(state).toMatchObject({ agent: 'triage', steps: 1, answer: '', openCalls: [], prefill: '' })
     expect(state.messages).toEqual([{ role: 'system', content: getAgent('triage')!.systemPrompt }, ...base])
   })
 
   test('cut mid-answer: the streamed text becomes the prefill; thinking text and queue statuses are not steps', () => {
-    const state = replayRun(
-      journal(
-        started,
-        { type: 'agent_thinking', status: 'queued: 1 ahead of you for the model' },
-        step(1),
-        { type: 'agent_thinking', text: 'hmm' },
-        { type: 'message_delta', delta: 'Hello ' },
-        { type: 'message_delta', delta: 'wor' },
-      ),
-      base,
+    const state = replay(
       'triage',
+      started,
+      { type: 'agent_thinking', status: 'queued: 1 ahead of you for the model' },
+      step(1),
+      { type: 'agent_thinking', text: 'hmm' },
+      { type: 'message_delta', delta: 'Hello ' },
+      { type: 'message_delta', delta: 'wor' },
     )
     expect(state).toMatchObject({ steps: 1, answer: '', prefill: 'Hello wor', openCalls: [] })
   })
 
   test('a handoff and a completed tool call: the messages the runner had, the next step to take', () => {
-    const state = replayRun(
-      journal(
-        started,
-        step(1),
-        { type: 'agent_handoff', from: 'triage', to: 'notes_assistant' },
-        step(2),
-        { type: 'tool_executing', toolCallId: 'c1', tool: 'save_note', args: { title: 'Milk', body: 'buy' } },
-        {
-          type: 'tool_completed',
-          toolCallId: 'c1',
-          tool: 'save_note',
-          ok: true,
-          result: { id: 'n1', title: 'Milk' },
-          durationMs: 3,
-        },
-      ),
-      base,
+    const state = replay(
       'triage',
+      started,
+      step(1),
+      { type: 'agent_handoff', from: 'triage', to: 'notes_assistant' },
+      step(2),
+      ...toolCall('c1', 'save_note', { title: 'Milk', body: 'buy' }, { result: { id: 'n1', title: 'Milk' } }),
     )
     expect(state).toMatchObject({ agent: 'notes_assistant', steps: 2, answer: '', openCalls: [] })
     expect(state.prefill).toBeUndefined()
@@ -91,24 +92,14 @@ describe('replayRun', () => {
   })
 
   test('a call cut between tool_executing and tool_completed is open, after the completed ones; failures reach the model as errors', () => {
-    const state = replayRun(
-      journal(
-        started,
-        step(1),
-        { type: 'message_delta', delta: 'Let me check. ' },
-        { type: 'tool_executing', toolCallId: 'c1', tool: 'calculate', args: { expression: '1/0' } },
-        {
-          type: 'tool_completed',
-          toolCallId: 'c1',
-          tool: 'calculate',
-          ok: false,
-          error: { code: 'tool_error', message: 'division by zero' },
-          durationMs: 1,
-        },
-        { type: 'tool_executing', toolCallId: 'c2', tool: 'save_note', args: { title: 'A', body: 'b' } },
-      ),
-      base,
+    const failure = { code: 'tool_error', message: 'division by zero' }
+    const state = replay(
       'planner',
+      started,
+      step(1),
+      { type: 'message_delta', delta: 'Let me check. ' },
+      ...toolCall('c1', 'calculate', { expression: '1/0' }, { error: failure }),
+      { type: 'tool_executing', toolCallId: 'c2', tool: 'save_note', args: { title: 'A', body: 'b' } },
     )
     expect(state.openCalls).toEqual([{ id: 'c2', name: 'save_note', args: { title: 'A', body: 'b' } }])
     expect(state.answer).toBe('Let me check. ')
@@ -125,31 +116,20 @@ describe('replayRun', () => {
       {
         role: 'tool',
         tool_name: 'calculate',
-        content: JSON.stringify({ error: { code: 'tool_error', message: 'division by zero' } }),
+        content: JSON.stringify({ error: failure }),
       },
     ] as Message[])
   })
 
   test('finished steps add their text to the answer; the cut step after them is the prefill', () => {
-    const state = replayRun(
-      journal(
-        started,
-        step(1),
-        { type: 'message_delta', delta: 'First. ' },
-        { type: 'tool_executing', toolCallId: 'c1', tool: 'current_time', args: {} },
-        {
-          type: 'tool_completed',
-          toolCallId: 'c1',
-          tool: 'current_time',
-          ok: true,
-          result: { iso: 'x', timezone: 'UTC' },
-          durationMs: 1,
-        },
-        step(2),
-        { type: 'message_delta', delta: 'Then' },
-      ),
-      base,
+    const state = replay(
       'planner',
+      started,
+      step(1),
+      { type: 'message_delta', delta: 'First. ' },
+      ...toolCall('c1', 'current_time', {}, { result: { iso: 'x', timezone: 'UTC' } }),
+      step(2),
+      { type: 'message_delta', delta: 'Then' },
     )
     expect(state).toMatchObject({ steps: 2, answer: 'First. ', prefill: 'Then', openCalls: [] })
   })
@@ -161,33 +141,14 @@ describe('replayRun', () => {
         { chunkId: 'k2', n: 2 },
       ],
     }
-    const state = replayRun(
-      journal(
-        { ...started, agent: 'researcher' },
-        step(1),
-        { type: 'tool_executing', toolCallId: 's1', tool: 'search_documents', args: { query: 'q' } },
-        {
-          type: 'tool_completed',
-          toolCallId: 's1',
-          tool: 'search_documents',
-          ok: true,
-          result: numbered,
-          durationMs: 1,
-        },
-        { type: 'tool_executing', toolCallId: 't1', tool: 'current_time', args: {} },
-        {
-          type: 'tool_completed',
-          toolCallId: 't1',
-          tool: 'current_time',
-          ok: true,
-          result: { iso: 'x' },
-          durationMs: 1,
-        },
-        step(2),
-        { type: 'message_delta', delta: 'It says so [2' },
-      ),
-      base,
+    const state = replay(
       'researcher',
+      { ...started, agent: 'researcher' },
+      step(1),
+      ...toolCall('s1', 'search_documents', { query: 'q' }, { result: numbered }),
+      ...toolCall('t1', 'current_time', {}, { result: { iso: 'x' } }),
+      step(2),
+      { type: 'message_delta', delta: 'It says so [2' },
     )
     expect(state.citedResults).toEqual([numbered])
     expect(state.prefill).toBe('It says so [2')

@@ -44,6 +44,20 @@ const msg = (id: string, role: 'user' | 'assistant', content: string, extra: Par
   ...extra,
 })
 
+/**
+ * A stored history as the server sends it, one [question, answer?] a turn: turn n is `u<n>`
+ * and `a<n>` of run `r<n>`, each message the child of the one before.
+ */
+function history(...turns: [question: string, answer?: string][]): Message[] {
+  const messages: Message[] = []
+  for (const [i, [question, answer]] of turns.entries()) {
+    const runId = `r${i + 1}`
+    messages.push(msg(`u${i + 1}`, 'user', question, { runId, parentId: messages.at(-1)?.id ?? null }))
+    if (answer !== undefined) messages.push(msg(`a${i + 1}`, 'assistant', answer, { runId, parentId: `u${i + 1}` }))
+  }
+  return messages
+}
+
 /** The transcript as "q:content" / "a:text" lines, in order. */
 const lines = (t: Transcript) => t.entries.map((e: Entry) => (e.kind === 'question' ? `q:${e.content}` : `a:${e.text}`))
 
@@ -78,23 +92,19 @@ describe('Transcript', () => {
 
   test('history questions with the same text each get their own live run, by run id', () => {
     const t = new Transcript(T)
-    t.load([
-      msg('u1', 'user', 'again?', { runId: 'runA' }),
-      msg('a1', 'assistant', 'first answer', { runId: 'runA' }),
-      msg('u2', 'user', 'again?', { runId: 'runB' }),
-    ])
-    expect(t.unansweredRuns()).toEqual(['runB'])
-    expect(t.wants('runA', true)).toBe(false) // answered in the history
-    expect(t.wants('runB', false)).toBe(true)
-    answer(t, 'runB', 'again?', ['second answer'])
+    t.load(history(['again?', 'first answer'], ['again?']))
+    expect(t.unansweredRuns()).toEqual(['r2'])
+    expect(t.wants('r1', true)).toBe(false) // answered in the history
+    expect(t.wants('r2', false)).toBe(true)
+    answer(t, 'r2', 'again?', ['second answer'])
     // A replay of the answered run adds nothing.
-    expect(t.apply(started('runA', 'again?'))).toBe(false)
+    expect(t.apply(started('r1', 'again?'))).toBe(false)
     expect(lines(t)).toEqual(['q:again?', 'a:first answer', 'q:again?', 'a:second answer'])
   })
 
   test('a run started elsewhere brings its question along; one of another thread is ignored', () => {
     const t = new Transcript(T)
-    t.load([msg('u1', 'user', 'mine', { runId: 'r1' }), msg('a1', 'assistant', 'ok', { runId: 'r1' })])
+    t.load(history(['mine', 'ok']))
     answer(t, 'other-tab', 'from the phone', ['hi'])
     expect(t.apply({ ...started('x', 'elsewhere'), threadId: 't2' })).toBe(false)
     expect(lines(t)).toEqual(['q:mine', 'a:ok', 'q:from the phone', 'a:hi'])
@@ -124,7 +134,7 @@ describe('Transcript', () => {
 
   test('events that arrive before run_accepted wait for it instead of adding a question', () => {
     const t = new Transcript(T)
-    t.load([msg('u1', 'user', 'hello', { runId: 'r0' }), msg('a1', 'assistant', 'hi', { runId: 'r0' })])
+    t.load(history(['hello', 'hi']))
     t.send('req', 'next')
     expect(t.apply(started('run1', 'next'))).toBe(false)
     expect(t.apply(delta('run1', 2, 'early'))).toBe(false)
@@ -186,12 +196,7 @@ describe('Transcript', () => {
 
   test('edit: the question and what follows leave; the new version is sent after the same parent', () => {
     const t = new Transcript(T)
-    t.load([
-      msg('u1', 'user', 'one', { runId: 'r1', parentId: null }),
-      msg('a1', 'assistant', 'A1', { runId: 'r1', parentId: 'u1' }),
-      msg('u2', 'user', 'two', { runId: 'r2', parentId: 'a1' }),
-      msg('a2', 'assistant', 'A2', { runId: 'r2', parentId: 'u2' }),
-    ])
+    t.load(history(['one', 'A1'], ['two', 'A2']))
     const edited = t.byMessageId('u2') as Question
     expect(edited.message?.parentId).toBe('a1')
     expect(t.truncateFrom(edited.key).map((e) => e.key)).toHaveLength(2)
@@ -217,12 +222,7 @@ describe('Transcript', () => {
 
   test('regenerate: the old answer leaves; the new one comes under the same question', () => {
     const t = new Transcript(T)
-    t.load([
-      msg('u1', 'user', 'one', { runId: 'r1' }),
-      msg('a1', 'assistant', 'A1', { runId: 'r1' }),
-      msg('u2', 'user', 'two', { runId: 'r2' }),
-      msg('a2', 'assistant', 'A2', { runId: 'r2' }),
-    ])
+    t.load(history(['one', 'A1'], ['two', 'A2']))
     const old = t.byMessageId('a1') as Answer
     const question = t.questionBefore(old.key)!
     expect(question.message?.id).toBe('u1')
@@ -238,7 +238,7 @@ describe('Transcript', () => {
 
   test('branch switch: loading another branch replaces everything, and its runs are what it wants', () => {
     const t = new Transcript(T)
-    t.load([msg('u1', 'user', 'q', { runId: 'r1' }), msg('a1', 'assistant', 'v1', { runId: 'r1' })])
+    t.load(history(['q', 'v1']))
     answer(t, 'r-live-old', 'shown before', ['x'])
     t.load([msg('u1', 'user', 'q', { runId: 'r1' }), msg('a2', 'assistant', 'v2', { runId: 'r2' })])
     expect(lines(t)).toEqual(['q:q', 'a:v2'])
@@ -251,7 +251,7 @@ describe('Transcript', () => {
   test('a message sent before the history arrived stays after it, still waiting for its run', () => {
     const t = new Transcript(T)
     t.send('req', 'typed early')
-    t.load([msg('u1', 'user', 'q', { runId: 'r1' }), msg('a1', 'assistant', 'a', { runId: 'r1' })])
+    t.load(history(['q', 'a']))
     expect(lines(t)).toEqual(['q:q', 'a:a', 'q:typed early'])
     expect(t.pendingRequests).toBe(1)
     t.accepted('req', 'r2', T)

@@ -64,7 +64,7 @@ function toolPlan(ctx: StepContext): Plan {
   switch (tool) {
     case 'query_dataset': {
       const viaTriage = rand.bool()
-      const datasets = [...target.datasets]
+      const datasets = [...target.datasets.live]
       const pickDs = rand.pick(datasets)
       const kind = rand.weighted([
         [pickDs ? 3 : 0, 'id'],
@@ -81,7 +81,7 @@ function toolPlan(ctx: StepContext): Plan {
               ? 'sales'
               : crypto.randomUUID()
       if (kind !== 'sales') ctx.send(ref)
-      const mineByName = [...actor.datasets.values()].some((d) => d.name.toLowerCase() === ref.toLowerCase())
+      const mineByName = [...actor.datasets.live.values()].some((d) => d.name.toLowerCase() === ref.toLowerCase())
       const ok = (kind === 'id' && target === actor) || mineByName
       // The outcome depends on the actor's own datasets (which a later step may change) unless it
       // names another user's dataset by id or by its unique name, or a made-up one.
@@ -112,7 +112,7 @@ function toolPlan(ctx: StepContext): Plan {
       }
     case 'search_notes': {
       // "secret" matches every user's notes: only the actor's may come back.
-      const query = rand.bool() ? 'secret' : ctx.send(rand.pick([...target.datasets.values()])?.name ?? 'note')
+      const query = rand.bool() ? 'secret' : ctx.send(rand.pick([...target.datasets.live.values()])?.name ?? 'note')
       return {
         agent: 'notes_assistant',
         directives: [call('search_notes', { query })],

@@ -4,9 +4,9 @@ import { FuzzFailure } from '../world'
 import { listAll } from './list'
 import type { FuzzOp, FuzzUser, StepContext } from './types'
 import type { World } from '../world'
-import { deleteKept, type Kept, onRef, pickKept } from './shapes'
+import { deleteKept, type KeptOf, onRef, pickKept } from './shapes'
 
-const DATASETS: Kept = { live: (u) => u.datasets, deleted: (u) => u.deletedDatasets }
+const DATASETS: KeptOf = (user) => user.datasets
 
 /** A dataset name: usually the user's own tag, sometimes one every user may have ("sales"). */
 export function datasetName(world: World, user: FuzzUser, shared: boolean): string {
@@ -29,7 +29,7 @@ export async function createDataset(ctx: StepContext, shared: boolean) {
   const answer = await ctx.http('POST', '/api/datasets', { body: { name, csv: datasetCsv(ctx.world, ctx.actor) } })
   if (shared && answer.status === 409 && answer.json.error.code === 'dataset_exists') return 'own-exists'
   expectStatus(answer, 201)
-  ctx.actor.datasets.set(answer.json.dataset.id, { name })
+  ctx.actor.datasets.live.set(answer.json.dataset.id, { name })
   ctx.actor.datasetsVersion++
   return 'own'
 }
@@ -44,7 +44,7 @@ export const datasetOps: FuzzOp[] = [
       for (const id of listed.keys())
         if (ctx.world.ownerOf(id)?.owner !== ctx.actor.index)
           throw new FuzzFailure(`${answer.where}: dataset ${id} is not user ${ctx.actor.index}'s`)
-      for (const [id, model] of ctx.actor.datasets)
+      for (const [id, model] of ctx.actor.datasets.live)
         if (listed.get(id) !== model.name)
           throw new FuzzFailure(
             `${answer.where}: user ${ctx.actor.index}'s dataset ${id} "${model.name}" is missing or renamed`,

@@ -9,9 +9,9 @@ import { sendChat } from './chat'
 import { expectListedAreLive, listAll } from './list'
 import { label, ownOrForeignWord } from './pick'
 import type { FuzzOp, StepContext } from './types'
-import { deleteKept, type Kept, pickKept } from './shapes'
+import { deleteKept, type KeptOf, pickKept } from './shapes'
 
-const DOCUMENTS: Kept = { live: (u) => u.documents, deleted: (u) => u.deletedDocuments }
+const DOCUMENTS: KeptOf = (user) => user.documents
 const ref = pickKept(DOCUMENTS)
 
 export async function createDocument(ctx: StepContext): Promise<string> {
@@ -25,7 +25,7 @@ export async function createDocument(ctx: StepContext): Promise<string> {
   if (answer.status === 429 && answer.json.error.code === 'too_many_documents') return 'too-many'
   expectStatus(answer, 202)
   ctx.world.own(answer.json.document.id, actor.index, 'id')
-  actor.documents.set(answer.json.document.id, { name })
+  actor.documents.live.set(answer.json.document.id, { name })
   return 'own'
 }
 
@@ -37,7 +37,7 @@ export const documentOps: FuzzOp[] = [
     async run(ctx) {
       const { items, where } = await listAll(ctx, '/api/documents', 'documents')
       const listed = new Map<string, unknown>(items.map((d: any) => [d.id, d.name]))
-      expectListedAreLive(where, 'document', ctx.actor, listed, ctx.actor.documents, (model) => model.name)
+      expectListedAreLive(where, 'document', ctx.actor, listed, ctx.actor.documents.live, (model) => model.name)
       return 'own'
     },
   },
@@ -49,7 +49,7 @@ export const documentOps: FuzzOp[] = [
       const answer = await ctx.http('GET', `/api/documents/${r.id}`)
       if (!r.mine) return (expectNotFound(answer), label(ctx, r))
       expectStatus(answer, 200)
-      if (answer.json.document.id !== r.id || answer.json.document.name !== ctx.actor.documents.get(r.id)!.name)
+      if (answer.json.document.id !== r.id || answer.json.document.name !== ctx.actor.documents.live.get(r.id)!.name)
         throw new FuzzFailure(`${answer.where}: not the document the model expects: ${answer.text.slice(0, 200)}`)
       if (answer.json.document.status === 'failed')
         throw new FuzzFailure(`${answer.where}: ingestion failed: ${answer.json.document.error}`)

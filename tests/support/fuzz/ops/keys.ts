@@ -163,7 +163,7 @@ export const keyOps: FuzzOp[] = [
     weight: 2,
     async run(ctx) {
       const token = await ownKey(ctx)
-      const dataset = ctx.rand.pick([...ctx.target.datasets])
+      const dataset = ctx.rand.pick([...ctx.target.datasets.live])
       const foreignDataset = ctx.hostile && dataset !== undefined
       const [tool, args] = ctx.rand.pick([
         ['search_notes', { query: 'secret' }],
@@ -184,7 +184,9 @@ export const keyOps: FuzzOp[] = [
       if (tool === 'query_dataset' && !dataset) return 'own-query_dataset-sales'
       if (tool === 'query_dataset' && dataset) {
         const name = dataset[1].name
-        const mineByName = [...ctx.actor.datasets.values()].some((d) => d.name.toLowerCase() === name.toLowerCase())
+        const mineByName = [...ctx.actor.datasets.live.values()].some(
+          (d) => d.name.toLowerCase() === name.toLowerCase(),
+        )
         const ok = !foreignDataset || ((args as { dataset: string }).dataset === name && mineByName)
         // Another user's dataset (by id or unique name) is an error; the actor's own gives its rows.
         if (foreignDataset && !ok && !result.isError)

@@ -3,9 +3,9 @@ import { expectStatus } from '../client'
 import { FuzzFailure } from '../world'
 import { listAll } from './list'
 import type { FuzzOp } from './types'
-import { deleteKept, type Kept } from './shapes'
+import { deleteKept, type KeptOf } from './shapes'
 
-const NOTES: Kept = { live: (u) => u.notes, deleted: (u) => u.deletedNotes }
+const NOTES: KeptOf = (user) => user.notes
 
 export const noteOps: FuzzOp[] = [
   {
@@ -24,7 +24,7 @@ export const noteOps: FuzzOp[] = [
             `${answer.where}: note ${note.id} "${note.title}" was not written by user ${ctx.actor.index}`,
           )
       }
-      for (const id of ctx.actor.notes.keys())
+      for (const id of ctx.actor.notes.live.keys())
         if (!listed.has(id)) throw new FuzzFailure(`${answer.where}: user ${ctx.actor.index}'s note ${id} is missing`)
       return 'own'
     },
@@ -38,7 +38,7 @@ export const noteOps: FuzzOp[] = [
         body: { title, body: ctx.world.content(ctx.actor, 'note body') },
       })
       expectStatus(answer, 201)
-      ctx.actor.notes.set(answer.json.note.id, { title })
+      ctx.actor.notes.live.set(answer.json.note.id, { title })
       return 'own'
     },
   },

@@ -2,6 +2,7 @@
 import { type Answer, expectNotFound, expectStatus } from '../client'
 import { label, pickRef, type Ref } from './pick'
 import type { FuzzOp, FuzzUser, StepContext } from './types'
+import type { Kept } from '../world'
 
 /** GET `path` as the actor: a 200 whose body `check` accepts (it throws a FuzzFailure if not). */
 export function readOwn(
@@ -52,15 +53,14 @@ export function onRef(spec: RefOpSpec, check: (ctx: StepContext, id: string, ans
   }
 }
 
-/** A kind of resource the user model keeps as live ids (a Map) and deleted ids (a Set). */
-export interface Kept {
-  live: (user: FuzzUser) => Map<string, unknown>
-  deleted: (user: FuzzUser) => Set<string>
-}
+/** Which kind of resource a user keeps (live and deleted ids) an op works on: `(user) => user.notes`. */
+export type KeptOf = (user: FuzzUser) => Kept<unknown>
 
 /** Picks an id of this kind: the target's live ones mostly, sometimes a deleted or made-up one. */
-export const pickKept = (kind: Kept) => (ctx: StepContext) =>
-  pickRef(ctx, kind.live(ctx.target).keys(), kind.deleted(ctx.target))
+export const pickKept = (kind: KeptOf) => (ctx: StepContext) => {
+  const { live, deleted } = kind(ctx.target)
+  return pickRef(ctx, live.keys(), deleted)
+}
 
 /**
  * DELETE `path(id)` on a picked id of this kind: the actor's own live one answers 204 and moves
@@ -69,13 +69,14 @@ export const pickKept = (kind: Kept) => (ctx: StepContext) =>
 export function deleteKept(
   name: string,
   weight: number,
-  kind: Kept,
+  kind: KeptOf,
   path: (id: string) => string,
   after?: (ctx: StepContext) => void,
 ): FuzzOp {
   return onRef({ name, weight, pick: pickKept(kind), method: 'DELETE', path, status: 204 }, (ctx, id) => {
-    kind.live(ctx.actor).delete(id)
-    kind.deleted(ctx.actor).add(id)
+    const { live, deleted } = kind(ctx.actor)
+    live.delete(id)
+    deleted.add(id)
     after?.(ctx)
   })
 }
