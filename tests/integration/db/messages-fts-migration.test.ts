@@ -4,35 +4,22 @@
  * by its own user only, and the triggers keep the new index in step (insert, edit, delete).
  */
 import { test, expect } from 'bun:test'
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createClient } from '@libsql/client'
-import { drizzle } from 'drizzle-orm/libsql'
-import { migrate } from 'drizzle-orm/libsql/migrator'
 import { openDatabase } from '../../../src/db/client'
 import { ownerMatch } from '../../../src/db/fts'
+import { openOldDatabase } from '../../support/old-database'
 
 test('an old database migrates: existing messages are indexed with their owner, and the triggers follow', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'messages-fts-migration-'))
+  const old = await openOldDatabase('0008_document_vector_versions')
   try {
-    const oldFolder = join(dir, 'migrations')
-    cpSync(join(import.meta.dir, '../../../db/migrations'), oldFolder, { recursive: true })
-    const journal = JSON.parse(readFileSync(join(oldFolder, 'meta/_journal.json'), 'utf8'))
-    journal.entries = journal.entries.filter((e: { tag: string }) => e.tag !== '0009_messages_fts_owner')
-    writeFileSync(join(oldFolder, 'meta/_journal.json'), JSON.stringify(journal))
-    const url = `file:${join(dir, 'chat.db')}`
-    const old = createClient({ url })
-    await migrate(drizzle(old), { migrationsFolder: oldFolder })
-    await old.executeMultiple(`
+    await old.client.executeMultiple(`
       INSERT INTO users (id, email, name, created_at) VALUES ('user-a', 'a@example.test', 'A', 1), ('user-b', 'b@example.test', 'B', 2);
       INSERT INTO threads (id, user_id, title, created_at, updated_at) VALUES ('ta', 'user-a', 't', 1, 1), ('tb', 'user-b', 't', 1, 1);
       INSERT INTO messages (id, user_id, thread_id, role, content, created_at) VALUES
         ('ma', 'user-a', 'ta', 'user', 'walrus migration notes', 1),
         ('mb', 'user-b', 'tb', 'user', 'a walrus of my own', 2);`)
-    old.close()
+    old.client.close()
 
-    const database = await openDatabase(url)
+    const database = await openDatabase(old.url)
     try {
       const c = database.client
       const found = async (userId: string, query: string) =>
@@ -65,6 +52,6 @@ test('an old database migrates: existing messages are indexed with their owner, 
       database.close()
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    old.remove()
   }
 })

@@ -4,33 +4,21 @@
  * is stored as `member`.
  */
 import { test, expect } from 'bun:test'
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createClient } from '@libsql/client'
-import { drizzle } from 'drizzle-orm/libsql'
-import { migrate } from 'drizzle-orm/libsql/migrator'
 import { openDatabase } from '../../../src/db/client'
+import { openOldDatabase } from '../../support/old-database'
 
 test('an old database migrates: user → member, admin kept, new columns defaulted', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'teams-migration-'))
+  const old = await openOldDatabase('0001_fts')
   try {
-    // The migrations as they were before this one.
-    const oldFolder = join(dir, 'migrations')
-    cpSync(join(import.meta.dir, '../../../db/migrations'), oldFolder, { recursive: true })
-    const journal = JSON.parse(readFileSync(join(oldFolder, 'meta/_journal.json'), 'utf8'))
-    journal.entries = journal.entries.filter((e: { tag: string }) => e.tag === '0000_init' || e.tag === '0001_fts')
-    writeFileSync(join(oldFolder, 'meta/_journal.json'), JSON.stringify(journal))
-    const url = `file:${join(dir, 'chat.db')}`
-    const old = createClient({ url })
-    await migrate(drizzle(old), { migrationsFolder: oldFolder })
-    await old.execute(
+    await old.client.execute(
       "INSERT INTO users (id, email, name, role, created_at) VALUES ('a', 'a@example.test', 'A', 'admin', 1), ('b', 'b@example.test', 'B', 'user', 2)",
     )
-    await old.execute("INSERT INTO notes (id, user_id, title, body, created_at) VALUES ('n', 'b', 't', 'kept', 3)")
-    old.close()
+    await old.client.execute(
+      "INSERT INTO notes (id, user_id, title, body, created_at) VALUES ('n', 'b', 't', 'kept', 3)",
+    )
+    old.client.close()
 
-    const database = await openDatabase(url)
+    const database = await openDatabase(old.url)
     try {
       const rows = await database.client.execute(
         'SELECT id, role, disabled, last_active_at, quota_runs_per_day FROM users ORDER BY id',
@@ -51,6 +39,6 @@ test('an old database migrates: user → member, admin kept, new columns default
       database.close()
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    old.remove()
   }
 })
