@@ -2,7 +2,7 @@ import { and, asc, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm'
 import type { Database, Db } from '../client'
 import { messages, threads, type Citation } from '../schema'
 import { iso, newId, ownerId } from '../scope'
-import { ownerMatch } from '../fts'
+import { bestMessageMatches } from './message-matches'
 import { NotFoundError } from '../../http/errors'
 import { encodeCursor, InvalidCursorError, type Page, type PageRequest } from '../paging'
 
@@ -273,24 +273,20 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
       const match = ftsQuery(text)
       if (!match) return []
       const userId = ownerId()
+      const best = await bestMessageMatches(client, userId, match, limit)
       const result = await client.execute({
-        // Ranked first, snippets for the kept rows only; the index yields the user's matches alone.
-        sql: `SELECT m.thread_id AS threadId, m.role AS role,
-                (SELECT snippet(messages_fts, 0, '', '', '…', 16) FROM messages_fts
-                 WHERE messages_fts MATCH ?1 AND rowid = top.rowid) AS snippet
-              FROM (SELECT messages_fts.rowid AS rowid, bm25(messages_fts, 1.0, 0.0) AS score
-                    FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
-                    WHERE messages_fts MATCH ?1 AND m.user_id = ?2
-                    ORDER BY score, rowid LIMIT ?3) top
-              CROSS JOIN messages m ON m.rowid = top.rowid AND m.user_id = ?2
-              ORDER BY top.score, top.rowid`,
-        args: [ownerMatch(userId, 'content', match), userId, limit],
+        // Snippets for the kept rows only, in one pass over the matches (the `+` keeps the index
+        // from evaluating the query once per rowid), then put back in rank order.
+        sql: `SELECT m.rowid AS r, m.thread_id AS threadId, m.role AS role, snippet(messages_fts, 0, '', '', '…', 16) AS snippet
+              FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
+              WHERE messages_fts MATCH ?1 AND +messages_fts.rowid IN (SELECT value FROM json_each(?2)) AND m.user_id = ?3`,
+        args: [`content : (${match})`, JSON.stringify(best.map((b) => b.rowid)), userId],
       })
-      return result.rows.map((r) => ({
-        threadId: String(r.threadId),
-        role: String(r.role),
-        snippet: String(r.snippet),
-      }))
+      const byRowid = new Map(result.rows.map((r) => [Number(r.r), r]))
+      return best.flatMap(({ rowid }) => {
+        const r = byRowid.get(rowid)
+        return r ? [{ threadId: String(r.threadId), role: String(r.role), snippet: String(r.snippet) }] : []
+      })
     },
   }
 }

@@ -1,7 +1,7 @@
 import type { Database } from '../client'
 import { ownerId } from '../scope'
-import { ownerMatch } from '../fts'
-import { encodeCursor, type Page, type PageRequest } from '../paging'
+import { encodeCursor, InvalidCursorError, type Page, type PageRequest } from '../paging'
+import { bestMessageMatches, type MatchKey } from './message-matches'
 import { searchWords } from './messages'
 
 import type { SearchHit } from '../../protocol'
@@ -38,12 +38,51 @@ export function stripMarkers(marked: string): { text: string; highlights: [numbe
   return { text, highlights }
 }
 
+/** A thread title's matches (threads_fts has no owner column; a user's titles are few). */
+const THREAD_MATCHES = `SELECT rowid, score FROM (
+    SELECT t.rowid AS rowid, bm25(threads_fts) AS score FROM threads_fts CROSS JOIN threads t ON t.rowid = threads_fts.rowid
+    WHERE threads_fts MATCH ?1 AND t.user_id = ?2)
+  WHERE (score, 0, rowid) > (?3, ?4, ?5) ORDER BY score, rowid LIMIT ?6`
+
+/**
+ * The page's messages, with their thread's title and the marked snippet. One pass over the
+ * index's matches, kept to the page's rows (the unary `+` keeps SQLite from asking the index for
+ * each rowid: every such lookup evaluates the whole query again, 0.5 ms each for a prefix word).
+ */
+const MESSAGE_DETAILS = `SELECT m.rowid AS r, m.id AS id, m.thread_id AS threadId, t.title AS threadTitle, m.role AS role,
+    m.created_at AS createdAt, snippet(messages_fts, 0, char(57344), char(57345), '…', 24) AS marked
+  FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
+    CROSS JOIN threads t ON t.id = m.thread_id AND t.user_id = m.user_id
+  WHERE messages_fts MATCH ?1 AND +messages_fts.rowid IN (SELECT value FROM json_each(?2)) AND m.user_id = ?3`
+
+/** The page's thread titles, marked (as MESSAGE_DETAILS). */
+const THREAD_DETAILS = `SELECT t.rowid AS r, t.id AS id, t.id AS threadId, t.title AS threadTitle, NULL AS role,
+    t.created_at AS createdAt, highlight(threads_fts, 0, char(57344), char(57345)) AS marked
+  FROM threads_fts CROSS JOIN threads t ON t.rowid = threads_fts.rowid
+  WHERE threads_fts MATCH ?1 AND +threads_fts.rowid IN (SELECT value FROM json_each(?2)) AND t.user_id = ?3`
+
+const MESSAGE = 1
+const TITLE = 0
+
+/** The cursor a search page gave out: its last (score, kind, rowid). */
+function afterKey(after: unknown[] | undefined): MatchKey | undefined {
+  if (!after) return undefined
+  if (!after.every((v) => typeof v === 'number' && Number.isFinite(v))) throw new InvalidCursorError()
+  return after as MatchKey
+}
+
+const byKey = (a: { key: MatchKey }, b: { key: MatchKey }) =>
+  a.key[0] - b.key[0] || a.key[1] - b.key[1] || a.key[2] - b.key[2]
+
 /**
  * Search over the active user's own message texts and thread titles, best match first (bm25),
- * keyset-paged by (score, kind, id). The FTS indexes hold every user's rows; the join back to
- * the base tables filters on user_id, so the index never decides who sees what. CROSS JOIN
- * makes SQLite read the matches first: left to itself it walks all of the user's rows and runs
- * the MATCH once per row (seconds for a user with 100k messages).
+ * keyset-paged by (score, kind, rowid). Ranked first, marked after: each kind's best `limit + 1`
+ * are found by ids alone (messages: src/db/repositories/message-matches.ts), merged, and only
+ * the page's rows are read with their snippets and titles. The FTS indexes hold every user's
+ * rows; every row is joined back to its table and checked against user_id there, so the index
+ * never decides who sees what. CROSS JOIN makes SQLite read the matches first: left to itself it
+ * walks all of the user's rows and runs the MATCH once per row (seconds for a user with 100k
+ * messages).
  */
 export function searchRepository({ client }: Database) {
   return {
@@ -51,70 +90,49 @@ export function searchRepository({ client }: Database) {
       const match = searchQuery(text)
       if (!match) return { items: [], nextCursor: null }
       const userId = ownerId()
-      // Messages: only the user's matches come out of the index (src/db/fts.ts); the word
-      // itself is searched in the text column alone, never in the owner column.
-      const inMessages = ownerMatch(userId, 'content', match)
-      const after = page.after ? 'WHERE (score, kind, id) > (?, ?, ?)' : ''
-      const result = await client.execute({
-        // Ranked first, marked after: the inner query scores every match but carries only ids;
-        // snippets and titles are made for the page alone (a word in 10,000 of the user's
-        // messages made 10,000 snippets for a page of 20).
-        sql: `SELECT top.score, top.kind, top.id, top.threadId, t.title AS threadTitle, top.role, top.createdAt,
-                CASE top.kind
-                  WHEN 1 THEN (SELECT snippet(messages_fts, 0, char(57344), char(57345), '…', 24)
-                               FROM messages_fts WHERE messages_fts MATCH ? AND rowid = top.r)
-                  ELSE (SELECT highlight(threads_fts, 0, char(57344), char(57345))
-                        FROM threads_fts WHERE threads_fts MATCH ? AND rowid = top.r)
-                END AS marked
-              FROM (
-                SELECT * FROM (
-                  SELECT bm25(messages_fts, 1.0, 0.0) AS score, 1 AS kind, m.id AS id, m.rowid AS r, m.thread_id AS threadId,
-                         m.role AS role, m.created_at AS createdAt
-                  FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid
-                  WHERE messages_fts MATCH ? AND m.user_id = ?
-                  UNION ALL
-                  SELECT bm25(threads_fts) AS score, 0 AS kind, t.id AS id, t.rowid AS r, t.id AS threadId,
-                         NULL AS role, t.created_at AS createdAt
-                  FROM threads_fts CROSS JOIN threads t ON t.rowid = threads_fts.rowid
-                  WHERE threads_fts MATCH ? AND t.user_id = ?
-                ) ${after}
-                ORDER BY score, kind, id LIMIT ?
-              ) top
-              CROSS JOIN threads t ON t.id = top.threadId AND t.user_id = ?
-              ORDER BY top.score, top.kind, top.id`,
-        args: [
-          inMessages,
-          match,
-          inMessages,
-          userId,
-          match,
-          userId,
-          ...(page.after ? (page.after as (string | number)[]) : []),
-          page.limit + 1,
-          userId,
-        ],
+      const after = afterKey(page.after)
+      const k = page.limit + 1
+      const messageHits = await bestMessageMatches(client, userId, match, k, { after })
+      const titleHits = await client.execute({
+        sql: THREAD_MATCHES,
+        args: [match, userId, ...(after ?? [-Number.MAX_VALUE, 0, 0]), k],
       })
-      const rows = result.rows
-      const more = rows.length > page.limit
-      const kept = more ? rows.slice(0, page.limit) : rows
-      const items = kept.map((r): SearchHit => {
+      const top = [
+        ...messageHits.map((m) => ({ key: [m.score, MESSAGE, m.rowid] as MatchKey })),
+        ...titleHits.rows.map((r) => ({ key: [Number(r.score), TITLE, Number(r.rowid)] as MatchKey })),
+      ]
+        .sort(byKey)
+        .slice(0, k)
+      const more = top.length > page.limit
+      const kept = more ? top.slice(0, page.limit) : top
+      const rowids = (kind: number) => JSON.stringify(kept.filter((h) => h.key[1] === kind).map((h) => h.key[2]))
+      const [messageRows, titleRows] = await Promise.all([
+        client.execute({ sql: MESSAGE_DETAILS, args: [`content : (${match})`, rowids(MESSAGE), userId] }),
+        client.execute({ sql: THREAD_DETAILS, args: [match, rowids(TITLE), userId] }),
+      ])
+      const details = new Map<string, Record<string, unknown>>([
+        ...messageRows.rows.map((r) => [`${MESSAGE}:${r.r}`, r] as const),
+        ...titleRows.rows.map((r) => [`${TITLE}:${r.r}`, r] as const),
+      ])
+      const items = kept.flatMap(({ key }): SearchHit[] => {
+        const r = details.get(`${key[1]}:${key[2]}`)
+        if (!r) return [] // deleted since it was ranked
         const { text, highlights } = stripMarkers(String(r.marked))
-        const isTitle = Number(r.kind) === 0
-        return {
-          threadId: String(r.threadId),
-          threadTitle: String(r.threadTitle),
-          messageId: isTitle ? null : String(r.id),
-          role: isTitle ? null : String(r.role),
-          snippet: text,
-          highlights,
-          createdAt: new Date(Number(r.createdAt)).toISOString(),
-        }
+        const isTitle = key[1] === TITLE
+        return [
+          {
+            threadId: String(r.threadId),
+            threadTitle: String(r.threadTitle),
+            messageId: isTitle ? null : String(r.id),
+            role: isTitle ? null : String(r.role),
+            snippet: text,
+            highlights,
+            createdAt: new Date(Number(r.createdAt)).toISOString(),
+          },
+        ]
       })
       const last = kept.at(-1)
-      return {
-        items,
-        nextCursor: more && last ? encodeCursor([Number(last.score), Number(last.kind), String(last.id)]) : null,
-      }
+      return { items, nextCursor: more && last ? encodeCursor(last.key) : null }
     },
   }
 }

@@ -121,14 +121,18 @@ describe('search', () => {
       )
       expect(String(plan.rows[0].detail)).toStartWith(`SCAN ${fts}`)
     }
-    // The statements the repositories run use that shape.
-    const sources = await Promise.all(
-      ['search', 'messages', 'notes'].map((f) =>
+    // The statements the repositories run use that shape; messages rank their matches in a
+    // subquery of the index first, then join those to the user's rows.
+    const [search, notes, messageMatches] = await Promise.all(
+      ['search', 'notes', 'message-matches'].map((f) =>
         Bun.file(`${import.meta.dir}/../../../src/db/repositories/${f}.ts`).text(),
       ),
     )
-    for (const source of sources) expect(source).toMatch(/_fts CROSS JOIN/)
-    expect(sources.join('\n')).not.toMatch(/_fts JOIN/)
+    for (const source of [search, notes]) expect(source).toMatch(/_fts CROSS JOIN/)
+    expect(messageMatches).toMatch(/FROM messages_fts WHERE messages_fts MATCH/)
+    expect(messageMatches).toMatch(/\) c\s+CROSS JOIN messages m ON m\.rowid = c\.rowid/)
+    expect(messageMatches).toMatch(/FROM candidates c CROSS JOIN messages m ON m\.rowid = c\.rowid/)
+    expect([search, notes, messageMatches].join('\n')).not.toMatch(/_fts JOIN|\bc JOIN/)
   })
 
   test('deleted threads and renamed titles are followed by the index', async () => {
