@@ -5,7 +5,7 @@ import { append, clear, h, icon, icons } from '../dom'
 import { cardForm, field, FormProblem } from './kit/form'
 import { deleteButton, focusFirst } from './kit/list'
 import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
-import { tableHead } from './kit/table'
+import { tableBody, tableHead } from './kit/table'
 
 const MAX_BYTES = 5 * 1024 * 1024
 
@@ -130,10 +130,6 @@ export class DatasetsView implements View {
     clear(this.#detail)
     const columns = dataset.columns ?? []
     const preview = rows.slice(0, 20)
-    const cell = (row: unknown, i: number, name: string) => {
-      const v = Array.isArray(row) ? row[i] : (row as Record<string, unknown>)?.[name]
-      return v === null || v === undefined ? '' : String(v)
-    }
     append(this.#detail, [
       h('h2', { class: 'section-heading', id: 'dataset-detail-heading', tabindex: '-1' }, dataset.name),
       h('p', { class: 'muted' }, `${dataset.rowCount ?? rows.length} rows`),
@@ -160,22 +156,13 @@ export class DatasetsView implements View {
                 'table',
                 { class: 'data-table' },
                 tableHead(columns.map((c) => c.name)),
-                h(
-                  'tbody',
-                  null,
-                  preview.map((row) =>
-                    h(
-                      'tr',
-                      null,
-                      columns.map((c, i) =>
-                        h(
-                          'td',
-                          { class: /int|num|float|real|dec/i.test(c.type) ? 'num' : undefined },
-                          cell(row, i, c.name),
-                        ),
-                      ),
-                    ),
-                  ),
+                tableBody(
+                  preview,
+                  columns.map((c) => c.name),
+                  {
+                    text: (v) => (v === null || v === undefined ? '' : String(v)),
+                    numeric: (_, i) => /int|num|float|real|dec/i.test(columns[i]!.type),
+                  },
                 ),
               ),
             ),
