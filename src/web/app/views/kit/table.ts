@@ -22,7 +22,7 @@ export interface CellFormat {
  * (by position) or as objects keyed by column name.
  */
 export function tableBody(rows: unknown[], columns: string[], format: CellFormat): HTMLTableSectionElement {
-  const valueOf = (row: unknown, i: number) =>
+  const cellValue = (row: unknown, i: number) =>
     Array.isArray(row) ? row[i] : (row as Record<string, unknown>)?.[columns[i]!]
   return h(
     'tbody',
@@ -32,7 +32,7 @@ export function tableBody(rows: unknown[], columns: string[], format: CellFormat
         'tr',
         null,
         columns.map((_, i) => {
-          const value = valueOf(row, i)
+          const value = cellValue(row, i)
           return h('td', { class: format.numeric(value, i) ? 'num' : undefined }, format.text(value))
         }),
       ),
