@@ -2,7 +2,7 @@
 import type { Dataset } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { append, clear, h, icon, icons } from '../dom'
-import { cardForm, field, FormProblem } from './kit/form'
+import { cardForm, field, FormProblem, nameInput } from './kit/form'
 import { deleteButton, focusFirst } from './kit/list'
 import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
 import { tableBody, tableHead } from './kit/table'
@@ -23,13 +23,7 @@ export class DatasetsView implements View {
       accept: '.csv,text/csv',
       required: true,
     }) as HTMLInputElement
-    const name = h('input', {
-      id: 'dataset-name',
-      name: 'name',
-      required: true,
-      maxlength: '100',
-      autocomplete: 'off',
-    }) as HTMLInputElement
+    const name = nameInput('dataset-name', 'name', 100)
     file.addEventListener('change', () => {
       const f = file.files?.[0]
       if (f && !name.value.trim()) name.value = f.name.replace(/\.csv$/i, '')
