@@ -157,15 +157,8 @@ export function refreshTokenStore({ db, write }: Database, ttlSeconds: number) {
 
     /** Families revoked since `sinceMs`: their access tokens may still be unexpired. */
     async revokedSince(sinceMs: number): Promise<{ id: string; userId: string; revokedAt: number }[]> {
-      const rows = await db
-        .select({
-          id: refreshTokenFamilies.id,
-          userId: refreshTokenFamilies.userId,
-          revokedAt: refreshTokenFamilies.revokedAt,
-        })
-        .from(refreshTokenFamilies)
-        .where(gt(refreshTokenFamilies.revokedAt, sinceMs))
-      return rows.map((r) => ({ ...r, revokedAt: r.revokedAt! }))
+      const rows = await db.select().from(refreshTokenFamilies).where(gt(refreshTokenFamilies.revokedAt, sinceMs))
+      return rows.map((r) => ({ id: r.id, userId: r.userId, revokedAt: r.revokedAt! }))
     },
   }
 }

@@ -10,6 +10,7 @@ import {
   foreignKey,
   real,
   customType,
+  type SQLiteColumn,
 } from 'drizzle-orm/sqlite-core'
 
 /**
@@ -20,17 +21,40 @@ import {
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`
 
+/** A row's own id: text, the primary key. */
+const id = () => text('id').primaryKey()
+
+/** The account that owns a top-level row: deleting the account deletes the row. */
+const ownerId = () =>
+  text('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' })
+
+/** A child row's owner: `childOf` ties it, with the parent's id, to a parent of the same user. */
+const childUserId = () => text('user_id').notNull()
+
+/** When the row was written (ms), filled in by SQLite. */
+const createdAt = () => integer('created_at').notNull().default(now)
+const updatedAt = () => integer('updated_at').notNull().default(now)
+
+/**
+ * The composite key (parent id, user id) → parent (id, user_id) that hangs a child row under a
+ * parent of the same user; deleting the parent deletes the row.
+ */
+const childOf = (columns: [SQLiteColumn, SQLiteColumn], parent: { id: SQLiteColumn; userId: SQLiteColumn }) =>
+  foreignKey({ columns, foreignColumns: [parent.id, parent.userId] }).onDelete('cascade')
+
 export const users = sqliteTable(
   'users',
   {
-    id: text('id').primaryKey(),
+    id: id(),
     email: text('email').notNull().unique(),
     name: text('name').notNull(),
     role: text('role', { enum: ['admin', 'member'] })
       .notNull()
       .default('member'),
     passwordHash: text('password_hash'),
-    createdAt: integer('created_at').notNull().default(now),
+    createdAt: createdAt(),
     /** A disabled account cannot sign in, and its sessions end at once (src/auth/sessions). */
     disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
     /** Access tokens issued before this time (ms) are void: "sign out everywhere". */
@@ -50,10 +74,8 @@ export const oidcIdentities = sqliteTable(
   {
     issuer: text('issuer').notNull(),
     subject: text('subject').notNull(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
-    createdAt: integer('created_at').notNull().default(now),
+    userId: ownerId(),
+    createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.issuer, t.subject] })],
 )
@@ -61,11 +83,9 @@ export const oidcIdentities = sqliteTable(
 export const refreshTokenFamilies = sqliteTable(
   'refresh_token_families',
   {
-    id: text('id').primaryKey(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
-    createdAt: integer('created_at').notNull().default(now),
+    id: id(),
+    userId: ownerId(),
+    createdAt: createdAt(),
     revokedAt: integer('revoked_at'),
     revokedReason: text('revoked_reason'),
   },
@@ -81,30 +101,22 @@ export const refreshTokens = sqliteTable(
     /** SHA-256 of the token; the token itself is never stored. */
     tokenHash: text('token_hash').primaryKey(),
     familyId: text('family_id').notNull(),
-    userId: text('user_id').notNull(),
+    userId: childUserId(),
     expiresAt: integer('expires_at').notNull(),
     usedAt: integer('used_at'),
-    createdAt: integer('created_at').notNull().default(now),
+    createdAt: createdAt(),
   },
-  (t) => [
-    foreignKey({
-      columns: [t.familyId, t.userId],
-      foreignColumns: [refreshTokenFamilies.id, refreshTokenFamilies.userId],
-    }).onDelete('cascade'),
-    index('refresh_tokens_family').on(t.familyId),
-  ],
+  (t) => [childOf([t.familyId, t.userId], refreshTokenFamilies), index('refresh_tokens_family').on(t.familyId)],
 )
 
 export const threads = sqliteTable(
   'threads',
   {
-    id: text('id').primaryKey(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    id: id(),
+    userId: ownerId(),
     title: text('title').notNull(),
-    createdAt: integer('created_at').notNull().default(now),
-    updatedAt: integer('updated_at').notNull().default(now),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
     pinned: integer('pinned', { mode: 'boolean' }).notNull().default(false),
     archived: integer('archived', { mode: 'boolean' }).notNull().default(false),
     /** The branch shown by default: the message added last (or an import's current branch). */
@@ -120,8 +132,8 @@ export const threads = sqliteTable(
 export const messages = sqliteTable(
   'messages',
   {
-    id: text('id').primaryKey(),
-    userId: text('user_id').notNull(),
+    id: id(),
+    userId: childUserId(),
     threadId: text('thread_id').notNull(),
     role: text('role', { enum: ['user', 'assistant', 'system'] }).notNull(),
     content: text('content').notNull(),
@@ -129,7 +141,7 @@ export const messages = sqliteTable(
     runId: text('run_id'),
     /** The answer's checked citations (JSON list of `Citation`), when it cites documents. */
     citations: text('citations', { mode: 'json' }).$type<Citation[]>(),
-    createdAt: integer('created_at').notNull().default(now),
+    createdAt: createdAt(),
     /** The message this one follows (null for a root): messages form a tree of branches. */
     parentId: text('parent_id'),
     /** Assistant messages: how their run ended (`completed`, `failed`, `cancelled`). */
@@ -138,7 +150,7 @@ export const messages = sqliteTable(
     errorMessage: text('error_message'),
   },
   (t) => [
-    foreignKey({ columns: [t.threadId, t.userId], foreignColumns: [threads.id, threads.userId] }).onDelete('cascade'),
+    childOf([t.threadId, t.userId], threads),
     index('messages_thread').on(t.userId, t.threadId, t.createdAt),
     index('messages_parent').on(t.userId, t.threadId, t.parentId, t.createdAt),
   ],
@@ -147,8 +159,8 @@ export const messages = sqliteTable(
 export const runs = sqliteTable(
   'runs',
   {
-    id: text('id').primaryKey(),
-    userId: text('user_id').notNull(),
+    id: id(),
+    userId: childUserId(),
     threadId: text('thread_id').notNull(),
     status: text('status', { enum: ['running', 'completed', 'failed', 'cancelled'] }).notNull(),
     agent: text('agent').notNull(),
@@ -162,11 +174,11 @@ export const runs = sqliteTable(
     answerParentId: text('answer_parent_id'),
     /** Times the run was resumed after its process died (RUN_RESUME_MAX_ATTEMPTS caps it). */
     resumeAttempts: integer('resume_attempts').notNull().default(0),
-    createdAt: integer('created_at').notNull().default(now),
+    createdAt: createdAt(),
     finishedAt: integer('finished_at'),
   },
   (t) => [
-    foreignKey({ columns: [t.threadId, t.userId], foreignColumns: [threads.id, threads.userId] }).onDelete('cascade'),
+    childOf([t.threadId, t.userId], threads),
     uniqueIndex('runs_id_user').on(t.id, t.userId),
     index('runs_status').on(t.status),
   ],
@@ -177,30 +189,25 @@ export const runEvents = sqliteTable(
   {
     runId: text('run_id').notNull(),
     seq: integer('seq').notNull(),
-    userId: text('user_id').notNull(),
+    userId: childUserId(),
     type: text('type').notNull(),
     /** The whole event as sent on the wire (JSON). */
     data: text('data').notNull(),
-    createdAt: integer('created_at').notNull().default(now),
+    createdAt: createdAt(),
   },
-  (t) => [
-    primaryKey({ columns: [t.runId, t.seq] }),
-    foreignKey({ columns: [t.runId, t.userId], foreignColumns: [runs.id, runs.userId] }).onDelete('cascade'),
-  ],
+  (t) => [primaryKey({ columns: [t.runId, t.seq] }), childOf([t.runId, t.userId], runs)],
 )
 
 export const notes = sqliteTable(
   'notes',
   {
-    id: text('id').primaryKey(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    id: id(),
+    userId: ownerId(),
     title: text('title').notNull(),
     body: text('body').notNull(),
     /** The tool call that saved it (save_note): a call repeated after a crash finds this note instead of saving another. */
     toolCallId: text('tool_call_id'),
-    createdAt: integer('created_at').notNull().default(now),
+    createdAt: createdAt(),
   },
   (t) => [
     uniqueIndex('notes_id_user').on(t.id, t.userId),
@@ -218,14 +225,12 @@ export interface DatasetColumn {
 export const datasets = sqliteTable(
   'datasets',
   {
-    id: text('id').primaryKey(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    id: id(),
+    userId: ownerId(),
     name: text('name').notNull(),
     columns: text('columns', { mode: 'json' }).$type<DatasetColumn[]>().notNull(),
     rowCount: integer('row_count').notNull(),
-    createdAt: integer('created_at').notNull().default(now),
+    createdAt: createdAt(),
   },
   (t) => [
     uniqueIndex('datasets_id_user').on(t.id, t.userId),
@@ -239,16 +244,11 @@ export const datasetRows = sqliteTable(
   {
     datasetId: text('dataset_id').notNull(),
     idx: integer('idx').notNull(),
-    userId: text('user_id').notNull(),
+    userId: childUserId(),
     /** The row as a JSON object keyed by column name, numbers as numbers. */
     data: text('data').notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.datasetId, t.idx] }),
-    foreignKey({ columns: [t.datasetId, t.userId], foreignColumns: [datasets.id, datasets.userId] }).onDelete(
-      'cascade',
-    ),
-  ],
+  (t) => [primaryKey({ columns: [t.datasetId, t.idx] }), childOf([t.datasetId, t.userId], datasets)],
 )
 
 /**
@@ -259,9 +259,7 @@ export const usageEvents = sqliteTable(
   'usage_events',
   {
     runId: text('run_id').primaryKey(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: ownerId(),
     model: text('model').notNull(),
     /** UTC day of `at`, YYYY-MM-DD: the usage_daily row this run counts in. */
     day: text('day').notNull(),
@@ -276,9 +274,7 @@ export const usageEvents = sqliteTable(
 export const usageDaily = sqliteTable(
   'usage_daily',
   {
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: ownerId(),
     day: text('day').notNull(),
     model: text('model').notNull(),
     runs: integer('runs').notNull().default(0),
@@ -295,7 +291,7 @@ export const usageDaily = sqliteTable(
 export const auditEvents = sqliteTable(
   'audit_events',
   {
-    id: text('id').primaryKey(),
+    id: id(),
     at: integer('at').notNull(),
     actorId: text('actor_id'),
     action: text('action').notNull(),
@@ -311,15 +307,13 @@ export const auditEvents = sqliteTable(
 export const apiKeys = sqliteTable(
   'api_keys',
   {
-    id: text('id').primaryKey(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    id: id(),
+    userId: ownerId(),
     name: text('name').notNull(),
     /** The first characters of the secret (`lcs_` + 8), shown so a user can tell keys apart. */
     prefix: text('prefix').notNull(),
     secretHash: text('secret_hash').notNull(),
-    createdAt: integer('created_at').notNull().default(now),
+    createdAt: createdAt(),
     expiresAt: integer('expires_at'),
     lastUsedAt: integer('last_used_at'),
     revokedAt: integer('revoked_at'),
@@ -336,20 +330,17 @@ export const shares = sqliteTable(
   'shares',
   {
     /** At least 128 random bits (base64url); the id is the capability. */
-    id: text('id').primaryKey(),
-    userId: text('user_id').notNull(),
+    id: id(),
+    userId: childUserId(),
     threadId: text('thread_id').notNull(),
     title: text('title').notNull(),
     /** The copied branch: JSON list of {role, content, agent?, createdAt}. */
     messages: text('messages', { mode: 'json' })
       .$type<{ role: string; content: string; agent?: string; createdAt: string }[]>()
       .notNull(),
-    createdAt: integer('created_at').notNull().default(now),
+    createdAt: createdAt(),
   },
-  (t) => [
-    foreignKey({ columns: [t.threadId, t.userId], foreignColumns: [threads.id, threads.userId] }).onDelete('cascade'),
-    index('shares_user').on(t.userId, t.createdAt, t.id),
-  ],
+  (t) => [childOf([t.threadId, t.userId], threads), index('shares_user').on(t.userId, t.createdAt, t.id)],
 )
 
 /** One checked citation of an answer (PROTOCOL.md §8): the wire contract's shape. */
@@ -372,10 +363,8 @@ export type DocumentStatus = 'processing' | 'ready' | 'failed'
 export const documents = sqliteTable(
   'documents',
   {
-    id: text('id').primaryKey(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    id: id(),
+    userId: ownerId(),
     name: text('name').notNull(),
     mime: text('mime').notNull(),
     bytes: integer('bytes').notNull(),
@@ -387,8 +376,8 @@ export const documents = sqliteTable(
     error: text('error'),
     /** The extracted text (the account export carries it). */
     text: text('text'),
-    createdAt: integer('created_at').notNull().default(now),
-    updatedAt: integer('updated_at').notNull().default(now),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex('documents_id_user').on(t.id, t.userId),
@@ -399,17 +388,15 @@ export const documents = sqliteTable(
 export const documentChunks = sqliteTable(
   'document_chunks',
   {
-    id: text('id').primaryKey(),
-    userId: text('user_id').notNull(),
+    id: id(),
+    userId: childUserId(),
     documentId: text('document_id').notNull(),
     idx: integer('idx').notNull(),
     text: text('text').notNull(),
     embedding: f32Vector('embedding'),
   },
   (t) => [
-    foreignKey({ columns: [t.documentId, t.userId], foreignColumns: [documents.id, documents.userId] }).onDelete(
-      'cascade',
-    ),
+    childOf([t.documentId, t.userId], documents),
     index('document_chunks_user').on(t.userId, t.documentId, t.idx),
     index('document_chunks_document').on(t.documentId, t.userId),
   ],

@@ -1,9 +1,9 @@
 import { Elysia } from 'elysia'
 import type { AuthGuard } from '../auth/guard'
 import { AppError, InvalidInputError } from '../http/errors'
-import { DEFAULT_LIST_LIMIT, documentParams, listDocumentsQuery } from './model'
+import { DEFAULT_LIST_LIMIT, listDocumentsQuery } from './model'
 import { DocumentTooLargeError, DOCUMENT_NAME_MAX, type DocumentsService } from './service'
-import { deleteById } from '../http/answers'
+import { collectionRoutes } from '../auth/collection-routes'
 import { readBytesLimited } from '../http/read-body'
 
 /** Room for the multipart envelope (boundaries, part headers) around a file of the largest size. */
@@ -66,13 +66,11 @@ export function documentRoutes(documents: DocumentsService, guard: AuthGuard, ma
       ({ query }) => documents.list({ limit: query.limit ?? DEFAULT_LIST_LIMIT, cursor: query.cursor || undefined }),
       { auth: true, query: listDocumentsQuery },
     )
-    .get('/api/documents/:id', async ({ params }) => ({ document: await documents.get(params.id) }), {
-      auth: true,
-      params: documentParams,
-    })
-    .delete(
-      '/api/documents/:id',
-      deleteById((id) => documents.remove(id)),
-      { auth: true, params: documentParams },
+    .use(
+      collectionRoutes(guard, {
+        path: '/api/documents',
+        get: { singular: 'document', get: (id) => documents.get(id) },
+        remove: (id) => documents.remove(id),
+      }),
     )
 }

@@ -90,135 +90,140 @@ export class Metrics {
     const registers = [this.registry]
     const sources = () => this.#sources
 
-    this.runs = new Counter({
-      name: 'chat_runs_total',
-      help: 'Runs finished, by final status and the agent that answered last.',
-      labelNames: ['status', 'agent'],
-      registers,
-    })
-    this.runsResumed = new Counter({
-      name: 'chat_runs_resumed_total',
-      help: 'Runs continued after the process running them died (crash, kill -9, node loss).',
-      registers,
-    })
-    this.runFailures = new Counter({
-      name: 'chat_run_failures_total',
-      help: 'Failed runs by error code (llm_unavailable, timeout, …).',
-      labelNames: ['code'],
-      registers,
-    })
-    this.runDuration = new Histogram({
-      name: 'chat_run_duration_seconds',
-      help: 'Wall time of a run from acceptance to agent_completed.',
-      labelNames: ['status'],
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
-      registers,
-    })
-    this.firstToken = new Histogram({
-      name: 'chat_run_first_token_seconds',
-      help: 'Time from run acceptance to the first streamed answer text.',
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers,
-    })
-    this.dbWrite = new Histogram({
-      name: 'chat_db_write_duration_seconds',
-      help: 'Database write time including the wait in the in-process write queue.',
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
-      registers,
-    })
-    this.deliveryLag = new Histogram({
-      name: 'chat_event_delivery_lag_seconds',
-      help: 'Time from a run event being appended to its journal to its hand-off to the owner’s open connections on this process.',
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
-    })
-    this.circuitTransitions = new Counter({
-      name: 'chat_llm_circuit_transitions_total',
-      help: 'Circuit breaker state changes per Ollama host.',
-      labelNames: ['host', 'to'],
-      registers,
-    })
-    this.isolationGuard = new Counter({
-      name: 'chat_isolation_guard_trips_total',
-      help: 'Times code asked for the current user outside any user context (refused).',
-      registers,
-    })
+    const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []) =>
+      new Counter<L>({ name, help, labelNames, registers })
+    const histogram = <L extends string = never>(name: string, help: string, buckets: number[], labelNames: L[] = []) =>
+      new Histogram<L>({ name, help, buckets, labelNames, registers })
+
+    // Fed by the hooks below.
+    this.runs = counter('chat_runs_total', 'Runs finished, by final status and the agent that answered last.', [
+      'status',
+      'agent',
+    ])
+    this.runsResumed = counter(
+      'chat_runs_resumed_total',
+      'Runs continued after the process running them died (crash, kill -9, node loss).',
+    )
+    this.runFailures = counter('chat_run_failures_total', 'Failed runs by error code (llm_unavailable, timeout, …).', [
+      'code',
+    ])
+    this.runDuration = histogram(
+      'chat_run_duration_seconds',
+      'Wall time of a run from acceptance to agent_completed.',
+      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      ['status'],
+    )
+    this.firstToken = histogram(
+      'chat_run_first_token_seconds',
+      'Time from run acceptance to the first streamed answer text.',
+      [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    )
+    this.dbWrite = histogram(
+      'chat_db_write_duration_seconds',
+      'Database write time including the wait in the in-process write queue.',
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    )
+    this.deliveryLag = histogram(
+      'chat_event_delivery_lag_seconds',
+      'Time from a run event being appended to its journal to its hand-off to the owner’s open connections on this process.',
+      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    )
+    this.circuitTransitions = counter(
+      'chat_llm_circuit_transitions_total',
+      'Circuit breaker state changes per Ollama host.',
+      ['host', 'to'],
+    )
+    this.isolationGuard = counter(
+      'chat_isolation_guard_trips_total',
+      'Times code asked for the current user outside any user context (refused).',
+    )
     this.connectionsPeak = new Gauge({
       name: 'chat_ws_connections_peak',
       help: 'Most WebSocket connections open at once since the server started.',
       registers,
     })
-    this.alerts = new Counter({
-      name: 'chat_alerts_total',
-      help: 'Alerts raised, by kind and outcome (sent, suppressed by rate limit, failed, logged when no webhook is set).',
-      labelNames: ['alert', 'outcome'],
-      registers,
-    })
+    this.alerts = counter(
+      'chat_alerts_total',
+      'Alerts raised, by kind and outcome (sent, suppressed by rate limit, failed, logged when no webhook is set).',
+      ['alert', 'outcome'],
+    )
 
-    // Monotonic counts kept elsewhere, exported as counters by adding what moved since the last scrape.
-    const cumulative = (name: string, help: string, read: (s: MetricsSources) => number | undefined) => {
-      let last = 0
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          const value = read(sources())
-          if (value === undefined) return
-          if (value > last) this.inc(value - last)
-          last = value
-        },
-      })
+    // Read at scrape time from the sources given to `observe()`. A `total` is a monotonic count
+    // kept elsewhere, exported as a counter by adding what moved since the last scrape.
+    const SCRAPED: { name: string; help: string; read: (s: MetricsSources) => number | undefined }[] = [
+      {
+        name: 'chat_ws_connections',
+        help: 'Open authenticated WebSocket connections.',
+        read: (s) => s.connections?.size,
+      },
+      {
+        name: 'chat_ws_connected_users',
+        help: 'Users with at least one open WebSocket connection.',
+        read: (s) => s.connections?.users,
+      },
+      {
+        name: 'chat_ws_events_delivered_total',
+        help: 'Run events sent to WebSocket connections.',
+        read: (s) => s.connections?.stats.sent,
+      },
+      {
+        name: 'chat_ws_duplicates_dropped_total',
+        help: 'Run events not sent because the connection already had them (resume overlap).',
+        read: (s) => s.connections?.stats.duplicatesDropped,
+      },
+      {
+        name: 'chat_ws_slow_connections_closed_total',
+        help: 'Connections closed with 1013 because the client read too slowly.',
+        read: (s) => s.connections?.stats.slowClosed,
+      },
+      {
+        name: 'chat_ws_send_failures_total',
+        help: 'WebSocket sends the runtime dropped.',
+        read: (s) => s.connections?.stats.failed,
+      },
+      { name: 'chat_runs_active', help: 'Runs in progress on this process.', read: (s) => s.runs?.active.size },
+      {
+        name: 'chat_event_persist_pending',
+        help: 'Run events waiting to be written to the database.',
+        read: (s) => s.runs?.persister.pending,
+      },
+      {
+        name: 'chat_event_persist_failures_total',
+        help: 'Batches of run events that could not be written after retries.',
+        read: (s) => s.runs?.persister.failures,
+      },
+      {
+        name: 'chat_db_writes_pending',
+        help: 'Writes queued or running in the in-process write queue.',
+        read: (s) => s.database?.writes.pending,
+      },
+    ]
+    for (const { name, help, read } of SCRAPED) {
+      if (name.endsWith('_total')) {
+        let last = 0
+        new Counter({
+          name,
+          help,
+          registers,
+          collect() {
+            const value = read(sources())
+            if (value === undefined) return
+            if (value > last) this.inc(value - last)
+            last = value
+          },
+        })
+      } else {
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            const value = read(sources())
+            if (value !== undefined) this.set(value)
+          },
+        })
+      }
     }
-    cumulative(
-      'chat_ws_events_delivered_total',
-      'Run events sent to WebSocket connections.',
-      (s) => s.connections?.stats.sent,
-    )
-    cumulative(
-      'chat_ws_duplicates_dropped_total',
-      'Run events not sent because the connection already had them (resume overlap).',
-      (s) => s.connections?.stats.duplicatesDropped,
-    )
-    cumulative(
-      'chat_ws_slow_connections_closed_total',
-      'Connections closed with 1013 because the client read too slowly.',
-      (s) => s.connections?.stats.slowClosed,
-    )
-    cumulative(
-      'chat_ws_send_failures_total',
-      'WebSocket sends the runtime dropped.',
-      (s) => s.connections?.stats.failed,
-    )
-    cumulative(
-      'chat_event_persist_failures_total',
-      'Batches of run events that could not be written after retries.',
-      (s) => s.runs?.persister.failures,
-    )
-
-    const gauge = (name: string, help: string, read: (s: MetricsSources) => number | undefined) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          const value = read(sources())
-          if (value !== undefined) this.set(value)
-        },
-      })
-    gauge('chat_ws_connections', 'Open authenticated WebSocket connections.', (s) => s.connections?.size)
-    gauge('chat_ws_connected_users', 'Users with at least one open WebSocket connection.', (s) => s.connections?.users)
-    gauge('chat_runs_active', 'Runs in progress on this process.', (s) => s.runs?.active.size)
-    gauge(
-      'chat_event_persist_pending',
-      'Run events waiting to be written to the database.',
-      (s) => s.runs?.persister.pending,
-    )
-    gauge(
-      'chat_db_writes_pending',
-      'Writes queued or running in the in-process write queue.',
-      (s) => s.database?.writes.pending,
-    )
 
     new Gauge({
       name: 'chat_llm_queue_depth',

@@ -2,7 +2,8 @@ import { Elysia } from 'elysia'
 import type { AuthGuard } from '../auth/guard'
 import type { SharesService } from './service'
 import { shareListQuery, shareParams } from './model'
-import { created, deleteById, namedPage } from '../http/answers'
+import { created, namedPage } from '../http/answers'
+import { collectionRoutes } from '../auth/collection-routes'
 
 /** The origin links are built on: the one the caller reached us by. */
 const originOf = (request: Request) => new URL(request.url).origin
@@ -21,11 +22,7 @@ export function shareRoutes(shares: SharesService, guard: AuthGuard) {
       async ({ query, request }) => namedPage('shares', await shares.list(query, originOf(request))),
       { auth: true, query: shareListQuery },
     )
-    .delete(
-      '/api/shares/:id',
-      deleteById((id) => shares.revoke(id)),
-      { auth: true, params: shareParams },
-    )
+    .use(collectionRoutes(guard, { path: '/api/shares', remove: (id) => shares.revoke(id) }))
     .get(
       '/api/shares/:id/public',
       async ({ params, set }) => {

@@ -10,35 +10,28 @@ import {
   updateThreadBody,
 } from './model'
 import { readBodyLimited } from '../http/read-body'
-import { created, deleteById, namedPage } from '../http/answers'
+import { namedPage } from '../http/answers'
+import { collectionRoutes } from '../auth/collection-routes'
 
 /** /api/threads (PROTOCOL.md §2, §5 paging, §6 branches). */
 export function threadRoutes(threads: ThreadsService, guard: AuthGuard, opts: { importMaxBytes: number }) {
   return (
     new Elysia({ name: 'thread-routes' })
       .use(guard)
-      .get('/api/threads', async ({ query }) => namedPage('threads', await threads.list(query)), {
-        auth: true,
-        query: threadListQuery,
-      })
-      .post('/api/threads', async ({ body, set }) => created(set, { thread: await threads.create(body?.title) }), {
-        auth: true,
-        body: createThreadBody,
-      })
-      .get('/api/threads/:id', async ({ params }) => ({ thread: await threads.get(params.id) }), {
-        auth: true,
-        params: threadParams,
-      })
+      .use(
+        collectionRoutes(guard, {
+          path: '/api/threads',
+          list: { plural: 'threads', query: threadListQuery, page: (query) => threads.list(query) },
+          create: { singular: 'thread', body: createThreadBody, create: (body) => threads.create(body?.title) },
+          get: { singular: 'thread', get: (id) => threads.get(id) },
+          remove: (id) => threads.remove(id),
+        }),
+      )
       .patch('/api/threads/:id', async ({ params, body }) => ({ thread: await threads.update(params.id, body) }), {
         auth: true,
         params: threadParams,
         body: updateThreadBody,
       })
-      .delete(
-        '/api/threads/:id',
-        deleteById((id) => threads.remove(id)),
-        { auth: true, params: threadParams },
-      )
       .get(
         '/api/threads/:id/messages',
         async ({ params, query }) => namedPage('messages', await threads.messages(params.id, query)),

@@ -1,7 +1,8 @@
 /**
- * Serves the browser UI: `src/web/app/index.html` and everything it imports, bundled in memory
- * by Bun's bundler the first time it is needed (a warm-up starts when the server starts
- * listening, without delaying it) and kept for the life of the process.
+ * Serves the browser UI: its pages (src/web/pages.ts) and everything they import from
+ * src/web/app, bundled in memory by Bun's bundler the first time it is needed (a warm-up
+ * starts when the server starts listening, without delaying it) and kept for the life of
+ * the process.
  *
  *   GET /               the page (no-cache + ETag, strict Content-Security-Policy)
  *   GET /assets/:file   hashed JS/CSS (cached for a year, immutable); source maps only when
@@ -16,6 +17,7 @@ import { join } from 'node:path'
 import { log } from '../log'
 import { BASE_SECURITY_HEADERS } from '../http/security-headers'
 import { embedded } from '../embedded'
+import * as pages from './pages'
 
 export interface WebAsset {
   body: Uint8Array
@@ -33,6 +35,7 @@ export interface WebBundle {
   builtInMs: number
 }
 
+// In-memory files (written by src/web/pages.ts), in the folder whose scripts they load.
 const ENTRY = join(import.meta.dir, 'app', 'index.html')
 const SHARE_ENTRY = join(import.meta.dir, 'app', 'share.html')
 const ASSET_PREFIX = '/assets/'
@@ -83,6 +86,7 @@ export function loadWebBundle(options: WebOptions = {}): Promise<WebBundle> {
 /** The bundler settings of the UI; scripts/build.ts uses them too, to pre-build it for the single file. */
 export const webBuildOptions = {
   entrypoints: [ENTRY, SHARE_ENTRY],
+  files: { [ENTRY]: pages.appPage, [SHARE_ENTRY]: pages.sharePage },
   target: 'browser',
   minify: true,
   // No maps (and no sourceMappingURL comment) unless asked for (WEB_SOURCE_MAPS).

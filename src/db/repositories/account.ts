@@ -2,6 +2,7 @@ import { asc, eq } from 'drizzle-orm'
 import type { Database } from '../client'
 import { datasetRows, datasets, messages, notes, runs, threads, usageDaily, users } from '../schema'
 import { iso, ownerId } from '../scope'
+import { allOwned } from './owned-rows'
 
 /** A row as exported: no owner column (it is the caller), times as ISO strings. */
 function exported<T extends Record<string, unknown>>(row: T): Record<string, unknown> {
@@ -26,10 +27,9 @@ export function accountRepository({ db }: Database) {
     },
 
     async threadsWithMessages() {
-      const me = ownerId()
       const [threadRows, messageRows] = await Promise.all([
-        db.select().from(threads).where(eq(threads.userId, me)).orderBy(asc(threads.createdAt), asc(threads.id)),
-        db.select().from(messages).where(eq(messages.userId, me)).orderBy(asc(messages.createdAt), asc(messages.id)),
+        allOwned(db, threads, asc(threads.createdAt), asc(threads.id)),
+        allOwned(db, messages, asc(messages.createdAt), asc(messages.id)),
       ])
       const byThread = new Map<string, Record<string, unknown>[]>()
       for (const m of messageRows) {
@@ -42,37 +42,21 @@ export function accountRepository({ db }: Database) {
     },
 
     async runs() {
-      const rows = await db
-        .select({
-          id: runs.id,
-          threadId: runs.threadId,
-          status: runs.status,
-          agent: runs.agent,
-          model: runs.model,
-          createdAt: runs.createdAt,
-          finishedAt: runs.finishedAt,
-        })
-        .from(runs)
-        .where(eq(runs.userId, ownerId()))
-        .orderBy(asc(runs.createdAt))
-      return rows.map(exported)
-    },
-
-    async notes() {
-      return (await db.select().from(notes).where(eq(notes.userId, ownerId())).orderBy(asc(notes.createdAt))).map(
-        exported,
+      // The run fields the export lists (not its input: the thread's messages carry that).
+      const rows = await allOwned(db, runs, asc(runs.createdAt))
+      return rows.map(({ id, threadId, status, agent, model, createdAt, finishedAt }) =>
+        exported({ id, threadId, status, agent, model, createdAt, finishedAt }),
       )
     },
 
+    async notes() {
+      return (await allOwned(db, notes, asc(notes.createdAt))).map(exported)
+    },
+
     async datasetsWithRows() {
-      const me = ownerId()
       const [sets, rows] = await Promise.all([
-        db.select().from(datasets).where(eq(datasets.userId, me)).orderBy(asc(datasets.createdAt)),
-        db
-          .select()
-          .from(datasetRows)
-          .where(eq(datasetRows.userId, me))
-          .orderBy(asc(datasetRows.datasetId), asc(datasetRows.idx)),
+        allOwned(db, datasets, asc(datasets.createdAt)),
+        allOwned(db, datasetRows, asc(datasetRows.datasetId), asc(datasetRows.idx)),
       ])
       const byDataset = new Map<string, unknown[]>()
       for (const r of rows) {
@@ -84,12 +68,7 @@ export function accountRepository({ db }: Database) {
     },
 
     async usage() {
-      const rows = await db
-        .select()
-        .from(usageDaily)
-        .where(eq(usageDaily.userId, ownerId()))
-        .orderBy(asc(usageDaily.day), asc(usageDaily.model))
-      return rows.map(exported)
+      return (await allOwned(db, usageDaily, asc(usageDaily.day), asc(usageDaily.model))).map(exported)
     },
   }
 }

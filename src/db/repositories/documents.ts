@@ -6,7 +6,7 @@ import { iso, newId, ownerId } from '../scope'
 import { InvalidInputError } from '../../http/errors'
 import { DocumentVectorCache, type VectorHit } from './document-vectors'
 import { ftsQuery } from './messages'
-import { ownedRows } from './owned-rows'
+import { allOwned, ownedRows } from './owned-rows'
 
 /** Memory for the searching users' vectors unless configured (DOCUMENT_VECTOR_CACHE_MB). */
 export const DEFAULT_VECTOR_CACHE_BYTES = 256 * 1024 * 1024
@@ -245,18 +245,8 @@ export function documentsRepository(
 
     /** The extracted text of each of the user's documents (account export). */
     async texts(): Promise<{ id: string; name: string; mime: string; text: string | null; createdAt: string }[]> {
-      const rows = await db
-        .select({
-          id: documents.id,
-          name: documents.name,
-          mime: documents.mime,
-          text: documents.text,
-          createdAt: documents.createdAt,
-        })
-        .from(documents)
-        .where(eq(documents.userId, ownerId()))
-        .orderBy(desc(documents.createdAt))
-      return rows.map((r) => ({ ...r, createdAt: iso(r.createdAt) }))
+      const rows = await allOwned(db, documents, desc(documents.createdAt))
+      return rows.map(({ id, name, mime, text, createdAt }) => ({ id, name, mime, text, createdAt: iso(createdAt) }))
     },
 
     /**

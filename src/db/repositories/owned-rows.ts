@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from 'drizzle-orm'
+import { and, desc, eq, type SQL, sql } from 'drizzle-orm'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { Database } from '../client'
 import { ownerId } from '../scope'
@@ -7,6 +7,19 @@ import { toPage, type Page, type PageRequest } from '../paging'
 
 /** A table whose rows each belong to one user: keyed by `id`, newest by `createdAt`. */
 export type OwnedTable = SQLiteTable & { id: SQLiteColumn; userId: SQLiteColumn; createdAt: SQLiteColumn }
+
+/** Every row of `table` the active user owns, in `order`: whole-list reads (exports, full lists). */
+export async function allOwned<T extends SQLiteTable & { userId: SQLiteColumn }>(
+  db: Database['db'],
+  table: T,
+  ...order: SQL[]
+): Promise<T['$inferSelect'][]> {
+  return (await db
+    .select()
+    .from(table as SQLiteTable)
+    .where(eq(table.userId, ownerId()))
+    .orderBy(...order)) as T['$inferSelect'][]
+}
 
 /**
  * The active user's rows of one table, by id and newest first. User scoping lives here, inside

@@ -4,6 +4,7 @@ import { messages, threads } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { NotFoundError } from '../../http/errors'
 import { toPage, type Page, type PageRequest } from '../paging'
+import { allOwned } from './owned-rows'
 
 export interface ThreadView {
   id: string
@@ -57,12 +58,7 @@ export function threadsRepository({ db, write, writeInGroup }: Database) {
   return {
     /** Every thread of the user, newest activity first (exports; the API pages with `page`). */
     async list(): Promise<ThreadView[]> {
-      const rows = await db
-        .select()
-        .from(threads)
-        .where(eq(threads.userId, ownerId()))
-        .orderBy(desc(threads.updatedAt), desc(threads.id))
-      return rows.map(view)
+      return (await allOwned(db, threads, desc(threads.updatedAt), desc(threads.id))).map(view)
     },
 
     /** One page of the active or archived threads: pinned first, then newest activity. */

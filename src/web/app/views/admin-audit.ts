@@ -3,18 +3,14 @@ import { teamsApi, type AuditEvent, type TeamsApi } from '../../client/teams-api
 import type { AppContext, View } from '../context'
 import { formatTime, h } from '../dom'
 import { field } from './kit/form'
-import { loadMoreButton } from './kit/list'
-import { loadReporting, pageSection, statusLine } from './kit/page'
-import { dataTable } from './kit/table'
+import { pageSection } from './kit/page'
+import { PagedTable } from './kit/paged-table'
 import { AUDIT_ACTIONS } from '../../../protocol'
 
 export class AdminAuditView implements View {
   readonly el: HTMLElement
   #teams: TeamsApi
-  #rows = h('tbody')
-  #status: HTMLElement
-  #more: HTMLButtonElement
-  #cursor: string | null = null
+  #table: PagedTable<AuditEvent>
   #actor: HTMLSelectElement
   #action: HTMLSelectElement
   #emails = new Map<string, string>()
@@ -28,9 +24,23 @@ export class AdminAuditView implements View {
       h('option', { value: '' }, 'Any action'),
       ...AUDIT_ACTIONS.map((a) => h('option', { value: a }, a)),
     ) as HTMLSelectElement
-    for (const select of [this.#actor, this.#action]) select.addEventListener('change', () => void this.#reload())
-    this.#status = statusLine()
-    this.#more = loadMoreButton(() => this.#load())
+    for (const select of [this.#actor, this.#action])
+      select.addEventListener('change', () => void this.#table.restart())
+    this.#table = new PagedTable({
+      class: 'audit-table',
+      columns: ['Time', 'Actor', 'Action', 'Target', 'Address', 'Detail'],
+      what: 'the audit log',
+      empty: 'No events.',
+      fetch: async (cursor) => {
+        const page = await this.#teams.audit({
+          actorId: this.#actor.value || undefined,
+          action: this.#action.value || undefined,
+          cursor,
+        })
+        return { items: page.events, nextCursor: page.nextCursor }
+      },
+      row: (e) => this.#row(e),
+    })
     this.el = pageSection(
       {
         class: 'admin-page admin-audit',
@@ -43,9 +53,7 @@ export class AdminAuditView implements View {
         { class: 'card filters' },
         h('div', { class: 'form-grid' }, field('Actor', this.#actor), field('Action', this.#action)),
       ),
-      dataTable('audit-table', ['Time', 'Actor', 'Action', 'Target', 'Address', 'Detail'], this.#rows),
-      this.#status,
-      this.#more,
+      ...this.#table.parts(),
     )
     void this.#init()
   }
@@ -62,38 +70,12 @@ export class AdminAuditView implements View {
         if (!(cursor = page.nextCursor)) break
       }
     } catch {}
-    await this.#load()
+    await this.#table.load()
   }
 
   #who(id: string | null | undefined) {
     if (!id) return id === null ? 'server / shell' : ''
     return this.#emails.get(id) ?? `${id.slice(0, 8)}… (deleted)`
-  }
-
-  /** Bumped by each change of filter: an answer for an older filter is dropped, not shown. */
-  #generation = 0
-
-  async #reload() {
-    this.#generation++
-    this.#cursor = null
-    this.#rows.replaceChildren()
-    await this.#load()
-  }
-
-  async #load() {
-    const generation = this.#generation
-    await loadReporting(this.#status, 'the audit log', async () => {
-      const page = await this.#teams.audit({
-        actorId: this.#actor.value || undefined,
-        action: this.#action.value || undefined,
-        cursor: this.#cursor,
-      })
-      if (generation !== this.#generation) return // the filters changed while it loaded
-      for (const e of page.events) this.#rows.append(this.#row(e))
-      this.#cursor = page.nextCursor
-      this.#more.hidden = !page.nextCursor
-      this.#status.textContent = this.#rows.children.length ? '' : 'No events.'
-    })
   }
 
   #row(e: AuditEvent) {

@@ -3,9 +3,8 @@ import { teamsApi, type AdminUser, type TeamsApi } from '../../client/teams-api'
 import type { AppContext, View } from '../context'
 import { formatTime, h } from '../dom'
 import { cardForm, field } from './kit/form'
-import { loadMoreButton } from './kit/list'
-import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
-import { dataTable } from './kit/table'
+import { pageSection, sectionHeading } from './kit/page'
+import { PagedTable } from './kit/paged-table'
 
 /** A per-day quota of one user: empty is the server's default, 0 no limit. */
 function quotaInput(kind: 'runs' | 'tokens', label: string, value: number | null | undefined): HTMLInputElement {
@@ -22,16 +21,21 @@ function quotaInput(kind: 'runs' | 'tokens', label: string, value: number | null
 export class AdminUsersView implements View {
   readonly el: HTMLElement
   #teams: TeamsApi
-  #rows: HTMLTableSectionElement
-  #more: HTMLButtonElement
-  #status: HTMLElement
-  #cursor: string | null = null
+  #table: PagedTable<AdminUser>
 
   constructor(private readonly ctx: AppContext) {
     this.#teams = teamsApi(ctx.api, ctx.session)
-    this.#rows = h('tbody')
-    this.#status = statusLine()
-    this.#more = loadMoreButton(() => this.#load())
+    this.#table = new PagedTable({
+      class: 'users-table',
+      columns: ['Email', 'Name', 'Role', 'State', 'Last active', 'Quota (runs / tokens per day)', 'Actions'],
+      what: 'the accounts',
+      empty: 'No accounts.',
+      fetch: async (cursor) => {
+        const page = await this.#teams.users(cursor)
+        return { items: page.users, nextCursor: page.nextCursor }
+      },
+      row: (user) => this.#row(user),
+    })
     this.el = pageSection(
       {
         class: 'admin-page admin-users',
@@ -40,15 +44,9 @@ export class AdminUsersView implements View {
         intro: 'Manage accounts. Admins never see what users wrote.',
       },
       this.#createForm(),
-      dataTable(
-        'users-table',
-        ['Email', 'Name', 'Role', 'State', 'Last active', 'Quota (runs / tokens per day)', 'Actions'],
-        this.#rows,
-      ),
-      this.#status,
-      this.#more,
+      ...this.#table.parts(),
     )
-    void this.#load()
+    void this.#table.load()
   }
 
   #createForm() {
@@ -96,20 +94,8 @@ export class AdminUsersView implements View {
         })
         this.ctx.announce(`Account ${user.email} created.`)
         email.value = name.value = password.value = ''
-        this.#cursor = null
-        this.#rows.replaceChildren()
-        await this.#load()
+        await this.#table.restart()
       },
-    })
-  }
-
-  async #load() {
-    await loadReporting(this.#status, 'the accounts', async () => {
-      const page = await this.#teams.users(this.#cursor)
-      for (const user of page.users) this.#rows.append(this.#row(user))
-      this.#cursor = page.nextCursor
-      this.#more.hidden = !page.nextCursor
-      this.#status.textContent = this.#rows.children.length ? '' : 'No accounts.'
     })
   }
 

@@ -2,10 +2,10 @@
 import type { Dataset } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { append, clear, h, icon, icons } from '../dom'
-import { cardForm, field, FormProblem } from './kit/form'
+import { cardForm, field, FormProblem, nameInput } from './kit/form'
 import { deleteButton, focusFirst } from './kit/list'
 import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
-import { tableHead } from './kit/table'
+import { tableBody, tableHead } from './kit/table'
 
 const MAX_BYTES = 5 * 1024 * 1024
 
@@ -23,13 +23,7 @@ export class DatasetsView implements View {
       accept: '.csv,text/csv',
       required: true,
     }) as HTMLInputElement
-    const name = h('input', {
-      id: 'dataset-name',
-      name: 'name',
-      required: true,
-      maxlength: '100',
-      autocomplete: 'off',
-    }) as HTMLInputElement
+    const name = nameInput('dataset-name', 'name', 100)
     file.addEventListener('change', () => {
       const f = file.files?.[0]
       if (f && !name.value.trim()) name.value = f.name.replace(/\.csv$/i, '')
@@ -130,10 +124,6 @@ export class DatasetsView implements View {
     clear(this.#detail)
     const columns = dataset.columns ?? []
     const preview = rows.slice(0, 20)
-    const cell = (row: unknown, i: number, name: string) => {
-      const v = Array.isArray(row) ? row[i] : (row as Record<string, unknown>)?.[name]
-      return v === null || v === undefined ? '' : String(v)
-    }
     append(this.#detail, [
       h('h2', { class: 'section-heading', id: 'dataset-detail-heading', tabindex: '-1' }, dataset.name),
       h('p', { class: 'muted' }, `${dataset.rowCount ?? rows.length} rows`),
@@ -160,22 +150,13 @@ export class DatasetsView implements View {
                 'table',
                 { class: 'data-table' },
                 tableHead(columns.map((c) => c.name)),
-                h(
-                  'tbody',
-                  null,
-                  preview.map((row) =>
-                    h(
-                      'tr',
-                      null,
-                      columns.map((c, i) =>
-                        h(
-                          'td',
-                          { class: /int|num|float|real|dec/i.test(c.type) ? 'num' : undefined },
-                          cell(row, i, c.name),
-                        ),
-                      ),
-                    ),
-                  ),
+                tableBody(
+                  preview,
+                  columns.map((c) => c.name),
+                  {
+                    text: (v) => (v === null || v === undefined ? '' : String(v)),
+                    numeric: (_, i) => /int|num|float|real|dec/i.test(columns[i]!.type),
+                  },
                 ),
               ),
             ),

@@ -2,7 +2,7 @@
 import type { Note } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { clear, formatTime, h, icon, icons } from '../dom'
-import { cardForm, field, FormProblem } from './kit/form'
+import { cardForm, field, FormProblem, nameInput } from './kit/form'
 import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
 import { deleteButton, focusFirst } from './kit/list'
 
@@ -12,13 +12,7 @@ export class NotesView implements View {
   #status: HTMLElement
 
   constructor(private readonly ctx: AppContext) {
-    const title = h('input', {
-      id: 'note-title',
-      name: 'title',
-      required: true,
-      maxlength: '200',
-      autocomplete: 'off',
-    }) as HTMLInputElement
+    const title = nameInput('note-title', 'title', 200)
     const body = h('textarea', { id: 'note-body', name: 'body', rows: '4' }) as HTMLTextAreaElement
     const form = cardForm({
       class: 'note-form',

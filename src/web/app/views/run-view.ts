@@ -8,6 +8,7 @@ import { formatDuration, h, icon, icons, prettyJson } from '../dom'
 import { setMarkdown } from '../markdown'
 import { enhanceCodeBlocks } from '../code-blocks'
 import { sourcesView } from './sources'
+import { tableBody, tableHead } from './kit/table'
 
 export type AgentNamer = (id: string) => string
 
@@ -421,42 +422,17 @@ function resultView(result: unknown): HTMLElement {
   if (r && Array.isArray(r.columns) && Array.isArray(r.rows) && r.columns.every((c) => typeof c === 'string')) {
     const columns = r.columns as string[]
     const rows = (r.rows as unknown[]).slice(0, 20)
-    const cell = (row: unknown, i: number, c: string) => {
-      const v = Array.isArray(row) ? row[i] : (row as Record<string, unknown>)?.[c]
-      return typeof v === 'number' ? v.toLocaleString() : v == null ? '' : String(v)
-    }
     return h(
       'div',
       { class: 'tool-result tool-table-wrap' },
       h(
         'table',
         { class: 'data-table tool-table' },
-        h(
-          'thead',
-          null,
-          h(
-            'tr',
-            null,
-            columns.map((c) => h('th', { scope: 'col' }, c)),
-          ),
-        ),
-        h(
-          'tbody',
-          null,
-          rows.map((row) =>
-            h(
-              'tr',
-              null,
-              columns.map((c, i) =>
-                h(
-                  'td',
-                  { class: typeof (Array.isArray(row) ? row[i] : (row as any)?.[c]) === 'number' ? 'num' : undefined },
-                  cell(row, i, c),
-                ),
-              ),
-            ),
-          ),
-        ),
+        tableHead(columns),
+        tableBody(rows, columns, {
+          text: (v) => (typeof v === 'number' ? v.toLocaleString() : v == null ? '' : String(v)),
+          numeric: (v) => typeof v === 'number',
+        }),
       ),
       (r.rows as unknown[]).length > rows.length
         ? h('p', { class: 'muted' }, `… ${(r.rows as unknown[]).length - rows.length} more rows`)

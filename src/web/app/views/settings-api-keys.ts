@@ -5,7 +5,7 @@
 import type { ApiKey } from '../../client/types'
 import type { AppContext, View } from '../context'
 import { clear, formatTime, h, icon, icons } from '../dom'
-import { cardForm, field, FormProblem } from './kit/form'
+import { cardForm, field, FormProblem, nameInput } from './kit/form'
 import { loadReporting, pageSection, sectionHeading, statusLine } from './kit/page'
 
 const EXPIRY_CHOICES: [string, string][] = [
@@ -26,14 +26,8 @@ export class ApiKeysView implements View {
   #cursor: string | null = null
 
   constructor(private readonly ctx: AppContext) {
-    const name = h('input', {
-      id: 'key-name',
-      name: 'name',
-      required: true,
-      maxlength: '100',
-      autocomplete: 'off',
-      placeholder: 'e.g. home automation',
-    }) as HTMLInputElement
+    const name = nameInput('key-name', 'name', 100)
+    name.placeholder = 'e.g. home automation'
     const expiry = h(
       'select',
       { id: 'key-expiry', name: 'expiry' },

@@ -12,6 +12,11 @@ export function field(label: string, control: HTMLElement, hint?: string): HTMLD
   )
 }
 
+/** The required one-line name of a new thing (a note's title, a dataset's name): no autofill. */
+export function nameInput(id: string, name: string, maxLength: number): HTMLInputElement {
+  return h('input', { id, name, required: true, maxlength: String(maxLength), autocomplete: 'off' })
+}
+
 /**
  * What a form's `send` throws when the input is not ready (or a result is to be reported as
  * is): its message goes to the alert line unprefixed, and `focus` gets the focus.
