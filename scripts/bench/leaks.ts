@@ -16,6 +16,11 @@
  * a burst of runs is tens of MiB higher than a couple of seconds later. Memory is this process's (the server's; clients and the scripted
  * model run in child processes), after Bun.gc(true). Each sample also shows the allocator's own
  * figures (mimalloc's committed bytes, bun:jsc memoryUsage) and the address space mapped (VmSize).
+ *
+ * mimalloc gives freed pages back to the system after a delay, so RSS read at any moment swings by
+ * tens of MiB with what it still holds. To see what the process really keeps, start it with
+ * the delay off:  MIMALLOC_PURGE_DELAY=0 bun run bench:leaks  (read by mimalloc at start-up;
+ * this script cannot set it for itself). The header line says which way it ran.
  */
 import { intArg } from './lib/args'
 import { LoadClients, startModelProcess } from './lib/load-clients'
@@ -36,6 +41,11 @@ const GRACE_MS = 500
 const SETTLE_MS = intArg('settle-ms', 3000)
 
 printMachine(`leaks: ${RUNS} runs over ${USERS} users, connections reopened every ${PER_CONNECTION} runs`)
+console.log(
+  process.env.MIMALLOC_PURGE_DELAY === undefined
+    ? 'allocator: default purge delay (RSS includes freed pages not yet given back)'
+    : `allocator: MIMALLOC_PURGE_DELAY=${process.env.MIMALLOC_PURGE_DELAY}`,
+)
 const clients = await LoadClients.spawn()
 const modelProcess = await startModelProcess({ mode: 'echo', chunkSize: 6, chunkDelayMs: 0 })
 const ollamaUrl = modelProcess.url
@@ -174,6 +184,7 @@ await runBenchmark('leak benchmark', async () => {
       first: FIRST,
       sampleEvery: SAMPLE_EVERY,
       journalGraceMs: GRACE_MS,
+      mimallocPurgeDelay: process.env.MIMALLOC_PURGE_DELAY ?? null,
       alertFailureWindowMs: 1000,
       settleMs: SETTLE_MS,
     },

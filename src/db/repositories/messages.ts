@@ -3,6 +3,7 @@ import type { Database, Db } from '../client'
 import { messages, threads, type Citation } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { bestMessageMatches } from './message-matches'
+import { sqlIn } from '../group-commit'
 import { NotFoundError } from '../../http/errors'
 import { encodeCursor, InvalidCursorError, type Page, type PageRequest } from '../paging'
 
@@ -24,6 +25,11 @@ export interface MessageView {
   error?: { code: string; message: string }
 }
 
+// An added message's statements as fixed text (src/db/group-commit.ts, sqlIn).
+const THREAD_LEAF = 'SELECT leaf_id FROM threads WHERE id = ? AND user_id = ?'
+const INSERT_MESSAGE = `INSERT INTO messages (id, user_id, thread_id, role, content, agent, run_id, created_at, parent_id, status,
+    error_code, error_message, citations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const MOVE_LEAF = 'UPDATE threads SET leaf_id = ?, updated_at = max(updated_at + 1, ?) WHERE id = ? AND user_id = ?'
 /** A message on a branch, with the ids a client needs to switch to a sibling branch. */
 export interface BranchMessageView extends MessageView {
   siblingIds: string[]
@@ -221,13 +227,11 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
     async add(input: NewMessage): Promise<MessageView> {
       const userId = ownerId()
       const saved = await writeInGroup(async (tx) => {
+        const inTx = sqlIn(tx)
         let parentId = input.parentId
         if (parentId === undefined) {
-          const [thread] = await tx
-            .select({ leafId: threads.leafId })
-            .from(threads)
-            .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId)))
-          parentId = thread?.leafId ?? null
+          const [thread] = (await inTx.execute({ sql: THREAD_LEAF, args: [input.threadId, userId] })).rows
+          parentId = (thread?.leaf_id as string | null | undefined) ?? null
         }
         const row: Row = {
           id: input.id ?? newId(),
@@ -244,14 +248,28 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
           errorMessage: input.error?.message ?? null,
           citations: input.citations ?? null,
         }
-        // No `returning`: the row is what was written (drizzle building the returning list
-        // was a visible part of each answer's cost), and the insert fails or stores it whole.
-        await tx.insert(messages).values(row)
+        // Fixed text, no `returning`: the row is what was written, and the insert fails or
+        // stores it whole (drizzle building both was a visible part of each answer's cost).
+        await inTx.execute({
+          sql: INSERT_MESSAGE,
+          args: [
+            row.id,
+            userId,
+            row.threadId,
+            row.role,
+            row.content,
+            row.agent,
+            row.runId,
+            row.createdAt,
+            row.parentId,
+            row.status,
+            row.errorCode,
+            row.errorMessage,
+            row.citations === null ? null : JSON.stringify(row.citations),
+          ],
+        })
         // The thread sorts first from now on: marked in the same transaction (one commit per answer, not two).
-        await tx
-          .update(threads)
-          .set({ leafId: row.id, updatedAt: sql`max(${threads.updatedAt} + 1, ${row.createdAt})` })
-          .where(and(eq(threads.id, input.threadId), eq(threads.userId, userId)))
+        await inTx.execute({ sql: MOVE_LEAF, args: [row.id, row.createdAt, input.threadId, userId] })
         return row
       })
       return messageView(saved)

@@ -1,9 +1,9 @@
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm'
+import { and, asc, eq, gt, inArray } from 'drizzle-orm'
 import type { InStatement } from '@libsql/client'
 import type { Database } from '../client'
-import { messages, runEvents, runs, threads } from '../schema'
+import { runEvents, runs } from '../schema'
 import { iso, newId, ownerId } from '../scope'
-import type { Tx } from '../group-commit'
+import { sqlIn, type Tx } from '../group-commit'
 import { NotFoundError } from '../../http/errors'
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled'
@@ -47,6 +47,17 @@ export interface RunClose {
   error?: { code: string; message: string }
   agent?: string
 }
+
+// A run start's statements as fixed text (src/db/group-commit.ts, sqlIn).
+const INSERT_THREAD = `INSERT INTO threads (id, user_id, title, created_at, updated_at, leaf_id) VALUES (?, ?, ?, ?, ?, ?)`
+const INSERT_RUN = `INSERT INTO runs (id, user_id, thread_id, status, agent, model, input, node_id, answer_parent_id, created_at)
+  VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`
+const INSERT_USER_MESSAGE = `INSERT INTO messages (id, user_id, thread_id, role, content, run_id, created_at, parent_id)
+  VALUES (?, ?, ?, 'user', ?, ?, ?, ?)`
+const THREAD_LEAF = 'SELECT leaf_id FROM threads WHERE id = ? AND user_id = ?'
+/** Moves the thread to the top; a new message becomes its leaf. */
+const TOUCH_THREAD = `UPDATE threads SET updated_at = max(updated_at + 1, ?), leaf_id = coalesce(?, leaf_id)
+  WHERE id = ? AND user_id = ?`
 
 const CLOSE_RUN_SQL = `UPDATE runs SET status = ?, finished_at = ?, error_code = ?, error_message = ?, agent = coalesce(?, agent)
   WHERE id = ? AND user_id = ? AND status = 'running'`
@@ -103,47 +114,42 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
       const now = Date.now()
       const threadId = input.threadId ?? newId()
       const row = { ...input, threadId, userId, status: 'running' as const, createdAt: now }
-      const thread = and(eq(threads.id, threadId), eq(threads.userId, userId))
-      const touch = {
-        updatedAt: sql`max(${threads.updatedAt} + 1, ${now})`,
-        ...(userMessage && { leafId: userMessage.id }),
+      const parentOf = async (inTx: ReturnType<typeof sqlIn>) => {
+        if (userMessage?.parentId !== undefined) return userMessage.parentId
+        const [current] = (await inTx.execute({ sql: THREAD_LEAF, args: [threadId, userId] })).rows
+        return (current?.leaf_id as string | null | undefined) ?? null
       }
-      /** The user's message this run answers, as stored. */
-      const question = (id: string, parentId: string | null) => ({
-        id,
-        userId,
-        threadId,
-        role: 'user' as const,
-        content: input.input,
-        runId: input.id,
-        createdAt: now,
-        parentId,
-      })
       const saved = await writeInGroup(async (tx) => {
         if (options.claim && !(await options.claim(tx))) throw new AdmissionRefusedError()
-        if (!input.threadId) {
+        const inTx = sqlIn(tx)
+        if (!input.threadId)
           // A new thread starts with this message as its leaf: no separate touch.
-          const title = options.newThreadTitle ?? input.input
-          await tx
-            .insert(threads)
-            .values({ id: threadId, userId, title, createdAt: now, updatedAt: now, leafId: userMessage?.id })
-          await tx.insert(runs).values(row)
-          if (userMessage) await tx.insert(messages).values(question(userMessage.id, userMessage.parentId ?? null))
-          return row
-        }
-        if (!userMessage) {
-          await tx.insert(runs).values(row)
-          await tx.update(threads).set(touch).where(thread)
-          return row
-        }
-        let parentId = userMessage.parentId
-        if (parentId === undefined) {
-          const [current] = await tx.select({ leafId: threads.leafId }).from(threads).where(thread)
-          parentId = current?.leafId ?? null
-        }
-        await tx.insert(runs).values(row)
-        await tx.insert(messages).values(question(userMessage.id, parentId))
-        await tx.update(threads).set(touch).where(thread)
+          await inTx.execute({
+            sql: INSERT_THREAD,
+            args: [threadId, userId, options.newThreadTitle ?? input.input, now, now, userMessage?.id ?? null],
+          })
+        const parentId = userMessage && input.threadId ? await parentOf(inTx) : (userMessage?.parentId ?? null)
+        await inTx.execute({
+          sql: INSERT_RUN,
+          args: [
+            row.id,
+            userId,
+            threadId,
+            row.agent,
+            row.model,
+            row.input,
+            row.nodeId ?? null,
+            row.answerParentId ?? null,
+            now,
+          ],
+        })
+        if (userMessage)
+          await inTx.execute({
+            sql: INSERT_USER_MESSAGE,
+            args: [userMessage.id, userId, threadId, input.input, row.id, now, parentId],
+          })
+        if (input.threadId)
+          await inTx.execute({ sql: TOUCH_THREAD, args: [now, userMessage?.id ?? null, threadId, userId] })
         return row
       })
       return view(saved)

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, gte, lte, sql } from 'drizzle-orm'
 import type { Database } from '../client'
-import type { Tx } from '../group-commit'
+import { sqlIn, type Tx } from '../group-commit'
 import { usageDaily, usageEvents } from '../schema'
 import { ownerId } from '../scope'
 
@@ -30,6 +30,19 @@ export interface AdmissionInput {
   tokensPerDay: number
 }
 
+// The per-run statements as fixed text (src/db/group-commit.ts, sqlIn).
+const ADMIT = `INSERT INTO usage_events (run_id, user_id, model, day, at)
+  SELECT ?1, ?2, ?3, ?4, ?5
+  WHERE (?6 = 0 OR (SELECT count(*) FROM usage_events WHERE user_id = ?2 AND at > ?8) < ?6)
+    AND (?7 = 0 OR (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage_events WHERE user_id = ?2 AND at > ?8) < ?7)`
+const COUNT_DAY = `INSERT INTO usage_daily (user_id, day, model, runs, prompt_tokens, completion_tokens) VALUES (?, ?, ?, 1, 0, 0)
+  ON CONFLICT (user_id, day, model) DO UPDATE SET runs = runs + 1`
+const SETTLE_DAY = `UPDATE usage_daily SET prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?
+  WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ?)`
+const SETTLE_RUN = 'UPDATE usage_events SET prompt_tokens = ?, completion_tokens = ? WHERE run_id = ?'
+const DROP_OLD =
+  'DELETE FROM usage_events WHERE user_id = (SELECT user_id FROM usage_events WHERE run_id = ?) AND at < ?'
+
 /**
  * Counts a run if the user is under both limits (0 = none), inside `tx`; false when refused
  * (nothing written). Run starts call it inside their own write, so admission and start are one
@@ -39,14 +52,13 @@ export async function admitIn(tx: Tx, input: AdmissionInput): Promise<boolean> {
   const { userId, runId, model, at, runsPerDay, tokensPerDay } = input
   const since = at - DAY_MS
   const day = utcDay(at)
-  const inserted = await tx.run(sql`INSERT INTO usage_events (run_id, user_id, model, day, at)
-            SELECT ${runId}, ${userId}, ${model}, ${day}, ${at}
-            WHERE (${runsPerDay} = 0 OR (SELECT count(*) FROM usage_events WHERE user_id = ${userId} AND at > ${since}) < ${runsPerDay})
-              AND (${tokensPerDay} = 0 OR (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage_events WHERE user_id = ${userId} AND at > ${since}) < ${tokensPerDay})`)
+  const inTx = sqlIn(tx)
+  const inserted = await inTx.execute({
+    sql: ADMIT,
+    args: [runId, userId, model, day, at, runsPerDay, tokensPerDay, since],
+  })
   if (inserted.rowsAffected !== 1) return false
-  await tx.run(sql`INSERT INTO usage_daily (user_id, day, model, runs, prompt_tokens, completion_tokens)
-            VALUES (${userId}, ${day}, ${model}, 1, 0, 0)
-            ON CONFLICT (user_id, day, model) DO UPDATE SET runs = runs + 1`)
+  await inTx.execute({ sql: COUNT_DAY, args: [userId, day, model] })
   return true
 }
 
@@ -73,12 +85,10 @@ export function usageRepository({ db, writeInGroup }: Database) {
     /** Adds a finished run's tokens to its window row and its day; drops window rows past any use. */
     async settle(runId: string, promptTokens: number, completionTokens: number): Promise<void> {
       await writeInGroup(async (tx) => {
-        await tx.run(sql`UPDATE usage_daily SET prompt_tokens = prompt_tokens + ${promptTokens}, completion_tokens = completion_tokens + ${completionTokens}
-            WHERE (user_id, day, model) = (SELECT user_id, day, model FROM usage_events WHERE run_id = ${runId})`)
-        await tx.update(usageEvents).set({ promptTokens, completionTokens }).where(eq(usageEvents.runId, runId))
-        await tx.run(
-          sql`DELETE FROM usage_events WHERE user_id = (SELECT user_id FROM usage_events WHERE run_id = ${runId}) AND at < ${Date.now() - 2 * DAY_MS}`,
-        )
+        const inTx = sqlIn(tx)
+        await inTx.execute({ sql: SETTLE_DAY, args: [promptTokens, completionTokens, runId] })
+        await inTx.execute({ sql: SETTLE_RUN, args: [promptTokens, completionTokens, runId] })
+        await inTx.execute({ sql: DROP_OLD, args: [runId, Date.now() - 2 * DAY_MS] })
       })
     },
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import { openDatabase } from '../../../src/db/client'
+import { sqlIn } from '../../../src/db/group-commit'
 import { createUserContext, maybeCurrentContext, runAsUser } from '../../../src/context/user-context'
 
 /** Group commit (src/db/group-commit.ts): writes queued together share one transaction. */
@@ -32,6 +33,42 @@ describe('group commit', () => {
       expect(rows.map((r) => r.k)).toEqual(['a', 'b', 'c'])
     } finally {
       database.close()
+    }
+  })
+
+  test('fixed SQL through sqlIn(tx) joins the group and its savepoint: committed together, rolled back alone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'group-commit-'))
+    const database = await openDatabase(`file:${join(dir, 'g.db')}`)
+    const other = await openDatabase(`file:${join(dir, 'g.db')}`)
+    try {
+      await database.write((db) => db.run(sql`CREATE TABLE t (k TEXT PRIMARY KEY)`))
+      const { promise: gate, resolve: open } = Promise.withResolvers<void>()
+      const busy = database.write(() => gate)
+      const seenByOtherConnection: number[] = []
+      const insert = (k: string) =>
+        database.writeInGroup(async (tx) => {
+          await sqlIn(tx).execute({ sql: 'INSERT INTO t VALUES (?)', args: [k] })
+          const [row] = await other.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`)
+          seenByOtherConnection.push(Number(row.n))
+        })
+      const failing = database.writeInGroup(async (tx) => {
+        await sqlIn(tx).execute({ sql: 'INSERT INTO t VALUES (?)', args: ['bad'] })
+        await tx.run(sql`INSERT INTO t VALUES ('bad')`) // primary key violation: this write only
+      })
+      const ok = ['a', 'b'].map(insert)
+      open()
+      await busy
+      await expect(failing).rejects.toThrow()
+      await Promise.all(ok)
+      expect(seenByOtherConnection).toEqual([0, 0])
+      const rows = await other.db.all<{ k: string }>(sql`SELECT k FROM t ORDER BY k`)
+      expect(rows.map((r) => r.k)).toEqual(['a', 'b'])
+      // Outside a grouped write there is no transaction to run on.
+      await expect(database.write(async (db) => sqlIn(db as never))).rejects.toThrow(/not inside a grouped write/)
+    } finally {
+      database.close()
+      other.close()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 
