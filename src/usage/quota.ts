@@ -40,10 +40,10 @@ export function databaseQuota(deps: {
   const now = deps.now ?? Date.now
 
   async function limitsOf(userId: string): Promise<QuotaLimits> {
-    const user = await deps.users.findById(userId)
+    const own = await deps.users.quotaOf(userId)
     return {
-      runsPerDay: user?.quotaRunsPerDay ?? deps.defaults.runsPerDay,
-      tokensPerDay: user?.quotaTokensPerDay ?? deps.defaults.tokensPerDay,
+      runsPerDay: own?.runsPerDay ?? deps.defaults.runsPerDay,
+      tokensPerDay: own?.tokensPerDay ?? deps.defaults.tokensPerDay,
     }
   }
 
