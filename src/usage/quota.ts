@@ -69,19 +69,19 @@ export function databaseQuota(deps: {
       return quotaStatus(await limitsOf(userId), await deps.usage.window(userId, at - DAY_MS))
     },
 
+    // The admission reads the user's own limits inside its statement (admitIn); they are read
+    // here only to explain a refusal.
     async admit(userId: string, run: { runId: string; model: string }): Promise<void> {
-      const limits = await limitsOf(userId)
       const at = now()
-      if (await deps.usage.admit({ userId, runId: run.runId, model: run.model, at, ...limits })) return
-      throw await refusal(userId, limits, at)
+      if (await deps.usage.admit({ userId, runId: run.runId, model: run.model, at, ...deps.defaults })) return
+      throw await refusal(userId, await limitsOf(userId), at)
     },
 
     async admission(userId: string, run: { runId: string; model: string }): Promise<Admission> {
-      const limits = await limitsOf(userId)
       const at = now()
       return {
-        claim: (tx) => admitIn(tx, { userId, runId: run.runId, model: run.model, at, ...limits }),
-        refusal: () => refusal(userId, limits, at),
+        claim: (tx) => admitIn(tx, { userId, runId: run.runId, model: run.model, at, ...deps.defaults }),
+        refusal: async () => refusal(userId, await limitsOf(userId), at),
       }
     },
 

@@ -26,15 +26,19 @@ export interface AdmissionInput {
   runId: string
   model: string
   at: number
+  /** The server's limits (0 = none); a user's own limit, when an admin set one, wins. */
   runsPerDay: number
   tokensPerDay: number
 }
 
 // The per-run statements as fixed text (src/db/group-commit.ts, sqlIn).
-const ADMIT = `INSERT INTO usage_events (run_id, user_id, model, day, at)
-  SELECT ?1, ?2, ?3, ?4, ?5
-  WHERE (?6 = 0 OR (SELECT count(*) FROM usage_events WHERE user_id = ?2 AND at > ?8) < ?6)
-    AND (?7 = 0 OR (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage_events WHERE user_id = ?2 AND at > ?8) < ?7)`
+/** Counts the run if the user is under both limits: theirs (users.quota_*) or else the server's. */
+const ADMIT = `WITH own AS (SELECT quota_runs_per_day AS runs, quota_tokens_per_day AS tokens FROM users WHERE id = ?2),
+    lim AS (SELECT coalesce((SELECT runs FROM own), ?6) AS runs, coalesce((SELECT tokens FROM own), ?7) AS tokens)
+  INSERT INTO usage_events (run_id, user_id, model, day, at)
+  SELECT ?1, ?2, ?3, ?4, ?5 FROM lim
+  WHERE (lim.runs = 0 OR (SELECT count(*) FROM usage_events WHERE user_id = ?2 AND at > ?8) < lim.runs)
+    AND (lim.tokens = 0 OR (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage_events WHERE user_id = ?2 AND at > ?8) < lim.tokens)`
 const COUNT_DAY = `INSERT INTO usage_daily (user_id, day, model, runs, prompt_tokens, completion_tokens) VALUES (?, ?, ?, 1, 0, 0)
   ON CONFLICT (user_id, day, model) DO UPDATE SET runs = runs + 1`
 const SETTLE_DAY = `UPDATE usage_daily SET prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?
@@ -45,7 +49,8 @@ const DROP_OLD =
 
 /**
  * Counts a run if the user is under both limits (0 = none), inside `tx`; false when refused
- * (nothing written). Run starts call it inside their own write, so admission and start are one
+ * (nothing written). The user's own limits are read in the same statement, so a run start
+ * reads nothing before its write. Run starts call it inside their own write, so admission and start are one
  * transaction.
  */
 export async function admitIn(tx: Tx, input: AdmissionInput): Promise<boolean> {
