@@ -111,6 +111,11 @@ export class RunJournal {
   readonly createdAt = performance.now()
   /** performance.now() of the first answer text (first-token latency). */
   firstDeltaAt: number | undefined
+  /** While the run's start is being written: each appended event's persistence, in order (`hold`). */
+  #held: (() => void)[] | undefined
+  #discarded = false
+  #opened: Promise<void> = Promise.resolve()
+  #settleOpen: { resolve: () => void; reject: (reason: Error) => void } | undefined
 
   constructor(
     readonly runId: string,
@@ -164,26 +169,63 @@ export class RunJournal {
     } as RunEvent
     const entry = { event, wire: JSON.stringify(event) }
     this.entries.push(entry)
-    this.persister.add(
-      {
-        runId: this.runId,
-        seq: event.seq,
-        userId: this.userId,
-        type: event.type,
-        data: entry.wire,
-        ...(closesRun && { closesRun }),
-      },
-      () => {
-        this.#publishedSeq = event.seq
-        this.publisher.publish(this.userId, entry)
-      },
-    )
+    if (this.#discarded) return event
+    const persist = () =>
+      this.persister.add(
+        {
+          runId: this.runId,
+          seq: event.seq,
+          userId: this.userId,
+          type: event.type,
+          data: entry.wire,
+          ...(closesRun && { closesRun }),
+        },
+        () => {
+          this.#publishedSeq = event.seq
+          this.publisher.publish(this.userId, entry)
+        },
+      )
+    if (this.#held) this.#held.push(persist)
+    else persist()
     return event
   }
 
-  /** Resolves once every event appended so far is stored (and published). */
+  /**
+   * Holds back the events appended from now on (kept in order, neither stored nor published)
+   * until `open()`, or drops them with `discard()`. A run's model call starts while its start is
+   * still being written (RunManager.start); nothing of it may reach a client, the database or a
+   * tool before that write has committed.
+   */
+  hold(): void {
+    this.#held = []
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    promise.catch(() => {}) // only `durable()` callers see a discard
+    this.#opened = promise
+    this.#settleOpen = { resolve, reject }
+  }
+
+  /** The run's start is written: its held events go out, in order. */
+  open(): void {
+    const held = this.#held ?? []
+    this.#held = undefined
+    for (const persist of held) persist()
+    this.#settleOpen?.resolve()
+  }
+
+  /** The run's start failed: its events are dropped, now and later; `durable()` rejects with `reason`. */
+  discard(reason: Error): void {
+    this.#held = undefined
+    this.#discarded = true
+    this.#settleOpen?.reject(reason)
+  }
+
+  /**
+   * Resolves once every event appended so far is stored (and published). While the journal is
+   * held it first waits for `open()` (and rejects on `discard()`): the runner waits here before
+   * a tool acts.
+   */
   durable(): Promise<void> {
-    return this.persister.flush()
+    return this.#opened.then(() => this.persister.flush())
   }
 
   get lastSeq() {

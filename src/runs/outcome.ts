@@ -4,7 +4,8 @@ import type { EventError, RunStatusFinal } from '../protocol'
 /** How a run ended: the agent loop's outcome, refined by why the run was stopped (if it was). */
 export type RunOutcome = AgentOutcome
 
-export type RunStopKind = 'cancelled' | 'timeout' | 'shutdown' | 'node_lost'
+/** `not_started`: the run's start could not be written; it is dropped without a trace (RunManager.start). */
+export type RunStopKind = 'cancelled' | 'timeout' | 'shutdown' | 'node_lost' | 'not_started'
 
 /** Why a run was stopped from outside; carried as the abort reason of the run's signal. */
 export class RunStop extends Error {
@@ -33,6 +34,8 @@ export class RunStop extends Error {
           status: 'failed',
           error: { code: 'node_lost', message: 'the server process running this run stopped' },
         }
+      case 'not_started':
+        return { status: 'failed', error: { code: 'internal_error', message: 'the run could not be started' } }
     }
   }
 }

@@ -166,26 +166,7 @@ export class RunManager {
       const history =
         input.history ?? (turn.threadId && turn.historyLeaf ? await this.#history(turn.threadId, turn.historyLeaf) : [])
       const answerParentId = turn.userMessage?.id ?? turn.answerParentId
-      // One write: the quota count first (a refused run leaves no thread, message or run
-      // behind), then a new thread if needed, the run and the user's message.
-      const { threadId } = await this.deps.runs
-        .start(
-          {
-            id: runId,
-            threadId: turn.threadId,
-            agent: agent.id,
-            model,
-            input: content,
-            nodeId: this.deps.nodeId,
-            answerParentId,
-          },
-          turn.userMessage,
-          { claim: admission?.claim, newThreadTitle: titleFrom(input.title ?? content) },
-        )
-        .catch(async (error) => {
-          throw error instanceof AdmissionRefusedError && admission ? await admission.refusal() : error
-        })
-      admitted = true
+      const threadId = turn.threadId ?? newId()
 
       const controller = new AbortController()
       const context = createUserContext({
@@ -198,6 +179,7 @@ export class RunManager {
       })
       const journal = new RunJournal(runId, caller.userId, threadId, agent.id, this.persister, this.deps.publisher)
       const { promise: outcome, resolve: settle } = Promise.withResolvers<RunOutcome>()
+      const { promise: written, resolve: settleWritten } = Promise.withResolvers<boolean>()
       const active: ActiveRun = {
         journal,
         context,
@@ -207,15 +189,48 @@ export class RunManager {
         settle,
         answerParentId,
       }
-      this.active.set(runId, active)
-      // Told before the run's first event, so a client sees run_accepted ahead of agent_started.
-      onAccepted?.({ runId, threadId })
+      // The run begins (its model call above all) while its start is being written, so the
+      // model's time to first token overlaps the write: in a crowd the writes queue up, and
+      // each run would otherwise ask the model only after its own commit. Until then its
+      // events are held in the journal and no tool acts (journal.hold, RunJournal.durable); if
+      // the write fails, the run is stopped and leaves nothing behind.
+      journal.hold()
       // Detached from the caller's context: the run must not end with the socket or request.
       active.done = runWithoutUser(() =>
         context.run(() =>
-          this.#execute(active, model, [...history, { role: 'user', content }], { options: input.options }),
+          this.#execute(active, model, [...history, { role: 'user', content }], { options: input.options, written }),
         ),
       )
+      // One write: the quota count first (a refused run leaves no thread, message or run
+      // behind), then a new thread if needed, the run and the user's message.
+      try {
+        await this.deps.runs.start(
+          {
+            id: runId,
+            threadId: turn.threadId,
+            agent: agent.id,
+            model,
+            input: content,
+            nodeId: this.deps.nodeId,
+            answerParentId,
+          },
+          turn.userMessage,
+          { claim: admission?.claim, newThreadTitle: titleFrom(input.title ?? content), newThreadId: threadId },
+        )
+      } catch (error) {
+        const refused = error instanceof AdmissionRefusedError && admission ? await admission.refusal() : error
+        journal.discard(refused instanceof Error ? refused : new Error(String(refused)))
+        controller.abort(new RunStop('not_started'))
+        settleWritten(false)
+        await active.done.catch(() => {})
+        throw refused
+      }
+      admitted = true
+      this.active.set(runId, active)
+      // Told before the run's first event, so a client sees run_accepted ahead of agent_started.
+      onAccepted?.({ runId, threadId })
+      journal.open()
+      settleWritten(true)
       return { runId, threadId, done: active.done, outcome }
     } catch (error) {
       await this.deps.limiter.release(caller.userId, runId)
@@ -300,7 +315,7 @@ export class RunManager {
     run: ActiveRun,
     model: string,
     conversation: Message[],
-    extra: { resume?: RunState; options?: ModelOptions } = {},
+    extra: { resume?: RunState; options?: ModelOptions; written?: Promise<boolean> } = {},
   ): Promise<void> {
     const { journal, context } = run
     const timeout = setTimeout(() => run.controller.abort(new RunStop('timeout')), this.deps.runTimeoutMs)
@@ -321,23 +336,31 @@ export class RunManager {
       log.error('run crashed', { error: String(error) })
     } finally {
       clearTimeout(timeout)
-      // Tokens are counted before the client hears "completed", so a usage read right after sees
-      // them; counted beside the answer's write, so both join one group commit.
-      const counted = this.deps.quota?.settle(journal.runId, outcome.usage)
-      await this.#complete(run, outcome, counted)
-      this.active.delete(journal.runId)
-      await this.deps.limiter
-        .release(context.userId, journal.runId)
-        .catch((error) => log.error('could not release the run slot', { error: String(error) }))
-      await context.dispose().catch(() => {})
-      this.#keepRecent(journal)
-      this.deps.onRunFinished?.(outcome, {
-        runId: journal.runId,
-        userId: context.userId,
-        durationMs: performance.now() - journal.createdAt,
-        firstTokenMs: journal.firstDeltaAt && journal.firstDeltaAt - journal.createdAt,
-      })
+      // A start that was never written: nothing to store, count or tell (start() cleans up).
+      if (extra.written && !(await extra.written)) await context.dispose().catch(() => {})
+      else await this.#finish(run, outcome)
     }
+  }
+
+  /** After the agent loop: the answer, `agent_completed`, the slot, the journal kept a while. */
+  async #finish(run: ActiveRun, outcome: RunOutcome) {
+    const { journal, context } = run
+    // Tokens are counted before the client hears "completed", so a usage read right after sees
+    // them; counted beside the answer's write, so both join one group commit.
+    const counted = this.deps.quota?.settle(journal.runId, outcome.usage)
+    await this.#complete(run, outcome, counted)
+    this.active.delete(journal.runId)
+    await this.deps.limiter
+      .release(context.userId, journal.runId)
+      .catch((error) => log.error('could not release the run slot', { error: String(error) }))
+    await context.dispose().catch(() => {})
+    this.#keepRecent(journal)
+    this.deps.onRunFinished?.(outcome, {
+      runId: journal.runId,
+      userId: context.userId,
+      durationMs: performance.now() - journal.createdAt,
+      firstTokenMs: journal.firstDeltaAt && journal.firstDeltaAt - journal.createdAt,
+    })
   }
 
   /**

@@ -20,6 +20,7 @@ import { redisAvailable, startRedis, type TestRedis, warnIfNoRedis } from './red
 import type { TestUser } from './users'
 import { WsClient } from './ws-client'
 import { later } from './fixtures'
+export { eventually } from './eventually'
 
 export interface ClusterNode {
   index: number
@@ -291,21 +292,5 @@ export async function pollEvents(
     if (Date.now() > deadline)
       throw new Error(`run ${runId} not done on process ${node} after ${timeoutMs} ms; ${collected.length} events`)
     await Bun.sleep(25)
-  }
-}
-
-/** Waits until `check` holds, polling every `everyMs`. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 15_000,
-  what = 'the condition',
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await Bun.sleep(everyMs)
   }
 }

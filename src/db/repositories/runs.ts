@@ -108,11 +108,11 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
        * two sends racing on one thread still make a chain.
        */
       userMessage: { id: string; parentId?: string | null } | null = { id: newId(), parentId: null },
-      options: { claim?: (tx: Tx) => Promise<boolean>; newThreadTitle?: string } = {},
+      options: { claim?: (tx: Tx) => Promise<boolean>; newThreadTitle?: string; newThreadId?: string } = {},
     ): Promise<RunView> {
       const userId = ownerId()
       const now = Date.now()
-      const threadId = input.threadId ?? newId()
+      const threadId = input.threadId ?? options.newThreadId ?? newId()
       const row = { ...input, threadId, userId, status: 'running' as const, createdAt: now }
       const parentOf = async (inTx: ReturnType<typeof sqlIn>) => {
         if (userMessage?.parentId !== undefined) return userMessage.parentId

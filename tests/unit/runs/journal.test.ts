@@ -212,3 +212,41 @@ describe('replay boundaries', () => {
     expect(published.map((e) => e.event.seq)).toEqual([1, 2, 3])
   })
 })
+
+describe('a held journal (a run whose start is still being written)', () => {
+  test('keeps its events from the store and the client until open(), then sends them in order', async () => {
+    const { store, rows } = memoryStore()
+    const { journal, persister, published } = journalWith(store)
+    journal.hold()
+    journal.append(started)
+    journal.append({ type: 'message_delta', delta: 'early' })
+    let durable = false
+    const waiting = journal.durable().then(() => (durable = true))
+    await persister.flush()
+    await Bun.sleep(5)
+    expect(rows).toEqual([])
+    expect(published).toEqual([])
+    expect(durable).toBe(false) // a tool waiting here does not act yet
+    journal.open()
+    journal.append(done)
+    await waiting
+    await persister.flush()
+    expect(rows.map((r) => r.seq)).toEqual([1, 2, 3])
+    expect(published.map((e) => e.event.type)).toEqual(['agent_started', 'message_delta', 'agent_completed'])
+  })
+
+  test('discard() drops what it held and everything after, and durable() rejects with the reason', async () => {
+    const { store, rows } = memoryStore()
+    const { journal, persister, published } = journalWith(store)
+    journal.hold()
+    journal.append(started)
+    const waiting = journal.durable()
+    journal.discard(new Error('quota exceeded'))
+    await expect(waiting).rejects.toThrow('quota exceeded')
+    journal.append({ type: 'message_delta', delta: 'late' })
+    await persister.flush()
+    expect(rows).toEqual([])
+    expect(published).toEqual([])
+    await expect(journal.durable()).rejects.toThrow('quota exceeded')
+  })
+})
