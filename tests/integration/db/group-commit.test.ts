@@ -7,6 +7,34 @@ import { openDatabase } from '../../../src/db/client'
 import { sqlIn } from '../../../src/db/group-commit'
 import { createUserContext, maybeCurrentContext, runAsUser } from '../../../src/context/user-context'
 
+/**
+ * A database file with two connections, a table `t`, and the writer held busy until `release()`:
+ * grouped writes issued meanwhile queue up together. `close()` removes it all.
+ */
+async function heldWriter() {
+  const dir = mkdtempSync(join(tmpdir(), 'group-commit-'))
+  const database = await openDatabase(`file:${join(dir, 'g.db')}`)
+  const other = await openDatabase(`file:${join(dir, 'g.db')}`)
+  await database.write((db) => db.run(sql`CREATE TABLE t (k TEXT PRIMARY KEY)`))
+  const { promise: gate, resolve: release } = Promise.withResolvers<void>()
+  const busy = database.write(() => gate)
+  const countFromOther = async () => Number((await other.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`))[0].n)
+  return {
+    database,
+    other,
+    countFromOther,
+    release: async () => {
+      release()
+      await busy
+    },
+    close() {
+      database.close()
+      other.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
 /** Group commit (src/db/group-commit.ts): writes queued together share one transaction. */
 describe('group commit', () => {
   test('writes queued behind a busy writer share one transaction; a failing one is rolled back alone', async () => {
@@ -37,27 +65,21 @@ describe('group commit', () => {
   })
 
   test('fixed SQL through sqlIn(tx) joins the group and its savepoint: committed together, rolled back alone', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'group-commit-'))
-    const database = await openDatabase(`file:${join(dir, 'g.db')}`)
-    const other = await openDatabase(`file:${join(dir, 'g.db')}`)
+    const held = await heldWriter()
     try {
-      await database.write((db) => db.run(sql`CREATE TABLE t (k TEXT PRIMARY KEY)`))
-      const { promise: gate, resolve: open } = Promise.withResolvers<void>()
-      const busy = database.write(() => gate)
+      const { database, other } = held
       const seenByOtherConnection: number[] = []
       const insert = (k: string) =>
         database.writeInGroup(async (tx) => {
           await sqlIn(tx).execute({ sql: 'INSERT INTO t VALUES (?)', args: [k] })
-          const [row] = await other.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`)
-          seenByOtherConnection.push(Number(row.n))
+          seenByOtherConnection.push(await held.countFromOther())
         })
       const failing = database.writeInGroup(async (tx) => {
         await sqlIn(tx).execute({ sql: 'INSERT INTO t VALUES (?)', args: ['bad'] })
         await tx.run(sql`INSERT INTO t VALUES ('bad')`) // primary key violation: this write only
       })
       const ok = ['a', 'b'].map(insert)
-      open()
-      await busy
+      await held.release()
       await expect(failing).rejects.toThrow()
       await Promise.all(ok)
       expect(seenByOtherConnection).toEqual([0, 0])
@@ -66,42 +88,32 @@ describe('group commit', () => {
       // Outside a grouped write there is no transaction to run on.
       await expect(database.write(async (db) => sqlIn(db as never))).rejects.toThrow(/not inside a grouped write/)
     } finally {
-      database.close()
-      other.close()
-      rmSync(dir, { recursive: true, force: true })
+      held.close()
     }
   })
 
   test('a group resolves its callers only once it is committed, and a reader waits for it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'group-commit-'))
-    const database = await openDatabase(`file:${join(dir, 'g.db')}`)
-    const other = await openDatabase(`file:${join(dir, 'g.db')}`)
+    const held = await heldWriter()
     try {
-      await database.write((db) => db.run(sql`CREATE TABLE t (k TEXT PRIMARY KEY)`))
-      const { promise: gate, resolve: open } = Promise.withResolvers<void>()
-      const busy = database.write(() => gate)
+      const { database } = held
       const seenByOtherConnection: number[] = []
       const reads: Promise<number>[] = []
       const writes = ['a', 'b'].map((k) =>
         database.writeInGroup(async (tx) => {
           await tx.run(sql`INSERT INTO t VALUES (${k})`)
           // Another connection sees nothing of the group before its commit ('a' is not there for 'b').
-          const [row] = await other.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`)
-          seenByOtherConnection.push(Number(row.n))
+          seenByOtherConnection.push(await held.countFromOther())
           // A read on the same client while the group holds its connection: waits for the commit.
           reads.push(database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`).then(([r]) => Number(r.n)))
         }),
       )
-      open()
-      await Promise.all([busy, ...writes])
+      await held.release()
+      await Promise.all(writes)
       expect(seenByOtherConnection).toEqual([0, 0])
-      const [after] = await other.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`)
-      expect(Number(after.n)).toBe(2)
+      expect(await held.countFromOther()).toBe(2)
       expect(await Promise.all(reads)).toEqual([2, 2])
     } finally {
-      database.close()
-      other.close()
-      rmSync(dir, { recursive: true, force: true })
+      held.close()
     }
   })
 
