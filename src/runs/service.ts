@@ -193,14 +193,20 @@ export class RunManager {
       // model's time to first token overlaps the write: in a crowd the writes queue up, and
       // each run would otherwise ask the model only after its own commit. Until then its
       // events are held in the journal and no tool acts (journal.hold, RunJournal.durable); if
-      // the write fails, the run is stopped and leaves nothing behind.
+      // the write fails, the run is stopped and leaves nothing behind. Only while the model has
+      // a free slot: a run that would wait in the model's queue anyway gains nothing by
+      // starting early, and a flood of them would all sit in memory at once.
+      const early = !this.#modelQueued(model)
       journal.hold()
-      // Detached from the caller's context: the run must not end with the socket or request.
-      active.done = runWithoutUser(() =>
-        context.run(() =>
-          this.#execute(active, model, [...history, { role: 'user', content }], { options: input.options, written }),
-        ),
-      )
+      const begin = () => {
+        // Detached from the caller's context: the run must not end with the socket or request.
+        active.done = runWithoutUser(() =>
+          context.run(() =>
+            this.#execute(active, model, [...history, { role: 'user', content }], { options: input.options, written }),
+          ),
+        )
+      }
+      if (early) begin()
       // One write: the quota count first (a refused run leaves no thread, message or run
       // behind), then a new thread if needed, the run and the user's message.
       try {
@@ -222,7 +228,8 @@ export class RunManager {
         journal.discard(refused instanceof Error ? refused : new Error(String(refused)))
         controller.abort(new RunStop('not_started'))
         settleWritten(false)
-        await active.done.catch(() => {})
+        if (early) await active.done.catch(() => {})
+        else await context.dispose().catch(() => {})
         throw refused
       }
       admitted = true
@@ -231,12 +238,18 @@ export class RunManager {
       onAccepted?.({ runId, threadId })
       journal.open()
       settleWritten(true)
+      if (!early) begin()
       return { runId, threadId, done: active.done, outcome }
     } catch (error) {
       await this.deps.limiter.release(caller.userId, runId)
       if (admitted) await this.deps.quota?.cancel(runId)
       throw error
     }
+  }
+
+  /** Whether requests already wait in the model's queue (no free slot). */
+  #modelQueued(model: string): boolean {
+    return (this.deps.runner.llm.depths?.()[model] ?? 0) > 0
   }
 
   /**

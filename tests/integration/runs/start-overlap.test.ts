@@ -6,6 +6,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { seqProblem, type WsClient } from '../../support/ws-client'
 import { useChatStack } from '../../support/fixtures'
+import { lastUserText } from '../../support/chat-stack'
 import { eventually } from '../../support/eventually'
 
 setDefaultTimeout(30_000)
@@ -84,5 +85,43 @@ describe('a start that cannot be written', () => {
     ).toBe(0)
     // The run slot is free again: the cap is not held by the refused run.
     expect(stack.server.runtime.runs.active.size).toBe(0)
+  })
+})
+
+describe('a run that would wait for a model slot anyway', () => {
+  const stack = useChatStack({
+    env: { OLLAMA_SLOTS: '1' },
+    handler: (request) =>
+      lastUserText(request.messages) === 'hold the slot' ? { hang: true } : { content: 'answered' },
+  })
+
+  test('starts only once its start is written, so a flood does not sit in memory twice', async () => {
+    const { ws } = await stack.userWithSocket('slots')
+    const llm = stack.server.runtime.llm
+    const model = stack.server.config.ollamaModel
+    const depth = () => llm.depths?.()[model] ?? 0
+    const holding = await ws.chat('hold the slot')
+    await eventually(() => stack.ollama.inFlight() === 1, 10_000, 'the slot to be taken')
+    const waiting = await ws.chat('wait for the slot')
+    await eventually(() => depth() === 1, 10_000, 'a run waiting in the model queue')
+
+    // The writer is held: the next run reaches its write, and with a queue ahead of it, it is
+    // not started (not in the model's queue) before that write commits.
+    const database = stack.server.services.database
+    const { promise: gate, resolve: release } = Promise.withResolvers<void>()
+    const busy = database.write(() => gate)
+    ws.send({ type: 'chat', requestId: 'late-1', content: 'late' })
+    await eventually(() => database.writes.pending >= 2, 10_000, 'the late run to reach its write')
+    expect(depth()).toBe(1)
+    release()
+    await busy
+    const late = await ws.waitFor((f) => f.type === 'run_accepted' && f.requestId === 'late-1')
+    await eventually(() => depth() === 2, 10_000, 'the late run in the model queue')
+
+    for (const runId of [holding.runId, waiting.runId, late.runId]) ws.send({ type: 'cancel', runId })
+    for (const runId of [holding.runId, waiting.runId, late.runId]) {
+      const events = await ws.completion(runId)
+      expect(events.at(-1)?.status).toBe('cancelled')
+    }
   })
 })
