@@ -219,6 +219,14 @@ export class RunJournal {
     this.#settleOpen?.reject(reason)
   }
 
+  /** True once the held events went out (`open`), false if they were dropped (`discard`); true at once if never held. */
+  whenOpen(): Promise<boolean> {
+    return this.#opened.then(
+      () => true,
+      () => false,
+    )
+  }
+
   /**
    * Resolves once every event appended so far is stored (and published). While the journal is
    * held it first waits for `open()` (and rejects on `discard()`): the runner waits here before

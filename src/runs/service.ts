@@ -179,7 +179,6 @@ export class RunManager {
       })
       const journal = new RunJournal(runId, caller.userId, threadId, agent.id, this.persister, this.deps.publisher)
       const { promise: outcome, resolve: settle } = Promise.withResolvers<RunOutcome>()
-      const { promise: written, resolve: settleWritten } = Promise.withResolvers<boolean>()
       const active: ActiveRun = {
         journal,
         context,
@@ -202,7 +201,7 @@ export class RunManager {
         // Detached from the caller's context: the run must not end with the socket or request.
         active.done = runWithoutUser(() =>
           context.run(() =>
-            this.#execute(active, model, [...history, { role: 'user', content }], { options: input.options, written }),
+            this.#execute(active, model, [...history, { role: 'user', content }], { options: input.options }),
           ),
         )
       }
@@ -227,7 +226,6 @@ export class RunManager {
         const refused = error instanceof AdmissionRefusedError && admission ? await admission.refusal() : error
         journal.discard(refused instanceof Error ? refused : new Error(String(refused)))
         controller.abort(new RunStop('not_started'))
-        settleWritten(false)
         if (early) await active.done.catch(() => {})
         else await context.dispose().catch(() => {})
         throw refused
@@ -237,7 +235,6 @@ export class RunManager {
       // Told before the run's first event, so a client sees run_accepted ahead of agent_started.
       onAccepted?.({ runId, threadId })
       journal.open()
-      settleWritten(true)
       if (!early) begin()
       return { runId, threadId, done: active.done, outcome }
     } catch (error) {
@@ -328,7 +325,7 @@ export class RunManager {
     run: ActiveRun,
     model: string,
     conversation: Message[],
-    extra: { resume?: RunState; options?: ModelOptions; written?: Promise<boolean> } = {},
+    extra: { resume?: RunState; options?: ModelOptions } = {},
   ): Promise<void> {
     const { journal, context } = run
     const timeout = setTimeout(() => run.controller.abort(new RunStop('timeout')), this.deps.runTimeoutMs)
@@ -349,8 +346,9 @@ export class RunManager {
       log.error('run crashed', { error: String(error) })
     } finally {
       clearTimeout(timeout)
-      // A start that was never written: nothing to store, count or tell (start() cleans up).
-      if (extra.written && !(await extra.written)) await context.dispose().catch(() => {})
+      // A start that was never written (its journal discarded): nothing to store, count or
+      // tell (start() cleans up).
+      if (!(await journal.whenOpen())) await context.dispose().catch(() => {})
       else await this.#finish(run, outcome)
     }
   }

@@ -40,10 +40,10 @@ export function databaseQuota(deps: {
   const now = deps.now ?? Date.now
 
   async function limitsOf(userId: string): Promise<QuotaLimits> {
-    const own = await deps.users.quotaOf(userId)
+    const user = await deps.users.findById(userId)
     return {
-      runsPerDay: own?.runsPerDay ?? deps.defaults.runsPerDay,
-      tokensPerDay: own?.tokensPerDay ?? deps.defaults.tokensPerDay,
+      runsPerDay: user?.quotaRunsPerDay ?? deps.defaults.runsPerDay,
+      tokensPerDay: user?.quotaTokensPerDay ?? deps.defaults.tokensPerDay,
     }
   }
 

@@ -5,7 +5,7 @@ import { ownerMatch } from '../fts'
 export const TEAM_CANDIDATES = 1000
 
 /** Before every match: bm25 scores are negative, lower is better. */
-const START: MatchKey = [-Number.MAX_VALUE, 0, 0]
+export const START: MatchKey = [-Number.MAX_VALUE, 0, 0]
 
 /** A sort key (score, kind, rowid), the search's keyset: messages are kind 1, thread titles kind 0. */
 export type MatchKey = [score: number, kind: number, rowid: number]

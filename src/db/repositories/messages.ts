@@ -26,7 +26,8 @@ export interface MessageView {
 }
 
 // An added message's statements as fixed text (src/db/group-commit.ts, sqlIn).
-const THREAD_LEAF = 'SELECT leaf_id FROM threads WHERE id = ? AND user_id = ?'
+/** A thread's leaf inside a grouped write (runs.start uses it too). */
+export const THREAD_LEAF = 'SELECT leaf_id FROM threads WHERE id = ? AND user_id = ?'
 const INSERT_MESSAGE = `INSERT INTO messages (id, user_id, thread_id, role, content, agent, run_id, created_at, parent_id, status,
     error_code, error_message, citations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 const MOVE_LEAF = 'UPDATE threads SET leaf_id = ?, updated_at = max(updated_at + 1, ?) WHERE id = ? AND user_id = ?'

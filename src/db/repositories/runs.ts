@@ -4,6 +4,7 @@ import type { Database } from '../client'
 import { runEvents, runs } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { sqlIn, type Tx } from '../group-commit'
+import { THREAD_LEAF } from './messages'
 import { NotFoundError } from '../../http/errors'
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled'
@@ -54,7 +55,6 @@ const INSERT_RUN = `INSERT INTO runs (id, user_id, thread_id, status, agent, mod
   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`
 const INSERT_USER_MESSAGE = `INSERT INTO messages (id, user_id, thread_id, role, content, run_id, created_at, parent_id)
   VALUES (?, ?, ?, 'user', ?, ?, ?, ?)`
-const THREAD_LEAF = 'SELECT leaf_id FROM threads WHERE id = ? AND user_id = ?'
 /** Moves the thread to the top; a new message becomes its leaf. */
 const TOUCH_THREAD = `UPDATE threads SET updated_at = max(updated_at + 1, ?), leaf_id = coalesce(?, leaf_id)
   WHERE id = ? AND user_id = ?`

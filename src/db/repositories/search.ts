@@ -1,7 +1,7 @@
 import type { Database } from '../client'
 import { ownerId } from '../scope'
 import { encodeCursor, InvalidCursorError, type Page, type PageRequest } from '../paging'
-import { bestMessageMatches, type MatchKey } from './message-matches'
+import { bestMessageMatches, type MatchKey, START } from './message-matches'
 import { searchWords } from './messages'
 
 import type { SearchHit } from '../../protocol'
@@ -95,7 +95,7 @@ export function searchRepository({ client }: Database) {
       const messageHits = await bestMessageMatches(client, userId, match, k, { after })
       const titleHits = await client.execute({
         sql: THREAD_MATCHES,
-        args: [match, userId, ...(after ?? [-Number.MAX_VALUE, 0, 0]), k],
+        args: [match, userId, ...(after ?? START), k],
       })
       const top = [
         ...messageHits.map((m) => ({ key: [m.score, MESSAGE, m.rowid] as MatchKey })),

@@ -29,27 +29,8 @@ const activeAdmin = sql`(${users.role} = 'admin' AND ${users.disabled} = 0)`
  * Accounts are the one table read before anyone is signed in, so this repository is not
  * user-scoped; only the auth, admin and account services use it.
  */
-export function usersRepository({ db, client, write }: Database) {
+export function usersRepository({ db, write }: Database) {
   return {
-    /**
-     * A user's own quota limits (null: the server's defaults), read on every run start: fixed
-     * text, the two columns only, instead of drizzle building a whole-row select each time.
-     */
-    async quotaOf(id: string): Promise<{ runsPerDay: number | null; tokensPerDay: number | null } | undefined> {
-      const [row] = (
-        await client.execute({
-          sql: 'SELECT quota_runs_per_day, quota_tokens_per_day FROM users WHERE id = ?',
-          args: [id],
-        })
-      ).rows
-      return (
-        row && {
-          runsPerDay: row.quota_runs_per_day === null ? null : Number(row.quota_runs_per_day),
-          tokensPerDay: row.quota_tokens_per_day === null ? null : Number(row.quota_tokens_per_day),
-        }
-      )
-    },
-
     async findByEmail(email: string): Promise<UserRow | undefined> {
       const [row] = await db.select().from(users).where(eq(users.email, email.toLowerCase()))
       return row
