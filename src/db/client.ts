@@ -118,9 +118,10 @@ export interface Database {
   write<T>(fn: (db: Db) => Promise<T>, opts?: { urgent?: boolean }): Promise<T>
   /**
    * A small write that may share its transaction with others queued at the same time (group
-   * commit, src/db/group-commit.ts); it runs in a savepoint of its own and resolves once committed.
+   * commit, src/db/group-commit.ts); its failure is rolled back alone, and it resolves once committed.
    * `fn` must use only `tx`: a call through `db`, `client` or another write would wait for the
-   * very transaction it runs in.
+   * very transaction it runs in. It may run twice (when another write of its group fails), so it
+   * must have no effect outside `tx`.
    */
   writeInGroup<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
   writes: WriteQueue

@@ -92,6 +92,38 @@ describe('group commit', () => {
     }
   })
 
+  test('a group runs once straight through; if one write fails, the group runs again and stores each other write once', async () => {
+    const held = await heldWriter()
+    try {
+      const { database, other } = held
+      const calls = new Map<string, number>()
+      const insert = (k: string, fail = false) =>
+        database.writeInGroup(async (tx) => {
+          calls.set(k, (calls.get(k) ?? 0) + 1)
+          await sqlIn(tx).execute({ sql: 'INSERT INTO t VALUES (?)', args: [k] })
+          if (fail) throw new Error(`refused ${k}`)
+          return k
+        })
+      const clean = ['a', 'b'].map((k) => insert(k))
+      await held.release()
+      expect(await Promise.all(clean)).toEqual(['a', 'b'])
+      expect(Object.fromEntries(calls)).toEqual({ a: 1, b: 1 })
+
+      calls.clear()
+      // Issued in one turn of the event loop: one group.
+      const mixed = [insert('c'), insert('bad', true), insert('d')]
+      expect(await mixed[0]).toBe('c')
+      await expect(mixed[1]).rejects.toThrow('refused bad')
+      expect(await mixed[2]).toBe('d')
+      // The first pass stopped at the failure ('d' never ran in it); the second ran each in a savepoint.
+      expect(Object.fromEntries(calls)).toEqual({ c: 2, bad: 2, d: 1 })
+      const rows = await other.db.all<{ k: string }>(sql`SELECT k FROM t ORDER BY k`)
+      expect(rows.map((r) => r.k)).toEqual(['a', 'b', 'c', 'd'])
+    } finally {
+      held.close()
+    }
+  })
+
   test('a group resolves its callers only once it is committed, and a reader waits for it', async () => {
     const held = await heldWriter()
     try {
