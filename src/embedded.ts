@@ -10,6 +10,8 @@ export interface EmbeddedFiles {
   migrations?: Record<string, string>
   /** The pre-built web UI: `index.html` and the hashed assets, by file name. */
   web?: Record<string, string>
+  /** src/db/wal-checkpoint-worker.ts, an entry point of its own in the executable, as `new Worker` takes it. */
+  checkpointWorker?: string
 }
 
 export const embedded: EmbeddedFiles = {}

@@ -9,6 +9,7 @@ import { log } from '../log'
 import { withStatementCache } from './statement-cache'
 import { GroupCommit, type Tx } from './group-commit'
 import { transactionGate } from './transaction-gate'
+import { WalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer'
 
 export type Db = LibSQLDatabase<typeof schema>
 
@@ -125,6 +126,8 @@ export interface Database {
    */
   writeInGroup<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
   writes: WriteQueue
+  /** Checkpoints the log from a worker thread (a local file only; src/db/wal-checkpointer.ts). */
+  checkpointer?: WalCheckpointer
   ping(): Promise<boolean>
   close(): void
 }
@@ -139,6 +142,8 @@ export interface OpenOptions {
    * RSS as file cache.
    */
   mmapBytes?: number
+  /** When the WAL checkpoint worker starts and how often it runs (a local file only); `false`: SQLite's own checkpoints. */
+  walCheckpoint?: WalCheckpointerOptions | false
 }
 
 /**
@@ -177,6 +182,14 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
     client.close()
     throw error
   }
+  const checkpointer =
+    url.startsWith('file:') && opts.walCheckpoint !== false
+      ? await WalCheckpointer.start(
+          url.slice('file:'.length),
+          (pages) => client.execute(`PRAGMA wal_autocheckpoint = ${Math.floor(pages)}`),
+          opts.walCheckpoint,
+        )
+      : undefined
   const writes = new WriteQueue()
   // The group commit's transactions hold the connection; everything else waits at the gate.
   const groupDb = drizzle(raw, { schema })
@@ -185,6 +198,7 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
     db,
     client,
     writes,
+    checkpointer,
     write: (fn, opts) => writes.run(() => fn(db), opts?.urgent),
     writeInGroup: (fn) => group.run(fn),
     async ping() {
@@ -195,6 +209,9 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
         return false
       }
     },
-    close: () => client.close(),
+    close() {
+      checkpointer?.stop()
+      client.close()
+    },
   }
 }

@@ -38,7 +38,10 @@ export interface MetricsSources {
     readonly active: { readonly size: number }
     readonly persister: { readonly failures: number; readonly pending: number }
   }
-  database?: { readonly writes: { readonly pending: number } }
+  database?: {
+    readonly writes: { readonly pending: number }
+    readonly checkpointer?: { readonly stats: { readonly checkpoints: number; readonly framesCopied: number } }
+  }
   llm?: Pick<ObservedLlm, 'depths' | 'circuits'>
 }
 
@@ -196,6 +199,16 @@ export class Metrics {
         name: 'chat_db_writes_pending',
         help: 'Writes queued or running in the in-process write queue.',
         read: (s) => s.database?.writes.pending,
+      },
+      {
+        name: 'chat_db_wal_checkpoints_total',
+        help: 'WAL checkpoints run by the checkpoint worker thread (the server thread runs none while it works).',
+        read: (s) => s.database?.checkpointer?.stats.checkpoints,
+      },
+      {
+        name: 'chat_db_wal_frames_checkpointed_total',
+        help: 'WAL frames (pages) the checkpoint worker copied back into the database file.',
+        read: (s) => s.database?.checkpointer?.stats.framesCopied,
       },
     ]
     for (const { name, help, read } of SCRAPED) {

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path'
 import { spawnServer } from '../support/child-server'
 import { startFakeOllama, type FakeOllama } from '../support/fake-ollama'
 import { WsClient } from '../support/ws-client'
+import { eventually } from '../support/eventually'
 import { CRITICAL_EVENTS } from '../../src/runs/events'
 
 setDefaultTimeout(120_000)
@@ -89,6 +90,25 @@ test('the executable runs the whole server on its own', async () => {
       status: 'completed',
       message: { content: 'It is 42.' },
     })
+
+    // Past 4 MiB of log, checkpoints run on a worker thread, an entry point of its own inside the
+    // executable (scripts/build.ts): two 3.8 MB datasets, then its counter on /metrics.
+    const rows = Array.from({ length: 60_000 }, (_, i) => `${i},name-${i}-${'y'.repeat(40)},${i * 3}`)
+    const csv = ['id,name,amount', ...rows].join('\n')
+    for (const name of ['big-a', 'big-b']) {
+      const uploaded = await fetch(base + '/api/datasets', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+        body: JSON.stringify({ name, csv }),
+      })
+      expect(uploaded.status).toBe(201)
+    }
+    const checkpoints = async () => {
+      const text = await (await fetch(base + '/metrics')).text()
+      return Number(/^chat_db_wal_checkpoints_total (\d+)$/m.exec(text)?.[1] ?? 0)
+    }
+    expect(await eventually(checkpoints, 20_000, 'a checkpoint by the worker thread')).toBeGreaterThan(0)
+    expect(child.lines.some((l) => l.includes('checkpoint worker failed'))).toBe(false)
 
     // `local-chat-server backup <file>` copies the live database (what `bun run backup` does).
     const backup = Bun.spawn([binary, 'backup', join(dir, 'copy.db')], {

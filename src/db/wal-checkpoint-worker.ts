@@ -1,0 +1,61 @@
+/**
+ * The worker thread of src/db/wal-checkpointer.ts: its own connection to the database file,
+ * which copies the write-ahead log back into the file every `everyMs` (a PASSIVE checkpoint:
+ * it never waits for, or blocks, the server's writer and readers). This file runs only inside
+ * that worker; it is an entry point of its own in the single-file build (scripts/build.ts).
+ */
+import LibsqlDatabase from 'libsql'
+import type { CheckpointerMessage, CheckpointWorkerCommand } from './wal-checkpointer'
+
+declare const self: Worker
+
+interface Connection {
+  prepare(sql: string): { get(): Record<string, number> }
+  close(): void
+}
+
+let connection: Connection | undefined
+let timer: ReturnType<typeof setInterval> | undefined
+
+const send = (message: CheckpointerMessage) => postMessage(message)
+
+function checkpoint() {
+  if (!connection) return
+  const started = performance.now()
+  try {
+    const result = connection.prepare('PRAGMA wal_checkpoint(PASSIVE)').get()
+    send({
+      type: 'checkpointed',
+      frames: Number(result.log),
+      copied: Number(result.checkpointed),
+      ms: performance.now() - started,
+    })
+  } catch (error) {
+    send({ type: 'failed', error: String(error) })
+  }
+}
+
+self.onmessage = (event: MessageEvent<CheckpointWorkerCommand>) => {
+  const command = event.data
+  if (command.type === 'start') {
+    try {
+      connection = new (LibsqlDatabase as unknown as new (path: string) => Connection)(command.file)
+      connection.prepare('PRAGMA busy_timeout = 5000').get()
+    } catch (error) {
+      send({ type: 'failed', error: String(error) })
+      return
+    }
+    send({ type: 'started' })
+    timer = setInterval(checkpoint, command.everyMs)
+    return
+  }
+  // 'stop': the server's connection is closed or closing; this one goes too.
+  if (timer) clearInterval(timer)
+  try {
+    connection?.close()
+  } catch {
+    // Closing is best effort: the file is the server's, not this thread's.
+  }
+  connection = undefined
+  send({ type: 'stopped' })
+}

@@ -1,0 +1,78 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'drizzle-orm'
+import { type Database, openDatabase } from '../../../src/db/client'
+import { eventually } from '../../support/eventually'
+
+/** Database files in a temp folder, closed and removed after each test. */
+const opened: { database: Database; dir: string }[] = []
+afterEach(() => {
+  for (const { database, dir } of opened.splice(0)) {
+    database.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+async function open(options: Parameters<typeof openDatabase>[2]) {
+  const dir = mkdtempSync(join(tmpdir(), 'wal-checkpointer-'))
+  const file = join(dir, 'w.db')
+  const database = await openDatabase(`file:${file}`, undefined, options)
+  opened.push({ database, dir })
+  await database.write((db) => db.run(sql`CREATE TABLE t (v TEXT)`))
+  return { database, file }
+}
+const autoCheckpoint = async (database: Database) =>
+  Number(Object.values((await database.client.execute('PRAGMA wal_autocheckpoint')).rows[0])[0])
+/** About 1 MiB in 32 commits: a log of that size, which the server's connection never copies back. */
+const writeAMegabyte = async (database: Database) => {
+  for (let i = 0; i < 32; i++) await database.write((db) => db.run(sql`INSERT INTO t VALUES (hex(randomblob(16384)))`))
+}
+
+/** The WAL checkpointer (src/db/wal-checkpointer.ts): the log is copied back by a worker thread. */
+describe('WAL checkpoints off the server thread', () => {
+  test("the server's connection never checkpoints; once the log is large a worker copies it into the file", async () => {
+    const { database, file } = await open({
+      walCheckpoint: { startAtBytes: 256 * 1024, everyMs: 20, watchEveryMs: 20 },
+    })
+    expect(await autoCheckpoint(database)).toBe(0)
+    const fileBefore = statSync(file).size
+    expect(database.checkpointer?.running).toBe(false)
+    await writeAMegabyte(database)
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(1024 * 1024)
+    await eventually(() => database.checkpointer?.running, 10_000, 'the worker to start')
+    await eventually(() => database.checkpointer!.stats.framesCopied > 0, 10_000, 'a checkpoint')
+    // The rows reached the database file itself, copied there by the worker's connection.
+    await eventually(() => statSync(file).size >= fileBefore + 1024 * 1024, 10_000, 'the file to grow')
+    expect(await autoCheckpoint(database)).toBe(0)
+    const [{ n }] = await database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`)
+    expect(Number(n)).toBe(32)
+  })
+
+  test('a quiet database starts no worker', async () => {
+    const { database } = await open({ walCheckpoint: { startAtBytes: 64 * 1024 * 1024, watchEveryMs: 10 } })
+    await writeAMegabyte(database)
+    await Bun.sleep(50) // several looks at the log's size
+    expect(database.checkpointer?.running).toBe(false)
+    expect(database.checkpointer?.stats.checkpoints).toBe(0)
+  })
+
+  test("if the worker cannot run, the server's connection checkpoints again, as SQLite does by default", async () => {
+    const { database } = await open({
+      walCheckpoint: {
+        startAtBytes: 1,
+        watchEveryMs: 10,
+        workerUrl: new URL('./no-such-checkpoint-worker.ts', import.meta.url),
+      },
+    })
+    await database.write((db) => db.run(sql`INSERT INTO t VALUES ('a')`))
+    await eventually(async () => (await autoCheckpoint(database)) === 1000, 10_000, 'the default to come back')
+    expect(database.checkpointer?.running).toBe(false)
+  })
+
+  test('a database opened with walCheckpoint false keeps SQLite checkpoints on its own connection', async () => {
+    const { database } = await open({ walCheckpoint: false })
+    expect(database.checkpointer).toBeUndefined()
+    expect(await autoCheckpoint(database)).toBe(1000)
+  })
+})
