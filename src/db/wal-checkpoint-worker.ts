@@ -16,6 +16,8 @@ interface Connection {
 
 let connection: Connection | undefined
 let timer: ReturnType<typeof setInterval> | undefined
+/** The log's size and how much of it was copied at the last checkpoint (SQLite reports totals). */
+let last = { frames: 0, copied: 0 }
 
 const send = (message: CheckpointerMessage) => postMessage(message)
 
@@ -24,12 +26,11 @@ function checkpoint() {
   const started = performance.now()
   try {
     const result = connection.prepare('PRAGMA wal_checkpoint(PASSIVE)').get()
-    send({
-      type: 'checkpointed',
-      frames: Number(result.log),
-      copied: Number(result.checkpointed),
-      ms: performance.now() - started,
-    })
+    const now = { frames: Number(result.log), copied: Number(result.checkpointed) }
+    // A log that shrank was started over by the writer: everything copied now is new.
+    const copied = now.frames >= last.frames && now.copied >= last.copied ? now.copied - last.copied : now.copied
+    last = now
+    send({ type: 'checkpointed', frames: now.frames, copied, ms: performance.now() - started })
   } catch (error) {
     send({ type: 'failed', error: String(error) })
   }

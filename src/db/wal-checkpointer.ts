@@ -8,7 +8,12 @@ export type CheckpointWorkerCommand = { type: 'start'; file: string; everyMs: nu
 /** What the worker tells back. */
 export type CheckpointerMessage =
   | { type: 'started' }
-  | { type: 'checkpointed'; frames: number; copied: number; ms: number }
+  | {
+      type: 'checkpointed' /** pages in the log */
+      frames: number /** pages copied by this checkpoint */
+      copied: number
+      ms: number
+    }
   | { type: 'failed'; error: string }
   | { type: 'stopped' }
 
