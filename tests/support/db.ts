@@ -1,7 +1,8 @@
+import { afterEach } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openDatabase, type Database } from '../../src/db/client'
+import { openDatabase, type Database, type OpenOptions } from '../../src/db/client'
 import { usersRepository, type UserView } from '../../src/db/repositories/users'
 import { threadsRepository } from '../../src/db/repositories/threads'
 import { messagesRepository } from '../../src/db/repositories/messages'
@@ -43,6 +44,32 @@ export async function openTestDatabase(): Promise<TestDatabase> {
     async close() {
       database.close()
       rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/**
+ * Databases for the tests of one file, each closed after its test and its temp folder removed:
+ * `open()` a migrated database (in memory unless given a URL), `fileUrl()` a `file:` URL in a
+ * fresh temp folder (open it more than once for several connections to one file).
+ */
+export function useDatabases() {
+  const opened: Database[] = []
+  const dirs: string[] = []
+  afterEach(() => {
+    for (const database of opened.splice(0)) database.close()
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+  })
+  return {
+    async open(url = ':memory:', options?: OpenOptions): Promise<Database> {
+      const database = await openDatabase(url, undefined, options)
+      opened.push(database)
+      return database
+    },
+    fileUrl(name = 'test.db'): string {
+      const dir = mkdtempSync(join(tmpdir(), 'chat-db-'))
+      dirs.push(dir)
+      return `file:${join(dir, name)}`
     },
   }
 }

@@ -1,26 +1,16 @@
-import { afterEach, describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { describe, expect, test } from 'bun:test'
+import { statSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
-import { type Database, openDatabase } from '../../../src/db/client'
+import type { Database, OpenOptions } from '../../../src/db/client'
+import { useDatabases } from '../../support/db'
 import { eventually } from '../../support/eventually'
 
-/** Database files in a temp folder, closed and removed after each test. */
-const opened: { database: Database; dir: string }[] = []
-afterEach(() => {
-  for (const { database, dir } of opened.splice(0)) {
-    database.close()
-    rmSync(dir, { recursive: true, force: true })
-  }
-})
-async function open(options: Parameters<typeof openDatabase>[2]) {
-  const dir = mkdtempSync(join(tmpdir(), 'wal-checkpointer-'))
-  const file = join(dir, 'w.db')
-  const database = await openDatabase(`file:${file}`, undefined, options)
-  opened.push({ database, dir })
+const databases = useDatabases()
+async function open(options: OpenOptions) {
+  const url = databases.fileUrl('w.db')
+  const database = await databases.open(url, options)
   await database.write((db) => db.run(sql`CREATE TABLE t (v TEXT)`))
-  return { database, file }
+  return { database, file: url.slice('file:'.length) }
 }
 const autoCheckpoint = async (database: Database) =>
   Number(Object.values((await database.client.execute('PRAGMA wal_autocheckpoint')).rows[0])[0])
