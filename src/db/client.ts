@@ -186,6 +186,7 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
     url.startsWith('file:') && opts.walCheckpoint !== false
       ? await WalCheckpointer.start(
           url.slice('file:'.length),
+          Number(Object.values((await client.execute('PRAGMA page_size')).rows[0])[0]),
           (pages) => client.execute(`PRAGMA wal_autocheckpoint = ${Math.floor(pages)}`),
           opts.walCheckpoint,
         )

@@ -24,6 +24,13 @@ export interface WalCheckpointerOptions {
   everyMs?: number
   /** How often the log's size is looked at before that (default 1 s). */
   watchEveryMs?: number
+  /**
+   * The server's connection still checkpoints once the log passes this (default 64 MiB). Under
+   * writes without a pause the worker's checkpoints copy the log but never get to start it over
+   * (only a writer that finds it all copied does), so without this it would grow without bound;
+   * by then the worker has copied nearly all of it, and what is left is quick.
+   */
+  backstopBytes?: number
   /** The worker's script (tests give one that fails). */
   workerUrl?: string | URL
 }
@@ -38,35 +45,36 @@ export interface CheckpointStats {
 }
 
 /**
- * Checkpoints a WAL database from a worker thread, so the server's one thread never does.
+ * Checkpoints a WAL database from a worker thread, so the server's one thread (almost) never does.
  *
  * By default SQLite checkpoints inside the commit that grows the log past 1,000 pages: that
  * commit copies every page of the log back into the file and syncs it (16 MiB with our 16 KiB
  * pages; about 12 ms on the reference machine), and whichever run's write it was waits, along
  * with every event queued behind it. A third of what a commit cost on average was this
- * (docs/performance.md, "A crowd at once"). Here the server's connection never checkpoints
- * (`wal_autocheckpoint = 0`); once the log passes `startAtBytes`, a worker thread with a
- * connection of its own runs a PASSIVE checkpoint every `everyMs`, which copies what no reader
- * still needs without taking the write lock. If the worker cannot run, the connection goes
- * back to SQLite's own checkpoints.
+ * (docs/performance.md, "Round 5"). Here the server's connection checkpoints only as a backstop
+ * (`backstopBytes`); once the log passes `startAtBytes`, a worker thread with a connection of its
+ * own runs a PASSIVE checkpoint every `everyMs`, which copies what no reader still needs without
+ * taking the write lock. If the worker cannot run, the connection goes back to SQLite's own
+ * checkpoints.
  */
 export class WalCheckpointer {
   readonly stats: CheckpointStats = { checkpoints: 0, framesCopied: 0, longestMs: 0 }
   #worker: Worker | undefined
   #watch: ReturnType<typeof setInterval> | undefined
   #stopped = false
-  readonly #options: Required<Omit<WalCheckpointerOptions, 'workerUrl'>> & { workerUrl: string | URL }
+  readonly #options: Required<Omit<WalCheckpointerOptions, 'workerUrl' | 'backstopBytes'>> & { workerUrl: string | URL }
 
   /**
-   * `autoCheckpoint(pages)` sets the server connection's `wal_autocheckpoint` (0 = never); it
-   * is called with 0 before anything else and with SQLite's default if the worker fails.
+   * `autoCheckpoint(pages)` sets the server connection's `wal_autocheckpoint`: the backstop
+   * before anything else, SQLite's default (1,000 pages) if the worker fails.
    */
   static async start(
     file: string,
+    pageSize: number,
     autoCheckpoint: (pages: number) => Promise<unknown>,
     options: WalCheckpointerOptions = {},
   ): Promise<WalCheckpointer> {
-    await autoCheckpoint(0)
+    await autoCheckpoint(Math.max(1, Math.floor((options.backstopBytes ?? 64 * 1024 * 1024) / pageSize)))
     return new WalCheckpointer(file, autoCheckpoint, options)
   }
 

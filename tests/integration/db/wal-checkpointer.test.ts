@@ -21,11 +21,12 @@ const writeAMegabyte = async (database: Database) => {
 
 /** The WAL checkpointer (src/db/wal-checkpointer.ts): the log is copied back by a worker thread. */
 describe('WAL checkpoints off the server thread', () => {
-  test("the server's connection never checkpoints; once the log is large a worker copies it into the file", async () => {
+  test('once the log is large a worker copies it into the file; the server connection only keeps a backstop', async () => {
     const { database, file } = await open({
       walCheckpoint: { startAtBytes: 256 * 1024, everyMs: 20, watchEveryMs: 20 },
     })
-    expect(await autoCheckpoint(database)).toBe(0)
+    // 64 MiB of 16 KiB pages: the server's own checkpoints only past that.
+    expect(await autoCheckpoint(database)).toBe(4096)
     const fileBefore = statSync(file).size
     expect(database.checkpointer?.running).toBe(false)
     await writeAMegabyte(database)
@@ -34,7 +35,7 @@ describe('WAL checkpoints off the server thread', () => {
     await eventually(() => database.checkpointer!.stats.framesCopied > 0, 10_000, 'a checkpoint')
     // The rows reached the database file itself, copied there by the worker's connection.
     await eventually(() => statSync(file).size >= fileBefore + 1024 * 1024, 10_000, 'the file to grow')
-    expect(await autoCheckpoint(database)).toBe(0)
+    expect(await autoCheckpoint(database)).toBe(4096)
     const [{ n }] = await database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`)
     expect(Number(n)).toBe(32)
   })
@@ -45,6 +46,19 @@ describe('WAL checkpoints off the server thread', () => {
     await Bun.sleep(50) // several looks at the log's size
     expect(database.checkpointer?.running).toBe(false)
     expect(database.checkpointer?.stats.checkpoints).toBe(0)
+  })
+
+  test('writes without a pause keep the log within the backstop even before any worker runs', async () => {
+    const { database, file } = await open({ walCheckpoint: { startAtBytes: 1024 ** 3, backstopBytes: 256 * 1024 } })
+    expect(await autoCheckpoint(database)).toBe(16)
+    // The log file keeps the size it once had (the migrations' transaction made it ~1.5 MB).
+    const logBefore = statSync(`${file}-wal`).size
+    await writeAMegabyte(database)
+    await writeAMegabyte(database)
+    // A checkpoint at 16 pages, then the log starts over: it never holds the two megabytes.
+    expect(statSync(`${file}-wal`).size).toBeLessThanOrEqual(Math.max(logBefore, 512 * 1024))
+    expect(statSync(file).size).toBeGreaterThan(2 * 1024 * 1024)
+    expect(database.checkpointer?.running).toBe(false)
   })
 
   test("if the worker cannot run, the server's connection checkpoints again, as SQLite does by default", async () => {
