@@ -151,7 +151,8 @@ export interface OpenOptions {
  * MigrationError (src/db/migrations.ts) with the file left as it was.
  */
 export async function openDatabase(url: string, authToken?: string, opts: OpenOptions = {}): Promise<Database> {
-  if (url.startsWith('file:')) mkdirSync(dirname(url.slice('file:'.length)), { recursive: true })
+  const file = url.startsWith('file:') ? url.slice('file:'.length) : undefined
+  if (file) mkdirSync(dirname(file), { recursive: true })
   const isLocal = url.startsWith('file:') || url === ':memory:'
   // Locally one connection is enough (SQLite calls are synchronous anyway) and it keeps the
   // per-connection pragmas below in force for every statement.
@@ -183,9 +184,9 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
     throw error
   }
   const checkpointer =
-    url.startsWith('file:') && opts.walCheckpoint !== false
+    file && opts.walCheckpoint !== false
       ? await WalCheckpointer.start(
-          url.slice('file:'.length),
+          file,
           Number(Object.values((await client.execute('PRAGMA page_size')).rows[0])[0]),
           (pages) => client.execute(`PRAGMA wal_autocheckpoint = ${Math.floor(pages)}`),
           opts.walCheckpoint,

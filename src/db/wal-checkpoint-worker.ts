@@ -9,12 +9,16 @@ import type { CheckpointerMessage, CheckpointWorkerCommand } from './wal-checkpo
 
 declare const self: Worker
 
+interface Statement {
+  get(): Record<string, number>
+}
 interface Connection {
-  prepare(sql: string): { get(): Record<string, number> }
+  prepare(sql: string): Statement
   close(): void
 }
 
 let connection: Connection | undefined
+let passiveCheckpoint: Statement | undefined
 let timer: ReturnType<typeof setInterval> | undefined
 /** The log's size and how much of it was copied at the last checkpoint (SQLite reports totals). */
 let last = { frames: 0, copied: 0 }
@@ -22,15 +26,14 @@ let last = { frames: 0, copied: 0 }
 const send = (message: CheckpointerMessage) => postMessage(message)
 
 function checkpoint() {
-  if (!connection) return
-  const started = performance.now()
+  if (!passiveCheckpoint) return
   try {
-    const result = connection.prepare('PRAGMA wal_checkpoint(PASSIVE)').get()
+    const result = passiveCheckpoint.get()
     const now = { frames: Number(result.log), copied: Number(result.checkpointed) }
     // A log that shrank was started over by the writer: everything copied now is new.
     const copied = now.frames >= last.frames && now.copied >= last.copied ? now.copied - last.copied : now.copied
     last = now
-    send({ type: 'checkpointed', frames: now.frames, copied, ms: performance.now() - started })
+    send({ type: 'checkpointed', copied })
   } catch (error) {
     send({ type: 'failed', error: String(error) })
   }
@@ -42,11 +45,11 @@ self.onmessage = (event: MessageEvent<CheckpointWorkerCommand>) => {
     try {
       connection = new (LibsqlDatabase as unknown as new (path: string) => Connection)(command.file)
       connection.prepare('PRAGMA busy_timeout = 5000').get()
+      passiveCheckpoint = connection.prepare('PRAGMA wal_checkpoint(PASSIVE)')
     } catch (error) {
       send({ type: 'failed', error: String(error) })
       return
     }
-    send({ type: 'started' })
     timer = setInterval(checkpoint, command.everyMs)
     return
   }
@@ -58,5 +61,6 @@ self.onmessage = (event: MessageEvent<CheckpointWorkerCommand>) => {
     // Closing is best effort: the file is the server's, not this thread's.
   }
   connection = undefined
+  passiveCheckpoint = undefined
   send({ type: 'stopped' })
 }

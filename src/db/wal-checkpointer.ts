@@ -7,15 +7,8 @@ export type CheckpointWorkerCommand = { type: 'start'; file: string; everyMs: nu
 
 /** What the worker tells back. */
 export type CheckpointerMessage =
-  | { type: 'started' }
-  | {
-      type: 'checkpointed' /** pages in the log */
-      frames: number /** pages copied by this checkpoint */
-      copied: number
-      ms: number
-    }
-  | { type: 'failed'; error: string }
-  | { type: 'stopped' }
+  /** `copied`: the pages this checkpoint copied into the database file. */
+  { type: 'checkpointed'; copied: number } | { type: 'failed'; error: string } | { type: 'stopped' }
 
 export interface WalCheckpointerOptions {
   /** The worker starts once the log file reaches this size (default 4 MiB); a quiet database never needs one. */
@@ -40,8 +33,6 @@ export interface CheckpointStats {
   checkpoints: number
   /** Log frames copied into the database file by them. */
   framesCopied: number
-  /** Longest one, in ms (on the worker's thread, not the server's). */
-  longestMs: number
 }
 
 /**
@@ -58,7 +49,7 @@ export interface CheckpointStats {
  * checkpoints.
  */
 export class WalCheckpointer {
-  readonly stats: CheckpointStats = { checkpoints: 0, framesCopied: 0, longestMs: 0 }
+  readonly stats: CheckpointStats = { checkpoints: 0, framesCopied: 0 }
   #worker: Worker | undefined
   #watch: ReturnType<typeof setInterval> | undefined
   #stopped = false
@@ -135,7 +126,6 @@ export class WalCheckpointer {
     if (message.type === 'checkpointed') {
       this.stats.checkpoints++
       this.stats.framesCopied += message.copied
-      this.stats.longestMs = Math.max(this.stats.longestMs, message.ms)
     } else if (message.type === 'failed') this.#fallBack(message.error)
   }
 

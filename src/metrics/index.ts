@@ -202,7 +202,7 @@ export class Metrics {
       },
       {
         name: 'chat_db_wal_checkpoints_total',
-        help: 'WAL checkpoints run by the checkpoint worker thread (the server thread runs none while it works).',
+        help: 'WAL checkpoints run by the checkpoint worker thread.',
         read: (s) => s.database?.checkpointer?.stats.checkpoints,
       },
       {
