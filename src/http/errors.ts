@@ -142,6 +142,32 @@ function validationMessage(error: any): string {
   return 'invalid request'
 }
 
+/**
+ * JSON bodies that could not be read (not JSON, or cut at their limit), by request. Elysia parses
+ * a body before the guards run (they check credentials in the transform stage, ahead of
+ * validation), so the problem is kept here and reported once they have let the request through:
+ * a caller without a valid token hears 401, and a member on an admin route 403, whatever it sent.
+ */
+const unreadableBodies = new WeakMap<Request, AppError>()
+
+async function readJsonBody(request: Request): Promise<unknown> {
+  let text: string
+  try {
+    text = await request.text()
+  } catch (error) {
+    if (!(error instanceof PayloadTooLargeError)) throw error
+    unreadableBodies.set(request, error)
+    return {}
+  }
+  if (text.trim() === '') return {}
+  try {
+    return JSON.parse(text)
+  } catch {
+    unreadableBodies.set(request, new AppError(400, 'invalid_json', 'the request body is not valid JSON'))
+    return {}
+  }
+}
+
 /** The one place that turns any thrown error into the error envelope of PROTOCOL.md §2. */
 export const errorHandler = new Elysia({ name: 'error-handler' })
   .error({ AppError })
@@ -149,21 +175,23 @@ export const errorHandler = new Elysia({ name: 'error-handler' })
   // body is optional; bad input must be a clear 400 instead. (Body size: src/http/body-limit.ts.)
   .onParse({ as: 'global' }, async ({ request, contentType }) => {
     if (!contentType?.toLowerCase().startsWith('application/json') || isOwnBodyRoute(request)) return
-    const text = await request.text() // over the route's limit: PayloadTooLargeError
-    if (text.trim() === '') return {}
-    try {
-      return JSON.parse(text)
-    } catch {
-      throw new AppError(400, 'invalid_json', 'the request body is not valid JSON')
-    }
+    return readJsonBody(request)
+  })
+  // Runs after the guards' checks and validation: a body the schema would take (or a route
+  // without one) still must not stand in for the one that could not be read.
+  .onBeforeHandle({ as: 'global' }, ({ request }) => {
+    const unreadable = unreadableBodies.get(request)
+    if (unreadable) throw unreadable
   })
   .onError({ as: 'global' }, ({ code, error, request }) => {
     const fail = (status: number, code: string, message: string, headers?: Record<string, string>) =>
       errorResponse(request, status, code, message, headers)
-    // Elysia wraps whatever a body parser throws (a body cut at its limit, our invalid_json) in
-    // a ParseError; the AppError inside says what really happened.
+    // Elysia wraps whatever a body parser throws (a body cut at its limit) in a ParseError; the
+    // AppError inside says what really happened. A schema that refused the empty stand-in for an
+    // unreadable body is answered with why the body could not be read.
     const cause = (error as { cause?: unknown })?.cause
-    const known = cause instanceof AppError ? cause : error
+    const unreadable = code === 'VALIDATION' ? unreadableBodies.get(request) : undefined
+    const known = unreadable ?? (cause instanceof AppError ? cause : error)
     if (known instanceof AppError) return fail(known.status, known.code, known.message, known.headers)
     switch (code) {
       case 'VALIDATION':

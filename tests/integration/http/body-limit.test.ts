@@ -56,6 +56,20 @@ describe('the real server', () => {
     expect(await threadCount()).toBe(before)
   })
 
+  test('without a token, a chunked body over the limit hears 401: credentials are checked first', async () => {
+    const before = await threadCount()
+    const body = chunkedBody(20 * 1000 * 1000, '{"title":"')
+    const res = await fetch(`${server.url}/api/threads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body.stream,
+      duplex: 'half',
+    } as RequestInit)
+    await expectError(res, 401, 'unauthorized')
+    expect(body.produced()).toBeLessThan(20 * 1000 * 1000)
+    expect(await threadCount()).toBe(before)
+  })
+
   test('a declared 40 MB body is refused with the envelope before it is read', async () => {
     const res = await fetch(`${server.url}/api/threads`, {
       method: 'POST',
