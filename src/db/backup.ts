@@ -1,6 +1,7 @@
 import { createClient } from '@libsql/client'
 import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
+import { PAGE_SIZE } from './page-size'
 
 export class BackupError extends Error {}
 
@@ -34,6 +35,9 @@ export async function backupDatabase(
   const client = createClient({ url, concurrency: 1 })
   try {
     await client.execute('PRAGMA busy_timeout = 5000')
+    // The copy is written with today's page size (the source keeps its own), so restoring it
+    // also moves a database made with an older one over (src/db/page-size.ts).
+    await client.execute(`PRAGMA page_size = ${PAGE_SIZE}`)
     await client.execute({ sql: 'VACUUM INTO ?', args: [path] })
   } finally {
     client.close()

@@ -8,6 +8,7 @@ import { applyMigrations, readMigrations } from './migrations'
 import { log } from '../log'
 import { withStatementCache } from './statement-cache'
 import { GroupCommit, type Tx } from './group-commit'
+import { PAGE_SIZE } from './page-size'
 import { transactionGate } from './transaction-gate'
 import { WalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer'
 
@@ -163,10 +164,8 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
   const gate = transactionGate(raw)
   const client = gate.client
   if (isLocal) {
-    // A new file gets 16 KiB pages (an existing one keeps its own): a document search scans one
-    // 3 KiB vector per chunk of the user's, and bigger pages keep a document's vectors on a few
-    // pages instead of one page plus an overflow page each (docs/performance.md, Documents).
-    await client.execute('PRAGMA page_size = 16384')
+    // Only a new file takes it (an existing one keeps its own); why 4 KiB: src/db/page-size.ts.
+    await client.execute(`PRAGMA page_size = ${PAGE_SIZE}`)
     // WAL lets readers run beside the one writer; busy_timeout covers other processes on the
     // same file (cluster mode), foreign_keys makes the composite keys bite.
     if (url !== ':memory:') await client.execute('PRAGMA journal_mode = WAL')

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { statSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
 import type { Database, OpenOptions } from '../../../src/db/client'
+import { PAGE_SIZE } from '../../../src/db/page-size'
 import { useDatabases } from '../../support/db'
 import { eventually } from '../../support/eventually'
 
@@ -25,8 +26,8 @@ describe('WAL checkpoints off the server thread', () => {
     const { database, file } = await open({
       walCheckpoint: { startAtBytes: 256 * 1024, everyMs: 20, watchEveryMs: 20 },
     })
-    // 64 MiB of 16 KiB pages: the server's own checkpoints only past that.
-    expect(await autoCheckpoint(database)).toBe(4096)
+    // 64 MiB of pages: the server's own checkpoints only past that.
+    expect(await autoCheckpoint(database)).toBe((64 * 1024 * 1024) / PAGE_SIZE)
     const fileBefore = statSync(file).size
     expect(database.checkpointer?.running).toBe(false)
     await writeAMegabyte(database)
@@ -35,7 +36,7 @@ describe('WAL checkpoints off the server thread', () => {
     await eventually(() => database.checkpointer!.stats.framesCopied > 0, 10_000, 'a checkpoint')
     // The rows reached the database file itself, copied there by the worker's connection.
     await eventually(() => statSync(file).size >= fileBefore + 1024 * 1024, 10_000, 'the file to grow')
-    expect(await autoCheckpoint(database)).toBe(4096)
+    expect(await autoCheckpoint(database)).toBe((64 * 1024 * 1024) / PAGE_SIZE)
     const [{ n }] = await database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM t`)
     expect(Number(n)).toBe(32)
   })
@@ -50,12 +51,12 @@ describe('WAL checkpoints off the server thread', () => {
 
   test('writes without a pause keep the log within the backstop even before any worker runs', async () => {
     const { database, file } = await open({ walCheckpoint: { startAtBytes: 1024 ** 3, backstopBytes: 256 * 1024 } })
-    expect(await autoCheckpoint(database)).toBe(16)
+    expect(await autoCheckpoint(database)).toBe((256 * 1024) / PAGE_SIZE)
     // The log file keeps the size it once had (the migrations' transaction made it ~1.5 MB).
     const logBefore = statSync(`${file}-wal`).size
     await writeAMegabyte(database)
     await writeAMegabyte(database)
-    // A checkpoint at 16 pages, then the log starts over: it never holds the two megabytes.
+    // A checkpoint at 256 KiB of pages, then the log starts over: it never holds the two megabytes.
     expect(statSync(`${file}-wal`).size).toBeLessThanOrEqual(Math.max(logBefore, 512 * 1024))
     expect(statSync(file).size).toBeGreaterThan(2 * 1024 * 1024)
     expect(database.checkpointer?.running).toBe(false)

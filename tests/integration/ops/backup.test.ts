@@ -8,9 +8,11 @@ import { createClient } from '@libsql/client'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { PAGE_SIZE } from '../../../src/db/page-size'
 import { startChatStack } from '../../support/chat-stack'
-import { startTestServer } from '../../support/server'
+import { startTestServer, type TestServer } from '../../support/server'
 import { expectJson } from '../../support/http'
+import { registerUser, type TestUser } from '../../support/users'
 
 setDefaultTimeout(60_000)
 
@@ -27,6 +29,25 @@ function runBackup(databaseUrl: string, target: string) {
     stdout: 'pipe',
     stderr: 'pipe',
   })
+}
+
+/** Restore = start a server on the copy; `check` runs there with the account's fresh token. */
+async function onRestored(
+  target: string,
+  user: TestUser,
+  check: (restored: TestServer, token: string) => Promise<void>,
+) {
+  const restoredDir = mkdtempSync(join(tmpdir(), 'chat-backup-restored-'))
+  dirs.push(restoredDir)
+  const restored = await startTestServer({ DATA_DIR: restoredDir, DATABASE_URL: `file:${target}` })
+  try {
+    const login = await expectJson(
+      await restored.api('/api/auth/login', { body: { email: user.email, password: user.password } }),
+    )
+    await check(restored, login.accessToken)
+  } finally {
+    await restored.close()
+  }
 }
 
 test('a backup taken under write load is consistent, complete and starts a server', async () => {
@@ -83,18 +104,10 @@ test('a backup taken under write load is consistent, complete and starts a serve
     }
 
     // Restore = start a server on the copy: the account logs in and the answers are there.
-    const restoredDir = mkdtempSync(join(tmpdir(), 'chat-backup-restored-'))
-    dirs.push(restoredDir)
-    const restored = await startTestServer({ DATA_DIR: restoredDir, DATABASE_URL: `file:${target}` })
-    try {
-      const login = await expectJson(
-        await restored.api('/api/auth/login', { body: { email: user.email, password: user.password } }),
-      )
-      const run = await expectJson(await restored.api(`/api/runs/${before[0]}`, { token: login.accessToken }))
+    await onRestored(target, user, async (restored, token) => {
+      const run = await expectJson(await restored.api(`/api/runs/${before[0]}`, { token }))
       expect(run.run.status).toBe('completed')
-    } finally {
-      await restored.close()
-    }
+    })
   } finally {
     writing = false
     await Promise.allSettled(writers)
@@ -117,4 +130,45 @@ test('the backup refuses to overwrite a file and says why, with a non-zero exit'
   } finally {
     await server.close()
   }
+})
+
+test("a database made with 16 KiB pages is copied with today's page size, and the copy serves", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'chat-backup-pages-'))
+  const outDir = mkdtempSync(join(tmpdir(), 'chat-backup-out-'))
+  dirs.push(dataDir, outDir)
+  const databaseUrl = `file:${join(dataDir, 'chat.db')}`
+  const pageSize = async (url: string) => {
+    const client = createClient({ url })
+    try {
+      return Number((await client.execute('PRAGMA page_size')).rows[0][0])
+    } finally {
+      client.close()
+    }
+  }
+  // The file as an older server made it: 16 KiB pages, WAL, before any table.
+  const old = createClient({ url: databaseUrl })
+  await old.execute('PRAGMA page_size = 16384')
+  await old.execute('PRAGMA journal_mode = WAL')
+  old.close()
+  const server = await startTestServer({ DATA_DIR: dataDir, DATABASE_URL: databaseUrl })
+  const target = join(outDir, 'copy.db')
+  let user: TestUser
+  try {
+    user = await registerUser(server, 'pages')
+    await expectJson(
+      await server.api('/api/notes', { token: user.accessToken, body: { title: 'kept', body: 'x' } }),
+      201,
+    )
+    expect(await pageSize(databaseUrl)).toBe(16384) // a server keeps an existing file's pages
+    const child = runBackup(databaseUrl, target)
+    expect(await child.exited).toBe(0)
+    expect(await pageSize(databaseUrl)).toBe(16384)
+  } finally {
+    await server.close()
+  }
+  expect(await pageSize(`file:${target}`)).toBe(PAGE_SIZE)
+  await onRestored(target, user, async (restored, token) => {
+    const { notes } = await expectJson(await restored.api('/api/notes', { token }))
+    expect(notes.map((n: { title: string }) => n.title)).toEqual(['kept'])
+  })
 })
