@@ -18,6 +18,12 @@ setDefaultTimeout(60_000)
 
 const root = resolve(import.meta.dir, '../../..')
 const dirs: string[] = []
+/** A temp folder removed after the file's tests. */
+function tempDir(what: string) {
+  const dir = mkdtempSync(join(tmpdir(), `chat-backup-${what}-`))
+  dirs.push(dir)
+  return dir
+}
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
@@ -37,9 +43,7 @@ async function onRestored(
   user: TestUser,
   check: (restored: TestServer, token: string) => Promise<void>,
 ) {
-  const restoredDir = mkdtempSync(join(tmpdir(), 'chat-backup-restored-'))
-  dirs.push(restoredDir)
-  const restored = await startTestServer({ DATA_DIR: restoredDir, DATABASE_URL: `file:${target}` })
+  const restored = await startTestServer({ DATA_DIR: tempDir('restored'), DATABASE_URL: `file:${target}` })
   try {
     const login = await expectJson(
       await restored.api('/api/auth/login', { body: { email: user.email, password: user.password } }),
@@ -51,9 +55,8 @@ async function onRestored(
 }
 
 test('a backup taken under write load is consistent, complete and starts a server', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'chat-backup-src-'))
-  const outDir = mkdtempSync(join(tmpdir(), 'chat-backup-out-'))
-  dirs.push(dataDir, outDir)
+  const dataDir = tempDir('src')
+  const outDir = tempDir('out')
   const stack = await startChatStack({ env: { DATA_DIR: dataDir, MAX_RUNS_PER_USER: '20' } })
   const { user, ws } = await stack.userWithSocket('backup')
   const finished: string[] = []
@@ -116,8 +119,7 @@ test('a backup taken under write load is consistent, complete and starts a serve
 })
 
 test('the backup refuses to overwrite a file and says why, with a non-zero exit', async () => {
-  const outDir = mkdtempSync(join(tmpdir(), 'chat-backup-out-'))
-  dirs.push(outDir)
+  const outDir = tempDir('out')
   const server = await startTestServer()
   try {
     const target = join(outDir, 'exists.db')
@@ -133,9 +135,8 @@ test('the backup refuses to overwrite a file and says why, with a non-zero exit'
 })
 
 test("a database made with 16 KiB pages is copied with today's page size, and the copy serves", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'chat-backup-pages-'))
-  const outDir = mkdtempSync(join(tmpdir(), 'chat-backup-out-'))
-  dirs.push(dataDir, outDir)
+  const dataDir = tempDir('pages')
+  const outDir = tempDir('out')
   const databaseUrl = `file:${join(dataDir, 'chat.db')}`
   const pageSize = async (url: string) => {
     const client = createClient({ url })
