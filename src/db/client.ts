@@ -182,11 +182,18 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
     client.close()
     throw error
   }
+  const pageSize = Number(Object.values((await client.execute('PRAGMA page_size')).rows[0])[0])
+  if (file && pageSize !== PAGE_SIZE)
+    log.info('this database file has other pages than new ones get; a backup and restore moves it over', {
+      pageSize,
+      newFilesGet: PAGE_SIZE,
+      see: 'docs/operations.md, "Page size"',
+    })
   const checkpointer =
     file && opts.walCheckpoint !== false
       ? await WalCheckpointer.start(
           file,
-          Number(Object.values((await client.execute('PRAGMA page_size')).rows[0])[0]),
+          pageSize,
           (pages) => client.execute(`PRAGMA wal_autocheckpoint = ${Math.floor(pages)}`),
           opts.walCheckpoint,
         )

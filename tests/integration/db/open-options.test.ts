@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { createClient } from '@libsql/client'
 import { openDatabase } from '../../../src/db/client'
 import { PAGE_SIZE } from '../../../src/db/page-size'
+import { log } from '../../../src/log'
 
 const dir = mkdtempSync(join(tmpdir(), 'chat-open-options-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -41,5 +42,34 @@ test('a new file gets 4 KiB pages; an existing file keeps the size it was made w
   await client.execute('PRAGMA page_size = 16384')
   await client.execute('CREATE TABLE made_before (x)')
   client.close()
-  expect(await pageSize(older)).toBe(16384)
+  const logged = await loggedLines(() => pageSize(older))
+  expect(logged.result).toBe(16384)
+  // The operator is told, once per start, how to move such a file over.
+  const hint = logged.lines.find((line) => line.pageSize === 16384)
+  expect(hint).toMatchObject({ level: 'info', newFilesGet: PAGE_SIZE, see: 'docs/operations.md, "Page size"' })
+  expect((await loggedLines(() => pageSize(`file:${join(dir, 'new.db')}`))).lines).toEqual([])
 })
+
+/** What the structured log wrote on stdout while `fn` ran (at level info), one object per line. */
+async function loggedLines<T>(fn: () => Promise<T>): Promise<{ result: T; lines: Record<string, unknown>[] }> {
+  const levelBefore = log.level
+  const write = process.stdout.write
+  const text: string[] = []
+  log.setLevel('info')
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    text.push(typeof chunk === 'string' ? chunk : new TextDecoder().decode(chunk))
+    return true
+  }) as typeof process.stdout.write
+  try {
+    const result = await fn()
+    const lines = text
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
+    return { result, lines }
+  } finally {
+    process.stdout.write = write
+    log.setLevel(levelBefore)
+  }
+}
