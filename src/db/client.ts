@@ -182,15 +182,16 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
     client.close()
     throw error
   }
-  const pageSize = Number(Object.values((await client.execute('PRAGMA page_size')).rows[0])[0])
-  if (file && pageSize !== PAGE_SIZE)
+  // A local file's page size (a remote server keeps its own and is not asked).
+  const pageSize = file ? Number(Object.values((await client.execute('PRAGMA page_size')).rows[0])[0]) : undefined
+  if (pageSize !== undefined && pageSize !== PAGE_SIZE)
     log.info('this database file has other pages than new ones get; a backup and restore moves it over', {
       pageSize,
       newFilesGet: PAGE_SIZE,
       see: 'docs/operations.md, "Page size"',
     })
   const checkpointer =
-    file && opts.walCheckpoint !== false
+    file && pageSize !== undefined && opts.walCheckpoint !== false
       ? await WalCheckpointer.start(
           file,
           pageSize,

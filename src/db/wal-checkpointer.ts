@@ -41,11 +41,11 @@ export interface CheckpointStats {
  * By default SQLite checkpoints inside the commit that grows the log past 1,000 pages: that
  * commit copies every page of the log back into the file and syncs it (4 MiB with 4 KiB pages,
  * 16 MiB with the 16 KiB pages of older files: about 12 ms on the reference machine), and
- * whichever run's write it was waits, along with every event queued behind it. A third of what a commit cost on average was this
- * (docs/performance.md, "Round 5"). Here the server's connection checkpoints only as a backstop
- * (`backstopBytes`); once the log passes `startAtBytes`, a worker thread with a connection of its
- * own runs a PASSIVE checkpoint every `everyMs`, which copies what no reader still needs without
- * taking the write lock. If the worker cannot run, the connection goes back to SQLite's own
+ * whichever run's write it was waits, along with every event queued behind it. A third of what
+ * a commit cost on average was this (docs/performance.md, "Round 5"). Here the server's
+ * connection checkpoints only as a backstop (`backstopBytes`); once the log passes
+ * `startAtBytes`, a worker thread with a connection of its own runs a PASSIVE checkpoint every
+ * `everyMs`, which copies what no reader still needs without taking the write lock. If the worker cannot run, the connection goes back to SQLite's own
  * checkpoints.
  */
 export class WalCheckpointer {

@@ -50,8 +50,8 @@ const DROP_OLD =
 /**
  * Counts a run if the user is under both limits (0 = none), inside `tx`; false when refused
  * (nothing written). The user's own limits are read in the same statement, so a run start
- * reads nothing before its write. Run starts call it inside their own write, so admission and start are one
- * transaction.
+ * reads nothing before its write. Run starts call it inside their own write, so admission and
+ * start are one transaction.
  */
 export async function admitIn(tx: Tx, input: AdmissionInput): Promise<boolean> {
   const { userId, runId, model, at, runsPerDay, tokensPerDay } = input
