@@ -16,9 +16,18 @@ export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'no
 /** Paths the web UI serves (its own headers: CSP for the page, long caching for hashed assets). */
 const isUiPath = (pathname: string) => pathname === '/' || pathname === '/index.html' || pathname.startsWith('/assets/')
 
-/** Auth answers and user data must not be kept by browsers or proxies. */
+/**
+ * Auth answers and user data must not be kept by browsers or proxies: the API, the doors for
+ * other clients (/v1, /mcp: answers and tool results are the key's user's data), and the
+ * status and metrics answers.
+ */
 const isPrivatePath = (pathname: string) =>
-  pathname.startsWith('/api/') || pathname === '/ready' || pathname === '/metrics'
+  pathname.startsWith('/api/') ||
+  pathname === '/v1' ||
+  pathname.startsWith('/v1/') ||
+  pathname === '/mcp' ||
+  pathname === '/ready' ||
+  pathname === '/metrics'
 
 /** The headers one response gets, by its path (headers a route set itself win). */
 export function securityHeadersFor(pathname: string): Record<string, string> {

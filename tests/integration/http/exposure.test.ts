@@ -41,6 +41,17 @@ async function pageScript(url: string) {
 
 describe('security headers', () => {
   test('API answers, errors and early refusals carry nosniff, a referrer policy, no-store and a deny-all CSP', async () => {
+    // /v1 and /mcp answer with the key's user's data (here: their notes, through an MCP tool call).
+    const key = (
+      await expectJson(await server.api('/api/keys', { token: member.accessToken, body: { name: 'headers' } }), 201)
+    ).secret as string
+    const mcpHeaders = { authorization: `Bearer ${key}`, accept: 'application/json, text/event-stream' }
+    const mcpCall = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'search_notes', arguments: { query: 'x' } },
+    }
     const answers: [string, Response][] = [
       ['threads', await server.api('/api/threads', { token: member.accessToken })],
       ['me', await server.api('/api/me', { token: member.accessToken })],
@@ -52,6 +63,10 @@ describe('security headers', () => {
       ['too large', await server.api('/api/threads', { token: member.accessToken, body: 'x'.repeat(9 * 1024 * 1024) })],
       ['model down', await server.api('/api/models', { token: member.accessToken })],
       ['ready', await server.api('/ready')],
+      ['v1 models', await server.api('/v1/models', { headers: { authorization: `Bearer ${key}` } })],
+      ['v1 no key', await server.api('/v1/models')],
+      ['mcp', await server.api('/mcp', { headers: mcpHeaders, body: mcpCall })],
+      ['mcp no key', await server.api('/mcp', { headers: { accept: mcpHeaders.accept }, body: mcpCall })],
     ]
     expect(answers.map(([what, res]) => [what, res.status])).toEqual([
       ['threads', 200],
@@ -64,6 +79,10 @@ describe('security headers', () => {
       ['too large', 413],
       ['model down', 503],
       ['ready', 200],
+      ['v1 models', 503], // the model is down here: the error answer is private too
+      ['v1 no key', 401],
+      ['mcp', 200],
+      ['mcp no key', 401],
     ])
     for (const [what, res] of answers) {
       expectBaseHeaders(res, what)
