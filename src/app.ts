@@ -329,6 +329,8 @@ export function bodyLimits(config: Config): BodyLimitOptions {
 /** Composes the feature plugins into one app. */
 export function createApp(services: Services, runtime: Runtime) {
   const guard = authGuard(services.access, services.sessions)
+  // Whose X-Forwarded-For is believed: rate limits and every audit event's `ip` (PROTOCOL.md §10).
+  const trust = compileTrustedProxies(services.config.trustedProxies)
   const keyGuard = apiKeyGuard(services.apiKeys)
   const catalog = modelCatalog(runtime.llm, services.config.ollamaModel)
   return new Elysia({
@@ -354,7 +356,7 @@ export function createApp(services: Services, runtime: Runtime) {
     )
     .use(runRoutes(runtime.runs, services.repos.runs, guard))
     .use(modelRoutes(runtime.llm, services.config.ollamaModel, guard))
-    .use(authRoutes(services.auth, guard, compileTrustedProxies(services.config.trustedProxies)))
+    .use(authRoutes(services.auth, guard, trust))
     .use(oidcRoutes(services.oidc, guard))
     .use(threadRoutes(services.threads, guard, { importMaxBytes: services.config.importMaxBytes }))
     .use(searchRoutes(services.search, guard))
@@ -365,7 +367,7 @@ export function createApp(services: Services, runtime: Runtime) {
     .use(documentRoutes(services.documents, guard, services.config.documentMaxBytes))
     .use(agentRoutes(guard))
     .use(usageRoutes(services.usage, guard))
-    .use(accountRoutes(services.account, guard, services.access))
+    .use(accountRoutes(services.account, guard, services.access, trust))
     .use(
       adminRoutes({
         admin: services.admin,
@@ -373,6 +375,7 @@ export function createApp(services: Services, runtime: Runtime) {
         audit: services.audit,
         status: runtime.status,
         guard: adminGuard(guard, services.repos.users),
+        trust,
       }),
     )
     .use(apiKeyRoutes(services.apiKeys, guard))

@@ -1,18 +1,21 @@
 import { Elysia } from 'elysia'
 import { bearerToken, type AuthGuard } from '../auth/guard'
-import { clientIp } from '../auth'
+import { requestAddress, type TrustProxy } from '../http/client-address'
 import type { AccessTokens } from '../auth/tokens'
 import type { AccountService } from './service'
 import { changePasswordBody, deleteAccountBody } from './model'
 
-/** /api/me/export, /api/me/password, DELETE /api/me (PROTOCOL.md §5). */
-export function accountRoutes(account: AccountService, guard: AuthGuard, access: AccessTokens) {
+/**
+ * /api/me/export, /api/me/password, DELETE /api/me (PROTOCOL.md §5). `trust` decides whose
+ * X-Forwarded-For is believed for the audit event's `ip`.
+ */
+export function accountRoutes(account: AccountService, guard: AuthGuard, access: AccessTokens, trust: TrustProxy) {
   return new Elysia({ name: 'account-routes' })
     .use(guard)
     .get(
       '/api/me/export',
       async ({ set, request, server }) => {
-        const document = await account.export(clientIp(request, server))
+        const document = await account.export(requestAddress(request, server, trust))
         set.headers['content-type'] = 'application/json; charset=utf-8'
         set.headers['content-disposition'] =
           `attachment; filename="chat-export-${document.exportedAt.slice(0, 10)}.json"`
@@ -26,7 +29,7 @@ export function accountRoutes(account: AccountService, guard: AuthGuard, access:
       async ({ body, set, request, server }) => {
         // The caller's own sign-in goes on: the access token names its refresh family.
         const claims = await access.verify(bearerToken(request.headers.get('authorization'))!)
-        await account.changePassword(body, clientIp(request, server), claims.familyId)
+        await account.changePassword(body, requestAddress(request, server, trust), claims.familyId)
         set.status = 204
         return undefined
       },
@@ -39,7 +42,7 @@ export function accountRoutes(account: AccountService, guard: AuthGuard, access:
         const claims = await access.verify(bearerToken(request.headers.get('authorization'))!)
         await account.deleteAccount(
           { password: body?.password, tokenIssuedAt: claims.expiresAt - access.ttlSeconds },
-          clientIp(request, server),
+          requestAddress(request, server, trust),
         )
         set.status = 204
         return undefined

@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia'
-import { clientIp } from '../auth'
+import { requestAddress, type TrustProxy } from '../http/client-address'
 import type { AuditLog } from '../audit'
 import type { UsageService } from '../usage/service'
 import type { AdminGuard } from './guard'
@@ -18,6 +18,8 @@ export function adminRoutes(deps: {
   audit: AuditLog
   status: StatusBoard
   guard: AdminGuard
+  /** Whose X-Forwarded-For is believed for the audit event's `ip` (TRUSTED_PROXIES). */
+  trust: TrustProxy
 }) {
   const { admin } = deps
   return new Elysia({ name: 'admin-routes' })
@@ -32,7 +34,7 @@ export function adminRoutes(deps: {
     .post(
       '/api/admin/users',
       async ({ body, set, admin: me, request, server }) => {
-        const user = await admin.createUser({ actorId: me.id, ip: clientIp(request, server) }, body)
+        const user = await admin.createUser({ actorId: me.id, ip: requestAddress(request, server, deps.trust) }, body)
         set.status = 201
         return { user }
       },
@@ -41,14 +43,18 @@ export function adminRoutes(deps: {
     .patch(
       '/api/admin/users/:id',
       async ({ params, body, admin: me, request, server }) => ({
-        user: await admin.updateUser({ actorId: me.id, ip: clientIp(request, server) }, params.id, body),
+        user: await admin.updateUser(
+          { actorId: me.id, ip: requestAddress(request, server, deps.trust) },
+          params.id,
+          body,
+        ),
       }),
       { admin: true, params: userIdParams, body: updateUserBody },
     )
     .post(
       '/api/admin/users/:id/sign-out',
       async ({ params, set, admin: me, request, server }) => {
-        await admin.signOut({ actorId: me.id, ip: clientIp(request, server) }, params.id)
+        await admin.signOut({ actorId: me.id, ip: requestAddress(request, server, deps.trust) }, params.id)
         set.status = 204
         return undefined
       },

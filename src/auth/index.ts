@@ -4,14 +4,6 @@ import type { AuthGuard } from './guard'
 import { loginBody, refreshBody, registerBody } from './model'
 import { requestAddress, trustNobody, type TrustProxy } from '../http/client-address'
 
-/** The client's address for audit events (the peer's; behind a proxy see requestAddress). */
-export function clientIp(
-  request: Request,
-  server: { requestIP(r: Request): { address: string } | null } | null,
-): string {
-  return server?.requestIP(request)?.address ?? 'unknown'
-}
-
 /** /api/auth/* and /api/me (PROTOCOL.md §2). `trust` decides whose X-Forwarded-For is believed. */
 export function authRoutes(auth: AuthService, guard: AuthGuard, trust: TrustProxy = trustNobody) {
   return new Elysia({ name: 'auth-routes' })
