@@ -302,13 +302,18 @@ function readinessProbes(services: Services, runtime: Runtime): ReadinessProbe[]
   return cluster ? [ollama, redis] : [ollama]
 }
 
-/** Whether a request carries a valid admin access token (for /ready's detail). */
+/**
+ * Whether a request comes from an admin (for /ready's detail): a valid access token whose session
+ * is still live and whose user is an admin now — the token's own role claim may be out of date.
+ */
 function isAdminRequest(services: Services) {
   return async (request: Request) => {
     const token = bearerToken(request.headers.get('authorization'))
     if (!token) return false
     const claims = await services.access.verify(token).catch(() => undefined)
-    return claims?.role === 'admin'
+    if (!claims) return false
+    const session = await services.sessions.require(claims).catch(() => undefined)
+    return session?.role === 'admin'
   }
 }
 

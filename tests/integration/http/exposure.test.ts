@@ -166,4 +166,34 @@ describe('/ready', () => {
       ollama: 'unreachable',
     })
   })
+
+  test("an admin's token shows the detail only while its session lives and the user is still an admin", async () => {
+    const anonymous = { status: 'ready', database: 'ok', ollama: 'unreachable' }
+    const email = `second-admin-${crypto.randomUUID()}@example.test`
+    const password = `pw-${crypto.randomUUID()}`
+    const created = await expectJson(
+      await server.api('/api/admin/users', { token: admin.accessToken, body: { email, password, role: 'admin' } }),
+      201,
+    )
+    const signIn = async () =>
+      (await expectJson(await server.api('/api/auth/login', { body: { email, password } }))).accessToken
+    const hasDetail = async (token: string) =>
+      'ollamaHosts' in (await expectJson(await server.api('/ready', { token })))
+
+    const token = await signIn()
+    expect(await hasDetail(token)).toBe(true)
+    // Demoted: the token still says "admin", the user no longer is one.
+    const demote = { token: admin.accessToken, method: 'PATCH', body: { role: 'member' } }
+    await expectJson(await server.api(`/api/admin/users/${created.user.id}`, demote))
+    expect(await expectJson(await server.api('/ready', { token }))).toEqual(anonymous)
+
+    // Promoted again, then signed out: the ended session shows nothing either.
+    const promote = { token: admin.accessToken, method: 'PATCH', body: { role: 'admin' } }
+    await expectJson(await server.api(`/api/admin/users/${created.user.id}`, promote))
+    const again = await signIn()
+    expect(await hasDetail(again)).toBe(true)
+    const signOut = { token: admin.accessToken, method: 'POST' }
+    expect((await server.api(`/api/admin/users/${created.user.id}/sign-out`, signOut)).status).toBe(204)
+    expect(await expectJson(await server.api('/ready', { token: again }))).toEqual(anonymous)
+  })
 })
