@@ -151,6 +151,12 @@ export async function createServices(config: Config, database?: Database) {
   const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: repos.messages, documents }), {
     timeoutMs: config.toolTimeoutMs,
   })
+  const shares = sharesService({
+    shares: repos.shares,
+    threads: repos.threads,
+    messages: repos.messages,
+    audit: (event) => audit.record(event),
+  })
   return {
     config,
     database: db,
@@ -177,16 +183,15 @@ export async function createServices(config: Config, database?: Database) {
       auth,
       sessions: sessionControls,
       audit,
-      sections: { apiKeys: () => allApiKeys(repos.apiKeys), documents: () => repos.documents.texts() },
+      sections: {
+        documents: () => repos.documents.texts(),
+        shares: (origin) => shares.exportAll(origin),
+        apiKeys: () => allApiKeys(repos.apiKeys),
+      },
     }),
     apiKeys: apiKeysService(repos.apiKeys, { audit: recordApiAudit }),
     search: searchService(repos.search),
-    shares: sharesService({
-      shares: repos.shares,
-      threads: repos.threads,
-      messages: repos.messages,
-      audit: (event) => audit.record(event),
-    }),
+    shares,
   }
 }
 

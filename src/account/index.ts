@@ -15,7 +15,10 @@ export function accountRoutes(account: AccountService, guard: AuthGuard, access:
     .get(
       '/api/me/export',
       async ({ set, request, server }) => {
-        const document = await account.export(requestAddress(request, server, trust))
+        const document = await account.export({
+          ip: requestAddress(request, server, trust),
+          origin: new URL(request.url).origin,
+        })
         set.headers['content-type'] = 'application/json; charset=utf-8'
         set.headers['content-disposition'] =
           `attachment; filename="chat-export-${document.exportedAt.slice(0, 10)}.json"`

@@ -8,9 +8,10 @@ import { AppError, ConflictError, ForbiddenError, UnauthorizedError } from '../h
 
 /**
  * A section of the export that another feature owns (documents, shares, API keys): each returns
- * the active user's own rows, without secrets.
+ * the active user's own rows, without secrets. `origin` is the one the caller reached us by (for
+ * links such as a share's url).
  */
-export type ExportSection = () => Promise<unknown>
+export type ExportSection = (origin: string) => Promise<unknown>
 
 /** How recent a token must be to delete an account that has no password. */
 export const RECENT_SIGN_IN_SECONDS = 5 * 60
@@ -22,14 +23,12 @@ export function accountService(deps: {
   auth: Pick<AuthService, 'verifyPassword' | 'setPassword'>
   sessions: SessionControl
   audit: Pick<AuditLog, 'record'>
-  /** Sections other features add; absent ones export as empty lists. */
-  sections?: Record<string, ExportSection>
+  /** The sections other features own: each must be given, so none is left out silently. */
+  sections: { documents: ExportSection; shares: ExportSection; apiKeys: ExportSection }
 }) {
-  const extra = { documents: async () => [], shares: async () => [], apiKeys: async () => [], ...deps.sections }
-
   return {
     /** Everything the caller owns, as one JSON document. */
-    async export(ip?: string) {
+    async export(request: { ip?: string; origin: string }) {
       const { userId } = currentUser()
       const [profile, threads, notes, datasets, runs, usage] = await Promise.all([
         deps.account.profile(),
@@ -41,8 +40,8 @@ export function accountService(deps: {
       ])
       if (!profile) throw new UnauthorizedError('session_revoked', 'the account no longer exists')
       const more: Record<string, unknown> = {}
-      for (const [name, section] of Object.entries(extra)) more[name] = await section()
-      await deps.audit.record({ actorId: userId, action: 'data_exported', targetId: userId, ip })
+      for (const [name, section] of Object.entries(deps.sections)) more[name] = await section(request.origin)
+      await deps.audit.record({ actorId: userId, action: 'data_exported', targetId: userId, ip: request.ip })
       return {
         format: 'local-chat-server/account-export',
         version: 1,

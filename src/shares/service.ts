@@ -20,7 +20,7 @@ export function sharesService(deps: {
   const recordShareAudit: ShareAudit = deps.audit ?? (() => {})
   const withUrl =
     (origin: string) =>
-    (share: ShareRecord): ShareView => ({ ...share, url: `${origin}/s/${share.id}` })
+    <T extends ShareRecord>(share: T): T & ShareView => ({ ...share, url: `${origin}/s/${share.id}` })
 
   return {
     /** Copies the current branch as it is now; later messages never reach the share. */
@@ -32,7 +32,7 @@ export function sharesService(deps: {
         .filter((m) => m.role !== 'system' && m.content.trim() !== '')
         .map((m) => ({ role: m.role, content: m.content, ...(m.agent && { agent: m.agent }), createdAt: m.createdAt }))
       const share = await deps.shares.create({ threadId, title: thread.title, messages })
-      await recordShareAudit({ action: 'share_created', actorId: currentUser().userId, targetId: share.id })
+      await recordShareAudit({ action: 'share_created', actorId: currentUser().userId, targetId: share.threadId })
       return withUrl(origin)(share)
     },
 
@@ -41,9 +41,14 @@ export function sharesService(deps: {
       return { items: page.items.map(withUrl(origin)), nextCursor: page.nextCursor }
     },
 
+    /** Every live share of the caller with its snapshot (the account export). */
+    async exportAll(origin: string) {
+      return (await deps.shares.allWithSnapshots()).map(withUrl(origin))
+    },
+
     async revoke(id: string): Promise<void> {
       const share = await deps.shares.remove(id)
-      await recordShareAudit({ action: 'share_revoked', actorId: currentUser().userId, targetId: share.id })
+      await recordShareAudit({ action: 'share_revoked', actorId: currentUser().userId, targetId: share.threadId })
     },
 
     /** No login: the snapshot, or 404 for an unknown or revoked id. */

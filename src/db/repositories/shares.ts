@@ -59,6 +59,11 @@ export function sharesRepository(database: Database) {
     /** The caller's live shares, newest first. */
     page: (page: PageRequest): Promise<Page<ShareRecord>> => owned.page(page, record),
 
+    /** All the caller's live shares with their snapshots, newest first (the account export). */
+    async allWithSnapshots(): Promise<(ShareRecord & PublicShare)[]> {
+      return (await owned.newest()).map((row) => ({ ...record(row), title: row.title, messages: row.messages }))
+    },
+
     /** Revoking deletes the snapshot: the link stops working at once. */
     async remove(id: string): Promise<ShareRecord> {
       const [row] = await write((db) =>

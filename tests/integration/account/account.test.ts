@@ -81,6 +81,37 @@ describe('GET /api/me/export', () => {
     expect(text).not.toMatch(/password|hash|user_?Id/i)
   })
 
+  test("the export holds the caller's live shares with their snapshots and links, and API keys without secrets", async () => {
+    const token = alice.user.accessToken
+    const [thread] = (await expectJson(await stack.server.api('/api/threads', { token }))).threads
+    const { share } = await expectJson(
+      await stack.server.api(`/api/threads/${thread.id}/share`, { token, body: {} }),
+      201,
+    )
+    const { secret: keySecret } = await expectJson(
+      await stack.server.api('/api/keys', { token, body: { name: 'cli' } }),
+      201,
+    )
+    const [bobThread] = (await expectJson(await stack.server.api('/api/threads', { token: bob.user.accessToken })))
+      .threads
+    const bobShare = await expectJson(
+      await stack.server.api(`/api/threads/${bobThread.id}/share`, { token: bob.user.accessToken, body: {} }),
+      201,
+    )
+    const res = await stack.server.api('/api/me/export', { token })
+    const text = await res.text()
+    const doc = JSON.parse(text)
+    const snapshot = await expectJson(await stack.server.api(`/api/shares/${share.id}/public`))
+    expect(doc.shares).toEqual([{ ...share, title: snapshot.title, messages: snapshot.messages }])
+    expect(doc.shares[0].messages.map((m: any) => m.content)).toContain(`echo: hello ${secret}`)
+    expect(doc.apiKeys).toEqual([expect.objectContaining({ name: 'cli', prefix: keySecret.slice(0, 12) })])
+    expect(text).not.toContain(keySecret)
+    expect(text).not.toContain(bobShare.share.id)
+    // Revoked, it leaves the export.
+    expect((await stack.server.api(`/api/shares/${share.id}`, { token, method: 'DELETE' })).status).toBe(204)
+    expect((await expectJson(await stack.server.api('/api/me/export', { token }))).shares).toEqual([])
+  })
+
   test('the export is audited as data_exported, without any of its content', async () => {
     const audit = await expectJson(
       await stack.server.api(`/api/admin/audit?actorId=${alice.user.id}&action=data_exported`, {

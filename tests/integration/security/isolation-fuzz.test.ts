@@ -55,6 +55,13 @@ describe('isolation fuzzer', () => {
     expect(() =>
       scan(stack.world, a, JSON.stringify({ ...leaked, delta: b.marker }), "a frame of user 1 on user 0's socket"),
     ).toThrow(FuzzFailure)
+    // A share id is the link itself: not even an admin's view may show another user's.
+    const shareId = Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString('base64url')
+    stack.world.own(shareId, b.index, 'secret')
+    const auditView = JSON.stringify({ events: [{ action: 'share_created', targetId: shareId }] })
+    expect(() => scan(stack.world, a, auditView, 'an admin view', { allowAccounts: true, allowIds: true })).toThrow(
+      /received secret/,
+    )
     // And the same answers are fine for their owner.
     expect((await request(stack, b, 'GET', `/api/datasets/${datasetId}`)).status).toBe(200)
     expect((await request(stack, b, 'DELETE', `/api/datasets/${datasetId}`)).status).toBe(204)

@@ -112,6 +112,18 @@ describe('shares', () => {
     await expectError(await server.api(`/api/shares/${share.id}/public`), 404)
   })
 
+  test('the audit log names the shared thread, never the share id (the link an admin could open)', async () => {
+    // The owner here is the first account, so an admin: it reads the audit log of its own actions.
+    const { thread } = await sharedThread(owner)
+    const { share } = await expectJson(await as(owner)(`/api/threads/${thread.id}/share`, { method: 'POST' }), 201)
+    expect((await as(owner)(`/api/shares/${share.id}`, { method: 'DELETE' })).status).toBe(204)
+    for (const action of ['share_created', 'share_revoked']) {
+      const audit = await expectJson(await as(owner)(`/api/admin/audit?action=${action}&actorId=${owner.id}`))
+      expect(audit.events[0]).toMatchObject({ action, actorId: owner.id, targetId: thread.id })
+      expect(JSON.stringify(audit)).not.toContain(share.id)
+    }
+  })
+
   test('managing shares needs a login; the public read does not', async () => {
     const { thread } = await sharedThread(owner)
     await expectError(await server.api(`/api/threads/${thread.id}/share`, { method: 'POST' }), 401)

@@ -12,13 +12,15 @@ const NAME = /dsname-\d+-[a-z0-9]+/g
 const EMAIL = /fuzz\d+-[a-z0-9]+@example\.test/gi
 /** API key secrets and their shown prefixes (`lcs_` + base64url). */
 const KEY = /lcs_[A-Za-z0-9_-]{8,}/g
+/** Share ids (144 bits, base64url): the link itself, so only its owner may ever see one. */
+const SHARE = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{24}(?![A-Za-z0-9_-])/g
 
 export interface ScanOptions {
   /** Admin views may show other accounts (ids, emails), never their content. */
   allowAccounts?: boolean
   /**
    * Admin views may also name other users' ids (usage rows, audit targets) — never content:
-   * markers, dataset names and key secrets are still leaks. Unknown ids are not claimed.
+   * markers, dataset names, key secrets and share ids are still leaks. Unknown ids are not claimed.
    */
   allowIds?: boolean
   /** Error answers use OpenAI's shape `{"error":{"message","type","code"}}` (/v1). */
@@ -40,7 +42,7 @@ function leak(world: World, viewer: FuzzUser | null, token: string, where: strin
  * that is caught too.
  */
 export function scan(world: World, viewer: FuzzUser | null, text: string, where: string, opts: ScanOptions = {}) {
-  for (const re of [SECRET, NAME, EMAIL, KEY, UUID]) {
+  for (const re of [SECRET, NAME, EMAIL, KEY, SHARE, UUID]) {
     re.lastIndex = 0
     for (const match of text.matchAll(re)) {
       const token = re === UUID || re === EMAIL ? match[0].toLowerCase() : match[0]

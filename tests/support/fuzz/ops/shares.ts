@@ -87,7 +87,7 @@ export const shareOps: FuzzOp[] = [
       const share = answer.json.share
       if (share.threadId !== r.id || !String(share.url).endsWith(`/s/${share.id}`))
         throw new FuzzFailure(`${answer.where}: not a share of thread ${r.id}: ${answer.text}`)
-      ctx.world.own(share.id, ctx.actor.index, 'id')
+      ctx.world.own(share.id, ctx.actor.index, 'secret') // the link: never in another user's or an admin's view
       ctx.actor.shares.set(share.id, { threadId: r.id })
       // The snapshot as first read: it must never change while the share lives.
       const snapshot = await readPublic(ctx, ctx.actor, share.id)
