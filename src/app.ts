@@ -74,7 +74,7 @@ import { accountService } from './account/service'
 import { accountRoutes } from './account'
 import { documentsRepository } from './db/repositories/documents'
 import { documentsService } from './documents/service'
-import { documentRoutes } from './documents'
+import { documentBodyLimit, documentRoutes } from './documents'
 import { providerEmbedder } from './documents/embedder'
 import { CLOSE_CODES, MAX_FRAME_BYTES, type ServerFrame } from './protocol'
 
@@ -331,7 +331,7 @@ export function bodyLimits(config: Config): BodyLimitOptions {
     defaultBytes: DEFAULT_BODY_LIMIT,
     routes: [
       { method: 'POST', path: '/api/threads/import', maxBytes: config.importMaxBytes },
-      { method: 'POST', path: '/api/documents', maxBytes: config.documentMaxBytes },
+      { method: 'POST', path: '/api/documents', maxBytes: documentBodyLimit(config.documentMaxBytes) },
     ],
   }
 }

@@ -9,6 +9,13 @@ import { readBytesLimited } from '../http/read-body'
 /** Room for the multipart envelope (boundaries, part headers) around a file of the largest size. */
 const MULTIPART_SLACK = 64 * 1024
 
+/**
+ * The request body this route reads at most: a document of `maxBytes` plus its envelope (multipart
+ * boundaries and headers, or JSON quoting). The document itself is then held to `maxBytes`, so a
+ * file of exactly the limit is taken and one byte more is refused with the document's own message.
+ */
+export const documentBodyLimit = (maxBytes: number) => maxBytes + MULTIPART_SLACK
+
 /** /api/documents (PROTOCOL.md §8): upload, list, read and delete the user's documents. */
 export function documentRoutes(documents: DocumentsService, guard: AuthGuard, maxBytes: number) {
   // The general 8 MiB body limit does not apply here; this route counts its own (larger) one.
@@ -20,7 +27,7 @@ export function documentRoutes(documents: DocumentsService, guard: AuthGuard, ma
       '/api/documents',
       async ({ request, set }) => {
         const type = (request.headers.get('content-type') ?? '').toLowerCase()
-        const raw = await readBytesLimited(request, maxBytes + MULTIPART_SLACK, tooLarge)
+        const raw = await readBytesLimited(request, documentBodyLimit(maxBytes), tooLarge)
         let document
         if (type.startsWith('multipart/form-data')) {
           let form: FormData

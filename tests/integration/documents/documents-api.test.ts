@@ -214,12 +214,12 @@ describe('size limit', () => {
       await expectError(
         await small.api('/api/documents', {
           token: carol.accessToken,
-          body: { name: 'big.txt', text: 'x'.repeat(3000) },
+          body: { name: 'big.txt', text: 'x'.repeat(70_000) },
         }),
         413,
         'payload_too_large',
       )
-      await expectError(await uploadFile(small, carol, 'big.txt', 'y'.repeat(3000)), 413, 'payload_too_large')
+      await expectError(await uploadFile(small, carol, 'big.txt', 'y'.repeat(70_000)), 413, 'payload_too_large')
       // A streamed body with no Content-Length is counted as it arrives.
       const stream = new ReadableStream({
         start(controller) {
@@ -239,9 +239,27 @@ describe('size limit', () => {
         202,
       )
       expect(document.bytes).toBe(4)
+      // The limit is the document's, not the request's: exactly 2048 bytes is taken as a file
+      // (its multipart envelope around it) and as JSON text; one byte more is refused, saying why.
+      const exact = await expectJson(await uploadFile(small, carol, 'exact.txt', 'e'.repeat(2048)), 202)
+      expect(exact.document.bytes).toBe(2048)
+      const exactText = await expectJson(
+        await small.api('/api/documents', {
+          token: carol.accessToken,
+          body: { name: 'exact.md', text: 'm'.repeat(2048) },
+        }),
+        202,
+      )
+      expect(exactText.document.bytes).toBe(2048)
+      const over = await expectError(
+        await uploadFile(small, carol, 'over.txt', 'o'.repeat(2049)),
+        413,
+        'payload_too_large',
+      )
+      expect(over.error.message).toContain('DOCUMENT_MAX_BYTES')
       expect(
         (await expectJson(await small.api('/api/documents', { token: carol.accessToken }))).documents,
-      ).toHaveLength(1)
+      ).toHaveLength(3)
     } finally {
       await small.close()
     }
