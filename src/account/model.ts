@@ -1,8 +1,9 @@
 import { t } from 'elysia'
+import { newPasswordField } from '../auth/model'
 
 export const changePasswordBody = t.Object({
   currentPassword: t.String({ minLength: 1, maxLength: 256 }),
-  newPassword: t.String({ minLength: 8, maxLength: 256, error: 'newPassword must be 8 to 256 characters' }),
+  newPassword: newPasswordField('newPassword'),
   /** Optional: the refresh token of the session that stays signed in. */
   refreshToken: t.Optional(t.String({ maxLength: 512 })),
 })

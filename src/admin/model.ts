@@ -1,4 +1,5 @@
 import { t } from 'elysia'
+import { newPasswordField } from '../auth/model'
 import { pageQuery } from '../http/keyset-page'
 import { day } from '../usage/model'
 
@@ -8,7 +9,7 @@ const perDay = t.Integer({ minimum: 0, maximum: 1e12, error: 'a quota is a whole
 
 export const createUserBody = t.Object({
   email,
-  password: t.String({ minLength: 8, maxLength: 256, error: 'password must be 8 to 256 characters' }),
+  password: newPasswordField(),
   name: t.Optional(t.String({ maxLength: 100 })),
   role: t.Optional(role),
 })

@@ -141,7 +141,7 @@ describe('POST /api/me/password', () => {
         body: { currentPassword: user.password, newPassword: 'short' },
       }),
       400,
-      'invalid_input',
+      'weak_password',
     )
     await expectError(
       await stack.server.api('/api/me/password', {

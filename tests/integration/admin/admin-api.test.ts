@@ -97,7 +97,7 @@ describe('accounts', () => {
       400,
       'invalid_input',
     )
-    await expectError(await adminApi('/api/admin/users', { body: { email, password: 'short' } }), 400, 'invalid_input')
+    await expectError(await adminApi('/api/admin/users', { body: { email, password: 'short' } }), 400, 'weak_password')
     await expectError(
       await adminApi('/api/admin/users', { body: { email, password: 'long enough pw', role: 'root' } }),
       400,

@@ -66,11 +66,17 @@ describe('register', () => {
     )
   })
 
-  test('400 on a bad email, a short password or a missing field', async () => {
+  test('400 on a bad email or a missing field; a short password is a weak one', async () => {
+    const short = await expectError(
+      await server.api('/api/auth/register', { body: { email: 'eve@example.test', password: 'short' } }),
+      400,
+      'weak_password',
+    )
+    expect(short.error.message).toContain('at least 8 characters')
     for (const body of [
       { email: 'not-an-email', password: 'quiet orbit lantern' },
       { email: '', password: 'quiet orbit lantern' },
-      { email: 'eve@example.test', password: 'short' },
+      { email: 'eve@example.test', password: 'x'.repeat(257) },
       { email: 'eve@example.test' },
       { password: 'quiet orbit lantern' },
       { email: 42, password: 'quiet orbit lantern' },
