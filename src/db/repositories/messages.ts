@@ -97,11 +97,11 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
   const mineIn = (threadId: string) => and(eq(messages.userId, ownerId()), eq(messages.threadId, threadId))
 
   /**
-   * The branch ending at `leafId`, root first, walked up the parent links (one primary-key
-   * lookup per message of the branch, whatever else the thread or the table holds).
+   * The ids of the branch ending at `leafId`, root first, walked up the parent links (one
+   * primary-key lookup per message of the branch, whatever else the thread or the table holds);
+   * with `newest`, only that many ending at the leaf.
    */
-  /** The branch ending at `leafId`, root first; with `newest`, only that many ending at the leaf. */
-  async function path(threadId: string, leafId: string, newest = 100_001): Promise<Row[]> {
+  async function pathIds(threadId: string, leafId: string, newest = 100_001): Promise<string[]> {
     const userId = ownerId()
     const result = await client.execute({
       sql: `WITH RECURSIVE up(id, parent_id, depth) AS (
@@ -113,13 +113,23 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
             SELECT id FROM up ORDER BY depth DESC`,
       args: [leafId, userId, threadId, userId, threadId, Math.max(0, newest - 1)],
     })
-    const ids = result.rows.map((r) => String(r.id))
+    return result.rows.map((r) => String(r.id))
+  }
+
+  /** The rows of `ids`, in that order. */
+  async function rowsInOrder(ids: string[]): Promise<Row[]> {
     if (ids.length === 0) return []
+    const userId = ownerId()
     const rows: Row[] = []
     // Bounded IN lists; the order comes from the walk.
     for (let i = 0; i < ids.length; i += 500) rows.push(...(await messageRowsById(db, userId, ids.slice(i, i + 500))))
     const byId = new Map(rows.map((r) => [r.id, r]))
     return ids.map((id) => byId.get(id)!).filter(Boolean)
+  }
+
+  /** The branch ending at `leafId`, root first; with `newest`, only that many ending at the leaf. */
+  async function path(threadId: string, leafId: string, newest?: number): Promise<Row[]> {
+    return rowsInOrder(await pathIds(threadId, leafId, newest))
   }
 
   /** For each parent (null = the roots), its children's ids oldest first. */
@@ -194,17 +204,18 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
      * the thread grows elsewhere.
      */
     async branchPage(threadId: string, leafId: string, page: PageRequest): Promise<Page<BranchMessageView>> {
-      const rows = await path(threadId, leafId)
+      // The walk reads ids only; whole rows are read for the page alone.
+      const ids = await pathIds(threadId, leafId)
       let start = 0
       if (page.after) {
         const [cursorLeaf, lastId] = page.after as [string, string]
-        start = cursorLeaf === leafId ? rows.findIndex((r) => r.id === lastId) + 1 : 0
+        start = cursorLeaf === leafId ? ids.indexOf(lastId) + 1 : 0
         if (start === 0) throw new InvalidCursorError()
       }
-      const slice = rows.slice(start, start + page.limit)
+      const slice = await rowsInOrder(ids.slice(start, start + page.limit))
       const siblings = await childrenOf(threadId, [...new Set(slice.map((r) => r.parentId ?? null))])
       const items = slice.map((r) => ({ ...messageView(r), siblingIds: siblings.get(r.parentId ?? null) ?? [r.id] }))
-      const more = start + page.limit < rows.length
+      const more = start + page.limit < ids.length
       return { items, nextCursor: more && slice.length ? encodeCursor([leafId, slice[slice.length - 1].id]) : null }
     },
 
