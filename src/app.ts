@@ -9,6 +9,7 @@ import { accessTokens } from './auth/tokens'
 import { refreshTokenStore } from './auth/refresh-tokens'
 import { memoryFailureLimiter, memoryRateLimiter } from './auth/rate-limit'
 import { compileTrustedProxies } from './http/client-address'
+import { cursorSeal } from './db/sealed-cursor'
 import { authService } from './auth/service'
 import { authGuard, bearerToken } from './auth/guard'
 import { sessionsService } from './auth/sessions/service'
@@ -190,7 +191,7 @@ export async function createServices(config: Config, database?: Database) {
       },
     }),
     apiKeys: apiKeysService(repos.apiKeys, { audit: recordApiAudit }),
-    search: searchService(repos.search),
+    search: searchService(repos.search, cursorSeal(config.jwtSecret, 'search')),
     shares,
   }
 }

@@ -24,7 +24,7 @@ export function wantsJson(request: Request): boolean {
 }
 
 export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"'`=\/]/g, (c) => `&#${c.charCodeAt(0)};`)
+  return value.replace(/[&<>"'`=/]/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
 /** JSON that is safe inside an inline <script>: no `</script>`, `<!--`, or JS line terminators. */

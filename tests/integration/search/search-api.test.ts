@@ -97,6 +97,29 @@ describe('search', () => {
     expect(new Set(seen)).toEqual(new Set(t.ids))
   })
 
+  test('a cursor is sealed: it shows no score or row number, and one made up or altered is 400 invalid_cursor', async () => {
+    await thread(
+      alice,
+      'Sealed',
+      Array.from({ length: 3 }, (_, i) => `nightingale song ${i}`),
+    )
+    const first = await search(alice, 'nightingale', '&limit=1')
+    const again = await search(alice, 'nightingale', '&limit=1')
+    expect(first.nextCursor).toBeString()
+    // Sealed afresh each time, and not the plain (score, kind, rowid) a cursor used to be.
+    expect(again.nextCursor).not.toBe(first.nextCursor)
+    expect(() => JSON.parse(Buffer.from(first.nextCursor!, 'base64url').toString('utf8'))).toThrow()
+    expect(Buffer.from(first.nextCursor!, 'base64url').toString('latin1')).not.toMatch(/-?\d+\.\d+/)
+    const next = await search(alice, 'nightingale', `&limit=1&cursor=${first.nextCursor}`)
+    expect(next.results[0].messageId).not.toBe(first.results[0].messageId)
+    // The plain key a client could forge, and a sealed cursor with one byte changed.
+    const plain = Buffer.from(JSON.stringify([-1, 1, 1])).toString('base64url')
+    const box = Buffer.from(first.nextCursor!, 'base64url')
+    box[box.length - 1] ^= 1
+    for (const cursor of [plain, box.toString('base64url')])
+      await expectError(await as(alice)(`/api/search?q=nightingale&cursor=${cursor}`), 400, 'invalid_cursor')
+  })
+
   test('an empty or missing q is 400; bad limit or cursor too; no token is 401', async () => {
     for (const path of [
       '/api/search',
