@@ -1,4 +1,5 @@
-import { AppError, InvalidInputError } from '../http/errors'
+import { InvalidInputError } from '../http/errors'
+import { decodeCursor as decodeKey, encodeCursor, InvalidCursorError } from '../http/keyset-page'
 
 /**
  * Keyset paging for every list (PROTOCOL.md §5): a page is "the next `limit` rows after this
@@ -20,27 +21,19 @@ export interface Page<T> {
 export const DEFAULT_PAGE_SIZE = 50
 export const MAX_PAGE_SIZE = 200
 
-export class InvalidCursorError extends AppError {
-  constructor() {
-    super(400, 'invalid_cursor', 'cursor is not one this list gave out; start again without it')
-  }
-}
+export { InvalidCursorError, encodeCursor }
 
-export function encodeCursor(key: unknown[]): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url')
-}
-
+/** The key of `arity` plain values inside a cursor, or InvalidCursorError. */
 export function decodeCursor(cursor: string, arity: number): unknown[] {
-  try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (
+  const key = decodeKey(
+    cursor,
+    (key): key is unknown[] =>
       Array.isArray(key) &&
       key.length === arity &&
-      key.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
-    )
-      return key
-  } catch {}
-  throw new InvalidCursorError()
+      key.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v)),
+  )
+  if (!key) throw new InvalidCursorError()
+  return key
 }
 
 /** Parses `?limit=&cursor=` (strings from the query) into a request for a key of `arity` values. */

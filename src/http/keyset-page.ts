@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { InvalidInputError } from '../http/errors'
+import { AppError, InvalidInputError } from './errors'
 
 /**
  * Keyset paging of lists (PROTOCOL.md §5): `limit` 1–200 (default 50) and an opaque
@@ -19,17 +19,43 @@ export function pageLimit(raw: string | undefined): number {
   return limit
 }
 
+/** Every list answers a cursor it did not give out the same way: 400 `invalid_cursor`. */
+export class InvalidCursorError extends AppError {
+  constructor() {
+    super(400, 'invalid_cursor', 'cursor is not one this list gave out; start again without it')
+  }
+}
+
+/** The one cursor format of every list: the last row's key, as base64url JSON. */
 export function encodeCursor(key: unknown): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url')
 }
 
+/** The key inside `raw` if `valid` accepts it (undefined for no cursor); else InvalidCursorError. */
 export function decodeCursor<T>(raw: string | undefined, valid: (key: unknown) => key is T): T | undefined {
   if (raw === undefined || raw === '') return undefined
   try {
     const key = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'))
     if (valid(key)) return key
   } catch {}
-  throw new InvalidInputError('cursor is not valid; use the nextCursor of the previous page')
+  throw new InvalidCursorError()
+}
+
+const isTimeAndId = (key: unknown): key is [number, string] =>
+  Array.isArray(key) &&
+  key.length === 2 &&
+  Number.isSafeInteger(key[0]) &&
+  typeof key[1] === 'string' &&
+  key[1].length > 0 &&
+  key[1].length <= 64
+
+/** The cursor of a list newest first by creation time: the last row's (createdAt, id). */
+export const encodeTimeCursor = (row: { createdAt: number; id: string }) => encodeCursor([row.createdAt, row.id])
+
+export function decodeTimeCursor(raw: string): { createdAt: number; id: string } {
+  const key = decodeCursor(raw, isTimeAndId)
+  if (!key) throw new InvalidCursorError()
+  return { createdAt: key[0], id: key[1] }
 }
 
 /** Fetches one row more than asked to know whether another page follows. */

@@ -3,7 +3,7 @@ import { currentUser, type Role } from '../../context/user-context'
 import { UnauthorizedError } from '../../http/errors'
 import { log } from '../../log'
 import type { ApiAudit } from './audit-hook'
-import { decodeCursor, encodeCursor } from './cursor'
+import { decodeTimeCursor, encodeTimeCursor } from '../../http/keyset-page'
 import { hashSecret, looksLikeKey, newSecret, shownPrefix } from './secret'
 
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -41,8 +41,8 @@ export function apiKeysService(repo: ApiKeysRepository, opts: { touchIntervalMs?
     },
 
     async list(query: { limit?: number; cursor?: string }): Promise<{ keys: ApiKeyView[]; nextCursor: string | null }> {
-      const page = await repo.list(query.limit ?? 50, query.cursor ? decodeCursor(query.cursor) : undefined)
-      return { keys: page.keys, nextCursor: page.next ? encodeCursor(page.next) : null }
+      const page = await repo.list(query.limit ?? 50, query.cursor ? decodeTimeCursor(query.cursor) : undefined)
+      return { keys: page.keys, nextCursor: page.next ? encodeTimeCursor(page.next) : null }
     },
 
     async revoke(id: string): Promise<void> {

@@ -3,7 +3,7 @@ import type { Database } from '../client'
 import { ownerMatch } from '../fts'
 import { documentChunks, documents, type DocumentStatus } from '../schema'
 import { iso, newId, ownerId } from '../scope'
-import { InvalidInputError } from '../../http/errors'
+import { decodeTimeCursor, encodeTimeCursor } from '../../http/keyset-page'
 import { DocumentVectorCache, type VectorHit } from './document-vectors'
 import { ftsQuery } from './messages'
 import { allOwned, ownedRows } from './owned-rows'
@@ -51,19 +51,6 @@ const view = (row: typeof documents.$inferSelect): DocumentView => ({
   updatedAt: iso(row.updatedAt),
 })
 
-/** The opaque list cursor: the last row's (createdAt, id), base64url JSON. */
-function encodeCursor(row: { createdAt: number; id: string }): string {
-  return Buffer.from(JSON.stringify([row.createdAt, row.id])).toString('base64url')
-}
-
-function decodeCursor(cursor: string): { createdAt: number; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (Number.isSafeInteger(createdAt) && typeof id === 'string') return { createdAt, id }
-  } catch {}
-  throw new InvalidInputError('cursor is not a cursor this list gave out')
-}
-
 const vectorBytes = (v: Float32Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
 
 /**
@@ -105,7 +92,7 @@ export function documentsRepository(
       limit: number
       cursor?: string
     }): Promise<{ documents: DocumentView[]; nextCursor: string | null }> {
-      const after = opts.cursor ? decodeCursor(opts.cursor) : undefined
+      const after = opts.cursor ? decodeTimeCursor(opts.cursor) : undefined
       const where = after
         ? and(
             eq(documents.userId, ownerId()),
@@ -122,7 +109,7 @@ export function documentsRepository(
         .orderBy(desc(documents.createdAt), desc(documents.id))
         .limit(opts.limit + 1)
       const page = rows.slice(0, opts.limit)
-      return { documents: page.map(view), nextCursor: rows.length > opts.limit ? encodeCursor(page.at(-1)!) : null }
+      return { documents: page.map(view), nextCursor: rows.length > opts.limit ? encodeTimeCursor(page.at(-1)!) : null }
     },
 
     async get(id: string): Promise<DocumentView> {

@@ -1,13 +1,15 @@
 /**
  * Paging of the lists (PROTOCOL.md §5) and organising threads (§6): `limit`/`cursor`/
  * `nextCursor` on threads, messages, notes and datasets; keyset cursors that neither repeat
- * nor skip while rows are added; pinned first; archived apart.
+ * nor skip while rows are added; a forged cursor is 400 invalid_cursor on every list; pinned
+ * first; archived apart.
  */
 import { test, expect, describe, setDefaultTimeout } from 'bun:test'
-import { registerUser } from '../../support/users'
+import { apiAs, registerUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
 import { asUser } from '../../support/db'
 import { useTestServer } from '../../support/fixtures'
+import { startTestServer } from '../../support/server'
 
 setDefaultTimeout(30_000)
 
@@ -78,6 +80,44 @@ describe('threads', () => {
       await expectError(await api(`${path}?cursor=%%%`), 400)
     }
   })
+
+  test('every paged list answers a cursor it did not give out with 400 invalid_cursor', async () => {
+    // A server of its own, whose first account is the admin, so the admin lists are walked too.
+    const own = await startTestServer()
+    try {
+      await walkForgedCursors(apiAs(own, await registerUser(own, 'cursor-admin')))
+    } finally {
+      await own.close()
+    }
+  })
+
+  async function walkForgedCursors(api: ReturnType<typeof apiAs>) {
+    const { thread } = await expectJson(await api('/api/threads', { body: { title: 'cursors' } }), 201)
+    const lists = [
+      '/api/threads',
+      `/api/threads/${thread.id}/messages`,
+      '/api/notes',
+      '/api/datasets',
+      '/api/documents',
+      '/api/search?q=cursors',
+      '/api/keys',
+      '/api/shares',
+      '/api/admin/users',
+      '/api/admin/usage',
+      '/api/admin/audit',
+    ]
+    const forged = ['not-a-cursor', Buffer.from('["x"]').toString('base64url'), Buffer.from('{}').toString('base64url')]
+    for (const path of lists)
+      for (const cursor of forged) {
+        const res = await api(`${path}${path.includes('?') ? '&' : '?'}cursor=${cursor}`)
+        expect({ path, cursor, status: res.status, code: (await res.json()).error?.code }).toEqual({
+          path,
+          cursor,
+          status: 400,
+          code: 'invalid_cursor',
+        })
+      }
+  }
 
   test('the page query is a keyset walk of the list index (its cost does not grow with the rows)', async () => {
     const plan = await server.services.database.client.execute(
