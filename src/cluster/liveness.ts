@@ -19,7 +19,8 @@ const LOST_MESSAGE = 'the server process running this run stopped; send your mes
  * - One survivor claims each dead node (`takeover:<node>`), so each run gets one closing event.
  * - Runs recorded under our own NODE_ID but not running here are from an earlier life of this
  *   process (restarted under the same NODE_ID after a crash): no one else would close them, so
- *   the first sweep resumes them (or fails them with `server_restart`, like a single process on start).
+ *   the first sweep resumes them, or fails them with `node_lost` like any lost process's runs in
+ *   cluster mode (PROTOCOL.md §9; `server_restart` is the single server's code).
  */
 export function startLivenessSweeper(
   cluster: RedisCluster,
@@ -38,8 +39,8 @@ export function startLivenessSweeper(
         // Claimed like any takeover: a survivor that already took our old runs over does it.
         if (await cluster.claimTakeover(cluster.nodeId)) {
           const { resumed, failed } = await runs.resumeInterrupted(
-            ERROR_CODES.serverRestart,
-            'the server restarted while this run was in progress',
+            ERROR_CODES.nodeLost,
+            LOST_MESSAGE,
             [cluster.nodeId],
             { createdBefore: startedAt },
           )
@@ -57,7 +58,7 @@ export function startLivenessSweeper(
       for (const nodeId of await journal.runningNodeIds()) {
         if (nodeId === cluster.nodeId || (await cluster.isAlive(nodeId))) continue
         if (!(await cluster.claimTakeover(nodeId))) continue
-        const { resumed, failed } = await runs.resumeInterrupted('node_lost', LOST_MESSAGE, [nodeId], {
+        const { resumed, failed } = await runs.resumeInterrupted(ERROR_CODES.nodeLost, LOST_MESSAGE, [nodeId], {
           republishTail: 1000,
         })
         if (resumed + failed > 0) log.warn('took over the runs of a lost process', { nodeId, resumed, failed })

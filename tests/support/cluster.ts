@@ -104,6 +104,8 @@ export interface TestCluster {
   register(count: number, name?: string, node?: number): Promise<TestUser[]>
   /** An authenticated socket of `user` on process `node` (closed by close()). */
   connect(user: Pick<TestUser, 'accessToken'>, node: number): Promise<WsClient>
+  /** Starts process `node` again (after kill), under the same NODE_ID: a restart after a crash. */
+  restart(node: number): Promise<ClusterNode>
   /** GET /ready of one process: status code and body. */
   ready(node: number): Promise<{ status: number; body: any }>
   /** Stops the processes (SIGTERM, then SIGKILL), Redis, the fake Ollama; removes temp folders. */
@@ -213,6 +215,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     nodes,
     databaseUrl,
     api,
+    async restart(node) {
+      nodes[node] = await launch(node)
+      return nodes[node]
+    },
     async json(node, path, o) {
       const res = await api(node, path, o)
       const text = await res.text()
