@@ -29,7 +29,21 @@ const CODE_PATTERNS = [
   /\b(?:errorFrame|bad|errorResponse|errorBody)\(\s*(?:[\w.]+,\s*)?(?:\d+,\s*)?'([a-z][a-z0-9_]*)'/g,
 ]
 
+/** The code column of docs/api.md's "Every error code" table. */
+async function documentedCodes(): Promise<string[]> {
+  const api = await Bun.file(path.join(import.meta.dir, '../../../docs/api.md')).text()
+  const index = /<!-- error-code-index:start -->([\s\S]*?)<!-- error-code-index:end -->/.exec(api)?.[1] ?? ''
+  return [...index.matchAll(/^\| `([a-z][a-z0-9_]*)` \|/gm)].map((m) => m[1])
+}
+
 describe('src/protocol codes', () => {
+  test('docs/api.md lists every error code once, and no code the server does not have', async () => {
+    const documented = await documentedCodes()
+    expect(documented.length).toBeGreaterThan(0)
+    expect(documented.filter((code, i) => documented.indexOf(code) !== i)).toEqual([])
+    expect([...documented].sort()).toEqual([...new Set<string>(Object.values(ERROR_CODES))].sort())
+  })
+
   test('every error code written in src/ is one of ERROR_CODES', async () => {
     const known = new Set<string>(Object.values(ERROR_CODES))
     const used = new Map<string, string>()
