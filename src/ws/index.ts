@@ -146,6 +146,11 @@ export function wsRoutes(opts: WsOptions) {
     opts.registry.add(connection)
     byConnection.set(connection, state)
     opts.onConnectionsChanged?.()
+    // A session that ended while it was being checked above was announced before this connection
+    // was registered, so that announcement missed it; from here on every end reaches it. Checked
+    // once more (from the in-memory view), the gap is closed.
+    const again = opts.sessions ? await opts.sessions.check(claims) : verdict
+    if (!again.ok) return close(state, CLOSE_CODES.unauthorized, again.code)
     connection.sendFrame({ type: 'ready', userId: claims.userId, connectionId })
     scheduleExpiry(state, claims.expiresAt)
   }
