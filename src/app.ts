@@ -152,6 +152,14 @@ export async function createServices(config: Config, database?: Database) {
   const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: repos.messages, documents }), {
     timeoutMs: config.toolTimeoutMs,
   })
+  // A revoked key stops the requests streaming with it on every process.
+  const apiKeys = apiKeysService(repos.apiKeys, {
+    audit: recordApiAudit,
+    broadcastRevoked: cluster && ((keyId) => cluster.publishKeyRevoked(keyId)),
+  })
+  cluster?.onControl((message) => {
+    if (message.type === 'key_revoked') apiKeys.revokedElsewhere(message.keyId)
+  })
   const shares = sharesService({
     shares: repos.shares,
     threads: repos.threads,
@@ -190,7 +198,7 @@ export async function createServices(config: Config, database?: Database) {
         apiKeys: () => allApiKeys(repos.apiKeys),
       },
     }),
-    apiKeys: apiKeysService(repos.apiKeys, { audit: recordApiAudit }),
+    apiKeys,
     search: searchService(repos.search, cursorSeal(config.jwtSecret, 'search')),
     shares,
   }

@@ -17,6 +17,8 @@ export type ControlMessage =
   /** A frame outside runs for every connection of a user (e.g. `document_status`), wherever they are. */
   | { type: 'user_frame'; userId: string; frame: ServerFrame; from: string }
   | { type: 'session'; change: SessionChange; from: string }
+  /** An API key was revoked: requests still streaming with it on other processes stop. */
+  | { type: 'key_revoked'; keyId: string; from: string }
 
 const unavailable = () =>
   new AppError(503, 'cluster_unavailable', 'the cluster bus (Redis) is not reachable right now; try again in a moment')
@@ -27,7 +29,8 @@ const unavailable = () =>
  *    owner's connections it holds. Events are stored before they are published, so what a
  *    process misses live (Redis down) is in the database for resume / the HTTP fallback.
  *  - `chat:control`: cancels for runs executing on another process, frames for a user's
- *    connections everywhere, and session changes for every process's revocation view.
+ *    connections everywhere, session changes for every process's revocation view, and revoked
+ *    API keys (the requests streaming with one stop, wherever they are).
  */
 export class ClusterBus {
   readonly #handlers = new Set<BusHandler>()
@@ -43,7 +46,7 @@ export class ClusterBus {
    * the middle of a run is filled by the client's resume, as ever.
    */
   readonly #outbox: string[] = []
-  /** Session changes that could not be published (Redis down), published once it is back. */
+  /** Control messages (session changes, revoked keys) that could not be published (Redis down), published once it is back. */
   readonly #sessionOutbox: string[] = []
 
   constructor(
@@ -124,9 +127,18 @@ export class ClusterBus {
    * a process that misses it (Redis down) rebuilds its view when it subscribes again.
    */
   publishSessionChange(change: SessionChange) {
-    const message = JSON.stringify({ type: 'session', change, from: this.nodeId })
+    this.#publishControl(JSON.stringify({ type: 'session', change, from: this.nodeId }), `session ${change.op}`)
+  }
+
+  /** A revoked key for the other processes (the database already refuses it to new requests). */
+  publishKeyRevoked(keyId: string) {
+    this.#publishControl(JSON.stringify({ type: 'key_revoked', keyId, from: this.nodeId }), 'key revoked')
+  }
+
+  /** A control message that must not be lost to a Redis outage: kept and published once it is back. */
+  #publishControl(message: string, what: string) {
     this.commands.send('PUBLISH', [CONTROL, message]).catch(() => {
-      log.warn('redis unreachable: a session change is published once it is back', { op: change.op })
+      log.warn('redis unreachable: a control message is published once it is back', { what })
       this.#sessionOutbox.push(message)
       if (this.#sessionOutbox.length > OUTBOX_MAX) this.#sessionOutbox.shift()
     })

@@ -110,6 +110,10 @@ export class RedisCluster {
     this.#bus.publishSessionChange(change)
   }
 
+  publishKeyRevoked(keyId: string) {
+    this.#bus.publishKeyRevoked(keyId)
+  }
+
   sendCancel(runId: string) {
     return this.#bus.sendCancel(runId)
   }

@@ -20,9 +20,21 @@ export interface KeyIdentity {
  * revoked at once. Knows nothing of HTTP. Revocation is announced to the requests still
  * streaming with that key (`onRevoked`) so they stop too.
  */
-export function apiKeysService(repo: ApiKeysRepository, opts: { touchIntervalMs?: number; audit?: ApiAudit } = {}) {
+export function apiKeysService(
+  repo: ApiKeysRepository,
+  opts: {
+    touchIntervalMs?: number
+    audit?: ApiAudit
+    /** Cluster mode: tells the other processes, whose requests with the key must stop too. */
+    broadcastRevoked?: (keyId: string) => void
+  } = {},
+) {
   const auditHook: ApiAudit = opts.audit ?? (() => {})
   const revokedListeners = new Map<string, Set<() => void>>()
+  const stopRequestsOf = (keyId: string) => {
+    for (const listener of revokedListeners.get(keyId) ?? []) listener()
+    revokedListeners.delete(keyId)
+  }
   // `last used` is written at most once a minute per key: a busy script must not cost a write per call.
   const touchIntervalMs = opts.touchIntervalMs ?? 60_000
 
@@ -48,8 +60,13 @@ export function apiKeysService(repo: ApiKeysRepository, opts: { touchIntervalMs?
     async revoke(id: string): Promise<void> {
       await repo.revoke(id)
       auditHook({ action: 'api_key_revoked', actorId: currentUser().userId, targetId: id })
-      for (const listener of revokedListeners.get(id) ?? []) listener()
-      revokedListeners.delete(id)
+      stopRequestsOf(id)
+      opts.broadcastRevoked?.(id)
+    },
+
+    /** Another process revoked the key: the requests streaming with it here stop. */
+    revokedElsewhere(keyId: string) {
+      stopRequestsOf(keyId)
     },
 
     /** The key's user, or 401: unknown, revoked, expired, or not a key at all (a JWT). */
@@ -75,7 +92,7 @@ export function apiKeysService(repo: ApiKeysRepository, opts: { touchIntervalMs?
       return { keyId: found.keyId, userId: found.userId, role: found.role }
     },
 
-    /** Calls `listener` once if the key is revoked (in this process); returns the unsubscribe. */
+    /** Calls `listener` once when the key is revoked (here, or on another process of a cluster); returns the unsubscribe. */
     onRevoked(keyId: string, listener: () => void): () => void {
       const set = revokedListeners.get(keyId) ?? new Set()
       set.add(listener)

@@ -18,7 +18,10 @@ const access = accessTokens({ secret: 'x'.repeat(40), issuer: 'test', audience: 
 const listeners: ((userId: string) => void)[] = []
 let ended = false
 const sessions: Pick<SessionsService, 'check' | 'onChange'> = {
-  onChange: (listener) => void listeners.push(listener),
+  onChange(listener) {
+    listeners.push(listener)
+    return () => {}
+  },
   async check(claims) {
     if (ended) return { ok: false, code: 'session_revoked' }
     // The verdict was read while the session lived; the end lands before the caller goes on.
