@@ -205,6 +205,26 @@ describe('import', () => {
     expect(listed.find((t: any) => t.id === threads[1].id).createdAt).toBe(new Date(1718000000500).toISOString())
   })
 
+  test('a ChatGPT mapping whose parent links loop is 400 invalid_import and writes nothing', async () => {
+    const question = { author: { role: 'user' }, create_time: 1, content: { parts: ['are we there yet?'] } }
+    const loops = [
+      // Above a kept message, through nodes without messages.
+      { q: { parent: 'e1', message: question }, e1: { parent: 'e2' }, e2: { parent: 'e1' } },
+      // A node its own parent, below nothing kept.
+      { q: { parent: null, message: question }, self: { parent: 'self' } },
+    ]
+    const threads0 = await rowsOwned('threads')
+    const messages0 = await rowsOwned('messages')
+    for (const mapping of loops) {
+      // The valid first conversation of the fixture must not land either.
+      const body = JSON.stringify([JSON.parse(chatgpt)[0], { title: 'loop', mapping }])
+      const { error } = await expectError(await importBody(body), 400, 'invalid_import')
+      expect(error.message).toBe('/1/mapping: the parent links form a loop')
+    }
+    expect(await rowsOwned('threads')).toBe(threads0)
+    expect(await rowsOwned('messages')).toBe(messages0)
+  })
+
   test('anything else is 400 invalid_import, saying what is wrong, and writes nothing', async () => {
     const fixture = JSON.parse(chatgpt)
     const brokenSecond = structuredClone(fixture)

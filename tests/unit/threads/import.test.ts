@@ -1,6 +1,6 @@
 /** The import reader (src/threads/import.ts) and the search marker stripping, as pure functions. */
 import { describe, expect, test } from 'bun:test'
-import { InvalidImportError, readImport } from '../../../src/threads/import'
+import { IMPORT_MAX_MESSAGES, InvalidImportError, readImport } from '../../../src/threads/import'
 import { searchQuery, stripMarkers } from '../../../src/db/repositories/search'
 
 const node = (id: string, parent: string | null, children: string[], message: unknown = null) => ({
@@ -67,6 +67,72 @@ describe('readImport: ChatGPT', () => {
     expect(() => readImport([{ mapping: { a: { message: { author: {} } } } }])).toThrow(InvalidImportError)
     expect(() => readImport([{ mapping: { a: { message: { author: {} } } } }])).toThrow(/\/0\/mapping\/a\/message/)
     expect(() => readImport(42)).toThrow(/expected a thread export/)
+  })
+})
+
+/**
+ * A chain c0 ← c1 ← … of `depth` nodes without messages, with a question kept at c{depth/2},
+ * and `leaves` questions hanging under the last node of the chain; current_node is that node.
+ */
+function deepChain(depth: number, leaves: number) {
+  const mapping: Record<string, unknown> = {}
+  const mid = depth / 2
+  for (let i = 0; i < depth; i++)
+    mapping[`c${i}`] = node(`c${i}`, i ? `c${i - 1}` : null, [], i === mid ? msg('user', 'halfway', 1) : null)
+  for (let i = 0; i < leaves; i++)
+    mapping[`m${i}`] = node(`m${i}`, `c${depth - 1}`, [], msg('user', `leaf ${i}`, 2 + i))
+  return { mapping, current_node: `c${depth - 1}`, mid: `c${mid}` }
+}
+
+describe('readImport: ChatGPT at scale', () => {
+  test('a chain 200,000 nodes deep: every leaf hangs under the one kept node above it', () => {
+    const { mapping, current_node, mid } = deepChain(200_000, 3_000)
+    const [thread] = readImport([{ title: 'deep', mapping, current_node }])
+    expect(thread.messages.length).toBe(3_001)
+    expect(thread.messages[0]).toMatchObject({ key: mid, parentKey: null, content: 'halfway' })
+    expect(thread.messages.slice(1).every((m, i) => m.key === `m${i}` && m.parentKey === mid)).toBe(true)
+    expect(thread.leafKey).toBe(mid) // current_node has no message: its nearest kept ancestor
+  })
+
+  test('each node of the mapping is read a bounded number of times, however deep the chain', () => {
+    // Counted, not timed: walking the chain again for every message reads it depth × leaves times.
+    const { mapping, current_node } = deepChain(4_000, 2_000)
+    let reads = 0
+    const counted = new Proxy(mapping, {
+      get(target, key, receiver) {
+        if (typeof key === 'string' && Object.hasOwn(target, key)) reads++
+        return Reflect.get(target, key, receiver)
+      },
+    })
+    const [thread] = readImport([{ mapping: counted, current_node }])
+    expect(thread.messages.length).toBe(2_001)
+    expect(reads).toBeLessThanOrEqual(4 * Object.keys(mapping).length)
+  })
+
+  test('parent links that loop anywhere in the mapping are refused, kept messages or not', () => {
+    const loops = [
+      // Through empty nodes above a kept message.
+      { q: node('q', 'e1', [], msg('user', 'q', 1)), e1: node('e1', 'e2', []), e2: node('e2', 'e1', []) },
+      // Through kept messages only.
+      { a: node('a', 'b', [], msg('user', 'a', 1)), b: node('b', 'a', [], msg('assistant', 'b', 2)) },
+      // A node its own parent, reached from nothing kept.
+      { q: node('q', null, [], msg('user', 'q', 1)), self: node('self', 'self', []) },
+    ]
+    for (const mapping of loops)
+      expect(() => readImport([{ mapping: { ok: node('ok', null, []) } }, { mapping }])).toThrow(
+        /^\/1\/mapping: the parent links form a loop$/,
+      )
+  })
+
+  test('more than IMPORT_MAX_MESSAGES messages over all conversations is refused', () => {
+    const half = (from: number) => {
+      const mapping: Record<string, unknown> = {}
+      for (let i = from; i < from + IMPORT_MAX_MESSAGES / 2 + 1; i++)
+        mapping[`m${i}`] = node(`m${i}`, null, [], msg('user', 'x', i))
+      return { mapping }
+    }
+    expect(() => readImport([half(0)])).not.toThrow()
+    expect(() => readImport([half(0), half(IMPORT_MAX_MESSAGES)])).toThrow(/at most 200000 messages/)
   })
 })
 
