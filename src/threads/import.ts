@@ -93,14 +93,25 @@ function problem(schema: TSchema, value: unknown): string | undefined {
   return `${first.path || '(top level)'}: ${first.message}`
 }
 
-const toMs = (iso: string, where: string) => {
-  const ms = Date.parse(iso)
-  if (Number.isNaN(ms)) throw new InvalidImportError(`${where}: "${iso.slice(0, 40)}" is not a date`)
+/**
+ * The times an import may carry: the years 0000 to 9999, which `toISOString()` writes with four
+ * digits. A time outside them would be stored and then break every read that writes it out.
+ */
+export const IMPORT_TIME_MIN = Date.parse('0000-01-01T00:00:00.000Z')
+export const IMPORT_TIME_MAX = Date.parse('9999-12-31T23:59:59.999Z')
+
+function checkedTime(ms: number, where: string, shown: string): number {
+  if (!(ms >= IMPORT_TIME_MIN && ms <= IMPORT_TIME_MAX))
+    throw new InvalidImportError(`${where}: ${shown} is not a date between 0000-01-01 and 9999-12-31`)
   return ms
 }
 
+/** An ISO date of our export, in milliseconds. */
+const toMs = (iso: string, where: string) => checkedTime(Date.parse(iso), where, `"${iso.slice(0, 40)}"`)
+
 /** A ChatGPT time (seconds since 1970, with a fraction), in milliseconds. */
-const secondsToMs = (seconds: number) => Math.round(seconds * 1000)
+const secondsToMs = (seconds: number, where: string) =>
+  checkedTime(Math.round(seconds * 1000), where, String(seconds).slice(0, 40))
 
 /** The newest of `first` and the messages' times (a loop: spreading that many arguments can overflow). */
 function newestTime(first: number, messages: ImportedMessage[]): number {
@@ -230,15 +241,18 @@ function nearestKept(
  * empty ones are dropped and their children hang under the nearest kept ancestor, so every
  * branch survives. The default branch ends at `current_node` (or its nearest kept ancestor).
  * A message without `create_time` takes the conversation's (or, without that, the time of the
- * import). `count` adds up the messages kept over all conversations, so the cap stops an
- * import before its trees are built.
+ * import); a time outside the years 0000–9999 is refused. `count` adds up the messages kept
+ * over all conversations, so the cap stops an import before its trees are built.
  */
 function fromChatgpt(
   conversation: Static<typeof chatgptConversation>,
   where: string,
   count: { messages: number },
 ): ImportedThread {
-  const started = typeof conversation.create_time === 'number' ? secondsToMs(conversation.create_time) : undefined
+  const started =
+    typeof conversation.create_time === 'number'
+      ? secondsToMs(conversation.create_time, `${where}/create_time`)
+      : undefined
   const fallbackTime = started ?? Date.now()
   const kept = new Map<string, ImportedMessage>()
   const parentOf = new Map<string, string | null>()
@@ -262,7 +276,10 @@ function fromChatgpt(
       role,
       content,
       ...(role === 'assistant' && { status: 'completed' as const }),
-      createdAt: typeof message.create_time === 'number' ? secondsToMs(message.create_time) : fallbackTime,
+      createdAt:
+        typeof message.create_time === 'number'
+          ? secondsToMs(message.create_time, `${where}/mapping/${key.slice(0, 80)}/message/create_time`)
+          : fallbackTime,
     })
   }
   const nearest = nearestKept(parentOf, kept, where)
@@ -271,7 +288,9 @@ function fromChatgpt(
   const messages = [...kept.values()].sort((a, b) => a.createdAt - b.createdAt)
   const leafKey = above(conversation.current_node) ?? newestKey(messages)
   const createdAt = started ?? messages[0]?.createdAt ?? Date.now()
-  const updatedAt = conversation.update_time ? secondsToMs(conversation.update_time) : newestTime(createdAt, messages)
+  const updatedAt = conversation.update_time
+    ? secondsToMs(conversation.update_time, `${where}/update_time`)
+    : newestTime(createdAt, messages)
   return { title: titleOf(conversation.title), createdAt, updatedAt, leafKey, messages }
 }
 

@@ -225,6 +225,86 @@ describe('import', () => {
     expect(await rowsOwned('messages')).toBe(messages0)
   })
 
+  test('a time outside the years 0000–9999 is 400 invalid_import, writes nothing, and every read still works', async () => {
+    const chatgptWith = (change: (c: any[]) => void) => {
+      const c = JSON.parse(chatgpt)
+      change(c)
+      return JSON.stringify(c)
+    }
+    const ours = (change: (doc: any) => void) => {
+      const doc = {
+        thread: { title: 'Far away', createdAt: '2026-01-01T00:00:00.000Z' },
+        messages: [
+          { id: 'q', parentId: null, role: 'user', content: 'far away', createdAt: '2026-01-01T00:00:01.000Z' },
+        ],
+      }
+      change(doc)
+      return JSON.stringify(doc)
+    }
+    const threads0 = await rowsOwned('threads')
+    const messages0 = await rowsOwned('messages')
+    const cases: [string, string][] = [
+      [
+        chatgptWith((c) => {
+          c[1].mapping['u1-7c3e-4a1b-8d2f-000000000029'].message.create_time = 1e300
+        }),
+        '/1/mapping/u1-7c3e-4a1b-8d2f-000000000029/message/create_time: 1e+300 is not a date between 0000-01-01 and 9999-12-31',
+      ],
+      [
+        chatgptWith((c) => {
+          c[0].create_time = -1e15
+        }),
+        '/0/create_time: -1000000000000000 is not a date between 0000-01-01 and 9999-12-31',
+      ],
+      [
+        chatgptWith((c) => {
+          c[1].update_time = 253402300800 // 10000-01-01
+        }),
+        '/1/update_time: 253402300800 is not a date between 0000-01-01 and 9999-12-31',
+      ],
+      [
+        ours((doc) => {
+          doc.thread.createdAt = '+275760-09-13T00:00:00.000Z' // the last time JavaScript has
+        }),
+        '/thread/createdAt: "+275760-09-13T00:00:00.000Z" is not a date between 0000-01-01 and 9999-12-31',
+      ],
+      [
+        ours((doc) => {
+          doc.messages[0].createdAt = '+010000-01-01T00:00:00.000Z'
+        }),
+        '/messages/0/createdAt: "+010000-01-01T00:00:00.000Z" is not a date between 0000-01-01 and 9999-12-31',
+      ],
+      [
+        JSON.stringify({
+          threads: [
+            JSON.parse(ours(() => {})),
+            JSON.parse(
+              ours((doc) => {
+                doc.thread.updatedAt = '-000001-12-31T23:59:59.999Z'
+              }),
+            ),
+          ],
+        }),
+        '/threads/1/thread/updatedAt: "-000001-12-31T23:59:59.999Z" is not a date between 0000-01-01 and 9999-12-31',
+      ],
+    ]
+    for (const [body, message] of cases) {
+      const { error } = await expectError(await importBody(body), 400, 'invalid_import')
+      expect(error.message).toBe(message)
+    }
+    expect(await rowsOwned('threads')).toBe(threads0)
+    expect(await rowsOwned('messages')).toBe(messages0)
+    // The edges themselves are dates, and everything that writes times out still answers.
+    const edges = ours((doc) => {
+      doc.thread.createdAt = '0000-01-01T00:00:00.000Z'
+      doc.messages[0].createdAt = '9999-12-31T23:59:59.999Z'
+    })
+    const { threads } = await expectJson(await importBody(edges), 201)
+    expect((await branch(threads[0].id))[0].createdAt).toBe('9999-12-31T23:59:59.999Z')
+    for (const path of ['/api/threads?limit=200', '/api/me/export', '/api/search?q=far'])
+      expect((await api(path)).status).toBe(200)
+  })
+
   test('anything else is 400 invalid_import, saying what is wrong, and writes nothing', async () => {
     const fixture = JSON.parse(chatgpt)
     const brokenSecond = structuredClone(fixture)

@@ -84,6 +84,46 @@ function deepChain(depth: number, leaves: number) {
   return { mapping, current_node: `c${depth - 1}`, mid: `c${mid}` }
 }
 
+describe('readImport: times', () => {
+  test('a ChatGPT time outside the years 0000–9999 is refused; a missing one falls back', () => {
+    const one = (conversation: Record<string, unknown>, createTime?: number) => [
+      { ...conversation, mapping: { q: node('q', null, [], { ...msg('user', 'q', 0), create_time: createTime }) } },
+    ]
+    expect(() => readImport(one({}, 1e300))).toThrow(
+      /^\/0\/mapping\/q\/message\/create_time: 1e\+300 is not a date between 0000-01-01 and 9999-12-31$/,
+    )
+    expect(() => readImport(one({ create_time: 253402300800 }, 1))).toThrow(/^\/0\/create_time: /)
+    expect(() => readImport(one({ update_time: -62167219201 }, 1))).toThrow(/^\/0\/update_time: /)
+    expect(readImport(one({}, 253402300799.999))[0].messages[0].createdAt).toBe(Date.parse('9999-12-31T23:59:59.999Z'))
+    expect(readImport(one({}, -62167219200))[0].messages[0].createdAt).toBe(Date.parse('0000-01-01T00:00:00.000Z'))
+    // Without its own time a message takes the conversation's, and without that the import's.
+    expect(readImport(one({ create_time: 5 }))[0].messages[0].createdAt).toBe(5_000)
+    const before = Date.now()
+    const [thread] = readImport(one({}))
+    expect(thread.messages[0].createdAt).toBeGreaterThanOrEqual(before)
+    expect(thread.messages[0].createdAt).toBeLessThanOrEqual(Date.now())
+    expect(thread.createdAt).toBe(thread.messages[0].createdAt)
+  })
+
+  test('an ISO time of ours outside the years 0000–9999 is refused, wherever it is', () => {
+    const doc = (createdAt: string, messageAt: string, updatedAt?: string) => ({
+      thread: { title: 'T', createdAt, ...(updatedAt && { updatedAt }) },
+      messages: [{ id: 'q', parentId: null, role: 'user', content: 'q', createdAt: messageAt }],
+    })
+    const ok = '2026-01-01T00:00:00.000Z'
+    expect(() => readImport(doc('+275760-09-13T00:00:00.000Z', ok))).toThrow(/^\/thread\/createdAt: .* is not a date/)
+    expect(() => readImport(doc(ok, '+010000-01-01T00:00:00.000Z'))).toThrow(/^\/messages\/0\/createdAt: /)
+    expect(() => readImport(doc(ok, ok, '-000001-12-31T23:59:59.999Z'))).toThrow(/^\/thread\/updatedAt: /)
+    expect(() => readImport({ threads: [doc(ok, ok), doc(ok, '10000-01-01')] })).toThrow(/^\/threads\/1\/messages\/0\//)
+    const [edges] = readImport(doc('0000-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z'))
+    expect([edges.createdAt, edges.messages[0].createdAt, edges.updatedAt]).toEqual([
+      Date.parse('0000-01-01T00:00:00.000Z'),
+      Date.parse('9999-12-31T23:59:59.999Z'),
+      Date.parse('9999-12-31T23:59:59.999Z'),
+    ])
+  })
+})
+
 describe('readImport: ChatGPT at scale', () => {
   test('a chain 200,000 nodes deep: every leaf hangs under the one kept node above it', () => {
     const { mapping, current_node, mid } = deepChain(200_000, 3_000)
