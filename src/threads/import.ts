@@ -26,6 +26,14 @@ const TITLE_MAX = 200
 // ---- our own export ---------------------------------------------------------------------------
 
 const isoDate = Type.String({ minLength: 10, maxLength: 40 })
+/** A checked document citation of an answer (PROTOCOL.md §8), kept as the export wrote it. */
+const citation = Type.Object({
+  n: Type.Integer({ minimum: 1, maximum: 10_000 }),
+  documentId: Type.String({ maxLength: 200 }),
+  documentName: Type.String({ maxLength: 1000 }),
+  chunkId: Type.String({ maxLength: 200 }),
+  quote: Type.String({ maxLength: 2000 }),
+})
 const ourMessage = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 200 }),
   parentId: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
@@ -36,6 +44,7 @@ const ourMessage = Type.Object({
   error: Type.Optional(
     Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.String({ maxLength: 2000 }) }),
   ),
+  citations: Type.Optional(Type.Array(citation, { maxItems: 1000 })),
   createdAt: isoDate,
 })
 const ourThread = Type.Object({
@@ -131,6 +140,15 @@ function checkMessageCount(n: number) {
 const titleOf = (title: string | null | undefined) =>
   (title ?? '').replace(/\s+/g, ' ').trim().slice(0, TITLE_MAX) || 'Imported chat'
 
+/** A citation with only the fields of its shape (a file may carry more). */
+const keptCitation = (c: Static<typeof citation>) => ({
+  n: c.n,
+  documentId: c.documentId,
+  documentName: c.documentName,
+  chunkId: c.chunkId,
+  quote: c.quote,
+})
+
 function fromOurs(value: Static<typeof ourThread>, where: string): ImportedThread {
   const keys = new Set(value.messages.map((m) => m.id))
   if (keys.size !== value.messages.length) throw new InvalidImportError(`${where}/messages: two messages share one id`)
@@ -147,6 +165,7 @@ function fromOurs(value: Static<typeof ourThread>, where: string): ImportedThrea
       ...(m.agent && { agent: m.agent }),
       ...(m.role === 'assistant' && { status: m.status ?? 'completed' }),
       ...(m.error && m.status && m.status !== 'completed' && { error: m.error }),
+      ...(m.citations && m.role === 'assistant' && { citations: m.citations.map(keptCitation) }),
       createdAt: toMs(m.createdAt, `${where}/messages/${i}/createdAt`),
     }
   })

@@ -1,6 +1,6 @@
 import { and, desc, eq, sql } from 'drizzle-orm'
 import type { Database } from '../client'
-import { messages, threads } from '../schema'
+import { messages, threads, type Citation } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { NotFoundError } from '../../http/errors'
 import { toPage, type Page, type PageRequest } from '../paging'
@@ -27,6 +27,7 @@ export interface ImportedMessage {
   agent?: string
   status?: 'completed' | 'failed' | 'cancelled'
   error?: { code: string; message: string }
+  citations?: Citation[]
   createdAt: number
 }
 
@@ -161,6 +162,7 @@ export function threadsRepository({ db, write, writeInGroup }: Database) {
           status: m.status,
           errorCode: m.error?.code,
           errorMessage: m.error?.message,
+          citations: m.citations,
         }))
         // Bounded statements: SQLite caps the bound parameters of one statement.
         for (let i = 0; i < rows.length; i += 200) statements.push(db.insert(messages).values(rows.slice(i, i + 200)))

@@ -203,6 +203,32 @@ describe('readImport: ours', () => {
   })
 })
 
+describe('readImport: citations', () => {
+  test("an answer's citations come along with their own fields only; a malformed one is refused", () => {
+    const cite = { n: 1, documentId: 'd', documentName: 'manual.pdf', chunkId: 'c', quote: 'wait.' }
+    const doc = (citations: unknown) => ({
+      thread: { title: 'T', createdAt: '2026-01-01T00:00:00.000Z' },
+      messages: [
+        { id: 'q', parentId: null, role: 'user', content: 'q', createdAt: '2026-01-01T00:00:01.000Z' },
+        {
+          id: 'a',
+          parentId: 'q',
+          role: 'assistant',
+          content: 'a [1]',
+          citations,
+          createdAt: '2026-01-01T00:00:02.000Z',
+        },
+      ],
+    })
+    const [thread] = readImport(doc([{ ...cite, extra: 'dropped' }]))
+    expect(thread.messages[1].citations).toEqual([cite])
+    expect(thread.messages[0].citations).toBeUndefined()
+    expect(() => readImport(doc([{ ...cite, n: 'one' }]))).toThrow(
+      /not a thread export: \/messages\/1\/citations\/0\/n/,
+    )
+  })
+})
+
 describe('search helpers', () => {
   test('markers become highlight ranges; queries are quoted words, the last a prefix', () => {
     expect(stripMarkers('a \uE000bc\uE001 d \uE000e\uE001')).toEqual({
