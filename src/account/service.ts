@@ -5,6 +5,7 @@ import type { AccountRepository } from '../db/repositories/account'
 import type { UsersRepository } from '../db/repositories/users'
 import { currentUser } from '../context/user-context'
 import { AppError, ConflictError, ForbiddenError, UnauthorizedError } from '../http/errors'
+import { threadExport } from '../threads/export'
 
 /**
  * A section of the export that another feature owns (documents, shares, API keys): each returns
@@ -47,7 +48,9 @@ export function accountService(deps: {
         version: 1,
         exportedAt: new Date().toISOString(),
         profile,
-        threads,
+        // Each thread exactly as GET /api/threads/:id/export writes it: POST /api/threads/import
+        // takes the whole document back.
+        threads: threads.map((t) => threadExport(t.thread, t.leafId, t.messages)),
         notes,
         datasets,
         ...more,

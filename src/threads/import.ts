@@ -26,6 +26,14 @@ const TITLE_MAX = 200
 // ---- our own export ---------------------------------------------------------------------------
 
 const isoDate = Type.String({ minLength: 10, maxLength: 40 })
+/** A checked document citation of an answer (PROTOCOL.md §8), kept as the export wrote it. */
+const citation = Type.Object({
+  n: Type.Integer({ minimum: 1, maximum: 10_000 }),
+  documentId: Type.String({ maxLength: 200 }),
+  documentName: Type.String({ maxLength: 1000 }),
+  chunkId: Type.String({ maxLength: 200 }),
+  quote: Type.String({ maxLength: 2000 }),
+})
 const ourMessage = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 200 }),
   parentId: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
@@ -36,6 +44,7 @@ const ourMessage = Type.Object({
   error: Type.Optional(
     Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.String({ maxLength: 2000 }) }),
   ),
+  citations: Type.Optional(Type.Array(citation, { maxItems: 1000 })),
   createdAt: isoDate,
 })
 const ourThread = Type.Object({
@@ -86,19 +95,59 @@ const chatgptExport = Type.Array(chatgptConversation)
 
 /** The first schema error as "where: what", or undefined when the value fits. */
 function problem(schema: TSchema, value: unknown): string | undefined {
+  // Check is a plain pass; Errors, several times slower on a large body, only runs on a misfit.
+  if (Value.Check(schema, value)) return undefined
   const first = Value.Errors(schema, value).First()
   if (!first) return undefined
   return `${first.path || '(top level)'}: ${first.message}`
 }
 
-const toMs = (iso: string, where: string) => {
-  const ms = Date.parse(iso)
-  if (Number.isNaN(ms)) throw new InvalidImportError(`${where}: "${iso.slice(0, 40)}" is not a date`)
+/**
+ * The times an import may carry: the years 0000 to 9999, which `toISOString()` writes with four
+ * digits. A time outside them would be stored and then break every read that writes it out.
+ */
+export const IMPORT_TIME_MIN = Date.parse('0000-01-01T00:00:00.000Z')
+export const IMPORT_TIME_MAX = Date.parse('9999-12-31T23:59:59.999Z')
+
+function checkedTime(ms: number, where: string, shown: string): number {
+  if (!(ms >= IMPORT_TIME_MIN && ms <= IMPORT_TIME_MAX))
+    throw new InvalidImportError(`${where}: ${shown} is not a date between 0000-01-01 and 9999-12-31`)
   return ms
+}
+
+/** An ISO date of our export, in milliseconds. */
+const toMs = (iso: string, where: string) => checkedTime(Date.parse(iso), where, `"${iso.slice(0, 40)}"`)
+
+/** A ChatGPT time (seconds since 1970, with a fraction), in milliseconds. */
+const secondsToMs = (seconds: number, where: string) =>
+  checkedTime(Math.round(seconds * 1000), where, String(seconds).slice(0, 40))
+
+/** The newest of `first` and the messages' times (a loop: spreading that many arguments can overflow). */
+function newestTime(first: number, messages: ImportedMessage[]): number {
+  let newest = first
+  for (const m of messages) if (m.createdAt > newest) newest = m.createdAt
+  return newest
+}
+
+function checkThreadCount(n: number) {
+  if (n > IMPORT_MAX_THREADS) throw new InvalidImportError(`at most ${IMPORT_MAX_THREADS} conversations per import`)
+}
+
+function checkMessageCount(n: number) {
+  if (n > IMPORT_MAX_MESSAGES) throw new InvalidImportError(`at most ${IMPORT_MAX_MESSAGES} messages per import`)
 }
 
 const titleOf = (title: string | null | undefined) =>
   (title ?? '').replace(/\s+/g, ' ').trim().slice(0, TITLE_MAX) || 'Imported chat'
+
+/** A citation with only the fields of its shape (a file may carry more). */
+const keptCitation = (c: Static<typeof citation>) => ({
+  n: c.n,
+  documentId: c.documentId,
+  documentName: c.documentName,
+  chunkId: c.chunkId,
+  quote: c.quote,
+})
 
 function fromOurs(value: Static<typeof ourThread>, where: string): ImportedThread {
   const keys = new Set(value.messages.map((m) => m.id))
@@ -116,6 +165,7 @@ function fromOurs(value: Static<typeof ourThread>, where: string): ImportedThrea
       ...(m.agent && { agent: m.agent }),
       ...(m.role === 'assistant' && { status: m.status ?? 'completed' }),
       ...(m.error && m.status && m.status !== 'completed' && { error: m.error }),
+      ...(m.citations && m.role === 'assistant' && { citations: m.citations.map(keptCitation) }),
       createdAt: toMs(m.createdAt, `${where}/messages/${i}/createdAt`),
     }
   })
@@ -127,7 +177,7 @@ function fromOurs(value: Static<typeof ourThread>, where: string): ImportedThrea
       : newestKey(messages)
   const updatedAt = value.thread.updatedAt
     ? toMs(value.thread.updatedAt, `${where}/thread/updatedAt`)
-    : Math.max(createdAt, ...messages.map((m) => m.createdAt))
+    : newestTime(createdAt, messages)
   return { title: titleOf(value.thread.title), createdAt, updatedAt, leafKey, messages }
 }
 
@@ -170,15 +220,63 @@ function chatgptText(message: Static<typeof chatgptMessage>): string {
 }
 
 /**
+ * For every node of a ChatGPT `mapping`, the nearest kept node at or above it (null: none).
+ * Each node is walked once: a walk stops at the first node already answered, and the nodes it
+ * passed are answered top down on the way back. A chain of parent links that loops is refused.
+ */
+function nearestKept(
+  parentOf: Map<string, string | null>,
+  kept: Map<string, unknown>,
+  where: string,
+): Map<string, string | null> {
+  const nearest = new Map<string, string | null>()
+  const path: string[] = []
+  const onPath = new Set<string>()
+  for (const start of parentOf.keys()) {
+    if (nearest.has(start)) continue
+    let above: string | null = null
+    for (let k: string | null = start; k !== null; k = parentOf.get(k) ?? null) {
+      const known = nearest.get(k)
+      if (known !== undefined) {
+        above = known
+        break
+      }
+      if (onPath.has(k)) throw new InvalidImportError(`${where}/mapping: the parent links form a loop`)
+      onPath.add(k)
+      path.push(k)
+    }
+    for (let i = path.length - 1; i >= 0; i--) {
+      if (kept.has(path[i])) above = path[i]
+      nearest.set(path[i], above)
+    }
+    path.length = 0
+    onPath.clear()
+  }
+  return nearest
+}
+
+/**
  * A ChatGPT conversation: its `mapping` is a tree of nodes; system, tool and hidden nodes and
  * empty ones are dropped and their children hang under the nearest kept ancestor, so every
  * branch survives. The default branch ends at `current_node` (or its nearest kept ancestor).
+ * A message without `create_time` takes the conversation's (or, without that, the time of the
+ * import); a time outside the years 0000–9999 is refused. `count` adds up the messages kept
+ * over all conversations, so the cap stops an import before its trees are built.
  */
-function fromChatgpt(conversation: Static<typeof chatgptConversation>, where: string): ImportedThread {
-  const nodes = conversation.mapping
+function fromChatgpt(
+  conversation: Static<typeof chatgptConversation>,
+  where: string,
+  count: { messages: number },
+): ImportedThread {
+  const started =
+    typeof conversation.create_time === 'number'
+      ? secondsToMs(conversation.create_time, `${where}/create_time`)
+      : undefined
+  const fallbackTime = started ?? Date.now()
   const kept = new Map<string, ImportedMessage>()
-  const fallbackTime = (conversation.create_time ?? Date.now() / 1000) * 1000
-  for (const [key, node] of Object.entries(nodes)) {
+  const parentOf = new Map<string, string | null>()
+  for (const [key, node] of Object.entries(conversation.mapping)) {
+    parentOf.set(key, node.parent ?? null)
     const message = node.message
     if (!message) continue
     const role = message.author.role
@@ -190,52 +288,53 @@ function fromChatgpt(conversation: Static<typeof chatgptConversation>, where: st
     if (contentType && !['text', 'multimodal_text', 'code'].includes(contentType)) continue
     const content = chatgptText(message)
     if (!content) continue
+    checkMessageCount(++count.messages)
     kept.set(key, {
       key,
       parentKey: null,
       role,
       content,
       ...(role === 'assistant' && { status: 'completed' as const }),
-      createdAt: Math.round(typeof message.create_time === 'number' ? message.create_time * 1000 : fallbackTime),
+      createdAt:
+        typeof message.create_time === 'number'
+          ? secondsToMs(message.create_time, `${where}/mapping/${key.slice(0, 80)}/message/create_time`)
+          : fallbackTime,
     })
   }
-  const keptAncestor = (key: string | null | undefined): string | null => {
-    const seen = new Set<string>()
-    for (let k = key ?? null; k !== null; k = nodes[k]?.parent ?? null) {
-      if (seen.has(k)) throw new InvalidImportError(`${where}/mapping: the parent links form a loop`)
-      seen.add(k)
-      if (kept.has(k)) return k
-    }
-    return null
-  }
-  for (const [key, message] of kept) message.parentKey = keptAncestor(nodes[key]?.parent)
+  const nearest = nearestKept(parentOf, kept, where)
+  const above = (key: string | null | undefined) => (key == null ? null : (nearest.get(key) ?? null))
+  for (const [key, message] of kept) message.parentKey = above(parentOf.get(key))
   const messages = [...kept.values()].sort((a, b) => a.createdAt - b.createdAt)
-  assertAcyclic(messages, `${where}/mapping`)
-  const leafKey = keptAncestor(conversation.current_node) ?? newestKey(messages)
-  const createdAt =
-    typeof conversation.create_time === 'number'
-      ? Math.round(conversation.create_time * 1000)
-      : (messages[0]?.createdAt ?? Date.now())
-  const updatedAt =
-    Math.round((conversation.update_time ?? 0) * 1000) || Math.max(createdAt, ...messages.map((m) => m.createdAt))
+  const leafKey = above(conversation.current_node) ?? newestKey(messages)
+  const createdAt = started ?? messages[0]?.createdAt ?? Date.now()
+  const updatedAt = conversation.update_time
+    ? secondsToMs(conversation.update_time, `${where}/update_time`)
+    : newestTime(createdAt, messages)
   return { title: titleOf(conversation.title), createdAt, updatedAt, leafKey, messages }
 }
 
 /** Parses an import body (already JSON-decoded); throws InvalidImportError saying what is wrong. */
 export function readImport(body: unknown): ImportedThread[] {
+  // The caps are checked as soon as the counts are known, before the trees are built.
   let threads: ImportedThread[]
   if (Array.isArray(body)) {
     if (body.length === 0) throw new InvalidImportError('the list of conversations is empty')
+    checkThreadCount(body.length)
     const why = problem(chatgptExport, body)
     if (why) throw new InvalidImportError(`not a ChatGPT conversations.json: ${why}`)
-    threads = (body as Static<typeof chatgptExport>).map((c, i) => fromChatgpt(c, `/${i}`))
+    const count = { messages: 0 }
+    threads = (body as Static<typeof chatgptExport>).map((c, i) => fromChatgpt(c, `/${i}`, count))
   } else if (body && typeof body === 'object' && 'threads' in body) {
+    if (Array.isArray(body.threads)) checkThreadCount(body.threads.length)
     const why = problem(accountExport, body)
     if (why) throw new InvalidImportError(`not an account export: ${why}`)
-    threads = (body as Static<typeof accountExport>).threads.map((t, i) => fromOurs(t, `/threads/${i}`))
+    const list = (body as Static<typeof accountExport>).threads
+    checkMessageCount(list.reduce((n, t) => n + t.messages.length, 0))
+    threads = list.map((t, i) => fromOurs(t, `/threads/${i}`))
   } else if (body && typeof body === 'object' && 'messages' in body && 'thread' in body) {
     const why = problem(ourThread, body)
     if (why) throw new InvalidImportError(`not a thread export: ${why}`)
+    checkMessageCount((body as Static<typeof ourThread>).messages.length)
     threads = [fromOurs(body as Static<typeof ourThread>, '')]
   } else {
     throw new InvalidImportError(
@@ -243,9 +342,5 @@ export function readImport(body: unknown): ImportedThread[] {
     )
   }
   if (threads.length === 0) throw new InvalidImportError('there is no conversation to import')
-  if (threads.length > IMPORT_MAX_THREADS)
-    throw new InvalidImportError(`at most ${IMPORT_MAX_THREADS} conversations per import`)
-  const total = threads.reduce((n, t) => n + t.messages.length, 0)
-  if (total > IMPORT_MAX_MESSAGES) throw new InvalidImportError(`at most ${IMPORT_MAX_MESSAGES} messages per import`)
   return threads
 }

@@ -67,12 +67,6 @@ export function threadsService(threads: ThreadsRepository, messages: MessagesRep
       }
     },
 
-    /** The same document for the account export (`GET /api/me/export`): one per thread. */
-    async exportDocument(threadId: string) {
-      const thread = await threads.get(threadId)
-      return threadExport(thread, await threads.leafOf(threadId), await messages.listForThread(threadId))
-    },
-
     /** Imports JSON text (ours or ChatGPT's): all threads land in one transaction, or none. */
     async import(text: string): Promise<{ id: string; title: string }[]> {
       let body: unknown

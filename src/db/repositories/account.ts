@@ -3,6 +3,8 @@ import type { Database } from '../client'
 import { datasetRows, datasets, messages, notes, runs, threads, usageDaily, users } from '../schema'
 import { iso, ownerId } from '../scope'
 import { allOwned } from './owned-rows'
+import { messageView, type MessageView } from './messages'
+import { threadView, type ThreadView } from './threads'
 
 /** A row as exported: no owner column (it is the caller), times as ISO strings. */
 function exported<T extends Record<string, unknown>>(row: T): Record<string, unknown> {
@@ -16,7 +18,8 @@ function exported<T extends Record<string, unknown>>(row: T): Record<string, unk
 
 /**
  * Everything the active user owns, for "take my data out" (PROTOCOL.md §5). Whole rows are
- * selected, so columns other features add (branches, statuses) come along on their own.
+ * selected, so columns other features add come along on their own; threads and messages are
+ * read into the views the thread export writes, so an account export imports back.
  */
 export function accountRepository({ db }: Database) {
   return {
@@ -26,19 +29,26 @@ export function accountRepository({ db }: Database) {
       return { id: row.id, email: row.email, name: row.name, role: row.role, createdAt: iso(row.createdAt) }
     },
 
-    async threadsWithMessages() {
+    /**
+     * Every thread with every message of every branch (oldest first) and its current leaf, read
+     * in two queries; the account export writes each as a thread export (src/threads/export.ts).
+     */
+    async threadsWithMessages(): Promise<{ thread: ThreadView; leafId: string | null; messages: MessageView[] }[]> {
       const [threadRows, messageRows] = await Promise.all([
         allOwned(db, threads, asc(threads.createdAt), asc(threads.id)),
         allOwned(db, messages, asc(messages.createdAt), asc(messages.id)),
       ])
-      const byThread = new Map<string, Record<string, unknown>[]>()
+      const byThread = new Map<string, MessageView[]>()
       for (const m of messageRows) {
-        const list = byThread.get(m.threadId) ?? []
-        const { threadId: _threadId, ...rest } = m
-        list.push(exported(rest))
-        byThread.set(m.threadId, list)
+        const list = byThread.get(m.threadId)
+        if (list) list.push(messageView(m))
+        else byThread.set(m.threadId, [messageView(m)])
       }
-      return threadRows.map((t) => ({ ...exported(t), messages: byThread.get(t.id) ?? [] }))
+      return threadRows.map((t) => ({
+        thread: threadView(t),
+        leafId: t.leafId ?? null,
+        messages: byThread.get(t.id) ?? [],
+      }))
     },
 
     async runs() {

@@ -149,7 +149,9 @@ export function messagesRepository({ db, client, writeInGroup }: Database) {
       .orderBy(asc(messages.createdAt), asc(messages.id))
     for (const r of rows) {
       const key = r.parentId ?? null
-      out.set(key, [...(out.get(key) ?? []), r.id])
+      const list = out.get(key)
+      if (list) list.push(r.id)
+      else out.set(key, [r.id])
     }
     return out
   }

@@ -1,6 +1,6 @@
 import { and, desc, eq, sql } from 'drizzle-orm'
 import type { Database } from '../client'
-import { messages, threads } from '../schema'
+import { messages, threads, type Citation } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { NotFoundError } from '../../http/errors'
 import { toPage, type Page, type PageRequest } from '../paging'
@@ -27,6 +27,7 @@ export interface ImportedMessage {
   agent?: string
   status?: 'completed' | 'failed' | 'cancelled'
   error?: { code: string; message: string }
+  citations?: Citation[]
   createdAt: number
 }
 
@@ -39,7 +40,8 @@ export interface ImportedThread {
   messages: ImportedMessage[]
 }
 
-const view = (row: Row): ThreadView => ({
+/** A thread row as the API shows it. */
+export const threadView = (row: Row): ThreadView => ({
   id: row.id,
   title: row.title,
   createdAt: iso(row.createdAt),
@@ -58,7 +60,7 @@ export function threadsRepository({ db, write, writeInGroup }: Database) {
   return {
     /** Every thread of the user, newest activity first (exports; the API pages with `page`). */
     async list(): Promise<ThreadView[]> {
-      return (await allOwned(db, threads, desc(threads.updatedAt), desc(threads.id))).map(view)
+      return (await allOwned(db, threads, desc(threads.updatedAt), desc(threads.id))).map(threadView)
     },
 
     /** One page of the active or archived threads: pinned first, then newest activity. */
@@ -72,7 +74,7 @@ export function threadsRepository({ db, write, writeInGroup }: Database) {
         .where(and(eq(threads.userId, ownerId()), eq(threads.archived, opts.archived ?? false), after))
         .orderBy(desc(threads.pinned), desc(threads.updatedAt), desc(threads.id))
         .limit(page.limit + 1)
-      return toPage(rows, page.limit, listKey, view)
+      return toPage(rows, page.limit, listKey, threadView)
     },
 
     /** The message a thread shows by default (null for an empty thread). */
@@ -85,7 +87,7 @@ export function threadsRepository({ db, write, writeInGroup }: Database) {
     async get(id: string): Promise<ThreadView> {
       const [row] = await db.select().from(threads).where(mine(id))
       if (!row) throw new NotFoundError('thread')
-      return view(row)
+      return threadView(row)
     },
 
     async exists(id: string): Promise<boolean> {
@@ -99,7 +101,7 @@ export function threadsRepository({ db, write, writeInGroup }: Database) {
       const [row] = await writeInGroup((tx) =>
         tx.insert(threads).values({ id: newId(), userId, title, createdAt: now, updatedAt: now }).returning(),
       )
-      return view(row)
+      return threadView(row)
     },
 
     async rename(id: string, title: string): Promise<ThreadView> {
@@ -114,7 +116,7 @@ export function threadsRepository({ db, write, writeInGroup }: Database) {
         ? await write((db) => db.update(threads).set(set).where(where).returning())
         : await db.select().from(threads).where(where)
       if (!row) throw new NotFoundError('thread')
-      return view(row)
+      return threadView(row)
     },
 
     /** Marks activity so the thread sorts first. */
@@ -161,6 +163,7 @@ export function threadsRepository({ db, write, writeInGroup }: Database) {
           status: m.status,
           errorCode: m.error?.code,
           errorMessage: m.error?.message,
+          citations: m.citations,
         }))
         // Bounded statements: SQLite caps the bound parameters of one statement.
         for (let i = 0; i < rows.length; i += 200) statements.push(db.insert(messages).values(rows.slice(i, i + 200)))

@@ -288,7 +288,7 @@ class SignedInApp {
     void this.#loadPickers().then(() => this.route())
   }
 
-  /** "Import chats": our JSON export or a ChatGPT conversations.json, read from a file. */
+  /** "Import chats": a chat or account export of ours, or a ChatGPT conversations.json, read from a file. */
   #importControl(): HTMLElement {
     const input = h('input', {
       type: 'file',

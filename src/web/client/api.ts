@@ -202,7 +202,7 @@ export class Api {
       `chat.${format === 'json' ? 'json' : 'md'}`
     return { blob: await res.blob(), fileName: name }
   }
-  /** Imports a file's text as it is (our JSON export or a ChatGPT conversations.json). */
+  /** Imports a file's text as it is (a chat or account export of ours, or a ChatGPT conversations.json). */
   async importThreads(text: string) {
     return (
       await this.request<{ threads: { id: string; title: string }[] }>('/api/threads/import', {

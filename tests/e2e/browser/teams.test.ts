@@ -187,7 +187,7 @@ describe.skipIf(!chromiumPath)('browser: admin area', () => {
 describe.skipIf(!chromiumPath)('browser: settings', () => {
   withServerAndBrowser((s, b) => ((server = s), (browser = b)))
 
-  test('change the password, read usage, export, then delete the account', async () => {
+  test('change the password, read usage, export (and import it back), then delete the account', async () => {
     await registerUser(server, 'first-admin')
     const user = await registerUser(server, 'person')
     const ws = await WsClient.connect(server.wsUrl, user.accessToken)
@@ -226,6 +226,15 @@ describe.skipIf(!chromiumPath)('browser: settings', () => {
     const doc = JSON.parse(exported.text)
     expect(doc.profile.email).toBe(user.email)
     expect(doc.threads[0].messages[0].content).toBe('count me')
+    // The downloaded file imports back as chats ("Import chats" takes an account export too).
+    const original = doc.threads[0].thread.id
+    await page
+      .locator('#import-file')
+      .setInputFiles({ name: exported.name, mimeType: 'application/json', buffer: Buffer.from(exported.text) })
+    await page.waitForFunction((id) => location.hash.startsWith('#/c/') && !location.hash.includes(id), original)
+    await page.locator('.turn-user', { hasText: 'count me' }).waitFor()
+    await page.getByRole('link', { name: 'Settings' }).click()
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor()
 
     // Delete: needs the tick and the right password.
     await page.getByRole('button', { name: 'Delete my account' }).click()

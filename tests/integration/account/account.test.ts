@@ -18,6 +18,7 @@ let stack: ChatStack
 let admin: TestUser
 let alice: { user: TestUser; ws: WsClient }
 let bob: { user: TestUser; ws: WsClient }
+let aliceThread: string
 const secret = `alice-secret-${crypto.randomUUID()}`
 const bobSecret = `bob-secret-${crypto.randomUUID()}`
 
@@ -37,7 +38,7 @@ beforeAll(async () => {
   admin = (await stack.userWithSocket('admin')).user
   alice = await stack.userWithSocket('alice')
   bob = await stack.userWithSocket('bob')
-  await fill(alice, secret, SALES_CSV)
+  aliceThread = await fill(alice, secret, SALES_CSV)
   await fill(bob, bobSecret, OTHER_SALES_CSV)
 })
 afterAll(async () => {
@@ -61,6 +62,12 @@ describe('GET /api/me/export', () => {
       createdAt: expect.any(String),
     })
     expect(doc.threads).toHaveLength(1)
+    // Each thread as its own export writes it (so the document imports back).
+    const threadDoc = await expectJson(
+      await stack.server.api(`/api/threads/${aliceThread}/export`, { token: alice.user.accessToken }),
+    )
+    expect(doc.threads[0]).toEqual({ ...threadDoc, exportedAt: expect.any(String) })
+    expect(doc.threads[0]).toMatchObject({ format: 'local-chat-thread', thread: { id: aliceThread } })
     const contents = doc.threads[0].messages.map((m: any) => [m.role, m.content])
     expect(contents).toEqual([
       ['user', `hello ${secret}`],

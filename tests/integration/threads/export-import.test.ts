@@ -8,7 +8,7 @@
 import { test, expect, describe, setDefaultTimeout } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { registerUser } from '../../support/users'
+import { registerUser, type TestUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
 import { asUser } from '../../support/db'
 import { useTestServer } from '../../support/fixtures'
@@ -44,10 +44,12 @@ const branch = async (threadId: string, leaf?: string) =>
   (await expectJson(await api(`/api/threads/${threadId}/messages${leaf ? `?leaf=${leaf}` : ''}`))).messages as any[]
 
 /** A thread with two branches: q1 → a1 → (q2 → a2 | q2b → a2b); the current branch is the second. */
-async function branchedThread() {
-  const thread = (await expectJson(await api('/api/threads', { body: { title: 'Branchy: a/b?' } }), 201)).thread
+async function branchedThread(owner: TestUser = user, title = 'Branchy: a/b?') {
+  const thread = (
+    await expectJson(await server.api('/api/threads', { token: owner.accessToken, body: { title } }), 201)
+  ).thread
   const add = server.services.repos.messages.add
-  const ids = await asUser(user, async () => {
+  const ids = await asUser(owner, async () => {
     const q1 = await add({ threadId: thread.id, role: 'user', content: 'question one' })
     const a1 = await add({ threadId: thread.id, role: 'assistant', content: 'answer one', agent: 'triage' })
     const q2 = await add({ threadId: thread.id, role: 'user', content: 'question two' })
@@ -152,24 +154,101 @@ describe('import', () => {
     expect(exportedAgain.messages.length).toBe(6)
   })
 
-  test('an account export (its threads, each in the thread-export shape) imports every thread', async () => {
-    const one = await branchedThread()
-    const two = await branchedThread()
-    const docs = await Promise.all(
-      [one, two].map(async ({ thread }) => (await api(`/api/threads/${thread.id}/export`)).json()),
+  test('GET /api/me/export imports back whole, as its owner and as another user: every thread, branch and message', async () => {
+    const owner = await registerUser(server, 'exporter')
+    const as = (who: TestUser) => (path: string) => server.api(path, { token: who.accessToken })
+    await branchedThread(owner, 'First, with a cancelled answer')
+    await branchedThread(owner, 'Second, the same tree')
+    const failed = (
+      await expectJson(await server.api('/api/threads', { token: owner.accessToken, body: { title: 'Cited' } }), 201)
+    ).thread
+    await asUser(owner, async () => {
+      const add = server.services.repos.messages.add
+      const q = await add({ threadId: failed.id, role: 'user', content: 'what does the manual say?' })
+      await add({
+        threadId: failed.id,
+        role: 'assistant',
+        content: 'It says to wait [1].',
+        agent: 'researcher',
+        citations: [{ n: 1, documentId: 'doc-1', documentName: 'manual.pdf', chunkId: 'chunk-9', quote: 'wait.' }],
+      })
+      await add({
+        threadId: failed.id,
+        role: 'assistant',
+        content: '',
+        parentId: q.id,
+        status: 'failed',
+        error: { code: 'model_unavailable', message: 'the model is not answering' },
+      })
+    })
+    await expectJson(await server.api('/api/threads', { token: owner.accessToken, body: { title: 'Empty' } }), 201)
+
+    const exportRes = await as(owner)('/api/me/export')
+    const exportText = await exportRes.text()
+    const doc = JSON.parse(exportText)
+    expect(doc.threads.length).toBe(4)
+    // Each entry is exactly the thread's own export (one shape, one builder).
+    for (const entry of doc.threads) {
+      const own: any = await expectJson(await as(owner)(`/api/threads/${entry.thread.id}/export`))
+      expect(entry).toEqual({ ...own, exportedAt: expect.any(String) })
+    }
+
+    /** A thread export without ids: each message names its parent and the leaf by content. */
+    const shape = (e: any) => {
+      const contentOf = new Map(e.messages.map((m: any) => [m.id, `${m.role}:${m.content}`]))
+      return {
+        title: e.thread.title,
+        createdAt: e.thread.createdAt,
+        updatedAt: e.thread.updatedAt,
+        leaf: e.thread.currentLeafId ? contentOf.get(e.thread.currentLeafId) : null,
+        messages: e.messages
+          .map((m: any) => ({
+            role: m.role,
+            content: m.content,
+            agent: m.agent,
+            status: m.status,
+            error: m.error,
+            citations: m.citations,
+            createdAt: m.createdAt,
+            parent: m.parentId ? contentOf.get(m.parentId) : null,
+          }))
+          .sort((a: any, b: any) =>
+            a.createdAt === b.createdAt
+              ? (a.role + a.content).localeCompare(b.role + b.content)
+              : a.createdAt < b.createdAt
+                ? -1
+                : 1,
+          ),
+      }
+    }
+    const originals = doc.threads.map(shape)
+    expect(originals.map((t: any) => t.messages.length)).toEqual([6, 6, 3, 0])
+    expect(originals[2].messages).toContainEqual(
+      expect.objectContaining({ status: 'failed', error: expect.objectContaining({ code: 'model_unavailable' }) }),
     )
-    const { threads } = await expectJson(
-      await importBody(JSON.stringify({ profile: { name: 'someone' }, threads: docs, notes: [] })),
-      201,
+    expect(originals[2].messages).toContainEqual(
+      expect.objectContaining({ citations: [expect.objectContaining({ documentName: 'manual.pdf' })] }),
     )
-    expect(threads.length).toBe(2)
-    for (const t of threads)
-      expect((await branch(t.id)).map((m) => m.content)).toEqual([
-        'question one',
-        'answer one',
-        'question two, better',
-        '```js\nconsole.log(2)\n```',
-      ])
+
+    const heir = await registerUser(server, 'heir')
+    for (const who of [owner, heir]) {
+      const { threads } = await expectJson(await importBody(exportText, who.accessToken), 201)
+      expect(threads.map((t: any) => t.title)).toEqual(doc.threads.map((e: any) => e.thread.title))
+      const copies = await Promise.all(
+        threads.map(async (t: any) => expectJson(await as(who)(`/api/threads/${t.id}/export`))),
+      )
+      expect(copies.map(shape)).toEqual(originals)
+      // The default branch reads the same through the messages API.
+      const firstCopy = (await expectJson(await as(who)(`/api/threads/${threads[0].id}/messages`))).messages
+      const firstOriginal = (await expectJson(await as(owner)(`/api/threads/${doc.threads[0].thread.id}/messages`)))
+        .messages
+      expect(firstCopy.map((m: any) => [m.content, m.siblingIds.length])).toEqual(
+        firstOriginal.map((m: any) => [m.content, m.siblingIds.length]),
+      )
+    }
+    // The other user's own export now holds the same threads, and imports back the same again.
+    const heirDoc = await expectJson(await as(heir)('/api/me/export'))
+    expect(heirDoc.threads.map(shape)).toEqual(originals)
   })
 
   test('a ChatGPT conversations.json: branches kept, current_node is the default branch, original times', async () => {
@@ -203,6 +282,106 @@ describe('import', () => {
     })
     const listed = (await expectJson(await api('/api/threads?limit=200'))).threads
     expect(listed.find((t: any) => t.id === threads[1].id).createdAt).toBe(new Date(1718000000500).toISOString())
+  })
+
+  test('a ChatGPT mapping whose parent links loop is 400 invalid_import and writes nothing', async () => {
+    const question = { author: { role: 'user' }, create_time: 1, content: { parts: ['are we there yet?'] } }
+    const loops = [
+      // Above a kept message, through nodes without messages.
+      { q: { parent: 'e1', message: question }, e1: { parent: 'e2' }, e2: { parent: 'e1' } },
+      // A node its own parent, below nothing kept.
+      { q: { parent: null, message: question }, self: { parent: 'self' } },
+    ]
+    const threads0 = await rowsOwned('threads')
+    const messages0 = await rowsOwned('messages')
+    for (const mapping of loops) {
+      // The valid first conversation of the fixture must not land either.
+      const body = JSON.stringify([JSON.parse(chatgpt)[0], { title: 'loop', mapping }])
+      const { error } = await expectError(await importBody(body), 400, 'invalid_import')
+      expect(error.message).toBe('/1/mapping: the parent links form a loop')
+    }
+    expect(await rowsOwned('threads')).toBe(threads0)
+    expect(await rowsOwned('messages')).toBe(messages0)
+  })
+
+  test('a time outside the years 0000–9999 is 400 invalid_import, writes nothing, and every read still works', async () => {
+    const chatgptWith = (change: (c: any[]) => void) => {
+      const c = JSON.parse(chatgpt)
+      change(c)
+      return JSON.stringify(c)
+    }
+    const ours = (change: (doc: any) => void) => {
+      const doc = {
+        thread: { title: 'Far away', createdAt: '2026-01-01T00:00:00.000Z' },
+        messages: [
+          { id: 'q', parentId: null, role: 'user', content: 'far away', createdAt: '2026-01-01T00:00:01.000Z' },
+        ],
+      }
+      change(doc)
+      return JSON.stringify(doc)
+    }
+    const threads0 = await rowsOwned('threads')
+    const messages0 = await rowsOwned('messages')
+    const cases: [string, string][] = [
+      [
+        chatgptWith((c) => {
+          c[1].mapping['u1-7c3e-4a1b-8d2f-000000000029'].message.create_time = 1e300
+        }),
+        '/1/mapping/u1-7c3e-4a1b-8d2f-000000000029/message/create_time: 1e+300 is not a date between 0000-01-01 and 9999-12-31',
+      ],
+      [
+        chatgptWith((c) => {
+          c[0].create_time = -1e15
+        }),
+        '/0/create_time: -1000000000000000 is not a date between 0000-01-01 and 9999-12-31',
+      ],
+      [
+        chatgptWith((c) => {
+          c[1].update_time = 253402300800 // 10000-01-01
+        }),
+        '/1/update_time: 253402300800 is not a date between 0000-01-01 and 9999-12-31',
+      ],
+      [
+        ours((doc) => {
+          doc.thread.createdAt = '+275760-09-13T00:00:00.000Z' // the last time JavaScript has
+        }),
+        '/thread/createdAt: "+275760-09-13T00:00:00.000Z" is not a date between 0000-01-01 and 9999-12-31',
+      ],
+      [
+        ours((doc) => {
+          doc.messages[0].createdAt = '+010000-01-01T00:00:00.000Z'
+        }),
+        '/messages/0/createdAt: "+010000-01-01T00:00:00.000Z" is not a date between 0000-01-01 and 9999-12-31',
+      ],
+      [
+        JSON.stringify({
+          threads: [
+            JSON.parse(ours(() => {})),
+            JSON.parse(
+              ours((doc) => {
+                doc.thread.updatedAt = '-000001-12-31T23:59:59.999Z'
+              }),
+            ),
+          ],
+        }),
+        '/threads/1/thread/updatedAt: "-000001-12-31T23:59:59.999Z" is not a date between 0000-01-01 and 9999-12-31',
+      ],
+    ]
+    for (const [body, message] of cases) {
+      const { error } = await expectError(await importBody(body), 400, 'invalid_import')
+      expect(error.message).toBe(message)
+    }
+    expect(await rowsOwned('threads')).toBe(threads0)
+    expect(await rowsOwned('messages')).toBe(messages0)
+    // The edges themselves are dates, and everything that writes times out still answers.
+    const edges = ours((doc) => {
+      doc.thread.createdAt = '0000-01-01T00:00:00.000Z'
+      doc.messages[0].createdAt = '9999-12-31T23:59:59.999Z'
+    })
+    const { threads } = await expectJson(await importBody(edges), 201)
+    expect((await branch(threads[0].id))[0].createdAt).toBe('9999-12-31T23:59:59.999Z')
+    for (const path of ['/api/threads?limit=200', '/api/me/export', '/api/search?q=far'])
+      expect((await api(path)).status).toBe(200)
   })
 
   test('anything else is 400 invalid_import, saying what is wrong, and writes nothing', async () => {
