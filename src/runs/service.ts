@@ -124,7 +124,12 @@ export class RunManager {
   #accepting = true
 
   constructor(private readonly deps: RunManagerDeps) {
-    this.persister = new EventPersister(deps.journalStore, { deliverBatch: deps.deliverBatch })
+    this.persister = new EventPersister(deps.journalStore, {
+      deliverBatch: deps.deliverBatch,
+      // Its thread or account was deleted under it (a stop that raced the deletion, or missed
+      // it): it stops here rather than answer on into nowhere.
+      onRunGone: (runId) => this.abort(runId, new RunStop('cancelled')),
+    })
   }
 
   get accepting() {
