@@ -161,6 +161,16 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
       return view(row)
     },
 
+    /** The active user's runs still marked running: those of `threadId`, or all of them. */
+    async runningIds(threadId?: string): Promise<string[]> {
+      const where = and(
+        eq(runs.userId, ownerId()),
+        eq(runs.status, 'running'),
+        threadId === undefined ? undefined : eq(runs.threadId, threadId),
+      )
+      return (await db.select({ id: runs.id }).from(runs).where(where)).map((r) => r.id)
+    },
+
     async find(id: string): Promise<RunView | undefined> {
       const [row] = await db.select().from(runs).where(mine(id))
       return row && view(row)
