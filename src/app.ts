@@ -280,6 +280,9 @@ export function createRuntime(services: Services) {
       alerts.runFinished(outcome)
     },
   })
+  // Deleting a thread or an account first stops its runs still going (RunManager.stopRuns).
+  services.threads.attach({ stopRuns: (threadId) => runs.stopRuns(threadId) })
+  services.account.attach({ stopRuns: () => runs.stopRuns() })
   if (cluster) cluster.onStateChange = (state) => void (state === 'down' && alerts.redisDown())
   cluster?.onControl((message) => {
     if (message.type === 'cancel') runs.abort(message.runId, new RunStop('cancelled'))

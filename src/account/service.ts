@@ -27,7 +27,15 @@ export function accountService(deps: {
   /** The sections other features own: each must be given, so none is left out silently. */
   sections: { documents: ExportSection; shares: ExportSection; apiKeys: ExportSection }
 }) {
+  /** Stops every run of the active user still going; the run manager's, once attached. */
+  let stopRuns = async () => {}
+
   return {
+    /** The runs are attached once the runtime exists (app.ts): they sit above this layer. */
+    attach(runtime: { stopRuns: () => Promise<void> }) {
+      stopRuns = runtime.stopRuns
+    },
+
     /** Everything the caller owns, as one JSON document. */
     async export(request: { ip?: string; origin: string }) {
       const { userId } = currentUser()
@@ -82,24 +90,30 @@ export function accountService(deps: {
     async deleteAccount(input: { password?: string; tokenIssuedAt: number }, ip?: string): Promise<void> {
       const { userId } = currentUser()
       const user = await deps.users.findById(userId)
-      if (!user) throw new UnauthorizedError('session_revoked', 'the account no longer exists')
+      if (!user) throw gone()
       if (user.passwordHash) {
         if (!input.password || !(await deps.auth.verifyPassword(userId, input.password)))
           throw new ForbiddenError('invalid_credentials', 'the password is wrong')
       } else if (Date.now() / 1000 - input.tokenIssuedAt > RECENT_SIGN_IN_SECONDS) {
         throw new ForbiddenError('reauthentication_required', 'sign in again, then delete the account within 5 minutes')
       }
+      // Refused before anything is stopped: a refusal leaves the account as it was.
+      const blocker = await deps.users.deletionBlocker(userId)
+      if (blocker === 'last_admin') throw lastAdmin()
+      if (blocker === 'not_found') throw gone()
+      // The runs still going end first (cancelled), so none writes for an account that is gone.
+      await stopRuns()
       const result = await deps.users.delete(userId)
-      if (result === 'last_admin')
-        throw new ConflictError(
-          'last_admin',
-          'you are the last active admin; promote another account before deleting yours',
-        )
-      if (result === 'not_found') throw new UnauthorizedError('session_revoked', 'the account no longer exists')
+      if (result === 'last_admin') throw lastAdmin()
+      if (result === 'not_found') throw gone()
       await deps.sessions.deleted(userId)
       await deps.audit.record({ actorId: userId, action: 'account_deleted', targetId: userId, ip })
     },
   }
 }
+
+const gone = () => new UnauthorizedError('session_revoked', 'the account no longer exists')
+const lastAdmin = () =>
+  new ConflictError('last_admin', 'you are the last active admin; promote another account before deleting yours')
 
 export type AccountService = ReturnType<typeof accountService>

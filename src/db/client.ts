@@ -123,9 +123,10 @@ export interface Database {
    * commit, src/db/group-commit.ts); its failure is rolled back alone, and it resolves once committed.
    * `fn` must use only `tx`: a call through `db`, `client` or another write would wait for the
    * very transaction it runs in. It may run twice (when another write of its group fails), so it
-   * must have no effect outside `tx`.
+   * must have no effect outside `tx`. `urgent` ones (run-event writes) form their own groups,
+   * which go ahead of the ordinary writes waiting, like `write`'s.
    */
-  writeInGroup<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
+  writeInGroup<T>(fn: (tx: Tx) => Promise<T>, opts?: { urgent?: boolean }): Promise<T>
   writes: WriteQueue
   /** Checkpoints the log from a worker thread (a local file only; src/db/wal-checkpointer.ts). */
   checkpointer?: WalCheckpointer
@@ -203,13 +204,14 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
   // The group commit's transactions hold the connection; everything else waits at the gate.
   const groupDb = drizzle(raw, { schema })
   const group = new GroupCommit(groupDb, (job) => writes.run(() => gate.hold(job)))
+  const urgentGroup = new GroupCommit(groupDb, (job) => writes.run(() => gate.hold(job), true))
   return {
     db,
     client,
     writes,
     checkpointer,
     write: (fn, opts) => writes.run(() => fn(db), opts?.urgent),
-    writeInGroup: (fn) => group.run(fn),
+    writeInGroup: (fn, opts) => (opts?.urgent ? urgentGroup : group).run(fn),
     async ping() {
       try {
         await client.execute('SELECT 1')

@@ -1,4 +1,5 @@
 import type { RunClose, RunJournalStore, StoredEvent } from '../db/repositories/runs'
+import { runWithoutUser } from '../context/user-context'
 import { log } from '../log'
 import { EventOrderGuard, type RunEvent, type RunEventBody } from './events'
 
@@ -25,30 +26,52 @@ export interface EventPersisterOptions {
   deliverBatch?: DeliverBatch
   /** Most rows in one insert. */
   maxBatch?: number
+  /**
+   * Told once for a run found gone — deleted with its thread or its account while it ran — so it
+   * can be stopped: none of its events can be stored any more.
+   */
+  onRunGone?: (runId: string) => void
 }
 
 const deliverNow: DeliverBatch = (publishAll) => publishAll()
+
+/** Tries of a write that failed as a whole (the database busy or failing), the first included. */
+const WRITE_ATTEMPTS = 3
 
 /**
  * Group commit for run events: events appended in the same tick are written with one
  * multi-row insert, and each is published only once its batch is stored. So an event a client
  * has seen is always on disk (a kill -9 loses nothing acknowledged), and under load batches
  * simply grow instead of one insert per token.
+ *
+ * A batch holds the events of many users' runs, and one write serves them all, so one run's
+ * failing rows must not cost the others anything: when a batch fails, each run's rows are
+ * written again apart (one transaction, a savepoint per run), so only the failing run's are
+ * left out. A run whose row is gone (its thread or account was deleted while it ran) can never
+ * store an event again: its events are dropped from then on, said once, and never retried.
+ * Only a batch that failed as a whole (the database, not one run) is tried again.
  */
 export class EventPersister {
   #pending: { row: StoredEvent; onStored: () => void }[] = []
   #scheduled = false
   #writing: Promise<void> = Promise.resolve()
+  /** Batches (or runs' parts of one) that could not be stored; alerts watch this. */
   failures = 0
+  /** Runs whose events were dropped because the run was deleted while it ran (see `#gone`). */
+  goneRuns = 0
+  /** Runs found deleted while they ran, until their last event: their rows are not written. */
+  readonly #gone = new Set<string>()
   readonly #deliverBatch: DeliverBatch
   readonly #maxBatch: number
+  readonly #onRunGone: ((runId: string) => void) | undefined
 
   constructor(
-    private readonly store: RunJournalStore,
+    private readonly store: Pick<RunJournalStore, 'appendBatch' | 'appendEach' | 'missingRuns'>,
     options: EventPersisterOptions = {},
   ) {
     this.#deliverBatch = options.deliverBatch ?? deliverNow
     this.#maxBatch = options.maxBatch ?? 1000
+    this.#onRunGone = options.onRunGone
   }
 
   add(row: StoredEvent, onStored: () => void): void {
@@ -68,6 +91,7 @@ export class EventPersister {
     this.#writing = this.#writing.then(async () => {
       for (let i = 0; i < batch.length; i += this.#maxBatch)
         await this.#write(batch.slice(i, i + this.#maxBatch).map((b) => b.row))
+      // Delivery goes on whatever could not be stored (a lost answer is worse than an unsaved one).
       this.#deliverBatch(() => {
         for (const { onStored } of batch) onStored()
       })
@@ -76,20 +100,91 @@ export class EventPersister {
   }
 
   async #write(rows: StoredEvent[]) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.store.appendBatch(rows)
-        return
-      } catch (error) {
-        if (attempt >= 3) {
-          // Delivery goes on (a lost answer is worse than an unsaved one); alerts watch this.
-          this.failures++
-          log.error('run events could not be persisted', { count: rows.length, error: String(error) })
-          return
-        }
-        await Bun.sleep(20 * attempt)
+    let pending = rows.filter((row) => !this.#skipGone(row))
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const failed = await this.#attempt(pending)
+      if (failed.size === 0) return
+      const gone = await this.#goneAmong(pending, failed)
+      for (const runId of gone) {
+        failed.delete(runId)
+        this.#markGone(runId, pending)
       }
+      if (failed.size === 0) return
+      const runs = new Set(pending.map((row) => row.runId))
+      const othersStored = [...runs].some((runId) => !failed.has(runId) && !gone.has(runId))
+      // The batch's other runs were stored, so these rows failed on their own and would again;
+      // otherwise the database failed the whole write, and it is tried again.
+      if (othersStored || attempt >= WRITE_ATTEMPTS) {
+        // Alerts watch this; the events are served from memory meanwhile.
+        this.failures++
+        log.error('run events could not be persisted', {
+          runs: failed.size,
+          count: pending.filter((row) => failed.has(row.runId)).length,
+          error: String(failed.values().next().value),
+        })
+        return
+      }
+      pending = pending.filter((row) => failed.has(row.runId))
+      await Bun.sleep(20 * attempt)
     }
+  }
+
+  /**
+   * One try: the rows in one write; if that fails and they are of several runs, each run's rows
+   * apart (one transaction, a savepoint per run). Returns the runs not stored, with their error.
+   */
+  async #attempt(rows: StoredEvent[]): Promise<Map<string, unknown>> {
+    try {
+      await this.store.appendBatch(rows)
+      return new Map()
+    } catch (error) {
+      const byRun = new Map<string, StoredEvent[]>()
+      for (const row of rows) {
+        const list = byRun.get(row.runId)
+        if (list) list.push(row)
+        else byRun.set(row.runId, [row])
+      }
+      if (byRun.size === 1) return new Map([[rows[0].runId, error]])
+      const outcomes = await this.store
+        .appendEach([...byRun.values()])
+        .catch((e: unknown) => [...byRun.keys()].map(() => e))
+      const failed = new Map<string, unknown>()
+      ;[...byRun.keys()].forEach((runId, i) => {
+        if (outcomes[i] !== undefined) failed.set(runId, outcomes[i])
+      })
+      return failed
+    }
+  }
+
+  /** Which of the `failed` runs are gone (their row deleted), so their rows can never be stored. */
+  #goneAmong(rows: StoredEvent[], failed: Map<string, unknown>): Promise<Set<string>> {
+    const owners = new Map(rows.filter((row) => failed.has(row.runId)).map((row) => [row.runId, row.userId]))
+    const wanted = [...owners].map(([runId, userId]) => ({ runId, userId }))
+    // Unknown (the read failed too): treated as not gone, so as a failure.
+    return this.store.missingRuns(wanted).catch(() => new Set<string>())
+  }
+
+  /** A run found deleted: its rows here are dropped, and its later ones skipped until its last. */
+  #markGone(runId: string, rows: StoredEvent[]) {
+    const ended = rows.some((row) => row.runId === runId && row.type === 'agent_completed')
+    if (!ended) this.#gone.add(runId)
+    this.goneRuns++
+    const userId = rows.find((row) => row.runId === runId)?.userId
+    // Outside any user context: the line is about this run, not whoever's write found it.
+    runWithoutUser(() =>
+      log.info('a run was deleted (with its thread or account) while it ran; its events are no longer stored', {
+        run: runId,
+        user: userId,
+      }),
+    )
+    this.#onRunGone?.(runId)
+  }
+
+  /** True for a row of a run found gone (not written); its last event ends the skipping. */
+  #skipGone(row: StoredEvent): boolean {
+    if (!this.#gone.has(row.runId)) return false
+    if (row.type === 'agent_completed') this.#gone.delete(row.runId)
+    return true
   }
 
   get pending() {

@@ -124,7 +124,12 @@ export class RunManager {
   #accepting = true
 
   constructor(private readonly deps: RunManagerDeps) {
-    this.persister = new EventPersister(deps.journalStore, { deliverBatch: deps.deliverBatch })
+    this.persister = new EventPersister(deps.journalStore, {
+      deliverBatch: deps.deliverBatch,
+      // Its thread or account was deleted under it (a stop that raced the deletion, or missed
+      // it): it stops here rather than answer on into nowhere.
+      onRunGone: (runId) => this.abort(runId, new RunStop('cancelled')),
+    })
   }
 
   get accepting() {
@@ -453,6 +458,33 @@ export class RunManager {
       return
     }
     active.controller.abort(new RunStop('cancelled'))
+  }
+
+  /**
+   * Stops the active user's runs still going — those of `threadId`, or all of them — before the
+   * thread or the account is deleted (the caller deletes it once this resolves). Each ends as a
+   * cancel ends it (`agent_completed`, status `cancelled`, the answer so far kept until the
+   * deletion); resolves once those of this process have ended, so nothing of theirs is written
+   * after the deletion. A run on another process (cluster mode) is sent a cancel, as `cancel`
+   * does; whatever it still writes after the deletion is dropped by the journal
+   * (EventPersister), which also stops a run that started meanwhile.
+   */
+  async stopRuns(threadId?: string): Promise<void> {
+    const userId = currentContext().userId
+    const here = [...this.active.values()].filter(
+      (run) => run.context.userId === userId && (threadId === undefined || run.journal.threadId === threadId),
+    )
+    for (const run of here) run.controller.abort(new RunStop('cancelled'))
+    if (this.deps.remoteCancel) {
+      for (const runId of await this.deps.runs.runningIds(threadId)) {
+        if (this.active.has(runId)) continue
+        await this.deps.remoteCancel(runId).catch((error) =>
+          // Redis is down: the deletion goes on; the journal drops that run's events and stops it.
+          log.warn('could not send a cancel to the process running a run', { run: runId, error: String(error) }),
+        )
+      }
+    }
+    await Promise.all(here.map((run) => run.done.catch(() => {})))
   }
 
   /**

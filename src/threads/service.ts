@@ -9,7 +9,13 @@ export const DEFAULT_THREAD_TITLE = 'New chat'
 
 /** Threads and their messages for the active user. */
 export function threadsService(threads: ThreadsRepository, messages: MessagesRepository) {
+  /** Stops the active user's runs of a thread still going; the run manager's, once attached. */
+  let stopRuns = async (_threadId: string) => {}
   return {
+    /** The runs are attached once the runtime exists (app.ts): they sit above this layer. */
+    attach(runtime: { stopRuns: (threadId: string) => Promise<void> }) {
+      stopRuns = runtime.stopRuns
+    },
     list: (query: { limit?: string; cursor?: string; archived?: string } = {}) =>
       threads.page(pageRequest(query, 3), { archived: query.archived === 'true' }),
     get: (id: string) => threads.get(id),
@@ -24,7 +30,14 @@ export function threadsService(threads: ThreadsRepository, messages: MessagesRep
         return Promise.reject(new InvalidInputError('title must be 1 to 200 characters'))
       return threads.update(id, { ...changes, ...(title !== undefined && { title }) })
     },
-    remove: (id: string) => threads.remove(id),
+    /**
+     * Its runs still going are stopped first (each ends `cancelled`), so none writes into a thread
+     * that is gone; then the thread goes, with its messages, runs and events.
+     */
+    async remove(id: string) {
+      await stopRuns(id) // the active user's runs only: another user's thread id stops nothing
+      await threads.remove(id)
+    },
     /** One page of a branch (default: the thread's current one), root first (PROTOCOL.md §6). */
     async messages(threadId: string, query: { limit?: string; cursor?: string; leaf?: string; follow?: string } = {}) {
       const page = pageRequest(query, 2)

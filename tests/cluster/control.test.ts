@@ -36,9 +36,9 @@ describeCluster('cancel, run cap and login limit across processes', CLUSTER, ({ 
   async function runOnAAndSocketOnB(other: TestUser, question: string) {
     const onA = await cluster.connect(alice, 0)
     const onB = await cluster.connect(other, 1)
-    const { runId } = await onA.chat(question)
+    const { runId, threadId } = await onA.chat(question)
     await onA.until(() => streaming(onA, runId))
-    return { onA, onB, runId }
+    return { onA, onB, runId, threadId }
   }
 
   test('a cancel sent to another process ends the run `cancelled`, seen on both', async () => {
@@ -71,6 +71,24 @@ describeCluster('cancel, run cap and login limit across processes', CLUSTER, ({ 
     expect((await onA.completion(runId)).at(-1)!.status).toBe('cancelled')
     onA.close()
     bobOnB.close()
+  })
+
+  test('deleting a thread on another process stops its run there (`cancelled`, seen on both); nothing of it stays', async () => {
+    const { onA, onB, runId, threadId } = await runOnAAndSocketOnB(alice, 'soon deleted')
+    const deleted = await cluster.api(1, `/api/threads/${threadId}`, { method: 'DELETE', token: alice.accessToken })
+    expect(deleted.status).toBe(204)
+    for (const ws of [onA, onB]) {
+      const events = await ws.completion(runId)
+      expect(seqProblem(events)).toBeUndefined()
+      expect(events.filter((e) => e.type === 'agent_completed')).toHaveLength(1)
+      expect(events.at(-1)).toMatchObject({ type: 'agent_completed', status: 'cancelled' })
+    }
+    for (const node of [0, 1, 2]) {
+      const run = await cluster.api(node, `/api/runs/${runId}`, { token: alice.accessToken })
+      expect(run.status).toBe(404)
+    }
+    onA.close()
+    onB.close()
   })
 
   test('MAX_RUNS_PER_USER counts the runs on every process', async () => {

@@ -161,6 +161,16 @@ export function runsRepository({ db, write, writeInGroup }: Database) {
       return view(row)
     },
 
+    /** The active user's runs still marked running: those of `threadId`, or all of them. */
+    async runningIds(threadId?: string): Promise<string[]> {
+      const where = and(
+        eq(runs.userId, ownerId()),
+        eq(runs.status, 'running'),
+        threadId === undefined ? undefined : eq(runs.threadId, threadId),
+      )
+      return (await db.select({ id: runs.id }).from(runs).where(where)).map((r) => r.id)
+    },
+
     async find(id: string): Promise<RunView | undefined> {
       const [row] = await db.select().from(runs).where(mine(id))
       return row && view(row)
@@ -239,12 +249,52 @@ function eventInserts(events: StoredEvent[]): InStatement[] {
  * Journal writes happen off the request path in batches, for many users at once, so they
  * carry their owner explicitly; each row's composite key still ties it to its own run.
  */
-export function runJournalStore({ db, client, write }: Database) {
+export function runJournalStore({ db, client, write, writeInGroup }: Database) {
   return {
+    /** The batch in one transaction: all of it is stored, or (it throws) none. */
     async appendBatch(events: StoredEvent[]): Promise<void> {
       if (events.length === 0) return
       // Urgent: clients wait for these (each event is published once stored).
       await write(() => client.batch(eventInserts(events), 'write'), { urgent: true })
+    },
+
+    /**
+     * Each run's events as a grouped write of its own (src/db/group-commit.ts, the urgent lane):
+     * they share a transaction, and when one run's rows fail, the group runs again with a
+     * savepoint per run, so that failure is rolled back alone. Resolves with each run's failure
+     * (`undefined`: stored), in the order given.
+     */
+    async appendEach(runs: StoredEvent[][]): Promise<unknown[]> {
+      const outcomes = await Promise.allSettled(
+        runs.map((events) =>
+          writeInGroup(
+            async (tx) => {
+              for (const statement of eventInserts(events)) await sqlIn(tx).execute(statement)
+            },
+            { urgent: true },
+          ),
+        ),
+      )
+      return outcomes.map((o) => (o.status === 'rejected' ? o.reason : undefined))
+    },
+
+    /**
+     * Which of these runs no longer exist (deleted with their thread or their account): their
+     * events can never be stored. Each is named with its owner, as its events carry it.
+     */
+    async missingRuns(wanted: { runId: string; userId: string }[]): Promise<Set<string>> {
+      if (wanted.length === 0) return new Set()
+      const found = await db
+        .select({ id: runs.id, userId: runs.userId })
+        .from(runs)
+        .where(
+          inArray(
+            runs.id,
+            wanted.map((w) => w.runId),
+          ),
+        )
+      const present = new Set(found.map((r) => `${r.id}\n${r.userId}`))
+      return new Set(wanted.filter((w) => !present.has(`${w.runId}\n${w.userId}`)).map((w) => w.runId))
     },
 
     /** Runs left `running` (by a crash, or by a dead process in cluster mode). */

@@ -26,6 +26,13 @@ export interface AccountPatch {
 const activeAdmin = sql`(${users.role} = 'admin' AND ${users.disabled} = 0)`
 
 /**
+ * An account may be deleted unless it is the last active admin while other accounts remain
+ * (the account's own row is `users`, every other one `other`).
+ */
+const deletableGuard = (id: string) =>
+  sql`(NOT ${activeAdmin} OR (SELECT count(*) FROM ${users} AS other WHERE other.role = 'admin' AND other.disabled = 0 AND other.id != ${id}) > 0 OR (SELECT count(*) FROM ${users} AS other WHERE other.id != ${id}) = 0)`
+
+/**
  * Accounts are the one table read before anyone is signed in, so this repository is not
  * user-scoped; only the auth, admin and account services use it.
  */
@@ -205,16 +212,25 @@ export function usersRepository({ db, write }: Database) {
       await write((db) => db.update(users).set({ lastActiveAt: Date.now() }).where(eq(users.id, id)))
     },
 
+    /** What would stop `delete` from taking the account now, if anything. */
+    async deletionBlocker(id: string): Promise<'not_found' | 'last_admin' | undefined> {
+      const [row] = await db
+        .select({ deletable: sql<number>`${deletableGuard(id)}` })
+        .from(users)
+        .where(eq(users.id, id))
+      if (!row) return 'not_found'
+      return row.deletable ? undefined : 'last_admin'
+    },
+
     /**
      * Deletes the account; every row the user owns goes with it by ON DELETE CASCADE. Refused
      * ('last_admin') when this is the last active admin and other accounts remain.
      */
     async delete(id: string): Promise<'deleted' | 'not_found' | 'last_admin'> {
       return write(async (db) => {
-        const guard = sql`(NOT ${activeAdmin} OR (SELECT count(*) FROM ${users} AS other WHERE other.role = 'admin' AND other.disabled = 0 AND other.id != ${id}) > 0 OR (SELECT count(*) FROM ${users} AS other WHERE other.id != ${id}) = 0)`
         const rows = await db
           .delete(users)
-          .where(and(eq(users.id, id), guard))
+          .where(and(eq(users.id, id), deletableGuard(id)))
           .returning({ id: users.id })
         if (rows.length) return 'deleted'
         const [exists] = await db.select({ id: users.id }).from(users).where(eq(users.id, id))

@@ -15,6 +15,13 @@ function memoryStore(opts: { failTimes?: number; delayMs?: number } = {}) {
       rows.push(...events)
       batches.push(events.length)
     },
+    // A batch of one run (all these tests write) is never split; no run is ever deleted here.
+    async appendEach() {
+      throw new Error('not used: every batch here is of one run')
+    },
+    async missingRuns() {
+      return new Set<string>()
+    },
   } as unknown as RunJournalStore
   return { store, rows, batches }
 }
