@@ -111,7 +111,7 @@ export function authService(deps: {
       // Both attempts already count as failures (see FailureLimiter); a success takes them back.
       const user = await users.findByEmail(email)
       const ok = await Bun.password.verify(input.password, user?.passwordHash ?? dummyHash)
-      if (!user || !user.passwordHash || !ok) {
+      if (!user?.passwordHash || !ok) {
         await audit({ actorId: null, action: 'login_failed', targetId: user?.id, ip: address })
         throw new UnauthorizedError('invalid_credentials', 'email or password is wrong')
       }

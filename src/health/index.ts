@@ -9,10 +9,8 @@ export interface Readiness {
   detail?: Record<string, unknown>
 }
 
-export interface ReadinessProbe {
-  /** Extra facts for /ready (Ollama reachability, circuit state…), filled by later features. */
-  (): Promise<Readiness>
-}
+/** Extra facts for /ready (Ollama reachability, circuit state…), filled by later features. */
+export type ReadinessProbe = () => Promise<Readiness>
 
 export interface HealthOptions {
   /** Whether the caller may see the detail (an admin's bearer token). */
