@@ -88,14 +88,18 @@ export class EventPersister {
     const batch = this.#pending
     this.#pending = []
     if (batch.length === 0) return this.#writing
-    this.#writing = this.#writing.then(async () => {
-      for (let i = 0; i < batch.length; i += this.#maxBatch)
-        await this.#write(batch.slice(i, i + this.#maxBatch).map((b) => b.row))
-      // Delivery goes on whatever could not be stored (a lost answer is worse than an unsaved one).
-      this.#deliverBatch(() => {
-        for (const { onStored } of batch) onStored()
-      })
-    })
+    // A batch holds many users' events: it is written and delivered outside any one user's
+    // context (else it would run in, and log as, the user whose event happened to come first).
+    this.#writing = this.#writing.then(() =>
+      runWithoutUser(async () => {
+        for (let i = 0; i < batch.length; i += this.#maxBatch)
+          await this.#write(batch.slice(i, i + this.#maxBatch).map((b) => b.row))
+        // Delivery goes on whatever could not be stored (a lost answer is worse than an unsaved one).
+        this.#deliverBatch(() => {
+          for (const { onStored } of batch) onStored()
+        })
+      }),
+    )
     return this.#writing
   }
 
@@ -119,6 +123,7 @@ export class EventPersister {
         this.failures++
         log.error('run events could not be persisted', {
           runs: failed.size,
+          runIds: [...failed.keys()].slice(0, 10),
           count: pending.filter((row) => failed.has(row.runId)).length,
           error: String(failed.values().next().value),
         })
@@ -170,13 +175,10 @@ export class EventPersister {
     if (!ended) this.#gone.add(runId)
     this.goneRuns++
     const userId = rows.find((row) => row.runId === runId)?.userId
-    // Outside any user context: the line is about this run, not whoever's write found it.
-    runWithoutUser(() =>
-      log.info('a run was deleted (with its thread or account) while it ran; its events are no longer stored', {
-        run: runId,
-        user: userId,
-      }),
-    )
+    log.info('a run was deleted (with its thread or account) while it ran; its events are no longer stored', {
+      run: runId,
+      user: userId,
+    })
     this.#onRunGone?.(runId)
   }
 

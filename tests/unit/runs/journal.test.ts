@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { EventOrderError, EventOrderGuard, type RunEventBody } from '../../../src/runs/events'
+import { createUserContext, maybeCurrentContext, runAsUser } from '../../../src/context/user-context'
 import { EventPersister, RunJournal, type JournalEntry } from '../../../src/runs/journal'
 import type { RunJournalStore, StoredEvent } from '../../../src/db/repositories/runs'
 
@@ -255,5 +256,39 @@ describe('a held journal (a run whose start is still being written)', () => {
     expect(rows).toEqual([])
     expect(published).toEqual([])
     await expect(journal.durable()).rejects.toThrow('quota exceeded')
+  })
+})
+
+describe('a batch of many users', () => {
+  test('is written and delivered outside any one user context, whoever added the first event', async () => {
+    const seen: (string | undefined)[] = []
+    const store = {
+      async appendBatch() {
+        seen.push(maybeCurrentContext()?.userId)
+      },
+    } as unknown as RunJournalStore
+    const delivered: (string | undefined)[] = []
+    const persister = new EventPersister(store, {
+      deliverBatch: (publishAll) => {
+        delivered.push(maybeCurrentContext()?.userId)
+        publishAll()
+      },
+    })
+    const row = (userId: string, seq: number) =>
+      ({
+        runId: `run-${userId}`,
+        userId,
+        seq,
+        type: 'agent_started',
+        payload: '{}',
+        createdAt: 1,
+      }) as unknown as StoredEvent
+    await runAsUser(createUserContext({ userId: 'alice', role: 'member' }), async () => {
+      persister.add(row('alice', 1), () => {})
+    })
+    persister.add(row('bob', 1), () => {})
+    await runAsUser(createUserContext({ userId: 'alice', role: 'member' }), () => persister.flush())
+    expect(seen).toEqual([undefined])
+    expect(delivered).toEqual([undefined])
   })
 })
