@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { type Client, createClient } from '@libsql/client'
 import { drizzle } from 'drizzle-orm/libsql'
 import { migrate } from 'drizzle-orm/libsql/migrator'
+import { type Database, openDatabase } from '../../src/db/client'
 
 const MIGRATIONS = join(import.meta.dir, '../../db/migrations')
 
@@ -42,5 +43,30 @@ export async function openOldDatabase(lastTag: string): Promise<OldDatabase> {
       client.close()
       rmSync(dir, { recursive: true, force: true })
     },
+  }
+}
+
+/**
+ * A migration's test in one call: a database as the version of `lastTag` left it, `seed` (SQL
+ * statements) written by that version, then opened by this one (the later migrations applied);
+ * `check` reads the result. Everything is closed and removed afterwards, pass or fail.
+ */
+export async function migratedFrom(
+  lastTag: string,
+  seed: string,
+  check: (database: Database) => Promise<void>,
+): Promise<void> {
+  const old = await openOldDatabase(lastTag)
+  try {
+    await old.client.executeMultiple(seed)
+    old.client.close()
+    const database = await openDatabase(old.url)
+    try {
+      await check(database)
+    } finally {
+      database.close()
+    }
+  } finally {
+    old.remove()
   }
 }

@@ -4,23 +4,19 @@
  * by its own user only, and the triggers keep the new index in step (insert, edit, delete).
  */
 import { test, expect } from 'bun:test'
-import { openDatabase } from '../../../src/db/client'
 import { ownerMatch } from '../../../src/db/fts'
-import { openOldDatabase } from '../../support/old-database'
+import { migratedFrom } from '../../support/old-database'
 
 test('an old database migrates: existing messages are indexed with their owner, and the triggers follow', async () => {
-  const old = await openOldDatabase('0008_document_vector_versions')
-  try {
-    await old.client.executeMultiple(`
+  await migratedFrom(
+    '0008_document_vector_versions',
+    `
       INSERT INTO users (id, email, name, created_at) VALUES ('user-a', 'a@example.test', 'A', 1), ('user-b', 'b@example.test', 'B', 2);
       INSERT INTO threads (id, user_id, title, created_at, updated_at) VALUES ('ta', 'user-a', 't', 1, 1), ('tb', 'user-b', 't', 1, 1);
       INSERT INTO messages (id, user_id, thread_id, role, content, created_at) VALUES
         ('ma', 'user-a', 'ta', 'user', 'walrus migration notes', 1),
-        ('mb', 'user-b', 'tb', 'user', 'a walrus of my own', 2);`)
-    old.client.close()
-
-    const database = await openDatabase(old.url)
-    try {
+        ('mb', 'user-b', 'tb', 'user', 'a walrus of my own', 2);`,
+    async (database) => {
       const c = database.client
       const found = async (userId: string, query: string) =>
         (
@@ -48,10 +44,6 @@ test('an old database migrates: existing messages are indexed with their owner, 
       expect(await found('user-b', '"walrus"')).toBe(1)
       // The index is consistent with its content table.
       await c.execute("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
-    } finally {
-      database.close()
-    }
-  } finally {
-    old.remove()
-  }
+    },
+  )
 })

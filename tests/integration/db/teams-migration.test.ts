@@ -4,22 +4,15 @@
  * is stored as `member`.
  */
 import { test, expect } from 'bun:test'
-import { openDatabase } from '../../../src/db/client'
-import { openOldDatabase } from '../../support/old-database'
+import { migratedFrom } from '../../support/old-database'
 
 test('an old database migrates: user → member, admin kept, new columns defaulted', async () => {
-  const old = await openOldDatabase('0001_fts')
-  try {
-    await old.client.execute(
-      "INSERT INTO users (id, email, name, role, created_at) VALUES ('a', 'a@example.test', 'A', 'admin', 1), ('b', 'b@example.test', 'B', 'user', 2)",
-    )
-    await old.client.execute(
-      "INSERT INTO notes (id, user_id, title, body, created_at) VALUES ('n', 'b', 't', 'kept', 3)",
-    )
-    old.client.close()
-
-    const database = await openDatabase(old.url)
-    try {
+  await migratedFrom(
+    '0001_fts',
+    `
+      INSERT INTO users (id, email, name, role, created_at) VALUES ('a', 'a@example.test', 'A', 'admin', 1), ('b', 'b@example.test', 'B', 'user', 2);
+      INSERT INTO notes (id, user_id, title, body, created_at) VALUES ('n', 'b', 't', 'kept', 3);`,
+    async (database) => {
       const rows = await database.client.execute(
         'SELECT id, role, disabled, last_active_at, quota_runs_per_day FROM users ORDER BY id',
       )
@@ -35,10 +28,6 @@ test('an old database migrates: user → member, admin kept, new columns default
       )
       const later = await database.client.execute("SELECT id, role FROM users WHERE id IN ('c', 'd') ORDER BY id")
       expect(later.rows.map((r) => r.role)).toEqual(['member', 'member'])
-    } finally {
-      database.close()
-    }
-  } finally {
-    old.remove()
-  }
+    },
+  )
 })
