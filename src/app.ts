@@ -402,7 +402,12 @@ export function createApp(services: Services, runtime: Runtime) {
     )
     .use(apiKeyRoutes(services.apiKeys, guard))
     .use(openaiRoutes({ runs: runtime.runs, bus: runtime.bus, catalog, keys: services.apiKeys }, keyGuard))
-    .use(mcpRoutes(services.tools, keyGuard, (event) => void services.audit.record(event)))
+    .use(
+      mcpRoutes(services.tools, keyGuard, (event) => void services.audit.record(event), {
+        // A tool call ends within its own timeout; the body as a whole is given some room beyond.
+        answerWithinMs: services.config.toolTimeoutMs * 4,
+      }),
+    )
     .use(webRoutes({ sourceMaps: services.config.webSourceMaps, shareExists: (id) => services.shares.exists(id) }))
 }
 

@@ -3,6 +3,7 @@ import { Elysia } from 'elysia'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { ApiKeyGuard } from '../auth/api-keys/guard'
 import type { ToolDispatcher } from '../tools/types'
+import { withoutSelfCancelled } from './batch'
 import { mcpServerFor } from './server'
 
 const methodNotAllowed = () =>
@@ -18,27 +19,55 @@ const methodNotAllowed = () =>
     },
   )
 
+const timedOut = () =>
+  new Response(
+    JSON.stringify({
+      jsonrpc: '2.0',
+      error: { code: -32001, message: 'the request was not answered in time' },
+      id: null,
+    }),
+    { status: 504, headers: { 'content-type': 'application/json' } },
+  )
+
 /**
  * POST /mcp: a Model Context Protocol server (Streamable HTTP, stateless, JSON answers) over
  * the user's own tools, for personal API keys (PROTOCOL.md §7). GET and DELETE answer 405, as
  * the transport allows for a server that opens no standalone streams and keeps no sessions.
  */
-export function mcpRoutes(dispatcher: ToolDispatcher, guard: ApiKeyGuard, audit?: ApiAudit) {
+export function mcpRoutes(
+  dispatcher: ToolDispatcher,
+  guard: ApiKeyGuard,
+  audit?: ApiAudit,
+  opts: { answerWithinMs?: number } = {},
+) {
+  const answerWithinMs = opts.answerWithinMs ?? 60_000
   return new Elysia({ name: 'mcp-routes' })
     .use(guard)
     .post(
       '/mcp',
       async ({ body, request, apiUser }) => {
+        // The body was already read (and checked to be JSON) by the app's parser.
+        const messages = withoutSelfCancelled(body)
+        if (Array.isArray(messages) && messages.length === 0) return new Response(null, { status: 202 })
         const server = mcpServerFor(dispatcher, apiUser, audit)
         const transport = new WebStandardStreamableHTTPServerTransport({
           sessionIdGenerator: undefined,
           enableJsonResponse: true,
         })
         await server.connect(transport)
+        let timer: ReturnType<typeof setTimeout> | undefined
         try {
-          // The body was already read (and checked to be JSON) by the app's parser.
-          return await apiUser.context.run(() => transport.handleRequest(request, { parsedBody: body }))
+          // Every request is answered: should the SDK ever leave one without a response, the
+          // body gets a JSON-RPC error instead of an open connection.
+          const late = new Promise<Response>((resolve) => {
+            timer = setTimeout(() => resolve(timedOut()), answerWithinMs)
+          })
+          return await Promise.race([
+            apiUser.context.run(() => transport.handleRequest(request, { parsedBody: messages })),
+            late,
+          ])
         } finally {
+          clearTimeout(timer)
           await server.close().catch(() => {})
         }
       },

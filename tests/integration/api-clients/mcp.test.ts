@@ -247,4 +247,30 @@ describe('transport and keys', () => {
     expect(bad.status).toBe(400)
     expect(((await bad.json()) as any).error.code).toBeLessThan(0)
   })
+
+  test('a batch that cancels its own request is answered: the cancelled call is not run, the rest are', async () => {
+    const secret = await newKey(alice)
+    const post = (body: unknown) =>
+      stack.server.api('/mcp', { token: secret, body, headers: { accept: 'application/json, text/event-stream' } })
+    const call = (id: number, title: string) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'save_note', arguments: { title, body: 'from a batch' } },
+    })
+    const cancel = (requestId: number) => ({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId, reason: 'changed my mind' },
+    })
+    const title = `batch-${crypto.randomUUID()}`
+    const answered = await post([call(1, `${title}-cancelled`), call(2, `${title}-kept`), cancel(1)])
+    expect(answered.status).toBe(200)
+    // (The SDK answers a batch left with one request with that one response.)
+    expect([await answered.json()].flat().map((r: any) => [r.id, r.result?.isError ?? false])).toEqual([[2, false]])
+    // Only the cancel and its request: nothing is left to answer.
+    expect((await post([call(3, `${title}-also-cancelled`), cancel(3)])).status).toBe(202)
+    const notes = (await (await stack.server.api('/api/notes', { token: alice.accessToken })).json()) as any
+    expect(notes.notes.map((n: any) => n.title).filter((t: string) => t.startsWith(title))).toEqual([`${title}-kept`])
+  })
 })
