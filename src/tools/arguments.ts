@@ -21,6 +21,8 @@ export function prepareArguments(tool: ToolDefinition, raw: unknown): { args: an
   }
   if (value === undefined || value === null) value = {}
   if (typeof value !== 'object' || Array.isArray(value)) return invalid('arguments must be a JSON object')
+  if (nestedDeeperThan(value, MAX_ARGUMENT_DEPTH))
+    return invalid(`arguments may nest objects and lists at most ${MAX_ARGUMENT_DEPTH} deep`)
   let args: Record<string, unknown>
   try {
     // A JSON round trip drops anything that is not data (functions, symbols, getters, prototypes).
@@ -42,6 +44,25 @@ export function prepareArguments(tool: ToolDefinition, raw: unknown): { args: an
   }
   if (!Value.Check(tool.parameters, args)) return invalid(describeErrors(tool.parameters, args))
   return { args }
+}
+
+/** No tool's arguments nest deeper; a deeper value is refused before anything walks it recursively. */
+export const MAX_ARGUMENT_DEPTH = 32
+
+/**
+ * Whether `value` nests objects or lists deeper than `max`. Iterative, and it stops at the first
+ * level too deep: a value nested a million levels (a 2 MB body) would cost a recursive walk
+ * seconds of the server's thread, or its stack.
+ */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]]
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!
+    if (typeof item !== 'object' || item === null) continue
+    if (depth >= max) return true
+    for (const child of Object.values(item)) stack.push([child, depth + 1])
+  }
+  return false
 }
 
 /** Keys that mean something to JavaScript objects are never argument names: they are dropped. */

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { Type } from '@sinclair/typebox'
 import { createToolDispatcher, ToolError } from '../../../src/tools/dispatcher'
 import type { ToolDefinition, ToolOutcome } from '../../../src/tools/types'
+import { MAX_ARGUMENT_DEPTH } from '../../../src/tools/arguments'
 import { createUserContext, currentContext, currentUser, type UserContext } from '../../../src/context/user-context'
 
 const never = () => new AbortController().signal
@@ -99,6 +100,23 @@ describe('argument validation', () => {
     ['{not json', 'echo: arguments are not valid JSON'],
   ])('%j → invalid_arguments "%s"', async (args, message) => {
     expect(failure(await call(args))).toEqual({ code: 'invalid_arguments', message })
+  })
+
+  test('arguments nested deeper than MAX_ARGUMENT_DEPTH are refused before anything walks them', async () => {
+    const nest = (depth: number) => {
+      let value: unknown = 'x'
+      for (let i = 0; i < depth; i++) value = [value]
+      return value
+    }
+    const message = `echo: arguments may nest objects and lists at most ${MAX_ARGUMENT_DEPTH} deep`
+    // A million levels: a recursive walk (JSON.stringify) would overflow the stack or take seconds.
+    expect(failure(await call({ text: 'hi', tags: nest(1_000_000) }))).toEqual({ code: 'invalid_arguments', message })
+    expect(failure(await call({ text: 'hi', tags: nest(MAX_ARGUMENT_DEPTH) }))).toEqual({
+      code: 'invalid_arguments',
+      message,
+    })
+    // Just inside the limit, the arguments are judged by the schema as usual.
+    expect(failure(await call({ text: 'hi', tags: nest(MAX_ARGUMENT_DEPTH - 1) }))?.message).not.toBe(message)
   })
 
   test('invalid arguments never run the tool', async () => {
