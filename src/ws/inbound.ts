@@ -46,9 +46,15 @@ export class InboundQueue {
 
   constructor(private readonly limits: InboundLimits) {}
 
-  /** Takes a frame of `size` bytes in; false when it does not fit (the caller closes the connection). */
+  /**
+   * Takes a frame of `size` bytes in; false when it does not fit (the caller closes the
+   * connection). A frame with nothing waiting before it is always taken: its size on the wire is
+   * already bounded (MAX_FRAME_BYTES, over it 1009), and its parsed size can be several times that
+   * (a list of 200,000 zeros), which must not close a client that sent one frame.
+   */
   admit(size: number): boolean {
-    if (this.frames + 1 > this.limits.maxFrames || this.bytes + size > this.limits.maxBytes) return false
+    const first = this.frames === 0
+    if (!first && (this.frames + 1 > this.limits.maxFrames || this.bytes + size > this.limits.maxBytes)) return false
     this.frames++
     this.bytes += size
     return true

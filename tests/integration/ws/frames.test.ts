@@ -71,6 +71,15 @@ describe('bad frames get an error frame and never close the connection', () => {
     expect((await ws.closed).code).toBe(1009)
   })
 
+  test('a frame under 1 MiB that parses into far more (a list of 200,000 zeros) is handled, not closed', async () => {
+    const { ws } = await stack.userWithSocket()
+    ws.send({ type: 'ping', padding: new Array(200_000).fill(0) })
+    expect((await ws.waitFor((f) => f.type === 'pong')).type).toBe('pong')
+    ws.send({ type: 'ping' })
+    expect(ws.frames.filter((f) => f.type === 'pong').length).toBeGreaterThanOrEqual(1)
+    await ws.waitFor((f) => f.type === 'pong' && ws.frames.filter((g) => g.type === 'pong').length === 2)
+  })
+
   test('ping answers pong', async () => {
     const { ws } = await stack.userWithSocket()
     ws.send({ type: 'ping' })

@@ -34,4 +34,12 @@ describe('InboundQueue', () => {
     expect(q.admit(1)).toBe(true)
     expect({ frames: q.frames, bytes: q.bytes }).toEqual({ frames: 3, bytes: 201 })
   })
+
+  test('a frame with nothing before it is taken whatever its parsed size; the limits bound what queues behind', () => {
+    const q = new InboundQueue({ maxFrames: 3, maxBytes: 1000 })
+    expect(q.admit(5000)).toBe(true) // one frame a client sent: handled (or answered with an error frame)
+    expect(q.admit(1)).toBe(false) // behind it, the byte limit holds
+    q.release(5000)
+    expect(q.admit(1)).toBe(true)
+  })
 })
