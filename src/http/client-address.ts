@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import proxyaddr from 'proxy-addr'
 
 /** Who decides whether X-Forwarded-For is believed: the compiled TRUSTED_PROXIES list. */
@@ -16,7 +17,8 @@ export const trustNobody: TrustProxy = () => false
 /**
  * The client's address (PROTOCOL.md §5): the peer's, unless the peer is a trusted proxy — then
  * the last hop of X-Forwarded-For that is not a trusted proxy (walking back from the peer), so a
- * client can't pick its own address by sending the header itself.
+ * client can't pick its own address by sending the header itself. A hop that is not an IP address
+ * is not believed: the peer's address stands.
  */
 export function clientAddress(request: Request, peer: string | undefined, trust: TrustProxy): string {
   if (!peer) return 'unknown'
@@ -28,7 +30,10 @@ export function clientAddress(request: Request, peer: string | undefined, trust:
     headers: { 'x-forwarded-for': forwarded },
   }
   try {
-    return proxyaddr(nodeLike as any, trust)
+    // What a proxy passed on is believed only as an address: text that is not one (a client's
+    // invention the proxy forwarded) would become a rate-limit key and an audit `ip`.
+    const address = proxyaddr(nodeLike as any, trust)
+    return isIP(address) ? address : peer
   } catch {
     return peer
   }

@@ -54,6 +54,11 @@ describe('client address and TRUSTED_PROXIES', () => {
     expect(clientAddress(req(), '127.0.0.1', trust)).toBe('127.0.0.1')
   })
 
+  test('a hop that is not an IP address is not believed: the peer stands', () => {
+    for (const forwarded of ['garbage', 'x'.repeat(7000), '1.2.3.4\t5.6.7.8', '1.2.3.4, <script>'])
+      expect(clientAddress(req(forwarded), '127.0.0.1', trust)).toBe('127.0.0.1')
+  })
+
   test('TRUSTED_PROXIES is validated at start', () => {
     const base = { JWT_SECRET: 'x'.repeat(40) }
     expect(loadConfig({ ...base, TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8, ::1, loopback' }).trustedProxies).toEqual([
