@@ -6,28 +6,17 @@ import type { ToolDispatcher } from '../tools/types'
 import { withoutSelfCancelled } from './batch'
 import { mcpServerFor } from './server'
 
-const methodNotAllowed = () =>
-  new Response(
-    JSON.stringify({
-      jsonrpc: '2.0',
-      error: { code: -32000, message: 'this MCP server is stateless: POST JSON-RPC messages to /mcp' },
-      id: null,
-    }),
-    {
-      status: 405,
-      headers: { 'content-type': 'application/json', allow: 'POST' },
-    },
-  )
+/** A JSON-RPC error answered as HTTP (no request id: it concerns the whole body). */
+const rpcError = (status: number, code: number, message: string, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }), {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+  })
 
-const timedOut = () =>
-  new Response(
-    JSON.stringify({
-      jsonrpc: '2.0',
-      error: { code: -32001, message: 'the request was not answered in time' },
-      id: null,
-    }),
-    { status: 504, headers: { 'content-type': 'application/json' } },
-  )
+const methodNotAllowed = () =>
+  rpcError(405, -32000, 'this MCP server is stateless: POST JSON-RPC messages to /mcp', { allow: 'POST' })
+
+const timedOut = () => rpcError(504, -32001, 'the request was not answered in time')
 
 /**
  * POST /mcp: a Model Context Protocol server (Streamable HTTP, stateless, JSON answers) over
