@@ -108,7 +108,8 @@ export function parseCsv(text: string, limits: CsvLimits = DEFAULT_CSV_LIMITS): 
   )
   const columns: DatasetColumn[] = names.map((name, c) => ({ name, type: numeric[c] ? 'number' : 'text' }))
   const rows = body.map((record) => {
-    const row: DatasetRow = {}
+    // No prototype: a column named `__proto__` is then a key like any other, not a setter.
+    const row: DatasetRow = Object.create(null)
     names.forEach((name, c) => {
       const cell = record[c]
       row[name] = cell === '' ? null : numeric[c] ? parseNumber(cell)! : cell

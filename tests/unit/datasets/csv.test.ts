@@ -96,6 +96,24 @@ describe('parseCsv', () => {
     expect(parseCsv(generatedCsv(10, 10), { maxBytes: 1e6, maxRows: 10, maxColumns: 10 }).rows).toHaveLength(10)
   })
 
+  test('columns named like Object members keep their values', () => {
+    // Named through a variable: `r.__proto__` would read the prototype if the fix were undone.
+    const proto = '__proto__'
+    const { columns, rows } = parseCsv('__proto__,constructor,toString,b\nsecret,c,t,1\nother,,u,2\n')
+    expect(columns.map((c) => c.name)).toEqual(['__proto__', 'constructor', 'toString', 'b'])
+    expect(Object.keys(rows[0])).toEqual(['__proto__', 'constructor', 'toString', 'b'])
+    expect(rows.map((r) => [r[proto], r.constructor, r.toString, r.b])).toEqual([
+      ['secret', 'c', 't', 1],
+      ['other', null, 'u', 2],
+    ])
+    expect(JSON.parse(JSON.stringify(rows[0]))).toEqual({
+      [proto]: 'secret',
+      constructor: 'c',
+      toString: 't',
+      b: 1,
+    })
+  })
+
   test('the default limits: 5 MB, 100k rows, 100 columns', () => {
     expect(refused('a\n' + '1\n'.repeat(3_000_000)).status).toBe(413)
     expect(refused(generatedCsv(100_001, 1)).message).toContain('100000 rows')
