@@ -1,7 +1,8 @@
 /**
  * The stored-size limit of /api/datasets over real HTTP: every stored row repeats every column
  * name, so a small CSV with long names and many rows is refused (413, nothing stored) however
- * few bytes it has; one just within the limit is stored and queryable.
+ * few bytes it has; one just within the limit is stored and queryable, and is written in chunks
+ * that let other requests through.
  */
 import { describe, expect, test } from 'bun:test'
 import { createUserContext } from '../../../src/context/user-context'
@@ -97,5 +98,29 @@ describe('the stored-size limit', () => {
     const last = await queryTool(alice, { dataset: 'edge', orderBy: { column: NAMES[99], dir: 'desc' }, limit: 1 })
     expect(last.rows[0][NAMES[99]]).toBe(1)
     expect(last.rows[0][NAMES[0]]).toBeNull()
+  })
+
+  test('a large dataset is stored completely, and /health is answered while it is being written', async () => {
+    const order: string[] = []
+    const upload = as(alice)('/api/datasets', { body: { name: 'chunked', csv: csvOf(EDGE_ROWS) } }).then((res) => {
+      order.push('upload')
+      return res
+    })
+    // Wait, a turn of the event loop at a time, until the upload's write is in the write queue,
+    // then ask for /health: its answer must not wait for the whole dataset to be written.
+    const { writes } = server.services.database
+    while (writes.pending === 0 && order.length === 0) await new Promise((resolve) => setImmediate(resolve))
+    const health = fetch(`${server.url}/health`).then((res) => {
+      order.push('health')
+      return res
+    })
+    expect((await health).status).toBe(200)
+    const dataset = (await expectJson(await upload, 201)).dataset
+    expect(order).toEqual(['health', 'upload'])
+    const { rows } = await server.services.database.client.execute({
+      sql: 'SELECT count(*) AS n, min(idx) AS lo, max(idx) AS hi FROM dataset_rows WHERE dataset_id = ?',
+      args: [dataset.id],
+    })
+    expect({ ...(rows[0] as object) }).toEqual({ n: EDGE_ROWS, lo: 0, hi: EDGE_ROWS - 1 })
   })
 })
