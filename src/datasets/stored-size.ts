@@ -1,4 +1,5 @@
-import type { CellValue } from './csv'
+/** A parsed cell (csv.ts's CellValue, spelled out: csv.ts imports this file). */
+type CellValue = string | number | null
 
 /**
  * The bytes a dataset's rows take stored, computed before anything is stored. Each row is kept
