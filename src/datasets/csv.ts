@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync'
 import type { DatasetColumn } from '../db/schema'
 import { AppError, InvalidInputError } from '../http/errors'
+import { storedSize } from './stored-size'
 
 export type CellValue = string | number | null
 export type DatasetRow = Record<string, CellValue>
@@ -9,9 +10,21 @@ export interface CsvLimits {
   maxBytes: number
   maxRows: number
   maxColumns: number
+  /**
+   * The rows' stored size (src/datasets/stored-size.ts). Every stored row repeats every column
+   * name, so a CSV well within `maxBytes` can grow hundreds of times when stored.
+   */
+  maxStoredBytes: number
 }
 
-export const DEFAULT_CSV_LIMITS: CsvLimits = { maxBytes: 5 * 1024 * 1024, maxRows: 100_000, maxColumns: 100 }
+const MB = 1024 * 1024
+/** Stored, a dataset takes at most 4× the largest CSV accepted: 100k rows × 25 short columns fit. */
+export const DEFAULT_CSV_LIMITS: CsvLimits = {
+  maxBytes: 5 * MB,
+  maxRows: 100_000,
+  maxColumns: 100,
+  maxStoredBytes: 20 * MB,
+}
 export const MAX_COLUMN_NAME_LENGTH = 200
 
 export class DatasetTooLargeError extends AppError {
@@ -53,7 +66,7 @@ function columnName(raw: string): string {
 /**
  * Parses a CSV text with a header row. Cells are trimmed, empty cells become null, and a column
  * is `number` when every non-empty cell is a finite number (its cells then are numbers), else
- * `text`. Limits: bytes, rows and columns (413); a missing, empty or duplicate header, ragged
+ * `text`. Limits: bytes, rows, columns and the stored size (413); a missing, empty or duplicate header, ragged
  * rows or broken quoting are 400 errors with the line they were found on.
  */
 export function parseCsv(text: string, limits: CsvLimits = DEFAULT_CSV_LIMITS): ParsedCsv {
@@ -62,7 +75,7 @@ export function parseCsv(text: string, limits: CsvLimits = DEFAULT_CSV_LIMITS): 
   const bytes = Buffer.byteLength(text)
   if (bytes > limits.maxBytes)
     throw new DatasetTooLargeError(
-      `the CSV is ${(bytes / 1024 / 1024).toFixed(1)} MB; at most ${limits.maxBytes / 1024 / 1024} MB is allowed`,
+      `the CSV is ${megabytes(bytes)} MB; at most ${megabytes(limits.maxBytes)} MB is allowed`,
     )
 
   let records: string[][]
@@ -107,16 +120,32 @@ export function parseCsv(text: string, limits: CsvLimits = DEFAULT_CSV_LIMITS): 
       body.every((row) => row[c] === '' || parseNumber(row[c]) !== undefined) && body.some((row) => row[c] !== ''),
   )
   const columns: DatasetColumn[] = names.map((name, c) => ({ name, type: numeric[c] ? 'number' : 'text' }))
-  const rows = body.map((record) => {
-    const row: DatasetRow = {}
+  // Each cell converted once; the keyed rows are built only once their stored size is known to fit.
+  const values = body.map((record) =>
+    record.map((cell, c): CellValue => (cell === '' ? null : numeric[c] ? parseNumber(cell)! : cell)),
+  )
+  const stored = storedSize(names, values)
+  if (stored > limits.maxStoredBytes)
+    throw new DatasetTooLargeError(
+      `stored, the rows would take ${size(stored)} (every row repeats all ${names.length} column names); ` +
+        `at most ${size(limits.maxStoredBytes)} is allowed, ${size(stored - limits.maxStoredBytes)} over: ` +
+        'use shorter column names or fewer rows',
+    )
+  const rows = values.map((cells) => {
+    // No prototype: a column named `__proto__` is then a key like any other, not a setter.
+    const row: DatasetRow = Object.create(null)
     names.forEach((name, c) => {
-      const cell = record[c]
-      row[name] = cell === '' ? null : numeric[c] ? parseNumber(cell)! : cell
+      row[name] = cells[c]
     })
     return row
   })
   return { columns, rows }
 }
+
+const megabytes = (bytes: number) => String(Number((bytes / MB).toFixed(1)))
+/** MB from 1 MB on, KB from 1 KB on, else bytes: "0 MB over" would read as not over at all. */
+const size = (bytes: number) =>
+  bytes >= MB ? `${megabytes(bytes)} MB` : bytes >= 1024 ? `${Number((bytes / 1024).toFixed(1))} KB` : `${bytes} bytes`
 
 function csvErrorMessage(error: unknown): string {
   const e = error as { code?: string; message?: string; lines?: number }

@@ -127,6 +127,14 @@ export interface Database {
    * which go ahead of the ordinary writes waiting, like `write`'s.
    */
   writeInGroup<T>(fn: (tx: Tx) => Promise<T>, opts?: { urgent?: boolean }): Promise<T>
+  /**
+   * A long write (a dataset's rows, chunk by chunk) as one transaction of its own, in its turn
+   * of the write queue: all of it is stored or none. Unlike `write`'s batch it may await other
+   * things between its statements (`setImmediate`), so requests that need no database are
+   * served meanwhile; database calls wait until it commits. `fn` must use only `tx`, as in
+   * `writeInGroup`, but runs once.
+   */
+  writeInTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
   writes: WriteQueue
   /** Checkpoints the log from a worker thread (a local file only; src/db/wal-checkpointer.ts). */
   checkpointer?: WalCheckpointer
@@ -212,6 +220,7 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
     checkpointer,
     write: (fn, opts) => writes.run(() => fn(db), opts?.urgent),
     writeInGroup: (fn, opts) => (opts?.urgent ? urgentGroup : group).run(fn),
+    writeInTransaction: (fn) => writes.run(() => gate.hold(() => groupDb.transaction(fn))),
     async ping() {
       try {
         await client.execute('SELECT 1')

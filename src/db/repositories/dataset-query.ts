@@ -230,7 +230,10 @@ function tidy(value: unknown): unknown {
   return value ?? null
 }
 
-/** Turns the statement's raw rows into `{columns, rows}` objects keyed by the result column names. */
+/**
+ * Turns the statement's raw rows into `{columns, rows}` objects keyed by the result column names.
+ * The objects have no prototype, so a column named `__proto__` is a key like any other.
+ */
 export function shapeResult(
   compiled: CompiledQuery,
   raw: Record<string, unknown>[],
@@ -238,14 +241,14 @@ export function shapeResult(
   if (compiled.mode === 'rows') {
     const rows = raw.map((r) => {
       const data = JSON.parse(String(r.data)) as Record<string, unknown>
-      const row: Record<string, unknown> = {}
+      const row: Record<string, unknown> = Object.create(null)
       for (const name of compiled.columns) row[name] = tidy(data[name])
       return row
     })
     return { columns: compiled.columns, rows }
   }
   const rows = raw.map((r) => {
-    const row: Record<string, unknown> = {}
+    const row: Record<string, unknown> = Object.create(null)
     compiled.columns.forEach((name, i) => {
       row[name] = tidy(r[`c${i}`])
     })

@@ -26,10 +26,26 @@ const view = (row: typeof datasets.$inferSelect): DatasetView => ({
 })
 
 /**
- * Rows per INSERT statement. Each statement hands SQLite one JSON array and lets `json_each`
- * unpack it, which is many times faster than binding four parameters per row.
+ * Rows per INSERT statement, and the JSON bytes one statement takes at most. Each statement hands
+ * SQLite one JSON array and lets `json_each` unpack it, which is many times faster than binding
+ * four parameters per row; bounded by bytes as well, so one statement (which holds the event loop
+ * while SQLite runs it) stays short however wide the rows are.
  */
 const INSERT_CHUNK = 5000
+const INSERT_CHUNK_BYTES = 1024 * 1024
+
+/** The rows from `start` on that fit one statement (at least one), as their JSON array. */
+function nextChunk(rows: readonly DatasetRowData[], start: number): { json: string; end: number } {
+  const parts: string[] = []
+  let bytes = 0
+  let end = start
+  while (end < rows.length && end - start < INSERT_CHUNK && (end === start || bytes < INSERT_CHUNK_BYTES)) {
+    const json = JSON.stringify(rows[end++])
+    parts.push(json)
+    bytes += json.length
+  }
+  return { json: `[${parts.join(',')}]`, end }
+}
 
 function isUniqueViolation(error: unknown): boolean {
   for (let e: any = error, i = 0; e && i < 5; e = e.cause, i++) {
@@ -43,7 +59,7 @@ const exists = (name: string) =>
 
 /** CSV datasets of the active user and their rows; another user's dataset is "not found". */
 export function datasetsRepository(database: Database) {
-  const { db, client, write } = database
+  const { db, client, writeInTransaction } = database
   const owned = ownedRows(database, datasets, 'dataset')
   const sameName = (userId: string, name: string) =>
     and(eq(datasets.userId, userId), sql`lower(${datasets.name}) = lower(${name})`)
@@ -80,30 +96,29 @@ export function datasetsRepository(database: Database) {
     },
 
     /**
-     * The dataset and all its rows in one batch (one transaction) inside one serialised write.
-     * A name the user already has (ignoring case) is a 409 `dataset_exists`.
+     * The dataset and all its rows in one transaction (all or nothing), written a chunk per
+     * statement with the event loop let in between chunks. A name the user already has
+     * (ignoring case) is a 409 `dataset_exists`.
      */
     async create(input: { name: string; columns: DatasetColumn[]; rows: DatasetRowData[] }): Promise<DatasetView> {
       const userId = ownerId()
       const id = newId()
       const createdAt = Date.now()
       const record = { id, userId, name: input.name, columns: input.columns, rowCount: input.rows.length, createdAt }
-      const chunks: { start: number; json: string }[] = []
-      for (let start = 0; start < input.rows.length; start += INSERT_CHUNK) {
-        chunks.push({ start, json: JSON.stringify(input.rows.slice(start, start + INSERT_CHUNK)) })
-      }
       try {
-        await write(async (db) => {
-          const [taken] = await db.select({ id: datasets.id }).from(datasets).where(sameName(userId, input.name))
+        await writeInTransaction(async (tx) => {
+          const [taken] = await tx.select({ id: datasets.id }).from(datasets).where(sameName(userId, input.name))
           if (taken) throw exists(input.name)
-          await db.batch([
-            db.insert(datasets).values(record),
-            ...chunks.map(({ start, json }) =>
-              db.run(
-                sql`INSERT INTO ${datasetRows} (dataset_id, idx, user_id, data) SELECT ${id}, ${start} + CAST(key AS INTEGER), ${userId}, value FROM json_each(${json})`,
-              ),
-            ),
-          ])
+          await tx.insert(datasets).values(record)
+          for (let start = 0; start < input.rows.length; ) {
+            const { json, end } = nextChunk(input.rows, start)
+            await tx.run(
+              sql`INSERT INTO ${datasetRows} (dataset_id, idx, user_id, data) SELECT ${id}, ${start} + CAST(key AS INTEGER), ${userId}, value FROM json_each(${json})`,
+            )
+            start = end
+            // Lets the event loop in: requests that need no database are answered meanwhile.
+            await new Promise((resolve) => setImmediate(resolve))
+          }
         })
       } catch (error) {
         if (isUniqueViolation(error)) throw exists(input.name)

@@ -80,20 +80,54 @@ describe('parseCsv', () => {
   })
 
   test('size limits are 413 errors', () => {
-    expect(refused(generatedCsv(50), { maxBytes: 100, maxRows: 1000, maxColumns: 10 })).toEqual({
+    expect(refused(generatedCsv(50), { maxBytes: 100, maxRows: 1000, maxColumns: 10, maxStoredBytes: 1e9 })).toEqual({
       status: 413,
       message: expect.stringContaining('MB'),
     })
-    expect(refused(generatedCsv(11), { maxBytes: 1e6, maxRows: 10, maxColumns: 10 })).toEqual({
+    expect(refused(generatedCsv(11), { maxBytes: 1e6, maxRows: 10, maxColumns: 10, maxStoredBytes: 1e9 })).toEqual({
       status: 413,
       message: expect.stringContaining('more than 10 rows'),
     })
-    expect(refused(generatedCsv(2, 11), { maxBytes: 1e6, maxRows: 10, maxColumns: 10 })).toEqual({
+    expect(refused(generatedCsv(2, 11), { maxBytes: 1e6, maxRows: 10, maxColumns: 10, maxStoredBytes: 1e9 })).toEqual({
       status: 413,
       message: expect.stringContaining('11 columns'),
     })
     // Exactly at the limits is fine.
-    expect(parseCsv(generatedCsv(10, 10), { maxBytes: 1e6, maxRows: 10, maxColumns: 10 }).rows).toHaveLength(10)
+    expect(
+      parseCsv(generatedCsv(10, 10), { maxBytes: 1e6, maxRows: 10, maxColumns: 10, maxStoredBytes: 1e9 }).rows,
+    ).toHaveLength(10)
+  })
+
+  test('the stored size is limited: each stored row repeats every column name', () => {
+    const names = Array.from({ length: 10 }, (_, i) => `${i}${'n'.repeat(49)}`)
+    const csv = `${names.join(',')}\n${`${','.repeat(9)}1\n`.repeat(100)}`
+    // Each row: 10 keys of 53 bytes ("…":), 9 commas, 2 braces, 9 nulls and a 1: 578 bytes.
+    const limits = { maxBytes: 1e6, maxRows: 1000, maxColumns: 10, maxStoredBytes: 57_800 }
+    expect(parseCsv(csv, limits).rows).toHaveLength(100)
+    expect(JSON.stringify(parseCsv(csv, limits).rows).length).toBe(57_800 + 99 + 2)
+    const over = refused(`${csv}${','.repeat(9)}1\n`, limits)
+    expect(over.status).toBe(413)
+    expect(over.message).toContain('would take 57 KB')
+    expect(over.message).toContain('at most 56.4 KB is allowed, 578 bytes over')
+    expect(over.message).toContain('10 column names')
+  })
+
+  test('columns named like Object members keep their values', () => {
+    // Named through a variable: `r.__proto__` would read the prototype if the fix were undone.
+    const proto = '__proto__'
+    const { columns, rows } = parseCsv('__proto__,constructor,toString,b\nsecret,c,t,1\nother,,u,2\n')
+    expect(columns.map((c) => c.name)).toEqual(['__proto__', 'constructor', 'toString', 'b'])
+    expect(Object.keys(rows[0])).toEqual(['__proto__', 'constructor', 'toString', 'b'])
+    expect(rows.map((r) => [r[proto], r.constructor, r.toString, r.b])).toEqual([
+      ['secret', 'c', 't', 1],
+      ['other', null, 'u', 2],
+    ])
+    expect(JSON.parse(JSON.stringify(rows[0]))).toEqual({
+      [proto]: 'secret',
+      constructor: 'c',
+      toString: 't',
+      b: 1,
+    })
   })
 
   test('the default limits: 5 MB, 100k rows, 100 columns', () => {
