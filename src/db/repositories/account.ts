@@ -1,9 +1,9 @@
-import { asc, eq } from 'drizzle-orm'
+import { and, asc, eq, gt, sql } from 'drizzle-orm'
 import type { Database } from '../client'
 import { datasetRows, datasets, messages, notes, runs, threads, usageDaily, users } from '../schema'
 import { iso, ownerId } from '../scope'
 import { allOwned } from './owned-rows'
-import { messageView, type MessageView } from './messages'
+import { messageView } from './messages'
 import { threadView, type ThreadView } from './threads'
 
 /** A row as exported: no owner column (it is the caller), times as ISO strings. */
@@ -19,7 +19,8 @@ function exported<T extends Record<string, unknown>>(row: T): Record<string, unk
 /**
  * Everything the active user owns, for "take my data out" (PROTOCOL.md §5). Whole rows are
  * selected, so columns other features add come along on their own; threads and messages are
- * read into the views the thread export writes, so an account export imports back.
+ * read into the views the thread export writes, so an account export imports back. The large
+ * parts (messages, dataset rows) are read a page at a time by key, for the streamed export.
  */
 export function accountRepository({ db }: Database) {
   return {
@@ -29,28 +30,32 @@ export function accountRepository({ db }: Database) {
       return { id: row.id, email: row.email, name: row.name, role: row.role, createdAt: iso(row.createdAt) }
     },
 
-    /**
-     * Every thread with every message of every branch (oldest first) and its current leaf, read
-     * in two queries; the account export writes each as a thread export (src/threads/export.ts).
-     */
-    async threadsWithMessages(): Promise<{ thread: ThreadView; leafId: string | null; messages: MessageView[] }[]> {
-      const [threadRows, messageRows] = await Promise.all([
-        allOwned(db, threads, asc(threads.createdAt), asc(threads.id)),
-        allOwned(db, messages, asc(messages.createdAt), asc(messages.id)),
-      ])
-      const byThread = new Map<string, MessageView[]>()
-      for (const m of messageRows) {
-        const list = byThread.get(m.threadId)
-        if (list) list.push(messageView(m))
-        else byThread.set(m.threadId, [messageView(m)])
-      }
-      return threadRows.map((t) => ({
-        thread: threadView(t),
-        leafId: t.leafId ?? null,
-        messages: byThread.get(t.id) ?? [],
-      }))
+    /** Every thread (without its messages), oldest first: the export pages each one's messages. */
+    async threads(): Promise<{ thread: ThreadView; leafId: string | null }[]> {
+      const rows = await allOwned(db, threads, asc(threads.createdAt), asc(threads.id))
+      return rows.map((t) => ({ thread: threadView(t), leafId: t.leafId ?? null }))
     },
 
+    /**
+     * The next `limit` messages of one thread (every branch, oldest first) after `after`, the
+     * last one's (createdAt, id): a page at a time, so a long history is never held whole.
+     */
+    async messagesPage(threadId: string, after: [number, string] | undefined, limit: number) {
+      const rows = await db
+        .select()
+        .from(messages)
+        .where(
+          and(
+            eq(messages.userId, ownerId()),
+            eq(messages.threadId, threadId),
+            after && sql`(${messages.createdAt}, ${messages.id}) > (${after[0]}, ${after[1]})`,
+          ),
+        )
+        .orderBy(asc(messages.createdAt), asc(messages.id))
+        .limit(limit)
+      const last = rows.at(-1)
+      return { items: rows.map(messageView), next: last ? ([last.createdAt, last.id] as [number, string]) : undefined }
+    },
     async runs() {
       // The run fields the export lists (not its input: the thread's messages carry that).
       const rows = await allOwned(db, runs, asc(runs.createdAt))
@@ -63,18 +68,22 @@ export function accountRepository({ db }: Database) {
       return (await allOwned(db, notes, asc(notes.createdAt))).map(exported)
     },
 
-    async datasetsWithRows() {
-      const [sets, rows] = await Promise.all([
-        allOwned(db, datasets, asc(datasets.createdAt)),
-        allOwned(db, datasetRows, asc(datasetRows.datasetId), asc(datasetRows.idx)),
-      ])
-      const byDataset = new Map<string, unknown[]>()
-      for (const r of rows) {
-        const list = byDataset.get(r.datasetId) ?? []
-        list.push(JSON.parse(r.data))
-        byDataset.set(r.datasetId, list)
-      }
-      return sets.map((d) => ({ ...exported(d), rows: byDataset.get(d.id) ?? [] }))
+    /** Every dataset's own fields, oldest first; its rows are read by `datasetRowsPage`. */
+    async datasets() {
+      return (await allOwned(db, datasets, asc(datasets.createdAt))).map((d) => ({ id: d.id, fields: exported(d) }))
+    },
+
+    /** The next `limit` rows of one dataset after row `afterIdx`, parsed. */
+    async datasetRowsPage(datasetId: string, afterIdx: number, limit: number) {
+      const rows = await db
+        .select({ idx: datasetRows.idx, data: datasetRows.data })
+        .from(datasetRows)
+        .where(
+          and(eq(datasetRows.userId, ownerId()), eq(datasetRows.datasetId, datasetId), gt(datasetRows.idx, afterIdx)),
+        )
+        .orderBy(asc(datasetRows.idx))
+        .limit(limit)
+      return { items: rows.map((r) => JSON.parse(r.data) as unknown), next: rows.at(-1)?.idx }
     },
 
     async usage() {
