@@ -1,6 +1,7 @@
 import type { AccountRepository } from '../db/repositories/account'
 import { threadExport } from '../threads/export'
-import { breathe, openField, pagedArray } from './export-stream'
+import { breathe } from '../db/breathe'
+import { openField, pagedArray } from './export-stream'
 
 /** Messages and dataset rows are read this many at a time. */
 const MESSAGES_PAGE = 500

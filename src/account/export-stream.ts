@@ -1,11 +1,9 @@
 import type { UserContext } from '../context/user-context'
+import { breathe } from '../db/breathe'
 import { log } from '../log'
 
 /** Pieces are gathered up to about this many characters before one chunk goes out. */
 const CHUNK_CHARS = 64 * 1024
-
-/** Lets the event loop in: local libsql answers synchronously, so page after page would block it. */
-export const breathe = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /**
  * `fields` as JSON with one more field, `key`, opened after them: `{"a":1,"key":`. The caller

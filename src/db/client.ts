@@ -127,6 +127,14 @@ export interface Database {
    * which go ahead of the ordinary writes waiting, like `write`'s.
    */
   writeInGroup<T>(fn: (tx: Tx) => Promise<T>, opts?: { urgent?: boolean }): Promise<T>
+  /**
+   * A long write (an import) in one interactive transaction of its own, queued with the other
+   * writes: all of it is stored or, if `fn` throws, none. `fn` may let the event loop in between
+   * its statements (src/db/breathe.ts), so requests that need no database are served meanwhile;
+   * the connection is the transaction's until it ends, so other statements, reads too, wait for
+   * it at the gate. `fn` must use only `tx` (anything else would wait for the transaction itself).
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
   writes: WriteQueue
   /** Checkpoints the log from a worker thread (a local file only; src/db/wal-checkpointer.ts). */
   checkpointer?: WalCheckpointer
@@ -212,6 +220,7 @@ export async function openDatabase(url: string, authToken?: string, opts: OpenOp
     checkpointer,
     write: (fn, opts) => writes.run(() => fn(db), opts?.urgent),
     writeInGroup: (fn, opts) => (opts?.urgent ? urgentGroup : group).run(fn),
+    transaction: (fn) => writes.run(() => gate.hold(() => groupDb.transaction(fn))),
     async ping() {
       try {
         await client.execute('SELECT 1')

@@ -1,6 +1,8 @@
 /**
  * Large imports (PROTOCOL.md §6): one message may hold at most IMPORT_MAX_MESSAGE_CHARS
- * characters (its search indexing is one statement nothing can interrupt).
+ * characters (its search indexing is one statement nothing can interrupt), and a large import is
+ * written in small statements of one transaction that let the event loop in, so the server answers
+ * other requests while it is written — and still stores all of it, or nothing.
  */
 import { test, expect, setDefaultTimeout } from 'bun:test'
 import { expectError, expectJson } from '../../support/http'
@@ -72,4 +74,46 @@ test('a message longer than IMPORT_MAX_MESSAGE_CHARS is 400 invalid_import namin
     await server.api(`/api/threads/${threads[0].id}/messages`, { token: user.accessToken }),
   )
   expect(messages.map((m: any) => m.content.length)).toEqual([IMPORT_MAX_MESSAGE_CHARS])
+})
+
+test('20,000 messages are stored whole, and /health is answered while they are written', async () => {
+  const count = 20_000
+  const threads0 = await rowsOwned('threads')
+  const messages0 = await rowsOwned('messages')
+  const { writes } = server.services.database
+  // Watches, one event-loop turn at a time, for the import's write to be under way (the write
+  // queue holds it); then asks /health. Before this fix the whole import was one statement batch
+  // run without a turn in between, so no turn ever saw it under way.
+  const order: string[] = []
+  let done = false
+  let health: Promise<void> | undefined
+  const watch = () => {
+    if (done) return
+    if (!health && writes.pending > 0) {
+      order.push('import writing')
+      health = fetch(`${server.url}/health`).then(async (res) => {
+        expect(res.status).toBe(200)
+        await res.arrayBuffer()
+        order.push('health answered')
+      })
+    }
+    setImmediate(watch)
+  }
+  const body = { thread: { title: 'bulk', createdAt: at }, messages: chain(count, (i) => `bulk message ${i}`) }
+  setImmediate(watch)
+  const res = await importBody(body)
+  order.push('import answered')
+  done = true
+  const { threads } = await expectJson(res, 201)
+  await health
+  expect(order.slice(0, 3)).toEqual(['import writing', 'health answered', 'import answered'])
+
+  expect(await rowsOwned('threads')).toBe(threads0 + 1)
+  expect(await rowsOwned('messages')).toBe(messages0 + count)
+  const exported = await expectJson(
+    await server.api(`/api/threads/${threads[0].id}/export`, { token: user.accessToken }),
+  )
+  expect(exported.messages).toHaveLength(count)
+  expect(exported.messages.at(-1).content).toBe(`bulk message ${count - 1}`)
+  expect(exported.thread.currentLeafId).toBe(exported.messages.at(-1).id)
 })
