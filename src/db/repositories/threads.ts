@@ -62,18 +62,24 @@ const INSERT_CHARS = 256 * 1024
 /** How long a long write runs before it lets the event loop in. */
 const WRITE_SLICE_MS = 10
 
-/** `rows` cut into INSERTs of at most INSERT_ROWS rows and about INSERT_CHARS of text (a longer message goes alone). */
-function* statementsOf<T extends { content: string }>(rows: T[]): Generator<T[]> {
+/** Messages a deletion looks up at a time (then deleted in statements as an import writes them). */
+const DELETE_PAGE = 1000
+
+/**
+ * `rows` cut into statements of at most INSERT_ROWS rows and about INSERT_CHARS of text (a longer
+ * message goes alone).
+ */
+function* statementsOf<T>(rows: T[], charsOf: (row: T) => number): Generator<T[]> {
   let batch: T[] = []
   let chars = 0
   for (const row of rows) {
-    if (batch.length > 0 && (batch.length >= INSERT_ROWS || chars + row.content.length > INSERT_CHARS)) {
+    if (batch.length > 0 && (batch.length >= INSERT_ROWS || chars + charsOf(row) > INSERT_CHARS)) {
       yield batch
       batch = []
       chars = 0
     }
     batch.push(row)
-    chars += row.content.length
+    chars += charsOf(row)
   }
   if (batch.length > 0) yield batch
 }
@@ -197,7 +203,7 @@ export function threadsRepository({ db, write, writeInGroup, transaction }: Data
         const pause = breather(WRITE_SLICE_MS)
         for (const t of planned) {
           await tx.insert(threads).values(t.thread)
-          for (const rows of statementsOf(t.messages)) {
+          for (const rows of statementsOf(t.messages, (m) => m.content.length)) {
             await tx.insert(messages).values(rows)
             await pause()
           }
@@ -207,11 +213,40 @@ export function threadsRepository({ db, write, writeInGroup, transaction }: Data
       return created
     },
 
-    /** Messages, runs and events go with it (composite foreign keys cascade). */
+    /**
+     * Deletes the thread in one transaction. Its messages go first, a few at a time with a turn
+     * of the event loop between (each deleted message is taken out of the search index, which
+     * for a long history takes a while); runs and events then go with the thread row (composite
+     * foreign keys cascade).
+     */
     async remove(id: string): Promise<void> {
+      const userId = ownerId()
       const where = mine(id)
-      const deleted = await write((db) => db.delete(threads).where(where).returning({ id: threads.id }))
-      if (deleted.length === 0) throw new NotFoundError('thread')
+      const deleted = await transaction(async (tx) => {
+        const [found] = await tx.select({ id: threads.id }).from(threads).where(where)
+        if (!found) return false
+        const pause = breather(WRITE_SLICE_MS)
+        for (;;) {
+          const page = await tx
+            .select({ rowid: sql<number>`rowid`, chars: sql<number>`length(${messages.content})` })
+            .from(messages)
+            .where(and(eq(messages.userId, userId), eq(messages.threadId, id)))
+            .limit(DELETE_PAGE)
+          for (const rows of statementsOf(page, (m) => m.chars)) {
+            await tx.run(
+              sql`DELETE FROM messages WHERE rowid IN (${sql.join(
+                rows.map((m) => sql`${m.rowid}`),
+                sql`, `,
+              )})`,
+            )
+            await pause()
+          }
+          if (page.length < DELETE_PAGE) break
+        }
+        await tx.delete(threads).where(where)
+        return true
+      })
+      if (!deleted) throw new NotFoundError('thread')
     },
   }
 }

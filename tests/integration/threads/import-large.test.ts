@@ -76,21 +76,20 @@ test('a message longer than IMPORT_MAX_MESSAGE_CHARS is 400 invalid_import namin
   expect(messages.map((m: any) => m.content.length)).toEqual([IMPORT_MAX_MESSAGE_CHARS])
 })
 
-test('20,000 messages are stored whole, and /health is answered while they are written', async () => {
-  const count = 20_000
-  const threads0 = await rowsOwned('threads')
-  const messages0 = await rowsOwned('messages')
+/**
+ * Runs `work` while watching, one event-loop turn at a time, for a write to be under way (the
+ * write queue holds it); then asks /health once. The order of what happened: a write that holds
+ * the loop from start to end is never seen under way, so /health comes after `work`'s answer.
+ */
+async function orderAround<T>(work: () => Promise<T>): Promise<{ result: T; order: string[] }> {
   const { writes } = server.services.database
-  // Watches, one event-loop turn at a time, for the import's write to be under way (the write
-  // queue holds it); then asks /health. Before this fix the whole import was one statement batch
-  // run without a turn in between, so no turn ever saw it under way.
   const order: string[] = []
   let done = false
   let health: Promise<void> | undefined
   const watch = () => {
     if (done) return
     if (!health && writes.pending > 0) {
-      order.push('import writing')
+      order.push('writing')
       health = fetch(`${server.url}/health`).then(async (res) => {
         expect(res.status).toBe(200)
         await res.arrayBuffer()
@@ -99,21 +98,43 @@ test('20,000 messages are stored whole, and /health is answered while they are w
     }
     setImmediate(watch)
   }
-  const body = { thread: { title: 'bulk', createdAt: at }, messages: chain(count, (i) => `bulk message ${i}`) }
   setImmediate(watch)
-  const res = await importBody(body)
-  order.push('import answered')
+  const result = await work()
+  order.push('answered')
   done = true
-  const { threads } = await expectJson(res, 201)
   await health
-  expect(order.slice(0, 3)).toEqual(['import writing', 'health answered', 'import answered'])
+  return { result, order }
+}
+
+const COUNT = 20_000
+let bulkThread: string
+
+test('20,000 messages are stored whole, and /health is answered while they are written', async () => {
+  const threads0 = await rowsOwned('threads')
+  const messages0 = await rowsOwned('messages')
+  const body = { thread: { title: 'bulk', createdAt: at }, messages: chain(COUNT, (i) => `bulk message ${i}`) }
+  const { result: res, order } = await orderAround(() => importBody(body))
+  const { threads } = await expectJson(res, 201)
+  expect(order.slice(0, 3)).toEqual(['writing', 'health answered', 'answered'])
+  bulkThread = threads[0].id
 
   expect(await rowsOwned('threads')).toBe(threads0 + 1)
-  expect(await rowsOwned('messages')).toBe(messages0 + count)
-  const exported = await expectJson(
-    await server.api(`/api/threads/${threads[0].id}/export`, { token: user.accessToken }),
-  )
-  expect(exported.messages).toHaveLength(count)
-  expect(exported.messages.at(-1).content).toBe(`bulk message ${count - 1}`)
+  expect(await rowsOwned('messages')).toBe(messages0 + COUNT)
+  const exported = await expectJson(await server.api(`/api/threads/${bulkThread}/export`, { token: user.accessToken }))
+  expect(exported.messages).toHaveLength(COUNT)
+  expect(exported.messages.at(-1).content).toBe(`bulk message ${COUNT - 1}`)
   expect(exported.thread.currentLeafId).toBe(exported.messages.at(-1).id)
+})
+
+test('deleting those 20,000 messages leaves none (nor any search hit), and /health is answered meanwhile', async () => {
+  const messages0 = await rowsOwned('messages')
+  const { result: res, order } = await orderAround(() =>
+    server.api(`/api/threads/${bulkThread}`, { token: user.accessToken, method: 'DELETE' }),
+  )
+  expect(res.status).toBe(204)
+  expect(order.slice(0, 3)).toEqual(['writing', 'health answered', 'answered'])
+  expect(await rowsOwned('messages')).toBe(messages0 - COUNT)
+  expect((await server.api(`/api/threads/${bulkThread}`, { token: user.accessToken })).status).toBe(404)
+  const search = await expectJson(await server.api('/api/search?q=bulk', { token: user.accessToken }))
+  expect(JSON.stringify(search)).not.toContain('bulk message')
 })
