@@ -6,6 +6,7 @@ import { NotFoundError } from '../../http/errors'
 import { toPage, type Page, type PageRequest } from '../paging'
 import { allOwned } from './owned-rows'
 import { breather } from '../breathe'
+import { sqlIn } from '../group-commit'
 
 export interface ThreadView {
   id: string
@@ -226,19 +227,21 @@ export function threadsRepository({ db, write, writeInGroup, transaction }: Data
         const [found] = await tx.select({ id: threads.id }).from(threads).where(where)
         if (!found) return false
         const pause = breather(WRITE_SLICE_MS)
+        // Fixed SQL on the transaction itself: drizzle building a statement of 200 ids for each
+        // step cost more than the deletes (a thread of 200,000 messages: 3.7 s against 1.8 s).
+        const run = sqlIn(tx)
         for (;;) {
-          const page = await tx
-            .select({ rowid: sql<number>`rowid`, chars: sql<number>`length(${messages.content})` })
-            .from(messages)
-            .where(and(eq(messages.userId, userId), eq(messages.threadId, id)))
-            .limit(DELETE_PAGE)
-          for (const rows of statementsOf(page, (m) => m.chars)) {
-            await tx.run(
-              sql`DELETE FROM messages WHERE rowid IN (${sql.join(
-                rows.map((m) => sql`${m.rowid}`),
-                sql`, `,
-              )})`,
-            )
+          const page = (
+            await run.execute({
+              sql: 'SELECT rowid AS r, length(content) AS n FROM messages WHERE user_id = ? AND thread_id = ? LIMIT ?',
+              args: [userId, id, DELETE_PAGE],
+            })
+          ).rows
+          for (const rows of statementsOf(page, (m) => Number(m.n))) {
+            await run.execute({
+              sql: `DELETE FROM messages WHERE rowid IN (${rows.map(() => '?').join(',')})`,
+              args: rows.map((m) => m.r),
+            })
             await pause()
           }
           if (page.length < DELETE_PAGE) break
