@@ -35,7 +35,7 @@ export async function* accountExportPieces(
     yield (firstThread ? '' : ',') + openField(fields, 'messages')
     firstThread = false
     yield* pagedArray(
-      (after?: [number, string]) => account.messagesPage(thread.id, after, MESSAGES_PAGE),
+      (after?: [number, number]) => account.messagesPage(thread.id, after, MESSAGES_PAGE),
       MESSAGES_PAGE,
     )
     yield '}'
