@@ -14,16 +14,19 @@ export function accountRoutes(account: AccountService, guard: AuthGuard, access:
     .use(guard)
     .get(
       '/api/me/export',
-      async ({ set, request, server }) => {
-        const document = await account.export({
+      async ({ request, server }) => {
+        const { exportedAt, body } = await account.export({
           ip: requestAddress(request, server, trust),
           origin: new URL(request.url).origin,
         })
-        set.headers['content-type'] = 'application/json; charset=utf-8'
-        set.headers['content-disposition'] =
-          `attachment; filename="chat-export-${document.exportedAt.slice(0, 10)}.json"`
-        set.headers['cache-control'] = 'no-store'
-        return JSON.stringify(document, null, 2)
+        // A Response of its own: the body is a stream, read after this handler has returned.
+        return new Response(body, {
+          headers: {
+            'content-type': 'application/json; charset=utf-8',
+            'content-disposition': `attachment; filename="chat-export-${exportedAt.slice(0, 10)}.json"`,
+            'cache-control': 'no-store',
+          },
+        })
       },
       { auth: true },
     )

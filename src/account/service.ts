@@ -3,9 +3,10 @@ import type { AuthService } from '../auth/service'
 import type { SessionControl } from '../admin/session-control'
 import type { AccountRepository } from '../db/repositories/account'
 import type { UsersRepository } from '../db/repositories/users'
-import { currentUser } from '../context/user-context'
+import { createUserContext, currentContext, currentUser } from '../context/user-context'
 import { AppError, ConflictError, ForbiddenError, UnauthorizedError } from '../http/errors'
-import { threadExport } from '../threads/export'
+import { accountExportPieces } from './export-document'
+import { jsonDownload } from './export-stream'
 
 /**
  * A section of the export that another feature owns (documents, shares, API keys): each returns
@@ -36,34 +37,24 @@ export function accountService(deps: {
       stopRuns = runtime.stopRuns
     },
 
-    /** Everything the caller owns, as one JSON document. */
+    /**
+     * Everything the caller owns, as one JSON document streamed as it is read (export-document.ts):
+     * the account is checked and the export audited before the first byte; the body then reads
+     * as the caller in a context of its own, which it disposes when it ends.
+     */
     async export(request: { ip?: string; origin: string }) {
-      const { userId } = currentUser()
-      const [profile, threads, notes, datasets, runs, usage] = await Promise.all([
-        deps.account.profile(),
-        deps.account.threadsWithMessages(),
-        deps.account.notes(),
-        deps.account.datasetsWithRows(),
-        deps.account.runs(),
-        deps.account.usage(),
-      ])
+      const { userId, role, requestId } = currentContext()
+      const profile = await deps.account.profile()
       if (!profile) throw new UnauthorizedError('session_revoked', 'the account no longer exists')
-      const more: Record<string, unknown> = {}
-      for (const [name, section] of Object.entries(deps.sections)) more[name] = await section(request.origin)
       await deps.audit.record({ actorId: userId, action: 'data_exported', targetId: userId, ip: request.ip })
+      const exportedAt = new Date().toISOString()
+      const sections = Object.fromEntries(
+        Object.entries(deps.sections).map(([name, section]) => [name, () => section(request.origin)]),
+      )
+      const context = createUserContext({ userId, role, requestId })
       return {
-        format: 'local-chat-server/account-export',
-        version: 1,
-        exportedAt: new Date().toISOString(),
-        profile,
-        // Each thread exactly as GET /api/threads/:id/export writes it: POST /api/threads/import
-        // takes the whole document back.
-        threads: threads.map((t) => threadExport(t.thread, t.leafId, t.messages)),
-        notes,
-        datasets,
-        ...more,
-        runs,
-        usage,
+        exportedAt,
+        body: jsonDownload(context, accountExportPieces(deps.account, { exportedAt, profile }, sections)),
       }
     },
 

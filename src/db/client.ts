@@ -128,11 +128,12 @@ export interface Database {
    */
   writeInGroup<T>(fn: (tx: Tx) => Promise<T>, opts?: { urgent?: boolean }): Promise<T>
   /**
-   * A long write (a dataset's rows, chunk by chunk) as one transaction of its own, in its turn
-   * of the write queue: all of it is stored or none. Unlike `write`'s batch it may await other
-   * things between its statements (`setImmediate`), so requests that need no database are
-   * served meanwhile; database calls wait until it commits. `fn` must use only `tx`, as in
-   * `writeInGroup`, but runs once.
+   * A long write (a dataset's rows, an import, a large thread's deletion) as one interactive
+   * transaction of its own, in its turn of the write queue: all of it is stored or, if `fn`
+   * throws, none. Unlike `write`'s batch it may let the event loop in between its statements
+   * (src/db/breathe.ts), so requests that need no database are served meanwhile; the connection
+   * is the transaction's until it ends, so other statements, reads too, wait for it at the gate.
+   * `fn` must use only `tx` (anything else would wait for the transaction itself), and runs once.
    */
   writeInTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
   writes: WriteQueue

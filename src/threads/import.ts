@@ -21,6 +21,13 @@ export class InvalidImportError extends AppError {
 /** Most threads and messages one import may hold (the byte limit comes first in practice). */
 export const IMPORT_MAX_THREADS = 5_000
 export const IMPORT_MAX_MESSAGES = 200_000
+/**
+ * Longest text of one imported message. A chat message is at most MAX_CHAT_CONTENT (32,000)
+ * characters and a model's answer rarely passes a few tens of thousands, so this leaves room; it
+ * bounds the full-text indexing of one message, which is done in one statement that nothing can
+ * interrupt (24 MB of distinct words held the server for 17 s).
+ */
+export const IMPORT_MAX_MESSAGE_CHARS = 200_000
 const TITLE_MAX = 200
 
 // ---- our own export ---------------------------------------------------------------------------
@@ -133,6 +140,13 @@ function checkThreadCount(n: number) {
   if (n > IMPORT_MAX_THREADS) throw new InvalidImportError(`at most ${IMPORT_MAX_THREADS} conversations per import`)
 }
 
+function checkMessageLength(content: string, where: string) {
+  if (content.length > IMPORT_MAX_MESSAGE_CHARS)
+    throw new InvalidImportError(
+      `${where}: the message has ${content.length} characters; at most ${IMPORT_MAX_MESSAGE_CHARS} are taken`,
+    )
+}
+
 function checkMessageCount(n: number) {
   if (n > IMPORT_MAX_MESSAGES) throw new InvalidImportError(`at most ${IMPORT_MAX_MESSAGES} messages per import`)
 }
@@ -157,6 +171,7 @@ function fromOurs(value: Static<typeof ourThread>, where: string): ImportedThrea
       throw new InvalidImportError(
         `${where}/messages/${i}/parentId: no message has the id "${m.parentId.slice(0, 80)}"`,
       )
+    checkMessageLength(m.content, `${where}/messages/${i}/content`)
     return {
       key: m.id,
       parentKey: m.parentId,
@@ -288,6 +303,7 @@ function fromChatgpt(
     if (contentType && !['text', 'multimodal_text', 'code'].includes(contentType)) continue
     const content = chatgptText(message)
     if (!content) continue
+    checkMessageLength(content, `${where}/mapping/${key.slice(0, 80)}/message/content`)
     checkMessageCount(++count.messages)
     kept.set(key, {
       key,

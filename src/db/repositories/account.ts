@@ -1,9 +1,9 @@
-import { asc, eq } from 'drizzle-orm'
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm'
 import type { Database } from '../client'
 import { datasetRows, datasets, messages, notes, runs, threads, usageDaily, users } from '../schema'
 import { iso, ownerId } from '../scope'
 import { allOwned } from './owned-rows'
-import { messageView, type MessageView } from './messages'
+import { messageView } from './messages'
 import { threadView, type ThreadView } from './threads'
 
 /** A row as exported: no owner column (it is the caller), times as ISO strings. */
@@ -19,7 +19,8 @@ function exported<T extends Record<string, unknown>>(row: T): Record<string, unk
 /**
  * Everything the active user owns, for "take my data out" (PROTOCOL.md §5). Whole rows are
  * selected, so columns other features add come along on their own; threads and messages are
- * read into the views the thread export writes, so an account export imports back.
+ * read into the views the thread export writes, so an account export imports back. The large
+ * parts (messages, dataset rows) are read a page at a time by key, for the streamed export.
  */
 export function accountRepository({ db }: Database) {
   return {
@@ -29,26 +30,59 @@ export function accountRepository({ db }: Database) {
       return { id: row.id, email: row.email, name: row.name, role: row.role, createdAt: iso(row.createdAt) }
     },
 
+    /** Every thread (without its messages), oldest first: the export pages each one's messages. */
+    async threads(): Promise<{ thread: ThreadView; leafId: string | null }[]> {
+      const rows = await allOwned(db, threads, asc(threads.createdAt), asc(threads.id))
+      return rows.map((t) => ({ thread: threadView(t), leafId: t.leafId ?? null }))
+    },
+
     /**
-     * Every thread with every message of every branch (oldest first) and its current leaf, read
-     * in two queries; the account export writes each as a thread export (src/threads/export.ts).
+     * The next `limit` messages of one thread (every branch, oldest first) after `after`, the
+     * last one's (createdAt, rowid): a page at a time, so a long history is never held whole.
+     *
+     * Keyed by rowid within a time, not by id as the thread export sorts: only the thread index
+     * (user, thread, createdAt, then rowid) can find "after this one" without reading and sorting
+     * every message of the same time again for each page (an import gives a whole thread one time:
+     * 200,000 such messages took 23 s). The order is the same: ids are UUIDv7 from one monotonic
+     * generator (newId), so a later row has both the larger rowid and the larger id.
      */
-    async threadsWithMessages(): Promise<{ thread: ThreadView; leafId: string | null; messages: MessageView[] }[]> {
-      const [threadRows, messageRows] = await Promise.all([
-        allOwned(db, threads, asc(threads.createdAt), asc(threads.id)),
-        allOwned(db, messages, asc(messages.createdAt), asc(messages.id)),
-      ])
-      const byThread = new Map<string, MessageView[]>()
-      for (const m of messageRows) {
-        const list = byThread.get(m.threadId)
-        if (list) list.push(messageView(m))
-        else byThread.set(m.threadId, [messageView(m)])
+    async messagesPage(threadId: string, after: [number, number] | undefined, limit: number) {
+      const userId = ownerId()
+      const keys: { r: number; a: number }[] = []
+      if (after) {
+        // The rest of the messages of the last one's time, then those of later times.
+        keys.push(
+          ...(await db.all<{ r: number; a: number }>(sql`SELECT rowid AS r, created_at AS a
+            FROM messages INDEXED BY messages_thread
+            WHERE user_id = ${userId} AND thread_id = ${threadId} AND created_at = ${after[0]} AND rowid > ${after[1]}
+            ORDER BY rowid LIMIT ${limit}`)),
+        )
       }
-      return threadRows.map((t) => ({
-        thread: threadView(t),
-        leafId: t.leafId ?? null,
-        messages: byThread.get(t.id) ?? [],
-      }))
+      if (keys.length < limit) {
+        keys.push(
+          ...(await db.all<{ r: number; a: number }>(sql`SELECT rowid AS r, created_at AS a
+            FROM messages INDEXED BY messages_thread
+            WHERE user_id = ${userId} AND thread_id = ${threadId} AND created_at > ${after ? after[0] : Number.MIN_SAFE_INTEGER}
+            ORDER BY created_at, rowid LIMIT ${limit - keys.length}`)),
+        )
+      }
+      const last = keys.at(-1)
+      if (!last) return { items: [], next: undefined }
+      const rows = await db
+        .select()
+        .from(messages)
+        .where(
+          and(
+            // Unary + keeps SQLite off the user index: the rowids find the rows.
+            sql`+${messages.userId} = ${userId}`,
+            inArray(
+              sql`${messages}.rowid`,
+              keys.map((k) => k.r),
+            ),
+          ),
+        )
+        .orderBy(asc(messages.createdAt), sql`${messages}.rowid`)
+      return { items: rows.map(messageView), next: [last.a, last.r] as [number, number] }
     },
 
     async runs() {
@@ -63,18 +97,22 @@ export function accountRepository({ db }: Database) {
       return (await allOwned(db, notes, asc(notes.createdAt))).map(exported)
     },
 
-    async datasetsWithRows() {
-      const [sets, rows] = await Promise.all([
-        allOwned(db, datasets, asc(datasets.createdAt)),
-        allOwned(db, datasetRows, asc(datasetRows.datasetId), asc(datasetRows.idx)),
-      ])
-      const byDataset = new Map<string, unknown[]>()
-      for (const r of rows) {
-        const list = byDataset.get(r.datasetId) ?? []
-        list.push(JSON.parse(r.data))
-        byDataset.set(r.datasetId, list)
-      }
-      return sets.map((d) => ({ ...exported(d), rows: byDataset.get(d.id) ?? [] }))
+    /** Every dataset's own fields, oldest first; its rows are read by `datasetRowsPage`. */
+    async datasets() {
+      return (await allOwned(db, datasets, asc(datasets.createdAt))).map((d) => ({ id: d.id, fields: exported(d) }))
+    },
+
+    /** The next `limit` rows of one dataset after row `afterIdx`, parsed. */
+    async datasetRowsPage(datasetId: string, afterIdx: number, limit: number) {
+      const rows = await db
+        .select({ idx: datasetRows.idx, data: datasetRows.data })
+        .from(datasetRows)
+        .where(
+          and(eq(datasetRows.userId, ownerId()), eq(datasetRows.datasetId, datasetId), gt(datasetRows.idx, afterIdx)),
+        )
+        .orderBy(asc(datasetRows.idx))
+        .limit(limit)
+      return { items: rows.map((r) => JSON.parse(r.data) as unknown), next: rows.at(-1)?.idx }
     },
 
     async usage() {

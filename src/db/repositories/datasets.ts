@@ -1,5 +1,6 @@
 import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Database } from '../client'
+import { breathe } from '../breathe'
 import { datasetRows, datasets, type DatasetColumn } from '../schema'
 import { iso, newId, ownerId } from '../scope'
 import { ConflictError } from '../../http/errors'
@@ -116,8 +117,8 @@ export function datasetsRepository(database: Database) {
               sql`INSERT INTO ${datasetRows} (dataset_id, idx, user_id, data) SELECT ${id}, ${start} + CAST(key AS INTEGER), ${userId}, value FROM json_each(${json})`,
             )
             start = end
-            // Lets the event loop in: requests that need no database are answered meanwhile.
-            await new Promise((resolve) => setImmediate(resolve))
+            // Requests that need no database are answered meanwhile.
+            await breathe()
           }
         })
       } catch (error) {
