@@ -16,7 +16,10 @@ describe('withoutSelfCancelled', () => {
     const other = [call(1), cancel(9)]
     expect(withoutSelfCancelled(other)).toBe(other)
     // A response (no method) with the cancelled id is not a request; a cancel with an id is a request.
-    const mixed = [{ jsonrpc: '2.0', id: 1, result: {} }, { ...cancel(1), id: 7 }]
+    const mixed = [
+      { jsonrpc: '2.0', id: 1, result: {} },
+      { ...cancel(1), id: 7 },
+    ]
     expect(withoutSelfCancelled(mixed)).toBe(mixed)
     expect(withoutSelfCancelled({ not: 'a batch' })).toEqual({ not: 'a batch' })
   })
