@@ -73,9 +73,9 @@ export async function checkDocument(
     try {
       opens = await pdfOpens(bytes, pdfLimits)
     } catch (error) {
-      if (error instanceof PdfReadError && error.reason === 'timeout')
-        throw new UnsupportedDocumentError(`"${name.slice(0, 100)}": ${error.message}`)
-      throw error
+      if (!(error instanceof PdfReadError)) throw error
+      opens = false
+      if (error.reason !== 'unreadable') throw new UnsupportedDocumentError(`"${name.slice(0, 100)}": ${error.message}`)
     }
     if (!opens) throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is not a readable PDF`)
     return mime

@@ -17,6 +17,12 @@ export interface PdfLimits {
   timeoutMs: number
   /** Characters of text one PDF may yield; past it, reading stops and the document fails. */
   maxChars: number
+  /**
+   * Bytes the process may grow by while a PDF is read before its worker is ended (default 1 GiB).
+   * Bun's Worker takes no memory limit of its own, and pdf.js inflates a page's whole content
+   * stream, which a small file can make gigabytes long, before the time limit would stop it.
+   */
+  maxMemoryBytes?: number
   /** PDF workers running at once; more wait their turn (the wait does not count against `timeoutMs`). */
   concurrency?: number
   /** The worker's script (tests give another). */
@@ -26,7 +32,7 @@ export interface PdfLimits {
 /** Why a PDF could not be read; `message` is what the user sees (the document's `error`, or a 400). */
 export class PdfReadError extends Error {
   constructor(
-    readonly reason: 'timeout' | 'too_much_text' | 'unreadable',
+    readonly reason: 'timeout' | 'too_much_text' | 'too_much_memory' | 'unreadable',
     message: string,
     /** pdf.js's own words, for the log (not shown to users). */
     readonly detail?: string,
@@ -36,6 +42,9 @@ export class PdfReadError extends Error {
 }
 
 const seconds = (ms: number) => `${+(ms / 1000).toFixed(1)} s`
+
+/** How often the process's memory is looked at while a worker reads. */
+const MEMORY_CHECK_MS = 50
 
 /**
  * Workers running, and those waiting for a turn. Each costs a thread and, while it reads, as
@@ -77,6 +86,7 @@ async function inWorker(command: PdfWorkerCommand, limits: PdfLimits, signal?: A
   return new Promise<PdfWorkerReply>((resolve, reject) => {
     const end = () => {
       clearTimeout(timer)
+      clearInterval(memoryWatch)
       signal?.removeEventListener('abort', aborted)
       worker.terminate()
       release()
@@ -90,6 +100,20 @@ async function inWorker(command: PdfWorkerCommand, limits: PdfLimits, signal?: A
         ),
       )
     }, limits.timeoutMs)
+    // The whole process is measured (threads share it): growth past the limit while this
+    // worker reads is taken as this PDF's doing, which is what happens with a bomb.
+    const maxMemory = limits.maxMemoryBytes ?? 1024 * 1024 * 1024
+    const startRss = process.memoryUsage.rss()
+    const memoryWatch = setInterval(() => {
+      if (process.memoryUsage.rss() - startRss <= maxMemory) return
+      end()
+      reject(
+        new PdfReadError(
+          'too_much_memory',
+          `the PDF needs more than ${Math.round(maxMemory / 1024 / 1024)} MB of memory to read; it may be damaged or built to expand`,
+        ),
+      )
+    }, MEMORY_CHECK_MS)
     const aborted = () => {
       end()
       reject(signal?.reason)

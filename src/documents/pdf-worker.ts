@@ -30,16 +30,18 @@ async function readText(bytes: Uint8Array, maxChars: number): Promise<PdfWorkerR
   for (let n = 1; n <= pdf.numPages; n++) {
     const page = await pdf.getPage(n)
     const reader = page.streamTextContent().getReader() as ReadableStreamDefaultReader<{ items: TextItem[] }>
+    // One flat string per streamed batch: holding each item's own small string instead cost
+    // several times the text's size in memory.
     const parts: string[] = []
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
-      for (const item of value.items) {
-        if (item.str == null) continue
-        const piece = item.str + (item.hasEOL ? '\n' : '')
-        parts.push(piece)
-        chars += piece.length
-      }
+      const batch = value.items
+        .filter((item) => item.str != null)
+        .map((item) => item.str + (item.hasEOL ? '\n' : ''))
+        .join('')
+      parts.push(batch)
+      chars += batch.length
       if (chars > maxChars) {
         await reader.cancel().catch(() => {})
         return { type: 'too-much-text', maxChars }
