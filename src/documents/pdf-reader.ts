@@ -72,7 +72,11 @@ async function turn(concurrency: number): Promise<() => void> {
  */
 async function inWorker(command: PdfWorkerCommand, limits: PdfLimits, signal?: AbortSignal): Promise<PdfWorkerReply> {
   const release = await turn(limits.concurrency ?? 2)
-  signal?.throwIfAborted()
+  // Stopped while it waited (the document deleted, the server stopping): the turn goes on.
+  if (signal?.aborted) {
+    release()
+    throw signal.reason
+  }
   // Inside the single-file build the worker is an entry point of its own (scripts/build.ts).
   const url = limits.workerUrl ?? embedded.pdfWorker ?? new URL('./pdf-worker.ts', import.meta.url)
   let worker: Worker

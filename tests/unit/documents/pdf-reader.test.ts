@@ -69,3 +69,20 @@ describe('pdfOpens', () => {
     expect(await pdfOpens(new TextEncoder().encode('%PDF-1.7\nthis is not a real pdf body'), LIMITS)).toBe(false)
   })
 })
+
+describe('stopping', () => {
+  test('a read stopped while it waits for its turn gives the turn on', async () => {
+    const controller = new AbortController()
+    const first = reasonOf(
+      pdfText(makeBlankLzwPdfBomb(64 * 1024 * 1024), { ...LIMITS, timeoutMs: 300, concurrency: 1 }),
+    )
+    const stopped = reasonOf(pdfText(await makePdf(['Never read.']), { ...LIMITS, concurrency: 1 }, controller.signal))
+    controller.abort(new Error('deleted'))
+    expect(await first).toBe('timeout')
+    expect(await stopped).toBe('Error: deleted')
+    // Had the stopped read kept its turn, this one would wait for ever.
+    expect(await pdfText(await makePdf(['Read next.']), { ...LIMITS, concurrency: 1 })).toMatchObject({
+      text: 'Read next.',
+    })
+  })
+})
