@@ -148,7 +148,16 @@ export async function createServices(config: Config, database?: Database) {
   const quota = databaseQuota({ usage: repos.usage, users: repos.users, defaults: config.quota })
   const notes = notesService(repos.notes)
   const datasets = datasetsService(repos.datasets)
-  const documents = documentsService(repos.documents, { maxBytes: config.documentMaxBytes })
+  const documents = documentsService(repos.documents, {
+    maxBytes: config.documentMaxBytes,
+    // A PDF may yield as many characters as a text upload may hold bytes: a small file that
+    // inflates past that is a bomb, or more text than retrieval over one document serves well.
+    pdfLimits: {
+      timeoutMs: config.pdfReadTimeoutMs,
+      maxChars: config.documentMaxBytes,
+      maxMemoryBytes: config.pdfReadMemoryBytes,
+    },
+  })
   const tools = createToolDispatcher(builtinTools({ notes, datasets, messages: repos.messages, documents }), {
     timeoutMs: config.toolTimeoutMs,
   })

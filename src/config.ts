@@ -19,6 +19,10 @@ export interface Config {
   ollamaEmbedModel: string
   /** Largest document upload in bytes (DOCUMENT_MAX_BYTES). */
   documentMaxBytes: number
+  /** Milliseconds one PDF may be read for, at upload or during ingestion (PDF_READ_TIMEOUT_MS). */
+  pdfReadTimeoutMs: number
+  /** Bytes the process may grow by while one PDF is read (PDF_READ_MEMORY_MB). */
+  pdfReadMemoryBytes: number
   /** Memory for the searching users' document vectors (DOCUMENT_VECTOR_CACHE_MB; 0 = none). */
   documentVectorCacheBytes: number
   /** How much of the database file SQLite may map for reads (SQLITE_MMAP_MB; 0 = none). */
@@ -239,6 +243,8 @@ export function loadConfig(env: Env = process.env): Config {
     ollamaModel: env.OLLAMA_MODEL || 'llama3.2',
     ollamaEmbedModel: env.OLLAMA_EMBED_MODEL?.trim() || 'nomic-embed-text',
     documentMaxBytes: intVar(env, 'DOCUMENT_MAX_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    pdfReadTimeoutMs: intVar(env, 'PDF_READ_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    pdfReadMemoryBytes: intVar(env, 'PDF_READ_MEMORY_MB', 1024, 16, 64 * 1024) * 1024 * 1024,
     documentVectorCacheBytes: intVar(env, 'DOCUMENT_VECTOR_CACHE_MB', 256, 0, 64 * 1024) * 1024 * 1024,
     sqliteMmapBytes: intVar(env, 'SQLITE_MMAP_MB', 0, 0, 64 * 1024) * 1024 * 1024,
     jwtSecret,

@@ -12,6 +12,8 @@ export interface EmbeddedFiles {
   web?: Record<string, string>
   /** src/db/wal-checkpoint-worker.ts, an entry point of its own in the executable, as `new Worker` takes it. */
   checkpointWorker?: string
+  /** src/documents/pdf-worker.ts, likewise. */
+  pdfWorker?: string
 }
 
 export const embedded: EmbeddedFiles = {}

@@ -1,6 +1,6 @@
 import { Parser } from 'htmlparser2'
-import { extractText, getDocumentProxy } from 'unpdf'
 import { AppError } from '../http/errors'
+import { type PdfLimits, PdfReadError, pdfOpens, pdfText } from './pdf-reader'
 
 /** The document types we read (PROTOCOL.md §8), by the MIME type we store. */
 export const DOCUMENT_TYPES = {
@@ -20,6 +20,12 @@ export class UnsupportedDocumentError extends AppError {
 
 /** Characters counted as one page of a text document (throughput figures, progress). */
 export const TEXT_PAGE_CHARS = 3000
+
+/**
+ * Limits on reading a PDF when the caller gives none: a minute, and as many characters as the
+ * default DOCUMENT_MAX_BYTES lets a text upload hold (src/app.ts passes the configured ones).
+ */
+export const DEFAULT_PDF_LIMITS: PdfLimits = { timeoutMs: 60_000, maxChars: 20 * 1024 * 1024 }
 
 const extensionOf = (name: string) => /\.[^./\\]+$/.exec(name.toLowerCase())?.[0] ?? ''
 
@@ -45,10 +51,15 @@ function decodeText(bytes: Uint8Array): string | undefined {
 
 /**
  * Decides the type from the file name and checks the content against it: a PDF must be a PDF
- * that opens, text types must be UTF-8 text (not a renamed binary, not a PDF), HTML must hold
- * markup. Anything else is `unsupported_document`.
+ * that opens (in a worker thread, within `pdfLimits.timeoutMs`: a file with no cross-reference
+ * table makes pdf.js scan all of it), text types must be UTF-8 text (not a renamed binary, not a
+ * PDF), HTML must hold markup. Anything else is `unsupported_document`.
  */
-export async function checkDocument(name: string, bytes: Uint8Array): Promise<DocumentMime> {
+export async function checkDocument(
+  name: string,
+  bytes: Uint8Array,
+  pdfLimits: PdfLimits = DEFAULT_PDF_LIMITS,
+): Promise<DocumentMime> {
   const mime = mimeFromName(name)
   if (!mime)
     throw new UnsupportedDocumentError(
@@ -58,12 +69,15 @@ export async function checkDocument(name: string, bytes: Uint8Array): Promise<Do
   if (mime === 'application/pdf') {
     if (!startsWith(bytes, PDF_MAGIC))
       throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is named .pdf but its content is not a PDF`)
+    let opens: boolean
     try {
-      const pdf = await getDocumentProxy(bytes.slice())
-      await pdf.loadingTask.destroy()
-    } catch {
-      throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is not a readable PDF`)
+      opens = await pdfOpens(bytes, pdfLimits)
+    } catch (error) {
+      if (!(error instanceof PdfReadError)) throw error
+      opens = false
+      if (error.reason !== 'unreadable') throw new UnsupportedDocumentError(`"${name.slice(0, 100)}": ${error.message}`)
     }
+    if (!opens) throw new UnsupportedDocumentError(`"${name.slice(0, 100)}" is not a readable PDF`)
     return mime
   }
   if (startsWith(bytes, PDF_MAGIC))
@@ -99,10 +113,17 @@ export const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(res
 
 /**
  * The readable text of a checked document. Long texts are worked through in slices with the
- * event loop turning in between, so a 20 MB upload does not stall everyone's streams.
+ * event loop turning in between, so a 20 MB upload does not stall everyone's streams; a PDF is
+ * read in a worker thread within `pdfLimits` (src/documents/pdf-reader.ts), and one that passes
+ * them throws a `PdfReadError` whose message tells the user why.
  */
-export async function extractDocumentText(mime: DocumentMime, bytes: Uint8Array): Promise<ExtractedText> {
-  if (mime === 'application/pdf') return pdfText(bytes)
+export async function extractDocumentText(
+  mime: DocumentMime,
+  bytes: Uint8Array,
+  pdfLimits: PdfLimits = DEFAULT_PDF_LIMITS,
+  signal?: AbortSignal,
+): Promise<ExtractedText> {
+  if (mime === 'application/pdf') return pdfText(bytes, pdfLimits, signal)
   const raw = await decodeInSlices(bytes)
   const text = mime === 'text/html' ? await htmlTextInSlices(raw) : raw
   return { text, pages: textPages(text) }
@@ -127,16 +148,6 @@ async function decodeInSlices(bytes: Uint8Array): Promise<string> {
 }
 
 export const textPages = (text: string) => Math.max(1, Math.ceil(text.length / TEXT_PAGE_CHARS))
-
-async function pdfText(bytes: Uint8Array): Promise<ExtractedText> {
-  const pdf = await getDocumentProxy(bytes.slice())
-  try {
-    const { totalPages, text } = await extractText(pdf, { mergePages: false })
-    return { text: (text as string[]).map((page) => page.trim()).join('\n\n'), pages: totalPages }
-  } finally {
-    await pdf.loadingTask.destroy().catch(() => {})
-  }
-}
 
 /** Elements whose text is not part of what a reader sees. */
 const HIDDEN = new Set(['script', 'style', 'noscript', 'template', 'svg', 'head'])

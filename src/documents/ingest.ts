@@ -5,6 +5,7 @@ import { log } from '../log'
 import { chunkTextInSlices } from './chunk'
 import { EMBED_BATCH, type Embedder } from './embedder'
 import { extractDocumentText, type DocumentMime } from './extract'
+import { type PdfLimits, PdfReadError } from './pdf-reader'
 
 export interface IngestJob {
   userId: string
@@ -22,6 +23,8 @@ export interface IngestDeps {
   notify: (userId: string, document: DocumentView) => void
   /** Documents ingested at once by this process (CPU-bound extraction; the model is shared anyway). */
   concurrency?: number
+  /** How long a PDF may be read for and how much text it may yield (default: extract.ts's). */
+  pdfLimits?: PdfLimits
 }
 
 /** Share of progress given to text extraction; embedding the chunks takes the rest. */
@@ -146,7 +149,12 @@ export class IngestQueue {
     try {
       await context.run(async () => {
         try {
-          const { text, pages } = await extractDocumentText(job.mime, job.bytes ?? new Uint8Array())
+          const { text, pages } = await extractDocumentText(
+            job.mime,
+            job.bytes ?? new Uint8Array(),
+            this.deps.pdfLimits,
+            signal,
+          )
           job.bytes = undefined
           const pieces = await chunkTextInSlices(text)
           if (pieces.length === 0) {
@@ -192,12 +200,18 @@ export class IngestQueue {
             }).catch(() => {})
             return
           }
+          // A PDF past its time or text limit says so; what pdf.js choked on goes to the log only.
+          const told = error instanceof PdfReadError && error.reason !== 'unreadable'
           const message =
-            error instanceof LlmError ? `embedding failed: ${error.message}` : 'the document could not be read'
+            error instanceof LlmError
+              ? `embedding failed: ${error.message}`
+              : told
+                ? error.message
+                : 'the document could not be read'
           if (!(error instanceof LlmError))
             log.warn('document ingestion failed', {
               documentId: job.documentId,
-              error: String((error as Error)?.message ?? error),
+              error: String((error instanceof PdfReadError && error.detail) || (error as Error)?.message || error),
             })
           await documents.clearChunks(job.documentId).catch(() => {})
           await update({ status: 'failed', error: message, chunks: 0 }).catch(() => {})

@@ -5,6 +5,7 @@ import { citationChecker } from './citations'
 import type { Embedder } from './embedder'
 import { checkDocument, mimeFromName, UnsupportedDocumentError } from './extract'
 import { IngestQueue } from './ingest'
+import type { PdfLimits } from './pdf-reader'
 import { documentSearch } from './search'
 
 export const DOCUMENT_NAME_MAX = 200
@@ -43,6 +44,8 @@ export interface DocumentsServiceOptions {
   ingestConcurrency?: number
   /** Upload bytes one user may have waiting for ingestion (default 5 × maxBytes). */
   maxQueuedBytesPerUser?: number
+  /** How long a PDF may be read for, and how much text it may yield (default: extract.ts's). */
+  pdfLimits?: PdfLimits
 }
 
 /**
@@ -58,6 +61,7 @@ export function documentsService(documents: DocumentsRepository, options: Docume
     embedder: () => embedder,
     notify: (userId, document) => notify(userId, document),
     concurrency: options.ingestConcurrency,
+    pdfLimits: options.pdfLimits,
   })
 
   const cleanName = (name: string) =>
@@ -97,7 +101,7 @@ export function documentsService(documents: DocumentsRepository, options: Docume
       if (name.length > DOCUMENT_NAME_MAX)
         throw new InvalidInputError(`a document name is at most ${DOCUMENT_NAME_MAX} characters`)
       if (file.bytes.byteLength > options.maxBytes) throw new DocumentTooLargeError(options.maxBytes)
-      const mime = await checkDocument(name, file.bytes)
+      const mime = await checkDocument(name, file.bytes, options.pdfLimits)
       return store(name, mime, file.bytes)
     },
 
@@ -112,7 +116,7 @@ export function documentsService(documents: DocumentsRepository, options: Docume
       const named = mimeFromName(name)
       if (named === 'application/pdf')
         throw new UnsupportedDocumentError('a PDF must be uploaded as a file (multipart/form-data), not as text')
-      const mime = named ? await checkDocument(name, bytes) : 'text/plain'
+      const mime = named ? await checkDocument(name, bytes, options.pdfLimits) : 'text/plain'
       if (!named && bytes.includes(0)) throw new UnsupportedDocumentError('the text holds binary content')
       if (input.text.trim() === '') throw new UnsupportedDocumentError('the document is empty')
       return store(name, mime, bytes)

@@ -1,7 +1,8 @@
 /**
  * The single-file build (`bun run build`): built once for this file into a temp folder, started
  * from an empty folder with no bun on PATH, it keeps its data in ./data, serves the UI, registers,
- * chats through the scripted Ollama with all five events, and stops cleanly on SIGTERM.
+ * chats through the scripted Ollama with all five events, ingests a PDF (read on a worker thread),
+ * and stops cleanly on SIGTERM.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -11,6 +12,7 @@ import { spawnServer } from '../support/child-server'
 import { startFakeOllama, type FakeOllama } from '../support/fake-ollama'
 import { WsClient } from '../support/ws-client'
 import { eventually } from '../support/eventually'
+import { makePdf } from '../support/documents'
 import { CRITICAL_EVENTS } from '../../src/runs/events'
 
 setDefaultTimeout(120_000)
@@ -109,6 +111,26 @@ test('the executable runs the whole server on its own', async () => {
     }
     expect(await eventually(checkpoints, 20_000, 'a checkpoint by the worker thread')).toBeGreaterThan(0)
     expect(child.lines.some((l) => l.includes('checkpoint worker failed'))).toBe(false)
+
+    // PDFs are read on a worker thread too, the executable's other own entry point: one that
+    // failed to start would leave the upload's check or its text unread.
+    const form = new FormData()
+    form.append('file', new File([await makePdf(['The ferry leaves the harbour at dawn.'])], 'ferry.pdf'))
+    const upload = await fetch(base + '/api/documents', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${accessToken}` },
+      body: form,
+    })
+    expect(upload.status).toBe(202)
+    const { document } = (await upload.json()) as { document: { id: string } }
+    const ingested = async () => {
+      const res = await fetch(`${base}/api/documents/${document.id}`, {
+        headers: { authorization: `Bearer ${accessToken}` },
+      })
+      const { document: now } = (await res.json()) as { document: { status: string } }
+      return now.status === 'processing' ? undefined : now
+    }
+    expect(await eventually(ingested, 20_000, 'the PDF ingested')).toMatchObject({ status: 'ready', chunks: 1 })
 
     // `local-chat-server backup <file>` copies the live database (what `bun run backup` does).
     const backup = Bun.spawn([binary, 'backup', join(dir, 'copy.db')], {

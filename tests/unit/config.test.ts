@@ -62,6 +62,8 @@ const SETTINGS: [variable: string, setting: keyof Config, unset: Setting, set: s
   ['OLLAMA_EMBED_MODEL', 'ollamaEmbedModel', 'nomic-embed-text', 'mxbai-embed-large', 'mxbai-embed-large'],
   ['DOCUMENT_MAX_BYTES', 'documentMaxBytes', 20_971_520, '1048576', 1_048_576],
   ['DOCUMENT_VECTOR_CACHE_MB', 'documentVectorCacheBytes', 256 * MB, '0', 0],
+  ['PDF_READ_TIMEOUT_MS', 'pdfReadTimeoutMs', 60_000, '5000', 5000],
+  ['PDF_READ_MEMORY_MB', 'pdfReadMemoryBytes', 1024 * MB, '256', 256 * MB],
   ['SQLITE_MMAP_MB', 'sqliteMmapBytes', 0, '256', 256 * MB],
   // QUOTA_* default to 0 (no limit) and take whole numbers.
   ['QUOTA_RUNS_PER_DAY', 'quota', NO_QUOTA, '50', { ...NO_QUOTA, runsPerDay: 50 }],
@@ -101,6 +103,9 @@ describe('a bad value throws ConfigError naming the variable', () => {
     ['JWT_SECRET', { JWT_SECRET: 'too-short' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['MAX_RUNS_PER_USER', { MAX_RUNS_PER_USER: '0' }],
+    ['PDF_READ_TIMEOUT_MS', { PDF_READ_TIMEOUT_MS: '0' }],
+    ['PDF_READ_TIMEOUT_MS', { PDF_READ_TIMEOUT_MS: '1.5s' }],
+    ['PDF_READ_MEMORY_MB', { PDF_READ_MEMORY_MB: '0' }],
     ['MAX_RUNS_PER_USER', { MAX_RUNS_PER_USER: '2.5' }],
     ['RUN_RESUME_MAX_ATTEMPTS', { RUN_RESUME_MAX_ATTEMPTS: '-1' }],
     ['RUN_RESUME_MAX_ATTEMPTS', { RUN_RESUME_MAX_ATTEMPTS: 'twice' }],
