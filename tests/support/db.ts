@@ -106,3 +106,12 @@ export async function asUser<T>(user: { id: string; role?: Role } | string, fn: 
     await context.dispose()
   }
 }
+
+/** How many rows of `table` the user owns, counted in the database itself (what a test wrote, or did not). */
+export async function rowsOwned(database: Pick<Database, 'client'>, table: string, userId: string): Promise<number> {
+  const result = await database.client.execute({
+    sql: `SELECT count(*) AS n FROM "${table}" WHERE user_id = ?`,
+    args: [userId],
+  })
+  return Number(result.rows[0].n)
+}

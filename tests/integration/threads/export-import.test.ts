@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { registerUser, type TestUser } from '../../support/users'
 import { expectError, expectJson } from '../../support/http'
-import { asUser } from '../../support/db'
+import { asUser, rowsOwned } from '../../support/db'
 import { useTestServer } from '../../support/fixtures'
 
 setDefaultTimeout(30_000)
@@ -30,16 +30,7 @@ const importBody = (body: string, token = user.accessToken) =>
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body,
   })
-/** How many rows of `table` the user owns, counted in the database itself. */
-const rowsOwned = async (table: 'threads' | 'messages') =>
-  Number(
-    (
-      await server.services.database.client.execute({
-        sql: `SELECT count(*) AS n FROM ${table} WHERE user_id = ?`,
-        args: [user.id],
-      })
-    ).rows[0].n,
-  )
+const owned = (table: 'threads' | 'messages') => rowsOwned(server.services.database, table, user.id)
 const branch = async (threadId: string, leaf?: string) =>
   (await expectJson(await api(`/api/threads/${threadId}/messages${leaf ? `?leaf=${leaf}` : ''}`))).messages as any[]
 
@@ -252,10 +243,10 @@ describe('import', () => {
   })
 
   test('a ChatGPT conversations.json: branches kept, current_node is the default branch, original times', async () => {
-    const before = await rowsOwned('threads')
+    const before = await owned('threads')
     const { threads } = await expectJson(await importBody(chatgpt), 201)
     expect(threads.map((t: any) => t.title)).toEqual(['Sourdough starter smells odd', 'Receipt total'])
-    expect(await rowsOwned('threads')).toBe(before + 2)
+    expect(await owned('threads')).toBe(before + 2)
 
     const sourdough = await branch(threads[0].id)
     expect(sourdough.map((m) => `${m.role}:${m.content.slice(0, 20)}`)).toEqual([
@@ -292,16 +283,16 @@ describe('import', () => {
       // A node its own parent, below nothing kept.
       { q: { parent: null, message: question }, self: { parent: 'self' } },
     ]
-    const threads0 = await rowsOwned('threads')
-    const messages0 = await rowsOwned('messages')
+    const threads0 = await owned('threads')
+    const messages0 = await owned('messages')
     for (const mapping of loops) {
       // The valid first conversation of the fixture must not land either.
       const body = JSON.stringify([JSON.parse(chatgpt)[0], { title: 'loop', mapping }])
       const { error } = await expectError(await importBody(body), 400, 'invalid_import')
       expect(error.message).toBe('/1/mapping: the parent links form a loop')
     }
-    expect(await rowsOwned('threads')).toBe(threads0)
-    expect(await rowsOwned('messages')).toBe(messages0)
+    expect(await owned('threads')).toBe(threads0)
+    expect(await owned('messages')).toBe(messages0)
   })
 
   test('a time outside the years 0000–9999 is 400 invalid_import, writes nothing, and every read still works', async () => {
@@ -320,8 +311,8 @@ describe('import', () => {
       change(doc)
       return JSON.stringify(doc)
     }
-    const threads0 = await rowsOwned('threads')
-    const messages0 = await rowsOwned('messages')
+    const threads0 = await owned('threads')
+    const messages0 = await owned('messages')
     const cases: [string, string][] = [
       [
         chatgptWith((c) => {
@@ -371,8 +362,8 @@ describe('import', () => {
       const { error } = await expectError(await importBody(body), 400, 'invalid_import')
       expect(error.message).toBe(message)
     }
-    expect(await rowsOwned('threads')).toBe(threads0)
-    expect(await rowsOwned('messages')).toBe(messages0)
+    expect(await owned('threads')).toBe(threads0)
+    expect(await owned('messages')).toBe(messages0)
     // The edges themselves are dates, and everything that writes times out still answers.
     const edges = ours((doc) => {
       doc.thread.createdAt = '0000-01-01T00:00:00.000Z'
@@ -393,8 +384,8 @@ describe('import', () => {
     const loop = structuredClone(badParent)
     loop.messages[2].parentId = loop.messages[3].id
     loop.messages[0].parentId = null
-    const threads0 = await rowsOwned('threads')
-    const messages0 = await rowsOwned('messages')
+    const threads0 = await owned('threads')
+    const messages0 = await owned('messages')
     const cases: [string, RegExp][] = [
       ['not json at all', /not valid JSON/],
       ['{"hello":"world"}', /expected a thread export/],
@@ -412,8 +403,8 @@ describe('import', () => {
       expect(error.message).toMatch(why)
     }
     // Nothing half-written: the valid first conversation of brokenSecond did not land.
-    expect(await rowsOwned('threads')).toBe(threads0)
-    expect(await rowsOwned('messages')).toBe(messages0)
+    expect(await owned('threads')).toBe(threads0)
+    expect(await owned('messages')).toBe(messages0)
   })
 
   test('over IMPORT_MAX_BYTES is 413, declared or streamed; no token is 401', async () => {

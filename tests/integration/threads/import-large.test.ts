@@ -7,6 +7,7 @@
 import { test, expect, setDefaultTimeout } from 'bun:test'
 import { expectError, expectJson } from '../../support/http'
 import { useTestServer } from '../../support/fixtures'
+import { rowsOwned } from '../../support/db'
 import { IMPORT_MAX_MESSAGE_CHARS } from '../../../src/threads/import'
 
 setDefaultTimeout(60_000)
@@ -18,15 +19,7 @@ const {
 
 const importBody = (body: unknown) =>
   server.api('/api/threads/import', { token: user.accessToken, body: JSON.stringify(body) })
-const rowsOwned = async (table: 'threads' | 'messages') =>
-  Number(
-    (
-      await server.services.database.client.execute({
-        sql: `SELECT count(*) AS n FROM ${table} WHERE user_id = ?`,
-        args: [user.id],
-      })
-    ).rows[0].n,
-  )
+const owned = (table: 'threads' | 'messages') => rowsOwned(server.services.database, table, user.id)
 
 const at = '2025-05-01T12:00:00.000Z'
 const chain = (count: number, content: (i: number) => string) =>
@@ -40,8 +33,8 @@ const chain = (count: number, content: (i: number) => string) =>
 
 test('a message longer than IMPORT_MAX_MESSAGE_CHARS is 400 invalid_import naming where, and nothing is written', async () => {
   const tooLong = 'word '.repeat(IMPORT_MAX_MESSAGE_CHARS / 5) + 'x'
-  const threads0 = await rowsOwned('threads')
-  const messages0 = await rowsOwned('messages')
+  const threads0 = await owned('threads')
+  const messages0 = await owned('messages')
   const ours = { thread: { title: 'long', createdAt: at }, messages: chain(3, (i) => (i === 2 ? tooLong : 'short')) }
   const account = { threads: [{ thread: { title: 'fine', createdAt: at }, messages: chain(2, () => 'ok') }, ours] }
   const chatgpt = [
@@ -62,8 +55,8 @@ test('a message longer than IMPORT_MAX_MESSAGE_CHARS is 400 invalid_import namin
       `${where}: the message has ${tooLong.length} characters; at most ${IMPORT_MAX_MESSAGE_CHARS} are taken`,
     )
   }
-  expect(await rowsOwned('threads')).toBe(threads0)
-  expect(await rowsOwned('messages')).toBe(messages0)
+  expect(await owned('threads')).toBe(threads0)
+  expect(await owned('messages')).toBe(messages0)
   // One of exactly the cap is taken whole, and found by search.
   const atCap = `needle ${'w'.repeat(IMPORT_MAX_MESSAGE_CHARS - 7)}`
   const { threads } = await expectJson(
@@ -110,16 +103,16 @@ const COUNT = 20_000
 let bulkThread: string
 
 test('20,000 messages are stored whole, and /health is answered while they are written', async () => {
-  const threads0 = await rowsOwned('threads')
-  const messages0 = await rowsOwned('messages')
+  const threads0 = await owned('threads')
+  const messages0 = await owned('messages')
   const body = { thread: { title: 'bulk', createdAt: at }, messages: chain(COUNT, (i) => `bulk message ${i}`) }
   const { result: res, order } = await orderAround(() => importBody(body))
   const { threads } = await expectJson(res, 201)
   expect(order.slice(0, 3)).toEqual(['writing', 'health answered', 'answered'])
   bulkThread = threads[0].id
 
-  expect(await rowsOwned('threads')).toBe(threads0 + 1)
-  expect(await rowsOwned('messages')).toBe(messages0 + COUNT)
+  expect(await owned('threads')).toBe(threads0 + 1)
+  expect(await owned('messages')).toBe(messages0 + COUNT)
   const exported = await expectJson(await server.api(`/api/threads/${bulkThread}/export`, { token: user.accessToken }))
   expect(exported.messages).toHaveLength(COUNT)
   expect(exported.messages.at(-1).content).toBe(`bulk message ${COUNT - 1}`)
@@ -127,13 +120,13 @@ test('20,000 messages are stored whole, and /health is answered while they are w
 })
 
 test('deleting those 20,000 messages leaves none (nor any search hit), and /health is answered meanwhile', async () => {
-  const messages0 = await rowsOwned('messages')
+  const messages0 = await owned('messages')
   const { result: res, order } = await orderAround(() =>
     server.api(`/api/threads/${bulkThread}`, { token: user.accessToken, method: 'DELETE' }),
   )
   expect(res.status).toBe(204)
   expect(order.slice(0, 3)).toEqual(['writing', 'health answered', 'answered'])
-  expect(await rowsOwned('messages')).toBe(messages0 - COUNT)
+  expect(await owned('messages')).toBe(messages0 - COUNT)
   expect((await server.api(`/api/threads/${bulkThread}`, { token: user.accessToken })).status).toBe(404)
   const search = await expectJson(await server.api('/api/search?q=bulk', { token: user.accessToken }))
   expect(JSON.stringify(search)).not.toContain('bulk message')
