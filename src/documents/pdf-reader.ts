@@ -31,15 +31,19 @@ export interface PdfLimits {
 
 /** Why a PDF could not be read; `message` is what the user sees (the document's `error`, or a 400). */
 export class PdfReadError extends Error {
-  constructor(
-    readonly reason: 'timeout' | 'too_much_text' | 'too_much_memory' | 'unreadable',
-    message: string,
-    /** pdf.js's own words, for the log (not shown to users). */
-    readonly detail?: string,
-  ) {
-    super(message)
+  /** Which limit stopped the read, or `unreadable` (internal: the user sees `message`). */
+  readonly reason: PdfReadFailure
+  /** pdf.js's own words, for the log (not shown to users). */
+  readonly detail?: string
+
+  constructor(failure: { reason: PdfReadFailure; message: string; detail?: string }) {
+    super(failure.message)
+    this.reason = failure.reason
+    this.detail = failure.detail
   }
 }
+
+export type PdfReadFailure = 'timeout' | 'too_much_text' | 'too_much_memory' | 'unreadable'
 
 const seconds = (ms: number) => `${+(ms / 1000).toFixed(1)} s`
 
@@ -98,10 +102,10 @@ async function inWorker(command: PdfWorkerCommand, limits: PdfLimits, signal?: A
     const timer = setTimeout(() => {
       end()
       reject(
-        new PdfReadError(
-          'timeout',
-          `the PDF took too long to read (over ${seconds(limits.timeoutMs)}); it may be damaged or built to be slow to read`,
-        ),
+        new PdfReadError({
+          reason: 'timeout',
+          message: `the PDF took too long to read (over ${seconds(limits.timeoutMs)}); it may be damaged or built to be slow to read`,
+        }),
       )
     }, limits.timeoutMs)
     // The whole process is measured (threads share it): growth past the limit while this
@@ -112,10 +116,10 @@ async function inWorker(command: PdfWorkerCommand, limits: PdfLimits, signal?: A
       if (process.memoryUsage.rss() - startRss <= maxMemory) return
       end()
       reject(
-        new PdfReadError(
-          'too_much_memory',
-          `the PDF needs more than ${Math.round(maxMemory / 1024 / 1024)} MB of memory to read; it may be damaged or built to expand`,
-        ),
+        new PdfReadError({
+          reason: 'too_much_memory',
+          message: `the PDF needs more than ${Math.round(maxMemory / 1024 / 1024)} MB of memory to read; it may be damaged or built to expand`,
+        }),
       )
     }, MEMORY_CHECK_MS)
     const aborted = () => {
@@ -129,7 +133,13 @@ async function inWorker(command: PdfWorkerCommand, limits: PdfLimits, signal?: A
     }
     worker.onerror = (event) => {
       end()
-      reject(new PdfReadError('unreadable', 'the PDF could not be read', event.message || 'the PDF worker failed'))
+      reject(
+        new PdfReadError({
+          reason: 'unreadable',
+          message: 'the PDF could not be read',
+          detail: event.message || 'the PDF worker failed',
+        }),
+      )
     }
     // The bytes are copied into the worker: the caller's stay intact (pdf.js detaches what it is given).
     worker.postMessage(command)
@@ -151,13 +161,13 @@ export async function pdfText(
   const reply = await inWorker({ type: 'extract', bytes, maxChars: limits.maxChars }, limits, signal)
   if (reply.type === 'text') return { text: reply.text, pages: reply.pages }
   if (reply.type === 'too-much-text')
-    throw new PdfReadError(
-      'too_much_text',
-      `the PDF holds more than ${reply.maxChars.toLocaleString('en')} characters of text, more than one document may hold`,
-    )
-  throw new PdfReadError(
-    'unreadable',
-    'the PDF could not be read',
-    reply.type === 'unreadable' ? reply.error : undefined,
-  )
+    throw new PdfReadError({
+      reason: 'too_much_text',
+      message: `the PDF holds more than ${reply.maxChars.toLocaleString('en')} characters of text, more than one document may hold`,
+    })
+  throw new PdfReadError({
+    reason: 'unreadable',
+    message: 'the PDF could not be read',
+    detail: reply.type === 'unreadable' ? reply.error : undefined,
+  })
 }
