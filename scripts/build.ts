@@ -50,11 +50,12 @@ const entryOf = (files: string[], base: string) =>
     return `    ${JSON.stringify(relative(base, path))}: ${id},`
   })
 const entryPath = join(work, 'entry.ts')
-// The worker threads (WAL checkpoints, PDF reading) are bundled as entry points of their own;
+// The worker threads (WAL checkpoints, PDF reading, CSV parsing) are bundled as entry points of their own;
 // inside the executable each sits at its path below the entry points' common folder.
 const workerPaths = {
   checkpointWorker: join(root, 'src', 'db', 'wal-checkpoint-worker.ts'),
   pdfWorker: join(root, 'src', 'documents', 'pdf-worker.ts'),
+  csvWorker: join(root, 'src', 'datasets', 'csv-worker.ts'),
 }
 const commonFolder = (a: string, b: string) => {
   const x = a.split(sep)

@@ -14,6 +14,8 @@ export interface EmbeddedFiles {
   checkpointWorker?: string
   /** src/documents/pdf-worker.ts, likewise. */
   pdfWorker?: string
+  /** src/datasets/csv-worker.ts, likewise. */
+  csvWorker?: string
 }
 
 export const embedded: EmbeddedFiles = {}

@@ -1,6 +1,7 @@
 import type { DatasetRowData, DatasetView, DatasetsRepository } from '../db/repositories/datasets'
 import { AppError, InvalidInputError } from '../http/errors'
-import { DEFAULT_CSV_LIMITS, parseCsv, type CsvLimits } from './csv'
+import { DEFAULT_CSV_LIMITS, type CsvLimits } from './csv'
+import { parseCsvInWorker } from './csv-reader'
 import type { DatasetQuery } from '../db/repositories/dataset-query'
 import { pageRequest } from '../db/paging'
 
@@ -39,13 +40,13 @@ export function datasetsService(datasets: DatasetsRepository, limits: CsvLimits 
       return { dataset, rows: await datasets.rows(dataset.id, DATASET_PREVIEW_ROWS) }
     },
 
-    /** Parses the CSV (types inferred) and stores it with all its rows at once. */
+    /** Parses the CSV (types inferred) on a worker thread and stores it with all its rows at once. */
     async create(input: { name: string; csv: string }): Promise<DatasetView> {
       const name = input.name?.trim() ?? ''
       if (!name) throw new InvalidInputError('a dataset needs a name')
       if (name.length > DATASET_NAME_MAX)
         throw new InvalidInputError(`a dataset name is at most ${DATASET_NAME_MAX} characters`)
-      const { columns, rows } = parseCsv(input.csv, limits)
+      const { columns, rows } = await parseCsvInWorker(input.csv, limits)
       return datasets.create({ name, columns, rows })
     },
 

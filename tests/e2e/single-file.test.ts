@@ -1,8 +1,8 @@
 /**
  * The single-file build (`bun run build`): built once for this file into a temp folder, started
  * from an empty folder with no bun on PATH, it keeps its data in ./data, serves the UI, registers,
- * chats through the scripted Ollama with all five events, ingests a PDF (read on a worker thread),
- * and stops cleanly on SIGTERM.
+ * chats through the scripted Ollama with all five events, stores CSV datasets and ingests a PDF
+ * (each parsed on a worker thread), and stops cleanly on SIGTERM.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -94,7 +94,9 @@ test('the executable runs the whole server on its own', async () => {
     })
 
     // Past 4 MiB of log, checkpoints run on a worker thread, an entry point of its own inside the
-    // executable (scripts/build.ts): two 3.8 MB datasets, then its counter on /metrics.
+    // executable (scripts/build.ts): two 3.8 MB datasets, then its counter on /metrics. Each CSV
+    // is parsed on a worker thread of its own entry point too: one that failed to start would
+    // leave the upload unanswered or a 500.
     const rows = Array.from({ length: 60_000 }, (_, i) => `${i},name-${i}-${'y'.repeat(40)},${i * 3}`)
     const csv = ['id,name,amount', ...rows].join('\n')
     for (const name of ['big-a', 'big-b']) {

@@ -1,0 +1,93 @@
+import { embedded } from '../embedded'
+import { InvalidInputError } from '../http/errors'
+import { type CsvLimits, DatasetTooLargeError, DEFAULT_CSV_LIMITS, type ParsedCsv } from './csv'
+
+/** What the server asks of a CSV worker (src/datasets/csv-worker.ts). */
+export interface CsvWorkerCommand {
+  text: string
+  limits: CsvLimits
+}
+
+/** What the worker answers: the parsed CSV, a refusal as parseCsv words it, or its own failure. */
+export type CsvWorkerReply =
+  | ({ type: 'parsed' } & ParsedCsv)
+  | { type: 'refused'; status: 400 | 413; message: string }
+  | { type: 'failed'; error: string }
+
+export interface CsvReaderOptions {
+  /** Milliseconds one CSV may be parsed for before its worker is ended (a 5 MB CSV takes about 1 s). */
+  timeoutMs?: number
+  /** CSV workers running at once; more wait their turn (the wait does not count against `timeoutMs`). */
+  concurrency?: number
+  /** The worker's script (tests give another). */
+  workerUrl?: string | URL
+}
+
+/**
+ * Workers running, and those waiting for a turn. Each costs a thread and, while it parses, a few
+ * times its CSV's size in memory, so uploads arriving together do not each start one.
+ */
+let running = 0
+const waiting: (() => void)[] = []
+
+async function turn(concurrency: number): Promise<() => void> {
+  if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve))
+  running++
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    running--
+    waiting.shift()?.()
+  }
+}
+
+/**
+ * parseCsv (src/datasets/csv.ts) on a fresh worker thread, ended afterwards whatever happened:
+ * the server's thread only copies the text there and the rows back. Refusals come back as the
+ * same errors parseCsv throws (400 with its message, 413 dataset_too_large).
+ */
+export async function parseCsvInWorker(
+  text: string,
+  limits: CsvLimits = DEFAULT_CSV_LIMITS,
+  options: CsvReaderOptions = {},
+): Promise<ParsedCsv> {
+  // Not text at all: parseCsv's own answer, without a thread for it (a string is all a worker is sent).
+  if (typeof text !== 'string')
+    throw new InvalidInputError('the CSV is empty; it needs a header row and at least one data row')
+  const release = await turn(options.concurrency ?? 2)
+  // Inside the single-file build the worker is an entry point of its own (scripts/build.ts).
+  const url = options.workerUrl ?? embedded.csvWorker ?? new URL('./csv-worker.ts', import.meta.url)
+  let worker: Worker
+  try {
+    worker = new Worker(url)
+  } catch (error) {
+    release()
+    throw error
+  }
+  const timeoutMs = options.timeoutMs ?? 60_000
+  const reply = await new Promise<CsvWorkerReply>((resolve, reject) => {
+    const end = () => {
+      clearTimeout(timer)
+      worker.terminate()
+      release()
+    }
+    const timer = setTimeout(() => {
+      end()
+      reject(new InvalidInputError(`the CSV took too long to read (over ${timeoutMs / 1000} s)`))
+    }, timeoutMs)
+    worker.onmessage = (event: MessageEvent<CsvWorkerReply>) => {
+      end()
+      resolve(event.data)
+    }
+    worker.onerror = (event) => {
+      end()
+      reject(new Error(`the CSV worker failed: ${event.message || 'no message'}`))
+    }
+    worker.postMessage({ text, limits } satisfies CsvWorkerCommand)
+  })
+  if (reply.type === 'parsed') return { columns: reply.columns, rows: reply.rows }
+  if (reply.type === 'refused')
+    throw reply.status === 413 ? new DatasetTooLargeError(reply.message) : new InvalidInputError(reply.message)
+  throw new Error(`the CSV worker failed: ${reply.error}`)
+}
