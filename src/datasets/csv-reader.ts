@@ -1,6 +1,7 @@
 import { embedded } from '../embedded'
 import { InvalidInputError } from '../http/errors'
 import { type CsvLimits, DatasetTooLargeError, DEFAULT_CSV_LIMITS, type ParsedCsv } from './csv'
+import { workerTurns } from '../workers/turns'
 
 /** What the server asks of a CSV worker (src/datasets/csv-worker.ts). */
 export interface CsvWorkerCommand {
@@ -23,24 +24,8 @@ export interface CsvReaderOptions {
   workerUrl?: string | URL
 }
 
-/**
- * Workers running, and those waiting for a turn. Each costs a thread and, while it parses, a few
- * times its CSV's size in memory, so uploads arriving together do not each start one.
- */
-let running = 0
-const waiting: (() => void)[] = []
-
-async function turn(concurrency: number): Promise<() => void> {
-  if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve))
-  running++
-  let released = false
-  return () => {
-    if (released) return
-    released = true
-    running--
-    waiting.shift()?.()
-  }
-}
+/** CSV workers running, and those waiting for a turn (src/workers/turns.ts). */
+const turns = workerTurns()
 
 /**
  * parseCsv (src/datasets/csv.ts) on a fresh worker thread, ended afterwards whatever happened:
@@ -55,7 +40,7 @@ export async function parseCsvInWorker(
   // Not text at all: parseCsv's own answer, without a thread for it (a string is all a worker is sent).
   if (typeof text !== 'string')
     throw new InvalidInputError('the CSV is empty; it needs a header row and at least one data row')
-  const release = await turn(options.concurrency ?? 2)
+  const release = await turns.take(options.concurrency ?? 2)
   // Inside the single-file build the worker is an entry point of its own (scripts/build.ts).
   const url = options.workerUrl ?? embedded.csvWorker ?? new URL('./csv-worker.ts', import.meta.url)
   let worker: Worker

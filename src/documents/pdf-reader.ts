@@ -1,4 +1,5 @@
 import { embedded } from '../embedded'
+import { workerTurns } from '../workers/turns'
 
 /** What the server asks of a PDF worker (src/documents/pdf-worker.ts). */
 export type PdfWorkerCommand =
@@ -50,24 +51,8 @@ const seconds = (ms: number) => `${+(ms / 1000).toFixed(1)} s`
 /** How often the process's memory is looked at while a worker reads. */
 const MEMORY_CHECK_MS = 50
 
-/**
- * Workers running, and those waiting for a turn. Each costs a thread and, while it reads, as
- * much memory as its PDF makes pdf.js hold, so uploads arriving together do not each start one.
- */
-let running = 0
-const waiting: (() => void)[] = []
-
-async function turn(concurrency: number): Promise<() => void> {
-  if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve))
-  running++
-  let released = false
-  return () => {
-    if (released) return
-    released = true
-    running--
-    waiting.shift()?.()
-  }
-}
+/** PDF workers running, and those waiting for a turn (src/workers/turns.ts). */
+const turns = workerTurns()
 
 /**
  * Runs one command in a fresh worker thread and ends the thread afterwards, whatever happened: a
@@ -75,7 +60,7 @@ async function turn(concurrency: number): Promise<() => void> {
  * server's own thread could do to pdf.js. A fresh thread per PDF also gives its memory back.
  */
 async function inWorker(command: PdfWorkerCommand, limits: PdfLimits, signal?: AbortSignal): Promise<PdfWorkerReply> {
-  const release = await turn(limits.concurrency ?? 2)
+  const release = await turns.take(limits.concurrency ?? 2)
   // Stopped while it waited (the document deleted, the server stopping): the turn goes on.
   if (signal?.aborted) {
     release()

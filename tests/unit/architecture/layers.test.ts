@@ -21,7 +21,7 @@ import path from 'node:path'
  *   llm                              the model provider (fair queue, breaker)
  *   auth → audit                     identity (the route guard every feature uses), audit log
  *   db                               client, schema, scoped repositories
- *   http protocol embedded           error classes and request plumbing, the wire contract, assets
+ *   http protocol embedded workers   error classes and request plumbing, the wire contract, assets, worker turns
  *   config → log → context           the floor
  *
  * A feature folder holds its routes (index.ts) beside its service; `http/` is not routes but
@@ -46,7 +46,7 @@ const LAYERS: string[][] = [
   ['auth'],
   ['audit'],
   ['db'],
-  ['http', 'protocol', 'embedded'],
+  ['http', 'protocol', 'embedded', 'workers'],
   ['config'],
   ['log'],
   ['context'],
