@@ -122,8 +122,26 @@ function checkedTime(ms: number, where: string, shown: string): number {
   return ms
 }
 
+/**
+ * The ISO 8601 form our export writes (`toISOString()`), with or without the time, seconds,
+ * fraction or zone. Nothing else is taken for a date: `Date.parse` also reads "March 3, 2026",
+ * and rolls "2026-02-30" over into March.
+ */
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/
+
+/** The milliseconds of an ISO time that names a real day and time, else NaN. */
+function isoToMs(text: string): number {
+  const m = ISO_TIME.exec(text)
+  if (!m) return Number.NaN
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1).map((part) => Number(part ?? 0))
+  const date = new Date(0)
+  date.setUTCFullYear(year, month - 1, day) // setUTCFullYear: years 0–99 stay themselves
+  const realDay = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+  return realDay && hour <= 23 && minute <= 59 && second <= 59 ? Date.parse(text) : Number.NaN
+}
+
 /** An ISO date of our export, in milliseconds. */
-const toMs = (iso: string, where: string) => checkedTime(Date.parse(iso), where, `"${iso.slice(0, 40)}"`)
+const toMs = (iso: string, where: string) => checkedTime(isoToMs(iso), where, `"${iso.slice(0, 40)}"`)
 
 /** A ChatGPT time (seconds since 1970, with a fraction), in milliseconds. */
 const secondsToMs = (seconds: number, where: string) =>

@@ -105,7 +105,7 @@ describe('readImport: times', () => {
     expect(thread.createdAt).toBe(thread.messages[0].createdAt)
   })
 
-  test('an ISO time of ours outside the years 0000–9999 is refused, wherever it is', () => {
+  test('a time of ours outside the years 0000–9999, not in ISO form or not a real day is refused, wherever it is', () => {
     const doc = (createdAt: string, messageAt: string, updatedAt?: string) => ({
       thread: { title: 'T', createdAt, ...(updatedAt && { updatedAt }) },
       messages: [{ id: 'q', parentId: null, role: 'user', content: 'q', createdAt: messageAt }],
@@ -115,6 +115,11 @@ describe('readImport: times', () => {
     expect(() => readImport(doc(ok, '+010000-01-01T00:00:00.000Z'))).toThrow(/^\/messages\/0\/createdAt: /)
     expect(() => readImport(doc(ok, ok, '-000001-12-31T23:59:59.999Z'))).toThrow(/^\/thread\/updatedAt: /)
     expect(() => readImport({ threads: [doc(ok, ok), doc(ok, '10000-01-01')] })).toThrow(/^\/threads\/1\/messages\/0\//)
+    // Only the ISO form, and only real days and times: Date.parse would read these (or roll them over).
+    for (const bad of ['2026-02-30T00:00:00.000Z', '2026-02-29', '2025-04-31', 'March 3, 2026', '2026-01-01T24:00:00Z'])
+      expect(() => readImport(doc(ok, bad))).toThrow(/^\/messages\/0\/createdAt: .* is not a date/)
+    for (const good of ['2024-02-29', '2026-01-01T10:30Z', '2026-01-01T10:30:15.123456+02:00', '0099-12-31T00:00:00Z'])
+      expect(readImport(doc(ok, good))[0].messages[0].createdAt).toBe(Date.parse(good))
     const [edges] = readImport(doc('0000-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z'))
     expect([edges.createdAt, edges.messages[0].createdAt, edges.updatedAt]).toEqual([
       Date.parse('0000-01-01T00:00:00.000Z'),
