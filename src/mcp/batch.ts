@@ -34,3 +34,16 @@ const isCancel = (value: unknown): value is Message =>
   !('id' in value) &&
   isObject(value.params) &&
   'requestId' in (value.params as object)
+
+/**
+ * The answer to a batch as JSON-RPC 2.0 wants it: an array, also when it holds one response (the
+ * SDK answers a batch of one request with that response alone).
+ */
+export async function asBatchAnswer(answer: Response): Promise<Response> {
+  if (answer.status !== 200 || !answer.headers.get('content-type')?.includes('application/json')) return answer
+  const body: unknown = await answer.json()
+  return new Response(JSON.stringify(Array.isArray(body) ? body : [body]), {
+    status: answer.status,
+    headers: answer.headers,
+  })
+}

@@ -3,7 +3,7 @@ import { Elysia } from 'elysia'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { ApiKeyGuard } from '../auth/api-keys/guard'
 import type { ToolDispatcher } from '../tools/types'
-import { withoutSelfCancelled } from './batch'
+import { asBatchAnswer, withoutSelfCancelled } from './batch'
 import { mcpServerFor } from './server'
 
 /** A JSON-RPC error answered as HTTP (no request id: it concerns the whole body). */
@@ -51,10 +51,11 @@ export function mcpRoutes(
           const late = new Promise<Response>((resolve) => {
             timer = setTimeout(() => resolve(timedOut()), answerWithinMs)
           })
-          return await Promise.race([
+          const answer = await Promise.race([
             apiUser.context.run(() => transport.handleRequest(request, { parsedBody: messages })),
             late,
           ])
+          return Array.isArray(messages) ? await asBatchAnswer(answer) : answer
         } finally {
           clearTimeout(timer)
           await server.close().catch(() => {})

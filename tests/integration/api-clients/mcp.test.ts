@@ -266,8 +266,13 @@ describe('transport and keys', () => {
     const title = `batch-${crypto.randomUUID()}`
     const answered = await post([call(1, `${title}-cancelled`), call(2, `${title}-kept`), cancel(1)])
     expect(answered.status).toBe(200)
-    // (The SDK answers a batch left with one request with that one response.)
-    expect([await answered.json()].flat().map((r: any) => [r.id, r.result?.isError ?? false])).toEqual([[2, false]])
+    // A batch is answered with an array, also when one response is left in it.
+    expect(((await answered.json()) as any[]).map((r) => [r.id, r.result?.isError ?? false])).toEqual([[2, false]])
+    // A batch of one request gets an array of one response; a single request, the response alone.
+    const one = await post([{ jsonrpc: '2.0', id: 9, method: 'tools/list' }])
+    expect(((await one.json()) as any[]).map((r) => r.id)).toEqual([9])
+    const single = await post({ jsonrpc: '2.0', id: 10, method: 'tools/list' })
+    expect(((await single.json()) as any).id).toBe(10)
     // Only the cancel and its request: nothing is left to answer.
     expect((await post([call(3, `${title}-also-cancelled`), cancel(3)])).status).toBe(202)
     const notes = (await (await stack.server.api('/api/notes', { token: alice.accessToken })).json()) as any
