@@ -1,6 +1,7 @@
 import { embedded } from '../embedded'
 import { InvalidInputError } from '../http/errors'
 import { type CsvLimits, DatasetTooLargeError, DEFAULT_CSV_LIMITS, type ParsedCsv } from './csv'
+import { runInWorker } from '../workers/run-in-worker'
 import { workerTurns } from '../workers/turns'
 
 /** What the server asks of a CSV worker (src/datasets/csv-worker.ts). */
@@ -40,36 +41,16 @@ export async function parseCsvInWorker(
   // Not text at all: parseCsv's own answer, without a thread for it (a string is all a worker is sent).
   if (typeof text !== 'string')
     throw new InvalidInputError('the CSV is empty; it needs a header row and at least one data row')
-  const release = await turns.take(options.concurrency ?? 2)
-  // Inside the single-file build the worker is an entry point of its own (scripts/build.ts).
-  const url = options.workerUrl ?? embedded.csvWorker ?? new URL('./csv-worker.ts', import.meta.url)
-  let worker: Worker
-  try {
-    worker = new Worker(url)
-  } catch (error) {
-    release()
-    throw error
-  }
   const timeoutMs = options.timeoutMs ?? 60_000
-  const reply = await new Promise<CsvWorkerReply>((resolve, reject) => {
-    const end = () => {
-      clearTimeout(timer)
-      worker.terminate()
-      release()
-    }
-    const timer = setTimeout(() => {
-      end()
-      reject(new InvalidInputError(`the CSV took too long to read (over ${timeoutMs / 1000} s)`))
-    }, timeoutMs)
-    worker.onmessage = (event: MessageEvent<CsvWorkerReply>) => {
-      end()
-      resolve(event.data)
-    }
-    worker.onerror = (event) => {
-      end()
-      reject(new Error(`the CSV worker failed: ${event.message || 'no message'}`))
-    }
-    worker.postMessage({ text, limits } satisfies CsvWorkerCommand)
+  const reply = await runInWorker<CsvWorkerReply>({
+    // Inside the single-file build the worker is an entry point of its own (scripts/build.ts).
+    url: options.workerUrl ?? embedded.csvWorker ?? new URL('./csv-worker.ts', import.meta.url),
+    message: { text, limits } satisfies CsvWorkerCommand,
+    turns,
+    concurrency: options.concurrency ?? 2,
+    timeoutMs,
+    timedOut: () => new InvalidInputError(`the CSV took too long to read (over ${timeoutMs / 1000} s)`),
+    failed: (message) => new Error(`the CSV worker failed: ${message || 'no message'}`),
   })
   if (reply.type === 'parsed') return { columns: reply.columns, rows: reply.rows }
   if (reply.type === 'refused')

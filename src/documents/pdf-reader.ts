@@ -1,4 +1,5 @@
 import { embedded } from '../embedded'
+import { runInWorker } from '../workers/run-in-worker'
 import { workerTurns } from '../workers/turns'
 
 /** What the server asks of a PDF worker (src/documents/pdf-worker.ts). */
@@ -55,79 +56,49 @@ const MEMORY_CHECK_MS = 50
 const turns = workerTurns()
 
 /**
- * Runs one command in a fresh worker thread and ends the thread afterwards, whatever happened: a
- * PDF that takes longer than `timeoutMs` is stopped mid-page (`terminate`), which nothing on the
- * server's own thread could do to pdf.js. A fresh thread per PDF also gives its memory back.
+ * Runs one command in a fresh worker thread (src/workers/run-in-worker.ts): a PDF that takes
+ * longer than `timeoutMs` is stopped mid-page, which nothing on the server's own thread could do
+ * to pdf.js, and one that makes the process grow past `maxMemoryBytes` is stopped too.
  */
-async function inWorker(command: PdfWorkerCommand, limits: PdfLimits, signal?: AbortSignal): Promise<PdfWorkerReply> {
-  const release = await turns.take(limits.concurrency ?? 2)
-  // Stopped while it waited (the document deleted, the server stopping): the turn goes on.
-  if (signal?.aborted) {
-    release()
-    throw signal.reason
-  }
-  // Inside the single-file build the worker is an entry point of its own (scripts/build.ts).
-  const url = limits.workerUrl ?? embedded.pdfWorker ?? new URL('./pdf-worker.ts', import.meta.url)
-  let worker: Worker
-  try {
-    // `smol`: a heap that collects sooner; Bun's Worker has no hard memory limit (no `resourceLimits`).
-    worker = new Worker(url, { smol: true })
-  } catch (error) {
-    release()
-    throw error
-  }
-  return new Promise<PdfWorkerReply>((resolve, reject) => {
-    const end = () => {
-      clearTimeout(timer)
-      clearInterval(memoryWatch)
-      signal?.removeEventListener('abort', aborted)
-      worker.terminate()
-      release()
-    }
-    const timer = setTimeout(() => {
-      end()
-      reject(
-        new PdfReadError({
-          reason: 'timeout',
-          message: `the PDF took too long to read (over ${seconds(limits.timeoutMs)}); it may be damaged or built to be slow to read`,
-        }),
-      )
-    }, limits.timeoutMs)
-    // The whole process is measured (threads share it): growth past the limit while this
-    // worker reads is taken as this PDF's doing, which is what happens with a bomb.
-    const maxMemory = limits.maxMemoryBytes ?? 1024 * 1024 * 1024
-    const startRss = process.memoryUsage.rss()
-    const memoryWatch = setInterval(() => {
-      if (process.memoryUsage.rss() - startRss <= maxMemory) return
-      end()
-      reject(
-        new PdfReadError({
-          reason: 'too_much_memory',
-          message: `the PDF needs more than ${Math.round(maxMemory / 1024 / 1024)} MB of memory to read; it may be damaged or built to expand`,
-        }),
-      )
-    }, MEMORY_CHECK_MS)
-    const aborted = () => {
-      end()
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', aborted, { once: true })
-    worker.onmessage = (event: MessageEvent<PdfWorkerReply>) => {
-      end()
-      resolve(event.data)
-    }
-    worker.onerror = (event) => {
-      end()
-      reject(
-        new PdfReadError({
-          reason: 'unreadable',
-          message: 'the PDF could not be read',
-          detail: event.message || 'the PDF worker failed',
-        }),
-      )
-    }
+function inWorker(command: PdfWorkerCommand, limits: PdfLimits, signal?: AbortSignal): Promise<PdfWorkerReply> {
+  // The whole process is measured (threads share it): growth past the limit while this
+  // worker reads is taken as this PDF's doing, which is what happens with a bomb.
+  const maxMemory = limits.maxMemoryBytes ?? 1024 * 1024 * 1024
+  return runInWorker<PdfWorkerReply>({
+    // Inside the single-file build the worker is an entry point of its own (scripts/build.ts).
+    url: limits.workerUrl ?? embedded.pdfWorker ?? new URL('./pdf-worker.ts', import.meta.url),
     // The bytes are copied into the worker: the caller's stay intact (pdf.js detaches what it is given).
-    worker.postMessage(command)
+    message: command,
+    turns,
+    concurrency: limits.concurrency ?? 2,
+    timeoutMs: limits.timeoutMs,
+    signal,
+    // `smol`: a heap that collects sooner; Bun's Worker has no hard memory limit (no `resourceLimits`).
+    smol: true,
+    timedOut: () =>
+      new PdfReadError({
+        reason: 'timeout',
+        message: `the PDF took too long to read (over ${seconds(limits.timeoutMs)}); it may be damaged or built to be slow to read`,
+      }),
+    failed: (message) =>
+      new PdfReadError({
+        reason: 'unreadable',
+        message: 'the PDF could not be read',
+        detail: message || 'the PDF worker failed',
+      }),
+    watch: () => {
+      const startRss = process.memoryUsage.rss()
+      return {
+        everyMs: MEMORY_CHECK_MS,
+        check: () =>
+          process.memoryUsage.rss() - startRss <= maxMemory
+            ? undefined
+            : new PdfReadError({
+                reason: 'too_much_memory',
+                message: `the PDF needs more than ${Math.round(maxMemory / 1024 / 1024)} MB of memory to read; it may be damaged or built to expand`,
+              }),
+      }
+    },
   })
 }
 
