@@ -1,5 +1,11 @@
-import { InvalidInputError } from '../http/errors'
-import { decodeCursor as decodeKey, encodeCursor, InvalidCursorError } from '../http/keyset-page'
+import {
+  DEFAULT_PAGE_SIZE,
+  decodeCursor as decodeKey,
+  encodeCursor,
+  InvalidCursorError,
+  MAX_PAGE_SIZE,
+  pageLimit,
+} from '../http/keyset-page'
 
 /**
  * Keyset paging for every list (PROTOCOL.md §5): a page is "the next `limit` rows after this
@@ -18,10 +24,7 @@ export interface Page<T> {
   nextCursor: string | null
 }
 
-export const DEFAULT_PAGE_SIZE = 50
-export const MAX_PAGE_SIZE = 200
-
-export { InvalidCursorError, encodeCursor }
+export { DEFAULT_PAGE_SIZE, InvalidCursorError, MAX_PAGE_SIZE, encodeCursor }
 
 /** The key of `arity` plain values inside a cursor, or InvalidCursorError. */
 export function decodeCursor(cursor: string, arity: number): unknown[] {
@@ -38,13 +41,7 @@ export function decodeCursor(cursor: string, arity: number): unknown[] {
 
 /** Parses `?limit=&cursor=` (strings from the query) into a request for a key of `arity` values. */
 export function pageRequest(query: { limit?: string; cursor?: string }, arity: number): PageRequest {
-  let limit = DEFAULT_PAGE_SIZE
-  if (query.limit !== undefined) {
-    if (!/^\d+$/.test(query.limit) || Number(query.limit) < 1 || Number(query.limit) > MAX_PAGE_SIZE) {
-      throw new InvalidInputError(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
-    }
-    limit = Number(query.limit)
-  }
+  const limit = pageLimit(query.limit)
   const after = query.cursor === undefined || query.cursor === '' ? undefined : decodeCursor(query.cursor, arity)
   return { limit, after }
 }

@@ -11,12 +11,15 @@ export const pageQuery = {
   cursor: t.Optional(t.String({ maxLength: 512 })),
 }
 
+export const DEFAULT_PAGE_SIZE = 50
+export const MAX_PAGE_SIZE = 200
+
+/** A list's `?limit=` (a string from the query): DEFAULT_PAGE_SIZE when absent, else 1–MAX_PAGE_SIZE. */
 export function pageLimit(raw: string | undefined): number {
-  if (raw === undefined) return 50
-  const limit = Number(raw)
-  if (!Number.isInteger(limit) || limit < 1 || limit > 200)
-    throw new InvalidInputError('limit must be a whole number from 1 to 200')
-  return limit
+  if (raw === undefined) return DEFAULT_PAGE_SIZE
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_PAGE_SIZE)
+    throw new InvalidInputError(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
+  return Number(raw)
 }
 
 /** Every list answers a cursor it did not give out the same way: 400 `invalid_cursor`. */
